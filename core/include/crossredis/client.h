@@ -1,0 +1,189 @@
+/* The client: one handle for a Redis server over TCP, a unix socket or TLS, with ACL
+ * authentication, a database number, timeouts and an internal pool of connections.
+ *
+ * Thread safety: an xr_client may be used from any number of threads at once; each call takes a
+ * connection from the pool (creating one when none is idle and the pool is not full, else waiting
+ * for one) and gives it back. A connection that failed (I/O error, timeout, protocol error) is
+ * closed instead of returned, and the other idle connections opened before the failure are
+ * replaced on their next use, so a restarted server costs one failed call, not one per pooled
+ * connection. Nothing is retried behind the caller's back: a command whose connection broke may
+ * or may not have run, and only the caller knows whether repeating it is safe.
+ *
+ * Replies (xr_reply) and batches (xr_batch) belong to the caller and are not tied to a
+ * connection; they may be read from any thread once the call returned.
+ *
+ * Errors: every function returns 0 or a negative XR_E* code and records a message naming what
+ * failed (see error.h). Error replies map to codes: WRONGPASS/NOAUTH -> XR_EAUTH, WRONGTYPE ->
+ * XR_EWRONGTYPE, anything else -> XR_ESERVER, with the server's text in the message. */
+#ifndef CROSSREDIS_CLIENT_H
+#define CROSSREDIS_CLIENT_H
+
+#include <stddef.h>
+
+#include "export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct xr_client xr_client;
+typedef struct xr_reply xr_reply;
+typedef struct xr_script xr_script;
+typedef struct xr_batch xr_batch;
+/* A TLS configuration, made by crossredis_tls (tls.h). Reference-counted: a client keeps its own
+ * reference, so the caller may free it right after opening. */
+typedef struct xr_tls xr_tls;
+
+/* ---- options -------------------------------------------------------------------------------- */
+
+#define XR_CLIENT_OPTIONS_VERSION 1
+
+typedef struct xr_client_options {
+  unsigned version;       /* XR_CLIENT_OPTIONS_VERSION */
+  const char *host;       /* NULL: "127.0.0.1" */
+  int port;               /* 0: 6379 */
+  const char *unix_path;  /* a unix socket instead of host and port */
+  const char *username;   /* ACL user; NULL: the default user (AUTH with the password alone) */
+  const char *password;   /* NULL: no AUTH */
+  int db;                 /* SELECT when not 0 */
+  int connect_timeout_ms; /* <= 0: wait as long as the system does */
+  int command_timeout_ms; /* per reply (and per wait for a free pooled connection); <= 0: none */
+  int pool_size;          /* connections at most; <= 0: 8 */
+  xr_tls *tls;            /* NULL: no TLS */
+  const char *client_name;/* CLIENT SETNAME on each connection when set */
+} xr_client_options;
+
+#define XR_CLIENT_OPTIONS_INIT \
+  {XR_CLIENT_OPTIONS_VERSION, NULL, 6379, NULL, NULL, NULL, 0, 5000, 3000, 8, NULL, NULL}
+
+/* A parsed connection URL:
+ *   redis://[[user]:password@]host[:port][/db][?option=value&...]
+ *   rediss://... (TLS)
+ *   unix:///path/to/socket[?db=N&...]   (user and password as in redis://, before the path)
+ * Options: connect_timeout_ms, timeout_ms (command), pool_size, client_name, db; and for
+ * rediss: ca_file, cert_file, key_file, server_name, insecure (true/false: no peer verification).
+ * User, password and path are percent-decoded. An IPv6 host goes in brackets. */
+typedef struct xr_url {
+  char *host;
+  int port;
+  char *unix_path;
+  char *username;
+  char *password;
+  int db;
+  int tls;              /* 1 for rediss:// */
+  char *ca_file;
+  char *cert_file;
+  char *key_file;
+  char *server_name;
+  int insecure;
+  int connect_timeout_ms; /* -1 when the URL does not say */
+  int command_timeout_ms; /* -1 when the URL does not say */
+  int pool_size;          /* 0 when the URL does not say */
+  char *client_name;
+} xr_url;
+
+/* Parses `url`. Errors: XR_EINVAL naming the part that is wrong (scheme, port, db, option). */
+XR_API int xr_url_parse(xr_url **out, const char *url);
+XR_API void xr_url_free(xr_url *u);
+
+/* Copies what `u` says into `opts` (strings point into `u`, which must outlive their use);
+ * fields the URL does not mention keep their value. `opts->tls` is not touched. */
+XR_API void xr_url_apply(const xr_url *u, xr_client_options *opts);
+
+/* ---- the client ----------------------------------------------------------------------------- */
+
+/* Opens a client and checks the server: connects one connection, authenticates, selects the db
+ * and sends PING, so a wrong address, password or certificate fails here with its own error. */
+XR_API int xr_client_open(xr_client **out, const xr_client_options *opts);
+
+/* Opens from a URL; `base` (may be NULL) gives what the URL does not (timeouts, pool, tls).
+ * A rediss:// URL needs base->tls, or xr_tls_client_open_url() from crossredis_tls, which builds
+ * the TLS configuration from the URL's options. */
+XR_API int xr_client_open_url(xr_client **out, const char *url, const xr_client_options *base);
+
+/* Closes every connection and frees the client. No other thread may be using it. NULL is ok. */
+XR_API void xr_client_close(xr_client *c);
+
+/* "host:port" or the socket path, for messages. Valid while the client is open. */
+XR_API const char *xr_client_address(const xr_client *c);
+
+/* Sends one command with binary-safe arguments and waits for its reply. `argvlen` may be NULL
+ * when every argument is a NUL-terminated string. *out (when out is not NULL) receives the reply,
+ * to be freed with xr_reply_free; on failure *out is NULL. */
+XR_API int xr_client_command(xr_client *c, xr_reply **out, int argc, const char *const *argv,
+                             const size_t *argvlen);
+
+/* PING; 0 when the server answered PONG. */
+XR_API int xr_client_ping(xr_client *c);
+
+/* ---- replies -------------------------------------------------------------------------------- */
+
+/* Reply types, the same numbers hiredis uses. */
+typedef enum xr_reply_type {
+  XR_REPLY_STRING = 1,
+  XR_REPLY_ARRAY = 2,
+  XR_REPLY_INTEGER = 3,
+  XR_REPLY_NIL = 4,
+  XR_REPLY_STATUS = 5,
+  XR_REPLY_ERROR = 6,
+  XR_REPLY_DOUBLE = 7,
+  XR_REPLY_BOOL = 8,
+  XR_REPLY_MAP = 9,
+  XR_REPLY_SET = 10
+} xr_reply_type;
+
+XR_API void xr_reply_free(xr_reply *r);
+XR_API xr_reply_type xr_reply_kind(const xr_reply *r);
+/* Text of a string, status, error or double reply (NULL for other types); len may be NULL. */
+XR_API const char *xr_reply_str(const xr_reply *r, size_t *len);
+/* Value of an integer (or bool) reply; 0 for other types. */
+XR_API long long xr_reply_integer(const xr_reply *r);
+/* Number of elements of an array, set or map (a map counts keys and values); 0 otherwise. */
+XR_API size_t xr_reply_count(const xr_reply *r);
+/* Element i of an array, set or map; NULL when out of range. Borrowed from r. */
+XR_API const xr_reply *xr_reply_at(const xr_reply *r, size_t i);
+
+/* ---- scripts -------------------------------------------------------------------------------- */
+
+/* A Lua script sent by EVALSHA, falling back to EVAL when the server answers NOSCRIPT (its effect
+ * on keys is the same as EVAL's). Immutable once made; share it between threads and clients. */
+XR_API int xr_script_new(xr_script **out, const char *body, size_t len);
+XR_API void xr_script_free(xr_script *s);
+/* The SHA1 of the body as 40 lower-case hex digits. */
+XR_API const char *xr_script_sha1(const xr_script *s);
+
+/* Runs `s` with argv = numkeys keys followed by the arguments (argc in all). */
+XR_API int xr_client_eval(xr_client *c, xr_reply **out, const xr_script *s, int numkeys, int argc,
+                          const char *const *argv, const size_t *argvlen);
+
+/* ---- batches -------------------------------------------------------------------------------- */
+
+/* A batch collects operations and sends them as one pipeline on one connection, then reads one
+ * result per operation, in order. Not thread-safe itself: fill and run it from one thread. */
+XR_API int xr_batch_new(xr_batch **out);
+XR_API void xr_batch_free(xr_batch *b);
+/* Forgets the operations and results, keeping the memory for reuse. */
+XR_API void xr_batch_clear(xr_batch *b);
+XR_API size_t xr_batch_count(const xr_batch *b);
+/* Appends a command; returns its index (>= 0) or a negative code. */
+XR_API int xr_batch_add(xr_batch *b, int argc, const char *const *argv, const size_t *argvlen);
+/* Appends a script run; returns its index (>= 0) or a negative code. */
+XR_API int xr_batch_add_eval(xr_batch *b, const xr_script *s, int numkeys, int argc,
+                             const char *const *argv, const size_t *argvlen);
+
+/* Sends the batch and reads every reply. Returns 0 when every reply was read, even if some are
+ * error replies (see xr_batch_result); a negative code when the connection failed, in which case
+ * the operations without a reply carry that code too. A script op answered NOSCRIPT is run again
+ * by EVAL right after the pipeline (only after a SCRIPT FLUSH or a failover can that happen). */
+XR_API int xr_client_exec(xr_client *c, xr_batch *b);
+
+/* The outcome of operation i after xr_client_exec: 0 with *reply set (borrowed from the batch,
+ * valid until clear or free), or the operation's error code with its message in *message (when
+ * message is not NULL). XR_EINVAL when i is out of range or the batch did not run. */
+XR_API int xr_batch_result(const xr_batch *b, size_t i, const xr_reply **reply,
+                           const char **message);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

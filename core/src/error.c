@@ -1,0 +1,57 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* One per thread: the message buffer and the public view of it. */
+static _Thread_local char last_message[1024];
+static _Thread_local xr_error last = {XR_OK, ""};
+
+const char *xr_strerror(int code) {
+  switch (code) {
+#define XR_ERROR(name, value, cls, parent, text) \
+  case value:                                    \
+    return text;
+#include "crossredis/errors.def"
+#undef XR_ERROR
+  }
+  return "unknown error";
+}
+
+const char *xr_error_name(int code) {
+  switch (code) {
+#define XR_ERROR(name, value, cls, parent, text) \
+  case value:                                    \
+    return #name;
+#include "crossredis/errors.def"
+#undef XR_ERROR
+  }
+  return "EUNKNOWN";
+}
+
+const xr_error *xr_error_last(void) {
+  last.message = last_message;
+  return &last;
+}
+
+void xr_error_clear(void) {
+  last.code = XR_OK;
+  last_message[0] = '\0';
+}
+
+int xr_vfail(int code, const char *fmt, va_list ap) {
+  last.code = code;
+  int n = vsnprintf(last_message, sizeof last_message, fmt, ap);
+  if (n < 0) snprintf(last_message, sizeof last_message, "%s", xr_strerror(code));
+  return code;
+}
+
+int xr_fail(int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  xr_vfail(code, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+int xr_fail_nomem(void) { return xr_fail(XR_ENOMEM, "out of memory"); }
