@@ -8,7 +8,7 @@
 
 static xr_allocator current = {malloc, calloc, realloc, free};
 
-static void *hiredis_strdup(const char *s) {
+static char *hiredis_strdup(const char *s) {
   size_t n = strlen(s) + 1;
   char *p = current.malloc_fn(n);
   if (p) memcpy(p, s, n);
