@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include <hiredis/hiredis.h>
 #include <hiredis/hiredis_ssl.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
