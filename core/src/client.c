@@ -6,11 +6,14 @@
  * server restart they are all dead, and only the call that found out pays for it. */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
 
 #include "client_internal.h"
 #include "crossredis/client.h"
@@ -98,6 +101,63 @@ static int setup_command(xr_client *c, redisContext *rc, int argc, const char **
   return code;
 }
 
+/* TCP and unix sockets: hiredis's write, with MSG_NOSIGNAL. */
+static ssize_t write_nosignal(redisContext *rc) {
+  ssize_t n = send(rc->fd, rc->obuf, sdslen(rc->obuf), MSG_NOSIGNAL);
+  if (n >= 0) return n;
+  if (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) && !(rc->flags & REDIS_BLOCK))) return 0;
+  rc->err = REDIS_ERR_IO;
+  snprintf(rc->errstr, sizeof rc->errstr, "%s", strerror(errno));
+  return -1;
+}
+
+/* TLS goes through OpenSSL, which cannot pass MSG_NOSIGNAL: SIGPIPE is blocked on this thread
+ * around the call, and one the call itself raised is taken back before unblocking. */
+typedef struct sigpipe_guard {
+  sigset_t old;
+  int was_pending;
+} sigpipe_guard;
+
+static void sigpipe_block(sigpipe_guard *g) {
+  sigset_t pipe_only, pending;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_only, &g->old);
+  sigpending(&pending);
+  g->was_pending = sigismember(&pending, SIGPIPE);
+}
+
+static void sigpipe_restore(const sigpipe_guard *g, int failed) {
+  if (failed && !g->was_pending) {
+    int saved = errno;
+    sigset_t pipe_only;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    struct timespec zero = {0, 0};
+    sigtimedwait(&pipe_only, NULL, &zero);
+    errno = saved;
+  }
+  pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+static ssize_t write_tls_nosigpipe(redisContext *rc) {
+  xr_conn *conn = rc->privdata;
+  sigpipe_guard g;
+  sigpipe_block(&g);
+  ssize_t n = conn->hiredis_write(rc);
+  sigpipe_restore(&g, n < 0);
+  return n;
+}
+
+static void conn_install_write(xr_conn *conn, int tls) {
+  redisContext *rc = conn->rc;
+  conn->funcs = *rc->funcs;
+  conn->hiredis_write = rc->funcs->write;
+  conn->funcs.write = tls ? write_tls_nosigpipe : write_nosignal;
+  rc->funcs = &conn->funcs;
+  rc->privdata = conn;
+}
+
 static int conn_open(xr_client *c, xr_conn **out) {
   redisOptions ro = {0};
   struct timeval ct, cmd;
@@ -114,6 +174,7 @@ static int conn_open(xr_client *c, xr_conn **out) {
     cmd = ms_to_tv(c->command_timeout_ms);
     ro.command_timeout = &cmd;
   }
+  xr_conn *conn = NULL;
   errno = 0;
   redisContext *rc = redisConnectWithOptions(&ro);
   int saved = errno;
@@ -126,7 +187,19 @@ static int conn_open(xr_client *c, xr_conn **out) {
       code = xr_fail(XR_ECONNECT, "cannot connect to %s: %s", c->address, rc->errstr);
     goto fail;
   }
-  if (c->tls && (code = c->tls->vt->connect(c->tls, rc, c->host ? c->host : "")) != XR_OK) goto fail;
+  if (c->tls) {
+    sigpipe_guard g;
+    sigpipe_block(&g);
+    code = c->tls->vt->connect(c->tls, rc, c->host ? c->host : "");
+    sigpipe_restore(&g, code != XR_OK);
+    if (code != XR_OK) goto fail;
+  }
+  if (!(conn = xr_calloc(1, sizeof *conn))) {
+    code = xr_fail_nomem();
+    goto fail;
+  }
+  conn->rc = rc;
+  conn_install_write(conn, c->tls != NULL);
   if (c->password) {
     const char *argv[3] = {"AUTH", c->username ? c->username : c->password, c->password};
     if ((code = setup_command(c, rc, c->username ? 3 : 2, argv, "AUTH")) != XR_OK) goto fail;
@@ -141,16 +214,11 @@ static int conn_open(xr_client *c, xr_conn **out) {
     const char *argv[3] = {"CLIENT", "SETNAME", c->client_name};
     if ((code = setup_command(c, rc, 3, argv, "CLIENT SETNAME")) != XR_OK) goto fail;
   }
-  xr_conn *conn = xr_calloc(1, sizeof *conn);
-  if (!conn) {
-    code = xr_fail_nomem();
-    goto fail;
-  }
-  conn->rc = rc;
   *out = conn;
   return XR_OK;
 fail:
   redisFree(rc);
+  xr_free(conn);
   return code;
 }
 

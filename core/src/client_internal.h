@@ -12,6 +12,10 @@ typedef struct xr_conn {
   redisContext *rc;
   uint64_t gen;
   struct xr_conn *next;
+  /* hiredis's I/O functions for this connection with the write replaced by one that never raises
+   * SIGPIPE (a write to a server that went away must be an error, not the end of the process). */
+  redisContextFuncs funcs;
+  ssize_t (*hiredis_write)(redisContext *rc);
 } xr_conn;
 
 /* What happened to a connection during a call. */
