@@ -4,7 +4,7 @@
 #include "crossredis/keys.h"
 #include "internal.h"
 
-/* ---- CRC-16/XMODEM ------------------------------------------------------------------------- */
+/* ---- CRC-16/XMODEM --------------------------------------------------------------------------- */
 
 /* crc16_table[b] is the CRC register after shifting the byte b through a zero register: the
  * polynomial 0x1021 applied bit by bit, most significant bit first. Computed at compile time
@@ -35,7 +35,7 @@ uint16_t xr_crc16(const void *data, size_t len) {
   return crc;
 }
 
-/* ---- hash tags --------------------------------------------------------------------------------- */
+/* ---- hash tags ------------------------------------------------------------------------------- */
 
 /* The bytes between the first '{' and the first '}' after it; false when either is missing or
  * the span is empty. Redis's rule and MPP's ExtractTag agree on this. */
@@ -91,7 +91,7 @@ bool xr_key_share_tag(const char *const *keys, const size_t *lens, size_t n) {
   return true;
 }
 
-/* ---- MPP rediskey.Part --------------------------------------------------------------------- */
+/* ---- MPP rediskey.Part ----------------------------------------------------------------------- */
 
 #define XR_RUNE_ERROR 0xFFFDu
 
@@ -235,7 +235,7 @@ int xr_key_tag(char **out, size_t *outlen, const char *scope, size_t scope_len, 
   return xr_buf_finish(&b, out, outlen);
 }
 
-/* ---- SCAN MATCH ------------------------------------------------------------------------------- */
+/* ---- SCAN MATCH ------------------------------------------------------------------------------ */
 
 int xr_key_escape_glob(char **out, size_t *outlen, const char *prefix, size_t len) {
   if (out == NULL) return xr_fail(XR_EINVAL, "xr_key_escape_glob: out is NULL");

@@ -185,7 +185,8 @@ static void test_part(void **state) {
   assert_null(out);
 }
 
-static void check_tag(const char *scope, size_t sl, const char *value, size_t vl, const char *want) {
+static void check_tag(const char *scope, size_t sl, const char *value, size_t vl,
+                      const char *want) {
   char *out = NULL;
   size_t n = 0;
   assert_int_equal(xr_key_tag(&out, &n, scope, sl, value, vl), XR_OK);
