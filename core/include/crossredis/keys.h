@@ -41,7 +41,7 @@ XR_API int xr_key_tag(char **out, size_t *outlen, const char *scope, size_t scop
 XR_API bool xr_key_extract_tag(const char **tag, size_t *tag_len, const char *key, size_t len);
 
 /* MPP rediskey.ShareTag: true when every key carries a tag and all the tags are equal; true for
- * n == 0. */
+ * n == 0. lens[i] is the length of keys[i]; lens may be NULL for NUL-terminated keys. */
 XR_API bool xr_key_share_tag(const char *const *keys, const size_t *lens, size_t n);
 
 /* Escapes a literal prefix for a SCAN MATCH glob: a backslash before each of * ? [ ] \ so that
