@@ -1,0 +1,278 @@
+/* Batches: operations encoded as RESP into one buffer when added, sent as one pipeline, answered
+ * by one result each. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "client_internal.h"
+#include "crossredis/client.h"
+#include "internal.h"
+#include "script_internal.h"
+
+typedef struct op {
+  size_t off, len;          /* the encoded command in b->wire */
+  size_t tail_off;          /* script ops: where the numkeys/keys/args part starts */
+  int argc;                 /* script ops: the count of arguments after numkeys */
+  const xr_script *script;  /* NULL for plain commands */
+  int by_sha;               /* sent as EVALSHA */
+  int status;
+  redisReply *reply;
+  const char *message;
+} op;
+
+struct xr_batch {
+  xr_buf wire;
+  op *ops;
+  size_t n, cap;
+  int ran;
+  char *failure; /* the connection failure's message, shared by the ops it left without reply */
+};
+
+int xr_batch_new(xr_batch **out) {
+  if (!out) return xr_fail(XR_EINVAL, "xr_batch_new: out is required");
+  *out = xr_calloc(1, sizeof **out);
+  return *out ? XR_OK : xr_fail_nomem();
+}
+
+static void reset_results(xr_batch *b) {
+  for (size_t i = 0; i < b->n; i++) {
+    if (b->ops[i].reply) freeReplyObject(b->ops[i].reply);
+    b->ops[i].reply = NULL;
+    b->ops[i].status = XR_OK;
+    b->ops[i].message = NULL;
+  }
+  xr_free(b->failure);
+  b->failure = NULL;
+  b->ran = 0;
+}
+
+void xr_batch_clear(xr_batch *b) {
+  if (!b) return;
+  reset_results(b);
+  b->n = 0;
+  b->wire.len = 0;
+  b->wire.oom = 0;
+}
+
+void xr_batch_free(xr_batch *b) {
+  if (!b) return;
+  xr_batch_clear(b);
+  xr_buf_free(&b->wire);
+  xr_free(b->ops);
+  xr_free(b);
+}
+
+size_t xr_batch_count(const xr_batch *b) { return b ? b->n : 0; }
+
+static void put_count(xr_buf *w, char kind, size_t n) {
+  char tmp[24];
+  int i = (int)sizeof tmp;
+  tmp[--i] = '\n';
+  tmp[--i] = '\r';
+  do tmp[--i] = (char)('0' + n % 10);
+  while ((n /= 10) != 0);
+  tmp[--i] = kind;
+  xr_buf_append(w, tmp + i, sizeof tmp - (size_t)i);
+}
+
+static void put_bulk(xr_buf *w, const char *p, size_t n) {
+  put_count(w, '$', n);
+  xr_buf_append(w, p, n);
+  xr_buf_append(w, "\r\n", 2);
+}
+
+static op *new_op(xr_batch *b) {
+  if (b->n == b->cap) {
+    size_t cap = b->cap ? b->cap * 2 : 16;
+    op *ops = xr_realloc(b->ops, cap * sizeof *ops);
+    if (!ops) return NULL;
+    b->ops = ops;
+    b->cap = cap;
+  }
+  op *o = &b->ops[b->n];
+  memset(o, 0, sizeof *o);
+  o->off = b->wire.len;
+  return o;
+}
+
+/* Seals the op just encoded, or rolls the buffer back when it ran out of memory. */
+static int finish_op(xr_batch *b, op *o) {
+  if (b->wire.oom) {
+    b->wire.oom = 0;
+    b->wire.len = o->off;
+    return xr_fail_nomem();
+  }
+  o->len = b->wire.len - o->off;
+  if (b->ran) reset_results(b);
+  return (int)b->n++;
+}
+
+static int check(const xr_batch *b, int argc, const char *const *argv, int min, const char *fn) {
+  if (!b) return xr_fail(XR_EINVAL, "%s: the batch is NULL", fn);
+  if (argc < min || (argc && !argv)) return xr_fail(XR_EINVAL, "%s: %d arguments", fn, argc);
+  for (int i = 0; i < argc; i++)
+    if (!argv[i]) return xr_fail(XR_EINVAL, "%s: argument %d is NULL", fn, i);
+  if (b->n >= (size_t)INT32_MAX) return xr_fail(XR_ERANGE, "%s: the batch is full", fn);
+  return XR_OK;
+}
+
+int xr_batch_add(xr_batch *b, int argc, const char *const *argv, const size_t *argvlen) {
+  int code = check(b, argc, argv, 1, "xr_batch_add");
+  if (code) return code;
+  op *o = new_op(b);
+  if (!o) return xr_fail_nomem();
+  put_count(&b->wire, '*', (size_t)argc);
+  for (int i = 0; i < argc; i++) put_bulk(&b->wire, argv[i], argvlen ? argvlen[i] : strlen(argv[i]));
+  return finish_op(b, o);
+}
+
+static void put_script_head(xr_buf *w, const xr_script *s, int argc, int by_sha) {
+  put_count(w, '*', (size_t)argc + 3);
+  if (by_sha) {
+    put_bulk(w, "EVALSHA", 7);
+    put_bulk(w, s->sha1, 40);
+  } else {
+    put_bulk(w, "EVAL", 4);
+    put_bulk(w, s->body, s->len);
+  }
+}
+
+int xr_batch_add_eval(xr_batch *b, const xr_script *s, int numkeys, int argc, const char *const *argv,
+                      const size_t *argvlen) {
+  int code = check(b, argc, argv, 0, "xr_batch_add_eval");
+  if (code) return code;
+  if (!s) return xr_fail(XR_EINVAL, "xr_batch_add_eval: the script is NULL");
+  if (numkeys < 0 || numkeys > argc) return xr_fail(XR_EINVAL, "xr_batch_add_eval: %d keys among %d arguments", numkeys, argc);
+  op *o = new_op(b);
+  if (!o) return xr_fail_nomem();
+  o->script = s;
+  o->argc = argc;
+  o->by_sha = atomic_load_explicit(&s->loaded, memory_order_relaxed);
+  put_script_head(&b->wire, s, argc, o->by_sha);
+  o->tail_off = b->wire.len;
+  char nk[16];
+  size_t nklen = 0;
+  for (int v = numkeys; nklen == 0 || v; v /= 10) nklen++;
+  for (int i = (int)nklen - 1, v = numkeys; i >= 0; i--, v /= 10) nk[i] = (char)('0' + v % 10);
+  put_bulk(&b->wire, nk, nklen);
+  for (int i = 0; i < argc; i++) put_bulk(&b->wire, argv[i], argvlen ? argvlen[i] : strlen(argv[i]));
+  return finish_op(b, o);
+}
+
+static void set_result(xr_batch *b, size_t i, redisReply *r) {
+  op *o = &b->ops[i];
+  o->reply = r;
+  if (r->type == REDIS_REPLY_ERROR) {
+    o->status = xr_reply_error_code(r->str, r->len);
+    o->message = r->str;
+  }
+}
+
+/* Marks every op from `from` on as failed with the current last error. */
+static void fail_rest(xr_batch *b, size_t from, int code) {
+  const char *msg = xr_error_last()->message;
+  if (!b->failure) b->failure = xr_strndup(msg, strlen(msg));
+  for (size_t i = from; i < b->n; i++) {
+    b->ops[i].status = code;
+    b->ops[i].message = b->failure ? b->failure : "connection failed";
+  }
+}
+
+/* Reads `count` replies for ops listed in idx (or i0.. when idx is NULL). */
+static int read_replies(xr_client *c, xr_conn *conn, xr_batch *b, const size_t *idx, size_t count, size_t i0,
+                        int *outcome) {
+  for (size_t k = 0; k < count; k++) {
+    size_t i = idx ? idx[k] : i0 + k;
+    void *r = NULL;
+    errno = 0;
+    if (redisGetReply(conn->rc, &r) != REDIS_OK || !r) {
+      int lost;
+      int code = xr_conn_error(c, conn->rc, errno, &lost);
+      *outcome = lost ? XR_CONN_LOST : XR_CONN_BROKEN;
+      if (idx)
+        for (size_t m = k; m < count; m++) b->ops[idx[m]].status = code;
+      fail_rest(b, idx ? b->n : i, code);
+      if (idx)
+        for (size_t m = k; m < count; m++) b->ops[idx[m]].message = b->failure ? b->failure : "connection failed";
+      return code;
+    }
+    set_result(b, i, r);
+  }
+  return XR_OK;
+}
+
+/* Ops answered NOSCRIPT go again by EVAL, in one more pipeline. */
+static int retry_noscript(xr_client *c, xr_conn *conn, xr_batch *b, int *outcome) {
+  size_t count = 0;
+  for (size_t i = 0; i < b->n; i++)
+    if (b->ops[i].script && b->ops[i].reply && xr_is_noscript(b->ops[i].reply)) count++;
+  if (!count) return XR_OK;
+  size_t *idx = xr_malloc(count * sizeof *idx);
+  xr_buf w = XR_BUF_INIT;
+  if (!idx) return xr_fail_nomem();
+  count = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    op *o = &b->ops[i];
+    if (!(o->script && o->reply && xr_is_noscript(o->reply))) continue;
+    freeReplyObject(o->reply);
+    o->reply = NULL;
+    o->status = XR_OK;
+    o->message = NULL;
+    o->by_sha = 0;
+    put_script_head(&w, o->script, o->argc, 0);
+    xr_buf_append(&w, b->wire.data + o->tail_off, o->off + o->len - o->tail_off);
+    idx[count++] = i;
+  }
+  int code = XR_OK;
+  if (w.oom) code = xr_fail_nomem();
+  else if (redisAppendFormattedCommand(conn->rc, w.data, w.len) != REDIS_OK) code = xr_fail_nomem();
+  else code = read_replies(c, conn, b, idx, count, 0, outcome);
+  xr_buf_free(&w);
+  xr_free(idx);
+  return code;
+}
+
+int xr_client_exec(xr_client *c, xr_batch *b) {
+  if (!c || !b) return xr_fail(XR_EINVAL, "xr_client_exec: client and batch are required");
+  reset_results(b);
+  b->ran = 1;
+  if (b->n == 0) return XR_OK;
+  xr_conn *conn;
+  int code = xr_pool_get(c, &conn);
+  if (code != XR_OK) {
+    fail_rest(b, 0, code);
+    return code;
+  }
+  int outcome = XR_CONN_OK;
+  if (redisAppendFormattedCommand(conn->rc, b->wire.data, b->wire.len) != REDIS_OK) {
+    code = xr_fail_nomem();
+    outcome = XR_CONN_BROKEN;
+    fail_rest(b, 0, code);
+  } else {
+    code = read_replies(c, conn, b, NULL, b->n, 0, &outcome);
+    if (code == XR_OK) code = retry_noscript(c, conn, b, &outcome);
+  }
+  xr_pool_put(c, conn, outcome);
+  for (size_t i = 0; i < b->n; i++) {
+    op *o = &b->ops[i];
+    if (o->script && !o->by_sha && o->reply && o->status == XR_OK)
+      atomic_store_explicit((atomic_int *)&o->script->loaded, 1, memory_order_relaxed);
+  }
+  return code;
+}
+
+int xr_batch_result(const xr_batch *b, size_t i, const xr_reply **reply, const char **message) {
+  if (reply) *reply = NULL;
+  if (message) *message = NULL;
+  if (!b || i >= b->n) return xr_fail(XR_EINVAL, "xr_batch_result: no operation %zu", i);
+  if (!b->ran) return xr_fail(XR_EINVAL, "xr_batch_result: the batch has not run");
+  const op *o = &b->ops[i];
+  if (o->status == XR_OK) {
+    if (reply) *reply = (const xr_reply *)o->reply;
+    return XR_OK;
+  }
+  if (message) *message = o->message;
+  return o->status;
+}

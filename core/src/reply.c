@@ -1,0 +1,44 @@
+/* Replies are hiredis reply objects handed to the caller as they are: no copy on the hot path. */
+#include <hiredis/hiredis.h>
+
+#include "crossredis/client.h"
+
+#define R(r) ((const redisReply *)(r))
+
+void xr_reply_free(xr_reply *r) {
+  if (r) freeReplyObject(r);
+}
+
+xr_reply_type xr_reply_kind(const xr_reply *r) { return (xr_reply_type)R(r)->type; }
+
+const char *xr_reply_str(const xr_reply *r, size_t *len) {
+  switch (R(r)->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+    case REDIS_REPLY_DOUBLE:
+    case REDIS_REPLY_VERB:
+    case REDIS_REPLY_BIGNUM:
+      if (len) *len = R(r)->len;
+      return R(r)->str;
+    default:
+      if (len) *len = 0;
+      return NULL;
+  }
+}
+
+long long xr_reply_integer(const xr_reply *r) {
+  int t = R(r)->type;
+  return t == REDIS_REPLY_INTEGER || t == REDIS_REPLY_BOOL ? R(r)->integer : 0;
+}
+
+size_t xr_reply_count(const xr_reply *r) {
+  int t = R(r)->type;
+  return t == REDIS_REPLY_ARRAY || t == REDIS_REPLY_MAP || t == REDIS_REPLY_SET || t == REDIS_REPLY_PUSH
+             ? R(r)->elements
+             : 0;
+}
+
+const xr_reply *xr_reply_at(const xr_reply *r, size_t i) {
+  return i < xr_reply_count(r) ? (const xr_reply *)R(r)->element[i] : NULL;
+}

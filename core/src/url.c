@@ -1,0 +1,224 @@
+/* Connection URLs: redis://, rediss:// and unix://. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crossredis/client.h"
+#include "internal.h"
+
+static int hexval(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = tolower(c);
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+/* A percent-decoded copy of s[0..n). */
+static int decode(char **out, const char *s, size_t n, const char *what) {
+  char *d = xr_malloc(n + 1);
+  if (!d) return xr_fail_nomem();
+  size_t j = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] != '%') {
+      d[j++] = s[i];
+      continue;
+    }
+    int hi = i + 1 < n ? hexval((unsigned char)s[i + 1]) : -1;
+    int lo = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
+    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+      xr_free(d);
+      return xr_fail(XR_EINVAL, "URL: bad percent escape in the %s", what);
+    }
+    d[j++] = (char)(hi * 16 + lo);
+    i += 2;
+  }
+  d[j] = '\0';
+  *out = d;
+  return XR_OK;
+}
+
+static int parse_int(int *out, const char *s, size_t n, long lo, long hi, const char *what) {
+  char tmp[32];
+  if (n == 0 || n >= sizeof tmp) return xr_fail(XR_EINVAL, "URL: bad %s '%.*s'", what, (int)(n < 64 ? n : 64), s);
+  memcpy(tmp, s, n);
+  tmp[n] = '\0';
+  char *end;
+  errno = 0;
+  long v = strtol(tmp, &end, 10);
+  if (errno || *end || !isdigit((unsigned char)tmp[0]) || v < lo || v > hi)
+    return xr_fail(XR_EINVAL, "URL: bad %s '%s' (expected %ld..%ld)", what, tmp, lo, hi);
+  *out = (int)v;
+  return XR_OK;
+}
+
+static int parse_bool(int *out, const char *v, const char *what) {
+  if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes")) *out = 1;
+  else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no")) *out = 0;
+  else return xr_fail(XR_EINVAL, "URL: option %s takes true or false, not '%s'", what, v);
+  return XR_OK;
+}
+
+static int parse_option(xr_url *u, const char *key, size_t klen, const char *val, size_t vlen) {
+  char *v = NULL;
+  int rc = decode(&v, val, vlen, "query");
+  if (rc) return rc;
+#define KEY(k) (klen == sizeof(k) - 1 && memcmp(key, k, klen) == 0)
+  char **str = NULL;
+  if (KEY("connect_timeout_ms")) rc = parse_int(&u->connect_timeout_ms, v, strlen(v), 0, INT_MAX, "connect_timeout_ms");
+  else if (KEY("timeout_ms")) rc = parse_int(&u->command_timeout_ms, v, strlen(v), 0, INT_MAX, "timeout_ms");
+  else if (KEY("pool_size")) rc = parse_int(&u->pool_size, v, strlen(v), 1, 4096, "pool_size");
+  else if (KEY("db")) rc = parse_int(&u->db, v, strlen(v), 0, INT_MAX, "db");
+  else if (KEY("insecure")) rc = parse_bool(&u->insecure, v, "insecure");
+  else if (KEY("client_name")) str = &u->client_name;
+  else if (KEY("ca_file")) str = &u->ca_file;
+  else if (KEY("cert_file")) str = &u->cert_file;
+  else if (KEY("key_file")) str = &u->key_file;
+  else if (KEY("server_name")) str = &u->server_name;
+  else rc = xr_fail(XR_EINVAL, "URL: unknown option '%.*s'", (int)klen, key);
+#undef KEY
+  if (str) {
+    xr_free(*str);
+    *str = v;
+    return XR_OK;
+  }
+  xr_free(v);
+  return rc;
+}
+
+static int parse_query(xr_url *u, const char *q) {
+  while (*q) {
+    const char *amp = strchr(q, '&');
+    size_t n = amp ? (size_t)(amp - q) : strlen(q);
+    const char *eq = memchr(q, '=', n);
+    if (n) {
+      if (!eq) return xr_fail(XR_EINVAL, "URL: option '%.*s' has no value", (int)n, q);
+      int rc = parse_option(u, q, (size_t)(eq - q), eq + 1, n - (size_t)(eq - q) - 1);
+      if (rc) return rc;
+    }
+    q += n + (amp ? 1 : 0);
+  }
+  if (u->tls == 0 && (u->ca_file || u->cert_file || u->key_file || u->server_name || u->insecure))
+    return xr_fail(XR_EINVAL, "URL: TLS options need the rediss:// scheme");
+  return XR_OK;
+}
+
+/* [user[:password]@] */
+static int parse_userinfo(xr_url *u, const char *s, size_t n) {
+  const char *colon = memchr(s, ':', n);
+  int rc = XR_OK;
+  if (colon) {
+    if (colon > s) rc = decode(&u->username, s, (size_t)(colon - s), "user name");
+    if (!rc) rc = decode(&u->password, colon + 1, n - (size_t)(colon - s) - 1, "password");
+  } else if (n) {
+    /* redis://secret@host: a lone userinfo is the password, as redis-py and ioredis read it */
+    rc = decode(&u->password, s, n, "password");
+  }
+  return rc;
+}
+
+static int parse_hostport(xr_url *u, const char *s, size_t n) {
+  const char *port = NULL;
+  if (n && s[0] == '[') {
+    const char *close = memchr(s, ']', n);
+    if (!close) return xr_fail(XR_EINVAL, "URL: IPv6 host without ']'");
+    if (!(u->host = xr_strndup(s + 1, (size_t)(close - s - 1)))) return xr_fail_nomem();
+    if (close + 1 < s + n) {
+      if (close[1] != ':') return xr_fail(XR_EINVAL, "URL: unexpected text after the IPv6 host");
+      port = close + 2;
+    }
+  } else {
+    const char *colon = memchr(s, ':', n);
+    size_t hl = colon ? (size_t)(colon - s) : n;
+    if (hl && !(u->host = xr_strndup(s, hl))) return xr_fail_nomem();
+    if (colon) port = colon + 1;
+  }
+  if (port) return parse_int(&u->port, port, (size_t)(s + n - port), 1, 65535, "port");
+  return XR_OK;
+}
+
+static int parse(xr_url *u, const char *url) {
+  const char *rest;
+  int is_unix = 0;
+  if (!strncmp(url, "redis://", 8)) rest = url + 8;
+  else if (!strncmp(url, "rediss://", 9)) rest = url + 9, u->tls = 1;
+  else if (!strncmp(url, "unix://", 7)) rest = url + 7, is_unix = 1;
+  else {
+    const char *colon = strstr(url, "://");
+    return xr_fail(XR_EINVAL, "URL: unsupported scheme '%.*s' (redis://, rediss:// or unix://)",
+                   colon ? (int)(colon - url) : 0, url);
+  }
+  const char *q = strchr(rest, '?');
+  size_t main_len = q ? (size_t)(q - rest) : strlen(rest);
+  int rc;
+  if (is_unix) {
+    /* unix://[user:pass@]/path/to/socket */
+    const char *at = memchr(rest, '@', main_len);
+    const char *path = rest;
+    if (at) {
+      if ((rc = parse_userinfo(u, rest, (size_t)(at - rest)))) return rc;
+      path = at + 1;
+    }
+    size_t plen = main_len - (size_t)(path - rest);
+    if (plen == 0 || path[0] != '/') return xr_fail(XR_EINVAL, "URL: unix:// needs an absolute socket path");
+    if ((rc = decode(&u->unix_path, path, plen, "socket path"))) return rc;
+  } else {
+    const char *slash = memchr(rest, '/', main_len);
+    size_t auth_len = slash ? (size_t)(slash - rest) : main_len;
+    const char *at = NULL;
+    for (const char *p = rest; p < rest + auth_len; p++)
+      if (*p == '@') at = p; /* the last '@': a password may contain one */
+    const char *hp = rest;
+    if (at) {
+      if ((rc = parse_userinfo(u, rest, (size_t)(at - rest)))) return rc;
+      hp = at + 1;
+    }
+    if ((rc = parse_hostport(u, hp, (size_t)(rest + auth_len - hp)))) return rc;
+    if (slash && slash + 1 < rest + main_len &&
+        (rc = parse_int(&u->db, slash + 1, (size_t)(rest + main_len - slash - 1), 0, INT_MAX, "db")))
+      return rc;
+  }
+  return q ? parse_query(u, q + 1) : XR_OK;
+}
+
+int xr_url_parse(xr_url **out, const char *url) {
+  if (!out || !url) return xr_fail(XR_EINVAL, "xr_url_parse: out and url are required");
+  *out = NULL;
+  xr_url *u = xr_calloc(1, sizeof *u);
+  if (!u) return xr_fail_nomem();
+  u->connect_timeout_ms = -1;
+  u->command_timeout_ms = -1;
+  int rc = parse(u, url);
+  if (rc) {
+    xr_url_free(u);
+    return rc;
+  }
+  *out = u;
+  return XR_OK;
+}
+
+void xr_url_free(xr_url *u) {
+  if (!u) return;
+  char *strs[] = {u->host, u->unix_path, u->username, u->password, u->ca_file,
+                  u->cert_file, u->key_file, u->server_name, u->client_name};
+  for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) xr_free(strs[i]);
+  xr_free(u);
+}
+
+void xr_url_apply(const xr_url *u, xr_client_options *o) {
+  if (u->unix_path) {
+    o->unix_path = u->unix_path;
+  } else {
+    o->unix_path = NULL;
+    if (u->host) o->host = u->host;
+    o->port = u->port ? u->port : 6379;
+  }
+  if (u->username) o->username = u->username;
+  if (u->password) o->password = u->password;
+  if (u->db) o->db = u->db;
+  if (u->connect_timeout_ms >= 0) o->connect_timeout_ms = u->connect_timeout_ms;
+  if (u->command_timeout_ms >= 0) o->command_timeout_ms = u->command_timeout_ms;
+  if (u->pool_size) o->pool_size = u->pool_size;
+  if (u->client_name) o->client_name = u->client_name;
+}

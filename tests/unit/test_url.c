@@ -1,0 +1,150 @@
+/* Connection URLs: what each part becomes, and a clear XR_EINVAL naming the wrong part. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "crossredis/client.h"
+#include "crossredis/error.h"
+
+static xr_url *parse_ok(const char *s) {
+  xr_url *u = NULL;
+  int rc = xr_url_parse(&u, s);
+  if (rc) fail_msg("%s: %s", s, xr_error_last()->message);
+  return u;
+}
+
+static void test_redis_full(void **state) {
+  (void)state;
+  xr_url *u = parse_ok("redis://alice:p%40ss%3Aw@db.example:6380/3?timeout_ms=250&connect_timeout_ms=100&pool_size=4&client_name=bot");
+  assert_string_equal(u->host, "db.example");
+  assert_int_equal(u->port, 6380);
+  assert_string_equal(u->username, "alice");
+  assert_string_equal(u->password, "p@ss:w");
+  assert_int_equal(u->db, 3);
+  assert_int_equal(u->command_timeout_ms, 250);
+  assert_int_equal(u->connect_timeout_ms, 100);
+  assert_int_equal(u->pool_size, 4);
+  assert_string_equal(u->client_name, "bot");
+  assert_int_equal(u->tls, 0);
+  xr_client_options o = XR_CLIENT_OPTIONS_INIT;
+  xr_url_apply(u, &o);
+  assert_string_equal(o.host, "db.example");
+  assert_int_equal(o.port, 6380);
+  assert_int_equal(o.db, 3);
+  assert_int_equal(o.command_timeout_ms, 250);
+  assert_int_equal(o.pool_size, 4);
+  xr_url_free(u);
+}
+
+static void test_defaults_and_password_only(void **state) {
+  (void)state;
+  xr_url *u = parse_ok("redis://:secret@localhost");
+  assert_null(u->username);
+  assert_string_equal(u->password, "secret");
+  assert_int_equal(u->port, 0);
+  assert_int_equal(u->connect_timeout_ms, -1);
+  xr_client_options o = XR_CLIENT_OPTIONS_INIT;
+  xr_url_apply(u, &o);
+  assert_int_equal(o.port, 6379);
+  assert_int_equal(o.connect_timeout_ms, 5000); /* untouched */
+  xr_url_free(u);
+  u = parse_ok("redis://secret@localhost"); /* a lone userinfo is the password, as redis-py reads it */
+  assert_null(u->username);
+  assert_string_equal(u->password, "secret");
+  xr_url_free(u);
+  u = parse_ok("redis://127.0.0.1");
+  assert_string_equal(u->host, "127.0.0.1");
+  assert_null(u->password);
+  xr_url_free(u);
+}
+
+static void test_ipv6_tls_unix(void **state) {
+  (void)state;
+  xr_url *u = parse_ok("rediss://[::1]:6390?ca_file=/tmp/ca.crt&server_name=redis.local&insecure=false");
+  assert_string_equal(u->host, "::1");
+  assert_int_equal(u->port, 6390);
+  assert_int_equal(u->tls, 1);
+  assert_string_equal(u->ca_file, "/tmp/ca.crt");
+  assert_string_equal(u->server_name, "redis.local");
+  assert_int_equal(u->insecure, 0);
+  xr_url_free(u);
+  u = parse_ok("unix:///run/redis/redis%20x.sock?db=2");
+  assert_string_equal(u->unix_path, "/run/redis/redis x.sock");
+  assert_int_equal(u->db, 2);
+  xr_client_options o = XR_CLIENT_OPTIONS_INIT;
+  xr_url_apply(u, &o);
+  assert_string_equal(o.unix_path, "/run/redis/redis x.sock");
+  xr_url_free(u);
+  u = parse_ok("unix://bob:pw@/tmp/r.sock");
+  assert_string_equal(u->username, "bob");
+  assert_string_equal(u->unix_path, "/tmp/r.sock");
+  xr_url_free(u);
+}
+
+static void expect_bad(const char *url, const char *part) {
+  xr_url *u = (xr_url *)1;
+  int rc = xr_url_parse(&u, url);
+  if (rc != XR_EINVAL) fail_msg("%s: expected XR_EINVAL, got %s", url, xr_error_name(rc));
+  assert_null(u);
+  if (!strstr(xr_error_last()->message, part))
+    fail_msg("%s: message '%s' does not name '%s'", url, xr_error_last()->message, part);
+}
+
+static void test_errors_name_the_part(void **state) {
+  (void)state;
+  expect_bad("http://localhost", "scheme 'http'");
+  expect_bad("localhost:6379", "scheme");
+  expect_bad("redis://localhost:70000", "port '70000'");
+  expect_bad("redis://localhost:0", "port");
+  expect_bad("redis://localhost:63a9", "port");
+  expect_bad("redis://localhost/-1", "db '-1'");
+  expect_bad("redis://localhost/x", "db 'x'");
+  expect_bad("redis://localhost?tiemout_ms=5", "unknown option 'tiemout_ms'");
+  expect_bad("redis://localhost?timeout_ms", "no value");
+  expect_bad("redis://localhost?ca_file=/x", "rediss://");
+  expect_bad("rediss://localhost?insecure=maybe", "insecure");
+  expect_bad("redis://a:%zz@localhost", "password");
+  expect_bad("redis://a:%00@localhost", "password");
+  expect_bad("redis://[::1:6379", "IPv6");
+  expect_bad("unix://relative.sock", "absolute");
+  expect_bad("redis://localhost?pool_size=0", "pool_size");
+}
+
+static void test_open_url_rediss_needs_tls(void **state) {
+  (void)state;
+  xr_client *c = (xr_client *)1;
+  assert_int_equal(xr_client_open_url(&c, "rediss://127.0.0.1:1", NULL), XR_EINVAL);
+  assert_null(c);
+  assert_non_null(strstr(xr_error_last()->message, "xr_tls_client_open_url"));
+}
+
+static void test_options_checked(void **state) {
+  (void)state;
+  xr_client *c = NULL;
+  xr_client_options o = XR_CLIENT_OPTIONS_INIT;
+  o.version = 99;
+  assert_int_equal(xr_client_open(&c, &o), XR_EINVAL);
+  assert_non_null(strstr(xr_error_last()->message, "XR_CLIENT_OPTIONS_INIT"));
+  xr_client_options o2 = XR_CLIENT_OPTIONS_INIT;
+  o2.port = 65536;
+  assert_int_equal(xr_client_open(&c, &o2), XR_EINVAL);
+  xr_client_options o3 = XR_CLIENT_OPTIONS_INIT;
+  o3.username = "alice";
+  assert_int_equal(xr_client_open(&c, &o3), XR_EINVAL);
+  assert_non_null(strstr(xr_error_last()->message, "password"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_redis_full),
+      cmocka_unit_test(test_defaults_and_password_only),
+      cmocka_unit_test(test_ipv6_tls_unix),
+      cmocka_unit_test(test_errors_name_the_part),
+      cmocka_unit_test(test_open_url_rediss_needs_tls),
+      cmocka_unit_test(test_options_checked),
+  };
+  return cmocka_run_group_tests_name("url", tests, NULL, NULL);
+}
