@@ -46,12 +46,10 @@ int xr_vfail(int code, const char *fmt, va_list ap) {
   return code;
 }
 
-int xr_fail(int code, const char *fmt, ...) {
+int xr_error_set(int code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   xr_vfail(code, fmt, ap);
   va_end(ap);
   return code;
 }
-
-int xr_fail_nomem(void) { return xr_fail(XR_ENOMEM, "out of memory"); }

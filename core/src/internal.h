@@ -12,17 +12,13 @@
 
 #define XR_UNUSED(x) ((void)(x))
 
-void *xr_malloc(size_t n);
-void *xr_calloc(size_t count, size_t n);
-void *xr_realloc(void *p, size_t n);
-char *xr_strndup(const char *s, size_t n);
 const xr_allocator *xr_allocator_current(void);
 
 /* Records `code` with a printf-style message as the thread's last error; returns `code`. */
-int xr_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define xr_fail(...) xr_error_set(__VA_ARGS__)
 int xr_vfail(int code, const char *fmt, va_list ap);
 /* Records XR_ENOMEM and returns it. */
-int xr_fail_nomem(void);
+static inline int xr_fail_nomem(void) { return xr_error_set(XR_ENOMEM, "out of memory"); }
 
 /* Growable buffer. `data` is always NUL-terminated once anything was appended (len excludes the
  * NUL); a failed growth sets `oom` and later appends do nothing, so writers check once at the

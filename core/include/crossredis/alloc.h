@@ -25,6 +25,14 @@ XR_API int xr_set_allocator(const xr_allocator *a);
 /* Frees memory that a crossredis function returned to the caller (strings, buffers). */
 XR_API void xr_free(void *ptr);
 
+/* Allocate through the installed hooks, for memory that crossredis will free (or that the caller
+ * frees with xr_free). A zero size allocates one byte; NULL when out of memory. */
+XR_API void *xr_malloc(size_t size);
+XR_API void *xr_calloc(size_t count, size_t size);
+XR_API void *xr_realloc(void *ptr, size_t size);
+/* A NUL-terminated copy of the first n bytes of s. */
+XR_API char *xr_strndup(const char *s, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

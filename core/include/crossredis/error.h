@@ -37,6 +37,14 @@ XR_API const xr_error *xr_error_last(void);
 /* Forgets the calling thread's last failure. */
 XR_API void xr_error_clear(void);
 
+/* Records `code` with a printf-style message as the calling thread's last failure and returns
+ * `code`. For layers built on crossredis (the TLS part, bindings) and user callbacks that fail. */
+XR_API int xr_error_set(int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 #ifdef __cplusplus
 }
 #endif
