@@ -52,11 +52,23 @@ typedef struct blocker {
   int *rc;
 } blocker;
 
-/* Holds a connection for 300 ms. */
-static void *blpop_briefly(void *arg) {
+/* Holds a connection until the list auth:release gets an element. */
+static void *hold_connection(void *arg) {
   blocker *b = arg;
-  *b->rc = itest_cmd(b->c, NULL, "BLPOP", "auth:nothing", "0.3", NULL);
+  *b->rc = itest_cmd(b->c, NULL, "BLPOP", "auth:release", "10", NULL);
   return NULL;
+}
+
+/* Connections of `user` the server has now. */
+static int connections_of(xr_client *c, const char *user) {
+  xr_reply *r = NULL;
+  XR_OK(itest_cmd(c, &r, "CLIENT", "LIST", NULL));
+  char needle[64];
+  snprintf(needle, sizeof needle, "user=%s ", user);
+  int n = 0;
+  for (const char *p = xr_reply_str(r, NULL); (p = strstr(p, needle)) != NULL; p++) n++;
+  xr_reply_free(r);
+  return n;
 }
 
 static void test_acl_user_right_password(void **state) {
@@ -69,25 +81,26 @@ static void test_acl_user_right_password(void **state) {
   XR_OK(xr_client_open(&c, &o));
   assert_whoami(c, ACL_USER);
   /* every pooled connection authenticates, not only the first: three blocking calls at once
-   * need three connections */
+   * need three connections; a second client watches and releases them */
+  xr_client *watch = NULL;
+  XR_OK(xr_client_open(&watch, &o));
   pthread_t t[3];
   int rc[3];
   blocker args[3];
   for (int i = 0; i < 3; i++) {
     args[i].c = c;
     args[i].rc = &rc[i];
-    assert_int_equal(pthread_create(&t[i], NULL, blpop_briefly, &args[i]), 0);
+    assert_int_equal(pthread_create(&t[i], NULL, hold_connection, &args[i]), 0);
   }
+  int seen = 0;
+  for (long long end = itest_now_ms() + 10000; itest_now_ms() < end; xrt_sleep_ms(5))
+    if ((seen = connections_of(watch, ACL_USER)) >= 4) break;
+  for (int i = 0; i < 3; i++) XR_OK(itest_cmd(watch, NULL, "RPUSH", "auth:release", "go", NULL));
   for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
   for (int i = 0; i < 3; i++)
     if (rc[i] != 0) fail_msg("call %d on a pooled connection: %s", i, xr_error_name(rc[i]));
-  xr_reply *r = NULL;
-  XR_OK(itest_cmd(c, &r, "CLIENT", "LIST", NULL));
-  const char *list = xr_reply_str(r, NULL);
-  int alice = 0;
-  for (const char *p = list; (p = strstr(p, "user=" ACL_USER " ")) != NULL; p++) alice++;
-  if (alice != 3) fail_msg("expected 3 connections of " ACL_USER ", CLIENT LIST: %s", list);
-  xr_reply_free(r);
+  assert_int_equal(seen, 4); /* three of c and the watcher, all authenticated as ACL_USER */
+  xr_client_close(watch);
   XR_OK(itest_cmd(c, NULL, "SET", "auth:k", "v", NULL));
   itest_assert_get(c, "auth:k", "v");
   xr_client_close(c);

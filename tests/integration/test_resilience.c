@@ -65,32 +65,46 @@ typedef struct holder {
   char message[512];
 } holder;
 
-/* Holds a pooled connection for 300 ms. */
+/* Holds a pooled connection until the list res:release gets an element. */
 static void *hold_connection(void *arg) {
   holder *h = arg;
-  h->rc = itest_cmd(h->c, NULL, "BLPOP", "res:nothing", "0.3", NULL);
+  h->rc = itest_cmd(h->c, NULL, "BLPOP", "res:release", "10", NULL);
   snprintf(h->message, sizeof h->message, "%s", h->rc ? xr_error_last()->message : "");
   return NULL;
 }
 
-/* Makes the client open all POOL connections by using them at once; checks the server sees them. */
+static int connected_clients(xr_client *c) {
+  xr_reply *r = NULL;
+  XR_OK(itest_cmd(c, &r, "INFO", "clients", NULL));
+  const char *p = strstr(xr_reply_str(r, NULL), "connected_clients:");
+  assert_non_null(p);
+  int n = atoi(p + strlen("connected_clients:"));
+  xr_reply_free(r);
+  return n;
+}
+
+/* Makes the client open all POOL connections by blocking POOL calls at once; a second client
+ * watches until the server sees them all, then releases them. */
 static void use_whole_pool(xr_client *c) {
+  xr_client_options o = itest_options(server);
+  xr_client *watch = NULL;
+  XR_OK(xr_client_open(&watch, &o));
   pthread_t t[POOL];
   holder h[POOL];
   for (int i = 0; i < POOL; i++) {
     h[i].c = c;
     assert_int_equal(pthread_create(&t[i], NULL, hold_connection, &h[i]), 0);
   }
+  int seen = 0;
+  for (long long end = itest_now_ms() + 10000; itest_now_ms() < end; xrt_sleep_ms(5))
+    if ((seen = connected_clients(watch)) >= POOL + 1) break;
+  for (int i = 0; i < POOL; i++) XR_OK(itest_cmd(watch, NULL, "RPUSH", "res:release", "go", NULL));
   for (int i = 0; i < POOL; i++) pthread_join(t[i], NULL);
   for (int i = 0; i < POOL; i++)
     if (h[i].rc != 0) fail_msg("pooled call %d: %s: %s", i, xr_error_name(h[i].rc), h[i].message);
-  xr_reply *r = NULL;
-  XR_OK(itest_cmd(c, &r, "INFO", "clients", NULL));
-  const char *info = xr_reply_str(r, NULL);
-  const char *p = strstr(info, "connected_clients:");
-  assert_non_null(p);
-  assert_int_equal(atoi(p + strlen("connected_clients:")), POOL);
-  xr_reply_free(r);
+  assert_int_equal(seen, POOL + 1);
+  assert_int_equal(connected_clients(watch), POOL + 1); /* all kept open, none more */
+  xr_client_close(watch);
 }
 
 static int is_connection_error(int rc) { return rc == XR_EIO || rc == XR_ECONNECT; }
