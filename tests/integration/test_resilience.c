@@ -11,20 +11,26 @@
 
 #include <cmocka.h>
 
+#include "crossredis/tls.h"
 #include "itest.h"
 
 #define POOL 4
 
-static xrt_server *server; /* killed and restarted by the tests */
+static xrt_server *server;     /* killed and restarted by the tests */
+static xrt_server *tls_server; /* the same over TLS */
 
 static int group_setup(void **state) {
   (void)state;
-  return itest_start(&server, NULL);
+  xrt_server_options o = XRT_SERVER_OPTIONS_INIT;
+  o.tls = 1;
+  if (itest_start(&server, NULL) != 0) return -1;
+  return itest_start(&tls_server, &o);
 }
 
 static int group_teardown(void **state) {
   (void)state;
   xrt_server_free(server);
+  xrt_server_free(tls_server);
   return 0;
 }
 
@@ -225,6 +231,51 @@ static void test_batch_on_killed_server(void **state) {
   xr_client_close(c);
 }
 
+/* A write to a server that went away must be an error, not SIGPIPE (which would end the test
+ * process): a value large enough to need several writes meets the reset connection. */
+static void write_after_kill(xrt_server *s, xr_tls *tls) {
+  xr_client_options o = itest_options(s);
+  o.tls = tls;
+  o.pool_size = 1;
+  xr_client *c = NULL;
+  XR_OK(xr_client_open(&c, &o));
+  size_t len = 8 * 1024 * 1024;
+  char *big = calloc(1, len);
+  assert_non_null(big);
+  const char *argv[3] = {"SET", "res:big", big};
+  size_t lens[3] = {3, 7, len};
+  XR_OK(xr_client_command(c, NULL, 3, argv, lens));
+  xrt_server_kill(s);
+  for (int i = 0; i < 3; i++) {
+    int rc = xr_client_command(c, NULL, 3, argv, lens);
+    if (!is_connection_error(rc)) fail_msg("write %d after kill -> %s: %s", i, xr_error_name(rc), xr_error_last()->message);
+  }
+  free(big);
+  char err[XRT_ERR_SIZE];
+  if (xrt_server_restart(s, err) != 0) fail_msg("restart: %s", err);
+  int failures = 0;
+  for (int i = 0; i < 5; i++) failures += xr_client_ping(c) != 0;
+  assert_true(failures <= 1);
+  xr_client_close(c);
+}
+
+static void test_write_to_killed_server_is_an_error(void **state) {
+  (void)state;
+  write_after_kill(server, NULL);
+}
+
+static void test_tls_write_to_killed_server_is_an_error(void **state) {
+  (void)state;
+  char ca[600];
+  snprintf(ca, sizeof ca, "%s/ca.crt", xrt_server_certs_dir(tls_server));
+  xr_tls_options to = XR_TLS_OPTIONS_INIT;
+  to.ca_file = ca;
+  xr_tls *t = NULL;
+  XR_OK(xr_tls_new(&t, &to));
+  write_after_kill(tls_server, t);
+  xr_tls_free(t);
+}
+
 /* ---- timeouts --------------------------------------------------------------------------------- */
 
 static void test_silent_server_times_out(void **state) {
@@ -278,6 +329,8 @@ int main(void) {
       cmocka_unit_test_setup(test_killed_server_fails_then_recovers, ensure_running),
       cmocka_unit_test_setup(test_restart_costs_at_most_one_call, ensure_running),
       cmocka_unit_test_setup(test_batch_on_killed_server, ensure_running),
+      cmocka_unit_test_setup(test_write_to_killed_server_is_an_error, ensure_running),
+      cmocka_unit_test(test_tls_write_to_killed_server_is_an_error),
       cmocka_unit_test(test_silent_server_times_out),
       cmocka_unit_test_setup(test_slow_reply_times_out_and_connection_is_replaced, ensure_running),
   };
