@@ -320,6 +320,29 @@ static void test_script_evalsha_and_fallback(void **state) {
   xr_reply_free(r);
   run_incr(c, s, "1", 14);
 
+  /* many keys and arguments, some binary */
+  static const char count_body[] = "return {#KEYS, #ARGV, ARGV[#ARGV]}";
+  xr_script *count = NULL;
+  XR_OK(xr_script_new(&count, count_body, sizeof count_body - 1));
+  const char *many[40];
+  size_t many_len[40];
+  char bufs[40][16];
+  for (int i = 0; i < 40; i++) {
+    snprintf(bufs[i], sizeof bufs[i], "a%d", i);
+    many[i] = bufs[i];
+    many_len[i] = strlen(bufs[i]);
+  }
+  bufs[39][0] = '\0'; /* "\0" "39" */
+  XR_OK(xr_client_eval(c, &r, count, 15, 40, many, many_len));
+  assert_int_equal(xr_reply_integer(xr_reply_at(r, 0)), 15);
+  assert_int_equal(xr_reply_integer(xr_reply_at(r, 1)), 25);
+  size_t last_len = 0;
+  const char *last = xr_reply_str(xr_reply_at(r, 2), &last_len);
+  assert_int_equal(last_len, 3);
+  assert_memory_equal(last, "\0" "39", 3);
+  xr_reply_free(r);
+  xr_script_free(count);
+
   /* a script error is an error reply with the server's text */
   xr_script *bad = NULL;
   static const char bad_body[] = "return redis.call('LPUSH', KEYS[1], 'x')";

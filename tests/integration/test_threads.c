@@ -1,4 +1,4 @@
-/* One client shared by many threads: 8 threads on a pool of 4, each INCRementing one shared
+/* One client shared by many threads (plain and TLS): 8 threads on a pool of 4, each INCRementing one shared
  * counter and writing and reading back keys of its own. Every call must succeed, every thread
  * must read its own values, the counter must be exact and the pool must stay within its size. */
 #include <pthread.h>
@@ -11,28 +11,36 @@
 
 #include <cmocka.h>
 
+#include "crossredis/tls.h"
 #include "itest.h"
 
 #define THREADS 8
 #define POOL 4
 #define ROUNDS 2000
+#define TLS_ROUNDS 500
 
 static xrt_server *server;
+static xrt_server *tls_server;
 
 static int group_setup(void **state) {
   (void)state;
-  return itest_start(&server, NULL);
+  xrt_server_options o = XRT_SERVER_OPTIONS_INIT;
+  o.tls = 1;
+  if (itest_start(&server, NULL) != 0) return -1;
+  return itest_start(&tls_server, &o);
 }
 
 static int group_teardown(void **state) {
   (void)state;
   xrt_server_free(server);
+  xrt_server_free(tls_server);
   return 0;
 }
 
 typedef struct worker {
   xr_client *c;
   int id;
+  int rounds;
   int errors;       /* failed calls */
   int wrong;        /* replies that were not what this thread wrote */
   char first_problem[700];
@@ -45,7 +53,7 @@ static void note(worker *w, const char *what) {
 static void *work(void *arg) {
   worker *w = arg;
   char key[64], value[64], msg[700];
-  for (int i = 0; i < ROUNDS; i++) {
+  for (int i = 0; i < w->rounds; i++) {
     int rc = itest_cmd(w->c, NULL, "INCR", "threads:counter", NULL);
     if (rc) {
       w->errors++;
@@ -79,13 +87,8 @@ static void *work(void *arg) {
   return NULL;
 }
 
-static void test_threads_share_one_client(void **state) {
-  (void)state;
-  xr_client_options o = itest_options(server);
-  o.pool_size = POOL;
-  o.command_timeout_ms = 10000; /* a generous wait for a free connection under valgrind */
-  xr_client *c = NULL;
-  XR_OK(xr_client_open(&c, &o));
+/* Runs THREADS workers of `rounds` each on `c` and checks the outcome. */
+static void run_workers(xr_client *c, int rounds) {
   XR_OK(itest_cmd(c, NULL, "DEL", "threads:counter", NULL));
   XR_OK(itest_cmd(c, NULL, "CONFIG", "RESETSTAT", NULL)); /* count the connections from here */
 
@@ -95,6 +98,7 @@ static void test_threads_share_one_client(void **state) {
   for (int i = 0; i < THREADS; i++) {
     w[i].c = c;
     w[i].id = i;
+    w[i].rounds = rounds;
     assert_int_equal(pthread_create(&t[i], NULL, work, &w[i]), 0);
   }
   for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
@@ -103,7 +107,7 @@ static void test_threads_share_one_client(void **state) {
       fail_msg("thread %d: %d errors, %d wrong values; first: %s", i, w[i].errors, w[i].wrong, w[i].first_problem);
 
   char expect[16];
-  snprintf(expect, sizeof expect, "%d", THREADS * ROUNDS);
+  snprintf(expect, sizeof expect, "%d", THREADS * rounds);
   itest_assert_get(c, "threads:counter", expect);
 
   /* the pool never held more than its size, and did not churn connections */
@@ -120,12 +124,42 @@ static void test_threads_share_one_client(void **state) {
   xr_reply_free(r);
   if (connected > POOL || opened > POOL)
     fail_msg("pool of %d: %d connections open, %d opened in all", POOL, connected, opened);
+}
+
+static void test_threads_share_one_client(void **state) {
+  (void)state;
+  xr_client_options o = itest_options(server);
+  o.pool_size = POOL;
+  o.command_timeout_ms = 10000; /* a generous wait for a free connection under valgrind */
+  xr_client *c = NULL;
+  XR_OK(xr_client_open(&c, &o));
+  run_workers(c, ROUNDS);
+  xr_client_close(c);
+}
+
+static void test_threads_share_one_tls_client(void **state) {
+  (void)state;
+  char ca[600];
+  snprintf(ca, sizeof ca, "%s/ca.crt", xrt_server_certs_dir(tls_server));
+  xr_tls_options to = XR_TLS_OPTIONS_INIT;
+  to.ca_file = ca;
+  xr_tls *t = NULL;
+  XR_OK(xr_tls_new(&t, &to));
+  xr_client_options o = itest_options(tls_server);
+  o.pool_size = POOL;
+  o.command_timeout_ms = 10000;
+  o.tls = t;
+  xr_client *c = NULL;
+  XR_OK(xr_client_open(&c, &o));
+  xr_tls_free(t);
+  run_workers(c, TLS_ROUNDS);
   xr_client_close(c);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_threads_share_one_client),
+      cmocka_unit_test(test_threads_share_one_tls_client),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

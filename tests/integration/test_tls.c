@@ -81,6 +81,25 @@ static void use_client(xr_client *c) {
   itest_assert_get(c, "tls:k", "over tls");
 }
 
+/* Values larger than a TLS record and the socket buffers go through whole. */
+static void use_client_big(xr_client *c) {
+  size_t len = 1024 * 1024 + 7;
+  char *big = malloc(len);
+  assert_non_null(big);
+  for (size_t i = 0; i < len; i++) big[i] = (char)(i * 131 + (i >> 11));
+  const char *set[3] = {"SET", "tls:big", big};
+  size_t setlen[3] = {3, 7, len};
+  XR_OK(xr_client_command(c, NULL, 3, set, setlen));
+  xr_reply *r = NULL;
+  XR_OK(itest_cmd(c, &r, "GET", "tls:big", NULL));
+  size_t got = 0;
+  const char *v = xr_reply_str(r, &got);
+  assert_int_equal(got, len);
+  assert_memory_equal(v, big, len);
+  xr_reply_free(r);
+  free(big);
+}
+
 static void test_right_ca_file(void **state) {
   (void)state;
   xr_tls_options to = XR_TLS_OPTIONS_INIT;
@@ -88,6 +107,7 @@ static void test_right_ca_file(void **state) {
   xr_client *c = NULL;
   XR_OK(open_tls(&c, tls_server, &to));
   use_client(c);
+  use_client_big(c);
   xr_client_close(c);
 }
 
