@@ -9,6 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cmocka.h>
 
 #include "crossredis/tls.h"
@@ -301,6 +306,41 @@ static void test_silent_server_times_out(void **state) {
   if (elapsed > 5000) fail_msg("open took %lld ms with 300 ms timeouts", elapsed);
 }
 
+/* A listener whose accept queue is full drops new handshakes: connecting itself times out. */
+static void test_connect_timeout(void **state) {
+  (void)state;
+  int port, fd;
+  char err[XRT_ERR_SIZE];
+  if (xrt_silent_listener_start(&port, &fd, err) != 0) fail_msg("%s", err);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons((unsigned short)port);
+  int fill[64];
+  for (int i = 0; i < 64; i++) {
+    fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    assert_true(fill[i] >= 0);
+    connect(fill[i], (struct sockaddr *)&a, sizeof a); /* EINPROGRESS once the queue is full */
+  }
+  xrt_sleep_ms(50);
+  xr_client_options o = XR_CLIENT_OPTIONS_INIT;
+  o.host = "127.0.0.1";
+  o.port = port;
+  o.connect_timeout_ms = 300;
+  o.command_timeout_ms = 300;
+  xr_client *c = (xr_client *)&c;
+  long long t0 = itest_now_ms();
+  int rc = xr_client_open(&c, &o);
+  long long elapsed = itest_now_ms() - t0;
+  for (int i = 0; i < 64; i++) close(fill[i]);
+  xrt_silent_listener_stop(fd);
+  XR_FAILS(rc, XR_ETIMEOUT, "timeout after 300 ms");
+  assert_null(c);
+  print_message("full accept queue: %s\n", xr_error_last()->message);
+  if (elapsed > 5000) fail_msg("open took %lld ms with 300 ms timeouts", elapsed);
+}
+
 static void test_slow_reply_times_out_and_connection_is_replaced(void **state) {
   (void)state;
   xr_client_options o = itest_options(server);
@@ -332,6 +372,7 @@ int main(void) {
       cmocka_unit_test_setup(test_write_to_killed_server_is_an_error, ensure_running),
       cmocka_unit_test(test_tls_write_to_killed_server_is_an_error),
       cmocka_unit_test(test_silent_server_times_out),
+      cmocka_unit_test(test_connect_timeout),
       cmocka_unit_test_setup(test_slow_reply_times_out_and_connection_is_replaced, ensure_running),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
