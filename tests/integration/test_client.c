@@ -492,6 +492,27 @@ static void test_db_selection(void **state) {
   xr_client_close(c0);
 }
 
+/* A URL that names db 0 means db 0, even when the base options say another one
+ * (client.h: "fields the URL does not mention keep their value"). */
+static void test_url_db_zero_overrides_base(void **state) {
+  (void)state;
+  xr_client_options base = XR_CLIENT_OPTIONS_INIT;
+  base.db = 2;
+  char url[128];
+  snprintf(url, sizeof url, "%s/0", xrt_server_url(server));
+  xr_client *c = NULL, *c0 = open_plain();
+  XR_OK(xr_client_open_url(&c, url, &base));
+  XR_OK(itest_cmd(c, NULL, "SET", "db:zero", "here", NULL));
+  itest_assert_get(c0, "db:zero", "here"); /* fails: the client selected db 2 */
+  xr_client_close(c);
+
+  snprintf(url, sizeof url, "%s?db=0", xrt_server_unix_url(server));
+  XR_OK(xr_client_open_url(&c, url, &base));
+  itest_assert_get(c, "db:zero", "here");
+  xr_client_close(c);
+  xr_client_close(c0);
+}
+
 /* ---- URLs ------------------------------------------------------------------------------------ */
 
 static void test_url_fields(void **state) {
@@ -560,6 +581,7 @@ int main(void) {
       cmocka_unit_test_setup(test_script_evalsha_and_fallback, flush_all),
       cmocka_unit_test_setup(test_batch_1000_ops_with_error_in_middle, flush_all),
       cmocka_unit_test_setup(test_db_selection, flush_all),
+      cmocka_unit_test_setup(test_url_db_zero_overrides_base, flush_all),
       cmocka_unit_test(test_url_fields),
       cmocka_unit_test(test_url_errors),
   };
