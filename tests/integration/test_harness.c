@@ -1,0 +1,511 @@
+/* The harness checks itself: servers of each kind answer redis-cli and raw PINGs, kill, stop and
+ * restart do what they say, certificates verify, nothing is left behind. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "redis_server.h"
+
+#define ERR_CHECK(call)                                  \
+  do {                                                   \
+    char err_[XRT_ERR_SIZE] = "";                        \
+    int rc_ = (call);                                    \
+    if (rc_ != 0) fail_msg("%s: %s", #call, err_);       \
+  } while (0)
+
+static char certs_dir[256];
+
+static int group_setup(void **state) {
+  (void)state;
+  char err[XRT_ERR_SIZE];
+  snprintf(certs_dir, sizeof certs_dir, "/tmp/xrt-harness-certs-XXXXXX");
+  if (!mkdtemp(certs_dir)) return -1;
+  if (xrt_certs_generate(certs_dir, err) != 0) {
+    fprintf(stderr, "%s\n", err);
+    return -1;
+  }
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  return xrt_remove_tree(certs_dir);
+}
+
+/* Runs redis-cli with the given arguments; `out` gets its stdout without the trailing newline,
+ * then its stderr. Returns its exit status. */
+static int cli(char *out, size_t size, ...) {
+  const char *argv[32];
+  int n = 0;
+  argv[n++] = "redis-cli";
+  va_list ap;
+  va_start(ap, size);
+  const char *a;
+  while ((a = va_arg(ap, const char *)) != NULL && n < 31) argv[n++] = a;
+  va_end(ap);
+  argv[n] = NULL;
+  char err[XRT_ERR_SIZE], log[300];
+  snprintf(log, sizeof log, "%s/cli.stderr", certs_dir);
+  unlink(log);
+  int rc = xrt_run(argv, out, size, log, err);
+  if (rc < 0) fail_msg("redis-cli: %s", err);
+  size_t len = strlen(out);
+  while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == '\r')) out[--len] = '\0';
+  FILE *f = fopen(log, "r");
+  if (f) {
+    len += fread(out + len, 1, size - 1 - len, f);
+    out[len] = '\0';
+    fclose(f);
+  }
+  return rc;
+}
+
+static void port_str(char *buf, size_t size, const xrt_server *s) {
+  snprintf(buf, size, "%d", xrt_server_port(s));
+}
+
+static int path_exists(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0;
+}
+
+static void test_plain_server(void **state) {
+  (void)state;
+  xrt_server *s = NULL;
+  char err[XRT_ERR_SIZE] = "", reply[128], out[256], port[16];
+  if (xrt_server_start(&s, NULL, err) != 0) fail_msg("start: %s", err);
+  assert_true(xrt_server_running(s));
+  assert_true(xrt_server_port(s) > 0);
+  char url[64];
+  snprintf(url, sizeof url, "redis://127.0.0.1:%d", xrt_server_port(s));
+  assert_string_equal(xrt_server_url(s), url);
+  assert_null(xrt_server_unix_path(s));
+  assert_null(xrt_server_unix_url(s));
+  assert_null(xrt_server_certs_dir(s));
+  assert_true(path_exists(xrt_server_log_path(s)));
+
+  ERR_CHECK(xrt_server_raw_ping(s, 0, reply, sizeof reply, err_));
+  assert_string_equal(reply, "+PONG");
+  port_str(port, sizeof port, s);
+  assert_int_equal(cli(out, sizeof out, "-p", port, "PING", NULL), 0);
+  assert_string_equal(out, "PONG");
+  /* the options the harness promises */
+  assert_int_equal(cli(out, sizeof out, "-p", port, "CONFIG", "GET", "save", NULL), 0);
+  assert_string_equal(out, "save"); /* and an empty value */
+  assert_int_equal(cli(out, sizeof out, "-p", port, "CONFIG", "GET", "appendonly", NULL), 0);
+  assert_string_equal(out, "appendonly\nno");
+  assert_int_equal(cli(out, sizeof out, "-p", port, "CONFIG", "GET", "dir", NULL), 0);
+  char expect[600];
+  snprintf(expect, sizeof expect, "dir\n%s", xrt_server_dir(s));
+  assert_string_equal(out, expect);
+  assert_int_equal(cli(out, sizeof out, "-p", port, "CONFIG", "GET", "bind", NULL), 0);
+  assert_string_equal(out, "bind\n127.0.0.1");
+
+  char dir[600];
+  snprintf(dir, sizeof dir, "%s", xrt_server_dir(s));
+  assert_true(path_exists(dir));
+  xrt_server_free(s);
+  assert_false(path_exists(dir));
+}
+
+static void test_unix_socket(void **state) {
+  (void)state;
+  xrt_server *s = NULL;
+  xrt_server_options o = XRT_SERVER_OPTIONS_INIT;
+  o.unix_socket = 1;
+  char err[XRT_ERR_SIZE] = "", reply[128], out[256];
+  if (xrt_server_start(&s, &o, err) != 0) fail_msg("start: %s", err);
+  const char *path = xrt_server_unix_path(s);
+  assert_non_null(path);
+  char url[256];
+  snprintf(url, sizeof url, "unix://%s", path);
+  assert_string_equal(xrt_server_unix_url(s), url);
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_true(S_ISSOCK(st.st_mode));
+  assert_int_equal(st.st_mode & 0777, 0700);
+
+  ERR_CHECK(xrt_server_raw_ping(s, 1, reply, sizeof reply, err_));
+  assert_string_equal(reply, "+PONG");
+  assert_int_equal(cli(out, sizeof out, "-s", path, "PING", NULL), 0);
+  assert_string_equal(out, "PONG");
+  /* TCP too */
+  ERR_CHECK(xrt_server_raw_ping(s, 0, reply, sizeof reply, err_));
+  assert_string_equal(reply, "+PONG");
+
+  /* a clean stop removes the socket file */
+  char sock[256];
+  snprintf(sock, sizeof sock, "%s", path);
+  xrt_server_stop(s);
+  assert_false(xrt_server_running(s));
+  assert_false(path_exists(sock));
+  xrt_server_free(s);
+}
+
+static void test_certificates(void **state) {
+  (void)state;
+  const char *files[] = {"ca.crt", "ca.key", "server.crt", "server.key", "client.crt", "client.key",
+                         "wrong-ca.crt"};
+  char p[512], ca[512], wrong[512], out[4096], err[XRT_ERR_SIZE];
+  for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+    snprintf(p, sizeof p, "%s/%s", certs_dir, files[i]);
+    if (!path_exists(p)) fail_msg("%s is missing", p);
+  }
+  snprintf(ca, sizeof ca, "%s/ca.crt", certs_dir);
+  snprintf(wrong, sizeof wrong, "%s/wrong-ca.crt", certs_dir);
+  const char *leaves[] = {"server.crt", "client.crt"};
+  for (size_t i = 0; i < 2; i++) {
+    snprintf(p, sizeof p, "%s/%s", certs_dir, leaves[i]);
+    const char *ok[] = {"openssl", "verify", "-CAfile", ca, p, NULL};
+    int rc = xrt_run(ok, out, sizeof out, NULL, err);
+    if (rc != 0) fail_msg("openssl verify %s: %d %s %s", p, rc, err, out);
+    assert_non_null(strstr(out, ": OK"));
+    const char *bad[] = {"openssl", "verify", "-CAfile", wrong, p, NULL};
+    assert_int_not_equal(xrt_run(bad, out, sizeof out, NULL, err), 0);
+  }
+  /* the server certificate names 127.0.0.1 and localhost; purposes are right */
+  snprintf(p, sizeof p, "%s/server.crt", certs_dir);
+  const char *ip[] = {"openssl", "verify", "-CAfile", ca, "-verify_ip", "127.0.0.1", "-purpose", "sslserver", p, NULL};
+  assert_int_equal(xrt_run(ip, out, sizeof out, NULL, err), 0);
+  const char *host[] = {"openssl", "verify", "-CAfile", ca, "-verify_hostname", "localhost", p, NULL};
+  assert_int_equal(xrt_run(host, out, sizeof out, NULL, err), 0);
+  const char *other[] = {"openssl", "verify", "-CAfile", ca, "-verify_hostname", "example.com", p, NULL};
+  assert_int_not_equal(xrt_run(other, out, sizeof out, NULL, err), 0);
+  snprintf(p, sizeof p, "%s/client.crt", certs_dir);
+  const char *client[] = {"openssl", "verify", "-CAfile", ca, "-purpose", "sslclient", p, NULL};
+  assert_int_equal(xrt_run(client, out, sizeof out, NULL, err), 0);
+}
+
+static void test_tls_server(void **state) {
+  (void)state;
+  xrt_server *s = NULL;
+  xrt_server_options o = XRT_SERVER_OPTIONS_INIT;
+  o.tls = 1; /* its own certificates */
+  char err[XRT_ERR_SIZE] = "", out[256], port[16], ca[600], wrong[600];
+  if (xrt_server_start(&s, &o, err) != 0) fail_msg("start: %s", err);
+  char url[64];
+  snprintf(url, sizeof url, "rediss://127.0.0.1:%d", xrt_server_port(s));
+  assert_string_equal(xrt_server_url(s), url);
+  assert_non_null(xrt_server_certs_dir(s));
+  snprintf(ca, sizeof ca, "%s/ca.crt", xrt_server_certs_dir(s));
+  snprintf(wrong, sizeof wrong, "%s/wrong-ca.crt", xrt_server_certs_dir(s));
+  assert_true(path_exists(ca));
+  port_str(port, sizeof port, s);
+  assert_int_equal(cli(out, sizeof out, "--tls", "--cacert", ca, "-p", port, "PING", NULL), 0);
+  assert_string_equal(out, "PONG");
+  /* the port speaks TLS only, and the certificate does not verify against another CA */
+  assert_int_not_equal(xrt_server_raw_ping(s, 0, out, sizeof out, err), 0);
+  cli(out, sizeof out, "--tls", "--cacert", wrong, "-p", port, "PING", NULL);
+  assert_null(strstr(out, "PONG"));
+  xrt_server_free(s);
+}
+
+static void test_tls_auth_clients(void **state) {
+  (void)state;
+  xrt_server *s = NULL;
+  xrt_server_options o = XRT_SERVER_OPTIONS_INIT;
+  o.tls = 1;
+  o.tls_auth_clients = 1;
+  o.certs_dir = certs_dir;
+  char err[XRT_ERR_SIZE] = "", out[256], port[16], ca[600], crt[600], key[600];
+  if (xrt_server_start(&s, &o, err) != 0) fail_msg("start: %s", err);
+  assert_string_equal(xrt_server_certs_dir(s), certs_dir);
+  snprintf(ca, sizeof ca, "%s/ca.crt", certs_dir);
+  snprintf(crt, sizeof crt, "%s/client.crt", certs_dir);
+  snprintf(key, sizeof key, "%s/client.key", certs_dir);
+  port_str(port, sizeof port, s);
+  assert_int_equal(cli(out, sizeof out, "--tls", "--cacert", ca, "--cert", crt, "--key", key, "-p", port, "PING", NULL), 0);
+  assert_string_equal(out, "PONG");
+  cli(out, sizeof out, "--tls", "--cacert", ca, "-p", port, "PING", NULL);
+  assert_null(strstr(out, "PONG"));
+  xrt_server_free(s);
+}
+
+static void test_acl_user(void **state) {
+  (void)state;
+  xrt_server *s = NULL;
+  xrt_server_options o = XRT_SERVER_OPTIONS_INIT;
+  o.acl_user = "alice";
+  o.acl_password = "s3cret";
+  o.acl_disable_default = 1;
+  char err[XRT_ERR_SIZE] = "", reply[128], out[256], port[16];
+  if (xrt_server_start(&s, &o, err) != 0) fail_msg("start: %s", err);
+  ERR_CHECK(xrt_server_raw_ping(s, 0, reply, sizeof reply, err_));
+  assert_memory_equal(reply, "-NOAUTH", 7);
+  port_str(port, sizeof port, s);
+  assert_int_equal(cli(out, sizeof out, "--no-auth-warning", "--user", "alice", "--pass", "s3cret", "-p", port, "PING", NULL), 0);
+  assert_string_equal(out, "PONG");
+  cli(out, sizeof out, "--no-auth-warning", "--user", "alice", "--pass", "wrong", "-p", port, "PING", NULL);
+  assert_non_null(strstr(out, "WRONGPASS"));
+  /* the default user is off */
+  cli(out, sizeof out, "--no-auth-warning", "-a", "", "-p", port, "PING", NULL);
+  assert_null(strstr(out, "PONG"));
+  xrt_server_free(s);
+}
+
+static void test_requirepass(void **state) {
+  (void)state;
+  xrt_server *s = NULL;
+  xrt_server_options o = XRT_SERVER_OPTIONS_INIT;
+  o.requirepass = "hunter2";
+  char err[XRT_ERR_SIZE] = "", reply[128], out[256], port[16];
+  if (xrt_server_start(&s, &o, err) != 0) fail_msg("start: %s", err);
+  ERR_CHECK(xrt_server_raw_ping(s, 0, reply, sizeof reply, err_));
+  assert_memory_equal(reply, "-NOAUTH", 7);
+  port_str(port, sizeof port, s);
+  assert_int_equal(cli(out, sizeof out, "--no-auth-warning", "-a", "hunter2", "-p", port, "PING", NULL), 0);
+  assert_string_equal(out, "PONG");
+  xrt_server_free(s);
+}
+
+static void test_extra_args(void **state) {
+  (void)state;
+  xrt_server *s = NULL;
+  const char *extra[] = {"--maxmemory", "10mb", "--databases", "4", NULL};
+  xrt_server_options o = XRT_SERVER_OPTIONS_INIT;
+  o.extra_args = extra;
+  char err[XRT_ERR_SIZE] = "", out[256], port[16];
+  if (xrt_server_start(&s, &o, err) != 0) fail_msg("start: %s", err);
+  port_str(port, sizeof port, s);
+  assert_int_equal(cli(out, sizeof out, "-p", port, "CONFIG", "GET", "maxmemory", NULL), 0);
+  assert_string_equal(out, "maxmemory\n10485760");
+  assert_int_equal(cli(out, sizeof out, "-p", port, "CONFIG", "GET", "databases", NULL), 0);
+  assert_string_equal(out, "databases\n4");
+  xrt_server_free(s);
+}
+
+static void test_kill_and_restart(void **state) {
+  (void)state;
+  xrt_server *s = NULL;
+  xrt_server_options o = XRT_SERVER_OPTIONS_INIT;
+  o.unix_socket = 1;
+  char err[XRT_ERR_SIZE] = "", reply[128], out[256], port[16];
+  if (xrt_server_start(&s, &o, err) != 0) fail_msg("start: %s", err);
+  port_str(port, sizeof port, s);
+  int p = xrt_server_port(s);
+  pid_t pid = xrt_server_pid(s);
+  assert_int_equal(cli(out, sizeof out, "-p", port, "SET", "k", "v", NULL), 0);
+  assert_string_equal(out, "OK");
+
+  xrt_server_kill(s);
+  assert_false(xrt_server_running(s));
+  assert_int_equal(xrt_server_pid(s), 0);
+  assert_int_equal(kill(pid, 0), -1); /* reaped, not a zombie */
+  assert_int_equal(errno, ESRCH);
+  assert_int_not_equal(xrt_server_raw_ping(s, 0, reply, sizeof reply, err), 0);
+  assert_non_null(strstr(err, "refused"));
+
+  if (xrt_server_restart(s, err) != 0) fail_msg("restart: %s", err);
+  assert_true(xrt_server_running(s));
+  assert_int_equal(xrt_server_port(s), p);
+  assert_int_not_equal(xrt_server_pid(s), pid);
+  ERR_CHECK(xrt_server_raw_ping(s, 0, reply, sizeof reply, err_));
+  assert_string_equal(reply, "+PONG");
+  ERR_CHECK(xrt_server_raw_ping(s, 1, reply, sizeof reply, err_)); /* the stale socket file is replaced */
+  assert_string_equal(reply, "+PONG");
+  assert_int_equal(cli(out, sizeof out, "-p", port, "EXISTS", "k", NULL), 0);
+  assert_string_equal(out, "0");
+
+  /* restart of a running server stops it first */
+  pid = xrt_server_pid(s);
+  if (xrt_server_restart(s, err) != 0) fail_msg("restart while running: %s", err);
+  assert_int_not_equal(xrt_server_pid(s), pid);
+  ERR_CHECK(xrt_server_raw_ping(s, 0, reply, sizeof reply, err_));
+  xrt_server_free(s);
+}
+
+/* Holds a port for a while, then lets it go: restart must wait for it. */
+static void *release_later(void *arg) {
+  xrt_sleep_ms(600);
+  close(*(int *)arg);
+  return NULL;
+}
+
+static void test_restart_waits_for_port(void **state) {
+  (void)state;
+  xrt_server *s = NULL;
+  char err[XRT_ERR_SIZE] = "", reply[128];
+  if (xrt_server_start(&s, NULL, err) != 0) fail_msg("start: %s", err);
+  xrt_server_kill(s);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons((unsigned short)xrt_server_port(s));
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(listen(fd, 1), 0);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, release_later, &fd), 0);
+  int rc = xrt_server_restart(s, err);
+  pthread_join(t, NULL);
+  if (rc != 0) fail_msg("restart: %s", err);
+  ERR_CHECK(xrt_server_raw_ping(s, 0, reply, sizeof reply, err_));
+  assert_string_equal(reply, "+PONG");
+  xrt_server_free(s);
+}
+
+static void test_start_failure_reports_log_and_cleans_up(void **state) {
+  (void)state;
+  char tmp[] = "/tmp/xrt-harness-tmpdir-XXXXXX";
+  assert_non_null(mkdtemp(tmp));
+  const char *old = getenv("TMPDIR");
+  char saved[512] = "";
+  if (old) snprintf(saved, sizeof saved, "%s", old);
+  setenv("TMPDIR", tmp, 1);
+
+  xrt_server *s = NULL;
+  const char *extra[] = {"--no-such-directive", "1", NULL};
+  xrt_server_options o = XRT_SERVER_OPTIONS_INIT;
+  o.extra_args = extra;
+  char err[XRT_ERR_SIZE] = "";
+  int rc = xrt_server_start(&s, &o, err);
+
+  if (old) setenv("TMPDIR", saved, 1); else unsetenv("TMPDIR");
+  assert_int_equal(rc, -1);
+  assert_null(s);
+  assert_non_null(strstr(err, "exited"));
+  assert_non_null(strstr(err, "no-such-directive")); /* from the log tail */
+  assert_int_equal(rmdir(tmp), 0);                   /* empty: the server's dir is gone */
+}
+
+static void test_missing_redis_server(void **state) {
+  (void)state;
+  setenv("XR_REDIS_SERVER", "/nonexistent/redis-server", 1);
+  xrt_server *s = NULL;
+  char err[XRT_ERR_SIZE] = "";
+  int rc = xrt_server_start(&s, NULL, err);
+  unsetenv("XR_REDIS_SERVER");
+  assert_int_equal(rc, -1);
+  assert_null(s);
+  assert_non_null(strstr(err, "/nonexistent/redis-server"));
+}
+
+/* Dead: gone, or a zombie nobody reaps (PID 1 in a container may not). */
+static int process_dead(pid_t pid) {
+  if (kill(pid, 0) != 0 && errno == ESRCH) return 1;
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return 1;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *paren = strrchr(buf, ')');
+  return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
+/* A server started by a process that dies goes with it. */
+static void test_server_dies_with_parent(void **state) {
+  (void)state;
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  pid_t child = fork();
+  assert_true(child >= 0);
+  if (child == 0) {
+    close(fds[0]);
+    xrt_server *s = NULL;
+    char err[XRT_ERR_SIZE];
+    struct { pid_t pid; char dir[512]; } msg;
+    memset(&msg, 0, sizeof msg);
+    if (xrt_server_start(&s, NULL, err) == 0) {
+      msg.pid = xrt_server_pid(s);
+      snprintf(msg.dir, sizeof msg.dir, "%s", xrt_server_dir(s));
+    }
+    ssize_t w = write(fds[1], &msg, sizeof msg);
+    _exit(w == (ssize_t)sizeof msg ? 0 : 1); /* without stopping the server */
+  }
+  close(fds[1]);
+  struct { pid_t pid; char dir[512]; } msg;
+  ssize_t n = read(fds[0], &msg, sizeof msg);
+  close(fds[0]);
+  int status;
+  waitpid(child, &status, 0);
+  assert_int_equal(n, (ssize_t)sizeof msg);
+  assert_true(msg.pid > 0);
+  int gone = 0;
+  for (int i = 0; i < 500 && !gone; i++) {
+    if (process_dead(msg.pid)) gone = 1;
+    else xrt_sleep_ms(10);
+  }
+  xrt_remove_tree(msg.dir);
+  assert_true(gone);
+}
+
+static void test_silent_listener(void **state) {
+  (void)state;
+  int port = 0, fd = -1;
+  ERR_CHECK(xrt_silent_listener_start(&port, &fd, err_));
+  assert_true(port > 0);
+  int c = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons((unsigned short)port);
+  assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof a), 0); /* the handshake completes */
+  assert_int_equal(send(c, "PING\r\n", 6, MSG_NOSIGNAL), 6);
+  struct pollfd p = {c, POLLIN, 0};
+  assert_int_equal(poll(&p, 1, 300), 0); /* and nothing ever comes back */
+  close(c);
+  xrt_silent_listener_stop(fd);
+  /* once stopped, the port refuses */
+  c = socket(AF_INET, SOCK_STREAM, 0);
+  assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof a), -1);
+  assert_int_equal(errno, ECONNREFUSED);
+  close(c);
+}
+
+static void test_run(void **state) {
+  (void)state;
+  char out[64], err[XRT_ERR_SIZE];
+  const char *echo[] = {"echo", "hello", NULL};
+  assert_int_equal(xrt_run(echo, out, sizeof out, NULL, err), 0);
+  assert_string_equal(out, "hello\n");
+  const char *f[] = {"false", NULL};
+  assert_int_equal(xrt_run(f, out, sizeof out, NULL, err), 1);
+  const char *missing[] = {"xrt-no-such-program", NULL};
+  assert_int_equal(xrt_run(missing, out, sizeof out, NULL, err), -1);
+  assert_non_null(strstr(err, "xrt-no-such-program"));
+  /* output longer than the buffer is truncated, and the child is not blocked by it */
+  const char *seq[] = {"seq", "1", "100000", NULL};
+  assert_int_equal(xrt_run(seq, out, sizeof out, NULL, err), 0);
+  assert_int_equal(strlen(out), sizeof out - 1);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_run),
+      cmocka_unit_test(test_plain_server),
+      cmocka_unit_test(test_unix_socket),
+      cmocka_unit_test(test_certificates),
+      cmocka_unit_test(test_tls_server),
+      cmocka_unit_test(test_tls_auth_clients),
+      cmocka_unit_test(test_acl_user),
+      cmocka_unit_test(test_requirepass),
+      cmocka_unit_test(test_extra_args),
+      cmocka_unit_test(test_kill_and_restart),
+      cmocka_unit_test(test_restart_waits_for_port),
+      cmocka_unit_test(test_start_failure_reports_log_and_cleans_up),
+      cmocka_unit_test(test_missing_redis_server),
+      cmocka_unit_test(test_server_dies_with_parent),
+      cmocka_unit_test(test_silent_listener),
+  };
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
