@@ -158,6 +158,27 @@ static void conn_install_write(xr_conn *conn, int tls) {
   rc->privdata = conn;
 }
 
+/* TLS 1.3 lets the client finish its handshake before the server has judged the client's
+ * certificate, so a server that refuses us (no certificate for mutual TLS, a wrong one) says so on
+ * the first read. A PING right away turns that into a TLS error instead of a lost connection;
+ * any reply, an error reply (NOAUTH) included, shows the channel works. */
+static int tls_probe(xr_client *c, redisContext *rc) {
+  errno = 0;
+  redisReply *r = redisCommand(rc, "PING");
+  if (r) {
+    freeReplyObject(r);
+    return XR_OK;
+  }
+  int lost, saved = errno;
+  char reason[256];
+  if (!c->tls->vt->last_failure(c->tls, reason, sizeof reason)) snprintf(reason, sizeof reason, "%s", rc->errstr);
+  if (is_timeout(rc, saved)) return xr_conn_error(c, rc, saved, &lost);
+  return xr_fail(XR_ETLS,
+                 "TLS session with %s ended right after the handshake (%s): the server may require a client "
+                 "certificate (mutual TLS) or have refused the one given",
+                 c->address, reason);
+}
+
 static int conn_open(xr_client *c, xr_conn **out) {
   redisOptions ro = {0};
   struct timeval ct, cmd;
@@ -191,6 +212,7 @@ static int conn_open(xr_client *c, xr_conn **out) {
     sigpipe_guard g;
     sigpipe_block(&g);
     code = c->tls->vt->connect(c->tls, rc, c->host ? c->host : "");
+    if (code == XR_OK) code = tls_probe(c, rc);
     sigpipe_restore(&g, code != XR_OK);
     if (code != XR_OK) goto fail;
   }

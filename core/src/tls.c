@@ -2,6 +2,7 @@
  * verification settings) and the handshake on a connection the core opened, run by hiredis_ssl. */
 #include <arpa/inet.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <hiredis/hiredis.h>
@@ -100,6 +101,16 @@ static int tls_connect(xr_tls *t, redisContext *rc, const char *host) {
   return XR_OK;
 }
 
+static int tls_last_failure(xr_tls *t, char *buf, size_t size) {
+  XR_UNUSED(t);
+  unsigned long e = ERR_peek_last_error();
+  const char *reason = e ? ERR_reason_error_string(e) : NULL;
+  ERR_clear_error();
+  if (!reason || size == 0) return 0;
+  snprintf(buf, size, "%s", reason);
+  return 1;
+}
+
 static void tls_retain(xr_tls *t) { atomic_fetch_add(&((xr_tls_impl *)t)->refs, 1); }
 
 static void tls_release(xr_tls *t) {
@@ -110,7 +121,7 @@ static void tls_release(xr_tls *t) {
   xr_free(impl);
 }
 
-static const xr_tls_vtable tls_vtable = {tls_connect, tls_retain, tls_release};
+static const xr_tls_vtable tls_vtable = {tls_connect, tls_last_failure, tls_retain, tls_release};
 
 int xr_tls_new(xr_tls **out, const xr_tls_options *o) {
   char ebuf[256];

@@ -11,6 +11,9 @@ typedef struct xr_tls_vtable {
   /* Runs the TLS handshake on a connected context. Returns 0, or an XR_E* code with the last
    * error recorded (a certificate that does not verify is XR_ETLS with the reason). */
   int (*connect)(xr_tls *t, redisContext *rc, const char *host);
+  /* Writes OpenSSL's reason for the calling thread's latest TLS failure (an alert the server sent,
+   * say) into buf; 0 when it has none. */
+  int (*last_failure)(xr_tls *t, char *buf, size_t size);
   void (*retain)(xr_tls *t);
   void (*release)(xr_tls *t);
 } xr_tls_vtable;

@@ -187,6 +187,7 @@ int xr_url_parse(xr_url **out, const char *url) {
   *out = NULL;
   xr_url *u = xr_calloc(1, sizeof *u);
   if (!u) return xr_fail_nomem();
+  u->db = -1;
   u->connect_timeout_ms = -1;
   u->command_timeout_ms = -1;
   int rc = parse(u, url);
@@ -216,7 +217,7 @@ void xr_url_apply(const xr_url *u, xr_client_options *o) {
   }
   if (u->username) o->username = u->username;
   if (u->password) o->password = u->password;
-  if (u->db) o->db = u->db;
+  if (u->db >= 0) o->db = u->db;
   if (u->connect_timeout_ms >= 0) o->connect_timeout_ms = u->connect_timeout_ms;
   if (u->command_timeout_ms >= 0) o->command_timeout_ms = u->command_timeout_ms;
   if (u->pool_size) o->pool_size = u->pool_size;

@@ -45,11 +45,20 @@ static void test_defaults_and_password_only(void **state) {
   assert_null(u->username);
   assert_string_equal(u->password, "secret");
   assert_int_equal(u->port, 0);
+  assert_int_equal(u->db, -1);
   assert_int_equal(u->connect_timeout_ms, -1);
   xr_client_options o = XR_CLIENT_OPTIONS_INIT;
   xr_url_apply(u, &o);
   assert_int_equal(o.port, 6379);
   assert_int_equal(o.connect_timeout_ms, 5000); /* untouched */
+  assert_int_equal(o.db, 0);
+  xr_url_free(u);
+  /* a db the URL names, 0 included, overrides the base options' */
+  u = parse_ok("redis://localhost/0");
+  assert_int_equal(u->db, 0);
+  o.db = 2;
+  xr_url_apply(u, &o);
+  assert_int_equal(o.db, 0);
   xr_url_free(u);
   u = parse_ok("redis://secret@localhost"); /* a lone userinfo is the password, as redis-py reads it */
   assert_null(u->username);

@@ -69,7 +69,7 @@ typedef struct xr_url {
   char *unix_path;
   char *username;
   char *password;
-  int db;
+  int db;               /* -1 when the URL does not say */
   int tls;              /* 1 for rediss:// */
   char *ca_file;
   char *cert_file;

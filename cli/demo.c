@@ -1,0 +1,219 @@
+/* crossredis demo: the client at work. Without --url it starts throwaway redis-servers (plain and
+ * TLS) on free loopback ports and removes them afterwards; with --url it uses that server and
+ * touches only keys under crossredis:demo:<pid>:, which it deletes again. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "../tests/harness/redis_server.h"
+#include "cli.h"
+#include "crossredis/alloc.h"
+#include "crossredis/client.h"
+#include "crossredis/error.h"
+#include "crossredis/json.h"
+#include "crossredis/keys.h"
+#include "crossredis/tls.h"
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void row(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void row(const char *what, const char *fmt, ...) {
+  printf("  %-44s ", what);
+  va_list ap;
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+  putchar('\n');
+}
+
+static int command(xr_client *c, xr_reply **r, int argc, const char *const *argv) {
+  return xr_client_command(c, r, argc, argv, NULL);
+}
+
+static int show_client(xr_client *c, const char *prefix) {
+  double t0 = now_ms();
+  if (xr_client_ping(c)) return cli_fail("PING");
+  row("PING", "PONG in %.2f ms", now_ms() - t0);
+
+  xr_reply *r = NULL;
+  const char *info[] = {"INFO", "server"};
+  if (command(c, &r, 2, info)) return cli_fail("INFO");
+  const char *v = strstr(xr_reply_str(r, NULL), "redis_version:");
+  row("server", "redis %.*s", v ? (int)strcspn(v + 14, "\r\n") : 7, v ? v + 14 : "unknown");
+  xr_reply_free(r);
+
+  /* A lock the way the Chat SDK takes one, released by a compare-and-delete script that goes by
+   * EVALSHA and falls back to EVAL when the server does not know it yet. */
+  char key[128], token[64];
+  snprintf(key, sizeof key, "%slock:slack:C1:1700000000.000100", prefix);
+  snprintf(token, sizeof token, "redis_%lld_demo%d", (long long)time(NULL) * 1000, (int)getpid());
+  const char *set[] = {"SET", key, token, "PX", "30000", "NX"};
+  if (command(c, &r, 6, set)) return cli_fail("SET NX");
+  row("SET <lock> <token> PX 30000 NX", "%s", xr_reply_kind(r) == XR_REPLY_NIL ? "(nil): held by someone else" : "OK");
+  xr_reply_free(r);
+  static const char release_lua[] =
+      "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+  xr_script *release = NULL;
+  if (xr_script_new(&release, release_lua, strlen(release_lua))) return cli_fail("script");
+  const char *wrong[] = {key, "not-my-token"}, *right[] = {key, token};
+  long long got_wrong = -1, got_right = -1;
+  if (xr_client_eval(c, &r, release, 1, 2, wrong, NULL) == 0) got_wrong = xr_reply_integer(r), xr_reply_free(r);
+  if (xr_client_eval(c, &r, release, 1, 2, right, NULL) == 0) got_right = xr_reply_integer(r), xr_reply_free(r);
+  row("release script (EVALSHA, NOSCRIPT->EVAL)", "wrong token -> %lld, right token -> %lld (sha1 %.12s...)", got_wrong,
+      got_right, xr_script_sha1(release));
+  xr_script_free(release);
+
+  /* 1000 INCRs as one pipeline. */
+  char counter[128];
+  snprintf(counter, sizeof counter, "%scounter", prefix);
+  xr_batch *b = NULL;
+  if (xr_batch_new(&b)) return cli_fail("batch");
+  const char *incr[] = {"INCR", counter};
+  for (int i = 0; i < 1000; i++) xr_batch_add(b, 2, incr, NULL);
+  t0 = now_ms();
+  if (xr_client_exec(c, b)) {
+    xr_batch_free(b);
+    return cli_fail("batch");
+  }
+  const xr_reply *last = NULL;
+  xr_batch_result(b, 999, &last, NULL);
+  row("batch: 1000 INCR in one pipeline", "counter = %lld in %.2f ms", last ? xr_reply_integer(last) : -1, now_ms() - t0);
+  xr_batch_free(b);
+
+  const char *del[] = {"DEL", key, counter};
+  command(c, NULL, 3, del);
+  return CLI_OK;
+}
+
+static void show_keys(void) {
+  const char *keys[] = {"chat-sdk:lock:slack:C123:1700000000.000100", "thv:proxy:session:0c9e8d7f",
+                        "mpp:browser:session:{session:abc}", "auth:code:{session:abc}:login"};
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    char what[64];
+    snprintf(what, sizeof what, "slot of %.34s%s", keys[i], strlen(keys[i]) > 34 ? "..." : "");
+    row(what, "%u", xr_key_slot(keys[i], strlen(keys[i])));
+  }
+  const char *pair[] = {keys[2], keys[3]};
+  size_t lens[] = {strlen(keys[2]), strlen(keys[3])};
+  row("the last two share a hash tag", "%s", xr_key_share_tag(pair, lens, 2) ? "yes: same slot" : "no");
+}
+
+static void show_json(void) {
+  static const char text[] = "{\"foo\":\"b\xc3\xa4r\",\"n\":1,\"html\":\"<a&b>\",\"ls\":\"\xe2\x80\xa8\"}";
+  static const struct {
+    const char *name;
+    xr_json_dialect d;
+  } dialects[] = {{"JS JSON.stringify", XR_JSON_JS}, {"Python json.dumps", XR_JSON_PYTHON}, {"Go encoding/json", XR_JSON_GO}};
+  for (size_t i = 0; i < 3; i++) {
+    char *out = NULL;
+    if (xr_json_transcode(&out, NULL, text, sizeof text - 1, dialects[i].d, 0) == 0) {
+      row(dialects[i].name, "%s", out);
+      xr_free(out);
+    } else {
+      row(dialects[i].name, "error: %s", xr_error_last()->message);
+    }
+  }
+}
+
+static int show_tls(char *err) {
+  xrt_server_options o = XRT_SERVER_OPTIONS_INIT;
+  o.tls = 1;
+  xrt_server *s = NULL;
+  if (xrt_server_start(&s, &o, err)) {
+    fprintf(stderr, "crossredis: cannot start a TLS redis-server: %s\n", err);
+    return CLI_FAILED;
+  }
+  printf("\nTLS: a throwaway redis-server with TLS on %s (certificates made for it)\n", xrt_server_url(s));
+  int status = CLI_OK;
+  char url[1024];
+  const char *certs = xrt_server_certs_dir(s);
+  xr_client *c = NULL;
+  snprintf(url, sizeof url, "%s?ca_file=%s/ca.crt", xrt_server_url(s), certs);
+  if (xr_tls_client_open_url(&c, url, NULL) == 0 && xr_client_ping(c) == 0) {
+    row("rediss:// with the right CA", "PONG (peer verified)");
+  } else {
+    status = cli_fail("TLS with the right CA");
+  }
+  xr_client_close(c);
+  c = NULL;
+  snprintf(url, sizeof url, "%s?ca_file=%s/wrong-ca.crt", xrt_server_url(s), certs);
+  int code = xr_tls_client_open_url(&c, url, NULL);
+  if (code == XR_ETLS) {
+    row("rediss:// with a wrong CA", "refused: %s", xr_error_last()->message);
+  } else {
+    fprintf(stderr, "crossredis: a wrong CA was not refused (%s)\n", xr_error_name(code));
+    status = CLI_FAILED;
+  }
+  xr_client_close(c);
+  xrt_server_free(s);
+  return status;
+}
+
+static void demo_usage(FILE *f) {
+  fprintf(f,
+          "usage: crossredis demo [--url URL]\n"
+          "\n"
+          "Shows the client at work: PING, a lock taken with SET NX PX and released by a script\n"
+          "(EVALSHA with NOSCRIPT fallback), a 1000-command pipeline, Cluster slots and hash tags,\n"
+          "the same value in the JSON text of JS, Python and Go, and TLS with a right and a wrong CA.\n"
+          "\n"
+          "  --url URL   use this server (redis://, rediss://?ca_file=..., unix:///path) instead of\n"
+          "              starting throwaway local ones; only keys under crossredis:demo:<pid>: are\n"
+          "              touched, and deleted again\n");
+}
+
+int cli_demo(int argc, char **argv) {
+  const char *url = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      demo_usage(stdout);
+      return CLI_OK;
+    } else if (!strcmp(argv[i], "--url") && i + 1 < argc) {
+      url = argv[++i];
+    } else {
+      fprintf(stderr, "crossredis demo: unexpected argument '%s'\n\n", argv[i]);
+      demo_usage(stderr);
+      return CLI_USAGE;
+    }
+  }
+  char err[XRT_ERR_SIZE];
+  xrt_server *plain = NULL;
+  if (!url) {
+    if (xrt_server_start(&plain, NULL, err)) {
+      fprintf(stderr, "crossredis: cannot start a throwaway redis-server: %s\n", err);
+      return CLI_FAILED;
+    }
+    url = xrt_server_url(plain);
+    printf("A throwaway redis-server on %s\n", url);
+  } else {
+    printf("Using %s\n", url);
+  }
+  char prefix[64];
+  snprintf(prefix, sizeof prefix, "crossredis:demo:%d:", (int)getpid());
+  xr_client *c = NULL;
+  int status = CLI_OK;
+  if (xr_tls_client_open_url(&c, url, NULL) != 0) {
+    status = cli_fail("connect");
+  } else {
+    status = show_client(c, prefix);
+    xr_client_close(c);
+  }
+  if (status == CLI_OK) {
+    printf("\nKeys (Redis Cluster slots, MPP hash tags)\n");
+    show_keys();
+    printf("\nOne value, three runtimes' JSON text\n");
+    show_json();
+  }
+  if (status == CLI_OK && plain) status = show_tls(err);
+  xrt_server_free(plain);
+  if (status == CLI_OK) printf("\ndemo finished: every step worked\n");
+  return status;
+}

@@ -1,0 +1,53 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "crossredis/error.h"
+
+#define CROSSREDIS_VERSION "0.1.0"
+
+static const struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} commands[] = {
+    {"demo", cli_demo, "show the client at work on a throwaway local redis-server (or --url)"},
+};
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: crossredis <command> [options]\n"
+          "\n"
+          "Redis state shared by TypeScript, Python and Go programs, written byte for byte as each\n"
+          "runtime's library writes it.\n"
+          "\n"
+          "commands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f, "\n'crossredis <command> --help' tells more; 'crossredis --version' the version.\n");
+}
+
+int cli_fail(const char *what) {
+  fprintf(stderr, "crossredis: %s: %s\n", what, xr_error_last()->message);
+  return CLI_FAILED;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return CLI_USAGE;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return CLI_OK;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    printf("crossredis %s\n", CROSSREDIS_VERSION);
+    return CLI_OK;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "crossredis: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return CLI_USAGE;
+}
