@@ -170,35 +170,33 @@ static void set_result(xr_batch *b, size_t i, redisReply *r) {
   }
 }
 
-/* Marks every op from `from` on as failed with the current last error. */
-static void fail_rest(xr_batch *b, size_t from, int code) {
-  const char *msg = xr_error_last()->message;
-  if (!b->failure) b->failure = xr_strndup(msg, strlen(msg));
-  for (size_t i = from; i < b->n; i++) {
-    b->ops[i].status = code;
-    b->ops[i].message = b->failure ? b->failure : "connection failed";
+/* Marks ops k..count-1 (of idx, or of the batch when idx is NULL) as failed with `code` and the
+ * current last error's message. */
+static void mark_failed(xr_batch *b, const size_t *idx, size_t k, size_t count, int code) {
+  if (!b->failure) {
+    const char *msg = xr_error_last()->message;
+    b->failure = xr_strndup(msg, strlen(msg));
+  }
+  for (; k < count; k++) {
+    op *o = &b->ops[idx ? idx[k] : k];
+    o->status = code;
+    o->message = b->failure ? b->failure : xr_strerror(code);
   }
 }
 
-/* Reads `count` replies for ops listed in idx (or i0.. when idx is NULL). */
-static int read_replies(xr_client *c, xr_conn *conn, xr_batch *b, const size_t *idx, size_t count, size_t i0,
-                        int *outcome) {
+/* Reads one reply for each of `count` ops (those listed in idx, or the whole batch). */
+static int read_replies(xr_client *c, xr_conn *conn, xr_batch *b, const size_t *idx, size_t count, int *outcome) {
   for (size_t k = 0; k < count; k++) {
-    size_t i = idx ? idx[k] : i0 + k;
     void *r = NULL;
     errno = 0;
     if (redisGetReply(conn->rc, &r) != REDIS_OK || !r) {
       int lost;
       int code = xr_conn_error(c, conn->rc, errno, &lost);
       *outcome = lost ? XR_CONN_LOST : XR_CONN_BROKEN;
-      if (idx)
-        for (size_t m = k; m < count; m++) b->ops[idx[m]].status = code;
-      fail_rest(b, idx ? b->n : i, code);
-      if (idx)
-        for (size_t m = k; m < count; m++) b->ops[idx[m]].message = b->failure ? b->failure : "connection failed";
+      mark_failed(b, idx, k, count, code);
       return code;
     }
-    set_result(b, i, r);
+    set_result(b, idx ? idx[k] : k, r);
   }
   return XR_OK;
 }
@@ -228,7 +226,7 @@ static int retry_noscript(xr_client *c, xr_conn *conn, xr_batch *b, int *outcome
   int code = XR_OK;
   if (w.oom) code = xr_fail_nomem();
   else if (redisAppendFormattedCommand(conn->rc, w.data, w.len) != REDIS_OK) code = xr_fail_nomem();
-  else code = read_replies(c, conn, b, idx, count, 0, outcome);
+  else code = read_replies(c, conn, b, idx, count, outcome);
   xr_buf_free(&w);
   xr_free(idx);
   return code;
@@ -242,16 +240,16 @@ int xr_client_exec(xr_client *c, xr_batch *b) {
   xr_conn *conn;
   int code = xr_pool_get(c, &conn);
   if (code != XR_OK) {
-    fail_rest(b, 0, code);
+    mark_failed(b, NULL, 0, b->n, code);
     return code;
   }
   int outcome = XR_CONN_OK;
   if (redisAppendFormattedCommand(conn->rc, b->wire.data, b->wire.len) != REDIS_OK) {
     code = xr_fail_nomem();
     outcome = XR_CONN_BROKEN;
-    fail_rest(b, 0, code);
+    mark_failed(b, NULL, 0, b->n, code);
   } else {
-    code = read_replies(c, conn, b, NULL, b->n, 0, &outcome);
+    code = read_replies(c, conn, b, NULL, b->n, &outcome);
     if (code == XR_OK) code = retry_noscript(c, conn, b, &outcome);
   }
   xr_pool_put(c, conn, outcome);
