@@ -1,5 +1,5 @@
 /* The client against a real redis-server: opening by options and URL (TCP and unix socket),
- * binary-safe values, reply accessors, error replies, scripts, batches, db selection, URL errors. */
+ * binary-safe values, reply accessors, error replies, scripts, batches, db selection. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -513,61 +513,8 @@ static void test_url_db_zero_overrides_base(void **state) {
   xr_client_close(c0);
 }
 
-/* ---- URLs ------------------------------------------------------------------------------------ */
+/* URL parsing itself is tests/unit/test_url.c; here URLs open real connections (above). */
 
-static void test_url_fields(void **state) {
-  (void)state;
-  xr_url *u = NULL;
-  XR_OK(xr_url_parse(&u, "redis://us%40er:p%3Aw%2Fd@127.0.0.1:1234/3?timeout_ms=250&connect_timeout_ms=100&pool_size=2&client_name=n"));
-  assert_string_equal(u->host, "127.0.0.1");
-  assert_int_equal(u->port, 1234);
-  assert_string_equal(u->username, "us@er");
-  assert_string_equal(u->password, "p:w/d");
-  assert_int_equal(u->db, 3);
-  assert_int_equal(u->tls, 0);
-  assert_int_equal(u->command_timeout_ms, 250);
-  assert_int_equal(u->connect_timeout_ms, 100);
-  assert_int_equal(u->pool_size, 2);
-  assert_string_equal(u->client_name, "n");
-  xr_client_options o = XR_CLIENT_OPTIONS_INIT;
-  xr_url_apply(u, &o);
-  assert_string_equal(o.host, "127.0.0.1");
-  assert_int_equal(o.port, 1234);
-  assert_int_equal(o.db, 3);
-  assert_int_equal(o.command_timeout_ms, 250);
-  assert_int_equal(o.pool_size, 2);
-  xr_url_free(u);
-
-  XR_OK(xr_url_parse(&u, "unix:///tmp/some%20dir/redis.sock?db=4"));
-  assert_string_equal(u->unix_path, "/tmp/some dir/redis.sock");
-  assert_int_equal(u->db, 4);
-  xr_url_free(u);
-}
-
-static void test_url_errors(void **state) {
-  (void)state;
-  xr_url *u = (xr_url *)&u;
-  XR_FAILS(xr_url_parse(&u, "http://127.0.0.1:6379"), XR_EINVAL, "scheme");
-  assert_null(u);
-  XR_FAILS(xr_url_parse(&u, "http://127.0.0.1:6379"), XR_EINVAL, "http");
-  XR_FAILS(xr_url_parse(&u, "redis://127.0.0.1:70000"), XR_EINVAL, "port");
-  XR_FAILS(xr_url_parse(&u, "redis://127.0.0.1:70000"), XR_EINVAL, "70000");
-  XR_FAILS(xr_url_parse(&u, "redis://127.0.0.1:6379/-1"), XR_EINVAL, "db");
-  XR_FAILS(xr_url_parse(&u, "redis://127.0.0.1:6379/-1"), XR_EINVAL, "-1");
-  XR_FAILS(xr_url_parse(&u, "redis://127.0.0.1:6379?bogus_option=1"), XR_EINVAL, "bogus_option");
-  XR_FAILS(xr_url_parse(&u, "redis://127.0.0.1:6379?bogus_option=1"), XR_EINVAL, "option");
-  XR_FAILS(xr_url_parse(&u, "redis://127.0.0.1:port"), XR_EINVAL, "port");
-  XR_FAILS(xr_url_parse(&u, "unix://relative/path"), XR_EINVAL, "path");
-
-  /* opening a bad URL fails the same way, and a rediss:// URL needs TLS */
-  xr_client *c = NULL;
-  XR_FAILS(xr_client_open_url(&c, "redis://127.0.0.1:6379/x", NULL), XR_EINVAL, "db");
-  assert_null(c);
-  char url[128];
-  snprintf(url, sizeof url, "rediss://127.0.0.1:%d", xrt_server_port(server));
-  XR_FAILS(xr_client_open_url(&c, url, NULL), XR_EINVAL, "TLS");
-  assert_null(c);
-}
 
 int main(void) {
   const struct CMUnitTest tests[] = {
@@ -582,8 +529,6 @@ int main(void) {
       cmocka_unit_test_setup(test_batch_1000_ops_with_error_in_middle, flush_all),
       cmocka_unit_test_setup(test_db_selection, flush_all),
       cmocka_unit_test_setup(test_url_db_zero_overrides_base, flush_all),
-      cmocka_unit_test(test_url_fields),
-      cmocka_unit_test(test_url_errors),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
