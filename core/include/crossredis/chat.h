@@ -1,0 +1,283 @@
+/* Chat SDK state: the state adapter of the TypeScript `chat` SDK (4.41, node-redis and ioredis
+ * adapters) and its Python port, with their keys, commands and bytes (SPEC.md 1):
+ *
+ *   subscriptions  <prefix>:subscriptions          SET of thread ids
+ *   locks          <prefix>:lock:<thread id>       STRING token, PX ttl
+ *   key/value      <prefix>:cache:<key>            STRING JSON text
+ *   lists          <prefix>:list:<key>             LIST of JSON texts
+ *   queues         <prefix>:queue:<thread id>      LIST of JSON entries
+ *
+ * What it writes follows the options (token prefix and suffix shape, JSON dialect, queue-entry
+ * spelling); what it reads may come from any of the runtimes.
+ *
+ * Values: every value passed in is JSON text in any dialect and is written as the chosen dialect's
+ * runtime writes it (XR_EPARSE when it is not JSON); every value read comes back as the bytes
+ * stored (parse them with xr_json_parse; a value that is not JSON is still returned, as upstream
+ * get returns the raw string).
+ *
+ * Ids and keys are binary-safe byte spans; an empty thread id or key is XR_EINVAL.
+ *
+ * Errors name the key: "chat-sdk:cache:x: WRONGTYPE Operation against a key holding the wrong kind
+ * of value".
+ *
+ * Thread safety: an xr_chat may be used from many threads at once (its client is thread-safe);
+ * watchdogs and batches belong to one thread at a time. */
+#ifndef CROSSREDIS_CHAT_H
+#define CROSSREDIS_CHAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client.h"
+#include "export.h"
+#include "json.h"
+#include "token.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct xr_chat xr_chat;
+
+/* How queue entries are spelled when written. Readers accept both. */
+typedef enum xr_chat_queue_dialect {
+  XR_CHAT_QUEUE_TS = 1,     /* {"message":…,"enqueuedAt":ms,"expiresAt":ms} */
+  XR_CHAT_QUEUE_PYTHON = 2, /* {"enqueued_at": ms, "expires_at": ms, "message": …} */
+  XR_CHAT_QUEUE_BOTH = 3    /* the TS members then enqueued_at/expires_at: both runtimes read it */
+} xr_chat_queue_dialect;
+
+/* What an empty key prefix means. */
+typedef enum xr_chat_empty_prefix {
+  XR_CHAT_EMPTY_PREFIX_DEFAULT = 0, /* the TS adapters: "" becomes "chat-sdk" */
+  XR_CHAT_EMPTY_PREFIX_KEEP = 1     /* the Python port: "" stays, keys are ":lock:<id>" */
+} xr_chat_empty_prefix;
+
+#define XR_CHAT_OPTIONS_VERSION 1
+
+typedef struct xr_chat_options {
+  unsigned version;                  /* XR_CHAT_OPTIONS_VERSION */
+  const char *key_prefix;            /* NULL: "chat-sdk"; no glob characters (* ? [ ] \) */
+  xr_chat_empty_prefix empty_prefix; /* what key_prefix "" means */
+  const char *token_prefix;          /* "redis" (node-redis, Python), "ioredis", or any [A-Za-z0-9-]+ */
+  xr_token_suffix token_suffix;      /* XR_TOKEN_BASE36 (TS shape) or XR_TOKEN_HEX32 (Python shape) */
+  xr_json_dialect json;              /* how values are written: XR_JSON_JS or XR_JSON_PYTHON */
+  xr_chat_queue_dialect queue;       /* how queue entries are spelled */
+} xr_chat_options;
+
+/* The TS node-redis adapter's wire: chat-sdk prefix, redis_<ms>_<base36> tokens, JS JSON text,
+ * TS queue entries. */
+#define XR_CHAT_OPTIONS_INIT                                                                      \
+  {XR_CHAT_OPTIONS_VERSION, NULL, XR_CHAT_EMPTY_PREFIX_DEFAULT, "redis", XR_TOKEN_BASE36, XR_JSON_JS, \
+   XR_CHAT_QUEUE_TS}
+
+/* Makes a state adapter over `client`, which it borrows: the client must outlive it. Checks the
+ * options (XR_EINVAL naming the bad one). */
+XR_API int xr_chat_new(xr_chat **out, xr_client *client, const xr_chat_options *opts);
+XR_API void xr_chat_free(xr_chat *s);
+XR_API xr_client *xr_chat_client(const xr_chat *s);
+/* The key prefix in use (after the empty-prefix rule). */
+XR_API const char *xr_chat_key_prefix(const xr_chat *s);
+
+/* ---- subscriptions: SADD / SREM / SISMEMBER <prefix>:subscriptions <thread id> ---------------- */
+
+XR_API int xr_chat_subscribe(xr_chat *s, const char *thread_id, size_t len);
+XR_API int xr_chat_unsubscribe(xr_chat *s, const char *thread_id, size_t len);
+XR_API int xr_chat_is_subscribed(xr_chat *s, bool *subscribed, const char *thread_id, size_t len);
+
+/* ---- locks ------------------------------------------------------------------------------------ */
+
+/* A held lock: the token stored under <prefix>:lock:<thread id> and when it expires (computed on
+ * the client as now + ttl, never stored, as upstream does). The thread id is the caller's. */
+typedef struct xr_chat_lock {
+  char token[XR_TOKEN_MAX];
+  size_t token_len;
+  int64_t expires_at_ms;
+} xr_chat_lock;
+
+/* SET <lock key> <new token> PX ttl NX. *acquired is false (and *lock untouched) when another
+ * owner holds it; no retry, no wait. ttl_ms must be > 0. */
+XR_API int xr_chat_acquire_lock(xr_chat *s, bool *acquired, xr_chat_lock *lock, const char *thread_id,
+                                size_t len, int64_t ttl_ms);
+
+/* Deletes the lock when it still holds `token` (a script: GET == token then DEL). *released (may
+ * be NULL) says whether it did; a wrong or expired token changes nothing. */
+XR_API int xr_chat_release_lock(xr_chat *s, bool *released, const char *thread_id, size_t len,
+                                const char *token, size_t token_len);
+
+/* Sets the lock's TTL to ttl_ms when it still holds `token` (GET == token then PEXPIRE); never
+ * re-creates a missing lock. *extended says whether it did. */
+XR_API int xr_chat_extend_lock(xr_chat *s, bool *extended, const char *thread_id, size_t len,
+                               const char *token, size_t token_len, int64_t ttl_ms);
+
+/* DEL <lock key>, whoever holds it. */
+XR_API int xr_chat_force_release_lock(xr_chat *s, const char *thread_id, size_t len);
+
+/* Beyond upstream: tries to acquire until it succeeds or wait_ms passed, sleeping between tries
+ * with exponential backoff (10 ms doubling to 250 ms) and jitter (each sleep drawn from
+ * [d/2, d]). The same SET NX PX on the wire, repeated. */
+XR_API int xr_chat_acquire_lock_wait(xr_chat *s, bool *acquired, xr_chat_lock *lock, const char *thread_id,
+                                     size_t len, int64_t ttl_ms, int64_t wait_ms);
+
+/* Beyond upstream (closes vercel/chat #928): in one script, deletes the lock if it holds `token`
+ * and the thread's queue is empty; otherwise leaves it. *released says whether it was deleted;
+ * *depth (may be NULL) is the queue's length (-1 when the lock was not held by `token`).
+ * Atomic on a standalone server and under Sentinel; the lock and queue keys are in different
+ * Cluster slots, so a Cluster answers CROSSSLOT (XR_ESERVER). */
+XR_API int xr_chat_release_lock_if_queue_empty(xr_chat *s, bool *released, long long *depth,
+                                               const char *thread_id, size_t len, const char *token,
+                                               size_t token_len);
+
+/* ---- the watchdog: the TS core's heartbeat for every runtime ---------------------------------- */
+
+typedef struct xr_chat_watchdog xr_chat_watchdog;
+
+typedef enum xr_chat_watchdog_state {
+  XR_WATCHDOG_HELD = 0,     /* extended in time (or not due yet) */
+  XR_WATCHDOG_LOST = 1,     /* the lock is gone or held by another token: stop working */
+  XR_WATCHDOG_FINISHED = 2  /* the maximum lifetime was reached: no more extensions */
+} xr_chat_watchdog_state;
+
+/* Watches a held lock: extends it by ttl_ms every ttl_ms/3, until max_lifetime_ms after now_ms
+ * (<= 0: no limit). Driven by the caller (no hidden thread): call xr_chat_watchdog_tick when
+ * xr_chat_watchdog_due_in says so. Copies the thread id and token. */
+XR_API int xr_chat_watchdog_new(xr_chat_watchdog **out, xr_chat *s, const char *thread_id, size_t len,
+                                const xr_chat_lock *lock, int64_t ttl_ms, int64_t max_lifetime_ms,
+                                int64_t now_ms);
+XR_API void xr_chat_watchdog_free(xr_chat_watchdog *w);
+
+/* Milliseconds until the next extension is due (0: now); -1 once the watchdog stopped. */
+XR_API int64_t xr_chat_watchdog_due_in(const xr_chat_watchdog *w, int64_t now_ms);
+
+/* Extends the lock when due and reports the state. A failed extension (connection, timeout)
+ * returns its code and is retried on the next tick; the state turns LOST when the lock's own
+ * expiry passed without a successful extension. */
+XR_API int xr_chat_watchdog_tick(xr_chat_watchdog *w, xr_chat_watchdog_state *state, int64_t now_ms);
+
+/* When the lock expires as far as the watchdog knows (the last successful extension + ttl). */
+XR_API int64_t xr_chat_watchdog_expires_at(const xr_chat_watchdog *w);
+
+/* ---- key/value: <prefix>:cache:<key> ---------------------------------------------------------- */
+
+/* GET. *value is NULL when the key is missing; else the stored bytes (xr_free), NUL-terminated. */
+XR_API int xr_chat_get(xr_chat *s, char **value, size_t *value_len, const char *key, size_t key_len);
+
+/* SET <key> <json> PX ttl when ttl_ms > 0, else plain SET (which clears a TTL). */
+XR_API int xr_chat_set(xr_chat *s, const char *key, size_t key_len, const char *json, size_t json_len,
+                       int64_t ttl_ms);
+
+/* SET <key> <json> [PX ttl] NX; *stored says whether it was written. */
+XR_API int xr_chat_set_if_not_exists(xr_chat *s, bool *stored, const char *key, size_t key_len,
+                                     const char *json, size_t json_len, int64_t ttl_ms);
+
+/* DEL. */
+XR_API int xr_chat_delete(xr_chat *s, const char *key, size_t key_len);
+
+/* ---- lists: <prefix>:list:<key> -------------------------------------------------------------- */
+
+/* One script: RPUSH; LTRIM key -max_length -1 when max_length > 0 (keeps the newest); PEXPIRE
+ * when ttl_ms > 0 (else the TTL is left as it was). */
+XR_API int xr_chat_append_to_list(xr_chat *s, const char *key, size_t key_len, const char *json,
+                                  size_t json_len, long max_length, int64_t ttl_ms);
+
+/* LRANGE 0 -1: an array reply of the stored texts (xr_reply_free), empty when missing. */
+XR_API int xr_chat_get_list(xr_chat *s, xr_reply **items, const char *key, size_t key_len);
+
+/* ---- queues: <prefix>:queue:<thread id> ------------------------------------------------------- */
+
+typedef struct xr_chat_queue_entry {
+  char *message;           /* the message's JSON text, in the adapter's dialect (xr_free) */
+  size_t message_len;
+  int64_t enqueued_at_ms;  /* -1 when the entry has none */
+  int64_t expires_at_ms;
+  char *raw;               /* the entry exactly as stored (xr_free) */
+  size_t raw_len;
+} xr_chat_queue_entry;
+
+/* Frees what an entry holds and zeroes it. */
+XR_API void xr_chat_queue_entry_clear(xr_chat_queue_entry *e);
+
+/* One script: RPUSH the entry; LTRIM -max_size -1 when max_size > 0 (drops the oldest); PEXPIRE
+ * max(expires_at_ms - now, 60000) always; returns the length in *depth (may be NULL). */
+XR_API int xr_chat_enqueue(xr_chat *s, long long *depth, const char *thread_id, size_t len,
+                           const char *message_json, size_t message_len, int64_t enqueued_at_ms,
+                           int64_t expires_at_ms, long max_size);
+
+/* LPOP (FIFO). *found is false when the queue is empty. Expiry is not checked here (as upstream):
+ * the reader compares expires_at_ms with its clock. An entry that is not a queue entry of any
+ * dialect is XR_EPARSE naming the key; it was popped, and its bytes are in e->raw so nothing is
+ * lost silently; the entries behind it stay queued. */
+XR_API int xr_chat_dequeue(xr_chat *s, bool *found, xr_chat_queue_entry *e, const char *thread_id,
+                           size_t len);
+
+/* LLEN. */
+XR_API int xr_chat_queue_depth(xr_chat *s, long long *depth, const char *thread_id, size_t len);
+
+/* The pure halves of enqueue and dequeue, for tools and tests.
+ * Encodes an entry as `queue` spells it, in `json`'s text: TS {"message":…,"enqueuedAt":…,
+ * "expiresAt":…}; Python {"enqueued_at": …, "expires_at": …, "message": …}; both: the TS members
+ * then enqueued_at and expires_at. *out is allocated (xr_free). XR_EPARSE when message_json is not
+ * JSON. */
+XR_API int xr_chat_encode_queue_entry(char **out, size_t *out_len, const char *message_json, size_t message_len,
+                                      int64_t enqueued_at_ms, int64_t expires_at_ms, xr_chat_queue_dialect queue,
+                                      xr_json_dialect json);
+/* Decodes an entry of any spelling: message, then expiresAt or expires_at (required), enqueuedAt or
+ * enqueued_at (optional: -1). The message comes back as `json` text; unknown members are ignored.
+ * XR_EPARSE saying what is wrong; e->raw holds a copy of `raw` either way. */
+XR_API int xr_chat_decode_queue_entry(xr_chat_queue_entry *e, const char *raw, size_t raw_len, xr_json_dialect json);
+
+/* ---- batches: any of the operations above in one pipeline ------------------------------------ */
+
+typedef struct xr_chat_batch xr_chat_batch;
+
+XR_API int xr_chat_batch_new(xr_chat_batch **out, xr_chat *s);
+XR_API void xr_chat_batch_free(xr_chat_batch *b);
+XR_API void xr_chat_batch_clear(xr_chat_batch *b);
+XR_API size_t xr_chat_batch_count(const xr_chat_batch *b);
+
+/* Each returns the operation's index (>= 0) or a negative code; arguments as the functions above. */
+XR_API int xr_chat_batch_subscribe(xr_chat_batch *b, const char *thread_id, size_t len);
+XR_API int xr_chat_batch_unsubscribe(xr_chat_batch *b, const char *thread_id, size_t len);
+XR_API int xr_chat_batch_is_subscribed(xr_chat_batch *b, const char *thread_id, size_t len);
+XR_API int xr_chat_batch_acquire_lock(xr_chat_batch *b, const char *thread_id, size_t len, int64_t ttl_ms);
+XR_API int xr_chat_batch_release_lock(xr_chat_batch *b, const char *thread_id, size_t len, const char *token,
+                                      size_t token_len);
+XR_API int xr_chat_batch_extend_lock(xr_chat_batch *b, const char *thread_id, size_t len, const char *token,
+                                     size_t token_len, int64_t ttl_ms);
+XR_API int xr_chat_batch_force_release_lock(xr_chat_batch *b, const char *thread_id, size_t len);
+XR_API int xr_chat_batch_get(xr_chat_batch *b, const char *key, size_t key_len);
+XR_API int xr_chat_batch_set(xr_chat_batch *b, const char *key, size_t key_len, const char *json,
+                             size_t json_len, int64_t ttl_ms);
+XR_API int xr_chat_batch_set_if_not_exists(xr_chat_batch *b, const char *key, size_t key_len, const char *json,
+                                           size_t json_len, int64_t ttl_ms);
+XR_API int xr_chat_batch_delete(xr_chat_batch *b, const char *key, size_t key_len);
+XR_API int xr_chat_batch_append_to_list(xr_chat_batch *b, const char *key, size_t key_len, const char *json,
+                                        size_t json_len, long max_length, int64_t ttl_ms);
+XR_API int xr_chat_batch_get_list(xr_chat_batch *b, const char *key, size_t key_len);
+XR_API int xr_chat_batch_enqueue(xr_chat_batch *b, const char *thread_id, size_t len, const char *message_json,
+                                 size_t message_len, int64_t enqueued_at_ms, int64_t expires_at_ms,
+                                 long max_size);
+XR_API int xr_chat_batch_dequeue(xr_chat_batch *b, const char *thread_id, size_t len);
+XR_API int xr_chat_batch_queue_depth(xr_chat_batch *b, const char *thread_id, size_t len);
+
+/* Sends the batch as one pipeline. 0 when every reply was read (operations may still have failed
+ * one by one: see the result functions); a negative code when the connection failed. */
+XR_API int xr_chat_batch_exec(xr_chat_batch *b);
+
+/* Results, by operation index, in the shape of the matching function above. Each returns the
+ * operation's own code (0, or its error with the message in the thread's last error), or XR_EINVAL
+ * when the index is out of range or names an operation of another kind. */
+XR_API int xr_chat_batch_status(const xr_chat_batch *b, size_t i);
+XR_API int xr_chat_batch_bool(const xr_chat_batch *b, size_t i, bool *out); /* is_subscribed, release,
+                                                          extend, set_if_not_exists */
+XR_API int xr_chat_batch_lock(const xr_chat_batch *b, size_t i, bool *acquired, xr_chat_lock *lock);
+XR_API int xr_chat_batch_integer(const xr_chat_batch *b, size_t i, long long *out); /* enqueue,
+                                                                                queue_depth */
+XR_API int xr_chat_batch_value(const xr_chat_batch *b, size_t i, char **value, size_t *value_len); /* get */
+XR_API int xr_chat_batch_list(const xr_chat_batch *b, size_t i, const xr_reply **items); /* borrowed */
+XR_API int xr_chat_batch_entry(const xr_chat_batch *b, size_t i, bool *found, xr_chat_queue_entry *e);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
