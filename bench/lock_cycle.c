@@ -22,8 +22,6 @@
  *       every mode, interleaved (raw, xr, raw, xr, ...; the order flips each repeat), after one
  *       warm-up each; prints per mode "MODE<TAB>CYCLES<TAB>MEDIAN<TAB>MIN<TAB>MAX<TAB>RUNS" (ops/s).
  *       Without --url it starts a throwaway redis-server (tests/harness).
- *   lock_cycle modes
- *       prints the modes this build runs
  *   lock_cycle serve
  *       starts a throwaway redis-server on a free loopback port, prints its URL, and keeps it
  *       until stdin closes or SIGTERM (for bench/run).
@@ -168,7 +166,7 @@ static redisReply *raw_reply(bench *b, const char *what) {
   return r;
 }
 
-static __attribute__((noinline)) void bench_raw_seq(bench *b, long cycles) {
+static void bench_raw_seq(bench *b, long cycles) {
   for (long i = 0; i < cycles; i++) {
     const size_t j = (size_t)i % NIDS;
     char key[64], token[64];
@@ -191,7 +189,7 @@ static __attribute__((noinline)) void bench_raw_seq(bench *b, long cycles) {
   }
 }
 
-static __attribute__((noinline)) void bench_raw_batch(bench *b, long cycles) {
+static void bench_raw_batch(bench *b, long cycles) {
   for (long done = 0; done < cycles; done += DEPTH) {
     for (size_t j = 0; j < DEPTH; j++) {
       b->key_len[j] = raw_key(b->keys[j], b->ids[j], b->id_len[j]);
@@ -216,7 +214,6 @@ static __attribute__((noinline)) void bench_raw_batch(bench *b, long cycles) {
 
 /* ---- crossredis ------------------------------------------------------------------------------ */
 
-#ifdef XR_BENCH_HAVE_CHAT
 static void xr_open(bench *b) {
   xr_client_options o = XR_CLIENT_OPTIONS_INIT;
   o.host = b->host;
@@ -237,7 +234,7 @@ static void xr_close(bench *b) {
   if (b->client) xr_client_close(b->client);
 }
 
-static __attribute__((noinline)) void bench_xr_seq(bench *b, long cycles) {
+static void bench_xr_seq(bench *b, long cycles) {
   for (long i = 0; i < cycles; i++) {
     const size_t j = (size_t)i % NIDS;
     bool acquired = false, released = false;
@@ -250,7 +247,7 @@ static __attribute__((noinline)) void bench_xr_seq(bench *b, long cycles) {
   }
 }
 
-static __attribute__((noinline)) void bench_xr_batch(bench *b, long cycles) {
+static void bench_xr_batch(bench *b, long cycles) {
   for (long done = 0; done < cycles; done += DEPTH) {
     xr_chat_batch_clear(b->batch);
     for (size_t j = 0; j < DEPTH; j++)
@@ -274,26 +271,8 @@ static __attribute__((noinline)) void bench_xr_batch(bench *b, long cycles) {
   }
 }
 
-#else /* until core/src/chat.c exists: the raw modes only */
-static void xr_open(bench *b) {
-  (void)b;
-  fail("crossredis was built without core/src/chat.c");
-}
-static void bench_xr_seq(bench *b, long cycles) { (void)b, (void)cycles; }
-static void bench_xr_batch(bench *b, long cycles) { (void)b, (void)cycles; }
-static void xr_close(bench *b) { (void)b; }
-#endif
 
 /* ---- running --------------------------------------------------------------------------------- */
-
-static bool available(mode m) {
-#ifdef XR_BENCH_HAVE_CHAT
-  (void)m;
-  return true;
-#else
-  return m == RAW_SEQ || m == RAW_BATCH;
-#endif
-}
 
 static void open_mode(bench *b, mode m) {
   if ((m == RAW_SEQ || m == RAW_BATCH) && !b->rc) raw_open(b);
@@ -329,6 +308,12 @@ static double run_mode(bench *b, mode m, long cycles) {
   return now_s() - t0;
 }
 
+/* The measured runs, apart from the warm-ups, so that a profile can collect only them
+ * (valgrind --tool=callgrind --toggle-collect=timed_run). */
+static __attribute__((noinline, noclone)) double timed_run(bench *b, mode m, long cycles) {
+  return run_mode(b, m, cycles);
+}
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -362,7 +347,7 @@ static void usage(void) {
         "                  (--url redis://host:port | --host H --port P)\n"
         "       lock_cycle suite [--seq N] [--batch N] [-r REPEATS] [-w WARMUP] [--xr-suffix base36|hex32]\n"
         "                  [--url redis://host:port | --host H --port P]\n"
-        "       lock_cycle modes | serve\n",
+        "       lock_cycle serve\n",
         stderr);
   exit(2);
 }
@@ -379,12 +364,6 @@ int main(int argc, char **argv) {
   if (argc < 2) usage();
   const char *what = argv[1];
   if (strcmp(what, "serve") == 0) return serve();
-  if (strcmp(what, "modes") == 0) { /* the modes this build runs */
-    for (int k = 0; k < NMODES; k++)
-      if (available(k)) printf("%s%s", k ? " " : "", MODE_NAMES[k]);
-    printf("\n");
-    return 0;
-  }
 
   bench *b = calloc(1, sizeof *b);
   if (!b) fail("out of memory");
@@ -438,7 +417,7 @@ int main(int argc, char **argv) {
     clear_locks(b);
     open_mode(b, m);
     if (warmup) run_mode(b, m, warmup);
-    double s = run_mode(b, m, cycles);
+    double s = timed_run(b, m, cycles);
     printf("%s %ld %.6f %.0f\n", MODE_NAMES[m], cycles, s, (double)cycles / s);
     return 0;
   }
@@ -458,7 +437,6 @@ int main(int argc, char **argv) {
   long n[NMODES];
   clear_locks(b);
   for (int k = 0; k < NMODES; k++) {
-    if (!available(k)) continue;
     n[k] = round_cycles(k, k == RAW_SEQ || k == XR_SEQ ? seq_cycles : batch_cycles);
     open_mode(b, k);
     run_mode(b, k, round_cycles(k, warmup >= 0 ? warmup : n[k] / 10));
@@ -469,11 +447,9 @@ int main(int argc, char **argv) {
   for (long r = 0; r < repeats; r++)
     for (int k = 0; k < NMODES; k++) {
       mode md = order[r % 2][k];
-      if (!available(md)) continue;
-      runs[md * repeats + r] = (double)n[md] / run_mode(b, md, n[md]);
+      runs[md * repeats + r] = (double)n[md] / timed_run(b, md, n[md]);
     }
   for (int k = 0; k < NMODES; k++) {
-    if (!available(k)) continue;
     double *x = runs + k * repeats;
     printf("%s\t%ld\t", MODE_NAMES[k], n[k]);
     double sorted[64];
