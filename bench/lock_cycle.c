@@ -20,7 +20,9 @@
  *   lock_cycle suite [--seq N] [--batch N] [-r REPEATS] [-w WARMUP] [--xr-suffix base36|hex32]
  *                    [--url URL | --host H --port P]
  *       every mode, interleaved (raw, xr, raw, xr, ...; the order flips each repeat), after one
- *       warm-up each; prints per mode "MODE<TAB>CYCLES<TAB>MEDIAN<TAB>MIN<TAB>MAX<TAB>RUNS" (ops/s).
+ *       warm-up each (default: one run's worth); defaults 2000 sequential and 12800 batched cycles,
+ *       31 repeats; prints per mode "MODE<TAB>CYCLES<TAB>MEDIAN<TAB>MIN<TAB>MAX<TAB>RUNS" (ops/s,
+ *       RUNS in repeat order, comma-separated).
  *       Without --url it starts a throwaway redis-server (tests/harness).
  *   lock_cycle serve
  *       starts a throwaway redis-server on a free loopback port, prints its URL, and keeps it
@@ -369,7 +371,7 @@ int main(int argc, char **argv) {
   if (!b) fail("out of memory");
   b->xr_suffix = XR_TOKEN_BASE36;
   const char *url = NULL;
-  long cycles = 10000, seq_cycles = 20000, batch_cycles = 200000, warmup = -1, repeats = 5;
+  long cycles = 10000, seq_cycles = 2000, batch_cycles = 12800, warmup = -1, repeats = 31;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!v) usage();
@@ -439,10 +441,10 @@ int main(int argc, char **argv) {
   for (int k = 0; k < NMODES; k++) {
     n[k] = round_cycles(k, k == RAW_SEQ || k == XR_SEQ ? seq_cycles : batch_cycles);
     open_mode(b, k);
-    run_mode(b, k, round_cycles(k, warmup >= 0 ? warmup : n[k] / 10));
+    run_mode(b, k, round_cycles(k, warmup >= 0 ? warmup : n[k]));
   }
-  /* Interleaved, the order flipping each repeat, so drift (CPU frequency, the server's memory)
-   * falls on both sides alike. */
+  /* Interleaved, the order flipping each repeat, so that drift and other load on the machine fall
+   * on both sides alike; bench/run compares the runs of one repeat pairwise. */
   static const mode order[2][NMODES] = {{RAW_SEQ, XR_SEQ, RAW_BATCH, XR_BATCH}, {XR_SEQ, RAW_SEQ, XR_BATCH, RAW_BATCH}};
   for (long r = 0; r < repeats; r++)
     for (int k = 0; k < NMODES; k++) {
