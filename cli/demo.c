@@ -12,11 +12,14 @@
 #include "../tests/harness/redis_server.h"
 #include "cli.h"
 #include "crossredis/alloc.h"
+#include "crossredis/chat.h"
 #include "crossredis/client.h"
 #include "crossredis/error.h"
 #include "crossredis/json.h"
 #include "crossredis/keys.h"
+#include "crossredis/timestamp.h"
 #include "crossredis/tls.h"
+#include "crossredis/token.h"
 
 static double now_ms(void) {
   struct timespec ts;
@@ -93,6 +96,63 @@ static int show_client(xr_client *c, const char *prefix) {
   return CLI_OK;
 }
 
+/* Two adapters on one Redis: one writes as the TS node-redis adapter does, the other as the Python
+ * port's ioredis-compatible adapter; a lock, its origin, and a queue entry both runtimes read. */
+static int show_chat(xr_client *c, const char *prefix) {
+  char kp[96];
+  snprintf(kp, sizeof kp, "%schat-sdk", prefix);
+  xr_chat_options ts_o = XR_CHAT_OPTIONS_INIT, py_o = XR_CHAT_OPTIONS_INIT;
+  ts_o.key_prefix = py_o.key_prefix = kp;
+  py_o.token_prefix = "ioredis";
+  py_o.token_suffix = XR_TOKEN_HEX32;
+  py_o.json = XR_JSON_PYTHON;
+  py_o.queue = XR_CHAT_QUEUE_BOTH;
+  xr_chat *ts = NULL, *py = NULL;
+  if (xr_chat_new(&ts, c, &ts_o) || xr_chat_new(&py, c, &py_o)) {
+    xr_chat_free(ts);
+    return cli_fail("chat state");
+  }
+  static const char thread[] = "slack:C123:1700000000.000100";
+  size_t tl = sizeof thread - 1;
+  int status = CLI_FAILED;
+  bool got = false, again = true, released = false;
+  xr_chat_lock lock;
+  if (xr_chat_acquire_lock(ts, &got, &lock, thread, tl, 30000) || !got) goto done;
+  xr_token_info info;
+  xr_token_origin_of(&info, lock.token, lock.token_len);
+  row("TS-shaped adapter acquires the lock", "%s (origin %s, shaped as %s)", lock.token, xr_token_origin_name(info.origin),
+      xr_token_origin_name(info.shape_of));
+  xr_chat_lock other;
+  if (xr_chat_acquire_lock(py, &again, &other, thread, tl, 30000)) goto done;
+  row("Python-shaped adapter tries the same lock", "%s", again ? "acquired (wrong!)" : "held elsewhere: not acquired");
+  if (xr_chat_release_lock(ts, &released, thread, tl, lock.token, lock.token_len) || !released) goto done;
+  if (xr_chat_acquire_lock(py, &got, &other, thread, tl, 30000) || !got) goto done;
+  xr_token_origin_of(&info, other.token, other.token_len);
+  row("after release, the Python-shaped one", "%s (shaped as %s)", other.token, xr_token_origin_name(info.shape_of));
+  static const char upstream_ts[] = "redis_1795298426809_6ot9agkyks5";
+  static const char upstream_py[] = "ioredis_1795298445821_605290f06e43cd9c42a41d407ba4e551";
+  row("origin of captured upstream tokens", "%s, %s",
+      xr_token_origin_name(xr_token_origin_of(NULL, upstream_ts, sizeof upstream_ts - 1)),
+      xr_token_origin_name(xr_token_origin_of(NULL, upstream_py, sizeof upstream_py - 1)));
+  static const char msg[] = "{\"_type\":\"chat:Message\",\"id\":\"1\",\"text\":\"h\xc3\xa9llo\"}";
+  int64_t now = xr_time_now_ms();
+  long long depth = 0;
+  if (xr_chat_enqueue(py, &depth, thread, tl, msg, sizeof msg - 1, now, now + 90000, 10)) goto done;
+  xr_chat_queue_entry e;
+  bool found = false;
+  if (xr_chat_dequeue(ts, &found, &e, thread, tl) || !found) goto done;
+  row("queue entry written for both runtimes", "%.*s", (int)e.raw_len, e.raw);
+  row("read back by the TS-dialect reader", "message %s, expires in %lld ms", e.message, (long long)(e.expires_at_ms - now));
+  xr_chat_queue_entry_clear(&e);
+  xr_chat_force_release_lock(py, thread, tl);
+  status = CLI_OK;
+done:
+  if (status != CLI_OK) cli_fail("chat state");
+  xr_chat_free(ts);
+  xr_chat_free(py);
+  return status;
+}
+
 static void show_keys(void) {
   const char *keys[] = {"chat-sdk:lock:slack:C123:1700000000.000100", "thv:proxy:session:0c9e8d7f",
                         "mpp:browser:session:{session:abc}", "auth:code:{session:abc}:login"};
@@ -162,7 +222,9 @@ static void demo_usage(FILE *f) {
           "usage: crossredis demo [--url URL]\n"
           "\n"
           "Shows the client at work: PING, a lock taken with SET NX PX and released by a script\n"
-          "(EVALSHA with NOSCRIPT fallback), a 1000-command pipeline, Cluster slots and hash tags,\n"
+          "(EVALSHA with NOSCRIPT fallback), a 1000-command pipeline, Chat SDK state shared by a\n"
+          "TS-shaped and a Python-shaped adapter (lock origins, a queue entry both read), Cluster\n"
+          "slots and hash tags,\n"
           "the same value in the JSON text of JS, Python and Go, and TLS with a right and a wrong CA.\n"
           "\n"
           "  --url URL   use this server (redis://, rediss://?ca_file=..., unix:///path) instead of\n"
@@ -204,6 +266,10 @@ int cli_demo(int argc, char **argv) {
     status = cli_fail("connect");
   } else {
     status = show_client(c, prefix);
+    if (status == CLI_OK) {
+      printf("\nChat SDK state: a TS-shaped and a Python-shaped adapter on one Redis\n");
+      status = show_chat(c, prefix);
+    }
     xr_client_close(c);
   }
   if (status == CLI_OK) {
