@@ -9,6 +9,7 @@
 #include "client_internal.h"
 #include "crossredis/client.h"
 #include "internal.h"
+#include "resp.h"
 #include "script_internal.h"
 
 typedef struct op {
@@ -66,23 +67,6 @@ void xr_batch_free(xr_batch *b) {
 
 size_t xr_batch_count(const xr_batch *b) { return b ? b->n : 0; }
 
-static void put_count(xr_buf *w, char kind, size_t n) {
-  char tmp[24];
-  int i = (int)sizeof tmp;
-  tmp[--i] = '\n';
-  tmp[--i] = '\r';
-  do tmp[--i] = (char)('0' + n % 10);
-  while ((n /= 10) != 0);
-  tmp[--i] = kind;
-  xr_buf_append(w, tmp + i, sizeof tmp - (size_t)i);
-}
-
-static void put_bulk(xr_buf *w, const char *p, size_t n) {
-  put_count(w, '$', n);
-  xr_buf_append(w, p, n);
-  xr_buf_append(w, "\r\n", 2);
-}
-
 static op *new_op(xr_batch *b) {
   if (b->n == b->cap) {
     size_t cap = b->cap ? b->cap * 2 : 16;
@@ -123,19 +107,18 @@ int xr_batch_add(xr_batch *b, int argc, const char *const *argv, const size_t *a
   if (code) return code;
   op *o = new_op(b);
   if (!o) return xr_fail_nomem();
-  put_count(&b->wire, '*', (size_t)argc);
-  for (int i = 0; i < argc; i++) put_bulk(&b->wire, argv[i], argvlen ? argvlen[i] : strlen(argv[i]));
+  xr_resp_command(&b->wire, argc, argv, argvlen);
   return finish_op(b, o);
 }
 
 static void put_script_head(xr_buf *w, const xr_script *s, int argc, int by_sha) {
-  put_count(w, '*', (size_t)argc + 3);
+  xr_resp_count(w, '*', (size_t)argc + 3);
   if (by_sha) {
-    put_bulk(w, "EVALSHA", 7);
-    put_bulk(w, s->sha1, 40);
+    xr_resp_bulk(w, "EVALSHA", 7);
+    xr_resp_bulk(w, s->sha1, 40);
   } else {
-    put_bulk(w, "EVAL", 4);
-    put_bulk(w, s->body, s->len);
+    xr_resp_bulk(w, "EVAL", 4);
+    xr_resp_bulk(w, s->body, s->len);
   }
 }
 
@@ -156,8 +139,8 @@ int xr_batch_add_eval(xr_batch *b, const xr_script *s, int numkeys, int argc, co
   size_t nklen = 0;
   for (int v = numkeys; nklen == 0 || v; v /= 10) nklen++;
   for (int i = (int)nklen - 1, v = numkeys; i >= 0; i--, v /= 10) nk[i] = (char)('0' + v % 10);
-  put_bulk(&b->wire, nk, nklen);
-  for (int i = 0; i < argc; i++) put_bulk(&b->wire, argv[i], argvlen ? argvlen[i] : strlen(argv[i]));
+  xr_resp_bulk(&b->wire, nk, nklen);
+  for (int i = 0; i < argc; i++) xr_resp_bulk(&b->wire, argv[i], argvlen ? argvlen[i] : strlen(argv[i]));
   return finish_op(b, o);
 }
 

@@ -18,6 +18,7 @@
 #include "client_internal.h"
 #include "crossredis/client.h"
 #include "internal.h"
+#include "resp.h"
 #include "script_internal.h"
 #include "tls_hook.h"
 
@@ -246,6 +247,7 @@ fail:
 
 static void conn_close(xr_conn *conn) {
   if (!conn) return;
+  xr_buf_free(&conn->wbuf);
   redisFree(conn->rc);
   xr_free(conn);
 }
@@ -417,9 +419,21 @@ void xr_client_close(xr_client *c) {
  * the connection. An error reply is a reply, not a failure here. */
 static redisReply *conn_run(xr_client *c, xr_conn *conn, int argc, const char *const *argv,
                             const size_t *lens, int *code, int *outcome) {
+  /* Encoded here (hiredis's own formatting runs sprintf per argument and allocates per command)
+   * into the connection's buffer, which a large command does not keep growing. */
+  xr_buf *w = &conn->wbuf;
+  if (w->cap > 65536) xr_buf_free(w);
+  w->len = 0;
+  xr_resp_command(w, argc, argv, lens);
+  if (w->oom || redisAppendFormattedCommand(conn->rc, w->data, w->len) != REDIS_OK) {
+    w->oom = 0;
+    *code = xr_fail_nomem();
+    *outcome = XR_CONN_BROKEN;
+    return NULL;
+  }
+  void *r = NULL;
   errno = 0;
-  redisReply *r = redisCommandArgv(conn->rc, argc, (const char **)argv, lens);
-  if (r) return r;
+  if (redisGetReply(conn->rc, &r) == REDIS_OK && r) return r;
   int lost;
   *code = xr_conn_error(c, conn->rc, errno, &lost);
   *outcome = lost ? XR_CONN_LOST : XR_CONN_BROKEN;
@@ -494,8 +508,10 @@ int xr_client_eval(xr_client *c, xr_reply **out, const xr_script *s, int numkeys
       return xr_fail_nomem();
     }
   }
-  char nk[16];
-  int nklen = snprintf(nk, sizeof nk, "%d", numkeys);
+  char nk[12];
+  int nklen = 0;
+  for (int k = numkeys; nklen == 0 || k; k /= 10) nklen++;
+  for (int i = nklen - 1, k = numkeys; i >= 0; i--, k /= 10) nk[i] = (char)('0' + k % 10);
   v[2] = nk;
   l[2] = (size_t)nklen;
   for (int i = 0; i < argc; i++) {

@@ -7,6 +7,7 @@
 #include <hiredis/hiredis.h>
 
 #include "crossredis/client.h"
+#include "internal.h"
 
 typedef struct xr_conn {
   redisContext *rc;
@@ -16,6 +17,7 @@ typedef struct xr_conn {
    * SIGPIPE (a write to a server that went away must be an error, not the end of the process). */
   redisContextFuncs funcs;
   ssize_t (*hiredis_write)(redisContext *rc);
+  xr_buf wbuf; /* the command being encoded, reused from call to call */
 } xr_conn;
 
 /* What happened to a connection during a call. */

@@ -40,9 +40,13 @@ void xr_error_clear(void) {
 }
 
 int xr_vfail(int code, const char *fmt, va_list ap) {
+  /* Formatted apart first: callers often add context to the previous message, passing
+   * xr_error_last()->message itself as an argument. */
+  char scratch[sizeof last_message];
+  int n = vsnprintf(scratch, sizeof scratch, fmt, ap);
+  if (n < 0) snprintf(scratch, sizeof scratch, "%s", xr_strerror(code));
+  memcpy(last_message, scratch, sizeof last_message);
   last.code = code;
-  int n = vsnprintf(last_message, sizeof last_message, fmt, ap);
-  if (n < 0) snprintf(last_message, sizeof last_message, "%s", xr_strerror(code));
   return code;
 }
 

@@ -56,6 +56,14 @@ static void test_thread_local(void **state) {
   assert_string_equal(xr_error_last()->message, "");
 }
 
+/* Adding context to the previous message, which is an argument of the new one, keeps it intact. */
+static void test_message_built_on_the_last(void **state) {
+  (void)state;
+  xr_error_set(XR_EPARSE, "line 1 column 2 (byte 4): '}' expected near 'bad'");
+  xr_error_set(XR_EPARSE, "the value is not JSON: %s", xr_error_last()->message);
+  assert_string_equal(xr_error_last()->message, "the value is not JSON: line 1 column 2 (byte 4): '}' expected near 'bad'");
+}
+
 static size_t allocs, frees;
 static void *count_malloc(size_t n) { allocs++; return malloc(n); }
 static void *count_calloc(size_t c, size_t n) { allocs++; return calloc(c, n); }
@@ -87,6 +95,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_table),
       cmocka_unit_test(test_thread_local),
+      cmocka_unit_test(test_message_built_on_the_last),
       cmocka_unit_test(test_allocator_hooks),
   };
   return cmocka_run_group_tests_name("error", tests, NULL, NULL);

@@ -12,7 +12,10 @@
  *
  * crossredis writes the same shapes (upstream compares tokens only as whole strings), but the
  * last two characters of its suffix are a check over the rest, so a crossredis token can be told
- * apart: an upstream token passes the check by chance once in 1296 (base36) or 256 (hex).
+ * apart: an upstream token passes the check by chance once in 1296 (base36) or 256 (hex). The
+ * check is h = FNV-1a 32 over "crossredis:" followed by the token's bytes before the check
+ * characters; base36 writes h % 1296 as two [0-9a-z] digits, hex32 h % 256 as two hex digits,
+ * high digit first. It tells writers apart; it is no protection against forgery.
  *
  * Thread safety: reentrant. Random bytes come from getrandom(2), buffered per thread; a forked
  * child never reuses its parent's buffered bytes. */
@@ -38,15 +41,20 @@ typedef enum xr_token_suffix {
 #define XR_TOKEN_MAX 128
 
 /* Writes "<prefix>_<now_ms>_<suffix>" with a random suffix of `shape` and crossredis's check
- * characters, NUL-terminated, into buf (size >= XR_TOKEN_MAX is always enough). Returns the length,
- * or XR_EINVAL (prefix empty, longer than XR_TOKEN_PREFIX_MAX, or holding bytes outside
- * [A-Za-z0-9_-]; now_ms negative; unknown shape; buf too small), or XR_EIO when the system's
- * random source fails. */
+ * characters, NUL-terminated, into buf (size >= XR_TOKEN_MAX is always enough). now_ms is written
+ * in decimal without leading zeros. The suffix is 11 random [0-9a-z] (uniform, no modulo bias)
+ * plus 2 check characters, or 30 random hex digits plus 2. Returns the length (without the NUL),
+ * or XR_EINVAL (buf NULL; prefix NULL, empty, longer than XR_TOKEN_PREFIX_MAX, or holding bytes
+ * outside [A-Za-z0-9-]: a '_' would move the boundary xr_token_origin_of reads; now_ms
+ * negative; unknown shape; buf too small), or XR_EIO when the system's random source fails. On
+ * failure buf holds "" when size > 0. */
 XR_API int xr_token_make(char *buf, size_t size, const char *prefix, size_t prefix_len, int64_t now_ms,
                          xr_token_suffix shape);
 
-/* Fills buf with n bytes from the system CSPRNG (getrandom), through a per-thread buffer.
- * XR_EIO when the system's random source fails. */
+/* Fills buf with n bytes from the system CSPRNG (getrandom), through a per-thread buffer;
+ * requests larger than the buffer go to the kernel directly. Returns 0; XR_EINVAL when buf is
+ * NULL and n > 0; XR_EIO when the system's random source fails (e.g. ENOSYS). n == 0 always
+ * succeeds. */
 XR_API int xr_random_bytes(void *buf, size_t n);
 
 typedef enum xr_token_origin {
@@ -65,19 +73,31 @@ typedef struct xr_token_info {
   /* The upstream writer whose shape the token has (for a crossredis token: the one it mimics,
    * e.g. XR_ORIGIN_TS_IOREDIS for ioredis_<ms>_<13 base36>); XR_ORIGIN_UNKNOWN when none. */
   xr_token_origin shape_of;
-  int64_t created_ms;   /* the <ms> part; -1 when the token has none (pg, unknown) */
+  int64_t created_ms;   /* the <ms> part; -1 when the token has none (pg, most unknown ones) */
   const char *prefix;   /* points into the token; the part before the first '_' */
   size_t prefix_len;
 } xr_token_info;
 
-/* Classifies `token` (binary-safe). Returns its origin; fills *info when info is not NULL. */
+/* Classifies `token` (binary-safe; NULL or any NUL byte: unknown). Returns its origin; fills *info
+ * when info is not NULL. The token is read as "<prefix>_<ms>_<suffix>": prefix [A-Za-z0-9-]+ up
+ * to the first '_', ms 1..20 decimal digits up to INT64_MAX, suffix the rest. In order:
+ *   - "pg_" + a lower-case 8-4-4-4-12 hex UUID: ts-pg (created_ms -1);
+ *   - a 13-char [0-9a-z] or 32-char [0-9a-f] suffix whose check passes, prefix at most
+ *     XR_TOKEN_PREFIX_MAX: crossredis, shape_of the upstream writer with that prefix and shape
+ *     (redis/ioredis/mem + base36: the TS adapters; redis/ioredis + hex: the Python port; other
+ *     prefixes: unknown);
+ *   - redis/ioredis/mem + 1..13 [0-9a-z]: the TS adapter (a short suffix of hex letters is TS);
+ *   - redis/ioredis + exactly 32 [0-9a-f]: the Python port;
+ *   - anything else: unknown, created_ms set when an <ms> part parsed.
+ * info->prefix is NULL (prefix_len 0) when the token does not start with "<prefix>_". */
 XR_API xr_token_origin xr_token_origin_of(xr_token_info *info, const char *token, size_t len);
 
 /* "ts-node-redis", "ts-ioredis", "ts-memory", "ts-pg", "python-redis", "python-ioredis",
- * "crossredis", "unknown". */
+ * "crossredis", "unknown" (also for values outside the enum). Static strings. */
 XR_API const char *xr_token_origin_name(xr_token_origin origin);
 
-/* The origin with that name; XR_EINVAL listing the valid names when there is none. */
+/* The origin with that name (case-sensitive; "unknown" included); XR_EINVAL listing the valid
+ * names when there is none, *out then untouched. */
 XR_API int xr_token_origin_parse(xr_token_origin *out, const char *name);
 
 #ifdef __cplusplus
