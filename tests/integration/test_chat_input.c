@@ -152,7 +152,8 @@ static void test_options_are_checked(void **state) {
   for (size_t i = 0; i < sizeof globs / sizeof globs[0]; i++) {
     xr_chat_options o = XR_CHAT_OPTIONS_INIT;
     o.key_prefix = globs[i];
-    expect_bad_options(c, &o, "key_prefix");
+    expect_bad_options(c, &o, "key prefix");
+    expect_bad_options(c, &o, globs[i]); /* named, with its value */
   }
   char longest[XR_TOKEN_PREFIX_MAX + 2];
   memset(longest, 'p', sizeof longest - 1);
@@ -161,7 +162,7 @@ static void test_options_are_checked(void **state) {
   for (size_t i = 0; i < sizeof tokens / sizeof tokens[0]; i++) {
     xr_chat_options o = XR_CHAT_OPTIONS_INIT;
     o.token_prefix = tokens[i];
-    expect_bad_options(c, &o, "token_prefix");
+    expect_bad_options(c, &o, "token prefix");
   }
   xr_chat_options o = XR_CHAT_OPTIONS_INIT;
   o.version = 0;
@@ -170,10 +171,12 @@ static void test_options_are_checked(void **state) {
   o.version = XR_CHAT_OPTIONS_VERSION + 1;
   expect_bad_options(c, &o, "version");
   o = (xr_chat_options)XR_CHAT_OPTIONS_INIT;
-  o.token_suffix = (xr_token_suffix)0;
+  o.token_suffix = (xr_token_suffix)3;
   expect_bad_options(c, &o, "token_suffix");
   o = (xr_chat_options)XR_CHAT_OPTIONS_INIT;
   o.json = (xr_json_dialect)99;
+  expect_bad_options(c, &o, "json");
+  o.json = XR_JSON_GO; /* a JSON dialect, but no Chat SDK runtime writes it */
   expect_bad_options(c, &o, "json");
   o = (xr_chat_options)XR_CHAT_OPTIONS_INIT;
   o.queue = (xr_chat_queue_dialect)4;
