@@ -560,6 +560,17 @@ static void test_cache_values_and_ttls(void **state) {
   XR_OK(xr_chat_set(f.s, S("py"), S("{\"foo\":\"b\xc3\xa4r\",\"n\":1}"), 0));
   expect_stored("chat-sdk:cache:py", S("{\"foo\": \"b\\u00e4r\", \"n\": 1}"));
 
+  /* numbers as JSON.parse reads them: 1e20 in plain digits, 2^53 + 1 rounded (node:
+   * JSON.stringify(JSON.parse('{"n":100000000000000000000,"m":9007199254740993}'))) */
+  xr_chat_free(f.s);
+  o = ts_options();
+  XR_OK(xr_chat_new(&f.s, f.c, &o));
+  XR_OK(xr_chat_set(f.s, S("nums"), S("{\"n\":100000000000000000000,\"m\":9007199254740993}"), 0));
+  expect_stored("chat-sdk:cache:nums", S("{\"n\":100000000000000000000,\"m\":9007199254740992}"));
+  xr_chat_free(f.s);
+  o = py_options();
+  XR_OK(xr_chat_new(&f.s, f.c, &o));
+
   /* get returns the bytes stored, as any runtime wrote them, JSON or not */
   XR_OK(xr_chat_get(f.s, &v, &len, S("js")));
   expect_bytes("get of JS text by a Python adapter", v, len, S("{\"foo\":\"b\xc3\xa4r\",\"n\":1}"));

@@ -349,7 +349,17 @@ static void test_watchdog_max_lifetime(void **state) {
   assert_true(ok);
   long long t0 = itest_wall_ms();
   xr_chat_watchdog *w = NULL;
-  XR_OK(xr_chat_watchdog_new(&w, f.s, S("fin"), &lock, 30000, 50000, t0));
+  /* the watchdog copies the thread id and the token: both are gone before it ticks */
+  char *id = strdup("fin");
+  xr_chat_lock *copy = malloc(sizeof *copy);
+  assert_non_null(id);
+  assert_non_null(copy);
+  *copy = lock;
+  XR_OK(xr_chat_watchdog_new(&w, f.s, id, 3, copy, 30000, 50000, t0));
+  memset(id, 'x', 3);
+  memset(copy, 0, sizeof *copy);
+  free(id);
+  free(copy);
   xr_chat_watchdog_state st = XR_WATCHDOG_LOST;
   assert_int_equal(xr_chat_watchdog_due_in(w, t0 + 10000), 0);
   XR_OK(xr_chat_watchdog_tick(w, &st, t0 + 10000));

@@ -265,6 +265,26 @@ static void test_decode_optional_and_unknown_members(void **state) {
   expect_decode(S("{\"message\":\"h\xc3\xa9\",\"expiresAt\":9}"), XR_JSON_PYTHON, S("\"h\\u00e9\""), -1, 9);
 }
 
+/* Numbers as JS writes them: integers past 64 bits in plain digits (1e20), reals with an exponent.
+ * A TS message holding one is still a TS entry (node: JSON.stringify({message: {id: "m1", n: 1e20,
+ * big: 123456789012345678901234567890, x: 2 ** 53 + 2}, enqueuedAt: 1795298426872,
+ * expiresAt: 1795298516872})). */
+#define BIG_NUMBERS_MESSAGE \
+  "{\"id\":\"m1\",\"n\":100000000000000000000,\"big\":1.2345678901234568e+29,\"x\":9007199254740994}"
+#define BIG_NUMBERS_ENTRY \
+  "{\"message\":" BIG_NUMBERS_MESSAGE ",\"enqueuedAt\":1795298426872,\"expiresAt\":1795298516872}"
+
+static void test_decode_js_numbers_past_64_bits(void **state) {
+  (void)state;
+  expect_decode(S(BIG_NUMBERS_ENTRY), XR_JSON_JS, S(BIG_NUMBERS_MESSAGE), TS_ENQ, TS_EXP);
+}
+
+/* xr_chat_set takes the same text (xr_json_transcode reads numbers as JSON.parse does). */
+static void test_encode_js_numbers_past_64_bits(void **state) {
+  (void)state;
+  expect_encode(S(BIG_NUMBERS_MESSAGE), TS_ENQ, TS_EXP, XR_CHAT_QUEUE_TS, XR_JSON_JS, S(BIG_NUMBERS_ENTRY));
+}
+
 static void test_decode_malformed_entries(void **state) {
   (void)state;
   expect_decode_fails(S("not json at all"), "JSON");
@@ -291,6 +311,8 @@ int main(void) {
       cmocka_unit_test(test_decode_python_entry),
       cmocka_unit_test(test_decode_both_spellings),
       cmocka_unit_test(test_decode_optional_and_unknown_members),
+      cmocka_unit_test(test_decode_js_numbers_past_64_bits),
+      cmocka_unit_test(test_encode_js_numbers_past_64_bits),
       cmocka_unit_test(test_decode_malformed_entries),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
