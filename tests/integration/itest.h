@@ -287,12 +287,12 @@ static inline void itest_capture(const char *name, size_t first, size_t last, un
   itest_lines_free(&raw);
 }
 
-/* Both lists must be equal, line for line; on failure prints both. */
-static inline void itest_assert_lines(const itest_lines *got, const itest_lines *want, const char *what) {
+/* Whether both lists are equal, line for line; when not, prints both. */
+static inline int itest_lines_same(const itest_lines *got, const itest_lines *want, const char *what) {
   int same = got->n == want->n;
   for (size_t i = 0; same && i < got->n; i++) same = strcmp(got->v[i], want->v[i]) == 0;
-  if (same) return;
-  print_error("%s: the commands sent differ from the capture\n", what);
+  if (same) return 1;
+  print_error("%s: the commands sent differ\n", what);
   size_t n = got->n > want->n ? got->n : want->n;
   for (size_t i = 0; i < n; i++) {
     const char *g = i < got->n ? got->v[i] : "(none)", *w = i < want->n ? want->v[i] : "(none)";
@@ -300,7 +300,12 @@ static inline void itest_assert_lines(const itest_lines *got, const itest_lines 
     print_error("%s %2zu want: %.400s\n", eq ? " " : "!", i, w);
     if (!eq) print_error("! %2zu  got: %.400s\n", i, g);
   }
-  fail();
+  return 0;
+}
+
+/* Both lists must be equal, line for line; on failure prints both. */
+static inline void itest_assert_lines(const itest_lines *got, const itest_lines *want, const char *what) {
+  if (!itest_lines_same(got, want, what)) fail();
 }
 
 typedef struct itest_monitor {

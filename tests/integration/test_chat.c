@@ -1076,19 +1076,19 @@ static void results_free(results *r) {
   memset(r, 0, sizeof *r);
 }
 
-/* A list reply as one text, items separated by '\n', for comparison. */
+/* A list reply as one text, each item followed by " | ", for comparison. */
 static char *join_list(const xr_reply *items) {
   size_t total = 1;
   for (size_t i = 0; i < xr_reply_count(items); i++) {
     size_t len = 0;
     xr_reply_str(xr_reply_at(items, i), &len);
-    total += len + 1;
+    total += len + 3;
   }
   char *out = calloc(1, total);
   assert_non_null(out);
   for (size_t i = 0; i < xr_reply_count(items); i++) {
     strcat(out, xr_reply_str(xr_reply_at(items, i), NULL));
-    strcat(out, "\n");
+    strcat(out, " | ");
   }
   return out;
 }
@@ -1195,43 +1195,42 @@ static void run_batch(xr_chat *s, results *r) {
   xr_chat_batch_free(b);
 }
 
-static void expect_same_results(const results *seq, const results *bat) {
+/* Whether the batch got the sequential calls' results; when not, says where in `why`. */
+static int same_results(const results *seq, const results *bat, char *why, size_t size) {
   for (size_t i = 0; i < N_OPS; i++) {
-    if (seq->rc[i] != bat->rc[i])
-      fail_msg("op %zu: sequential %s, batch %s", i, xr_error_name(seq->rc[i]), xr_error_name(bat->rc[i]));
+    if (seq->rc[i] != bat->rc[i]) {
+      snprintf(why, size, "op %zu: sequential %s, batch %s", i, xr_error_name(seq->rc[i]), xr_error_name(bat->rc[i]));
+      return 0;
+    }
+    int same = 1;
     switch (ops[i]) {
       case K_STATUS: break;
-      case K_BOOL:
-        if (seq->flag[i] != bat->flag[i]) fail_msg("op %zu: sequential %d, batch %d", i, seq->flag[i], bat->flag[i]);
-        break;
+      case K_BOOL: same = seq->flag[i] == bat->flag[i]; break;
       case K_LOCK:
-        if (seq->flag[i] != bat->flag[i]) fail_msg("op %zu: acquired %d vs %d", i, seq->flag[i], bat->flag[i]);
-        if (seq->flag[i]) assert_int_equal(seq->lock[i].token_len, bat->lock[i].token_len);
+        same = seq->flag[i] == bat->flag[i] && (!seq->flag[i] || seq->lock[i].token_len == bat->lock[i].token_len);
         break;
-      case K_INT:
-        if (seq->n[i] != bat->n[i]) fail_msg("op %zu: sequential %lld, batch %lld", i, seq->n[i], bat->n[i]);
-        break;
+      case K_INT: same = seq->n[i] == bat->n[i]; break;
       case K_VALUE:
-        if (seq->text[i] == NULL || bat->text[i] == NULL)
-          assert_ptr_equal(seq->text[i], bat->text[i]);
-        else
-          expect_bytes("batch get", bat->text[i], bat->text_len[i], seq->text[i], seq->text_len[i]);
+        same = (!seq->text[i] && !bat->text[i]) ||
+               (seq->text[i] && bat->text[i] && seq->text_len[i] == bat->text_len[i] &&
+                memcmp(seq->text[i], bat->text[i], seq->text_len[i]) == 0);
         break;
-      case K_LIST:
-        if (!seq->text[i] || !bat->text[i] || strcmp(seq->text[i], bat->text[i]) != 0)
-          fail_msg("op %zu: sequential list\n%s\nbatch list\n%s", i, seq->text[i] ? seq->text[i] : "(null)",
-                   bat->text[i] ? bat->text[i] : "(null)");
-        break;
+      case K_LIST: same = seq->text[i] && bat->text[i] && strcmp(seq->text[i], bat->text[i]) == 0; break;
       case K_ENTRY:
-        if (seq->flag[i] != bat->flag[i]) fail_msg("op %zu: found %d vs %d", i, seq->flag[i], bat->flag[i]);
-        if (seq->flag[i]) {
-          expect_bytes("batch entry", bat->entry[i].raw, bat->entry[i].raw_len, seq->entry[i].raw, seq->entry[i].raw_len);
-          expect_bytes("batch message", bat->entry[i].message, bat->entry[i].message_len, seq->entry[i].message,
-                       seq->entry[i].message_len);
-        }
+        same = seq->flag[i] == bat->flag[i] &&
+               (!seq->flag[i] || (seq->entry[i].raw_len == bat->entry[i].raw_len &&
+                                  memcmp(seq->entry[i].raw, bat->entry[i].raw, seq->entry[i].raw_len) == 0 &&
+                                  seq->entry[i].message_len == bat->entry[i].message_len &&
+                                  memcmp(seq->entry[i].message, bat->entry[i].message, seq->entry[i].message_len) == 0));
         break;
     }
+    if (!same) {
+      snprintf(why, size, "op %zu: sequential %d/%lld/%s, batch %d/%lld/%s", i, seq->flag[i], seq->n[i],
+               seq->text[i] ? seq->text[i] : "(null)", bat->flag[i], bat->n[i], bat->text[i] ? bat->text[i] : "(null)");
+      return 0;
+    }
   }
+  return 1;
 }
 
 /* The sequential results are what chat.h says; checked once here so that equality means
@@ -1245,7 +1244,7 @@ static void expect_sequential_results(const results *r) {
     if ((int)r->flag[bools[i][0]] != bools[i][1]) fail_msg("sequential op %d: %d", bools[i][0], r->flag[bools[i][0]]);
   expect_bytes("get k1", r->text[9], r->text_len[9], S("{\"foo\":\"b\xc3\xa4r\",\"n\":1}"));
   assert_null(r->text[13]);
-  assert_string_equal(r->text[16], "{\"a\":1}\n{\"a\":2}\n");
+  assert_string_equal(r->text[16], "{\"a\":1} | {\"a\":2} | ");
   assert_int_equal(r->n[17], 1);
   assert_int_equal(r->n[18], 2);
   assert_int_equal(r->n[19], 2);
@@ -1279,14 +1278,20 @@ static void compare_batch_with_sequential(int flush_scripts) {
     itest_monitor_close(&m);
   }
   expect_sequential_results(&seq);
-  expect_same_results(&seq, &bat);
+  char why[1024] = "";
+  int same = same_results(&seq, &bat, why, sizeof why);
   mask_queue_ttl(&seq_lines);
   mask_queue_ttl(&bat_lines);
-  itest_assert_lines(&bat_lines, &seq_lines, "batch vs sequential calls");
+  int same_lines = itest_lines_same(&bat_lines, &seq_lines, "batch vs sequential calls");
   results_free(&seq);
   results_free(&bat);
   itest_lines_free(&seq_lines);
   itest_lines_free(&bat_lines);
+  if (!same || !same_lines) {
+    fix_close(&f);
+    if (!same) fail_msg("the batch's results differ from the sequential calls': %s", why);
+    fail_msg("the batch sent other commands, or in another order, than the sequential calls");
+  }
 
   /* a second batch with the token the first took: extend and release with the right token */
   xr_chat_lock lock;

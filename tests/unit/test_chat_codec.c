@@ -149,7 +149,10 @@ static void expect_decode(const char *raw, size_t raw_len, xr_json_dialect json,
   xr_chat_queue_entry e;
   memset(&e, 0, sizeof e);
   int rc = xr_chat_decode_queue_entry(&e, raw, raw_len, json);
-  if (rc != 0) fail_msg("decode: %s: %s", xr_error_name(rc), xr_error_last()->message);
+  if (rc != 0) {
+    xr_chat_queue_entry_clear(&e);
+    fail_msg("decode: %s: %s", xr_error_name(rc), xr_error_last()->message);
+  }
   expect_bytes("decoded message", e.message, e.message_len, message, message_len);
   assert_int_equal(e.enqueued_at_ms, enq);
   assert_int_equal(e.expires_at_ms, exp);
