@@ -1,5 +1,10 @@
 /* Batches: operations encoded as RESP into one buffer when added, sent as one pipeline, answered
- * by one result each. */
+ * by one result each.
+ *
+ * Scripts: the first run of each script in a batch goes by EVAL (which also loads it), later runs
+ * by EVALSHA. The server runs a pipeline in order, so the EVALSHAs always find the script, even
+ * right after a restart, a failover or SCRIPT FLUSH; a NOSCRIPT fallback sent after the pipeline
+ * would run those operations after the ones behind them. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -14,10 +19,6 @@
 
 typedef struct op {
   size_t off, len;          /* the encoded command in b->wire */
-  size_t tail_off;          /* script ops: where the numkeys/keys/args part starts */
-  int argc;                 /* script ops: the count of arguments after numkeys */
-  const xr_script *script;  /* NULL for plain commands */
-  int by_sha;               /* sent as EVALSHA */
   int status;
   redisReply *reply;
   const char *message;
@@ -29,6 +30,8 @@ struct xr_batch {
   size_t n, cap;
   int ran;
   char *failure; /* the connection failure's message, shared by the ops it left without reply */
+  const xr_script **scripts; /* the scripts this batch has sent by EVAL */
+  size_t nscripts, scripts_cap;
 };
 
 int xr_batch_new(xr_batch **out) {
@@ -55,6 +58,7 @@ void xr_batch_clear(xr_batch *b) {
   b->n = 0;
   b->wire.len = 0;
   b->wire.oom = 0;
+  b->nscripts = 0;
 }
 
 void xr_batch_free(xr_batch *b) {
@@ -62,6 +66,7 @@ void xr_batch_free(xr_batch *b) {
   xr_batch_clear(b);
   xr_buf_free(&b->wire);
   xr_free(b->ops);
+  xr_free(b->scripts);
   xr_free(b);
 }
 
@@ -128,20 +133,28 @@ int xr_batch_add_eval(xr_batch *b, const xr_script *s, int numkeys, int argc, co
   if (code) return code;
   if (!s) return xr_fail(XR_EINVAL, "xr_batch_add_eval: the script is NULL");
   if (numkeys < 0 || numkeys > argc) return xr_fail(XR_EINVAL, "xr_batch_add_eval: %d keys among %d arguments", numkeys, argc);
+  /* EVAL the first time this batch runs s (see the top of this file). */
+  int by_sha = 0;
+  for (size_t i = 0; i < b->nscripts && !by_sha; i++) by_sha = b->scripts[i] == s;
+  if (!by_sha && b->nscripts == b->scripts_cap) {
+    size_t cap = b->scripts_cap ? b->scripts_cap * 2 : 4;
+    const xr_script **scripts = xr_realloc(b->scripts, cap * sizeof *scripts);
+    if (!scripts) return xr_fail_nomem();
+    b->scripts = scripts;
+    b->scripts_cap = cap;
+  }
   op *o = new_op(b);
   if (!o) return xr_fail_nomem();
-  o->script = s;
-  o->argc = argc;
-  o->by_sha = atomic_load_explicit(&s->loaded, memory_order_relaxed);
-  put_script_head(&b->wire, s, argc, o->by_sha);
-  o->tail_off = b->wire.len;
+  put_script_head(&b->wire, s, argc, by_sha);
   char nk[16];
   size_t nklen = 0;
   for (int v = numkeys; nklen == 0 || v; v /= 10) nklen++;
   for (int i = (int)nklen - 1, v = numkeys; i >= 0; i--, v /= 10) nk[i] = (char)('0' + v % 10);
   xr_resp_bulk(&b->wire, nk, nklen);
   for (int i = 0; i < argc; i++) xr_resp_bulk(&b->wire, argv[i], argvlen ? argvlen[i] : strlen(argv[i]));
-  return finish_op(b, o);
+  int idx = finish_op(b, o);
+  if (idx >= 0 && !by_sha) b->scripts[b->nscripts++] = s;
+  return idx;
 }
 
 static void set_result(xr_batch *b, size_t i, redisReply *r) {
@@ -153,66 +166,34 @@ static void set_result(xr_batch *b, size_t i, redisReply *r) {
   }
 }
 
-/* Marks ops k..count-1 (of idx, or of the batch when idx is NULL) as failed with `code` and the
- * current last error's message. */
-static void mark_failed(xr_batch *b, const size_t *idx, size_t k, size_t count, int code) {
+/* Marks ops k.. as failed with `code` and the current last error's message. */
+static void mark_failed(xr_batch *b, size_t k, int code) {
   if (!b->failure) {
     const char *msg = xr_error_last()->message;
     b->failure = xr_strndup(msg, strlen(msg));
   }
-  for (; k < count; k++) {
-    op *o = &b->ops[idx ? idx[k] : k];
+  for (; k < b->n; k++) {
+    op *o = &b->ops[k];
     o->status = code;
     o->message = b->failure ? b->failure : xr_strerror(code);
   }
 }
 
-/* Reads one reply for each of `count` ops (those listed in idx, or the whole batch). */
-static int read_replies(xr_client *c, xr_conn *conn, xr_batch *b, const size_t *idx, size_t count, int *outcome) {
-  for (size_t k = 0; k < count; k++) {
+/* Reads one reply for each op, in order. */
+static int read_replies(xr_client *c, xr_conn *conn, xr_batch *b, int *outcome) {
+  for (size_t k = 0; k < b->n; k++) {
     void *r = NULL;
     errno = 0;
     if (redisGetReply(conn->rc, &r) != REDIS_OK || !r) {
       int lost;
       int code = xr_conn_error(c, conn->rc, errno, &lost);
       *outcome = lost ? XR_CONN_LOST : XR_CONN_BROKEN;
-      mark_failed(b, idx, k, count, code);
+      mark_failed(b, k, code);
       return code;
     }
-    set_result(b, idx ? idx[k] : k, r);
+    set_result(b, k, r);
   }
   return XR_OK;
-}
-
-/* Ops answered NOSCRIPT go again by EVAL, in one more pipeline. */
-static int retry_noscript(xr_client *c, xr_conn *conn, xr_batch *b, int *outcome) {
-  size_t count = 0;
-  for (size_t i = 0; i < b->n; i++)
-    if (b->ops[i].script && b->ops[i].reply && xr_is_noscript(b->ops[i].reply)) count++;
-  if (!count) return XR_OK;
-  size_t *idx = xr_malloc(count * sizeof *idx);
-  xr_buf w = XR_BUF_INIT;
-  if (!idx) return xr_fail_nomem();
-  count = 0;
-  for (size_t i = 0; i < b->n; i++) {
-    op *o = &b->ops[i];
-    if (!(o->script && o->reply && xr_is_noscript(o->reply))) continue;
-    freeReplyObject(o->reply);
-    o->reply = NULL;
-    o->status = XR_OK;
-    o->message = NULL;
-    o->by_sha = 0;
-    put_script_head(&w, o->script, o->argc, 0);
-    xr_buf_append(&w, b->wire.data + o->tail_off, o->off + o->len - o->tail_off);
-    idx[count++] = i;
-  }
-  int code = XR_OK;
-  if (w.oom) code = xr_fail_nomem();
-  else if (redisAppendFormattedCommand(conn->rc, w.data, w.len) != REDIS_OK) code = xr_fail_nomem();
-  else code = read_replies(c, conn, b, idx, count, outcome);
-  xr_buf_free(&w);
-  xr_free(idx);
-  return code;
 }
 
 int xr_client_exec(xr_client *c, xr_batch *b) {
@@ -223,24 +204,18 @@ int xr_client_exec(xr_client *c, xr_batch *b) {
   xr_conn *conn;
   int code = xr_pool_get(c, &conn);
   if (code != XR_OK) {
-    mark_failed(b, NULL, 0, b->n, code);
+    mark_failed(b, 0, code);
     return code;
   }
   int outcome = XR_CONN_OK;
   if (redisAppendFormattedCommand(conn->rc, b->wire.data, b->wire.len) != REDIS_OK) {
     code = xr_fail_nomem();
     outcome = XR_CONN_BROKEN;
-    mark_failed(b, NULL, 0, b->n, code);
+    mark_failed(b, 0, code);
   } else {
-    code = read_replies(c, conn, b, NULL, b->n, &outcome);
-    if (code == XR_OK) code = retry_noscript(c, conn, b, &outcome);
+    code = read_replies(c, conn, b, &outcome);
   }
   xr_pool_put(c, conn, outcome);
-  for (size_t i = 0; i < b->n; i++) {
-    op *o = &b->ops[i];
-    if (o->script && !o->by_sha && o->reply && o->status == XR_OK)
-      atomic_store_explicit((atomic_int *)&o->script->loaded, 1, memory_order_relaxed);
-  }
   return code;
 }
 

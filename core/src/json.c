@@ -10,6 +10,7 @@
 
 #include "crossredis/json.h"
 #include "internal.h"
+#include "json_internal.h"
 
 /* Deepest nesting the writers accept: the same limit jansson's parser has, so anything parsed can
  * be written, while a hand-built value cannot exhaust the stack. */
@@ -816,12 +817,12 @@ static int begin_value(compactor *c) {
 }
 
 /* After a complete value: closes the containers it ends and consumes the ',' (and the next key)
- * before the next value. Returns 1 when the whole text is done, 0 when a value comes next. */
-static int end_value(compactor *c) {
+ * before the next value. Returns 1 when the depth is back at stop_depth (the value that started
+ * there is done), 0 when a value comes next. */
+static int end_value(compactor *c, int stop_depth) {
   for (;;) {
     skip_space(c);
-    if (c->depth == 0)
-      return c->i == c->len ? 1 : compact_error(c, "text after the JSON value");
+    if (c->depth == stop_depth) return 1;
     int object = top_is_object(c), ch = peek(c);
     if (ch == ',') {
       copy_byte(c);
@@ -834,14 +835,91 @@ static int end_value(compactor *c) {
   }
 }
 
-static int compact_text(compactor *c) {
+/* One whole value from c->i, containers included. */
+static int scan_value(compactor *c) {
+  int stop = c->depth;
   for (;;) {
     int rc = begin_value(c);
     if (rc < 0) return rc;
     if (rc == 0) continue;
-    rc = end_value(c);
+    rc = end_value(c, stop);
     if (rc != 0) return rc < 0 ? rc : XR_OK;
   }
+}
+
+static int compact_text(compactor *c) {
+  int rc = scan_value(c);
+  if (rc) return rc;
+  skip_space(c);
+  return c->i == c->len ? XR_OK : compact_error(c, "text after the JSON value");
+}
+
+static compactor *new_compactor(const char *text, size_t len, xr_buf *b, int escape) {
+  compactor *c = xr_calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->s = (const unsigned char *)text;
+  c->len = len;
+  c->b = b;
+  c->escape = escape;
+  return c;
+}
+
+int xr_json_object_members(const char *text, size_t len, xr_json_member *members, size_t max, size_t *count) {
+  *count = 0;
+  xr_buf scratch = XR_BUF_INIT; /* the scanner copies as it validates; the copy is not used */
+  compactor *c = new_compactor(text, len, &scratch, 0);
+  if (!c) return xr_fail_nomem();
+  int rc = XR_OK;
+  skip_space(c);
+  if (peek(c) != '{') {
+    rc = compact_error(c, "a JSON object expected");
+    goto done;
+  }
+  if ((rc = open_container(c, 1))) goto done;
+  skip_space(c);
+  if (peek(c) == '}') {
+    copy_byte(c);
+    c->depth--;
+  }
+  while (c->depth == 1) {
+    skip_space(c);
+    if (peek(c) != '"') {
+      rc = compact_error(c, "object key expected");
+      goto done;
+    }
+    xr_json_member m;
+    m.key_off = c->i + 1;
+    if ((rc = copy_string(c))) goto done;
+    m.key_len = c->i - 1 - m.key_off;
+    skip_space(c);
+    if (peek(c) != ':') {
+      rc = compact_error(c, "':' expected after object key");
+      goto done;
+    }
+    copy_byte(c);
+    skip_space(c);
+    m.value_off = c->i;
+    if ((rc = scan_value(c))) goto done;
+    m.value_len = c->i - m.value_off;
+    if (*count < max) members[*count] = m;
+    (*count)++;
+    skip_space(c);
+    if (peek(c) == ',') {
+      copy_byte(c);
+    } else if (peek(c) == '}') {
+      copy_byte(c);
+      c->depth--;
+    } else {
+      rc = compact_error(c, "',' or '}' expected");
+      goto done;
+    }
+  }
+  skip_space(c);
+  if (c->i != c->len) rc = compact_error(c, "text after the JSON value");
+done:
+  xr_free(c);
+  xr_buf_free(&scratch);
+  return rc;
 }
 
 int xr_json_go_compact(char **out, size_t *outlen, const char *text, size_t len, unsigned flags) {
@@ -849,12 +927,8 @@ int xr_json_go_compact(char **out, size_t *outlen, const char *text, size_t len,
   if (rc) return rc;
   if (!text) return xr_fail(XR_EINVAL, "JSON text is NULL");
   xr_buf b = XR_BUF_INIT;
-  compactor *c = xr_calloc(1, sizeof *c);
+  compactor *c = new_compactor(text, len, &b, !(flags & XR_JSON_GO_NO_HTML_ESCAPE));
   if (!c) return xr_fail_nomem();
-  c->s = (const unsigned char *)text;
-  c->len = len;
-  c->b = &b;
-  c->escape = !(flags & XR_JSON_GO_NO_HTML_ESCAPE);
   rc = compact_text(c);
   xr_free(c);
   if (rc) {

@@ -1,12 +1,22 @@
 /* Small helpers shared by the integration tests: asserting crossredis return codes with the
- * library's message in the failure, and sending string commands. Include after <cmocka.h>. */
+ * library's message in the failure, sending string commands, and watching what a client sends
+ * with MONITOR to compare it with the upstream captures in tests/vectors. Include after
+ * <cmocka.h>. */
 #ifndef XR_ITEST_H
 #define XR_ITEST_H
 
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "crossredis/client.h"
 #include "crossredis/error.h"
@@ -81,6 +91,313 @@ static inline long long itest_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The wall clock in Unix milliseconds, as Date.now() and the lock tokens see it. */
+static inline long long itest_wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* PTTL key: -2 missing, -1 no TTL, else milliseconds left. */
+static inline long long itest_pttl(xr_client *c, const char *key) {
+  xr_reply *r = NULL;
+  XR_OK(itest_cmd(c, &r, "PTTL", key, NULL));
+  long long v = xr_reply_integer(r);
+  xr_reply_free(r);
+  return v;
+}
+
+/* ---- MONITOR ---------------------------------------------------------------------------------
+ * A raw socket in MONITOR mode collects the lines the server writes for every command it runs,
+ * scripts' redis.call()s included ("[0 lua]"). itest_monitor_collect ends a block of operations
+ * with a marker command sent by the client under test (ECHO): the server runs commands one at a
+ * time, so every line of the block comes before the marker's.
+ *
+ * Lines are normalized before comparison, the same way for ours and for the captures:
+ *   <ts> [0 127.0.0.1:39152] "SET" "k" "v"   ->  client SET "k" "v"
+ *   <ts> [0 lua] "pexpire" "k" "30000"       ->  lua PEXPIRE "k" "30000"
+ * Command names are upper-cased (ioredis sends them lower-case). A client EVAL or EVALSHA loses
+ * its script or digest (runtimes differ in the script's white space, SPEC.md 1.2: the keys,
+ * arguments and the [0 lua] effects are what must match), and an EVALSHA refused with NOSCRIPT,
+ * which shows as the same line directly followed by its EVAL, is counted once. Arguments keep
+ * MONITOR's escaping (\" \\ \xNN), which is the same on both sides. Optional masks for what
+ * differs run to run: ITEST_MASK_TOKENS turns <prefix>_<13 digits>_<suffix> into
+ * <prefix>_<MS>_<SFX>; ITEST_MASK_MS turns any other 13-digit number into <MS>. */
+
+enum { ITEST_MASK_TOKENS = 1u << 0, ITEST_MASK_MS = 1u << 1 };
+
+typedef struct itest_lines {
+  char **v;
+  size_t n, cap;
+} itest_lines;
+
+static inline void itest_lines_add(itest_lines *l, char *line) {
+  if (l->n == l->cap) {
+    l->cap = l->cap ? l->cap * 2 : 16;
+    l->v = realloc(l->v, l->cap * sizeof *l->v);
+    assert_non_null(l->v);
+  }
+  l->v[l->n++] = line;
+}
+
+static inline void itest_lines_free(itest_lines *l) {
+  for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+  free(l->v);
+  memset(l, 0, sizeof *l);
+}
+
+static inline char *itest_strndup(const char *s, size_t n) {
+  char *d = malloc(n + 1);
+  assert_non_null(d);
+  memcpy(d, s, n);
+  d[n] = '\0';
+  return d;
+}
+
+static inline int itest_token_char(char ch) { return isalnum((unsigned char)ch) || ch == '-' || ch == '_'; }
+
+/* Replaces the masks' patterns in `s` (a normalized line); returns a new string. */
+static inline char *itest_mask(const char *s, unsigned flags) {
+  size_t n = strlen(s);
+  char *out = malloc(n * 2 + 16); /* every replacement is shorter than what it replaces */
+  assert_non_null(out);
+  size_t o = 0;
+  for (size_t k = 0; k < n;) {
+    int boundary = k == 0 || !itest_token_char(s[k - 1]);
+    if ((flags & ITEST_MASK_TOKENS) && boundary) {
+      size_t j = k;
+      while (j < n && (isalnum((unsigned char)s[j]) || s[j] == '-')) j++;
+      size_t d = j + 1, e;
+      int ok = j > k && j < n && s[j] == '_';
+      for (e = d; ok && e < n && e - d < 13; e++) ok = isdigit((unsigned char)s[e]);
+      ok = ok && e - d == 13 && e < n && s[e] == '_';
+      size_t f = e + 1;
+      while (ok && f < n && (isdigit((unsigned char)s[f]) || (s[f] >= 'a' && s[f] <= 'z'))) f++;
+      if (ok && f > e + 1 && (f == n || !itest_token_char(s[f]))) {
+        memcpy(out + o, s + k, j - k);
+        o += j - k;
+        memcpy(out + o, "_<MS>_<SFX>", 11);
+        o += 11;
+        k = f;
+        continue;
+      }
+    }
+    if ((flags & ITEST_MASK_MS) && (k == 0 || !isdigit((unsigned char)s[k - 1])) && isdigit((unsigned char)s[k])) {
+      size_t e = k;
+      while (e < n && isdigit((unsigned char)s[e])) e++;
+      if (e - k == 13) {
+        memcpy(out + o, "<MS>", 4);
+        o += 4;
+        k = e;
+        continue;
+      }
+      memcpy(out + o, s + k, e - k);
+      o += e - k;
+      k = e;
+      continue;
+    }
+    out[o++] = s[k++];
+  }
+  out[o] = '\0';
+  return out;
+}
+
+/* One MONITOR line (as the server sends it, without '+' and CRLF, or as redis-cli prints it)
+ * normalized; NULL when it is not a command line ("OK"). */
+static inline char *itest_monitor_normalize(const char *line, unsigned flags) {
+  const char *open = strchr(line, '[');
+  const char *close = open ? strstr(open, "] ") : NULL;
+  if (!close) return NULL;
+  int lua = close - open >= 4 && memcmp(close - 4, " lua", 4) == 0;
+  const char *p = close + 2;
+  size_t n = strlen(p);
+  char *out = malloc(n + 16);
+  assert_non_null(out);
+  size_t o = (size_t)sprintf(out, "%s", lua ? "lua" : "client");
+  int argi = 0, eval = 0;
+  while (*p == '"') {
+    const char *q = p + 1;
+    while (*q && *q != '"') q += (*q == '\\' && q[1]) ? 2 : 1;
+    if (*q != '"') fail_msg("unterminated argument in MONITOR line: %s", line);
+    size_t len = (size_t)(q + 1 - p);
+    if (argi == 0) {
+      out[o++] = ' ';
+      for (size_t i = 0; i < len; i++) out[o++] = (char)toupper((unsigned char)p[i]);
+      out[o] = '\0';
+      if (!lua && (strcmp(out, "client \"EVAL\"") == 0 || strcmp(out, "client \"EVALSHA\"") == 0)) {
+        eval = 1;
+        o = (size_t)sprintf(out, "client \"EVAL\"");
+      }
+    } else if (!(eval && argi == 1)) {
+      out[o++] = ' ';
+      memcpy(out + o, p, len);
+      o += len;
+    }
+    argi++;
+    p = q + 1;
+    if (*p == ' ') p++;
+  }
+  out[o] = '\0';
+  if (!flags) return out;
+  char *masked = itest_mask(out, flags);
+  free(out);
+  return masked;
+}
+
+/* Normalizes raw lines into `out`, counting a NOSCRIPT EVALSHA and its EVAL once. */
+static inline void itest_normalize_lines(const itest_lines *raw, unsigned flags, itest_lines *out) {
+  itest_lines tmp = {0};
+  for (size_t i = 0; i < raw->n; i++) {
+    char *l = itest_monitor_normalize(raw->v[i], flags);
+    if (l) itest_lines_add(&tmp, l);
+  }
+  for (size_t i = 0; i < tmp.n; i++) {
+    if (i + 1 < tmp.n && strncmp(tmp.v[i], "client \"EVAL\"", 13) == 0 && strcmp(tmp.v[i], tmp.v[i + 1]) == 0) {
+      free(tmp.v[i]);
+      continue;
+    }
+    itest_lines_add(out, tmp.v[i]);
+  }
+  free(tmp.v);
+}
+
+/* Lines first..last (1-based, as `cat -n` numbers them) of tests/vectors/<name>, normalized. */
+static inline void itest_capture(const char *name, size_t first, size_t last, unsigned flags, itest_lines *out) {
+  char path[4096];
+  const char *here = __FILE__; /* tests/integration/itest.h, absolute in CMake builds */
+  const char *slash = strrchr(here, '/');
+  snprintf(path, sizeof path, "%.*s/../vectors/%s", slash ? (int)(slash - here) : 1, slash ? here : ".", name);
+  FILE *f = fopen(path, "rb");
+  if (!f) fail_msg("cannot open %s: %s", path, strerror(errno));
+  itest_lines raw = {0};
+  char *line = NULL;
+  size_t cap = 0, no = 0;
+  ssize_t len;
+  while ((len = getline(&line, &cap, f)) >= 0) {
+    no++;
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+    if (no >= first && no <= last) itest_lines_add(&raw, itest_strndup(line, (size_t)len));
+  }
+  free(line);
+  fclose(f);
+  if (no < last) fail_msg("%s has %zu lines, not %zu", path, no, last);
+  itest_normalize_lines(&raw, flags, out);
+  itest_lines_free(&raw);
+}
+
+/* Whether both lists are equal, line for line; when not, prints both. */
+static inline int itest_lines_same(const itest_lines *got, const itest_lines *want, const char *what) {
+  int same = got->n == want->n;
+  for (size_t i = 0; same && i < got->n; i++) same = strcmp(got->v[i], want->v[i]) == 0;
+  if (same) return 1;
+  print_error("%s: the commands sent differ\n", what);
+  size_t n = got->n > want->n ? got->n : want->n;
+  for (size_t i = 0; i < n; i++) {
+    const char *g = i < got->n ? got->v[i] : "(none)", *w = i < want->n ? want->v[i] : "(none)";
+    int eq = i < got->n && i < want->n && strcmp(g, w) == 0;
+    print_error("%s %2zu want: %.400s\n", eq ? " " : "!", i, w);
+    if (!eq) print_error("! %2zu  got: %.400s\n", i, g);
+  }
+  return 0;
+}
+
+/* Both lists must be equal, line for line; on failure prints both. */
+static inline void itest_assert_lines(const itest_lines *got, const itest_lines *want, const char *what) {
+  if (!itest_lines_same(got, want, what)) fail();
+}
+
+typedef struct itest_monitor {
+  int fd;
+  char *buf;
+  size_t len, cap;
+  unsigned marks;
+} itest_monitor;
+
+/* Reads one line (without CRLF) into a new string; fails the test after 10 s of silence. */
+static inline char *itest_monitor_read_line(itest_monitor *m) {
+  for (;;) {
+    for (size_t i = 0; i + 1 < m->len; i++) {
+      if (m->buf[i] == '\r' && m->buf[i + 1] == '\n') {
+        char *line = itest_strndup(m->buf, i);
+        memmove(m->buf, m->buf + i + 2, m->len - i - 2);
+        m->len -= i + 2;
+        return line;
+      }
+    }
+    if (m->cap - m->len < 65536) {
+      m->cap = m->cap ? m->cap * 2 : 1 << 20;
+      m->buf = realloc(m->buf, m->cap);
+      assert_non_null(m->buf);
+    }
+    struct pollfd pfd = {m->fd, POLLIN, 0};
+    int pr = poll(&pfd, 1, 10000);
+    if (pr == 0) fail_msg("MONITOR: nothing for 10 s");
+    if (pr < 0) {
+      if (errno == EINTR) continue;
+      fail_msg("MONITOR: poll: %s", strerror(errno));
+    }
+    ssize_t got = recv(m->fd, m->buf + m->len, m->cap - m->len, 0);
+    if (got == 0) fail_msg("MONITOR: the server closed the connection");
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      fail_msg("MONITOR: recv: %s", strerror(errno));
+    }
+    m->len += (size_t)got;
+  }
+}
+
+/* Connects to `s` and enters MONITOR mode. */
+static inline void itest_monitor_open(itest_monitor *m, const xrt_server *s) {
+  memset(m, 0, sizeof *m);
+  m->fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(m->fd >= 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons((unsigned short)xrt_server_port(s));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(m->fd, (struct sockaddr *)&a, sizeof a) != 0) fail_msg("MONITOR connect: %s", strerror(errno));
+  static const char cmd[] = "MONITOR\r\n";
+  assert_int_equal(send(m->fd, cmd, sizeof cmd - 1, MSG_NOSIGNAL), (ssize_t)(sizeof cmd - 1));
+  char *ok = itest_monitor_read_line(m);
+  if (strcmp(ok, "+OK") != 0) fail_msg("MONITOR answered %s", ok);
+  free(ok);
+}
+
+static inline void itest_monitor_close(itest_monitor *m) {
+  if (m->fd >= 0) close(m->fd);
+  free(m->buf);
+  memset(m, 0, sizeof *m);
+  m->fd = -1;
+}
+
+/* Ends a block: sends a marker through `c` and appends the raw lines seen since the last call
+ * (the marker's excluded) to `raw`. */
+static inline void itest_monitor_take(itest_monitor *m, xr_client *c, itest_lines *raw) {
+  char mark[64], quoted[80];
+  snprintf(mark, sizeof mark, "itest-monitor-mark-%u", ++m->marks);
+  snprintf(quoted, sizeof quoted, "\"ECHO\" \"%s\"", mark);
+  XR_OK(itest_cmd(c, NULL, "ECHO", mark, NULL));
+  for (;;) {
+    char *line = itest_monitor_read_line(m);
+    if (strstr(line, quoted)) {
+      free(line);
+      return;
+    }
+    if (line[0] != '+') fail_msg("MONITOR sent a line that is not a status: %s", line);
+    itest_lines_add(raw, itest_strndup(line + 1, strlen(line + 1)));
+    free(line);
+  }
+}
+
+/* itest_monitor_take, normalized into `out`. */
+static inline void itest_monitor_collect(itest_monitor *m, xr_client *c, unsigned flags, itest_lines *out) {
+  itest_lines raw = {0};
+  itest_monitor_take(m, c, &raw);
+  itest_normalize_lines(&raw, flags, out);
+  itest_lines_free(&raw);
 }
 
 #endif

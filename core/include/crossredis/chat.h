@@ -55,6 +55,8 @@ typedef enum xr_chat_empty_prefix {
 
 #define XR_CHAT_OPTIONS_VERSION 1
 
+/* A zero member (NULL, 0) means its default: "chat-sdk", "redis", XR_TOKEN_BASE36, XR_JSON_JS,
+ * XR_CHAT_QUEUE_TS. */
 typedef struct xr_chat_options {
   unsigned version;                  /* XR_CHAT_OPTIONS_VERSION */
   const char *key_prefix;            /* NULL: "chat-sdk"; no glob characters (* ? [ ] \) */
@@ -150,8 +152,8 @@ XR_API void xr_chat_watchdog_free(xr_chat_watchdog *w);
 XR_API int64_t xr_chat_watchdog_due_in(const xr_chat_watchdog *w, int64_t now_ms);
 
 /* Extends the lock when due and reports the state. A failed extension (connection, timeout)
- * returns its code and is retried on the next tick; the state turns LOST when the lock's own
- * expiry passed without a successful extension. */
+ * returns its code and is due again a quarter of the interval later (ttl_ms/12); the state turns
+ * LOST when the lock's own expiry passed without a successful extension. */
 XR_API int xr_chat_watchdog_tick(xr_chat_watchdog *w, xr_chat_watchdog_state *state, int64_t now_ms);
 
 /* When the lock expires as far as the watchdog knows (the last successful extension + ttl). */
@@ -186,7 +188,8 @@ XR_API int xr_chat_get_list(xr_chat *s, xr_reply **items, const char *key, size_
 /* ---- queues: <prefix>:queue:<thread id> ------------------------------------------------------- */
 
 typedef struct xr_chat_queue_entry {
-  char *message;           /* the message's JSON text, in the adapter's dialect (xr_free) */
+  char *message;           /* the message's JSON text, in the adapter's dialect (see
+                              xr_chat_decode_queue_entry; xr_free) */
   size_t message_len;
   int64_t enqueued_at_ms;  /* -1 when the entry has none */
   int64_t expires_at_ms;
@@ -222,8 +225,10 @@ XR_API int xr_chat_encode_queue_entry(char **out, size_t *out_len, const char *m
                                       int64_t enqueued_at_ms, int64_t expires_at_ms, xr_chat_queue_dialect queue,
                                       xr_json_dialect json);
 /* Decodes an entry of any spelling: message, then expiresAt or expires_at (required), enqueuedAt or
- * enqueued_at (optional: -1). The message comes back as `json` text; unknown members are ignored.
- * XR_EPARSE saying what is wrong; e->raw holds a copy of `raw` either way. */
+ * enqueued_at (optional: -1). The message comes back as `json` text (a message that dialect cannot
+ * hold, such as an integer past 64 bits for Python, comes back exactly as stored rather than
+ * altered); unknown members are ignored; of duplicate members the last counts, as JSON.parse and
+ * json.loads read them. XR_EPARSE saying what is wrong; e->raw holds a copy of `raw` either way. */
 XR_API int xr_chat_decode_queue_entry(xr_chat_queue_entry *e, const char *raw, size_t raw_len, xr_json_dialect json);
 
 /* ---- batches: any of the operations above in one pipeline ------------------------------------ */

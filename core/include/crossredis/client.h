@@ -173,8 +173,9 @@ XR_API int xr_batch_add_eval(xr_batch *b, const xr_script *s, int numkeys, int a
 
 /* Sends the batch and reads every reply. Returns 0 when every reply was read, even if some are
  * error replies (see xr_batch_result); a negative code when the connection failed, in which case
- * the operations without a reply carry that code too. A script op answered NOSCRIPT is run again
- * by EVAL right after the pipeline (only after a SCRIPT FLUSH or a failover can that happen). */
+ * the operations without a reply carry that code too. Operations run in the order added: the
+ * first run of each script in a batch goes by EVAL (loading it), later ones by EVALSHA, so a
+ * server that lost its script cache (restart, failover, SCRIPT FLUSH) runs the batch as sent. */
 XR_API int xr_client_exec(xr_client *c, xr_batch *b);
 
 /* The outcome of operation i after xr_client_exec: 0 with *reply set (borrowed from the batch,
