@@ -74,6 +74,19 @@ static inline xr_client_options itest_options(const xrt_server *s) {
   return o;
 }
 
+/* The common group fixture: a plain server and a client that looks at what the code under test
+ * left in Redis. */
+static inline int itest_open_with_checker(xrt_server **server, xr_client **chk) {
+  if (itest_start(server, NULL) != 0) return -1;
+  xr_client_options o = itest_options(*server);
+  return xr_client_open(chk, &o) == 0 ? 0 : -1;
+}
+
+static inline void itest_close_with_checker(xrt_server *server, xr_client *chk) {
+  xr_client_close(chk);
+  xrt_server_free(server);
+}
+
 /* GET key must answer `expect` (NULL: nil). */
 static inline void itest_assert_get(xr_client *c, const char *key, const char *expect) {
   xr_reply *r = NULL;

@@ -53,15 +53,12 @@ static xr_client *chk; /* looks at what the adapter left in Redis */
 
 static int group_setup(void **state) {
   (void)state;
-  if (itest_start(&server, NULL) != 0) return -1;
-  xr_client_options o = itest_options(server);
-  return xr_client_open(&chk, &o) == 0 ? 0 : -1;
+  return itest_open_with_checker(&server, &chk);
 }
 
 static int group_teardown(void **state) {
   (void)state;
-  xr_client_close(chk);
-  xrt_server_free(server);
+  itest_close_with_checker(server, chk);
   return 0;
 }
 
