@@ -29,6 +29,14 @@ const char *xr_error_name(int code) {
   return "EUNKNOWN";
 }
 
+static const xr_error_info table[] = {
+#define XR_ERROR(name, value, cls, parent, text) {value, #name, #cls, #parent, text},
+#include "crossredis/errors.def"
+#undef XR_ERROR
+};
+
+const xr_error_info *xr_error_info_at(size_t i) { return i < sizeof table / sizeof table[0] ? &table[i] : NULL; }
+
 const xr_error *xr_error_last(void) {
   last.message = last_message;
   return &last;

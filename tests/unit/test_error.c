@@ -33,6 +33,30 @@ static void test_table(void **state) {
   }
 }
 
+/* The table as bindings read it: every row, classes rooted at Error. */
+static void test_info_table(void **state) {
+  (void)state;
+  const xr_error_info *row = xr_error_info_at(0);
+  assert_non_null(row);
+  assert_int_equal(row->code, XR_OK);
+  size_t n = 0;
+  for (const xr_error_info *r; (r = xr_error_info_at(n)) != NULL; n++) {
+    assert_string_equal(xr_error_name(r->code), r->name);
+    assert_string_equal(xr_strerror(r->code), r->description);
+    /* a parent is Error or a class defined by an earlier row */
+    int parent_known = !strcmp(r->parent_class, "Error");
+    for (size_t j = 0; j < n && !parent_known; j++) parent_known = !strcmp(xr_error_info_at(j)->class_name, r->parent_class);
+    if (!parent_known) fail_msg("%s: parent %s is not defined before it", r->name, r->parent_class);
+  }
+  assert_true(n >= 17);
+  const xr_error_info *t = NULL;
+  for (size_t i = 0; i < n; i++)
+    if (xr_error_info_at(i)->code == XR_ETIMEOUT) t = xr_error_info_at(i);
+  assert_non_null(t);
+  assert_string_equal(t->class_name, "TimeoutError");
+  assert_string_equal(t->parent_class, "ConnectionError");
+}
+
 static void *other_thread(void *arg) {
   (void)arg;
   /* a fresh thread sees no error, whatever the main thread recorded */
@@ -94,6 +118,7 @@ static void test_allocator_hooks(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_table),
+      cmocka_unit_test(test_info_table),
       cmocka_unit_test(test_thread_local),
       cmocka_unit_test(test_message_built_on_the_last),
       cmocka_unit_test(test_allocator_hooks),

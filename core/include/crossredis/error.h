@@ -8,6 +8,8 @@
 #ifndef CROSSREDIS_ERROR_H
 #define CROSSREDIS_ERROR_H
 
+#include <stddef.h>
+
 #include "export.h"
 
 #ifdef __cplusplus
@@ -30,6 +32,18 @@ XR_API const char *xr_strerror(int code);
 
 /* The name of a code without the XR_ prefix ("ETIMEOUT"); "EUNKNOWN" for other values. */
 XR_API const char *xr_error_name(int code);
+
+/* One row of errors.def, for bindings that make their exception classes from it. */
+typedef struct xr_error_info {
+  int code;                 /* XR_E* value */
+  const char *name;         /* "ETIMEOUT" */
+  const char *class_name;   /* "TimeoutError" */
+  const char *parent_class; /* "ConnectionError"; "Error" for the root's children (and for OK) */
+  const char *description;  /* "timed out" */
+} xr_error_info;
+
+/* Row i of the table, in the order of errors.def (row 0 is OK); NULL past the last. */
+XR_API const xr_error_info *xr_error_info_at(size_t i);
 
 /* The last failure recorded on the calling thread. Never NULL. */
 XR_API const xr_error *xr_error_last(void);
