@@ -1,0 +1,82 @@
+/* What the bindings wrap, for every language. A language's own file (python/python.i,
+ * javascript/javascript.i) defines its typemaps for the argument shapes named here, then
+ * includes this file. The idiomatic layer of each language is hand-written over the result. */
+
+%{
+#include "crossredis/chat.h"
+#include "crossredis/client.h"
+#include "crossredis/error.h"
+#include "crossredis/keys.h"
+#include "crossredis/token.h"
+#include "binding.h"
+%}
+
+%include "stdint.i"
+%include "typemaps.i"
+
+#define XR_API
+
+/* Structs and functions the bindings reach through binding.h or do not need. */
+%ignore xr_url;
+%ignore xr_url_parse;
+%ignore xr_url_free;
+%ignore xr_url_apply;
+%ignore xr_client_options;
+%ignore xr_client_open;
+%ignore xr_client_open_url;
+%ignore xr_reply_free;
+%ignore xr_reply_kind;
+%ignore xr_reply_str;
+%ignore xr_reply_integer;
+%ignore xr_reply_count;
+%ignore xr_reply_at;
+%ignore xr_batch_new;
+%ignore xr_batch_free;
+%ignore xr_batch_clear;
+%ignore xr_batch_count;
+%ignore xr_batch_add;
+%ignore xr_batch_add_eval;
+%ignore xr_client_exec;
+%ignore xr_batch_result;
+%ignore xr_chat_options;
+%ignore xr_chat_new;
+%ignore xr_chat_lock;
+%ignore xr_chat_queue_entry;
+%ignore xr_chat_queue_entry_clear;
+%ignore xr_chat_watchdog_new;
+%ignore xr_chat_watchdog_tick;
+%ignore xr_error;
+%ignore xr_error_last;
+%ignore xr_error_clear;
+%ignore xr_error_set;
+%ignore xr_token_info;
+%ignore xr_token_make;
+%ignore xr_token_origin_of;
+%ignore xr_token_origin_parse;
+%ignore xr_random_bytes;
+%ignore xr_key_hash_span;
+%ignore xr_key_extract_tag;
+%ignore xr_key_share_tag;
+
+/* Argument shapes (each language's file gives the typemaps). */
+%apply (const char *BYTES, size_t LEN) {
+  (const char *thread_id, size_t len), (const char *key, size_t key_len), (const char *key, size_t len), (const char *json, size_t json_len),
+  (const char *token, size_t token_len), (const char *token, size_t len), (const char *message_json, size_t message_len),
+  (const char *raw, size_t raw_len), (const char *body, size_t len), (const char *value, size_t len),
+  (const char *scope, size_t scope_len), (const char *value, size_t value_len), (const char *prefix, size_t len)
+};
+%apply bool *OUTPUT { bool *acquired, bool *released, bool *extended, bool *subscribed, bool *stored, bool *found, bool *out };
+%apply long long *OUTPUT { long long *depth, long long *out };
+%apply int *OUTPUT { int *state };
+%apply (char **OUT_BYTES, size_t *OUT_LEN) {
+  (char **value, size_t *value_len), (char **out, size_t *out_len), (char **out, size_t *outlen)
+};
+
+%immutable;
+%include "crossredis/error.h"
+%mutable;
+%include "crossredis/client.h"
+%include "crossredis/keys.h"
+%include "crossredis/token.h"
+%include "crossredis/chat.h"
+%include "binding.h"

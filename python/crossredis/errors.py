@@ -1,0 +1,53 @@
+"""Exceptions, made from the C core's error table (core/include/crossredis/errors.def).
+
+Every error crossredis raises is a :class:`Error`; connection trouble is a
+:class:`ConnectionError` (with :class:`TimeoutError`, :class:`AuthenticationError`,
+:class:`TLSError` and :class:`ConnectionLostError` under it); error replies are
+:class:`ResponseError` (:class:`WrongTypeError` for WRONGTYPE). The message is the core's: it
+names what failed ("cannot connect to 127.0.0.1:6390: Connection refused").
+"""
+
+from __future__ import annotations
+
+from . import _native
+
+__all__ = ["Error"]
+
+
+class Error(Exception):
+    """The root of every crossredis error. ``code`` is the core's XR_E* value, ``name`` its name."""
+
+    code: int = 0
+    name: str = "OK"
+
+
+def _build() -> dict[int, type[Error]]:
+    classes: dict[str, type[Error]] = {"Error": Error}
+    by_code: dict[int, type[Error]] = {}
+    i = 0
+    while True:
+        row = _native.xr_error_info_at(i)
+        if row is None:
+            break
+        i += 1
+        if row.code == 0:
+            continue
+        cls = classes.get(row.class_name)
+        if cls is None:
+            parent = classes[row.parent_class]
+            cls = type(row.class_name, (parent,), {"__doc__": row.description[:1].upper() + row.description[1:] + ".",
+                                                  "__module__": __name__, "code": row.code, "name": row.name})
+            classes[row.class_name] = cls
+            __all__.append(row.class_name)
+        by_code[row.code] = cls
+    globals().update(classes)
+    return by_code
+
+
+_BY_CODE = _build()
+_native.xr_py_set_error_classes(_BY_CODE)
+
+
+def error_class(code: int) -> type[Error]:
+    """The exception class of a core error code."""
+    return _BY_CODE.get(code, Error)
