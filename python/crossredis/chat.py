@@ -77,6 +77,11 @@ __all__ = [
 ]
 
 
+for _cls in (Lock, QueueEntry, StateNotConnectedError):
+    _cls.__module__ = __name__  # defined with the shared code, public here
+del _cls
+
+
 class LockNotAcquired(Error):
     """``lock()`` could not acquire the lock within its ``wait``: another owner holds it."""
 
