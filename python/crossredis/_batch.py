@@ -26,24 +26,25 @@ class _Pending:
 
 class Batcher:
     """Collects operations for one event loop. The first one in a turn schedules a flush with
-    ``loop.call_soon``; the flush builds one native batch of everything collected, runs
-    ``xr_chat_batch_exec`` in the loop's default executor and, back on the loop, reads each
-    operation's result. Counters for tests and tuning: ``exec_count`` (native exec calls),
-    ``op_count`` (operations sent), ``largest`` (the largest batch)."""
+    ``loop.call_soon``; the flush builds one native batch of everything collected and runs it in
+    the loop's default executor, where ``xr_chat_batch_exec`` sends it and each operation's
+    result is read; back on the loop, each caller's future is set. Counters for tests and
+    tuning: ``exec_count`` (native exec calls), ``op_count`` (operations sent), ``largest`` (the
+    largest batch)."""
 
-    def __init__(self, core: Core, loop: asyncio.AbstractEventLoop) -> None:
-        self.core = core
-        self.loop = loop
+    def __init__(self, core: Core) -> None:
+        self.core = core  # the loop is the running one: a batcher is kept per loop, weakly
         self._queue: list[_Pending] = []
         self.exec_count = 0
         self.op_count = 0
         self.largest = 0
 
     def submit(self, op: Op, args: tuple[Any, ...], ctx: Any = None) -> asyncio.Future[Any]:
-        fut: asyncio.Future[Any] = self.loop.create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
         self._queue.append(_Pending(op, args, ctx, fut))
         if len(self._queue) == 1:
-            self.loop.call_soon(self._flush)
+            loop.call_soon(self._flush)
         return fut
 
     def _flush(self) -> None:
@@ -72,7 +73,7 @@ class Batcher:
             self.exec_count += 1
             self.op_count += len(live)
             self.largest = max(self.largest, len(live))
-            running = self.loop.run_in_executor(None, _native.xr_chat_batch_exec, batch)
+            running = asyncio.get_running_loop().run_in_executor(None, self._run, batch, live)
         except BaseException as e:
             if batch is not None:
                 _native.xr_chat_batch_free(batch)
@@ -81,30 +82,49 @@ class Batcher:
                 for p in ops:
                     _fail(p.future, e)
             return
-        # the batch and the guard stay held until the executor is done with them
-        running.add_done_callback(lambda f: self._done(f, batch, live))
+        running.add_done_callback(lambda f: self._deliver(f, live))
 
-    def _done(self, running: asyncio.Future[Any], batch: Any, live: list[_Pending]) -> None:
+    def _run(self, batch: Any, live: list[_Pending]) -> list[tuple[bool, Any]]:
+        """In the executor thread: sends the batch, reads every result, frees the batch and
+        leaves the guard (here, so nothing stays held if the loop is gone before it is told)."""
         try:
-            exec_error = running.exception() if not running.cancelled() else asyncio.CancelledError()
+            try:
+                _native.xr_chat_batch_exec(batch)
+                exec_error: BaseException | None = None
+            except BaseException as e:
+                exec_error = e
+            results: list[tuple[bool, Any]] = []
             for p in live:
-                fut = p.future
                 try:
                     # after a failed exec, operations that got their reply still decode (an
                     # acquired lock must not be reported as failed); the others carry the
                     # connection's error
-                    value = p.op.decode(p.op.result(batch, p.index), p.ctx)
+                    results.append((True, p.op.decode(p.op.result(batch, p.index), p.ctx)))
                 except BaseException as e:
-                    _fail(fut, exec_error if exec_error is not None and _same_code(e, exec_error) else e)
-                    continue
-                if fut.cancelled():
-                    if p.op is ACQUIRE_LOCK and isinstance(value, Lock):
-                        self._release_orphan(value)
-                    continue
-                fut.set_result(value)
+                    same = exec_error is not None and _same_code(e, exec_error)
+                    results.append((False, exec_error if same else e))
+            return results
         finally:
             _native.xr_chat_batch_free(batch)
             self.core.leave()
+
+    def _deliver(self, running: asyncio.Future[list[tuple[bool, Any]]], live: list[_Pending]) -> None:
+        """Back on the loop: each caller's future gets its result or exception."""
+        if running.cancelled() or running.exception() is not None:
+            error = running.exception() if not running.cancelled() else asyncio.CancelledError()
+            for p in live:
+                _fail(p.future, error)  # type: ignore[arg-type]
+            return
+        for p, (ok, value) in zip(live, running.result()):
+            fut = p.future
+            if fut.cancelled():
+                if ok and p.op is ACQUIRE_LOCK and isinstance(value, Lock):
+                    self._release_orphan(value)
+                continue
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
 
     def _release_orphan(self, lock: Lock) -> None:
         """A caller cancelled while its acquire was in flight: give the lock back."""

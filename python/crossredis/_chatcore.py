@@ -165,6 +165,14 @@ class Core:
         if self.owns_client:
             self.client.close()
 
+    def __del__(self) -> None:
+        guard = getattr(self, "_guard", None)
+        if guard is not None:
+            try:
+                guard.close()  # the client closes itself when it goes
+            except Exception:  # interpreter shutdown
+                pass
+
 
 # ---- argument checks and value codecs -----------------------------------------------------------
 
@@ -334,9 +342,10 @@ class Watchdog:
     """The core's lock watchdog (extends by ttl every ttl/3), driven by the caller's timer: a
     thread (sync) or a task (asyncio). ``due_in()`` says when to ``tick()``; ``tick()`` returns
     HELD, LOST or FINISHED, a failed extension being retried by the core until the lock's own
-    expiry passes."""
+    expiry passes. One thread drives it at a time; ``state``, ``expires_at`` and ``last_error``
+    are plain attributes any thread may read."""
 
-    __slots__ = ("_core", "_w", "last_error", "state")
+    __slots__ = ("_core", "_w", "last_error", "state", "expires_at")
 
     def __init__(self, core: Core, thread_id: str, token: str, expires_at: int, ttl_ms: int,
                  max_lifetime_ms: int) -> None:
@@ -344,21 +353,20 @@ class Watchdog:
         self._w = core.call(_native.xr_binding_watchdog_new, thread_id, token, expires_at, ttl_ms,
                             max_lifetime_ms, now_ms())[1]
         self.last_error: Error | None = None
-        self.state = HELD
+        self.state: int = HELD
+        # copied after each tick by the driving thread, so other threads never read the C object
+        self.expires_at: int = expires_at
 
     def due_in_s(self) -> float | None:
         """Seconds until the next extension is due; None once the watchdog stopped."""
         ms = _native.xr_chat_watchdog_due_in(self._w, now_ms())
         return None if ms < 0 else ms / 1000.0
 
-    @property
-    def expires_at(self) -> int:
-        return int(_native.xr_chat_watchdog_expires_at(self._w))
-
     def tick(self) -> int:
         """Extends the lock when due (blocking: network); returns and records the state."""
         try:
-            self.state = self._core.run(_native.xr_binding_watchdog_tick, self._w, now_ms())[1]
+            self.state = int(self._core.run(_native.xr_binding_watchdog_tick, self._w, now_ms())[1])
+            self.expires_at = int(_native.xr_chat_watchdog_expires_at(self._w))
         except Error as e:
             self.last_error = e
             # a failed extension past the lock's expiry stops the watchdog (LOST); an adapter

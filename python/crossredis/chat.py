@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import weakref
 from types import TracebackType
 from typing import Any
 
@@ -374,7 +375,9 @@ class RedisStateAdapter(_Base):
         super().__init__(url, client, key_prefix, token_prefix, token_suffix, json_dialect, queue_dialect,
                          client_options)
         self._connect_lock: asyncio.Lock | None = None
-        self._batcher: Batcher | None = None
+        # one batcher per event loop (an adapter may serve loops in several threads)
+        self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Batcher] = weakref.WeakKeyDictionary()
+        self._batcher: Batcher | None = None  # the last one used
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -394,22 +397,23 @@ class RedisStateAdapter(_Base):
         """Waits for the calls in progress, then frees the adapter and closes its own client (a
         client passed in stays open). Idempotent; :meth:`connect` may be called again."""
         core, self._core = self._core, None
-        self._batcher = None
+        self._batchers.clear()
         if core is not None:
             await asyncio.get_running_loop().run_in_executor(None, core.close)
 
     @property
     def batcher(self) -> Batcher | None:
-        """The batcher of the current event loop (``exec_count``, ``op_count`` and ``largest``
-        count what it sent); None before the first call."""
+        """The batcher last used (one per event loop and connection; ``exec_count``,
+        ``op_count`` and ``largest`` count what it sent); None before the first call."""
         return self._batcher
 
     def _submit(self, op: Op, args: tuple[Any, ...], ctx: Any = None) -> asyncio.Future[Any]:
         core = self._connected_core()
         loop = asyncio.get_running_loop()
-        b = self._batcher
-        if b is None or b.loop is not loop or b.core is not core:
-            b = self._batcher = Batcher(core, loop)
+        b = self._batchers.get(loop)
+        if b is None or b.core is not core:
+            b = self._batchers[loop] = Batcher(core)
+        self._batcher = b
         return b.submit(op, args, ctx)
 
     async def _alone(self, fn: Any, *args: Any) -> Any:

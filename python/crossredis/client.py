@@ -134,7 +134,10 @@ class Client:
     def __del__(self) -> None:
         guard = getattr(self, "_guard", None)
         if guard is not None:
-            guard.close()
+            try:
+                guard.close()
+            except Exception:  # interpreter shutdown
+                pass
 
     def __repr__(self) -> str:
         return f"<crossredis.Client {self._address}{' closed' if self.closed else ''}>"

@@ -4,6 +4,7 @@ caller gets its own result or error; locks held for an ``async with`` block."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -232,3 +233,25 @@ def test_async_with_lock_is_extended_released_and_reports_loss(server, checker) 
         await a.disconnect()
 
     asyncio.run(run())
+
+
+def test_a_loop_that_ends_with_a_batch_in_flight_leaves_nothing_held(server, checker) -> None:
+    a = RedisStateAdapter(server.url)
+
+    async def leave_one_in_flight() -> asyncio.Task:
+        await a.connect()
+        checker.execute_command("CLIENT", "PAUSE", 300)
+        task = asyncio.get_running_loop().create_task(a.get("k"))
+        await asyncio.sleep(0.05)  # the batch is running in the executor when the loop ends
+        return task
+
+    loop = asyncio.new_event_loop()
+    task = loop.run_until_complete(leave_one_in_flight())
+    task.cancel()
+    loop.run_until_complete(asyncio.sleep(0))
+    loop.close()  # no executor shutdown, no more callbacks: the batch's result is never delivered
+    # the guard was left by the executor thread, not the gone loop: disconnect does not hang
+    done = threading.Event()
+    threading.Thread(target=lambda: (asyncio.run(a.disconnect()), done.set()), daemon=True).start()
+    assert done.wait(5)
+    assert a.get_client().closed
