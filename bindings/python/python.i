@@ -214,6 +214,36 @@ XR_PY_OUT_HANDLE(xr_script)
                                                              (long long)$1->expires_at_ms));
 }
 
+/* A dequeued entry that is no queue entry was popped all the same: the error carries its bytes
+ * as `raw`, so nothing is lost. */
+%{
+static void xr_py_raise_entry(int code, const xr_chat_queue_entry *e) {
+  xr_py_raise(code);
+  if (!e->raw) return;
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  PyErr_NormalizeException(&type, &value, &tb);
+  PyObject *raw = PyBytes_FromStringAndSize(e->raw, (Py_ssize_t)e->raw_len);
+  if (raw && value) PyObject_SetAttrString(value, "raw", raw);
+  Py_XDECREF(raw);
+  PyErr_Restore(type, value, tb);
+}
+%}
+%typemap(out) int xr_chat_dequeue {
+  if ($1 < 0) {
+    xr_py_raise_entry($1, arg3);
+    SWIG_fail;
+  }
+  $result = PyLong_FromLong($1);
+}
+%typemap(out) int xr_chat_batch_entry {
+  if ($1 < 0) {
+    xr_py_raise_entry($1, arg4);
+    SWIG_fail;
+  }
+  $result = PyLong_FromLong($1);
+}
+
 /* A queue entry out: (message bytes or None, enqueued_at_ms, expires_at_ms, raw bytes or None). */
 %typemap(in, numinputs=0) xr_chat_queue_entry *e (xr_chat_queue_entry e_) {
   memset(&e_, 0, sizeof e_);

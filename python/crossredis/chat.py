@@ -330,7 +330,9 @@ class State(_Base):
         return self._do(ENQUEUE, (tid, *_entry_args(entry), check_int("max_size", max_size)))  # type: ignore
 
     def dequeue(self, thread_id: str) -> QueueEntry | None:
-        """LPOP <prefix>:queue:<id>: the oldest entry (either runtime's spelling), or None."""
+        """LPOP <prefix>:queue:<id>: the oldest entry (either runtime's spelling; ``enqueued_at``
+        -1 when it has none), or None. An entry that is not one raises DataError with its bytes
+        in ``raw`` (it was popped)."""
         return self._do(DEQUEUE, (check_str("thread_id", thread_id),))  # type: ignore[no-any-return]
 
     def queue_depth(self, thread_id: str) -> int:
@@ -535,8 +537,10 @@ class RedisStateAdapter(_Base):
         return await self._submit(ENQUEUE, (tid, *_entry_args(entry), check_int("max_size", max_size)))  # type: ignore
 
     async def dequeue(self, thread_id: str) -> QueueEntry | None:
-        """LPOP <prefix>:queue:<id>: the oldest entry (either runtime's spelling), or None; a
-        ``chat:Message`` comes back as ``chat_sdk.types.Message`` when chat_sdk is installed."""
+        """LPOP <prefix>:queue:<id>: the oldest entry (either runtime's spelling; ``enqueued_at``
+        -1 when it has none), or None; a ``chat:Message`` comes back as
+        ``chat_sdk.types.Message`` when chat_sdk is installed. An entry that is not one raises
+        DataError with its bytes in ``raw`` (it was popped)."""
         return await self._submit(DEQUEUE, (check_str("thread_id", thread_id),))  # type: ignore[no-any-return]
 
     async def queue_depth(self, thread_id: str) -> int:

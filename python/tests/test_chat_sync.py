@@ -79,7 +79,7 @@ def test_a_blocked_acquire_does_not_stop_other_threads(server, checker) -> None:
         result: list[object] = []
 
         def blocked() -> None:
-            result.append(st.acquire_lock("busy", 1000, wait_ms=2000))
+            result.append(st.acquire_lock("busy", 1000, wait_ms=1000))
             done.set()
 
         t = threading.Thread(target=blocked)
@@ -89,7 +89,7 @@ def test_a_blocked_acquire_does_not_stop_other_threads(server, checker) -> None:
         for i in range(200):
             st.set(f"k{i}", i)
         elapsed = time.monotonic() - t0
-        assert not done.is_set() and elapsed < 1.5  # 200 commands while the other thread waits
+        assert not done.is_set() and elapsed < 0.8  # 200 commands while the other thread waits
         t.join()
         assert result == [None]
 
