@@ -448,7 +448,7 @@ def main() -> int:
     p.add_argument("-n", type=int, default=10000, help="cycles, one mode (default 10000)")
     p.add_argument("--seq", type=int, default=2000, help="cycles per sequential run (default 2000)")
     p.add_argument("--rounds", type=int, default=32, help="rounds of 64 per asyncio run (default 32)")
-    p.add_argument("-r", "--repeats", type=int, default=21, help="interleaved repeats (default 21)")
+    p.add_argument("-r", "--repeats", type=int, default=31, help="interleaved repeats (default 31)")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--profile", metavar="DIR", help="also cProfile each mode into DIR/profile-py-<mode>.txt")
     p.add_argument("--command", default="bench/python/run", help=argparse.SUPPRESS)
