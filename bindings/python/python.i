@@ -245,6 +245,9 @@ XR_PY_OUT_HANDLE(xr_script)
 %typemap(argout) const xr_reply **items {
   $result = SWIG_AppendOutput($result, *$1 ? xr_py_reply(*$1) : PyList_New(0));
 }
+/* Borrowed from the batch: SWIG would otherwise pick the freearg of `xr_reply **items` (it drops
+ * qualifiers when it looks typemaps up) and free the batch's reply. */
+%typemap(freearg) const xr_reply **items ""
 
 /* A command's reply out, as Python values. */
 %typemap(in, numinputs=0) xr_reply **out (xr_reply *r_ = NULL) {

@@ -1,9 +1,28 @@
-"""crossredis: Redis state shared byte for byte across runtimes (C core, SWIG-generated binding)."""
+"""crossredis: Redis state shared byte for byte across runtimes (C core, SWIG-generated binding).
+
+- :class:`Client`: a thread-safe Redis client over the C core (``command()``, ``ping()``).
+- :mod:`crossredis.chat`: the Chat SDK state adapter (asyncio drop-in for ``chat_sdk``'s
+  ``RedisStateAdapter``, and the synchronous :class:`crossredis.chat.State`).
+- Exceptions: :class:`Error` and its subclasses, made from the core's error table.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from . import errors as _errors
+from .client import Client
 from .errors import *  # noqa: F401,F403  (the exception classes)
 from .errors import Error, error_class
 
+from . import chat  # noqa: E402  (imports the classes above)
+
+if TYPE_CHECKING:  # the table's classes, named for type checkers
+    from .errors import (AuthenticationError, CallbackError, ClientClosedError, ConnectionError,
+                         ConnectionLostError, DataError, InvalidArgumentError, NotFoundError, OutOfMemoryError,
+                         OutOfRangeError, ProtocolError, ResponseError, TimeoutError, TLSError, UnsupportedError,
+                         WrongTypeError)
+
 __version__ = "0.1.0"
-__all__ = ["Error", "error_class", "__version__"]
+__all__ = ["Client", "Error", "chat", "error_class", "__version__",
+           *[name for name in _errors.__all__ if name != "Error"]]

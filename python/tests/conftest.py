@@ -54,7 +54,7 @@ class RedisServer:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
                     s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
+                    if s.recv(16).startswith((b"+PONG", b"-NOAUTH")):  # up (with a password or not)
                         return True
             except OSError:
                 time.sleep(0.02)
@@ -84,3 +84,33 @@ def redis_server() -> Iterator[RedisServer]:
     server = RedisServer()
     yield server
     server.close()
+
+
+@pytest.fixture()
+def server(redis_server: RedisServer) -> Iterator[RedisServer]:
+    """The session's server, emptied (data and script cache) for this test."""
+    import redis
+
+    with redis.Redis(port=redis_server.port) as r:
+        r.flushall()
+        r.script_flush()
+    yield redis_server
+
+
+@pytest.fixture()
+def checker(server: RedisServer) -> Iterator[object]:
+    """A second connection (redis-py, bytes in and out) to look at what crossredis left in Redis."""
+    import redis
+
+    with redis.Redis(port=server.port) as r:
+        r.addr = r.client_info()["addr"]  # its MONITOR lines are not the adapter's
+        yield r
+
+
+@pytest.fixture()
+def monitor(server: RedisServer, checker) -> Iterator[object]:
+    from monitor import Monitor
+
+    m = Monitor(server.port, ignore=(checker.addr,))
+    yield m
+    m.close()

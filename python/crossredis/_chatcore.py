@@ -1,0 +1,384 @@
+"""What the sync and async Chat SDK state adapters share: options, the native adapter behind its
+guard, argument checks, and one table of operations (how each runs alone, how it joins a batch,
+how its result becomes a Python value)."""
+
+from __future__ import annotations
+
+import json
+import operator
+import re
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, NamedTuple
+
+from . import _native
+from ._guard import Guard
+from .client import Client
+from .errors import Error
+
+__all__: list[str] = []
+
+
+# ---- public value types (re-exported by crossredis.chat) -------------------------------------
+
+
+@dataclass
+class Lock:
+    """A held lock, as the Chat SDK's ``Lock``: the thread id, the token stored under
+    ``<prefix>:lock:<thread id>`` and when it expires (Unix ms, computed on the client)."""
+
+    thread_id: str
+    token: str
+    expires_at: int
+
+
+@dataclass
+class QueueEntry:
+    """A queued message, as the Chat SDK's ``QueueEntry`` (times in Unix ms). ``message`` is a
+    ``chat_sdk.types.Message`` when it was one (``_type == "chat:Message"``) and chat_sdk is
+    installed, else the parsed JSON value."""
+
+    enqueued_at: int
+    expires_at: int
+    message: Any
+
+
+class StateNotConnectedError(Error):
+    """A state adapter method was called before ``connect()`` (or after ``disconnect()``). When
+    chat_sdk is loaded, the raised exception is also a ``chat_sdk.errors.StateNotConnectedError``."""
+
+    def __init__(self, adapter_name: str) -> None:
+        self.adapter_name = adapter_name
+        # not super(): with the chat_sdk class mixed in, its __init__ would re-format the text
+        Exception.__init__(self, f"{adapter_name} is not connected. Call connect() first.")
+
+
+_dual_not_connected: dict[type, type] = {}
+
+
+def not_connected(adapter_name: str) -> StateNotConnectedError:
+    upstream = sys.modules.get("chat_sdk.errors")
+    up_cls = getattr(upstream, "StateNotConnectedError", None) if upstream is not None else None
+    if not isinstance(up_cls, type):
+        return StateNotConnectedError(adapter_name)
+    cls = _dual_not_connected.get(up_cls)
+    if cls is None:
+        cls = type("StateNotConnectedError", (StateNotConnectedError, up_cls),
+                   {"__module__": "crossredis.chat", "__doc__": StateNotConnectedError.__doc__})
+        _dual_not_connected[up_cls] = cls
+    return cls(adapter_name)  # type: ignore[no-any-return]
+
+
+# ---- options ------------------------------------------------------------------------------------
+
+_TOKEN_SUFFIXES = {"hex32": _native.XR_TOKEN_HEX32, "base36": _native.XR_TOKEN_BASE36}
+_JSON_DIALECTS = {"python": 2, "js": 1}  # xr_json_dialect: XR_JSON_JS = 1, XR_JSON_PYTHON = 2
+_QUEUE_DIALECTS = {"python": _native.XR_CHAT_QUEUE_PYTHON, "ts": _native.XR_CHAT_QUEUE_TS,
+                   "both": _native.XR_CHAT_QUEUE_BOTH}
+_TOKEN_PREFIX = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
+def _choice(name: str, value: str, table: dict[str, int]) -> int:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    try:
+        return table[value]
+    except KeyError:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, table))}, not {value!r}") from None
+
+
+@dataclass(frozen=True)
+class Options:
+    key_prefix: str
+    token_prefix: str
+    token_suffix: int
+    json: int
+    queue: int
+
+    @classmethod
+    def make(cls, key_prefix: str, token_prefix: str, token_suffix: str, json_dialect: str,
+             queue_dialect: str) -> Options:
+        if not isinstance(key_prefix, str):
+            raise TypeError(f"key_prefix must be a str, not {type(key_prefix).__name__}")
+        if any(ch in key_prefix for ch in "*?[]\\"):
+            raise ValueError(f"key_prefix must not hold glob characters (* ? [ ] \\): {key_prefix!r}")
+        if not isinstance(token_prefix, str):
+            raise TypeError(f"token_prefix must be a str, not {type(token_prefix).__name__}")
+        if not _TOKEN_PREFIX.fullmatch(token_prefix):
+            raise ValueError(f"token_prefix must be 1 to 64 of [A-Za-z0-9-], not {token_prefix!r}")
+        return cls(key_prefix, token_prefix, _choice("token_suffix", token_suffix, _TOKEN_SUFFIXES),
+                   _choice("json_dialect", json_dialect, _JSON_DIALECTS),
+                   _choice("queue_dialect", queue_dialect, _QUEUE_DIALECTS))
+
+
+# ---- the native adapter -------------------------------------------------------------------------
+
+
+class Core:
+    """The native xr_chat over a Client. A call enters both guards, so neither the adapter nor
+    the client is freed under it."""
+
+    __slots__ = ("client", "owns_client", "_guard", "_client_guard")
+
+    def __init__(self, client: Client, owns_client: bool, o: Options) -> None:
+        self.client = client
+        self.owns_client = owns_client
+        self._client_guard = client._guard
+        handle = self._client_guard.call(
+            lambda c: _native.xr_binding_chat_new(c, o.key_prefix, 1, o.token_prefix, o.token_suffix, o.json,
+                                                  o.queue)[1])
+        self._guard = Guard(handle, _native.xr_chat_free, "the state adapter")
+
+    def enter(self) -> Any:
+        s = self._guard.enter()
+        try:
+            self._client_guard.enter()
+        except BaseException:
+            self._guard.leave()
+            raise
+        return s
+
+    def leave(self) -> None:
+        self._client_guard.leave()
+        self._guard.leave()
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(adapter handle, *args)`` inside both guards."""
+        s = self.enter()
+        try:
+            return fn(s, *args)
+        finally:
+            self.leave()
+
+    def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` inside both guards (for watchdogs, which hold the adapter themselves)."""
+        self.enter()
+        try:
+            return fn(*args)
+        finally:
+            self.leave()
+
+    def close(self) -> None:
+        """Frees the adapter once no call is inside, then closes the client if it owns it."""
+        self._guard.close()
+        if self.owns_client:
+            self.client.close()
+
+    def __del__(self) -> None:
+        guard = getattr(self, "_guard", None)
+        if guard is not None:
+            try:
+                guard.close()  # the client closes itself when it goes
+            except Exception:  # interpreter shutdown
+                pass
+
+
+# ---- argument checks and value codecs -----------------------------------------------------------
+
+
+def check_str(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    return value
+
+
+def check_int(name: str, value: Any, *, allow_none: bool = False) -> int:
+    """An int argument; None means 0 when allowed (the port's ``ttl_ms or 0``)."""
+    if value is None and allow_none:
+        return 0
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not bool")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
+
+
+def lock_parts(lock: Any) -> tuple[str, str]:
+    """(thread id, token) of a crossredis or chat_sdk Lock (anything with those attributes)."""
+    try:
+        thread_id, token = lock.thread_id, lock.token
+    except AttributeError:
+        raise TypeError(f"lock must be a Lock (with thread_id and token), not {type(lock).__name__}") from None
+    return check_str("lock.thread_id", thread_id), check_str("lock.token", token)
+
+
+def dumps(value: Any) -> str:
+    """JSON text for the core, which re-writes it in the adapter's dialect."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def message_json(message: Any) -> str:
+    """A queued message as the port serializes it: ``to_json()``, a dict, or ``__dict__``."""
+    if hasattr(message, "to_json"):
+        data = message.to_json()
+    elif isinstance(message, dict):
+        data = message
+    else:
+        data = message.__dict__
+    return dumps(data)
+
+
+def loads_or_raw(raw: bytes) -> Any:
+    """The stored value parsed, or the raw text when it is not JSON (bytes when not UTF-8)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+_message_from_json: Callable[[Any], Any] | None = None
+
+
+def message_from(raw: bytes) -> Any:
+    data = json.loads(raw)
+    if isinstance(data, dict) and data.get("_type") == "chat:Message":
+        global _message_from_json
+        if _message_from_json is None:
+            try:
+                from chat_sdk.types import Message
+            except ImportError:
+                return data
+            _message_from_json = Message.from_json
+        return _message_from_json(data)
+    return data
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+# ---- the operations -----------------------------------------------------------------------------
+
+
+class Op(NamedTuple):
+    """One adapter operation: the native function that runs it alone, the one that adds it to a
+    batch, the one that reads its result from the batch, and how that result becomes the
+    method's value (``decode(native result, context)``). Alone and in a batch the native result
+    has the same shape."""
+
+    name: str
+    alone: Callable[..., Any]
+    add: Callable[..., int]
+    result: Callable[..., Any]
+    decode: Callable[[Any, Any], Any]
+
+
+def _none(res: Any, ctx: Any) -> None:
+    return None
+
+
+def _bool(res: Any, ctx: Any) -> bool:
+    return bool(res[1])
+
+
+def _int(res: Any, ctx: Any) -> int:
+    return int(res[1])
+
+
+def _lock(res: Any, thread_id: str) -> Lock | None:
+    if not res[1]:
+        return None
+    token, expires_at = res[2]
+    return Lock(thread_id=thread_id, token=token, expires_at=expires_at)
+
+
+def _value(res: Any, ctx: Any) -> Any:
+    return None if res[1] is None else loads_or_raw(res[1])
+
+
+def _list(res: Any, ctx: Any) -> list[Any]:
+    return [loads_or_raw(v) for v in res[1]]
+
+
+def _entry(res: Any, ctx: Any) -> QueueEntry | None:
+    if not res[1]:
+        return None
+    message, enqueued_at, expires_at, _raw = res[2]
+    return QueueEntry(enqueued_at=enqueued_at, expires_at=expires_at, message=message_from(message))
+
+
+n = _native
+SUBSCRIBE = Op("subscribe", n.xr_chat_subscribe, n.xr_chat_batch_subscribe, n.xr_chat_batch_status, _none)
+UNSUBSCRIBE = Op("unsubscribe", n.xr_chat_unsubscribe, n.xr_chat_batch_unsubscribe, n.xr_chat_batch_status, _none)
+IS_SUBSCRIBED = Op("is_subscribed", n.xr_chat_is_subscribed, n.xr_chat_batch_is_subscribed, n.xr_chat_batch_bool,
+                   _bool)
+ACQUIRE_LOCK = Op("acquire_lock", n.xr_chat_acquire_lock, n.xr_chat_batch_acquire_lock, n.xr_chat_batch_lock, _lock)
+RELEASE_LOCK = Op("release_lock", n.xr_chat_release_lock, n.xr_chat_batch_release_lock, n.xr_chat_batch_bool,
+                  _none)
+EXTEND_LOCK = Op("extend_lock", n.xr_chat_extend_lock, n.xr_chat_batch_extend_lock, n.xr_chat_batch_bool, _bool)
+FORCE_RELEASE_LOCK = Op("force_release_lock", n.xr_chat_force_release_lock, n.xr_chat_batch_force_release_lock,
+                        n.xr_chat_batch_status, _none)
+GET = Op("get", n.xr_chat_get, n.xr_chat_batch_get, n.xr_chat_batch_value, _value)
+SET = Op("set", n.xr_chat_set, n.xr_chat_batch_set, n.xr_chat_batch_status, _none)
+SET_IF_NOT_EXISTS = Op("set_if_not_exists", n.xr_chat_set_if_not_exists, n.xr_chat_batch_set_if_not_exists,
+                       n.xr_chat_batch_bool, _bool)
+DELETE = Op("delete", n.xr_chat_delete, n.xr_chat_batch_delete, n.xr_chat_batch_status, _none)
+APPEND_TO_LIST = Op("append_to_list", n.xr_chat_append_to_list, n.xr_chat_batch_append_to_list,
+                    n.xr_chat_batch_status, _none)
+GET_LIST = Op("get_list", n.xr_chat_get_list, n.xr_chat_batch_get_list, n.xr_chat_batch_list, _list)
+ENQUEUE = Op("enqueue", n.xr_chat_enqueue, n.xr_chat_batch_enqueue, n.xr_chat_batch_integer, _int)
+DEQUEUE = Op("dequeue", n.xr_chat_dequeue, n.xr_chat_batch_dequeue, n.xr_chat_batch_entry, _entry)
+QUEUE_DEPTH = Op("queue_depth", n.xr_chat_queue_depth, n.xr_chat_batch_queue_depth, n.xr_chat_batch_integer, _int)
+del n
+
+
+def lock_from_wait(res: Any, thread_id: str) -> Lock | None:
+    """The result of xr_chat_acquire_lock_wait (the shape of acquire_lock's)."""
+    return _lock(res, thread_id)
+
+
+# ---- the watchdog -------------------------------------------------------------------------------
+
+HELD, LOST, FINISHED = _native.XR_WATCHDOG_HELD, _native.XR_WATCHDOG_LOST, _native.XR_WATCHDOG_FINISHED
+
+
+class Watchdog:
+    """The core's lock watchdog (extends by ttl every ttl/3), driven by the caller's timer: a
+    thread (sync) or a task (asyncio). ``due_in()`` says when to ``tick()``; ``tick()`` returns
+    HELD, LOST or FINISHED, a failed extension being retried by the core until the lock's own
+    expiry passes. One thread drives it at a time; ``state``, ``expires_at`` and ``last_error``
+    are plain attributes any thread may read."""
+
+    __slots__ = ("_core", "_w", "last_error", "state", "expires_at")
+
+    def __init__(self, core: Core, thread_id: str, token: str, expires_at: int, ttl_ms: int,
+                 max_lifetime_ms: int) -> None:
+        self._core = core
+        self._w = core.call(_native.xr_binding_watchdog_new, thread_id, token, expires_at, ttl_ms,
+                            max_lifetime_ms, now_ms())[1]
+        self.last_error: Error | None = None
+        self.state: int = HELD
+        # copied after each tick by the driving thread, so other threads never read the C object
+        self.expires_at: int = expires_at
+
+    def due_in_s(self) -> float | None:
+        """Seconds until the next extension is due; None once the watchdog stopped."""
+        ms = _native.xr_chat_watchdog_due_in(self._w, now_ms())
+        return None if ms < 0 else ms / 1000.0
+
+    def tick(self) -> int:
+        """Extends the lock when due (blocking: network); returns and records the state."""
+        try:
+            self.state = int(self._core.run(_native.xr_binding_watchdog_tick, self._w, now_ms())[1])
+            self.expires_at = int(_native.xr_chat_watchdog_expires_at(self._w))
+        except Error as e:
+            self.last_error = e
+            # a failed extension past the lock's expiry stops the watchdog (LOST); an adapter
+            # closed under a held lock can extend it no more: lost as well
+            if _native.xr_chat_watchdog_due_in(self._w, now_ms()) < 0 or self._core_closed():
+                self.state = LOST
+        return self.state
+
+    def _core_closed(self) -> bool:
+        return self._core._guard.closed or self._core.client.closed
+
+    def free(self) -> None:
+        w, self._w = self._w, None
+        if w is not None:
+            _native.xr_chat_watchdog_free(w)

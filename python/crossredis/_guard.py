@@ -1,0 +1,62 @@
+"""A native handle shared by many threads and closed once: calls count themselves in and out, and
+closing waits until no call is inside, so the C object is never freed under a running call."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+from .errors import ClientClosedError
+
+__all__: list[str] = []
+
+
+class Guard:
+    """Holds a native handle; ``enter()`` returns it (or raises ClientClosedError), ``leave()``
+    ends the call; ``close()`` marks it closed, waits for the calls inside, then frees it."""
+
+    __slots__ = ("_cond", "_active", "_handle", "_free", "_what")
+
+    def __init__(self, handle: Any, free: Callable[[Any], None], what: str) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._active = 0
+        self._handle = handle
+        self._free = free
+        self._what = what
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    def enter(self) -> Any:
+        with self._cond:
+            if self._handle is None:
+                raise ClientClosedError(f"{self._what} is closed")
+            self._active += 1
+            return self._handle
+
+    def leave(self) -> None:
+        with self._cond:
+            self._active -= 1
+            if self._active == 0:
+                self._cond.notify_all()
+
+    def close(self) -> bool:
+        """Frees the handle once no call is inside; False when it was already closed."""
+        with self._cond:
+            handle = self._handle
+            if handle is None:
+                return False
+            self._handle = None  # new calls fail from now on
+            while self._active:
+                self._cond.wait()
+        self._free(handle)
+        return True
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(handle, *args)`` inside the guard."""
+        handle = self.enter()
+        try:
+            return fn(handle, *args)
+        finally:
+            self.leave()

@@ -1,0 +1,85 @@
+"""The public surface: __all__, docstrings, typing files, and the exception names type checkers see."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import pytest
+
+import crossredis
+import crossredis.chat
+import crossredis.client
+import crossredis.errors
+from crossredis import _native
+
+PACKAGE = Path(crossredis.__file__).parent
+MODULES = [crossredis, crossredis.chat, crossredis.client, crossredis.errors]
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
+def test_every_public_name_is_exported_and_documented(module) -> None:
+    assert module.__doc__
+    assert module.__all__
+    for name in module.__all__:
+        obj = getattr(module, name)  # exists
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert obj.__doc__, f"{module.__name__}.{name} has no docstring"
+        if inspect.isclass(obj):
+            for attr, member in vars(obj).items():
+                if attr.startswith("_") or not (inspect.isfunction(member) or isinstance(member, property)):
+                    continue
+                assert member.__doc__, f"{module.__name__}.{name}.{attr} has no docstring"
+
+
+def test_the_package_is_typed() -> None:
+    assert (PACKAGE / "py.typed").is_file()
+    assert (PACKAGE / "_native.pyi").is_file()
+
+
+def test_type_checkers_see_every_exception_class() -> None:
+    """errors.py makes its classes from the core's table at import; the TYPE_CHECKING block that
+    names them for type checkers must list the same classes with the same parents."""
+    tree = ast.parse((PACKAGE / "errors.py").read_text())
+    declared: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            for cls in node.body:
+                assert isinstance(cls, ast.ClassDef)
+                declared[cls.name] = cls.bases[0].id  # type: ignore[attr-defined]
+    table: dict[str, str] = {}
+    i = 0
+    while (row := _native.xr_error_info_at(i)) is not None:
+        i += 1
+        if row.code != 0:
+            table[row.class_name] = row.parent_class
+    assert declared == table
+    for name, parent in table.items():
+        cls = getattr(crossredis, name)
+        assert cls.__bases__ == (getattr(crossredis, parent),) and name in crossredis.__all__
+
+
+def test_the_chat_names_match_the_port() -> None:
+    chat_sdk_redis = pytest.importorskip("chat_sdk.state.redis")
+    for name in ("RedisStateAdapter", "IoRedisStateAdapter"):
+        ours, theirs = getattr(crossredis.chat, name), getattr(chat_sdk_redis, name)
+        port_methods = {n for n, m in vars(chat_sdk_redis.RedisStateAdapter).items()
+                        if inspect.isfunction(m) and not n.startswith("_")}
+        for method in port_methods:
+            mine = getattr(ours, method)
+            assert inspect.iscoroutinefunction(mine) == inspect.iscoroutinefunction(getattr(theirs, method)), method
+            port_params = inspect.signature(getattr(theirs, method)).parameters
+            my_params = inspect.signature(mine).parameters
+            for p in port_params.values():  # every keyword of the port is accepted, same default
+                assert p.name in my_params, f"{name}.{method}({p.name})"
+                assert my_params[p.name].default == p.default or p.name in ("url", "client"), (method, p.name)
+    import chat_sdk.types
+
+    for cls in ("Lock", "QueueEntry"):
+        ours_fields = list(getattr(crossredis.chat, cls).__dataclass_fields__)
+        assert ours_fields == list(getattr(chat_sdk.types, cls).__dataclass_fields__)
+    # the sync twin has the same methods
+    for method in vars(crossredis.chat.RedisStateAdapter):
+        if not method.startswith("_") and method != "batcher":
+            assert hasattr(crossredis.chat.State, method), method
