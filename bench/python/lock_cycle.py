@@ -35,6 +35,7 @@ import json
 import os
 import platform
 import pstats
+import re
 import secrets
 import shutil
 import socket
@@ -388,6 +389,8 @@ def suite(args: argparse.Namespace, url: str) -> int:
         target = f">= {t['min']}" if t else ""
         result = t["result"] if t else ""
         print(f"{m:<16} {med[m]:>9.0f} {min(runs[m]):>9.0f} {max(runs[m]):>9.0f}  {ratio:<28} {target:<8} {result}")
+    if "xr-async64/redispy-async64" in ratios:
+        print(f"context: xr-async64/redispy-async64 {ratios['xr-async64/redispy-async64']['paired']:.3f}")
     for t in targets:
         if t["ratio"] is None:
             print(f"target {t['mode']} >= {t['min']}x {t['baseline']}: n/a (crossredis.chat not available)")
@@ -417,9 +420,11 @@ def suite(args: argparse.Namespace, url: str) -> int:
         }
         if profiles:
             doc["profiles"] = profiles
+        text = json.dumps(doc, indent=2)
+        # The runs on one line each, as bench/run writes them.
+        text = re.sub(r"\[\s*(\d[\d\s,]*?)\s*\]", lambda m: "[" + "".join(m.group(1).split()) + "]", text)
         with open(args.json, "w") as f:
-            json.dump(doc, f, indent=2)
-            f.write("\n")
+            f.write(text + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
     return 0
 
