@@ -288,8 +288,8 @@ static int value_text(chat_cmd *c, const xr_chat *s, const char *json, size_t js
 
 int chat_build_set(chat_cmd *c, const xr_chat *s, const char *key, size_t key_len, const char *json,
                    size_t json_len, int64_t ttl_ms, int nx) {
-  const char *v;
-  size_t vlen;
+  const char *v = NULL;
+  size_t vlen = 0;
   int rc = build_keyed(c, s, "SET", "cache", key, key_len, "key");
   if (rc || (rc = value_text(c, s, json, json_len, &v, &vlen))) return rc;
   arg(c, v, vlen);
@@ -303,8 +303,8 @@ int chat_build_set(chat_cmd *c, const xr_chat *s, const char *key, size_t key_le
 
 int chat_build_append(chat_cmd *c, const xr_chat *s, const char *key, size_t key_len, const char *json,
                       size_t json_len, long max_length, int64_t ttl_ms) {
-  const char *v;
-  size_t vlen;
+  const char *v = NULL;
+  size_t vlen = 0;
   int rc;
   if ((rc = need_id(key, key_len, "key")) || (rc = make_key(&c->key, s, "list", key, key_len)) ||
       (rc = value_text(c, s, json, json_len, &v, &vlen)))
