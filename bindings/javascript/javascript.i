@@ -27,6 +27,10 @@
 #include "crossredis/chat.h"
 #include "crossredis/client.h"
 #include "crossredis/error.h"
+/* binding.h has no extern "C" of its own (its guard keeps crossredis.i's include from undoing this). */
+extern "C" {
+#include "binding.h"
+}
 
 /* code -> Error subclass constructor, given by the JS layer at load (an object keyed by code). */
 static Napi::ObjectReference *xr_js_error_classes = nullptr;
