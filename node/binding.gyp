@@ -16,7 +16,7 @@
         "<!@(node -p \"require('fs').readdirSync('../core/src').filter(f=>f.endsWith('.c')).map(f=>'../core/src/'+f).join(' ')\")",
       ],
       "include_dirs": [
-        "/usr/include/node",
+        "<(node_root_dir)/include/node",  # first: <openssl/*.h> are Node's bundled OpenSSL
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "../core/include",
         "../core/src",
@@ -52,7 +52,7 @@
         "<(hiredis_src)/sockcompat.c",
         "<(hiredis_src)/ssl.c",
       ],
-      "include_dirs": ["/usr/include/node", "<(hiredis_src)"],
+      "include_dirs": ["<(node_root_dir)/include/node", "<(hiredis_src)"],
       "cflags": ["-fvisibility=hidden", "-fPIC"],
       "cflags_c": ["-std=c99"],
     }
