@@ -348,6 +348,22 @@ static void xr_js_throw_entry(Napi::Env env, int code, const xr_chat_queue_entry
   $1 = $input.IsArray();
 }
 
+/* Optional strings (URL, user, CA file, ...): a string, or null/undefined for NULL. */
+%typemap(in) const char * (std::string s_) {
+  if ($input.IsNull() || $input.IsUndefined()) {
+    $1 = NULL;
+  } else if ($input.IsString()) {
+    s_ = $input.As<Napi::String>().Utf8Value();
+    $1 = ($1_ltype)s_.c_str();
+  } else {
+    SWIG_exception_fail(SWIG_TypeError, "in method '$symname', argument $argnum: expected a string, null or undefined");
+  }
+}
+%typemap(freearg) const char * ""
+%typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) const char * {
+  $1 = $input.IsString() || $input.IsNull() || $input.IsUndefined();
+}
+
 /* typemaps.i's OUTPUT outs, skipped after a failure like the others (crossredis.i includes
  * typemaps.i again: SWIG includes a file once, so these stay). */
 %include "typemaps.i"

@@ -130,6 +130,33 @@ describe("crossredis_native over a plain redis-server", () => {
     }
   });
 
+  test("chat key/value, list and queue; a bad queue entry throws with .raw", () => {
+    const [, chat] = native.xr_binding_chat_new(client, "chat-sdk", 0, undefined, 0, 0, 0);
+    try {
+      assert.equal(native.xr_chat_set(chat, "kv", JSON.stringify({ a: 1 }), 60000), 0); // no outputs: the plain rc
+      assert.equal(native.xr_chat_get(chat, "kv")[1].toString(), '{"a":1}');
+      assert.deepEqual(native.xr_chat_get(chat, "nokey"), [0, null]);
+      native.xr_chat_append_to_list(chat, "lst", '"x"', 10, 60000);
+      assert.deepEqual(native.xr_chat_get_list(chat, "lst")[1].map(String), ['"x"']);
+      const now = Date.now();
+      assert.deepEqual(native.xr_chat_enqueue(chat, "t2", JSON.stringify({ text: "hi" }), now, now + 60000, 10), [0, 1]);
+      const [, found, [message, enqueuedAt, expiresAt, raw]] = native.xr_chat_dequeue(chat, "t2");
+      assert.equal(found, true);
+      assert.equal(message.toString(), '{"text":"hi"}');
+      assert.equal(enqueuedAt, now);
+      assert.equal(expiresAt, now + 60000);
+      assert.ok(Buffer.isBuffer(raw));
+      native.xr_client_command(client, ["RPUSH", "chat-sdk:queue:t3", "garbage"]);
+      assert.throws(() => native.xr_chat_dequeue(chat, "t3"), (e) => {
+        assert.equal(e.code, -12);
+        assert.equal(e.raw.toString(), "garbage");
+        return true;
+      });
+    } finally {
+      native.xr_chat_free(chat);
+    }
+  });
+
   test("a server error throws an Error with the core's message and .code", () => {
     native.xr_client_command(client, ["SET", "s", "v"]);
     assert.throws(() => native.xr_client_command(client, ["LPUSH", "s", "x"]), (e) => {
