@@ -1,0 +1,385 @@
+/* The private Node addon crossredis_native: typemaps for JavaScript (SWIG -javascript -napi, C++;
+ * $input is a Napi::Value, `env` the Napi::Env), then the shared interface. Built with
+ * C++ exceptions on (NAPI_CPP_EXCEPTIONS: SWIG -napi's own fragments do
+ * not compile in the Maybe mode); a core error is thrown with ThrowAsJavaScriptException after the
+ * freearg typemaps ran (see xr_js_failed). Calls run on the JS thread (SWIG -napi has no async); the Promise
+ * layer is for later.
+ *
+ * Shapes, as in python/python.i:
+ *   int result        a negative one throws an Error with the core's message and `.code` (XR_E*);
+ *                     otherwise a Number, and the outputs are appended: [rc, out1, ...]
+ *   bytes in          string (UTF-8), Buffer or Uint8Array
+ *   bytes out         Buffer, or null
+ *   handle out        an opaque SWIG pointer object
+ *   lock out          [token string, expires_at_ms]
+ *   queue entry out   [message Buffer|null, enqueued_at_ms, expires_at_ms, raw Buffer|null]
+ *   reply out         bulk strings as Buffer, status as string, integers as Number (BigInt beyond
+ *                     2^53), doubles as Number, arrays as Array, nil as null
+ *   command args      an Array of string, Buffer, Uint8Array, number or bigint */
+%module crossredis_native
+
+%{
+#include <stdlib.h>
+#include <string.h>
+#include <string>
+#include <vector>
+#include "crossredis/alloc.h"
+#include "crossredis/chat.h"
+#include "crossredis/client.h"
+#include "crossredis/error.h"
+/* binding.h has no extern "C" of its own (its guard keeps crossredis.i's include from undoing this). */
+extern "C" {
+#include "binding.h"
+}
+
+/* code -> Error subclass constructor, given by the JS layer at load (an object keyed by code). */
+static Napi::ObjectReference *xr_js_error_classes = nullptr;
+
+/* The code of the failure the current wrapper threw in its `out` typemap: its argout typemaps
+ * skip their work (no N-API call with an exception pending), its freearg typemaps free what the
+ * call made, and its `ret` typemap leaves through SWIG_fail. SWIG -napi runs no freearg on the
+ * fail path, hence this. One JS thread per env; thread_local for worker threads. */
+static thread_local int xr_js_failed = 0;
+
+/* Makes the Error for a negative code: the core's message, `.code` the XR_E* value. */
+static Napi::Error xr_js_error(Napi::Env env, int code) {
+  const char *msg = xr_error_last()->message;
+  if (!msg || !msg[0]) msg = xr_strerror(code);
+  Napi::Error err = Napi::Error::New(env, msg);
+  if (xr_js_error_classes && !xr_js_error_classes->IsEmpty()) {
+    try {
+      Napi::Value cls = xr_js_error_classes->Value().Get(std::to_string(code));
+      if (cls.IsFunction()) {
+        Napi::Object made = cls.As<Napi::Function>().New({Napi::String::New(env, msg)});
+        err = Napi::Error(env, made);
+      }
+    } catch (const Napi::Error &) {
+      /* a class that cannot be made: the plain Error */
+    }
+  }
+  err.Value().Set("code", Napi::Number::New(env, code));
+  err.Value().Set("codeName", Napi::String::New(env, xr_error_name(code)));
+  return err;
+}
+
+static void xr_js_throw(Napi::Env env, int code) {
+  xr_js_failed = code;
+  if (!env.IsExceptionPending()) xr_js_error(env, code).ThrowAsJavaScriptException();
+}
+
+static Napi::Value xr_js_bytes(Napi::Env env, const char *p, size_t n) {
+  return Napi::Buffer<char>::Copy(env, p ? p : "", n);
+}
+
+/* A reply as JS values; an empty Value when a JS call failed (an exception is pending). */
+static Napi::Value xr_js_reply(Napi::Env env, const xr_reply *r) {
+  size_t n = 0;
+  const char *s;
+  if (!r) return env.Null();
+  switch (xr_reply_kind(r)) {
+    case XR_REPLY_STRING:
+      s = xr_reply_str(r, &n);
+      return xr_js_bytes(env, s, n);
+    case XR_REPLY_STATUS:
+    case XR_REPLY_ERROR:
+      s = xr_reply_str(r, &n);
+      return Napi::String::New(env, s ? s : "", n);
+    case XR_REPLY_INTEGER:
+    case XR_REPLY_BOOL: {
+      long long v = xr_reply_integer(r);
+      if (v > 9007199254740991LL || v < -9007199254740991LL) return Napi::BigInt::New(env, (int64_t)v);
+      return Napi::Number::New(env, (double)v);
+    }
+    case XR_REPLY_DOUBLE: {
+      s = xr_reply_str(r, &n);
+      std::string t(s ? s : "", n);
+      return Napi::Number::New(env, strtod(t.c_str(), nullptr));
+    }
+    case XR_REPLY_ARRAY:
+    case XR_REPLY_SET:
+    case XR_REPLY_MAP: {
+      size_t count = xr_reply_count(r);
+      Napi::Array a = Napi::Array::New(env, count);
+      for (size_t i = 0; i < count; i++) {
+        a.Set((uint32_t)i, xr_js_reply(env, xr_reply_at(r, i)));
+      }
+      return a;
+    }
+    default:
+      return env.Null();
+  }
+}
+
+/* Bytes from a string (UTF-8, copied into `keep`), a Buffer or a Uint8Array (borrowed). */
+static bool xr_js_bytes_in(Napi::Value v, std::string &keep, const char **p, size_t *n) {
+  if (v.IsString()) {
+    keep = v.As<Napi::String>().Utf8Value();
+    *p = keep.data();
+    *n = keep.size();
+    return true;
+  }
+  if (v.IsBuffer()) {
+    Napi::Buffer<char> b = v.As<Napi::Buffer<char>>();
+    *p = b.Data();
+    *n = b.Length();
+    return true;
+  }
+  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+    Napi::Uint8Array u = v.As<Napi::Uint8Array>();
+    *p = reinterpret_cast<const char *>(u.Data());
+    *n = u.ByteLength();
+    return true;
+  }
+  return false;
+}
+
+/* A command's arguments; the texts of strings and numbers live in `keep` until the call returns. */
+struct xr_js_argv {
+  std::vector<std::string> keep;
+  std::vector<const char *> argv;
+  std::vector<size_t> lens;
+};
+
+static bool xr_js_argv_fill(Napi::Env env, xr_js_argv &a, Napi::Value v) {
+  if (!v.IsArray()) {
+    throw Napi::TypeError::New(env, "command arguments must be an Array");
+  }
+  Napi::Array arr = v.As<Napi::Array>();
+  uint32_t n = arr.Length();
+  if (n < 1 || n > 1000000) {
+    throw Napi::RangeError::New(env, "a command needs 1 to 1000000 arguments");
+  }
+  a.keep.reserve(n); /* never reallocated: argv points into these strings */
+  a.argv.resize(n);
+  a.lens.resize(n);
+  for (uint32_t i = 0; i < n; i++) {
+    Napi::Value item = arr.Get(i);
+    if (item.IsNumber() || item.IsBigInt()) item = item.ToString();
+    a.keep.emplace_back();
+    if (!xr_js_bytes_in(item, a.keep.back(), &a.argv[i], &a.lens[i])) {
+      std::string msg = "command argument " + std::to_string(i) + ": expected a string, Buffer, Uint8Array, number or bigint";
+      throw Napi::TypeError::New(env, msg);
+    }
+  }
+  return true;
+}
+%}
+
+%inline %{
+/* Registers the error classes: an object mapping each code to its Error subclass. */
+void xr_js_set_error_classes(Napi::Value classes) {
+  if (!xr_js_error_classes) xr_js_error_classes = new Napi::ObjectReference();
+  xr_js_error_classes->Reset();
+  if (classes.IsObject()) *xr_js_error_classes = Napi::Persistent(classes.As<Napi::Object>());
+}
+%}
+%typemap(in) Napi::Value classes "$1 = $input;"
+
+/* Every int result: a negative one is an error code, thrown. */
+%typemap(out) int {
+  xr_js_failed = 0;
+  if ($1 < 0) {
+    xr_js_throw(env, $1);
+  } else {
+    $result = Napi::Number::New(env, $1);
+  }
+}
+%typemap(ret) int {
+  if (xr_js_failed) {
+    xr_js_failed = 0;
+    SWIG_fail;
+  }
+}
+
+/* ...but the error table's `code` member is a value, not a result. */
+%typemap(out) int code "$result = Napi::Number::New(env, $1);"
+%typemap(ret) int code ""
+
+%typemap(in) (const char *BYTES, size_t LEN) (std::string keep_) {
+  const char *p_ = nullptr;
+  size_t n_ = 0;
+  if (!xr_js_bytes_in($input, keep_, &p_, &n_)) {
+    SWIG_exception_fail(SWIG_TypeError, "in method '$symname', expected a string, Buffer or Uint8Array");
+  }
+  $1 = ($1_ltype)p_;
+  $2 = n_;
+}
+%typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) (const char *BYTES, size_t LEN) {
+  $1 = $input.IsString() || $input.IsBuffer() || $input.IsTypedArray();
+}
+
+%typemap(in, numinputs=0) (char **OUT_BYTES, size_t *OUT_LEN) (char *v_ = NULL, size_t n_ = 0) {
+  $1 = &v_;
+  $2 = &n_;
+}
+%typemap(argout) (char **OUT_BYTES, size_t *OUT_LEN) {
+  if (!xr_js_failed)
+  $result = SWIG_AppendOutput($result, *$1 ? xr_js_bytes(env, *$1, *$2) : env.Null());
+}
+%typemap(freearg) (char **OUT_BYTES, size_t *OUT_LEN) {
+  xr_free(*$1);
+}
+
+/* Handles made by the C API come back as opaque objects (not owned: the layer above closes them). */
+%define XR_JS_OUT_HANDLE(TYPE)
+%typemap(in, numinputs=0) TYPE **out (TYPE *h_ = NULL) {
+  $1 = &h_;
+}
+%typemap(argout) TYPE **out {
+  if (!xr_js_failed)
+  $result = SWIG_AppendOutput($result, SWIG_NewPointerObj(*$1, $*1_descriptor, 0));
+}
+%enddef
+XR_JS_OUT_HANDLE(xr_client)
+XR_JS_OUT_HANDLE(xr_chat)
+XR_JS_OUT_HANDLE(xr_chat_batch)
+XR_JS_OUT_HANDLE(xr_chat_watchdog)
+XR_JS_OUT_HANDLE(xr_script)
+
+/* A lock out: [token, expires_at_ms]. */
+%typemap(in, numinputs=0) xr_chat_lock *lock (xr_chat_lock l_) {
+  memset(&l_, 0, sizeof l_);
+  $1 = &l_;
+}
+%typemap(argout) xr_chat_lock *lock {
+  if (!xr_js_failed) {
+  Napi::Array lk_ = Napi::Array::New(env, 2);
+  lk_.Set((uint32_t)0, Napi::String::New(env, $1->token, $1->token_len));
+  lk_.Set((uint32_t)1, Napi::Number::New(env, (double)$1->expires_at_ms));
+  $result = SWIG_AppendOutput($result, lk_);
+  }
+}
+
+/* A dequeued entry that is no queue entry was popped all the same: the error carries its bytes
+ * as `raw`, so nothing is lost. */
+%{
+static void xr_js_throw_entry(Napi::Env env, int code, const xr_chat_queue_entry *e) {
+  xr_js_failed = code;
+  if (env.IsExceptionPending()) return;
+  Napi::Error err = xr_js_error(env, code);
+  if (e->raw) err.Value().Set("raw", xr_js_bytes(env, e->raw, e->raw_len));
+  err.ThrowAsJavaScriptException();
+}
+%}
+%typemap(out) int xr_chat_dequeue {
+  xr_js_failed = 0;
+  if ($1 < 0) {
+    xr_js_throw_entry(env, $1, arg3);
+  } else {
+    $result = Napi::Number::New(env, $1);
+  }
+}
+%typemap(out) int xr_chat_batch_entry {
+  xr_js_failed = 0;
+  if ($1 < 0) {
+    xr_js_throw_entry(env, $1, arg4);
+  } else {
+    $result = Napi::Number::New(env, $1);
+  }
+}
+
+/* A queue entry out: [message Buffer|null, enqueued_at_ms, expires_at_ms, raw Buffer|null]. */
+%typemap(in, numinputs=0) xr_chat_queue_entry *e (xr_chat_queue_entry e_) {
+  memset(&e_, 0, sizeof e_);
+  $1 = &e_;
+}
+%typemap(argout) xr_chat_queue_entry *e {
+  if (!xr_js_failed) {
+  Napi::Array qe_ = Napi::Array::New(env, 4);
+  qe_.Set((uint32_t)0, $1->message ? xr_js_bytes(env, $1->message, $1->message_len) : env.Null());
+  qe_.Set((uint32_t)1, Napi::Number::New(env, (double)$1->enqueued_at_ms));
+  qe_.Set((uint32_t)2, Napi::Number::New(env, (double)$1->expires_at_ms));
+  qe_.Set((uint32_t)3, $1->raw ? xr_js_bytes(env, $1->raw, $1->raw_len) : env.Null());
+  $result = SWIG_AppendOutput($result, qe_);
+  }
+}
+%typemap(freearg) xr_chat_queue_entry *e {
+  xr_chat_queue_entry_clear($1);
+}
+
+/* List items out: an Array of Buffers. */
+%typemap(in, numinputs=0) xr_reply **items (xr_reply *r_ = NULL) {
+  $1 = &r_;
+}
+%typemap(argout) xr_reply **items {
+  if (!xr_js_failed) {
+  Napi::Value it_ = *$1 ? xr_js_reply(env, *$1) : Napi::Array::New(env);
+  $result = SWIG_AppendOutput($result, it_);
+  }
+}
+%typemap(freearg) xr_reply **items {
+  xr_reply_free(*$1);
+}
+%typemap(in, numinputs=0) const xr_reply **items (const xr_reply *r_ = NULL) {
+  $1 = ($1_ltype)&r_;
+}
+%typemap(argout) const xr_reply **items {
+  if (!xr_js_failed) {
+  Napi::Value it_ = *$1 ? xr_js_reply(env, *$1) : Napi::Array::New(env);
+  $result = SWIG_AppendOutput($result, it_);
+  }
+}
+/* Borrowed from the batch: SWIG would otherwise pick the freearg of `xr_reply **items` (it drops
+ * qualifiers when it looks typemaps up) and free the batch's reply. */
+%typemap(freearg) const xr_reply **items ""
+
+/* A command's reply out, as JS values. */
+%typemap(in, numinputs=0) xr_reply **out (xr_reply *r_ = NULL) {
+  $1 = &r_;
+}
+%typemap(argout) xr_reply **out {
+  if (!xr_js_failed) {
+  Napi::Value v_ = xr_js_reply(env, *$1);
+  $result = SWIG_AppendOutput($result, v_);
+  }
+}
+%typemap(freearg) xr_reply **out {
+  xr_reply_free(*$1);
+}
+
+/* A command's arguments from one JS Array. */
+%typemap(in) (int argc, const char *const *argv, const size_t *argvlen) (xr_js_argv a_) {
+  if (!xr_js_argv_fill(env, a_, $input)) SWIG_fail;
+  $1 = (int)a_.argv.size();
+  $2 = ($2_ltype)a_.argv.data();
+  $3 = ($3_ltype)a_.lens.data();
+}
+%typemap(typecheck) (int argc, const char *const *argv, const size_t *argvlen) {
+  $1 = $input.IsArray();
+}
+
+/* Optional strings (URL, user, CA file, ...): a string, or null/undefined for NULL. */
+%typemap(in) const char * (std::string s_) {
+  if ($input.IsNull() || $input.IsUndefined()) {
+    $1 = NULL;
+  } else if ($input.IsString()) {
+    s_ = $input.As<Napi::String>().Utf8Value();
+    $1 = ($1_ltype)s_.c_str();
+  } else {
+    SWIG_exception_fail(SWIG_TypeError, "in method '$symname', argument $argnum: expected a string, null or undefined");
+  }
+}
+%typemap(freearg) const char * ""
+%typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) const char * {
+  $1 = $input.IsString() || $input.IsNull() || $input.IsUndefined();
+}
+
+/* typemaps.i's OUTPUT outs, skipped after a failure like the others (crossredis.i includes
+ * typemaps.i again: SWIG includes a file once, so these stay). */
+%include "typemaps.i"
+%typemap(argout) bool *OUTPUT {
+  if (!xr_js_failed) $result = SWIG_AppendOutput($result, Napi::Boolean::New(env, *$1));
+}
+%typemap(argout) int *OUTPUT {
+  if (!xr_js_failed) $result = SWIG_AppendOutput($result, Napi::Number::New(env, *$1));
+}
+%typemap(argout) long long *OUTPUT {
+  if (!xr_js_failed) {
+    long long v_ = *$1;
+    $result = SWIG_AppendOutput($result, (v_ > 9007199254740991LL || v_ < -9007199254740991LL)
+                                             ? Napi::Value(Napi::BigInt::New(env, (int64_t)v_))
+                                             : Napi::Value(Napi::Number::New(env, (double)v_)));
+  }
+}
+
+%include "../crossredis.i"
