@@ -12,6 +12,7 @@
       "target_name": "crossredis_native",
       "sources": [
         "build-swig/crossredis_wrap.cxx",
+        "../bindings/javascript/bridge.cc",
         "../bindings/binding.c",
         "<!@(node -p \"require('fs').readdirSync('../core/src').filter(f=>f.endsWith('.c')).map(f=>'../core/src/'+f).join(' ')\")",
       ],
@@ -21,6 +22,7 @@
         "../core/include",
         "../core/src",
         "../bindings",
+        "../bindings/javascript",
         "<(hiredis_src)",
         "../.deps/hiredis/include",
       ],

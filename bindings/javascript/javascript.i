@@ -31,6 +31,7 @@
 extern "C" {
 #include "binding.h"
 }
+#include "bridge.h"
 
 /* code -> Error subclass constructor, given by the JS layer at load (an object keyed by code). */
 static Napi::ObjectReference *xr_js_error_classes = nullptr;
@@ -41,9 +42,9 @@ static Napi::ObjectReference *xr_js_error_classes = nullptr;
  * fail path, hence this. One JS thread per env; thread_local for worker threads. */
 static thread_local int xr_js_failed = 0;
 
-/* Makes the Error for a negative code: the core's message, `.code` the XR_E* value. */
-static Napi::Error xr_js_error(Napi::Env env, int code) {
-  const char *msg = xr_error_last()->message;
+/* Makes the Error for a negative code: `message` (else the code's description), `.code` the XR_E*
+ * value, `.codeName` its name; an instance of the JS layer's class for the code when registered. */
+Napi::Error xr_js_error_of(Napi::Env env, int code, const char *msg) {
   if (!msg || !msg[0]) msg = xr_strerror(code);
   Napi::Error err = Napi::Error::New(env, msg);
   if (xr_js_error_classes && !xr_js_error_classes->IsEmpty()) {
@@ -62,6 +63,11 @@ static Napi::Error xr_js_error(Napi::Env env, int code) {
   return err;
 }
 
+/* The Error for the current thread's last failure. */
+static Napi::Error xr_js_error(Napi::Env env, int code) {
+  return xr_js_error_of(env, code, xr_error_last()->message);
+}
+
 static void xr_js_throw(Napi::Env env, int code) {
   xr_js_failed = code;
   if (!env.IsExceptionPending()) xr_js_error(env, code).ThrowAsJavaScriptException();
@@ -71,15 +77,15 @@ static Napi::Value xr_js_bytes(Napi::Env env, const char *p, size_t n) {
   return Napi::Buffer<char>::Copy(env, p ? p : "", n);
 }
 
-/* A reply as JS values; an empty Value when a JS call failed (an exception is pending). */
-static Napi::Value xr_js_reply(Napi::Env env, const xr_reply *r) {
+/* A reply as JS values (bulk strings as Buffers, or as strings when !buffers). */
+Napi::Value xr_js_reply_value(Napi::Env env, const xr_reply *r, bool buffers) {
   size_t n = 0;
   const char *s;
   if (!r) return env.Null();
   switch (xr_reply_kind(r)) {
     case XR_REPLY_STRING:
       s = xr_reply_str(r, &n);
-      return xr_js_bytes(env, s, n);
+      return buffers ? xr_js_bytes(env, s, n) : Napi::String::New(env, s ? s : "", n);
     case XR_REPLY_STATUS:
     case XR_REPLY_ERROR:
       s = xr_reply_str(r, &n);
@@ -101,7 +107,7 @@ static Napi::Value xr_js_reply(Napi::Env env, const xr_reply *r) {
       size_t count = xr_reply_count(r);
       Napi::Array a = Napi::Array::New(env, count);
       for (size_t i = 0; i < count; i++) {
-        a.Set((uint32_t)i, xr_js_reply(env, xr_reply_at(r, i)));
+        a.Set((uint32_t)i, xr_js_reply_value(env, xr_reply_at(r, i), buffers));
       }
       return a;
     }
@@ -303,7 +309,7 @@ static void xr_js_throw_entry(Napi::Env env, int code, const xr_chat_queue_entry
 }
 %typemap(argout) xr_reply **items {
   if (!xr_js_failed) {
-  Napi::Value it_ = *$1 ? xr_js_reply(env, *$1) : Napi::Array::New(env);
+  Napi::Value it_ = *$1 ? xr_js_reply_value(env, *$1, true) : Napi::Array::New(env);
   $result = SWIG_AppendOutput($result, it_);
   }
 }
@@ -315,7 +321,7 @@ static void xr_js_throw_entry(Napi::Env env, int code, const xr_chat_queue_entry
 }
 %typemap(argout) const xr_reply **items {
   if (!xr_js_failed) {
-  Napi::Value it_ = *$1 ? xr_js_reply(env, *$1) : Napi::Array::New(env);
+  Napi::Value it_ = *$1 ? xr_js_reply_value(env, *$1, true) : Napi::Array::New(env);
   $result = SWIG_AppendOutput($result, it_);
   }
 }
@@ -329,7 +335,7 @@ static void xr_js_throw_entry(Napi::Env env, int code, const xr_chat_queue_entry
 }
 %typemap(argout) xr_reply **out {
   if (!xr_js_failed) {
-  Napi::Value v_ = xr_js_reply(env, *$1);
+  Napi::Value v_ = xr_js_reply_value(env, *$1, true);
   $result = SWIG_AppendOutput($result, v_);
   }
 }
@@ -381,5 +387,28 @@ static void xr_js_throw_entry(Napi::Env env, int code, const xr_chat_queue_entry
                                              : Napi::Value(Napi::Number::New(env, (double)v_)));
   }
 }
+
+/* The async bridge (bridge.h, bridge.cc): Promise-returning calls run on the thread pool. */
+%typemap(in) Napi::Value keep "$1 = $input;"
+%typemap(in) Napi::Value ops "$1 = $input;"
+%typemap(in) Napi::Value thread_id "$1 = $input;"
+%typemap(in) Napi::Value token "$1 = $input;"
+%typemap(in) Napi::Value options "$1 = $input;"
+%typemap(in) Napi::Value commands "$1 = $input;"
+%typemap(out) Napi::Value "$result = $1;"
+Napi::Value xr_js_chat_run(xr_chat *chat, Napi::Value keep, Napi::Value ops);
+Napi::Value xr_js_chat_acquire_wait(xr_chat *chat, Napi::Value keep, Napi::Value thread_id, double ttl_ms,
+                                    double wait_ms);
+Napi::Value xr_js_chat_release_if_queue_empty(xr_chat *chat, Napi::Value keep, Napi::Value thread_id,
+                                              Napi::Value token);
+Napi::Value xr_js_client_open(Napi::Value options);
+Napi::Value xr_js_client_run(xr_client *client, Napi::Value keep, Napi::Value commands, bool buffers);
+
+%wrapper %{
+/* A client handle as the SWIG object the other wrappers take. */
+Napi::Value xr_js_client_handle(Napi::Env env, xr_client *c) {
+  return SWIG_NewPointerObj(c, SWIGTYPE_p_xr_client, 0);
+}
+%}
 
 %include "../crossredis.i"

@@ -5,10 +5,10 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort, kill as stop, spawnRedis as startRedis, waitForPort } from "./support/redis.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -17,42 +17,6 @@ const native = require(join(here, "..", "build", "Release", "crossredis_native.n
 const XR_ECONNECT = -3;
 const XR_ETLS = -7;
 const XR_EWRONGTYPE = -10;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port, child, ms = 10000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, "127.0.0.1");
-      s.once("connect", () => { s.destroy(); resolve(true); });
-      s.once("error", () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`redis-server on port ${port} did not start`);
-}
-
-async function startRedis(args) {
-  const child = spawn("redis-server", ["--save", "", "--appendonly", "no", ...args], { stdio: "ignore" });
-  return child;
-}
-
-function stop(child) {
-  if (child && child.exitCode === null) child.kill("SIGKILL");
-}
 
 // Opens a client: url plus the TLS CA file (every other option at its default).
 function open(url, { caFile = null, connectTimeoutMs = -1 } = {}) {

@@ -1,0 +1,383 @@
+// The Chat SDK state adapters: RedisStateAdapter and IoRedisStateAdapter have the names, options
+// and methods of @chat-adapter/state-redis and @chat-adapter/state-ioredis 4.41 (the StateAdapter
+// interface of chat@4.41), so either can be handed to the TypeScript Chat core; the keys,
+// commands and bytes are theirs (SPEC.md 1). The calls of one event-loop turn go to the C core as
+// one batch (one pipeline), run off the JS thread.
+import { native, type Handle } from "./native";
+import { Client, type ClientOptions } from "./client";
+import { ClientClosedError, ConnectionError } from "./errors";
+import { Pipeline } from "./pipeline";
+
+/** chat's Lock. */
+export interface Lock {
+  threadId: string;
+  token: string;
+  expiresAt: number;
+}
+
+/** chat's QueueEntry: the message (any JSON-serializable value; the chat core's Message, whose
+ * type this package does not import: hence `any`) and times. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export interface QueueEntry<M = any> {
+  message: M;
+  enqueuedAt: number;
+  expiresAt: number;
+}
+
+/** chat's Logger. */
+export interface Logger {
+  debug(message: string, ...args: unknown[]): void;
+  info(message: string, ...args: unknown[]): void;
+  warn(message: string, ...args: unknown[]): void;
+  error(message: string, ...args: unknown[]): void;
+  child(prefix: string): Logger;
+}
+
+/** Options beyond upstream's, each defaulting to the upstream adapter's wire. */
+export interface WireOptions {
+  /** Token prefix: "redis" (RedisStateAdapter) or "ioredis" (IoRedisStateAdapter) by default. */
+  tokenPrefix?: string;
+  /** Token suffix: "base36" (the TS adapters' shape, default) or "hex32" (the Python port's). */
+  tokenSuffix?: "base36" | "hex32";
+  /** How values are written: "js" (JSON.stringify's bytes, default) or "python" (json.dumps). */
+  json?: "js" | "python";
+  /** How queue entries are spelled: "ts" (default), "python", or "both" (read by both runtimes). */
+  queueEntries?: "ts" | "python" | "both";
+  /** Keep an empty keyPrefix as "" (the Python port) instead of "chat-sdk" (the TS adapters). */
+  keepEmptyPrefix?: boolean;
+  /** Options of the client made from `url` (timeouts, pool, ACL, TLS). */
+  clientOptions?: Omit<ClientOptions, "url">;
+}
+
+export interface RedisStateAdapterUrlOptions extends WireOptions {
+  /** Key prefix for all Redis keys (default: "chat-sdk") */
+  keyPrefix?: string;
+  /** Logger instance for error reporting */
+  logger?: Logger;
+  /** Redis connection URL (e.g., redis://localhost:6379). Defaults to REDIS_URL env var. */
+  url?: string;
+}
+
+export interface RedisStateAdapterClientOptions extends WireOptions {
+  /** An existing crossredis client (createClient); the adapter does not close it. */
+  client: Client;
+  keyPrefix?: string;
+  logger?: Logger;
+}
+
+export type RedisStateAdapterOptions = RedisStateAdapterUrlOptions | RedisStateAdapterClientOptions;
+/** @deprecated upstream's old name */
+export type RedisStateClientOptions = RedisStateAdapterClientOptions;
+/** @deprecated upstream's old name */
+export type CreateRedisStateOptions = RedisStateAdapterOptions;
+
+export interface IoRedisStateAdapterUrlOptions extends RedisStateAdapterUrlOptions {
+  url: string;
+}
+export type IoRedisStateAdapterClientOptions = RedisStateAdapterClientOptions;
+export type IoRedisStateAdapterOptions = IoRedisStateAdapterUrlOptions | IoRedisStateAdapterClientOptions;
+/** @deprecated upstream's old name */
+export type IoRedisStateClientOptions = IoRedisStateAdapterClientOptions;
+
+const enum Op {
+  Subscribe = 0, Unsubscribe, IsSubscribed, Acquire, Release, Extend, ForceRelease, Get, Set, SetIfNotExists,
+  Delete, Append, GetList, Enqueue, Dequeue, QueueDepth,
+}
+
+const SUFFIX = { base36: 1, hex32: 2 } as const;
+const JSON_DIALECT = { js: 1, python: 2 } as const;
+const QUEUE = { ts: 1, python: 2, both: 3 } as const;
+
+class SilentLogger implements Logger {
+  debug(): void {}
+  info(): void {}
+  warn(): void {}
+  // eslint-disable-next-line no-console
+  error(message: string, ...args: unknown[]): void { console.error(`[chat-sdk:${this.prefix}] ${message}`, ...args); }
+  constructor(private readonly prefix: string) {}
+  child(prefix: string): Logger { return new SilentLogger(`${this.prefix}:${prefix}`); }
+}
+
+function text(name: string, v: unknown): string {
+  if (typeof v !== "string") throw new TypeError(`${name} must be a string, got ${v === null ? "null" : typeof v}`);
+  return v;
+}
+
+function ms(name: string, v: unknown, optional: boolean): number {
+  if (optional && (v === undefined || v === null)) return 0;
+  if (typeof v !== "number") throw new TypeError(`${name} must be a number, got ${v === null ? "null" : typeof v}`);
+  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${name} must be a whole number of milliseconds >= 0, got ${v}`);
+  return v;
+}
+
+function json(name: string, v: unknown): string {
+  const s = JSON.stringify(v);
+  if (typeof s !== "string") throw new TypeError(`${name} is not JSON-serializable (${typeof v})`);
+  return s;
+}
+
+function lockArg(lock: unknown): Lock {
+  if (typeof lock !== "object" || lock === null) throw new TypeError("lock must be a Lock object");
+  const l = lock as Lock;
+  text("lock.threadId", l.threadId);
+  text("lock.token", l.token);
+  return l;
+}
+
+/** What the registry frees when an adapter is dropped without disconnect(). */
+type Held = { chat: Handle | null; client: Client | null };
+const registry = new FinalizationRegistry<Held>((held) => {
+  if (held.chat) native.xr_chat_free(held.chat);
+  held.chat = null;
+  void held.client?.close();
+});
+
+/**
+ * Redis state adapter (node-redis flavour: `redis_` tokens): subscriptions, distributed locks,
+ * cache, lists and queues, over crossredis's C core.
+ */
+export class RedisStateAdapter {
+  protected readonly client: Client;
+  protected readonly keyPrefix: string;
+  protected readonly logger: Logger;
+  protected readonly ownsClient: boolean;
+  #wire: Required<Omit<WireOptions, "clientOptions">>;
+  #keep: { chat: Handle | null; client: object | null } = { chat: null, client: null };
+  #held: Held | null = null;
+  #connecting: Promise<void> | null = null;
+  #pipeline: Pipeline<unknown[]>;
+
+  constructor(options: RedisStateAdapterOptions, flavour: { token: string; logName: string } = { token: "redis", logName: "redis" }) {
+    if (typeof options !== "object" || options === null) throw new TypeError("options must be an object");
+    if ("client" in options && options.client !== undefined) {
+      if (!(options.client instanceof Client)) throw new TypeError("client must be a crossredis Client (createClient)");
+      this.client = options.client;
+      this.ownsClient = false;
+    } else {
+      const url = (options as RedisStateAdapterUrlOptions).url;
+      if (!url) throw new Error("Redis url is required. Set REDIS_URL or provide url in options.");
+      if (typeof url !== "string") throw new TypeError("url must be a string");
+      this.client = new Client({ ...(options.clientOptions ?? {}), url });
+      this.ownsClient = true;
+    }
+    if (options.keyPrefix !== undefined && typeof options.keyPrefix !== "string") throw new TypeError("keyPrefix must be a string");
+    const keep = options.keepEmptyPrefix === true;
+    this.keyPrefix = options.keyPrefix === "" && keep ? "" : options.keyPrefix || "chat-sdk";
+    this.logger = options.logger ?? new SilentLogger(flavour.logName);
+    const suffix = options.tokenSuffix ?? "base36";
+    const dialect = options.json ?? "js";
+    const queue = options.queueEntries ?? "ts";
+    if (!(suffix in SUFFIX)) throw new TypeError(`tokenSuffix must be "base36" or "hex32", got ${String(suffix)}`);
+    if (!(dialect in JSON_DIALECT)) throw new TypeError(`json must be "js" or "python", got ${String(dialect)}`);
+    if (!(queue in QUEUE)) throw new TypeError(`queueEntries must be "ts", "python" or "both", got ${String(queue)}`);
+    const tokenPrefix = options.tokenPrefix ?? flavour.token;
+    if (typeof tokenPrefix !== "string" || !/^[A-Za-z0-9-]+$/.test(tokenPrefix)) {
+      throw new TypeError(`tokenPrefix must be letters, digits and '-', got ${String(tokenPrefix)}`);
+    }
+    this.#wire = { tokenPrefix, tokenSuffix: suffix, json: dialect, queueEntries: queue, keepEmptyPrefix: keep };
+    this.#pipeline = new Pipeline<unknown[]>((ops) => this.#run(ops), (e) => this.#failed(e));
+  }
+
+  /** Connects the client (unless given one already connected) and makes the core's adapter. */
+  async connect(): Promise<void> {
+    if (this.#keep.chat) return;
+    if (!this.#connecting) {
+      const connecting = (async () => {
+        const { handle, keep } = await this.client.handle();
+        const [, chat] = native.xr_binding_chat_new(handle, this.keyPrefix, this.#wire.keepEmptyPrefix ? 1 : 0,
+          this.#wire.tokenPrefix, SUFFIX[this.#wire.tokenSuffix], JSON_DIALECT[this.#wire.json], QUEUE[this.#wire.queueEntries]);
+        this.#keep.chat = chat;
+        this.#keep.client = keep; // the client's handle stays alive while the adapter's calls run
+        this.#held = { chat, client: this.ownsClient ? this.client : null };
+        registry.register(this.#keep, this.#held, this);
+      })();
+      this.#connecting = connecting;
+      connecting.then(() => { this.#connecting = null; }, (e) => {
+        this.#connecting = null;
+        this.logger.error("Redis client error", { error: e });
+      });
+    }
+    await this.#connecting;
+  }
+
+  /** Waits for the calls in flight, frees the adapter and closes the client it made. */
+  async disconnect(): Promise<void> {
+    if (!this.#keep.chat) return;
+    await this.#pipeline.idle();
+    const chat = this.#keep.chat;
+    this.#keep.chat = null;
+    if (this.#held) this.#held.chat = null;
+    registry.unregister(this);
+    native.xr_chat_free(chat);
+    if (this.ownsClient) await this.client.close();
+  }
+
+  subscribe(threadId: string): Promise<void> {
+    return this.#op(() => [Op.Subscribe, text("threadId", threadId)]) as Promise<void>;
+  }
+
+  unsubscribe(threadId: string): Promise<void> {
+    return this.#op(() => [Op.Unsubscribe, text("threadId", threadId)]) as Promise<void>;
+  }
+
+  isSubscribed(threadId: string): Promise<boolean> {
+    return this.#op(() => [Op.IsSubscribed, text("threadId", threadId)]) as Promise<boolean>;
+  }
+
+  /** SET <prefix>:lock:<threadId> <token> PX ttlMs NX: the Lock, or null when another holds it. */
+  async acquireLock(threadId: string, ttlMs: number): Promise<Lock | null> {
+    const r = (await this.#op(() => [Op.Acquire, text("threadId", threadId), ms("ttlMs", ttlMs, false)])) as [string, number] | null;
+    return r ? { threadId, token: r[0], expiresAt: r[1] } : null;
+  }
+
+  forceReleaseLock(threadId: string): Promise<void> {
+    return this.#op(() => [Op.ForceRelease, text("threadId", threadId)]) as Promise<void>;
+  }
+
+  /** Deletes the lock when it still holds lock.token (a wrong or expired token changes nothing). */
+  async releaseLock(lock: Lock): Promise<void> {
+    await this.#op(() => {
+      const l = lockArg(lock);
+      return [Op.Release, l.threadId, l.token];
+    });
+  }
+
+  /** Sets the lock's TTL when it still holds lock.token; never re-creates a missing lock. */
+  extendLock(lock: Lock, ttlMs: number): Promise<boolean> {
+    return this.#op(() => {
+      const l = lockArg(lock);
+      return [Op.Extend, l.threadId, l.token, ms("ttlMs", ttlMs, false)];
+    }) as Promise<boolean>;
+  }
+
+  /** The value, JSON-parsed; a stored text that is not JSON comes back as the string; null when missing. */
+  async get<T = unknown>(key: string): Promise<T | null> {
+    const v = (await this.#op(() => [Op.Get, text("key", key)])) as string | null;
+    if (v === null) return null;
+    try {
+      return JSON.parse(v) as T;
+    } catch {
+      return v as T;
+    }
+  }
+
+  /** SET with PX ttlMs when ttlMs > 0, else without a TTL (clearing one). */
+  async set<T = unknown>(key: string, value: T, ttlMs?: number): Promise<void> {
+    await this.#op(() => [Op.Set, text("key", key), json("value", value), ms("ttlMs", ttlMs, true)]);
+  }
+
+  setIfNotExists(key: string, value: unknown, ttlMs?: number): Promise<boolean> {
+    return this.#op(() => [Op.SetIfNotExists, text("key", key), json("value", value), ms("ttlMs", ttlMs, true)]) as Promise<boolean>;
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#op(() => [Op.Delete, text("key", key)]);
+  }
+
+  /** RPUSH, then keep the newest maxLength, then PEXPIRE ttlMs (one script). */
+  async appendToList(key: string, value: unknown, options?: { maxLength?: number; ttlMs?: number }): Promise<void> {
+    await this.#op(() => {
+      if (options !== undefined && (typeof options !== "object" || options === null)) throw new TypeError("options must be an object");
+      return [Op.Append, text("key", key), json("value", value), ms("maxLength", options?.maxLength, true),
+        ms("ttlMs", options?.ttlMs, true)];
+    });
+  }
+
+  /** Appends the entry (dropping the oldest past maxSize) and returns the queue's length. */
+  enqueue(threadId: string, entry: QueueEntry, maxSize: number): Promise<number> {
+    return this.#op(() => {
+      if (typeof entry !== "object" || entry === null) throw new TypeError("entry must be a QueueEntry object");
+      return [Op.Enqueue, text("threadId", threadId), json("entry.message", entry.message),
+        ms("entry.enqueuedAt", entry.enqueuedAt, false), ms("entry.expiresAt", entry.expiresAt, false), ms("maxSize", maxSize, false)];
+    }) as Promise<number>;
+  }
+
+  /** The oldest entry (FIFO), of either runtime's spelling; expiry is the caller's to check. */
+  async dequeue(threadId: string): Promise<QueueEntry | null> {
+    const r = (await this.#op(() => [Op.Dequeue, text("threadId", threadId)])) as [string, number | undefined, number] | null;
+    if (r === null) return null;
+    const entry: QueueEntry = { message: JSON.parse(r[0]) as unknown, enqueuedAt: r[1] as number, expiresAt: r[2] };
+    if (r[1] === undefined) delete (entry as Partial<QueueEntry>).enqueuedAt;
+    return entry;
+  }
+
+  queueDepth(threadId: string): Promise<number> {
+    return this.#op(() => [Op.QueueDepth, text("threadId", threadId)]) as Promise<number>;
+  }
+
+  async getList<T = unknown>(key: string): Promise<T[]> {
+    const items = (await this.#op(() => [Op.GetList, text("key", key)])) as string[];
+    return items.map((v) => JSON.parse(v) as T);
+  }
+
+  /** Beyond upstream: tries to acquire until it succeeds or waitMs passed (backoff with jitter),
+   * off the JS thread. */
+  async acquireLockWait(threadId: string, ttlMs: number, waitMs: number): Promise<Lock | null> {
+    const chat = this.#connected();
+    const r = await native.xr_js_chat_acquire_wait(chat, this.#keep, text("threadId", threadId), ms("ttlMs", ttlMs, false),
+      ms("waitMs", waitMs, false));
+    return r ? { threadId, token: r[0], expiresAt: r[1] } : null;
+  }
+
+  /** Beyond upstream (vercel/chat #928): deletes the lock only if it holds lock.token and the
+   * thread's queue is empty, atomically (standalone and Sentinel; CROSSSLOT on a Cluster).
+   * `depth` is the queue's length (-1 when the token no longer held the lock). */
+  async releaseLockIfQueueEmpty(lock: Lock): Promise<{ released: boolean; depth: number }> {
+    const chat = this.#connected();
+    const l = lockArg(lock);
+    const [released, depth] = await native.xr_js_chat_release_if_queue_empty(chat, this.#keep, l.threadId, l.token);
+    return { released, depth };
+  }
+
+  /** The crossredis client underneath. */
+  getClient(): Client {
+    return this.client;
+  }
+
+  #connected(): Handle {
+    if (!this.#keep.chat) throw new Error(`${this.constructor.name} is not connected. Call connect() first.`);
+    return this.#keep.chat;
+  }
+
+  #op(build: () => unknown[]): Promise<unknown> {
+    try {
+      this.#connected();
+      return this.#pipeline.push(build());
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  #run(ops: unknown[][]): Promise<unknown[]> {
+    const chat = this.#keep.chat;
+    if (!chat) return Promise.reject(new ClientClosedError(`${this.constructor.name} was disconnected`));
+    return native.xr_js_chat_run(chat, this.#keep, ops).then((results) => {
+      for (const r of results) if (r instanceof ConnectionError) { this.#failed(r); break; }
+      return results;
+    });
+  }
+
+  #failed(e: unknown): void {
+    this.logger.error("Redis client error", { error: e });
+  }
+}
+
+/** The ioredis flavour: `ioredis_` tokens; otherwise the same. */
+export class IoRedisStateAdapter extends RedisStateAdapter {
+  constructor(options: IoRedisStateAdapterOptions) {
+    super(options, { token: "ioredis", logName: "ioredis" });
+  }
+}
+
+/** Like @chat-adapter/state-redis's createRedisState: url (default REDIS_URL) or client. */
+export function createRedisState(options: RedisStateAdapterOptions = {}): RedisStateAdapter {
+  if ("client" in options && options.client) return new RedisStateAdapter(options);
+  const url = (options as RedisStateAdapterUrlOptions).url ?? process.env.REDIS_URL;
+  if (!url) throw new Error("Redis url is required. Set REDIS_URL or provide url in options.");
+  return new RedisStateAdapter({ ...options, url });
+}
+
+/** Like @chat-adapter/state-ioredis's createIoRedisState. */
+export function createIoRedisState(options: IoRedisStateAdapterOptions): IoRedisStateAdapter {
+  return new IoRedisStateAdapter(options);
+}

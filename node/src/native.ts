@@ -1,0 +1,46 @@
+// Loads the addon crossredis_native (SWIG -napi wrappers plus the async bridge) and registers the
+// error classes it throws. The addon is looked up where `npm run build` puts it, then where a
+// packed tarball carries it (prebuilds/<platform>-<arch>/).
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { errorClasses } from "./errors";
+
+/** An opaque handle made by the addon (a SWIG pointer object). */
+export type Handle = object & { readonly __handle?: never };
+
+/** The addon's functions the JS layer uses (see bindings/javascript/bridge.h). */
+export interface Native {
+  xr_js_set_error_classes(classes: object): void;
+  xr_error_info_at(i: number): { code: number; name: string; class_name: string; parent_class: string; description: string } | null;
+  xr_js_client_open(options: object): Promise<Handle>;
+  xr_js_client_run(client: Handle, keep: object, commands: unknown[][], buffers: boolean): Promise<unknown[]>;
+  xr_client_close(client: Handle): void;
+  xr_client_address(client: Handle): string;
+  xr_binding_chat_new(client: Handle, keyPrefix: string | null, keepEmptyPrefix: number, tokenPrefix: string | null,
+    tokenSuffix: number, json: number, queue: number): [number, Handle];
+  xr_chat_free(chat: Handle): void;
+  xr_chat_key_prefix(chat: Handle): string;
+  xr_js_chat_run(chat: Handle, keep: object, ops: unknown[][]): Promise<unknown[]>;
+  xr_js_chat_acquire_wait(chat: Handle, keep: object, threadId: string, ttlMs: number, waitMs: number): Promise<[string, number] | null>;
+  xr_js_chat_release_if_queue_empty(chat: Handle, keep: object, threadId: string, token: string): Promise<[boolean, number]>;
+  xr_binding_token_origin(token: string): string;
+  xr_binding_token_shape(token: string): string;
+}
+
+function load(): Native {
+  const file = "crossredis_native.node";
+  const candidates = [
+    join(__dirname, "..", "..", "build", "Release", file),
+    join(__dirname, "..", "..", "prebuilds", `${process.platform}-${process.arch}`, file),
+  ];
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) {
+    throw new Error(`crossredis: the native addon is missing (looked in ${candidates.join(", ")}); run npm run build`);
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const addon = require(found) as Native;
+  addon.xr_js_set_error_classes(errorClasses);
+  return addon;
+}
+
+export const native: Native = load();

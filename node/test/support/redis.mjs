@@ -1,0 +1,174 @@
+// Test support: a throwaway redis-server on a free loopback port (started by the test, killed
+// after), and MONITOR as python/tests/monitor.py does it, for comparing what a client sends with
+// the captures in tests/vectors:
+//
+//   <ts> [0 127.0.0.1:39152] "SET" "k" "v"   ->  client "SET" "k" "v"
+//   <ts> [0 lua] "pexpire" "k" "30000"       ->  lua "PEXPIRE" "k" "30000"
+//
+// A client EVAL or EVALSHA loses its script or digest (runtimes differ in the script's white
+// space; keys, arguments and lua effects must match); an EVALSHA refused with NOSCRIPT (the same
+// line twice) counts once. Masks: tokens <prefix>_<13 digits>_<suffix> become
+// <prefix>_<MS>_<SFX>, other 13-digit numbers <MS>.
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import net from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const VECTORS = join(here, "..", "..", "..", "tests", "vectors");
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitForPort(port, child, ms = 10000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, "127.0.0.1");
+      s.once("connect", () => { s.destroy(); resolve(true); });
+      s.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`redis-server on port ${port} did not start`);
+}
+
+/** Starts redis-server with `args` (no persistence); the caller passes --port/--tls-port. */
+export function spawnRedis(args) {
+  return spawn("redis-server", ["--save", "", "--appendonly", "no", ...args], { stdio: "ignore" });
+}
+
+export function kill(child) {
+  if (child && child.exitCode === null) child.kill("SIGKILL");
+}
+
+/** A plain redis-server on a free port: { port, url, child, stop() }. */
+export async function startRedis(extra = []) {
+  const port = await freePort();
+  const child = spawnRedis(["--port", String(port), "--bind", "127.0.0.1", ...extra]);
+  await waitForPort(port, child);
+  return { port, url: `redis://127.0.0.1:${port}`, child, stop: () => kill(child) };
+}
+
+const ARG = /"((?:[^"\\]|\\.)*)"/g;
+const TOKEN = /(?<![A-Za-z0-9_-])([A-Za-z0-9-]+)_\d{13}_[0-9a-z]+(?![A-Za-z0-9_-])/g;
+const MS = /(?<!\d)\d{13}(?!\d)/g;
+
+export function normalizeLine(line, mask = true) {
+  const close = line.indexOf("] ");
+  if (close < 0 || !line.slice(0, close).includes("[")) return null;
+  const lua = line.slice(0, close).endsWith(" lua");
+  const args = [...line.slice(close + 2).matchAll(ARG)].map((m) => m[1]);
+  if (args.length === 0) return null;
+  let name = args[0].toUpperCase();
+  let rest = args.slice(1);
+  if (!lua && (name === "EVAL" || name === "EVALSHA")) {
+    name = "EVAL";
+    rest = rest.slice(1);
+  }
+  let out = [lua ? "lua" : "client", `"${name}"`, ...rest.map((a) => `"${a}"`)].join(" ");
+  if (mask) out = out.replace(TOKEN, "$1_<MS>_<SFX>").replace(MS, "<MS>");
+  return out;
+}
+
+export function normalize(lines, mask = true) {
+  const got = lines.map((l) => normalizeLine(l, mask)).filter((l) => l !== null);
+  const out = [];
+  for (let i = 0; i < got.length; i++) {
+    if (i + 1 < got.length && got[i].startsWith('client "EVAL"') && got[i + 1] === got[i]) continue;
+    out.push(got[i]);
+  }
+  return out;
+}
+
+/** Lines first..last (1-based) of tests/vectors/<name>, normalized. */
+export function capture(name, first, last, mask = true) {
+  const lines = readFileSync(join(VECTORS, name), "utf8").split("\n");
+  if (lines.length < last) throw new Error(`${name} has ${lines.length} lines`);
+  return normalize(lines.slice(first - 1, last), mask);
+}
+
+/** A MONITOR connection to 127.0.0.1:<port>. take()/collect() read up to a marker that the
+ * client under test sends (ECHO <marker>) through `sendMarker(text)`. */
+export class Monitor {
+  static async open(port) {
+    const m = new Monitor();
+    await m.#connect(port);
+    return m;
+  }
+
+  #sock = null;
+  #buf = "";
+  #waiters = [];
+  #marks = 0;
+
+  #connect(port) {
+    return new Promise((resolve, reject) => {
+      this.#sock = net.connect(port, "127.0.0.1");
+      this.#sock.setEncoding("latin1"); // bytes 1:1; MONITOR escapes non-ASCII as \xNN anyway
+      this.#sock.once("error", reject);
+      this.#sock.on("data", (d) => {
+        this.#buf += d;
+        this.#wake();
+      });
+      this.#sock.once("connect", async () => {
+        this.#sock.write("MONITOR\r\n");
+        const ok = await this.#line();
+        if (ok !== "+OK") reject(new Error(`MONITOR answered ${ok}`));
+        else resolve();
+      });
+    });
+  }
+
+  #wake() {
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const f of w) f();
+  }
+
+  async #line() {
+    for (;;) {
+      const i = this.#buf.indexOf("\r\n");
+      if (i >= 0) {
+        const line = this.#buf.slice(0, i);
+        this.#buf = this.#buf.slice(i + 2);
+        return line;
+      }
+      await new Promise((r) => this.#waiters.push(r));
+    }
+  }
+
+  /** Raw lines up to the marker; `ignore` drops lines of other connections ("127.0.0.1:port"). */
+  async take(sendMarker, ignore = []) {
+    this.#marks += 1;
+    const mark = `js-monitor-mark-${this.#marks}`;
+    await sendMarker(mark);
+    const lines = [];
+    for (;;) {
+      const line = await this.#line();
+      if (line.includes(`"${mark}"`)) return lines;
+      if (!line.startsWith("+")) throw new Error(`MONITOR: ${line}`);
+      if (!ignore.some((a) => line.includes(`[0 ${a}]`))) lines.push(line.slice(1));
+    }
+  }
+
+  async collect(sendMarker, { mask = true, ignore = [] } = {}) {
+    return normalize(await this.take(sendMarker, ignore), mask);
+  }
+
+  close() {
+    this.#sock?.destroy();
+  }
+}
