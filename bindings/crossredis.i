@@ -38,6 +38,16 @@
 %ignore xr_batch_add_eval;
 %ignore xr_client_exec;
 %ignore xr_batch_result;
+%ignore xr_loop_conn;
+%ignore xr_loop_conn_open;
+%ignore xr_loop_conn_close;
+%ignore xr_loop_conn_fd;
+%ignore xr_loop_conn_broken;
+%ignore xr_loop_conn_busy;
+%ignore xr_loop_conn_start;
+%ignore xr_loop_conn_continue;
+%ignore xr_loop_conn_cancel;
+%ignore xr_chat_batch_start;
 %ignore xr_chat_options;
 %ignore xr_chat_new;
 %ignore xr_chat_lock;

@@ -2,6 +2,8 @@
  * pool, results made into JS values back on the JS thread. */
 #include "bridge.h"
 
+#include <uv.h>
+
 #include <stdint.h>
 #include <string.h>
 
@@ -71,6 +73,288 @@ class Job : public Napi::AsyncWorker {
   Napi::ObjectReference keep_;
 };
 
+class BatchRun;
+
+/* A loop connection (client.h) watched by libuv on the JS thread for as long as its client is
+ * open: readable always (idle, readable means the server closed it), writable while a batch has
+ * more to send, a timer for the reply deadline. No thread is involved and no system call is spent
+ * on watching per batch. It is referenced (keeps the process alive) only while a batch runs. A
+ * connection that failed is retired; the next batch goes through the thread pool and opens a new
+ * one there (see PoolRun). */
+class LoopConn {
+ public:
+  LoopConn(Napi::Env env, xr_client *client, xr_loop_conn *lc)
+      : env_(env), client_(client), context_(env, "crossredis") {
+    Install(lc);
+  }
+
+  bool Usable() const { return lc_ && !running_ && !closed_; }
+  bool Retired() const { return !lc_ && !closed_ && !reopening_; }
+  xr_client *Client() const { return client_; }
+
+  /* Starts run's batch (via start, which calls xr_loop_conn_start or xr_chat_batch_start). */
+  template <class StartFn>
+  void Start(BatchRun *run, StartFn start);
+
+  void BeginReopen() { reopening_ = true; }
+  /* Called on the JS thread with what the pool thread opened (NULL: it could not). */
+  void EndReopen(xr_loop_conn *lc) {
+    reopening_ = false;
+    if (!lc) return;
+    if (closed_ || lc_) {
+      xr_loop_conn_close(lc);
+      return;
+    }
+    Install(lc);
+  }
+
+  /* The client is closing: stop watching, close the connection (no batch runs: the JS layer waits
+   * for them). The object is freed once its handles closed and the JS wrapper is gone. */
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    Retire();
+  }
+
+  static void Finalize(Napi::Env, LoopConn *self) {
+    self->Close();
+    self->wrapper_gone_ = true;
+    self->MaybeDelete();
+  }
+
+ private:
+  void Install(xr_loop_conn *lc) {
+    if (!lc) return;
+    uv_loop_t *loop = nullptr;
+    napi_get_uv_event_loop(env_, &loop);
+    lc_ = lc;
+    uv_poll_init(loop, &poll_, xr_loop_conn_fd(lc));
+    uv_timer_init(loop, &timer_);
+    poll_.data = this;
+    timer_.data = this;
+    handles_ += 2;
+    timeout_ms_ = xr_client_command_timeout_ms(client_);
+    events_ = UV_READABLE;
+    uv_poll_start(&poll_, events_, OnPoll);
+    uv_unref(reinterpret_cast<uv_handle_t *>(&poll_));
+    uv_unref(reinterpret_cast<uv_handle_t *>(&timer_));
+  }
+
+  void Watch(int wait) {
+    int events = wait == XR_WAIT_WRITE ? UV_READABLE | UV_WRITABLE : UV_READABLE;
+    if (events != events_) {
+      events_ = events;
+      uv_poll_start(&poll_, events_, OnPoll);
+    }
+    if (timeout_ms_ > 0) uv_timer_start(&timer_, OnTimeout, (uint64_t)timeout_ms_, 0); /* per step, as a reply timeout */
+  }
+
+  void Idle() {
+    uv_timer_stop(&timer_);
+    if (events_ != UV_READABLE) {
+      events_ = UV_READABLE;
+      uv_poll_start(&poll_, events_, OnPoll);
+    }
+    uv_unref(reinterpret_cast<uv_handle_t *>(&poll_));
+  }
+
+  void Finish(int rc);
+
+  /* Stops watching and closes the connection; a batch still running was cancelled before. */
+  void Retire() {
+    if (!lc_) return;
+    uv_close(reinterpret_cast<uv_handle_t *>(&poll_), OnClose); /* stops watching the fd now */
+    uv_close(reinterpret_cast<uv_handle_t *>(&timer_), OnClose);
+    xr_loop_conn_close(lc_);
+    lc_ = nullptr;
+  }
+
+  static void OnPoll(uv_poll_t *h, int status, int);
+  static void OnTimeout(uv_timer_t *t);
+  static void OnClose(uv_handle_t *h) {
+    LoopConn *self = static_cast<LoopConn *>(h->data);
+    self->handles_--;
+    self->MaybeDelete();
+  }
+  void MaybeDelete() {
+    if (wrapper_gone_ && handles_ == 0 && !lc_ && !reopening_) delete this;
+  }
+
+  Napi::Env env_;
+  xr_client *client_;
+  Napi::AsyncContext context_;
+  xr_loop_conn *lc_ = nullptr;
+  uv_poll_t poll_;
+  uv_timer_t timer_;
+  int handles_ = 0;
+  int events_ = 0;
+  int timeout_ms_ = 0;
+  BatchRun *running_ = nullptr;
+  bool closed_ = false, reopening_ = false, wrapper_gone_ = false;
+};
+
+/* A batch run: built on the JS thread, then run on the client's loop connection when it is free
+ * (driven by libuv on the JS thread), else on the thread pool by a PoolRun. Subclasses say how to
+ * start the batch on a loop connection and how to run it blocking, read its results (Collect: on
+ * the thread that finished it, right away, while the core's messages are current) and make the
+ * JS result (Result, on the JS thread). Deletes itself once settled. */
+class BatchRun {
+ public:
+  BatchRun(Napi::Env env, Napi::Value keep, LoopConn *loop)
+      : env_(env), deferred_(Napi::Promise::Deferred::New(env)), loop_(loop) {
+    if (keep.IsObject()) keep_ = Napi::Persistent(keep.As<Napi::Object>());
+  }
+  virtual ~BatchRun() = default;
+
+  Napi::Promise Go();
+
+  virtual int StartLoop(xr_loop_conn *lc, int *wait) = 0;
+  virtual int Exec() = 0;                /* blocking, on a pool thread */
+  virtual void Collect(int exec_rc) = 0; /* the results, where the run finished */
+  virtual Napi::Value Result(Napi::Env env) = 0;
+
+  /* The loop connection finished (or gave up on) the batch: read the results, settle inside a
+   * callback scope of the connection's async context (the Promise's reactions run when it closes). */
+  void LoopFinished(int rc, const Napi::AsyncContext &context) {
+    Collect(rc);
+    Napi::HandleScope scope(env_);
+    Napi::CallbackScope callback(env_, context);
+    Settle();
+  }
+
+ protected:
+  Failure failure_; /* the whole call failed before it ran */
+
+ private:
+  friend class PoolRun;
+  void Settle();
+
+  Napi::Env env_;
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference keep_;
+  LoopConn *loop_;
+};
+
+template <class StartFn>
+void LoopConn::Start(BatchRun *run, StartFn start) {
+  running_ = run;
+  uv_ref(reinterpret_cast<uv_handle_t *>(&poll_));
+  int wait = 0;
+  int rc = start(lc_, &wait);
+  if (wait) {
+    Watch(wait);
+  } else {
+    Finish(rc);
+  }
+}
+
+void LoopConn::Finish(int rc) {
+  BatchRun *run = running_;
+  running_ = nullptr;
+  Idle();
+  if (xr_loop_conn_broken(lc_)) Retire();
+  run->LoopFinished(rc, context_); /* last: settling runs JS, which may start the next batch */
+}
+
+void LoopConn::OnPoll(uv_poll_t *h, int status, int) {
+  LoopConn *self = static_cast<LoopConn *>(h->data);
+  if (!self->lc_) return;
+  int wait = 0;
+  int rc;
+  if (status < 0) {
+    if (!self->running_) { /* idle and the poll failed: give the connection up */
+      self->Retire();
+      return;
+    }
+    xr_loop_conn_cancel(self->lc_, XR_EIO);
+    rc = XR_EIO;
+  } else {
+    rc = xr_loop_conn_continue(self->lc_, &wait);
+  }
+  if (!self->running_) { /* idle: the server closed the connection, or nothing */
+    if (xr_loop_conn_broken(self->lc_)) self->Retire();
+    return;
+  }
+  if (wait) {
+    self->Watch(wait);
+  } else {
+    self->Finish(rc);
+  }
+}
+
+void LoopConn::OnTimeout(uv_timer_t *t) {
+  LoopConn *self = static_cast<LoopConn *>(t->data);
+  if (!self->running_ || !self->lc_) return;
+  xr_loop_conn_cancel(self->lc_, XR_ETIMEOUT);
+  self->Finish(XR_ETIMEOUT);
+}
+
+/* Runs a BatchRun's blocking exec on libuv's thread pool; when the client's loop connection was
+ * retired, opens its replacement there too (connecting blocks). */
+class PoolRun : public Napi::AsyncWorker {
+ public:
+  PoolRun(Napi::Env env, BatchRun *run) : Napi::AsyncWorker(env, "crossredis"), run_(run) {
+    LoopConn *loop = run->loop_;
+    if (loop && loop->Retired()) {
+      loop->BeginReopen();
+      reopen_ = loop;
+    }
+  }
+
+ private:
+  void Execute() override {
+    run_->Collect(run_->Exec());
+    if (reopen_ && xr_loop_conn_open(&opened_, reopen_->Client()) < 0) opened_ = nullptr;
+  }
+  void OnOK() override {
+    if (reopen_) reopen_->EndReopen(opened_);
+    run_->Settle();
+  }
+  void OnError(const Napi::Error &) override { OnOK(); }
+
+  BatchRun *run_;
+  LoopConn *reopen_ = nullptr;
+  xr_loop_conn *opened_ = nullptr;
+};
+
+Napi::Promise BatchRun::Go() {
+  Napi::Promise p = deferred_.Promise();
+  if (failure_.failed()) { /* nothing to run */
+    Settle();
+  } else if (loop_ && loop_->Usable()) {
+    loop_->Start(this, [this](xr_loop_conn *lc, int *wait) { return StartLoop(lc, wait); });
+  } else {
+    (new PoolRun(env_, this))->Queue();
+  }
+  return p;
+}
+
+void BatchRun::Settle() {
+  Napi::Env env = env_;
+  Napi::HandleScope scope(env);
+  if (failure_.failed()) {
+    deferred_.Reject(xr_js_error_of(env, failure_.code, failure_.message.c_str()).Value());
+  } else {
+    try {
+      deferred_.Resolve(Result(env));
+    } catch (const Napi::Error &e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+  delete this;
+}
+
+/* The LoopConn behind a JS value: an External made by xr_js_client_open, or null/undefined. */
+const napi_type_tag kLoopTag = {0x63726f7373726564ULL, 0x6c6f6f70636f6e6eULL};
+
+LoopConn *loop_arg(Napi::Env env, Napi::Value v) {
+  if (v.IsNull() || v.IsUndefined()) return nullptr;
+  bool tagged = false;
+  if (v.IsExternal()) napi_check_object_type_tag(env, v, &kLoopTag, &tagged);
+  if (!tagged) throw Napi::TypeError::New(env, "expected a loop connection handle");
+  return v.As<Napi::External<LoopConn>>().Data();
+}
+
 std::string utf8_arg(Napi::Env env, Napi::Value v, const char *what) {
   if (!v.IsString()) throw Napi::TypeError::New(env, std::string(what) + " must be a string");
   return v.As<Napi::String>().Utf8Value();
@@ -110,9 +394,10 @@ struct ChatOp {
   std::vector<std::string> items;
 };
 
-class ChatRun : public Job {
+class ChatRun : public BatchRun {
  public:
-  ChatRun(Napi::Env env, xr_chat *chat, Napi::Value keep, Napi::Value ops) : Job(env, keep), chat_(chat) {
+  ChatRun(Napi::Env env, xr_chat *chat, Napi::Value keep, Napi::Value ops, LoopConn *loop)
+      : BatchRun(env, keep, loop), chat_(chat) {
     if (!ops.IsArray()) throw Napi::TypeError::New(env, "operations must be an Array");
     Napi::Array arr = ops.As<Napi::Array>();
     uint32_t n = arr.Length();
@@ -122,7 +407,17 @@ class ChatRun : public Job {
       if (!item.IsArray()) throw Napi::TypeError::New(env, "an operation must be an Array");
       Read(env, item.As<Napi::Array>(), ops_[i]);
     }
+    int rc = xr_chat_batch_new(&batch_, chat_);
+    if (rc < 0) {
+      failure_.take(rc);
+      return;
+    }
+    for (ChatOp &op : ops_) {
+      op.index = Add(batch_, op);
+      if (op.index < 0) op.failure.take(op.index);
+    }
   }
+  ~ChatRun() override { xr_chat_batch_free(batch_); }
 
  private:
   static void Read(Napi::Env env, Napi::Array a, ChatOp &op) {
@@ -272,31 +567,21 @@ class ChatRun : public Job {
     if (rc < 0) op.failure.take(rc);
   }
 
-  void Execute() override {
-    xr_chat_batch *b = NULL;
-    int rc = xr_chat_batch_new(&b, chat_);
-    if (rc < 0) {
-      failure_.take(rc);
-      return;
-    }
+  int StartLoop(xr_loop_conn *lc, int *wait) override { return xr_chat_batch_start(batch_, lc, wait); }
+  int Exec() override { return xr_chat_batch_exec(batch_); }
+
+  void Collect(int rc) override {
+    if (xr_chat_batch_count(batch_) == 0) return;
+    Failure lost;
+    if (rc < 0) lost.take(rc);
     for (ChatOp &op : ops_) {
-      op.index = Add(b, op);
-      if (op.index < 0) op.failure.take(op.index);
-    }
-    if (xr_chat_batch_count(b) > 0) {
-      rc = xr_chat_batch_exec(b);
-      Failure lost;
-      if (rc < 0) lost.take(rc);
-      for (ChatOp &op : ops_) {
-        if (op.index < 0) continue;
-        if (rc < 0) {
-          op.failure = lost;
-        } else {
-          Collect(b, op);
-        }
+      if (op.index < 0) continue;
+      if (rc < 0) {
+        op.failure = lost;
+      } else {
+        Collect(batch_, op);
       }
     }
-    xr_chat_batch_free(b);
   }
 
   Napi::Value Result(Napi::Env env) override {
@@ -347,6 +632,7 @@ class ChatRun : public Job {
   }
 
   xr_chat *chat_;
+  xr_chat_batch *batch_ = NULL;
   std::vector<ChatOp> ops_;
 };
 
@@ -458,25 +744,60 @@ class ClientOpen : public Job {
                                     username_.get(), password_.get(), db_, client_name_.get(), ca_file_.get(),
                                     ca_pem_.get(), cert_file_.get(), key_file_.get(), cert_pem_.get(), key_pem_.get(),
                                     server_name_.get(), insecure_);
-    if (rc < 0) failure_.take(rc);
+    if (rc < 0) {
+      failure_.take(rc);
+      return;
+    }
+    /* the event loop's connection; a TLS client has none (its batches run on threads) */
+    if (xr_loop_conn_open(&loop_, client_) < 0) loop_ = NULL;
   }
-  Napi::Value Result(Napi::Env env) override { return xr_js_client_handle(env, client_); }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Array out = Napi::Array::New(env, 2);
+    out.Set((uint32_t)0, xr_js_client_handle(env, client_));
+    if (loop_) {
+      Napi::External<LoopConn> ext =
+          Napi::External<LoopConn>::New(env, new LoopConn(env, client_, loop_), LoopConn::Finalize);
+      napi_type_tag_object(env, ext, &kLoopTag);
+      out.Set((uint32_t)1, ext);
+    } else {
+      out.Set((uint32_t)1, env.Null());
+    }
+    return out;
+  }
 
   OptString url_, username_, password_, client_name_, ca_file_, ca_pem_, cert_file_, key_file_, cert_pem_, key_pem_,
       server_name_;
   int connect_timeout_ = -1, command_timeout_ = -1, pool_size_ = -1, db_ = -1, insecure_ = -1;
   xr_client *client_ = NULL;
+  xr_loop_conn *loop_ = NULL;
 };
 
-class ClientRun : public Job {
+class ClientRun : public BatchRun {
  public:
-  ClientRun(Napi::Env env, xr_client *client, Napi::Value keep, Napi::Value commands, bool buffers)
-      : Job(env, keep), client_(client), buffers_(buffers) {
+  ClientRun(Napi::Env env, xr_client *client, Napi::Value keep, Napi::Value commands, bool buffers, LoopConn *loop)
+      : BatchRun(env, keep, loop), client_(client), buffers_(buffers) {
     if (!commands.IsArray()) throw Napi::TypeError::New(env, "commands must be an Array");
     Napi::Array arr = commands.As<Napi::Array>();
     uint32_t n = arr.Length();
     cmds_.resize(n);
     for (uint32_t i = 0; i < n; i++) Read(env, arr.Get(i), cmds_[i]);
+    int rc = xr_batch_new(&batch_);
+    if (rc < 0) {
+      failure_.take(rc);
+      return;
+    }
+    std::vector<const char *> argv;
+    std::vector<size_t> lens;
+    for (Command &c : cmds_) {
+      argv.clear();
+      lens.clear();
+      for (const std::string &a : c.args) {
+        argv.push_back(a.data());
+        lens.push_back(a.size());
+      }
+      c.index = xr_batch_add(batch_, (int)argv.size(), argv.data(), lens.data());
+      if (c.index < 0) c.failure.take(c.index);
+    }
   }
   ~ClientRun() override { xr_batch_free(batch_); }
 
@@ -512,26 +833,11 @@ class ClientRun : public Job {
     }
   }
 
-  void Execute() override {
-    int rc = xr_batch_new(&batch_);
-    if (rc < 0) {
-      failure_.take(rc);
-      return;
-    }
-    std::vector<const char *> argv;
-    std::vector<size_t> lens;
-    for (Command &c : cmds_) {
-      argv.clear();
-      lens.clear();
-      for (const std::string &s : c.args) {
-        argv.push_back(s.data());
-        lens.push_back(s.size());
-      }
-      c.index = xr_batch_add(batch_, (int)argv.size(), argv.data(), lens.data());
-      if (c.index < 0) c.failure.take(c.index);
-    }
-    if (xr_batch_count(batch_) == 0) return;
-    rc = xr_client_exec(client_, batch_);
+  int StartLoop(xr_loop_conn *lc, int *wait) override { return xr_loop_conn_start(lc, batch_, wait); }
+  int Exec() override { return xr_client_exec(client_, batch_); }
+
+  /* A lost connection marks every unanswered command with its code and message. */
+  void Collect(int) override {
     for (Command &c : cmds_) {
       if (c.index < 0) continue;
       const xr_reply *reply = NULL;
@@ -542,7 +848,6 @@ class ClientRun : public Job {
         c.failure.message = (message && message[0]) ? message : xr_strerror(orc);
       }
     }
-    (void)rc; /* a lost connection marks every unanswered command with its code */
   }
 
   Napi::Value Result(Napi::Env env) override {
@@ -568,8 +873,8 @@ class ClientRun : public Job {
 
 }  // namespace
 
-Napi::Value xr_js_chat_run(xr_chat *chat, Napi::Value keep, Napi::Value ops) {
-  return (new ChatRun(keep.Env(), chat, keep, ops))->Start();
+Napi::Value xr_js_chat_run(xr_chat *chat, Napi::Value keep, Napi::Value ops, Napi::Value loop) {
+  return (new ChatRun(keep.Env(), chat, keep, ops, loop_arg(keep.Env(), loop)))->Go();
 }
 
 Napi::Value xr_js_chat_acquire_wait(xr_chat *chat, Napi::Value keep, Napi::Value thread_id, double ttl_ms,
@@ -586,6 +891,12 @@ Napi::Value xr_js_client_open(Napi::Value options) {
   return (new ClientOpen(options.Env(), options))->Start();
 }
 
-Napi::Value xr_js_client_run(xr_client *client, Napi::Value keep, Napi::Value commands, bool buffers) {
-  return (new ClientRun(keep.Env(), client, keep, commands, buffers))->Start();
+Napi::Value xr_js_client_run(xr_client *client, Napi::Value keep, Napi::Value commands, bool buffers,
+                             Napi::Value loop) {
+  return (new ClientRun(keep.Env(), client, keep, commands, buffers, loop_arg(keep.Env(), loop)))->Go();
+}
+
+void xr_js_loop_close(Napi::Value loop) {
+  LoopConn *lc = loop_arg(loop.Env(), loop);
+  if (lc) lc->Close();
 }

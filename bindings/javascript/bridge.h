@@ -44,8 +44,10 @@ Napi::Value xr_js_reply_value(Napi::Env env, const xr_reply *r, bool buffers);
 Napi::Value xr_js_client_handle(Napi::Env env, xr_client *c);
 
 /* Runs the operations as one batch: a Promise of an Array with one entry per operation, its
- * result or an Error object (an operation that failed alone; the others still ran). */
-Napi::Value xr_js_chat_run(xr_chat *chat, Napi::Value keep, Napi::Value ops);
+ * result or an Error object (an operation that failed alone; the others still ran). `loop` is the
+ * client's loop connection (from xr_js_client_open) or null: when it is free the batch runs on it,
+ * driven by libuv on the JS thread; otherwise on the thread pool. */
+Napi::Value xr_js_chat_run(xr_chat *chat, Napi::Value keep, Napi::Value ops, Napi::Value loop);
 
 /* xr_chat_acquire_lock_wait: a Promise of [token, expiresAt] or null. */
 Napi::Value xr_js_chat_acquire_wait(xr_chat *chat, Napi::Value keep, Napi::Value thread_id, double ttl_ms,
@@ -55,14 +57,18 @@ Napi::Value xr_js_chat_acquire_wait(xr_chat *chat, Napi::Value keep, Napi::Value
 Napi::Value xr_js_chat_release_if_queue_empty(xr_chat *chat, Napi::Value keep, Napi::Value thread_id,
                                               Napi::Value token);
 
-/* Opens a client (connects, authenticates, PINGs) off the JS thread: a Promise of the client
- * handle. `options` holds url, connectTimeoutMs, commandTimeoutMs, poolSize, username, password,
+/* Opens a client (connects, authenticates, PINGs) and its loop connection off the JS thread: a
+ * Promise of [client handle, loop connection handle or null (TLS)]. `options` holds url, connectTimeoutMs, commandTimeoutMs, poolSize, username, password,
  * db, clientName, caFile, caPem, certFile, keyFile, certPem, keyPem, serverName, insecure. */
 Napi::Value xr_js_client_open(Napi::Value options);
 
 /* Runs commands (an Array of argument Arrays: strings, Buffers, Uint8Arrays, numbers, bigints) as
  * one pipeline: a Promise of an Array of replies or Error objects. Bulk strings come back as
  * strings, or as Buffers when `buffers`. */
-Napi::Value xr_js_client_run(xr_client *client, Napi::Value keep, Napi::Value commands, bool buffers);
+Napi::Value xr_js_client_run(xr_client *client, Napi::Value keep, Napi::Value commands, bool buffers,
+                             Napi::Value loop);
+
+/* Closes a loop connection (before its client; nothing may run on it). */
+void xr_js_loop_close(Napi::Value loop);
 
 #endif

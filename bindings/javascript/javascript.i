@@ -395,14 +395,17 @@ static void xr_js_throw_entry(Napi::Env env, int code, const xr_chat_queue_entry
 %typemap(in) Napi::Value token "$1 = $input;"
 %typemap(in) Napi::Value options "$1 = $input;"
 %typemap(in) Napi::Value commands "$1 = $input;"
+%typemap(in) Napi::Value loop "$1 = $input;"
 %typemap(out) Napi::Value "$result = $1;"
-Napi::Value xr_js_chat_run(xr_chat *chat, Napi::Value keep, Napi::Value ops);
+Napi::Value xr_js_chat_run(xr_chat *chat, Napi::Value keep, Napi::Value ops, Napi::Value loop);
 Napi::Value xr_js_chat_acquire_wait(xr_chat *chat, Napi::Value keep, Napi::Value thread_id, double ttl_ms,
                                     double wait_ms);
 Napi::Value xr_js_chat_release_if_queue_empty(xr_chat *chat, Napi::Value keep, Napi::Value thread_id,
                                               Napi::Value token);
 Napi::Value xr_js_client_open(Napi::Value options);
-Napi::Value xr_js_client_run(xr_client *client, Napi::Value keep, Napi::Value commands, bool buffers);
+Napi::Value xr_js_client_run(xr_client *client, Napi::Value keep, Napi::Value commands, bool buffers,
+                             Napi::Value loop);
+void xr_js_loop_close(Napi::Value loop);
 
 %wrapper %{
 /* A client handle as the SWIG object the other wrappers take. */

@@ -6,6 +6,8 @@
  * right after a restart, a failover or SCRIPT FLUSH; a NOSCRIPT fallback sent after the pipeline
  * would run those operations after the ones behind them. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -32,6 +34,7 @@ struct xr_batch {
   char *failure; /* the connection failure's message, shared by the ops it left without reply */
   const xr_script **scripts; /* the scripts this batch has sent by EVAL */
   size_t nscripts, scripts_cap;
+  size_t run_next; /* on a loop connection: the first op still waiting for its reply */
 };
 
 int xr_batch_new(xr_batch **out) {
@@ -217,6 +220,150 @@ int xr_client_exec(xr_client *c, xr_batch *b) {
   }
   xr_pool_put(c, conn, outcome);
   return code;
+}
+
+/* ---- driven by an event loop: loop connections --------------------------------------------- */
+
+struct xr_loop_conn {
+  xr_client *c;
+  xr_conn *conn;
+  xr_batch *running;
+  int broken;
+};
+
+int xr_loop_conn_open(xr_loop_conn **out, xr_client *c) {
+  if (out) *out = NULL;
+  if (!out || !c) return xr_fail(XR_EINVAL, "xr_loop_conn_open: out and client are required");
+  if (xr_client_uses_tls(c))
+    return xr_fail(XR_EUNSUPPORTED, "%s: a TLS connection cannot be driven by an event loop (yet)", xr_client_address(c));
+  xr_loop_conn *lc = xr_calloc(1, sizeof *lc);
+  if (!lc) return xr_fail_nomem();
+  int code = xr_conn_open(c, &lc->conn);
+  if (code) {
+    xr_free(lc);
+    return code;
+  }
+  int flags = fcntl(lc->conn->rc->fd, F_GETFL);
+  if (flags < 0 || fcntl(lc->conn->rc->fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+    code = xr_fail(XR_EIO, "%s: cannot make the socket non-blocking: %s", xr_client_address(c), strerror(errno));
+    xr_conn_close(lc->conn);
+    xr_free(lc);
+    return code;
+  }
+  lc->conn->nonblock = 1;
+  lc->c = c;
+  *out = lc;
+  return XR_OK;
+}
+
+int xr_loop_conn_fd(const xr_loop_conn *lc) { return lc && lc->conn ? lc->conn->rc->fd : -1; }
+
+int xr_loop_conn_broken(const xr_loop_conn *lc) { return !lc || lc->broken; }
+
+int xr_loop_conn_busy(const xr_loop_conn *lc) { return lc && lc->running; }
+
+/* Ends the running batch; a connection that failed is broken for good. */
+static void run_end(xr_loop_conn *lc, int ok) {
+  lc->running = NULL;
+  if (!ok) lc->broken = 1;
+}
+
+static int run_failed(xr_loop_conn *lc, int saved_errno) {
+  int lost;
+  xr_batch *b = lc->running;
+  int code = xr_conn_error(lc->c, lc->conn->rc, saved_errno, &lost);
+  mark_failed(b, b->run_next, code);
+  run_end(lc, 0);
+  return code;
+}
+
+/* Writes what the socket takes, then reads what has arrived; *wait says what is missing. Right
+ * after the last write the replies cannot be there yet: wait for them without trying to read. */
+static int run_step(xr_loop_conn *lc, int *wait) {
+  xr_batch *b = lc->running;
+  redisContext *rc = lc->conn->rc;
+  if (sdslen(rc->obuf) > 0) {
+    int done = 0;
+    errno = 0;
+    if (redisBufferWrite(rc, &done) != REDIS_OK) return run_failed(lc, errno);
+    *wait = done ? XR_WAIT_READ : XR_WAIT_WRITE;
+    return XR_OK;
+  }
+  for (;;) {
+    while (b->run_next < b->n) {
+      void *r = NULL;
+      if (redisGetReplyFromReader(rc, &r) != REDIS_OK) return run_failed(lc, 0);
+      if (!r) break;
+      set_result(b, b->run_next++, r);
+    }
+    if (b->run_next == b->n) {
+      run_end(lc, 1);
+      *wait = 0;
+      return XR_OK;
+    }
+    size_t before = rc->reader->len - rc->reader->pos;
+    errno = 0;
+    if (redisBufferRead(rc) != REDIS_OK) return run_failed(lc, errno);
+    if (rc->reader->len - rc->reader->pos == before) { /* nothing more has arrived */
+      *wait = XR_WAIT_READ;
+      return XR_OK;
+    }
+  }
+}
+
+int xr_loop_conn_start(xr_loop_conn *lc, xr_batch *b, int *wait) {
+  if (!lc || !b || !wait) return xr_fail(XR_EINVAL, "xr_loop_conn_start: an argument is NULL");
+  *wait = 0;
+  if (lc->running) return xr_fail(XR_EINVAL, "xr_loop_conn_start: another batch is running on the connection");
+  if (lc->broken)
+    return xr_fail(XR_ECLOSED, "xr_loop_conn_start: the connection to %s failed earlier: open another",
+                   xr_client_address(lc->c));
+  reset_results(b);
+  b->ran = 1;
+  b->run_next = 0;
+  if (b->n == 0) return XR_OK;
+  lc->running = b;
+  if (redisAppendFormattedCommand(lc->conn->rc, b->wire.data, b->wire.len) != REDIS_OK) {
+    int code = xr_fail_nomem();
+    mark_failed(b, 0, code);
+    run_end(lc, 0);
+    return code;
+  }
+  return run_step(lc, wait);
+}
+
+int xr_loop_conn_continue(xr_loop_conn *lc, int *wait) {
+  if (!lc || !wait) return xr_fail(XR_EINVAL, "xr_loop_conn_continue: an argument is NULL");
+  *wait = 0;
+  if (lc->running) return run_step(lc, wait);
+  if (lc->broken) return xr_fail(XR_ECLOSED, "the connection to %s failed earlier", xr_client_address(lc->c));
+  /* Idle: a RESP2 server sends nothing unasked, so readable means closed (or garbage). */
+  char byte;
+  ssize_t n = recv(lc->conn->rc->fd, &byte, 1, MSG_DONTWAIT | MSG_PEEK);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return XR_OK;
+  lc->broken = 1;
+  if (n == 0) return xr_fail(XR_EIO, "connection lost: %s closed the connection", xr_client_address(lc->c));
+  if (n < 0) return xr_fail(XR_EIO, "connection lost to %s: %s", xr_client_address(lc->c), strerror(errno));
+  return xr_fail(XR_EPROTOCOL, "%s sent data nobody asked for", xr_client_address(lc->c));
+}
+
+void xr_loop_conn_cancel(xr_loop_conn *lc, int code) {
+  if (!lc || !lc->running) return;
+  if (code == XR_ETIMEOUT) {
+    xr_fail(code, "timeout after %d ms waiting for a reply from %s", xr_client_command_timeout_ms(lc->c),
+            xr_client_address(lc->c));
+  } else {
+    xr_fail(code, "%s (%s)", xr_strerror(code), xr_client_address(lc->c));
+  }
+  mark_failed(lc->running, lc->running->run_next, code);
+  run_end(lc, 0); /* a late reply must not reach the next batch */
+}
+
+void xr_loop_conn_close(xr_loop_conn *lc) {
+  if (!lc) return;
+  xr_loop_conn_cancel(lc, XR_ECLOSED);
+  xr_conn_close(lc->conn);
+  xr_free(lc);
 }
 
 int xr_batch_result(const xr_batch *b, size_t i, const xr_reply **reply, const char **message) {

@@ -167,6 +167,14 @@ int xr_chat_batch_exec(xr_chat_batch *cb) {
   return xr_client_exec(cb->s->client, cb->b);
 }
 
+int xr_chat_batch_start(xr_chat_batch *cb, xr_loop_conn *lc, int *wait) {
+  if (!cb) return xr_fail(XR_EINVAL, "xr_chat_batch_start: the batch is NULL");
+  int refused = !lc || xr_loop_conn_busy(lc) || xr_loop_conn_broken(lc);
+  int rc = xr_loop_conn_start(lc, cb->b, wait);
+  if (!refused) cb->ran = 1;
+  return rc;
+}
+
 /* The reply of operation i when it is of `kind` (ctx describes it for the decoders), or its
  * failure, with the key named. */
 static int result(const xr_chat_batch *cb, size_t i, op_kind kind, chat_cmd *ctx, const xr_reply **r) {

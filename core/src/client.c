@@ -102,11 +102,14 @@ static int setup_command(xr_client *c, redisContext *rc, int argc, const char **
   return code;
 }
 
-/* TCP and unix sockets: hiredis's write, with MSG_NOSIGNAL. */
+/* TCP and unix sockets: hiredis's write, with MSG_NOSIGNAL (and MSG_DONTWAIT when an event loop
+ * drives the connection: the socket itself stays blocking for the threads' calls). */
 static ssize_t write_nosignal(redisContext *rc) {
-  ssize_t n = send(rc->fd, rc->obuf, sdslen(rc->obuf), MSG_NOSIGNAL);
+  const xr_conn *conn = rc->privdata;
+  int nonblock = conn->nonblock || !(rc->flags & REDIS_BLOCK);
+  ssize_t n = send(rc->fd, rc->obuf, sdslen(rc->obuf), MSG_NOSIGNAL | (conn->nonblock ? MSG_DONTWAIT : 0));
   if (n >= 0) return n;
-  if (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) && !(rc->flags & REDIS_BLOCK))) return 0;
+  if (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) && nonblock)) return 0;
   rc->err = REDIS_ERR_IO;
   snprintf(rc->errstr, sizeof rc->errstr, "%s", strerror(errno));
   return -1;
@@ -150,11 +153,25 @@ static ssize_t write_tls_nosigpipe(redisContext *rc) {
   return n;
 }
 
+/* hiredis's read, or with MSG_DONTWAIT when an event loop drives the connection (0: nothing yet). */
+static ssize_t read_plain(redisContext *rc, char *buf, size_t cap) {
+  const xr_conn *conn = rc->privdata;
+  if (!conn->nonblock) return conn->hiredis_read(rc, buf, cap);
+  ssize_t n = recv(rc->fd, buf, cap, MSG_DONTWAIT);
+  if (n > 0) return n;
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return 0;
+  rc->err = n == 0 ? REDIS_ERR_EOF : REDIS_ERR_IO;
+  snprintf(rc->errstr, sizeof rc->errstr, "%s", n == 0 ? "Server closed the connection" : strerror(errno));
+  return -1;
+}
+
 static void conn_install_write(xr_conn *conn, int tls) {
   redisContext *rc = conn->rc;
   conn->funcs = *rc->funcs;
   conn->hiredis_write = rc->funcs->write;
+  conn->hiredis_read = rc->funcs->read;
   conn->funcs.write = tls ? write_tls_nosigpipe : write_nosignal;
+  if (!tls) conn->funcs.read = read_plain;
   rc->funcs = &conn->funcs;
   rc->privdata = conn;
 }
@@ -306,6 +323,14 @@ int xr_pool_get(xr_client *c, xr_conn **out) {
     }
   }
 }
+
+int xr_conn_open(xr_client *c, xr_conn **out) { return conn_open(c, out); }
+
+void xr_conn_close(xr_conn *conn) { conn_close(conn); }
+
+int xr_client_uses_tls(const xr_client *c) { return c->tls != NULL; }
+
+int xr_client_command_timeout_ms(const xr_client *c) { return c ? c->command_timeout_ms : 0; }
 
 void xr_pool_put(xr_client *c, xr_conn *conn, int outcome) {
   pthread_mutex_lock(&c->mu);

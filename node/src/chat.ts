@@ -124,6 +124,8 @@ function lockArg(lock: unknown): Lock {
   return l;
 }
 
+const nothing = (): void => undefined;
+
 /** What the registry frees when an adapter is dropped without disconnect(). */
 type Held = { chat: Handle | null; client: Client | null };
 const registry = new FinalizationRegistry<Held>((held) => {
@@ -142,7 +144,7 @@ export class RedisStateAdapter {
   protected readonly logger: Logger;
   protected readonly ownsClient: boolean;
   #wire: Required<Omit<WireOptions, "clientOptions">>;
-  #keep: { chat: Handle | null; client: object | null } = { chat: null, client: null };
+  #keep: { chat: Handle | null; client: { loop: Handle | null } | null } = { chat: null, client: null };
   #held: Held | null = null;
   #connecting: Promise<void> | null = null;
   #pipeline: Pipeline<unknown[]>;
@@ -175,7 +177,8 @@ export class RedisStateAdapter {
       throw new TypeError(`tokenPrefix must be letters, digits and '-', got ${String(tokenPrefix)}`);
     }
     this.#wire = { tokenPrefix, tokenSuffix: suffix, json: dialect, queueEntries: queue, keepEmptyPrefix: keep };
-    this.#pipeline = new Pipeline<unknown[]>((ops) => this.#run(ops), (e) => this.#failed(e));
+    this.#pipeline = new Pipeline<unknown[]>((ops) => this.#run(ops), (e) => this.#failed(e),
+      (r) => r instanceof ConnectionError && this.#failed(r));
   }
 
   /** Connects the client (unless given one already connected) and makes the core's adapter. */
@@ -213,11 +216,11 @@ export class RedisStateAdapter {
   }
 
   subscribe(threadId: string): Promise<void> {
-    return this.#op(() => [Op.Subscribe, text("threadId", threadId)]) as Promise<void>;
+    return this.#op(() => [Op.Subscribe, text("threadId", threadId)]).then(nothing);
   }
 
   unsubscribe(threadId: string): Promise<void> {
-    return this.#op(() => [Op.Unsubscribe, text("threadId", threadId)]) as Promise<void>;
+    return this.#op(() => [Op.Unsubscribe, text("threadId", threadId)]).then(nothing);
   }
 
   isSubscribed(threadId: string): Promise<boolean> {
@@ -225,21 +228,21 @@ export class RedisStateAdapter {
   }
 
   /** SET <prefix>:lock:<threadId> <token> PX ttlMs NX: the Lock, or null when another holds it. */
-  async acquireLock(threadId: string, ttlMs: number): Promise<Lock | null> {
-    const r = (await this.#op(() => [Op.Acquire, text("threadId", threadId), ms("ttlMs", ttlMs, false)])) as [string, number] | null;
-    return r ? { threadId, token: r[0], expiresAt: r[1] } : null;
+  acquireLock(threadId: string, ttlMs: number): Promise<Lock | null> {
+    return this.#op(() => [Op.Acquire, text("threadId", threadId), ms("ttlMs", ttlMs, false)]).then((r) =>
+      r ? { threadId, token: (r as [string, number])[0], expiresAt: (r as [string, number])[1] } : null);
   }
 
   forceReleaseLock(threadId: string): Promise<void> {
-    return this.#op(() => [Op.ForceRelease, text("threadId", threadId)]) as Promise<void>;
+    return this.#op(() => [Op.ForceRelease, text("threadId", threadId)]).then(nothing);
   }
 
   /** Deletes the lock when it still holds lock.token (a wrong or expired token changes nothing). */
-  async releaseLock(lock: Lock): Promise<void> {
-    await this.#op(() => {
+  releaseLock(lock: Lock): Promise<void> {
+    return this.#op(() => {
       const l = lockArg(lock);
       return [Op.Release, l.threadId, l.token];
-    });
+    }).then(nothing);
   }
 
   /** Sets the lock's TTL when it still holds lock.token; never re-creates a missing lock. */
@@ -262,16 +265,16 @@ export class RedisStateAdapter {
   }
 
   /** SET with PX ttlMs when ttlMs > 0, else without a TTL (clearing one). */
-  async set<T = unknown>(key: string, value: T, ttlMs?: number): Promise<void> {
-    await this.#op(() => [Op.Set, text("key", key), json("value", value), ms("ttlMs", ttlMs, true)]);
+  set<T = unknown>(key: string, value: T, ttlMs?: number): Promise<void> {
+    return this.#op(() => [Op.Set, text("key", key), json("value", value), ms("ttlMs", ttlMs, true)]).then(nothing);
   }
 
   setIfNotExists(key: string, value: unknown, ttlMs?: number): Promise<boolean> {
     return this.#op(() => [Op.SetIfNotExists, text("key", key), json("value", value), ms("ttlMs", ttlMs, true)]) as Promise<boolean>;
   }
 
-  async delete(key: string): Promise<void> {
-    await this.#op(() => [Op.Delete, text("key", key)]);
+  delete(key: string): Promise<void> {
+    return this.#op(() => [Op.Delete, text("key", key)]).then(nothing);
   }
 
   /** RPUSH, then keep the newest maxLength, then PEXPIRE ttlMs (one script). */
@@ -351,10 +354,7 @@ export class RedisStateAdapter {
   #run(ops: unknown[][]): Promise<unknown[]> {
     const chat = this.#keep.chat;
     if (!chat) return Promise.reject(new ClientClosedError(`${this.constructor.name} was disconnected`));
-    return native.xr_js_chat_run(chat, this.#keep, ops).then((results) => {
-      for (const r of results) if (r instanceof ConnectionError) { this.#failed(r); break; }
-      return results;
-    });
+    return native.xr_js_chat_run(chat, this.#keep, ops, this.#keep.client?.loop ?? null);
   }
 
   #failed(e: unknown): void {

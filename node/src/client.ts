@@ -102,18 +102,23 @@ function checkArgs(args: Argument[]): void {
   }
 }
 
-/** Handles the registry frees when a Client is dropped without close(). */
-type Held = { client: Handle | null };
+/** Handles the registry frees when a Client is dropped without close(): the loop connection
+ * (the one the event loop drives; null for TLS) first, then the client. */
+type Held = { client: Handle | null; loop: Handle | null };
 
-const registry = new FinalizationRegistry<Held>((held) => {
-  if (held.client) native.xr_client_close(held.client);
-  held.client = null;
-});
+function closeHandles(h: Held): void {
+  if (h.loop) native.xr_js_loop_close(h.loop);
+  if (h.client) native.xr_client_close(h.client);
+  h.loop = null;
+  h.client = null;
+}
+
+const registry = new FinalizationRegistry<Held>(closeHandles);
 
 export class Client {
   readonly options: Readonly<ClientOptions>;
   #flat: Record<string, unknown>;
-  #keep: Held = { client: null }; // what the addon holds while a call runs
+  #keep: Held = { client: null, loop: null }; // what the addon holds while a call runs
   #held: Held | null = null;      // the registry's copy
   #opening: Promise<void> | null = null;
   #closed = false;
@@ -131,13 +136,14 @@ export class Client {
   connect(): Promise<this> {
     if (this.#closed) return Promise.reject(new ClientClosedError("client is closed"));
     if (!this.#opening) {
-      this.#opening = native.xr_js_client_open(this.#flat).then((handle) => {
+      this.#opening = native.xr_js_client_open(this.#flat).then(([handle, loop]) => {
         if (this.#closed) { // closed while connecting
-          native.xr_client_close(handle);
+          closeHandles({ client: handle, loop });
           throw new ClientClosedError("client is closed");
         }
         this.#keep.client = handle;
-        this.#held = { client: handle };
+        this.#keep.loop = loop;
+        this.#held = { client: handle, loop };
         registry.register(this.#keep, this.#held, this);
       });
       this.#opening.catch(() => { this.#opening = null; }); // a failed connect may be retried
@@ -178,19 +184,23 @@ export class Client {
     this.#release();
   }
 
-  /** @internal the handle for the Chat SDK adapter (connects first). */
-  async handle(): Promise<{ handle: Handle; keep: object }> {
+  /** @internal the handles for the Chat SDK adapter (connects first). */
+  async handle(): Promise<{ handle: Handle; keep: { loop: Handle | null } }> {
     await this.connect();
     if (!this.#keep.client) throw new ClientClosedError("client is closed");
     return { handle: this.#keep.client, keep: this.#keep };
   }
 
   #release(): void {
-    const h = this.#keep.client;
+    const h: Held = { ...this.#keep };
     this.#keep.client = null;
-    if (this.#held) this.#held.client = null;
+    this.#keep.loop = null;
+    if (this.#held) {
+      this.#held.client = null;
+      this.#held.loop = null;
+    }
     registry.unregister(this);
-    if (h) native.xr_client_close(h);
+    closeHandles(h);
   }
 
   #submit(args: Argument[], buffers: boolean): Promise<Reply> {
@@ -208,9 +218,10 @@ export class Client {
     const client = this.#keep.client;
     if (!client) throw new ClientClosedError("client is closed");
     const mixed = cmds.some((c) => c.buffers !== cmds[0].buffers);
-    if (!mixed) return native.xr_js_client_run(client, this.#keep, cmds.map((c) => c.args), cmds[0].buffers);
+    const loop = this.#keep.loop;
+    if (!mixed) return native.xr_js_client_run(client, this.#keep, cmds.map((c) => c.args), cmds[0].buffers, loop);
     // string and Buffer replies in one turn: one pipeline, replies as Buffers, decoded here
-    const out = await native.xr_js_client_run(client, this.#keep, cmds.map((c) => c.args), true);
+    const out = await native.xr_js_client_run(client, this.#keep, cmds.map((c) => c.args), true, loop);
     return out.map((r, i) => (cmds[i].buffers ? r : toStrings(r)));
   }
 }

@@ -12,15 +12,16 @@ export type Handle = object & { readonly __handle?: never };
 export interface Native {
   xr_js_set_error_classes(classes: object): void;
   xr_error_info_at(i: number): { code: number; name: string; class_name: string; parent_class: string; description: string } | null;
-  xr_js_client_open(options: object): Promise<Handle>;
-  xr_js_client_run(client: Handle, keep: object, commands: unknown[][], buffers: boolean): Promise<unknown[]>;
+  xr_js_client_open(options: object): Promise<[Handle, Handle | null]>;
+  xr_js_client_run(client: Handle, keep: object, commands: unknown[][], buffers: boolean, loop: Handle | null): Promise<unknown[]>;
+  xr_js_loop_close(loop: Handle): void;
   xr_client_close(client: Handle): void;
   xr_client_address(client: Handle): string;
   xr_binding_chat_new(client: Handle, keyPrefix: string | null, keepEmptyPrefix: number, tokenPrefix: string | null,
     tokenSuffix: number, json: number, queue: number): [number, Handle];
   xr_chat_free(chat: Handle): void;
   xr_chat_key_prefix(chat: Handle): string;
-  xr_js_chat_run(chat: Handle, keep: object, ops: unknown[][]): Promise<unknown[]>;
+  xr_js_chat_run(chat: Handle, keep: object, ops: unknown[][], loop: Handle | null): Promise<unknown[]>;
   xr_js_chat_acquire_wait(chat: Handle, keep: object, threadId: string, ttlMs: number, waitMs: number): Promise<[string, number] | null>;
   xr_js_chat_release_if_queue_empty(chat: Handle, keep: object, threadId: string, token: string): Promise<[boolean, number]>;
   xr_binding_token_origin(token: string): string;

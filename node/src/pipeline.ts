@@ -16,7 +16,10 @@ export class Pipeline<Op> {
   #running = false;
   #idle: (() => void)[] = [];
 
-  constructor(private readonly run: (ops: Op[]) => Promise<unknown[]>, private readonly onFailure?: (e: unknown) => void) {}
+  /** run sends the operations; onFailure hears of a call that failed whole, onError of each
+   * operation's error result (one per call: the first). */
+  constructor(private readonly run: (ops: Op[]) => Promise<unknown[]>, private readonly onFailure?: (e: unknown) => void,
+    private readonly onError?: (e: Error) => unknown) {}
 
   /** Queues an operation; the Promise settles with its own result (an Error result rejects). */
   push(op: Op): Promise<unknown> {
@@ -67,22 +70,37 @@ export class Pipeline<Op> {
     }
     started.then(
       (results) => {
+        let heard = false;
         for (let i = 0; i < settle.length; i++) {
           const r = results[i];
-          if (r instanceof Error) settle[i].reject(r);
-          else settle[i].resolve(r);
+          if (r instanceof Error) {
+            if (!heard && this.onError) heard = this.onError(r) === true;
+            settle[i].reject(r);
+          } else {
+            settle[i].resolve(r);
+          }
         }
+        this.#done();
       },
       (e: unknown) => {
         this.onFailure?.(e);
         for (const s of settle) s.reject(e);
+        this.#done();
       },
-    ).finally(() => {
-      this.#running = false;
-      if (this.#ops.length > 0) this.#flush();
-      else this.#wakeIdle();
-    });
+    );
   };
+
+  /* The call is over: the operations pushed meanwhile go next (their callers' continuations,
+   * queued as microtasks by the settling above, run first and may add more). */
+  #done(): void {
+    this.#running = false;
+    if (this.#ops.length === 0) {
+      this.#wakeIdle();
+    } else if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
 
   #wakeIdle(): void {
     const w = this.#idle;

@@ -9,7 +9,7 @@ import v8 from "node:v8";
 import { runInNewContext } from "node:vm";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, spawnRedis, startRedis, waitForPort } from "./support/redis.mjs";
+import { freePort, spawnRedis, startRedis, startTlsRedis, waitForPort } from "./support/redis.mjs";
 import * as xr from "../dist/index.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -228,7 +228,7 @@ describe("Chat SDK adapters", () => {
     const loader = require("../dist/cjs/native.js"); // the layer calls loader.native.* at call time
     const original = loader.native;
     loader.native = Object.create(original, {
-      xr_js_chat_run: { value: (chat, keep, ops) => { calls.push(ops.length); return original.xr_js_chat_run(chat, keep, ops); } },
+      xr_js_chat_run: { value: (chat, keep, ops, loop) => { calls.push(ops.length); return original.xr_js_chat_run(chat, keep, ops, loop); } },
     });
     try {
       const locks = await Promise.all(Array.from({ length: 64 }, (_, i) => s.acquireLock(`batch-${i}`, 5000)));
@@ -342,6 +342,49 @@ describe("Chat SDK adapters", () => {
     // malloc arenas of the pool threads may grow once by ~12 MiB; a leak of 250 bytes a cycle is 24 MiB
     assert.ok(after.rss - before.rss < 24 * 1048576, `RSS grew ${mib(after.rss - before.rss)} MiB`);
     await s.disconnect();
+  });
+});
+
+describe("timeouts and TLS", () => {
+  test("a reply that does not come in time rejects with TimeoutError; the adapter goes on", async () => {
+    const server = await startRedis();
+    const s = xr.createRedisState({ url: server.url, logger: silent, clientOptions: { commandTimeoutMs: 300 } });
+    try {
+      await s.connect();
+      await s.set("k", 1);
+      const other = xr.createClient(server.url);
+      await other.command("CLIENT", "PAUSE", "1200", "ALL");
+      const t0 = Date.now();
+      await assert.rejects(s.get("k"), (e) => e instanceof xr.TimeoutError &&
+        e.message.includes(`timeout after 300 ms waiting for a reply from 127.0.0.1:${server.port}`));
+      assert.ok(Date.now() - t0 < 1100, "the deadline, not the pause, ended the call");
+      await other.command("CLIENT", "UNPAUSE");
+      await other.close();
+      for (let i = 0; i < 5; i++) assert.equal(await s.get("k"), 1, "the next calls work (a new connection)");
+    } finally {
+      await s.disconnect();
+      server.stop();
+    }
+  });
+
+  test("a TLS client: the adapter over rediss:// (its calls run on the thread pool)", async () => {
+    const tls = await startTlsRedis();
+    try {
+      const client = xr.createClient({ url: tls.url, tls: { caFile: tls.caFile } });
+      const s = xr.createIoRedisState({ client, logger: silent });
+      await s.connect();
+      const locks = await Promise.all(Array.from({ length: 20 }, (_, i) => s.acquireLock(`tls-${i}`, 5000)));
+      assert.ok(locks.every((l) => l && l.token.startsWith("ioredis_")));
+      await s.set("v", { a: "b\u00e4r" });
+      assert.deepEqual(await s.get("v"), { a: "b\u00e4r" });
+      assert.equal(await client.command("GET", "chat-sdk:cache:v"), '{"a":"b\u00e4r"}');
+      await s.disconnect();
+      await client.close();
+      await assert.rejects(xr.createClient({ url: tls.url, connectTimeoutMs: 2000 }).connect(),
+        (e) => e instanceof xr.TLSError && /verify/.test(e.message));
+    } finally {
+      tls.stop();
+    }
   });
 });
 

@@ -2,13 +2,12 @@
 // ports and killed after. Run: node --test node/test/ (after npm run build in node/).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, kill as stop, spawnRedis as startRedis, waitForPort } from "./support/redis.mjs";
+import { freePort, kill as stop, spawnRedis as startRedis, startTlsRedis, waitForPort } from "./support/redis.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -157,30 +156,17 @@ describe("crossredis_native over a plain redis-server", () => {
 });
 
 describe("crossredis_native over TLS (Node's own OpenSSL)", () => {
-  let server;
+  let tls;
   let port;
   let dir;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "xr-node-tls-"));
-    const ossl = (...args) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
-    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
-      "-subj", "/CN=crossredis test CA");
-    ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost");
-    writeFileSync(join(dir, "ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
-    ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out",
-      "server.crt", "-days", "2", "-extfile", "ext.cnf");
-    port = await freePort();
-    server = await startRedis(["--port", "0", "--tls-port", String(port), "--bind", "127.0.0.1",
-      "--tls-cert-file", join(dir, "server.crt"), "--tls-key-file", join(dir, "server.key"),
-      "--tls-ca-cert-file", join(dir, "ca.crt"), "--tls-auth-clients", "no"]);
-    await waitForPort(port, server);
+    tls = await startTlsRedis();
+    port = tls.port;
+    dir = tls.dir;
   });
 
-  after(() => {
-    stop(server);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => tls?.stop());
 
   test("connects with ca_file, PINGs, SET/GET", () => {
     const client = open(`rediss://127.0.0.1:${port}`, { caFile: join(dir, "ca.crt") });

@@ -269,6 +269,11 @@ XR_API int xr_chat_batch_queue_depth(xr_chat_batch *b, const char *thread_id, si
  * one by one: see the result functions); a negative code when the connection failed. */
 XR_API int xr_chat_batch_exec(xr_chat_batch *b);
 
+/* Starts the batch on a loop connection of the adapter's client (client.h): continue and cancel
+ * it there (xr_loop_conn_continue, xr_loop_conn_cancel); the results are read as after
+ * xr_chat_batch_exec once it finished. */
+XR_API int xr_chat_batch_start(xr_chat_batch *b, xr_loop_conn *lc, int *wait);
+
 /* Results, by operation index, in the shape of the matching function above. Each returns the
  * operation's own code (0, or its error with the message in the thread's last error), or XR_EINVAL
  * when the index is out of range or names an operation of another kind. */

@@ -9,8 +9,9 @@
 // space; keys, arguments and lua effects must match); an EVALSHA refused with NOSCRIPT (the same
 // line twice) counts once. Masks: tokens <prefix>_<13 digits>_<suffix> become
 // <prefix>_<MS>_<SFX>, other 13-digit numbers <MS>.
-import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import net from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -60,6 +61,28 @@ export async function startRedis(extra = []) {
   const child = spawnRedis(["--port", String(port), "--bind", "127.0.0.1", ...extra]);
   await waitForPort(port, child);
   return { port, url: `redis://127.0.0.1:${port}`, child, stop: () => kill(child) };
+}
+
+/** A TLS-only redis-server with a CA and a server certificate made by openssl for 127.0.0.1:
+ * { port, url (rediss://), caFile, dir, child, stop() }. */
+export async function startTlsRedis() {
+  const dir = mkdtempSync(join(tmpdir(), "xr-node-tls-"));
+  const ossl = (...args) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
+  ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+    "-subj", "/CN=crossredis test CA");
+  ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost");
+  writeFileSync(join(dir, "ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+  ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out",
+    "server.crt", "-days", "2", "-extfile", "ext.cnf");
+  const port = await freePort();
+  const child = spawnRedis(["--port", "0", "--tls-port", String(port), "--bind", "127.0.0.1",
+    "--tls-cert-file", join(dir, "server.crt"), "--tls-key-file", join(dir, "server.key"),
+    "--tls-ca-cert-file", join(dir, "ca.crt"), "--tls-auth-clients", "no"]);
+  await waitForPort(port, child);
+  return {
+    port, dir, child, url: `rediss://127.0.0.1:${port}`, caFile: join(dir, "ca.crt"),
+    stop: () => { kill(child); rmSync(dir, { recursive: true, force: true }); },
+  };
 }
 
 const ARG = /"((?:[^"\\]|\\.)*)"/g;
