@@ -1,5 +1,13 @@
 // Packs crossredis into an npm tarball that installs and loads with no SWIG, no compiler and no
-// node-gyp: run `npm run build` first, then `npm run pack` (in node/). It stages, in a temporary
+// node-gyp: run `npm run build` first, then `npm pack` or `npm run pack` (in node/).
+//
+// `npm pack` runs this as its prepack step with --in-place: it checks the inputs and the addon's
+// libraries (below) and copies the addon to prebuilds/<platform>-<arch>/ and the wrapper to
+// src-generated/ in node/ itself (both git-ignored), which package.json's "files" then ships with
+// dist/ and README.md. That tarball's package.json is node/'s: its scripts are build tools only
+// (no install hook runs on install) and "gypfile": false keeps npm from running node-gyp.
+//
+// `npm run pack` (this script without --in-place) makes a leaner tarball: it stages, in a temporary
 // folder,
 //   dist/                       the JS layer and its types (npm run build:js: dist/cjs/*.js,
 //                               *.d.ts, dist/index.mjs, dist/index.d.mts)
@@ -56,10 +64,12 @@ process.on("uncaughtException", (e) => {
 
 // --- arguments -------------------------------------------------------------------------------
 let dest = here;
+let inPlace = false;
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
-  if (a === "--pack-destination" && i + 1 < argv.length) dest = resolve(argv[++i]);
+  if (a === "--in-place") inPlace = true;
+  else if (a === "--pack-destination" && i + 1 < argv.length) dest = resolve(argv[++i]);
   else if (a.startsWith("--pack-destination=")) dest = resolve(a.slice("--pack-destination=".length));
   else fail(`unknown argument ${a} (usage: node scripts/pack.mjs [--pack-destination <dir>])`);
 }
@@ -119,6 +129,24 @@ if (process.platform === "linux") {
 }
 
 // --- staging ---------------------------------------------------------------------------------
+/** Copies the addon and the wrapper under `root` (the staging folder, or node/ itself). */
+function stageBinaries(root) {
+  const pre = join(root, "prebuilds", `${process.platform}-${process.arch}`);
+  rmSync(join(root, "prebuilds"), { recursive: true, force: true });
+  mkdirSync(pre, { recursive: true });
+  copyFileSync(addon, join(pre, ADDON));
+  chmodSync(join(pre, ADDON), 0o755);
+  rmSync(join(root, "src-generated"), { recursive: true, force: true });
+  mkdirSync(join(root, "src-generated"));
+  copyFileSync(wrapper, join(root, "src-generated", WRAPPER));
+}
+
+if (inPlace) {
+  stageBinaries(here);
+  log(`staged prebuilds/${process.platform}-${process.arch}/${ADDON} and src-generated/${WRAPPER} for npm pack`);
+  process.exit(0);
+}
+
 const pkg = JSON.parse(readFileSync(join(here, "package.json"), "utf8"));
 const files = pkg.files ?? ["dist/", "prebuilds/", "src-generated/", "README.md"];
 const shipped = {};
@@ -137,12 +165,7 @@ try {
     recursive: true,
     filter: (src) => statSync(src).isDirectory() || keep.test(basename(src)),
   });
-  const pre = join(stage, "prebuilds", `${process.platform}-${process.arch}`);
-  mkdirSync(pre, { recursive: true });
-  copyFileSync(addon, join(pre, ADDON));
-  chmodSync(join(pre, ADDON), 0o755);
-  mkdirSync(join(stage, "src-generated"));
-  copyFileSync(wrapper, join(stage, "src-generated", WRAPPER));
+  stageBinaries(stage);
   copyFileSync(join(here, "README.md"), join(stage, "README.md"));
   writeFileSync(join(stage, "package.json"), JSON.stringify(shipped, null, 2) + "\n");
   for (const f of files) {

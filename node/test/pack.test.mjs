@@ -1,10 +1,11 @@
-// The packed tarball (scripts/pack.mjs) installs and loads without SWIG and without a compiler:
-// packs into a temporary folder, installs the tarball offline into a fresh project (npm run with a
+// The packed tarball installs and loads without SWIG and without a compiler, made either way: by
+// `npm pack` in node/ (its prepack step stages the addon in place) and by `npm run pack` (the
+// lean staged package). For each: packs into a temporary folder, installs the tarball offline into a fresh project (npm run with a
 // PATH that holds node and nothing else, so no node-gyp, cc, make or python could run), then loads
 // it with require() and import() in a child whose PATH is /usr/bin:/bin (no swig there), checks
 // that the addon came from the installed prebuilds/ folder, and round-trips through a
 // redis-server spawned here. Run after `npm run build` (build:js for dist/): node --test test/pack.test.mjs
-import { after, before, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
@@ -20,12 +21,6 @@ const pkg = JSON.parse(readFileSync(join(node, "package.json"), "utf8"));
 const PREBUILD = `prebuilds/${process.platform}-${process.arch}/crossredis_native.node`;
 const WRAPPER = "src-generated/crossredis_wrap.cxx";
 const NO_SWIG_PATH = "/usr/bin:/bin";
-
-let tmp;
-let tarball;
-let entries; // the tarball's paths, without the leading package/
-let app; // the fresh project the tarball is installed into
-let redis;
 
 // npm's CLI script: the npm running this test (npm test), else the npm on PATH.
 function npmCli() {
@@ -47,91 +42,6 @@ function onPath(path, name) {
     }
   });
 }
-
-before(async () => {
-  tmp = mkdtempSync(join(tmpdir(), "crossredis-packtest-"));
-  const { stdout } = await run(process.execPath, [join(node, "scripts", "pack.mjs"), "--pack-destination", join(tmp, "out")],
-    { cwd: node, encoding: "utf8" });
-  tarball = stdout.trim().split("\n").pop();
-  assert.ok(tarball.startsWith(join(tmp, "out")) && existsSync(tarball), `pack.mjs printed ${tarball}`);
-  entries = execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" }).split("\n").filter(Boolean)
-    .map((p) => p.replace(/^package\//, "")).sort();
-  redis = await startRedis();
-});
-
-after(() => {
-  redis?.stop();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
-
-test("the tarball ships dist/ with its types, the prebuild and the generated wrapper", (t) => {
-  t.diagnostic(`${tarball}: ${statSync(tarball).size} bytes, ${entries.length} files`);
-  for (const f of ["package.json", "README.md", "dist/cjs/index.js", "dist/cjs/index.d.ts", "dist/index.mjs",
-    "dist/index.d.mts", PREBUILD, WRAPPER]) {
-    assert.ok(entries.includes(f), `${f} missing from ${entries.join(" ")}`);
-  }
-  // Every module of the build, with its declarations.
-  for (const f of readdirSync(join(node, "dist", "cjs")).filter((f) => f.endsWith(".js") || f.endsWith(".d.ts"))) {
-    assert.ok(entries.includes(`dist/cjs/${f}`), `dist/cjs/${f} missing`);
-  }
-  for (const f of entries.filter((f) => f.startsWith("dist/cjs/") && f.endsWith(".js"))) {
-    assert.ok(entries.includes(f.replace(/\.js$/, ".d.ts")), `${f} has no .d.ts`);
-  }
-});
-
-test("the tarball holds no build inputs besides src-generated/crossredis_wrap.cxx", () => {
-  const inputs = entries.filter((p) => p !== WRAPPER && (
-    /\.(i|c|cc|cxx|cpp|h|hpp|gyp|gypi)$/.test(p) || (p.endsWith(".ts") && !p.endsWith(".d.ts")) ||
-    /(^|\/)binding\.gyp$/.test(p) || /^(src|test|scripts|build|build-swig|bindings|core)\//.test(p)));
-  assert.deepEqual(inputs, []);
-  assert.deepEqual(entries.filter((p) => p.startsWith("src-generated/")), [WRAPPER]);
-});
-
-test("the tarball's package.json has no scripts, no devDependencies, gypfile false", () => {
-  const shipped = JSON.parse(execFileSync("tar", ["-xzOf", tarball, "package/package.json"], { encoding: "utf8" }));
-  assert.equal(shipped.scripts, undefined);
-  assert.equal(shipped.devDependencies, undefined);
-  assert.equal(shipped.private, undefined);
-  assert.equal(shipped.gypfile, false);
-  assert.deepEqual(shipped.files, pkg.files);
-  assert.equal(shipped.name, pkg.name);
-  assert.equal(shipped.version, pkg.version);
-  assert.deepEqual(shipped.exports, pkg.exports);
-  assert.equal(shipped.main, pkg.main);
-  assert.equal(shipped.types, pkg.types);
-  assert.deepEqual(shipped.dependencies ?? {}, {}, "runtime dependencies would need the registry");
-});
-
-test("npm install --offline of the tarball compiles nothing (no compiler on PATH)", async () => {
-  // A PATH with node alone: were npm to run node-gyp or an install script, it would fail.
-  const bin = join(tmp, "bin");
-  mkdirSync(bin);
-  symlinkSync(process.execPath, join(bin, "node"));
-  for (const tool of ["swig", "cc", "gcc", "g++", "c++", "make", "python3", "node-gyp", "sh"]) {
-    assert.ok(!onPath(bin, tool), `${tool} on the install PATH`);
-  }
-  app = join(tmp, "app");
-  mkdirSync(app);
-  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", version: "1.0.0", private: true }) + "\n");
-  writeFileSync(join(tmp, "npmrc"), "");
-  const env = {
-    PATH: bin,
-    HOME: tmp,
-    npm_config_userconfig: join(tmp, "npmrc"),
-    npm_config_cache: join(tmp, "npm-cache"),
-    npm_config_update_notifier: "false",
-  };
-  await run(process.execPath, [npmCli(), "install", "--offline", "--no-audit", "--no-fund", tarball],
-    { cwd: app, env, encoding: "utf8" });
-  const installed = join(app, "node_modules", "crossredis");
-  assert.ok(existsSync(join(installed, PREBUILD)));
-  assert.ok(!existsSync(join(installed, "build")), "something was built on install");
-  assert.ok(!existsSync(join(installed, "binding.gyp")));
-  const manifest = JSON.parse(readFileSync(join(installed, "package.json"), "utf8"));
-  for (const types of [manifest.types, manifest.exports["."].import.types, manifest.exports["."].require.types]) {
-    assert.ok(existsSync(join(installed, types)), `${types} not installed`);
-  }
-});
 
 // Runs in the installed project, PATH /usr/bin:/bin; prints one JSON line.
 const CHECK = `
@@ -171,38 +81,158 @@ await io.disconnect();
 console.log(JSON.stringify(out));
 `;
 
-test("loads by require() and import() with no swig on PATH, from its own prebuilds/, and talks to Redis", async () => {
-  assert.ok(app, "the install test ran");
-  assert.ok(!onPath(NO_SWIG_PATH, "swig"), `swig is on ${NO_SWIG_PATH}`);
-  writeFileSync(join(app, "check.mjs"), CHECK);
-  const { stdout } = await run(process.execPath, ["check.mjs"], {
-    cwd: app, encoding: "utf8", timeout: 20000,
-    env: { PATH: NO_SWIG_PATH, HOME: tmp, REDIS_URL: redis.url },
+// The two ways to make the tarball; each returns its path.
+const VARIANTS = [
+  {
+    name: "npm pack in node/ (prepack stages the addon in place)",
+    lean: false,
+    pack: async (dest) => {
+      mkdirSync(dest, { recursive: true });
+      const { stdout } = await run(process.execPath, [npmCli(), "pack", "--json", "--pack-destination", dest],
+        { cwd: node, encoding: "utf8" });
+      return join(dest, JSON.parse(stdout)[0].filename);
+    },
+  },
+  {
+    name: "npm run pack (scripts/pack.mjs: a staged, lean package.json)",
+    lean: true,
+    pack: async (dest) => {
+      const { stdout } = await run(process.execPath, [join(node, "scripts", "pack.mjs"), "--pack-destination", dest],
+        { cwd: node, encoding: "utf8" });
+      return stdout.trim().split("\n").pop();
+    },
+  },
+];
+
+for (const variant of VARIANTS) describe(variant.name, () => {
+  let tmp;
+  let tarball;
+  let entries; // the tarball's paths, without the leading package/
+  let app; // the fresh project the tarball is installed into
+  let redis;
+
+  before(async () => {
+    tmp = mkdtempSync(join(tmpdir(), "crossredis-packtest-"));
+    tarball = await variant.pack(join(tmp, "out"));
+    assert.ok(tarball.startsWith(join(tmp, "out")) && existsSync(tarball), `pack.mjs printed ${tarball}`);
+    entries = execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" }).split("\n").filter(Boolean)
+      .map((p) => p.replace(/^package\//, "")).sort();
+    redis = await startRedis();
   });
-  const out = JSON.parse(stdout.trim().split("\n").pop());
-  assert.equal(out.path, NO_SWIG_PATH);
-  assert.equal(out.swig, "ENOENT");
 
-  const installed = join(app, "node_modules", "crossredis");
-  assert.equal(out.resolved, join(installed, "dist", "cjs", "index.js"));
-  for (const name of ["createClient", "Client", "createRedisState", "createIoRedisState", "RedisStateAdapter",
-    "IoRedisStateAdapter", "CrossRedisError", "ConnectionError", "ResponseError", "errorClasses", "tokenOrigin"]) {
-    assert.ok(out.cjsNames.includes(name), `require: ${name} missing`);
-    assert.ok(out.esmNames.includes(name), `import: ${name} missing`);
-  }
-  assert.deepEqual(out.esmNames, out.cjsNames);
-  assert.ok(out.same, "import() and require() give different objects");
-  assert.ok(out.errorIsError);
+  after(() => {
+    redis?.stop();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
 
-  const addon = join(installed, PREBUILD);
-  assert.deepEqual(out.addons, [addon]);
-  assert.deepEqual(out.mapped, [addon]);
-  assert.ok(!out.mapped.some((p) => p.startsWith(node + "/")), `loaded from ${node}`);
+  test("the tarball ships dist/ with its types, the prebuild and the generated wrapper", (t) => {
+    t.diagnostic(`${tarball}: ${statSync(tarball).size} bytes, ${entries.length} files`);
+    for (const f of ["package.json", "README.md", "dist/cjs/index.js", "dist/cjs/index.d.ts", "dist/index.mjs",
+      "dist/index.d.mts", PREBUILD, WRAPPER]) {
+      assert.ok(entries.includes(f), `${f} missing from ${entries.join(" ")}`);
+    }
+    // Every module of the build, with its declarations.
+    for (const f of readdirSync(join(node, "dist", "cjs")).filter((f) => f.endsWith(".js") || f.endsWith(".d.ts"))) {
+      assert.ok(entries.includes(`dist/cjs/${f}`), `dist/cjs/${f} missing`);
+    }
+    for (const f of entries.filter((f) => f.startsWith("dist/cjs/") && f.endsWith(".js"))) {
+      assert.ok(entries.includes(f.replace(/\.js$/, ".d.ts")), `${f} has no .d.ts`);
+    }
+  });
 
-  assert.deepEqual(out.get, { via: "esm", n: 1 });
-  assert.equal(out.lock.threadId, "thread-1");
-  assert.match(out.lock.token, /^redis_\d{13}_[0-9a-z]+$/);
-  assert.equal(out.again, null);
-  assert.deepEqual(out.ioGet, { via: "esm", n: 1 });
-  assert.match(out.ioToken, /^ioredis_\d{13}_[0-9a-z]+$/);
+  test("the tarball holds no build inputs besides src-generated/crossredis_wrap.cxx", () => {
+    const inputs = entries.filter((p) => p !== WRAPPER && (
+      /\.(i|c|cc|cxx|cpp|h|hpp|gyp|gypi)$/.test(p) || (p.endsWith(".ts") && !p.endsWith(".d.ts")) ||
+      /(^|\/)binding\.gyp$/.test(p) || /^(src|test|scripts|build|build-swig|bindings|core)\//.test(p)));
+    assert.deepEqual(inputs, []);
+    assert.deepEqual(entries.filter((p) => p.startsWith("src-generated/")), [WRAPPER]);
+  });
+
+  test("the tarball's package.json runs nothing on install (no install scripts, gypfile false)", () => {
+    const shipped = JSON.parse(execFileSync("tar", ["-xzOf", tarball, "package/package.json"], { encoding: "utf8" }));
+    for (const hook of ["preinstall", "install", "postinstall", "prepare"]) {
+      assert.equal(shipped.scripts?.[hook], undefined, `${hook} script`);
+    }
+    if (variant.lean) {
+      assert.equal(shipped.scripts, undefined);
+      assert.equal(shipped.devDependencies, undefined);
+      assert.equal(shipped.private, undefined);
+    }
+    assert.equal(shipped.gypfile, false);
+    assert.deepEqual(shipped.files, pkg.files);
+    assert.equal(shipped.name, pkg.name);
+    assert.equal(shipped.version, pkg.version);
+    assert.deepEqual(shipped.exports, pkg.exports);
+    assert.equal(shipped.main, pkg.main);
+    assert.equal(shipped.types, pkg.types);
+    assert.deepEqual(shipped.dependencies ?? {}, {}, "runtime dependencies would need the registry");
+  });
+
+  test("npm install --offline of the tarball compiles nothing (no compiler on PATH)", async () => {
+    // A PATH with node alone: were npm to run node-gyp or an install script, it would fail.
+    const bin = join(tmp, "bin");
+    mkdirSync(bin);
+    symlinkSync(process.execPath, join(bin, "node"));
+    for (const tool of ["swig", "cc", "gcc", "g++", "c++", "make", "python3", "node-gyp", "sh"]) {
+      assert.ok(!onPath(bin, tool), `${tool} on the install PATH`);
+    }
+    app = join(tmp, "app");
+    mkdirSync(app);
+    writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", version: "1.0.0", private: true }) + "\n");
+    writeFileSync(join(tmp, "npmrc"), "");
+    const env = {
+      PATH: bin,
+      HOME: tmp,
+      npm_config_userconfig: join(tmp, "npmrc"),
+      npm_config_cache: join(tmp, "npm-cache"),
+      npm_config_update_notifier: "false",
+    };
+    await run(process.execPath, [npmCli(), "install", "--offline", "--no-audit", "--no-fund", tarball],
+      { cwd: app, env, encoding: "utf8" });
+    const installed = join(app, "node_modules", "crossredis");
+    assert.ok(existsSync(join(installed, PREBUILD)));
+    assert.ok(!existsSync(join(installed, "build")), "something was built on install");
+    assert.ok(!existsSync(join(installed, "binding.gyp")));
+    const manifest = JSON.parse(readFileSync(join(installed, "package.json"), "utf8"));
+    for (const types of [manifest.types, manifest.exports["."].import.types, manifest.exports["."].require.types]) {
+      assert.ok(existsSync(join(installed, types)), `${types} not installed`);
+    }
+  });
+
+
+  test("loads by require() and import() with no swig on PATH, from its own prebuilds/, and talks to Redis", async () => {
+    assert.ok(app, "the install test ran");
+    assert.ok(!onPath(NO_SWIG_PATH, "swig"), `swig is on ${NO_SWIG_PATH}`);
+    writeFileSync(join(app, "check.mjs"), CHECK);
+    const { stdout } = await run(process.execPath, ["check.mjs"], {
+      cwd: app, encoding: "utf8", timeout: 20000,
+      env: { PATH: NO_SWIG_PATH, HOME: tmp, REDIS_URL: redis.url },
+    });
+    const out = JSON.parse(stdout.trim().split("\n").pop());
+    assert.equal(out.path, NO_SWIG_PATH);
+    assert.equal(out.swig, "ENOENT");
+
+    const installed = join(app, "node_modules", "crossredis");
+    assert.equal(out.resolved, join(installed, "dist", "cjs", "index.js"));
+    for (const name of ["createClient", "Client", "createRedisState", "createIoRedisState", "RedisStateAdapter",
+      "IoRedisStateAdapter", "CrossRedisError", "ConnectionError", "ResponseError", "errorClasses", "tokenOrigin"]) {
+      assert.ok(out.cjsNames.includes(name), `require: ${name} missing`);
+      assert.ok(out.esmNames.includes(name), `import: ${name} missing`);
+    }
+    assert.deepEqual(out.esmNames, out.cjsNames);
+    assert.ok(out.same, "import() and require() give different objects");
+    assert.ok(out.errorIsError);
+
+    const addon = join(installed, PREBUILD);
+    assert.deepEqual(out.addons, [addon]);
+    assert.deepEqual(out.mapped, [addon]);
+    assert.ok(!out.mapped.some((p) => p.startsWith(node + "/")), `loaded from ${node}`);
+
+    assert.deepEqual(out.get, { via: "esm", n: 1 });
+    assert.equal(out.lock.threadId, "thread-1");
+    assert.match(out.lock.token, /^redis_\d{13}_[0-9a-z]+$/);
+    assert.equal(out.again, null);
+    assert.deepEqual(out.ioGet, { via: "esm", n: 1 });
+    assert.match(out.ioToken, /^ioredis_\d{13}_[0-9a-z]+$/);
+  });
 });
