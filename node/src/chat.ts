@@ -88,14 +88,16 @@ const SUFFIX = { base36: 1, hex32: 2 } as const;
 const JSON_DIALECT = { js: 1, python: 2 } as const;
 const QUEUE = { ts: 1, python: 2, both: 3 } as const;
 
-class SilentLogger implements Logger {
+/** The default logger: errors (a lost connection, a failed connect) to the console, nothing else
+ * (upstream's default ConsoleLogger("info") has nothing more to say here). */
+class ErrorsToConsole implements Logger {
   debug(): void {}
   info(): void {}
   warn(): void {}
   // eslint-disable-next-line no-console
   error(message: string, ...args: unknown[]): void { console.error(`[chat-sdk:${this.prefix}] ${message}`, ...args); }
   constructor(private readonly prefix: string) {}
-  child(prefix: string): Logger { return new SilentLogger(`${this.prefix}:${prefix}`); }
+  child(prefix: string): Logger { return new ErrorsToConsole(`${this.prefix}:${prefix}`); }
 }
 
 function text(name: string, v: unknown): string {
@@ -165,7 +167,7 @@ export class RedisStateAdapter {
     if (options.keyPrefix !== undefined && typeof options.keyPrefix !== "string") throw new TypeError("keyPrefix must be a string");
     const keep = options.keepEmptyPrefix === true;
     this.keyPrefix = options.keyPrefix === "" && keep ? "" : options.keyPrefix || "chat-sdk";
-    this.logger = options.logger ?? new SilentLogger(flavour.logName);
+    this.logger = options.logger ?? new ErrorsToConsole(flavour.logName);
     const suffix = options.tokenSuffix ?? "base36";
     const dialect = options.json ?? "js";
     const queue = options.queueEntries ?? "ts";
