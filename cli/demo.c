@@ -1,6 +1,7 @@
-/* crossredis demo: the client at work. Without --url it starts throwaway redis-servers (plain and
- * TLS) on free loopback ports and removes them afterwards; with --url it uses that server and
- * touches only keys under crossredis:demo:<pid>:, which it deletes again. */
+/* crossredis demo: the client at work, then the interop matrix (interop/run.py) on the same
+ * server. Without --url it starts throwaway redis-servers (plain and TLS) on free loopback ports
+ * and removes them afterwards; with --url it uses that server and touches only keys under
+ * crossredis:demo:<pid>: (deleted again) and the runner's own per-run prefix. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -225,25 +226,27 @@ static void demo_usage(FILE *f) {
           "(EVALSHA with NOSCRIPT fallback), a 1000-command pipeline, Chat SDK state shared by a\n"
           "TS-shaped and a Python-shaped adapter (lock origins, a queue entry both read), Cluster\n"
           "slots and hash tags, the same value in the JSON text of JS, Python and Go, and TLS with\n"
-          "a right and a wrong CA.\n"
+          "a right and a wrong CA. Then it runs the interop matrix (interop/run.py, as `crossredis\n"
+          "interop` does) on the same server and exits with the runner's status.\n"
           "\n"
           "  --url URL   use this server (redis://, rediss://?ca_file=..., unix:///path) instead of\n"
           "              starting throwaway local ones; only keys under crossredis:demo:<pid>: are\n"
-          "              touched, and deleted again\n");
+          "              touched, and deleted again (the interop runner uses a prefix of its own)\n"
+          "\n"
+          "Environment: XR_INTEROP_DIR and XR_PYTHON, as for `crossredis interop --help`.\n");
 }
 
 int cli_demo(int argc, char **argv) {
   const char *url = NULL;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+    int m;
+    if (cli_is_help(argv[i])) {
       demo_usage(stdout);
       return CLI_OK;
-    } else if (!strcmp(argv[i], "--url") && i + 1 < argc) {
-      url = argv[++i];
+    } else if ((m = cli_flag_value(argc, argv, &i, "--url", &url, "demo")) != 0) {
+      if (m < 0) return CLI_USAGE;
     } else {
-      fprintf(stderr, "crossredis demo: unexpected argument '%s'\n\n", argv[i]);
-      demo_usage(stderr);
-      return CLI_USAGE;
+      return cli_usage_error("demo", demo_usage, "unexpected argument '%s'", argv[i]);
     }
   }
   char err[XRT_ERR_SIZE];
@@ -279,6 +282,12 @@ int cli_demo(int argc, char **argv) {
     show_json();
   }
   if (status == CLI_OK && plain) status = show_tls(err);
+  if (status == CLI_OK) {
+    printf("\nInterop: the Chat SDK implementations of every runtime on %s (interop/run.py)\n", url);
+    const char *args[] = {"--url", url};
+    status = cli_interop_run("demo", args, 2);
+    if (status != CLI_OK) fprintf(stderr, "crossredis: demo: the interop runner exited with status %d\n", status);
+  }
   xrt_server_free(plain);
   if (status == CLI_OK) printf("\ndemo finished: every step worked\n");
   return status;

@@ -4,14 +4,18 @@
 #include "cli.h"
 #include "crossredis/error.h"
 
-#define CROSSREDIS_VERSION "0.1.0"
-
+/* A command without a summary is internal (the interop driver): it works and has --help, but the
+ * usage does not list it. */
 static const struct {
   const char *name;
   int (*run)(int argc, char **argv);
   const char *summary;
 } commands[] = {
+    {"locks", cli_locks, "list the Chat SDK locks with their TTL and the runtime that took each"},
+    {"drain", cli_drain, "wait until no lock taken by a given runtime remains"},
+    {"interop", cli_interop, "run the cross-runtime interop matrix (interop/run.py) on a server"},
     {"demo", cli_demo, "show the client at work on a throwaway local redis-server (or --url)"},
+    {"driver", cli_driver, NULL},
 };
 
 static void usage(FILE *f) {
@@ -23,7 +27,7 @@ static void usage(FILE *f) {
           "\n"
           "commands:\n");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    if (commands[i].summary) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
   fprintf(f, "\n'crossredis <command> --help' tells more; 'crossredis --version' the version.\n");
 }
 

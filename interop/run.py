@@ -178,6 +178,7 @@ class Ctx:
     r: redis.Redis
     crossredis: Path
     url: str
+    entries: dict[str, bytes] = field(default_factory=dict)  # producer -> the queue entry it wrote
 
     def key(self, kind: str, name: str) -> str:
         return f"{self.prefix}:{kind}:{name}"
@@ -283,20 +284,30 @@ def queue_expected_to_fail(a: Impl, b: Impl) -> KnownBreak | None:
     return None
 
 
+# The queue scenario's clock and message are pinned, so every producer's entry can be compared byte
+# for byte with the others of its runtime (the readers get `now` as their clock; the queue's TTL,
+# max(expires_at - now, 60000), is then 60000 on the server, which changes no byte).
+ENQUEUED_AT = 1700000000000
+EXPIRES_AT = ENQUEUED_AT + 90000
+QUEUE_MESSAGE = chat_message("m1", "slack:C123:1700000000.000100")
+
+
 def sc_queue(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
     t = f"queue-{tag}"
-    now = int(time.time() * 1000)
-    msg = chat_message(f"m-{tag}", t)
-    depth = a.ok("queue.enqueue", scenario="queue", role="producer", thread=t, message=msg, enqueued_at=now,
-                 expires_at=now + 90000, max_size=10)
+    msg = QUEUE_MESSAGE
+    depth = a.ok("queue.enqueue", scenario="queue", role="producer", thread=t, message=msg, enqueued_at=ENQUEUED_AT,
+                 expires_at=EXPIRES_AT, max_size=10)
     check(depth == 1, f"depth {depth}")
-    raw = json.loads(ctx.r.lindex(ctx.key("queue", t), 0))
+    stored = ctx.r.lindex(ctx.key("queue", t), 0)
+    first = ctx.entries.setdefault(a.impl.name, stored)
+    check(stored == first, f"{a.impl.name} wrote the same entry differently: {stored!r} vs {first!r}")
+    raw = json.loads(stored)
     spelled = {"ts": ["message", "enqueuedAt", "expiresAt"],
                "python": ["enqueued_at", "expires_at", "message"],
                "both": ["message", "enqueuedAt", "expiresAt", "enqueued_at", "expires_at"]}[a.impl.entries]
     check(list(raw) == spelled, f"{a.impl.name} spelled the entry {list(raw)}")
     try:
-        good, res = b.call("queue.read", scenario="queue", role="consumer", thread=t, now=now + 1000)
+        good, res = b.call("queue.read", scenario="queue", role="consumer", thread=t, now=ENQUEUED_AT + 1000)
         if not good:
             raise Failure(f"{b.impl.name} reader: {res.get('kind')}: {res.get('message')}")
         delivered = res.get("delivered") or []
@@ -438,6 +449,26 @@ def run_matrix(ctx: Ctx, drivers: dict[str, Driver]) -> list[Cell]:
     return cells
 
 
+def compare_entries(ctx: Ctx, names: list[str]) -> list[dict[str, Any]]:
+    """Producers of one runtime, JSON dialect and entry spelling must write identical entries for
+    the same message and times: crossredis byte for byte as upstream."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for n in names:
+        i = BY_NAME[n]
+        if n in ctx.entries:
+            groups.setdefault((i.runtime if i.runtime != "c" else "typescript", i.json, i.entries), []).append(n)
+    out = []
+    for (runtime, dialect, spelling), members in groups.items():
+        if len(members) < 2:
+            continue
+        ref = ctx.entries[members[0]]
+        same = [m for m in members if ctx.entries[m] == ref]
+        out.append({"runtime": runtime, "json": dialect, "entries": spelling, "producers": members,
+                    "identical": len(same) == len(members), "bytes": len(ref),
+                    "differing": [m for m in members if m not in same]})
+    return out
+
+
 def print_tables(cells: list[Cell], names: list[str], out: Any) -> None:
     width = max(len(n) for n in names) + 5
     print("\nconsumers: " + ", ".join(f"{i + 1} {n}" for i, n in enumerate(names)), file=out)
@@ -498,6 +529,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {d.impl.name:20} {d.impl.runtime:11} {d.library}", file=out)
         cells = run_matrix(ctx, drivers)
         print_tables(cells, names, out)
+        entry_groups = compare_entries(ctx, names)
+        if entry_groups:
+            print("\nqueue entries written for one message with pinned times, compared byte for byte:", file=out)
+        for g in entry_groups:
+            verdict = "identical" if g["identical"] else f"DIFFERENT ({', '.join(g['differing'])})"
+            print(f"  {g['json']} JSON, {g['entries']} spelling: {', '.join(g['producers'])}: {verdict}, "
+                  f"{g['bytes']} bytes", file=out)
         mig: dict[str, Any] = {"skipped": True}
         mig_ok = True
         if not args.no_migration and "ts-ioredis" in drivers and "py-crossredis-both" in drivers:
@@ -511,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
                    if mig_ok else mig["error"]), file=out)
         bad = [c for c in cells if not c.good]
         counts = {s: sum(1 for c in cells if c.status == s) for s in SYMBOL}
-        ok = not bad and mig_ok
+        ok = not bad and mig_ok and all(g["identical"] for g in entry_groups)
         print(f"\n{len(cells)} pairs: {counts['ok']} ok, {counts['known-incompatible']} known upstream incompatibilities, "
               f"{counts['FAIL']} failed, {counts['UNEXPECTED-PASS']} unexpected passes; "
               f"{time.monotonic() - t0:.1f} s; driver logs in {logs}", file=out)
@@ -519,7 +557,8 @@ def main(argv: list[str] | None = None) -> int:
             json.dump({"url": url, "prefix": prefix, "ok": ok,
                        "implementations": {d.impl.name: {"runtime": d.impl.runtime, "library": d.library}
                                            for d in drivers.values()},
-                       "results": [c.__dict__ for c in cells], "migration": mig, "counts": counts},
+                       "results": [c.__dict__ for c in cells], "entries": entry_groups, "migration": mig,
+                       "counts": counts},
                       sys.stdout, indent=2)
             print()
         return 0 if ok else 1

@@ -1,0 +1,213 @@
+/* crossredis interop, and the interop step of crossredis demo: both hand over to the Python
+ * runner interop/run.py, which starts one driver per implementation (this program's `driver`
+ * among them) and prints the producer x consumer matrix.
+ *
+ * Where things are: the runner is <source tree>/interop/run.py (XR_SOURCE_DIR, the tree this
+ * program was built from) or $XR_INTEROP_DIR/run.py; Python is $XR_PYTHON, else the bootstrap's
+ * <source tree>/.venv/bin/python, else python3 on $PATH. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#ifndef XR_SOURCE_DIR
+#define XR_SOURCE_DIR "."
+#endif
+
+enum { PATH_SIZE = 4096 };
+
+static void interop_usage(FILE *f) {
+  fprintf(f,
+          "usage: crossredis interop [--url URL] [--json] [--only IMPL,...] [--no-migration]\n"
+          "                          [-- RUNNER-ARGS...]\n"
+          "\n"
+          "Runs the cross-runtime interop matrix: every producer x consumer pair of Chat SDK\n"
+          "implementations (this program's C driver, the Python and TypeScript drivers, the real\n"
+          "upstream packages) on one shared Redis, keys and values compared byte for byte. It\n"
+          "checks the server, then hands over to the Python runner interop/run.py with these\n"
+          "arguments plus --crossredis <this program>, and exits with the runner's status.\n"
+          "\n"
+          "  --url URL      the shared server (default $REDIS_URL, else a throwaway redis-server the\n"
+          "                 runner starts on a free loopback port and stops afterwards); the runner\n"
+          "                 gives each run its own key prefix\n"
+          "  --json         the matrix as JSON instead of a table\n"
+          "  --only IMPL,.. only these implementations (c, py-crossredis, py-port, ts-ioredis, ...;\n"
+          "                 the runner's --help lists them)\n"
+          "  --no-migration skip the migration scenario (drain of ts-ioredis locks)\n"
+          "  -- ARGS        everything after -- goes to the runner unchanged\n"
+          "\n"
+          "Environment: XR_INTEROP_DIR (the directory holding run.py; default %s/interop),\n"
+          "XR_PYTHON (default %s/.venv/bin/python, else python3 on PATH).\n",
+          XR_SOURCE_DIR, XR_SOURCE_DIR);
+}
+
+static bool executable_file(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/* `name` looked up in $PATH, or taken as it is when it holds a '/'. */
+static bool find_program(const char *name, char *out, size_t size) {
+  if (strchr(name, '/')) {
+    snprintf(out, size, "%s", name);
+    return executable_file(out);
+  }
+  const char *path = getenv("PATH");
+  if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
+  for (const char *p = path;; p++) {
+    const char *end = strchr(p, ':');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    if (n == 0)
+      snprintf(out, size, "./%s", name);
+    else
+      snprintf(out, size, "%.*s/%s", (int)n, p, name);
+    if (executable_file(out)) return true;
+    if (!end) return false;
+    p = end;
+  }
+}
+
+/* Finds Python and the runner; false after saying what is missing. */
+static bool locate(const char *cmd, char python[PATH_SIZE], char runner[PATH_SIZE]) {
+  const char *dir = getenv("XR_INTEROP_DIR");
+  if (dir && *dir) {
+    snprintf(runner, PATH_SIZE, "%s/run.py", dir);
+  } else {
+    snprintf(runner, PATH_SIZE, "%s/interop/run.py", XR_SOURCE_DIR);
+  }
+  if (access(runner, R_OK) != 0) {
+    fprintf(stderr,
+            "crossredis: %s: the interop runner %s is missing (%s); it comes from the source tree "
+            "this program was built from, or set XR_INTEROP_DIR to the directory holding run.py\n",
+            cmd, runner, strerror(errno));
+    return false;
+  }
+  const char *want = getenv("XR_PYTHON");
+  if (want && *want) {
+    if (find_program(want, python, PATH_SIZE)) return true;
+    fprintf(stderr, "crossredis: %s: XR_PYTHON=%s is not an executable program\n", cmd, want);
+    return false;
+  }
+  snprintf(python, PATH_SIZE, "%s/.venv/bin/python", XR_SOURCE_DIR);
+  if (executable_file(python)) return true;
+  if (find_program("python3", python, PATH_SIZE)) return true;
+  fprintf(stderr,
+          "crossredis: %s: no Python for the interop runner: neither %s/.venv/bin/python (scripts/bootstrap "
+          "makes it) nor python3 on PATH; set XR_PYTHON\n",
+          cmd, XR_SOURCE_DIR);
+  return false;
+}
+
+/* python run.py <args...> --crossredis <this program>; NULL after saying why. */
+static char **runner_argv(const char *cmd, const char *const *args, int nargs, char python[PATH_SIZE],
+                          char runner[PATH_SIZE]) {
+  static char self[PATH_SIZE];
+  if (!locate(cmd, python, runner)) return NULL;
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) {
+    fprintf(stderr, "crossredis: %s: cannot find this program's own path (/proc/self/exe): %s\n", cmd, strerror(errno));
+    return NULL;
+  }
+  self[n] = '\0';
+  char **argv = cli_xmalloc(((size_t)nargs + 5) * sizeof *argv);
+  int k = 0;
+  argv[k++] = python;
+  argv[k++] = runner;
+  for (int i = 0; i < nargs; i++) argv[k++] = (char *)args[i];
+  argv[k++] = "--crossredis";
+  argv[k++] = self;
+  argv[k] = NULL;
+  return argv;
+}
+
+int cli_interop_run(const char *cmd, const char *const *args, int nargs) {
+  char python[PATH_SIZE], runner[PATH_SIZE];
+  char **argv = runner_argv(cmd, args, nargs, python, runner);
+  if (!argv) return CLI_FAILED;
+  fflush(NULL); /* what we printed comes before what the runner prints */
+  /* Ctrl-C reaches the runner (same process group); this process waits for it to end and then
+   * cleans up (the demo's servers), so it ignores the signal meanwhile. */
+  struct sigaction ign = {0}, old_int, old_quit;
+  ign.sa_handler = SIG_IGN;
+  sigaction(SIGINT, &ign, &old_int);
+  sigaction(SIGQUIT, &ign, &old_quit);
+  pid_t pid = fork();
+  if (pid == 0) {
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGQUIT, &old_quit, NULL);
+    execv(argv[0], argv);
+    fprintf(stderr, "crossredis: %s: cannot run %s: %s\n", cmd, argv[0], strerror(errno));
+    _exit(127);
+  }
+  int status = CLI_FAILED, ws = 0;
+  if (pid < 0) {
+    fprintf(stderr, "crossredis: %s: cannot start the interop runner: %s\n", cmd, strerror(errno));
+  } else {
+    pid_t got;
+    while ((got = waitpid(pid, &ws, 0)) < 0 && errno == EINTR) {
+    }
+    if (got == pid && WIFEXITED(ws)) {
+      status = WEXITSTATUS(ws);
+    } else if (got == pid && WIFSIGNALED(ws)) {
+      fprintf(stderr, "crossredis: %s: the interop runner was killed by signal %d\n", cmd, WTERMSIG(ws));
+    }
+  }
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGQUIT, &old_quit, NULL);
+  free(argv);
+  return status;
+}
+
+int cli_interop(int argc, char **argv) {
+  const char *url = NULL, *value = NULL;
+  int nargs = argc - 1, separator = -1;
+  for (int i = 1; i < argc; i++) {
+    int m;
+    if (cli_is_help(argv[i])) {
+      interop_usage(stdout);
+      return CLI_OK;
+    } else if (!strcmp(argv[i], "--")) {
+      separator = i; /* the rest is the runner's */
+      break;
+    } else if ((m = cli_flag_value(argc, argv, &i, "--url", &url, "interop")) ||
+               (m = cli_flag_value(argc, argv, &i, "--only", &value, "interop"))) {
+      if (m < 0) return CLI_USAGE;
+    } else if (strcmp(argv[i], "--json") != 0 && strcmp(argv[i], "--no-migration") != 0) {
+      return cli_usage_error("interop", interop_usage, "unexpected argument '%s'", argv[i]);
+    }
+  }
+  /* The arguments as given, the separator "--" dropped, with --url $REDIS_URL added when there
+   * was none and the environment has one (else the runner starts its own server). */
+  const char **args = cli_xmalloc(((size_t)nargs + 2) * sizeof *args);
+  int k = 0;
+  if (!url && getenv("REDIS_URL") && getenv("REDIS_URL")[0]) {
+    url = getenv("REDIS_URL");
+    args[k++] = "--url";
+    args[k++] = url;
+  }
+  for (int i = 1; i < argc; i++)
+    if (i != separator) args[k++] = argv[i];
+  /* Say now, in this program's words, when a given server cannot be used. */
+  if (url) {
+    xr_client *c = cli_connect("interop", url);
+    if (!c) {
+      free(args);
+      return CLI_FAILED;
+    }
+    xr_client_close(c);
+  }
+  char python[PATH_SIZE], runner[PATH_SIZE];
+  char **full = runner_argv("interop", args, k, python, runner);
+  free(args);
+  if (!full) return CLI_FAILED;
+  fflush(NULL);
+  execv(full[0], full);
+  fprintf(stderr, "crossredis: interop: cannot run %s: %s\n", full[0], strerror(errno));
+  free(full);
+  return CLI_FAILED;
+}

@@ -1,0 +1,87 @@
+/* Bytes from Redis (keys, tokens) shown to people and written into JSON: keys are binary-safe,
+ * a terminal and JSON want text. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* The length of the valid UTF-8 sequence at s (1 to 4), or 0 when the bytes there are not one
+ * (overlong forms, surrogates and code points past U+10FFFF are not). */
+static size_t utf8_sequence(const unsigned char *s, size_t n) {
+  unsigned char c = s[0];
+  if (c < 0x80) return 1;
+  size_t len;
+  unsigned char lo = 0x80, hi = 0xbf; /* the range of the second byte */
+  if (c >= 0xc2 && c <= 0xdf) {
+    len = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    len = 3;
+    if (c == 0xe0) lo = 0xa0;
+    if (c == 0xed) hi = 0x9f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    len = 4;
+    if (c == 0xf0) lo = 0x90;
+    if (c == 0xf4) hi = 0x8f;
+  } else {
+    return 0;
+  }
+  if (n < len || s[1] < lo || s[1] > hi) return 0;
+  for (size_t k = 2; k < len; k++)
+    if ((s[k] & 0xc0) != 0x80) return 0;
+  return len;
+}
+
+char *cli_text_escape(const char *s, size_t len) {
+  const unsigned char *u = (const unsigned char *)s;
+  char *out = cli_xmalloc(len * 4 + 1);
+  size_t o = 0;
+  for (size_t i = 0; i < len;) {
+    size_t n = utf8_sequence(u + i, len - i);
+    if (n > 1) {
+      memcpy(out + o, u + i, n);
+      o += n;
+      i += n;
+    } else if (n == 1 && u[i] >= 0x20 && u[i] < 0x7f && u[i] != '\\') {
+      out[o++] = (char)u[i++];
+    } else if (u[i] == '\\') {
+      out[o++] = '\\';
+      out[o++] = '\\';
+      i++;
+    } else {
+      static const char hex[] = "0123456789abcdef";
+      out[o++] = '\\';
+      out[o++] = 'x';
+      out[o++] = hex[u[i] >> 4];
+      out[o++] = hex[u[i] & 0xf];
+      i++;
+    }
+  }
+  out[o] = '\0';
+  return out;
+}
+
+json_t *cli_json_string(const char *s, size_t len) {
+  const unsigned char *u = (const unsigned char *)s;
+  char *text = cli_xmalloc(len * 3 + 1);
+  size_t o = 0;
+  for (size_t i = 0; i < len;) {
+    size_t n = utf8_sequence(u + i, len - i);
+    if (n) {
+      memcpy(text + o, u + i, n);
+      o += n;
+      i += n;
+    } else {
+      memcpy(text + o, "\xef\xbf\xbd", 3); /* U+FFFD */
+      o += 3;
+      i++;
+    }
+  }
+  json_t *j = json_stringn(text, o);
+  free(text);
+  if (!j) {
+    fprintf(stderr, "crossredis: out of memory (a JSON string of %zu bytes)\n", o);
+    abort();
+  }
+  return j;
+}

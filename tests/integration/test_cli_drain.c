@@ -1,0 +1,185 @@
+/* crossredis drain against a real redis-server: it ends as soon as the last lock of the origin
+ * is gone (the test deletes them while it waits), fails at the deadline naming the threads still
+ * held, leaves other runtimes' locks alone, and refuses an unknown origin. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "itest.h"
+#include "clitest.h"
+
+static xrt_server *server;
+static xr_client *chk;
+static char url[128];
+
+static int group_setup(void **state) { return (void)state, clitest_open_checker(&server, &chk, url, sizeof url); }
+
+static int group_teardown(void **state) { return (void)state, itest_close_with_checker(server, chk), 0; }
+
+/* Two ts-ioredis locks (t-a, t-b) and one ts-node-redis lock (t-c) under `prefix`. */
+static void write_locks(const char *prefix) {
+  char key[128];
+  snprintf(key, sizeof key, "%s:lock:t-b", prefix);
+  XR_OK(itest_cmd(chk, NULL, "SET", key, "ioredis_1700000000000_k3j4h5g6f7a", "PX", "60000", NULL));
+  snprintf(key, sizeof key, "%s:lock:t-a", prefix);
+  XR_OK(itest_cmd(chk, NULL, "SET", key, "ioredis_1700000000001_zz9yy8xx7w", "PX", "60000", NULL));
+  snprintf(key, sizeof key, "%s:lock:t-c", prefix);
+  XR_OK(itest_cmd(chk, NULL, "SET", key, "redis_1700000000000_abc123xyz4", "PX", "60000", NULL));
+}
+
+static void test_drained_while_waiting(void **state) {
+  (void)state;
+  write_locks("cli-drain-1");
+  const char *args[] = {"drain", "--origin", "ts-ioredis", "--url", url, "--prefix", "cli-drain-1",
+                        "--interval", "100", "--timeout", "60", NULL};
+  clitest_proc p;
+  clitest_start(&p, NULL, args);
+  /* Each deletion once drain has reported the count before it. */
+  clitest_wait_err(&p, "drain: 2 ts-ioredis locks left (of 3 locks) after ", 120);
+  XR_OK(itest_cmd(chk, NULL, "DEL", "cli-drain-1:lock:t-a", NULL));
+  clitest_wait_err(&p, "drain: 1 ts-ioredis lock left (of 2 locks) after ", 120);
+  XR_OK(itest_cmd(chk, NULL, "DEL", "cli-drain-1:lock:t-b", NULL));
+  clitest_result r;
+  clitest_finish(&p, &r, 120);
+  CLITEST_STATUS(&r, 0);
+  CLITEST_HAS(&r, out, "drain: no ts-ioredis lock left after ");
+  clitest_result_free(&r);
+  /* The other runtime's lock is untouched: drain only reads. */
+  itest_assert_get(chk, "cli-drain-1:lock:t-c", "redis_1700000000000_abc123xyz4");
+}
+
+/* Locks deleted by another process while drain waits, as in a real migration. */
+static void test_drained_by_a_forked_child(void **state) {
+  (void)state;
+  write_locks("cli-drain-2");
+  const char *args[] = {"drain", "--origin", "ts-ioredis", "--url", url, "--prefix", "cli-drain-2", "--json", NULL};
+  clitest_proc p;
+  clitest_start(&p, NULL, args);
+  clitest_wait_err(&p, "drain: 2 ts-ioredis locks left (of 3 locks) after ", 120);
+  pid_t child = fork();
+  assert_true(child >= 0);
+  if (child == 0) {
+    xrt_sleep_ms(500);
+    xr_client_options o = itest_options(server);
+    xr_client *c = NULL;
+    int rc = xr_client_open(&c, &o);
+    if (rc == 0) rc = itest_cmd(c, NULL, "DEL", "cli-drain-2:lock:t-a", "cli-drain-2:lock:t-b", NULL);
+    xr_client_close(c);
+    _exit(rc == 0 ? 0 : 1);
+  }
+  clitest_result r;
+  clitest_finish(&p, &r, 120);
+  int ws = 0;
+  assert_int_equal(waitpid(child, &ws, 0), child);
+  assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+  CLITEST_STATUS(&r, 0);
+  json_error_t e;
+  json_t *j = json_loads(r.out, 0, &e);
+  if (!j) fail_msg("drain --json printed no JSON: %s", r.out);
+  assert_string_equal(json_string_value(json_object_get(j, "origin")), "ts-ioredis");
+  assert_true(json_is_true(json_object_get(j, "drained")));
+  assert_int_equal(json_array_size(json_object_get(j, "left")), 0);
+  assert_true(json_real_value(json_object_get(j, "seconds")) >= 0.4);
+  json_decref(j);
+  clitest_result_free(&r);
+}
+
+static void test_deadline_passes(void **state) {
+  (void)state;
+  write_locks("cli-drain-3");
+  clitest_result r;
+  clitest_run(&r, NULL, "drain", "--origin", "ts-ioredis", "--url", url, "--prefix", "cli-drain-3", "--timeout", "1",
+              NULL);
+  CLITEST_STATUS(&r, 1);
+  CLITEST_HAS(&r, err, "drain: 2 ts-ioredis locks left (of 3 locks) after ");
+  CLITEST_HAS(&r, err, "drain: 2 ts-ioredis locks still held after ");
+  CLITEST_HAS(&r, err, " s: t-a, t-b\n");
+  double s = 0;
+  assert_int_equal(sscanf(strstr(r.err, "still held after ") + 17, "%lf", &s), 1);
+  assert_true(s >= 1.0); /* it waited for the deadline */
+  assert_string_equal(r.out, "");
+  clitest_result_free(&r);
+
+  clitest_run(&r, NULL, "drain", "--origin", "ts-ioredis", "--url", url, "--prefix", "cli-drain-3", "--timeout", "0.3",
+              "--interval", "50", "--json", NULL);
+  CLITEST_STATUS(&r, 1);
+  CLITEST_HAS(&r, out, "{\"origin\":\"ts-ioredis\",\"drained\":false,\"left\":[\"t-a\",\"t-b\"],\"seconds\":");
+  CLITEST_HAS(&r, err, " s: t-a, t-b\n");
+  clitest_result_free(&r);
+}
+
+static void test_nothing_to_drain(void **state) {
+  (void)state;
+  write_locks("cli-drain-4");
+  clitest_result r;
+  clitest_run(&r, NULL, "drain", "--origin", "python-redis", "--url", url, "--prefix", "cli-drain-4", NULL);
+  CLITEST_STATUS(&r, 0);
+  CLITEST_HAS(&r, out, "drain: no python-redis lock left after ");
+  assert_string_equal(r.err, "");
+  clitest_result_free(&r);
+
+  clitest_run(&r, NULL, "drain", "--origin=ts-node-redis", "--url", url, "--prefix", "cli-drain-empty", "--json", NULL);
+  CLITEST_STATUS(&r, 0);
+  CLITEST_HAS(&r, out, "{\"origin\":\"ts-node-redis\",\"drained\":true,\"left\":[],\"seconds\":");
+  clitest_result_free(&r);
+}
+
+static void test_many_threads_listed_briefly(void **state) {
+  (void)state;
+  for (int i = 0; i < 25; i++) {
+    char key[64];
+    snprintf(key, sizeof key, "cli-drain-5:lock:t%02d", i);
+    XR_OK(itest_cmd(chk, NULL, "SET", key, "redis_1700000000000_0123456789abcdef0123456789abcdee", NULL));
+  }
+  clitest_result r;
+  clitest_run(&r, NULL, "drain", "--origin", "python-redis", "--url", url, "--prefix", "cli-drain-5", "--timeout", "0",
+              NULL);
+  CLITEST_STATUS(&r, 1);
+  CLITEST_HAS(&r, err, "drain: 25 python-redis locks still held after ");
+  CLITEST_HAS(&r, err, " s: t00, t01, ");
+  CLITEST_HAS(&r, err, ", t19 and 5 more\n");
+  clitest_result_free(&r);
+}
+
+static void test_origin_must_be_known(void **state) {
+  (void)state;
+  clitest_result r;
+  clitest_run(&r, NULL, "drain", "--origin", "ts-redis", "--url", url, NULL);
+  CLITEST_STATUS(&r, 2);
+  CLITEST_HAS(&r, err, "unknown token origin \"ts-redis\"; valid names: ts-node-redis, ts-ioredis, ts-memory, ts-pg, "
+                       "python-redis, python-ioredis, crossredis, unknown");
+  CLITEST_HAS(&r, err, "usage: crossredis drain");
+  clitest_result_free(&r);
+
+  clitest_run(&r, NULL, "drain", "--url", url, NULL);
+  CLITEST_STATUS(&r, 2);
+  CLITEST_HAS(&r, err, "--origin is required");
+  clitest_result_free(&r);
+
+  clitest_run(&r, NULL, "drain", "--origin", "crossredis", "--timeout", "-1", NULL);
+  CLITEST_STATUS(&r, 2);
+  CLITEST_HAS(&r, err, "--timeout wants seconds");
+  clitest_result_free(&r);
+
+  clitest_run(&r, NULL, "drain", "--origin", "crossredis", "--interval", "0", NULL);
+  CLITEST_STATUS(&r, 2);
+  CLITEST_HAS(&r, err, "--interval wants milliseconds");
+  clitest_result_free(&r);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_drained_while_waiting),
+      cmocka_unit_test(test_drained_by_a_forked_child),
+      cmocka_unit_test(test_deadline_passes),
+      cmocka_unit_test(test_nothing_to_drain),
+      cmocka_unit_test(test_many_threads_listed_briefly),
+      cmocka_unit_test(test_origin_must_be_known),
+  };
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

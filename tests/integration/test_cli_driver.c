@@ -1,0 +1,442 @@
+/* crossredis driver (interop/CONTRACT.md) against a real redis-server: every operation of the
+ * contract, what it leaves in Redis (the TS node-redis adapter's wire: JS JSON text, TS queue
+ * entries, crossredis-checked "redis" tokens), the TS core's queue reader with its expiry rule,
+ * and errors as responses (the core's error class, BadRequest, UnknownOp) without the driver
+ * stopping. Requests are written with ' for " to stay readable. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "itest.h"
+#include "clitest.h"
+#include "crossredis/token.h"
+
+static xrt_server *server;
+static xr_client *chk;
+static char url[128];
+
+static int group_setup(void **state) { return (void)state, clitest_open_checker(&server, &chk, url, sizeof url); }
+
+static int group_teardown(void **state) { return (void)state, itest_close_with_checker(server, chk), 0; }
+
+/* A driver session: the requests (NULL-terminated, ' standing for ") in, the response lines
+ * (after the ready line) out as a JSON array. */
+typedef struct session {
+  json_t *ready;
+  json_t *responses;
+  clitest_result r;
+} session;
+
+static char *dequote(const char *s) {
+  char *d = strdup(s);
+  assert_non_null(d);
+  for (char *p = d; *p; p++)
+    if (*p == '\'') *p = '"';
+  return d;
+}
+
+static void run_session(session *s, const char *prefix, const char *const *requests) {
+  size_t total = 1;
+  for (size_t i = 0; requests[i]; i++) total += strlen(requests[i]) + 1;
+  char *input = malloc(total);
+  assert_non_null(input);
+  size_t o = 0;
+  for (size_t i = 0; requests[i]; i++) {
+    char *line = dequote(requests[i]);
+    o += (size_t)sprintf(input + o, "%s\n", line);
+    free(line);
+  }
+  input[o] = '\0';
+  const char *args[] = {"driver", "--impl", "c", "--url", url, "--prefix", prefix, NULL};
+  clitest_proc p;
+  clitest_start(&p, input, args);
+  clitest_finish(&p, &s->r, 300);
+  free(input);
+  CLITEST_STATUS(&s->r, 0);
+  s->ready = NULL;
+  s->responses = json_array();
+  size_t n = 0;
+  for (char *line = s->r.out, *end; *line; line = end + 1, n++) {
+    end = strchr(line, '\n');
+    if (!end) fail_msg("the driver's output does not end with a newline: %s", s->r.out);
+    json_error_t e;
+    json_t *j = json_loadb(line, (size_t)(end - line), JSON_ALLOW_NUL, &e);
+    if (!j) fail_msg("line %zu of the driver's output is not JSON (%s): %.*s", n, e.text, (int)(end - line), line);
+    if (n == 0)
+      s->ready = j;
+    else
+      json_array_append_new(s->responses, j);
+  }
+  assert_non_null(s->ready);
+}
+
+static void end_session(session *s) {
+  json_decref(s->ready);
+  json_decref(s->responses);
+  clitest_result_free(&s->r);
+}
+
+/* Response i (0-based, in order) must carry `id` (JSON text, ' for "). */
+static json_t *response(session *s, size_t i, const char *id) {
+  json_t *resp = json_array_get(s->responses, i);
+  if (!resp) fail_msg("no response %zu; output:\n%s\nstderr:\n%s", i, s->r.out, s->r.err);
+  char *text = dequote(id);
+  json_t *want = json_loads(text, JSON_DECODE_ANY, NULL);
+  free(text);
+  assert_non_null(want);
+  if (!json_equal(json_object_get(resp, "id"), want)) {
+    char *got = json_dumps(resp, JSON_COMPACT);
+    fail_msg("response %zu is not for id %s: %s", i, id, got);
+  }
+  json_decref(want);
+  return resp;
+}
+
+/* Response i is {"id", "ok": true, "result": <result>}; returns the result (borrowed). */
+static json_t *ok(session *s, size_t i, const char *id) {
+  json_t *resp = response(s, i, id);
+  if (!json_is_true(json_object_get(resp, "ok"))) {
+    char *got = json_dumps(resp, JSON_COMPACT);
+    fail_msg("response %zu failed: %s", i, got);
+  }
+  assert_non_null(json_object_get(resp, "result"));
+  return json_object_get(resp, "result");
+}
+
+/* Response i succeeded with `result` (JSON text, ' for "). */
+static void ok_equal(session *s, size_t i, const char *id, const char *result) {
+  json_t *got = ok(s, i, id);
+  char *text = dequote(result);
+  json_error_t e;
+  json_t *want = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+  if (!want) fail_msg("bad expected JSON %s: %s", text, e.text);
+  if (!json_equal(got, want)) {
+    char *g = json_dumps(got, JSON_COMPACT | JSON_ENCODE_ANY);
+    fail_msg("response %zu: result %s, expected %s", i, g, text);
+  }
+  json_decref(want);
+  free(text);
+}
+
+/* Response i failed with `kind` and a message containing `part`. */
+static void failed(session *s, size_t i, const char *id, const char *kind, const char *part) {
+  json_t *resp = response(s, i, id);
+  json_t *err = json_object_get(resp, "error");
+  char *got = json_dumps(resp, JSON_COMPACT);
+  if (!json_is_false(json_object_get(resp, "ok")) || !err) fail_msg("response %zu did not fail: %s", i, got);
+  const char *k = json_string_value(json_object_get(err, "kind")), *m = json_string_value(json_object_get(err, "message"));
+  if (!k || strcmp(k, kind) != 0) fail_msg("response %zu: kind is not %s: %s", i, kind, got);
+  if (!m || !strstr(m, part)) fail_msg("response %zu: message lacks \"%s\": %s", i, part, got);
+  free(got);
+}
+
+static void assert_pttl_between(const char *key, long long lo, long long hi) {
+  long long t = itest_pttl(chk, key);
+  if (t < lo || t > hi) fail_msg("PTTL %s = %lld, expected %lld..%lld", key, t, lo, hi);
+}
+
+/* ---- tests ----------------------------------------------------------------------------------- */
+
+static void test_ready_line(void **state) {
+  (void)state;
+  session s;
+  run_session(&s, "drv-ready", (const char *const[]){NULL});
+  char *ready = json_dumps(s.ready, JSON_COMPACT);
+  assert_string_equal(ready, "{\"ready\":true,\"impl\":\"c\",\"runtime\":\"C\",\"library\":\"crossredis@0.1.0\"}");
+  free(ready);
+  assert_int_equal(json_array_size(s.responses), 0);
+  end_session(&s);
+}
+
+static void test_locks(void **state) {
+  (void)state;
+  session s;
+  long long before = itest_wall_ms();
+  run_session(&s, "drv-lock",
+              (const char *const[]){
+                  "{'id':1,'op':'lock.acquire','args':{'thread':'slack:C1:1.2','ttl_ms':30000}}",
+                  "{'id':2,'op':'lock.acquire','args':{'thread':'slack:C1:1.2','ttl_ms':30000}}",
+                  "{'id':3,'op':'lock.extend','args':{'thread':'slack:C1:1.2','token':'redis_1_wrong','ttl_ms':90000}}",
+                  "{'id':4,'op':'lock.release','args':{'thread':'slack:C1:1.2','token':'redis_1_wrong'}}",
+                  "{'id':5,'op':'lock.force_release','args':{'thread':'never-held'}}",
+                  NULL});
+  long long after = itest_wall_ms();
+  json_t *lock = ok(&s, 0, "1");
+  assert_string_equal(json_string_value(json_object_get(lock, "thread")), "slack:C1:1.2");
+  const char *token = json_string_value(json_object_get(lock, "token"));
+  assert_non_null(token);
+  xr_token_info info;
+  assert_int_equal(xr_token_origin_of(&info, token, strlen(token)), XR_ORIGIN_CROSSREDIS);
+  assert_int_equal(info.shape_of, XR_ORIGIN_TS_NODE_REDIS);
+  json_int_t expires = json_integer_value(json_object_get(lock, "expires_at"));
+  assert_true(expires >= before + 30000 && expires <= after + 30000);
+  ok_equal(&s, 1, "2", "null");
+  ok_equal(&s, 2, "3", "false");
+  ok_equal(&s, 3, "4", "null");
+  ok_equal(&s, 4, "5", "null");
+  itest_assert_get(chk, "drv-lock:lock:slack:C1:1.2", token); /* the wrong token changed nothing */
+  assert_pttl_between("drv-lock:lock:slack:C1:1.2", 1, 30000);
+
+  char reqs[4][256];
+  snprintf(reqs[0], sizeof reqs[0],
+           "{'id':1,'op':'lock.extend','args':{'thread':'slack:C1:1.2','token':'%s','ttl_ms':90000}}", token);
+  snprintf(reqs[1], sizeof reqs[1], "{'id':2,'op':'lock.release','args':{'thread':'slack:C1:1.2','token':'%s'}}", token);
+  snprintf(reqs[2], sizeof reqs[2],
+           "{'id':3,'op':'lock.extend','args':{'thread':'slack:C1:1.2','token':'%s','ttl_ms':90000}}", token);
+  snprintf(reqs[3], sizeof reqs[3], "{'id':4,'op':'lock.acquire','args':{'thread':'slack:C1:1.2','ttl_ms':5000}}");
+  session t;
+  run_session(&t, "drv-lock",
+              (const char *const[]){reqs[0], "{'id':'ttl-check','op':'queue.depth','args':{'thread':'x'}}", reqs[1],
+                                    reqs[2], reqs[3],
+                                    "{'id':5,'op':'lock.force_release','args':{'thread':'slack:C1:1.2'}}", NULL});
+  ok_equal(&t, 0, "1", "true");
+  ok_equal(&t, 2, "2", "null");
+  ok_equal(&t, 3, "3", "false"); /* never re-creates a released lock */
+  json_t *again = ok(&t, 4, "4");
+  assert_true(json_is_object(again));
+  assert_string_not_equal(json_string_value(json_object_get(again, "token")), token);
+  ok_equal(&t, 5, "5", "null");
+  itest_assert_get(chk, "drv-lock:lock:slack:C1:1.2", NULL);
+  end_session(&t);
+  end_session(&s);
+}
+
+static void test_cache(void **state) {
+  (void)state;
+  XR_OK(itest_cmd(chk, NULL, "SET", "drv-cache:cache:from-python", "{\"foo\": \"b\\u00e4r\", \"n\": 1}", NULL));
+  XR_OK(itest_cmd(chk, NULL, "SET", "drv-cache:cache:not-json", "plain text", NULL));
+  session s;
+  run_session(&s, "drv-cache",
+              (const char *const[]){
+                  "{'id':1,'op':'cache.set','args':{'key':'obj','value':{'a':'b\xc3\xa4r','n':1,'f':1.5,'arr':[true,null]},'ttl_ms':0}}",
+                  "{'id':2,'op':'cache.get','args':{'key':'obj'}}",
+                  "{'id':3,'op':'cache.set_if_not_exists','args':{'key':'obj','value':2,'ttl_ms':0}}",
+                  "{'id':4,'op':'cache.set_if_not_exists','args':{'key':'fresh','value':'x','ttl_ms':5000}}",
+                  "{'id':5,'op':'cache.set','args':{'key':'gone','value':[1,2],'ttl_ms':60000}}",
+                  "{'id':6,'op':'cache.delete','args':{'key':'gone'}}",
+                  "{'id':7,'op':'cache.get','args':{'key':'gone'}}",
+                  "{'id':8,'op':'cache.get','args':{'key':'from-python'}}",
+                  "{'id':9,'op':'cache.get','args':{'key':'not-json'}}",
+                  "{'id':10,'op':'cache.set','args':{'key':'nul','value':'a\\u0000b','ttl_ms':60000}}",
+                  "{'id':11,'op':'cache.get','args':{'key':'nul'}}",
+                  "{'id':12,'op':'cache.set','args':{'key':'str','value':'hi'}}",
+                  "{'id':13,'op':'cache.get','args':{'key':'str'}}",
+                  NULL});
+  ok_equal(&s, 0, "1", "null");
+  ok_equal(&s, 1, "2", "{'a':'b\xc3\xa4r','n':1,'f':1.5,'arr':[true,null]}");
+  ok_equal(&s, 2, "3", "false");
+  ok_equal(&s, 3, "4", "true");
+  ok_equal(&s, 4, "5", "null");
+  ok_equal(&s, 5, "6", "null");
+  ok_equal(&s, 6, "7", "null");
+  ok_equal(&s, 7, "8", "{'foo':'b\xc3\xa4r','n':1}");
+  ok_equal(&s, 8, "9", "'plain text'");
+  ok_equal(&s, 9, "10", "null");
+  ok_equal(&s, 10, "11", "'a\\u0000b'");
+  ok_equal(&s, 11, "12", "null");
+  ok_equal(&s, 12, "13", "'hi'");
+  end_session(&s);
+  /* What JSON.stringify writes, byte for byte, with the TTLs asked for. */
+  itest_assert_get(chk, "drv-cache:cache:obj", "{\"a\":\"b\xc3\xa4r\",\"n\":1,\"f\":1.5,\"arr\":[true,null]}");
+  itest_assert_get(chk, "drv-cache:cache:fresh", "\"x\"");
+  itest_assert_get(chk, "drv-cache:cache:str", "\"hi\"");
+  assert_int_equal(itest_pttl(chk, "drv-cache:cache:obj"), -1);
+  assert_pttl_between("drv-cache:cache:fresh", 1, 5000);
+  assert_pttl_between("drv-cache:cache:nul", 1, 60000);
+}
+
+static void test_lists(void **state) {
+  (void)state;
+  XR_OK(itest_cmd(chk, NULL, "RPUSH", "drv-list:list:bad", "[1]", "{oops", NULL));
+  session s;
+  run_session(&s, "drv-list",
+              (const char *const[]){
+                  "{'id':1,'op':'list.append','args':{'key':'h','value':{'i':1},'max_length':2,'ttl_ms':60000}}",
+                  "{'id':2,'op':'list.append','args':{'key':'h','value':{'i':2},'max_length':2,'ttl_ms':60000}}",
+                  "{'id':3,'op':'list.append','args':{'key':'h','value':{'i':3},'max_length':2,'ttl_ms':60000}}",
+                  "{'id':4,'op':'list.get','args':{'key':'h'}}",
+                  "{'id':5,'op':'list.get','args':{'key':'missing'}}",
+                  "{'id':6,'op':'list.get','args':{'key':'bad'}}",
+                  "{'id':7,'op':'list.append','args':{'key':'plain','value':'v','max_length':0,'ttl_ms':0}}",
+                  NULL});
+  ok_equal(&s, 0, "1", "null");
+  ok_equal(&s, 1, "2", "null");
+  ok_equal(&s, 2, "3", "null");
+  ok_equal(&s, 3, "4", "[{'i':2},{'i':3}]");
+  ok_equal(&s, 4, "5", "[]");
+  failed(&s, 5, "6", "DataError", "drv-list:list:bad: element 1 is not JSON");
+  ok_equal(&s, 6, "7", "null");
+  end_session(&s);
+  xr_reply *r = NULL;
+  XR_OK(itest_cmd(chk, &r, "LRANGE", "drv-list:list:h", "0", "-1", NULL));
+  assert_int_equal(xr_reply_count(r), 2);
+  assert_string_equal(xr_reply_str(xr_reply_at(r, 0), NULL), "{\"i\":2}");
+  assert_string_equal(xr_reply_str(xr_reply_at(r, 1), NULL), "{\"i\":3}");
+  xr_reply_free(r);
+  assert_pttl_between("drv-list:list:h", 1, 60000);
+  assert_int_equal(itest_pttl(chk, "drv-list:list:plain"), -1);
+}
+
+static void test_subscriptions(void **state) {
+  (void)state;
+  session s;
+  run_session(&s, "drv-sub",
+              (const char *const[]){
+                  "{'id':1,'op':'sub.subscribe','args':{'thread':'t1'}}",
+                  "{'id':2,'op':'sub.is_subscribed','args':{'thread':'t1'}}",
+                  "{'id':3,'op':'sub.is_subscribed','args':{'thread':'t2'}}",
+                  "{'id':4,'op':'sub.subscribe','args':{'thread':'t2'}}",
+                  "{'id':5,'op':'sub.unsubscribe','args':{'thread':'t1'}}",
+                  "{'id':6,'op':'sub.is_subscribed','args':{'thread':'t1'}}",
+                  NULL});
+  ok_equal(&s, 0, "1", "null");
+  ok_equal(&s, 1, "2", "true");
+  ok_equal(&s, 2, "3", "false");
+  ok_equal(&s, 3, "4", "null");
+  ok_equal(&s, 4, "5", "null");
+  ok_equal(&s, 5, "6", "false");
+  end_session(&s);
+  xr_reply *r = NULL;
+  XR_OK(itest_cmd(chk, &r, "SMEMBERS", "drv-sub:subscriptions", NULL));
+  assert_int_equal(xr_reply_count(r), 1);
+  assert_string_equal(xr_reply_str(xr_reply_at(r, 0), NULL), "t2");
+  xr_reply_free(r);
+}
+
+/* The TS core's reader: expired when now > expiresAt, delivered when now <= expiresAt. */
+static void test_queue(void **state) {
+  (void)state;
+  session s;
+  run_session(&s, "drv-q",
+              (const char *const[]){
+                  "{'id':1,'op':'queue.enqueue','args':{'thread':'t','message':{'_type':'chat:Message','id':'m1'},"
+                  "'enqueued_at':500,'expires_at':1999,'max_size':10}}",
+                  "{'id':2,'op':'queue.enqueue','args':{'thread':'t','message':{'_type':'chat:Message','id':'m2'},"
+                  "'enqueued_at':600,'expires_at':2000,'max_size':10}}",
+                  "{'id':3,'op':'queue.enqueue','args':{'thread':'t','message':{'_type':'chat:Message','id':'m3','text':'h\xc3\xa9'},"
+                  "'enqueued_at':700,'expires_at':90000,'max_size':10}}",
+                  "{'id':4,'op':'queue.depth','args':{'thread':'t'}}",
+                  NULL});
+  ok_equal(&s, 0, "1", "1");
+  ok_equal(&s, 1, "2", "2");
+  ok_equal(&s, 2, "3", "3");
+  ok_equal(&s, 3, "4", "3");
+  end_session(&s);
+  xr_reply *r = NULL;
+  XR_OK(itest_cmd(chk, &r, "LRANGE", "drv-q:queue:t", "0", "0", NULL));
+  assert_string_equal(xr_reply_str(xr_reply_at(r, 0), NULL),
+                      "{\"message\":{\"_type\":\"chat:Message\",\"id\":\"m1\"},\"enqueuedAt\":500,\"expiresAt\":1999}");
+  xr_reply_free(r);
+  assert_pttl_between("drv-q:queue:t", 1, 60000); /* max(expires_at - now, 60000) */
+  /* An entry the Python port wrote: the C reader takes it too. */
+  XR_OK(itest_cmd(chk, NULL, "RPUSH", "drv-q:queue:t",
+                  "{\"enqueued_at\": 800, \"expires_at\": 2000, \"message\": {\"_type\": \"chat:Message\", \"id\": "
+                  "\"py\", \"text\": \"b\\u00e4r\"}}",
+                  NULL));
+  session t;
+  run_session(&t, "drv-q",
+              (const char *const[]){
+                  "{'id':1,'op':'queue.read','args':{'thread':'t','now':2000}}",
+                  "{'id':2,'op':'queue.depth','args':{'thread':'t'}}",
+                  "{'id':3,'op':'queue.read','args':{'thread':'t','now':2000}}",
+                  /* max_size drops the oldest */
+                  "{'id':4,'op':'queue.enqueue','args':{'thread':'s','message':{'id':'a'},'enqueued_at':1,'expires_at':5,'max_size':2}}",
+                  "{'id':5,'op':'queue.enqueue','args':{'thread':'s','message':{'id':'b'},'enqueued_at':1,'expires_at':5,'max_size':2}}",
+                  "{'id':6,'op':'queue.enqueue','args':{'thread':'s','message':{'id':'c'},'enqueued_at':1,'expires_at':5,'max_size':2}}",
+                  "{'id':7,'op':'queue.read','args':{'thread':'s','now':5}}",
+                  NULL});
+  ok_equal(&t, 0, "1",
+           "{'delivered':[{'_type':'chat:Message','id':'m2'},{'_type':'chat:Message','id':'m3','text':'h\xc3\xa9'},"
+           "{'_type':'chat:Message','id':'py','text':'b\xc3\xa4r'}],'expired':1}");
+  ok_equal(&t, 1, "2", "0");
+  ok_equal(&t, 2, "3", "{'delivered':[],'expired':0}");
+  ok_equal(&t, 3, "4", "1");
+  ok_equal(&t, 4, "5", "2");
+  ok_equal(&t, 5, "6", "2");
+  ok_equal(&t, 6, "7", "{'delivered':[{'id':'b'},{'id':'c'}],'expired':0}");
+  end_session(&t);
+}
+
+/* An entry of no dialect fails the read (the TS core throws there); the driver goes on. */
+static void test_queue_bad_entry(void **state) {
+  (void)state;
+  XR_OK(itest_cmd(chk, NULL, "RPUSH", "drv-qbad:queue:t", "not an entry", NULL));
+  session s;
+  run_session(&s, "drv-qbad",
+              (const char *const[]){"{'id':1,'op':'queue.read','args':{'thread':'t','now':1}}",
+                                    "{'id':2,'op':'queue.depth','args':{'thread':'t'}}", NULL});
+  failed(&s, 0, "1", "DataError", "drv-qbad:queue:t");
+  ok_equal(&s, 1, "2", "0");
+  end_session(&s);
+}
+
+static void test_errors_are_responses(void **state) {
+  (void)state;
+  XR_OK(itest_cmd(chk, NULL, "RPUSH", "drv-err:cache:a-list", "x", NULL));
+  session s;
+  run_session(&s, "drv-err",
+              (const char *const[]){
+                  "{not json",
+                  "[1,2]",
+                  "",
+                  "{'id':'x','op':42}",
+                  "{'id':5,'op':'lock.fly','args':{}}",
+                  "{'id':6,'op':'lock.acquire','args':{'thread':'t'}}",
+                  "{'id':7,'op':'lock.acquire','args':{'thread':'t','ttl_ms':0}}",
+                  "{'id':8,'op':'cache.get','args':{'key':'a-list'}}",
+                  "{'id':9,'op':'lock.acquire','args':{'thread':'','ttl_ms':100}}",
+                  "{'id':{'n':[1]},'op':'cache.get','args':{'key':7}}",
+                  "{'id':11,'op':'lock.release','args':'nope'}",
+                  "{'id':12,'op':'queue.depth','args':{'thread':'still-here'}}",
+                  NULL});
+  assert_int_equal(json_array_size(s.responses), 11); /* the blank line is no request */
+  failed(&s, 0, "null", "BadRequest", "request line 1 is not JSON");
+  failed(&s, 1, "null", "BadRequest", "a request is a JSON object");
+  failed(&s, 2, "'x'", "BadRequest", "no \"op\"");
+  failed(&s, 3, "5", "UnknownOp", "unknown op \"lock.fly\"");
+  failed(&s, 4, "6", "BadRequest", "args.ttl_ms is required");
+  failed(&s, 5, "7", "InvalidArgumentError", "ttl_ms > 0");
+  failed(&s, 6, "8", "WrongTypeError", "WRONGTYPE");
+  failed(&s, 7, "9", "InvalidArgumentError", "empty");
+  failed(&s, 8, "{'n':[1]}", "BadRequest", "args.key must be a string");
+  failed(&s, 9, "11", "BadRequest", "\"args\" must be an object");
+  ok_equal(&s, 10, "12", "0");
+  end_session(&s);
+}
+
+static void test_prefix(void **state) {
+  (void)state;
+  session s;
+  run_session(&s, "drv-own", (const char *const[]){"{'id':1,'op':'lock.acquire','args':{'thread':'t','ttl_ms':5000}}", NULL});
+  const char *token = json_string_value(json_object_get(ok(&s, 0, "1"), "token"));
+  itest_assert_get(chk, "drv-own:lock:t", token);
+  end_session(&s);
+
+  /* The core refuses a prefix it could not scan for: the driver says so instead of being ready. */
+  clitest_result r;
+  clitest_run(&r, NULL, "driver", "--impl", "c", "--url", url, "--prefix", "a*b", NULL);
+  CLITEST_STATUS(&r, 1);
+  CLITEST_HAS(&r, out, "{\"ready\":false,\"error\":");
+  CLITEST_HAS(&r, err, "crossredis: driver: ");
+  clitest_result_free(&r);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_ready_line),
+      cmocka_unit_test(test_locks),
+      cmocka_unit_test(test_cache),
+      cmocka_unit_test(test_lists),
+      cmocka_unit_test(test_subscriptions),
+      cmocka_unit_test(test_queue),
+      cmocka_unit_test(test_queue_bad_entry),
+      cmocka_unit_test(test_errors_are_responses),
+      cmocka_unit_test(test_prefix),
+  };
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
