@@ -748,7 +748,7 @@ class ClientOpen : public Job {
       failure_.take(rc);
       return;
     }
-    /* the event loop's connection; a TLS client has none (its batches run on threads) */
+    /* the event loop's connection; without one (it failed to open) the batches run on threads */
     if (xr_loop_conn_open(&loop_, client_) < 0) loop_ = NULL;
   }
   Napi::Value Result(Napi::Env env) override {

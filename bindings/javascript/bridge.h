@@ -58,7 +58,7 @@ Napi::Value xr_js_chat_release_if_queue_empty(xr_chat *chat, Napi::Value keep, N
                                               Napi::Value token);
 
 /* Opens a client (connects, authenticates, PINGs) and its loop connection off the JS thread: a
- * Promise of [client handle, loop connection handle or null (TLS)]. `options` holds url, connectTimeoutMs, commandTimeoutMs, poolSize, username, password,
+ * Promise of [client handle, loop connection handle or null (it could not be opened)]. `options` holds url, connectTimeoutMs, commandTimeoutMs, poolSize, username, password,
  * db, clientName, caFile, caPem, certFile, keyFile, certPem, keyPem, serverName, insecure. */
 Napi::Value xr_js_client_open(Napi::Value options);
 

@@ -234,8 +234,6 @@ struct xr_loop_conn {
 int xr_loop_conn_open(xr_loop_conn **out, xr_client *c) {
   if (out) *out = NULL;
   if (!out || !c) return xr_fail(XR_EINVAL, "xr_loop_conn_open: out and client are required");
-  if (xr_client_uses_tls(c))
-    return xr_fail(XR_EUNSUPPORTED, "%s: a TLS connection cannot be driven by an event loop (yet)", xr_client_address(c));
   xr_loop_conn *lc = xr_calloc(1, sizeof *lc);
   if (!lc) return xr_fail_nomem();
   int code = xr_conn_open(c, &lc->conn);
@@ -251,6 +249,9 @@ int xr_loop_conn_open(xr_loop_conn **out, xr_client *c) {
     return code;
   }
   lc->conn->nonblock = 1;
+  /* hiredis's TLS read and write answer "try again" (0) to OpenSSL's WANT_READ/WANT_WRITE only
+   * when the context is not blocking; the plain ones look at conn->nonblock. */
+  lc->conn->rc->flags &= ~REDIS_BLOCK;
   lc->c = c;
   *out = lc;
   return XR_OK;
@@ -337,14 +338,20 @@ int xr_loop_conn_continue(xr_loop_conn *lc, int *wait) {
   *wait = 0;
   if (lc->running) return run_step(lc, wait);
   if (lc->broken) return xr_fail(XR_ECLOSED, "the connection to %s failed earlier", xr_client_address(lc->c));
-  /* Idle: a RESP2 server sends nothing unasked, so readable means closed (or garbage). */
+  /* Idle: a RESP2 server sends nothing unasked, so readable means closed, garbage, or (TLS) a
+   * record for the TLS layer itself, such as a session ticket, which the read takes and answers
+   * with nothing (0). Any byte of RESP is an error: it is read through the connection's own read,
+   * which also knows TLS. */
+  redisContext *rc = lc->conn->rc;
   char byte;
-  ssize_t n = recv(lc->conn->rc->fd, &byte, 1, MSG_DONTWAIT | MSG_PEEK);
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return XR_OK;
+  errno = 0;
+  ssize_t n = rc->funcs->read(rc, &byte, 1);
+  if (n == 0) return XR_OK;
   lc->broken = 1;
-  if (n == 0) return xr_fail(XR_EIO, "connection lost: %s closed the connection", xr_client_address(lc->c));
-  if (n < 0) return xr_fail(XR_EIO, "connection lost to %s: %s", xr_client_address(lc->c), strerror(errno));
-  return xr_fail(XR_EPROTOCOL, "%s sent data nobody asked for", xr_client_address(lc->c));
+  if (n > 0) return xr_fail(XR_EPROTOCOL, "%s sent data nobody asked for", xr_client_address(lc->c));
+  if (rc->err == REDIS_ERR_EOF) return xr_fail(XR_EIO, "connection lost: %s closed the connection", xr_client_address(lc->c));
+  return xr_fail(XR_EIO, "connection lost to %s: %s", xr_client_address(lc->c),
+                 rc->errstr[0] ? rc->errstr : strerror(errno));
 }
 
 void xr_loop_conn_cancel(xr_loop_conn *lc, int code) {

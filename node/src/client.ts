@@ -103,7 +103,7 @@ function checkArgs(args: Argument[]): void {
 }
 
 /** Handles the registry frees when a Client is dropped without close(): the loop connection
- * (the one the event loop drives; null for TLS) first, then the client. */
+ * (the one the event loop drives; null when it could not be opened) first, then the client. */
 type Held = { client: Handle | null; loop: Handle | null };
 
 function closeHandles(h: Held): void {

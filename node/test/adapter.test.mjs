@@ -367,7 +367,7 @@ describe("timeouts and TLS", () => {
     }
   });
 
-  test("a TLS client: the adapter over rediss:// (its calls run on the thread pool)", async () => {
+  test("a TLS client: the adapter over rediss:// (driven by the event loop, OpenSSL from node)", async () => {
     const tls = await startTlsRedis();
     try {
       const client = xr.createClient({ url: tls.url, tls: { caFile: tls.caFile } });

@@ -193,16 +193,16 @@ XR_API int xr_batch_result(const xr_batch *b, size_t i, const xr_reply **reply,
  * the pool, whose socket is non-blocking; the caller watches its fd (readable always, writable
  * when asked) and calls back when it is ready, so no thread waits. One batch at a time; timeouts
  * are the caller's (xr_client_command_timeout_ms, then xr_loop_conn_cancel). A connection that
- * failed (lost, timed out, cancelled) stays broken: close it and open another. Plain TCP and unix
- * sockets; a TLS client answers XR_EUNSUPPORTED (run those batches with xr_client_exec). Close
- * every loop connection before its client. */
+ * failed (lost, timed out, cancelled) stays broken: close it and open another. TCP, unix sockets
+ * and TLS (OpenSSL's WANT_READ/WANT_WRITE become XR_WAIT_READ/XR_WAIT_WRITE). Close every loop
+ * connection before its client. */
 
 typedef struct xr_loop_conn xr_loop_conn;
 
 #define XR_WAIT_READ 1
 #define XR_WAIT_WRITE 2
 
-/* Connects (blocking, as the pool's connections do: AUTH, SELECT, CLIENT SETNAME). */
+/* Connects (blocking, as the pool's connections do: TLS handshake, AUTH, SELECT, CLIENT SETNAME). */
 XR_API int xr_loop_conn_open(xr_loop_conn **out, xr_client *c);
 XR_API void xr_loop_conn_close(xr_loop_conn *lc);
 XR_API int xr_loop_conn_fd(const xr_loop_conn *lc);
