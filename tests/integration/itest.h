@@ -413,4 +413,41 @@ static inline void itest_monitor_collect(itest_monitor *m, xr_client *c, unsigne
   itest_lines_free(&raw);
 }
 
+/* Adds n SETs of size-byte values (key "<prefix><i>") to b: a pipeline larger than a socket
+ * takes at once. */
+static inline void itest_add_big_sets(xr_batch *b, const char *prefix, int n, size_t size) {
+  char *value = malloc(size);
+  assert_non_null(value);
+  char key[64];
+  for (int i = 0; i < n; i++) {
+    memset(value, 'a' + i % 26, size);
+    snprintf(key, sizeof key, "%s%d", prefix, i);
+    const char *argv[] = {"SET", key, value};
+    size_t lens[] = {3, strlen(key), size};
+    assert_int_equal(xr_batch_add(b, 3, argv, lens), i);
+  }
+  free(value);
+}
+
+/* A loop connection with a small send buffer: a big pipeline cannot go at once, whatever the
+ * machine's speed. */
+static inline void itest_small_send_buffer(xr_loop_conn *lc) {
+  int small = 4096;
+  assert_int_equal(setsockopt(xr_loop_conn_fd(lc), SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+}
+
+/* The event loop of the tests: poll(2) for what the loop connection asks, continue, until the
+ * batch finished; counts the waits of each kind (either pointer may be NULL). */
+static inline int itest_drive_loop(xr_loop_conn *lc, int wait, int *reads, int *writes) {
+  int rc = 0;
+  while (wait) {
+    struct pollfd p = {xr_loop_conn_fd(lc), (short)(wait == XR_WAIT_READ ? POLLIN : POLLOUT), 0};
+    int *count = wait == XR_WAIT_READ ? reads : writes;
+    if (count) (*count)++;
+    if (poll(&p, 1, 10000) != 1) fail_msg("the socket never became ready (%s)", wait == XR_WAIT_READ ? "read" : "write");
+    rc = xr_loop_conn_continue(lc, &wait);
+  }
+  return rc;
+}
+
 #endif

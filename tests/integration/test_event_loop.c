@@ -50,22 +50,11 @@ static xr_client *open_client(int timeout_ms) {
   return c;
 }
 
-/* The loop: waits for what the connection asks and continues until the batch finished. */
 typedef struct waits {
   int reads, writes;
 } waits;
 
-static int drive(xr_loop_conn *lc, int wait, waits *w) {
-  int rc = 0;
-  while (wait) {
-    struct pollfd p = {xr_loop_conn_fd(lc), (short)(wait == XR_WAIT_READ ? POLLIN : POLLOUT), 0};
-    if (wait == XR_WAIT_READ) w->reads++;
-    else w->writes++;
-    if (poll(&p, 1, 10000) != 1) fail_msg("the socket never became ready (%s)", wait == XR_WAIT_READ ? "read" : "write");
-    rc = xr_loop_conn_continue(lc, &wait);
-  }
-  return rc;
-}
+static int drive(xr_loop_conn *lc, int wait, waits *w) { return itest_drive_loop(lc, wait, &w->reads, &w->writes); }
 
 static const char *str_of(const xr_batch *b, size_t i) {
   const xr_reply *r = NULL;
@@ -133,22 +122,10 @@ static void test_large_pipeline_is_written_in_parts(void **state) {
   xr_client *c = open_client(10000);
   xr_loop_conn *lc = NULL;
   XR_OK(xr_loop_conn_open(&lc, c));
-  char *value = malloc(SIZE);
-  assert_non_null(value);
   xr_batch *b = NULL;
   XR_OK(xr_batch_new(&b));
-  char key[32];
-  for (int i = 0; i < N; i++) {
-    memset(value, 'a' + i % 26, SIZE);
-    snprintf(key, sizeof key, "loop:big:%d", i);
-    const char *argv[] = {"SET", key, value};
-    size_t lens[] = {3, strlen(key), SIZE};
-    assert_int_equal(xr_batch_add(b, 3, argv, lens), i);
-  }
-  free(value);
-  /* a small send buffer: the pipeline cannot go at once, whatever the machine's speed */
-  int small = 4096;
-  assert_int_equal(setsockopt(xr_loop_conn_fd(lc), SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+  itest_add_big_sets(b, "loop:big:", N, SIZE);
+  itest_small_send_buffer(lc);
   int wait = 0;
   waits w = {0, 0};
   XR_OK(xr_loop_conn_start(lc, b, &wait));

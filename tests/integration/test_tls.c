@@ -100,18 +100,6 @@ static void use_client_big(xr_client *c) {
   free(big);
 }
 
-/* Waits (poll) for what the loop connection asks until its batch finished. */
-static int drive(xr_loop_conn *lc, int wait, int *writes) {
-  int rc = 0;
-  while (wait) {
-    struct pollfd p = {xr_loop_conn_fd(lc), (short)(wait == XR_WAIT_READ ? POLLIN : POLLOUT), 0};
-    if (wait == XR_WAIT_WRITE) (*writes)++;
-    if (poll(&p, 1, 10000) != 1) fail_msg("the TLS socket never became ready");
-    rc = xr_loop_conn_continue(lc, &wait);
-  }
-  return rc;
-}
-
 /* A loop connection over TLS (what the Node addon's event loop drives): small batches, a 24 MiB
  * pipeline that OpenSSL writes in parts (WANT_WRITE), then the server closing it while idle. */
 static void use_loop_conn(xr_client *c) {
@@ -126,30 +114,18 @@ static void use_loop_conn(xr_client *c) {
   for (int round = 0; round < 50; round++) {
     int wait = 0;
     XR_OK(xr_loop_conn_start(lc, b, &wait));
-    XR_OK(drive(lc, wait, &writes));
+    XR_OK(itest_drive_loop(lc, wait, NULL, &writes));
     const xr_reply *r = NULL;
     XR_OK(xr_batch_result(b, 1, &r, NULL));
     assert_string_equal(xr_reply_str(r, NULL), "over tls, no thread");
   }
   enum { N = 96, SIZE = 256 * 1024 };
-  char *value = malloc(SIZE);
-  assert_non_null(value);
   xr_batch_clear(b);
-  char key[32];
-  for (int i = 0; i < N; i++) {
-    memset(value, 'a' + i % 26, SIZE);
-    snprintf(key, sizeof key, "tls:loop:%d", i);
-    const char *argv[] = {"SET", key, value};
-    size_t lens[] = {3, strlen(key), SIZE};
-    assert_int_equal(xr_batch_add(b, 3, argv, lens), i);
-  }
-  free(value);
-  /* a small send buffer: the pipeline cannot go at once, whatever the machine's speed */
-  int small = 4096;
-  assert_int_equal(setsockopt(xr_loop_conn_fd(lc), SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+  itest_add_big_sets(b, "tls:loop:", N, SIZE);
+  itest_small_send_buffer(lc);
   int wait = 0;
   XR_OK(xr_loop_conn_start(lc, b, &wait));
-  XR_OK(drive(lc, wait, &writes));
+  XR_OK(itest_drive_loop(lc, wait, NULL, &writes));
   assert_true(writes >= 1); /* the pipeline did not fit: OpenSSL asked to wait for writability */
   for (int i = 0; i < N; i++) {
     const xr_reply *r = NULL;
