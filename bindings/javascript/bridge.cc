@@ -108,11 +108,16 @@ class LoopConn {
     Install(lc);
   }
 
-  /* The client is closing: stop watching, close the connection (no batch runs: the JS layer waits
-   * for them). The object is freed once its handles closed and the JS wrapper is gone. */
+  /* The client is closing: stop watching, close the connection. The JS layer waits for the
+   * batches in flight first; one still running here is settled with ClientClosedError. The object
+   * is freed once its handles closed and the JS wrapper is gone. */
   void Close() {
     if (closed_) return;
     closed_ = true;
+    if (running_ && lc_) {
+      xr_loop_conn_cancel(lc_, XR_ECLOSED);
+      Finish(XR_ECLOSED);
+    }
     Retire();
   }
 

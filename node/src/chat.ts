@@ -319,8 +319,10 @@ export class RedisStateAdapter {
    * off the JS thread. */
   async acquireLockWait(threadId: string, ttlMs: number, waitMs: number): Promise<Lock | null> {
     const chat = this.#connected();
-    const r = await native.xr_js_chat_acquire_wait(chat, this.#keep, text("threadId", threadId), ms("ttlMs", ttlMs, false),
-      ms("waitMs", waitMs, false));
+    const id = text("threadId", threadId);
+    const ttl = ms("ttlMs", ttlMs, false);
+    const wait = ms("waitMs", waitMs, false);
+    const r = await this.client.track(() => native.xr_js_chat_acquire_wait(chat, this.#keep, id, ttl, wait));
     return r ? { threadId, token: r[0], expiresAt: r[1] } : null;
   }
 
@@ -330,7 +332,8 @@ export class RedisStateAdapter {
   async releaseLockIfQueueEmpty(lock: Lock): Promise<{ released: boolean; depth: number }> {
     const chat = this.#connected();
     const l = lockArg(lock);
-    const [released, depth] = await native.xr_js_chat_release_if_queue_empty(chat, this.#keep, l.threadId, l.token);
+    const [released, depth] = await this.client.track(() =>
+      native.xr_js_chat_release_if_queue_empty(chat, this.#keep, l.threadId, l.token));
     return { released, depth };
   }
 
@@ -356,7 +359,7 @@ export class RedisStateAdapter {
   #run(ops: unknown[][]): Promise<unknown[]> {
     const chat = this.#keep.chat;
     if (!chat) return Promise.reject(new ClientClosedError(`${this.constructor.name} was disconnected`));
-    return native.xr_js_chat_run(chat, this.#keep, ops, this.#keep.client?.loop ?? null);
+    return this.client.track(() => native.xr_js_chat_run(chat, this.#keep, ops, this.#keep.client?.loop ?? null));
   }
 
   #failed(e: unknown): void {

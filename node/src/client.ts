@@ -122,6 +122,7 @@ export class Client {
   #held: Held | null = null;      // the registry's copy
   #opening: Promise<void> | null = null;
   #closed = false;
+  #inflight = new Set<Promise<unknown>>(); // native calls of this client and of adapters over it
   #pipeline = new Pipeline<Command>((cmds) => this.#run(cmds));
 
   constructor(options: string | ClientOptions = {}) {
@@ -181,7 +182,19 @@ export class Client {
     this.#closed = true;
     await this.#opening?.catch(() => undefined);
     await this.#pipeline.idle();
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]); // adapters' calls too
     this.#release();
+  }
+
+  /** @internal a native call over this client's handles (close() waits for it), or
+   * ClientClosedError once the client is closing. */
+  track<T>(call: () => Promise<T>): Promise<T> {
+    if (this.#closed || !this.#keep.client) return Promise.reject(new ClientClosedError("client is closed"));
+    const p = call();
+    this.#inflight.add(p);
+    const done = (): void => { this.#inflight.delete(p); };
+    p.then(done, done);
+    return p;
   }
 
   /** @internal the handles for the Chat SDK adapter (connects first). */
@@ -219,9 +232,9 @@ export class Client {
     if (!client) throw new ClientClosedError("client is closed");
     const mixed = cmds.some((c) => c.buffers !== cmds[0].buffers);
     const loop = this.#keep.loop;
-    if (!mixed) return native.xr_js_client_run(client, this.#keep, cmds.map((c) => c.args), cmds[0].buffers, loop);
+    if (!mixed) return this.track(() => native.xr_js_client_run(client, this.#keep, cmds.map((c) => c.args), cmds[0].buffers, loop));
     // string and Buffer replies in one turn: one pipeline, replies as Buffers, decoded here
-    const out = await native.xr_js_client_run(client, this.#keep, cmds.map((c) => c.args), true, loop);
+    const out = await this.track(() => native.xr_js_client_run(client, this.#keep, cmds.map((c) => c.args), true, loop));
     return out.map((r, i) => (cmds[i].buffers ? r : toStrings(r)));
   }
 }

@@ -252,6 +252,36 @@ describe("Chat SDK adapters", () => {
     await s.disconnect();
   });
 
+  test("closing a client that adapters share waits for their calls; later calls reject", async () => {
+    const client = xr.createClient(server.url);
+    const a = xr.createRedisState({ client, logger: silent });
+    const b = xr.createIoRedisState({ client, logger: silent });
+    await a.connect();
+    await b.connect();
+    const calls = [];
+    for (let i = 0; i < 300; i++) {
+      calls.push(a.set(`close-${i}`, i));
+      calls.push(b.acquireLock(`close-${i}`, 5000));
+    }
+    calls.push(b.acquireLockWait("close-wait", 5000, 200));
+    const outcomes = Promise.allSettled(calls);
+    await new Promise((r) => setImmediate(r)); // the first batches are on their way
+    await client.close(); // while they are in flight
+    const settled = await outcomes;
+    for (const s of settled) {
+      assert.ok(s.status === "fulfilled" || s.reason instanceof xr.ClientClosedError, String(s.reason));
+    }
+    const done = settled.filter((s) => s.status === "fulfilled").length;
+    assert.ok(done >= 2, `the calls in flight finished (${done})`);
+    const check = xr.createClient(server.url);
+    assert.equal(await check.command("GET", "chat-sdk:cache:close-0"), "0", "the first batch ran whole");
+    await check.close();
+    await assert.rejects(a.get("close-1"), xr.ClientClosedError);
+    await assert.rejects(b.acquireLockWait("x", 1000, 10), xr.ClientClosedError);
+    await a.disconnect();
+    await b.disconnect();
+  });
+
   test("beyond upstream: acquireLockWait and releaseLockIfQueueEmpty", async () => {
     const a = xr.createRedisState({ url: server.url, logger: silent });
     const b = xr.createIoRedisState({ url: server.url, logger: silent });
