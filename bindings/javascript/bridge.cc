@@ -295,7 +295,7 @@ void LoopConn::OnTimeout(uv_timer_t *t) {
 }
 
 /* Runs a BatchRun's blocking exec on libuv's thread pool; when the client's loop connection was
- * retired, opens its replacement there too (connecting blocks). */
+ * retired and the batch reached the server, opens its replacement there too (connecting blocks). */
 class PoolRun : public Napi::AsyncWorker {
  public:
   PoolRun(Napi::Env env, BatchRun *run) : Napi::AsyncWorker(env, "crossredis"), run_(run) {
@@ -308,8 +308,11 @@ class PoolRun : public Napi::AsyncWorker {
 
  private:
   void Execute() override {
-    run_->Collect(run_->Exec());
-    if (reopen_ && xr_loop_conn_open(&opened_, reopen_->Client()) < 0) opened_ = nullptr;
+    int rc = run_->Exec();
+    run_->Collect(rc);
+    /* only when the server answered: against a dead one the next batch will try again, rather
+     * than this one waiting for a second connect timeout */
+    if (reopen_ && rc >= 0 && xr_loop_conn_open(&opened_, reopen_->Client()) < 0) opened_ = nullptr;
   }
   void OnOK() override {
     if (reopen_) reopen_->EndReopen(opened_);
