@@ -1,5 +1,6 @@
 /* The async bridge (bridge.h): arguments copied on the JS thread, core calls on libuv's thread
- * pool, results made into JS values back on the JS thread. */
+ * pool or on a loop connection driven by libuv, results made into JS values back on the JS thread;
+ * the lifetimes of clients, adapters and the calls over them; the end of an environment. */
 #include "bridge.h"
 
 #include <uv.h>
@@ -7,19 +8,29 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <climits>
+
+#include <atomic>
+#include <mutex>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
 extern "C" {
-#include "binding.h"
 #include "crossredis/alloc.h"
 #include "crossredis/error.h"
+#include "crossredis/tls.h"
 }
 
 namespace {
 
-/* The last failure of this (worker) thread, copied before the next core call can replace it. */
+/* Texts from this many bytes (or UTF-16 units) are converted on the thread pool: the JS thread
+ * only copies them out of or into the JS heap. */
+constexpr size_t kBig = 256 * 1024;
+
+/* The last failure of this thread, copied before the next core call can replace it. */
 struct Failure {
   int code = 0;
   std::string message;
@@ -29,62 +40,720 @@ struct Failure {
     const char *m = xr_error_last()->message;
     message = (m && m[0]) ? m : xr_strerror(rc);
   }
+  void set(int rc, std::string m) {
+    code = rc;
+    message = std::move(m);
+  }
   bool failed() const { return code < 0; }
 };
 
-/* A Promise settled by a job run on the thread pool. Subclasses copy their inputs in the
- * constructor (JS thread), call the core in Execute (pool) and make the result in Result (JS). */
-class Job : public Napi::AsyncWorker {
- public:
-  Job(Napi::Env env, Napi::Value keep)
-      : Napi::AsyncWorker(env, "crossredis"), deferred_(Napi::Promise::Deferred::New(env)) {
-    if (keep.IsObject()) keep_ = Napi::Persistent(keep.As<Napi::Object>());
+/* ---- environments ---------------------------------------------------------------------------- */
+
+class ClientBox;
+
+/* What one Node environment (main thread or worker) holds. Freed when the environment ended and
+ * the last box, loop connection or job that points to it is gone. */
+struct EnvState {
+  napi_env env;
+  napi_ref classes = nullptr; /* code -> Error subclass */
+  bool stopping = false;      /* the environment is ending: no JS, no new work */
+  int refs = 1;               /* the environment's own, and one per box, loop connection, job */
+  std::unordered_set<ClientBox *> clients;
+  int chats = 0, loops = 0, waits = 0, jobs = 0; /* for xr_js_stats */
+  int closing = 0;            /* libuv handles being closed */
+  napi_async_cleanup_hook_handle hook = nullptr;
+  bool hook_started = false;
+
+  static std::mutex &mu() {
+    static std::mutex *m = new std::mutex; /* never destroyed: process.exit() runs destructors */
+    return *m;
+  }
+  static std::unordered_map<napi_env, EnvState *> &all() {
+    static auto *m = new std::unordered_map<napi_env, EnvState *>;
+    return *m;
   }
 
-  Napi::Promise Start() {
-    Napi::Promise p = deferred_.Promise();
-    Queue();
+  /* This environment's state, made (with its cleanup hook) on first use. JS thread. */
+  static EnvState *Of(napi_env env) {
+    {
+      std::lock_guard<std::mutex> lock(mu());
+      auto it = all().find(env);
+      if (it != all().end()) return it->second;
+    }
+    EnvState *st = new EnvState();
+    st->env = env;
+    if (napi_add_async_cleanup_hook(env, Teardown, st, &st->hook) != napi_ok) st->hook = nullptr;
+    std::lock_guard<std::mutex> lock(mu());
+    all()[env] = st;
+    return st;
+  }
+
+  void Ref() { refs++; }
+  void Unref() {
+    if (--refs > 0) return;
+    Forget();
+    delete this;
+  }
+  void Forget() {
+    std::lock_guard<std::mutex> lock(mu());
+    auto it = all().find(env);
+    if (it != all().end() && it->second == this) all().erase(it);
+  }
+
+  void HandleClosing() { closing++; }
+  void HandleClosed() {
+    closing--;
+    MaybeDone();
+  }
+
+  /* The environment is ending (async cleanup hook, on its thread, JS no longer runs): close every
+   * client and what is over it; Node waits until the libuv handles closed (MaybeDone). */
+  static void Teardown(napi_async_cleanup_hook_handle, void *arg);
+
+  void MaybeDone() {
+    if (!hook_started || !hook || closing > 0) return;
+    napi_async_cleanup_hook_handle h = hook;
+    hook = nullptr;
+    Forget(); /* a later environment may get this napi_env's address */
+    napi_remove_async_cleanup_hook(h);
+    Unref();
+  }
+};
+
+/* True when JS may run on env now: false once the environment is ending (Node then refuses
+ * calls into JS; a Promise settled then would throw from node-addon-api). Needs no scope. */
+bool JsUsable(napi_env env, EnvState *st) {
+  if (st && st->stopping) return false;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return false;
+  napi_value o, u;
+  bool ok = napi_create_object(env, &o) == napi_ok && napi_get_undefined(env, &u) == napi_ok &&
+            napi_set_named_property(env, o, "x", u) == napi_ok; /* refused when JS cannot run */
+  napi_close_handle_scope(env, scope);
+  return ok;
+}
+
+}  // namespace
+
+Napi::Error xr_js_error_of(Napi::Env env, int code, const char *msg) {
+  if (!msg || !msg[0]) msg = xr_strerror(code);
+  Napi::Error err = Napi::Error::New(env, msg);
+  EnvState *st = EnvState::Of(env);
+  napi_value classes = nullptr;
+  if (st->classes && napi_get_reference_value(env, st->classes, &classes) == napi_ok && classes) {
+    try {
+      Napi::Value cls = Napi::Object(env, classes).Get(std::to_string(code));
+      if (cls.IsFunction()) err = Napi::Error(env, cls.As<Napi::Function>().New({Napi::String::New(env, msg)}));
+    } catch (const Napi::Error &) {
+      /* a class that cannot be made: the plain Error */
+    }
+  }
+  err.Value().Set("code", Napi::Number::New(env, code));
+  err.Value().Set("codeName", Napi::String::New(env, xr_error_name(code)));
+  return err;
+}
+
+void xr_js_set_error_classes(Napi::Value classes) {
+  napi_env env = classes.Env();
+  EnvState *st = EnvState::Of(env);
+  if (st->classes) napi_delete_reference(env, st->classes);
+  st->classes = nullptr;
+  if (classes.IsObject()) napi_create_reference(env, classes, 1, &st->classes);
+}
+
+namespace {
+
+/* ---- texts in and out ------------------------------------------------------------------------ */
+
+/* A JS string as UTF-8 for the core. Small ones are encoded on the JS thread; a big one is only
+ * copied there (as its bytes when it is ASCII, else as UTF-16 to encode on the pool: Convert). */
+class InText {
+ public:
+  InText() = default;
+  InText(const InText &) = delete;
+  InText &operator=(const InText &) = delete;
+  InText(InText &&o) noexcept { *this = std::move(o); }
+  InText &operator=(InText &&o) noexcept {
+    if (this != &o) {
+      Clear();
+      small_ = std::move(o.small_);
+      big_ = o.big_;
+      big_n_ = o.big_n_;
+      u16_ = o.u16_;
+      n16_ = o.n16_;
+      o.big_ = nullptr;
+      o.u16_ = nullptr;
+      o.big_n_ = o.n16_ = 0;
+    }
+    return *this;
+  }
+  ~InText() { Clear(); }
+
+  /* JS thread. A TypeError unless v is a string. */
+  void Read(Napi::Env env, Napi::Value v, const char *what) {
+    if (!v.IsString()) throw Napi::TypeError::New(env, std::string(what) + " must be a string");
+    size_t n16 = 0;
+    napi_get_value_string_utf16(env, v, nullptr, 0, &n16);
+    if (n16 < kBig) {
+      small_ = v.As<Napi::String>().Utf8Value();
+      return;
+    }
+    size_t n8 = 0, got = 0;
+    napi_get_value_string_utf8(env, v, nullptr, 0, &n8); /* fast for one-byte strings */
+    if (n8 == n16) { /* ASCII: its Latin-1 bytes are its UTF-8 */
+      big_ = static_cast<char *>(malloc(n8 + 1));
+      if (!big_) throw Napi::Error::New(env, "out of memory copying a string");
+      napi_get_value_string_latin1(env, v, big_, n8 + 1, &got);
+      big_n_ = got;
+      return;
+    }
+    u16_ = static_cast<char16_t *>(malloc((n16 + 1) * sizeof(char16_t)));
+    if (!u16_) throw Napi::Error::New(env, "out of memory copying a string");
+    napi_get_value_string_utf16(env, v, u16_, n16 + 1, &got);
+    n16_ = got;
+  }
+
+  void Assign(const char *p, size_t n) {
+    Clear();
+    if (n < kBig) {
+      small_.assign(p, n);
+      return;
+    }
+    big_ = static_cast<char *>(malloc(n ? n : 1));
+    if (!big_) throw std::bad_alloc();
+    memcpy(big_, p, n);
+    big_n_ = n;
+  }
+
+  bool Ready() const { return !u16_; }
+  size_t Weight() const { return small_.size() + big_n_ + n16_ * 2; }
+
+  /* Any thread: encodes the UTF-16 copy (a lone surrogate becomes U+FFFD; the JS layer refuses
+   * them before, and JSON.stringify never writes one). False when out of memory. */
+  bool Convert() {
+    if (!u16_) return true;
+    size_t n = 0;
+    for (size_t i = 0; i < n16_; i++) {
+      char16_t c = u16_[i];
+      if (c < 0x80) n += 1;
+      else if (c < 0x800) n += 2;
+      else if (c >= 0xD800 && c <= 0xDBFF && i + 1 < n16_ && u16_[i + 1] >= 0xDC00 && u16_[i + 1] <= 0xDFFF) {
+        n += 4;
+        i++;
+      } else n += 3;
+    }
+    char *out = static_cast<char *>(malloc(n ? n : 1));
+    if (!out) return false;
+    size_t k = 0;
+    for (size_t i = 0; i < n16_; i++) {
+      uint32_t c = u16_[i];
+      if (c >= 0xD800 && c <= 0xDBFF && i + 1 < n16_ && u16_[i + 1] >= 0xDC00 && u16_[i + 1] <= 0xDFFF) {
+        c = 0x10000 + ((c - 0xD800) << 10) + (uint32_t)(u16_[i + 1] - 0xDC00);
+        i++;
+      } else if (c >= 0xD800 && c <= 0xDFFF) {
+        c = 0xFFFD;
+      }
+      if (c < 0x80) {
+        out[k++] = (char)c;
+      } else if (c < 0x800) {
+        out[k++] = (char)(0xC0 | (c >> 6));
+        out[k++] = (char)(0x80 | (c & 0x3F));
+      } else if (c < 0x10000) {
+        out[k++] = (char)(0xE0 | (c >> 12));
+        out[k++] = (char)(0x80 | ((c >> 6) & 0x3F));
+        out[k++] = (char)(0x80 | (c & 0x3F));
+      } else {
+        out[k++] = (char)(0xF0 | (c >> 18));
+        out[k++] = (char)(0x80 | ((c >> 12) & 0x3F));
+        out[k++] = (char)(0x80 | ((c >> 6) & 0x3F));
+        out[k++] = (char)(0x80 | (c & 0x3F));
+      }
+    }
+    free(u16_);
+    u16_ = nullptr;
+    n16_ = 0;
+    big_ = out;
+    big_n_ = k;
+    return true;
+  }
+
+  const char *data() const { return big_ ? big_ : small_.data(); }
+  size_t size() const { return big_ ? big_n_ : small_.size(); }
+
+  void Clear() {
+    std::string().swap(small_);
+    free(big_);
+    free(u16_);
+    big_ = nullptr;
+    u16_ = nullptr;
+    big_n_ = n16_ = 0;
+  }
+
+ private:
+  std::string small_;
+  char *big_ = nullptr;
+  size_t big_n_ = 0;
+  char16_t *u16_ = nullptr;
+  size_t n16_ = 0;
+};
+
+/* Decodes UTF-8 as V8 (and the WHATWG decoder) does: each maximal invalid subpart becomes one
+ * U+FFFD. Returns the UTF-16 length written (out: at least n units). */
+size_t Utf8ToUtf16(const unsigned char *s, size_t n, char16_t *out) {
+  size_t k = 0;
+  uint32_t cp = 0;
+  int need = 0, seen = 0;
+  unsigned lower = 0x80, upper = 0xBF;
+  for (size_t i = 0; i < n;) {
+    unsigned b = s[i];
+    if (need == 0) {
+      i++;
+      if (b < 0x80) {
+        out[k++] = (char16_t)b;
+      } else if (b >= 0xC2 && b <= 0xDF) {
+        need = 1;
+        cp = b & 0x1F;
+      } else if (b >= 0xE0 && b <= 0xEF) {
+        if (b == 0xE0) lower = 0xA0;
+        if (b == 0xED) upper = 0x9F;
+        need = 2;
+        cp = b & 0x0F;
+      } else if (b >= 0xF0 && b <= 0xF4) {
+        if (b == 0xF0) lower = 0x90;
+        if (b == 0xF4) upper = 0x8F;
+        need = 3;
+        cp = b & 0x07;
+      } else {
+        out[k++] = 0xFFFD;
+      }
+      continue;
+    }
+    if (b < lower || b > upper) { /* the byte starts over: not consumed */
+      cp = 0;
+      need = seen = 0;
+      lower = 0x80;
+      upper = 0xBF;
+      out[k++] = 0xFFFD;
+      continue;
+    }
+    i++;
+    lower = 0x80;
+    upper = 0xBF;
+    cp = (cp << 6) | (b & 0x3F);
+    if (++seen < need) continue;
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      out[k++] = (char16_t)(0xD800 + (cp >> 10));
+      out[k++] = (char16_t)(0xDC00 + (cp & 0x3FF));
+    } else {
+      out[k++] = (char16_t)cp;
+    }
+    cp = 0;
+    need = seen = 0;
+  }
+  if (need) out[k++] = 0xFFFD;
+  return k;
+}
+
+bool IsAscii(const char *p, size_t n) {
+  const unsigned char *s = reinterpret_cast<const unsigned char *>(p);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    if (w & 0x8080808080808080ULL) return false;
+  }
+  for (; i < n; i++)
+    if (s[i] & 0x80) return false;
+  return true;
+}
+
+/* Bytes from the core for JS: a string (UTF-8 decoded) or a Buffer. A big one is prepared on the
+ * pool (Prepare): ASCII stays as it is and becomes a string by a copy; other text is decoded to
+ * UTF-16 there. Owns its bytes (xr_malloc'd). */
+class OutText {
+ public:
+  OutText() = default;
+  OutText(const OutText &) = delete;
+  OutText &operator=(const OutText &) = delete;
+  OutText(OutText &&o) noexcept { *this = std::move(o); }
+  OutText &operator=(OutText &&o) noexcept {
+    if (this != &o) {
+      Clear();
+      p_ = o.p_;
+      n_ = o.n_;
+      u16_ = o.u16_;
+      n16_ = o.n16_;
+      form_ = o.form_;
+      o.p_ = nullptr;
+      o.u16_ = nullptr;
+      o.n_ = o.n16_ = 0;
+    }
+    return *this;
+  }
+  ~OutText() { Clear(); }
+
+  void Take(char *p, size_t n) { /* p from xr_malloc */
+    Clear();
+    p_ = p;
+    n_ = n;
+  }
+  bool Copy(const char *p, size_t n) {
+    Clear();
+    p_ = static_cast<char *>(xr_malloc(n ? n : 1));
+    if (!p_) return false;
+    if (n) memcpy(p_, p, n);
+    n_ = n;
+    return true;
+  }
+  bool Big() const { return form_ == kUtf8 && n_ >= kBig; }
+
+  /* Any thread. */
+  void Prepare() {
+    if (!Big()) return;
+    if (IsAscii(p_, n_)) {
+      form_ = kLatin1;
+      return;
+    }
+    char16_t *u = static_cast<char16_t *>(malloc(n_ * sizeof(char16_t)));
+    if (!u) return; /* decoded on the JS thread then */
+    n16_ = Utf8ToUtf16(reinterpret_cast<const unsigned char *>(p_), n_, u);
+    u16_ = u;
+    xr_free(p_);
+    p_ = nullptr;
+    n_ = 0;
+    form_ = kUtf16;
+  }
+
+  Napi::Value String(Napi::Env env) const {
+    napi_value v = nullptr;
+    napi_status s;
+    if (form_ == kUtf16) s = napi_create_string_utf16(env, u16_, n16_, &v);
+    else if (form_ == kLatin1) s = napi_create_string_latin1(env, p_, n_, &v);
+    else s = napi_create_string_utf8(env, p_ ? p_ : "", n_, &v);
+    if (s != napi_ok) throw Napi::Error::New(env);
+    return Napi::Value(env, v);
+  }
+
+  Napi::Value Buffer(Napi::Env env) {
+    if (form_ != kUtf8 || n_ < kBig) return Napi::Buffer<char>::Copy(env, p_ ? p_ : "", n_);
+    char *p = p_; /* handed over: freed when the Buffer is collected */
+    size_t n = n_;
+    p_ = nullptr;
+    n_ = 0;
+    return Napi::Buffer<char>::New(env, p, n, [](Napi::Env, char *d) { xr_free(d); });
+  }
+
+  size_t size() const { return form_ == kUtf16 ? n16_ * 2 : n_; }
+  const char *data() const { return p_; }
+
+  void Clear() {
+    xr_free(p_);
+    free(u16_);
+    p_ = nullptr;
+    u16_ = nullptr;
+    n_ = n16_ = 0;
+    form_ = kUtf8;
+  }
+
+ private:
+  enum { kUtf8, kLatin1, kUtf16 };
+  char *p_ = nullptr;
+  size_t n_ = 0;
+  char16_t *u16_ = nullptr;
+  size_t n16_ = 0;
+  int form_ = kUtf8;
+};
+
+/* A whole number for an int64 argument: TypeError unless a number with an integral value in
+ * [-2^63, 2^63) (the JS layer names the argument in its own errors first). */
+int64_t I64(Napi::Env env, Napi::Value v, const char *what) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string(what) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != (double)(int64_t)d) {
+    throw Napi::RangeError::New(env, std::string(what) + " must be an integer within the 64-bit range");
+  }
+  return (int64_t)d;
+}
+
+std::string Utf8(Napi::Env env, Napi::Value v, const char *what) {
+  if (!v.IsString()) throw Napi::TypeError::New(env, std::string(what) + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+/* A Promise made on the JS thread, settled there once. A Promise left unsettled because the
+ * environment ended is dropped with it. */
+class Deferred {
+ public:
+  napi_value Make(napi_env env) {
+    napi_value p = nullptr;
+    if (napi_create_promise(env, &d_, &p) != napi_ok) throw Napi::Error::New(env);
     return p;
+  }
+  void Resolve(napi_env env, napi_value v) {
+    if (d_) napi_resolve_deferred(env, d_, v);
+    d_ = nullptr;
+  }
+  void Reject(napi_env env, napi_value e) {
+    if (d_) napi_reject_deferred(env, d_, e);
+    d_ = nullptr;
+  }
+
+ private:
+  napi_deferred d_ = nullptr;
+};
+
+/* ---- work on the thread pool ------------------------------------------------------------------ */
+
+/* A job on libuv's thread pool (napi async work, which Node waits for when an environment ends).
+ * Complete runs on the JS thread; `js` is false when the environment is ending: nothing may be
+ * settled then, only released. */
+class Work {
+ public:
+  Work(napi_env env, EnvState *st) : env_(env), st_(st) {
+    st_->Ref();
+    st_->jobs++;
+  }
+  virtual ~Work() {
+    st_->jobs--;
+    st_->Unref();
+  }
+  /* Hands the job to the pool; throws (the caller still owns it) when Node refuses. */
+  void Queue() {
+    napi_value name;
+    napi_create_string_utf8(env_, "crossredis", NAPI_AUTO_LENGTH, &name);
+    if (napi_create_async_work(env_, nullptr, name, OnExecute, OnComplete, this, &work_) != napi_ok ||
+        napi_queue_async_work(env_, work_) != napi_ok) {
+      if (work_) napi_delete_async_work(env_, work_);
+      work_ = nullptr;
+      throw Napi::Error::New(Napi::Env(env_), "crossredis: cannot queue work on the thread pool");
+    }
   }
 
  protected:
-  virtual Napi::Value Result(Napi::Env env) = 0;
+  virtual void Execute() = 0;
+  virtual void Complete(bool js) = 0;
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    if (failure_.failed()) {
-      deferred_.Reject(xr_js_error_of(env, failure_.code, failure_.message.c_str()).Value());
-      return;
-    }
+  napi_env env_;
+  EnvState *st_;
+
+ private:
+  static void OnExecute(napi_env, void *data) { static_cast<Work *>(data)->Execute(); }
+  static void OnComplete(napi_env env, napi_status status, void *data) {
+    Work *w = static_cast<Work *>(data);
+    napi_delete_async_work(env, w->work_);
+    bool js = status == napi_ok && JsUsable(env, w->st_);
     try {
-      deferred_.Resolve(Result(env));
-    } catch (const Napi::Error &e) {
-      deferred_.Reject(e.Value());
+      w->Complete(js);
+    } catch (...) {
+      /* a JS value could not be made; the Promise was settled or is dropped */
+    }
+    delete w;
+  }
+
+  napi_async_work work_ = nullptr;
+};
+
+class LoopConn;
+class ChatBox;
+class Wait;
+
+/* ---- clients ----------------------------------------------------------------------------------- */
+
+const napi_type_tag kClientTag = {0x63726f7373726564ULL, 0x636c69656e74626fULL};
+const napi_type_tag kChatTag = {0x63726f7373726564ULL, 0x6368617462786f78ULL};
+
+/* An open xr_client with its loop connection and the adapters over it. */
+class ClientBox {
+ public:
+  ClientBox(EnvState *st, xr_client *client) : st_(st), client_(client) {
+    st_->Ref();
+    st_->clients.insert(this);
+  }
+
+  EnvState *St() const { return st_; }
+  xr_client *Client() const { return client_; }
+  LoopConn *Loop() const { return loop_; }
+  void SetLoop(LoopConn *l) { loop_ = l; }
+  bool Open() const { return client_ && !closing_; }
+  void Use() { users_++; }
+  void Unuse() {
+    users_--;
+    Maybe();
+  }
+  void AddChat(ChatBox *c) {
+    chats_.insert(c);
+    Use();
+  }
+  void RemoveChat(ChatBox *c) {
+    chats_.erase(c);
+    Unuse();
+  }
+
+  void Cancel();
+  void Close();
+  void Shutdown();
+  static void Finalize(Napi::Env, ClientBox *b) {
+    b->Close();
+    b->js_gone_ = true;
+    b->Maybe();
+  }
+
+ private:
+  void Maybe();
+
+  EnvState *st_;
+  xr_client *client_;
+  LoopConn *loop_ = nullptr;
+  std::unordered_set<ChatBox *> chats_;
+  int users_ = 0;
+  bool closing_ = false, js_gone_ = false;
+};
+
+/* An xr_chat over a ClientBox (holding a use of it). */
+class ChatBox {
+ public:
+  ChatBox(ClientBox *client, xr_chat *chat) : client_(client), chat_(chat) {
+    client_->AddChat(this);
+    client_->St()->chats++;
+  }
+
+  ClientBox *Client() const { return client_; }
+  xr_chat *Chat() const { return chat_; }
+  bool Open() const { return chat_ && !closing_ && client_->Open(); }
+  bool Cancelled() const { return cancelled_.load(); }
+  void Use() { users_++; }
+  void Unuse() {
+    users_--;
+    Maybe();
+  }
+  void AddWait(Wait *w) { waits_.insert(w); }
+  void RemoveWait(Wait *w) { waits_.erase(w); }
+
+  void Cancel();
+  void Close() {
+    if (closing_) return;
+    closing_ = true;
+    Maybe();
+  }
+  static void Finalize(Napi::Env, ChatBox *b) {
+    b->Close();
+    b->js_gone_ = true;
+    b->Maybe();
+  }
+
+ private:
+  void Maybe() {
+    if (closing_ && users_ == 0 && chat_) {
+      xr_chat_free(chat_);
+      chat_ = nullptr;
+      client_->St()->chats--;
+      ClientBox *c = client_;
+      client_ = nullptr;
+      c->RemoveChat(this); /* may free the client */
+    }
+    if (!chat_ && js_gone_) delete this;
+  }
+
+  ClientBox *client_;
+  xr_chat *chat_;
+  std::unordered_set<Wait *> waits_;
+  std::atomic<bool> cancelled_{false};
+  int users_ = 0;
+  bool closing_ = false, js_gone_ = false;
+  friend class ClientBox;
+};
+
+ClientBox *ClientArg(Napi::Env env, Napi::Value v) {
+  bool tagged = false;
+  if (v.IsExternal()) napi_check_object_type_tag(env, v, &kClientTag, &tagged);
+  if (!tagged) throw Napi::TypeError::New(env, "expected a crossredis client handle");
+  return v.As<Napi::External<ClientBox>>().Data();
+}
+
+ChatBox *ChatArg(Napi::Env env, Napi::Value v) {
+  bool tagged = false;
+  if (v.IsExternal()) napi_check_object_type_tag(env, v, &kChatTag, &tagged);
+  if (!tagged) throw Napi::TypeError::New(env, "expected a crossredis adapter handle");
+  return v.As<Napi::External<ChatBox>>().Data();
+}
+
+/* ---- batches ------------------------------------------------------------------------------------ */
+
+/* A batch run: built on the JS thread (a big one on the pool), then run on the client's loop
+ * connection when it is free (driven by libuv on the JS thread), else on the thread pool by a
+ * PoolRun. Holds a use of its client and adapter until settled. Subclasses say how to build,
+ * start and run it blocking, read its results (Collect: on the thread that finished it, right
+ * away, while the core's messages are current), convert big texts (Prepare: on the pool) and make
+ * the JS result (Result, on the JS thread). Deletes itself once settled. */
+class BatchRun {
+ public:
+  BatchRun(Napi::Env env, ClientBox *client, ChatBox *chat) : env_(env), client_(client), chat_(chat) {}
+  virtual ~BatchRun() {
+    if (used_) {
+      if (chat_) chat_->Unuse();
+      client_->Unuse();
     }
   }
 
-  void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
+  Napi::Value Go();
 
-  Failure failure_;
+  virtual int StartLoop(xr_loop_conn *lc, int *wait) = 0;
+  virtual int Exec() = 0;                /* blocking, on a pool thread */
+  virtual void Finished(int) {}          /* where the run finished, while the core's message is current */
+  virtual void Collect() = 0;            /* the results (any thread) */
+  virtual bool HeavyCollect() const { return false; } /* Collect may copy or decode big replies */
+  virtual bool NeedsPrepare() const { return false; }
+  virtual void Prepare() {}               /* on the pool */
+  virtual Napi::Value Result(Napi::Env env) = 0;
+
+  /* On the pool, before Exec, for a batch too big to build on the JS thread. */
+  void BuildOnPool() {
+    if (!built_) {
+      Build();
+      built_ = true;
+    }
+  }
+
+  /* The loop connection finished (or gave up on) the batch: read the results, convert big ones
+   * on the pool, settle inside a callback scope of the connection's async context. */
+  void LoopFinished(int rc, napi_async_context context);
+
+  /* Settles (when js) and deletes this. */
+  void Settle(bool js);
+
+  EnvState *St() const { return client_->St(); }
+  LoopConn *Loop() const { return client_->Loop(); }
+  ClientBox *ClientOf() const { return client_; }
+
+ protected:
+  virtual void Build() = 0;
+  bool big_ = false;   /* build, convert and run on the pool */
+  bool built_ = false; /* Build ran */
+  Failure failure_;    /* the whole call failed before it ran */
 
  private:
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference keep_;
+  Napi::Env env_;
+  Deferred deferred_;
+  ClientBox *client_;
+  ChatBox *chat_;
+  bool used_ = false;
 };
-
-class BatchRun;
 
 /* A loop connection (client.h) watched by libuv on the JS thread for as long as its client is
  * open: readable always (idle, readable means the server closed it), writable while a batch has
- * more to send, a timer for the reply deadline. No thread is involved and no system call is spent
- * on watching per batch. It is referenced (keeps the process alive) only while a batch runs. A
- * connection that failed is retired; the next batch goes through the thread pool and opens a new
- * one there (see PoolRun). */
+ * more to send, a timer for the reply deadline. It is referenced (keeps the process alive) only
+ * while a batch runs. A connection that failed is retired; the next batch goes through the thread
+ * pool and opens a new one there (see PoolRun). Deletes itself once closed and its handles closed. */
 class LoopConn {
  public:
-  LoopConn(Napi::Env env, xr_client *client, xr_loop_conn *lc)
-      : env_(env), client_(client), context_(env, "crossredis") {
+  LoopConn(napi_env env, EnvState *st, xr_client *client, xr_loop_conn *lc) : env_(env), st_(st), client_(client) {
+    st_->Ref();
+    st_->loops++;
+    napi_value resource, name;
+    napi_create_object(env, &resource);
+    napi_create_string_utf8(env, "crossredis", NAPI_AUTO_LENGTH, &name);
+    if (napi_async_init(env, resource, name, &context_) != napi_ok) context_ = nullptr;
     Install(lc);
   }
 
@@ -94,23 +763,31 @@ class LoopConn {
 
   /* Starts run's batch (via start, which calls xr_loop_conn_start or xr_chat_batch_start). */
   template <class StartFn>
-  void Start(BatchRun *run, StartFn start);
+  void Start(BatchRun *run, StartFn start) {
+    running_ = run;
+    uv_ref(reinterpret_cast<uv_handle_t *>(&poll_));
+    int wait = 0;
+    int rc = start(lc_, &wait);
+    if (wait) {
+      Watch(wait);
+    } else {
+      Finish(rc);
+    }
+  }
 
   void BeginReopen() { reopening_ = true; }
   /* Called on the JS thread with what the pool thread opened (NULL: it could not). */
   void EndReopen(xr_loop_conn *lc) {
     reopening_ = false;
-    if (!lc) return;
-    if (closed_ || lc_) {
-      xr_loop_conn_close(lc);
-      return;
+    if (lc) {
+      if (closed_ || lc_) xr_loop_conn_close(lc);
+      else Install(lc);
     }
-    Install(lc);
+    MaybeDelete();
   }
 
-  /* The client is closing: stop watching, close the connection. The JS layer waits for the
-   * batches in flight first; one still running here is settled with ClientClosedError. The object
-   * is freed once its handles closed and the JS wrapper is gone. */
+  /* The client is closing, or the environment ending: a batch still running is settled with
+   * ClientClosedError (nothing, when the environment ends); stop watching, close the connection. */
   void Close() {
     if (closed_) return;
     closed_ = true;
@@ -119,12 +796,9 @@ class LoopConn {
       Finish(XR_ECLOSED);
     }
     Retire();
-  }
-
-  static void Finalize(Napi::Env, LoopConn *self) {
-    self->Close();
-    self->wrapper_gone_ = true;
-    self->MaybeDelete();
+    if (context_) napi_async_destroy(env_, context_);
+    context_ = nullptr;
+    MaybeDelete();
   }
 
  private:
@@ -163,31 +837,78 @@ class LoopConn {
     uv_unref(reinterpret_cast<uv_handle_t *>(&poll_));
   }
 
-  void Finish(int rc);
+  void Finish(int rc) {
+    BatchRun *run = running_;
+    running_ = nullptr;
+    Idle();
+    if (xr_loop_conn_broken(lc_)) Retire();
+    run->LoopFinished(rc, context_); /* last: settling runs JS, which may start the next batch */
+  }
 
   /* Stops watching and closes the connection; a batch still running was cancelled before. */
   void Retire() {
     if (!lc_) return;
+    st_->HandleClosing();
+    st_->HandleClosing();
     uv_close(reinterpret_cast<uv_handle_t *>(&poll_), OnClose); /* stops watching the fd now */
     uv_close(reinterpret_cast<uv_handle_t *>(&timer_), OnClose);
     xr_loop_conn_close(lc_);
     lc_ = nullptr;
   }
 
-  static void OnPoll(uv_poll_t *h, int status, int);
-  static void OnTimeout(uv_timer_t *t);
+  static void OnPoll(uv_poll_t *h, int status, int) {
+    LoopConn *self = static_cast<LoopConn *>(h->data);
+    if (!self->lc_) return;
+    int wait = 0;
+    int rc;
+    if (status < 0) {
+      if (!self->running_) { /* idle and the poll failed: give the connection up */
+        self->Retire();
+        return;
+      }
+      xr_loop_conn_cancel(self->lc_, XR_EIO);
+      rc = XR_EIO;
+    } else {
+      rc = xr_loop_conn_continue(self->lc_, &wait);
+    }
+    if (!self->running_) { /* idle: the server closed the connection, or nothing */
+      if (xr_loop_conn_broken(self->lc_)) self->Retire();
+      return;
+    }
+    if (wait) {
+      self->Watch(wait);
+    } else {
+      self->Finish(rc);
+    }
+  }
+
+  static void OnTimeout(uv_timer_t *t) {
+    LoopConn *self = static_cast<LoopConn *>(t->data);
+    if (!self->running_ || !self->lc_) return;
+    xr_loop_conn_cancel(self->lc_, XR_ETIMEOUT);
+    self->Finish(XR_ETIMEOUT);
+  }
+
   static void OnClose(uv_handle_t *h) {
     LoopConn *self = static_cast<LoopConn *>(h->data);
     self->handles_--;
+    self->st_->HandleClosed();
     self->MaybeDelete();
   }
+
   void MaybeDelete() {
-    if (wrapper_gone_ && handles_ == 0 && !lc_ && !reopening_) delete this;
+    if (closed_ && handles_ == 0 && !lc_ && !reopening_) {
+      EnvState *st = st_;
+      st->loops--;
+      delete this;
+      st->Unref();
+    }
   }
 
-  Napi::Env env_;
+  napi_env env_;
+  EnvState *st_;
   xr_client *client_;
-  Napi::AsyncContext context_;
+  napi_async_context context_ = nullptr;
   xr_loop_conn *lc_ = nullptr;
   uv_poll_t poll_;
   uv_timer_t timer_;
@@ -195,191 +916,136 @@ class LoopConn {
   int events_ = 0;
   int timeout_ms_ = 0;
   BatchRun *running_ = nullptr;
-  bool closed_ = false, reopening_ = false, wrapper_gone_ = false;
+  bool closed_ = false, reopening_ = false;
 };
 
-/* A batch run: built on the JS thread, then run on the client's loop connection when it is free
- * (driven by libuv on the JS thread), else on the thread pool by a PoolRun. Subclasses say how to
- * start the batch on a loop connection and how to run it blocking, read its results (Collect: on
- * the thread that finished it, right away, while the core's messages are current) and make the
- * JS result (Result, on the JS thread). Deletes itself once settled. */
-class BatchRun {
+/* Runs a BatchRun's blocking exec on libuv's thread pool (building and converting it there when it
+ * is big); when the client's loop connection was retired and the batch reached the server, opens
+ * its replacement there too (connecting blocks). */
+class PoolRun : public Work {
  public:
-  BatchRun(Napi::Env env, Napi::Value keep, LoopConn *loop)
-      : env_(env), deferred_(Napi::Promise::Deferred::New(env)), loop_(loop) {
-    if (keep.IsObject()) keep_ = Napi::Persistent(keep.As<Napi::Object>());
-  }
-  virtual ~BatchRun() = default;
-
-  Napi::Promise Go();
-
-  virtual int StartLoop(xr_loop_conn *lc, int *wait) = 0;
-  virtual int Exec() = 0;                /* blocking, on a pool thread */
-  virtual void Collect(int exec_rc) = 0; /* the results, where the run finished */
-  virtual Napi::Value Result(Napi::Env env) = 0;
-
-  /* The loop connection finished (or gave up on) the batch: read the results, settle inside a
-   * callback scope of the connection's async context (the Promise's reactions run when it closes). */
-  void LoopFinished(int rc, const Napi::AsyncContext &context) {
-    Collect(rc);
-    Napi::HandleScope scope(env_);
-    Napi::CallbackScope callback(env_, context);
-    Settle();
-  }
-
- protected:
-  Failure failure_; /* the whole call failed before it ran */
-
- private:
-  friend class PoolRun;
-  void Settle();
-
-  Napi::Env env_;
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference keep_;
-  LoopConn *loop_;
-};
-
-template <class StartFn>
-void LoopConn::Start(BatchRun *run, StartFn start) {
-  running_ = run;
-  uv_ref(reinterpret_cast<uv_handle_t *>(&poll_));
-  int wait = 0;
-  int rc = start(lc_, &wait);
-  if (wait) {
-    Watch(wait);
-  } else {
-    Finish(rc);
-  }
-}
-
-void LoopConn::Finish(int rc) {
-  BatchRun *run = running_;
-  running_ = nullptr;
-  Idle();
-  if (xr_loop_conn_broken(lc_)) Retire();
-  run->LoopFinished(rc, context_); /* last: settling runs JS, which may start the next batch */
-}
-
-void LoopConn::OnPoll(uv_poll_t *h, int status, int) {
-  LoopConn *self = static_cast<LoopConn *>(h->data);
-  if (!self->lc_) return;
-  int wait = 0;
-  int rc;
-  if (status < 0) {
-    if (!self->running_) { /* idle and the poll failed: give the connection up */
-      self->Retire();
-      return;
-    }
-    xr_loop_conn_cancel(self->lc_, XR_EIO);
-    rc = XR_EIO;
-  } else {
-    rc = xr_loop_conn_continue(self->lc_, &wait);
-  }
-  if (!self->running_) { /* idle: the server closed the connection, or nothing */
-    if (xr_loop_conn_broken(self->lc_)) self->Retire();
-    return;
-  }
-  if (wait) {
-    self->Watch(wait);
-  } else {
-    self->Finish(rc);
-  }
-}
-
-void LoopConn::OnTimeout(uv_timer_t *t) {
-  LoopConn *self = static_cast<LoopConn *>(t->data);
-  if (!self->running_ || !self->lc_) return;
-  xr_loop_conn_cancel(self->lc_, XR_ETIMEOUT);
-  self->Finish(XR_ETIMEOUT);
-}
-
-/* Runs a BatchRun's blocking exec on libuv's thread pool; when the client's loop connection was
- * retired and the batch reached the server, opens its replacement there too (connecting blocks). */
-class PoolRun : public Napi::AsyncWorker {
- public:
-  PoolRun(Napi::Env env, BatchRun *run) : Napi::AsyncWorker(env, "crossredis"), run_(run) {
-    LoopConn *loop = run->loop_;
+  PoolRun(Napi::Env env, BatchRun *run) : Work(env, run->St()), run_(run) {
+    LoopConn *loop = run->Loop();
     if (loop && loop->Retired()) {
       loop->BeginReopen();
       reopen_ = loop;
+      client_ = run->ClientOf()->Client();
     }
   }
 
  private:
   void Execute() override {
+    run_->BuildOnPool();
     int rc = run_->Exec();
-    run_->Collect(rc);
+    run_->Finished(rc);
+    run_->Collect();
+    run_->Prepare();
     /* only when the server answered: against a dead one the next batch will try again, rather
      * than this one waiting for a second connect timeout */
-    if (reopen_ && rc >= 0 && xr_loop_conn_open(&opened_, reopen_->Client()) < 0) opened_ = nullptr;
+    if (reopen_ && rc >= 0 && xr_loop_conn_open(&opened_, client_) < 0) opened_ = nullptr;
   }
-  void OnOK() override {
+  void Complete(bool js) override {
     if (reopen_) reopen_->EndReopen(opened_);
-    run_->Settle();
+    run_->Settle(js);
   }
-  void OnError(const Napi::Error &) override { OnOK(); }
 
   BatchRun *run_;
   LoopConn *reopen_ = nullptr;
+  xr_client *client_ = nullptr;
   xr_loop_conn *opened_ = nullptr;
 };
 
-Napi::Promise BatchRun::Go() {
-  Napi::Promise p = deferred_.Promise();
+/* Reads (when `collect`) and converts the big results of a batch that finished on the loop
+ * connection. */
+class PrepareRun : public Work {
+ public:
+  PrepareRun(Napi::Env env, BatchRun *run, bool collect) : Work(env, run->St()), run_(run), collect_(collect) {}
+
+ private:
+  void Execute() override {
+    if (collect_) run_->Collect();
+    run_->Prepare();
+  }
+  void Complete(bool js) override { run_->Settle(js); }
+  BatchRun *run_;
+  bool collect_;
+};
+
+Napi::Value BatchRun::Go() {
+  Napi::Value p(env_, deferred_.Make(env_));
+  if (!failure_.failed() && (!client_->Open() || (chat_ && !chat_->Open()))) {
+    failure_.set(XR_ECLOSED, chat_ ? "the state adapter was disconnected" : "the client is closed");
+  }
   if (failure_.failed()) { /* nothing to run */
-    Settle();
-  } else if (loop_ && loop_->Usable()) {
-    loop_->Start(this, [this](xr_loop_conn *lc, int *wait) { return StartLoop(lc, wait); });
+    Settle(true);
+    return p;
+  }
+  client_->Use();
+  if (chat_) chat_->Use();
+  used_ = true;
+  LoopConn *loop = client_->Loop();
+  if (!big_ && loop && loop->Usable()) {
+    loop->Start(this, [this](xr_loop_conn *lc, int *wait) { return StartLoop(lc, wait); });
   } else {
-    (new PoolRun(env_, this))->Queue();
+    PoolRun *job = new PoolRun(env_, this);
+    try {
+      job->Queue();
+    } catch (const Napi::Error &e) {
+      delete job;
+      failure_.set(XR_ENOMEM, e.Message());
+      Settle(true);
+    }
   }
   return p;
 }
 
-void BatchRun::Settle() {
-  Napi::Env env = env_;
-  Napi::HandleScope scope(env);
-  if (failure_.failed()) {
-    deferred_.Reject(xr_js_error_of(env, failure_.code, failure_.message.c_str()).Value());
-  } else {
+void BatchRun::LoopFinished(int rc, napi_async_context context) {
+  Finished(rc);
+  if (!JsUsable(env_, St())) {
+    Settle(false);
+    return;
+  }
+  Napi::HandleScope scope(env_);
+  bool heavy = HeavyCollect();
+  if (!heavy) Collect();
+  if (heavy || NeedsPrepare()) {
+    PrepareRun *job = new PrepareRun(env_, this, heavy);
     try {
-      deferred_.Resolve(Result(env));
+      job->Queue();
+      return;
+    } catch (...) {
+      delete job; /* read and converted on the JS thread then */
+      if (heavy) Collect();
+    }
+  }
+  if (context) {
+    Napi::CallbackScope callback(env_, context);
+    Settle(true);
+  } else {
+    Settle(true);
+  }
+}
+
+void BatchRun::Settle(bool js) {
+  if (js) {
+    Napi::Env env = env_;
+    Napi::HandleScope scope(env);
+    try {
+      if (failure_.failed()) {
+        deferred_.Reject(env, xr_js_error_of(env, failure_.code, failure_.message.c_str()).Value());
+      } else {
+        deferred_.Resolve(env, Result(env));
+      }
     } catch (const Napi::Error &e) {
-      deferred_.Reject(e.Value());
+      deferred_.Reject(env, e.Value());
     }
   }
   delete this;
 }
 
-/* The LoopConn behind a JS value: an External made by xr_js_client_open, or null/undefined. */
-const napi_type_tag kLoopTag = {0x63726f7373726564ULL, 0x6c6f6f70636f6e6eULL};
-
-LoopConn *loop_arg(Napi::Env env, Napi::Value v) {
-  if (v.IsNull() || v.IsUndefined()) return nullptr;
-  bool tagged = false;
-  if (v.IsExternal()) napi_check_object_type_tag(env, v, &kLoopTag, &tagged);
-  if (!tagged) throw Napi::TypeError::New(env, "expected a loop connection handle");
-  return v.As<Napi::External<LoopConn>>().Data();
-}
-
-std::string utf8_arg(Napi::Env env, Napi::Value v, const char *what) {
-  if (!v.IsString()) throw Napi::TypeError::New(env, std::string(what) + " must be a string");
-  return v.As<Napi::String>().Utf8Value();
-}
-
-int64_t int_arg(Napi::Env env, Napi::Value v, const char *what) {
-  if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string(what) + " must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= -9007199254740991.0 && d <= 9007199254740991.0) || d != (double)(int64_t)d) {
-    throw Napi::RangeError::New(env, std::string(what) + " must be an integer");
-  }
-  return (int64_t)d;
-}
-
-Napi::Value lock_value(Napi::Env env, const std::string &token, int64_t expires_at) {
+Napi::Value LockValue(Napi::Env env, const char *token, size_t len, int64_t expires_at) {
   Napi::Array a = Napi::Array::New(env, 2);
-  a.Set((uint32_t)0, Napi::String::New(env, token));
+  a.Set((uint32_t)0, Napi::String::New(env, token, len));
   a.Set((uint32_t)1, Napi::Number::New(env, (double)expires_at));
   return a;
 }
@@ -388,7 +1054,8 @@ Napi::Value lock_value(Napi::Env env, const std::string &token, int64_t expires_
 
 struct ChatOp {
   int kind = 0;
-  std::string a, b;          /* thread id or key; token or JSON text */
+  std::string a;             /* thread id or key */
+  InText b;                  /* token or JSON text */
   int64_t n1 = 0, n2 = 0, n3 = 0;
   int index = -1;            /* in the batch; -1 when adding it failed */
   Failure failure;
@@ -396,40 +1063,37 @@ struct ChatOp {
   bool flag = false;
   bool present = false;      /* acquired / found / value not nil */
   long long integer = 0;
-  std::string text;          /* token, value or message JSON */
-  std::string raw;           /* a dequeued entry's bytes */
+  OutText text;              /* token, value or message JSON */
+  std::string raw;           /* the bytes of a dequeued entry that is no queue entry */
   int64_t t1 = 0, t2 = 0;    /* expiresAt; enqueuedAt and expiresAt */
-  std::vector<std::string> items;
+  std::vector<OutText> items;
 };
 
 class ChatRun : public BatchRun {
  public:
-  ChatRun(Napi::Env env, xr_chat *chat, Napi::Value keep, Napi::Value ops, LoopConn *loop)
-      : BatchRun(env, keep, loop), chat_(chat) {
+  ChatRun(Napi::Env env, ChatBox *chat, Napi::Value ops) : BatchRun(env, chat->Client(), chat), box_(chat) {
     if (!ops.IsArray()) throw Napi::TypeError::New(env, "operations must be an Array");
     Napi::Array arr = ops.As<Napi::Array>();
     uint32_t n = arr.Length();
     ops_.resize(n);
+    size_t weight = 0;
     for (uint32_t i = 0; i < n; i++) {
       Napi::Value item = arr.Get(i);
       if (!item.IsArray()) throw Napi::TypeError::New(env, "an operation must be an Array");
       Read(env, item.As<Napi::Array>(), ops_[i]);
+      weight += ops_[i].a.size() + ops_[i].b.Weight();
     }
-    int rc = xr_chat_batch_new(&batch_, chat_);
-    if (rc < 0) {
-      failure_.take(rc);
-      return;
-    }
-    for (ChatOp &op : ops_) {
-      op.index = Add(batch_, op);
-      if (op.index < 0) op.failure.take(op.index);
+    big_ = weight >= kBig;
+    if (!big_ && box_->Open()) {
+      Build();
+      built_ = true;
     }
   }
   ~ChatRun() override { xr_chat_batch_free(batch_); }
 
  private:
   static void Read(Napi::Env env, Napi::Array a, ChatOp &op) {
-    op.kind = (int)int_arg(env, a.Get((uint32_t)0), "operation code");
+    op.kind = (int)I64(env, a.Get((uint32_t)0), "operation code");
     switch (op.kind) {
       case XR_JS_SUBSCRIBE:
       case XR_JS_UNSUBSCRIBE:
@@ -437,48 +1101,72 @@ class ChatRun : public BatchRun {
       case XR_JS_FORCE_RELEASE:
       case XR_JS_DEQUEUE:
       case XR_JS_QUEUE_DEPTH:
-        op.a = utf8_arg(env, a.Get(1), "threadId");
+        op.a = Utf8(env, a.Get(1), "threadId");
         break;
       case XR_JS_GET:
       case XR_JS_DELETE:
       case XR_JS_GET_LIST:
-        op.a = utf8_arg(env, a.Get(1), "key");
+        op.a = Utf8(env, a.Get(1), "key");
         break;
       case XR_JS_ACQUIRE:
-        op.a = utf8_arg(env, a.Get(1), "threadId");
-        op.n1 = int_arg(env, a.Get(2), "ttlMs");
+        op.a = Utf8(env, a.Get(1), "threadId");
+        op.n1 = I64(env, a.Get(2), "ttlMs");
         break;
       case XR_JS_RELEASE:
-        op.a = utf8_arg(env, a.Get(1), "threadId");
-        op.b = utf8_arg(env, a.Get(2), "token");
+        op.a = Utf8(env, a.Get(1), "threadId");
+        op.b.Read(env, a.Get(2), "token");
         break;
       case XR_JS_EXTEND:
-        op.a = utf8_arg(env, a.Get(1), "threadId");
-        op.b = utf8_arg(env, a.Get(2), "token");
-        op.n1 = int_arg(env, a.Get(3), "ttlMs");
+        op.a = Utf8(env, a.Get(1), "threadId");
+        op.b.Read(env, a.Get(2), "token");
+        op.n1 = I64(env, a.Get(3), "ttlMs");
         break;
       case XR_JS_SET:
       case XR_JS_SET_IF_NOT_EXISTS:
-        op.a = utf8_arg(env, a.Get(1), "key");
-        op.b = utf8_arg(env, a.Get(2), "value");
-        op.n1 = int_arg(env, a.Get(3), "ttlMs");
+        op.a = Utf8(env, a.Get(1), "key");
+        op.b.Read(env, a.Get(2), "value");
+        op.n1 = I64(env, a.Get(3), "ttlMs");
         break;
       case XR_JS_APPEND:
-        op.a = utf8_arg(env, a.Get(1), "key");
-        op.b = utf8_arg(env, a.Get(2), "value");
-        op.n1 = int_arg(env, a.Get(3), "maxLength");
-        op.n2 = int_arg(env, a.Get(4), "ttlMs");
+        op.a = Utf8(env, a.Get(1), "key");
+        op.b.Read(env, a.Get(2), "value");
+        op.n1 = I64(env, a.Get(3), "maxLength");
+        op.n2 = I64(env, a.Get(4), "ttlMs");
         break;
       case XR_JS_ENQUEUE:
-        op.a = utf8_arg(env, a.Get(1), "threadId");
-        op.b = utf8_arg(env, a.Get(2), "message");
-        op.n1 = int_arg(env, a.Get(3), "enqueuedAt");
-        op.n2 = int_arg(env, a.Get(4), "expiresAt");
-        op.n3 = int_arg(env, a.Get(5), "maxSize");
+        op.a = Utf8(env, a.Get(1), "threadId");
+        op.b.Read(env, a.Get(2), "message");
+        op.n1 = I64(env, a.Get(3), "enqueuedAt");
+        op.n2 = I64(env, a.Get(4), "expiresAt");
+        op.n3 = I64(env, a.Get(5), "maxSize");
         break;
       default:
         throw Napi::RangeError::New(env, "unknown operation code " + std::to_string(op.kind));
     }
+  }
+
+  /* Makes the batch (JS thread, or the pool for a big one); the texts are freed as they are added. */
+  void Build() override {
+    int rc = xr_chat_batch_new(&batch_, box_->Chat());
+    if (rc < 0) {
+      failure_.take(rc);
+      return;
+    }
+    for (ChatOp &op : ops_) {
+      if (!op.b.Convert()) {
+        op.failure.set(XR_ENOMEM, "out of memory converting a string");
+        continue;
+      }
+      op.index = Add(batch_, op);
+      if (op.index < 0) op.failure.take(op.index);
+      op.b.Clear();
+    }
+  }
+
+  static long Long(int64_t v) {
+    if (v > (int64_t)LONG_MAX) return LONG_MAX;
+    if (v < (int64_t)LONG_MIN) return LONG_MIN;
+    return (long)v;
   }
 
   static int Add(xr_chat_batch *b, const ChatOp &op) {
@@ -496,9 +1184,9 @@ class ChatRun : public BatchRun {
       case XR_JS_SET: return xr_chat_batch_set(b, a, al, t, tl, op.n1);
       case XR_JS_SET_IF_NOT_EXISTS: return xr_chat_batch_set_if_not_exists(b, a, al, t, tl, op.n1);
       case XR_JS_DELETE: return xr_chat_batch_delete(b, a, al);
-      case XR_JS_APPEND: return xr_chat_batch_append_to_list(b, a, al, t, tl, (long)op.n1, op.n2);
+      case XR_JS_APPEND: return xr_chat_batch_append_to_list(b, a, al, t, tl, Long(op.n1), op.n2);
       case XR_JS_GET_LIST: return xr_chat_batch_get_list(b, a, al);
-      case XR_JS_ENQUEUE: return xr_chat_batch_enqueue(b, a, al, t, tl, op.n1, op.n2, (long)op.n3);
+      case XR_JS_ENQUEUE: return xr_chat_batch_enqueue(b, a, al, t, tl, op.n1, op.n2, Long(op.n3));
       case XR_JS_DEQUEUE: return xr_chat_batch_dequeue(b, a, al);
       case XR_JS_QUEUE_DEPTH: return xr_chat_batch_queue_depth(b, a, al);
       default: return xr_error_set(XR_EINVAL, "unknown operation");
@@ -520,7 +1208,7 @@ class ChatRun : public BatchRun {
         memset(&lock, 0, sizeof lock);
         rc = xr_chat_batch_lock(b, i, &op.present, &lock);
         if (rc == 0 && op.present) {
-          op.text.assign(lock.token, lock.token_len);
+          op.text.Copy(lock.token, lock.token_len);
           op.t1 = lock.expires_at_ms;
         }
         break;
@@ -535,9 +1223,10 @@ class ChatRun : public BatchRun {
         rc = xr_chat_batch_value(b, i, &v, &n);
         if (rc == 0 && v) {
           op.present = true;
-          op.text.assign(v, n);
+          op.text.Take(v, n); /* no second copy of a big value */
+        } else {
+          xr_free(v);
         }
-        xr_free(v);
         break;
       }
       case XR_JS_GET_LIST: {
@@ -545,11 +1234,14 @@ class ChatRun : public BatchRun {
         rc = xr_chat_batch_list(b, i, &items);
         if (rc == 0 && items) {
           size_t count = xr_reply_count(items);
-          op.items.reserve(count);
+          op.items.resize(count);
           for (size_t k = 0; k < count; k++) {
             size_t n = 0;
             const char *s = xr_reply_str(xr_reply_at(items, k), &n);
-            op.items.emplace_back(s ? s : "", n);
+            if (!op.items[k].Copy(s ? s : "", n)) {
+              op.failure.set(XR_ENOMEM, "out of memory reading a list");
+              return;
+            }
           }
         }
         break;
@@ -558,10 +1250,11 @@ class ChatRun : public BatchRun {
         xr_chat_queue_entry e;
         memset(&e, 0, sizeof e);
         rc = xr_chat_batch_entry(b, i, &op.present, &e);
-        if (rc < 0) op.failure.take(rc); /* before clear: keep the core's message */
-        if (e.raw) op.raw.assign(e.raw, e.raw_len);
-        if (rc == 0 && op.present) {
-          op.text.assign(e.message ? e.message : "", e.message_len);
+        if (rc < 0) {
+          op.failure.take(rc); /* before clear: keep the core's message */
+          if (e.raw) op.raw.assign(e.raw, e.raw_len);
+        } else if (op.present) {
+          op.text.Copy(e.message ? e.message : "", e.message_len);
           op.t1 = e.enqueued_at_ms;
           op.t2 = e.expires_at_ms;
         }
@@ -576,19 +1269,50 @@ class ChatRun : public BatchRun {
   }
 
   int StartLoop(xr_loop_conn *lc, int *wait) override { return xr_chat_batch_start(batch_, lc, wait); }
-  int Exec() override { return xr_chat_batch_exec(batch_); }
+  int Exec() override {
+    if (!batch_) return XR_OK; /* building failed: failure_ says why */
+    return xr_chat_batch_exec(batch_);
+  }
 
-  void Collect(int rc) override {
-    if (xr_chat_batch_count(batch_) == 0) return;
-    Failure lost;
-    if (rc < 0) lost.take(rc);
+  void Finished(int rc) override {
+    if (rc < 0) lost_.take(rc);
+  }
+
+  /* get, getList and dequeue copy (and dequeue decodes) what they read: on the pool. */
+  bool HeavyCollect() const override {
+    for (const ChatOp &op : ops_)
+      if (op.index >= 0 && (op.kind == XR_JS_GET || op.kind == XR_JS_GET_LIST || op.kind == XR_JS_DEQUEUE)) return true;
+    return false;
+  }
+
+  /* Reads every result, then frees the batch (its replies): only the copies are kept. */
+  void Collect() override {
+    if (!batch_ || xr_chat_batch_count(batch_) == 0) return;
     for (ChatOp &op : ops_) {
       if (op.index < 0) continue;
-      if (rc < 0) {
-        op.failure = lost;
+      if (lost_.failed()) {
+        op.failure = lost_;
       } else {
         Collect(batch_, op);
       }
+    }
+    xr_chat_batch_free(batch_);
+    batch_ = NULL;
+  }
+
+  bool NeedsPrepare() const override {
+    for (const ChatOp &op : ops_) {
+      if (op.text.Big()) return true;
+      for (const OutText &t : op.items)
+        if (t.Big()) return true;
+    }
+    return false;
+  }
+
+  void Prepare() override {
+    for (ChatOp &op : ops_) {
+      op.text.Prepare();
+      for (OutText &t : op.items) t.Prepare();
     }
   }
 
@@ -596,11 +1320,13 @@ class ChatRun : public BatchRun {
     Napi::Array out = Napi::Array::New(env, ops_.size());
     for (size_t i = 0; i < ops_.size(); i++) {
       out.Set((uint32_t)i, Value(env, ops_[i]));
+      ops_[i].text.Clear();
+      ops_[i].items.clear();
     }
     return out;
   }
 
-  static Napi::Value Value(Napi::Env env, const ChatOp &op) {
+  static Napi::Value Value(Napi::Env env, ChatOp &op) {
     if (op.failure.failed()) {
       Napi::Error err = xr_js_error_of(env, op.failure.code, op.failure.message.c_str());
       if (op.kind == XR_JS_DEQUEUE && !op.raw.empty()) {
@@ -615,21 +1341,24 @@ class ChatRun : public BatchRun {
       case XR_JS_SET_IF_NOT_EXISTS:
         return Napi::Boolean::New(env, op.flag);
       case XR_JS_ACQUIRE:
-        return op.present ? lock_value(env, op.text, op.t1) : env.Null();
+        return op.present ? LockValue(env, op.text.data(), op.text.size(), op.t1) : env.Null();
       case XR_JS_ENQUEUE:
       case XR_JS_QUEUE_DEPTH:
         return Napi::Number::New(env, (double)op.integer);
       case XR_JS_GET:
-        return op.present ? Napi::String::New(env, op.text) : env.Null();
+        return op.present ? op.text.String(env) : env.Null();
       case XR_JS_GET_LIST: {
         Napi::Array a = Napi::Array::New(env, op.items.size());
-        for (size_t k = 0; k < op.items.size(); k++) a.Set((uint32_t)k, Napi::String::New(env, op.items[k]));
+        for (size_t k = 0; k < op.items.size(); k++) {
+          a.Set((uint32_t)k, op.items[k].String(env));
+          op.items[k].Clear();
+        }
         return a;
       }
       case XR_JS_DEQUEUE: {
         if (!op.present) return env.Null();
         Napi::Array a = Napi::Array::New(env, 3);
-        a.Set((uint32_t)0, Napi::String::New(env, op.text));
+        a.Set((uint32_t)0, op.text.String(env));
         a.Set((uint32_t)1, op.t1 < 0 ? env.Undefined() : Napi::Number::New(env, (double)op.t1));
         a.Set((uint32_t)2, Napi::Number::New(env, (double)op.t2));
         return a;
@@ -639,47 +1368,77 @@ class ChatRun : public BatchRun {
     }
   }
 
-  xr_chat *chat_;
+  ChatBox *box_;
   xr_chat_batch *batch_ = NULL;
   std::vector<ChatOp> ops_;
+  Failure lost_; /* the connection failed: every operation's failure */
 };
 
-/* ---- blocking acquire, release-if-queue-empty ------------------------------------------------ */
+/* ---- one-call jobs over an adapter ------------------------------------------------------------ */
 
-class AcquireWait : public Job {
+/* A job over an adapter: holds a use of it until settled; rejects with ClientClosedError when the
+ * adapter or its client is closed already. */
+class ChatJob : public Work {
  public:
-  AcquireWait(Napi::Env env, xr_chat *chat, Napi::Value keep, Napi::Value thread_id, double ttl_ms, double wait_ms)
-      : Job(env, keep), chat_(chat), id_(utf8_arg(env, thread_id, "threadId")),
-        ttl_(int_arg(env, Napi::Number::New(env, ttl_ms), "ttlMs")),
-        wait_(int_arg(env, Napi::Number::New(env, wait_ms), "waitMs")) {
-    memset(&lock_, 0, sizeof lock_);
+  ChatJob(Napi::Env env, ChatBox *chat) : Work(env, chat->Client()->St()), chat_(chat) {}
+  ~ChatJob() override {
+    if (used_) chat_->Unuse();
   }
+
+  Napi::Value Start() {
+    Napi::Env env(env_);
+    Napi::Value p(env, deferred_.Make(env_));
+    if (!chat_->Open()) {
+      deferred_.Reject(env_, xr_js_error_of(env, XR_ECLOSED, "the state adapter was disconnected").Value());
+      delete this;
+      return p;
+    }
+    chat_->Use();
+    used_ = true;
+    try {
+      Queue();
+    } catch (const Napi::Error &e) {
+      deferred_.Reject(env_, e.Value());
+      delete this;
+    }
+    return p;
+  }
+
+ protected:
+  virtual Napi::Value Result(Napi::Env env) = 0;
+
+  void Complete(bool js) override {
+    if (!js) return;
+    Napi::Env env(env_);
+    Napi::HandleScope scope(env);
+    try {
+      if (failure_.failed()) {
+        deferred_.Reject(env_, xr_js_error_of(env, failure_.code, failure_.message.c_str()).Value());
+      } else {
+        deferred_.Resolve(env_, Result(env));
+      }
+    } catch (const Napi::Error &e) {
+      deferred_.Reject(env_, e.Value());
+    }
+  }
+
+  ChatBox *chat_;
+  Failure failure_;
+
+ private:
+  Deferred deferred_;
+  bool used_ = false;
+};
+
+class ReleaseIfQueueEmpty : public ChatJob {
+ public:
+  ReleaseIfQueueEmpty(Napi::Env env, ChatBox *chat, Napi::Value thread_id, Napi::Value token)
+      : ChatJob(env, chat), id_(Utf8(env, thread_id, "threadId")), token_(Utf8(env, token, "token")) {}
 
  private:
   void Execute() override {
-    int rc = xr_chat_acquire_lock_wait(chat_, &acquired_, &lock_, id_.data(), id_.size(), ttl_, wait_);
-    if (rc < 0) failure_.take(rc);
-  }
-  Napi::Value Result(Napi::Env env) override {
-    return acquired_ ? lock_value(env, std::string(lock_.token, lock_.token_len), lock_.expires_at_ms) : env.Null();
-  }
-
-  xr_chat *chat_;
-  std::string id_;
-  int64_t ttl_, wait_;
-  bool acquired_ = false;
-  xr_chat_lock lock_;
-};
-
-class ReleaseIfQueueEmpty : public Job {
- public:
-  ReleaseIfQueueEmpty(Napi::Env env, xr_chat *chat, Napi::Value keep, Napi::Value thread_id, Napi::Value token)
-      : Job(env, keep), chat_(chat), id_(utf8_arg(env, thread_id, "threadId")), token_(utf8_arg(env, token, "token")) {}
-
- private:
-  void Execute() override {
-    int rc = xr_chat_release_lock_if_queue_empty(chat_, &released_, &depth_, id_.data(), id_.size(), token_.data(),
-                                                 token_.size());
+    int rc = xr_chat_release_lock_if_queue_empty(chat_->Chat(), &released_, &depth_, id_.data(), id_.size(),
+                                                 token_.data(), token_.size());
     if (rc < 0) failure_.take(rc);
   }
   Napi::Value Result(Napi::Env env) override {
@@ -689,13 +1448,276 @@ class ReleaseIfQueueEmpty : public Job {
     return a;
   }
 
-  xr_chat *chat_;
   std::string id_, token_;
   bool released_ = false;
   long long depth_ = 0;
 };
 
-/* ---- clients ---------------------------------------------------------------------------------- */
+/* ---- acquireLockWait -------------------------------------------------------------------------- */
+
+/* Tries to acquire until it succeeds or wait_ms passed: each try is a job on the pool, the pauses
+ * between them (in [delay/2, delay], the delay doubling from 10 ms to 250 ms, as the core's
+ * xr_chat_acquire_lock_wait) are a libuv timer, referenced while it runs as a pending call keeps
+ * the process alive. Cancel (close, disconnect, the environment ending) settles it with
+ * ClientClosedError at once when it pauses, or when the try in flight returns (a lock that try
+ * took is released again there). Holds a use of the adapter until it is over. */
+class Wait {
+ public:
+  Wait(Napi::Env env, ChatBox *chat, Napi::Value thread_id, Napi::Value ttl_ms, Napi::Value wait_ms)
+      : env_(env), st_(chat->Client()->St()), chat_(chat), id_(Utf8(env, thread_id, "threadId")),
+        ttl_(I64(env, ttl_ms, "ttlMs")), wait_(I64(env, wait_ms, "waitMs")) {}
+
+  Napi::Value Start() {
+    Napi::Value p(env_, deferred_.Make(env_));
+    if (!chat_->Open()) {
+      deferred_.Reject(env_, xr_js_error_of(env_, XR_ECLOSED, "the state adapter was disconnected").Value());
+      delete this;
+      return p;
+    }
+    st_->Ref();
+    st_->waits++;
+    chat_->Use();
+    chat_->AddWait(this);
+    uint64_t now = uv_hrtime() / 1000000;
+    deadline_ = wait_ > 0 && (uint64_t)wait_ < UINT64_MAX - now ? now + (uint64_t)wait_ : (wait_ > 0 ? UINT64_MAX : now);
+    Try(true);
+    return p;
+  }
+
+  /* JS thread. */
+  void Cancel() {
+    if (done_) return;
+    cancelled_.store(true);
+    if (trying_) return; /* the try's completion settles */
+    End(XR_ECLOSED);
+  }
+
+  bool CancelRequested() const { return cancelled_.load() || chat_->Cancelled(); }
+  xr_chat *Chat() const { return chat_->Chat(); }
+  const std::string &Id() const { return id_; }
+  int64_t Ttl() const { return ttl_; }
+  int64_t FirstWait() const { return wait_; }
+
+  /* A try finished (JS thread). */
+  void Tried(bool js, int rc, const Failure &f, bool acquired, const xr_chat_lock &lock) {
+    trying_ = false;
+    if (!js) {
+      Finish();
+      return;
+    }
+    if (CancelRequested()) {
+      End(XR_ECLOSED);
+    } else if (rc < 0) {
+      Reject(f.code, f.message.c_str());
+    } else if (acquired) {
+      Napi::HandleScope scope(env_);
+      try {
+        deferred_.Resolve(env_, LockValue(env_, lock.token, lock.token_len, lock.expires_at_ms));
+      } catch (const Napi::Error &e) {
+        deferred_.Reject(env_, e.Value());
+      }
+      Finish();
+    } else {
+      uint64_t now = uv_hrtime() / 1000000;
+      if (now >= deadline_) {
+        deferred_.Resolve(env_, env_.Null());
+        Finish();
+        return;
+      }
+      uint32_t r = 0;
+      xr_random_bytes(&r, sizeof r);
+      uint64_t pause = delay_ / 2 + r % (delay_ / 2 + 1);
+      if (pause > deadline_ - now) pause = deadline_ - now;
+      if (delay_ < 250) delay_ = delay_ * 2 > 250 ? 250 : delay_ * 2;
+      Sleep(pause);
+    }
+  }
+
+ private:
+  void Try(bool first);
+
+  void Sleep(uint64_t ms) {
+    if (!timer_init_) {
+      uv_loop_t *loop = nullptr;
+      napi_get_uv_event_loop(env_, &loop);
+      uv_timer_init(loop, &timer_);
+      timer_.data = this;
+      timer_init_ = true;
+    }
+    uv_timer_start(&timer_, OnTimer, ms, 0);
+  }
+
+  static void OnTimer(uv_timer_t *t) {
+    Wait *w = static_cast<Wait *>(t->data);
+    if (w->done_) return;
+    if (!JsUsable(w->env_, w->st_)) {
+      w->Finish();
+      return;
+    }
+    Napi::HandleScope scope(w->env_);
+    w->Try(false);
+  }
+
+  void Reject(int code, const char *message) {
+    Napi::HandleScope scope(env_);
+    try {
+      deferred_.Reject(env_, xr_js_error_of(env_, code, message).Value());
+    } catch (const Napi::Error &e) {
+      deferred_.Reject(env_, e.Value());
+    }
+    Finish();
+  }
+
+  void End(int code) {
+    if (JsUsable(env_, st_)) {
+      Reject(code, code == XR_ECLOSED ? "acquireLockWait: the state adapter was disconnected (or its client closed) "
+                                        "while waiting for the lock"
+                                      : xr_strerror(code));
+    } else {
+      Finish();
+    }
+  }
+
+  /* Over: releases the adapter, closes the timer (deletes this once closed). */
+  void Finish() {
+    if (done_) return;
+    done_ = true;
+    chat_->RemoveWait(this);
+    chat_->Unuse();
+    chat_ = nullptr;
+    st_->waits--;
+    if (timer_init_) {
+      uv_timer_stop(&timer_);
+      st_->HandleClosing();
+      uv_close(reinterpret_cast<uv_handle_t *>(&timer_), [](uv_handle_t *h) {
+        Wait *w = static_cast<Wait *>(h->data);
+        EnvState *st = w->st_;
+        delete w;
+        st->HandleClosed();
+        st->Unref();
+      });
+    } else {
+      EnvState *st = st_;
+      delete this;
+      st->Unref();
+    }
+  }
+
+  Napi::Env env_;
+  EnvState *st_;
+  ChatBox *chat_;
+  Deferred deferred_;
+  std::string id_;
+  int64_t ttl_, wait_;
+  uint64_t deadline_ = 0;
+  uint64_t delay_ = 10;
+  uv_timer_t timer_;
+  bool timer_init_ = false, trying_ = false, done_ = false;
+  std::atomic<bool> cancelled_{false};
+};
+
+class WaitTry : public Work {
+ public:
+  WaitTry(Napi::Env env, EnvState *st, Wait *w, bool first)
+      : Work(env, st), w_(w), chat_(w->Chat()), id_(w->Id()), ttl_(w->Ttl()), wait_(first && w->FirstWait() < 0 ? w->FirstWait() : 0) {
+    memset(&lock_, 0, sizeof lock_);
+  }
+
+ private:
+  void Execute() override {
+    /* one try (wait 0); a negative wait_ms goes to the core once, which refuses it */
+    rc_ = xr_chat_acquire_lock_wait(chat_, &acquired_, &lock_, id_.data(), id_.size(), ttl_, wait_);
+    if (rc_ < 0) {
+      failure_.take(rc_);
+    } else if (acquired_ && w_->CancelRequested()) { /* nobody will take it: give it back */
+      bool released = false;
+      xr_chat_release_lock(chat_, &released, id_.data(), id_.size(), lock_.token, lock_.token_len);
+      acquired_ = false;
+    }
+  }
+  void Complete(bool js) override { w_->Tried(js, rc_, failure_, acquired_, lock_); }
+
+  Wait *w_;
+  xr_chat *chat_;
+  std::string id_;
+  int64_t ttl_, wait_;
+  int rc_ = 0;
+  bool acquired_ = false;
+  xr_chat_lock lock_;
+  Failure failure_;
+};
+
+void Wait::Try(bool first) {
+  trying_ = true;
+  WaitTry *job = new WaitTry(env_, st_, this, first);
+  try {
+    job->Queue();
+  } catch (const Napi::Error &e) {
+    delete job;
+    trying_ = false;
+    deferred_.Reject(env_, e.Value());
+    Finish();
+  }
+}
+
+void ChatBox::Cancel() {
+  cancelled_.store(true);
+  std::vector<Wait *> ws(waits_.begin(), waits_.end());
+  for (Wait *w : ws) w->Cancel();
+}
+
+void ClientBox::Cancel() {
+  std::vector<ChatBox *> cs(chats_.begin(), chats_.end());
+  for (ChatBox *c : cs) c->Cancel();
+}
+
+void ClientBox::Close() {
+  if (closing_) return;
+  closing_ = true;
+  std::vector<ChatBox *> cs(chats_.begin(), chats_.end());
+  for (ChatBox *c : cs) c->Close();
+  Maybe();
+}
+
+/* The environment ends: cancel, stop the loop connection (a running batch is dropped), close. */
+void ClientBox::Shutdown() {
+  Cancel();
+  LoopConn *loop = loop_;
+  loop_ = nullptr;
+  if (loop) loop->Close(); /* its running batch, if any, releases its uses now */
+  Close();
+}
+
+void ClientBox::Maybe() {
+  if (closing_ && users_ == 0 && client_) {
+    LoopConn *loop = loop_;
+    loop_ = nullptr;
+    if (loop) loop->Close(); /* before its client; it frees itself once libuv closed its handles */
+    xr_client_close(client_);
+    client_ = nullptr;
+    st_->clients.erase(this);
+  }
+  if (!client_ && js_gone_) {
+    EnvState *st = st_;
+    delete this;
+    st->Unref();
+  }
+}
+
+void EnvState::Teardown(napi_async_cleanup_hook_handle, void *arg) {
+  EnvState *st = static_cast<EnvState *>(arg);
+  st->hook_started = true;
+  st->stopping = true;
+  if (st->classes) napi_delete_reference(st->env, st->classes);
+  st->classes = nullptr;
+  st->Ref();
+  std::vector<ClientBox *> all(st->clients.begin(), st->clients.end());
+  for (ClientBox *c : all) c->Shutdown();
+  st->MaybeDone();
+  st->Unref();
+}
+
+/* ---- clients ----------------------------------------------------------------------------------- */
 
 /* An optional string option: present when a string, absent when undefined or null. */
 struct OptString {
@@ -704,9 +1726,9 @@ struct OptString {
   const char *get() const { return set ? value.c_str() : NULL; }
 };
 
-class ClientOpen : public Job {
+class ClientOpen : public Work {
  public:
-  ClientOpen(Napi::Env env, Napi::Value options) : Job(env, env.Undefined()) {
+  ClientOpen(Napi::Env env, Napi::Value options) : Work(env, EnvState::Of(env)) {
     if (!options.IsObject()) throw Napi::TypeError::New(env, "client options must be an object");
     Napi::Object o = options.As<Napi::Object>();
     Str(env, o, "url", url_);
@@ -724,6 +1746,7 @@ class ClientOpen : public Job {
     command_timeout_ = Int(env, o, "commandTimeoutMs");
     pool_size_ = Int(env, o, "poolSize");
     db_ = Int(env, o, "db");
+    tls_ = o.Get("tls").ToBoolean().Value();
     Napi::Value insecure = o.Get("insecure");
     if (insecure.IsBoolean()) {
       insecure_ = insecure.As<Napi::Boolean>().Value() ? 1 : 0;
@@ -732,26 +1755,78 @@ class ClientOpen : public Job {
     }
   }
 
+  Napi::Value Start() {
+    Napi::Value p(Napi::Env(env_), deferred_.Make(env_));
+    try {
+      Queue();
+    } catch (const Napi::Error &e) {
+      deferred_.Reject(env_, e.Value());
+      delete this;
+    }
+    return p;
+  }
+
  private:
   static void Str(Napi::Env env, Napi::Object o, const char *name, OptString &out) {
     Napi::Value v = o.Get(name);
     if (v.IsUndefined() || v.IsNull()) return;
-    out.value = utf8_arg(env, v, name);
+    out.value = Utf8(env, v, name);
     out.set = true;
   }
   static int Int(Napi::Env env, Napi::Object o, const char *name) {
     Napi::Value v = o.Get(name);
     if (v.IsUndefined() || v.IsNull()) return -1;
-    int64_t n = int_arg(env, v, name);
+    int64_t n = I64(env, v, name);
     if (n < 0 || n > INT32_MAX) throw Napi::RangeError::New(env, std::string(name) + " must be from 0 to 2147483647");
     return (int)n;
   }
 
+  /* The URL, then each option given over it. TLS when the URL is rediss:// or the caller asked for
+   * it (any tls option): verified unless insecure, against the CA given or the system's roots. */
+  int Open() {
+    xr_url *u = NULL;
+    int rc = xr_url_parse(&u, url_.set ? url_.get() : "redis://127.0.0.1:6379");
+    if (rc) return rc;
+    xr_client_options o = XR_CLIENT_OPTIONS_INIT;
+    xr_url_apply(u, &o);
+    if (connect_timeout_ >= 0) o.connect_timeout_ms = connect_timeout_;
+    if (command_timeout_ >= 0) o.command_timeout_ms = command_timeout_;
+    if (pool_size_ >= 0) o.pool_size = pool_size_;
+    if (username_.set) o.username = username_.get();
+    if (password_.set) o.password = password_.get();
+    if (db_ >= 0) o.db = db_;
+    if (client_name_.set) o.client_name = client_name_.get();
+    xr_tls *tls = NULL;
+    if (u->tls || tls_) {
+      if (u->unix_path) {
+        xr_url_free(u);
+        return xr_error_set(XR_EINVAL, "TLS was asked for, but the URL is a unix socket (unix://): use rediss:// "
+                                       "or redis:// with a host");
+      }
+      xr_tls_options t = XR_TLS_OPTIONS_INIT;
+      t.ca_file = ca_file_.set ? ca_file_.get() : u->ca_file;
+      t.ca_pem = ca_pem_.get();
+      t.cert_file = cert_file_.set ? cert_file_.get() : u->cert_file;
+      t.key_file = key_file_.set ? key_file_.get() : u->key_file;
+      t.cert_pem = cert_pem_.get();
+      t.key_pem = key_pem_.get();
+      t.server_name = server_name_.set ? server_name_.get() : u->server_name;
+      t.insecure = insecure_ >= 0 ? insecure_ : u->insecure;
+      if (t.ca_file && t.ca_pem) t.ca_file = NULL; /* the PEM given as an option wins over the URL's file */
+      if ((rc = xr_tls_new(&tls, &t))) {
+        xr_url_free(u);
+        return rc;
+      }
+      o.tls = tls;
+    }
+    rc = xr_client_open(&client_, &o);
+    xr_tls_free(tls);
+    xr_url_free(u);
+    return rc;
+  }
+
   void Execute() override {
-    int rc = xr_binding_client_open(&client_, url_.get(), connect_timeout_, command_timeout_, pool_size_,
-                                    username_.get(), password_.get(), db_, client_name_.get(), ca_file_.get(),
-                                    ca_pem_.get(), cert_file_.get(), key_file_.get(), cert_pem_.get(), key_pem_.get(),
-                                    server_name_.get(), insecure_);
+    int rc = Open();
     if (rc < 0) {
       failure_.take(rc);
       return;
@@ -759,36 +1834,109 @@ class ClientOpen : public Job {
     /* the event loop's connection; without one (it failed to open) the batches run on threads */
     if (xr_loop_conn_open(&loop_, client_) < 0) loop_ = NULL;
   }
-  Napi::Value Result(Napi::Env env) override {
-    Napi::Array out = Napi::Array::New(env, 2);
-    out.Set((uint32_t)0, xr_js_client_handle(env, client_));
-    if (loop_) {
-      Napi::External<LoopConn> ext =
-          Napi::External<LoopConn>::New(env, new LoopConn(env, client_, loop_), LoopConn::Finalize);
-      napi_type_tag_object(env, ext, &kLoopTag);
-      out.Set((uint32_t)1, ext);
-    } else {
-      out.Set((uint32_t)1, env.Null());
+
+  void Complete(bool js) override {
+    if (!js) { /* the environment is ending: nobody will use it */
+      if (loop_) xr_loop_conn_close(loop_);
+      xr_client_close(client_);
+      return;
     }
-    return out;
+    Napi::Env env(env_);
+    Napi::HandleScope scope(env);
+    if (failure_.failed()) {
+      deferred_.Reject(env_, xr_js_error_of(env, failure_.code, failure_.message.c_str()).Value());
+      return;
+    }
+    ClientBox *box = new ClientBox(st_, client_);
+    if (loop_) box->SetLoop(new LoopConn(env_, st_, client_, loop_));
+    Napi::External<ClientBox> ext = Napi::External<ClientBox>::New(env, box, ClientBox::Finalize);
+    napi_type_tag_object(env_, ext, &kClientTag);
+    deferred_.Resolve(env_, ext);
   }
 
+  Deferred deferred_;
+  Failure failure_;
   OptString url_, username_, password_, client_name_, ca_file_, ca_pem_, cert_file_, key_file_, cert_pem_, key_pem_,
       server_name_;
   int connect_timeout_ = -1, command_timeout_ = -1, pool_size_ = -1, db_ = -1, insecure_ = -1;
+  bool tls_ = false;
   xr_client *client_ = NULL;
   xr_loop_conn *loop_ = NULL;
 };
 
+/* One bulk string of a reply as a JS value: prepared ones by their OutText. */
+struct Prepared {
+  std::unordered_map<const xr_reply *, OutText> texts;
+};
+
+Napi::Value ReplyValue(Napi::Env env, const xr_reply *r, bool buffers, Prepared *prep) {
+  if (prep && r && xr_reply_kind(r) == XR_REPLY_STRING) {
+    auto it = prep->texts.find(r);
+    if (it != prep->texts.end()) return buffers ? it->second.Buffer(env) : it->second.String(env);
+  }
+  if (r && (xr_reply_kind(r) == XR_REPLY_ARRAY || xr_reply_kind(r) == XR_REPLY_SET || xr_reply_kind(r) == XR_REPLY_MAP)) {
+    size_t count = xr_reply_count(r);
+    Napi::Array a = Napi::Array::New(env, count);
+    for (size_t i = 0; i < count; i++) a.Set((uint32_t)i, ReplyValue(env, xr_reply_at(r, i), buffers, prep));
+    return a;
+  }
+  return xr_js_reply_value(env, r, buffers);
+}
+
 class ClientRun : public BatchRun {
  public:
-  ClientRun(Napi::Env env, xr_client *client, Napi::Value keep, Napi::Value commands, bool buffers, LoopConn *loop)
-      : BatchRun(env, keep, loop), client_(client), buffers_(buffers) {
+  ClientRun(Napi::Env env, ClientBox *client, Napi::Value commands, bool buffers)
+      : BatchRun(env, client, nullptr), buffers_(buffers) {
     if (!commands.IsArray()) throw Napi::TypeError::New(env, "commands must be an Array");
     Napi::Array arr = commands.As<Napi::Array>();
     uint32_t n = arr.Length();
     cmds_.resize(n);
-    for (uint32_t i = 0; i < n; i++) Read(env, arr.Get(i), cmds_[i]);
+    size_t weight = 0;
+    for (uint32_t i = 0; i < n; i++) weight += Read(env, arr.Get(i), cmds_[i]);
+    big_ = weight >= kBig;
+    if (!big_) {
+      Build();
+      built_ = true;
+    }
+  }
+  ~ClientRun() override { xr_batch_free(batch_); }
+
+ private:
+  struct Command {
+    std::vector<InText> args;
+    int index = -1;
+    Failure failure;
+  };
+
+  static size_t Read(Napi::Env env, Napi::Value v, Command &c) {
+    if (!v.IsArray()) throw Napi::TypeError::New(env, "a command must be an Array of arguments");
+    Napi::Array a = v.As<Napi::Array>();
+    uint32_t n = a.Length();
+    if (n < 1) throw Napi::RangeError::New(env, "a command needs at least its name");
+    c.args.resize(n);
+    size_t weight = 0;
+    for (uint32_t i = 0; i < n; i++) {
+      Napi::Value item = a.Get(i);
+      if (item.IsString()) {
+        c.args[i].Read(env, item, "command argument");
+      } else if (item.IsBuffer()) {
+        Napi::Buffer<char> b = item.As<Napi::Buffer<char>>();
+        c.args[i].Assign(b.Data(), b.Length());
+      } else if (item.IsTypedArray() && item.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+        Napi::Uint8Array u = item.As<Napi::Uint8Array>();
+        c.args[i].Assign(reinterpret_cast<const char *>(u.Data()), u.ByteLength());
+      } else if (item.IsNumber() || item.IsBigInt()) {
+        c.args[i].Read(env, item.ToString(), "command argument");
+      } else {
+        throw Napi::TypeError::New(env, "command argument " + std::to_string(i) +
+                                            ": expected a string, Buffer, Uint8Array, number or bigint");
+      }
+      weight += c.args[i].Weight();
+    }
+    return weight;
+  }
+
+  void Build() override {
     int rc = xr_batch_new(&batch_);
     if (rc < 0) {
       failure_.take(rc);
@@ -799,53 +1947,31 @@ class ClientRun : public BatchRun {
     for (Command &c : cmds_) {
       argv.clear();
       lens.clear();
-      for (const std::string &a : c.args) {
+      bool ok = true;
+      for (InText &a : c.args) {
+        if (!a.Convert()) ok = false;
         argv.push_back(a.data());
         lens.push_back(a.size());
       }
-      c.index = xr_batch_add(batch_, (int)argv.size(), argv.data(), lens.data());
-      if (c.index < 0) c.failure.take(c.index);
-    }
-  }
-  ~ClientRun() override { xr_batch_free(batch_); }
-
- private:
-  struct Command {
-    std::vector<std::string> args;
-    int index = -1;
-    Failure failure;
-  };
-
-  static void Read(Napi::Env env, Napi::Value v, Command &c) {
-    if (!v.IsArray()) throw Napi::TypeError::New(env, "a command must be an Array of arguments");
-    Napi::Array a = v.As<Napi::Array>();
-    uint32_t n = a.Length();
-    if (n < 1) throw Napi::RangeError::New(env, "a command needs at least its name");
-    c.args.reserve(n);
-    for (uint32_t i = 0; i < n; i++) {
-      Napi::Value item = a.Get(i);
-      if (item.IsString()) {
-        c.args.push_back(item.As<Napi::String>().Utf8Value());
-      } else if (item.IsBuffer()) {
-        Napi::Buffer<char> b = item.As<Napi::Buffer<char>>();
-        c.args.emplace_back(b.Data(), b.Length());
-      } else if (item.IsTypedArray() && item.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
-        Napi::Uint8Array u = item.As<Napi::Uint8Array>();
-        c.args.emplace_back(reinterpret_cast<const char *>(u.Data()), u.ByteLength());
-      } else if (item.IsNumber() || item.IsBigInt()) {
-        c.args.push_back(item.ToString().Utf8Value());
+      if (!ok) {
+        c.failure.set(XR_ENOMEM, "out of memory converting a string");
       } else {
-        throw Napi::TypeError::New(env, "command argument " + std::to_string(i) +
-                                            ": expected a string, Buffer, Uint8Array, number or bigint");
+        c.index = xr_batch_add(batch_, (int)argv.size(), argv.data(), lens.data());
+        if (c.index < 0) c.failure.take(c.index);
       }
+      c.args.clear();
     }
   }
 
   int StartLoop(xr_loop_conn *lc, int *wait) override { return xr_loop_conn_start(lc, batch_, wait); }
-  int Exec() override { return xr_client_exec(client_, batch_); }
+  int Exec() override {
+    if (!batch_) return XR_OK;
+    return xr_client_exec(ClientOf()->Client(), batch_);
+  }
 
   /* A lost connection marks every unanswered command with its code and message. */
-  void Collect(int) override {
+  void Collect() override {
+    if (!batch_) return;
     for (Command &c : cmds_) {
       if (c.index < 0) continue;
       const xr_reply *reply = NULL;
@@ -858,6 +1984,58 @@ class ClientRun : public BatchRun {
     }
   }
 
+  static bool HasBig(const xr_reply *r) {
+    if (!r) return false;
+    int k = xr_reply_kind(r);
+    if (k == XR_REPLY_STRING) {
+      size_t n = 0;
+      xr_reply_str(r, &n);
+      return n >= kBig;
+    }
+    if (k == XR_REPLY_ARRAY || k == XR_REPLY_SET || k == XR_REPLY_MAP) {
+      for (size_t i = 0; i < xr_reply_count(r); i++)
+        if (HasBig(xr_reply_at(r, i))) return true;
+    }
+    return false;
+  }
+
+  void PrepareReply(const xr_reply *r) {
+    if (!r) return;
+    int k = xr_reply_kind(r);
+    if (k == XR_REPLY_STRING) {
+      size_t n = 0;
+      const char *s = xr_reply_str(r, &n);
+      if (n < kBig) return;
+      OutText t;
+      if (!t.Copy(s, n)) return;
+      if (!buffers_) t.Prepare();
+      prep_.texts.emplace(r, std::move(t));
+    } else if (k == XR_REPLY_ARRAY || k == XR_REPLY_SET || k == XR_REPLY_MAP) {
+      for (size_t i = 0; i < xr_reply_count(r); i++) PrepareReply(xr_reply_at(r, i));
+    }
+  }
+
+  const xr_reply *ReplyOf(const Command &c) const {
+    const xr_reply *reply = NULL;
+    if (c.index >= 0 && !c.failure.failed()) xr_batch_result(batch_, (size_t)c.index, &reply, NULL);
+    return reply;
+  }
+
+  bool NeedsPrepare() const override {
+    if (!batch_) return false;
+    for (const Command &c : cmds_)
+      if (HasBig(ReplyOf(c))) return true;
+    return false;
+  }
+
+  void Prepare() override {
+    if (!batch_) return;
+    for (const Command &c : cmds_) {
+      const xr_reply *r = ReplyOf(c);
+      if (HasBig(r)) PrepareReply(r);
+    }
+  }
+
   Napi::Value Result(Napi::Env env) override {
     Napi::Array out = Napi::Array::New(env, cmds_.size());
     for (size_t i = 0; i < cmds_.size(); i++) {
@@ -866,45 +2044,125 @@ class ClientRun : public BatchRun {
         out.Set((uint32_t)i, xr_js_error_of(env, c.failure.code, c.failure.message.c_str()).Value());
         continue;
       }
-      const xr_reply *reply = NULL;
-      xr_batch_result(batch_, (size_t)c.index, &reply, NULL);
-      out.Set((uint32_t)i, xr_js_reply_value(env, reply, buffers_));
+      out.Set((uint32_t)i, ReplyValue(env, ReplyOf(c), buffers_, prep_.texts.empty() ? nullptr : &prep_));
     }
     return out;
   }
 
-  xr_client *client_;
   bool buffers_;
   std::vector<Command> cmds_;
   xr_batch *batch_ = NULL;
+  Prepared prep_;
 };
 
 }  // namespace
 
-Napi::Value xr_js_chat_run(xr_chat *chat, Napi::Value keep, Napi::Value ops, Napi::Value loop) {
-  return (new ChatRun(keep.Env(), chat, keep, ops, loop_arg(keep.Env(), loop)))->Go();
-}
+/* ---- the functions SWIG wraps ------------------------------------------------------------------- */
 
-Napi::Value xr_js_chat_acquire_wait(xr_chat *chat, Napi::Value keep, Napi::Value thread_id, double ttl_ms,
-                                    double wait_ms) {
-  return (new AcquireWait(keep.Env(), chat, keep, thread_id, ttl_ms, wait_ms))->Start();
-}
-
-Napi::Value xr_js_chat_release_if_queue_empty(xr_chat *chat, Napi::Value keep, Napi::Value thread_id,
-                                              Napi::Value token) {
-  return (new ReleaseIfQueueEmpty(keep.Env(), chat, keep, thread_id, token))->Start();
+Napi::Value xr_js_url_check(Napi::Value url) {
+  Napi::Env env = url.Env();
+  std::string s = Utf8(env, url, "url");
+  xr_url *u = NULL;
+  int rc = xr_url_parse(&u, s.c_str());
+  if (rc < 0) throw xr_js_error_of(env, rc, xr_error_last()->message);
+  xr_url_free(u);
+  return env.Undefined();
 }
 
 Napi::Value xr_js_client_open(Napi::Value options) {
   return (new ClientOpen(options.Env(), options))->Start();
 }
 
-Napi::Value xr_js_client_run(xr_client *client, Napi::Value keep, Napi::Value commands, bool buffers,
-                             Napi::Value loop) {
-  return (new ClientRun(keep.Env(), client, keep, commands, buffers, loop_arg(keep.Env(), loop)))->Go();
+Napi::Value xr_js_client_run(Napi::Value client, Napi::Value commands, Napi::Value buffers) {
+  Napi::Env env = client.Env();
+  return (new ClientRun(env, ClientArg(env, client), commands, buffers.ToBoolean().Value()))->Go();
 }
 
-void xr_js_loop_close(Napi::Value loop) {
-  LoopConn *lc = loop_arg(loop.Env(), loop);
-  if (lc) lc->Close();
+Napi::Value xr_js_client_address(Napi::Value client) {
+  Napi::Env env = client.Env();
+  ClientBox *b = ClientArg(env, client);
+  if (!b->Client()) return env.Null();
+  return Napi::String::New(env, xr_client_address(b->Client()));
+}
+
+void xr_js_client_cancel(Napi::Value client) { ClientArg(client.Env(), client)->Cancel(); }
+
+void xr_js_client_close(Napi::Value client) {
+  ClientBox *b = ClientArg(client.Env(), client);
+  b->Cancel();
+  b->Close();
+}
+
+Napi::Value xr_js_chat_new(Napi::Value client, Napi::Value options) {
+  Napi::Env env = client.Env();
+  ClientBox *c = ClientArg(env, client);
+  if (!options.IsObject()) throw Napi::TypeError::New(env, "adapter options must be an object");
+  if (!c->Open()) throw xr_js_error_of(env, XR_ECLOSED, "the client is closed");
+  Napi::Object o = options.As<Napi::Object>();
+  OptString prefix, token_prefix;
+  if (o.Get("keyPrefix").IsString()) {
+    prefix.value = o.Get("keyPrefix").As<Napi::String>().Utf8Value();
+    prefix.set = true;
+  }
+  if (o.Get("tokenPrefix").IsString()) {
+    token_prefix.value = o.Get("tokenPrefix").As<Napi::String>().Utf8Value();
+    token_prefix.set = true;
+  }
+  xr_chat_options co = XR_CHAT_OPTIONS_INIT;
+  co.key_prefix = prefix.get();
+  co.empty_prefix = o.Get("keepEmptyPrefix").ToBoolean().Value() ? XR_CHAT_EMPTY_PREFIX_KEEP : XR_CHAT_EMPTY_PREFIX_DEFAULT;
+  co.token_prefix = token_prefix.get();
+  co.token_suffix = (xr_token_suffix)I64(env, o.Get("tokenSuffix"), "tokenSuffix");
+  co.json = (xr_json_dialect)I64(env, o.Get("json"), "json");
+  co.queue = (xr_chat_queue_dialect)I64(env, o.Get("queue"), "queue");
+  xr_chat *chat = NULL;
+  int rc = xr_chat_new(&chat, c->Client(), &co);
+  if (rc < 0) throw xr_js_error_of(env, rc, xr_error_last()->message);
+  ChatBox *box = new ChatBox(c, chat);
+  Napi::External<ChatBox> ext = Napi::External<ChatBox>::New(env, box, ChatBox::Finalize);
+  napi_type_tag_object(env, ext, &kChatTag);
+  return ext;
+}
+
+Napi::Value xr_js_chat_key_prefix(Napi::Value chat) {
+  Napi::Env env = chat.Env();
+  ChatBox *b = ChatArg(env, chat);
+  if (!b->Chat()) return env.Null();
+  return Napi::String::New(env, xr_chat_key_prefix(b->Chat()));
+}
+
+Napi::Value xr_js_chat_run(Napi::Value chat, Napi::Value ops) {
+  Napi::Env env = chat.Env();
+  return (new ChatRun(env, ChatArg(env, chat), ops))->Go();
+}
+
+Napi::Value xr_js_chat_acquire_wait(Napi::Value chat, Napi::Value thread_id, Napi::Value ttl_ms,
+                                    Napi::Value wait_ms) {
+  Napi::Env env = chat.Env();
+  return (new Wait(env, ChatArg(env, chat), thread_id, ttl_ms, wait_ms))->Start();
+}
+
+Napi::Value xr_js_chat_release_if_queue_empty(Napi::Value chat, Napi::Value thread_id, Napi::Value token) {
+  Napi::Env env = chat.Env();
+  return (new ReleaseIfQueueEmpty(env, ChatArg(env, chat), thread_id, token))->Start();
+}
+
+void xr_js_chat_cancel(Napi::Value chat) { ChatArg(chat.Env(), chat)->Cancel(); }
+
+void xr_js_chat_close(Napi::Value chat) {
+  ChatBox *b = ChatArg(chat.Env(), chat);
+  b->Cancel();
+  b->Close();
+}
+
+Napi::Value xr_js_stats(Napi::Value unused) {
+  Napi::Env env = unused.Env();
+  EnvState *st = EnvState::Of(env);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("clients", Napi::Number::New(env, (double)st->clients.size()));
+  o.Set("chats", Napi::Number::New(env, st->chats));
+  o.Set("loops", Napi::Number::New(env, st->loops));
+  o.Set("waits", Napi::Number::New(env, st->waits));
+  o.Set("jobs", Napi::Number::New(env, st->jobs));
+  return o;
 }

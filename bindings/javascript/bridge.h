@@ -4,9 +4,20 @@
  * thread. The JS layer (node/src) gathers the operations of one event-loop turn into one call
  * of xr_js_chat_run / xr_js_client_run: one pipeline.
  *
- * `keep` is the object the JS layer frees its handles through (a FinalizationRegistry target);
- * a call holds a reference to it until its Promise settles, so the handle cannot be freed under a
- * running call. */
+ * Lifetimes. A client and an adapter are native objects (a "box" around xr_client / xr_chat)
+ * behind a JS External. Every call holds a use of the boxes it runs over until it settled, so a
+ * box is freed only when it was closed (close/disconnect, its External collected, or the
+ * environment ending) AND no call uses it any more: disconnecting under a running call, or losing
+ * the last JS reference to a client while a call runs, cannot free what the call uses. An
+ * adapter holds a use of its client. Closing cancels what waits (acquireLockWait rejects with
+ * ClientClosedError at once) and leaves the calls in flight to finish.
+ *
+ * Environments. Each Node environment (the main thread, each worker thread) has its own state:
+ * the error classes and the boxes it opened. When an environment ends (the process exits, a worker
+ * ends or is terminated) an async cleanup hook closes its boxes in order (adapters, loop
+ * connections, clients), stops the timers of waits and lets Node finish once libuv closed their
+ * handles; completions that arrive while the environment is ending settle nothing (no JS runs
+ * then) and only release what they used. */
 #ifndef CROSSREDIS_JS_BRIDGE_H
 #define CROSSREDIS_JS_BRIDGE_H
 
@@ -38,37 +49,71 @@ enum xr_js_chat_op {
   XR_JS_OP_COUNT = 16
 };
 
-/* Implemented in javascript.i (they need the wrapper's error classes and SWIG's pointer types). */
-Napi::Error xr_js_error_of(Napi::Env env, int code, const char *message);
+/* Implemented in javascript.i. */
 Napi::Value xr_js_reply_value(Napi::Env env, const xr_reply *r, bool buffers);
-Napi::Value xr_js_client_handle(Napi::Env env, xr_client *c);
 
-/* Runs the operations as one batch: a Promise of an Array with one entry per operation, its
- * result or an Error object (an operation that failed alone; the others still ran). `loop` is the
- * client's loop connection (from xr_js_client_open) or null: when it is free the batch runs on it,
- * driven by libuv on the JS thread; otherwise on the thread pool. */
-Napi::Value xr_js_chat_run(xr_chat *chat, Napi::Value keep, Napi::Value ops, Napi::Value loop);
+/* The Error for a core failure: `message` (else the code's description), `.code` the XR_E*
+ * value, `.codeName` its name; an instance of this environment's class for the code when the JS
+ * layer registered them (xr_js_set_error_classes). JS thread only. */
+Napi::Error xr_js_error_of(Napi::Env env, int code, const char *message);
 
-/* xr_chat_acquire_lock_wait: a Promise of [token, expiresAt] or null. */
-Napi::Value xr_js_chat_acquire_wait(xr_chat *chat, Napi::Value keep, Napi::Value thread_id, double ttl_ms,
-                                    double wait_ms);
+/* Registers this environment's error classes (an object keyed by code) and its cleanup hook. */
+void xr_js_set_error_classes(Napi::Value classes);
 
-/* xr_chat_release_lock_if_queue_empty: a Promise of [released, depth]. */
-Napi::Value xr_js_chat_release_if_queue_empty(xr_chat *chat, Napi::Value keep, Napi::Value thread_id,
-                                              Napi::Value token);
+/* Parses a URL as the client will (xr_url_parse): undefined, or throws InvalidArgumentError with
+ * the core's message. */
+Napi::Value xr_js_url_check(Napi::Value url);
 
 /* Opens a client (connects, authenticates, PINGs) and its loop connection off the JS thread: a
- * Promise of [client handle, loop connection handle or null (it could not be opened)]. `options` holds url, connectTimeoutMs, commandTimeoutMs, poolSize, username, password,
- * db, clientName, caFile, caPem, certFile, keyFile, certPem, keyPem, serverName, insecure. */
+ * Promise of the client's handle. `options` holds url, connectTimeoutMs, commandTimeoutMs,
+ * poolSize, username, password, db, clientName, tls (true: TLS even for a redis:// URL), caFile,
+ * caPem, certFile, keyFile, certPem, keyPem, serverName, insecure. */
 Napi::Value xr_js_client_open(Napi::Value options);
 
 /* Runs commands (an Array of argument Arrays: strings, Buffers, Uint8Arrays, numbers, bigints) as
  * one pipeline: a Promise of an Array of replies or Error objects. Bulk strings come back as
- * strings, or as Buffers when `buffers`. */
-Napi::Value xr_js_client_run(xr_client *client, Napi::Value keep, Napi::Value commands, bool buffers,
-                             Napi::Value loop);
+ * strings, or as Buffers when `buffers`. The batch runs on the client's loop connection when it
+ * is free (driven by libuv on the JS thread), else on the thread pool. */
+Napi::Value xr_js_client_run(Napi::Value client, Napi::Value commands, Napi::Value buffers);
 
-/* Closes a loop connection (before its client; nothing may run on it). */
-void xr_js_loop_close(Napi::Value loop);
+/* "host:port" or the socket path. */
+Napi::Value xr_js_client_address(Napi::Value client);
+
+/* Cancels what waits over the client (acquireLockWait of its adapters: ClientClosedError). */
+void xr_js_client_cancel(Napi::Value client);
+
+/* Closes the client (and its adapters) once the calls using it finished; later calls reject with
+ * ClientClosedError. */
+void xr_js_client_close(Napi::Value client);
+
+/* Makes a Chat SDK adapter over a client: options {keyPrefix, keepEmptyPrefix, tokenPrefix,
+ * tokenSuffix, json, queue} (the numbers of xr_token_suffix, xr_json_dialect,
+ * xr_chat_queue_dialect). Throws the core's error. */
+Napi::Value xr_js_chat_new(Napi::Value client, Napi::Value options);
+
+/* The adapter's key prefix. */
+Napi::Value xr_js_chat_key_prefix(Napi::Value chat);
+
+/* Runs the operations as one batch: a Promise of an Array with one entry per operation, its
+ * result or an Error object (an operation that failed alone; the others still ran). */
+Napi::Value xr_js_chat_run(Napi::Value chat, Napi::Value ops);
+
+/* Tries to acquire until it succeeds or wait_ms passed (backoff with jitter, as
+ * xr_chat_acquire_lock_wait): each try runs on the thread pool, the pauses are libuv timers, so a
+ * close or disconnect ends the wait at once. A Promise of [token, expiresAt] or null. */
+Napi::Value xr_js_chat_acquire_wait(Napi::Value chat, Napi::Value thread_id, Napi::Value ttl_ms,
+                                    Napi::Value wait_ms);
+
+/* xr_chat_release_lock_if_queue_empty: a Promise of [released, depth]. */
+Napi::Value xr_js_chat_release_if_queue_empty(Napi::Value chat, Napi::Value thread_id, Napi::Value token);
+
+/* Cancels the adapter's waits (ClientClosedError). */
+void xr_js_chat_cancel(Napi::Value chat);
+
+/* Frees the adapter once the calls using it finished; later calls reject with ClientClosedError. */
+void xr_js_chat_close(Napi::Value chat);
+
+/* What this environment holds: {clients, chats, loops, waits, jobs} (counts), for tests. */
+Napi::Value xr_js_stats(Napi::Value unused);
 
 #endif

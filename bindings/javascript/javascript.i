@@ -33,35 +33,11 @@ extern "C" {
 }
 #include "bridge.h"
 
-/* code -> Error subclass constructor, given by the JS layer at load (an object keyed by code). */
-static Napi::ObjectReference *xr_js_error_classes = nullptr;
-
 /* The code of the failure the current wrapper threw in its `out` typemap: its argout typemaps
  * skip their work (no N-API call with an exception pending), its freearg typemaps free what the
  * call made, and its `ret` typemap leaves through SWIG_fail. SWIG -napi runs no freearg on the
  * fail path, hence this. One JS thread per env; thread_local for worker threads. */
 static thread_local int xr_js_failed = 0;
-
-/* Makes the Error for a negative code: `message` (else the code's description), `.code` the XR_E*
- * value, `.codeName` its name; an instance of the JS layer's class for the code when registered. */
-Napi::Error xr_js_error_of(Napi::Env env, int code, const char *msg) {
-  if (!msg || !msg[0]) msg = xr_strerror(code);
-  Napi::Error err = Napi::Error::New(env, msg);
-  if (xr_js_error_classes && !xr_js_error_classes->IsEmpty()) {
-    try {
-      Napi::Value cls = xr_js_error_classes->Value().Get(std::to_string(code));
-      if (cls.IsFunction()) {
-        Napi::Object made = cls.As<Napi::Function>().New({Napi::String::New(env, msg)});
-        err = Napi::Error(env, made);
-      }
-    } catch (const Napi::Error &) {
-      /* a class that cannot be made: the plain Error */
-    }
-  }
-  err.Value().Set("code", Napi::Number::New(env, code));
-  err.Value().Set("codeName", Napi::String::New(env, xr_error_name(code)));
-  return err;
-}
 
 /* The Error for the current thread's last failure. */
 static Napi::Error xr_js_error(Napi::Env env, int code) {
@@ -77,7 +53,8 @@ static Napi::Value xr_js_bytes(Napi::Env env, const char *p, size_t n) {
   return Napi::Buffer<char>::Copy(env, p ? p : "", n);
 }
 
-/* A reply as JS values (bulk strings as Buffers, or as strings when !buffers). */
+/* A reply as JS values (bulk strings as Buffers, or as strings when !buffers). xr_js_error_of
+ * (the Error of a code, of this environment's classes) is the bridge's. */
 Napi::Value xr_js_reply_value(Napi::Env env, const xr_reply *r, bool buffers) {
   size_t n = 0;
   const char *s;
@@ -171,15 +148,6 @@ static bool xr_js_argv_fill(Napi::Env env, xr_js_argv &a, Napi::Value v) {
 }
 %}
 
-%inline %{
-/* Registers the error classes: an object mapping each code to its Error subclass. */
-void xr_js_set_error_classes(Napi::Value classes) {
-  if (!xr_js_error_classes) xr_js_error_classes = new Napi::ObjectReference();
-  xr_js_error_classes->Reset();
-  if (classes.IsObject()) *xr_js_error_classes = Napi::Persistent(classes.As<Napi::Object>());
-}
-%}
-%typemap(in) Napi::Value classes "$1 = $input;"
 
 /* Every int result: a negative one is an error code, thrown. */
 %typemap(out) int {
@@ -388,30 +356,25 @@ static void xr_js_throw_entry(Napi::Env env, int code, const xr_chat_queue_entry
   }
 }
 
-/* The async bridge (bridge.h, bridge.cc): Promise-returning calls run on the thread pool. */
-%typemap(in) Napi::Value keep "$1 = $input;"
-%typemap(in) Napi::Value ops "$1 = $input;"
-%typemap(in) Napi::Value thread_id "$1 = $input;"
-%typemap(in) Napi::Value token "$1 = $input;"
-%typemap(in) Napi::Value options "$1 = $input;"
-%typemap(in) Napi::Value commands "$1 = $input;"
-%typemap(in) Napi::Value loop "$1 = $input;"
+/* The async bridge (bridge.h, bridge.cc): clients and adapters as Externals, Promise-returning
+ * calls on the thread pool or the loop connection, the error classes of each environment. */
+%typemap(in) Napi::Value "$1 = $input;"
 %typemap(out) Napi::Value "$result = $1;"
-Napi::Value xr_js_chat_run(xr_chat *chat, Napi::Value keep, Napi::Value ops, Napi::Value loop);
-Napi::Value xr_js_chat_acquire_wait(xr_chat *chat, Napi::Value keep, Napi::Value thread_id, double ttl_ms,
-                                    double wait_ms);
-Napi::Value xr_js_chat_release_if_queue_empty(xr_chat *chat, Napi::Value keep, Napi::Value thread_id,
-                                              Napi::Value token);
+void xr_js_set_error_classes(Napi::Value classes);
+Napi::Value xr_js_url_check(Napi::Value url);
 Napi::Value xr_js_client_open(Napi::Value options);
-Napi::Value xr_js_client_run(xr_client *client, Napi::Value keep, Napi::Value commands, bool buffers,
-                             Napi::Value loop);
-void xr_js_loop_close(Napi::Value loop);
-
-%wrapper %{
-/* A client handle as the SWIG object the other wrappers take. */
-Napi::Value xr_js_client_handle(Napi::Env env, xr_client *c) {
-  return SWIG_NewPointerObj(c, SWIGTYPE_p_xr_client, 0);
-}
-%}
+Napi::Value xr_js_client_run(Napi::Value client, Napi::Value commands, Napi::Value buffers);
+Napi::Value xr_js_client_address(Napi::Value client);
+void xr_js_client_cancel(Napi::Value client);
+void xr_js_client_close(Napi::Value client);
+Napi::Value xr_js_chat_new(Napi::Value client, Napi::Value options);
+Napi::Value xr_js_chat_key_prefix(Napi::Value chat);
+Napi::Value xr_js_chat_run(Napi::Value chat, Napi::Value ops);
+Napi::Value xr_js_chat_acquire_wait(Napi::Value chat, Napi::Value thread_id, Napi::Value ttl_ms,
+                                    Napi::Value wait_ms);
+Napi::Value xr_js_chat_release_if_queue_empty(Napi::Value chat, Napi::Value thread_id, Napi::Value token);
+void xr_js_chat_cancel(Napi::Value chat);
+void xr_js_chat_close(Napi::Value chat);
+Napi::Value xr_js_stats(Napi::Value unused);
 
 %include "../crossredis.i"

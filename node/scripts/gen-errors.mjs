@@ -32,6 +32,14 @@ const out = [
   "}",
   "",
 ];
+// Properties the runtime sets on some classes (bindings/javascript/bridge.cc), for the .d.ts.
+const EXTRA = {
+  DataError: [
+    "  /** The bytes of what could not be read, when they were taken from Redis and are not",
+    "   * there any more (a dequeued entry that is no queue entry): nothing is lost silently. */",
+    "  declare raw?: Buffer;",
+  ],
+};
 const seen = new Set(["Error"]);
 for (const r of rows) {
   if (r.code === 0 || seen.has(r.cls)) continue;
@@ -41,6 +49,7 @@ for (const r of rows) {
   out.push(`export class ${r.cls} extends ${parent} {`);
   out.push(`  static override readonly CODE: number = ${r.code};`);
   out.push(`  static override readonly CODE_NAME: string = ${JSON.stringify(r.name)};`);
+  for (const line of EXTRA[r.cls] ?? []) out.push(line);
   out.push("}");
   out.push("");
 }

@@ -3,10 +3,13 @@
 // interface of chat@4.41), so either can be handed to the TypeScript Chat core; the keys,
 // commands and bytes are theirs (SPEC.md 1). The calls of one event-loop turn go to the C core as
 // one batch (one pipeline), run off the JS thread.
+import { inspect } from "node:util";
 import { native, type Handle } from "./native";
 import { Client, type ClientOptions } from "./client";
 import { ClientClosedError, ConnectionError } from "./errors";
 import { Pipeline } from "./pipeline";
+import { cText, int64, optInt64, text } from "./check";
+import { ConsoleErrorLogger } from "./logger";
 
 /** chat's Lock. */
 export interface Lock {
@@ -88,30 +91,6 @@ const SUFFIX = { base36: 1, hex32: 2 } as const;
 const JSON_DIALECT = { js: 1, python: 2 } as const;
 const QUEUE = { ts: 1, python: 2, both: 3 } as const;
 
-/** The default logger: errors (a lost connection, a failed connect) to the console, nothing else
- * (upstream's default ConsoleLogger("info") has nothing more to say here). */
-class ErrorsToConsole implements Logger {
-  debug(): void {}
-  info(): void {}
-  warn(): void {}
-  // eslint-disable-next-line no-console
-  error(message: string, ...args: unknown[]): void { console.error(`[chat-sdk:${this.prefix}] ${message}`, ...args); }
-  constructor(private readonly prefix: string) {}
-  child(prefix: string): Logger { return new ErrorsToConsole(`${this.prefix}:${prefix}`); }
-}
-
-function text(name: string, v: unknown): string {
-  if (typeof v !== "string") throw new TypeError(`${name} must be a string, got ${v === null ? "null" : typeof v}`);
-  return v;
-}
-
-function ms(name: string, v: unknown, optional: boolean): number {
-  if (optional && (v === undefined || v === null)) return 0;
-  if (typeof v !== "number") throw new TypeError(`${name} must be a number, got ${v === null ? "null" : typeof v}`);
-  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${name} must be a whole number of milliseconds >= 0, got ${v}`);
-  return v;
-}
-
 function json(name: string, v: unknown): string {
   const s = JSON.stringify(v);
   if (typeof s !== "string") throw new TypeError(`${name} is not JSON-serializable (${typeof v})`);
@@ -121,20 +100,12 @@ function json(name: string, v: unknown): string {
 function lockArg(lock: unknown): Lock {
   if (typeof lock !== "object" || lock === null) throw new TypeError("lock must be a Lock object");
   const l = lock as Lock;
-  text("lock.threadId", l.threadId);
-  text("lock.token", l.token);
+  text("thread_id", l.threadId, "lock.threadId");
+  text("token", l.token, "lock.token");
   return l;
 }
 
 const nothing = (): void => undefined;
-
-/** What the registry frees when an adapter is dropped without disconnect(). */
-type Held = { chat: Handle | null; client: Client | null };
-const registry = new FinalizationRegistry<Held>((held) => {
-  if (held.chat) native.xr_chat_free(held.chat);
-  held.chat = null;
-  void held.client?.close();
-});
 
 /**
  * Redis state adapter (node-redis flavour: `redis_` tokens): subscriptions, distributed locks,
@@ -146,9 +117,10 @@ export class RedisStateAdapter {
   protected readonly logger: Logger;
   protected readonly ownsClient: boolean;
   #wire: Required<Omit<WireOptions, "clientOptions">>;
-  #keep: { chat: Handle | null; client: { loop: Handle | null } | null } = { chat: null, client: null };
-  #held: Held | null = null;
+  #chat: Handle | null = null; // the native adapter (freed by the addon once closed and unused)
   #connecting: Promise<void> | null = null;
+  #disconnecting = false;
+  #inflight = new Set<Promise<unknown>>(); // this adapter's calls outside the pipeline
   #pipeline: Pipeline<unknown[]>;
 
   constructor(options: RedisStateAdapterOptions, flavour: { token: string; logName: string } = { token: "redis", logName: "redis" }) {
@@ -164,20 +136,17 @@ export class RedisStateAdapter {
       this.client = new Client({ ...(options.clientOptions ?? {}), url });
       this.ownsClient = true;
     }
-    if (options.keyPrefix !== undefined && typeof options.keyPrefix !== "string") throw new TypeError("keyPrefix must be a string");
+    if (options.keyPrefix !== undefined) cText("key_prefix", options.keyPrefix, "keyPrefix");
     const keep = options.keepEmptyPrefix === true;
     this.keyPrefix = options.keyPrefix === "" && keep ? "" : options.keyPrefix || "chat-sdk";
-    this.logger = options.logger ?? new ErrorsToConsole(flavour.logName);
+    this.logger = options.logger ?? new ConsoleErrorLogger(`chat-sdk:${flavour.logName}`);
     const suffix = options.tokenSuffix ?? "base36";
     const dialect = options.json ?? "js";
     const queue = options.queueEntries ?? "ts";
     if (!(suffix in SUFFIX)) throw new TypeError(`tokenSuffix must be "base36" or "hex32", got ${String(suffix)}`);
     if (!(dialect in JSON_DIALECT)) throw new TypeError(`json must be "js" or "python", got ${String(dialect)}`);
     if (!(queue in QUEUE)) throw new TypeError(`queueEntries must be "ts", "python" or "both", got ${String(queue)}`);
-    const tokenPrefix = options.tokenPrefix ?? flavour.token;
-    if (typeof tokenPrefix !== "string" || !/^[A-Za-z0-9-]+$/.test(tokenPrefix)) {
-      throw new TypeError(`tokenPrefix must be letters, digits and '-', got ${String(tokenPrefix)}`);
-    }
+    const tokenPrefix = cText("token_prefix", options.tokenPrefix ?? flavour.token, "tokenPrefix"); // the core checks its characters
     this.#wire = { tokenPrefix, tokenSuffix: suffix, json: dialect, queueEntries: queue, keepEmptyPrefix: keep };
     this.#pipeline = new Pipeline<unknown[]>((ops) => this.#run(ops), (e) => this.#failed(e),
       (r) => r instanceof ConnectionError && this.#failed(r));
@@ -185,16 +154,15 @@ export class RedisStateAdapter {
 
   /** Connects the client (unless given one already connected) and makes the core's adapter. */
   async connect(): Promise<void> {
-    if (this.#keep.chat) return;
+    if (this.#chat) return;
     if (!this.#connecting) {
       const connecting = (async () => {
-        const { handle, keep } = await this.client.handle();
-        const [, chat] = native.xr_binding_chat_new(handle, this.keyPrefix, this.#wire.keepEmptyPrefix ? 1 : 0,
-          this.#wire.tokenPrefix, SUFFIX[this.#wire.tokenSuffix], JSON_DIALECT[this.#wire.json], QUEUE[this.#wire.queueEntries]);
-        this.#keep.chat = chat;
-        this.#keep.client = keep; // the client's handle stays alive while the adapter's calls run
-        this.#held = { chat, client: this.ownsClient ? this.client : null };
-        registry.register(this.#keep, this.#held, this);
+        const client = await this.client.handle();
+        this.#chat = native.xr_js_chat_new(client, {
+          keyPrefix: this.keyPrefix, keepEmptyPrefix: this.#wire.keepEmptyPrefix, tokenPrefix: this.#wire.tokenPrefix,
+          tokenSuffix: SUFFIX[this.#wire.tokenSuffix], json: JSON_DIALECT[this.#wire.json], queue: QUEUE[this.#wire.queueEntries],
+        });
+        this.#disconnecting = false;
       })();
       this.#connecting = connecting;
       connecting.then(() => { this.#connecting = null; }, (e) => {
@@ -205,38 +173,40 @@ export class RedisStateAdapter {
     await this.#connecting;
   }
 
-  /** Waits for the calls in flight, frees the adapter and closes the client it made. */
+  /** Waits for the calls in flight (an acquireLockWait stops waiting at once and rejects with
+   * ClientClosedError), frees the adapter and closes the client it made. */
   async disconnect(): Promise<void> {
-    if (!this.#keep.chat) return;
+    const chat = this.#chat;
+    if (!chat || this.#disconnecting) return;
+    this.#disconnecting = true;
+    native.xr_js_chat_cancel(chat);
     await this.#pipeline.idle();
-    const chat = this.#keep.chat;
-    this.#keep.chat = null;
-    if (this.#held) this.#held.chat = null;
-    registry.unregister(this);
-    native.xr_chat_free(chat);
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+    this.#chat = null;
+    native.xr_js_chat_close(chat);
     if (this.ownsClient) await this.client.close();
   }
 
   subscribe(threadId: string): Promise<void> {
-    return this.#op(() => [Op.Subscribe, text("threadId", threadId)]).then(nothing);
+    return this.#op(() => [Op.Subscribe, text("thread_id", threadId, "threadId")]).then(nothing);
   }
 
   unsubscribe(threadId: string): Promise<void> {
-    return this.#op(() => [Op.Unsubscribe, text("threadId", threadId)]).then(nothing);
+    return this.#op(() => [Op.Unsubscribe, text("thread_id", threadId, "threadId")]).then(nothing);
   }
 
   isSubscribed(threadId: string): Promise<boolean> {
-    return this.#op(() => [Op.IsSubscribed, text("threadId", threadId)]) as Promise<boolean>;
+    return this.#op(() => [Op.IsSubscribed, text("thread_id", threadId, "threadId")]) as Promise<boolean>;
   }
 
   /** SET <prefix>:lock:<threadId> <token> PX ttlMs NX: the Lock, or null when another holds it. */
   acquireLock(threadId: string, ttlMs: number): Promise<Lock | null> {
-    return this.#op(() => [Op.Acquire, text("threadId", threadId), ms("ttlMs", ttlMs, false)]).then((r) =>
+    return this.#op(() => [Op.Acquire, text("thread_id", threadId, "threadId"), int64("ttl_ms", ttlMs, "ttlMs")]).then((r) =>
       r ? { threadId, token: (r as [string, number])[0], expiresAt: (r as [string, number])[1] } : null);
   }
 
   forceReleaseLock(threadId: string): Promise<void> {
-    return this.#op(() => [Op.ForceRelease, text("threadId", threadId)]).then(nothing);
+    return this.#op(() => [Op.ForceRelease, text("thread_id", threadId, "threadId")]).then(nothing);
   }
 
   /** Deletes the lock when it still holds lock.token (a wrong or expired token changes nothing). */
@@ -251,7 +221,7 @@ export class RedisStateAdapter {
   extendLock(lock: Lock, ttlMs: number): Promise<boolean> {
     return this.#op(() => {
       const l = lockArg(lock);
-      return [Op.Extend, l.threadId, l.token, ms("ttlMs", ttlMs, false)];
+      return [Op.Extend, l.threadId, l.token, int64("ttl_ms", ttlMs, "ttlMs")];
     }) as Promise<boolean>;
   }
 
@@ -268,11 +238,11 @@ export class RedisStateAdapter {
 
   /** SET with PX ttlMs when ttlMs > 0, else without a TTL (clearing one). */
   set<T = unknown>(key: string, value: T, ttlMs?: number): Promise<void> {
-    return this.#op(() => [Op.Set, text("key", key), json("value", value), ms("ttlMs", ttlMs, true)]).then(nothing);
+    return this.#op(() => [Op.Set, text("key", key), json("value", value), optInt64("ttl_ms", ttlMs, "ttlMs", 0)]).then(nothing);
   }
 
   setIfNotExists(key: string, value: unknown, ttlMs?: number): Promise<boolean> {
-    return this.#op(() => [Op.SetIfNotExists, text("key", key), json("value", value), ms("ttlMs", ttlMs, true)]) as Promise<boolean>;
+    return this.#op(() => [Op.SetIfNotExists, text("key", key), json("value", value), optInt64("ttl_ms", ttlMs, "ttlMs", 0)]) as Promise<boolean>;
   }
 
   delete(key: string): Promise<void> {
@@ -283,8 +253,8 @@ export class RedisStateAdapter {
   async appendToList(key: string, value: unknown, options?: { maxLength?: number; ttlMs?: number }): Promise<void> {
     await this.#op(() => {
       if (options !== undefined && (typeof options !== "object" || options === null)) throw new TypeError("options must be an object");
-      return [Op.Append, text("key", key), json("value", value), ms("maxLength", options?.maxLength, true),
-        ms("ttlMs", options?.ttlMs, true)];
+      return [Op.Append, text("key", key), json("value", value), optInt64("max_length", options?.maxLength, "maxLength", 0),
+        optInt64("ttl_ms", options?.ttlMs, "ttlMs", 0)];
     });
   }
 
@@ -292,14 +262,15 @@ export class RedisStateAdapter {
   enqueue(threadId: string, entry: QueueEntry, maxSize: number): Promise<number> {
     return this.#op(() => {
       if (typeof entry !== "object" || entry === null) throw new TypeError("entry must be a QueueEntry object");
-      return [Op.Enqueue, text("threadId", threadId), json("entry.message", entry.message),
-        ms("entry.enqueuedAt", entry.enqueuedAt, false), ms("entry.expiresAt", entry.expiresAt, false), ms("maxSize", maxSize, false)];
+      return [Op.Enqueue, text("thread_id", threadId, "threadId"), json("entry.message", entry.message),
+        int64("enqueued_at", entry.enqueuedAt, "entry.enqueuedAt"), int64("expires_at", entry.expiresAt, "entry.expiresAt"),
+        int64("max_size", maxSize, "maxSize")];
     }) as Promise<number>;
   }
 
   /** The oldest entry (FIFO), of either runtime's spelling; expiry is the caller's to check. */
   async dequeue(threadId: string): Promise<QueueEntry | null> {
-    const r = (await this.#op(() => [Op.Dequeue, text("threadId", threadId)])) as [string, number | undefined, number] | null;
+    const r = (await this.#op(() => [Op.Dequeue, text("thread_id", threadId, "threadId")])) as [string, number | undefined, number] | null;
     if (r === null) return null;
     const entry: QueueEntry = { message: JSON.parse(r[0]) as unknown, enqueuedAt: r[1] as number, expiresAt: r[2] };
     if (r[1] === undefined) delete (entry as Partial<QueueEntry>).enqueuedAt;
@@ -307,7 +278,7 @@ export class RedisStateAdapter {
   }
 
   queueDepth(threadId: string): Promise<number> {
-    return this.#op(() => [Op.QueueDepth, text("threadId", threadId)]) as Promise<number>;
+    return this.#op(() => [Op.QueueDepth, text("thread_id", threadId, "threadId")]) as Promise<number>;
   }
 
   async getList<T = unknown>(key: string): Promise<T[]> {
@@ -316,13 +287,14 @@ export class RedisStateAdapter {
   }
 
   /** Beyond upstream: tries to acquire until it succeeds or waitMs passed (backoff with jitter),
-   * off the JS thread. */
+   * off the JS thread. disconnect() or closing the client ends the wait at once with
+   * ClientClosedError. */
   async acquireLockWait(threadId: string, ttlMs: number, waitMs: number): Promise<Lock | null> {
     const chat = this.#connected();
-    const id = text("threadId", threadId);
-    const ttl = ms("ttlMs", ttlMs, false);
-    const wait = ms("waitMs", waitMs, false);
-    const r = await this.client.track(() => native.xr_js_chat_acquire_wait(chat, this.#keep, id, ttl, wait));
+    const id = text("thread_id", threadId, "threadId");
+    const ttl = int64("ttl_ms", ttlMs, "ttlMs");
+    const wait = int64("wait_ms", waitMs, "waitMs");
+    const r = await this.#track(() => native.xr_js_chat_acquire_wait(chat, id, ttl, wait));
     return r ? { threadId, token: r[0], expiresAt: r[1] } : null;
   }
 
@@ -332,8 +304,7 @@ export class RedisStateAdapter {
   async releaseLockIfQueueEmpty(lock: Lock): Promise<{ released: boolean; depth: number }> {
     const chat = this.#connected();
     const l = lockArg(lock);
-    const [released, depth] = await this.client.track(() =>
-      native.xr_js_chat_release_if_queue_empty(chat, this.#keep, l.threadId, l.token));
+    const [released, depth] = await this.#track(() => native.xr_js_chat_release_if_queue_empty(chat, l.threadId, l.token));
     return { released, depth };
   }
 
@@ -342,9 +313,31 @@ export class RedisStateAdapter {
     return this.client;
   }
 
+  toString(): string {
+    return `${this.constructor.name}(${this.client.url}, keyPrefix ${JSON.stringify(this.keyPrefix)})`;
+  }
+
+  toJSON(): { keyPrefix: string; client: ReturnType<Client["toJSON"]>; connected: boolean } {
+    return { keyPrefix: this.keyPrefix, client: this.client.toJSON(), connected: this.#chat !== null };
+  }
+
+  [inspect.custom](depth: number, opts: object): string {
+    return `${this.constructor.name} ${inspect(this.toJSON(), opts)}`;
+  }
+
   #connected(): Handle {
-    if (!this.#keep.chat) throw new Error(`${this.constructor.name} is not connected. Call connect() first.`);
-    return this.#keep.chat;
+    if (!this.#chat) throw new Error(`${this.constructor.name} is not connected. Call connect() first.`);
+    if (this.#disconnecting) throw new ClientClosedError(`${this.constructor.name} is disconnecting`);
+    return this.#chat;
+  }
+
+  /** A call outside the pipeline: disconnect() waits for it, closing the client too. */
+  #track<T>(call: () => Promise<T>): Promise<T> {
+    const p = this.client.track(call);
+    this.#inflight.add(p);
+    const done = (): void => { this.#inflight.delete(p); };
+    p.then(done, done);
+    return p;
   }
 
   #op(build: () => unknown[]): Promise<unknown> {
@@ -357,9 +350,9 @@ export class RedisStateAdapter {
   }
 
   #run(ops: unknown[][]): Promise<unknown[]> {
-    const chat = this.#keep.chat;
+    const chat = this.#chat;
     if (!chat) return Promise.reject(new ClientClosedError(`${this.constructor.name} was disconnected`));
-    return this.client.track(() => native.xr_js_chat_run(chat, this.#keep, ops, this.#keep.client?.loop ?? null));
+    return this.client.track(() => native.xr_js_chat_run(chat, ops));
   }
 
   #failed(e: unknown): void {

@@ -2,11 +2,16 @@
 // db, client name, TLS with a CA, client certificates and SNI). Commands return Promises; the
 // commands of one event-loop turn are sent as one pipeline from libuv's thread pool, so the
 // event loop never waits on the network.
+import { inspect } from "node:util";
 import { native, type Handle } from "./native";
-import { ClientClosedError } from "./errors";
+import { ClientClosedError, InvalidArgumentError } from "./errors";
 import { Pipeline } from "./pipeline";
+import { cText, text } from "./check";
+import { redactUrl, scrubUrlMessage } from "./redact";
 
-/** TLS settings (a `rediss://` URL turns TLS on as well). Verification is on unless `insecure`. */
+/** TLS settings. Giving `tls` at all (even `{}`) means TLS, as a `rediss://` URL does; the server's
+ * certificate is verified against `caFile`/`caPem`, else the system's trust store, unless
+ * `insecure`. */
 export interface TlsOptions {
   /** CA bundle file to verify the server with (default: the system's roots). */
   caFile?: string;
@@ -39,7 +44,8 @@ export interface ClientOptions {
   db?: number;
   /** CLIENT SETNAME on each connection. */
   clientName?: string;
-  tls?: TlsOptions;
+  /** TLS (any object, even `{}`, or `true`): see TlsOptions. */
+  tls?: TlsOptions | boolean;
 }
 
 /** A reply: bulk strings as strings (Buffers from commandBuffers), integers as numbers (bigint
@@ -51,16 +57,23 @@ export type Argument = string | Buffer | Uint8Array | number | bigint;
 type Command = { args: Argument[]; buffers: boolean };
 
 const INT_OPTIONS = ["connectTimeoutMs", "commandTimeoutMs", "poolSize", "db"] as const;
-const STRING_OPTIONS = ["url", "username", "password", "clientName"] as const;
-const TLS_STRINGS = ["caFile", "caPem", "certFile", "keyFile", "certPem", "keyPem", "serverName"] as const;
+// option -> the core's name of it (for InvalidArgumentError messages)
+const STRING_OPTIONS = { url: "url", username: "username", password: "password", clientName: "client_name" } as const;
+const TLS_STRINGS = { caFile: "ca_file", caPem: "ca_pem", certFile: "cert_file", keyFile: "key_file", certPem: "cert_pem",
+  keyPem: "key_pem", serverName: "server_name" } as const;
 
 function checkOptions(o: ClientOptions): Record<string, unknown> {
   if (typeof o !== "object" || o === null) throw new TypeError("createClient: options must be a URL string or an object");
   const flat: Record<string, unknown> = {};
-  for (const k of STRING_OPTIONS) {
-    if (o[k] === undefined || o[k] === null) continue;
-    if (typeof o[k] !== "string") throw new TypeError(`createClient: ${k} must be a string`);
-    flat[k] = o[k];
+  for (const k of Object.keys(o)) {
+    if (!(k in STRING_OPTIONS) && !(INT_OPTIONS as readonly string[]).includes(k) && k !== "tls") {
+      throw new TypeError(`createClient: unknown option ${k}`);
+    }
+  }
+  for (const [k, name] of Object.entries(STRING_OPTIONS)) {
+    const v = o[k as keyof typeof STRING_OPTIONS];
+    if (v === undefined || v === null) continue;
+    flat[k] = cText(name, v, `createClient: ${k}`);
   }
   for (const k of INT_OPTIONS) {
     const v = o[k];
@@ -69,25 +82,53 @@ function checkOptions(o: ClientOptions): Record<string, unknown> {
     if (!Number.isInteger(v) || v < 0 || v > 2147483647) throw new RangeError(`createClient: ${k} must be an integer from 0 to 2147483647`);
     flat[k] = v;
   }
-  if (o.tls !== undefined && o.tls !== null) {
-    if (typeof o.tls !== "object") throw new TypeError("createClient: tls must be an object");
-    for (const k of TLS_STRINGS) {
-      const v = o.tls[k];
-      if (v === undefined || v === null) continue;
-      if (typeof v !== "string") throw new TypeError(`createClient: tls.${k} must be a string`);
-      flat[k] = v;
-    }
-    if (o.tls.insecure !== undefined && typeof o.tls.insecure !== "boolean") {
-      throw new TypeError("createClient: tls.insecure must be a boolean");
-    }
-    if (o.tls.insecure !== undefined) flat.insecure = o.tls.insecure;
-  }
-  for (const k of Object.keys(o)) {
-    if (!(STRING_OPTIONS as readonly string[]).includes(k) && !(INT_OPTIONS as readonly string[]).includes(k) && k !== "tls") {
-      throw new TypeError(`createClient: unknown option ${k}`);
+  const tls = o.tls;
+  if (tls !== undefined && tls !== null && tls !== false) {
+    if (tls !== true && typeof tls !== "object") throw new TypeError("createClient: tls must be an object (or true)");
+    flat.tls = true; // any TLS option means TLS, verified unless insecure
+    if (typeof tls === "object") {
+      for (const k of Object.keys(tls)) {
+        if (!(k in TLS_STRINGS) && k !== "insecure") throw new TypeError(`createClient: unknown option tls.${k}`);
+      }
+      for (const [k, name] of Object.entries(TLS_STRINGS)) {
+        const v = tls[k as keyof typeof TLS_STRINGS];
+        if (v === undefined || v === null) continue;
+        flat[k] = cText(name, v, `createClient: tls.${k}`);
+      }
+      if (tls.insecure !== undefined && typeof tls.insecure !== "boolean") {
+        throw new TypeError("createClient: tls.insecure must be a boolean");
+      }
+      if (tls.insecure !== undefined) flat.insecure = tls.insecure;
     }
   }
   return flat;
+}
+
+/** The URL as the core will read it (a bad one fails here, at construction), its errors without
+ * the password; `source` names where it came from (REDIS_URL). */
+function checkUrl(url: string, source: string | null): void {
+  try {
+    native.xr_js_url_check(url);
+  } catch (e) {
+    if (!(e instanceof Error)) throw e;
+    let message = scrubUrlMessage(e.message, url);
+    if (source) message = `${source}: ${message.replace(/^URL: /, "")} (the URL in the environment variable ${source})`;
+    throw new InvalidArgumentError(message);
+  }
+}
+
+/** What `options` shows of a client's options: the URL's password as ***, the password and a
+ * private key as ***. */
+function shown(o: ClientOptions, url: string | undefined): Readonly<ClientOptions> {
+  const out: ClientOptions = { ...o };
+  if (url !== undefined) out.url = redactUrl(url);
+  if (out.password !== undefined && out.password !== null) out.password = "***";
+  if (out.tls && typeof out.tls === "object") {
+    out.tls = { ...out.tls };
+    if (out.tls.keyPem !== undefined && out.tls.keyPem !== null) out.tls.keyPem = "***";
+    Object.freeze(out.tls);
+  }
+  return Object.freeze(out);
 }
 
 function checkArgs(args: Argument[]): void {
@@ -99,27 +140,16 @@ function checkArgs(args: Argument[]): void {
       throw new TypeError(`command argument ${i}: expected a string, Buffer, Uint8Array, number or bigint, got ${a === null ? "null" : t}`);
     }
     if (t === "number" && !Number.isFinite(a)) throw new RangeError(`command argument ${i}: ${String(a)} is not a finite number`);
+    if (t === "string") text(`command argument ${i}`, a);
   }
 }
 
-/** Handles the registry frees when a Client is dropped without close(): the loop connection
- * (the one the event loop drives; null when it could not be opened) first, then the client. */
-type Held = { client: Handle | null; loop: Handle | null };
-
-function closeHandles(h: Held): void {
-  if (h.loop) native.xr_js_loop_close(h.loop);
-  if (h.client) native.xr_client_close(h.client);
-  h.loop = null;
-  h.client = null;
-}
-
-const registry = new FinalizationRegistry<Held>(closeHandles);
-
 export class Client {
+  /** The options given, with the URL's password, the password and a private key as ***. */
   readonly options: Readonly<ClientOptions>;
   #flat: Record<string, unknown>;
-  #keep: Held = { client: null, loop: null }; // what the addon holds while a call runs
-  #held: Held | null = null;      // the registry's copy
+  #url: string; // redacted
+  #handle: Handle | null = null; // the native client (freed by the addon once closed and unused)
   #opening: Promise<void> | null = null;
   #closed = false;
   #inflight = new Set<Promise<unknown>>(); // native calls of this client and of adapters over it
@@ -128,8 +158,14 @@ export class Client {
   constructor(options: string | ClientOptions = {}) {
     const o: ClientOptions = typeof options === "string" ? { url: options } : options;
     this.#flat = checkOptions(o);
-    if (this.#flat.url === undefined && process.env.REDIS_URL) this.#flat.url = process.env.REDIS_URL;
-    this.options = Object.freeze({ ...o });
+    let source: string | null = null;
+    if (this.#flat.url === undefined && process.env.REDIS_URL) {
+      this.#flat.url = cText("REDIS_URL", process.env.REDIS_URL);
+      source = "REDIS_URL";
+    }
+    if (this.#flat.url !== undefined) checkUrl(this.#flat.url as string, source);
+    this.#url = redactUrl((this.#flat.url as string | undefined) ?? "redis://127.0.0.1:6379");
+    this.options = shown(o, o.url);
   }
 
   /** Connects (one connection checked with AUTH, SELECT and PING; the pool grows on demand).
@@ -137,15 +173,12 @@ export class Client {
   connect(): Promise<this> {
     if (this.#closed) return Promise.reject(new ClientClosedError("client is closed"));
     if (!this.#opening) {
-      this.#opening = native.xr_js_client_open(this.#flat).then(([handle, loop]) => {
+      this.#opening = native.xr_js_client_open(this.#flat).then((handle) => {
         if (this.#closed) { // closed while connecting
-          closeHandles({ client: handle, loop });
+          native.xr_js_client_close(handle);
           throw new ClientClosedError("client is closed");
         }
-        this.#keep.client = handle;
-        this.#keep.loop = loop;
-        this.#held = { client: handle, loop };
-        registry.register(this.#keep, this.#held, this);
+        this.#handle = handle;
       });
       this.#opening.catch(() => { this.#opening = null; }); // a failed connect may be retried
     }
@@ -153,12 +186,17 @@ export class Client {
   }
 
   get isOpen(): boolean {
-    return this.#keep.client !== null && !this.#closed;
+    return this.#handle !== null && !this.#closed;
   }
 
   /** "host:port" or the socket path once connected. */
   get address(): string | null {
-    return this.#keep.client ? native.xr_client_address(this.#keep.client) : null;
+    return this.#handle && !this.#closed ? native.xr_js_client_address(this.#handle) : null;
+  }
+
+  /** The URL connected to, its password as ***. */
+  get url(): string {
+    return this.#url;
   }
 
   /** Sends one command: `await client.command("SET", "k", "v", "PX", 1000)`. */
@@ -175,21 +213,25 @@ export class Client {
     return (await this.command("PING")) === "PONG";
   }
 
-  /** Waits for the commands in flight, then closes every connection. Later calls reject with
-   * ClientClosedError. */
+  /** Waits for the commands in flight (an acquireLockWait of an adapter over this client stops
+   * waiting at once and rejects with ClientClosedError), then closes every connection. Later
+   * calls reject with ClientClosedError. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#handle) native.xr_js_client_cancel(this.#handle);
     await this.#opening?.catch(() => undefined);
     await this.#pipeline.idle();
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]); // adapters' calls too
-    this.#release();
+    const h = this.#handle;
+    this.#handle = null;
+    if (h) native.xr_js_client_close(h);
   }
 
-  /** @internal a native call over this client's handles (close() waits for it), or
+  /** @internal a native call over this client's handle (close() waits for it), or
    * ClientClosedError once the client is closing. */
   track<T>(call: () => Promise<T>): Promise<T> {
-    if (this.#closed || !this.#keep.client) return Promise.reject(new ClientClosedError("client is closed"));
+    if (this.#closed || !this.#handle) return Promise.reject(new ClientClosedError("client is closed"));
     const p = call();
     this.#inflight.add(p);
     const done = (): void => { this.#inflight.delete(p); };
@@ -197,23 +239,23 @@ export class Client {
     return p;
   }
 
-  /** @internal the handles for the Chat SDK adapter (connects first). */
-  async handle(): Promise<{ handle: Handle; keep: { loop: Handle | null } }> {
+  /** @internal the native client for the Chat SDK adapter (connects first). */
+  async handle(): Promise<Handle> {
     await this.connect();
-    if (!this.#keep.client) throw new ClientClosedError("client is closed");
-    return { handle: this.#keep.client, keep: this.#keep };
+    if (!this.#handle || this.#closed) throw new ClientClosedError("client is closed");
+    return this.#handle;
   }
 
-  #release(): void {
-    const h: Held = { ...this.#keep };
-    this.#keep.client = null;
-    this.#keep.loop = null;
-    if (this.#held) {
-      this.#held.client = null;
-      this.#held.loop = null;
-    }
-    registry.unregister(this);
-    closeHandles(h);
+  toString(): string {
+    return `Client(${this.#url})`;
+  }
+
+  toJSON(): { url: string; isOpen: boolean } {
+    return { url: this.#url, isOpen: this.isOpen };
+  }
+
+  [inspect.custom](depth: number, opts: object): string {
+    return `Client ${inspect(this.toJSON(), opts)}`;
   }
 
   #submit(args: Argument[], buffers: boolean): Promise<Reply> {
@@ -228,13 +270,12 @@ export class Client {
 
   async #run(cmds: Command[]): Promise<unknown[]> {
     await this.connect();
-    const client = this.#keep.client;
+    const client = this.#handle;
     if (!client) throw new ClientClosedError("client is closed");
     const mixed = cmds.some((c) => c.buffers !== cmds[0].buffers);
-    const loop = this.#keep.loop;
-    if (!mixed) return this.track(() => native.xr_js_client_run(client, this.#keep, cmds.map((c) => c.args), cmds[0].buffers, loop));
+    if (!mixed) return this.track(() => native.xr_js_client_run(client, cmds.map((c) => c.args), cmds[0].buffers));
     // string and Buffer replies in one turn: one pipeline, replies as Buffers, decoded here
-    const out = await this.track(() => native.xr_js_client_run(client, this.#keep, cmds.map((c) => c.args), true, loop));
+    const out = await this.track(() => native.xr_js_client_run(client, cmds.map((c) => c.args), true));
     return out.map((r, i) => (cmds[i].buffers ? r : toStrings(r)));
   }
 }

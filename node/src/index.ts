@@ -12,3 +12,6 @@ export type {
 } from "./chat";
 export * from "./errors";
 export { tokenOrigin } from "./token";
+export { ConsoleErrorLogger } from "./logger";
+export type { ConsoleErrorLoggerOptions } from "./logger";
+export { redactUrl } from "./redact";

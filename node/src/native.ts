@@ -5,25 +5,29 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { errorClasses } from "./errors";
 
-/** An opaque handle made by the addon (a SWIG pointer object). */
+/** An opaque handle made by the addon: a client or an adapter (a JS External over the native
+ * object; the addon frees it when it is closed and no call uses it, or when it is collected). */
 export type Handle = object & { readonly __handle?: never };
 
 /** The addon's functions the JS layer uses (see bindings/javascript/bridge.h). */
 export interface Native {
   xr_js_set_error_classes(classes: object): void;
   xr_error_info_at(i: number): { code: number; name: string; class_name: string; parent_class: string; description: string } | null;
-  xr_js_client_open(options: object): Promise<[Handle, Handle | null]>;
-  xr_js_client_run(client: Handle, keep: object, commands: unknown[][], buffers: boolean, loop: Handle | null): Promise<unknown[]>;
-  xr_js_loop_close(loop: Handle): void;
-  xr_client_close(client: Handle): void;
-  xr_client_address(client: Handle): string;
-  xr_binding_chat_new(client: Handle, keyPrefix: string | null, keepEmptyPrefix: number, tokenPrefix: string | null,
-    tokenSuffix: number, json: number, queue: number): [number, Handle];
-  xr_chat_free(chat: Handle): void;
-  xr_chat_key_prefix(chat: Handle): string;
-  xr_js_chat_run(chat: Handle, keep: object, ops: unknown[][], loop: Handle | null): Promise<unknown[]>;
-  xr_js_chat_acquire_wait(chat: Handle, keep: object, threadId: string, ttlMs: number, waitMs: number): Promise<[string, number] | null>;
-  xr_js_chat_release_if_queue_empty(chat: Handle, keep: object, threadId: string, token: string): Promise<[boolean, number]>;
+  xr_js_url_check(url: string): void;
+  xr_js_client_open(options: object): Promise<Handle>;
+  xr_js_client_run(client: Handle, commands: unknown[][], buffers: boolean): Promise<unknown[]>;
+  xr_js_client_address(client: Handle): string | null;
+  xr_js_client_cancel(client: Handle): void;
+  xr_js_client_close(client: Handle): void;
+  xr_js_chat_new(client: Handle, options: { keyPrefix: string; keepEmptyPrefix: boolean; tokenPrefix: string;
+    tokenSuffix: number; json: number; queue: number }): Handle;
+  xr_js_chat_key_prefix(chat: Handle): string | null;
+  xr_js_chat_run(chat: Handle, ops: unknown[][]): Promise<unknown[]>;
+  xr_js_chat_acquire_wait(chat: Handle, threadId: string, ttlMs: number, waitMs: number): Promise<[string, number] | null>;
+  xr_js_chat_release_if_queue_empty(chat: Handle, threadId: string, token: string): Promise<[boolean, number]>;
+  xr_js_chat_cancel(chat: Handle): void;
+  xr_js_chat_close(chat: Handle): void;
+  xr_js_stats(unused?: unknown): { clients: number; chats: number; loops: number; waits: number; jobs: number };
   xr_binding_token_origin(token: string): string;
   xr_binding_token_shape(token: string): string;
 }

@@ -125,7 +125,8 @@ describe("createClient", () => {
     await assert.rejects(c.command("SET", "k", {}), /argument 2/);
     await assert.rejects(c.command("SET", "k", null), TypeError);
     await assert.rejects(c.command("SET", "k", NaN), RangeError);
-    await assert.rejects(xr.createClient("http://x").connect(), (e) => e instanceof xr.InvalidArgumentError && /scheme/.test(e.message));
+    assert.throws(() => xr.createClient("http://x"), (e) => e instanceof xr.InvalidArgumentError && /scheme/.test(e.message),
+      "a bad URL fails at construction");
     await c.close();
   });
 
@@ -228,7 +229,7 @@ describe("Chat SDK adapters", () => {
     const loader = require("../dist/cjs/native.js"); // the layer calls loader.native.* at call time
     const original = loader.native;
     loader.native = Object.create(original, {
-      xr_js_chat_run: { value: (chat, keep, ops, loop) => { calls.push(ops.length); return original.xr_js_chat_run(chat, keep, ops, loop); } },
+      xr_js_chat_run: { value: (chat, ops) => { calls.push(ops.length); return original.xr_js_chat_run(chat, ops); } },
     });
     try {
       const locks = await Promise.all(Array.from({ length: 64 }, (_, i) => s.acquireLock(`batch-${i}`, 5000)));
