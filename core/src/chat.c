@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "chat_internal.h"
+#include "client_internal.h"
 #include "crossredis/alloc.h"
 #include "crossredis/chat.h"
 #include "crossredis/timestamp.h"
@@ -159,6 +160,31 @@ static int make_key(chat_key *k, const xr_chat *s, const char *kind, const char 
   return XR_OK;
 }
 
+/* TTLs and counts come from callers in every runtime: each is checked here, once, so that C, Python
+ * and Node refuse the same values with the same words, and no arithmetic on them can overflow. */
+static int check_ttl(const char *op, int64_t ttl_ms, int zero_ok) {
+  if (ttl_ms < 0 || (ttl_ms == 0 && !zero_ok))
+    return zero_ok ? xr_fail(XR_EINVAL, "%s: ttl_ms must be >= 0 (0: no expiry), got %lld", op, (long long)ttl_ms)
+                   : xr_fail(XR_EINVAL, "%s: ttl_ms must be > 0, got %lld", op, (long long)ttl_ms);
+  if (ttl_ms > XR_TTL_MAX_MS)
+    return xr_fail(XR_EINVAL, "%s: ttl_ms must be at most %lld (2^53-1), got %lld", op, (long long)XR_TTL_MAX_MS,
+                   (long long)ttl_ms);
+  return XR_OK;
+}
+
+static int check_count(const char *op, const char *name, long v) {
+  if (v < 0) return xr_fail(XR_EINVAL, "%s: %s must be >= 0 (0: no limit), got %ld", op, name, v);
+  return XR_OK;
+}
+
+int chat_check_ttl(const char *op, int64_t ttl_ms, int zero_ok) { return check_ttl(op, ttl_ms, zero_ok); }
+
+int chat_check_ms(const char *op, const char *name, int64_t v, const char *what) {
+  if (v >= 0 && v <= XR_TTL_MAX_MS) return XR_OK;
+  return xr_fail(XR_EINVAL, "%s: %s must be between 0 and %lld (%s), got %lld", op, name, (long long)XR_TTL_MAX_MS, what,
+                 (long long)v);
+}
+
 static int need_id(const char *id, size_t len, const char *what) {
   if (!id || len == 0) return xr_fail(XR_EINVAL, "chat: the %s is empty", what);
   return XR_OK;
@@ -207,9 +233,9 @@ int chat_build_subscription(chat_cmd *c, const xr_chat *s, const char *name, con
 
 int chat_build_acquire(chat_cmd *c, const xr_chat *s, xr_chat_lock *lock, const char *tid, size_t len,
                        int64_t ttl_ms) {
-  if (ttl_ms <= 0) return xr_fail(XR_EINVAL, "chat: acquire_lock needs a ttl_ms > 0, not %lld", (long long)ttl_ms);
-  int rc = build_keyed(c, s, "SET", "lock", tid, len, "thread id");
-  if (rc) return rc;
+  int rc;
+  if ((rc = check_ttl("chat.acquire_lock", ttl_ms, 0)) || (rc = build_keyed(c, s, "SET", "lock", tid, len, "thread id")))
+    return rc;
   int64_t now = xr_time_now_ms();
   int n = xr_token_make(lock->token, sizeof lock->token, s->token_prefix, s->token_prefix_len, now, s->suffix);
   if (n < 0) return n;
@@ -242,9 +268,9 @@ int chat_build_release(chat_cmd *c, const xr_chat *s, const char *tid, size_t le
 
 int chat_build_extend(chat_cmd *c, const xr_chat *s, const char *tid, size_t len, const char *token,
                       size_t token_len, int64_t ttl_ms) {
-  if (ttl_ms <= 0) return xr_fail(XR_EINVAL, "chat: extend_lock needs a ttl_ms > 0, not %lld", (long long)ttl_ms);
-  int rc = chat_build_release(c, s, tid, len, token, token_len);
-  if (rc) return rc;
+  int rc;
+  if ((rc = check_ttl("chat.extend_lock", ttl_ms, 0)) || (rc = chat_build_release(c, s, tid, len, token, token_len)))
+    return rc;
   c->script = s->extend;
   arg_num(c, 0, ttl_ms);
   return XR_OK;
@@ -290,8 +316,10 @@ int chat_build_set(chat_cmd *c, const xr_chat *s, const char *key, size_t key_le
                    size_t json_len, int64_t ttl_ms, int nx) {
   const char *v = NULL;
   size_t vlen = 0;
-  int rc = build_keyed(c, s, "SET", "cache", key, key_len, "key");
-  if (rc || (rc = value_text(c, s, json, json_len, &v, &vlen))) return rc;
+  int rc;
+  if ((rc = check_ttl(nx ? "chat.set_if_not_exists" : "chat.set", ttl_ms, 1)) ||
+      (rc = build_keyed(c, s, "SET", "cache", key, key_len, "key")) || (rc = value_text(c, s, json, json_len, &v, &vlen)))
+    return rc;
   arg(c, v, vlen);
   if (ttl_ms > 0) {
     arg_str(c, "PX");
@@ -306,15 +334,16 @@ int chat_build_append(chat_cmd *c, const xr_chat *s, const char *key, size_t key
   const char *v = NULL;
   size_t vlen = 0;
   int rc;
-  if ((rc = need_id(key, key_len, "key")) || (rc = make_key(&c->key, s, "list", key, key_len)) ||
+  if ((rc = check_ttl("chat.append_to_list", ttl_ms, 1)) || (rc = check_count("chat.append_to_list", "max_length", max_length)) ||
+      (rc = need_id(key, key_len, "key")) || (rc = make_key(&c->key, s, "list", key, key_len)) ||
       (rc = value_text(c, s, json, json_len, &v, &vlen)))
     return rc;
   c->script = s->append;
   c->numkeys = 1;
   arg(c, c->key.data, c->key.len);
   arg(c, v, vlen);
-  arg_num(c, 0, max_length > 0 ? max_length : 0);
-  arg_num(c, 1, ttl_ms > 0 ? ttl_ms : 0);
+  arg_num(c, 0, max_length);
+  arg_num(c, 1, ttl_ms);
   return XR_OK;
 }
 
@@ -329,7 +358,9 @@ int chat_build_get_list(chat_cmd *c, const xr_chat *s, const char *key, size_t k
 int chat_build_enqueue(chat_cmd *c, const xr_chat *s, const char *tid, size_t len, const char *message_json,
                        size_t message_len, int64_t enqueued_at_ms, int64_t expires_at_ms, long max_size) {
   int rc;
-  if ((rc = need_id(tid, len, "thread id")) || (rc = make_key(&c->key, s, "queue", tid, len))) return rc;
+  if ((rc = check_count("chat.enqueue", "max_size", max_size)) || (rc = need_id(tid, len, "thread id")) ||
+      (rc = make_key(&c->key, s, "queue", tid, len)))
+    return rc;
   size_t elen;
   if ((rc = xr_chat_encode_queue_entry(&c->owned, &elen, message_json, message_len, enqueued_at_ms, expires_at_ms,
                                        s->queue, s->json)))
@@ -341,7 +372,7 @@ int chat_build_enqueue(chat_cmd *c, const xr_chat *s, const char *tid, size_t le
   c->numkeys = 1;
   arg(c, c->key.data, c->key.len);
   arg(c, c->owned, elen);
-  arg_num(c, 0, max_size > 0 ? max_size : 0);
+  arg_num(c, 0, max_size);
   arg_num(c, 1, ttl);
   return XR_OK;
 }
@@ -594,16 +625,14 @@ int xr_chat_queue_depth(xr_chat *s, long long *depth, const char *thread_id, siz
 
 /* ---- blocking acquire ---------------------------------------------------------------------------- */
 
-static void sleep_ms(int64_t ms) {
-  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0) {
-  }
-}
-
 int xr_chat_acquire_lock_wait(xr_chat *s, bool *acquired, xr_chat_lock *lock, const char *thread_id, size_t len,
                               int64_t ttl_ms, int64_t wait_ms) {
   CHECK("xr_chat_acquire_lock_wait");
-  int64_t deadline = xr_time_now_ms() + (wait_ms > 0 ? wait_ms : 0);
+  int rc0;
+  if ((rc0 = chat_check_ms("chat.acquire_lock_wait", "wait_ms", wait_ms, "milliseconds")) ||
+      (rc0 = check_ttl("chat.acquire_lock_wait", ttl_ms, 0)))
+    return rc0;
+  int64_t deadline = xr_time_now_ms() + wait_ms;
   int64_t delay = 10;
   for (;;) {
     int rc = xr_chat_acquire_lock(s, acquired, lock, thread_id, len, ttl_ms);
@@ -614,7 +643,7 @@ int xr_chat_acquire_lock_wait(xr_chat *s, bool *acquired, xr_chat_lock *lock, co
     uint32_t r = 0;
     if ((rc = xr_random_bytes(&r, sizeof r))) return rc;
     int64_t pause = delay / 2 + (int64_t)(r % (uint32_t)(delay / 2 + 1));
-    sleep_ms(pause < left ? pause : left);
+    if ((rc = xr_client_sleep(s->client, pause < left ? pause : left))) return rc;
     if (delay < 250) delay = delay * 2 > 250 ? 250 : delay * 2;
   }
 }

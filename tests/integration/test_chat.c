@@ -4,6 +4,7 @@
  * order, token shapes, key prefixes, the beyond-upstream lock operations and batches. Bad input is
  * tests/integration/test_chat_input.c; lock safety under threads and the watchdog are
  * tests/integration/test_chat_locks.c. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -533,8 +534,9 @@ static void test_cache_values_and_ttls(void **state) {
   XR_OK(xr_chat_set(f.s, S("k"), S("{\"v\":2}"), 0));
   assert_int_equal(itest_pttl(chk, "chat-sdk:cache:k"), -1);
   expect_stored("chat-sdk:cache:k", S("{\"v\":2}"));
-  XR_OK(xr_chat_set(f.s, S("k"), S("{\"v\":3}"), -5)); /* <= 0: no TTL */
-  assert_int_equal(itest_pttl(chk, "chat-sdk:cache:k"), -1);
+  /* a negative TTL is refused before anything is sent (upstream sends PX -5 and Redis refuses) */
+  XR_FAILS(xr_chat_set(f.s, S("k"), S("{\"v\":3}"), -5), XR_EINVAL, "chat.set: ttl_ms must be >= 0 (0: no expiry), got -5");
+  expect_stored("chat-sdk:cache:k", S("{\"v\":2}"));
 
   /* set if not exists: the first value stays, with its TTL */
   bool stored = false;
@@ -651,7 +653,9 @@ static void test_list_trim_and_ttl(void **state) {
   expect_pttl_near(key, 5000);
   XR_OK(xr_chat_append_to_list(f.s, S("l"), S("8"), 0, 0));
   expect_pttl_near(key, 5000);
-  XR_OK(xr_chat_append_to_list(f.s, S("l"), S("9"), 0, -1));
+  XR_FAILS(xr_chat_append_to_list(f.s, S("l"), S("9"), 0, -1), XR_EINVAL,
+           "chat.append_to_list: ttl_ms must be >= 0 (0: no expiry), got -1");
+  XR_OK(xr_chat_append_to_list(f.s, S("l"), S("9"), 0, 0));
   expect_pttl_near(key, 5000);
   XR_OK(xr_chat_append_to_list(f.s, S("l"), S("10"), 0, 604800000));
   expect_pttl_near(key, 604800000);
@@ -799,6 +803,9 @@ static void test_queue_ttl_trim_and_order(void **state) {
   /* ... to max(expires_at - now, 60000): a later expiry gives more */
   XR_OK(xr_chat_enqueue(f.s, &depth, S("q"), S("{}"), now, now + 200000, 10));
   expect_pttl_near(key, 200000);
+  /* ... and never less than 60000, for an entry that has not expired yet too */
+  XR_OK(xr_chat_enqueue(f.s, &depth, S("soon"), S("{}"), now, now + 5000, 10));
+  expect_pttl_near("chat-sdk:queue:soon", 60000);
 
   /* an entry already expired still gets PEXPIRE 60000, and no LTRIM without max_size */
   itest_monitor m;
@@ -1325,6 +1332,43 @@ static void test_batch_after_the_server_forgot_the_scripts(void **state) {
   compare_batch_with_sequential(1);
 }
 
+/* xr_client_shutdown ends a blocking acquire at once (XR_ECLOSED), whatever is left of its wait:
+ * what a binding's close relies on to stop a waiting call before it frees the adapter. */
+typedef struct lock_waiter {
+  xr_chat *s;
+  int rc;
+  bool acquired;
+} lock_waiter;
+
+static void *wait_for_lock(void *arg) {
+  lock_waiter *w = arg;
+  xr_chat_lock l;
+  w->rc = xr_chat_acquire_lock_wait(w->s, &w->acquired, &l, S("held"), 30000, 600000);
+  return NULL;
+}
+
+static void test_shutdown_ends_acquire_lock_wait(void **state) {
+  (void)state;
+  xr_chat_options o = ts_options();
+  fixture f;
+  fix_open(&f, &o);
+  xr_chat_lock holder;
+  bool ok = false;
+  XR_OK(xr_chat_acquire_lock(f.s, &ok, &holder, S("held"), 600000));
+  assert_true(ok);
+  lock_waiter w = {f.s, 1, true};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, wait_for_lock, &w), 0);
+  xrt_sleep_ms(300);
+  assert_int_equal(w.rc, 1); /* still waiting: its wait is ten minutes */
+  xr_client_shutdown(f.c);
+  pthread_join(th, NULL); /* a wait that ignored the shutdown would hang the test here */
+  assert_int_equal(w.rc, XR_ECLOSED);
+  assert_false(w.acquired);
+  expect_stored("chat-sdk:lock:held", holder.token, holder.token_len);
+  fix_close(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_captures_agree_after_normalization, flush_all),
@@ -1342,6 +1386,7 @@ int main(void) {
       cmocka_unit_test_setup(test_key_prefixes, flush_all),
       cmocka_unit_test_setup(test_release_lock_if_queue_empty, flush_all),
       cmocka_unit_test_setup(test_acquire_lock_wait, flush_all),
+      cmocka_unit_test_setup(test_shutdown_ends_acquire_lock_wait, flush_all),
       cmocka_unit_test_setup(test_batch_matches_sequential_calls, flush_all),
       cmocka_unit_test_setup(test_batch_after_the_server_forgot_the_scripts, flush_all),
   };

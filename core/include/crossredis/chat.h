@@ -17,6 +17,11 @@
  *
  * Ids and keys are binary-safe byte spans; an empty thread id or key is XR_EINVAL.
  *
+ * Numbers are checked before anything is sent: a TTL is 1..XR_TTL_MAX_MS (0 too where it means
+ * "no expiry": set, set_if_not_exists, append_to_list), max_length and max_size are >= 0 (0: no
+ * limit), timestamps are 0..XR_TTL_MAX_MS; anything else is XR_EINVAL naming the operation and
+ * the argument: "chat.set: ttl_ms must be >= 0 (0: no expiry), got -5".
+ *
  * Errors name the key: "chat-sdk:cache:x: WRONGTYPE Operation against a key holding the wrong kind
  * of value".
  *
@@ -141,7 +146,7 @@ typedef enum xr_chat_watchdog_state {
 } xr_chat_watchdog_state;
 
 /* Watches a held lock: extends it by ttl_ms every ttl_ms/3, until max_lifetime_ms after now_ms
- * (<= 0: no limit). Driven by the caller (no hidden thread): call xr_chat_watchdog_tick when
+ * (0: no limit). Driven by the caller (no hidden thread): call xr_chat_watchdog_tick when
  * xr_chat_watchdog_due_in says so. Copies the thread id and token. */
 XR_API int xr_chat_watchdog_new(xr_chat_watchdog **out, xr_chat *s, const char *thread_id, size_t len,
                                 const xr_chat_lock *lock, int64_t ttl_ms, int64_t max_lifetime_ms,
