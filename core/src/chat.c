@@ -34,6 +34,24 @@ static const char release_if_empty_lua[] =
     "if n == 0 then redis.call(\"del\", KEYS[1]) end\n"
     "return n";
 
+/* Beyond upstream: a dequeue that keeps the entry in a processing list until it is acknowledged,
+ * so an entry whose reply was lost (or whose consumer died) can be recovered. The processing list
+ * lives at least as long as the queue would have. */
+static const char dequeue_reliable_lua[] =
+    "local t = redis.call(\"pttl\", KEYS[1])\n"
+    "local v = redis.call(\"lpop\", KEYS[1])\n"
+    "if v then\n"
+    "  redis.call(\"rpush\", KEYS[2], v)\n"
+    "  if t < 60000 then t = 60000 end\n"
+    "  if redis.call(\"pttl\", KEYS[2]) < t then redis.call(\"pexpire\", KEYS[2], t) end\n"
+    "end\n"
+    "return v";
+static const char requeue_lua[] =
+    "local n = 0\n"
+    "while redis.call(\"rpoplpush\", KEYS[2], KEYS[1]) do n = n + 1 end\n"
+    "if n > 0 and redis.call(\"pttl\", KEYS[1]) < 60000 then redis.call(\"pexpire\", KEYS[1], 60000) end\n"
+    "return n";
+
 /* ---- the adapter ------------------------------------------------------------------------------ */
 
 static int check_token_prefix(const char *p) {
@@ -103,7 +121,9 @@ int xr_chat_new(xr_chat **out, xr_client *client, const xr_chat_options *o) {
                  {&s->extend, extend_lua, sizeof extend_lua - 1},
                  {&s->append, append_lua, sizeof append_lua - 1},
                  {&s->enqueue, enqueue_lua, sizeof enqueue_lua - 1},
-                 {&s->release_if_empty, release_if_empty_lua, sizeof release_if_empty_lua - 1}};
+                 {&s->release_if_empty, release_if_empty_lua, sizeof release_if_empty_lua - 1},
+                 {&s->dequeue_reliable, dequeue_reliable_lua, sizeof dequeue_reliable_lua - 1},
+                 {&s->requeue, requeue_lua, sizeof requeue_lua - 1}};
   for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++) {
     if ((rc = xr_script_new(scripts[i].slot, scripts[i].text, scripts[i].len)) != XR_OK) {
       xr_chat_free(s);
@@ -121,6 +141,8 @@ void xr_chat_free(xr_chat *s) {
   xr_script_free(s->append);
   xr_script_free(s->enqueue);
   xr_script_free(s->release_if_empty);
+  xr_script_free(s->dequeue_reliable);
+  xr_script_free(s->requeue);
   xr_free(s->prefix);
   xr_free(s);
 }
@@ -381,6 +403,36 @@ int chat_build_dequeue(chat_cmd *c, const xr_chat *s, const char *tid, size_t le
   return build_keyed(c, s, "LPOP", "queue", tid, len, "thread id");
 }
 
+/* The queue and its processing list: KEYS[1], KEYS[2] of the reliable dequeue's scripts. */
+static int build_queue_pair(chat_cmd *c, const xr_chat *s, const xr_script *script, const char *tid, size_t len) {
+  int rc;
+  if ((rc = need_id(tid, len, "thread id")) || (rc = make_key(&c->key, s, "queue", tid, len)) ||
+      (rc = make_key(&c->key2, s, "queue-processing", tid, len)))
+    return rc;
+  c->script = script;
+  c->numkeys = 2;
+  arg(c, c->key.data, c->key.len);
+  arg(c, c->key2.data, c->key2.len);
+  return XR_OK;
+}
+
+int chat_build_dequeue_reliable(chat_cmd *c, const xr_chat *s, const char *tid, size_t len) {
+  return build_queue_pair(c, s, s->dequeue_reliable, tid, len);
+}
+
+int chat_build_requeue(chat_cmd *c, const xr_chat *s, const char *tid, size_t len) {
+  return build_queue_pair(c, s, s->requeue, tid, len);
+}
+
+int chat_build_ack(chat_cmd *c, const xr_chat *s, const char *tid, size_t len, const char *raw, size_t raw_len) {
+  int rc;
+  if (!raw || raw_len == 0) return xr_fail(XR_EINVAL, "chat.ack: the entry's raw bytes are empty");
+  if ((rc = build_keyed(c, s, "LREM", "queue-processing", tid, len, "thread id"))) return rc;
+  arg_str(c, "1");
+  arg(c, raw, raw_len);
+  return XR_OK;
+}
+
 int chat_build_queue_depth(chat_cmd *c, const xr_chat *s, const char *tid, size_t len) {
   return build_keyed(c, s, "LLEN", "queue", tid, len, "thread id");
 }
@@ -455,7 +507,13 @@ int chat_decode_entry(const chat_cmd *c, const xr_chat *s, const xr_reply *r, bo
 int chat_name_key(const chat_cmd *c, int rc) {
   char msg[768];
   snprintf(msg, sizeof msg, "%s", xr_error_last()->message);
-  return xr_fail(rc, "%.*s: %s", (int)(c->key.len > 200 ? 200 : c->key.len), c->key.data, msg);
+  /* A plain dequeue (LPOP) whose reply never came may have popped the entry: say so, and how to
+   * avoid it. */
+  int popped = (rc == XR_EIO || rc == XR_ETIMEOUT) && !c->script && c->argv[0] && !strcmp(c->argv[0], "LPOP");
+  return xr_fail(rc, "%.*s: %s%s", (int)(c->key.len > 200 ? 200 : c->key.len), c->key.data, msg,
+                 popped ? "; the dequeue may have popped an entry, which is then lost (dequeue_reliable keeps "
+                          "entries in <prefix>:queue-processing:<id> until acknowledged)"
+                        : "");
 }
 
 int chat_run(xr_chat *s, chat_cmd *c, xr_reply **r) {
@@ -616,6 +674,23 @@ int xr_chat_dequeue(xr_chat *s, bool *found, xr_chat_queue_entry *e, const char 
   if (!e) return xr_fail(XR_EINVAL, "xr_chat_dequeue: the entry is required");
   memset(e, 0, sizeof *e);
   RUN(chat_build_dequeue(c, s, thread_id, len), chat_decode_entry(c, s, r, found, e));
+}
+
+int xr_chat_dequeue_reliable(xr_chat *s, bool *found, xr_chat_queue_entry *e, const char *thread_id, size_t len) {
+  CHECK("xr_chat_dequeue_reliable");
+  if (!e) return xr_fail(XR_EINVAL, "xr_chat_dequeue_reliable: the entry is required");
+  memset(e, 0, sizeof *e);
+  RUN(chat_build_dequeue_reliable(c, s, thread_id, len), chat_decode_entry(c, s, r, found, e));
+}
+
+int xr_chat_ack(xr_chat *s, bool *acked, const char *thread_id, size_t len, const char *raw, size_t raw_len) {
+  CHECK("xr_chat_ack");
+  RUN(chat_build_ack(c, s, thread_id, len, raw, raw_len), chat_decode_int1(c, r, acked));
+}
+
+int xr_chat_requeue_processing(xr_chat *s, long long *moved, const char *thread_id, size_t len) {
+  CHECK("xr_chat_requeue_processing");
+  RUN(chat_build_requeue(c, s, thread_id, len), chat_decode_integer(c, r, moved));
 }
 
 int xr_chat_queue_depth(xr_chat *s, long long *depth, const char *thread_id, size_t len) {

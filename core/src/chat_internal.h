@@ -16,7 +16,7 @@ struct xr_chat {
   xr_token_suffix suffix;
   xr_json_dialect json;
   xr_chat_queue_dialect queue;
-  xr_script *release, *extend, *append, *enqueue, *release_if_empty;
+  xr_script *release, *extend, *append, *enqueue, *release_if_empty, *dequeue_reliable, *requeue;
 };
 
 /* A key, on the stack when short. */
@@ -66,6 +66,9 @@ int chat_build_enqueue(chat_cmd *c, const xr_chat *s, const char *tid, size_t le
                        size_t message_len, int64_t enqueued_at_ms, int64_t expires_at_ms, long max_size);
 int chat_build_dequeue(chat_cmd *c, const xr_chat *s, const char *tid, size_t len);
 int chat_build_queue_depth(chat_cmd *c, const xr_chat *s, const char *tid, size_t len);
+int chat_build_dequeue_reliable(chat_cmd *c, const xr_chat *s, const char *tid, size_t len);
+int chat_build_ack(chat_cmd *c, const xr_chat *s, const char *tid, size_t len, const char *raw, size_t raw_len);
+int chat_build_requeue(chat_cmd *c, const xr_chat *s, const char *tid, size_t len);
 
 int chat_decode_status(const chat_cmd *c, const xr_reply *r);
 int chat_decode_int1(const chat_cmd *c, const xr_reply *r, bool *out);

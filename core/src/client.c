@@ -266,7 +266,9 @@ static int conn_open(xr_client *c, xr_conn **out, int probe) {
     sigpipe_guard g;
     sigpipe_block(&g);
     code = c->tls->vt->connect(c->tls, rc, c->host ? c->host : "");
-    if (code != XR_OK && clk.deadline && mono_ms() >= clk.deadline) code = setup_failed(c, XR_ETIMEOUT, "the TLS handshake");
+    if (code != XR_OK && clk.deadline && mono_ms() >= clk.deadline)
+      code = setup_failed(c, XR_ETIMEOUT,
+                          "the TLS handshake (a plain, non-TLS Redis port never answers one: use redis:// there)");
     if (code == XR_OK) code = setup_failed(c, tls_probe(c, rc), "a PING after the TLS handshake");
     sigpipe_restore(&g, code != XR_OK);
     if (code != XR_OK) goto fail;
