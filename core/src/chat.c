@@ -57,11 +57,11 @@ static const char requeue_lua[] =
 static int check_token_prefix(const char *p) {
   size_t n = strlen(p);
   if (n == 0 || n > XR_TOKEN_PREFIX_MAX)
-    return xr_fail(XR_EINVAL, "chat: token prefix must have 1 to %d characters", XR_TOKEN_PREFIX_MAX);
+    return xr_fail(XR_EINVAL, "chat: token_prefix must have 1 to %d characters", XR_TOKEN_PREFIX_MAX);
   for (size_t i = 0; i < n; i++) {
     char c = p[i];
     if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
-      return xr_fail(XR_EINVAL, "chat: token prefix '%s' has '%c': only letters, digits and '-' are allowed", p, c);
+      return xr_fail(XR_EINVAL, "chat: token_prefix '%s' has '%c': only letters, digits and '-' are allowed", p, c);
   }
   return XR_OK;
 }
@@ -70,35 +70,60 @@ static int check_key_prefix(const char *p) {
   const char *glob = strpbrk(p, "*?[]\\");
   if (glob)
     return xr_fail(XR_EINVAL,
-                   "chat: key prefix '%s' holds the glob character '%c': SCAN MATCH could not select its keys "
+                   "chat: key_prefix '%s' holds the glob character '%c': SCAN MATCH could not select its keys "
                    "exactly",
                    p, *glob);
   return XR_OK;
 }
 
-int xr_chat_new(xr_chat **out, xr_client *client, const xr_chat_options *o) {
-  if (!out || !client || !o) return xr_fail(XR_EINVAL, "xr_chat_new: out, client and options are required");
-  *out = NULL;
+/* The options with their defaults applied, once checked. */
+typedef struct resolved {
+  const char *prefix, *token_prefix;
+  xr_token_suffix suffix;
+  xr_json_dialect json;
+  xr_chat_queue_dialect queue;
+} resolved;
+
+static int resolve(resolved *r, const xr_chat_options *o) {
+  if (!o) return xr_fail(XR_EINVAL, "xr_chat_new: options are required");
   if (o->version != XR_CHAT_OPTIONS_VERSION)
     return xr_fail(XR_EINVAL, "xr_chat_new: options version %u, expected %u (use XR_CHAT_OPTIONS_INIT)", o->version,
                    XR_CHAT_OPTIONS_VERSION);
-  const char *prefix = o->key_prefix ? o->key_prefix : "chat-sdk";
-  if (prefix[0] == '\0' && o->empty_prefix == XR_CHAT_EMPTY_PREFIX_DEFAULT) prefix = "chat-sdk";
+  r->prefix = o->key_prefix ? o->key_prefix : "chat-sdk";
+  if (r->prefix[0] == '\0' && o->empty_prefix == XR_CHAT_EMPTY_PREFIX_DEFAULT) r->prefix = "chat-sdk";
   if (o->empty_prefix != XR_CHAT_EMPTY_PREFIX_DEFAULT && o->empty_prefix != XR_CHAT_EMPTY_PREFIX_KEEP)
     return xr_fail(XR_EINVAL, "xr_chat_new: empty_prefix %d is not a known rule", (int)o->empty_prefix);
-  const char *token_prefix = o->token_prefix ? o->token_prefix : "redis";
+  r->token_prefix = o->token_prefix ? o->token_prefix : "redis";
   int rc;
-  if ((rc = check_key_prefix(prefix)) || (rc = check_token_prefix(token_prefix))) return rc;
-  xr_token_suffix suffix = o->token_suffix ? o->token_suffix : XR_TOKEN_BASE36;
-  if (suffix != XR_TOKEN_BASE36 && suffix != XR_TOKEN_HEX32)
-    return xr_fail(XR_EINVAL, "xr_chat_new: token_suffix %d is not XR_TOKEN_BASE36 or XR_TOKEN_HEX32", (int)suffix);
-  xr_json_dialect json = o->json ? o->json : XR_JSON_JS;
-  if (json != XR_JSON_JS && json != XR_JSON_PYTHON)
+  if ((rc = check_key_prefix(r->prefix)) || (rc = check_token_prefix(r->token_prefix))) return rc;
+  r->suffix = o->token_suffix ? o->token_suffix : XR_TOKEN_BASE36;
+  if (r->suffix != XR_TOKEN_BASE36 && r->suffix != XR_TOKEN_HEX32)
+    return xr_fail(XR_EINVAL, "xr_chat_new: token_suffix %d is not XR_TOKEN_BASE36 or XR_TOKEN_HEX32", (int)r->suffix);
+  r->json = o->json ? o->json : XR_JSON_JS;
+  if (r->json != XR_JSON_JS && r->json != XR_JSON_PYTHON)
     return xr_fail(XR_EINVAL, "xr_chat_new: json dialect %d: the Chat SDK runtimes are XR_JSON_JS and XR_JSON_PYTHON",
-                   (int)json);
-  xr_chat_queue_dialect queue = o->queue ? o->queue : XR_CHAT_QUEUE_TS;
-  if (queue < XR_CHAT_QUEUE_TS || queue > XR_CHAT_QUEUE_BOTH)
-    return xr_fail(XR_EINVAL, "xr_chat_new: queue dialect %d is not TS, PYTHON or BOTH", (int)queue);
+                   (int)r->json);
+  r->queue = o->queue ? o->queue : XR_CHAT_QUEUE_TS;
+  if (r->queue < XR_CHAT_QUEUE_TS || r->queue > XR_CHAT_QUEUE_BOTH)
+    return xr_fail(XR_EINVAL, "xr_chat_new: queue dialect %d is not TS, PYTHON or BOTH", (int)r->queue);
+  return XR_OK;
+}
+
+int xr_chat_options_check(const xr_chat_options *o) {
+  resolved r = {0};
+  return resolve(&r, o);
+}
+
+int xr_chat_new(xr_chat **out, xr_client *client, const xr_chat_options *o) {
+  if (!out || !client || !o) return xr_fail(XR_EINVAL, "xr_chat_new: out, client and options are required");
+  *out = NULL;
+  resolved r = {0};
+  int rc = resolve(&r, o);
+  if (rc) return rc;
+  const char *prefix = r.prefix, *token_prefix = r.token_prefix;
+  xr_token_suffix suffix = r.suffix;
+  xr_json_dialect json = r.json;
+  xr_chat_queue_dialect queue = r.queue;
 
   xr_chat *s = xr_calloc(1, sizeof *s);
   if (!s) return xr_fail_nomem();

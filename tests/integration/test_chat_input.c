@@ -150,7 +150,7 @@ static void test_options_are_checked(void **state) {
   for (size_t i = 0; i < sizeof globs / sizeof globs[0]; i++) {
     xr_chat_options o = XR_CHAT_OPTIONS_INIT;
     o.key_prefix = globs[i];
-    expect_bad_options(c, &o, "key prefix");
+    expect_bad_options(c, &o, "key_prefix");
     expect_bad_options(c, &o, globs[i]); /* named, with its value */
   }
   char longest[XR_TOKEN_PREFIX_MAX + 2];
@@ -160,7 +160,7 @@ static void test_options_are_checked(void **state) {
   for (size_t i = 0; i < sizeof tokens / sizeof tokens[0]; i++) {
     xr_chat_options o = XR_CHAT_OPTIONS_INIT;
     o.token_prefix = tokens[i];
-    expect_bad_options(c, &o, "token prefix");
+    expect_bad_options(c, &o, "token_prefix");
   }
   xr_chat_options o = XR_CHAT_OPTIONS_INIT;
   o.version = 0;

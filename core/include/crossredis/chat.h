@@ -82,6 +82,9 @@ typedef struct xr_chat_options {
  * options (XR_EINVAL naming the bad one). */
 XR_API int xr_chat_new(xr_chat **out, xr_client *client, const xr_chat_options *opts);
 XR_API void xr_chat_free(xr_chat *s);
+/* The checks xr_chat_new makes of the options, without a client: 0, or XR_EINVAL naming the bad
+ * one (for bindings that take options before they connect). */
+XR_API int xr_chat_options_check(const xr_chat_options *o);
 XR_API xr_client *xr_chat_client(const xr_chat *s);
 /* The key prefix in use (after the empty-prefix rule). */
 XR_API const char *xr_chat_key_prefix(const xr_chat *s);
