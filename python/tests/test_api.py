@@ -86,7 +86,7 @@ def test_exceptions_also_derive_from_the_builtin_ones() -> None:
 
 
 def test_the_chat_names_match_the_port() -> None:
-    chat_sdk_redis = pytest.importorskip("chat_sdk.state.redis")
+    import chat_sdk.state.redis as chat_sdk_redis  # installed by the bootstrap: missing is a failure
     for name in ("RedisStateAdapter", "IoRedisStateAdapter"):
         ours, theirs = getattr(crossredis.chat, name), getattr(chat_sdk_redis, name)
         port_methods = {n for n, m in vars(chat_sdk_redis.RedisStateAdapter).items()
