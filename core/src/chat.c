@@ -232,8 +232,13 @@ int chat_check_ms(const char *op, const char *name, int64_t v, const char *what)
                  (long long)v);
 }
 
+/* Redis refuses a bulk string past 512 MiB (proto-max-bulk-len); the bound also keeps the key
+ * length sums from overflowing whatever length a caller claims. */
+#define CHAT_ID_MAX ((size_t)512 * 1024 * 1024 - 1024)
+
 static int need_id(const char *id, size_t len, const char *what) {
   if (!id || len == 0) return xr_fail(XR_EINVAL, "chat: the %s is empty", what);
+  if (len > CHAT_ID_MAX) return xr_fail(XR_EINVAL, "chat: the %s has %zu bytes, more than a Redis key may", what, len);
   return XR_OK;
 }
 

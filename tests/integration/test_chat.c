@@ -1364,6 +1364,7 @@ static void test_dequeue_reliable_ack_and_requeue(void **state) {
   XR_OK(xr_chat_ack(f.s, &acked, S("r"), e1.raw, e1.raw_len));
   assert_false(acked); /* once */
   assert_int_equal(raw_int("EXISTS", proc), 0);
+  xr_chat_queue_entry_clear(&e1);
 
   /* two taken and never acknowledged: back at the head of the queue, in their order */
   XR_OK(xr_chat_dequeue_reliable(f.s, &found, &e2, S("r")));

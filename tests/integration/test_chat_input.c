@@ -419,6 +419,10 @@ static void test_numbers_out_of_range(void **state) {
   XR_FAILS(xr_chat_enqueue(f.s, NULL, S("q"), S("{}"), 0, big, 0), XR_EINVAL, "chat.enqueue: expires_at_ms must be between 0 and 9007199254740991 (Unix milliseconds)");
   XR_FAILS(xr_chat_enqueue(f.s, NULL, S("q"), S("{}"), -1, 1000, 0), XR_EINVAL, "chat.enqueue: enqueued_at_ms must be between 0");
 
+  /* a length no key can have (the sums that build the key must not wrap) */
+  XR_FAILS(xr_chat_subscribe(f.s, "t", SIZE_MAX), XR_EINVAL, "thread id has 18446744073709551615 bytes");
+  XR_FAILS(xr_chat_get(f.s, &(char *){NULL}, NULL, "k", SIZE_MAX - 3), XR_EINVAL, "more than a Redis key may");
+
   /* the batch adders share the checks */
   xr_chat_batch *b = NULL;
   XR_OK(xr_chat_batch_new(&b, f.s));
