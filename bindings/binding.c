@@ -1,6 +1,7 @@
 #include <string.h>
 
 #include "binding.h"
+#include "crossredis/alloc.h"
 #include "crossredis/error.h"
 #include "crossredis/tls.h"
 
@@ -23,7 +24,8 @@ int xr_binding_client_open(xr_client **out, const char *url, int connect_timeout
   if (db >= 0) o.db = db;
   if (client_name) o.client_name = client_name;
   xr_tls *tls = NULL;
-  int want_tls = u->tls || ca_file || ca_pem || cert_file || key_file || cert_pem || key_pem || server_name || insecure > 0;
+  /* any TLS option given means TLS, verified unless insecure is 1 (the system's CAs when none given) */
+  int want_tls = u->tls || ca_file || ca_pem || cert_file || key_file || cert_pem || key_pem || server_name || insecure >= 0;
   if (want_tls) {
     xr_tls_options t = XR_TLS_OPTIONS_INIT;
     t.ca_file = ca_file ? ca_file : u->ca_file;
@@ -47,8 +49,8 @@ int xr_binding_client_open(xr_client **out, const char *url, int connect_timeout
   return rc;
 }
 
-int xr_binding_chat_new(xr_chat **out, xr_client *client, const char *key_prefix, int keep_empty_prefix,
-                        const char *token_prefix, int token_suffix, int json, int queue) {
+static xr_chat_options chat_options(const char *key_prefix, int keep_empty_prefix, const char *token_prefix,
+                                     int token_suffix, int json, int queue) {
   xr_chat_options o = XR_CHAT_OPTIONS_INIT;
   o.key_prefix = key_prefix;
   o.empty_prefix = keep_empty_prefix ? XR_CHAT_EMPTY_PREFIX_KEEP : XR_CHAT_EMPTY_PREFIX_DEFAULT;
@@ -56,7 +58,19 @@ int xr_binding_chat_new(xr_chat **out, xr_client *client, const char *key_prefix
   o.token_suffix = (xr_token_suffix)token_suffix;
   o.json = (xr_json_dialect)json;
   o.queue = (xr_chat_queue_dialect)queue;
+  return o;
+}
+
+int xr_binding_chat_new(xr_chat **out, xr_client *client, const char *key_prefix, int keep_empty_prefix,
+                        const char *token_prefix, int token_suffix, int json, int queue) {
+  xr_chat_options o = chat_options(key_prefix, keep_empty_prefix, token_prefix, token_suffix, json, queue);
   return xr_chat_new(out, client, &o);
+}
+
+int xr_binding_chat_check(const char *key_prefix, int keep_empty_prefix, const char *token_prefix, int token_suffix,
+                          int json, int queue) {
+  xr_chat_options o = chat_options(key_prefix, keep_empty_prefix, token_prefix, token_suffix, json, queue);
+  return xr_chat_options_check(&o);
 }
 
 int xr_binding_watchdog_new(xr_chat_watchdog **out, xr_chat *s, const char *thread_id, size_t len,
@@ -88,4 +102,18 @@ const char *xr_binding_token_shape(const char *token, size_t len) {
   xr_token_info info;
   xr_token_origin origin = xr_token_origin_of(&info, token, len);
   return xr_token_origin_name(origin == XR_ORIGIN_CROSSREDIS ? info.shape_of : origin);
+}
+
+int xr_binding_url_check(const char *url) {
+  xr_url *u = NULL;
+  int rc = xr_url_parse(&u, url ? url : "redis://127.0.0.1:6379");
+  xr_url_free(u);
+  return rc;
+}
+
+char *xr_binding_url_redact(const char *url) {
+  size_t n = xr_url_redact(NULL, 0, url);
+  char *out = xr_malloc(n + 1);
+  if (out) xr_url_redact(out, n + 1, url);
+  return out;
 }

@@ -12,7 +12,8 @@
 
 /* Opens a client from `url` (redis://, rediss://, unix://; NULL: redis://127.0.0.1:6379). Each
  * other argument overrides the URL when given: ints when >= 0, strings when not NULL. TLS is used
- * when the URL is rediss:// or any TLS argument is given. */
+ * when the URL is rediss:// or any TLS argument is given, insecure = 0 included (a binding passes 0
+ * for "TLS, verified" when its caller asked for TLS without naming a CA: the system's CAs). */
 int xr_binding_client_open(xr_client **out, const char *url, int connect_timeout_ms, int command_timeout_ms,
                            int pool_size, const char *username, const char *password, int db,
                            const char *client_name, const char *ca_file, const char *ca_pem, const char *cert_file,
@@ -23,6 +24,10 @@ int xr_binding_client_open(xr_client **out, const char *url, int connect_timeout
  * json and queue are the values of xr_token_suffix, xr_json_dialect and xr_chat_queue_dialect. */
 int xr_binding_chat_new(xr_chat **out, xr_client *client, const char *key_prefix, int keep_empty_prefix,
                         const char *token_prefix, int token_suffix, int json, int queue);
+
+/* xr_chat_options_check of the same arguments: the option errors at construction. */
+int xr_binding_chat_check(const char *key_prefix, int keep_empty_prefix, const char *token_prefix, int token_suffix,
+                          int json, int queue);
 
 /* A watchdog for the lock (token, expires_at_ms) on thread_id. */
 int xr_binding_watchdog_new(xr_chat_watchdog **out, xr_chat *s, const char *thread_id, size_t len,
@@ -37,5 +42,12 @@ const char *xr_binding_token_origin(const char *token, size_t len);
 
 /* The name of the upstream writer whose shape a token has ("unknown" when none). */
 const char *xr_binding_token_shape(const char *token, size_t len);
+
+/* 0 when `url` parses (NULL: the default URL), else XR_EINVAL naming the wrong part; for checking
+ * a URL when an adapter is made, before anything connects. */
+int xr_binding_url_check(const char *url);
+
+/* `url` with its password hidden (xr_url_redact), allocated (xr_free); NULL when out of memory. */
+char *xr_binding_url_redact(const char *url);
 
 #endif

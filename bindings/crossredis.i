@@ -68,6 +68,10 @@
 %ignore xr_key_extract_tag;
 %ignore xr_key_share_tag;
 
+%ignore xr_url_redact;
+%newobject xr_binding_url_redact;
+%typemap(newfree) char *xr_binding_url_redact "xr_free($1);";
+
 /* Argument shapes (each language's file gives the typemaps). */
 %apply (const char *BYTES, size_t LEN) {
   (const char *thread_id, size_t len), (const char *key, size_t key_len), (const char *key, size_t len), (const char *json, size_t json_len),
@@ -75,8 +79,8 @@
   (const char *raw, size_t raw_len), (const char *body, size_t len), (const char *value, size_t len),
   (const char *scope, size_t scope_len), (const char *value, size_t value_len), (const char *prefix, size_t len)
 };
-%apply bool *OUTPUT { bool *acquired, bool *released, bool *extended, bool *subscribed, bool *stored, bool *found, bool *out };
-%apply long long *OUTPUT { long long *depth, long long *out };
+%apply bool *OUTPUT { bool *acquired, bool *released, bool *extended, bool *subscribed, bool *stored, bool *found, bool *out, bool *acked };
+%apply long long *OUTPUT { long long *depth, long long *out, long long *moved };
 %apply int *OUTPUT { int *state };
 %apply (char **OUT_BYTES, size_t *OUT_LEN) {
   (char **value, size_t *value_len), (char **out, size_t *out_len), (char **out, size_t *outlen)

@@ -6,6 +6,9 @@
 %{
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
 #include "crossredis/alloc.h"
 #include "crossredis/chat.h"
 #include "crossredis/client.h"
@@ -25,6 +28,47 @@ static void xr_py_raise(int code) {
   }
   const char *msg = xr_error_last()->message;
   if (!PyErr_Occurred()) PyErr_SetString(cls ? cls : PyExc_RuntimeError, msg[0] ? msg : xr_strerror(code));
+}
+
+/* A value that cannot become the C argument (a lone surrogate, a NUL in a C string, an integer past
+ * 64 bits) is the core's InvalidArgumentError, in the words the Node binding uses too. */
+static void xr_py_invalid(const char *fmt, ...) {
+  PyObject *cls = NULL;
+  if (xr_py_error_classes) {
+    PyObject *k = PyLong_FromLong(XR_EINVAL);
+    if (k) {
+      cls = PyDict_GetItemWithError(xr_py_error_classes, k);
+      Py_DECREF(k);
+    }
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  PyObject *msg = PyUnicode_FromFormatV(fmt, ap);
+  va_end(ap);
+  if (msg) {
+    PyErr_SetObject(cls ? cls : PyExc_ValueError, msg);
+    Py_DECREF(msg);
+  }
+}
+
+/* The UTF-8 of a str argument, or NULL with InvalidArgumentError naming `name` and the first lone
+ * surrogate (UTF-8 cannot hold one; Python strs can). */
+static const char *xr_py_utf8(PyObject *o, Py_ssize_t *len, const char *name) {
+  const char *p = PyUnicode_AsUTF8AndSize(o, len);
+  if (p || !PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return p;
+  PyErr_Clear();
+  Py_ssize_t n = PyUnicode_GetLength(o);
+  for (Py_ssize_t i = 0; i < n; i++) {
+    Py_UCS4 ch = PyUnicode_ReadChar(o, i);
+    if (ch >= 0xD800 && ch <= 0xDFFF) {
+      char hex[8];
+      snprintf(hex, sizeof hex, "%04X", (unsigned)ch);
+      xr_py_invalid("%s: not valid Unicode (a lone surrogate U+%s at index %zd)", name, hex, i);
+      return NULL;
+    }
+  }
+  xr_py_invalid("%s: not valid Unicode", name);
+  return NULL;
 }
 
 /* A reply as Python values: bulk strings as bytes, status as str, integers, None, lists, floats. */
@@ -151,12 +195,57 @@ void xr_py_set_error_classes(PyObject *classes) {
   $result = PyLong_FromLong($1);
 }
 
+/* A C string argument: a str (or None: NULL) with no NUL inside, which C would cut the string at
+ * (a key prefix "a\0b" would write under the prefix "a"). */
+%typemap(in) const char * (Py_ssize_t n_ = 0, const char *p_ = NULL) {
+  if ($input == Py_None) {
+    $1 = NULL;
+  } else if (PyUnicode_Check($input)) {
+    if (!(p_ = xr_py_utf8($input, &n_, "$1_name"))) SWIG_fail;
+    const char *nul = memchr(p_, 0, (size_t)n_);
+    if (nul) {
+      Py_ssize_t at_ = 0; /* in code points: the UTF-8 bytes that start one */
+      for (const char *q_ = p_; q_ < nul; q_++) at_ += ((unsigned char)*q_ & 0xC0) != 0x80;
+      xr_py_invalid("%s: contains NUL (U+0000) at index %zd", "$1_name", at_);
+      SWIG_fail;
+    }
+    $1 = ($1_ltype)p_;
+  } else {
+    PyErr_Format(PyExc_TypeError, "%s must be a str, not %.100s", "$1_name", Py_TYPE($input)->tp_name);
+    SWIG_fail;
+  }
+}
+%typemap(freearg) const char * ""  /* the str's own UTF-8: nothing to free */
+%typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) const char * {
+  $1 = $input == Py_None || PyUnicode_Check($input);
+}
+
+/* Integers: a Python int past 64 bits is InvalidArgumentError naming the argument; the core checks
+ * the range each argument allows. */
+%typemap(in) int64_t, long, long long {
+  if (!PyLong_Check($input) || PyBool_Check($input)) {
+    PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", "$1_name", Py_TYPE($input)->tp_name);
+    SWIG_fail;
+  }
+  int overflow_ = 0;
+  long long v_ = PyLong_AsLongLongAndOverflow($input, &overflow_);
+  if (overflow_) {
+    xr_py_invalid("%s: %S is out of range for a 64-bit integer", "$1_name", $input);
+    SWIG_fail;
+  }
+  if (v_ == -1 && PyErr_Occurred()) SWIG_fail;
+  $1 = ($1_ltype)v_;
+}
+%typemap(typecheck, precedence=SWIG_TYPECHECK_INT64) int64_t, long, long long {
+  $1 = PyLong_Check($input);
+}
+
 /* ...but the error table's `code` member is a value, not a result. */
 %typemap(out) int code "$result = PyLong_FromLong($1);"
 
 %typemap(in) (const char *BYTES, size_t LEN) (Py_ssize_t n_ = 0, char *p_ = NULL) {
   if (PyUnicode_Check($input)) {
-    p_ = (char *)PyUnicode_AsUTF8AndSize($input, &n_);
+    p_ = (char *)xr_py_utf8($input, &n_, "$1_name");
     if (!p_) SWIG_fail;
   } else if (PyBytes_Check($input)) {
     if (PyBytes_AsStringAndSize($input, &p_, &n_) < 0) SWIG_fail;
@@ -229,7 +318,7 @@ static void xr_py_raise_entry(int code, const xr_chat_queue_entry *e) {
   PyErr_Restore(type, value, tb);
 }
 %}
-%typemap(out) int xr_chat_dequeue {
+%typemap(out) int xr_chat_dequeue, int xr_chat_dequeue_reliable {
   if ($1 < 0) {
     xr_py_raise_entry($1, arg3);
     SWIG_fail;

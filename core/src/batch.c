@@ -35,6 +35,7 @@ struct xr_batch {
   const xr_script **scripts; /* the scripts this batch has sent by EVAL */
   size_t nscripts, scripts_cap;
   size_t run_next; /* on a loop connection: the first op still waiting for its reply */
+  xr_txn txn;       /* MULTI/WATCH opened by the operations so far: closed before the batch runs */
 };
 
 int xr_batch_new(xr_batch **out) {
@@ -62,6 +63,7 @@ void xr_batch_clear(xr_batch *b) {
   b->wire.len = 0;
   b->wire.oom = 0;
   b->nscripts = 0;
+  b->txn = (xr_txn){0, 0};
 }
 
 void xr_batch_free(xr_batch *b) {
@@ -113,10 +115,17 @@ static int check(const xr_batch *b, int argc, const char *const *argv, int min, 
 int xr_batch_add(xr_batch *b, int argc, const char *const *argv, const size_t *argvlen) {
   int code = check(b, argc, argv, 1, "xr_batch_add");
   if (code) return code;
+  xr_txn txn = b->txn;
+  if ((code = xr_check_pooled_command("xr_batch_add", argv[0], argvlen ? argvlen[0] : strlen(argv[0]),
+                                      argc > 1 ? argv[1] : NULL, argc > 1 ? (argvlen ? argvlen[1] : strlen(argv[1])) : 0,
+                                      &txn)))
+    return code;
   op *o = new_op(b);
   if (!o) return xr_fail_nomem();
   xr_resp_command(&b->wire, argc, argv, argvlen);
-  return finish_op(b, o);
+  code = finish_op(b, o);
+  if (code >= 0) b->txn = txn;
+  return code;
 }
 
 static void put_script_head(xr_buf *w, const xr_script *s, int argc, int by_sha) {
@@ -201,11 +210,13 @@ static int read_replies(xr_client *c, xr_conn *conn, xr_batch *b, int *outcome) 
 
 int xr_client_exec(xr_client *c, xr_batch *b) {
   if (!c || !b) return xr_fail(XR_EINVAL, "xr_client_exec: client and batch are required");
+  int code = xr_txn_check_closed(&b->txn, "xr_client_exec");
+  if (code) return code;
   reset_results(b);
   b->ran = 1;
   if (b->n == 0) return XR_OK;
   xr_conn *conn;
-  int code = xr_pool_get(c, &conn);
+  code = xr_pool_get(c, &conn);
   if (code != XR_OK) {
     mark_failed(b, 0, code);
     return code;
@@ -316,6 +327,8 @@ int xr_loop_conn_start(xr_loop_conn *lc, xr_batch *b, int *wait) {
   if (!lc || !b || !wait) return xr_fail(XR_EINVAL, "xr_loop_conn_start: an argument is NULL");
   *wait = 0;
   if (lc->running) return xr_fail(XR_EINVAL, "xr_loop_conn_start: another batch is running on the connection");
+  int code = xr_txn_check_closed(&b->txn, "xr_loop_conn_start");
+  if (code) return code;
   if (lc->broken)
     return xr_fail(XR_ECLOSED, "xr_loop_conn_start: the connection to %s failed earlier: open another",
                    xr_client_address(lc->c));
@@ -325,7 +338,7 @@ int xr_loop_conn_start(xr_loop_conn *lc, xr_batch *b, int *wait) {
   if (b->n == 0) return XR_OK;
   lc->running = b;
   if (redisAppendFormattedCommand(lc->conn->rc, b->wire.data, b->wire.len) != REDIS_OK) {
-    int code = xr_fail_nomem();
+    code = xr_fail_nomem();
     mark_failed(b, 0, code);
     run_end(lc, 0);
     return code;

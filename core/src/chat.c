@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "chat_internal.h"
+#include "client_internal.h"
 #include "crossredis/alloc.h"
 #include "crossredis/chat.h"
 #include "crossredis/timestamp.h"
@@ -33,16 +34,34 @@ static const char release_if_empty_lua[] =
     "if n == 0 then redis.call(\"del\", KEYS[1]) end\n"
     "return n";
 
+/* Beyond upstream: a dequeue that keeps the entry in a processing list until it is acknowledged,
+ * so an entry whose reply was lost (or whose consumer died) can be recovered. The processing list
+ * lives at least as long as the queue would have. */
+static const char dequeue_reliable_lua[] =
+    "local t = redis.call(\"pttl\", KEYS[1])\n"
+    "local v = redis.call(\"lpop\", KEYS[1])\n"
+    "if v then\n"
+    "  redis.call(\"rpush\", KEYS[2], v)\n"
+    "  if t < 60000 then t = 60000 end\n"
+    "  if redis.call(\"pttl\", KEYS[2]) < t then redis.call(\"pexpire\", KEYS[2], t) end\n"
+    "end\n"
+    "return v";
+static const char requeue_lua[] =
+    "local n = 0\n"
+    "while redis.call(\"rpoplpush\", KEYS[2], KEYS[1]) do n = n + 1 end\n"
+    "if n > 0 and redis.call(\"pttl\", KEYS[1]) < 60000 then redis.call(\"pexpire\", KEYS[1], 60000) end\n"
+    "return n";
+
 /* ---- the adapter ------------------------------------------------------------------------------ */
 
 static int check_token_prefix(const char *p) {
   size_t n = strlen(p);
   if (n == 0 || n > XR_TOKEN_PREFIX_MAX)
-    return xr_fail(XR_EINVAL, "chat: token prefix must have 1 to %d characters", XR_TOKEN_PREFIX_MAX);
+    return xr_fail(XR_EINVAL, "chat: token_prefix must have 1 to %d characters", XR_TOKEN_PREFIX_MAX);
   for (size_t i = 0; i < n; i++) {
     char c = p[i];
     if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
-      return xr_fail(XR_EINVAL, "chat: token prefix '%s' has '%c': only letters, digits and '-' are allowed", p, c);
+      return xr_fail(XR_EINVAL, "chat: token_prefix '%s' has '%c': only letters, digits and '-' are allowed", p, c);
   }
   return XR_OK;
 }
@@ -51,35 +70,60 @@ static int check_key_prefix(const char *p) {
   const char *glob = strpbrk(p, "*?[]\\");
   if (glob)
     return xr_fail(XR_EINVAL,
-                   "chat: key prefix '%s' holds the glob character '%c': SCAN MATCH could not select its keys "
+                   "chat: key_prefix '%s' holds the glob character '%c': SCAN MATCH could not select its keys "
                    "exactly",
                    p, *glob);
   return XR_OK;
 }
 
-int xr_chat_new(xr_chat **out, xr_client *client, const xr_chat_options *o) {
-  if (!out || !client || !o) return xr_fail(XR_EINVAL, "xr_chat_new: out, client and options are required");
-  *out = NULL;
+/* The options with their defaults applied, once checked. */
+typedef struct resolved {
+  const char *prefix, *token_prefix;
+  xr_token_suffix suffix;
+  xr_json_dialect json;
+  xr_chat_queue_dialect queue;
+} resolved;
+
+static int resolve(resolved *r, const xr_chat_options *o) {
+  if (!o) return xr_fail(XR_EINVAL, "xr_chat_new: options are required");
   if (o->version != XR_CHAT_OPTIONS_VERSION)
     return xr_fail(XR_EINVAL, "xr_chat_new: options version %u, expected %u (use XR_CHAT_OPTIONS_INIT)", o->version,
                    XR_CHAT_OPTIONS_VERSION);
-  const char *prefix = o->key_prefix ? o->key_prefix : "chat-sdk";
-  if (prefix[0] == '\0' && o->empty_prefix == XR_CHAT_EMPTY_PREFIX_DEFAULT) prefix = "chat-sdk";
+  r->prefix = o->key_prefix ? o->key_prefix : "chat-sdk";
+  if (r->prefix[0] == '\0' && o->empty_prefix == XR_CHAT_EMPTY_PREFIX_DEFAULT) r->prefix = "chat-sdk";
   if (o->empty_prefix != XR_CHAT_EMPTY_PREFIX_DEFAULT && o->empty_prefix != XR_CHAT_EMPTY_PREFIX_KEEP)
     return xr_fail(XR_EINVAL, "xr_chat_new: empty_prefix %d is not a known rule", (int)o->empty_prefix);
-  const char *token_prefix = o->token_prefix ? o->token_prefix : "redis";
+  r->token_prefix = o->token_prefix ? o->token_prefix : "redis";
   int rc;
-  if ((rc = check_key_prefix(prefix)) || (rc = check_token_prefix(token_prefix))) return rc;
-  xr_token_suffix suffix = o->token_suffix ? o->token_suffix : XR_TOKEN_BASE36;
-  if (suffix != XR_TOKEN_BASE36 && suffix != XR_TOKEN_HEX32)
-    return xr_fail(XR_EINVAL, "xr_chat_new: token_suffix %d is not XR_TOKEN_BASE36 or XR_TOKEN_HEX32", (int)suffix);
-  xr_json_dialect json = o->json ? o->json : XR_JSON_JS;
-  if (json != XR_JSON_JS && json != XR_JSON_PYTHON)
+  if ((rc = check_key_prefix(r->prefix)) || (rc = check_token_prefix(r->token_prefix))) return rc;
+  r->suffix = o->token_suffix ? o->token_suffix : XR_TOKEN_BASE36;
+  if (r->suffix != XR_TOKEN_BASE36 && r->suffix != XR_TOKEN_HEX32)
+    return xr_fail(XR_EINVAL, "xr_chat_new: token_suffix %d is not XR_TOKEN_BASE36 or XR_TOKEN_HEX32", (int)r->suffix);
+  r->json = o->json ? o->json : XR_JSON_JS;
+  if (r->json != XR_JSON_JS && r->json != XR_JSON_PYTHON)
     return xr_fail(XR_EINVAL, "xr_chat_new: json dialect %d: the Chat SDK runtimes are XR_JSON_JS and XR_JSON_PYTHON",
-                   (int)json);
-  xr_chat_queue_dialect queue = o->queue ? o->queue : XR_CHAT_QUEUE_TS;
-  if (queue < XR_CHAT_QUEUE_TS || queue > XR_CHAT_QUEUE_BOTH)
-    return xr_fail(XR_EINVAL, "xr_chat_new: queue dialect %d is not TS, PYTHON or BOTH", (int)queue);
+                   (int)r->json);
+  r->queue = o->queue ? o->queue : XR_CHAT_QUEUE_TS;
+  if (r->queue < XR_CHAT_QUEUE_TS || r->queue > XR_CHAT_QUEUE_BOTH)
+    return xr_fail(XR_EINVAL, "xr_chat_new: queue dialect %d is not TS, PYTHON or BOTH", (int)r->queue);
+  return XR_OK;
+}
+
+int xr_chat_options_check(const xr_chat_options *o) {
+  resolved r = {0};
+  return resolve(&r, o);
+}
+
+int xr_chat_new(xr_chat **out, xr_client *client, const xr_chat_options *o) {
+  if (!out || !client || !o) return xr_fail(XR_EINVAL, "xr_chat_new: out, client and options are required");
+  *out = NULL;
+  resolved r = {0};
+  int rc = resolve(&r, o);
+  if (rc) return rc;
+  const char *prefix = r.prefix, *token_prefix = r.token_prefix;
+  xr_token_suffix suffix = r.suffix;
+  xr_json_dialect json = r.json;
+  xr_chat_queue_dialect queue = r.queue;
 
   xr_chat *s = xr_calloc(1, sizeof *s);
   if (!s) return xr_fail_nomem();
@@ -102,7 +146,9 @@ int xr_chat_new(xr_chat **out, xr_client *client, const xr_chat_options *o) {
                  {&s->extend, extend_lua, sizeof extend_lua - 1},
                  {&s->append, append_lua, sizeof append_lua - 1},
                  {&s->enqueue, enqueue_lua, sizeof enqueue_lua - 1},
-                 {&s->release_if_empty, release_if_empty_lua, sizeof release_if_empty_lua - 1}};
+                 {&s->release_if_empty, release_if_empty_lua, sizeof release_if_empty_lua - 1},
+                 {&s->dequeue_reliable, dequeue_reliable_lua, sizeof dequeue_reliable_lua - 1},
+                 {&s->requeue, requeue_lua, sizeof requeue_lua - 1}};
   for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++) {
     if ((rc = xr_script_new(scripts[i].slot, scripts[i].text, scripts[i].len)) != XR_OK) {
       xr_chat_free(s);
@@ -120,6 +166,8 @@ void xr_chat_free(xr_chat *s) {
   xr_script_free(s->append);
   xr_script_free(s->enqueue);
   xr_script_free(s->release_if_empty);
+  xr_script_free(s->dequeue_reliable);
+  xr_script_free(s->requeue);
   xr_free(s->prefix);
   xr_free(s);
 }
@@ -159,8 +207,38 @@ static int make_key(chat_key *k, const xr_chat *s, const char *kind, const char 
   return XR_OK;
 }
 
+/* TTLs and counts come from callers in every runtime: each is checked here, once, so that C, Python
+ * and Node refuse the same values with the same words, and no arithmetic on them can overflow. */
+static int check_ttl(const char *op, int64_t ttl_ms, int zero_ok) {
+  if (ttl_ms < 0 || (ttl_ms == 0 && !zero_ok))
+    return zero_ok ? xr_fail(XR_EINVAL, "%s: ttl_ms must be >= 0 (0: no expiry), got %lld", op, (long long)ttl_ms)
+                   : xr_fail(XR_EINVAL, "%s: ttl_ms must be > 0, got %lld", op, (long long)ttl_ms);
+  if (ttl_ms > XR_TTL_MAX_MS)
+    return xr_fail(XR_EINVAL, "%s: ttl_ms must be at most %lld (2^53-1), got %lld", op, (long long)XR_TTL_MAX_MS,
+                   (long long)ttl_ms);
+  return XR_OK;
+}
+
+static int check_count(const char *op, const char *name, long v) {
+  if (v < 0) return xr_fail(XR_EINVAL, "%s: %s must be >= 0 (0: no limit), got %ld", op, name, v);
+  return XR_OK;
+}
+
+int chat_check_ttl(const char *op, int64_t ttl_ms, int zero_ok) { return check_ttl(op, ttl_ms, zero_ok); }
+
+int chat_check_ms(const char *op, const char *name, int64_t v, const char *what) {
+  if (v >= 0 && v <= XR_TTL_MAX_MS) return XR_OK;
+  return xr_fail(XR_EINVAL, "%s: %s must be between 0 and %lld (%s), got %lld", op, name, (long long)XR_TTL_MAX_MS, what,
+                 (long long)v);
+}
+
+/* Redis refuses a bulk string past 512 MiB (proto-max-bulk-len); the bound also keeps the key
+ * length sums from overflowing whatever length a caller claims. */
+#define CHAT_ID_MAX ((size_t)512 * 1024 * 1024 - 1024)
+
 static int need_id(const char *id, size_t len, const char *what) {
   if (!id || len == 0) return xr_fail(XR_EINVAL, "chat: the %s is empty", what);
+  if (len > CHAT_ID_MAX) return xr_fail(XR_EINVAL, "chat: the %s has %zu bytes, more than a Redis key may", what, len);
   return XR_OK;
 }
 
@@ -207,9 +285,9 @@ int chat_build_subscription(chat_cmd *c, const xr_chat *s, const char *name, con
 
 int chat_build_acquire(chat_cmd *c, const xr_chat *s, xr_chat_lock *lock, const char *tid, size_t len,
                        int64_t ttl_ms) {
-  if (ttl_ms <= 0) return xr_fail(XR_EINVAL, "chat: acquire_lock needs a ttl_ms > 0, not %lld", (long long)ttl_ms);
-  int rc = build_keyed(c, s, "SET", "lock", tid, len, "thread id");
-  if (rc) return rc;
+  int rc;
+  if ((rc = check_ttl("chat.acquire_lock", ttl_ms, 0)) || (rc = build_keyed(c, s, "SET", "lock", tid, len, "thread id")))
+    return rc;
   int64_t now = xr_time_now_ms();
   int n = xr_token_make(lock->token, sizeof lock->token, s->token_prefix, s->token_prefix_len, now, s->suffix);
   if (n < 0) return n;
@@ -242,9 +320,9 @@ int chat_build_release(chat_cmd *c, const xr_chat *s, const char *tid, size_t le
 
 int chat_build_extend(chat_cmd *c, const xr_chat *s, const char *tid, size_t len, const char *token,
                       size_t token_len, int64_t ttl_ms) {
-  if (ttl_ms <= 0) return xr_fail(XR_EINVAL, "chat: extend_lock needs a ttl_ms > 0, not %lld", (long long)ttl_ms);
-  int rc = chat_build_release(c, s, tid, len, token, token_len);
-  if (rc) return rc;
+  int rc;
+  if ((rc = check_ttl("chat.extend_lock", ttl_ms, 0)) || (rc = chat_build_release(c, s, tid, len, token, token_len)))
+    return rc;
   c->script = s->extend;
   arg_num(c, 0, ttl_ms);
   return XR_OK;
@@ -290,8 +368,10 @@ int chat_build_set(chat_cmd *c, const xr_chat *s, const char *key, size_t key_le
                    size_t json_len, int64_t ttl_ms, int nx) {
   const char *v = NULL;
   size_t vlen = 0;
-  int rc = build_keyed(c, s, "SET", "cache", key, key_len, "key");
-  if (rc || (rc = value_text(c, s, json, json_len, &v, &vlen))) return rc;
+  int rc;
+  if ((rc = check_ttl(nx ? "chat.set_if_not_exists" : "chat.set", ttl_ms, 1)) ||
+      (rc = build_keyed(c, s, "SET", "cache", key, key_len, "key")) || (rc = value_text(c, s, json, json_len, &v, &vlen)))
+    return rc;
   arg(c, v, vlen);
   if (ttl_ms > 0) {
     arg_str(c, "PX");
@@ -306,15 +386,16 @@ int chat_build_append(chat_cmd *c, const xr_chat *s, const char *key, size_t key
   const char *v = NULL;
   size_t vlen = 0;
   int rc;
-  if ((rc = need_id(key, key_len, "key")) || (rc = make_key(&c->key, s, "list", key, key_len)) ||
+  if ((rc = check_ttl("chat.append_to_list", ttl_ms, 1)) || (rc = check_count("chat.append_to_list", "max_length", max_length)) ||
+      (rc = need_id(key, key_len, "key")) || (rc = make_key(&c->key, s, "list", key, key_len)) ||
       (rc = value_text(c, s, json, json_len, &v, &vlen)))
     return rc;
   c->script = s->append;
   c->numkeys = 1;
   arg(c, c->key.data, c->key.len);
   arg(c, v, vlen);
-  arg_num(c, 0, max_length > 0 ? max_length : 0);
-  arg_num(c, 1, ttl_ms > 0 ? ttl_ms : 0);
+  arg_num(c, 0, max_length);
+  arg_num(c, 1, ttl_ms);
   return XR_OK;
 }
 
@@ -329,7 +410,9 @@ int chat_build_get_list(chat_cmd *c, const xr_chat *s, const char *key, size_t k
 int chat_build_enqueue(chat_cmd *c, const xr_chat *s, const char *tid, size_t len, const char *message_json,
                        size_t message_len, int64_t enqueued_at_ms, int64_t expires_at_ms, long max_size) {
   int rc;
-  if ((rc = need_id(tid, len, "thread id")) || (rc = make_key(&c->key, s, "queue", tid, len))) return rc;
+  if ((rc = check_count("chat.enqueue", "max_size", max_size)) || (rc = need_id(tid, len, "thread id")) ||
+      (rc = make_key(&c->key, s, "queue", tid, len)))
+    return rc;
   size_t elen;
   if ((rc = xr_chat_encode_queue_entry(&c->owned, &elen, message_json, message_len, enqueued_at_ms, expires_at_ms,
                                        s->queue, s->json)))
@@ -341,13 +424,43 @@ int chat_build_enqueue(chat_cmd *c, const xr_chat *s, const char *tid, size_t le
   c->numkeys = 1;
   arg(c, c->key.data, c->key.len);
   arg(c, c->owned, elen);
-  arg_num(c, 0, max_size > 0 ? max_size : 0);
+  arg_num(c, 0, max_size);
   arg_num(c, 1, ttl);
   return XR_OK;
 }
 
 int chat_build_dequeue(chat_cmd *c, const xr_chat *s, const char *tid, size_t len) {
   return build_keyed(c, s, "LPOP", "queue", tid, len, "thread id");
+}
+
+/* The queue and its processing list: KEYS[1], KEYS[2] of the reliable dequeue's scripts. */
+static int build_queue_pair(chat_cmd *c, const xr_chat *s, const xr_script *script, const char *tid, size_t len) {
+  int rc;
+  if ((rc = need_id(tid, len, "thread id")) || (rc = make_key(&c->key, s, "queue", tid, len)) ||
+      (rc = make_key(&c->key2, s, "queue-processing", tid, len)))
+    return rc;
+  c->script = script;
+  c->numkeys = 2;
+  arg(c, c->key.data, c->key.len);
+  arg(c, c->key2.data, c->key2.len);
+  return XR_OK;
+}
+
+int chat_build_dequeue_reliable(chat_cmd *c, const xr_chat *s, const char *tid, size_t len) {
+  return build_queue_pair(c, s, s->dequeue_reliable, tid, len);
+}
+
+int chat_build_requeue(chat_cmd *c, const xr_chat *s, const char *tid, size_t len) {
+  return build_queue_pair(c, s, s->requeue, tid, len);
+}
+
+int chat_build_ack(chat_cmd *c, const xr_chat *s, const char *tid, size_t len, const char *raw, size_t raw_len) {
+  int rc;
+  if (!raw || raw_len == 0) return xr_fail(XR_EINVAL, "chat.ack: the entry's raw bytes are empty");
+  if ((rc = build_keyed(c, s, "LREM", "queue-processing", tid, len, "thread id"))) return rc;
+  arg_str(c, "1");
+  arg(c, raw, raw_len);
+  return XR_OK;
 }
 
 int chat_build_queue_depth(chat_cmd *c, const xr_chat *s, const char *tid, size_t len) {
@@ -424,7 +537,13 @@ int chat_decode_entry(const chat_cmd *c, const xr_chat *s, const xr_reply *r, bo
 int chat_name_key(const chat_cmd *c, int rc) {
   char msg[768];
   snprintf(msg, sizeof msg, "%s", xr_error_last()->message);
-  return xr_fail(rc, "%.*s: %s", (int)(c->key.len > 200 ? 200 : c->key.len), c->key.data, msg);
+  /* A plain dequeue (LPOP) whose reply never came may have popped the entry: say so, and how to
+   * avoid it. */
+  int popped = (rc == XR_EIO || rc == XR_ETIMEOUT) && !c->script && c->argv[0] && !strcmp(c->argv[0], "LPOP");
+  return xr_fail(rc, "%.*s: %s%s", (int)(c->key.len > 200 ? 200 : c->key.len), c->key.data, msg,
+                 popped ? "; the dequeue may have popped an entry, which is then lost (dequeue_reliable keeps "
+                          "entries in <prefix>:queue-processing:<id> until acknowledged)"
+                        : "");
 }
 
 int chat_run(xr_chat *s, chat_cmd *c, xr_reply **r) {
@@ -587,6 +706,23 @@ int xr_chat_dequeue(xr_chat *s, bool *found, xr_chat_queue_entry *e, const char 
   RUN(chat_build_dequeue(c, s, thread_id, len), chat_decode_entry(c, s, r, found, e));
 }
 
+int xr_chat_dequeue_reliable(xr_chat *s, bool *found, xr_chat_queue_entry *e, const char *thread_id, size_t len) {
+  CHECK("xr_chat_dequeue_reliable");
+  if (!e) return xr_fail(XR_EINVAL, "xr_chat_dequeue_reliable: the entry is required");
+  memset(e, 0, sizeof *e);
+  RUN(chat_build_dequeue_reliable(c, s, thread_id, len), chat_decode_entry(c, s, r, found, e));
+}
+
+int xr_chat_ack(xr_chat *s, bool *acked, const char *thread_id, size_t len, const char *raw, size_t raw_len) {
+  CHECK("xr_chat_ack");
+  RUN(chat_build_ack(c, s, thread_id, len, raw, raw_len), chat_decode_int1(c, r, acked));
+}
+
+int xr_chat_requeue_processing(xr_chat *s, long long *moved, const char *thread_id, size_t len) {
+  CHECK("xr_chat_requeue_processing");
+  RUN(chat_build_requeue(c, s, thread_id, len), chat_decode_integer(c, r, moved));
+}
+
 int xr_chat_queue_depth(xr_chat *s, long long *depth, const char *thread_id, size_t len) {
   CHECK("xr_chat_queue_depth");
   RUN(chat_build_queue_depth(c, s, thread_id, len), chat_decode_integer(c, r, depth));
@@ -594,16 +730,14 @@ int xr_chat_queue_depth(xr_chat *s, long long *depth, const char *thread_id, siz
 
 /* ---- blocking acquire ---------------------------------------------------------------------------- */
 
-static void sleep_ms(int64_t ms) {
-  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0) {
-  }
-}
-
 int xr_chat_acquire_lock_wait(xr_chat *s, bool *acquired, xr_chat_lock *lock, const char *thread_id, size_t len,
                               int64_t ttl_ms, int64_t wait_ms) {
   CHECK("xr_chat_acquire_lock_wait");
-  int64_t deadline = xr_time_now_ms() + (wait_ms > 0 ? wait_ms : 0);
+  int rc0;
+  if ((rc0 = chat_check_ms("chat.acquire_lock_wait", "wait_ms", wait_ms, "milliseconds")) ||
+      (rc0 = check_ttl("chat.acquire_lock_wait", ttl_ms, 0)))
+    return rc0;
+  int64_t deadline = xr_time_now_ms() + wait_ms;
   int64_t delay = 10;
   for (;;) {
     int rc = xr_chat_acquire_lock(s, acquired, lock, thread_id, len, ttl_ms);
@@ -614,7 +748,7 @@ int xr_chat_acquire_lock_wait(xr_chat *s, bool *acquired, xr_chat_lock *lock, co
     uint32_t r = 0;
     if ((rc = xr_random_bytes(&r, sizeof r))) return rc;
     int64_t pause = delay / 2 + (int64_t)(r % (uint32_t)(delay / 2 + 1));
-    sleep_ms(pause < left ? pause : left);
+    if ((rc = xr_client_sleep(s->client, pause < left ? pause : left))) return rc;
     if (delay < 250) delay = delay * 2 > 250 ? 250 : delay * 2;
   }
 }

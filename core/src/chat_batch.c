@@ -157,6 +157,15 @@ int xr_chat_batch_enqueue(xr_chat_batch *cb, const char *thread_id, size_t len, 
 int xr_chat_batch_dequeue(xr_chat_batch *cb, const char *thread_id, size_t len) {
   ADD(chat_build_dequeue(c, s, thread_id, len), OP_ENTRY, NULL);
 }
+int xr_chat_batch_dequeue_reliable(xr_chat_batch *cb, const char *thread_id, size_t len) {
+  ADD(chat_build_dequeue_reliable(c, s, thread_id, len), OP_ENTRY, NULL);
+}
+int xr_chat_batch_ack(xr_chat_batch *cb, const char *thread_id, size_t len, const char *raw, size_t raw_len) {
+  ADD(chat_build_ack(c, s, thread_id, len, raw, raw_len), OP_BOOL, NULL);
+}
+int xr_chat_batch_requeue_processing(xr_chat_batch *cb, const char *thread_id, size_t len) {
+  ADD(chat_build_requeue(c, s, thread_id, len), OP_INTEGER, NULL);
+}
 int xr_chat_batch_queue_depth(xr_chat_batch *cb, const char *thread_id, size_t len) {
   ADD(chat_build_queue_depth(c, s, thread_id, len), OP_INTEGER, NULL);
 }

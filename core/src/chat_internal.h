@@ -16,7 +16,7 @@ struct xr_chat {
   xr_token_suffix suffix;
   xr_json_dialect json;
   xr_chat_queue_dialect queue;
-  xr_script *release, *extend, *append, *enqueue, *release_if_empty;
+  xr_script *release, *extend, *append, *enqueue, *release_if_empty, *dequeue_reliable, *requeue;
 };
 
 /* A key, on the stack when short. */
@@ -41,6 +41,12 @@ typedef struct chat_cmd {
 
 void chat_cmd_free(chat_cmd *c);
 
+/* XR_EINVAL unless 0 < ttl_ms <= XR_TTL_MAX_MS (0 allowed when zero_ok: no expiry); `op` names
+ * the operation in the message ("chat.set: ttl_ms must be >= 0 (0: no expiry), got -5"). */
+int chat_check_ttl(const char *op, int64_t ttl_ms, int zero_ok);
+/* XR_EINVAL unless 0 <= v <= XR_TTL_MAX_MS: "<op>: <name> must be between 0 and ... (<what>), got v". */
+int chat_check_ms(const char *op, const char *name, int64_t v, const char *what);
+
 int chat_build_subscription(chat_cmd *c, const xr_chat *s, const char *name, const char *tid, size_t len);
 int chat_build_acquire(chat_cmd *c, const xr_chat *s, xr_chat_lock *lock, const char *tid, size_t len, int64_t ttl_ms);
 int chat_build_release(chat_cmd *c, const xr_chat *s, const char *tid, size_t len, const char *token, size_t token_len);
@@ -60,6 +66,9 @@ int chat_build_enqueue(chat_cmd *c, const xr_chat *s, const char *tid, size_t le
                        size_t message_len, int64_t enqueued_at_ms, int64_t expires_at_ms, long max_size);
 int chat_build_dequeue(chat_cmd *c, const xr_chat *s, const char *tid, size_t len);
 int chat_build_queue_depth(chat_cmd *c, const xr_chat *s, const char *tid, size_t len);
+int chat_build_dequeue_reliable(chat_cmd *c, const xr_chat *s, const char *tid, size_t len);
+int chat_build_ack(chat_cmd *c, const xr_chat *s, const char *tid, size_t len, const char *raw, size_t raw_len);
+int chat_build_requeue(chat_cmd *c, const xr_chat *s, const char *tid, size_t len);
 
 int chat_decode_status(const chat_cmd *c, const xr_reply *r);
 int chat_decode_int1(const chat_cmd *c, const xr_reply *r, bool *out);

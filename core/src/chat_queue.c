@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "chat_internal.h"
 #include "crossredis/chat.h"
 #include "internal.h"
 #include "json_internal.h"
@@ -53,11 +54,13 @@ int xr_chat_encode_queue_entry(char **out, size_t *out_len, const char *message_
   if (json != XR_JSON_JS && json != XR_JSON_PYTHON)
     return xr_fail(XR_EINVAL, "queue entry: json dialect %d: the Chat SDK runtimes are XR_JSON_JS and XR_JSON_PYTHON",
                    (int)json);
-  if (enqueued_at_ms < 0 || expires_at_ms < 0)
-    return xr_fail(XR_EINVAL, "queue entry: enqueued_at and expires_at must be Unix milliseconds, not negative");
+  int rc;
+  if ((rc = chat_check_ms("chat.enqueue", "enqueued_at_ms", enqueued_at_ms, "Unix milliseconds")) ||
+      (rc = chat_check_ms("chat.enqueue", "expires_at_ms", expires_at_ms, "Unix milliseconds")))
+    return rc;
   char *message = NULL;
   size_t mlen = 0;
-  int rc = xr_json_transcode(&message, &mlen, message_json, message_len, json, 0);
+  rc = xr_json_transcode(&message, &mlen, message_json, message_len, json, 0);
   if (rc) return xr_fail(rc, "queue entry: the message is not JSON: %s", xr_error_last()->message);
   /* The members in the order each runtime writes them (SPEC.md 1.5). */
   xr_buf b = XR_BUF_INIT;

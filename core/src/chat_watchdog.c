@@ -23,8 +23,13 @@ int xr_chat_watchdog_new(xr_chat_watchdog **out, xr_chat *s, const char *thread_
   if (!out || !s || !lock || !thread_id || len == 0)
     return xr_fail(XR_EINVAL, "xr_chat_watchdog_new: out, state, a thread id and the lock are required");
   *out = NULL;
-  if (ttl_ms < 3) return xr_fail(XR_EINVAL, "xr_chat_watchdog_new: ttl_ms %lld is too short to extend every ttl/3",
+  int rc = chat_check_ttl("chat.watchdog", ttl_ms, 0);
+  if (rc) return rc;
+  if (ttl_ms < 3) return xr_fail(XR_EINVAL, "chat.watchdog: ttl_ms must be at least 3 to extend every ttl/3, got %lld",
                                  (long long)ttl_ms);
+  if ((rc = chat_check_ms("chat.watchdog", "max_lifetime_ms", max_lifetime_ms, "milliseconds (0: no limit)")) ||
+      (rc = chat_check_ms("chat.watchdog", "now_ms", now_ms, "Unix milliseconds")))
+    return rc;
   if (lock->token_len == 0 || lock->token_len >= XR_TOKEN_MAX)
     return xr_fail(XR_EINVAL, "xr_chat_watchdog_new: the lock has no valid token");
   xr_chat_watchdog *w = xr_calloc(1, sizeof *w);
@@ -61,7 +66,8 @@ int64_t xr_chat_watchdog_expires_at(const xr_chat_watchdog *w) { return w ? w->e
 
 int xr_chat_watchdog_tick(xr_chat_watchdog *w, xr_chat_watchdog_state *state, int64_t now_ms) {
   if (!w) return xr_fail(XR_EINVAL, "xr_chat_watchdog_tick: the watchdog is NULL");
-  int rc = XR_OK;
+  int rc = chat_check_ms("chat.watchdog", "now_ms", now_ms, "Unix milliseconds");
+  if (rc) return rc;
   if (w->state == XR_WATCHDOG_HELD && now_ms >= w->next_due_ms) {
     if (now_ms >= w->finish_at_ms) {
       w->state = XR_WATCHDOG_FINISHED; /* the lock now lives out its last TTL */

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include <hiredis/hiredis.h>
@@ -29,6 +30,8 @@ struct xr_client {
   char address[300];
   pthread_mutex_t mu;
   pthread_cond_t cv; /* signalled when a connection is given back or a slot frees up */
+  pthread_cond_t sleep_cv; /* broadcast by xr_client_shutdown to wake sleepers */
+  atomic_int shut;
   xr_conn *idle;
   int total;    /* connections open: idle and in use */
   uint64_t gen; /* bumped when a connection is lost */
@@ -77,9 +80,39 @@ int xr_conn_error(const xr_client *c, const redisContext *rc, int saved_errno, i
 
 /* ---- one connection -------------------------------------------------------------------------- */
 
-static struct timeval ms_to_tv(int ms) {
-  struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+static struct timeval ms_to_tv(int64_t ms) {
+  struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
   return tv;
+}
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* While a connection is being set up (TLS handshake, AUTH, SELECT, CLIENT SETNAME, the first
+ * PING), its socket waits at most what is left of the connect timeout, so a server that accepts
+ * and never answers costs connect_timeout_ms in all, not a command timeout per step. */
+typedef struct setup_clock {
+  int64_t deadline; /* monotonic ms; 0: no connect timeout */
+} setup_clock;
+
+static int setup_budget(xr_client *c, redisContext *rc, const setup_clock *clk, const char *step) {
+  if (!clk->deadline) return XR_OK;
+  int64_t left = clk->deadline - mono_ms();
+  if (left <= 0)
+    return xr_fail(XR_ETIMEOUT, "timeout after %d ms opening a connection to %s (before %s)", c->connect_timeout_ms,
+                   c->address, step);
+  redisSetTimeout(rc, ms_to_tv(left));
+  return XR_OK;
+}
+
+/* A setup step that timed out says so in the connect timeout's words. */
+static int setup_failed(xr_client *c, int code, const char *step) {
+  if (code != XR_ETIMEOUT) return code;
+  return xr_fail(XR_ETIMEOUT, "timeout after %d ms opening a connection to %s: connected, but no answer to %s",
+                 c->connect_timeout_ms, c->address, step);
 }
 
 static int setup_command(xr_client *c, redisContext *rc, int argc, const char **argv, const char *what) {
@@ -197,7 +230,9 @@ static int tls_probe(xr_client *c, redisContext *rc) {
                  c->address, reason);
 }
 
-static int conn_open(xr_client *c, xr_conn **out) {
+/* Opens a connection; `probe` adds a PING answered PONG to the setup (xr_client_open's check). */
+static int conn_open(xr_client *c, xr_conn **out, int probe) {
+  setup_clock clk = {c->connect_timeout_ms > 0 ? mono_ms() + c->connect_timeout_ms : 0};
   redisOptions ro = {0};
   struct timeval ct, cmd;
   if (c->unix_path) {
@@ -227,10 +262,14 @@ static int conn_open(xr_client *c, xr_conn **out) {
     goto fail;
   }
   if (c->tls) {
+    if ((code = setup_budget(c, rc, &clk, "the TLS handshake"))) goto fail;
     sigpipe_guard g;
     sigpipe_block(&g);
     code = c->tls->vt->connect(c->tls, rc, c->host ? c->host : "");
-    if (code == XR_OK) code = tls_probe(c, rc);
+    if (code != XR_OK && clk.deadline && mono_ms() >= clk.deadline)
+      code = setup_failed(c, XR_ETIMEOUT,
+                          "the TLS handshake (a plain, non-TLS Redis port never answers one: use redis:// there)");
+    if (code == XR_OK) code = setup_failed(c, tls_probe(c, rc), "a PING after the TLS handshake");
     sigpipe_restore(&g, code != XR_OK);
     if (code != XR_OK) goto fail;
   }
@@ -242,18 +281,31 @@ static int conn_open(xr_client *c, xr_conn **out) {
   conn_install_write(conn, c->tls != NULL);
   if (c->password) {
     const char *argv[3] = {"AUTH", c->username ? c->username : c->password, c->password};
-    if ((code = setup_command(c, rc, c->username ? 3 : 2, argv, "AUTH")) != XR_OK) goto fail;
+    if ((code = setup_budget(c, rc, &clk, "AUTH")) ||
+        (code = setup_failed(c, setup_command(c, rc, c->username ? 3 : 2, argv, "AUTH"), "AUTH")) != XR_OK)
+      goto fail;
   }
   if (c->db) {
     char db[16];
     snprintf(db, sizeof db, "%d", c->db);
     const char *argv[2] = {"SELECT", db};
-    if ((code = setup_command(c, rc, 2, argv, "SELECT")) != XR_OK) goto fail;
+    if ((code = setup_budget(c, rc, &clk, "SELECT")) ||
+        (code = setup_failed(c, setup_command(c, rc, 2, argv, "SELECT"), "SELECT")) != XR_OK)
+      goto fail;
   }
   if (c->client_name) {
     const char *argv[3] = {"CLIENT", "SETNAME", c->client_name};
-    if ((code = setup_command(c, rc, 3, argv, "CLIENT SETNAME")) != XR_OK) goto fail;
+    if ((code = setup_budget(c, rc, &clk, "CLIENT SETNAME")) ||
+        (code = setup_failed(c, setup_command(c, rc, 3, argv, "CLIENT SETNAME"), "CLIENT SETNAME")) != XR_OK)
+      goto fail;
   }
+  if (probe) {
+    const char *argv[1] = {"PING"};
+    if ((code = setup_budget(c, rc, &clk, "PING")) ||
+        (code = setup_failed(c, setup_command(c, rc, 1, argv, "PING"), "PING")) != XR_OK)
+      goto fail;
+  }
+  if (clk.deadline) redisSetTimeout(rc, ms_to_tv(c->command_timeout_ms > 0 ? c->command_timeout_ms : 0));
   *out = conn;
   return XR_OK;
 fail:
@@ -286,6 +338,10 @@ int xr_pool_get(xr_client *c, xr_conn **out) {
   }
   pthread_mutex_lock(&c->mu);
   for (;;) {
+    if (atomic_load(&c->shut)) {
+      pthread_mutex_unlock(&c->mu);
+      return xr_client_check_open(c, "the call");
+    }
     xr_conn *conn = c->idle;
     if (conn) {
       c->idle = conn->next;
@@ -304,7 +360,7 @@ int xr_pool_get(xr_client *c, xr_conn **out) {
       c->total++;
       uint64_t gen = c->gen;
       pthread_mutex_unlock(&c->mu);
-      int code = conn_open(c, &conn);
+      int code = conn_open(c, &conn, 0);
       if (code != XR_OK) {
         pthread_mutex_lock(&c->mu);
         c->total--;
@@ -324,7 +380,38 @@ int xr_pool_get(xr_client *c, xr_conn **out) {
   }
 }
 
-int xr_conn_open(xr_client *c, xr_conn **out) { return conn_open(c, out); }
+int xr_conn_open(xr_client *c, xr_conn **out) {
+  int code = xr_client_check_open(c, "xr_loop_conn_open");
+  return code ? code : conn_open(c, out, 0);
+}
+
+int xr_client_check_open(const xr_client *c, const char *fn) {
+  if (!atomic_load(&c->shut)) return XR_OK;
+  return xr_fail(XR_ECLOSED, "%s: the client of %s is shut down", fn, c->address);
+}
+
+void xr_client_shutdown(xr_client *c) {
+  if (!c) return;
+  pthread_mutex_lock(&c->mu);
+  atomic_store(&c->shut, 1);
+  pthread_cond_broadcast(&c->cv);
+  pthread_cond_broadcast(&c->sleep_cv);
+  pthread_mutex_unlock(&c->mu);
+}
+
+int xr_client_sleep(xr_client *c, int64_t ms) {
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  if (ms < 0) ms = 0;
+  until.tv_sec += (time_t)(ms / 1000);
+  until.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+  pthread_mutex_lock(&c->mu);
+  int rc = 0;
+  while (!atomic_load(&c->shut) && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&c->sleep_cv, &c->mu, &until);
+  pthread_mutex_unlock(&c->mu);
+  return xr_client_check_open(c, "the wait");
+}
 
 void xr_conn_close(xr_conn *conn) { conn_close(conn); }
 
@@ -391,15 +478,20 @@ int xr_client_open(xr_client **out, const xr_client_options *o) {
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&c->cv, &ca);
+  pthread_cond_init(&c->sleep_cv, &ca);
   pthread_condattr_destroy(&ca);
   if (o->tls) {
     c->tls = o->tls;
     c->tls->vt->retain(c->tls);
   }
-  if ((code = xr_client_ping(c)) != XR_OK) {
+  /* The first connection, checked with a PING, all within the connect timeout; it joins the pool. */
+  xr_conn *first = NULL;
+  if ((code = conn_open(c, &first, 1)) != XR_OK) {
     xr_client_close(c);
     return code;
   }
+  c->total = 1;
+  c->idle = first;
   *out = c;
   return XR_OK;
 }
@@ -433,6 +525,7 @@ void xr_client_close(xr_client *c) {
   if (c->tls) c->tls->vt->release(c->tls);
   pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->cv);
+  pthread_cond_destroy(&c->sleep_cv);
   char *strs[] = {c->host, c->unix_path, c->username, c->password, c->client_name};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) xr_free(strs[i]);
   xr_free(c);
@@ -489,6 +582,10 @@ int xr_client_command(xr_client *c, xr_reply **out, int argc, const char *const 
   if (out) *out = NULL;
   int code = check_args(c, argc, argv, "xr_client_command");
   if (code) return code;
+  if ((code = xr_check_pooled_command("xr_client_command", argv[0], argvlen ? argvlen[0] : strlen(argv[0]),
+                                      argc > 1 ? argv[1] : NULL, argc > 1 ? (argvlen ? argvlen[1] : strlen(argv[1])) : 0,
+                                      NULL)))
+    return code;
   xr_conn *conn;
   if ((code = xr_pool_get(c, &conn)) != XR_OK) return code;
   int outcome = XR_CONN_OK;

@@ -41,4 +41,21 @@ int xr_reply_error_code(const char *text, size_t len);
 int xr_reply_error(const redisReply *r);
 int xr_is_noscript(const redisReply *r);
 
+/* Commands a pooled connection must not run because they change what the connection means for
+ * the next call (SELECT, SUBSCRIBE, MONITOR, CLIENT REPLY, AUTH, ...). XR_EINVAL saying where to do
+ * it instead, or XR_OK. `txn` (batches only) tracks MULTI/EXEC/DISCARD and WATCH/UNWATCH, which a
+ * batch may hold as long as it closes them (see xr_txn_check_closed); NULL refuses them. */
+typedef struct xr_txn {
+  int in_multi, watching;
+} xr_txn;
+int xr_check_pooled_command(const char *fn, const char *name, size_t len, const char *sub, size_t sublen,
+                            xr_txn *txn);
+int xr_txn_check_closed(const xr_txn *txn, const char *fn);
+
+/* Sleeps up to ms, waking early when the client is shut down (xr_client_shutdown): XR_ECLOSED
+ * then, else XR_OK. */
+int xr_client_sleep(xr_client *c, int64_t ms);
+/* XR_ECLOSED once xr_client_shutdown was called, naming `fn`; else XR_OK. */
+int xr_client_check_open(const xr_client *c, const char *fn);
+
 #endif

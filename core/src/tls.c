@@ -67,6 +67,16 @@ static int load_key_pem(SSL_CTX *ctx, const char *pem) {
   return rc;
 }
 
+/* OpenSSL's reason for the failed handshake in `reason`; 1 when it says the peer answered
+ * something that is not TLS (a plain Redis port answering an error line, an HTTP server). */
+static int not_tls(char *reason, size_t size) {
+  unsigned long e = ERR_peek_last_error();
+  const char *r = e ? ERR_reason_error_string(e) : NULL;
+  snprintf(reason, size, "%s", r ? r : "");
+  return r && (strstr(r, "wrong version number") || strstr(r, "packet length too long") ||
+               strstr(r, "record layer failure") || strstr(r, "http request"));
+}
+
 static int tls_connect(xr_tls *t, redisContext *rc, const char *host) {
   xr_tls_impl *impl = (xr_tls_impl *)t;
   const char *name = impl->server_name ? impl->server_name : host;
@@ -89,12 +99,17 @@ static int tls_connect(xr_tls *t, redisContext *rc, const char *host) {
     }
   }
   if (redisInitiateSSL(rc, ssl) != REDIS_OK) {
+    char reason[160] = "";
     long vr = SSL_get_verify_result(ssl);
     int code = XR_ETLS;
     if (!impl->insecure && vr != X509_V_OK)
       xr_fail(code, "TLS certificate verify failed: %s (server %s)", X509_verify_cert_error_string(vr), name);
+    else if (not_tls(reason, sizeof reason))
+      xr_fail(code, "TLS handshake with %s failed: the server does not speak TLS on this port (%s): use redis:// for "
+              "a plain port", name, reason);
     else
-      xr_fail(code, "TLS handshake with %s failed: %s", name, rc->errstr[0] ? rc->errstr : "unknown error");
+      xr_fail(code, "TLS handshake with %s failed: %s", name,
+              reason[0] ? reason : (rc->errstr[0] && !strstr(rc->errstr, "(null)") ? rc->errstr : "the server closed the connection"));
     SSL_free(ssl); /* hiredis leaves the SSL object with us when the handshake fails */
     return code;
   }

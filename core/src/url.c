@@ -39,16 +39,25 @@ static int decode(char **out, const char *s, size_t n, const char *what) {
   return XR_OK;
 }
 
-static int parse_int(int *out, const char *s, size_t n, long lo, long hi, const char *what) {
+/* A URL that carries a password never has a piece of itself echoed in a message: a password with
+ * an unescaped '/', '@' or ':' moves the boundaries, and its text would land in "bad port '…'". */
+static const char secret_hint[] = "(not shown: the URL holds credentials; percent-encode '/', '@' and ':' in them)";
+
+static int parse_int(int *out, const char *s, size_t n, long lo, long hi, const char *what, int quiet) {
   char tmp[32];
-  if (n == 0 || n >= sizeof tmp) return xr_fail(XR_EINVAL, "URL: bad %s '%.*s'", what, (int)(n < 64 ? n : 64), s);
+  if (n == 0 || n >= sizeof tmp) {
+    if (quiet) return xr_fail(XR_EINVAL, "URL: bad %s %s", what, secret_hint);
+    return xr_fail(XR_EINVAL, "URL: bad %s '%.*s'", what, (int)(n < 64 ? n : 64), s);
+  }
   memcpy(tmp, s, n);
   tmp[n] = '\0';
   char *end;
   errno = 0;
   long v = strtol(tmp, &end, 10);
-  if (errno || *end || !isdigit((unsigned char)tmp[0]) || v < lo || v > hi)
+  if (errno || *end || !isdigit((unsigned char)tmp[0]) || v < lo || v > hi) {
+    if (quiet) return xr_fail(XR_EINVAL, "URL: bad %s (expected %ld..%ld) %s", what, lo, hi, secret_hint);
     return xr_fail(XR_EINVAL, "URL: bad %s '%s' (expected %ld..%ld)", what, tmp, lo, hi);
+  }
   *out = (int)v;
   return XR_OK;
 }
@@ -66,10 +75,10 @@ static int parse_option(xr_url *u, const char *key, size_t klen, const char *val
   if (rc) return rc;
 #define KEY(k) (klen == sizeof(k) - 1 && memcmp(key, k, klen) == 0)
   char **str = NULL;
-  if (KEY("connect_timeout_ms")) rc = parse_int(&u->connect_timeout_ms, v, strlen(v), 0, INT_MAX, "connect_timeout_ms");
-  else if (KEY("timeout_ms")) rc = parse_int(&u->command_timeout_ms, v, strlen(v), 0, INT_MAX, "timeout_ms");
-  else if (KEY("pool_size")) rc = parse_int(&u->pool_size, v, strlen(v), 1, 4096, "pool_size");
-  else if (KEY("db")) rc = parse_int(&u->db, v, strlen(v), 0, INT_MAX, "db");
+  if (KEY("connect_timeout_ms")) rc = parse_int(&u->connect_timeout_ms, v, strlen(v), 0, INT_MAX, "connect_timeout_ms", 0);
+  else if (KEY("timeout_ms")) rc = parse_int(&u->command_timeout_ms, v, strlen(v), 0, INT_MAX, "timeout_ms", 0);
+  else if (KEY("pool_size")) rc = parse_int(&u->pool_size, v, strlen(v), 1, 4096, "pool_size", 0);
+  else if (KEY("db")) rc = parse_int(&u->db, v, strlen(v), 0, INT_MAX, "db", 0);
   else if (KEY("insecure")) rc = parse_bool(&u->insecure, v, "insecure");
   else if (KEY("client_name")) str = &u->client_name;
   else if (KEY("ca_file")) str = &u->ca_file;
@@ -118,7 +127,7 @@ static int parse_userinfo(xr_url *u, const char *s, size_t n) {
   return rc;
 }
 
-static int parse_hostport(xr_url *u, const char *s, size_t n) {
+static int parse_hostport(xr_url *u, const char *s, size_t n, int quiet) {
   const char *port = NULL;
   if (n && s[0] == '[') {
     const char *close = memchr(s, ']', n);
@@ -134,7 +143,7 @@ static int parse_hostport(xr_url *u, const char *s, size_t n) {
     if (hl && !(u->host = xr_strndup(s, hl))) return xr_fail_nomem();
     if (colon) port = colon + 1;
   }
-  if (port) return parse_int(&u->port, port, (size_t)(s + n - port), 1, 65535, "port");
+  if (port) return parse_int(&u->port, port, (size_t)(s + n - port), 1, 65535, "port", quiet);
   return XR_OK;
 }
 
@@ -145,12 +154,15 @@ static int parse(xr_url *u, const char *url) {
   else if (!strncmp(url, "rediss://", 9)) rest = url + 9, u->tls = 1;
   else if (!strncmp(url, "unix://", 7)) rest = url + 7, is_unix = 1;
   else {
-    const char *colon = strstr(url, "://");
-    return xr_fail(XR_EINVAL, "URL: unsupported scheme '%.*s' (redis://, rediss:// or unix://)",
-                   colon ? (int)(colon - url) : 0, url);
+    /* only a scheme's own characters are echoed, never what may be a user or password */
+    size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+    if (strncmp(url + n, "://", 3) != 0) n = 0;
+    return xr_fail(XR_EINVAL, "URL: unsupported scheme '%.*s' (redis://, rediss:// or unix://)", (int)(n < 32 ? n : 32),
+                   url);
   }
   const char *q = strchr(rest, '?');
   size_t main_len = q ? (size_t)(q - rest) : strlen(rest);
+  int quiet = memchr(rest, '@', main_len) != NULL;
   int rc;
   if (is_unix) {
     /* unix://[user:pass@]/path/to/socket */
@@ -174,9 +186,9 @@ static int parse(xr_url *u, const char *url) {
       if ((rc = parse_userinfo(u, rest, (size_t)(at - rest)))) return rc;
       hp = at + 1;
     }
-    if ((rc = parse_hostport(u, hp, (size_t)(rest + auth_len - hp)))) return rc;
+    if ((rc = parse_hostport(u, hp, (size_t)(rest + auth_len - hp), quiet))) return rc;
     if (slash && slash + 1 < rest + main_len &&
-        (rc = parse_int(&u->db, slash + 1, (size_t)(rest + main_len - slash - 1), 0, INT_MAX, "db")))
+        (rc = parse_int(&u->db, slash + 1, (size_t)(rest + main_len - slash - 1), 0, INT_MAX, "db", quiet)))
       return rc;
   }
   return q ? parse_query(u, q + 1) : XR_OK;
@@ -222,4 +234,32 @@ void xr_url_apply(const xr_url *u, xr_client_options *o) {
   if (u->command_timeout_ms >= 0) o->command_timeout_ms = u->command_timeout_ms;
   if (u->pool_size) o->pool_size = u->pool_size;
   if (u->client_name) o->client_name = u->client_name;
+}
+
+size_t xr_url_redact(char *out, size_t cap, const char *url) {
+  if (!url) url = "";
+  const char *sep = strstr(url, "://");
+  const char *auth = sep ? sep + 3 : url;
+  size_t main_len = strcspn(auth, "?#");
+  const char *at = NULL;
+  for (const char *p = auth; p < auth + main_len; p++)
+    if (*p == '@') at = p; /* the last '@', as the parser takes it (and more, never less) */
+  xr_buf b = XR_BUF_INIT;
+  if (!at) {
+    xr_buf_puts(&b, url);
+  } else {
+    const char *colon = memchr(auth, ':', (size_t)(at - auth));
+    xr_buf_append(&b, url, (size_t)(auth - url));
+    if (colon) xr_buf_append(&b, auth, (size_t)(colon - auth) + 1); /* the user stays */
+    xr_buf_puts(&b, "***");
+    xr_buf_puts(&b, at);
+  }
+  size_t need = b.len;
+  if (cap) {
+    size_t n = b.oom ? 0 : (need < cap ? need : cap - 1);
+    if (n) memcpy(out, b.data, n);
+    out[n] = '\0';
+  }
+  xr_buf_free(&b);
+  return need;
 }

@@ -20,7 +20,7 @@ const XR_EWRONGTYPE = -10;
 // Opens a client: url plus the TLS CA file (every other option at its default).
 function open(url, { caFile = null, connectTimeoutMs = -1 } = {}) {
   const [rc, client] = native.xr_binding_client_open(url, connectTimeoutMs, -1, -1, null, null, -1, null, caFile,
-    null, null, null, null, null, null, 0);
+    null, null, null, null, null, null, -1); // -1: insecure not given (0 would ask for TLS)
   assert.equal(rc, 0);
   return client;
 }

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 import operator
-import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
 from . import _native
@@ -44,6 +43,14 @@ class QueueEntry:
     message: Any
 
 
+@dataclass
+class ReliableQueueEntry(QueueEntry):
+    """What ``dequeue_reliable()`` returns (beyond upstream): a :class:`QueueEntry` with ``raw``,
+    the entry exactly as stored, which ``ack()`` takes."""
+
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+
 class StateNotConnectedError(Error):
     """A state adapter method was called before ``connect()`` (or after ``disconnect()``). When
     chat_sdk is loaded, the raised exception is also a ``chat_sdk.errors.StateNotConnectedError``."""
@@ -76,7 +83,6 @@ _TOKEN_SUFFIXES = {"hex32": _native.XR_TOKEN_HEX32, "base36": _native.XR_TOKEN_B
 _JSON_DIALECTS = {"python": 2, "js": 1}  # xr_json_dialect: XR_JSON_JS = 1, XR_JSON_PYTHON = 2
 _QUEUE_DIALECTS = {"python": _native.XR_CHAT_QUEUE_PYTHON, "ts": _native.XR_CHAT_QUEUE_TS,
                    "both": _native.XR_CHAT_QUEUE_BOTH}
-_TOKEN_PREFIX = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 
 def _choice(name: str, value: str, table: dict[str, int]) -> int:
@@ -99,17 +105,16 @@ class Options:
     @classmethod
     def make(cls, key_prefix: str, token_prefix: str, token_suffix: str, json_dialect: str,
              queue_dialect: str) -> Options:
+        # types here; what the values may be is the core's to say (xr_chat_options_check)
         if not isinstance(key_prefix, str):
             raise TypeError(f"key_prefix must be a str, not {type(key_prefix).__name__}")
-        if any(ch in key_prefix for ch in "*?[]\\"):
-            raise ValueError(f"key_prefix must not hold glob characters (* ? [ ] \\): {key_prefix!r}")
         if not isinstance(token_prefix, str):
             raise TypeError(f"token_prefix must be a str, not {type(token_prefix).__name__}")
-        if not _TOKEN_PREFIX.fullmatch(token_prefix):
-            raise ValueError(f"token_prefix must be 1 to 64 of [A-Za-z0-9-], not {token_prefix!r}")
-        return cls(key_prefix, token_prefix, _choice("token_suffix", token_suffix, _TOKEN_SUFFIXES),
-                   _choice("json_dialect", json_dialect, _JSON_DIALECTS),
-                   _choice("queue_dialect", queue_dialect, _QUEUE_DIALECTS))
+        o = cls(key_prefix, token_prefix, _choice("token_suffix", token_suffix, _TOKEN_SUFFIXES),
+                _choice("json_dialect", json_dialect, _JSON_DIALECTS),
+                _choice("queue_dialect", queue_dialect, _QUEUE_DIALECTS))
+        _native.xr_binding_chat_check(o.key_prefix, 1, o.token_prefix, o.token_suffix, o.json, o.queue)
+        return o
 
 
 # ---- the native adapter -------------------------------------------------------------------------
@@ -193,6 +198,13 @@ def check_int(name: str, value: Any, *, allow_none: bool = False) -> int:
         return operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
+
+
+def entry_raw(entry: Any) -> bytes:
+    """The stored bytes of a dequeued entry, for ack()."""
+    if not isinstance(entry, ReliableQueueEntry):
+        raise TypeError(f"entry must be the ReliableQueueEntry dequeue_reliable() returned, not {type(entry).__name__}")
+    return entry.raw
 
 
 def lock_parts(lock: Any) -> tuple[str, str]:
@@ -303,6 +315,13 @@ def _entry(res: Any, ctx: Any) -> QueueEntry | None:
     return QueueEntry(enqueued_at=enqueued_at, expires_at=expires_at, message=message_from(message))
 
 
+def _reliable_entry(res: Any, ctx: Any) -> ReliableQueueEntry | None:
+    if not res[1]:
+        return None
+    message, enqueued_at, expires_at, raw = res[2]
+    return ReliableQueueEntry(enqueued_at=enqueued_at, expires_at=expires_at, message=message_from(message), raw=raw)
+
+
 n = _native
 SUBSCRIBE = Op("subscribe", n.xr_chat_subscribe, n.xr_chat_batch_subscribe, n.xr_chat_batch_status, _none)
 UNSUBSCRIBE = Op("unsubscribe", n.xr_chat_unsubscribe, n.xr_chat_batch_unsubscribe, n.xr_chat_batch_status, _none)
@@ -324,6 +343,11 @@ APPEND_TO_LIST = Op("append_to_list", n.xr_chat_append_to_list, n.xr_chat_batch_
 GET_LIST = Op("get_list", n.xr_chat_get_list, n.xr_chat_batch_get_list, n.xr_chat_batch_list, _list)
 ENQUEUE = Op("enqueue", n.xr_chat_enqueue, n.xr_chat_batch_enqueue, n.xr_chat_batch_integer, _int)
 DEQUEUE = Op("dequeue", n.xr_chat_dequeue, n.xr_chat_batch_dequeue, n.xr_chat_batch_entry, _entry)
+DEQUEUE_RELIABLE = Op("dequeue_reliable", n.xr_chat_dequeue_reliable, n.xr_chat_batch_dequeue_reliable,
+                      n.xr_chat_batch_entry, _reliable_entry)
+ACK = Op("ack", n.xr_chat_ack, n.xr_chat_batch_ack, n.xr_chat_batch_bool, _bool)
+REQUEUE_PROCESSING = Op("requeue_processing", n.xr_chat_requeue_processing, n.xr_chat_batch_requeue_processing,
+                        n.xr_chat_batch_integer, _int)
 QUEUE_DEPTH = Op("queue_depth", n.xr_chat_queue_depth, n.xr_chat_batch_queue_depth, n.xr_chat_batch_integer, _int)
 del n
 

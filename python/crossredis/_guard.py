@@ -15,14 +15,16 @@ class Guard:
     """Holds a native handle; ``enter()`` returns it (or raises ClientClosedError), ``leave()``
     ends the call; ``close()`` marks it closed, waits for the calls inside, then frees it."""
 
-    __slots__ = ("_cond", "_active", "_handle", "_free", "_what")
+    __slots__ = ("_cond", "_active", "_handle", "_free", "_what", "_interrupt")
 
-    def __init__(self, handle: Any, free: Callable[[Any], None], what: str) -> None:
+    def __init__(self, handle: Any, free: Callable[[Any], None], what: str,
+                 interrupt: Callable[[Any], None] | None = None) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._active = 0
         self._handle = handle
         self._free = free
         self._what = what
+        self._interrupt = interrupt  # wakes calls waiting inside, so close() need not wait them out
 
     @property
     def closed(self) -> bool:
@@ -48,6 +50,8 @@ class Guard:
             if handle is None:
                 return False
             self._handle = None  # new calls fail from now on
+            if self._active and self._interrupt is not None:
+                self._interrupt(handle)
             while self._active:
                 self._cond.wait()
         self._free(handle)

@@ -50,7 +50,12 @@ from ._chatcore import (
     Op,
     Options,
     QueueEntry,
+    ReliableQueueEntry,
     StateNotConnectedError,
+    ACK,
+    DEQUEUE_RELIABLE,
+    REQUEUE_PROCESSING,
+    entry_raw,
     Watchdog,
     check_int,
     check_str,
@@ -60,7 +65,7 @@ from ._chatcore import (
     message_json,
     not_connected,
 )
-from .client import Client
+from .client import Client, check_client_options, redact_url
 from .errors import Error
 
 __all__ = [
@@ -72,13 +77,14 @@ __all__ = [
     "LockNotAcquired",
     "QueueEntry",
     "RedisStateAdapter",
+    "ReliableQueueEntry",
     "State",
     "StateNotConnectedError",
     "create_redis_state",
 ]
 
 
-for _cls in (Lock, QueueEntry, StateNotConnectedError):
+for _cls in (Lock, QueueEntry, ReliableQueueEntry, StateNotConnectedError):
     _cls.__module__ = __name__  # defined with the shared code, public here
 del _cls
 
@@ -115,6 +121,13 @@ class _Base:
             resolved = url or os.environ.get("REDIS_URL")
             if not resolved:
                 raise ValueError("Redis url is required. Set REDIS_URL or provide url in options.")
+            check_client_options(client_options)
+            try:
+                _native.xr_binding_url_check(resolved)
+            except Error as e:
+                if url:
+                    raise
+                raise type(e)(f"REDIS_URL: {e}") from None
             self._url = resolved
             self._client = None
             self._owns_client = True
@@ -158,7 +171,7 @@ class _Base:
         return core
 
     def __repr__(self) -> str:
-        where = self._client.address if self._client is not None else self._url
+        where = self._client.address if self._client is not None else redact_url(self._url)
         state = "connected" if self._core is not None else "not connected"
         return f"<crossredis.chat.{type(self).__name__} {where} prefix={self.key_prefix!r} {state}>"
 
@@ -338,6 +351,22 @@ class State(_Base):
     def queue_depth(self, thread_id: str) -> int:
         """LLEN <prefix>:queue:<id>."""
         return self._do(QUEUE_DEPTH, (check_str("thread_id", thread_id),))  # type: ignore[no-any-return]
+
+    def dequeue_reliable(self, thread_id: str) -> ReliableQueueEntry | None:
+        """Beyond upstream: :meth:`dequeue` that keeps the entry in
+        ``<prefix>:queue-processing:<id>`` until :meth:`ack`; after a lost reply or a consumer
+        that died, :meth:`requeue_processing` puts unacknowledged entries back (see the C API's
+        xr_chat_dequeue_reliable; two keys, so not on a Cluster)."""
+        return self._do(DEQUEUE_RELIABLE, (check_str("thread_id", thread_id),))  # type: ignore[no-any-return]
+
+    def ack(self, thread_id: str, entry: ReliableQueueEntry) -> bool:
+        """Removes an entry :meth:`dequeue_reliable` returned from the processing list; whether
+        it was there."""
+        return self._do(ACK, (check_str("thread_id", thread_id), entry_raw(entry)))  # type: ignore[no-any-return]
+
+    def requeue_processing(self, thread_id: str) -> int:
+        """Moves every unacknowledged entry back to the head of the queue, oldest first; how many."""
+        return self._do(REQUEUE_PROCESSING, (check_str("thread_id", thread_id),))  # type: ignore[no-any-return]
 
 
 def _entry_args(entry: Any) -> tuple[str, int, int]:
@@ -546,6 +575,18 @@ class RedisStateAdapter(_Base):
     async def queue_depth(self, thread_id: str) -> int:
         """LLEN <prefix>:queue:<id>."""
         return await self._submit(QUEUE_DEPTH, (check_str("thread_id", thread_id),))  # type: ignore
+
+    async def dequeue_reliable(self, thread_id: str) -> ReliableQueueEntry | None:
+        """Beyond upstream: :meth:`State.dequeue_reliable`."""
+        return await self._submit(DEQUEUE_RELIABLE, (check_str("thread_id", thread_id),))  # type: ignore
+
+    async def ack(self, thread_id: str, entry: ReliableQueueEntry) -> bool:
+        """Beyond upstream: :meth:`State.ack`."""
+        return await self._submit(ACK, (check_str("thread_id", thread_id), entry_raw(entry)))  # type: ignore
+
+    async def requeue_processing(self, thread_id: str) -> int:
+        """Beyond upstream: :meth:`State.requeue_processing`."""
+        return await self._submit(REQUEUE_PROCESSING, (check_str("thread_id", thread_id),))  # type: ignore
 
 
 class IoRedisStateAdapter(RedisStateAdapter):

@@ -3,6 +3,7 @@ safe to share between threads; every network call releases the GIL."""
 
 from __future__ import annotations
 
+import inspect
 import operator
 from types import TracebackType
 from typing import Any
@@ -11,6 +12,20 @@ from . import _native
 from ._guard import Guard
 
 __all__ = ["Client"]
+
+
+def redact_url(url: str | None) -> str | None:
+    """``url`` with its password shown as ``***`` (``redis://user:***@host:6379``)."""
+    return None if url is None else _native.xr_binding_url_redact(url)
+
+
+def check_client_options(options: dict[str, Any]) -> None:
+    """TypeError for a keyword :class:`Client` does not take, when an adapter is made (not later,
+    when it connects)."""
+    unknown = sorted(set(options) - _CLIENT_OPTIONS)
+    if unknown:
+        raise TypeError(f"unexpected keyword argument {unknown[0]!r}: the Client options are "
+                        f"{', '.join(sorted(_CLIENT_OPTIONS))}")
 
 _INT_OPTIONS = ("connect_timeout_ms", "command_timeout_ms", "pool_size", "db")
 
@@ -106,7 +121,9 @@ class Client:
             -1 if insecure is None else int(insecure),
         )
         self._address: str = _native.xr_client_address(handle)
-        self._guard = Guard(handle, _native.xr_client_close, f"the client of {self._address}")
+        # closing wakes the calls that wait inside (a blocking acquire, a wait for a connection)
+        self._guard = Guard(handle, _native.xr_client_close, f"the client of {self._address}",
+                            interrupt=_native.xr_client_shutdown)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -166,3 +183,7 @@ class Client:
 
     def _leave(self) -> None:
         self._guard.leave()
+
+
+_CLIENT_OPTIONS = frozenset(name for name, p in inspect.signature(Client.__init__).parameters.items()
+                            if p.kind is p.KEYWORD_ONLY)

@@ -5,10 +5,15 @@ Every error crossredis raises is a :class:`Error`; connection trouble is a
 :class:`TLSError` and :class:`ConnectionLostError` under it); error replies are
 :class:`ResponseError` (:class:`WrongTypeError` for WRONGTYPE). The message is the core's: it
 names what failed ("cannot connect to 127.0.0.1:6390: Connection refused").
+
+:class:`ConnectionError` and :class:`TimeoutError` also derive from the built-in exceptions of the
+same names, and :class:`InvalidArgumentError` from :class:`ValueError`, so ``except TimeoutError``
+or ``except ValueError`` catch them as well.
 """
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING
 
 from . import _native
@@ -24,11 +29,11 @@ class Error(Exception):
 
 
 if TYPE_CHECKING:  # what _build() makes from the table, for type checkers (tests keep it in step)
-    class InvalidArgumentError(Error): ...
+    class InvalidArgumentError(Error, builtins.ValueError): ...
     class OutOfMemoryError(Error): ...
-    class ConnectionError(Error): ...
+    class ConnectionError(Error, builtins.ConnectionError): ...
     class ConnectionLostError(ConnectionError): ...
-    class TimeoutError(ConnectionError): ...
+    class TimeoutError(ConnectionError, builtins.TimeoutError): ...
     class AuthenticationError(ConnectionError): ...
     class TLSError(ConnectionError): ...
     class ProtocolError(Error): ...
@@ -40,6 +45,13 @@ if TYPE_CHECKING:  # what _build() makes from the table, for type checkers (test
     class CallbackError(Error): ...
     class UnsupportedError(Error): ...
     class OutOfRangeError(InvalidArgumentError): ...
+
+
+# Built-in exceptions some classes also derive from, so code that catches those catches ours:
+# ``except TimeoutError`` (the built-in) catches a crossredis timeout, ``except ValueError`` a
+# refused argument.
+_ALSO = {"InvalidArgumentError": builtins.ValueError, "ConnectionError": builtins.ConnectionError,
+         "TimeoutError": builtins.TimeoutError}
 
 
 def _build() -> dict[int, type[Error]]:
@@ -56,7 +68,9 @@ def _build() -> dict[int, type[Error]]:
         cls = classes.get(row.class_name)
         if cls is None:
             parent = classes[row.parent_class]
-            cls = type(row.class_name, (parent,), {"__doc__": row.description[:1].upper() + row.description[1:] + ".",
+            also = _ALSO.get(row.class_name)
+            bases: tuple[type, ...] = (parent, also) if also is not None else (parent,)
+            cls = type(row.class_name, bases, {"__doc__": row.description[:1].upper() + row.description[1:] + ".",
                                                   "__module__": __name__, "code": row.code, "name": row.name})
             classes[row.class_name] = cls
             __all__.append(row.class_name)

@@ -57,11 +57,36 @@ def test_type_checkers_see_every_exception_class() -> None:
     assert declared == table
     for name, parent in table.items():
         cls = getattr(crossredis, name)
-        assert cls.__bases__ == (getattr(crossredis, parent),) and name in crossredis.__all__
+        assert cls.__bases__[0] is getattr(crossredis, parent) and name in crossredis.__all__
+
+
+def test_exceptions_also_derive_from_the_builtin_ones() -> None:
+    """``except TimeoutError`` / ``except ConnectionError`` / ``except ValueError`` written for
+    the built-ins catch crossredis's (and the TYPE_CHECKING block says so too)."""
+    import builtins
+    assert issubclass(crossredis.TimeoutError, builtins.TimeoutError)
+    assert issubclass(crossredis.TimeoutError, crossredis.ConnectionError)
+    assert issubclass(crossredis.ConnectionError, builtins.ConnectionError)
+    assert issubclass(crossredis.ConnectionLostError, builtins.ConnectionError)
+    assert issubclass(crossredis.InvalidArgumentError, ValueError)
+    assert issubclass(crossredis.OutOfRangeError, ValueError)
+    assert not issubclass(crossredis.ResponseError, ValueError)
+    try:
+        crossredis.Client("redis://127.0.0.1:1", connect_timeout_ms=200)
+    except ConnectionError as e:  # the built-in name
+        assert isinstance(e, crossredis.ConnectionError)
+        assert "127.0.0.1:1" in str(e)
+    else:
+        raise AssertionError("a refused connection did not raise")
+    tree = ast.parse((PACKAGE / "errors.py").read_text())
+    bases = {c.name: [ast.unparse(b) for b in c.bases] for c in ast.walk(tree) if isinstance(c, ast.ClassDef)}
+    assert bases["TimeoutError"] == ["ConnectionError", "builtins.TimeoutError"]
+    assert bases["ConnectionError"] == ["Error", "builtins.ConnectionError"]
+    assert bases["InvalidArgumentError"] == ["Error", "builtins.ValueError"]
 
 
 def test_the_chat_names_match_the_port() -> None:
-    chat_sdk_redis = pytest.importorskip("chat_sdk.state.redis")
+    import chat_sdk.state.redis as chat_sdk_redis  # installed by the bootstrap: missing is a failure
     for name in ("RedisStateAdapter", "IoRedisStateAdapter"):
         ours, theirs = getattr(crossredis.chat, name), getattr(chat_sdk_redis, name)
         port_methods = {n for n, m in vars(chat_sdk_redis.RedisStateAdapter).items()

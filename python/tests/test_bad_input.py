@@ -161,3 +161,31 @@ def test_server_gone() -> None:
             State(srv.url, connect_timeout_ms=500)
     finally:
         srv.close()
+
+
+def test_close_wakes_a_waiting_acquire(server) -> None:
+    """Closing the client does not wait out a blocking acquire's ten minutes: the core wakes it
+    (xr_client_shutdown) and it raises ClientClosedError; nothing is freed under it."""
+    c = crossredis.Client(server.url)
+    st = State(client=c)
+    held = st.acquire_lock("t", 600000)
+    assert held is not None
+    outcome: list[object] = []
+    started = threading.Event()
+
+    def wait() -> None:
+        started.set()
+        try:
+            outcome.append(st.acquire_lock("t", 30000, wait_ms=600000))
+        except crossredis.ClientClosedError as e:
+            outcome.append(e)
+
+    th = threading.Thread(target=wait)
+    th.start()
+    started.wait()
+    time.sleep(0.3)
+    assert outcome == []  # still waiting
+    c.close()
+    th.join(60)  # a wait the close ignored would still be running here
+    assert not th.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], crossredis.ClientClosedError), outcome

@@ -13,7 +13,7 @@ from chatdata import THREAD, captured_message
 
 from crossredis.chat import IoRedisStateAdapter, Lock, RedisStateAdapter, create_redis_state
 
-chat_sdk = pytest.importorskip("chat_sdk")
+import chat_sdk  # noqa: E402  (installed by the bootstrap: missing is a failure, not a skip)
 from chat_sdk import Chat  # noqa: E402
 from chat_sdk.errors import LockError  # noqa: E402
 from chat_sdk.state.redis import RedisStateAdapter as PortAdapter  # noqa: E402

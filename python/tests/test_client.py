@@ -148,3 +148,21 @@ def test_server_gone_is_a_connection_error() -> None:
         c.close()
     finally:
         srv.close()
+
+
+def test_commands_that_change_a_pooled_connection_are_refused(server, checker) -> None:
+    """SELECT, SUBSCRIBE, MONITOR, CLIENT REPLY, ... would leave the pooled connection changed for
+    whichever call takes it next (replies shifted by one, writes in another db): refused, with
+    where to do it instead; the pool keeps working in db 0."""
+    with Client(server.url, pool_size=2) as c:
+        c.command("SET", "where", "db0")
+        for args, why in [(("SELECT", 1), "choose the database in the URL"), (("subscribe", "ch"), "pub/sub"),
+                          (("MONITOR",), "MONITOR"), (("CLIENT", "REPLY", "OFF"), "CLIENT REPLY"),
+                          (("MULTI",), "in one batch"), (("RESET",), "RESET"), (("AUTH", "x"), "password")]:
+            with pytest.raises(crossredis.InvalidArgumentError, match="changes the state of a pooled connection") as e:
+                c.command(*args)
+            assert why in str(e.value)
+        assert [c.command("GET", "where") for _ in range(10)] == [b"db0"] * 10
+    with Client(server.url + "/3") as c:  # the way to another database
+        c.command("SET", "where", "db3")
+    assert checker.get("where") == b"db0"

@@ -63,8 +63,8 @@ def _make_certs(d: Path) -> None:
 
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory) -> Iterator[tuple[RedisServer, int, Path]]:
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is not installed")
+    if shutil.which("openssl") is None:  # a failure, not a skip: scripts/bootstrap installs it
+        raise RuntimeError("the openssl command is not installed")
     d = tmp_path_factory.mktemp("certs")
     _make_certs(d)
     port = free_port()
@@ -101,3 +101,16 @@ def test_tls_verification(tls) -> None:
         assert c.ping()
     with pytest.raises(crossredis.ConnectionError):  # the server wants a client certificate
         Client(url, ca_file=str(d / "ca.crt"))
+
+
+def test_any_tls_option_means_tls_verified(tls) -> None:
+    """``insecure=False`` (or any TLS option) asks for TLS, verified against the system's CAs when
+    none is given: never a silent plaintext connection that sends AUTH in the clear."""
+    srv, port, d = tls
+    client_cert = {"cert_file": str(d / "client.crt"), "key_file": str(d / "client.key")}
+    with pytest.raises(crossredis.TLSError, match="certificate verify failed"):  # our CA is not the system's
+        Client(f"redis://127.0.0.1:{port}", insecure=False, **client_cert)
+    with pytest.raises(crossredis.TimeoutError, match="TLS handshake"):  # a plain port: no plaintext fallback
+        Client(srv.url, insecure=False, connect_timeout_ms=500, password="s3cret")
+    with Client(f"redis://127.0.0.1:{port}", insecure=False, ca_file=str(d / "ca.crt"), **client_cert) as c:
+        assert c.ping()

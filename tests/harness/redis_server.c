@@ -456,6 +456,8 @@ static int build_args(xrt_server *s, const char **argv, char *port_arg, size_t p
   argv[n++] = "";
   argv[n++] = "--appendonly";
   argv[n++] = "no";
+  argv[n++] = "--enable-debug-command"; /* DEBUG SLEEP: a server that runs a command late */
+  argv[n++] = "local";
   argv[n++] = "--dir";
   argv[n++] = s->dir;
   argv[n++] = "--daemonize";

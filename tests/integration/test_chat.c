@@ -4,6 +4,7 @@
  * order, token shapes, key prefixes, the beyond-upstream lock operations and batches. Bad input is
  * tests/integration/test_chat_input.c; lock safety under threads and the watchdog are
  * tests/integration/test_chat_locks.c. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -533,8 +534,9 @@ static void test_cache_values_and_ttls(void **state) {
   XR_OK(xr_chat_set(f.s, S("k"), S("{\"v\":2}"), 0));
   assert_int_equal(itest_pttl(chk, "chat-sdk:cache:k"), -1);
   expect_stored("chat-sdk:cache:k", S("{\"v\":2}"));
-  XR_OK(xr_chat_set(f.s, S("k"), S("{\"v\":3}"), -5)); /* <= 0: no TTL */
-  assert_int_equal(itest_pttl(chk, "chat-sdk:cache:k"), -1);
+  /* a negative TTL is refused before anything is sent (upstream sends PX -5 and Redis refuses) */
+  XR_FAILS(xr_chat_set(f.s, S("k"), S("{\"v\":3}"), -5), XR_EINVAL, "chat.set: ttl_ms must be >= 0 (0: no expiry), got -5");
+  expect_stored("chat-sdk:cache:k", S("{\"v\":2}"));
 
   /* set if not exists: the first value stays, with its TTL */
   bool stored = false;
@@ -651,7 +653,9 @@ static void test_list_trim_and_ttl(void **state) {
   expect_pttl_near(key, 5000);
   XR_OK(xr_chat_append_to_list(f.s, S("l"), S("8"), 0, 0));
   expect_pttl_near(key, 5000);
-  XR_OK(xr_chat_append_to_list(f.s, S("l"), S("9"), 0, -1));
+  XR_FAILS(xr_chat_append_to_list(f.s, S("l"), S("9"), 0, -1), XR_EINVAL,
+           "chat.append_to_list: ttl_ms must be >= 0 (0: no expiry), got -1");
+  XR_OK(xr_chat_append_to_list(f.s, S("l"), S("9"), 0, 0));
   expect_pttl_near(key, 5000);
   XR_OK(xr_chat_append_to_list(f.s, S("l"), S("10"), 0, 604800000));
   expect_pttl_near(key, 604800000);
@@ -799,6 +803,9 @@ static void test_queue_ttl_trim_and_order(void **state) {
   /* ... to max(expires_at - now, 60000): a later expiry gives more */
   XR_OK(xr_chat_enqueue(f.s, &depth, S("q"), S("{}"), now, now + 200000, 10));
   expect_pttl_near(key, 200000);
+  /* ... and never less than 60000, for an entry that has not expired yet too */
+  XR_OK(xr_chat_enqueue(f.s, &depth, S("soon"), S("{}"), now, now + 5000, 10));
+  expect_pttl_near("chat-sdk:queue:soon", 60000);
 
   /* an entry already expired still gets PEXPIRE 60000, and no LTRIM without max_size */
   itest_monitor m;
@@ -1325,6 +1332,190 @@ static void test_batch_after_the_server_forgot_the_scripts(void **state) {
   compare_batch_with_sequential(1);
 }
 
+/* ---- the reliable dequeue (beyond upstream) --------------------------------------------------- */
+
+static void enqueue_n(fixture *f, const char *tid, size_t len, int n, long long now) {
+  char msg[32];
+  for (int i = 1; i <= n; i++) {
+    snprintf(msg, sizeof msg, "{\"m\":%d}", i);
+    XR_OK(xr_chat_enqueue(f->s, NULL, tid, len, msg, strlen(msg), now, now + 90000, 0));
+  }
+}
+
+static void test_dequeue_reliable_ack_and_requeue(void **state) {
+  (void)state;
+  xr_chat_options o = ts_options();
+  fixture f;
+  fix_open(&f, &o);
+  long long now = itest_wall_ms(), depth = -1, moved = -1;
+  const char *proc = "chat-sdk:queue-processing:r";
+  enqueue_n(&f, S("r"), 3, now);
+  bool found = false, acked = false;
+  xr_chat_queue_entry e1, e2, e3;
+  XR_OK(xr_chat_dequeue_reliable(f.s, &found, &e1, S("r")));
+  assert_true(found);
+  expect_entry(&e1, S("{\"m\":1}"), now, now + 90000);
+  XR_OK(xr_chat_queue_depth(f.s, &depth, S("r")));
+  assert_int_equal(depth, 2);
+  assert_int_equal(raw_int("LLEN", proc), 1);
+  expect_pttl_near(proc, 90000); /* as long as the queue would have lived */
+  XR_OK(xr_chat_ack(f.s, &acked, S("r"), e1.raw, e1.raw_len));
+  assert_true(acked);
+  XR_OK(xr_chat_ack(f.s, &acked, S("r"), e1.raw, e1.raw_len));
+  assert_false(acked); /* once */
+  assert_int_equal(raw_int("EXISTS", proc), 0);
+  xr_chat_queue_entry_clear(&e1);
+
+  /* two taken and never acknowledged: back at the head of the queue, in their order */
+  XR_OK(xr_chat_dequeue_reliable(f.s, &found, &e2, S("r")));
+  XR_OK(xr_chat_dequeue_reliable(f.s, &found, &e3, S("r")));
+  XR_OK(xr_chat_dequeue_reliable(f.s, &found, &e1, S("r")));
+  assert_false(found);
+  enqueue_n(&f, S("r"), 1, now + 7); /* a newer one arrived meanwhile */
+  XR_OK(xr_chat_requeue_processing(f.s, &moved, S("r")));
+  assert_int_equal(moved, 2);
+  assert_int_equal(raw_int("EXISTS", proc), 0);
+  const char *want[] = {"{\"m\":2}", "{\"m\":3}", "{\"m\":1}"};
+  for (int i = 0; i < 3; i++) {
+    xr_chat_queue_entry e;
+    XR_OK(xr_chat_dequeue(f.s, &found, &e, S("r")));
+    assert_true(found);
+    assert_memory_equal(e.message, want[i], strlen(want[i]));
+    xr_chat_queue_entry_clear(&e);
+  }
+  xr_chat_queue_entry_clear(&e1);
+  xr_chat_queue_entry_clear(&e2);
+  xr_chat_queue_entry_clear(&e3);
+  XR_FAILS(xr_chat_ack(f.s, &acked, S("r"), "", 0), XR_EINVAL, "chat.ack: the entry's raw bytes are empty");
+
+  /* the same through a batch */
+  enqueue_n(&f, S("b"), 2, now);
+  xr_chat_batch *b = NULL;
+  XR_OK(xr_chat_batch_new(&b, f.s));
+  assert_int_equal(xr_chat_batch_dequeue_reliable(b, S("b")), 0);
+  assert_int_equal(xr_chat_batch_dequeue_reliable(b, S("b")), 1);
+  assert_int_equal(xr_chat_batch_requeue_processing(b, S("b")), 2);
+  XR_OK(xr_chat_batch_exec(b));
+  xr_chat_queue_entry e;
+  XR_OK(xr_chat_batch_entry(b, 0, &found, &e));
+  assert_true(found);
+  expect_entry(&e, S("{\"m\":1}"), now, now + 90000);
+  XR_OK(xr_chat_batch_integer(b, 2, &moved));
+  assert_int_equal(moved, 2);
+  xr_chat_batch_clear(b);
+  assert_int_equal(xr_chat_batch_ack(b, S("b"), e.raw, e.raw_len), 0);
+  XR_OK(xr_chat_batch_exec(b));
+  XR_OK(xr_chat_batch_bool(b, 0, &acked));
+  assert_false(acked); /* it went back to the queue */
+  xr_chat_queue_entry_clear(&e);
+  xr_chat_batch_free(b);
+  XR_OK(xr_chat_queue_depth(f.s, &depth, S("b")));
+  assert_int_equal(depth, 2);
+  fix_close(&f);
+}
+
+/* A dequeue whose reply is lost: the server runs the LPOP after the client gave up (DEBUG SLEEP
+ * keeps the server from reading past the reply timeout; then it reads and runs the command whose
+ * connection the client already closed), so the plain dequeue loses the entry and says that it
+ * may have; the reliable one leaves it in the processing list, and requeue brings it back. */
+static void *server_sleeps(void *arg) {
+  (void)arg;
+  xr_client_options co = itest_options(server);
+  xr_client *c = NULL;
+  if (xr_client_open(&c, &co) == XR_OK) {
+    itest_cmd(c, NULL, "DEBUG", "SLEEP", "1.5", NULL);
+    xr_client_close(c);
+  }
+  return NULL;
+}
+
+static void while_server_sleeps(pthread_t *th) {
+  /* returns once the server is asleep: a PING with a 50 ms timeout goes unanswered */
+  xr_client_options co = itest_options(server);
+  co.command_timeout_ms = 50;
+  xr_client *probe = NULL;
+  XR_OK(xr_client_open(&probe, &co));
+  assert_int_equal(pthread_create(th, NULL, server_sleeps, NULL), 0);
+  int rc = XR_OK;
+  for (int i = 0; i < 200 && rc == XR_OK; i++) {
+    rc = xr_client_ping(probe);
+    if (rc == XR_OK) xrt_sleep_ms(10);
+  }
+  assert_int_equal(rc, XR_ETIMEOUT);
+  xr_client_close(probe);
+}
+static void test_dequeue_with_lost_reply(void **state) {
+  (void)state;
+  xr_chat_options o = ts_options();
+  xr_client_options co = itest_options(server);
+  co.command_timeout_ms = 200;
+  fixture f;
+  XR_OK(xr_client_open(&f.c, &co));
+  XR_OK(xr_chat_new(&f.s, f.c, &o));
+  long long now = itest_wall_ms(), depth = -1, moved = -1;
+  enqueue_n(&f, S("lost"), 2, now);
+  bool found = true;
+  xr_chat_queue_entry e;
+
+  pthread_t th;
+  while_server_sleeps(&th);
+  XR_FAILS(xr_chat_dequeue(f.s, &found, &e, S("lost")), XR_ETIMEOUT,
+           "the dequeue may have popped an entry, which is then lost (dequeue_reliable keeps");
+  pthread_join(th, NULL); /* the server woke and ran the LPOP nobody reads */
+  XR_OK(xr_chat_queue_depth(f.s, &depth, S("lost")));
+  assert_int_equal(depth, 1);
+
+  while_server_sleeps(&th);
+  assert_int_equal(xr_chat_dequeue_reliable(f.s, &found, &e, S("lost")), XR_ETIMEOUT);
+  pthread_join(th, NULL);
+  XR_OK(xr_chat_queue_depth(f.s, &depth, S("lost")));
+  assert_int_equal(depth, 0);
+  XR_OK(xr_chat_requeue_processing(f.s, &moved, S("lost")));
+  assert_int_equal(moved, 1);
+  XR_OK(xr_chat_dequeue(f.s, &found, &e, S("lost")));
+  assert_true(found);
+  expect_entry(&e, S("{\"m\":2}"), now, now + 90000);
+  xr_chat_queue_entry_clear(&e);
+  fix_close(&f);
+}
+
+/* xr_client_shutdown ends a blocking acquire at once (XR_ECLOSED), whatever is left of its wait:
+ * what a binding's close relies on to stop a waiting call before it frees the adapter. */
+typedef struct lock_waiter {
+  xr_chat *s;
+  int rc;
+  bool acquired;
+} lock_waiter;
+
+static void *wait_for_lock(void *arg) {
+  lock_waiter *w = arg;
+  xr_chat_lock l;
+  w->rc = xr_chat_acquire_lock_wait(w->s, &w->acquired, &l, S("held"), 30000, 600000);
+  return NULL;
+}
+
+static void test_shutdown_ends_acquire_lock_wait(void **state) {
+  (void)state;
+  xr_chat_options o = ts_options();
+  fixture f;
+  fix_open(&f, &o);
+  xr_chat_lock holder;
+  bool ok = false;
+  XR_OK(xr_chat_acquire_lock(f.s, &ok, &holder, S("held"), 600000));
+  assert_true(ok);
+  lock_waiter w = {f.s, 1, true};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, wait_for_lock, &w), 0);
+  xrt_sleep_ms(300);
+  assert_int_equal(w.rc, 1); /* still waiting: its wait is ten minutes */
+  xr_client_shutdown(f.c);
+  pthread_join(th, NULL); /* a wait that ignored the shutdown would hang the test here */
+  assert_int_equal(w.rc, XR_ECLOSED);
+  assert_false(w.acquired);
+  expect_stored("chat-sdk:lock:held", holder.token, holder.token_len);
+  fix_close(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_captures_agree_after_normalization, flush_all),
@@ -1342,6 +1533,9 @@ int main(void) {
       cmocka_unit_test_setup(test_key_prefixes, flush_all),
       cmocka_unit_test_setup(test_release_lock_if_queue_empty, flush_all),
       cmocka_unit_test_setup(test_acquire_lock_wait, flush_all),
+      cmocka_unit_test_setup(test_shutdown_ends_acquire_lock_wait, flush_all),
+      cmocka_unit_test_setup(test_dequeue_reliable_ack_and_requeue, flush_all),
+      cmocka_unit_test_setup(test_dequeue_with_lost_reply, flush_all),
       cmocka_unit_test_setup(test_batch_matches_sequential_calls, flush_all),
       cmocka_unit_test_setup(test_batch_after_the_server_forgot_the_scripts, flush_all),
   };

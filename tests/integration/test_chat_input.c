@@ -1,7 +1,8 @@
 /* The Chat SDK state adapter given bad input, against a real redis-server: empty ids and keys,
  * bad options, values that are not JSON or not UTF-8 (refused before anything is sent), a 10 MiB
  * value, keys of the wrong type (the server's WRONGTYPE, naming the key, nothing changed), and
- * lock TTLs that are not positive. */
+ * numbers out of range: TTLs that are not positive or too large for now + ttl to be computed
+ * (UBSan caught the overflow near 2^63), negative counts, timestamps, waits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -149,7 +150,7 @@ static void test_options_are_checked(void **state) {
   for (size_t i = 0; i < sizeof globs / sizeof globs[0]; i++) {
     xr_chat_options o = XR_CHAT_OPTIONS_INIT;
     o.key_prefix = globs[i];
-    expect_bad_options(c, &o, "key prefix");
+    expect_bad_options(c, &o, "key_prefix");
     expect_bad_options(c, &o, globs[i]); /* named, with its value */
   }
   char longest[XR_TOKEN_PREFIX_MAX + 2];
@@ -159,7 +160,7 @@ static void test_options_are_checked(void **state) {
   for (size_t i = 0; i < sizeof tokens / sizeof tokens[0]; i++) {
     xr_chat_options o = XR_CHAT_OPTIONS_INIT;
     o.token_prefix = tokens[i];
-    expect_bad_options(c, &o, "token prefix");
+    expect_bad_options(c, &o, "token_prefix");
   }
   xr_chat_options o = XR_CHAT_OPTIONS_INIT;
   o.version = 0;
@@ -390,6 +391,70 @@ static void test_lock_ttl_must_be_positive(void **state) {
   fix_close(&f);
 }
 
+/* ---- numbers out of range: refused, named, nothing sent, nothing overflows ------------------ */
+
+static void test_numbers_out_of_range(void **state) {
+  (void)state;
+  fixture f;
+  fix_open(&f);
+  xr_chat_lock l;
+  bool ok = true;
+  const int64_t big = INT64_MAX - 5, over = XR_TTL_MAX_MS + 1;
+  XR_FAILS(xr_chat_acquire_lock(f.s, &ok, &l, S("t"), big), XR_EINVAL,
+           "chat.acquire_lock: ttl_ms must be at most 9007199254740991 (2^53-1), got 9223372036854775802");
+  XR_FAILS(xr_chat_acquire_lock(f.s, &ok, &l, S("t"), over), XR_EINVAL, "at most 9007199254740991");
+  XR_FAILS(xr_chat_acquire_lock_wait(f.s, &ok, &l, S("t"), big, 10), XR_EINVAL, "chat.acquire_lock_wait: ttl_ms");
+  XR_FAILS(xr_chat_acquire_lock_wait(f.s, &ok, &l, S("t"), 1000, big), XR_EINVAL, "chat.acquire_lock_wait: wait_ms");
+  XR_FAILS(xr_chat_acquire_lock_wait(f.s, &ok, &l, S("t"), 1000, -1), XR_EINVAL,
+           "chat.acquire_lock_wait: wait_ms must be between 0 and 9007199254740991 (milliseconds), got -1");
+  XR_FAILS(xr_chat_extend_lock(f.s, &ok, S("t"), S("redis_1_x"), big), XR_EINVAL, "chat.extend_lock: ttl_ms must be at most");
+  XR_FAILS(xr_chat_extend_lock(f.s, &ok, S("t"), S("redis_1_x"), -3), XR_EINVAL, "chat.extend_lock: ttl_ms must be > 0, got -3");
+  XR_FAILS(xr_chat_set(f.s, S("k"), S("1"), big), XR_EINVAL, "chat.set: ttl_ms must be at most");
+  XR_FAILS(xr_chat_set(f.s, S("k"), S("1"), INT64_MIN), XR_EINVAL, "chat.set: ttl_ms must be >= 0 (0: no expiry), got -9223372036854775808");
+  XR_FAILS(xr_chat_set_if_not_exists(f.s, &ok, S("k"), S("1"), -1), XR_EINVAL, "chat.set_if_not_exists: ttl_ms must be >= 0");
+  XR_FAILS(xr_chat_append_to_list(f.s, S("l"), S("1"), -1, 0), XR_EINVAL,
+           "chat.append_to_list: max_length must be >= 0 (0: no limit), got -1");
+  XR_FAILS(xr_chat_append_to_list(f.s, S("l"), S("1"), 0, big), XR_EINVAL, "chat.append_to_list: ttl_ms must be at most");
+  XR_FAILS(xr_chat_enqueue(f.s, NULL, S("q"), S("{}"), 0, 1000, -2), XR_EINVAL, "chat.enqueue: max_size must be >= 0 (0: no limit), got -2");
+  XR_FAILS(xr_chat_enqueue(f.s, NULL, S("q"), S("{}"), 0, big, 0), XR_EINVAL, "chat.enqueue: expires_at_ms must be between 0 and 9007199254740991 (Unix milliseconds)");
+  XR_FAILS(xr_chat_enqueue(f.s, NULL, S("q"), S("{}"), -1, 1000, 0), XR_EINVAL, "chat.enqueue: enqueued_at_ms must be between 0");
+
+  /* a length no key can have (the sums that build the key must not wrap) */
+  XR_FAILS(xr_chat_subscribe(f.s, "t", SIZE_MAX), XR_EINVAL, "thread id has 18446744073709551615 bytes");
+  XR_FAILS(xr_chat_get(f.s, &(char *){NULL}, NULL, "k", SIZE_MAX - 3), XR_EINVAL, "more than a Redis key may");
+
+  /* the batch adders share the checks */
+  xr_chat_batch *b = NULL;
+  XR_OK(xr_chat_batch_new(&b, f.s));
+  assert_int_equal(xr_chat_batch_acquire_lock(b, S("t"), big), XR_EINVAL);
+  assert_int_equal(xr_chat_batch_set(b, S("k"), S("1"), -1), XR_EINVAL);
+  assert_int_equal(xr_chat_batch_append_to_list(b, S("l"), S("1"), -1, 0), XR_EINVAL);
+  assert_int_equal(xr_chat_batch_enqueue(b, S("q"), S("{}"), 0, 1000, -1), XR_EINVAL);
+  assert_int_equal(xr_chat_batch_count(b), 0);
+  xr_chat_batch_free(b);
+
+  /* the watchdog's clock and lifetime: no sum of them can overflow */
+  xr_chat_watchdog *w = NULL;
+  XR_OK(xr_chat_acquire_lock(f.s, &ok, &l, S("w"), 30000));
+  assert_true(ok);
+  XR_FAILS(xr_chat_watchdog_new(&w, f.s, S("w"), &l, 30000, big, 1000), XR_EINVAL, "chat.watchdog: max_lifetime_ms");
+  XR_FAILS(xr_chat_watchdog_new(&w, f.s, S("w"), &l, 30000, 0, big), XR_EINVAL, "chat.watchdog: now_ms");
+  XR_FAILS(xr_chat_watchdog_new(&w, f.s, S("w"), &l, big, 0, 1000), XR_EINVAL, "chat.watchdog: ttl_ms");
+  XR_OK(xr_chat_watchdog_new(&w, f.s, S("w"), &l, 30000, XR_TTL_MAX_MS, XR_TTL_MAX_MS));
+  xr_chat_watchdog_state st;
+  XR_FAILS(xr_chat_watchdog_tick(w, &st, big), XR_EINVAL, "chat.watchdog: now_ms");
+  XR_OK(xr_chat_watchdog_tick(w, &st, XR_TTL_MAX_MS));
+  xr_chat_watchdog_free(w);
+
+  /* the largest TTL is accepted and reaches the server exactly */
+  XR_OK(xr_chat_set(f.s, S("big"), S("1"), XR_TTL_MAX_MS));
+  XR_OK(xr_chat_acquire_lock(f.s, &ok, &l, S("big"), XR_TTL_MAX_MS));
+  assert_true(ok);
+  assert_true(l.expires_at_ms > XR_TTL_MAX_MS);
+  assert_int_equal(dbsize(), 3);
+  fix_close(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_empty_ids_and_keys, flush_all),
@@ -398,6 +463,7 @@ int main(void) {
       cmocka_unit_test_setup(test_values_must_be_json, flush_all),
       cmocka_unit_test_setup(test_wrong_types, flush_all),
       cmocka_unit_test_setup(test_lock_ttl_must_be_positive, flush_all),
+      cmocka_unit_test_setup(test_numbers_out_of_range, flush_all),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -400,7 +400,7 @@ static void test_errors_are_responses(void **state) {
   failed(&s, 2, "'x'", "BadRequest", "no \"op\"");
   failed(&s, 3, "5", "UnknownOp", "unknown op \"lock.fly\"");
   failed(&s, 4, "6", "BadRequest", "args.ttl_ms is required");
-  failed(&s, 5, "7", "InvalidArgumentError", "ttl_ms > 0");
+  failed(&s, 5, "7", "InvalidArgumentError", "ttl_ms must be > 0");
   failed(&s, 6, "8", "WrongTypeError", "WRONGTYPE");
   failed(&s, 7, "9", "InvalidArgumentError", "empty");
   failed(&s, 8, "{'n':[1]}", "BadRequest", "args.key must be a string");

@@ -1,5 +1,7 @@
 /* The client against a real redis-server: opening by options and URL (TCP and unix socket),
- * binary-safe values, reply accessors, error replies, scripts, batches, db selection. */
+ * binary-safe values, reply accessors, error replies, scripts, batches, db selection, commands the
+ * pool refuses, and shutdown waking the calls that wait. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -516,6 +518,108 @@ static void test_url_db_zero_overrides_base(void **state) {
 /* URL parsing itself is tests/unit/test_url.c; here URLs open real connections (above). */
 
 
+/* ---- commands that would change a pooled connection's state ------------------------------- */
+
+static void refused(xr_client *c, const char *part, int argc, const char *const *argv) {
+  XR_FAILS(xr_client_command(c, NULL, argc, argv, NULL), XR_EINVAL, "changes the state of a pooled connection");
+  XR_FAILS(xr_client_command(c, NULL, argc, argv, NULL), XR_EINVAL, part);
+}
+
+static void test_state_changing_commands_are_refused(void **state) {
+  (void)state;
+  xr_client *c = open_plain();
+  XR_OK(itest_cmd(c, NULL, "SET", "where", "db0", NULL));
+  struct {
+    int argc;
+    const char *argv[3];
+    const char *part;
+  } cases[] = {
+      {2, {"SELECT", "1"}, "choose the database in the URL"}, {2, {"select", "1"}, "SELECT"},
+      {1, {"MONITOR"}, "MONITOR"},                            {2, {"SUBSCRIBE", "ch"}, "pub/sub"},
+      {2, {"psubscribe", "c*"}, "pub/sub"},                   {2, {"ssubscribe", "ch"}, "pub/sub"},
+      {3, {"CLIENT", "REPLY", "OFF"}, "CLIENT REPLY"},         {3, {"client", "tracking", "on"}, "CLIENT TRACKING"},
+      {3, {"CLIENT", "SETNAME", "x"}, "client_name"},          {1, {"RESET"}, "RESET"},
+      {1, {"QUIT"}, "QUIT"},                                   {2, {"HELLO", "3"}, "HELLO"},
+      {2, {"AUTH", "pw"}, "username and password"},           {1, {"MULTI"}, "in one batch"},
+      {2, {"WATCH", "where"}, "in one batch"},                 {1, {"EXEC"}, "EXEC"},
+      {1, {"READONLY"}, "READONLY"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) refused(c, cases[i].part, cases[i].argc, cases[i].argv);
+  /* harmless neighbours pass */
+  XR_OK(itest_cmd(c, NULL, "CLIENT", "ID", NULL));
+  XR_FAILS(itest_cmd(c, NULL, "SELECTX", NULL), XR_ESERVER, "unknown command");
+  /* every connection of the pool is still in db 0 with replies in step */
+  for (int i = 0; i < 20; i++) itest_assert_get(c, "where", "db0");
+
+  /* batches: the same refusals when added; MULTI ... EXEC and WATCH ... EXEC are fine inside one */
+  xr_batch *b = NULL;
+  XR_OK(xr_batch_new(&b));
+  const char *sel[] = {"SELECT", "1"};
+  XR_FAILS(xr_batch_add(b, 2, sel, NULL), XR_EINVAL, "SELECT changes the state");
+  assert_int_equal(xr_batch_count(b), 0);
+  const char *watch[] = {"WATCH", "where"}, *multi[] = {"MULTI"}, *set[] = {"SET", "where", "tx"}, *exec[] = {"EXEC"};
+  assert_true(xr_batch_add(b, 2, watch, NULL) >= 0);
+  assert_true(xr_batch_add(b, 1, multi, NULL) >= 0);
+  assert_true(xr_batch_add(b, 3, set, NULL) >= 0);
+  XR_FAILS(xr_client_exec(c, b), XR_EINVAL, "the batch ends inside MULTI: add EXEC or DISCARD");
+  assert_true(xr_batch_add(b, 1, exec, NULL) >= 0);
+  XR_OK(xr_client_exec(c, b));
+  const xr_reply *r = NULL;
+  XR_OK(xr_batch_result(b, 3, &r, NULL));
+  assert_int_equal(xr_reply_kind(r), XR_REPLY_ARRAY);
+  assert_int_equal(xr_reply_count(r), 1);
+  itest_assert_get(c, "where", "tx");
+  xr_batch_clear(b);
+  assert_true(xr_batch_add(b, 2, watch, NULL) >= 0);
+  XR_FAILS(xr_client_exec(c, b), XR_EINVAL, "WATCHed");
+  const char *unwatch[] = {"UNWATCH"};
+  assert_true(xr_batch_add(b, 1, unwatch, NULL) >= 0);
+  XR_OK(xr_client_exec(c, b));
+  xr_batch_free(b);
+  xr_client_close(c);
+}
+
+/* ---- shutdown --------------------------------------------------------------------------------- */
+
+typedef struct waiter {
+  xr_client *c;
+  const char *argv[3];
+  int argc;
+  int rc;
+} waiter;
+
+static void *run_waiter(void *arg) {
+  waiter *w = arg;
+  w->rc = xr_client_command(w->c, NULL, w->argc, w->argv, NULL);
+  return NULL;
+}
+
+/* A call waiting for a pooled connection returns XR_ECLOSED as soon as the client shuts down; the
+ * call holding the connection ends by its reply; later calls fail at once. */
+static void test_shutdown_wakes_waiting_calls(void **state) {
+  (void)state;
+  xr_client_options o = itest_options(server);
+  o.pool_size = 1;
+  o.command_timeout_ms = 0; /* no timeout: only the shutdown can end the wait */
+  xr_client *c = NULL;
+  XR_OK(xr_client_open(&c, &o));
+  waiter holder = {c, {"BLPOP", "shutdown:none", "2"}, 3, 1}, queued = {c, {"PING"}, 1, 1};
+  pthread_t th1, th2;
+  assert_int_equal(pthread_create(&th1, NULL, run_waiter, &holder), 0);
+  xrt_sleep_ms(200); /* holder has the only connection */
+  assert_int_equal(pthread_create(&th2, NULL, run_waiter, &queued), 0);
+  xrt_sleep_ms(200);
+  assert_int_equal(queued.rc, 1); /* still waiting */
+  xr_client_shutdown(c);
+  pthread_join(th2, NULL);
+  assert_int_equal(queued.rc, XR_ECLOSED);
+  pthread_join(th1, NULL);
+  assert_int_equal(holder.rc, XR_OK); /* BLPOP's nil after 2 s */
+  XR_FAILS(xr_client_ping(c), XR_ECLOSED, "shut down");
+  xr_client_shutdown(c); /* twice is fine */
+  xr_client_close(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_open_by_options, flush_all),
@@ -529,6 +633,8 @@ int main(void) {
       cmocka_unit_test_setup(test_batch_1000_ops_with_error_in_middle, flush_all),
       cmocka_unit_test_setup(test_db_selection, flush_all),
       cmocka_unit_test_setup(test_url_db_zero_overrides_base, flush_all),
+      cmocka_unit_test_setup(test_state_changing_commands_are_refused, flush_all),
+      cmocka_unit_test_setup(test_shutdown_wakes_waiting_calls, flush_all),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -341,6 +341,46 @@ static void test_connect_timeout(void **state) {
   if (elapsed > 5000) fail_msg("open took %lld ms with 300 ms timeouts", elapsed);
 }
 
+/* A server that accepts and never answers: the whole open (TLS handshake, AUTH, PING) is bounded by
+ * the connect timeout, not by a command timeout per step (20 s here, so a 5 s bound tells them
+ * apart without timing anything close). */
+static void open_silent(const char *password, int tls, const char *step) {
+  int port, fd;
+  char err[XRT_ERR_SIZE];
+  if (xrt_silent_listener_start(&port, &fd, err) != 0) fail_msg("%s", err);
+  xr_client_options o = XR_CLIENT_OPTIONS_INIT;
+  o.host = "127.0.0.1";
+  o.port = port;
+  o.password = password;
+  o.connect_timeout_ms = 300;
+  o.command_timeout_ms = 20000;
+  xr_tls *t = NULL;
+  if (tls) {
+    xr_tls_options to = XR_TLS_OPTIONS_INIT;
+    to.insecure = 1;
+    XR_OK(xr_tls_new(&t, &to));
+    o.tls = t;
+  }
+  xr_client *c = (xr_client *)&c;
+  long long t0 = itest_now_ms();
+  int rc = xr_client_open(&c, &o);
+  long long elapsed = itest_now_ms() - t0;
+  xrt_silent_listener_stop(fd);
+  xr_tls_free(t);
+  XR_FAILS(rc, XR_ETIMEOUT, "timeout after 300 ms opening a connection to 127.0.0.1:");
+  XR_FAILS(rc, XR_ETIMEOUT, step);
+  assert_null(c);
+  if (password) assert_null(strstr(xr_error_last()->message, password));
+  if (elapsed > 5000) fail_msg("open took %lld ms with a 300 ms connect timeout (%s)", elapsed, step);
+}
+
+static void test_open_is_bounded_by_the_connect_timeout(void **state) {
+  (void)state;
+  open_silent(NULL, 0, "no answer to PING");
+  open_silent("s3cret-pw", 0, "no answer to AUTH");
+  open_silent(NULL, 1, "TLS handshake");
+}
+
 static void test_slow_reply_times_out_and_connection_is_replaced(void **state) {
   (void)state;
   xr_client_options o = itest_options(server);
@@ -373,6 +413,7 @@ int main(void) {
       cmocka_unit_test(test_tls_write_to_killed_server_is_an_error),
       cmocka_unit_test(test_silent_server_times_out),
       cmocka_unit_test(test_connect_timeout),
+      cmocka_unit_test(test_open_is_bounded_by_the_connect_timeout),
       cmocka_unit_test_setup(test_slow_reply_times_out_and_connection_is_replaced, ensure_running),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);

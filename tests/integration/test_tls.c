@@ -1,6 +1,11 @@
 /* TLS against real redis-server TLS ports: verification against the right and a wrong CA (file
  * and PEM in memory), the server name, insecure mode, mutual TLS, rediss:// URLs. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -324,6 +329,69 @@ static void test_tls_config_errors(void **state) {
   XR_FAILS(xr_tls_new(&t, &half), XR_EINVAL, NULL);
 }
 
+/* ---- TLS to something that does not speak it ---------------------------------------------- */
+
+/* A listener that answers whatever arrives with a plain Redis error line, as a plain port behind
+ * a proxy or a server in "inline" mode would. */
+typedef struct plain_answerer {
+  int fd, port;
+} plain_answerer;
+
+static void *answer_plain(void *arg) {
+  plain_answerer *p = arg;
+  int c = accept(p->fd, NULL, NULL);
+  if (c < 0) return NULL;
+  char buf[512];
+  if (read(c, buf, sizeof buf) > 0) {
+    static const char line[] = "-ERR unknown command\r\n";
+    if (write(c, line, sizeof line - 1) < 0) perror("write");
+  }
+  xrt_sleep_ms(200);
+  close(c);
+  return NULL;
+}
+
+static void test_tls_to_a_plain_port_says_so(void **state) {
+  (void)state;
+  xr_tls_options to = XR_TLS_OPTIONS_INIT;
+  to.insecure = 1;
+  xr_tls *t = NULL;
+  XR_OK(xr_tls_new(&t, &to));
+
+  /* something answers in plain text: OpenSSL's "wrong version number", said plainly */
+  plain_answerer p;
+  p.fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t alen = sizeof a;
+  assert_int_equal(bind(p.fd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(listen(p.fd, 4), 0);
+  assert_int_equal(getsockname(p.fd, (struct sockaddr *)&a, &alen), 0);
+  p.port = ntohs(a.sin_port);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, answer_plain, &p), 0);
+  xr_client_options o = XR_CLIENT_OPTIONS_INIT;
+  o.port = p.port;
+  o.tls = t;
+  o.connect_timeout_ms = 5000;
+  xr_client *c = NULL;
+  XR_FAILS(xr_client_open(&c, &o), XR_ETLS, "the server does not speak TLS on this port");
+  assert_null(strstr(xr_error_last()->message, "(null)"));
+  pthread_join(th, NULL);
+  close(p.fd);
+
+  /* a real plain redis-server answers nothing to a ClientHello: the connect timeout says why */
+  xrt_server *plain = NULL;
+  assert_int_equal(itest_start(&plain, NULL), 0);
+  o.port = xrt_server_port(plain);
+  o.connect_timeout_ms = 300;
+  XR_FAILS(xr_client_open(&c, &o), XR_ETIMEOUT, "a plain, non-TLS Redis port never answers one: use redis://");
+  xrt_server_free(plain);
+  xr_tls_free(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_right_ca_file),
@@ -335,6 +403,7 @@ int main(void) {
       cmocka_unit_test(test_mutual_tls_without_certificate_fails),
       cmocka_unit_test(test_rediss_url),
       cmocka_unit_test(test_tls_config_errors),
+      cmocka_unit_test(test_tls_to_a_plain_port_says_so),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -122,6 +122,51 @@ static void test_errors_name_the_part(void **state) {
   expect_bad("redis://localhost?pool_size=0", "pool_size");
 }
 
+/* A URL with credentials never has a piece echoed: the password with an unescaped '/', '@' or ':'
+ * would otherwise show up as a "bad port" or "bad db". */
+static void expect_bad_quiet(const char *url, const char *part, const char *secret) {
+  expect_bad(url, part);
+  const char *m = xr_error_last()->message;
+  if (strstr(m, secret)) fail_msg("%s: message shows the secret: %s", url, m);
+}
+
+static void test_errors_never_show_credentials(void **state) {
+  (void)state;
+  expect_bad_quiet("redis://:pa/ss@localhost:6379", "bad port", "pa");
+  expect_bad_quiet("redis://:pa/ss@localhost:6379", "percent-encode", "ss@");
+  expect_bad_quiet("redis://user:hunter2@localhost:6379/se@cret", "bad db", "cret");
+  expect_bad_quiet("redis://user:hunter2@localhost:9x9/", "bad port", "hunter2");
+  expect_bad_quiet("redis://u:p4ss:w0rd@[::1", "IPv6", "p4ss");
+  expect_bad_quiet("user:hunter2@host://x", "scheme ''", "hunter2");
+  expect_bad_quiet("redis//user:hunter2@host", "scheme", "hunter2");
+}
+
+static void redacts(const char *url, const char *want) {
+  char out[256];
+  size_t n = xr_url_redact(out, sizeof out, url);
+  assert_string_equal(out, want);
+  assert_int_equal(n, strlen(want));
+}
+
+static void test_redact(void **state) {
+  (void)state;
+  redacts("redis://user:hunter2@host:6379/0", "redis://user:***@host:6379/0");
+  redacts("redis://:hunter2@host", "redis://:***@host");
+  redacts("redis://hunter2@host", "redis://***@host");
+  redacts("rediss://u:p%40ss@h:1/2?ca_file=/x&timeout_ms=5", "rediss://u:***@h:1/2?ca_file=/x&timeout_ms=5");
+  redacts("redis://u:pa/ss@host:6379", "redis://u:***@host:6379");       /* an unescaped '/' */
+  redacts("redis://u:p@ss@host", "redis://u:***@host");                   /* an unescaped '@' */
+  redacts("unix://u:pw@/run/redis.sock?db=1", "unix://u:***@/run/redis.sock?db=1");
+  redacts("redis://host:6379/0?client_name=a@b", "redis://host:6379/0?client_name=a@b");
+  redacts("redis://host", "redis://host");
+  redacts("u:pw@host", "u:***@host");
+  /* truncation keeps it NUL-terminated and reports the whole length */
+  char small[12];
+  assert_int_equal(xr_url_redact(small, sizeof small, "redis://u:pw@host"), strlen("redis://u:***@host"));
+  assert_string_equal(small, "redis://u:*");
+  assert_int_equal(xr_url_redact(NULL, 0, "redis://u:pw@h"), strlen("redis://u:***@h"));
+}
+
 static void test_open_url_rediss_needs_tls(void **state) {
   (void)state;
   xr_client *c = (xr_client *)1;
@@ -152,6 +197,8 @@ int main(void) {
       cmocka_unit_test(test_defaults_and_password_only),
       cmocka_unit_test(test_ipv6_tls_unix),
       cmocka_unit_test(test_errors_name_the_part),
+      cmocka_unit_test(test_errors_never_show_credentials),
+      cmocka_unit_test(test_redact),
       cmocka_unit_test(test_open_url_rediss_needs_tls),
       cmocka_unit_test(test_options_checked),
   };

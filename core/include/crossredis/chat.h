@@ -17,6 +17,11 @@
  *
  * Ids and keys are binary-safe byte spans; an empty thread id or key is XR_EINVAL.
  *
+ * Numbers are checked before anything is sent: a TTL is 1..XR_TTL_MAX_MS (0 too where it means
+ * "no expiry": set, set_if_not_exists, append_to_list), max_length and max_size are >= 0 (0: no
+ * limit), timestamps are 0..XR_TTL_MAX_MS; anything else is XR_EINVAL naming the operation and
+ * the argument: "chat.set: ttl_ms must be >= 0 (0: no expiry), got -5".
+ *
  * Errors name the key: "chat-sdk:cache:x: WRONGTYPE Operation against a key holding the wrong kind
  * of value".
  *
@@ -77,6 +82,9 @@ typedef struct xr_chat_options {
  * options (XR_EINVAL naming the bad one). */
 XR_API int xr_chat_new(xr_chat **out, xr_client *client, const xr_chat_options *opts);
 XR_API void xr_chat_free(xr_chat *s);
+/* The checks xr_chat_new makes of the options, without a client: 0, or XR_EINVAL naming the bad
+ * one (for bindings that take options before they connect). */
+XR_API int xr_chat_options_check(const xr_chat_options *o);
 XR_API xr_client *xr_chat_client(const xr_chat *s);
 /* The key prefix in use (after the empty-prefix rule). */
 XR_API const char *xr_chat_key_prefix(const xr_chat *s);
@@ -141,7 +149,7 @@ typedef enum xr_chat_watchdog_state {
 } xr_chat_watchdog_state;
 
 /* Watches a held lock: extends it by ttl_ms every ttl_ms/3, until max_lifetime_ms after now_ms
- * (<= 0: no limit). Driven by the caller (no hidden thread): call xr_chat_watchdog_tick when
+ * (0: no limit). Driven by the caller (no hidden thread): call xr_chat_watchdog_tick when
  * xr_chat_watchdog_due_in says so. Copies the thread id and token. */
 XR_API int xr_chat_watchdog_new(xr_chat_watchdog **out, xr_chat *s, const char *thread_id, size_t len,
                                 const xr_chat_lock *lock, int64_t ttl_ms, int64_t max_lifetime_ms,
@@ -207,11 +215,29 @@ XR_API int xr_chat_enqueue(xr_chat *s, long long *depth, const char *thread_id, 
                            int64_t expires_at_ms, long max_size);
 
 /* LPOP (FIFO). *found is false when the queue is empty. Expiry is not checked here (as upstream):
- * the reader compares expires_at_ms with its clock. An entry that is not a queue entry of any
+ * the reader compares expires_at_ms with its clock. A connection failure or timeout (XR_EIO,
+ * XR_ETIMEOUT) may come after the server popped the entry, which is then lost; the message says so
+ * (see xr_chat_dequeue_reliable). An entry that is not a queue entry of any
  * dialect is XR_EPARSE naming the key; it was popped, and its bytes are in e->raw so nothing is
  * lost silently; the entries behind it stay queued. */
 XR_API int xr_chat_dequeue(xr_chat *s, bool *found, xr_chat_queue_entry *e, const char *thread_id,
                            size_t len);
+
+/* Beyond upstream, opt-in: a dequeue that loses nothing. A plain dequeue is LPOP, and when its
+ * reply is lost (connection dropped, timeout) the entry may be gone from the queue and in nobody's
+ * hands: its error says so. This one moves the entry (one script) from the queue's head to the
+ * tail of <prefix>:queue-processing:<thread id>, which lives at least as long as the queue would
+ * have; the caller acknowledges it with xr_chat_ack once handled (e->raw is what to pass), and
+ * xr_chat_requeue_processing puts every unacknowledged entry back at the queue's head, in order
+ * (after a consumer died, or to retry a dequeue whose reply was lost). Upstream readers see only
+ * the queue. A bad entry stays in the processing list (its bytes in e->raw, XR_EPARSE).
+ * Two keys: atomic on a standalone server and under Sentinel; a Cluster answers CROSSSLOT. */
+XR_API int xr_chat_dequeue_reliable(xr_chat *s, bool *found, xr_chat_queue_entry *e, const char *thread_id,
+                                    size_t len);
+/* LREM <processing key> 1 <raw>: *acked (may be NULL) says whether the entry was there. */
+XR_API int xr_chat_ack(xr_chat *s, bool *acked, const char *thread_id, size_t len, const char *raw, size_t raw_len);
+/* Moves the processing list back to the queue's head, oldest first; *moved (may be NULL) counts. */
+XR_API int xr_chat_requeue_processing(xr_chat *s, long long *moved, const char *thread_id, size_t len);
 
 /* LLEN. */
 XR_API int xr_chat_queue_depth(xr_chat *s, long long *depth, const char *thread_id, size_t len);
@@ -264,6 +290,10 @@ XR_API int xr_chat_batch_enqueue(xr_chat_batch *b, const char *thread_id, size_t
                                  long max_size);
 XR_API int xr_chat_batch_dequeue(xr_chat_batch *b, const char *thread_id, size_t len);
 XR_API int xr_chat_batch_queue_depth(xr_chat_batch *b, const char *thread_id, size_t len);
+XR_API int xr_chat_batch_dequeue_reliable(xr_chat_batch *b, const char *thread_id, size_t len); /* entry */
+XR_API int xr_chat_batch_ack(xr_chat_batch *b, const char *thread_id, size_t len, const char *raw,
+                             size_t raw_len);                                                   /* bool */
+XR_API int xr_chat_batch_requeue_processing(xr_chat_batch *b, const char *thread_id, size_t len); /* integer */
 
 /* Sends the batch as one pipeline. 0 when every reply was read (operations may still have failed
  * one by one: see the result functions); a negative code when the connection failed. */

@@ -34,6 +34,11 @@ typedef struct xr_batch xr_batch;
  * reference, so the caller may free it right after opening. */
 typedef struct xr_tls xr_tls;
 
+/* The longest TTL (and wait) any operation takes, in milliseconds: 2^53-1, about 285,000 years. A
+ * bound every runtime can hold exactly (JavaScript numbers stop being exact integers past it), so
+ * an expiry computed as now + ttl never overflows, in C or elsewhere. */
+#define XR_TTL_MAX_MS 9007199254740991LL
+
 /* ---- options -------------------------------------------------------------------------------- */
 
 #define XR_CLIENT_OPTIONS_VERSION 1
@@ -86,6 +91,14 @@ typedef struct xr_url {
 XR_API int xr_url_parse(xr_url **out, const char *url);
 XR_API void xr_url_free(xr_url *u);
 
+/* `url` with its password replaced by three stars: the authority user:pw@host:6379 becomes
+ * user:***@host:6379, and a lone password pw@host becomes ***@host; for logs and messages; a URL without credentials is copied as it is. Writes at
+ * most cap bytes, NUL-terminated, into out (which may be NULL when cap is 0) and returns the length
+ * the whole text needs, like snprintf. Any '@' before the query counts, so a password with an
+ * unescaped '/' or '@' is hidden too. Messages of xr_url_parse never echo a piece of a URL that
+ * holds credentials. */
+XR_API size_t xr_url_redact(char *out, size_t cap, const char *url);
+
 /* Copies what `u` says into `opts` (strings point into `u`, which must outlive their use);
  * fields the URL does not mention keep their value. `opts->tls` is not touched. */
 XR_API void xr_url_apply(const xr_url *u, xr_client_options *opts);
@@ -93,13 +106,30 @@ XR_API void xr_url_apply(const xr_url *u, xr_client_options *opts);
 /* ---- the client ----------------------------------------------------------------------------- */
 
 /* Opens a client and checks the server: connects one connection, authenticates, selects the db
- * and sends PING, so a wrong address, password or certificate fails here with its own error. */
+ * and sends PING, so a wrong address, password or certificate fails here with its own error. All
+ * of it (TCP connect, TLS handshake, AUTH, SELECT, PING) counts against connect_timeout_ms: a
+ * server that accepts and never answers fails with XR_ETIMEOUT after about that long. The same
+ * bound holds whenever the pool opens another connection.
+ *
+ * Commands that would change a pooled connection's state for the calls after them (SELECT, AUTH,
+ * HELLO, RESET, QUIT, MONITOR, the SUBSCRIBE family, CLIENT REPLY/TRACKING/CACHING/SETNAME,
+ * READONLY, and MULTI/EXEC/WATCH outside a batch) are refused by xr_client_command and
+ * xr_batch_add with XR_EINVAL saying where to do it instead. A batch may hold MULTI ... EXEC (or
+ * DISCARD) and WATCH ... as long as it closes them before it runs. */
 XR_API int xr_client_open(xr_client **out, const xr_client_options *opts);
 
 /* Opens from a URL; `base` (may be NULL) gives what the URL does not (timeouts, pool, tls).
  * A rediss:// URL needs base->tls, or xr_tls_client_open_url() from crossredis_tls, which builds
  * the TLS configuration from the URL's options. */
 XR_API int xr_client_open_url(xr_client **out, const char *url, const xr_client_options *base);
+
+/* Wakes every call waiting inside the client (the sleeps of xr_chat_acquire_lock_wait, a wait for
+ * a free pooled connection) so it returns XR_ECLOSED within milliseconds; calls made afterwards
+ * fail XR_ECLOSED at once. A command already on the wire is not interrupted: it ends by its reply
+ * or the command timeout. Any thread may call it, any number of times; it frees nothing. A binding
+ * that closes a client other threads may be using calls this, waits for those calls to return,
+ * then calls xr_client_close. */
+XR_API void xr_client_shutdown(xr_client *c);
 
 /* Closes every connection and frees the client. No other thread may be using it. NULL is ok. */
 XR_API void xr_client_close(xr_client *c);
