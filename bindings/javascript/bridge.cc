@@ -11,6 +11,7 @@
 #include <climits>
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -19,9 +20,9 @@
 #include <vector>
 
 extern "C" {
+#include "binding.h"
 #include "crossredis/alloc.h"
 #include "crossredis/error.h"
-#include "crossredis/tls.h"
 }
 
 namespace {
@@ -165,30 +166,23 @@ namespace {
 
 /* ---- texts in and out ------------------------------------------------------------------------ */
 
+/* Memory from malloc, freed by free. */
+struct Free {
+  void operator()(void *p) const { free(p); }
+};
+template <class T>
+using Malloced = std::unique_ptr<T[], Free>;
+
+/* Memory from xr_malloc (the core's allocator), freed by xr_free. */
+struct XrFree {
+  void operator()(char *p) const { xr_free(p); }
+};
+using XrBytes = std::unique_ptr<char[], XrFree>;
+
 /* A JS string as UTF-8 for the core. Small ones are encoded on the JS thread; a big one is only
  * copied there (as its bytes when it is ASCII, else as UTF-16 to encode on the pool: Convert). */
 class InText {
  public:
-  InText() = default;
-  InText(const InText &) = delete;
-  InText &operator=(const InText &) = delete;
-  InText(InText &&o) noexcept { *this = std::move(o); }
-  InText &operator=(InText &&o) noexcept {
-    if (this != &o) {
-      Clear();
-      small_ = std::move(o.small_);
-      big_ = o.big_;
-      big_n_ = o.big_n_;
-      u16_ = o.u16_;
-      n16_ = o.n16_;
-      o.big_ = nullptr;
-      o.u16_ = nullptr;
-      o.big_n_ = o.n16_ = 0;
-    }
-    return *this;
-  }
-  ~InText() { Clear(); }
-
   /* JS thread. A TypeError unless v is a string. */
   void Read(Napi::Env env, Napi::Value v, const char *what) {
     if (!v.IsString()) throw Napi::TypeError::New(env, std::string(what) + " must be a string");
@@ -199,101 +193,103 @@ class InText {
       return;
     }
     size_t n8 = 0, got = 0;
-    napi_get_value_string_utf8(env, v, nullptr, 0, &n8); /* fast for one-byte strings */
+    napi_get_value_string_utf8(env, v, nullptr, 0, &n8); /* no copy; quick for one-byte strings */
     if (n8 == n16) { /* ASCII: its Latin-1 bytes are its UTF-8 */
-      big_ = static_cast<char *>(malloc(n8 + 1));
+      big_.reset(static_cast<char *>(malloc(n8 + 1)));
       if (!big_) throw Napi::Error::New(env, "out of memory copying a string");
-      napi_get_value_string_latin1(env, v, big_, n8 + 1, &got);
+      napi_get_value_string_latin1(env, v, big_.get(), n8 + 1, &got);
       big_n_ = got;
       return;
     }
-    u16_ = static_cast<char16_t *>(malloc((n16 + 1) * sizeof(char16_t)));
+    u16_.reset(static_cast<char16_t *>(malloc((n16 + 1) * sizeof(char16_t))));
     if (!u16_) throw Napi::Error::New(env, "out of memory copying a string");
-    napi_get_value_string_utf16(env, v, u16_, n16 + 1, &got);
+    napi_get_value_string_utf16(env, v, u16_.get(), n16 + 1, &got);
     n16_ = got;
   }
 
-  void Assign(const char *p, size_t n) {
+  /* Bytes (a Buffer's): copied. */
+  void Assign(Napi::Env env, const char *p, size_t n) {
     Clear();
     if (n < kBig) {
       small_.assign(p, n);
       return;
     }
-    big_ = static_cast<char *>(malloc(n ? n : 1));
-    if (!big_) throw std::bad_alloc();
-    memcpy(big_, p, n);
+    big_.reset(static_cast<char *>(malloc(n)));
+    if (!big_) throw Napi::Error::New(env, "out of memory copying a Buffer");
+    memcpy(big_.get(), p, n);
     big_n_ = n;
   }
 
-  bool Ready() const { return !u16_; }
   size_t Weight() const { return small_.size() + big_n_ + n16_ * 2; }
 
   /* Any thread: encodes the UTF-16 copy (a lone surrogate becomes U+FFFD; the JS layer refuses
    * them before, and JSON.stringify never writes one). False when out of memory. */
   bool Convert() {
     if (!u16_) return true;
+    const char16_t *u = u16_.get();
     size_t n = 0;
     for (size_t i = 0; i < n16_; i++) {
-      char16_t c = u16_[i];
+      char16_t c = u[i];
       if (c < 0x80) n += 1;
       else if (c < 0x800) n += 2;
-      else if (c >= 0xD800 && c <= 0xDBFF && i + 1 < n16_ && u16_[i + 1] >= 0xDC00 && u16_[i + 1] <= 0xDFFF) {
-        n += 4;
-        i++;
-      } else n += 3;
+      else if (Pair(u, i)) n += 4, i++;
+      else n += 3;
     }
-    char *out = static_cast<char *>(malloc(n ? n : 1));
+    Malloced<char> out(static_cast<char *>(malloc(n ? n : 1)));
     if (!out) return false;
+    char *o = out.get();
     size_t k = 0;
     for (size_t i = 0; i < n16_; i++) {
-      uint32_t c = u16_[i];
-      if (c >= 0xD800 && c <= 0xDBFF && i + 1 < n16_ && u16_[i + 1] >= 0xDC00 && u16_[i + 1] <= 0xDFFF) {
-        c = 0x10000 + ((c - 0xD800) << 10) + (uint32_t)(u16_[i + 1] - 0xDC00);
+      uint32_t c = u[i];
+      if (Pair(u, i)) {
+        c = 0x10000 + ((c - 0xD800) << 10) + (uint32_t)(u[i + 1] - 0xDC00);
         i++;
       } else if (c >= 0xD800 && c <= 0xDFFF) {
         c = 0xFFFD;
       }
       if (c < 0x80) {
-        out[k++] = (char)c;
+        o[k++] = (char)c;
       } else if (c < 0x800) {
-        out[k++] = (char)(0xC0 | (c >> 6));
-        out[k++] = (char)(0x80 | (c & 0x3F));
+        o[k++] = (char)(0xC0 | (c >> 6));
+        o[k++] = (char)(0x80 | (c & 0x3F));
       } else if (c < 0x10000) {
-        out[k++] = (char)(0xE0 | (c >> 12));
-        out[k++] = (char)(0x80 | ((c >> 6) & 0x3F));
-        out[k++] = (char)(0x80 | (c & 0x3F));
+        o[k++] = (char)(0xE0 | (c >> 12));
+        o[k++] = (char)(0x80 | ((c >> 6) & 0x3F));
+        o[k++] = (char)(0x80 | (c & 0x3F));
       } else {
-        out[k++] = (char)(0xF0 | (c >> 18));
-        out[k++] = (char)(0x80 | ((c >> 12) & 0x3F));
-        out[k++] = (char)(0x80 | ((c >> 6) & 0x3F));
-        out[k++] = (char)(0x80 | (c & 0x3F));
+        o[k++] = (char)(0xF0 | (c >> 18));
+        o[k++] = (char)(0x80 | ((c >> 12) & 0x3F));
+        o[k++] = (char)(0x80 | ((c >> 6) & 0x3F));
+        o[k++] = (char)(0x80 | (c & 0x3F));
       }
     }
-    free(u16_);
-    u16_ = nullptr;
+    u16_.reset();
     n16_ = 0;
-    big_ = out;
+    big_ = std::move(out);
     big_n_ = k;
     return true;
   }
 
-  const char *data() const { return big_ ? big_ : small_.data(); }
+  const char *data() const { return big_ ? big_.get() : small_.data(); }
   size_t size() const { return big_ ? big_n_ : small_.size(); }
 
   void Clear() {
     std::string().swap(small_);
-    free(big_);
-    free(u16_);
-    big_ = nullptr;
-    u16_ = nullptr;
+    big_.reset();
+    u16_.reset();
     big_n_ = n16_ = 0;
   }
 
  private:
+  /* u[i] and u[i + 1] are a surrogate pair (n16_ units in all). */
+  bool Pair(const char16_t *u, size_t i) const {
+    return u[i] >= 0xD800 && u[i] <= 0xDBFF && i + 1 < n16_ && u[i + 1] >= 0xDC00 && u[i + 1] <= 0xDFFF;
+  }
+
   std::string small_;
-  char *big_ = nullptr;
+  Malloced<char> big_;
   size_t big_n_ = 0;
-  char16_t *u16_ = nullptr;
+  Malloced<char16_t> u16_;
   size_t n16_ = 0;
 };
 
@@ -370,39 +366,19 @@ bool IsAscii(const char *p, size_t n) {
 
 /* Bytes from the core for JS: a string (UTF-8 decoded) or a Buffer. A big one is prepared on the
  * pool (Prepare): ASCII stays as it is and becomes a string by a copy; other text is decoded to
- * UTF-16 there. Owns its bytes (xr_malloc'd). */
+ * UTF-16 there. Owns its bytes. */
 class OutText {
  public:
-  OutText() = default;
-  OutText(const OutText &) = delete;
-  OutText &operator=(const OutText &) = delete;
-  OutText(OutText &&o) noexcept { *this = std::move(o); }
-  OutText &operator=(OutText &&o) noexcept {
-    if (this != &o) {
-      Clear();
-      p_ = o.p_;
-      n_ = o.n_;
-      u16_ = o.u16_;
-      n16_ = o.n16_;
-      form_ = o.form_;
-      o.p_ = nullptr;
-      o.u16_ = nullptr;
-      o.n_ = o.n16_ = 0;
-    }
-    return *this;
-  }
-  ~OutText() { Clear(); }
-
   void Take(char *p, size_t n) { /* p from xr_malloc */
     Clear();
-    p_ = p;
+    p_.reset(p);
     n_ = n;
   }
   bool Copy(const char *p, size_t n) {
     Clear();
-    p_ = static_cast<char *>(xr_malloc(n ? n : 1));
+    p_.reset(static_cast<char *>(xr_malloc(n ? n : 1)));
     if (!p_) return false;
-    if (n) memcpy(p_, p, n);
+    if (n) memcpy(p_.get(), p, n);
     n_ = n;
     return true;
   }
@@ -411,16 +387,15 @@ class OutText {
   /* Any thread. */
   void Prepare() {
     if (!Big()) return;
-    if (IsAscii(p_, n_)) {
+    if (IsAscii(p_.get(), n_)) {
       form_ = kLatin1;
       return;
     }
-    char16_t *u = static_cast<char16_t *>(malloc(n_ * sizeof(char16_t)));
+    Malloced<char16_t> u(static_cast<char16_t *>(malloc(n_ * sizeof(char16_t))));
     if (!u) return; /* decoded on the JS thread then */
-    n16_ = Utf8ToUtf16(reinterpret_cast<const unsigned char *>(p_), n_, u);
-    u16_ = u;
-    xr_free(p_);
-    p_ = nullptr;
+    n16_ = Utf8ToUtf16(reinterpret_cast<const unsigned char *>(p_.get()), n_, u.get());
+    u16_ = std::move(u);
+    p_.reset();
     n_ = 0;
     form_ = kUtf16;
   }
@@ -428,39 +403,36 @@ class OutText {
   Napi::Value String(Napi::Env env) const {
     napi_value v = nullptr;
     napi_status s;
-    if (form_ == kUtf16) s = napi_create_string_utf16(env, u16_, n16_, &v);
-    else if (form_ == kLatin1) s = napi_create_string_latin1(env, p_, n_, &v);
-    else s = napi_create_string_utf8(env, p_ ? p_ : "", n_, &v);
+    if (form_ == kUtf16) s = napi_create_string_utf16(env, u16_.get(), n16_, &v);
+    else if (form_ == kLatin1) s = napi_create_string_latin1(env, p_.get(), n_, &v);
+    else s = napi_create_string_utf8(env, p_ ? p_.get() : "", n_, &v);
     if (s != napi_ok) throw Napi::Error::New(env);
     return Napi::Value(env, v);
   }
 
+  /* A big one is handed over (no copy on the JS thread), freed when the Buffer is collected. */
   Napi::Value Buffer(Napi::Env env) {
-    if (form_ != kUtf8 || n_ < kBig) return Napi::Buffer<char>::Copy(env, p_ ? p_ : "", n_);
-    char *p = p_; /* handed over: freed when the Buffer is collected */
+    if (form_ != kUtf8 || n_ < kBig) return Napi::Buffer<char>::Copy(env, p_ ? p_.get() : "", n_);
     size_t n = n_;
-    p_ = nullptr;
     n_ = 0;
-    return Napi::Buffer<char>::New(env, p, n, [](Napi::Env, char *d) { xr_free(d); });
+    return Napi::Buffer<char>::New(env, p_.release(), n, [](Napi::Env, char *d) { xr_free(d); });
   }
 
-  size_t size() const { return form_ == kUtf16 ? n16_ * 2 : n_; }
-  const char *data() const { return p_; }
+  size_t size() const { return n_; }
+  const char *data() const { return p_.get(); }
 
   void Clear() {
-    xr_free(p_);
-    free(u16_);
-    p_ = nullptr;
-    u16_ = nullptr;
+    p_.reset();
+    u16_.reset();
     n_ = n16_ = 0;
     form_ = kUtf8;
   }
 
  private:
   enum { kUtf8, kLatin1, kUtf16 };
-  char *p_ = nullptr;
+  XrBytes p_;
   size_t n_ = 0;
-  char16_t *u16_ = nullptr;
+  Malloced<char16_t> u16_;
   size_t n16_ = 0;
   int form_ = kUtf8;
 };
@@ -613,14 +585,16 @@ class ClientBox {
 /* An xr_chat over a ClientBox (holding a use of it). */
 class ChatBox {
  public:
-  ChatBox(ClientBox *client, xr_chat *chat) : client_(client), chat_(chat) {
+  ChatBox(ClientBox *client, xr_chat *chat) : st_(client->St()), client_(client), chat_(chat) {
+    st_->Ref();
     client_->AddChat(this);
-    client_->St()->chats++;
+    st_->chats++;
   }
 
-  ClientBox *Client() const { return client_; }
+  EnvState *St() const { return st_; }
+  ClientBox *Client() const { return client_; } /* null once freed */
   xr_chat *Chat() const { return chat_; }
-  bool Open() const { return chat_ && !closing_ && client_->Open(); }
+  bool Open() const { return chat_ && !closing_ && client_ && client_->Open(); }
   bool Cancelled() const { return cancelled_.load(); }
   void Use() { users_++; }
   void Unuse() {
@@ -647,14 +621,19 @@ class ChatBox {
     if (closing_ && users_ == 0 && chat_) {
       xr_chat_free(chat_);
       chat_ = nullptr;
-      client_->St()->chats--;
+      st_->chats--;
       ClientBox *c = client_;
       client_ = nullptr;
       c->RemoveChat(this); /* may free the client */
     }
-    if (!chat_ && js_gone_) delete this;
+    if (!chat_ && js_gone_) {
+      EnvState *st = st_;
+      delete this;
+      st->Unref();
+    }
   }
 
+  EnvState *st_;
   ClientBox *client_;
   xr_chat *chat_;
   std::unordered_set<Wait *> waits_;
@@ -722,7 +701,7 @@ class BatchRun {
   /* Settles (when js) and deletes this. */
   void Settle(bool js);
 
-  EnvState *St() const { return client_->St(); }
+  EnvState *St() const { return chat_ ? chat_->St() : client_->St(); }
   LoopConn *Loop() const { return client_->Loop(); }
   ClientBox *ClientOf() const { return client_; }
 
@@ -973,7 +952,7 @@ class PrepareRun : public Work {
 
 Napi::Value BatchRun::Go() {
   Napi::Value p(env_, deferred_.Make(env_));
-  if (!failure_.failed() && (!client_->Open() || (chat_ && !chat_->Open()))) {
+  if (!failure_.failed() && (!client_ || !client_->Open() || (chat_ && !chat_->Open()))) {
     failure_.set(XR_ECLOSED, chat_ ? "the state adapter was disconnected" : "the client is closed");
   }
   if (failure_.failed()) { /* nothing to run */
@@ -1064,7 +1043,7 @@ struct ChatOp {
   bool present = false;      /* acquired / found / value not nil */
   long long integer = 0;
   OutText text;              /* token, value or message JSON */
-  std::string raw;           /* the bytes of a dequeued entry that is no queue entry */
+  OutText raw;               /* a dequeued entry's bytes: when it is no queue entry, or for ack */
   int64_t t1 = 0, t2 = 0;    /* expiresAt; enqueuedAt and expiresAt */
   std::vector<OutText> items;
 };
@@ -1101,8 +1080,18 @@ class ChatRun : public BatchRun {
       case XR_JS_FORCE_RELEASE:
       case XR_JS_DEQUEUE:
       case XR_JS_QUEUE_DEPTH:
+      case XR_JS_DEQUEUE_RELIABLE:
+      case XR_JS_REQUEUE:
         op.a = Utf8(env, a.Get(1), "threadId");
         break;
+      case XR_JS_ACK: {
+        op.a = Utf8(env, a.Get(1), "threadId");
+        Napi::Value raw = a.Get(2);
+        if (!raw.IsBuffer()) throw Napi::TypeError::New(env, "the entry's raw bytes must be a Buffer");
+        Napi::Buffer<char> b = raw.As<Napi::Buffer<char>>();
+        op.b.Assign(env, b.Data(), b.Length());
+        break;
+      }
       case XR_JS_GET:
       case XR_JS_DELETE:
       case XR_JS_GET_LIST:
@@ -1189,6 +1178,9 @@ class ChatRun : public BatchRun {
       case XR_JS_ENQUEUE: return xr_chat_batch_enqueue(b, a, al, t, tl, op.n1, op.n2, Long(op.n3));
       case XR_JS_DEQUEUE: return xr_chat_batch_dequeue(b, a, al);
       case XR_JS_QUEUE_DEPTH: return xr_chat_batch_queue_depth(b, a, al);
+      case XR_JS_DEQUEUE_RELIABLE: return xr_chat_batch_dequeue_reliable(b, a, al);
+      case XR_JS_ACK: return xr_chat_batch_ack(b, a, al, t, tl);
+      case XR_JS_REQUEUE: return xr_chat_batch_requeue_processing(b, a, al);
       default: return xr_error_set(XR_EINVAL, "unknown operation");
     }
   }
@@ -1201,6 +1193,7 @@ class ChatRun : public BatchRun {
       case XR_JS_RELEASE:
       case XR_JS_EXTEND:
       case XR_JS_SET_IF_NOT_EXISTS:
+      case XR_JS_ACK:
         rc = xr_chat_batch_bool(b, i, &op.flag);
         break;
       case XR_JS_ACQUIRE: {
@@ -1215,6 +1208,7 @@ class ChatRun : public BatchRun {
       }
       case XR_JS_ENQUEUE:
       case XR_JS_QUEUE_DEPTH:
+      case XR_JS_REQUEUE:
         rc = xr_chat_batch_integer(b, i, &op.integer);
         break;
       case XR_JS_GET: {
@@ -1246,17 +1240,19 @@ class ChatRun : public BatchRun {
         }
         break;
       }
-      case XR_JS_DEQUEUE: {
+      case XR_JS_DEQUEUE:
+      case XR_JS_DEQUEUE_RELIABLE: {
         xr_chat_queue_entry e;
         memset(&e, 0, sizeof e);
         rc = xr_chat_batch_entry(b, i, &op.present, &e);
         if (rc < 0) {
           op.failure.take(rc); /* before clear: keep the core's message */
-          if (e.raw) op.raw.assign(e.raw, e.raw_len);
+          if (e.raw) op.raw.Copy(e.raw, e.raw_len);
         } else if (op.present) {
           op.text.Copy(e.message ? e.message : "", e.message_len);
           op.t1 = e.enqueued_at_ms;
           op.t2 = e.expires_at_ms;
+          if (op.kind == XR_JS_DEQUEUE_RELIABLE && e.raw) op.raw.Copy(e.raw, e.raw_len); /* what ack takes */
         }
         xr_chat_queue_entry_clear(&e);
         return;
@@ -1278,23 +1274,26 @@ class ChatRun : public BatchRun {
     if (rc < 0) lost_.take(rc);
   }
 
-  /* get, getList and dequeue copy (and dequeue decodes) what they read: on the pool. */
+  /* get, getList and the dequeues copy (and the dequeues decode) what they read: on the pool. */
   bool HeavyCollect() const override {
-    for (const ChatOp &op : ops_)
-      if (op.index >= 0 && (op.kind == XR_JS_GET || op.kind == XR_JS_GET_LIST || op.kind == XR_JS_DEQUEUE)) return true;
+    for (const ChatOp &op : ops_) {
+      if (op.index < 0) continue;
+      if (op.kind == XR_JS_GET || op.kind == XR_JS_GET_LIST || op.kind == XR_JS_DEQUEUE ||
+          op.kind == XR_JS_DEQUEUE_RELIABLE)
+        return true;
+    }
     return false;
   }
 
-  /* Reads every result, then frees the batch (its replies): only the copies are kept. */
+  /* Reads every result, then frees the batch (its replies): only the copies are kept. After a
+   * connection failure each operation without a reply has the failure, in the core's words for
+   * that operation (a dequeue says its entry may be lost). */
   void Collect() override {
     if (!batch_ || xr_chat_batch_count(batch_) == 0) return;
     for (ChatOp &op : ops_) {
       if (op.index < 0) continue;
-      if (lost_.failed()) {
-        op.failure = lost_;
-      } else {
-        Collect(batch_, op);
-      }
+      Collect(batch_, op);
+      if (lost_.failed() && op.failure.failed() && op.failure.code == XR_EINVAL) op.failure = lost_; /* it never ran */
     }
     xr_chat_batch_free(batch_);
     batch_ = NULL;
@@ -1321,6 +1320,7 @@ class ChatRun : public BatchRun {
     for (size_t i = 0; i < ops_.size(); i++) {
       out.Set((uint32_t)i, Value(env, ops_[i]));
       ops_[i].text.Clear();
+      ops_[i].raw.Clear();
       ops_[i].items.clear();
     }
     return out;
@@ -1329,8 +1329,8 @@ class ChatRun : public BatchRun {
   static Napi::Value Value(Napi::Env env, ChatOp &op) {
     if (op.failure.failed()) {
       Napi::Error err = xr_js_error_of(env, op.failure.code, op.failure.message.c_str());
-      if (op.kind == XR_JS_DEQUEUE && !op.raw.empty()) {
-        err.Value().Set("raw", Napi::Buffer<char>::Copy(env, op.raw.data(), op.raw.size()));
+      if ((op.kind == XR_JS_DEQUEUE || op.kind == XR_JS_DEQUEUE_RELIABLE) && op.raw.data()) {
+        err.Value().Set("raw", op.raw.Buffer(env));
       }
       return err.Value();
     }
@@ -1339,11 +1339,13 @@ class ChatRun : public BatchRun {
       case XR_JS_RELEASE:
       case XR_JS_EXTEND:
       case XR_JS_SET_IF_NOT_EXISTS:
+      case XR_JS_ACK:
         return Napi::Boolean::New(env, op.flag);
       case XR_JS_ACQUIRE:
         return op.present ? LockValue(env, op.text.data(), op.text.size(), op.t1) : env.Null();
       case XR_JS_ENQUEUE:
       case XR_JS_QUEUE_DEPTH:
+      case XR_JS_REQUEUE:
         return Napi::Number::New(env, (double)op.integer);
       case XR_JS_GET:
         return op.present ? op.text.String(env) : env.Null();
@@ -1355,12 +1357,14 @@ class ChatRun : public BatchRun {
         }
         return a;
       }
-      case XR_JS_DEQUEUE: {
+      case XR_JS_DEQUEUE:
+      case XR_JS_DEQUEUE_RELIABLE: {
         if (!op.present) return env.Null();
-        Napi::Array a = Napi::Array::New(env, 3);
+        Napi::Array a = Napi::Array::New(env, op.kind == XR_JS_DEQUEUE ? 3 : 4);
         a.Set((uint32_t)0, op.text.String(env));
         a.Set((uint32_t)1, op.t1 < 0 ? env.Undefined() : Napi::Number::New(env, (double)op.t1));
         a.Set((uint32_t)2, Napi::Number::New(env, (double)op.t2));
+        if (op.kind == XR_JS_DEQUEUE_RELIABLE) a.Set((uint32_t)3, op.raw.Buffer(env));
         return a;
       }
       default:
@@ -1380,7 +1384,7 @@ class ChatRun : public BatchRun {
  * adapter or its client is closed already. */
 class ChatJob : public Work {
  public:
-  ChatJob(Napi::Env env, ChatBox *chat) : Work(env, chat->Client()->St()), chat_(chat) {}
+  ChatJob(Napi::Env env, ChatBox *chat) : Work(env, chat->St()), chat_(chat) {}
   ~ChatJob() override {
     if (used_) chat_->Unuse();
   }
@@ -1464,7 +1468,7 @@ class ReleaseIfQueueEmpty : public ChatJob {
 class Wait {
  public:
   Wait(Napi::Env env, ChatBox *chat, Napi::Value thread_id, Napi::Value ttl_ms, Napi::Value wait_ms)
-      : env_(env), st_(chat->Client()->St()), chat_(chat), id_(Utf8(env, thread_id, "threadId")),
+      : env_(env), st_(chat->St()), chat_(chat), id_(Utf8(env, thread_id, "threadId")),
         ttl_(I64(env, ttl_ms, "ttlMs")), wait_(I64(env, wait_ms, "waitMs")) {}
 
   Napi::Value Start() {
@@ -1682,6 +1686,7 @@ void ClientBox::Close() {
 /* The environment ends: cancel, stop the loop connection (a running batch is dropped), close. */
 void ClientBox::Shutdown() {
   Cancel();
+  if (client_) xr_client_shutdown(client_); /* anything still waiting inside it returns at once */
   LoopConn *loop = loop_;
   loop_ = nullptr;
   if (loop) loop->Close(); /* its running batch, if any, releases its uses now */
@@ -1781,52 +1786,14 @@ class ClientOpen : public Work {
     return (int)n;
   }
 
-  /* The URL, then each option given over it. TLS when the URL is rediss:// or the caller asked for
-   * it (any tls option): verified unless insecure, against the CA given or the system's roots. */
-  int Open() {
-    xr_url *u = NULL;
-    int rc = xr_url_parse(&u, url_.set ? url_.get() : "redis://127.0.0.1:6379");
-    if (rc) return rc;
-    xr_client_options o = XR_CLIENT_OPTIONS_INIT;
-    xr_url_apply(u, &o);
-    if (connect_timeout_ >= 0) o.connect_timeout_ms = connect_timeout_;
-    if (command_timeout_ >= 0) o.command_timeout_ms = command_timeout_;
-    if (pool_size_ >= 0) o.pool_size = pool_size_;
-    if (username_.set) o.username = username_.get();
-    if (password_.set) o.password = password_.get();
-    if (db_ >= 0) o.db = db_;
-    if (client_name_.set) o.client_name = client_name_.get();
-    xr_tls *tls = NULL;
-    if (u->tls || tls_) {
-      if (u->unix_path) {
-        xr_url_free(u);
-        return xr_error_set(XR_EINVAL, "TLS was asked for, but the URL is a unix socket (unix://): use rediss:// "
-                                       "or redis:// with a host");
-      }
-      xr_tls_options t = XR_TLS_OPTIONS_INIT;
-      t.ca_file = ca_file_.set ? ca_file_.get() : u->ca_file;
-      t.ca_pem = ca_pem_.get();
-      t.cert_file = cert_file_.set ? cert_file_.get() : u->cert_file;
-      t.key_file = key_file_.set ? key_file_.get() : u->key_file;
-      t.cert_pem = cert_pem_.get();
-      t.key_pem = key_pem_.get();
-      t.server_name = server_name_.set ? server_name_.get() : u->server_name;
-      t.insecure = insecure_ >= 0 ? insecure_ : u->insecure;
-      if (t.ca_file && t.ca_pem) t.ca_file = NULL; /* the PEM given as an option wins over the URL's file */
-      if ((rc = xr_tls_new(&tls, &t))) {
-        xr_url_free(u);
-        return rc;
-      }
-      o.tls = tls;
-    }
-    rc = xr_client_open(&client_, &o);
-    xr_tls_free(tls);
-    xr_url_free(u);
-    return rc;
-  }
-
+  /* TLS when the URL is rediss:// or the caller gave any TLS option (insecure 0: TLS, verified,
+   * against the CA given or the system's roots). */
   void Execute() override {
-    int rc = Open();
+    int insecure = insecure_ >= 0 ? insecure_ : (tls_ ? 0 : -1);
+    int rc = xr_binding_client_open(&client_, url_.get(), connect_timeout_, command_timeout_, pool_size_,
+                                    username_.get(), password_.get(), db_, client_name_.get(), ca_file_.get(),
+                                    ca_pem_.get(), cert_file_.get(), key_file_.get(), cert_pem_.get(), key_pem_.get(),
+                                    server_name_.get(), insecure);
     if (rc < 0) {
       failure_.take(rc);
       return;
@@ -1921,10 +1888,10 @@ class ClientRun : public BatchRun {
         c.args[i].Read(env, item, "command argument");
       } else if (item.IsBuffer()) {
         Napi::Buffer<char> b = item.As<Napi::Buffer<char>>();
-        c.args[i].Assign(b.Data(), b.Length());
+        c.args[i].Assign(env, b.Data(), b.Length());
       } else if (item.IsTypedArray() && item.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
         Napi::Uint8Array u = item.As<Napi::Uint8Array>();
-        c.args[i].Assign(reinterpret_cast<const char *>(u.Data()), u.ByteLength());
+        c.args[i].Assign(env, reinterpret_cast<const char *>(u.Data()), u.ByteLength());
       } else if (item.IsNumber() || item.IsBigInt()) {
         c.args[i].Read(env, item.ToString(), "command argument");
       } else {
@@ -2058,16 +2025,6 @@ class ClientRun : public BatchRun {
 }  // namespace
 
 /* ---- the functions SWIG wraps ------------------------------------------------------------------- */
-
-Napi::Value xr_js_url_check(Napi::Value url) {
-  Napi::Env env = url.Env();
-  std::string s = Utf8(env, url, "url");
-  xr_url *u = NULL;
-  int rc = xr_url_parse(&u, s.c_str());
-  if (rc < 0) throw xr_js_error_of(env, rc, xr_error_last()->message);
-  xr_url_free(u);
-  return env.Undefined();
-}
 
 Napi::Value xr_js_client_open(Napi::Value options) {
   return (new ClientOpen(options.Env(), options))->Start();

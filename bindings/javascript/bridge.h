@@ -46,7 +46,10 @@ enum xr_js_chat_op {
   XR_JS_ENQUEUE = 13,           /* [13, threadId, messageJson, enqueuedAt, expiresAt, maxSize] -> depth */
   XR_JS_DEQUEUE = 14,           /* [14, threadId] -> [messageJson, enqueuedAt, expiresAt] | null */
   XR_JS_QUEUE_DEPTH = 15,       /* [15, threadId] -> number */
-  XR_JS_OP_COUNT = 16
+  XR_JS_DEQUEUE_RELIABLE = 16,  /* [16, threadId] -> [messageJson, enqueuedAt, expiresAt, raw] | null */
+  XR_JS_ACK = 17,               /* [17, threadId, raw (Buffer)] -> boolean */
+  XR_JS_REQUEUE = 18,           /* [18, threadId] -> number */
+  XR_JS_OP_COUNT = 19
 };
 
 /* Implemented in javascript.i. */
@@ -59,10 +62,6 @@ Napi::Error xr_js_error_of(Napi::Env env, int code, const char *message);
 
 /* Registers this environment's error classes (an object keyed by code) and its cleanup hook. */
 void xr_js_set_error_classes(Napi::Value classes);
-
-/* Parses a URL as the client will (xr_url_parse): undefined, or throws InvalidArgumentError with
- * the core's message. */
-Napi::Value xr_js_url_check(Napi::Value url);
 
 /* Opens a client (connects, authenticates, PINGs) and its loop connection off the JS thread: a
  * Promise of the client's handle. `options` holds url, connectTimeoutMs, commandTimeoutMs,

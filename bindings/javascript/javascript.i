@@ -361,7 +361,6 @@ static void xr_js_throw_entry(Napi::Env env, int code, const xr_chat_queue_entry
 %typemap(in) Napi::Value "$1 = $input;"
 %typemap(out) Napi::Value "$result = $1;"
 void xr_js_set_error_classes(Napi::Value classes);
-Napi::Value xr_js_url_check(Napi::Value url);
 Napi::Value xr_js_client_open(Napi::Value options);
 Napi::Value xr_js_client_run(Napi::Value client, Napi::Value commands, Napi::Value buffers);
 Napi::Value xr_js_client_address(Napi::Value client);

@@ -18,6 +18,13 @@ export interface Lock {
   expiresAt: number;
 }
 
+/** Beyond upstream: an entry dequeueReliable returned; `raw` (its bytes in Redis) is what ack
+ * removes from the processing list. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export interface ReliableQueueEntry<M = any> extends QueueEntry<M> {
+  raw: Buffer;
+}
+
 /** chat's QueueEntry: the message (any JSON-serializable value; the chat core's Message, whose
  * type this package does not import: hence `any`) and times. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -84,8 +91,11 @@ export type IoRedisStateClientOptions = IoRedisStateAdapterClientOptions;
 
 const enum Op {
   Subscribe = 0, Unsubscribe, IsSubscribed, Acquire, Release, Extend, ForceRelease, Get, Set, SetIfNotExists,
-  Delete, Append, GetList, Enqueue, Dequeue, QueueDepth,
+  Delete, Append, GetList, Enqueue, Dequeue, QueueDepth, DequeueReliable, Ack, Requeue,
 }
+
+/** createRedisState's mark on options whose url it read from the environment. */
+const URL_FROM_ENV = Symbol("crossredis.urlFromEnv");
 
 const SUFFIX = { base36: 1, hex32: 2 } as const;
 const JSON_DIALECT = { js: 1, python: 2 } as const;
@@ -133,7 +143,8 @@ export class RedisStateAdapter {
       const url = (options as RedisStateAdapterUrlOptions).url;
       if (!url) throw new Error("Redis url is required. Set REDIS_URL or provide url in options.");
       if (typeof url !== "string") throw new TypeError("url must be a string");
-      this.client = new Client({ ...(options.clientOptions ?? {}), url });
+      const from = (options as { [URL_FROM_ENV]?: string })[URL_FROM_ENV] ?? null;
+      this.client = new Client({ ...(options.clientOptions ?? {}), url }, from);
       this.ownsClient = true;
     }
     if (options.keyPrefix !== undefined) cText("key_prefix", options.keyPrefix, "keyPrefix");
@@ -148,6 +159,9 @@ export class RedisStateAdapter {
     if (!(queue in QUEUE)) throw new TypeError(`queueEntries must be "ts", "python" or "both", got ${String(queue)}`);
     const tokenPrefix = cText("token_prefix", options.tokenPrefix ?? flavour.token, "tokenPrefix"); // the core checks its characters
     this.#wire = { tokenPrefix, tokenSuffix: suffix, json: dialect, queueEntries: queue, keepEmptyPrefix: keep };
+    // the core's checks of the options (glob characters in the key prefix, the token prefix's
+    // characters), now rather than at connect()
+    native.xr_binding_chat_check(this.keyPrefix, keep ? 1 : 0, tokenPrefix, SUFFIX[suffix], JSON_DIALECT[dialect], QUEUE[queue]);
     this.#pipeline = new Pipeline<unknown[]>((ops) => this.#run(ops), (e) => this.#failed(e),
       (r) => r instanceof ConnectionError && this.#failed(r));
   }
@@ -263,7 +277,7 @@ export class RedisStateAdapter {
     return this.#op(() => {
       if (typeof entry !== "object" || entry === null) throw new TypeError("entry must be a QueueEntry object");
       return [Op.Enqueue, text("thread_id", threadId, "threadId"), json("entry.message", entry.message),
-        int64("enqueued_at", entry.enqueuedAt, "entry.enqueuedAt"), int64("expires_at", entry.expiresAt, "entry.expiresAt"),
+        int64("enqueued_at_ms", entry.enqueuedAt, "entry.enqueuedAt"), int64("expires_at_ms", entry.expiresAt, "entry.expiresAt"),
         int64("max_size", maxSize, "maxSize")];
     }) as Promise<number>;
   }
@@ -275,6 +289,36 @@ export class RedisStateAdapter {
     const entry: QueueEntry = { message: JSON.parse(r[0]) as unknown, enqueuedAt: r[1] as number, expiresAt: r[2] };
     if (r[1] === undefined) delete (entry as Partial<QueueEntry>).enqueuedAt;
     return entry;
+  }
+
+  /** Beyond upstream: dequeue() that loses nothing. The entry moves (one script) from the queue's
+   * head to `<prefix>:queue-processing:<threadId>` and stays there until ack(threadId, entry); if
+   * the consumer dies or the reply is lost, requeueProcessing(threadId) puts the unacknowledged
+   * entries back at the queue's head, in order. Upstream readers see only the queue. Two keys:
+   * standalone and Sentinel, not Cluster (CROSSSLOT). */
+  async dequeueReliable(threadId: string): Promise<ReliableQueueEntry | null> {
+    const r = (await this.#op(() => [Op.DequeueReliable, text("thread_id", threadId, "threadId")])) as
+      [string, number | undefined, number, Buffer] | null;
+    if (r === null) return null;
+    const entry: ReliableQueueEntry = { message: JSON.parse(r[0]) as unknown, enqueuedAt: r[1] as number, expiresAt: r[2], raw: r[3] };
+    if (r[1] === undefined) delete (entry as Partial<ReliableQueueEntry>).enqueuedAt;
+    return entry;
+  }
+
+  /** Beyond upstream: removes an entry dequeueReliable returned from the processing list once it
+   * was handled; whether it was still there. */
+  ack(threadId: string, entry: ReliableQueueEntry): Promise<boolean> {
+    return this.#op(() => {
+      const raw = (entry as Partial<ReliableQueueEntry> | null)?.raw;
+      if (!Buffer.isBuffer(raw)) throw new TypeError("entry must be what dequeueReliable returned (its raw Buffer is missing)");
+      return [Op.Ack, text("thread_id", threadId, "threadId"), raw];
+    }) as Promise<boolean>;
+  }
+
+  /** Beyond upstream: moves every unacknowledged entry back to the head of the queue, oldest
+   * first; how many. */
+  requeueProcessing(threadId: string): Promise<number> {
+    return this.#op(() => [Op.Requeue, text("thread_id", threadId, "threadId")]) as Promise<number>;
   }
 
   queueDepth(threadId: string): Promise<number> {
@@ -370,9 +414,10 @@ export class IoRedisStateAdapter extends RedisStateAdapter {
 /** Like @chat-adapter/state-redis's createRedisState: url (default REDIS_URL) or client. */
 export function createRedisState(options: RedisStateAdapterOptions = {}): RedisStateAdapter {
   if ("client" in options && options.client) return new RedisStateAdapter(options);
-  const url = (options as RedisStateAdapterUrlOptions).url ?? process.env.REDIS_URL;
+  const given = (options as RedisStateAdapterUrlOptions).url;
+  const url = given ?? process.env.REDIS_URL;
   if (!url) throw new Error("Redis url is required. Set REDIS_URL or provide url in options.");
-  return new RedisStateAdapter({ ...options, url });
+  return new RedisStateAdapter({ ...options, url, ...(given === undefined ? { [URL_FROM_ENV]: "REDIS_URL" } : {}) });
 }
 
 /** Like @chat-adapter/state-ioredis's createIoRedisState. */

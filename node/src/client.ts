@@ -7,7 +7,7 @@ import { native, type Handle } from "./native";
 import { ClientClosedError, InvalidArgumentError } from "./errors";
 import { Pipeline } from "./pipeline";
 import { cText, text } from "./check";
-import { redactUrl, scrubUrlMessage } from "./redact";
+import { redactUrl } from "./redact";
 
 /** TLS settings. Giving `tls` at all (even `{}`) means TLS, as a `rediss://` URL does; the server's
  * certificate is verified against `caFile`/`caPem`, else the system's trust store, unless
@@ -104,16 +104,14 @@ function checkOptions(o: ClientOptions): Record<string, unknown> {
   return flat;
 }
 
-/** The URL as the core will read it (a bad one fails here, at construction), its errors without
- * the password; `source` names where it came from (REDIS_URL). */
-function checkUrl(url: string, source: string | null): void {
+/** The URL as the core will read it (a bad one fails here, at construction; the core's messages
+ * never echo a piece of a URL that holds credentials); `source` names where it came from. */
+export function checkUrl(url: string, source: string | null): void {
   try {
-    native.xr_js_url_check(url);
+    native.xr_binding_url_check(url);
   } catch (e) {
-    if (!(e instanceof Error)) throw e;
-    let message = scrubUrlMessage(e.message, url);
-    if (source) message = `${source}: ${message.replace(/^URL: /, "")} (the URL in the environment variable ${source})`;
-    throw new InvalidArgumentError(message);
+    if (source && e instanceof InvalidArgumentError) throw new InvalidArgumentError(`${source}: ${e.message}`);
+    throw e;
   }
 }
 
@@ -155,10 +153,11 @@ export class Client {
   #inflight = new Set<Promise<unknown>>(); // native calls of this client and of adapters over it
   #pipeline = new Pipeline<Command>((cmds) => this.#run(cmds));
 
-  constructor(options: string | ClientOptions = {}) {
+  /** `urlFrom` (internal): the environment variable the URL was read from, for its errors. */
+  constructor(options: string | ClientOptions = {}, urlFrom: string | null = null) {
     const o: ClientOptions = typeof options === "string" ? { url: options } : options;
     this.#flat = checkOptions(o);
-    let source: string | null = null;
+    let source = this.#flat.url === undefined ? null : urlFrom;
     if (this.#flat.url === undefined && process.env.REDIS_URL) {
       this.#flat.url = cText("REDIS_URL", process.env.REDIS_URL);
       source = "REDIS_URL";

@@ -5,7 +5,7 @@ export {
   RedisStateAdapter, IoRedisStateAdapter, createRedisState, createIoRedisState,
 } from "./chat";
 export type {
-  Lock, QueueEntry, Logger, WireOptions,
+  Lock, QueueEntry, ReliableQueueEntry, Logger, WireOptions,
   RedisStateAdapterOptions, RedisStateAdapterUrlOptions, RedisStateAdapterClientOptions, RedisStateClientOptions,
   CreateRedisStateOptions, IoRedisStateAdapterOptions, IoRedisStateAdapterUrlOptions, IoRedisStateAdapterClientOptions,
   IoRedisStateClientOptions,

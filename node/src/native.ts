@@ -13,7 +13,10 @@ export type Handle = object & { readonly __handle?: never };
 export interface Native {
   xr_js_set_error_classes(classes: object): void;
   xr_error_info_at(i: number): { code: number; name: string; class_name: string; parent_class: string; description: string } | null;
-  xr_js_url_check(url: string): void;
+  xr_binding_url_check(url: string): number;
+  xr_binding_url_redact(url: string): string;
+  xr_binding_chat_check(keyPrefix: string, keepEmptyPrefix: number, tokenPrefix: string, tokenSuffix: number, json: number,
+    queue: number): number;
   xr_js_client_open(options: object): Promise<Handle>;
   xr_js_client_run(client: Handle, commands: unknown[][], buffers: boolean): Promise<unknown[]>;
   xr_js_client_address(client: Handle): string | null;

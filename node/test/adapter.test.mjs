@@ -304,7 +304,7 @@ describe("Chat SDK adapters", () => {
     await b.disconnect();
   });
 
-  test("wrong argument types reject with TypeError; bad numbers with RangeError", async () => {
+  test("wrong argument types reject with TypeError; non-integral numbers too (validation.test.mjs: values)", async () => {
     const s = xr.createRedisState({ url: server.url, logger: silent });
     await s.connect();
     const lock = await s.acquireLock("types", 1000);
@@ -317,15 +317,14 @@ describe("Chat SDK adapters", () => {
       () => s.appendToList("k", 1, 5), () => s.appendToList("k", 1, { maxLength: "5" }), () => s.getList(false),
       () => s.enqueue("t", null, 10), () => s.enqueue("t", { message: 1, enqueuedAt: "1", expiresAt: 2 }, 10),
       () => s.enqueue("t", { message: 1, enqueuedAt: 1, expiresAt: 2 }, "10"), () => s.dequeue(1), () => s.queueDepth(),
+      () => s.acquireLock("t", 1.5), () => s.extendLock(lock, Infinity), () => s.set("k", 1, NaN),
+      () => s.acquireLockWait("t", 1000, 0.5), () => s.ack("t", { message: 1 }), () => s.dequeueReliable(null),
     ];
     for (const f of typeErrors) await assert.rejects(f(), TypeError, f.toString());
-    const rangeErrors = [() => s.acquireLock("t", -1), () => s.acquireLock("t", 1.5), () => s.set("k", 1, -5),
-      () => s.extendLock(lock, Infinity), () => s.appendToList("k", 1, { ttlMs: -1 })];
-    for (const f of rangeErrors) await assert.rejects(f(), RangeError, f.toString());
     await assert.rejects(s.acquireLock("", 1000), (e) => e instanceof xr.InvalidArgumentError && /empty/.test(e.message));
     assert.throws(() => xr.createRedisState({ url: server.url, tokenSuffix: "base64" }), TypeError);
     assert.throws(() => xr.createRedisState({ url: server.url, json: "go" }), TypeError);
-    assert.throws(() => xr.createRedisState({ url: server.url, tokenPrefix: "a_b" }), TypeError);
+    assert.throws(() => xr.createRedisState({ url: server.url, tokenPrefix: 5 }), TypeError);
     assert.throws(() => xr.createRedisState({ client: {} }), TypeError);
     assert.equal(await s.isSubscribed("types"), false, "still usable after bad calls");
     await s.disconnect();
