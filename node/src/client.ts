@@ -7,7 +7,7 @@ import { native, type Handle } from "./native";
 import { ClientClosedError, InvalidArgumentError } from "./errors";
 import { Pipeline } from "./pipeline";
 import { cText, text } from "./check";
-import { redactUrl } from "./redact";
+import { redactUrl, scrubUrlMessage } from "./redact";
 
 /** TLS settings. Giving `tls` at all (even `{}`) means TLS, as a `rediss://` URL does; the server's
  * certificate is verified against `caFile`/`caPem`, else the system's trust store, unless
@@ -104,14 +104,15 @@ function checkOptions(o: ClientOptions): Record<string, unknown> {
   return flat;
 }
 
-/** The URL as the core will read it (a bad one fails here, at construction; the core's messages
- * never echo a piece of a URL that holds credentials); `source` names where it came from. */
+/** The URL as the core will read it (a bad one fails here, at construction), its error without
+ * any piece of the password; `source` names where it came from (REDIS_URL). */
 export function checkUrl(url: string, source: string | null): void {
   try {
     native.xr_binding_url_check(url);
   } catch (e) {
-    if (source && e instanceof InvalidArgumentError) throw new InvalidArgumentError(`${source}: ${e.message}`);
-    throw e;
+    if (!(e instanceof InvalidArgumentError)) throw e;
+    const message = scrubUrlMessage(e.message, url);
+    throw new InvalidArgumentError(source ? `${source}: ${message}` : message);
   }
 }
 

@@ -1,9 +1,61 @@
-// Secrets kept out of what is printed: a URL's password becomes *** (the core's xr_url_redact:
-// redis://user:***@host:6379/0?..., redis://***@host for a lone password).
-import { native } from "./native";
+// Secrets kept out of what is printed. A URL's password becomes *** (redis://user:***@host:6379/0,
+// redis://***@host for a lone password, as the core's xr_url_redact writes them), found as the core
+// reads a URL: the user information precedes the last '@' before the first '/' or '?' after the
+// scheme (a '#' is no delimiter there). And the message of a URL the parser refused loses every
+// quoted piece that may belong to the password: such a URL may hold a password with an unescaped
+// '?', '/' or '@', so anything between the scheme and the last '@' of the whole text counts.
+
+const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 
 /** The URL with its password replaced by ***. */
 export function redactUrl(url: string): string {
   if (typeof url !== "string") throw new TypeError("url must be a string");
-  return native.xr_binding_url_redact(url);
+  const m = SCHEME.exec(url);
+  const start = m ? m[0].length : 0;
+  let end = url.length;
+  for (const c of ["/", "?"]) {
+    const i = url.indexOf(c, start);
+    if (i >= 0 && i < end) end = i;
+  }
+  const at = url.lastIndexOf("@", end - 1);
+  if (at < start) return url;
+  const info = url.slice(start, at);
+  const colon = info.indexOf(":");
+  const shown = colon >= 0 ? `${info.slice(0, colon)}:***` : "***";
+  return `${url.slice(0, start)}${shown}@${url.slice(at + 1)}`;
+}
+
+function decoded(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** A parser's message about `url` without any quoted piece of what may be its password. */
+export function scrubUrlMessage(message: string, url: string): string {
+  const m = SCHEME.exec(url);
+  const start = m ? m[0].length : 0;
+  const at = url.lastIndexOf("@");
+  if (at <= start) return message;
+  const info = url.slice(start, at);
+  const colon = info.indexOf(":");
+  const from = colon >= 0 ? start + colon + 1 : start;
+  const secret = url.slice(from, at);
+  if (secret === "") return message;
+  const plain = decoded(secret);
+  const inSecret = (piece: string): boolean => {
+    if (piece === "") return false;
+    if (secret.includes(piece) || plain.includes(piece)) return true;
+    for (let i = url.indexOf(piece); i >= 0; i = url.indexOf(piece, i + 1)) {
+      if (i < at && i + piece.length > from) return true; // overlaps it
+    }
+    return false;
+  };
+  let out = message.replace(/'([^']*)'/g, (whole, piece: string) => (inSecret(piece) ? "'***'" : whole));
+  for (const s of [secret, plain]) {
+    if (s.length >= 3) out = out.split(s).join("***");
+  }
+  return out;
 }

@@ -455,3 +455,96 @@ describe("a server that goes away", () => {
     await assert.rejects(s.subscribe("t"), /not connected/);
   });
 });
+
+describe("beyond upstream: reliable dequeue", () => {
+  let server;
+  before(async () => { server = await startRedis(); });
+  after(() => server?.stop());
+
+  test("dequeueReliable keeps the entry in the processing list until ack; requeueProcessing puts it back", async () => {
+    const s = xr.createRedisState({ url: server.url, keyPrefix: "app", logger: silent });
+    await s.connect();
+    const c = s.getClient();
+    for (let i = 0; i < 3; i++) await s.enqueue("t", { message: { m: i }, enqueuedAt: 1, expiresAt: 1e13 + i }, 0);
+    const e = await s.dequeueReliable("t");
+    assert.deepEqual({ ...e, raw: undefined }, { message: { m: 0 }, enqueuedAt: 1, expiresAt: 1e13, raw: undefined });
+    assert.equal(e.raw.toString(), '{"message":{"m":0},"enqueuedAt":1,"expiresAt":10000000000000}');
+    assert.deepEqual(await c.commandBuffers("LRANGE", "app:queue-processing:t", 0, -1), [e.raw]);
+    assert.equal(await s.queueDepth("t"), 2);
+    assert.equal(await s.ack("t", e), true);
+    assert.equal(await s.ack("t", e), false, "acknowledged already");
+    const [a, b, none, depth] = await Promise.all([s.dequeueReliable("t"), s.dequeueReliable("t"), s.dequeueReliable("t"),
+      s.queueDepth("t")]); // one batch
+    assert.deepEqual([a.message, b.message, none, depth], [{ m: 1 }, { m: 2 }, null, 0]);
+    assert.equal(await s.requeueProcessing("t"), 2, "a consumer that died: its entries go back");
+    assert.deepEqual([(await s.dequeue("t")).message, (await s.dequeue("t")).message], [{ m: 1 }, { m: 2 }], "in order");
+    await assert.rejects(s.ack("t", { message: 1, enqueuedAt: 1, expiresAt: 2 }), TypeError);
+    await c.command("RPUSH", "app:queue:t", "{not an entry");
+    await assert.rejects(s.dequeueReliable("t"), (e2) => e2 instanceof xr.DataError && e2.raw.toString() === "{not an entry");
+    assert.equal(await c.command("LLEN", "app:queue-processing:t"), 1, "a bad entry stays in the processing list");
+    await s.disconnect();
+  });
+
+  test("a plain dequeue whose reply was lost says the entry may be lost", async () => {
+    const s = xr.createRedisState({ url: server.url, logger: silent, clientOptions: { commandTimeoutMs: 200 } });
+    await s.connect();
+    const admin = xr.createClient(server.url);
+    await s.enqueue("lost", { message: 1, enqueuedAt: 1, expiresAt: 2 }, 0);
+    await admin.command("CLIENT", "PAUSE", "1000", "WRITE");
+    await assert.rejects(s.dequeue("lost"), (e) => e instanceof xr.TimeoutError &&
+      e.message.includes("chat-sdk:queue:lost") && e.message.includes("may have popped an entry") &&
+      e.message.includes("dequeue_reliable"));
+    await admin.command("CLIENT", "UNPAUSE");
+    await admin.close();
+    await s.disconnect();
+  });
+});
+
+describe("what a mutated core must not get past", () => {
+  let server;
+  before(async () => { server = await startRedis(); });
+  after(() => server?.stop());
+
+  test("extendLock after release: false, and the lock is not re-created", async () => {
+    for (const make of [xr.createRedisState, xr.createIoRedisState]) {
+      const s = make({ url: server.url, logger: silent });
+      await s.connect();
+      const lock = await s.acquireLock("gone", 5000);
+      await s.releaseLock(lock);
+      assert.equal(await s.extendLock(lock, 5000), false);
+      assert.equal(await s.getClient().command("EXISTS", "chat-sdk:lock:gone"), 0, "no key after extending a released lock");
+      await s.disconnect();
+    }
+  });
+
+  test("enqueue: the queue's TTL is at least 60 s even for an entry that expires sooner", async () => {
+    const s = xr.createRedisState({ url: server.url, logger: silent });
+    await s.connect();
+    const now = Date.now();
+    await s.enqueue("floor", { message: 1, enqueuedAt: now, expiresAt: now + 5000 }, 10);
+    const pttl = await s.getClient().command("PTTL", "chat-sdk:queue:floor");
+    assert.ok(pttl > 55000 && pttl <= 60000, `PTTL ${pttl}`);
+    await s.enqueue("floor2", { message: 1, enqueuedAt: now, expiresAt: now + 600000 }, 10);
+    const later = await s.getClient().command("PTTL", "chat-sdk:queue:floor2");
+    assert.ok(later > 590000 && later <= 600000, `PTTL ${later}: expiresAt - now when that is longer`);
+    await s.disconnect();
+  });
+
+  test("a lock's expiresAt is the time of the call plus the TTL", async () => {
+    const s = xr.createIoRedisState({ url: server.url, logger: silent });
+    await s.connect();
+    for (const ttl of [1000, 30000, 86400000]) {
+      const before = Date.now();
+      const lock = await s.acquireLock(`exp-${ttl}`, ttl);
+      const after = Date.now();
+      assert.ok(lock.expiresAt >= before + ttl && lock.expiresAt <= after + ttl, `${before + ttl} <= ${lock.expiresAt} <= ${after + ttl}`);
+      const pttl = await s.getClient().command("PTTL", `chat-sdk:lock:exp-${ttl}`);
+      assert.ok(pttl > 0 && pttl <= ttl, `PTTL ${pttl}`);
+      const w0 = Date.now();
+      const waited = await s.acquireLockWait(`expw-${ttl}`, ttl, 100);
+      const w1 = Date.now();
+      assert.ok(waited.expiresAt >= w0 + ttl && waited.expiresAt <= w1 + ttl);
+    }
+    await s.disconnect();
+  });
+});

@@ -8,7 +8,9 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startRedis } from "./support/redis.mjs";
-import * as xr from "../dist/index.mjs";
+import { DIST } from "./support/child.mjs";
+
+const xr = await import(DIST); // $XR_NODE_DIST: another build to compare with
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CASES = JSON.parse(readFileSync(join(here, "..", "..", "tests", "cases", "bad-arguments.json"), "utf8")).cases;

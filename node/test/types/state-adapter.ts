@@ -2,11 +2,12 @@
 // StateAdapters, and the public types say what the README says.
 import type { StateAdapter, Lock as ChatLock, QueueEntry as ChatQueueEntry } from "chat";
 import {
-  createClient, createIoRedisState, createRedisState, ConnectionError, CrossRedisError, IoRedisStateAdapter,
-  RedisStateAdapter, type Lock, type QueueEntry, type Reply,
+  createClient, createIoRedisState, createRedisState, ConnectionError, CrossRedisError, DataError, IoRedisStateAdapter,
+  RedisStateAdapter, ConsoleErrorLogger, redactUrl, type Lock, type QueueEntry, type ReliableQueueEntry, type Reply,
 } from "../../dist/cjs/index.js";
 
 const client = createClient({ url: "redis://127.0.0.1:6379", tls: { caFile: "ca.pem" }, poolSize: 2, commandTimeoutMs: 1000 });
+export const tlsClients = [createClient({ tls: {} }), createClient({ tls: true }), createClient({ tls: { insecure: false } })];
 export const states: StateAdapter[] = [
   createRedisState({ url: "redis://127.0.0.1:6379" }),
   createIoRedisState({ url: "redis://127.0.0.1:6379", tokenSuffix: "hex32", queueEntries: "both", json: "python" }),
@@ -24,3 +25,28 @@ export async function roundTrip(s: RedisStateAdapter): Promise<number> {
   const e: CrossRedisError = new ConnectionError("x");
   return e.code;
 }
+// every property the runtime sets on errors is typed
+export async function dequeued(s: RedisStateAdapter): Promise<Buffer | undefined> {
+  try {
+    await s.dequeue("t");
+  } catch (e) {
+    if (e instanceof DataError) {
+      const raw: Buffer | undefined = e.raw;
+      const code: number = e.code;
+      const name: string = e.codeName;
+      void code; void name;
+      return raw;
+    }
+  }
+  const r: ReliableQueueEntry | null = await s.dequeueReliable("t");
+  if (r) {
+    const acked: boolean = await s.ack("t", r);
+    const raw: Buffer = r.raw;
+    void acked; void raw;
+  }
+  const moved: number = await s.requeueProcessing("t");
+  void moved;
+  return undefined;
+}
+export const logged = createRedisState({ url: "redis://x", logger: new ConsoleErrorLogger("app", { intervalMs: 1000 }) });
+export const shown: string = redactUrl("redis://u:p@h") + client.url + String(client);
