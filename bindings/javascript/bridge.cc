@@ -61,6 +61,9 @@ struct EnvState {
   int refs = 1;               /* the environment's own, and one per box, loop connection, job */
   std::unordered_set<ClientBox *> clients;
   int chats = 0, loops = 0, waits = 0, jobs = 0; /* for xr_js_stats */
+  /* bytes of big batches built, and of big results decoded, on each side (xr_js_stats: the tests
+   * check that the JS thread does neither) */
+  double built_js = 0, built_pool = 0, decoded_js = 0, decoded_pool = 0;
   int closing = 0;            /* libuv handles being closed */
   napi_async_cleanup_hook_handle hook = nullptr;
   bool hook_started = false;
@@ -691,6 +694,7 @@ class BatchRun {
     if (!built_) {
       Build();
       built_ = true;
+      built_pool_ = weight_;
     }
   }
 
@@ -710,6 +714,9 @@ class BatchRun {
   bool big_ = false;   /* build, convert and run on the pool */
   bool built_ = false; /* Build ran */
   Failure failure_;    /* the whole call failed before it ran */
+  size_t weight_ = 0;  /* bytes of the texts in it */
+  /* for xr_js_stats: what was built on the pool, and the big results decoded on either side */
+  size_t built_pool_ = 0, decoded_pool_ = 0, decoded_js_ = 0;
 
  private:
   Napi::Env env_;
@@ -1006,6 +1013,9 @@ void BatchRun::LoopFinished(int rc, napi_async_context context) {
 }
 
 void BatchRun::Settle(bool js) {
+  EnvState *st = St();
+  if (big_ && !built_pool_) st->built_js += (double)weight_;
+  st->built_pool += (double)built_pool_;
   if (js) {
     Napi::Env env = env_;
     Napi::HandleScope scope(env);
@@ -1019,6 +1029,8 @@ void BatchRun::Settle(bool js) {
       deferred_.Reject(env, e.Value());
     }
   }
+  st->decoded_pool += (double)decoded_pool_;
+  st->decoded_js += (double)decoded_js_;
   delete this;
 }
 
@@ -1062,6 +1074,7 @@ class ChatRun : public BatchRun {
       Read(env, item.As<Napi::Array>(), ops_[i]);
       weight += ops_[i].a.size() + ops_[i].b.Weight();
     }
+    weight_ = weight;
     big_ = weight >= kBig;
     if (!big_ && box_->Open()) {
       Build();
@@ -1245,14 +1258,16 @@ class ChatRun : public BatchRun {
         xr_chat_queue_entry e;
         memset(&e, 0, sizeof e);
         rc = xr_chat_batch_entry(b, i, &op.present, &e);
+        /* the entry's texts are taken over (xr_malloc'd), not copied: a big entry is in memory once */
         if (rc < 0) {
           op.failure.take(rc); /* before clear: keep the core's message */
-          if (e.raw) op.raw.Copy(e.raw, e.raw_len);
+          if (e.raw) op.raw.Take(e.raw, e.raw_len), e.raw = NULL;
         } else if (op.present) {
-          op.text.Copy(e.message ? e.message : "", e.message_len);
+          if (e.message) op.text.Take(e.message, e.message_len), e.message = NULL;
+          else op.text.Copy("", 0);
           op.t1 = e.enqueued_at_ms;
           op.t2 = e.expires_at_ms;
-          if (op.kind == XR_JS_DEQUEUE_RELIABLE && e.raw) op.raw.Copy(e.raw, e.raw_len); /* what ack takes */
+          if (op.kind == XR_JS_DEQUEUE_RELIABLE && e.raw) op.raw.Take(e.raw, e.raw_len), e.raw = NULL; /* what ack takes */
         }
         xr_chat_queue_entry_clear(&e);
         return;
@@ -1310,14 +1325,21 @@ class ChatRun : public BatchRun {
 
   void Prepare() override {
     for (ChatOp &op : ops_) {
+      if (op.text.Big()) decoded_pool_ += op.text.size();
       op.text.Prepare();
-      for (OutText &t : op.items) t.Prepare();
+      for (OutText &t : op.items) {
+        if (t.Big()) decoded_pool_ += t.size();
+        t.Prepare();
+      }
     }
   }
 
   Napi::Value Result(Napi::Env env) override {
     Napi::Array out = Napi::Array::New(env, ops_.size());
     for (size_t i = 0; i < ops_.size(); i++) {
+      if (ops_[i].text.Big()) decoded_js_ += ops_[i].text.size(); /* not prepared: decoded here */
+      for (const OutText &t : ops_[i].items)
+        if (t.Big()) decoded_js_ += t.size();
       out.Set((uint32_t)i, Value(env, ops_[i]));
       ops_[i].text.Clear();
       ops_[i].raw.Clear();
@@ -1860,6 +1882,7 @@ class ClientRun : public BatchRun {
     cmds_.resize(n);
     size_t weight = 0;
     for (uint32_t i = 0; i < n; i++) weight += Read(env, arr.Get(i), cmds_[i]);
+    weight_ = weight;
     big_ = weight >= kBig;
     if (!big_) {
       Build();
@@ -1976,6 +1999,7 @@ class ClientRun : public BatchRun {
       OutText t;
       if (!t.Copy(s, n)) return;
       if (!buffers_) t.Prepare();
+      decoded_pool_ += n;
       prep_.texts.emplace(r, std::move(t));
     } else if (k == XR_REPLY_ARRAY || k == XR_REPLY_SET || k == XR_REPLY_MAP) {
       for (size_t i = 0; i < xr_reply_count(r); i++) PrepareReply(xr_reply_at(r, i));
@@ -2121,5 +2145,9 @@ Napi::Value xr_js_stats(Napi::Value unused) {
   o.Set("loops", Napi::Number::New(env, st->loops));
   o.Set("waits", Napi::Number::New(env, st->waits));
   o.Set("jobs", Napi::Number::New(env, st->jobs));
+  o.Set("bigBuiltOnJsThread", Napi::Number::New(env, st->built_js));
+  o.Set("bigBuiltOnPool", Napi::Number::New(env, st->built_pool));
+  o.Set("bigDecodedOnJsThread", Napi::Number::New(env, st->decoded_js));
+  o.Set("bigDecodedOnPool", Napi::Number::New(env, st->decoded_pool));
   return o;
 }
