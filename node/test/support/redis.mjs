@@ -46,20 +46,51 @@ export async function waitForPort(port, child, ms = 10000) {
   throw new Error(`redis-server on port ${port} did not start`);
 }
 
-/** Starts redis-server with `args` (no persistence); the caller passes --port/--tls-port. */
+/** Starts redis-server with `args` (no persistence); the caller passes --port/--tls-port.
+ * `child.ready` settles once it listens (its log says so), or rejects when it exits first (a port
+ * another process took, say). */
 export function spawnRedis(args) {
-  return spawn("redis-server", ["--save", "", "--appendonly", "no", ...args], { stdio: "ignore" });
+  const child = spawn("redis-server", ["--save", "", "--appendonly", "no", "--logfile", "", ...args],
+    { stdio: ["ignore", "pipe", "ignore"] });
+  let log = "";
+  child.ready = new Promise((resolve, reject) => {
+    child.stdout.setEncoding("utf8").on("data", (d) => { // read to the end: a full pipe would stall it
+      if (log === null) return;
+      log += d;
+      if (/Ready to accept connections/.test(log)) {
+        log = null;
+        resolve();
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`redis-server exited with ${code}: ${log ?? ""}`.trim())));
+  });
+  child.ready.catch(() => {});
+  return child;
 }
 
 export function kill(child) {
   if (child && child.exitCode === null) child.kill("SIGKILL");
 }
 
+/** Starts redis-server on a port freePort() found; when another process took that port in the
+ * meantime (the server exits: it cannot bind), tries another: a free port is a guess. */
+async function onFreePort(args) {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const child = spawnRedis(args(port));
+    try {
+      await child.ready;
+      return { port, child };
+    } catch (e) {
+      kill(child);
+      if (attempt >= 5) throw e;
+    }
+  }
+}
+
 /** A plain redis-server on a free port: { port, url, child, stop() }. */
 export async function startRedis(extra = []) {
-  const port = await freePort();
-  const child = spawnRedis(["--port", String(port), "--bind", "127.0.0.1", ...extra]);
-  await waitForPort(port, child);
+  const { port, child } = await onFreePort((p) => ["--port", String(p), "--bind", "127.0.0.1", ...extra]);
   return { port, url: `redis://127.0.0.1:${port}`, child, stop: () => kill(child) };
 }
 
@@ -74,11 +105,9 @@ export async function startTlsRedis() {
   writeFileSync(join(dir, "ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
   ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out",
     "server.crt", "-days", "2", "-extfile", "ext.cnf");
-  const port = await freePort();
-  const child = spawnRedis(["--port", "0", "--tls-port", String(port), "--bind", "127.0.0.1",
+  const { port, child } = await onFreePort((p) => ["--port", "0", "--tls-port", String(p), "--bind", "127.0.0.1",
     "--tls-cert-file", join(dir, "server.crt"), "--tls-key-file", join(dir, "server.key"),
     "--tls-ca-cert-file", join(dir, "ca.crt"), "--tls-auth-clients", "no"]);
-  await waitForPort(port, child);
   return {
     port, dir, child, url: `rediss://127.0.0.1:${port}`, caFile: join(dir, "ca.crt"),
     stop: () => { kill(child); rmSync(dir, { recursive: true, force: true }); },
