@@ -52,8 +52,9 @@ bool cli_url_password_span(const char *url, size_t len, size_t *start, size_t *p
   const char *at = NULL;
   for (const char *p = rest; p < (q ? q : end); p++)
     if (*p == '@') at = p;
-  for (const char *p = rest; !at && p < end; p++)
-    if (*p == '@') at = p;
+  if (!at)
+    for (const char *p = rest; p < end; p++)
+      if (*p == '@') at = p;
   if (!at) return false; /* no userinfo, no password */
   const char *colon = memchr(rest, ':', (size_t)(at - rest));
   const char *p0 = colon ? colon + 1 : rest; /* a lone userinfo is the password */

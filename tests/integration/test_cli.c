@@ -302,6 +302,7 @@ static void test_password_never_printed(void **state) {
       {"redis://alice:" ALICE_PW "@127.0.0.1:notaport", ALICE_PW, NULL, "redis://alice:***@127.0.0.1:notaport"},
       {"redis://:Xq/Zw-pw@127.0.0.1:1", "Xq/Zw-pw", "Xq", "redis://:***@127.0.0.1:1"},
       {"redis://:Kv?Jm-pw@127.0.0.1:1", "Kv?Jm-pw", "Kv", "redis://:***@127.0.0.1:1"},
+      {"redis://:Kv?J@m-pw@127.0.0.1:1", "Kv?J@m-pw", "Kv", "redis://:***@127.0.0.1:1"},
       {"redis://Lone-Pw9@127.0.0.1:99999", "Lone-Pw9", NULL, "redis://:***@127.0.0.1:99999"},
       {"redis://u:Pc@t-pw@127.0.0.1:x", "Pc@t-pw", "Pc", "redis://u:***@127.0.0.1:x"},
   };
