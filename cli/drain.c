@@ -160,8 +160,11 @@ static char *without_timeouts(const char *url) {
   return out;
 }
 
+/* `ms` rounded up, as an int (at most a day: --timeout goes up to 10^7 s). */
+static int whole_ms(double ms) { return ms >= 86400000.0 ? 86400000 : (int)ms + 1; }
+
 /* A timeout (<= 0: none) no longer than `left` milliseconds. */
-static int bounded(int timeout_ms, double left) { return timeout_ms > 0 && timeout_ms < left ? timeout_ms : (int)left + 1; }
+static int bounded(int timeout_ms, double left) { return timeout_ms > 0 && timeout_ms < left ? timeout_ms : whole_ms(left); }
 
 static int io_open(deadline_io *d) {
   double left = d->deadline - cli_monotonic_ms();
@@ -196,7 +199,7 @@ static int exec_by_deadline(void *ctx, xr_batch *b) {
       return xr_error_set(XR_ETIMEOUT, "no reply from %s before the deadline (--timeout)", xr_client_address(d->c));
     }
     struct pollfd p = {xr_loop_conn_fd(d->lc), (short)(wait == XR_WAIT_WRITE ? POLLOUT : POLLIN), 0};
-    int ready = poll(&p, 1, (int)left + 1);
+    int ready = poll(&p, 1, whole_ms(left));
     if (ready < 0 && errno != EINTR) {
       int e = errno;
       xr_loop_conn_cancel(d->lc, XR_EIO);

@@ -124,6 +124,15 @@ static void test_nothing_to_drain(void **state) {
   assert_string_equal(r.err, "");
   clitest_result_free(&r);
 
+  /* the longest --timeout (10^7 s) and a URL without timeouts: waits are still whole ints of ms */
+  char no_timeouts[200];
+  snprintf(no_timeouts, sizeof no_timeouts, "%s?connect_timeout_ms=0&timeout_ms=0", url);
+  clitest_run(&r, NULL, "drain", "--origin", "python-redis", "--url", no_timeouts, "--prefix", "cli-drain-4",
+              "--timeout", "10000000", NULL);
+  CLITEST_STATUS(&r, 0);
+  CLITEST_HAS(&r, out, "drain: no python-redis lock left after ");
+  clitest_result_free(&r);
+
   clitest_run(&r, NULL, "drain", "--origin=ts-node-redis", "--url", url, "--prefix", "cli-drain-empty", "--json", NULL);
   CLITEST_STATUS(&r, 0);
   CLITEST_HAS(&r, out, "{\"origin\":\"ts-node-redis\",\"drained\":true,\"left\":[],\"uncertain\":[],\"seconds\":");
