@@ -152,13 +152,21 @@ class Driver:
         self.log_path = log
         self.log = open(log, "ab")
         # The server's URL (password included) is in env["REDIS_URL"], never on the command line.
-        self.proc = subprocess.Popen(cmd + ["--impl", impl.name, "--prefix", prefix], env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log)
+        try:
+            self.proc = subprocess.Popen(cmd + ["--impl", impl.name, "--prefix", prefix], env=env,
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log)
+        except OSError as e:
+            self.log.close()
+            raise DriverError(f"{impl.name}: cannot start {cmd[0]}: {e}") from None
         self.next_id = 0
         self.buf = b""
-        ready = self._line(60.0)
-        if not ready.get("ready"):
-            raise DriverError(f"{impl.name}: not ready: {ready.get('error', ready)}")
+        try:  # a driver that does not come up is stopped here: the caller never holds it
+            ready = self._line(60.0)
+            if not ready.get("ready"):
+                raise DriverError(f"{impl.name}: not ready: {ready.get('error', ready)}")
+        except BaseException:
+            self.close()
+            raise
         self.library = ready.get("library", "?")
 
     def _line(self, timeout: float) -> dict[str, Any]:
@@ -173,7 +181,11 @@ class Driver:
             if r:
                 chunk = os.read(fd, 1 << 16)
                 if not chunk:
-                    raise DriverError(f"{self.impl.name}: the driver exited ({self.proc.poll()}); see its log")
+                    try:
+                        code: int | None = self.proc.wait(timeout=5)
+                    except subprocess.TimeoutExpired:
+                        code = None
+                    raise DriverError(f"{self.impl.name}: the driver exited ({code}); the end of its log follows")
                 self.buf += chunk
         line, self.buf = self.buf.split(b"\n", 1)
         try:
@@ -262,8 +274,11 @@ class Ctx:
         return f"{self.prefix}:{kind}:{name}"
 
     def locks_json(self) -> dict[str, Any]:
-        out = subprocess.run([str(self.crossredis), "locks", "--prefix", self.prefix, "--json"], env=self.env,
-                             capture_output=True, text=True, timeout=60)
+        try:
+            out = subprocess.run([str(self.crossredis), "locks", "--prefix", self.prefix, "--json"], env=self.env,
+                                 capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise Failure(f"crossredis locks: {e}") from None
         if out.returncode != 0:
             raise Failure(f"crossredis locks: exit {out.returncode}: {out.stderr.strip()}")
         return json.loads(out.stdout)
@@ -504,9 +519,12 @@ def migration(ctx: Ctx, ts: Driver, py: Driver) -> dict[str, Any]:
               f"python took {t} while ts held it")
     # Each step waits for what drain says (no sleeps): it must see all three TS locks, then each
     # release, and end only after the last one.
-    drain = subprocess.Popen([str(ctx.crossredis), "drain", "--origin", "ts-ioredis", "--prefix", ctx.prefix,
-                              "--timeout", "60", "--interval", "50", "--json"], env=ctx.env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        drain = subprocess.Popen([str(ctx.crossredis), "drain", "--origin", "ts-ioredis", "--prefix", ctx.prefix,
+                                  "--timeout", "60", "--interval", "50", "--json"], env=ctx.env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    except OSError as e:
+        raise Failure(f"crossredis drain: {e}") from None
     lines: queue.Queue[str | None] = queue.Queue()
     err_lines: list[str] = []
 
@@ -850,7 +868,7 @@ def main(argv: list[str] | None = None) -> int:
         if server is not None:
             server.kill()
             server.wait()
-        if status not in (0, 130) and drivers:
+        if status not in (0, 130):
             show_logs(logs)
         if args.keep_logs:
             for log in logs.glob("*.log"):

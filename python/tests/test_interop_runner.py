@@ -114,15 +114,17 @@ def secured() -> RedisServer:
     s.close()
 
 
-def make_wrappers(tmp: Path, locks_extra: str = "") -> tuple[dict[str, str], Path]:
-    """Wrappers for crossredis, Python and node in tmp/bin; the environment that makes the runner
-    use them; the log they write."""
+def make_wrappers(tmp: Path, locks_extra: str = "", driver_extra: str = "") -> tuple[dict[str, str], Path]:
+    """Wrappers for crossredis, Python and node in tmp/bin (the crossredis one runs locks_extra
+    before `crossredis locks`, driver_extra before `crossredis driver`); the environment that
+    makes the runner use them; the log they write."""
     bindir = tmp / "bin"
     bindir.mkdir()
     log = tmp / "children.log"
     node = subprocess.run(["sh", "-c", "command -v node"], capture_output=True, text=True).stdout.strip()
     assert node, "node is not installed (scripts/bootstrap installs it)"
-    extra = f'[ "$1" = locks ] && {{ {locks_extra}; }}' if locks_extra else ""
+    extra = "\n".join(f'[ "$1" = {sub} ] && {{ {code}; }}' for sub, code in [("locks", locks_extra),
+                                                                               ("driver", driver_extra)] if code)
     for name, real, more in [("crossredis", str(CROSSREDIS), extra), ("python", sys.executable, ""),
                              ("node", node, "")]:
         p = bindir / name
@@ -174,6 +176,18 @@ def test_cleaned_after_a_failure(tmp_path: Path, secured: RedisServer) -> None:
     res = run_runner(env, "--only", "c,py-crossredis", "--scenarios", "lock,cache", "--no-migration")
     assert res.returncode == 1, res.stdout + res.stderr
     assert "FAIL lock c -> c: crossredis locks: exit 3" in res.stdout
+    assert PW not in res.stdout + res.stderr
+    assert_cleaned(env, secured)
+
+
+def test_cleaned_when_a_driver_does_not_come_up(tmp_path: Path, secured: RedisServer) -> None:
+    """The C driver exits at once: the run ends saying so, with the end of its log, and cleans up."""
+    env, _ = make_wrappers(tmp_path, driver_extra="echo 'c driver refuses' >&2; exit 7")
+    env["REDIS_URL"] = f"redis://:{PW}@127.0.0.1:{secured.port}"
+    res = run_runner(env, "--only", "c,py-crossredis", "--no-migration")
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "interop: c: the driver exited (7); the end of its log follows" in res.stderr
+    assert "--- c driver log (last 1 line):\n  c driver refuses" in res.stderr
     assert PW not in res.stdout + res.stderr
     assert_cleaned(env, secured)
 
