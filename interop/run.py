@@ -45,7 +45,7 @@ CALL_TIMEOUT_S = 20.0
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:
-    """"1 pair", "2 pairs"."""
+    """n with its noun: 1 pair, 2 pairs."""
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
