@@ -357,6 +357,10 @@ static void test_password_hidden_from_ps(void **state) {
   clitest_finish(&p, &r, 120);
   CLITEST_STATUS(&r, 0);
   clitest_result_free(&r);
+  /* Under XR_CLI_VALGRIND the process ps shows is valgrind, which keeps its own copy of the
+   * arguments: only the command's own copy is masked there. */
+  const char *vg = getenv("XR_CLI_VALGRIND");
+  if (vg && !strcmp(vg, "1")) return;
   if (strstr(cmdline, ALICE_PW) || !strstr(cmdline, "redis://alice:***************@127.0.0.1:"))
     fail_msg("/proc/<pid>/cmdline: %s", cmdline);
 }
