@@ -11,4 +11,4 @@ export type {
   IoRedisStateClientOptions,
 } from "./chat";
 export * from "./errors";
-export { tokenOrigin } from "./token";
+export { tokenOrigin, tokenOrigins } from "./token";

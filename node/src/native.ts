@@ -26,6 +26,8 @@ export interface Native {
   xr_js_chat_release_if_queue_empty(chat: Handle, keep: object, threadId: string, token: string): Promise<[boolean, number]>;
   xr_binding_token_origin(token: string): string;
   xr_binding_token_shape(token: string): string;
+  xr_token_origins(token: string): number;
+  xr_token_origin_name(origin: number): string;
 }
 
 function load(): Native {
