@@ -37,43 +37,37 @@ static void add_secret(const char *s, size_t n) {
   secrets[nsecrets++] = copy;
 }
 
+/* xr_url_redact of url's first n bytes, allocated. */
+static char *redacted(const char *url, size_t n) {
+  char *copy = cli_xmalloc(n + 1);
+  memcpy(copy, url, n);
+  copy[n] = '\0';
+  size_t m = xr_url_redact(NULL, 0, copy);
+  char *r = cli_xmalloc(m + 1);
+  xr_url_redact(r, m + 1, copy);
+  free(copy);
+  return r;
+}
+
+/* The password span is what the core's redaction replaced: the bytes between the longest common
+ * prefix and suffix of the URL and its redacted text (a '*' at either end of the password counts as
+ * common, and is a '*' either way). */
 bool cli_url_password_span(const char *url, size_t len, size_t *start, size_t *plen) {
-  const char *sep = NULL;
-  for (size_t i = 0; i + 3 <= len; i++)
-    if (!memcmp(url + i, "://", 3)) {
-      sep = url + i;
-      break;
-    }
-  if (!sep) return false;
-  const char *rest = sep + 3, *end = url + len;
-  /* The userinfo ends at the last '@' before the query, as the core's parser reads it; when there
-   * is none there, at the last '@' at all (a password holding '?' that the parser cuts short). */
-  const char *q = memchr(rest, '?', (size_t)(end - rest));
-  const char *at = NULL;
-  for (const char *p = rest; p < (q ? q : end); p++)
-    if (*p == '@') at = p;
-  if (!at)
-    for (const char *p = rest; p < end; p++)
-      if (*p == '@') at = p;
-  if (!at) return false; /* no userinfo, no password */
-  const char *colon = memchr(rest, ':', (size_t)(at - rest));
-  const char *p0 = colon ? colon + 1 : rest; /* a lone userinfo is the password */
-  *start = (size_t)(p0 - url);
-  *plen = (size_t)(at - p0);
+  char *r = redacted(url, len);
+  size_t m = strlen(r), p = 0, e = 0;
+  while (p < len && p < m && url[p] == r[p]) p++;
+  while (e < len - p && e < m - p && url[len - 1 - e] == r[m - 1 - e]) e++;
+  free(r);
+  *start = p;
+  *plen = len - p - e;
   return *plen > 0;
 }
 
 /* url (n bytes) with its password replaced by "***" appended to t. */
 static void put_redacted_url(text *t, const char *url, size_t n) {
-  size_t start, plen;
-  if (!cli_url_password_span(url, n, &start, &plen)) {
-    put(t, url, n);
-    return;
-  }
-  bool lone = url[start - 1] != ':'; /* redis://secret@host: shown as redis://:***@host */
-  put(t, url, start);
-  put(t, lone ? ":***" : "***", lone ? 4 : 3);
-  put(t, url + start + plen, n - start - plen);
+  char *r = redacted(url, n);
+  put(t, r, strlen(r));
+  free(r);
 }
 
 char *cli_url_redact(const char *url) {

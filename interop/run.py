@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import redis
+from crossredis.client import redact_url as core_redact_url
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVERS = ROOT / "interop" / "drivers"
@@ -51,32 +52,25 @@ def plural(n: int, one: str, many: str | None = None) -> str:
 
 # ---- secrets -----------------------------------------------------------------------------------
 
-def password_span(url: str) -> tuple[int, int] | None:
-    """Where the password of `url` is, as the crossredis command finds it: the userinfo after its
-    first ':' (all of a lone userinfo), up to the last '@' before the query, or the last '@' at
-    all when the query holds the only one. None when there is no password."""
-    sep = url.find("://")
-    if sep < 0:
-        return None
-    rest = sep + 3
-    q = url.find("?", rest)
-    at = url.rfind("@", rest, q if q >= 0 else len(url))
-    if at < 0:
-        at = url.rfind("@", rest)
-    if at < 0:
-        return None
-    colon = url.find(":", rest, at)
-    start = colon + 1 if colon >= 0 else rest
-    return (start, at) if at > start else None
-
-
 def redact_url(url: str) -> str:
-    """redis://user:***@host:port/..., redis://:***@host for a password without a user."""
-    span = password_span(url)
-    if span is None:
-        return url
-    start, end = span
-    return url[:start] + ("***" if url[start - 1] == ":" else ":***") + url[end:]
+    """redis://user:***@host:port/..., redis://:***@host for a password without a user: the
+    core's redaction (xr_url_redact), through the Python package the drivers use too."""
+    return core_redact_url(url) or url
+
+
+def password_span(url: str) -> tuple[int, int] | None:
+    """Where the password of `url` is: what the redaction replaced (between the longest common
+    prefix and suffix of the URL and its redacted text). None when there is no password."""
+    shown = redact_url(url)
+    if shown == url:
+        return None
+    p = 0
+    while p < min(len(url), len(shown)) and url[p] == shown[p]:
+        p += 1
+    e = 0
+    while e < min(len(url), len(shown)) - p and url[-1 - e] == shown[-1 - e]:
+        e += 1
+    return (p, len(url) - e) if len(url) - e > p else None
 
 
 class Secrets:

@@ -83,7 +83,7 @@ def test_the_check_matches_the_core(server: RedisServer) -> None:
     ("redis://s3cret@h", "redis://:***@h"),
     ("rediss://u:p@ss@h:6380?ca_file=/x", "rediss://u:***@h:6380?ca_file=/x"),
     ("redis://:pa?ss@h:1", "redis://:***@h:1"),
-    ("redis://u:@h", "redis://u:@h"),
+    ("redis://u:@h", "redis://u:***@h"),  # an empty password is shown as one too
     ("unix://:pw@/tmp/redis.sock", "unix://:***@/tmp/redis.sock"),
 ])
 def test_redact_url(url: str, shown: str) -> None:
