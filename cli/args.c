@@ -7,11 +7,6 @@
 
 #include "cli.h"
 
-const char *cli_default_url(void) {
-  const char *env = getenv("REDIS_URL");
-  return env && *env ? env : "redis://127.0.0.1:6379";
-}
-
 bool cli_is_help(const char *arg) { return !strcmp(arg, "--help") || !strcmp(arg, "-h"); }
 
 int cli_flag_value(int argc, char **argv, int *i, const char *name, const char **value, const char *cmd) {
@@ -32,11 +27,14 @@ int cli_flag_value(int argc, char **argv, int *i, const char *name, const char *
 }
 
 int cli_usage_error(const char *cmd, void (*usage)(FILE *), const char *fmt, ...) {
-  fprintf(stderr, "crossredis %s: ", cmd);
+  /* The message may quote what was typed: a URL's password is never printed. */
+  char msg[2048];
   va_list ap;
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  fprintf(stderr, "crossredis %s: ", cmd);
+  cli_print_redacted(stderr, msg);
   fputs("\n\n", stderr);
   usage(stderr);
   return CLI_USAGE;

@@ -30,8 +30,23 @@ int cli_fail(const char *what);
 
 /* ---- the command line (args.c) ---------------------------------------------------------------- */
 
-/* $REDIS_URL when set and not empty, else redis://127.0.0.1:6379. */
-const char *cli_default_url(void);
+/* The server a subcommand works on: `flag` (the --url value, or NULL), else $REDIS_URL when set and
+ * not empty, else redis://127.0.0.1:6379. Its password is remembered for cli_redact, and hidden
+ * from this process's own command line (overwritten with '*' in argv: ps shows none). A URL the
+ * core cannot parse is a usage error naming where it came from ("crossredis <cmd>: --url
+ * redis://:***@h:x: URL: bad port ..." with the usage, or "...: the environment variable REDIS_URL
+ * ..."). Returns CLI_OK with *url set (valid until the program ends), or CLI_USAGE after saying
+ * why. */
+int cli_server_url(const char *cmd, const char *flag, void (*usage)(FILE *), const char **url);
+
+/* NULL when the core can parse `url`, else why not (redacted; free it). Remembers its password. */
+char *cli_url_problem(const char *url);
+
+/* The same checks for a URL from `from` ("--url" or "REDIS_URL"): CLI_OK or CLI_USAGE. */
+int cli_check_url(const char *cmd, const char *url, const char *from, void (*usage)(FILE *));
+
+/* "lock" or "locks" for n. */
+static inline const char *cli_plural(size_t n, const char *one, const char *many) { return n == 1 ? one : many; }
 
 /* Whether argv[*i] is --help or -h. */
 bool cli_is_help(const char *arg);
@@ -61,6 +76,30 @@ double cli_monotonic_ms(void);
 /* "2.4" or "60": seconds with one decimal, without a trailing ".0", into buf. */
 const char *cli_format_seconds(char *buf, size_t size, double seconds);
 
+/* ---- secrets (secret.c) ---------------------------------------------------------------------- */
+
+/* Where the password of `url` (len bytes) is: the userinfo after its first ':' (all of a lone
+ * userinfo), up to the last '@' before the query (or the last '@' at all when the query holds the
+ * only one: a password with '?' the parser cuts short). false when there is no password. */
+bool cli_url_password_span(const char *url, size_t len, size_t *start, size_t *plen);
+
+/* A copy of `url` with its password as "***": redis://user:***@host:port/..., redis://:***@host
+ * for a password without a user; the query is kept. Free it. */
+char *cli_url_redact(const char *url);
+
+/* Remembers the password of `url` (as written and percent-decoded) for cli_redact. */
+void cli_secrets_add_url(const char *url);
+
+/* A copy of `msg` fit to print: every URL in it redacted (from its scheme to the next blank or
+ * quote) and every remembered password replaced by "***". Free it. */
+char *cli_redact(const char *msg);
+
+/* A copy of `msg` with every '...' quoted piece as '***'. Free it. */
+char *cli_mask_quoted(const char *msg);
+
+/* fputs(cli_redact(msg), f). */
+void cli_print_redacted(FILE *f, const char *msg);
+
 /* ---- bytes shown to people and in JSON (text.c) ------------------------------------------------ */
 
 /* A NUL-terminated copy of `s` for a terminal: printable ASCII and valid UTF-8 as they are,
@@ -71,6 +110,13 @@ char *cli_text_escape(const char *s, size_t len);
  * NUL bytes are kept (written as \u0000). A new reference; never NULL. */
 json_t *cli_json_string(const char *s, size_t len);
 
+/* Whether s (len bytes) is valid UTF-8 (what cli_json_string keeps as it is). */
+bool cli_utf8_valid(const char *s, size_t len);
+
+/* The bytes as a base64 JSON string (RFC 4648, with padding): what a key that is not valid UTF-8
+ * is in JSON, exactly. A new reference; never NULL. */
+json_t *cli_json_base64(const char *s, size_t len);
+
 /* Allocation that aborts with a message when memory runs out (the command has no way to go on). */
 void *cli_xmalloc(size_t size);
 void *cli_xrealloc(void *p, size_t size);
@@ -78,8 +124,9 @@ void *cli_xrealloc(void *p, size_t size);
 /* ---- the interop runner (interop.c) ----------------------------------------------------------- */
 
 /* Runs interop/run.py with `args` (nargs of them, passed through) plus "--crossredis <this
- * program>", waiting for it (fork, exec, waitpid), and returns its exit status (CLI_FAILED when it
- * was killed or could not be started, after saying why). `cmd` names the caller in messages. */
-int cli_interop_run(const char *cmd, const char *const *args, int nargs);
+ * program>", and `url` as REDIS_URL in its environment (never on a command line: ps shows those),
+ * waiting for it (fork, exec, waitpid), and returns its exit status (CLI_FAILED when it was killed
+ * or could not be started, after saying why). `cmd` names the caller in messages. */
+int cli_interop_run(const char *cmd, const char *url, const char *const *args, int nargs);
 
 #endif

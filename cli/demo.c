@@ -3,6 +3,7 @@
  * and removes them afterwards; with --url it uses that server and touches only keys under
  * crossredis:demo:<pid>: (deleted again) and the runner's own per-run prefix. */
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -231,7 +232,8 @@ static void demo_usage(FILE *f) {
           "\n"
           "  --url URL   use this server (redis://, rediss://?ca_file=..., unix:///path) instead of\n"
           "              starting throwaway local ones; only keys under crossredis:demo:<pid>: are\n"
-          "              touched, and deleted again (the interop runner uses a prefix of its own)\n"
+          "              touched, and deleted again (the interop runner uses a prefix of its own);\n"
+          "              shown with its password as ***, passed to the runner as REDIS_URL\n"
           "\n"
           "Environment: XR_INTEROP_DIR and XR_PYTHON, as for `crossredis interop --help`.\n");
 }
@@ -249,8 +251,10 @@ int cli_demo(int argc, char **argv) {
       return cli_usage_error("demo", demo_usage, "unexpected argument '%s'", argv[i]);
     }
   }
+  if (url && cli_server_url("demo", url, demo_usage, &url) != CLI_OK) return CLI_USAGE;
   char err[XRT_ERR_SIZE];
   xrt_server *plain = NULL;
+  char *shown = NULL;
   if (!url) {
     if (xrt_server_start(&plain, NULL, err)) {
       fprintf(stderr, "crossredis: cannot start a throwaway redis-server: %s\n", err);
@@ -258,8 +262,10 @@ int cli_demo(int argc, char **argv) {
     }
     url = xrt_server_url(plain);
     printf("A throwaway redis-server on %s\n", url);
+    shown = cli_url_redact(url);
   } else {
-    printf("Using %s\n", url);
+    shown = cli_url_redact(url);
+    printf("Using %s\n", shown);
   }
   char prefix[64];
   snprintf(prefix, sizeof prefix, "crossredis:demo:%d:", (int)getpid());
@@ -283,12 +289,12 @@ int cli_demo(int argc, char **argv) {
   }
   if (status == CLI_OK && plain) status = show_tls(err);
   if (status == CLI_OK) {
-    printf("\nInterop: the Chat SDK implementations of every runtime on %s (interop/run.py)\n", url);
-    const char *args[] = {"--url", url};
-    status = cli_interop_run("demo", args, 2);
+    printf("\nInterop: the Chat SDK implementations of every runtime on %s (interop/run.py)\n", shown);
+    status = cli_interop_run("demo", url, NULL, 0);
     if (status != CLI_OK) fprintf(stderr, "crossredis: demo: the interop runner exited with status %d\n", status);
   }
   xrt_server_free(plain);
+  free(shown);
   if (status == CLI_OK) printf("\ndemo finished: every step worked\n");
   return status;
 }

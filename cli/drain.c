@@ -1,43 +1,54 @@
 /* crossredis drain: waits until no Chat SDK lock taken by a given runtime remains, the step of a
  * migration between "stop starting new work on the old runtime" and "turn the old runtime off". */
+#include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
 #include "crossredis/error.h"
+#include "crossredis/tls.h"
 #include "crossredis/token.h"
 #include "lock_scan.h"
 
-enum { LIST_AT_MOST = 20, QUIET_PROGRESS_MS = 5000 };
+enum { LIST_AT_MOST = 20, QUIET_PROGRESS_MS = 5000, SCAN_GRACE_MS = 500 };
 
 static void drain_usage(FILE *f) {
   fprintf(f,
           "usage: crossredis drain --origin ORIGIN [--url URL] [--prefix PREFIX] [--timeout S]\n"
           "                        [--interval MS] [--json]\n"
           "\n"
-          "Waits until no Chat SDK lock taken by ORIGIN remains under <prefix>:lock:, scanning\n"
-          "the locks as `crossredis locks` does (read-only) every --interval. Progress goes to\n"
-          "stderr when the count changes (and every 5 s): \"drain: 3 ts-ioredis locks left (of 5\n"
-          "locks) after 1.2 s\". A scan that fails on the connection is retried until the deadline.\n"
+          "Waits until no Chat SDK lock possibly taken by ORIGIN remains under <prefix>:lock:,\n"
+          "scanning the locks as `crossredis locks` does (read-only) every --interval. A lock counts\n"
+          "when ORIGIN is one of the writers its token may come from: where the token's shape cannot\n"
+          "tell (a token that passes crossredis's check in an upstream shape is crossredis's or, once\n"
+          "in 256 hex / 1296 base36 tokens, the upstream writer's), drain waits for it and says so.\n"
+          "Progress goes to stderr when the count changes (and every 5 s): \"drain: 3 ts-ioredis\n"
+          "locks left (of 5 locks) after 1.2 s, 1 of them possibly crossredis instead\". A scan that\n"
+          "fails on the connection is retried until the deadline.\n"
           "\n"
           "  --origin ORIGIN  ts-node-redis, ts-ioredis, ts-memory, ts-pg, python-redis,\n"
-          "                   python-ioredis, crossredis or unknown (the origin `crossredis locks`\n"
+          "                   python-ioredis, crossredis or unknown (a name `crossredis locks`\n"
           "                   shows)\n"
           "  --url URL        the server (default $REDIS_URL, else redis://127.0.0.1:6379):\n"
           "                   redis://[[user]:password@]host[:port][/db], unix:///path, or\n"
           "                   rediss://...?ca_file=&cert_file=&key_file=&server_name=&insecure=\n"
           "  --prefix P       the Chat SDK key prefix (default chat-sdk)\n"
-          "  --timeout S      give up after S seconds (default 60; fractions allowed)\n"
+          "  --timeout S      give up after S seconds (default 60; fractions allowed). Every wait\n"
+          "                   for the server ends by then, the URL's own timeouts cut to it, so a\n"
+          "                   server that stops answering does not hold drain past it (a scan\n"
+          "                   started just before it gets 0.5 s; --timeout 0 scans once)\n"
           "  --interval MS    milliseconds between scans (default 250)\n"
-          "  --json           print {\"origin\", \"drained\", \"left\": [thread ids], \"seconds\"} at the end\n"
+          "  --json           print {\"origin\", \"drained\", \"left\": [thread ids], \"uncertain\": [the\n"
+          "                   thread ids in left whose token may be another writer's], \"seconds\"}\n"
+          "                   at the end\n"
           "\n"
           "Exit status: 0 no lock of ORIGIN left (\"drain: no ts-ioredis lock left after 2.4 s\"),\n"
           "1 some still held at the deadline (\"drain: 2 ts-ioredis locks still held after 60 s:\n"
-          "<thread ids>\") or the server failed, 2 wrong command line.\n");
+          "<thread ids>\", as the last scan that finished found them) or the server failed or did\n"
+          "not answer by the deadline, 2 wrong command line (a URL that cannot be parsed too).\n");
 }
-
-static const char *plural(size_t n, const char *one, const char *many) { return n == 1 ? one : many; }
 
 static void sleep_ms(double ms) {
   if (ms <= 0) return;
@@ -46,11 +57,22 @@ static void sleep_ms(double ms) {
   }
 }
 
-/* The locks of `origin` in `all`, by index. */
-static size_t of_origin(const cli_lock_list *all, xr_token_origin origin, size_t *idx) {
+/* The locks `origin` may have taken in `all`, by index (in thread order); of them, in uidx, those
+ * whose token may also be another writer's (*uncertain of them, those writers in *others). */
+static size_t of_origin(const cli_lock_list *all, xr_token_origin origin, size_t *idx, size_t *uidx, size_t *uncertain,
+                        unsigned *others) {
   size_t n = 0;
-  for (size_t i = 0; i < all->n; i++)
-    if (all->v[i].origin == origin) idx[n++] = i;
+  *uncertain = 0;
+  *others = 0;
+  for (size_t i = 0; i < all->n; i++) {
+    unsigned set = all->v[i].origins;
+    if (!(set & XR_ORIGIN_BIT(origin))) continue;
+    idx[n++] = i;
+    if (cli_origins_uncertain(set)) {
+      uidx[(*uncertain)++] = i;
+      *others |= set & ~XR_ORIGIN_BIT(origin);
+    }
+  }
   return n;
 }
 
@@ -64,14 +86,27 @@ static void print_threads(FILE *f, const cli_lock_list *all, const size_t *idx, 
   if (n > LIST_AT_MOST) fprintf(f, " and %zu more", n - LIST_AT_MOST);
 }
 
+/* ", 1 of them possibly crossredis instead" when some of the locks may be another writer's. */
+static void print_uncertain(FILE *f, size_t uncertain, unsigned others) {
+  if (!uncertain) return;
+  char text[XR_ORIGINS_TEXT_MAX];
+  xr_token_origins_text(others, text, sizeof text);
+  fprintf(f, ", %zu of them possibly %s instead", uncertain, text);
+}
+
+static json_t *thread_ids(const cli_lock_list *all, const size_t *idx, size_t n) {
+  json_t *a = json_array();
+  for (size_t i = 0; i < n; i++) json_array_append_new(a, cli_json_string(all->v[idx[i]].thread, all->v[idx[i]].thread_len));
+  return a;
+}
+
 static int print_json(const char *origin, bool drained, const cli_lock_list *all, const size_t *idx, size_t n,
-                      double seconds, const char *error) {
-  json_t *root = json_object(), *left = json_array();
+                      const size_t *uidx, size_t uncertain, double seconds, const char *error) {
+  json_t *root = json_object();
   json_object_set_new(root, "origin", json_string(origin));
   json_object_set_new(root, "drained", json_boolean(drained));
-  for (size_t i = 0; i < n; i++)
-    json_array_append_new(left, cli_json_string(all->v[idx[i]].thread, all->v[idx[i]].thread_len));
-  json_object_set_new(root, "left", left);
+  json_object_set_new(root, "left", thread_ids(all, idx, n));
+  json_object_set_new(root, "uncertain", thread_ids(all, uidx, uncertain));
   json_object_set_new(root, "seconds", json_real((double)(long long)(seconds * 1000 + 0.5) / 1000));
   if (error) json_object_set_new(root, "error", cli_json_string(error, strlen(error)));
   int rc = json_dumpf(root, stdout, JSON_COMPACT | JSON_REAL_PRECISION(12));
@@ -81,10 +116,102 @@ static int print_json(const char *origin, bool drained, const cli_lock_list *all
 }
 
 /* Failures a later scan may not have: the connection, not the request. */
-static bool transient(int code) { return code == XR_ECONNECT || code == XR_EIO || code == XR_ETIMEOUT; }
+static bool transient(int code) {
+  return code == XR_ECONNECT || code == XR_EIO || code == XR_ETIMEOUT || code == XR_ECLOSED;
+}
+
+/* The scans' I/O, every wait bounded by the deadline: a client whose connect and reply timeouts
+ * are at most the time left when it is opened, and a loop connection of its own whose replies
+ * are waited for with poll(2) until the deadline, then abandoned. A connection that failed is
+ * dropped with its client; the next scan opens both again, bounded by what is left then. */
+typedef struct deadline_io {
+  const char *url;
+  xr_client *c;
+  xr_loop_conn *lc;
+  double deadline; /* cli_monotonic_ms() */
+} deadline_io;
+
+static void io_drop(deadline_io *d) {
+  xr_loop_conn_close(d->lc);
+  xr_client_close(d->c);
+  d->lc = NULL;
+  d->c = NULL;
+}
+
+/* `url` without its connect_timeout_ms and timeout_ms options: they come from io_open. */
+static char *without_timeouts(const char *url) {
+  size_t n = strlen(url);
+  char *out = cli_xmalloc(n + 1);
+  const char *q = strchr(url, '?');
+  size_t o = q ? (size_t)(q - url) : n;
+  memcpy(out, url, o);
+  for (const char *p = q ? q + 1 : NULL; p && *p;) {
+    const char *end = strchr(p, '&');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (strncmp(p, "connect_timeout_ms=", 19) != 0 && strncmp(p, "timeout_ms=", 11) != 0) {
+      char sep = o == (size_t)(q - url) ? '?' : '&';
+      out[o++] = sep;
+      memcpy(out + o, p, len);
+      o += len;
+    }
+    p = end ? end + 1 : NULL;
+  }
+  out[o] = '\0';
+  return out;
+}
+
+/* `ms` rounded up, as an int (at most a day: --timeout goes up to 10^7 s). */
+static int whole_ms(double ms) { return ms >= 86400000.0 ? 86400000 : (int)ms + 1; }
+
+/* A timeout (<= 0: none) no longer than `left` milliseconds. */
+static int bounded(int timeout_ms, double left) { return timeout_ms > 0 && timeout_ms < left ? timeout_ms : whole_ms(left); }
+
+static int io_open(deadline_io *d) {
+  double left = d->deadline - cli_monotonic_ms();
+  if (left < 1) return xr_error_set(XR_ETIMEOUT, "the deadline (--timeout) passed before a connection was made");
+  /* The URL's own timeouts (or the defaults), cut to what is left. */
+  xr_client_options base = XR_CLIENT_OPTIONS_INIT;
+  xr_url *u = NULL;
+  int rc = xr_url_parse(&u, d->url);
+  if (rc != 0) return rc;
+  base.connect_timeout_ms = bounded(u->connect_timeout_ms >= 0 ? u->connect_timeout_ms : base.connect_timeout_ms, left);
+  base.command_timeout_ms = bounded(u->command_timeout_ms >= 0 ? u->command_timeout_ms : base.command_timeout_ms, left);
+  base.pool_size = 1;
+  xr_url_free(u);
+  char *url = without_timeouts(d->url);
+  rc = xr_tls_client_open_url(&d->c, url, &base);
+  free(url);
+  if (rc == 0) rc = xr_loop_conn_open(&d->lc, d->c);
+  if (rc != 0) io_drop(d);
+  return rc;
+}
+
+static int exec_by_deadline(void *ctx, xr_batch *b) {
+  deadline_io *d = ctx;
+  if (d->lc && xr_loop_conn_broken(d->lc)) io_drop(d);
+  int wait = 0, rc;
+  if (!d->lc && (rc = io_open(d)) != 0) return rc;
+  rc = xr_loop_conn_start(d->lc, b, &wait);
+  while (rc == 0 && wait) {
+    double left = d->deadline - cli_monotonic_ms();
+    if (left <= 0) {
+      xr_loop_conn_cancel(d->lc, XR_ETIMEOUT);
+      return xr_error_set(XR_ETIMEOUT, "no reply from %s before the deadline (--timeout)", xr_client_address(d->c));
+    }
+    struct pollfd p = {xr_loop_conn_fd(d->lc), (short)(wait == XR_WAIT_WRITE ? POLLOUT : POLLIN), 0};
+    int ready = poll(&p, 1, whole_ms(left));
+    if (ready < 0 && errno != EINTR) {
+      int e = errno;
+      xr_loop_conn_cancel(d->lc, XR_EIO);
+      return xr_error_set(XR_EIO, "waiting for %s: poll: %s", xr_client_address(d->c), strerror(e));
+    }
+    if (ready > 0) rc = xr_loop_conn_continue(d->lc, &wait);
+  }
+  return rc;
+}
 
 int cli_drain(int argc, char **argv) {
-  const char *url = cli_default_url(), *prefix = "chat-sdk", *origin_name = NULL, *timeout_text = NULL,
+  const char *url_flag = NULL, *url = NULL, *prefix = "chat-sdk", *origin_name = NULL, *timeout_text = NULL,
              *interval_text = NULL;
   bool json = false;
   for (int i = 1; i < argc; i++) {
@@ -92,7 +219,7 @@ int cli_drain(int argc, char **argv) {
     if (cli_is_help(argv[i])) {
       drain_usage(stdout);
       return CLI_OK;
-    } else if ((m = cli_flag_value(argc, argv, &i, "--url", &url, "drain")) ||
+    } else if ((m = cli_flag_value(argc, argv, &i, "--url", &url_flag, "drain")) ||
                (m = cli_flag_value(argc, argv, &i, "--prefix", &prefix, "drain")) ||
                (m = cli_flag_value(argc, argv, &i, "--origin", &origin_name, "drain")) ||
                (m = cli_flag_value(argc, argv, &i, "--timeout", &timeout_text, "drain")) ||
@@ -114,24 +241,30 @@ int cli_drain(int argc, char **argv) {
     return cli_usage_error("drain", drain_usage, "--timeout wants seconds (e.g. 60 or 0.5), not '%s'", timeout_text);
   if (interval_text && !cli_parse_long(interval_text, 1, 3600000L, &interval_ms))
     return cli_usage_error("drain", drain_usage, "--interval wants milliseconds from 1 up, not '%s'", interval_text);
+  if (cli_server_url("drain", url_flag, drain_usage, &url) != CLI_OK) return CLI_USAGE;
 
-  double t0 = cli_monotonic_ms();
-  xr_client *c = cli_connect("drain", url);
-  if (!c) return CLI_FAILED;
+  /* Every wait ends by the deadline, except that a scan started just before it (the last one, or
+   * the only one of --timeout 0) gets SCAN_GRACE_MS to finish. */
+  double t0 = cli_monotonic_ms(), deadline = t0 + timeout_s * 1000;
+  deadline_io io = {url, NULL, NULL, deadline > t0 + SCAN_GRACE_MS ? deadline : t0 + SCAN_GRACE_MS};
+  if (io_open(&io) != 0) return cli_fail("drain");
 
-  cli_lock_list all = {0};
-  size_t *idx = NULL, left = 0, last_left = (size_t)-1, last_total = (size_t)-1;
+  cli_lock_list all = {0}, next = {0};
+  size_t *idx = NULL, *uidx = NULL, left = 0, uncertain = 0, last_left = (size_t)-1, last_total = (size_t)-1;
+  unsigned others = 0;
   double last_progress = -QUIET_PROGRESS_MS, elapsed = 0;
   bool ok = false, scanned = false, failing = false;
   char secs[32], *error = NULL;
   int status = CLI_FAILED;
   for (;;) {
-    cli_lock_list_free(&all);
-    int rc = cli_lock_scan(&all, c, prefix, 1000, NULL);
+    double now = cli_monotonic_ms();
+    io.deadline = deadline > now + SCAN_GRACE_MS ? deadline : now + SCAN_GRACE_MS;
+    int rc = cli_lock_scan(&next, exec_by_deadline, &io, prefix, 1000, NULL);
     elapsed = cli_monotonic_ms() - t0;
     if (rc != 0) {
+      cli_lock_list_free(&next);
       free(error);
-      error = strdup(xr_error_last()->message);
+      error = cli_redact(xr_error_last()->message);
       if (!transient(rc)) break;
       if (!failing) fprintf(stderr, "drain: a scan failed, retrying until the deadline: %s\n", error);
       failing = true;
@@ -141,15 +274,21 @@ int cli_drain(int argc, char **argv) {
       free(error);
       error = NULL;
       scanned = true;
+      cli_lock_list_free(&all); /* the last complete scan is what the end reports */
+      all = next;
+      memset(&next, 0, sizeof next);
       idx = cli_xrealloc(idx, (all.n ? all.n : 1) * sizeof *idx);
-      left = of_origin(&all, origin, idx);
+      uidx = cli_xrealloc(uidx, (all.n ? all.n : 1) * sizeof *uidx);
+      left = of_origin(&all, origin, idx, uidx, &uncertain, &others);
       if (left == 0) {
         ok = true;
         break;
       }
       if (left != last_left || all.n != last_total || elapsed - last_progress >= QUIET_PROGRESS_MS) {
-        fprintf(stderr, "drain: %zu %s %s left (of %zu %s) after %s s\n", left, origin_name, plural(left, "lock", "locks"),
-                all.n, plural(all.n, "lock", "locks"), cli_format_seconds(secs, sizeof secs, elapsed / 1000));
+        fprintf(stderr, "drain: %zu %s %s left (of %zu %s) after %s s", left, origin_name, cli_plural(left, "lock", "locks"),
+                all.n, cli_plural(all.n, "lock", "locks"), cli_format_seconds(secs, sizeof secs, elapsed / 1000));
+        print_uncertain(stderr, uncertain, others);
+        fputc('\n', stderr);
         last_left = left;
         last_total = all.n;
         last_progress = elapsed;
@@ -163,21 +302,28 @@ int cli_drain(int argc, char **argv) {
   if (ok) {
     if (!json) printf("drain: no %s lock left after %s s\n", origin_name, secs);
     status = CLI_OK;
-  } else if (error) {
-    fprintf(stderr, "crossredis: drain: %s\n", error);
+  } else if (!scanned) {
+    fprintf(stderr, "crossredis: drain: %s\n", error ? error : "no scan finished");
   } else {
-    fprintf(stderr, "drain: %zu %s %s still held after %s s: ", left, origin_name, plural(left, "lock", "locks"), secs);
+    if (error) fprintf(stderr, "drain: the last scan failed (%s); the one before it found:\n", error);
+    fprintf(stderr, "drain: %zu %s %s still held after %s s: ", left, origin_name, cli_plural(left, "lock", "locks"), secs);
     print_threads(stderr, &all, idx, left);
+    if (uncertain) {
+      print_uncertain(stderr, uncertain, others);
+      fputs(": ", stderr);
+      print_threads(stderr, &all, uidx, uncertain);
+    }
     fputc('\n', stderr);
   }
   if (json) {
     if (!scanned) left = 0;
-    int jrc = print_json(origin_name, ok, &all, idx, error ? 0 : left, elapsed / 1000, error);
+    int jrc = print_json(origin_name, ok, &all, idx, left, uidx, uncertain, elapsed / 1000, error);
     if (jrc != CLI_OK) status = CLI_FAILED;
   }
   free(error);
   free(idx);
+  free(uidx);
   cli_lock_list_free(&all);
-  xr_client_close(c);
+  io_drop(&io);
   return status;
 }

@@ -391,8 +391,10 @@ static void send_line(json_t *msg) {
 }
 
 static void send_error(json_t *id, const char *kind, const char *message) {
+  char *safe = cli_redact(message); /* no password in what the runner prints */
   json_t *resp = json_pack("{s:O,s:b,s:{s:s,s:o}}", "id", id ? id : json_null(), "ok", 0, "error", "kind", kind,
-                           "message", cli_json_string(message, strlen(message)));
+                           "message", cli_json_string(safe, strlen(safe)));
+  free(safe);
   send_line(resp);
   json_decref(resp);
 }
@@ -443,21 +445,23 @@ static void handle_line(xr_chat *chat, const char *line, size_t len, size_t line
 }
 
 static void send_ready(bool ready, const char *error) {
+  char *safe = cli_redact(ready ? "" : error);
   json_t *msg = ready ? json_pack("{s:b,s:s,s:s,s:s}", "ready", 1, "impl", "c", "runtime", "C", "library",
                                   "crossredis@" CROSSREDIS_VERSION)
-                      : json_pack("{s:b,s:o}", "ready", 0, "error", cli_json_string(error, strlen(error)));
+                      : json_pack("{s:b,s:o}", "ready", 0, "error", cli_json_string(safe, strlen(safe)));
+  free(safe);
   send_line(msg);
   json_decref(msg);
 }
 
 int cli_driver(int argc, char **argv) {
-  const char *url = cli_default_url(), *prefix = NULL, *impl = "c";
+  const char *url_flag = NULL, *url = NULL, *prefix = NULL, *impl = "c";
   for (int i = 1; i < argc; i++) {
     int m;
     if (cli_is_help(argv[i])) {
       driver_usage(stdout);
       return CLI_OK;
-    } else if ((m = cli_flag_value(argc, argv, &i, "--url", &url, "driver")) ||
+    } else if ((m = cli_flag_value(argc, argv, &i, "--url", &url_flag, "driver")) ||
                (m = cli_flag_value(argc, argv, &i, "--prefix", &prefix, "driver")) ||
                (m = cli_flag_value(argc, argv, &i, "--impl", &impl, "driver"))) {
       if (m < 0) return CLI_USAGE;
@@ -467,6 +471,12 @@ int cli_driver(int argc, char **argv) {
   }
   if (strcmp(impl, "c") != 0)
     return cli_usage_error("driver", driver_usage, "--impl %s: this program is the driver of impl c only", impl);
+  if (cli_server_url("driver", url_flag, driver_usage, &url) != CLI_OK) {
+    char *why = cli_url_problem(url);
+    send_ready(false, why ? why : "the server URL is not usable");
+    free(why);
+    return CLI_USAGE;
+  }
 
   xr_client *c = NULL;
   xr_chat *chat = NULL;

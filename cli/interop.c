@@ -23,8 +23,8 @@ enum { PATH_SIZE = 4096 };
 
 static void interop_usage(FILE *f) {
   fprintf(f,
-          "usage: crossredis interop [--url URL] [--json] [--only IMPL,...] [--no-migration]\n"
-          "                          [-- RUNNER-ARGS...]\n"
+          "usage: crossredis interop [--url URL] [--json] [--only IMPL,...] [--scenarios S,...]\n"
+          "                          [--no-migration] [--keep-logs] [-- RUNNER-ARGS...]\n"
           "\n"
           "Runs the cross-runtime interop matrix: every producer x consumer pair of Chat SDK\n"
           "implementations (this program's C driver, the Python and TypeScript drivers, the real\n"
@@ -34,11 +34,16 @@ static void interop_usage(FILE *f) {
           "\n"
           "  --url URL      the shared server (default $REDIS_URL, else a throwaway redis-server the\n"
           "                 runner starts on a free loopback port and stops afterwards); the runner\n"
-          "                 gives each run its own key prefix\n"
+          "                 gives each run its own key prefix and deletes its keys at the end. The\n"
+          "                 URL reaches the runner and its drivers in the environment (REDIS_URL),\n"
+          "                 never on a command line, and is printed with its password as ***\n"
           "  --json         the matrix as JSON instead of a table\n"
           "  --only IMPL,.. only these implementations (c, py-crossredis, py-port, ts-ioredis, ...;\n"
           "                 the runner's --help lists them)\n"
+          "  --scenarios S  only these scenarios (lock, cache, dedupe, list, subscriptions, queue)\n"
           "  --no-migration skip the migration scenario (drain of ts-ioredis locks)\n"
+          "  --keep-logs    keep the drivers' logs (passwords scrubbed) instead of removing them\n"
+          "                 with the runner's temporary folder; a failed run shows their ends\n"
           "  -- ARGS        everything after -- goes to the runner unchanged\n"
           "\n"
           "Environment: XR_INTEROP_DIR (the directory holding run.py; default %s/interop),\n"
@@ -103,6 +108,15 @@ static bool locate(const char *cmd, char python[PATH_SIZE], char runner[PATH_SIZ
   return false;
 }
 
+/* The runner's environment: REDIS_URL set to `url`, or removed when url is NULL (the runner then
+ * starts a server of its own). Called in the process that execs the runner. */
+static void runner_env(const char *url) {
+  if (url)
+    setenv("REDIS_URL", url, 1);
+  else
+    unsetenv("REDIS_URL");
+}
+
 /* python run.py <args...> --crossredis <this program>; NULL after saying why. */
 static char **runner_argv(const char *cmd, const char *const *args, int nargs, char python[PATH_SIZE],
                           char runner[PATH_SIZE]) {
@@ -125,7 +139,7 @@ static char **runner_argv(const char *cmd, const char *const *args, int nargs, c
   return argv;
 }
 
-int cli_interop_run(const char *cmd, const char *const *args, int nargs) {
+int cli_interop_run(const char *cmd, const char *url, const char *const *args, int nargs) {
   char python[PATH_SIZE], runner[PATH_SIZE];
   char **argv = runner_argv(cmd, args, nargs, python, runner);
   if (!argv) return CLI_FAILED;
@@ -140,6 +154,7 @@ int cli_interop_run(const char *cmd, const char *const *args, int nargs) {
   if (pid == 0) {
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGQUIT, &old_quit, NULL);
+    runner_env(url);
     execv(argv[0], argv);
     fprintf(stderr, "crossredis: %s: cannot run %s: %s\n", cmd, argv[0], strerror(errno));
     _exit(127);
@@ -165,7 +180,7 @@ int cli_interop_run(const char *cmd, const char *const *args, int nargs) {
 
 int cli_interop(int argc, char **argv) {
   const char *url = NULL, *value = NULL;
-  int nargs = argc - 1, separator = -1;
+  int separator = -1;
   for (int i = 1; i < argc; i++) {
     int m;
     if (cli_is_help(argv[i])) {
@@ -175,23 +190,36 @@ int cli_interop(int argc, char **argv) {
       separator = i; /* the rest is the runner's */
       break;
     } else if ((m = cli_flag_value(argc, argv, &i, "--url", &url, "interop")) ||
-               (m = cli_flag_value(argc, argv, &i, "--only", &value, "interop"))) {
+               (m = cli_flag_value(argc, argv, &i, "--only", &value, "interop")) ||
+               (m = cli_flag_value(argc, argv, &i, "--scenarios", &value, "interop"))) {
       if (m < 0) return CLI_USAGE;
-    } else if (strcmp(argv[i], "--json") != 0 && strcmp(argv[i], "--no-migration") != 0) {
+    } else if (strcmp(argv[i], "--json") != 0 && strcmp(argv[i], "--no-migration") != 0 &&
+               strcmp(argv[i], "--keep-logs") != 0) {
       return cli_usage_error("interop", interop_usage, "unexpected argument '%s'", argv[i]);
     }
   }
-  /* The arguments as given, the separator "--" dropped, with --url $REDIS_URL added when there
-   * was none and the environment has one (else the runner starts its own server). */
-  const char **args = cli_xmalloc(((size_t)nargs + 2) * sizeof *args);
-  int k = 0;
-  if (!url && getenv("REDIS_URL") && getenv("REDIS_URL")[0]) {
-    url = getenv("REDIS_URL");
-    args[k++] = "--url";
-    args[k++] = url;
+  /* The server: --url, else $REDIS_URL, else none (the runner starts its own). It goes to the
+   * runner in the environment, so the arguments passed on are the others, the separator "--"
+   * dropped. */
+  const char *env = getenv("REDIS_URL");
+  if (url) {
+    if (cli_server_url("interop", url, interop_usage, &url) != CLI_OK) return CLI_USAGE;
+  } else if (env && *env) {
+    if (cli_server_url("interop", NULL, interop_usage, &url) != CLI_OK) return CLI_USAGE;
   }
-  for (int i = 1; i < argc; i++)
-    if (i != separator) args[k++] = argv[i];
+  const char **args = cli_xmalloc(((size_t)argc + 1) * sizeof *args);
+  int k = 0;
+  for (int i = 1; i < argc; i++) {
+    if (i == separator) continue;
+    if (separator < 0 || i < separator) {
+      if (!strcmp(argv[i], "--url")) { /* "--url" "VALUE": both dropped */
+        i++;
+        continue;
+      }
+      if (!strncmp(argv[i], "--url=", 6)) continue;
+    }
+    args[k++] = argv[i];
+  }
   /* Say now, in this program's words, when a given server cannot be used. */
   if (url) {
     xr_client *c = cli_connect("interop", url);
@@ -206,6 +234,7 @@ int cli_interop(int argc, char **argv) {
   free(args);
   if (!full) return CLI_FAILED;
   fflush(NULL);
+  runner_env(url);
   execv(full[0], full);
   fprintf(stderr, "crossredis: interop: cannot run %s: %s\n", full[0], strerror(errno));
   free(full);

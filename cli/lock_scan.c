@@ -49,8 +49,10 @@ static char *copy_bytes(const char *s, size_t n) {
   return p;
 }
 
+int cli_exec_pooled(void *client, xr_batch *b) { return xr_client_exec(client, b); }
+
 /* GET and PTTL of one page's keys, read back into `out`. */
-static int read_page(cli_lock_list *out, xr_client *c, xr_batch *b, const xr_reply *keys, size_t skip) {
+static int read_page(cli_lock_list *out, cli_exec_fn exec, void *ctx, xr_batch *b, const xr_reply *keys, size_t skip) {
   size_t n = xr_reply_count(keys);
   xr_batch_clear(b);
   for (size_t i = 0; i < n; i++) {
@@ -63,7 +65,7 @@ static int read_page(cli_lock_list *out, xr_client *c, xr_batch *b, const xr_rep
     if (rc >= 0) rc = xr_batch_add(b, 2, pttl, plens);
     if (rc < 0) return rc;
   }
-  int rc = xr_client_exec(c, b);
+  int rc = exec(ctx, b);
   if (rc) return rc;
   for (size_t i = 0; i < n; i++) {
     size_t key_len, token_len;
@@ -97,11 +99,13 @@ static int read_page(cli_lock_list *out, xr_client *c, xr_batch *b, const xr_rep
     xr_token_info info;
     l->origin = xr_token_origin_of(&info, tok, token_len);
     l->shape = info.shape_of;
+    l->origins = xr_token_origins(tok, token_len);
   }
   return 0;
 }
 
-int cli_lock_scan(cli_lock_list *out, xr_client *c, const char *prefix, long count, const char *progress) {
+int cli_lock_scan(cli_lock_list *out, cli_exec_fn exec, void *ctx, const char *prefix, long count,
+                  const char *progress) {
   /* The keys start with "<prefix>:lock:"; in the pattern the prefix's glob characters are
    * escaped so that "a*" does not also list the locks of "ab". */
   size_t plen = strlen(prefix);
@@ -120,8 +124,9 @@ int cli_lock_scan(cli_lock_list *out, xr_client *c, const char *prefix, long cou
 
   char count_text[32], cursor[32] = "0";
   snprintf(count_text, sizeof count_text, "%ld", count);
-  xr_batch *b = NULL;
-  if ((rc = xr_batch_new(&b)) != 0) {
+  xr_batch *b = NULL, *scan = NULL;
+  if ((rc = xr_batch_new(&b)) != 0 || (rc = xr_batch_new(&scan)) != 0) {
+    xr_batch_free(b);
     free(pattern);
     return rc;
   }
@@ -129,30 +134,67 @@ int cli_lock_scan(cli_lock_list *out, xr_client *c, const char *prefix, long cou
   do {
     const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", count_text};
     size_t lens[] = {4, strlen(cursor), 5, elen + 1, 5, strlen(count_text)};
-    xr_reply *page = NULL;
-    if ((rc = xr_client_command(c, &page, 6, argv, lens)) != 0) break;
+    const xr_reply *page = NULL;
+    const char *why = NULL;
+    xr_batch_clear(scan);
+    if ((rc = xr_batch_add(scan, 6, argv, lens)) < 0 || (rc = exec(ctx, scan)) != 0) break;
+    if ((rc = xr_batch_result(scan, 0, &page, &why)) != 0) {
+      rc = xr_error_set(rc, "SCAN: %s", why ? why : xr_strerror(rc));
+      break;
+    }
     const xr_reply *next = xr_reply_at(page, 0), *keys = xr_reply_at(page, 1);
     size_t next_len = 0;
     const char *next_text = next ? xr_reply_str(next, &next_len) : NULL;
     if (xr_reply_kind(page) != XR_REPLY_ARRAY || !next_text || next_len >= sizeof cursor || !keys ||
         xr_reply_kind(keys) != XR_REPLY_ARRAY) {
-      xr_reply_free(page);
       rc = xr_error_set(XR_EPROTOCOL, "SCAN answered something that is not [cursor, keys]");
       break;
     }
     memcpy(cursor, next_text, next_len);
     cursor[next_len] = '\0';
     out->scanned += xr_reply_count(keys);
-    rc = read_page(out, c, b, keys, plen + 6);
-    xr_reply_free(page);
+    rc = read_page(out, exec, ctx, b, keys, plen + 6);
     if (rc) break;
     if (progress && out->scanned >= next_report) {
-      fprintf(stderr, "%s: %zu keys scanned, %zu locks\n", progress, out->scanned, out->n);
+      fprintf(stderr, "%s: %zu keys scanned, %zu %s\n", progress, out->scanned, out->n, cli_plural(out->n, "lock", "locks"));
       while (next_report <= out->scanned) next_report += PROGRESS_EVERY;
     }
   } while (strcmp(cursor, "0") != 0);
   xr_batch_free(b);
+  xr_batch_free(scan);
   free(pattern);
   if (rc == 0) sort_unique(out);
   return rc;
+}
+
+/* The order of a set in summaries: its first writer as xr_token_origin_of names it (crossredis
+ * for a two-writer set), unknown after every known one; then certain before uncertain. */
+static unsigned set_rank(unsigned origins) {
+  xr_token_origin first = (origins & XR_ORIGIN_BIT(XR_ORIGIN_CROSSREDIS)) ? XR_ORIGIN_CROSSREDIS : XR_ORIGIN_UNKNOWN;
+  for (unsigned o = 0; first == XR_ORIGIN_UNKNOWN && o < 32; o++)
+    if (origins & XR_ORIGIN_BIT(o)) first = (xr_token_origin)o;
+  unsigned primary = first == XR_ORIGIN_UNKNOWN ? 64u : (unsigned)first;
+  return primary * 2 + (cli_origins_uncertain(origins) ? 1u : 0u);
+}
+
+static int by_rank(const void *a, const void *b) {
+  const cli_origin_count *x = a, *y = b;
+  unsigned rx = set_rank(x->origins), ry = set_rank(y->origins);
+  if (rx != ry) return rx < ry ? -1 : 1;
+  return x->origins < y->origins ? -1 : x->origins > y->origins;
+}
+
+size_t cli_lock_count_origins(const cli_lock_list *l, cli_origin_count out[CLI_ORIGIN_SETS_MAX]) {
+  size_t n = 0;
+  for (size_t i = 0; i < l->n; i++) {
+    size_t k = 0;
+    while (k < n && out[k].origins != l->v[i].origins) k++;
+    if (k == n) {
+      if (n == CLI_ORIGIN_SETS_MAX) continue; /* cannot happen: xr_token_origins gives 13 sets */
+      out[n++] = (cli_origin_count){l->v[i].origins, 0};
+    }
+    out[k].n++;
+  }
+  qsort(out, n, sizeof *out, by_rank);
+  return n;
 }

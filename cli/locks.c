@@ -7,17 +7,18 @@
 #include "crossredis/client.h"
 #include "lock_scan.h"
 
-enum { ORIGIN_COUNT = XR_ORIGIN_CROSSREDIS + 1 };
-
 static void locks_usage(FILE *f) {
   fprintf(f,
           "usage: crossredis locks [--url URL] [--prefix PREFIX] [--json] [--count N]\n"
           "\n"
           "Lists every Chat SDK lock (<prefix>:lock:<thread id>) with the milliseconds it has left\n"
           "and the runtime that took it, told from its token: ts-node-redis, ts-ioredis, ts-memory,\n"
-          "ts-pg, python-redis, python-ioredis, crossredis or unknown. Read-only: SCAN with MATCH\n"
-          "(the prefix's glob characters escaped), then GET and PTTL per key, pipelined per SCAN\n"
-          "page. A key that expires while it is read is left out.\n"
+          "ts-pg, python-redis, python-ioredis, crossredis or unknown. Where the token's shape cannot\n"
+          "tell, both writers are named: a token that passes crossredis's check in an upstream shape\n"
+          "is \"crossredis or python-redis\" (crossredis writes it, and the Python port does too once\n"
+          "in 256 tokens; a TS adapter once in 1296). Read-only: SCAN with MATCH (the prefix's glob\n"
+          "characters escaped), then GET and PTTL per key, pipelined per SCAN page. A key that\n"
+          "expires while it is read is left out.\n"
           "\n"
           "  --url URL      the server (default $REDIS_URL, else redis://127.0.0.1:6379):\n"
           "                 redis://[[user]:password@]host[:port][/db], unix:///path, or\n"
@@ -25,8 +26,14 @@ static void locks_usage(FILE *f) {
           "  --prefix P     the Chat SDK key prefix (default chat-sdk)\n"
           "  --json         one JSON object instead of the table:\n"
           "                 {\"prefix\", \"locks\": [{\"thread\", \"key\", \"token\", \"ttl_ms\", \"origin\",\n"
-          "                 \"shape\"}], \"by_origin\": {origin: count}}; ttl_ms -1: no TTL; shape: the\n"
-          "                 upstream writer whose token shape it has (for crossredis tokens)\n"
+          "                 \"origins\", \"certain\", \"shape\"}], \"by_origin\": {origin: count}}; ttl_ms\n"
+          "                 -1: no TTL; origins: every writer the token may come from, origin the\n"
+          "                 first of them, certain: whether that is the only one; shape: the upstream\n"
+          "                 writer whose token shape it has; by_origin counts by the origins joined\n"
+          "                 with \" or \" (\"crossredis or ts-node-redis\": 2). JSON holds text: a key,\n"
+          "                 thread id or token that is not valid UTF-8 shows each bad byte as U+FFFD\n"
+          "                 and comes exactly as base64 in key_b64/thread_b64/token_b64 too (only\n"
+          "                 then), the form that addresses the real key\n"
           "  --count N      SCAN COUNT hint (default 1000)\n"
           "\n"
           "Progress goes to stderr every 10,000 keys scanned. Exit status: 0 listed, 1 failed\n"
@@ -39,11 +46,13 @@ static void print_table(const cli_lock_list *l, const char *prefix) {
     return;
   }
   char **threads = cli_xmalloc(l->n * sizeof *threads), **tokens = cli_xmalloc(l->n * sizeof *tokens);
+  char(*origins)[XR_ORIGINS_TEXT_MAX] = cli_xmalloc(l->n * sizeof *origins);
   int tw = 6, ow = 6;
   for (size_t i = 0; i < l->n; i++) {
     threads[i] = cli_text_escape(l->v[i].thread, l->v[i].thread_len);
     tokens[i] = cli_text_escape(l->v[i].token, l->v[i].token_len);
-    int w = (int)strlen(threads[i]), o = (int)strlen(xr_token_origin_name(l->v[i].origin));
+    xr_token_origins_text(l->v[i].origins, origins[i], sizeof origins[i]);
+    int w = (int)strlen(threads[i]), o = (int)strlen(origins[i]);
     if (w > tw) tw = w;
     if (o > ow) ow = o;
   }
@@ -54,32 +63,37 @@ static void print_table(const cli_lock_list *l, const char *prefix) {
       snprintf(ttl, sizeof ttl, "none");
     else
       snprintf(ttl, sizeof ttl, "%lld", l->v[i].ttl_ms);
-    printf("%-*s  %10s  %-*s  %s\n", tw, threads[i], ttl, ow, xr_token_origin_name(l->v[i].origin), tokens[i]);
+    printf("%-*s  %10s  %-*s  %s\n", tw, threads[i], ttl, ow, origins[i], tokens[i]);
     free(threads[i]);
     free(tokens[i]);
   }
   free(threads);
   free(tokens);
+  free(origins);
 }
 
-static void count_origins(const cli_lock_list *l, size_t counts[ORIGIN_COUNT]) {
-  memset(counts, 0, ORIGIN_COUNT * sizeof *counts);
-  for (size_t i = 0; i < l->n; i++) counts[(unsigned)l->v[i].origin < ORIGIN_COUNT ? l->v[i].origin : 0]++;
-}
-
-/* "5 locks: 2 ts-node-redis, 1 ts-ioredis, 2 crossredis" */
+/* "5 locks: 2 ts-node-redis, 1 ts-ioredis, 2 crossredis or ts-node-redis" */
 static void print_summary(const cli_lock_list *l) {
-  size_t counts[ORIGIN_COUNT];
-  count_origins(l, counts);
+  cli_origin_count sets[CLI_ORIGIN_SETS_MAX];
+  size_t n = cli_lock_count_origins(l, sets);
   printf("\n%zu lock%s", l->n, l->n == 1 ? "" : "s");
-  const char *sep = ": ";
-  for (unsigned o = 1; o <= ORIGIN_COUNT; o++) { /* the known origins first, unknown last */
-    unsigned k = o % ORIGIN_COUNT;
-    if (!counts[k]) continue;
-    printf("%s%zu %s", sep, counts[k], xr_token_origin_name((xr_token_origin)k));
-    sep = ", ";
+  for (size_t k = 0; k < n; k++) {
+    char text[XR_ORIGINS_TEXT_MAX];
+    xr_token_origins_text(sets[k].origins, text, sizeof text);
+    printf("%s%zu %s", k ? ", " : ": ", sets[k].n, text);
   }
   putchar('\n');
+}
+
+/* The writers of a set as JSON names, in the order xr_token_origins_text writes them. */
+static json_t *origin_names(unsigned origins) {
+  json_t *a = json_array();
+  for (unsigned k = 0; k <= XR_ORIGIN_CROSSREDIS + 1; k++) {
+    unsigned o = k == 0 ? (unsigned)XR_ORIGIN_CROSSREDIS : k - 1;
+    if ((k > 0 && o == (unsigned)XR_ORIGIN_CROSSREDIS) || !(origins & XR_ORIGIN_BIT(o))) continue;
+    json_array_append_new(a, json_string(xr_token_origin_name((xr_token_origin)o)));
+  }
+  return a;
 }
 
 static int print_json(const cli_lock_list *l, const char *prefix) {
@@ -90,17 +104,28 @@ static int print_json(const cli_lock_list *l, const char *prefix) {
     json_t *o = json_object();
     json_object_set_new(o, "thread", cli_json_string(k->thread, k->thread_len));
     json_object_set_new(o, "key", cli_json_string(k->key, k->key_len));
+    /* JSON holds text: bytes that are not UTF-8 are also given exactly, in base64 */
+    if (!cli_utf8_valid(k->key, k->key_len)) {
+      json_object_set_new(o, "key_b64", cli_json_base64(k->key, k->key_len));
+      if (!cli_utf8_valid(k->thread, k->thread_len))
+        json_object_set_new(o, "thread_b64", cli_json_base64(k->thread, k->thread_len));
+    }
     json_object_set_new(o, "token", cli_json_string(k->token, k->token_len));
+    if (!cli_utf8_valid(k->token, k->token_len))
+      json_object_set_new(o, "token_b64", cli_json_base64(k->token, k->token_len));
     json_object_set_new(o, "ttl_ms", json_integer(k->ttl_ms));
     json_object_set_new(o, "origin", json_string(xr_token_origin_name(k->origin)));
+    json_object_set_new(o, "origins", origin_names(k->origins));
+    json_object_set_new(o, "certain", json_boolean(!cli_origins_uncertain(k->origins)));
     json_object_set_new(o, "shape", json_string(xr_token_origin_name(k->shape)));
     json_array_append_new(locks, o);
   }
-  size_t counts[ORIGIN_COUNT];
-  count_origins(l, counts);
-  for (unsigned o = 1; o <= ORIGIN_COUNT; o++) {
-    unsigned k = o % ORIGIN_COUNT;
-    if (counts[k]) json_object_set_new(by, xr_token_origin_name((xr_token_origin)k), json_integer((json_int_t)counts[k]));
+  cli_origin_count sets[CLI_ORIGIN_SETS_MAX];
+  size_t n = cli_lock_count_origins(l, sets);
+  for (size_t k = 0; k < n; k++) {
+    char text[XR_ORIGINS_TEXT_MAX];
+    xr_token_origins_text(sets[k].origins, text, sizeof text);
+    json_object_set_new(by, text, json_integer((json_int_t)sets[k].n));
   }
   json_object_set_new(root, "locks", locks);
   json_object_set_new(root, "by_origin", by);
@@ -115,14 +140,14 @@ static int print_json(const cli_lock_list *l, const char *prefix) {
 }
 
 int cli_locks(int argc, char **argv) {
-  const char *url = cli_default_url(), *prefix = "chat-sdk", *count_text = NULL;
+  const char *url_flag = NULL, *url = NULL, *prefix = "chat-sdk", *count_text = NULL;
   bool json = false;
   for (int i = 1; i < argc; i++) {
     int m;
     if (cli_is_help(argv[i])) {
       locks_usage(stdout);
       return CLI_OK;
-    } else if ((m = cli_flag_value(argc, argv, &i, "--url", &url, "locks")) ||
+    } else if ((m = cli_flag_value(argc, argv, &i, "--url", &url_flag, "locks")) ||
                (m = cli_flag_value(argc, argv, &i, "--prefix", &prefix, "locks")) ||
                (m = cli_flag_value(argc, argv, &i, "--count", &count_text, "locks"))) {
       if (m < 0) return CLI_USAGE;
@@ -135,11 +160,12 @@ int cli_locks(int argc, char **argv) {
   long count = 1000;
   if (count_text && !cli_parse_long(count_text, 1, 1000000000L, &count))
     return cli_usage_error("locks", locks_usage, "--count wants a whole number from 1 up, not '%s'", count_text);
+  if (cli_server_url("locks", url_flag, locks_usage, &url) != CLI_OK) return CLI_USAGE;
   xr_client *c = cli_connect("locks", url);
   if (!c) return CLI_FAILED;
   cli_lock_list l = {0};
   int status = CLI_OK;
-  if (cli_lock_scan(&l, c, prefix, count, "locks") != 0) {
+  if (cli_lock_scan(&l, cli_exec_pooled, c, prefix, count, "locks") != 0) {
     status = cli_fail("locks");
   } else if (json) {
     status = print_json(&l, prefix);

@@ -32,7 +32,9 @@ static void usage(FILE *f) {
 }
 
 int cli_fail(const char *what) {
-  fprintf(stderr, "crossredis: %s: %s\n", what, xr_error_last()->message);
+  fprintf(stderr, "crossredis: %s: ", what);
+  cli_print_redacted(stderr, xr_error_last()->message);
+  fputc('\n', stderr);
   return CLI_FAILED;
 }
 
@@ -51,7 +53,9 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
-  fprintf(stderr, "crossredis: unknown command '%s'\n\n", argv[1]);
+  fputs("crossredis: unknown command '", stderr);
+  cli_print_redacted(stderr, argv[1]);
+  fputs("'\n\n", stderr);
   usage(stderr);
   return CLI_USAGE;
 }

@@ -61,6 +61,15 @@ char *cli_text_escape(const char *s, size_t len) {
   return out;
 }
 
+/* j, a JSON string of n bytes jansson made; it aborts when there was no memory for it. */
+static json_t *made(json_t *j, size_t n) {
+  if (!j) {
+    fprintf(stderr, "crossredis: out of memory (a JSON string of %zu bytes)\n", n);
+    abort();
+  }
+  return j;
+}
+
 json_t *cli_json_string(const char *s, size_t len) {
   const unsigned char *u = (const unsigned char *)s;
   char *text = cli_xmalloc(len * 3 + 1);
@@ -79,9 +88,32 @@ json_t *cli_json_string(const char *s, size_t len) {
   }
   json_t *j = json_stringn(text, o);
   free(text);
-  if (!j) {
-    fprintf(stderr, "crossredis: out of memory (a JSON string of %zu bytes)\n", o);
-    abort();
+  return made(j, o);
+}
+
+bool cli_utf8_valid(const char *s, size_t len) {
+  const unsigned char *u = (const unsigned char *)s;
+  for (size_t i = 0; i < len;) {
+    size_t n = utf8_sequence(u + i, len - i);
+    if (!n) return false;
+    i += n;
   }
-  return j;
+  return true;
+}
+
+json_t *cli_json_base64(const char *s, size_t len) {
+  static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const unsigned char *u = (const unsigned char *)s;
+  char *out = cli_xmalloc((len + 2) / 3 * 4 + 1);
+  size_t o = 0;
+  for (size_t i = 0; i < len; i += 3) {
+    unsigned v = (unsigned)u[i] << 16 | (i + 1 < len ? (unsigned)u[i + 1] << 8 : 0) | (i + 2 < len ? u[i + 2] : 0);
+    out[o++] = abc[v >> 18];
+    out[o++] = abc[(v >> 12) & 63];
+    out[o++] = i + 1 < len ? abc[(v >> 6) & 63] : '=';
+    out[o++] = i + 2 < len ? abc[v & 63] : '=';
+  }
+  json_t *j = json_stringn(out, o);
+  free(out);
+  return made(j, o);
 }

@@ -2,13 +2,19 @@
 """The interop suite: every Chat SDK state implementation writes, every other one reads, through one
 shared Redis; then a migration from a TypeScript deployment to a Python one.
 
-    .venv/bin/python interop/run.py [--url URL] [--json] [--only IMPL,...] [--crossredis PATH]
+    .venv/bin/python interop/run.py [--url URL] [--json] [--only IMPL,...] [--scenarios S,...]
+                                    [--no-migration] [--keep-logs] [--crossredis PATH]
 
-Without --url a throwaway redis-server is started on a free loopback port and stopped afterwards.
-The drivers (interop/CONTRACT.md) are started once per implementation and told what to do; this
-runner decides what is expected, checks the bytes in Redis itself (redis-py) and prints a matrix
-per scenario (producer rows, consumer columns). Exit status: 0 when every result is the expected
-one (known upstream incompatibilities included), 1 otherwise, 2 for a bad command line.
+The server is --url, else $REDIS_URL, else a throwaway redis-server started on a free loopback
+port and stopped afterwards. The drivers (interop/CONTRACT.md) are started once per implementation
+and told what to do; this runner decides what is expected, checks the bytes in Redis itself
+(redis-py) and prints a matrix per scenario (producer rows, consumer columns). The URL reaches the
+drivers and the crossredis command in their environment (REDIS_URL), never on a command line (ps
+shows those), and is printed with its password as ***; so is every message. At the end, also on
+failure and on Ctrl-C (SIGINT, SIGTERM), the run's keys (under its own prefix) are deleted and its
+temporary folder (the drivers' logs) removed. Exit status: 0 when every result is the expected one
+(known upstream incompatibilities included), 1 otherwise, 2 for a bad command line, 130 when
+interrupted.
 """
 
 from __future__ import annotations
@@ -16,22 +22,82 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import select
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import redis
+from crossredis.client import redact_url as core_redact_url
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVERS = ROOT / "interop" / "drivers"
 CALL_TIMEOUT_S = 20.0
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """n with its noun: 1 pair, 2 pairs."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+# ---- secrets -----------------------------------------------------------------------------------
+
+def redact_url(url: str) -> str:
+    """redis://user:***@host:port/..., redis://:***@host for a password without a user: the
+    core's redaction (xr_url_redact), through the Python package the drivers use too."""
+    return core_redact_url(url) or url
+
+
+def password_span(url: str) -> tuple[int, int] | None:
+    """Where the password of `url` is: what the redaction replaced (between the longest common
+    prefix and suffix of the URL and its redacted text). None when there is no password."""
+    shown = redact_url(url)
+    if shown == url:
+        return None
+    p = 0
+    while p < min(len(url), len(shown)) and url[p] == shown[p]:
+        p += 1
+    e = 0
+    while e < min(len(url), len(shown)) - p and url[-1 - e] == shown[-1 - e]:
+        e += 1
+    return (p, len(url) - e) if len(url) - e > p else None
+
+
+class Secrets:
+    """The passwords of this run's URL (as written and percent-decoded), kept out of everything
+    the runner prints."""
+
+    def __init__(self) -> None:
+        self.words: list[str] = []
+        self.url = ""
+
+    def add_url(self, url: str) -> None:
+        self.url = url
+        span = password_span(url)
+        if span is not None:
+            raw = url[span[0]:span[1]]
+            self.words += [w for w in {raw, urllib.parse.unquote(raw)} if w]
+
+    def scrub(self, text: Any) -> str:
+        text = str(text)
+        if self.url:
+            text = text.replace(self.url, redact_url(self.url))
+        for w in self.words:
+            text = text.replace(w, "***")
+        return text
+
+
+SECRETS = Secrets()
 
 
 # ---- implementations ---------------------------------------------------------------------------
@@ -43,18 +109,19 @@ class Impl:
     json: str             # what its values look like: "js" (JSON.stringify) or "python" (json.dumps)
     entries: str          # queue entries it writes: "ts", "python" or "both"
     reader: str           # whose queue reader it is: "ts-core", "py-port", "crossredis"
-    origin: str           # what crossredis locks reports for its tokens
+    origin: str           # the writer crossredis locks names for its tokens
+    shape: str            # the upstream writer whose token shape it writes
     token_prefix: str     # its tokens start with this + "_"
 
 
 IMPLS = [
-    Impl("c", "c", "js", "ts", "crossredis", "crossredis", "redis"),
-    Impl("py-crossredis", "python", "python", "python", "crossredis", "crossredis", "redis"),
-    Impl("py-crossredis-both", "python", "python", "both", "crossredis", "crossredis", "ioredis"),
-    Impl("py-port", "python", "python", "python", "py-port", "python-redis", "redis"),
-    Impl("ts-node-redis", "typescript", "js", "ts", "ts-core", "ts-node-redis", "redis"),
-    Impl("ts-ioredis", "typescript", "js", "ts", "ts-core", "ts-ioredis", "ioredis"),
-    Impl("ts-crossredis", "typescript", "js", "ts", "ts-core-crossredis", "crossredis", "ioredis"),
+    Impl("c", "c", "js", "ts", "crossredis", "crossredis", "ts-node-redis", "redis"),
+    Impl("py-crossredis", "python", "python", "python", "crossredis", "crossredis", "python-redis", "redis"),
+    Impl("py-crossredis-both", "python", "python", "both", "crossredis", "crossredis", "python-ioredis", "ioredis"),
+    Impl("py-port", "python", "python", "python", "py-port", "python-redis", "python-redis", "redis"),
+    Impl("ts-node-redis", "typescript", "js", "ts", "ts-core", "ts-node-redis", "ts-node-redis", "redis"),
+    Impl("ts-ioredis", "typescript", "js", "ts", "ts-core", "ts-ioredis", "ts-ioredis", "ioredis"),
+    Impl("ts-crossredis", "typescript", "js", "ts", "ts-core-crossredis", "crossredis", "ts-ioredis", "ioredis"),
 ]
 BY_NAME = {i.name: i for i in IMPLS}
 
@@ -74,16 +141,26 @@ class DriverError(Exception):
 class Driver:
     """One driver process speaking JSON lines (interop/CONTRACT.md)."""
 
-    def __init__(self, impl: Impl, cmd: list[str], url: str, prefix: str, log: Path) -> None:
+    def __init__(self, impl: Impl, cmd: list[str], env: dict[str, str], prefix: str, log: Path) -> None:
         self.impl = impl
+        self.log_path = log
         self.log = open(log, "ab")
-        self.proc = subprocess.Popen(cmd + ["--impl", impl.name, "--url", url, "--prefix", prefix],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log)
+        # The server's URL (password included) is in env["REDIS_URL"], never on the command line.
+        try:
+            self.proc = subprocess.Popen(cmd + ["--impl", impl.name, "--prefix", prefix], env=env,
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log)
+        except OSError as e:
+            self.log.close()
+            raise DriverError(f"{impl.name}: cannot start {cmd[0]}: {e}") from None
         self.next_id = 0
         self.buf = b""
-        ready = self._line(60.0)
-        if not ready.get("ready"):
-            raise DriverError(f"{impl.name}: not ready: {ready.get('error', ready)}")
+        try:  # a driver that does not come up is stopped here: the caller never holds it
+            ready = self._line(60.0)
+            if not ready.get("ready"):
+                raise DriverError(f"{impl.name}: not ready: {ready.get('error', ready)}")
+        except BaseException:
+            self.close()
+            raise
         self.library = ready.get("library", "?")
 
     def _line(self, timeout: float) -> dict[str, Any]:
@@ -98,7 +175,11 @@ class Driver:
             if r:
                 chunk = os.read(fd, 1 << 16)
                 if not chunk:
-                    raise DriverError(f"{self.impl.name}: the driver exited ({self.proc.poll()}); see its log")
+                    try:
+                        code: int | None = self.proc.wait(timeout=5)
+                    except subprocess.TimeoutExpired:
+                        code = None
+                    raise DriverError(f"{self.impl.name}: the driver exited ({code}); the end of its log follows")
                 self.buf += chunk
         line, self.buf = self.buf.split(b"\n", 1)
         try:
@@ -132,6 +213,9 @@ class Driver:
             self.proc.wait(timeout=10)
         except (subprocess.TimeoutExpired, OSError):
             self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
         self.log.close()
 
 
@@ -177,26 +261,82 @@ class Ctx:
     prefix: str
     r: redis.Redis
     crossredis: Path
-    url: str
+    env: dict[str, str]  # the children's environment: REDIS_URL is the server
     entries: dict[str, bytes] = field(default_factory=dict)  # producer -> the queue entry it wrote
 
     def key(self, kind: str, name: str) -> str:
         return f"{self.prefix}:{kind}:{name}"
 
     def locks_json(self) -> dict[str, Any]:
-        out = subprocess.run([str(self.crossredis), "locks", "--url", self.url, "--prefix", self.prefix, "--json"],
-                             capture_output=True, text=True, timeout=60)
+        try:
+            out = subprocess.run([str(self.crossredis), "locks", "--prefix", self.prefix, "--json"], env=self.env,
+                                 capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise Failure(f"crossredis locks: {e}") from None
         if out.returncode != 0:
             raise Failure(f"crossredis locks: exit {out.returncode}: {out.stderr.strip()}")
         return json.loads(out.stdout)
 
 
+# ---- lock token origins (the crossredis check, as SPEC.md 1.3 and core/include/crossredis/token.h
+# describe it: FNV-1a 32 over "crossredis:" + the token without its last two characters, written
+# as two base36 digits of h % 1296 after 13 base36 characters, or two hex digits of h % 256 after
+# 32 hex digits)
+
+B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def check_characters(token: str, base36: bool) -> str:
+    h = 2166136261
+    for c in b"crossredis:" + token[:-2].encode():
+        h = ((h ^ c) * 16777619) & 0xFFFFFFFF
+    return B36[(h % 1296) // 36] + B36[(h % 1296) % 36] if base36 else f"{h % 256:02x}"
+
+
+def passes_check(token: str) -> bool:
+    """Whether the token has a checkable suffix (13 base36 or 32 hex characters) whose last two
+    characters are crossredis's check over the rest."""
+    parts = token.split("_", 2)
+    if len(parts) != 3 or len(parts[0]) > 64:
+        return False
+    suffix = parts[2]
+    if len(suffix) == 13 and all(c in B36 for c in suffix):
+        return suffix[-2:] == check_characters(token, True)
+    if len(suffix) == 32 and all(c in "0123456789abcdef" for c in suffix):
+        return suffix[-2:] == check_characters(token, False)
+    return False
+
+
+def expected_origins(impl: Impl, token: str) -> list[str]:
+    """What `crossredis locks` must say of a token `impl` wrote: crossredis's tokens are also valid
+    tokens of the upstream writer whose shape they have, so both are named; an upstream token that
+    passes the check by chance (1 in 256 hex, 1 in 1296 base36) is possibly crossredis's too, and
+    one that fails it is its writer's for certain. Decided from the token itself: no chance."""
+    if impl.origin == "crossredis":
+        return ["crossredis", impl.shape]
+    return ["crossredis", impl.origin] if passes_check(token) else [impl.origin]
+
+
+def wall_ms() -> tuple[int, int]:
+    """This machine's wall clock in ms, rounded down and up (the drivers read the same clock)."""
+    ns = time.time_ns()
+    return ns // 1_000_000, -(-ns // 1_000_000)
+
+
 def sc_lock(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
     t, t2 = f"lock-{tag}", f"lock-{tag}-b"
+    before, _ = wall_ms()
     la = a.ok("lock.acquire", scenario="lock", role="producer", thread=t, ttl_ms=30000)
+    _, after = wall_ms()
     check(la is not None and la.get("token"), f"{a.impl.name} could not take a free lock")
     tok = la["token"]
     check(tok.startswith(a.impl.token_prefix + "_"), f"token {tok} lacks {a.impl.token_prefix}_")
+    # expires_at is the acquire's time + ttl_ms, read on the same wall clock as before/after; a
+    # millisecond either side for rounding (the Python port reads a float, int(time.time() * 1000)).
+    expires = la.get("expires_at")
+    check(isinstance(expires, int) and before + 30000 - 1 <= expires <= after + 30000 + 1,
+          f"{a.impl.name}'s lock expires_at {expires} is not within [{before + 30000}, {after + 30000}] "
+          f"(the acquire's wall-clock window + ttl_ms 30000)")
     check(ctx.r.get(ctx.key("lock", t)) == tok.encode(), "the lock key does not hold the bare token")
     check(b.ok("lock.acquire", scenario="lock", role="consumer", thread=t, ttl_ms=30000) is None,
           f"{b.impl.name} took a lock {a.impl.name} holds")
@@ -207,14 +347,26 @@ def sc_lock(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
     check(b.ok("lock.extend", scenario="lock", role="consumer", thread=t, token=lb["token"], ttl_ms=60000) is False,
           f"{b.impl.name} extended {a.impl.name}'s lock")
     check(ctx.r.pttl(ctx.key("lock", t)) <= 30000, "the lock's TTL changed")
-    origins = {l["thread"]: l["origin"] for l in ctx.locks_json()["locks"]}
-    check(origins.get(t) == a.impl.origin, f"origin of {a.impl.name}'s lock: {origins.get(t)}, not {a.impl.origin}")
+    seen = {l["thread"]: l for l in ctx.locks_json()["locks"]}.get(t) or {}
+    want = expected_origins(a.impl, tok)
+    check(seen.get("origins") == want and seen.get("origin") == want[0] and seen.get("certain") is (len(want) == 1),
+          f"origin of {a.impl.name}'s lock: {seen.get('origins')} (certain: {seen.get('certain')}), not {want}")
     a.ok("lock.release", scenario="lock", role="producer", thread=t, token=tok)
     check(ctx.r.exists(ctx.key("lock", t)) == 0, f"{a.impl.name} could not release its lock")
+    # A released lock stays released: extending it with its old token fails in every runtime and
+    # does not bring the key back (a script that re-creates it would).
+    for d in (a, b):
+        check(d.ok("lock.extend", scenario="lock", role="producer" if d is a else "consumer", thread=t, token=tok,
+                   ttl_ms=60000) is False, f"{d.impl.name} extended {a.impl.name}'s released lock")
+        check(ctx.r.exists(ctx.key("lock", t)) == 0, f"{d.impl.name}'s extend re-created the released lock")
     lb2 = b.ok("lock.acquire", scenario="lock", role="consumer", thread=t, ttl_ms=30000)
     check(lb2 is not None, f"{b.impl.name} could not take the lock {a.impl.name} released")
     b.ok("lock.release", thread=t, token=lb2["token"])
     b.ok("lock.release", thread=t2, token=lb["token"])
+    if a.impl.origin == "crossredis":
+        return f"origin crossredis (in the shape of {a.impl.shape})"
+    if len(want) > 1:
+        return f"origin possibly {a.impl.origin} (its token passes crossredis's check by chance)"
     return f"origin {a.impl.origin}"
 
 
@@ -306,6 +458,16 @@ def sc_queue(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
                "python": ["enqueued_at", "expires_at", "message"],
                "both": ["message", "enqueuedAt", "expiresAt", "enqueued_at", "expires_at"]}[a.impl.entries]
     check(list(raw) == spelled, f"{a.impl.name} spelled the entry {list(raw)}")
+    # The queue key lives max(expires_at - now, 60 s): an entry expiring in 5 s gets the floor too,
+    # not only an expired one.
+    t_ttl = f"queue-ttl-{tag}"
+    now, _ = wall_ms()
+    a.ok("queue.enqueue", scenario="queue", role="producer", thread=t_ttl, message=msg, enqueued_at=now,
+         expires_at=now + 5000, max_size=10)
+    pttl = ctx.r.pttl(ctx.key("queue", t_ttl))
+    ctx.r.delete(ctx.key("queue", t_ttl))
+    check(55000 < pttl <= 60000, f"{a.impl.name}: the queue of an entry expiring in 5 s has a PTTL of {pttl} ms, "
+                                 f"not the 60000 ms floor")
     try:
         good, res = b.call("queue.read", scenario="queue", role="consumer", thread=t, now=ENQUEUED_AT + 1000)
         if not good:
@@ -349,20 +511,63 @@ def migration(ctx: Ctx, ts: Driver, py: Driver) -> dict[str, Any]:
     for t in threads:
         check(py.ok("lock.acquire", scenario="migration", role="python", thread=t, ttl_ms=30000) is None,
               f"python took {t} while ts held it")
-    drain = subprocess.Popen([str(ctx.crossredis), "drain", "--origin", "ts-ioredis", "--url", ctx.url, "--prefix",
-                              ctx.prefix, "--timeout", "30", "--interval", "100", "--json"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.4)
-    check(drain.poll() is None, "drain returned while ts locks were held")
-    for t in threads:  # the TS deployment finishes its work and shuts down, thread by thread
-        ts.ok("lock.release", scenario="migration", role="ts", thread=t, token=held[t])
-        time.sleep(0.3)
-    out, err = drain.communicate(timeout=60)
+    # Each step waits for what drain says (no sleeps): it must see all three TS locks, then each
+    # release, and end only after the last one.
+    try:
+        drain = subprocess.Popen([str(ctx.crossredis), "drain", "--origin", "ts-ioredis", "--prefix", ctx.prefix,
+                                  "--timeout", "60", "--interval", "50", "--json"], env=ctx.env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    except OSError as e:
+        raise Failure(f"crossredis drain: {e}") from None
+    lines: queue.Queue[str | None] = queue.Queue()
+    err_lines: list[str] = []
+
+    def read_stderr() -> None:
+        assert drain.stderr is not None
+        for line in drain.stderr:
+            lines.put(line)
+        lines.put(None)
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+
+    def wait_for(prefix: str) -> None:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise Failure(f"drain did not say {prefix!r} within 60 s: {''.join(err_lines)!r}") from None
+            if line is None:
+                raise Failure(f"drain ended before saying {prefix!r}: {''.join(err_lines)!r}")
+            err_lines.append(line)
+            if line.startswith(prefix):
+                return
+
+    try:
+        wait_for("drain: 3 ts-ioredis locks left (of ")
+        check(drain.poll() is None, "drain returned while ts locks were held")
+        for i, t in enumerate(threads):  # the TS deployment finishes its work, thread by thread
+            ts.ok("lock.release", scenario="migration", role="ts", thread=t, token=held[t])
+            left = len(threads) - 1 - i
+            if left:
+                wait_for(f"drain: {plural(left, 'ts-ioredis lock')} left (of ")
+        out, _ = drain.communicate(timeout=60)
+    finally:
+        if drain.poll() is None:
+            drain.kill()
+            drain.wait()
+    reader.join(timeout=10)
+    while not lines.empty():
+        line = lines.get()
+        if line is not None:
+            err_lines.append(line)
+    err = "".join(err_lines)
     check(drain.returncode == 0, f"drain exited {drain.returncode}: {err.strip()}")
     report = json.loads(out)
     check(report.get("drained") is True, f"drain report {report}")
     progress = [l for l in err.splitlines() if "left" in l]
-    check(len(progress) >= 2, f"drain showed no progress: {err!r}")
+    check(len(progress) >= 3, f"drain did not report each release: {err!r}")
     delivered = 0
     tokens = []
     for t in threads:
@@ -389,20 +594,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server() -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, f"redis://127.0.0.1:{port}"
-        except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.05)
-    proc.kill()
+def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A throwaway redis-server on a free loopback port. The port is free when chosen but another
+    process may take it first: then this server cannot bind and exits, or the one answering is not
+    ours (its process_id tells), and another port is tried."""
+    for _ in range(10):
+        port = free_port()
+        proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                 "--appendonly", "no", "--dir", str(workdir)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with redis.Redis(host="127.0.0.1", port=port, socket_timeout=1, socket_connect_timeout=1) as r:
+                    if r.info("server").get("process_id") == proc.pid:
+                        return proc, f"redis://127.0.0.1:{port}"
+                break  # someone else's server on the port
+            except redis.RedisError:
+                time.sleep(0.05)
+        proc.kill()
+        proc.wait()
     raise SystemExit("interop: redis-server did not start (is it installed? scripts/bootstrap installs it)")
 
 
@@ -424,10 +635,12 @@ class Cell:
 SYMBOL = {"ok": "ok", "known-incompatible": "x", "FAIL": "FAIL", "UNEXPECTED-PASS": "PASS?"}
 
 
-def run_matrix(ctx: Ctx, drivers: dict[str, Driver]) -> list[Cell]:
+def run_matrix(ctx: Ctx, drivers: dict[str, Driver], scenarios: list[str]) -> list[Cell]:
     cells = []
     n = 0
     for scenario, fn in SCENARIOS:
+        if scenario not in scenarios:
+            continue
         for a in drivers.values():
             for b in drivers.values():
                 n += 1
@@ -437,7 +650,7 @@ def run_matrix(ctx: Ctx, drivers: dict[str, Driver]) -> list[Cell]:
                     detail = fn(ctx, a, b, tag)
                     passed = True
                 except Failure as e:
-                    detail, passed = str(e).strip().splitlines()[0], False
+                    detail, passed = SECRETS.scrub(str(e).strip().splitlines()[0]), False
                 if known is None:
                     status = "ok" if passed else "FAIL"
                 elif passed:
@@ -469,10 +682,12 @@ def compare_entries(ctx: Ctx, names: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def print_tables(cells: list[Cell], names: list[str], out: Any) -> None:
+def print_tables(cells: list[Cell], names: list[str], scenarios: list[str], out: Any) -> None:
     width = max(len(n) for n in names) + 5
     print("\nconsumers: " + ", ".join(f"{i + 1} {n}" for i, n in enumerate(names)), file=out)
     for scenario, _ in SCENARIOS:
+        if scenario not in scenarios:
+            continue
         mine = {(c.producer, c.consumer): c for c in cells if c.scenario == scenario}
         print(f"\n{scenario}: producer (row) -> consumer (column)", file=out)
         print(" " * width + "".join(str(i + 1).rjust(6) for i in range(len(names))), file=out)
@@ -489,13 +704,54 @@ def print_tables(cells: list[Cell], names: list[str], out: Any) -> None:
         print(f"\n{c.status} {c.scenario} {c.producer} -> {c.consumer}: {c.detail}", file=out)
 
 
+class Interrupted(Exception):
+    """SIGINT or SIGTERM: stop, clean up, exit 130."""
+
+
+def on_signal(signum: int, _frame: Any) -> None:
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def delete_keys(r: redis.Redis, prefix: str) -> int:
+    """Deletes every key under "<prefix>:" (the prefix's glob characters escaped); how many."""
+    pattern = "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + ":*"
+    n = 0
+    batch: list[bytes] = []
+    for key in r.scan_iter(match=pattern, count=1000):
+        batch.append(key)
+        if len(batch) == 500:
+            n += r.delete(*batch)
+            batch = []
+    if batch:
+        n += r.delete(*batch)
+    return n
+
+
+def show_logs(logs: Path) -> None:
+    """The end of each driver's log, passwords scrubbed, for a run that failed."""
+    for log in sorted(logs.glob("*.log")):
+        try:
+            lines = log.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        if lines:
+            print(f"--- {log.stem} driver log (last {plural(min(len(lines), 15), 'line')}):", file=sys.stderr)
+            for line in lines[-15:]:
+                print("  " + SECRETS.scrub(line), file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="crossredis interop", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--url", help="the shared Redis (default: a throwaway local redis-server)")
+    ap.add_argument("--url", help="the shared Redis (default: $REDIS_URL, else a throwaway local redis-server); "
+                                  "REDIS_URL keeps a password off this command line")
     ap.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
     ap.add_argument("--only", help="a comma-separated subset of implementations")
+    ap.add_argument("--scenarios", help="a comma-separated subset of scenarios (" +
+                    ", ".join(n for n, _ in SCENARIOS) + ")")
     ap.add_argument("--crossredis", default=str(ROOT / "build" / "cli" / "crossredis"), help="the crossredis command")
     ap.add_argument("--no-migration", action="store_true", help="skip the migration scenario")
+    ap.add_argument("--keep-logs", action="store_true",
+                    help="keep the temporary folder with the drivers' logs (passwords scrubbed) and say where")
     args = ap.parse_args(argv)
     names = [i.name for i in IMPLS]
     if args.only:
@@ -503,32 +759,53 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [n for n in names if n not in BY_NAME]
         if unknown:
             ap.error(f"unknown implementation {', '.join(unknown)} (known: {', '.join(BY_NAME)})")
+    scenarios = [n for n, _ in SCENARIOS]
+    if args.scenarios:
+        scenarios = [n.strip() for n in args.scenarios.split(",") if n.strip()]
+        unknown = [n for n in scenarios if n not in dict(SCENARIOS)]
+        if unknown:
+            ap.error(f"unknown scenario {', '.join(unknown)} (known: {', '.join(n for n, _ in SCENARIOS)})")
     crossredis = Path(args.crossredis)
     if not os.access(crossredis, os.X_OK):
         ap.error(f"{crossredis} is not an executable crossredis command (build it, or pass --crossredis)")
     python = os.environ.get("XR_PYTHON") or sys.executable
+    url = args.url or os.environ.get("REDIS_URL") or None
+    if url:
+        SECRETS.add_url(url)
 
-    server = None
-    url = args.url
-    if not url:
-        server, url = start_server()
+    # Everything made from here on is undone in the finally block, whatever happens: the drivers
+    # stopped, the run's keys deleted, the temporary folder removed, the throwaway server stopped.
+    # SIGTERM and SIGINT (Ctrl-C) end the run there too.
+    old_term = signal.signal(signal.SIGTERM, on_signal)
+    old_int = signal.signal(signal.SIGINT, on_signal)
     out = sys.stderr if args.json else sys.stdout
-    logs = Path(tempfile.mkdtemp(prefix="crossredis-interop-"))
+    tmp = Path(tempfile.mkdtemp(prefix="crossredis-interop-"))
+    logs = tmp / "logs"
+    logs.mkdir()
     prefix = f"interop-{os.getpid()}-{int(time.time())}"
     drivers: dict[str, Driver] = {}
+    server = None
+    r: redis.Redis | None = None
+    status = 1
     t0 = time.monotonic()
     try:
+        if not url:
+            server_dir = tmp / "server"
+            server_dir.mkdir()
+            server, url = start_server(server_dir)
+        env = {**os.environ, "REDIS_URL": url}
         r = redis.Redis.from_url(url)
         r.ping()
         for n in names:
             impl = BY_NAME[n]
-            drivers[n] = Driver(impl, driver_command(impl, crossredis, python), url, prefix, logs / f"{n}.log")
-        ctx = Ctx(prefix, r, crossredis, url)
-        print(f"interop: {len(drivers)} implementations on {url} (keys under {prefix}:)", file=out)
+            drivers[n] = Driver(impl, driver_command(impl, crossredis, python), env, prefix, logs / f"{n}.log")
+        ctx = Ctx(prefix, r, crossredis, env)
+        print(f"interop: {plural(len(drivers), 'implementation')} on {redact_url(url)} (keys under {prefix}:)",
+              file=out)
         for d in drivers.values():
             print(f"  {d.impl.name:20} {d.impl.runtime:11} {d.library}", file=out)
-        cells = run_matrix(ctx, drivers)
-        print_tables(cells, names, out)
+        cells = run_matrix(ctx, drivers, scenarios)
+        print_tables(cells, names, scenarios, out)
         entry_groups = compare_entries(ctx, names)
         if entry_groups:
             print("\nqueue entries written for one message with pinned times, compared byte for byte:", file=out)
@@ -542,7 +819,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 mig = {"ok": True, **migration(ctx, drivers["ts-ioredis"], drivers["py-crossredis-both"])}
             except Failure as e:
-                mig, mig_ok = {"ok": False, "error": str(e)}, False
+                mig, mig_ok = {"ok": False, "error": SECRETS.scrub(e)}, False
             print(f"\nmigration (ts-ioredis -> py-crossredis-both, crossredis drain --origin ts-ioredis): "
                   f"{'ok' if mig_ok else 'FAIL'}: " +
                   (f"{mig['queued']} queued, {mig['delivered']} delivered, drained in {mig['drain_seconds']} s"
@@ -550,27 +827,52 @@ def main(argv: list[str] | None = None) -> int:
         bad = [c for c in cells if not c.good]
         counts = {s: sum(1 for c in cells if c.status == s) for s in SYMBOL}
         ok = not bad and mig_ok and all(g["identical"] for g in entry_groups)
-        print(f"\n{len(cells)} pairs: {counts['ok']} ok, {counts['known-incompatible']} known upstream incompatibilities, "
-              f"{counts['FAIL']} failed, {counts['UNEXPECTED-PASS']} unexpected passes; "
-              f"{time.monotonic() - t0:.1f} s; driver logs in {logs}", file=out)
+        print(f"\n{plural(len(cells), 'pair')}: {counts['ok']} ok, "
+              f"{plural(counts['known-incompatible'], 'known upstream incompatibility', 'known upstream incompatibilities')}, "
+              f"{counts['FAIL']} failed, {plural(counts['UNEXPECTED-PASS'], 'unexpected pass', 'unexpected passes')}; "
+              f"{time.monotonic() - t0:.1f} s", file=out)
         if args.json:
-            json.dump({"url": url, "prefix": prefix, "ok": ok,
+            json.dump({"url": redact_url(url), "prefix": prefix, "ok": ok,
                        "implementations": {d.impl.name: {"runtime": d.impl.runtime, "library": d.library}
                                            for d in drivers.values()},
                        "results": [c.__dict__ for c in cells], "entries": entry_groups, "migration": mig,
                        "counts": counts},
                       sys.stdout, indent=2)
             print()
-        return 0 if ok else 1
+        status = 0 if ok else 1
     except DriverError as e:
-        print(f"interop: {e} (logs in {logs})", file=sys.stderr)
-        return 1
+        print(f"interop: {SECRETS.scrub(e)}", file=sys.stderr)
+    except redis.RedisError as e:
+        print(f"interop: the server {redact_url(url or '')}: {SECRETS.scrub(e)}", file=sys.stderr)
+    except Interrupted as e:
+        print(f"\ninterop: interrupted ({e}); cleaning up", file=sys.stderr)
+        status = 130
     finally:
+        # A second Ctrl-C must not cut the clean-up short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for d in drivers.values():
             d.close()
+        if r is not None:
+            try:
+                delete_keys(r, prefix)
+            except redis.RedisError as e:
+                print(f"interop: could not delete the keys under {prefix}: {SECRETS.scrub(e)}", file=sys.stderr)
+            r.close()
         if server is not None:
             server.kill()
             server.wait()
+        if status not in (0, 130):
+            show_logs(logs)
+        if args.keep_logs:
+            for log in logs.glob("*.log"):
+                log.write_text(SECRETS.scrub(log.read_text(errors="replace")))
+            print(f"interop: driver logs kept in {logs}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+    return status
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
 # The addon crossredis_native: the SWIG Node-API wrapper (C++), the binding helpers, the whole C
-# core (tls.c included) and hiredis 1.2.0's sources, in one shared object. OpenSSL comes from the
-# node process itself (Node's bundled OpenSSL: headers from <nodedir>/include/node/openssl, symbols
-# resolved at load time); the addon never links libssl/libcrypto. Build: npm run build (which runs
+# core (tls.c included), hiredis 1.2.0's sources and jansson (the position-independent static
+# archive scripts/bootstrap builds into .deps/jansson), in one shared object that needs nothing
+# beyond libc, libm, libstdc++, libgcc_s and the node binary. OpenSSL comes from the node process
+# itself (Node's bundled OpenSSL: headers from <nodedir>/include/node/openssl, symbols resolved at
+# load time); the addon never links libssl/libcrypto. Build: npm run build (which runs
 # node-gyp rebuild --nodedir=/usr: the local headers, nothing downloaded).
 {
   "variables": {
     "hiredis_src": "../.deps/src/hiredis-1.2.0",
+    "jansson_prefix": "<(module_root_dir)/../.deps/jansson",
   },
   "targets": [
     {
@@ -25,6 +28,7 @@
         "../bindings/javascript",
         "<(hiredis_src)",
         "../.deps/hiredis/include",
+        "<(jansson_prefix)/include",
       ],
       "defines": [
         "XR_STATIC",
@@ -37,7 +41,9 @@
       "cflags_c": ["-std=c11", "-D_DEFAULT_SOURCE", "-D_POSIX_C_SOURCE=200809L"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wno-unused-function", "-Wno-unused-variable"],
       "dependencies": ["hiredis"],
-      "libraries": ["-ljansson", "-lpthread"],
+      "libraries": ["<(jansson_prefix)/lib/libjansson.a", "-lpthread"],
+      # jansson's symbols stay inside the addon (it exports the Node-API entry points alone)
+      "ldflags": ["-Wl,--exclude-libs,libjansson.a"],
     },
     {
       # hiredis 1.2.0 with its TLS part, from the source the bootstrap unpacked; a static library

@@ -294,7 +294,15 @@ static bool is_uuid(const char *s, size_t len) {
   return true;
 }
 
-static void classify(xr_token_info *t, const char *s, size_t len) {
+/* What classify() finds: the public part, and whether the token is also a valid token of the
+ * upstream writer whose shape it has (a checked token in that writer's shape). */
+typedef struct token_reading {
+  xr_token_info info;
+  bool also_upstream;
+} token_reading;
+
+static void classify(token_reading *r, const char *s, size_t len) {
+  xr_token_info *t = &r->info;
   if (s == NULL || len == 0 || memchr(s, '\0', len) != NULL) return;
   size_t i = 0;
   while (i < len && is_prefix_char((unsigned char)s[i])) i++;
@@ -340,6 +348,8 @@ static void classify(xr_token_info *t, const char *s, size_t len) {
     if (check[0] == s[len - 2] && check[1] == s[len - 1]) {
       t->origin = XR_ORIGIN_CROSSREDIS;
       t->shape_of = shape == XR_TOKEN_BASE36 ? ts_origin(w) : python_origin(w);
+      /* The same bytes are a valid token of that writer, which passes the check by chance. */
+      r->also_upstream = t->shape_of != XR_ORIGIN_UNKNOWN;
       return;
     }
   }
@@ -349,11 +359,23 @@ static void classify(xr_token_info *t, const char *s, size_t len) {
     t->origin = t->shape_of = python_origin(w);
 }
 
+static token_reading read_token(const char *token, size_t len) {
+  token_reading r = {{XR_ORIGIN_UNKNOWN, XR_ORIGIN_UNKNOWN, -1, NULL, 0}, false};
+  classify(&r, token, len);
+  return r;
+}
+
 xr_token_origin xr_token_origin_of(xr_token_info *info, const char *token, size_t len) {
-  xr_token_info t = {XR_ORIGIN_UNKNOWN, XR_ORIGIN_UNKNOWN, -1, NULL, 0};
-  classify(&t, token, len);
-  if (info != NULL) *info = t;
-  return t.origin;
+  token_reading r = read_token(token, len);
+  if (info != NULL) *info = r.info;
+  return r.info.origin;
+}
+
+unsigned xr_token_origins(const char *token, size_t len) {
+  token_reading r = read_token(token, len);
+  unsigned set = XR_ORIGIN_BIT(r.info.origin);
+  if (r.also_upstream) set |= XR_ORIGIN_BIT(r.info.shape_of);
+  return set;
 }
 
 static const char *const origin_names[] = {
@@ -371,6 +393,32 @@ static const char *const origin_names[] = {
 const char *xr_token_origin_name(xr_token_origin origin) {
   unsigned o = (unsigned)origin;
   return o < ORIGIN_COUNT ? origin_names[o] : "unknown";
+}
+
+/* Appends s at buf[*n] as far as size - 1 allows; *n counts the whole text. */
+static void put_text(char *buf, size_t size, size_t *n, const char *s) {
+  size_t len = strlen(s);
+  if (buf != NULL && *n + 1 < size) {
+    size_t room = size - 1 - *n;
+    memcpy(buf + *n, s, len < room ? len : room);
+  }
+  *n += len;
+}
+
+size_t xr_token_origins_text(unsigned origins, char *buf, size_t size) {
+  size_t n = 0;
+  bool any = false;
+  /* crossredis first (xr_token_origin_of's answer), then the others in enum order */
+  for (unsigned k = 0; k <= ORIGIN_COUNT; k++) {
+    unsigned o = k == 0 ? (unsigned)XR_ORIGIN_CROSSREDIS : k - 1;
+    if ((k > 0 && o == (unsigned)XR_ORIGIN_CROSSREDIS) || !(origins & XR_ORIGIN_BIT(o))) continue;
+    if (any) put_text(buf, size, &n, " or ");
+    put_text(buf, size, &n, origin_names[o]);
+    any = true;
+  }
+  if (!any) put_text(buf, size, &n, origin_names[XR_ORIGIN_UNKNOWN]);
+  if (buf != NULL && size > 0) buf[n < size - 1 ? n : size - 1] = '\0';
+  return n;
 }
 
 int xr_token_origin_parse(xr_token_origin *out, const char *name) {

@@ -162,7 +162,7 @@ static int parse(xr_url *u, const char *url) {
   }
   const char *q = strchr(rest, '?');
   size_t main_len = q ? (size_t)(q - rest) : strlen(rest);
-  int quiet = memchr(rest, '@', main_len) != NULL;
+  int quiet = strchr(rest, '@') != NULL; /* anywhere: a password may hold an unescaped '?' */
   int rc;
   if (is_unix) {
     /* unix://[user:pass@]/path/to/socket */
@@ -243,15 +243,17 @@ size_t xr_url_redact(char *out, size_t cap, const char *url) {
   size_t main_len = strcspn(auth, "?#");
   const char *at = NULL;
   for (const char *p = auth; p < auth + main_len; p++)
-    if (*p == '@') at = p; /* the last '@', as the parser takes it (and more, never less) */
+    if (*p == '@') at = p; /* the last '@', as the parser takes it */
+  if (!at) /* a password holding an unescaped '?' or '#': better a query value hidden too than it shown */
+    at = strrchr(auth, '@');
   xr_buf b = XR_BUF_INIT;
   if (!at) {
     xr_buf_puts(&b, url);
   } else {
     const char *colon = memchr(auth, ':', (size_t)(at - auth));
     xr_buf_append(&b, url, (size_t)(auth - url));
-    if (colon) xr_buf_append(&b, auth, (size_t)(colon - auth) + 1); /* the user stays */
-    xr_buf_puts(&b, "***");
+    if (colon) xr_buf_append(&b, auth, (size_t)(colon - auth)); /* the user stays */
+    xr_buf_puts(&b, ":***");          /* a lone password is shown as an empty user's */
     xr_buf_puts(&b, at);
   }
   size_t need = b.len;

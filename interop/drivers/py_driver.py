@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """The Python-runtime driver of the interop contract (interop/CONTRACT.md).
 
-    .venv/bin/python interop/drivers/py_driver.py --impl NAME --url URL [--prefix PREFIX]
+    REDIS_URL=URL .venv/bin/python interop/drivers/py_driver.py --impl NAME [--prefix PREFIX]
+
+The server is $REDIS_URL (the runner passes it there: a command line is visible to ps); --url URL
+is taken too, for a run by hand.
 
 impls:
   py-port             chat_sdk.state.redis.RedisStateAdapter (the upstream port, redis.asyncio)
@@ -25,6 +28,7 @@ import argparse
 import asyncio
 import importlib.metadata
 import json
+import os
 import sys
 import traceback
 from typing import Any
@@ -289,9 +293,13 @@ async def main_async(ns: argparse.Namespace) -> int:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--impl", required=True)
-    p.add_argument("--url", required=True)
+    p.add_argument("--url", default=os.environ.get("REDIS_URL") or None,
+                   help="the server (default $REDIS_URL, which keeps a password off the command line)")
     p.add_argument("--prefix", default="chat-sdk")
     ns = p.parse_args()
+    if not ns.url:
+        emit({"ready": False, "error": "no server: set REDIS_URL (or pass --url)"})
+        return 1
     if ns.impl not in IMPLS:
         emit({"ready": False, "error": f"unknown impl {ns.impl!r} (known: {', '.join(IMPLS)})"})
         return 1

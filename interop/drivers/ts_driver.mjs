@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // TypeScript-runtime driver of the interop contract (interop/CONTRACT.md).
 //
-//   node interop/drivers/ts_driver.mjs --impl ts-node-redis|ts-ioredis|ts-crossredis \
-//        --url redis://127.0.0.1:PORT [--prefix PREFIX]
+//   REDIS_URL=redis://127.0.0.1:PORT node interop/drivers/ts_driver.mjs \
+//        --impl ts-node-redis|ts-ioredis|ts-crossredis [--prefix PREFIX]
+//
+// The server is $REDIS_URL (the runner passes it there: a command line is visible to ps);
+// --url URL is taken too, for a run by hand.
 //
 // Reads one JSON request per line on stdin, answers one JSON line per request on stdout,
 // strictly one at a time and in order. stdout carries protocol lines only; everything else
@@ -91,7 +94,7 @@ function makeLogger(onEvent) {
 // Arguments.
 
 function parseArgv(argv) {
-  const out = { prefix: "chat-sdk" };
+  const out = { prefix: "chat-sdk", url: process.env.REDIS_URL || undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const take = () => {
@@ -108,7 +111,7 @@ function parseArgv(argv) {
   }
   if (!out.impl) throw new Error("--impl is required");
   if (!IMPLS[out.impl]) throw new Error(`unknown impl ${out.impl} (${Object.keys(IMPLS).join(", ")})`);
-  if (!out.url) throw new Error("--url is required");
+  if (!out.url) throw new Error("no server: set REDIS_URL (or pass --url)");
   return out;
 }
 

@@ -28,11 +28,9 @@
 //
 // The tarball carries one prebuild: the platform and architecture it was packed on (linux-x64
 // here). What the target machine needs, from `ldd build/Release/crossredis_native.node` on the
-// Debian 12 build machine:
-//   libjansson.so.4   Debian: apt-get install libjansson4 (the one library to add to a machine
-//                     that has only Node)
-//   libstdc++.so.6, libgcc_s.so.1, libm.so.6, libc.so.6 (glibc >= 2.34; Debian 12 has 2.36)
-//                     already there wherever node runs (node itself links them)
+// Debian 12 build machine (jansson and hiredis are linked in: nothing to install beside Node):
+//   libstdc++.so.6, libgcc_s.so.1, libm.so.6, libc.so.6 (glibc >= 2.34; Debian 12 has 2.36),
+//                     ld-linux: already there wherever node runs (node itself links them)
 //   Node >= 18 (Node-API 8) whose process exports OpenSSL 3's symbols: the addon links no
 //                     libssl/libcrypto; tls.c and hiredis' ssl.c resolve them from node (the
 //                     nodejs.org/NodeSource binaries' bundled OpenSSL, or the libssl3 Debian's
@@ -103,7 +101,7 @@ if (mtime(wrapper) > mtime(addon)) log(`warning: build-swig/${WRAPPER} is newer 
 // --- what the addon needs at run time ----------------------------------------------------------
 // ldd lists every shared object the loader would map; each must be on the list above.
 const ALLOWED = [
-  /^linux-vdso\.so\.1$/, /^\/?.*ld-linux[-\w.]*\.so\.\d+$/, /^libjansson\.so\.4$/, /^libstdc\+\+\.so\.6$/,
+  /^linux-vdso\.so\.1$/, /^\/?.*ld-linux[-\w.]*\.so\.\d+$/, /^libstdc\+\+\.so\.6$/,
   /^libgcc_s\.so\.1$/, /^libm\.so\.6$/, /^libc\.so\.6$/, /^libpthread\.so\.0$/, /^libdl\.so\.2$/,
 ];
 if (process.platform === "linux") {

@@ -11,7 +11,7 @@ export type {
   IoRedisStateClientOptions,
 } from "./chat";
 export * from "./errors";
-export { tokenOrigin } from "./token";
+export { tokenOrigin, tokenOrigins } from "./token";
 export { ConsoleErrorLogger } from "./logger";
 export type { ConsoleErrorLoggerOptions } from "./logger";
 export { redactUrl } from "./redact";

@@ -33,6 +33,8 @@ export interface Native {
   xr_js_stats(unused?: unknown): { clients: number; chats: number; loops: number; waits: number; jobs: number };
   xr_binding_token_origin(token: string): string;
   xr_binding_token_shape(token: string): string;
+  xr_token_origins(token: string): number;
+  xr_token_origin_name(origin: number): string;
 }
 
 function load(): Native {

@@ -4,13 +4,17 @@
 // PATH that holds node and nothing else, so no node-gyp, cc, make or python could run), then loads
 // it with require() and import() in a child whose PATH is /usr/bin:/bin (no swig there), checks
 // that the addon came from the installed prebuilds/ folder, and round-trips through a
-// redis-server spawned here. Run after `npm run build` (build:js for dist/): node --test test/pack.test.mjs
+// redis-server spawned here. The addon in the tarball needs nothing beyond libc, libm, libstdc++,
+// libgcc_s and ld-linux (ldd), and the tarball, unpacked in a private mount namespace (unshare -m)
+// where an empty file covers the system's libjansson.so.4 (the loader's failing to load it there is
+// checked too), loads with every symbol bound at once and talks to Redis.
+// Run after `npm run build` (build:js for dist/): node --test test/pack.test.mjs
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, dirname, join } from "node:path";
+import { basename, delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { startRedis } from "./support/redis.mjs";
@@ -21,6 +25,10 @@ const pkg = JSON.parse(readFileSync(join(node, "package.json"), "utf8"));
 const PREBUILD = `prebuilds/${process.platform}-${process.arch}/crossredis_native.node`;
 const WRAPPER = "src-generated/crossredis_wrap.cxx";
 const NO_SWIG_PATH = "/usr/bin:/bin";
+// What the addon may need from the system; OpenSSL and Node-API come from the node binary.
+const SYSTEM_OK = [/^linux-vdso\.so\.1$/, /^\/?\S*ld-linux[-\w.]*\.so\.\d+$/, /^libc\.so\.6$/, /^libm\.so\.6$/,
+  /^libstdc\+\+\.so\.6$/, /^libgcc_s\.so\.1$/];
+const HIDDEN = ["libjansson.so.4"];
 
 // npm's CLI script: the npm running this test (npm test), else the npm on PATH.
 function npmCli() {
@@ -81,6 +89,74 @@ await io.disconnect();
 console.log(JSON.stringify(out));
 `;
 
+/** [name, where it resolved] for each line of `ldd file`. */
+function ldd(file) {
+  return execFileSync("ldd", [file], { encoding: "utf8" }).split("\n").filter((l) => l.trim()).map((l) => {
+    const m = l.trim().match(/^(\S+)(?:\s+=>\s+(.*?))?\s*(?:\(0x[0-9a-f]+\))?$/);
+    assert.ok(m, l);
+    return [m[1], m[2] ?? ""];
+  });
+}
+
+/** The files the loader would open for soname (ldconfig's cache), symbolic links resolved. */
+function libraryFiles(soname) {
+  const files = new Set(execFileSync("/sbin/ldconfig", ["-p"], { encoding: "utf8" }).split("\n")
+    .filter((l) => l.trim().split(/\s+/)[0] === soname && l.includes(" => "))
+    .map((l) => realpathSync(l.split(" => ")[1].trim())));
+  assert.ok(files.size > 0, `ldconfig -p does not list ${soname}: install it (scripts/bootstrap does)`);
+  return [...files];
+}
+
+/** Runs argv in a private mount namespace (unshare -m) where an empty file covers each file behind
+ * the sonames, so the loader finds none of them. */
+function runHiding(sonames, empty, argv, opts) {
+  const hide = [...new Set(sonames.flatMap(libraryFiles))].sort();
+  const script = 'set -e\nfor f in $XR_HIDE; do mount --bind "$XR_EMPTY" "$f"; done\nexec "$@"\n';
+  return run("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", ...argv], {
+    encoding: "utf8", timeout: 30000, ...opts, env: { ...opts.env, XR_HIDE: hide.join(" "), XR_EMPTY: empty },
+  });
+}
+
+// Tries to load each soname the way the loader resolves a DT_NEEDED entry; a library that loads
+// fails only as "did not self-register" (it is no addon). Defines probe(names) -> {name: null
+// (loaded) or the loader's error}.
+const PROBE = `
+function probe(names) {
+  const out = {};
+  for (const name of names) {
+    try {
+      process.dlopen({ exports: {} }, name);
+      out[name] = "no error at all";
+    } catch (e) {
+      out[name] = /did not self-register/.test(e.message) ? null : e.message;
+    }
+  }
+  return out;
+}
+`;
+
+// Run in the namespace, from the project the tarball was unpacked into; prints one JSON line.
+const HIDDEN_CHECK = `${PROBE}
+const out = { probe: probe(process.argv.slice(2)) };
+const cr = require("crossredis");
+out.resolved = require.resolve("crossredis");
+(async () => {
+  const client = cr.createClient({ url: process.env.REDIS_URL });
+  out.ping = await client.ping();
+  out.set = await client.command("SET", "packtest:hidden", "v\u00e9");
+  out.get = await client.command("GET", "packtest:hidden");
+  await client.close();
+  const state = cr.createRedisState({ url: process.env.REDIS_URL, keyPrefix: "packtest-hidden" });
+  await state.connect();
+  await state.set("doc", { a: [1, "\u00e9", null], b: { c: true } }, 60000); // JSON through jansson
+  out.doc = await state.get("doc");
+  await state.disconnect();
+  out.maps = [...new Set(require("fs").readFileSync("/proc/self/maps", "utf8").split("\\n")
+    .map((l) => l.split(/\\s+/)[5]).filter((p) => p && /\\.so|\\.node$/.test(p)))];
+  console.log(JSON.stringify(out));
+})();
+`;
+
 // The two ways to make the tarball; each returns its path.
 const VARIANTS = [
   {
@@ -138,6 +214,50 @@ for (const variant of VARIANTS) describe(variant.name, () => {
     for (const f of entries.filter((f) => f.startsWith("dist/cjs/") && f.endsWith(".js"))) {
       assert.ok(entries.includes(f.replace(/\.js$/, ".d.ts")), `${f} has no .d.ts`);
     }
+  });
+
+  test("its addon needs nothing beyond libc, libm, libstdc++, libgcc_s and ld-linux (ldd)", () => {
+    const dir = join(tmp, "ldd");
+    mkdirSync(dir);
+    execFileSync("tar", ["-xzf", tarball, "-C", dir, `package/${PREBUILD}`]);
+    const rows = ldd(join(dir, "package", PREBUILD));
+    assert.deepEqual(rows.filter(([, where]) => /not found/.test(where)), []);
+    assert.deepEqual(rows.filter(([name]) => !SYSTEM_OK.some((re) => re.test(name))), [], JSON.stringify(rows));
+  });
+
+  test("unpacked where libjansson.so.4 is hidden from the loader (unshare -m), it loads and talks to Redis", async () => {
+    const dir = join(tmp, "hidden");
+    mkdirSync(dir);
+    const empty = join(dir, "empty");
+    writeFileSync(empty, "");
+    writeFileSync(join(dir, "probe.cjs"), `${PROBE}\nconsole.log(JSON.stringify(probe(process.argv.slice(2))));\n`);
+    const env = { PATH: NO_SWIG_PATH, HOME: tmp };
+
+    // the probe loads libjansson here, and not in the namespace
+    const here = JSON.parse((await run(process.execPath, [join(dir, "probe.cjs"), ...HIDDEN], { cwd: dir, env, encoding: "utf8" })).stdout);
+    assert.deepEqual(here, Object.fromEntries(HIDDEN.map((n) => [n, null])));
+    const hidden = JSON.parse((await runHiding(HIDDEN, empty, [process.execPath, join(dir, "probe.cjs"), ...HIDDEN], { cwd: dir, env })).stdout);
+    for (const n of HIDDEN) assert.ok(hidden[n] !== null && hidden[n].includes(n), JSON.stringify(hidden));
+
+    // in the namespace: the tarball unpacked into a fresh project, required with every symbol
+    // bound at load (LD_BIND_NOW), so a symbol nothing provides fails there and then
+    const app = join(dir, "app");
+    mkdirSync(app);
+    writeFileSync(join(app, "check.cjs"), HIDDEN_CHECK);
+    const pkgDir = join(app, "node_modules", "crossredis");
+    const script = 'set -e\nmkdir -p "$1"\ntar -xzf "$2" --strip-components=1 -C "$1"\nshift 2\nexec "$@"\n';
+    const { stdout } = await runHiding(HIDDEN, empty,
+      ["sh", "-c", script, "sh", pkgDir, tarball, process.execPath, join(app, "check.cjs"), ...HIDDEN],
+      { cwd: app, env: { ...env, REDIS_URL: redis.url, LD_BIND_NOW: "1" } });
+    const out = JSON.parse(stdout.trim().split("\n").pop());
+    for (const n of HIDDEN) assert.ok(out.probe[n] !== null && out.probe[n].includes(n), JSON.stringify(out.probe));
+    assert.equal(out.resolved, join(pkgDir, "dist", "cjs", "index.js"));
+    assert.equal(out.ping, true);
+    assert.equal(out.set, "OK");
+    assert.equal(out.get, "v\u00e9");
+    assert.deepEqual(out.doc, { a: [1, "\u00e9", null], b: { c: true } });
+    assert.ok(out.maps.includes(join(pkgDir, PREBUILD)), JSON.stringify(out.maps));
+    assert.deepEqual(out.maps.filter((p) => /jansson/.test(basename(p))), []);
   });
 
   test("the tarball holds no build inputs besides src-generated/crossredis_wrap.cxx", () => {

@@ -4,6 +4,7 @@
 - :mod:`crossredis.chat`: the Chat SDK state adapter (asyncio drop-in for ``chat_sdk``'s
   ``RedisStateAdapter``, and the synchronous :class:`crossredis.chat.State`).
 - Exceptions: :class:`Error` and its subclasses, made from the core's error table.
+- :func:`token_origin`, :func:`token_origins`: which runtime wrote a lock token.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from . import errors as _errors
 from .client import Client
 from .errors import *  # noqa: F401,F403  (the exception classes)
 from .errors import Error, error_class
+from .tokens import token_origin, token_origins
 
 from . import chat  # noqa: E402  (imports the classes above)
 
@@ -24,5 +26,5 @@ if TYPE_CHECKING:  # the table's classes, named for type checkers
                          WrongTypeError)
 
 __version__ = "0.1.0"
-__all__ = ["Client", "Error", "chat", "error_class", "__version__",
+__all__ = ["Client", "Error", "chat", "error_class", "token_origin", "token_origins", "__version__",
            *[name for name in _errors.__all__ if name != "Error"]]

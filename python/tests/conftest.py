@@ -39,6 +39,8 @@ class RedisServer:
             args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                     "--appendonly", "no", "--dir", self.dir, "--logfile", os.path.join(self.dir, "redis.log"),
                     *self.extra]
+            log = os.path.join(self.dir, "redis.log")
+            self._log_from = os.path.getsize(log) if os.path.exists(log) else 0  # this start's lines
             self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if self._wait_ready():
                 return
@@ -46,11 +48,24 @@ class RedisServer:
             self.port = 0
         raise RuntimeError(f"redis-server did not start; log in {self.dir}")
 
+    def _ready_logged(self) -> bool:
+        """Whether this server said it accepts connections: it bound its port then, so what answers
+        there is this server, not another process that took the port after free_port() chose it."""
+        try:
+            with open(os.path.join(self.dir, "redis.log"), "rb") as f:
+                f.seek(self._log_from)
+                return b"Ready to accept connections" in f.read()
+        except OSError:
+            return False
+
     def _wait_ready(self) -> bool:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 return False
+            if not self._ready_logged():
+                time.sleep(0.02)
+                continue
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
                     s.sendall(b"PING\r\n")

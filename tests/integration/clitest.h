@@ -215,8 +215,10 @@ static inline void clitest_run(clitest_result *r, const char *input, ...) {
                (r)->err);                                                                                 \
   } while (0)
 
-/* A loopback TCP port nothing listens on (bound, then released). */
-static inline int clitest_closed_port(void) {
+/* A loopback TCP port nothing listens on: bound without SO_REUSEADDR and never listened on, so a
+ * connection is refused and no other process (a server another test starts) can take the port
+ * while *holder stays open. Close *holder when done. */
+static inline int clitest_closed_port(int *holder) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   assert_true(fd >= 0);
   struct sockaddr_in a;
@@ -226,7 +228,7 @@ static inline int clitest_closed_port(void) {
   assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
   socklen_t len = sizeof a;
   assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-  close(fd);
+  *holder = fd;
   return ntohs(a.sin_port);
 }
 

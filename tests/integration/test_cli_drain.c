@@ -12,6 +12,7 @@
 
 #include "itest.h"
 #include "clitest.h"
+#include "crossredis/token.h"
 
 static xrt_server *server;
 static xr_client *chk;
@@ -108,7 +109,7 @@ static void test_deadline_passes(void **state) {
   clitest_run(&r, NULL, "drain", "--origin", "ts-ioredis", "--url", url, "--prefix", "cli-drain-3", "--timeout", "0.3",
               "--interval", "50", "--json", NULL);
   CLITEST_STATUS(&r, 1);
-  CLITEST_HAS(&r, out, "{\"origin\":\"ts-ioredis\",\"drained\":false,\"left\":[\"t-a\",\"t-b\"],\"seconds\":");
+  CLITEST_HAS(&r, out, "{\"origin\":\"ts-ioredis\",\"drained\":false,\"left\":[\"t-a\",\"t-b\"],\"uncertain\":[],\"seconds\":");
   CLITEST_HAS(&r, err, " s: t-a, t-b\n");
   clitest_result_free(&r);
 }
@@ -123,9 +124,18 @@ static void test_nothing_to_drain(void **state) {
   assert_string_equal(r.err, "");
   clitest_result_free(&r);
 
+  /* the longest --timeout (10^7 s) and a URL without timeouts: waits are still whole ints of ms */
+  char no_timeouts[200];
+  snprintf(no_timeouts, sizeof no_timeouts, "%s?connect_timeout_ms=0&timeout_ms=0", url);
+  clitest_run(&r, NULL, "drain", "--origin", "python-redis", "--url", no_timeouts, "--prefix", "cli-drain-4",
+              "--timeout", "10000000", NULL);
+  CLITEST_STATUS(&r, 0);
+  CLITEST_HAS(&r, out, "drain: no python-redis lock left after ");
+  clitest_result_free(&r);
+
   clitest_run(&r, NULL, "drain", "--origin=ts-node-redis", "--url", url, "--prefix", "cli-drain-empty", "--json", NULL);
   CLITEST_STATUS(&r, 0);
-  CLITEST_HAS(&r, out, "{\"origin\":\"ts-node-redis\",\"drained\":true,\"left\":[],\"seconds\":");
+  CLITEST_HAS(&r, out, "{\"origin\":\"ts-node-redis\",\"drained\":true,\"left\":[],\"uncertain\":[],\"seconds\":");
   clitest_result_free(&r);
 }
 
@@ -143,6 +153,100 @@ static void test_many_threads_listed_briefly(void **state) {
   CLITEST_HAS(&r, err, "drain: 25 python-redis locks still held after ");
   CLITEST_HAS(&r, err, " s: t00, t01, ");
   CLITEST_HAS(&r, err, ", t19 and 5 more\n");
+  clitest_result_free(&r);
+}
+
+/* A token whose shape cannot tell: an upstream-shaped token that passes crossredis's check (what the
+ * Python port writes once in 256 tokens, and crossredis always). Draining either writer waits for
+ * it and says the lock is only possibly that writer's; the token is a fixed vector, so nothing here
+ * depends on chance. */
+static const char PY_PASSING[] = "redis_1795298445478_1e5da04afffc52455cb070715847408b";
+static const char PY_FAILING[] = "redis_1795298445478_1e5da04afffc52455cb070715847468d";
+
+static void test_uncertain_origins_are_waited_for(void **state) {
+  (void)state;
+  XR_OK(itest_cmd(chk, NULL, "SET", "cli-drain-6:lock:t-maybe", PY_PASSING, "PX", "60000", NULL));
+  XR_OK(itest_cmd(chk, NULL, "SET", "cli-drain-6:lock:t-sure", PY_FAILING, "PX", "60000", NULL));
+  clitest_result r;
+  clitest_run(&r, NULL, "drain", "--origin", "python-redis", "--url", url, "--prefix", "cli-drain-6", "--timeout", "0",
+              "--json", NULL);
+  CLITEST_STATUS(&r, 1);
+  CLITEST_HAS(&r, err, "drain: 2 python-redis locks left (of 2 locks) after ");
+  CLITEST_HAS(&r, err, " s, 1 of them possibly crossredis instead\n");
+  CLITEST_HAS(&r, err, " s: t-maybe, t-sure, 1 of them possibly crossredis instead: t-maybe\n");
+  CLITEST_HAS(&r, out, "{\"origin\":\"python-redis\",\"drained\":false,\"left\":[\"t-maybe\",\"t-sure\"],"
+                       "\"uncertain\":[\"t-maybe\"],\"seconds\":");
+  clitest_result_free(&r);
+
+  /* draining crossredis waits for the same lock, possibly the Python port's */
+  clitest_run(&r, NULL, "drain", "--origin", "crossredis", "--url", url, "--prefix", "cli-drain-6", "--timeout", "0",
+              NULL);
+  CLITEST_STATUS(&r, 1);
+  CLITEST_HAS(&r, err, "drain: 1 crossredis lock left (of 2 locks) after ");
+  CLITEST_HAS(&r, err, " s, 1 of them possibly python-redis instead\n");
+  CLITEST_HAS(&r, err, "drain: 1 crossredis lock still held after ");
+  clitest_result_free(&r);
+
+  /* a checked token of a prefix no upstream writer uses is crossredis's for certain */
+  XR_OK(itest_cmd(chk, NULL, "DEL", "cli-drain-6:lock:t-maybe", NULL));
+  char tok[XR_TOKEN_MAX];
+  assert_true(xr_token_make(tok, sizeof tok, "myapp", 5, 1700000000000, XR_TOKEN_BASE36) > 0);
+  XR_OK(itest_cmd(chk, NULL, "SET", "cli-drain-6:lock:t-mine", tok, "PX", "60000", NULL));
+  clitest_run(&r, NULL, "drain", "--origin", "crossredis", "--url", url, "--prefix", "cli-drain-6", "--timeout", "0",
+              NULL);
+  CLITEST_STATUS(&r, 1);
+  CLITEST_HAS(&r, err, "drain: 1 crossredis lock still held after ");
+  CLITEST_HAS(&r, err, " s: t-mine\n");
+  assert_null(strstr(r.err, "possibly"));
+  clitest_result_free(&r);
+}
+
+/* --timeout bounds every wait: a server that accepts connections and never answers, and one that
+ * stops answering mid-drain (SIGSTOP), even when the URL asks for 30 s timeouts. drain returns by
+ * the deadline (plus half a second for a scan started just before it) with exit status 1; the
+ * only time bound asserted is a generous 10 s, which a wait of 30 s would pass. */
+static void test_timeout_bounds_a_silent_server(void **state) {
+  (void)state;
+  int port = 0, fd = -1;
+  char err[XRT_ERR_SIZE], silent[160];
+  assert_int_equal(xrt_silent_listener_start(&port, &fd, err), 0);
+  snprintf(silent, sizeof silent, "redis://127.0.0.1:%d?connect_timeout_ms=30000&timeout_ms=30000", port);
+  clitest_proc p;
+  clitest_result r;
+  const char *args[] = {"drain", "--origin", "ts-ioredis", "--url", silent, "--timeout", "2", "--json", NULL};
+  clitest_start(&p, NULL, args);
+  clitest_finish(&p, &r, 10);
+  xrt_silent_listener_stop(fd);
+  CLITEST_STATUS(&r, 1);
+  CLITEST_HAS(&r, err, "crossredis: drain: ");
+  CLITEST_HAS(&r, err, "timeout");
+  clitest_result_free(&r);
+}
+
+static void test_timeout_bounds_a_server_that_stops_answering(void **state) {
+  (void)state;
+  xrt_server *paused = NULL;
+  assert_int_equal(itest_start(&paused, NULL), 0);
+  xr_client *c = NULL;
+  xr_client_options o = itest_options(paused);
+  XR_OK(xr_client_open(&c, &o));
+  XR_OK(itest_cmd(c, NULL, "SET", "cli-drain-7:lock:t-a", "ioredis_1700000000001_zz9yy8xx7w", "PX", "60000", NULL));
+  xr_client_close(c);
+  char u[160];
+  snprintf(u, sizeof u, "%s?connect_timeout_ms=30000&timeout_ms=30000", xrt_server_url(paused));
+  const char *args[] = {"drain", "--origin", "ts-ioredis", "--url", u, "--prefix", "cli-drain-7", "--timeout", "3",
+                        "--interval", "50", "--json", NULL};
+  clitest_proc p;
+  clitest_start(&p, NULL, args);
+  clitest_wait_err(&p, "drain: 1 ts-ioredis lock left (of 1 lock) after ", 60);
+  assert_int_equal(kill(xrt_server_pid(paused), SIGSTOP), 0);
+  clitest_result r;
+  clitest_finish(&p, &r, 10);
+  kill(xrt_server_pid(paused), SIGCONT);
+  xrt_server_free(paused);
+  CLITEST_STATUS(&r, 1);
+  CLITEST_HAS(&r, err, "drain: 1 ts-ioredis lock still held after ");
+  CLITEST_HAS(&r, out, "{\"origin\":\"ts-ioredis\",\"drained\":false,\"left\":[\"t-a\"],");
   clitest_result_free(&r);
 }
 
@@ -179,6 +283,9 @@ int main(void) {
       cmocka_unit_test(test_deadline_passes),
       cmocka_unit_test(test_nothing_to_drain),
       cmocka_unit_test(test_many_threads_listed_briefly),
+      cmocka_unit_test(test_uncertain_origins_are_waited_for),
+      cmocka_unit_test(test_timeout_bounds_a_silent_server),
+      cmocka_unit_test(test_timeout_bounds_a_server_that_stops_answering),
       cmocka_unit_test(test_origin_must_be_known),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -1,9 +1,10 @@
 /* crossredis interop and the interop step of crossredis demo: both hand over to interop/run.py.
  * A stand-in runner (a shell script, run with XR_PYTHON=/bin/sh from XR_INTEROP_DIR) records the
- * arguments it got and exits with $FAKE_RUNNER_EXIT, so these tests check the hand-over itself:
- * the arguments passed through, --url (given, from $REDIS_URL, or the demo's throwaway server),
- * --crossredis <this command>, the exit status, and clear errors when the runner or Python is
- * missing. */
+ * arguments it got, its REDIS_URL and its own /proc/<pid>/cmdline (what ps shows), and exits with
+ * $FAKE_RUNNER_EXIT, so these tests check the hand-over itself: the arguments passed through, the
+ * server in REDIS_URL and never on the command line (given with --url, from $REDIS_URL, or the
+ * demo's throwaway server), --crossredis <this command>, the exit status, no password in any
+ * output, and clear errors when the runner or Python is missing. */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,14 +18,19 @@
 #include "itest.h"
 #include "clitest.h"
 
-static xrt_server *server;
-static char url[128], runner_dir[PATH_MAX], args_path[PATH_MAX + 16], cli_real[PATH_MAX];
+static xrt_server *server, *secured;
+static char url[128], secured_url[160], runner_dir[PATH_MAX], args_path[PATH_MAX + 16], env_path[PATH_MAX + 16],
+    cmdline_path[PATH_MAX + 16], cli_real[PATH_MAX];
+#define PW "Interop-S3cret"
 
 static const char fake_runner[] =
-    "# a stand-in for interop/run.py: records its arguments, one per line\n"
+    "# a stand-in for interop/run.py: records its arguments (one per line), REDIS_URL and what ps\n"
+    "# shows of it\n"
     "dir=$(dirname \"$0\")\n"
     ": > \"$dir/args.txt\"\n"
     "for a in \"$@\"; do printf '%s\\n' \"$a\" >> \"$dir/args.txt\"; done\n"
+    "printf '%s' \"${REDIS_URL-<unset>}\" > \"$dir/env.txt\"\n"
+    "tr '\\000' ' ' < /proc/$$/cmdline > \"$dir/cmdline.txt\"\n"
     "echo \"fake runner ran with $# arguments\"\n"
     "exit \"${FAKE_RUNNER_EXIT:-0}\"\n";
 
@@ -32,6 +38,10 @@ static int group_setup(void **state) {
   (void)state;
   if (itest_start(&server, NULL) != 0) return -1;
   snprintf(url, sizeof url, "%s", xrt_server_url(server));
+  xrt_server_options o = XRT_SERVER_OPTIONS_INIT;
+  o.requirepass = PW;
+  if (itest_start(&secured, &o) != 0) return -1;
+  snprintf(secured_url, sizeof secured_url, "redis://:" PW "@127.0.0.1:%d", xrt_server_port(secured));
   const char *tmp = getenv("TMPDIR");
   snprintf(runner_dir, sizeof runner_dir, "%s/xr-cli-interop-XXXXXX", tmp && *tmp ? tmp : "/tmp");
   if (!mkdtemp(runner_dir)) return -1;
@@ -42,6 +52,8 @@ static int group_setup(void **state) {
   fputs(fake_runner, f);
   fclose(f);
   snprintf(args_path, sizeof args_path, "%s/args.txt", runner_dir);
+  snprintf(env_path, sizeof env_path, "%s/env.txt", runner_dir);
+  snprintf(cmdline_path, sizeof cmdline_path, "%s/cmdline.txt", runner_dir);
   if (!realpath(XR_CLI_PATH, cli_real)) return -1;
   return 0;
 }
@@ -49,6 +61,7 @@ static int group_setup(void **state) {
 static int group_teardown(void **state) {
   (void)state;
   xrt_server_free(server);
+  xrt_server_free(secured);
   xrt_remove_tree(runner_dir);
   return 0;
 }
@@ -60,6 +73,8 @@ static int setup(void **state) {
   unsetenv("FAKE_RUNNER_EXIT");
   unsetenv("REDIS_URL");
   remove(args_path);
+  remove(env_path);
+  remove(cmdline_path);
   return 0;
 }
 
@@ -86,11 +101,32 @@ static void runner_args(char *out, size_t size) {
   fclose(f);
 }
 
-static void assert_runner_args(const char *want_before_crossredis) {
+/* A file the fake runner wrote, "" when it did not run. */
+static void read_file(const char *path, char *out, size_t size) {
+  out[0] = '\0';
+  FILE *f = fopen(path, "r");
+  if (!f) return;
+  size_t n = fread(out, 1, size - 1, f);
+  out[n] = '\0';
+  fclose(f);
+}
+
+/* The runner got these arguments before --crossredis, and REDIS_URL=want_url (NULL: unset), which
+ * its command line does not show. */
+static void assert_runner(const char *want_url, const char *want_before_crossredis) {
   char got[8192], want[8192];
   runner_args(got, sizeof got);
-  snprintf(want, sizeof want, "%s|--crossredis|%s", want_before_crossredis, cli_real);
+  if (*want_before_crossredis)
+    snprintf(want, sizeof want, "%s|--crossredis|%s", want_before_crossredis, cli_real);
+  else
+    snprintf(want, sizeof want, "--crossredis|%s", cli_real);
   if (strcmp(got, want) != 0) fail_msg("the runner got\n  %s\nexpected\n  %s", got, want);
+  read_file(env_path, got, sizeof got);
+  assert_string_equal(got, want_url ? want_url : "<unset>");
+  read_file(cmdline_path, got, sizeof got);
+  assert_non_null(strstr(got, "run.py"));
+  if (want_url && strstr(got, want_url)) fail_msg("the runner's command line shows the URL: %s", got);
+  assert_null(strstr(got, PW));
 }
 
 static void test_arguments_pass_through(void **state) {
@@ -98,11 +134,12 @@ static void test_arguments_pass_through(void **state) {
   clitest_result r;
   clitest_run(&r, NULL, "interop", "--url", url, "--json", "--only", "lock", "--only=queue", NULL);
   CLITEST_STATUS(&r, 0);
-  assert_string_equal(r.out, "fake runner ran with 8 arguments\n");
+  assert_string_equal(r.out, "fake runner ran with 6 arguments\n");
   clitest_result_free(&r);
-  char want[512];
-  snprintf(want, sizeof want, "--url|%s|--json|--only|lock|--only=queue", url);
-  assert_runner_args(want);
+  assert_runner(url, "--json|--only|lock|--only=queue");
+  clitest_run(&r, NULL, "interop", "--json", "--url=" , NULL);
+  CLITEST_STATUS(&r, 2);
+  clitest_result_free(&r);
 }
 
 static void test_runner_exit_status_is_returned(void **state) {
@@ -121,15 +158,53 @@ static void test_default_url_and_runner_args(void **state) {
   clitest_run(&r, NULL, "interop", "--", "--runner-flag", "--", "x", NULL);
   CLITEST_STATUS(&r, 0);
   clitest_result_free(&r);
-  char want[512];
-  snprintf(want, sizeof want, "--url|%s|--runner-flag|--|x", url);
-  assert_runner_args(want);
-  /* no --url and no REDIS_URL: the runner starts a throwaway server of its own */
-  unsetenv("REDIS_URL");
+  assert_runner(url, "--runner-flag|--|x");
+  /* no --url and no REDIS_URL (or an empty one): the runner starts a throwaway server of its own */
+  setenv("REDIS_URL", "", 1);
   clitest_run(&r, NULL, "interop", "--json", NULL);
   CLITEST_STATUS(&r, 0);
   clitest_result_free(&r);
-  assert_runner_args("--json");
+  assert_runner(NULL, "--json");
+}
+
+/* A URL with a password reaches the runner in REDIS_URL only: not on its command line, not in
+ * anything interop or demo prints. */
+static void test_password_stays_in_the_environment(void **state) {
+  (void)state;
+  clitest_result r;
+  clitest_run(&r, NULL, "interop", "--url", secured_url, "--json", NULL);
+  CLITEST_STATUS(&r, 0);
+  assert_null(strstr(r.out, PW));
+  assert_null(strstr(r.err, PW));
+  clitest_result_free(&r);
+  assert_runner(secured_url, "--json");
+
+  setenv("REDIS_URL", secured_url, 1);
+  clitest_run(&r, NULL, "interop", NULL);
+  CLITEST_STATUS(&r, 0);
+  clitest_result_free(&r);
+  assert_runner(secured_url, "");
+  unsetenv("REDIS_URL");
+
+  clitest_run(&r, NULL, "demo", "--url", secured_url, NULL);
+  CLITEST_STATUS(&r, 0);
+  char shown[160];
+  snprintf(shown, sizeof shown, "Using redis://:***@127.0.0.1:%d\n", xrt_server_port(secured));
+  CLITEST_HAS(&r, out, shown);
+  CLITEST_HAS(&r, out, "Interop: the Chat SDK implementations of every runtime on redis://:***@127.0.0.1:");
+  assert_null(strstr(r.out, PW));
+  assert_null(strstr(r.err, PW));
+  clitest_result_free(&r);
+  assert_runner(secured_url, "");
+
+  /* a wrong password: said without showing it */
+  char wrong[160];
+  snprintf(wrong, sizeof wrong, "redis://:Wr0ng-Pw-x@127.0.0.1:%d", xrt_server_port(secured));
+  clitest_run(&r, NULL, "interop", "--url", wrong, NULL);
+  CLITEST_STATUS(&r, 1);
+  CLITEST_HAS(&r, err, "authentication failed");
+  assert_null(strstr(r.err, "Wr0ng-Pw-x"));
+  clitest_result_free(&r);
 }
 
 static void test_python_found_on_path(void **state) {
@@ -166,9 +241,11 @@ static void test_missing_runner_or_python(void **state) {
 static void test_server_checked_first(void **state) {
   (void)state;
   char closed[64];
-  snprintf(closed, sizeof closed, "redis://127.0.0.1:%d", clitest_closed_port());
+  int holder = -1;
+  snprintf(closed, sizeof closed, "redis://127.0.0.1:%d", clitest_closed_port(&holder));
   clitest_result r;
   clitest_run(&r, NULL, "interop", "--url", closed, NULL);
+  close(holder);
   CLITEST_STATUS(&r, 1);
   CLITEST_HAS(&r, err, "cannot connect to 127.0.0.1:");
   clitest_result_free(&r);
@@ -192,15 +269,13 @@ static void test_demo_runs_the_runner_on_its_server(void **state) {
   CLITEST_HAS(&r, out, "Chat SDK state");
   CLITEST_HAS(&r, out, "TLS:");
   CLITEST_HAS(&r, out, "Interop: ");
-  CLITEST_HAS(&r, out, "fake runner ran with 4 arguments\n");
+  CLITEST_HAS(&r, out, "fake runner ran with 2 arguments\n");
   CLITEST_HAS(&r, err, "crossredis: demo: the interop runner exited with status 4");
   assert_null(strstr(r.out, "demo finished"));
   /* The runner's output comes after the demo's. */
   assert_true(strstr(r.out, "Interop: ") < strstr(r.out, "fake runner ran"));
   clitest_result_free(&r);
-  char want[256];
-  snprintf(want, sizeof want, "--url|%s", demo_url);
-  assert_runner_args(want);
+  assert_runner(demo_url, "");
   xr_client *c = NULL;
   XR_FAILS(xr_client_open_url(&c, demo_url, NULL), XR_ECONNECT, "cannot connect");
 
@@ -219,9 +294,7 @@ static void test_demo_with_url(void **state) {
   CLITEST_HAS(&r, out, "Using ");
   CLITEST_HAS(&r, out, "demo finished: every step worked\n");
   clitest_result_free(&r);
-  char want[256];
-  snprintf(want, sizeof want, "--url|%s", url);
-  assert_runner_args(want);
+  assert_runner(url, "");
 
   setenv("XR_INTEROP_DIR", "/nonexistent/interop", 1);
   clitest_run(&r, NULL, "demo", "--url", url, NULL);
@@ -236,6 +309,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_arguments_pass_through, setup, teardown),
       cmocka_unit_test_setup_teardown(test_runner_exit_status_is_returned, setup, teardown),
       cmocka_unit_test_setup_teardown(test_default_url_and_runner_args, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_password_stays_in_the_environment, setup, teardown),
       cmocka_unit_test_setup_teardown(test_python_found_on_path, setup, teardown),
       cmocka_unit_test_setup_teardown(test_missing_runner_or_python, setup, teardown),
       cmocka_unit_test_setup_teardown(test_server_checked_first, setup, teardown),

@@ -1,6 +1,7 @@
 /* Unit tests for token.c: lock tokens in each runtime's shape, crossredis's check characters, the
  * origin of a token, the per-thread random buffer across fork(). */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
@@ -81,6 +82,12 @@ static void check_cases(const origin_case *cases, size_t n) {
       assert_memory_equal(info.prefix, c->prefix, info.prefix_len);
     }
     assert_int_equal(xr_token_origin_of(NULL, c->token, c->len), c->origin);
+    /* Which writers it may come from: a crossredis answer in an upstream writer's shape also
+     * names that writer, every other answer is the only one. */
+    unsigned want = XR_ORIGIN_BIT(c->origin);
+    if (c->origin == XR_ORIGIN_CROSSREDIS && c->shape_of != XR_ORIGIN_UNKNOWN) want |= XR_ORIGIN_BIT(c->shape_of);
+    if (xr_token_origins(c->token, c->len) != want)
+      fail_msg("case %zu \"%s\": origins 0x%x, want 0x%x", i, c->token, xr_token_origins(c->token, c->len), want);
   }
 }
 
@@ -226,6 +233,8 @@ static void generate(const char *prefix, xr_token_suffix shape, xr_token_origin 
     assert_int_equal(xr_token_origin_of(&info, t, want_len), XR_ORIGIN_CROSSREDIS);
     assert_int_equal(info.origin, XR_ORIGIN_CROSSREDIS);
     assert_int_equal(info.shape_of, shape_of);
+    /* the shape is also shape_of's: both may have written it */
+    assert_int_equal(xr_token_origins(t, want_len), XR_ORIGIN_BIT(XR_ORIGIN_CROSSREDIS) | XR_ORIGIN_BIT(shape_of));
     assert_int_equal(info.created_ms, now);
     assert_ptr_equal(info.prefix, t);
     assert_int_equal(info.prefix_len, plen);
@@ -257,6 +266,10 @@ static void expect_made(const char *prefix, int64_t now, xr_token_suffix shape, 
   assert_int_equal(info.shape_of, shape_of);
   assert_int_equal(info.created_ms, now);
   assert_int_equal(info.prefix_len, plen);
+  /* a prefix no upstream writer uses with that suffix: only crossredis writes it */
+  unsigned set = XR_ORIGIN_BIT(XR_ORIGIN_CROSSREDIS);
+  if (shape_of != XR_ORIGIN_UNKNOWN) set |= XR_ORIGIN_BIT(shape_of);
+  assert_int_equal(xr_token_origins(t, (size_t)n), set);
 }
 
 static void test_other_prefixes_and_times(void **state) {
@@ -328,12 +341,106 @@ static void test_flipped_check(void **state) {
         assert_int_equal(xr_token_origin_of(&info, t, (size_t)n), cases[c].upstream);
         assert_int_equal(info.shape_of, cases[c].upstream);
         assert_int_equal(info.created_ms, 1795298426809);
+        /* failing the check, it is certainly not crossredis's */
+        assert_int_equal(xr_token_origins(t, (size_t)n), XR_ORIGIN_BIT(cases[c].upstream));
         t[n - pos] = saved;
       }
       assert_int_equal(xr_token_origin_of(NULL, t, (size_t)n), XR_ORIGIN_CROSSREDIS);
       /* a random character changed breaks the check too, unless it collides by chance */
     }
   }
+}
+
+/* Upstream tokens that pass crossredis's check by chance (1 in 1296 base36, 1 in 256 hex): the
+ * suffixes are enumerated, not drawn, so the same tokens are found on every run. Such a token is
+ * reported as crossredis's or the upstream writer's, never as one of them for certain; the next
+ * suffix that fails the check is the upstream writer's for certain. */
+static void find_upstream_tokens(const char *prefix, xr_token_suffix shape, char passing[XR_TOKEN_MAX],
+                                 char failing[XR_TOKEN_MAX]) {
+  const char *alphabet = shape == XR_TOKEN_BASE36 ? B36 : HEX;
+  size_t base = strlen(alphabet), slen = shape == XR_TOKEN_BASE36 ? 13 : 32;
+  bool have_pass = false, have_fail = false;
+  for (unsigned long k = 0; k < 1000000 && !(have_pass && have_fail); k++) {
+    char t[XR_TOKEN_MAX];
+    int n = snprintf(t, sizeof t, "%s_1795298445478_", prefix);
+    unsigned long v = k * 2654435761ul; /* spread the suffixes over the alphabet */
+    for (size_t i = 0; i < slen; i++, v /= base) t[n + (int)i] = alphabet[(v + i * 7) % base];
+    size_t len = (size_t)n + slen;
+    t[len] = '\0';
+    char check[2];
+    expected_check(check, t, len, shape);
+    bool passes = t[len - 2] == check[0] && t[len - 1] == check[1];
+    if (passes && !have_pass) memcpy(passing, t, len + 1), have_pass = true;
+    if (!passes && !have_fail) memcpy(failing, t, len + 1), have_fail = true;
+  }
+  if (!have_pass || !have_fail) fail_msg("no %s token passing the check among a million", prefix);
+}
+
+static void test_upstream_tokens_passing_the_check(void **state) {
+  (void)state;
+  static const struct {
+    const char *prefix;
+    xr_token_suffix shape;
+    xr_token_origin upstream;
+    const char *text;
+  } cases[] = {
+      {"redis", XR_TOKEN_HEX32, XR_ORIGIN_PYTHON_REDIS, "crossredis or python-redis"},
+      {"ioredis", XR_TOKEN_HEX32, XR_ORIGIN_PYTHON_IOREDIS, "crossredis or python-ioredis"},
+      {"redis", XR_TOKEN_BASE36, XR_ORIGIN_TS_NODE_REDIS, "crossredis or ts-node-redis"},
+      {"ioredis", XR_TOKEN_BASE36, XR_ORIGIN_TS_IOREDIS, "crossredis or ts-ioredis"},
+      {"mem", XR_TOKEN_BASE36, XR_ORIGIN_TS_MEMORY, "crossredis or ts-memory"},
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    char passing[XR_TOKEN_MAX], failing[XR_TOKEN_MAX];
+    find_upstream_tokens(cases[c].prefix, cases[c].shape, passing, failing);
+    xr_token_info info;
+    assert_int_equal(xr_token_origin_of(&info, passing, strlen(passing)), XR_ORIGIN_CROSSREDIS);
+    assert_int_equal(info.shape_of, cases[c].upstream);
+    unsigned set = xr_token_origins(passing, strlen(passing));
+    assert_int_equal(set, XR_ORIGIN_BIT(XR_ORIGIN_CROSSREDIS) | XR_ORIGIN_BIT(cases[c].upstream));
+    char text[XR_ORIGINS_TEXT_MAX];
+    assert_int_equal(xr_token_origins_text(set, text, sizeof text), strlen(cases[c].text));
+    assert_string_equal(text, cases[c].text);
+
+    assert_int_equal(xr_token_origin_of(&info, failing, strlen(failing)), cases[c].upstream);
+    assert_int_equal(xr_token_origins(failing, strlen(failing)), XR_ORIGIN_BIT(cases[c].upstream));
+  }
+}
+
+static void test_origins_text(void **state) {
+  (void)state;
+  char buf[XR_ORIGINS_TEXT_MAX];
+  static const struct {
+    unsigned set;
+    const char *text;
+  } cases[] = {
+      {0, "unknown"},
+      {XR_ORIGIN_BIT(XR_ORIGIN_UNKNOWN), "unknown"},
+      {XR_ORIGIN_BIT(XR_ORIGIN_TS_PG), "ts-pg"},
+      {XR_ORIGIN_BIT(XR_ORIGIN_CROSSREDIS), "crossredis"},
+      {XR_ORIGIN_BIT(XR_ORIGIN_PYTHON_REDIS) | XR_ORIGIN_BIT(XR_ORIGIN_CROSSREDIS), "crossredis or python-redis"},
+      {XR_ORIGIN_BIT(XR_ORIGIN_TS_IOREDIS) | XR_ORIGIN_BIT(XR_ORIGIN_TS_NODE_REDIS), "ts-node-redis or ts-ioredis"},
+      {XR_ORIGIN_BIT(XR_ORIGIN_TS_MEMORY) | 0x80000000u | XR_ORIGIN_BIT(8), "ts-memory"}, /* outside the enum */
+      {0x80000000u, "unknown"},
+      {0xffffffffu, "crossredis or unknown or ts-node-redis or ts-ioredis or ts-memory or ts-pg or python-redis or "
+                    "python-ioredis"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    memset(buf, 'x', sizeof buf);
+    assert_int_equal(xr_token_origins_text(cases[i].set, buf, sizeof buf), strlen(cases[i].text));
+    assert_string_equal(buf, cases[i].text);
+    assert_int_equal(xr_token_origins_text(cases[i].set, NULL, 0), strlen(cases[i].text));
+  }
+  /* truncated like snprintf: the length it needs, as much as fits, NUL-terminated */
+  unsigned two = XR_ORIGIN_BIT(XR_ORIGIN_PYTHON_REDIS) | XR_ORIGIN_BIT(XR_ORIGIN_CROSSREDIS);
+  memset(buf, 'x', sizeof buf);
+  assert_int_equal(xr_token_origins_text(two, buf, 14), 26);
+  assert_string_equal(buf, "crossredis or");
+  assert_int_equal(buf[14], 'x');
+  assert_int_equal(xr_token_origins_text(two, buf, 1), 26);
+  assert_string_equal(buf, "");
+  assert_int_equal(xr_token_origins_text(two, buf, 12), 26);
+  assert_string_equal(buf, "crossredis ");
 }
 
 /* Each random position of a base36 suffix takes every character about equally often; the bounds
@@ -560,6 +667,7 @@ int main(void) {
       cmocka_unit_test(test_captured_tokens), cmocka_unit_test(test_shapes),
       cmocka_unit_test(test_unknown),         cmocka_unit_test(test_generated),
       cmocka_unit_test(test_other_prefixes_and_times), cmocka_unit_test(test_flipped_check),
+      cmocka_unit_test(test_upstream_tokens_passing_the_check), cmocka_unit_test(test_origins_text),
       cmocka_unit_test(test_uniform),         cmocka_unit_test(test_bad_inputs),
       cmocka_unit_test(test_names),           cmocka_unit_test(test_random_bytes),
       cmocka_unit_test(test_fork),            cmocka_unit_test(test_threads),

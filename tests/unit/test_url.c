@@ -139,6 +139,7 @@ static void test_errors_never_show_credentials(void **state) {
   expect_bad_quiet("redis://u:p4ss:w0rd@[::1", "IPv6", "p4ss");
   expect_bad_quiet("user:hunter2@host://x", "scheme ''", "hunter2");
   expect_bad_quiet("redis//user:hunter2@host", "scheme", "hunter2");
+  expect_bad_quiet("redis://u:pa?ss@localhost:6379", "bad port", "pa");
 }
 
 static void redacts(const char *url, const char *want) {
@@ -152,14 +153,18 @@ static void test_redact(void **state) {
   (void)state;
   redacts("redis://user:hunter2@host:6379/0", "redis://user:***@host:6379/0");
   redacts("redis://:hunter2@host", "redis://:***@host");
-  redacts("redis://hunter2@host", "redis://***@host");
+  redacts("redis://hunter2@host", "redis://:***@host");
   redacts("rediss://u:p%40ss@h:1/2?ca_file=/x&timeout_ms=5", "rediss://u:***@h:1/2?ca_file=/x&timeout_ms=5");
   redacts("redis://u:pa/ss@host:6379", "redis://u:***@host:6379");       /* an unescaped '/' */
   redacts("redis://u:p@ss@host", "redis://u:***@host");                   /* an unescaped '@' */
   redacts("unix://u:pw@/run/redis.sock?db=1", "unix://u:***@/run/redis.sock?db=1");
-  redacts("redis://host:6379/0?client_name=a@b", "redis://host:6379/0?client_name=a@b");
+  redacts("redis://u:pa?ss@host:6379", "redis://u:***@host:6379");   /* an unescaped '?' */
+  redacts("redis://host:6379/0?client_name=ab", "redis://host:6379/0?client_name=ab");
+  /* an '@' only in the query cannot be told from a password holding '?': hidden, the safe side */
+  redacts("redis://host:6379/0?client_name=a@b", "redis://host:***@b");
   redacts("redis://host", "redis://host");
   redacts("u:pw@host", "u:***@host");
+  redacts("pw@host", ":***@host");
   /* truncation keeps it NUL-terminated and reports the whole length */
   char small[12];
   assert_int_equal(xr_url_redact(small, sizeof small, "redis://u:pw@host"), strlen("redis://u:***@host"));

@@ -91,11 +91,13 @@ typedef struct xr_url {
 XR_API int xr_url_parse(xr_url **out, const char *url);
 XR_API void xr_url_free(xr_url *u);
 
-/* `url` with its password replaced by three stars: the authority user:pw@host:6379 becomes
- * user:***@host:6379, and a lone password pw@host becomes ***@host; for logs and messages; a URL without credentials is copied as it is. Writes at
- * most cap bytes, NUL-terminated, into out (which may be NULL when cap is 0) and returns the length
- * the whole text needs, like snprintf. Any '@' before the query counts, so a password with an
- * unescaped '/' or '@' is hidden too. Messages of xr_url_parse never echo a piece of a URL that
+/* `url` with its password replaced by three stars, for logs and messages: the authority
+ * user:pw@host:6379 becomes user:***@host:6379, a lone password pw@host becomes :***@host, and a
+ * URL without credentials is copied as it is. Writes at most cap bytes, NUL-terminated, into out
+ * (which may be NULL when cap is 0) and returns the length the whole text needs, like snprintf.
+ * The last '@' before the query ends the password, so one with an unescaped '/' or '@' is hidden
+ * too; with no '@' there, the last '@' anywhere (a password with an unescaped '?'), which may hide
+ * a query value as well: the safe side. Messages of xr_url_parse never echo a piece of a URL that
  * holds credentials. */
 XR_API size_t xr_url_redact(char *out, size_t cap, const char *url);
 

@@ -11,11 +11,14 @@
  *   crossredis                   <prefix>_<ms>_<suffix in either shape, with check characters>
  *
  * crossredis writes the same shapes (upstream compares tokens only as whole strings), but the
- * last two characters of its suffix are a check over the rest, so a crossredis token can be told
- * apart: an upstream token passes the check by chance once in 1296 (base36) or 256 (hex). The
- * check is h = FNV-1a 32 over "crossredis:" followed by the token's bytes before the check
- * characters; base36 writes h % 1296 as two [0-9a-z] digits, hex32 h % 256 as two hex digits,
- * high digit first. It tells writers apart; it is no protection against forgery.
+ * last two characters of its suffix are a check over the rest. A token that fails the check is
+ * not crossredis's. A token that passes it may still be an upstream one: a genuine upstream token
+ * of 13 base36 or 32 hex characters passes by chance once in 1296 (base36) or 256 (hex), so the
+ * shape alone cannot tell "crossredis" from "the upstream writer of that shape"
+ * (xr_token_origins says which writers a token may come from). The check is h = FNV-1a 32 over
+ * "crossredis:" followed by the token's bytes before the check characters; base36 writes
+ * h % 1296 as two [0-9a-z] digits, hex32 h % 256 as two hex digits, high digit first. It tells
+ * writers apart; it is no protection against forgery.
  *
  * Thread safety: reentrant. Random bytes come from getrandom(2), buffered per thread; a forked
  * child never reuses its parent's buffered bytes. */
@@ -78,8 +81,10 @@ typedef struct xr_token_info {
   size_t prefix_len;
 } xr_token_info;
 
-/* Classifies `token` (binary-safe; NULL or any NUL byte: unknown). Returns its origin; fills *info
- * when info is not NULL. The token is read as "<prefix>_<ms>_<suffix>": prefix [A-Za-z0-9-]+ up
+/* Classifies `token` (binary-safe; NULL or any NUL byte: unknown). Returns its origin, the first
+ * writer it may come from (crossredis for a token that passes the check); fills *info when info is
+ * not NULL. A crossredis answer is not always certain: when info->shape_of names an upstream
+ * writer the token is also a valid token of that writer (xr_token_origins gives both). The token is read as "<prefix>_<ms>_<suffix>": prefix [A-Za-z0-9-]+ up
  * to the first '_', ms 1..20 decimal digits up to INT64_MAX, suffix the rest. In order:
  *   - "pg_" + a lower-case 8-4-4-4-12 hex UUID: ts-pg (created_ms -1);
  *   - a 13-char [0-9a-z] or 32-char [0-9a-f] suffix whose check passes, prefix at most
@@ -92,9 +97,29 @@ typedef struct xr_token_info {
  * info->prefix is NULL (prefix_len 0) when the token does not start with "<prefix>_". */
 XR_API xr_token_origin xr_token_origin_of(xr_token_info *info, const char *token, size_t len);
 
+/* One origin as a bit of a set of origins (xr_token_origins). */
+#define XR_ORIGIN_BIT(origin) (1u << (unsigned)(origin))
+
+/* Every writer `token` may come from, as a set of XR_ORIGIN_BIT()s, read as xr_token_origin_of
+ * reads it (since 0.2). Exactly one bit when the shape tells: an upstream token that fails the
+ * check (its writer), a checked token whose prefix no upstream writer uses with that suffix
+ * (crossredis), a ts-pg UUID, or a token of no known shape (XR_ORIGIN_UNKNOWN). Two bits when it
+ * cannot: a token that passes the check in an upstream writer's shape is crossredis's or, by a
+ * 1-in-1296 (base36) / 1-in-256 (hex) chance, that writer's (XR_ORIGIN_CROSSREDIS and
+ * info->shape_of). Never 0. */
+XR_API unsigned xr_token_origins(const char *token, size_t len);
+
 /* "ts-node-redis", "ts-ioredis", "ts-memory", "ts-pg", "python-redis", "python-ioredis",
  * "crossredis", "unknown" (also for values outside the enum). Static strings. */
 XR_API const char *xr_token_origin_name(xr_token_origin origin);
+
+/* A set of origins as text, NUL-terminated into buf (truncated to size - 1): the names joined by
+ * " or ", crossredis first, then the others in enum order ("python-redis", "crossredis or
+ * python-redis"); bits outside the enum are left out, and an empty set is "unknown". Returns the
+ * length of the whole text (without the NUL), as snprintf does; buf may be NULL when size is 0.
+ * XR_ORIGINS_TEXT_MAX bytes hold the text of any set. */
+#define XR_ORIGINS_TEXT_MAX 128
+XR_API size_t xr_token_origins_text(unsigned origins, char *buf, size_t size);
 
 /* The origin with that name (case-sensitive; "unknown" included); XR_EINVAL listing the valid
  * names when there is none, *out then untouched. */

@@ -1,0 +1,219 @@
+"""The interop runner (interop/run.py) itself: what it expects of token origins (decided from the
+token, never by chance), how it keeps a password out of its output and off every child's command
+line (checked in /proc/<pid>/cmdline of each child it starts), and that it removes its temporary
+folder and deletes its keys when it ends: after a good run, a failed one, Ctrl-C and SIGTERM.
+
+Children are observed through wrappers: a `crossredis`, a Python and a `node` that record their own
+/proc/$$/cmdline and REDIS_URL, then exec the real program. Needs the build (build/cli/crossredis)
+and the bootstrap (.venv, node/node_modules)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+
+from conftest import RedisServer
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNNER = ROOT / "interop" / "run.py"
+CROSSREDIS = ROOT / "build" / "cli" / "crossredis"
+PW = "Run-Pw-9f3K"
+
+
+def load_runner():
+    spec = importlib.util.spec_from_file_location("interop_run", RUNNER)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["interop_run"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+run = load_runner()
+
+
+# ---- origins -----------------------------------------------------------------------------------
+
+def test_expected_origins_come_from_the_token() -> None:
+    port = run.BY_NAME["py-port"]
+    ts = run.BY_NAME["ts-ioredis"]
+    c = run.BY_NAME["c"]
+    # captured upstream tokens fail the check; the same shapes with passing check characters
+    assert run.expected_origins(port, "redis_1795298445478_1e5da04afffc52455cb070715847468d") == ["python-redis"]
+    assert run.expected_origins(port, "redis_1795298445478_1e5da04afffc52455cb070715847408b") == \
+        ["crossredis", "python-redis"]
+    assert run.expected_origins(ts, "ioredis_1795298431807_j5nlkbnyltf") == ["ts-ioredis"]  # 11 chars: no check
+    assert run.expected_origins(ts, "ioredis_1795298431807_j5nlkbnyltfaa") == ["ts-ioredis"]
+    assert run.expected_origins(ts, "ioredis_1795298431807_j5nlkbnyltfgc") == ["crossredis", "ts-ioredis"]
+    # crossredis's own tokens: also valid tokens of the writer whose shape they have
+    assert run.expected_origins(c, "redis_1796399484331_gx32ruu9olipl") == ["crossredis", "ts-node-redis"]
+    assert run.BY_NAME["ts-crossredis"].shape == "ts-ioredis"
+
+
+def test_the_check_matches_the_core(server: RedisServer) -> None:
+    """The runner's own check against the one the core applies (crossredis.token_origins), on
+    fixed tokens and on tokens crossredis makes (which always pass)."""
+    import crossredis
+
+    for tok in ["redis_1795298445478_1e5da04afffc52455cb070715847408b",
+                "redis_1795298445478_1e5da04afffc52455cb070715847468d",
+                "ioredis_1795298431807_j5nlkbnyltfgc", "ioredis_1795298431807_j5nlkbnyltfaa",
+                "mem_1700000000000_abcdefghijk00"]:
+        assert run.passes_check(tok) == ("crossredis" in crossredis.token_origins(tok)), tok
+    for suffix in ["base36", "hex32"]:
+        with crossredis.chat.State(server.url, key_prefix="runner-check", token_prefix="ioredis",
+                                   token_suffix=suffix) as st:
+            for i in range(20):
+                lock = st.acquire_lock(f"{suffix}-{i}", 5000)
+                assert lock is not None and run.passes_check(lock.token), lock
+
+
+# ---- secrets -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("url, shown", [
+    ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379"),
+    ("redis://alice:s3cret@h:1/2?timeout_ms=5", "redis://alice:***@h:1/2?timeout_ms=5"),
+    ("redis://:s3cret@h", "redis://:***@h"),
+    ("redis://s3cret@h", "redis://:***@h"),
+    ("rediss://u:p@ss@h:6380?ca_file=/x", "rediss://u:***@h:6380?ca_file=/x"),
+    ("redis://:pa?ss@h:1", "redis://:***@h:1"),
+    ("redis://u:@h", "redis://u:***@h"),  # an empty password is shown as one too
+    ("unix://:pw@/tmp/redis.sock", "unix://:***@/tmp/redis.sock"),
+])
+def test_redact_url(url: str, shown: str) -> None:
+    assert run.redact_url(url) == shown
+
+
+def test_scrub() -> None:
+    s = run.Secrets()
+    s.add_url("redis://alice:p%40ss-W0rd@127.0.0.1:1")
+    assert s.scrub("cannot AUTH with p@ss-W0rd or p%40ss-W0rd at redis://alice:p%40ss-W0rd@127.0.0.1:1") == \
+        "cannot AUTH with *** or *** at redis://alice:***@127.0.0.1:1"
+
+
+# ---- runs --------------------------------------------------------------------------------------
+
+WRAPPER = """#!/bin/sh
+# records what ps shows of this process and the server it was given, then runs the real program
+{{ tr '\\000' ' ' < /proc/$$/cmdline; printf '\\tREDIS_URL=%s\\n' "${{REDIS_URL-}}"; }} >> "{log}"
+{extra}
+exec "{real}" "$@"
+"""
+
+
+@pytest.fixture()
+def secured() -> RedisServer:
+    s = RedisServer("--requirepass", PW)
+    yield s
+    s.close()
+
+
+def make_wrappers(tmp: Path, locks_extra: str = "", driver_extra: str = "") -> tuple[dict[str, str], Path]:
+    """Wrappers for crossredis, Python and node in tmp/bin (the crossredis one runs locks_extra
+    before `crossredis locks`, driver_extra before `crossredis driver`); the environment that
+    makes the runner use them; the log they write."""
+    bindir = tmp / "bin"
+    bindir.mkdir()
+    log = tmp / "children.log"
+    node = subprocess.run(["sh", "-c", "command -v node"], capture_output=True, text=True).stdout.strip()
+    assert node, "node is not installed (scripts/bootstrap installs it)"
+    extra = "\n".join(f'[ "$1" = {sub} ] && {{ {code}; }}' for sub, code in [("locks", locks_extra),
+                                                                               ("driver", driver_extra)] if code)
+    for name, real, more in [("crossredis", str(CROSSREDIS), extra), ("python", sys.executable, ""),
+                             ("node", node, "")]:
+        p = bindir / name
+        p.write_text(WRAPPER.format(log=log, real=real, extra=more))
+        p.chmod(0o755)
+    runs_tmp = tmp / "runner-tmp"
+    runs_tmp.mkdir()
+    env = {**os.environ, "XR_PYTHON": str(bindir / "python"), "PATH": f"{bindir}:{os.environ['PATH']}",
+           "TMPDIR": str(runs_tmp)}
+    return env, log
+
+
+def run_runner(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    assert os.access(CROSSREDIS, os.X_OK), f"{CROSSREDIS} is missing: build it first"
+    return subprocess.run([sys.executable, str(RUNNER), "--crossredis", str(Path(env["PATH"].split(":")[0]) / "crossredis"),
+                           *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def assert_cleaned(env: dict[str, str], server: RedisServer) -> None:
+    assert os.listdir(env["TMPDIR"]) == [], "the runner left its temporary folder"
+    with redis.Redis(port=server.port, password=PW) as r:
+        assert [k for k in r.scan_iter(match="interop-*")] == [], "the runner left keys"
+
+
+def test_password_only_in_the_environment(tmp_path: Path, secured: RedisServer) -> None:
+    env, log = make_wrappers(tmp_path)
+    url = f"redis://:{PW}@127.0.0.1:{secured.port}"
+    env["REDIS_URL"] = url
+    res = run_runner(env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert PW not in res.stdout and PW not in res.stderr
+    assert f"on redis://:***@127.0.0.1:{secured.port} (keys under interop-" in res.stdout
+    children = log.read_text().splitlines()
+    cmdlines = [line.split("\t")[0] for line in children]
+    # every driver, and the crossredis command's locks and drain, were started and watched
+    for part in ["crossredis driver --impl c", "py_driver.py --impl py-port", "py_driver.py --impl py-crossredis-both",
+                 "ts_driver.mjs --impl ts-ioredis", "crossredis locks", "crossredis drain --origin ts-ioredis"]:
+        assert any(part in c for c in cmdlines), (part, cmdlines)
+    for line in children:
+        cmdline, env_url = line.split("\t")
+        assert PW not in cmdline, cmdline
+        assert env_url == f"REDIS_URL={url}", line
+    assert_cleaned(env, secured)
+
+
+def test_cleaned_after_a_failure(tmp_path: Path, secured: RedisServer) -> None:
+    env, _ = make_wrappers(tmp_path, locks_extra="exit 3")
+    env["REDIS_URL"] = f"redis://:{PW}@127.0.0.1:{secured.port}"
+    res = run_runner(env, "--only", "c,py-crossredis", "--scenarios", "lock,cache", "--no-migration")
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "FAIL lock c -> c: crossredis locks: exit 3" in res.stdout
+    assert PW not in res.stdout + res.stderr
+    assert_cleaned(env, secured)
+
+
+def test_cleaned_when_a_driver_does_not_come_up(tmp_path: Path, secured: RedisServer) -> None:
+    """The C driver exits at once: the run ends saying so, with the end of its log, and cleans up."""
+    env, _ = make_wrappers(tmp_path, driver_extra="echo 'c driver refuses' >&2; exit 7")
+    env["REDIS_URL"] = f"redis://:{PW}@127.0.0.1:{secured.port}"
+    res = run_runner(env, "--only", "c,py-crossredis", "--no-migration")
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "interop: c: the driver exited (7); the end of its log follows" in res.stderr
+    assert "--- c driver log (last 1 line):\n  c driver refuses" in res.stderr
+    assert PW not in res.stdout + res.stderr
+    assert_cleaned(env, secured)
+
+
+@pytest.mark.parametrize("sig", ["INT", "TERM"])
+def test_cleaned_when_interrupted(tmp_path: Path, secured: RedisServer, sig: str) -> None:
+    """The signal arrives while the lock scenario holds locks (sent by the crossredis wrapper when
+    the runner starts `crossredis locks`): no timing involved."""
+    env, _ = make_wrappers(tmp_path, locks_extra=f"kill -{sig} $PPID")
+    env["REDIS_URL"] = f"redis://:{PW}@127.0.0.1:{secured.port}"
+    res = run_runner(env, "--only", "c,py-crossredis", "--no-migration")
+    assert res.returncode == 130, res.stdout + res.stderr
+    assert f"interop: interrupted (SIG{sig}); cleaning up" in res.stderr
+    assert_cleaned(env, secured)
+
+
+def test_throwaway_server_and_keep_logs(tmp_path: Path) -> None:
+    env, _ = make_wrappers(tmp_path)
+    env.pop("REDIS_URL", None)
+    res = run_runner(env, "--only", "c", "--scenarios", "lock", "--keep-logs")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "1 implementation on redis://127.0.0.1:" in res.stdout
+    assert "1 pair: 1 ok, 0 known upstream incompatibilities, 0 failed, 0 unexpected passes" in res.stdout
+    kept = [line for line in res.stderr.splitlines() if line.startswith("interop: driver logs kept in ")]
+    assert len(kept) == 1
+    logs = Path(kept[0].split(" kept in ")[1])
+    assert (logs / "c.log").exists()
+    subprocess.run(["rm", "-rf", str(logs.parent)], check=True)
+    assert os.listdir(env["TMPDIR"]) == []
