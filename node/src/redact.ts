@@ -1,28 +1,18 @@
-// Secrets kept out of what is printed. A URL's password becomes *** (redis://user:***@host:6379/0,
-// redis://***@host for a lone password, as the core's xr_url_redact writes them), found as the core
-// reads a URL: the user information precedes the last '@' before the first '/' or '?' after the
-// scheme (a '#' is no delimiter there). And the message of a URL the parser refused loses every
-// quoted piece that may belong to the password: such a URL may hold a password with an unescaped
-// '?', '/' or '@', so anything between the scheme and the last '@' of the whole text counts.
+// Secrets kept out of what is printed. A URL's password becomes *** by the core's xr_url_redact
+// (the one redaction every runtime and the command use: redis://user:***@host:6379/0, a lone
+// password as redis://:***@host, a password with an unescaped '?', '/', '#' or '@' hidden whole).
+// And the message of a URL the parser refused loses every quoted piece that may belong to the
+// password (the core's parser keeps quiet about such URLs too; this covers any message it misses):
+// such a URL may hold a password with an unescaped '?', '/' or '@', so anything between the scheme
+// and the last '@' of the whole text counts.
+import { native } from "./native";
 
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 
 /** The URL with its password replaced by ***. */
 export function redactUrl(url: string): string {
   if (typeof url !== "string") throw new TypeError("url must be a string");
-  const m = SCHEME.exec(url);
-  const start = m ? m[0].length : 0;
-  let end = url.length;
-  for (const c of ["/", "?"]) {
-    const i = url.indexOf(c, start);
-    if (i >= 0 && i < end) end = i;
-  }
-  const at = url.lastIndexOf("@", end - 1);
-  if (at < start) return url;
-  const info = url.slice(start, at);
-  const colon = info.indexOf(":");
-  const shown = colon >= 0 ? `${info.slice(0, colon)}:***` : "***";
-  return `${url.slice(0, start)}${shown}@${url.slice(at + 1)}`;
+  return native.xr_binding_url_redact(url);
 }
 
 function decoded(s: string): string {
