@@ -1898,6 +1898,7 @@ class ClientRun : public BatchRun {
     for (uint32_t i = 0; i < n; i++) weight += Read(env, arr.Get(i), cmds_[i]);
     weight_ = weight;
     big_ = weight >= kBig;
+    if (big_) Hold(env);
     if (!big_) {
       Build();
       built_ = true;

@@ -112,7 +112,9 @@ void xr_js_chat_cancel(Napi::Value chat);
 /* Frees the adapter once the calls using it finished; later calls reject with ClientClosedError. */
 void xr_js_chat_close(Napi::Value chat);
 
-/* What this environment holds: {clients, chats, loops, waits, jobs} (counts), for tests. */
+/* What this environment holds, for tests: {clients, chats, loops, waits, jobs} (counts), and the
+ * bytes of big batches built and of big results decoded on each side (bigBuiltOnJsThread,
+ * bigBuiltOnPool, bigDecodedOnJsThread, bigDecodedOnPool). */
 Napi::Value xr_js_stats(Napi::Value unused);
 
 #endif
