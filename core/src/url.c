@@ -69,7 +69,7 @@ static int parse_bool(int *out, const char *v, const char *what) {
   return XR_OK;
 }
 
-static int parse_option(xr_url *u, const char *key, size_t klen, const char *val, size_t vlen) {
+static int parse_option(xr_url *u, const char *key, size_t klen, const char *val, size_t vlen, int quiet) {
   char *v = NULL;
   int rc = decode(&v, val, vlen, "query");
   if (rc) return rc;
@@ -85,6 +85,7 @@ static int parse_option(xr_url *u, const char *key, size_t klen, const char *val
   else if (KEY("cert_file")) str = &u->cert_file;
   else if (KEY("key_file")) str = &u->key_file;
   else if (KEY("server_name")) str = &u->server_name;
+  else if (quiet) rc = xr_fail(XR_EINVAL, "URL: unknown option %s", secret_hint);
   else rc = xr_fail(XR_EINVAL, "URL: unknown option '%.*s'", (int)klen, key);
 #undef KEY
   if (str) {
@@ -96,14 +97,15 @@ static int parse_option(xr_url *u, const char *key, size_t klen, const char *val
   return rc;
 }
 
-static int parse_query(xr_url *u, const char *q) {
+static int parse_query(xr_url *u, const char *q, int quiet) {
   while (*q) {
     const char *amp = strchr(q, '&');
     size_t n = amp ? (size_t)(amp - q) : strlen(q);
     const char *eq = memchr(q, '=', n);
     if (n) {
+      if (!eq && quiet) return xr_fail(XR_EINVAL, "URL: an option has no value %s", secret_hint);
       if (!eq) return xr_fail(XR_EINVAL, "URL: option '%.*s' has no value", (int)n, q);
-      int rc = parse_option(u, q, (size_t)(eq - q), eq + 1, n - (size_t)(eq - q) - 1);
+      int rc = parse_option(u, q, (size_t)(eq - q), eq + 1, n - (size_t)(eq - q) - 1, quiet);
       if (rc) return rc;
     }
     q += n + (amp ? 1 : 0);
@@ -191,7 +193,7 @@ static int parse(xr_url *u, const char *url) {
         (rc = parse_int(&u->db, slash + 1, (size_t)(rest + main_len - slash - 1), 0, INT_MAX, "db", quiet)))
       return rc;
   }
-  return q ? parse_query(u, q + 1) : XR_OK;
+  return q ? parse_query(u, q + 1, quiet) : XR_OK;
 }
 
 int xr_url_parse(xr_url **out, const char *url) {

@@ -140,6 +140,8 @@ static void test_errors_never_show_credentials(void **state) {
   expect_bad_quiet("user:hunter2@host://x", "scheme ''", "hunter2");
   expect_bad_quiet("redis//user:hunter2@host", "scheme", "hunter2");
   expect_bad_quiet("redis://u:pa?ss@localhost:6379", "bad port", "pa");
+  expect_bad_quiet("redis://x?Fr4g@h", "has no value", "Fr4g");   /* a lone password with a '?' */
+  expect_bad_quiet("redis://x?Fr4g@h=1", "unknown option", "Fr4g");
 }
 
 static void redacts(const char *url, const char *want) {
