@@ -66,6 +66,9 @@ int xr_conn_error(const xr_client *c, const redisContext *rc, int saved_errno, i
     return xr_fail(XR_ETIMEOUT, "timeout after %d ms waiting for the reply from %s", c->command_timeout_ms, c->address);
   switch (rc->err) {
     case REDIS_ERR_OOM:
+      if (xr_reply_guard_tripped(rc->reader))
+        return xr_fail(XR_EPROTOCOL, "protocol error from %s: a reply nested deeper than %d levels", c->address,
+                       XR_REPLY_MAX_DEPTH);
       return xr_fail_nomem();
     case REDIS_ERR_PROTOCOL:
       return xr_fail(XR_EPROTOCOL, "protocol error from %s: %s", c->address, rc->errstr);
@@ -261,6 +264,12 @@ static int conn_open(xr_client *c, xr_conn **out, int probe) {
       code = xr_fail(XR_ECONNECT, "cannot connect to %s: %s", c->address, rc->errstr);
     goto fail;
   }
+  if (!(conn = xr_calloc(1, sizeof *conn))) {
+    code = xr_fail_nomem();
+    goto fail;
+  }
+  conn->rc = rc;
+  xr_reply_guard_install(&conn->guard, rc->reader); /* before any reply, the TLS probe's included */
   if (c->tls) {
     if ((code = setup_budget(c, rc, &clk, "the TLS handshake"))) goto fail;
     sigpipe_guard g;
@@ -273,11 +282,6 @@ static int conn_open(xr_client *c, xr_conn **out, int probe) {
     sigpipe_restore(&g, code != XR_OK);
     if (code != XR_OK) goto fail;
   }
-  if (!(conn = xr_calloc(1, sizeof *conn))) {
-    code = xr_fail_nomem();
-    goto fail;
-  }
-  conn->rc = rc;
   conn_install_write(conn, c->tls != NULL);
   if (c->password) {
     const char *argv[3] = {"AUTH", c->username ? c->username : c->password, c->password};

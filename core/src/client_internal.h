@@ -9,8 +9,28 @@
 #include "crossredis/client.h"
 #include "internal.h"
 
+/* How deep a reply may nest: hiredis reads any depth, but frees a reply (and the bindings convert
+ * one) by recursion, so a few megabytes of "*1\r\n" from a server would overflow the stack. Real
+ * replies nest a handful of levels. */
+#define XR_REPLY_MAX_DEPTH 1000
+
+/* hiredis's reply functions for one reader, wrapped so that an aggregate deeper than
+ * XR_REPLY_MAX_DEPTH is refused: the reader then fails ("Out of memory", as hiredis reports any
+ * refused object) and xr_conn_error says what happened. Lives as long as the reader. */
+typedef struct xr_reply_guard {
+  redisReplyObjectFunctions fns;
+  const redisReplyObjectFunctions *base;
+  int too_deep;
+} xr_reply_guard;
+
+/* Installs g on r (r's privdata becomes g: the core uses it for nothing else). */
+void xr_reply_guard_install(xr_reply_guard *g, redisReader *r);
+/* 1 when r failed because a reply nested too deep. */
+int xr_reply_guard_tripped(const redisReader *r);
+
 typedef struct xr_conn {
   redisContext *rc;
+  xr_reply_guard guard;
   uint64_t gen;
   struct xr_conn *next;
   /* hiredis's I/O functions for this connection with the write replaced by one that never raises

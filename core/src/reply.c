@@ -1,6 +1,7 @@
 /* Replies are hiredis reply objects handed to the caller as they are: no copy on the hot path. */
 #include <hiredis/hiredis.h>
 
+#include "client_internal.h"
 #include "crossredis/client.h"
 
 #define R(r) ((const redisReply *)(r))
@@ -41,4 +42,33 @@ size_t xr_reply_count(const xr_reply *r) {
 
 const xr_reply *xr_reply_at(const xr_reply *r, size_t i) {
   return i < xr_reply_count(r) ? (const xr_reply *)R(r)->element[i] : NULL;
+}
+
+/* ---- the depth guard ---------------------------------------------------------------------------- */
+
+/* An aggregate's task knows its parents: depth is their count plus one. */
+static void *guarded_array(const redisReadTask *task, size_t elements) {
+  xr_reply_guard *g = task->privdata;
+  int depth = 1;
+  for (const redisReadTask *p = task->parent; p; p = p->parent) {
+    if (++depth > XR_REPLY_MAX_DEPTH) {
+      g->too_deep = 1;
+      return NULL;
+    }
+  }
+  return g->base->createArray(task, elements);
+}
+
+void xr_reply_guard_install(xr_reply_guard *g, redisReader *r) {
+  g->base = r->fn;
+  g->fns = *r->fn;
+  g->fns.createArray = guarded_array;
+  g->too_deep = 0;
+  r->fn = &g->fns;
+  r->privdata = g;
+}
+
+int xr_reply_guard_tripped(const redisReader *r) {
+  const xr_reply_guard *g = r ? r->privdata : NULL;
+  return g && r->fn == &g->fns && g->too_deep;
 }

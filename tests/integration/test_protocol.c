@@ -1,11 +1,12 @@
-/* Faults a real redis-server does not produce on demand: a malformed reply and a reply cut off
- * mid-way. A scripted fake server (one thread, one connection) answers each request with the next
- * scripted bytes; everything else in the suite talks to real servers. */
+/* Faults a real redis-server does not produce on demand: a malformed reply, a reply cut off
+ * mid-way, a reply nested too deep. A scripted fake server (one thread, one connection) answers
+ * each request with the next scripted bytes; everything else in the suite talks to real servers. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <arpa/inet.h>
@@ -33,8 +34,9 @@ static void *serve(void *arg) {
   size_t i = 0;
   for (; i < f->count && f->replies[i]; i++) {
     if (read(fd, buf, sizeof buf) <= 0) break;
+    /* MSG_NOSIGNAL: a client that refuses a long reply closes the connection while it is sent */
     size_t n = strlen(f->replies[i]);
-    if (write(fd, f->replies[i], n) != (ssize_t)n) break;
+    if (send(fd, f->replies[i], n, MSG_NOSIGNAL) != (ssize_t)n) break;
   }
   if (i < f->count && f->replies[i] == NULL) {
     close(fd); /* scripted: hang up with the reply unfinished */
@@ -129,11 +131,100 @@ static void test_malformed_reply_in_a_batch(void **state) {
   fake_stop(&f);
 }
 
+/* A fake whose reply to the first command is `levels` one-element arrays around the integer 1
+ * ("*1\r\n" x levels, ":1\r\n"), and a client on it. */
+typedef struct deep_fake {
+  fake f;
+  char *reply;
+  const char *script[2];
+  xr_client *c;
+} deep_fake;
+
+static void deep_start(deep_fake *d, size_t levels) {
+  d->reply = malloc(levels * 4 + 5);
+  assert_non_null(d->reply);
+  for (size_t i = 0; i < levels; i++) memcpy(d->reply + 4 * i, "*1\r\n", 4);
+  memcpy(d->reply + 4 * levels, ":1\r\n", 5);
+  d->script[0] = "+PONG\r\n";
+  d->script[1] = d->reply;
+  fake_start(&d->f, d->script, 2);
+  d->c = open_fake(&d->f);
+}
+
+static void deep_stop(deep_fake *d) {
+  xr_client_close(d->c);
+  fake_stop(&d->f);
+  free(d->reply);
+}
+
+/* A reply nested a million levels deep (4 MB) was read whole, then crashed the process in
+ * hiredis's recursive free (found by tests/fuzz/fuzz_resp). Deeper than 1000 levels is refused. */
+static void deep_reply_refused(size_t levels) {
+  deep_fake d;
+  deep_start(&d, levels);
+  char want[96];
+  snprintf(want, sizeof want, "protocol error from 127.0.0.1:%d: a reply nested deeper than 1000 levels", d.f.port);
+  xr_reply *r = (xr_reply *)1;
+  const char *get[] = {"GET", "k"};
+  XR_FAILS(xr_client_command(d.c, &r, 2, get, NULL), XR_EPROTOCOL, want);
+  assert_null(r);
+  deep_stop(&d);
+}
+
+static void test_million_levels_deep_reply_refused(void **state) {
+  (void)state;
+  deep_reply_refused(1000000);
+}
+
+static void test_one_level_too_deep_refused(void **state) {
+  (void)state;
+  deep_reply_refused(1001);
+}
+
+static void test_deepest_reply_read(void **state) {
+  (void)state;
+  deep_fake d;
+  deep_start(&d, 1000);
+  xr_reply *r = NULL;
+  XR_OK(itest_cmd(d.c, &r, "GET", "k", NULL));
+  const xr_reply *e = r;
+  for (int level = 0; level < 1000; level++) {
+    assert_int_equal(xr_reply_kind(e), XR_REPLY_ARRAY);
+    assert_int_equal(xr_reply_count(e), 1);
+    e = xr_reply_at(e, 0);
+  }
+  assert_int_equal(xr_reply_integer(e), 1);
+  xr_reply_free(r);
+  deep_stop(&d);
+}
+
+static void test_deep_reply_in_a_batch(void **state) {
+  (void)state;
+  deep_fake d;
+  deep_start(&d, 100000);
+  xr_batch *b = NULL;
+  XR_OK(xr_batch_new(&b));
+  const char *get[] = {"GET", "k"};
+  assert_int_equal(xr_batch_add(b, 2, get, NULL), 0);
+  XR_FAILS(xr_client_exec(d.c, b), XR_EPROTOCOL, "nested deeper than 1000 levels");
+  const xr_reply *r = (const xr_reply *)1;
+  const char *msg = NULL;
+  assert_int_equal(xr_batch_result(b, 0, &r, &msg), XR_EPROTOCOL);
+  assert_null(r);
+  assert_non_null(strstr(msg, "nested deeper than 1000 levels"));
+  xr_batch_free(b);
+  deep_stop(&d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_malformed_reply_is_a_protocol_error),
       cmocka_unit_test(test_truncated_reply_is_a_lost_connection),
       cmocka_unit_test(test_malformed_reply_in_a_batch),
+      cmocka_unit_test(test_million_levels_deep_reply_refused),
+      cmocka_unit_test(test_one_level_too_deep_refused),
+      cmocka_unit_test(test_deepest_reply_read),
+      cmocka_unit_test(test_deep_reply_in_a_batch),
   };
   return cmocka_run_group_tests_name("protocol", tests, NULL, NULL);
 }

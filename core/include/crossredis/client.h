@@ -154,6 +154,9 @@ XR_API int xr_client_command_timeout_ms(const xr_client *c);
 
 /* ---- replies -------------------------------------------------------------------------------- */
 
+/* A reply nested deeper than 1000 levels (arrays, maps, sets in one another) is refused: the call
+ * fails XR_EPROTOCOL ("a reply nested deeper than 1000 levels") and the connection is closed. */
+
 /* Reply types, the same numbers hiredis uses. */
 typedef enum xr_reply_type {
   XR_REPLY_STRING = 1,
