@@ -252,9 +252,12 @@ size_t xr_url_redact(char *out, size_t cap, const char *url) {
   if (!at) {
     xr_buf_puts(&b, url);
   } else {
-    const char *colon = memchr(auth, ':', (size_t)(at - auth));
+    /* The user stays when a ':' ends it before the first '@': unix:// ends the credentials there,
+     * so a ':' after it may be in the socket path, with the password before it. */
+    const char *first_at = memchr(auth, '@', (size_t)(at - auth) + 1);
+    const char *colon = memchr(auth, ':', (size_t)(first_at - auth));
     xr_buf_append(&b, url, (size_t)(auth - url));
-    if (colon) xr_buf_append(&b, auth, (size_t)(colon - auth)); /* the user stays */
+    if (colon) xr_buf_append(&b, auth, (size_t)(colon - auth));
     xr_buf_puts(&b, ":***");          /* a lone password is shown as an empty user's */
     xr_buf_puts(&b, at);
   }

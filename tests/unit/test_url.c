@@ -174,6 +174,32 @@ static void test_redact(void **state) {
   assert_int_equal(xr_url_redact(NULL, 0, "redis://u:pw@h"), strlen("redis://u:***@h"));
 }
 
+/* What the parser reads as the password, the redaction hides; inputs the fuzzer (fuzz_url) found
+ * leaking. `password` is what the parser takes from `url`. */
+static void hides_parsed_password(const char *url, const char *password, const char *want) {
+  xr_url *u = parse_ok(url);
+  assert_non_null(u->password);
+  assert_string_equal(u->password, password);
+  xr_url_free(u);
+  redacts(url, want);
+  char out[256];
+  xr_url_redact(out, sizeof out, url);
+  assert_null(strstr(out, password));
+}
+
+static void test_redact_hides_what_the_parser_reads(void **state) {
+  (void)state;
+  /* unix:// credentials end at the first '@'; a ':' after it is in the socket path, not the user */
+  hides_parsed_password("unix://hunter2@/run/a:b@c", "hunter2", "unix://:***@c");
+  hides_parsed_password("unix://8\xf5@/edis://\xfc=\xff\xff\xff\xff@", "8\xf5", "unix://:***@");
+  /* a '#' is part of the password for the parser, not the start of a fragment */
+  hides_parsed_password("redis://u:p#ss@host", "p#ss", "redis://u:***@host");
+  hides_parsed_password("redis://:my#secret@host:6379/0?db=1", "my#secret", "redis://:***@host:6379/0?db=1");
+  /* a user that holds an '@' goes too: the first '@' may end the credentials */
+  redacts("redis://us@er:pw@host", "redis://:***@host");
+  redacts("unix://u:pw@/run/redis.sock", "unix://u:***@/run/redis.sock");
+}
+
 static void test_open_url_rediss_needs_tls(void **state) {
   (void)state;
   xr_client *c = (xr_client *)1;
@@ -206,6 +232,7 @@ int main(void) {
       cmocka_unit_test(test_errors_name_the_part),
       cmocka_unit_test(test_errors_never_show_credentials),
       cmocka_unit_test(test_redact),
+      cmocka_unit_test(test_redact_hides_what_the_parser_reads),
       cmocka_unit_test(test_open_url_rediss_needs_tls),
       cmocka_unit_test(test_options_checked),
   };

@@ -97,8 +97,9 @@ XR_API void xr_url_free(xr_url *u);
  * (which may be NULL when cap is 0) and returns the length the whole text needs, like snprintf.
  * The last '@' before the query ends the password, so one with an unescaped '/' or '@' is hidden
  * too; with no '@' there, the last '@' anywhere (a password with an unescaped '?'), which may hide
- * a query value as well: the safe side. Messages of xr_url_parse never echo a piece of a URL that
- * holds credentials. */
+ * a query value as well: the safe side. The user is kept only when a ':' ends it before the first
+ * '@' (a unix:// socket path may hold a ':'). Messages of xr_url_parse never echo a piece of a URL
+ * that holds credentials. */
 XR_API size_t xr_url_redact(char *out, size_t cap, const char *url);
 
 /* Copies what `u` says into `opts` (strings point into `u`, which must outlive their use);
