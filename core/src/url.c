@@ -242,11 +242,11 @@ size_t xr_url_redact(char *out, size_t cap, const char *url) {
   if (!url) url = "";
   const char *sep = strstr(url, "://");
   const char *auth = sep ? sep + 3 : url;
-  size_t main_len = strcspn(auth, "?#");
+  size_t main_len = strcspn(auth, "?"); /* not '#': the parser has no fragments, a password may hold one */
   const char *at = NULL;
   for (const char *p = auth; p < auth + main_len; p++)
     if (*p == '@') at = p; /* the last '@', as the parser takes it */
-  if (!at) /* a password holding an unescaped '?' or '#': better a query value hidden too than it shown */
+  if (!at) /* a password holding an unescaped '?': better a query value hidden too than it shown */
     at = strrchr(auth, '@');
   xr_buf b = XR_BUF_INIT;
   if (!at) {

@@ -195,6 +195,8 @@ static void test_redact_hides_what_the_parser_reads(void **state) {
   /* a '#' is part of the password for the parser, not the start of a fragment */
   hides_parsed_password("redis://u:p#ss@host", "p#ss", "redis://u:***@host");
   hides_parsed_password("redis://:my#secret@host:6379/0?db=1", "my#secret", "redis://:***@host:6379/0?db=1");
+  hides_parsed_password("redis://user:pa@ss#word@host", "pa@ss#word", "redis://user:***@host");
+  hides_parsed_password("redis://p%40ss%3Aw@db.example:138A#@h:6380", "138A#", "redis://:***@h:6380");
   /* a user that holds an '@' goes too: the first '@' may end the credentials */
   redacts("redis://us@er:pw@host", "redis://:***@host");
   redacts("unix://u:pw@/run/redis.sock", "unix://u:***@/run/redis.sock");

@@ -95,11 +95,11 @@ XR_API void xr_url_free(xr_url *u);
  * user:pw@host:6379 becomes user:***@host:6379, a lone password pw@host becomes :***@host, and a
  * URL without credentials is copied as it is. Writes at most cap bytes, NUL-terminated, into out
  * (which may be NULL when cap is 0) and returns the length the whole text needs, like snprintf.
- * The last '@' before the query ends the password, so one with an unescaped '/' or '@' is hidden
- * too; with no '@' there, the last '@' anywhere (a password with an unescaped '?'), which may hide
- * a query value as well: the safe side. The user is kept only when a ':' ends it before the first
- * '@' (a unix:// socket path may hold a ':'). Messages of xr_url_parse never echo a piece of a URL
- * that holds credentials. */
+ * The last '@' before the query ends the password, so one with an unescaped '/', '@' or '#' (no
+ * fragment to the parser) is hidden too; with no '@' there, the last '@' anywhere (a password with
+ * an unescaped '?'), which may hide a query value as well: the safe side. The user is kept only
+ * when a ':' ends it before the first '@' (a unix:// socket path may hold a ':'). Messages of
+ * xr_url_parse never echo a piece of a URL that holds credentials. */
 XR_API size_t xr_url_redact(char *out, size_t cap, const char *url);
 
 /* Copies what `u` says into `opts` (strings point into `u`, which must outlive their use);
