@@ -62,9 +62,10 @@ static int parse_int(int *out, const char *s, size_t n, long lo, long hi, const 
   return XR_OK;
 }
 
-static int parse_bool(int *out, const char *v, const char *what) {
+static int parse_bool(int *out, const char *v, const char *what, int quiet) {
   if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes")) *out = 1;
   else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no")) *out = 0;
+  else if (quiet) return xr_fail(XR_EINVAL, "URL: option %s takes true or false %s", what, secret_hint);
   else return xr_fail(XR_EINVAL, "URL: option %s takes true or false, not '%s'", what, v);
   return XR_OK;
 }
@@ -75,11 +76,12 @@ static int parse_option(xr_url *u, const char *key, size_t klen, const char *val
   if (rc) return rc;
 #define KEY(k) (klen == sizeof(k) - 1 && memcmp(key, k, klen) == 0)
   char **str = NULL;
-  if (KEY("connect_timeout_ms")) rc = parse_int(&u->connect_timeout_ms, v, strlen(v), 0, INT_MAX, "connect_timeout_ms", 0);
-  else if (KEY("timeout_ms")) rc = parse_int(&u->command_timeout_ms, v, strlen(v), 0, INT_MAX, "timeout_ms", 0);
-  else if (KEY("pool_size")) rc = parse_int(&u->pool_size, v, strlen(v), 1, 4096, "pool_size", 0);
-  else if (KEY("db")) rc = parse_int(&u->db, v, strlen(v), 0, INT_MAX, "db", 0);
-  else if (KEY("insecure")) rc = parse_bool(&u->insecure, v, "insecure");
+  /* quiet: the value may be the tail of a password that held an unescaped '?' */
+  if (KEY("connect_timeout_ms")) rc = parse_int(&u->connect_timeout_ms, v, strlen(v), 0, INT_MAX, "connect_timeout_ms", quiet);
+  else if (KEY("timeout_ms")) rc = parse_int(&u->command_timeout_ms, v, strlen(v), 0, INT_MAX, "timeout_ms", quiet);
+  else if (KEY("pool_size")) rc = parse_int(&u->pool_size, v, strlen(v), 1, 4096, "pool_size", quiet);
+  else if (KEY("db")) rc = parse_int(&u->db, v, strlen(v), 0, INT_MAX, "db", quiet);
+  else if (KEY("insecure")) rc = parse_bool(&u->insecure, v, "insecure", quiet);
   else if (KEY("client_name")) str = &u->client_name;
   else if (KEY("ca_file")) str = &u->ca_file;
   else if (KEY("cert_file")) str = &u->cert_file;

@@ -142,6 +142,13 @@ static void test_errors_never_show_credentials(void **state) {
   expect_bad_quiet("redis://u:pa?ss@localhost:6379", "bad port", "pa");
   expect_bad_quiet("redis://x?Fr4g@h", "has no value", "Fr4g");   /* a lone password with a '?' */
   expect_bad_quiet("redis://x?Fr4g@h=1", "unknown option", "Fr4g");
+  /* an option's value may be the tail of such a password (found by fuzz_url) */
+  expect_bad_quiet("redis://u:1?timeout_ms=Fr4g@h", "bad timeout_ms", "Fr4g");
+  expect_bad_quiet("redis://u:1?db=Fr4g@h", "bad db", "Fr4g");
+  expect_bad_quiet("rediss://u:1?insecure=Fr4g@h", "insecure takes true or false", "Fr4g");
+  /* without credentials the value is still shown */
+  expect_bad("redis://h?timeout_ms=abc", "bad timeout_ms 'abc'");
+  expect_bad("rediss://h?insecure=maybe", "not 'maybe'");
 }
 
 static void redacts(const char *url, const char *want) {
