@@ -17,7 +17,8 @@
         "build-swig/crossredis_wrap.cxx",
         "../bindings/javascript/bridge.cc",
         "../bindings/binding.c",
-        "<!@(node -p \"require('fs').readdirSync('../core/src').filter(f=>f.endsWith('.c')).map(f=>'../core/src/'+f).join(' ')\")",
+        # the core's one source list (CMake reads it too)
+        "<!@(node -p \"require('fs').readFileSync('../core/sources.txt','utf8').split('\\n').filter(l=>/^[^#].*\\.c$/.test(l)).map(f=>'../core/src/'+f).join(' ')\")",
       ],
       "include_dirs": [
         "<(node_root_dir)/include/node",  # first: <openssl/*.h> are Node's bundled OpenSSL

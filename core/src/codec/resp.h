@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "internal.h"
+#include "base/internal.h"
 
 /* "<kind><n>\r\n", kind '*' (array) or '$' (bulk). */
 void xr_resp_count(xr_buf *w, char kind, size_t n);

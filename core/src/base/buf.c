@@ -1,7 +1,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "base/internal.h"
 
 int xr_buf_reserve(xr_buf *b, size_t extra) {
   if (b->oom) return -1;

@@ -1,7 +1,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "base/internal.h"
 
 /* One per thread: the message buffer and the public view of it. */
 static _Thread_local char last_message[1024];

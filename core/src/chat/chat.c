@@ -3,12 +3,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "chat_internal.h"
-#include "client_internal.h"
+#include "chat/chat_internal.h"
+#include "net/client_internal.h"
 #include "crossredis/alloc.h"
 #include "crossredis/chat.h"
 #include "crossredis/timestamp.h"
-#include "internal.h"
+#include "base/internal.h"
 
 /* Scripts: the same effects as the upstream adapters' scripts (SPEC.md 1.2); the text differs
  * only in white space, which upstream also varies. */

@@ -1,6 +1,6 @@
 #include <string.h>
 
-#include "resp.h"
+#include "codec/resp.h"
 
 static size_t digits(size_t n) {
   size_t d = 1;

@@ -1,7 +1,7 @@
 /* Replies are hiredis reply objects handed to the caller as they are: no copy on the hot path. */
 #include <hiredis/hiredis.h>
 
-#include "client_internal.h"
+#include "net/client_internal.h"
 #include "crossredis/client.h"
 
 #define R(r) ((const redisReply *)(r))

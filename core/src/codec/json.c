@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "crossredis/json.h"
-#include "internal.h"
-#include "json_internal.h"
+#include "base/internal.h"
+#include "codec/json_internal.h"
 
 /* Deepest nesting the writers accept: the same limit jansson's parser has, so anything parsed can
  * be written, while a hand-built value cannot exhaust the stack. */

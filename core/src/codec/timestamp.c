@@ -3,7 +3,7 @@
 #include <time.h>
 
 #include "crossredis/timestamp.h"
-#include "internal.h"
+#include "base/internal.h"
 
 #define SECS_PER_DAY INT64_C(86400)
 

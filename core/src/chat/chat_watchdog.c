@@ -2,8 +2,8 @@
  * every runtime, driven by the caller's clock and timer so the core starts no thread. */
 #include <string.h>
 
-#include "chat_internal.h"
-#include "internal.h"
+#include "chat/chat_internal.h"
+#include "base/internal.h"
 
 struct xr_chat_watchdog {
   xr_chat *s;

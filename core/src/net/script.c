@@ -2,9 +2,9 @@
 #include <string.h>
 
 #include "crossredis/client.h"
-#include "internal.h"
-#include "script_internal.h"
-#include "sha1.h"
+#include "base/internal.h"
+#include "net/script_internal.h"
+#include "base/sha1.h"
 
 int xr_script_new(xr_script **out, const char *body, size_t len) {
   if (!out || !body) return xr_fail(XR_EINVAL, "xr_script_new: out and body are required");

@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "sha1.h"
+#include "base/sha1.h"
 
 static uint32_t rol(uint32_t v, int n) { return (v << n) | (v >> (32 - n)); }
 

@@ -7,7 +7,7 @@
 #include <hiredis/hiredis.h>
 
 #include "crossredis/client.h"
-#include "internal.h"
+#include "base/internal.h"
 
 /* How deep a reply may nest: hiredis reads any depth, but frees a reply (and the bindings convert
  * one) by recursion, so a few megabytes of "*1\r\n" from a server would overflow the stack. Real

@@ -2,8 +2,8 @@
  * pipeline, and its reply decoded by the same decoder. */
 #include <string.h>
 
-#include "chat_internal.h"
-#include "internal.h"
+#include "chat/chat_internal.h"
+#include "base/internal.h"
 
 typedef enum op_kind { OP_STATUS, OP_BOOL, OP_SET_NX, OP_LOCK, OP_INTEGER, OP_VALUE, OP_LIST, OP_ENTRY } op_kind;
 

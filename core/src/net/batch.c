@@ -13,11 +13,11 @@
 
 #include <hiredis/hiredis.h>
 
-#include "client_internal.h"
+#include "net/client_internal.h"
 #include "crossredis/client.h"
-#include "internal.h"
-#include "resp.h"
-#include "script_internal.h"
+#include "base/internal.h"
+#include "codec/resp.h"
+#include "net/script_internal.h"
 
 typedef struct op {
   size_t off, len;          /* the encoded command in b->wire */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "crossredis/client.h"
-#include "internal.h"
+#include "base/internal.h"
 
 static int hexval(int c) {
   if (c >= '0' && c <= '9') return c - '0';

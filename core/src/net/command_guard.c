@@ -4,7 +4,7 @@
  * do: replies shifted by one, writes landing in another database. */
 #include <strings.h>
 
-#include "client_internal.h"
+#include "net/client_internal.h"
 
 typedef struct guarded {
   const char *name;  /* the command */

@@ -8,7 +8,7 @@
 #include <sys/random.h>
 
 #include "crossredis/token.h"
-#include "internal.h"
+#include "base/internal.h"
 
 /* ---- random bytes ---------------------------------------------------------------------------- */
 

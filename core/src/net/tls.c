@@ -13,8 +13,8 @@
 #include <openssl/x509v3.h>
 
 #include "crossredis/tls.h"
-#include "internal.h"
-#include "tls_hook.h"
+#include "base/internal.h"
+#include "net/tls_hook.h"
 
 typedef struct xr_tls_impl {
   struct xr_tls base;

@@ -16,12 +16,12 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/sds.h>
 
-#include "client_internal.h"
+#include "net/client_internal.h"
 #include "crossredis/client.h"
-#include "internal.h"
-#include "resp.h"
-#include "script_internal.h"
-#include "tls_hook.h"
+#include "base/internal.h"
+#include "codec/resp.h"
+#include "net/script_internal.h"
+#include "net/tls_hook.h"
 
 struct xr_client {
   char *host, *unix_path, *username, *password, *client_name;

@@ -4,7 +4,7 @@
 #include <hiredis/alloc.h>
 #include <jansson.h>
 
-#include "internal.h"
+#include "base/internal.h"
 
 static xr_allocator current = {malloc, calloc, realloc, free};
 

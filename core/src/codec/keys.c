@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "crossredis/keys.h"
-#include "internal.h"
+#include "base/internal.h"
 
 /* ---- CRC-16/XMODEM --------------------------------------------------------------------------- */
 

@@ -13,10 +13,10 @@
 
 #include <jansson.h>
 
-#include "chat_internal.h"
+#include "chat/chat_internal.h"
 #include "crossredis/chat.h"
-#include "internal.h"
-#include "json_internal.h"
+#include "base/internal.h"
+#include "codec/json_internal.h"
 
 void xr_chat_queue_entry_clear(xr_chat_queue_entry *e) {
   if (!e) return;
