@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "crossredis/client.h"
+#include "crossredis/loop.h"
 
 #ifndef CROSSREDIS_VERSION
 #define CROSSREDIS_VERSION "0.1.0"

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "crossredis/client.h"
+#include "crossredis/loop.h"
 #include "crossredis/error.h"
 #include "redis_server.h"
 

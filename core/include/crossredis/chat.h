@@ -37,6 +37,7 @@
 #include "client.h"
 #include "export.h"
 #include "json.h"
+#include "loop.h"
 #include "token.h"
 
 #ifdef __cplusplus

@@ -224,43 +224,7 @@ XR_API int xr_client_exec(xr_client *c, xr_batch *b);
 XR_API int xr_batch_result(const xr_batch *b, size_t i, const xr_reply **reply,
                            const char **message);
 
-/* ---- loop connections: batches driven by an event loop ---------------------------------------
- * For a caller with its own event loop (the Node addon on libuv): a connection of its own, outside
- * the pool, whose socket is non-blocking; the caller watches its fd (readable always, writable
- * when asked) and calls back when it is ready, so no thread waits. One batch at a time; timeouts
- * are the caller's (xr_client_command_timeout_ms, then xr_loop_conn_cancel). A connection that
- * failed (lost, timed out, cancelled) stays broken: close it and open another. TCP, unix sockets
- * and TLS (OpenSSL's WANT_READ/WANT_WRITE become XR_WAIT_READ/XR_WAIT_WRITE). Close every loop
- * connection before its client. */
-
-typedef struct xr_loop_conn xr_loop_conn;
-
-#define XR_WAIT_READ 1
-#define XR_WAIT_WRITE 2
-
-/* Connects (blocking, as the pool's connections do: TLS handshake, AUTH, SELECT, CLIENT SETNAME). */
-XR_API int xr_loop_conn_open(xr_loop_conn **out, xr_client *c);
-XR_API void xr_loop_conn_close(xr_loop_conn *lc);
-XR_API int xr_loop_conn_fd(const xr_loop_conn *lc);
-/* 1 once the connection failed; 1 for NULL. */
-XR_API int xr_loop_conn_broken(const xr_loop_conn *lc);
-/* 1 while a batch runs on it. */
-XR_API int xr_loop_conn_busy(const xr_loop_conn *lc);
-
-/* Sends b as far as the socket takes it. *wait: XR_WAIT_WRITE or XR_WAIT_READ (call
- * xr_loop_conn_continue once the fd is ready that way), or 0 when the batch finished already.
- * Returns like xr_client_exec (XR_EINVAL while another batch runs, XR_ECLOSED when broken). */
-XR_API int xr_loop_conn_start(xr_loop_conn *lc, xr_batch *b, int *wait);
-
-/* Does the I/O the ready fd allows. *wait as above; 0 when the batch finished (its results are
- * readable). Called while no batch runs (the fd turned readable when idle), it returns 0 when
- * that was nothing, else XR_EIO (the server closed the connection) and the connection is broken. */
-XR_API int xr_loop_conn_continue(xr_loop_conn *lc, int *wait);
-
-/* Abandons the running batch: its operations without a reply fail with `code` (XR_ETIMEOUT:
- * "timeout after N ms waiting for a reply from host:port"), and the connection is broken (a late
- * reply must not reach the next batch). Nothing running: nothing happens. */
-XR_API void xr_loop_conn_cancel(xr_loop_conn *lc, int code);
+/* Loop connections (batches driven by the caller's event loop) are in loop.h. */
 
 #ifdef __cplusplus
 }

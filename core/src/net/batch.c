@@ -15,6 +15,7 @@
 
 #include "net/client_internal.h"
 #include "crossredis/client.h"
+#include "crossredis/loop.h"
 #include "base/internal.h"
 #include "codec/resp.h"
 #include "net/script_internal.h"
