@@ -117,3 +117,7 @@ char *xr_binding_url_redact(const char *url) {
   if (out) xr_url_redact(out, n + 1, url);
   return out;
 }
+
+const char *xr_binding_op_arg_name(const xr_op_info *info, size_t i) {
+  return info && i < info->nargs ? info->arg_names[i] : NULL;
+}

@@ -50,4 +50,7 @@ int xr_binding_url_check(const char *url);
 /* `url` with its password hidden (xr_url_redact), allocated (xr_free); NULL when out of memory. */
 char *xr_binding_url_redact(const char *url);
 
+/* Argument i of an operation's row (op.h): its name ("ttl_ms"), NULL past the last. */
+const char *xr_binding_op_arg_name(const xr_op_info *info, size_t i);
+
 #endif

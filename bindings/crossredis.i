@@ -70,12 +70,20 @@
 %ignore xr_key_share_tag;
 
 %ignore xr_url_redact;
+/* The op table (op.h): rows are read-only; results are converted by the language's typemaps. */
+%immutable xr_op_info;
+%ignore xr_op_info::arg_kinds;
+%ignore xr_op_info::arg_names;
+%ignore xr_result;
+%ignore xr_result_clear;
+%ignore xr_result_shape;
+%ignore xr_result_shape_of;
 %newobject xr_binding_url_redact;
 %typemap(newfree) char *xr_binding_url_redact "xr_free($1);";
 
 /* Argument shapes (each language's file gives the typemaps). */
 %apply (const char *BYTES, size_t LEN) {
-  (const char *thread_id, size_t len), (const char *key, size_t key_len), (const char *key, size_t len), (const char *json, size_t json_len),
+  (const char *thread_id, size_t len), (const char *thread_id, size_t thread_id_len), (const char *message_json, size_t message_json_len), (const char *key, size_t key_len), (const char *key, size_t len), (const char *json, size_t json_len),
   (const char *token, size_t token_len), (const char *token, size_t len), (const char *message_json, size_t message_len),
   (const char *raw, size_t raw_len), (const char *body, size_t len), (const char *value, size_t len),
   (const char *scope, size_t scope_len), (const char *value, size_t value_len), (const char *prefix, size_t len)
@@ -93,5 +101,6 @@
 %include "crossredis/client.h"
 %include "crossredis/keys.h"
 %include "crossredis/token.h"
+%include "crossredis/op.h"
 %include "crossredis/chat.h"
 %include "binding.h"

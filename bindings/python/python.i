@@ -392,4 +392,125 @@ static void xr_py_raise_entry(int code, const xr_chat_queue_entry *e) {
   xr_py_argv_free(&a_$argnum);
 }
 
+/* ---- operations by code (op.h): arguments and results converted by kind, never per operation ---- */
+
+/* An operation's arguments: a sequence of (name, value) pairs, the names for messages; a str is
+ * TEXT (its UTF-8), bytes (or bytearray) BYTES, an int INT. The core checks each against its row. */
+%typemap(in) (const xr_arg *args, size_t nargs) (xr_arg a_[XR_OP_ARGS_MAX], PyObject *fast_ = NULL) {
+  fast_ = PySequence_Fast($input, "the arguments must be a sequence");
+  if (!fast_) SWIG_fail;
+  Py_ssize_t n_ = PySequence_Fast_GET_SIZE(fast_);
+  if (n_ > XR_OP_ARGS_MAX) {
+    PyErr_Format(PyExc_TypeError, "at most %d arguments, got %zd", XR_OP_ARGS_MAX, n_);
+    SWIG_fail;
+  }
+  for (Py_ssize_t i_ = 0; i_ < n_; i_++) {
+    PyObject *pair_ = PySequence_Fast_GET_ITEM(fast_, i_), *v_;
+    const char *name_;
+    if (!PyTuple_Check(pair_) || PyTuple_GET_SIZE(pair_) != 2 || !(name_ = PyUnicode_AsUTF8(PyTuple_GET_ITEM(pair_, 0)))) {
+      if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "each argument must be a (name, value) pair");
+      SWIG_fail;
+    }
+    v_ = PyTuple_GET_ITEM(pair_, 1);
+    memset(&a_[i_], 0, sizeof a_[i_]);
+    if (PyUnicode_Check(v_)) {
+      Py_ssize_t len_ = 0;
+      if (!(a_[i_].data = xr_py_utf8(v_, &len_, name_))) SWIG_fail;
+      a_[i_].len = (size_t)len_;
+    } else if (PyBytes_Check(v_) || PyByteArray_Check(v_)) {
+      a_[i_].data = PyBytes_Check(v_) ? PyBytes_AS_STRING(v_) : PyByteArray_AS_STRING(v_);
+      a_[i_].len = (size_t)Py_SIZE(v_);
+    } else if (PyLong_Check(v_) && !PyBool_Check(v_)) {
+      int overflow_ = 0;
+      long long x_ = PyLong_AsLongLongAndOverflow(v_, &overflow_);
+      if (overflow_) {
+        xr_py_invalid("%s: %S is out of range for a 64-bit integer", name_, v_);
+        SWIG_fail;
+      }
+      if (x_ == -1 && PyErr_Occurred()) SWIG_fail;
+      a_[i_].num = (int64_t)x_;
+    } else {
+      PyErr_Format(PyExc_TypeError, "%s must be a str, bytes or int, not %.100s", name_, Py_TYPE(v_)->tp_name);
+      SWIG_fail;
+    }
+  }
+  $1 = a_;
+  $2 = (size_t)n_;
+}
+%typemap(freearg) (const xr_arg *args, size_t nargs) {
+  Py_XDECREF(fast_$argnum);  /* the items (and their UTF-8) lived through it */
+}
+
+%{
+/* A result as Python values, by its kind: None, bool, int, bytes or None (VALUE), a list of bytes
+ * (LIST), a tuple of its fields or None (LOCK, ENTRY: TEXT and BYTES fields as bytes). */
+static PyObject *xr_py_result(const xr_result *r) {
+  switch (r->kind) {
+    case XR_RESULT_STATUS:
+      Py_RETURN_NONE;
+    case XR_RESULT_BOOL:
+      return PyBool_FromLong(r->present);
+    case XR_RESULT_INTEGER:
+      return PyLong_FromLongLong(r->integer);
+    case XR_RESULT_LIST:
+      return r->list ? xr_py_reply(r->list) : PyList_New(0);
+    default:
+      break;
+  }
+  if (!r->present) Py_RETURN_NONE;
+  if (r->kind == XR_RESULT_VALUE) return PyBytes_FromStringAndSize(r->fields[0].data, (Py_ssize_t)r->fields[0].len);
+  const xr_result_shape *shape = xr_result_shape_of(r->kind);
+  PyObject *t = PyTuple_New((Py_ssize_t)r->nfields);
+  for (size_t i = 0; t && i < r->nfields; i++) {
+    PyObject *f = shape->field_kinds[i] == XR_ARG_INT ? PyLong_FromLongLong(r->fields[i].num)
+                  : r->fields[i].data ? PyBytes_FromStringAndSize(r->fields[i].data, (Py_ssize_t)r->fields[i].len)
+                                      : (Py_INCREF(Py_None), Py_None);
+    if (!f) {
+      Py_CLEAR(t);
+      break;
+    }
+    PyTuple_SET_ITEM(t, (Py_ssize_t)i, f);
+  }
+  return t;
+}
+
+/* A failure whose result still carries an entry's raw bytes (a popped entry that does not decode):
+ * the exception gets them as `raw`, so nothing is lost. */
+static void xr_py_raise_result(int code, const xr_result *r) {
+  xr_py_raise(code);
+  if (r->kind != XR_RESULT_ENTRY || r->nfields < 4 || !r->fields[3].data) return;
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  PyErr_NormalizeException(&type, &value, &tb);
+  PyObject *raw = PyBytes_FromStringAndSize(r->fields[3].data, (Py_ssize_t)r->fields[3].len);
+  if (raw && value) PyObject_SetAttrString(value, "raw", raw);
+  Py_XDECREF(raw);
+  PyErr_Restore(type, value, tb);
+}
+%}
+%typemap(in, numinputs=0) xr_result * (xr_result r_) {
+  memset(&r_, 0, sizeof r_);
+  $1 = &r_;
+}
+%typemap(argout) xr_result * {
+  PyObject *v_ = xr_py_result($1);
+  if (!v_) SWIG_fail;
+  $result = SWIG_AppendOutput($result, v_);
+}
+%typemap(freearg) xr_result * {
+  xr_result_clear($1);
+}
+/* xr_chat_call and xr_chat_batch_result: a failure may still carry an entry's raw bytes. */
+%define XR_PY_RESULT_CALL(FN, ARG)
+%typemap(out) int FN {
+  if ($1 < 0) {
+    xr_py_raise_result($1, ARG);
+    SWIG_fail;
+  }
+  $result = PyLong_FromLong($1);
+}
+%enddef
+XR_PY_RESULT_CALL(xr_chat_call, arg5)
+XR_PY_RESULT_CALL(xr_chat_batch_result, arg3)
+
 %include "../crossredis.i"

@@ -269,92 +269,101 @@ def now_ms() -> int:
 
 
 class Op(NamedTuple):
-    """One adapter operation: the native function that runs it alone, the one that adds it to a
-    batch, the one that reads its result from the batch, and how that result becomes the
-    method's value (``decode(native result, context)``). Alone and in a batch the native result
-    has the same shape."""
+    """One adapter operation, a row of the core's table (chat.def, read from the native module):
+    its code, its arguments' names and how its result (converted by result kind in the binding)
+    becomes the method's value (``decode(value, context)``). Alone (``xr_chat_call``) and in a
+    batch (``xr_chat_batch_add`` / ``xr_chat_batch_result``) the value has the same shape."""
 
     name: str
-    alone: Callable[..., Any]
-    add: Callable[..., int]
-    result: Callable[..., Any]
+    code: int
+    arg_names: tuple[str, ...]
     decode: Callable[[Any, Any], Any]
 
+    def args(self, values: tuple[Any, ...]) -> tuple[tuple[str, Any], ...]:
+        """(name, value) pairs, as the binding takes them (the names are for its messages)."""
+        return tuple(zip(self.arg_names, values))
 
-def _none(res: Any, ctx: Any) -> None:
-    return None
+    def alone(self, s: Any, *values: Any) -> Any:
+        return _native.xr_chat_call(s, self.code, self.args(values))[1]
+
+    def add(self, batch: Any, *values: Any) -> int:
+        return int(_native.xr_chat_batch_add(batch, self.code, self.args(values)))
+
+    def result(self, batch: Any, index: int) -> Any:
+        return _native.xr_chat_batch_result(batch, index)[1]
 
 
-def _bool(res: Any, ctx: Any) -> bool:
-    return bool(res[1])
+def _lock(value: Any, thread_id: str) -> Lock | None:
+    if value is None:
+        return None
+    token, expires_at = value
+    return Lock(thread_id=thread_id, token=token.decode(), expires_at=expires_at)
 
 
-def _int(res: Any, ctx: Any) -> int:
-    return int(res[1])
+def _entry(value: Any, ctx: Any) -> QueueEntry | None:
+    if value is None:
+        return None
+    message, enqueued_at, expires_at, _raw = value
+    return QueueEntry(enqueued_at=enqueued_at, expires_at=expires_at, message=message_from(message))
 
 
-def _lock(res: Any, thread_id: str) -> Lock | None:
+def _reliable_entry(value: Any, ctx: Any) -> ReliableQueueEntry | None:
+    if value is None:
+        return None
+    message, enqueued_at, expires_at, raw = value
+    return ReliableQueueEntry(enqueued_at=enqueued_at, expires_at=expires_at, message=message_from(message), raw=raw)
+
+
+def _value(value: Any, ctx: Any) -> Any:
+    return None if value is None else loads_or_raw(value)
+
+
+# How a result kind (op.h's xr_result_kind) becomes a Python value; the binding already made it
+# None / bool / int / bytes / list / tuple.
+_BY_KIND: dict[int, Callable[[Any, Any], Any]] = {
+    _native.XR_RESULT_STATUS: lambda v, ctx: None,
+    _native.XR_RESULT_BOOL: lambda v, ctx: bool(v),
+    _native.XR_RESULT_INTEGER: lambda v, ctx: int(v),
+    _native.XR_RESULT_VALUE: _value,
+    _native.XR_RESULT_LIST: lambda v, ctx: [loads_or_raw(x) for x in v],
+    _native.XR_RESULT_LOCK: _lock,
+    _native.XR_RESULT_ENTRY: _entry,
+}
+
+# Where the Python API's value differs from its kind's: the port's release_lock returns None, and
+# only dequeue_reliable hands the raw bytes out (ack takes them).
+_BY_NAME: dict[str, Callable[[Any, Any], Any]] = {
+    "release_lock": lambda v, ctx: None,
+    "dequeue_reliable": _reliable_entry,
+}
+
+
+def _table() -> dict[str, Op]:
+    ops: dict[str, Op] = {}
+    code = 0
+    while (info := _native.xr_chat_op_at(code)) is not None:
+        names = tuple(_native.xr_binding_op_arg_name(info, i) for i in range(info.nargs))
+        ops[info.name] = Op(info.name, code, names, _BY_NAME.get(info.name, _BY_KIND[info.result]))
+        code += 1
+    return ops
+
+
+OPS = _table()
+SUBSCRIBE, UNSUBSCRIBE, IS_SUBSCRIBED = OPS["subscribe"], OPS["unsubscribe"], OPS["is_subscribed"]
+ACQUIRE_LOCK, RELEASE_LOCK, EXTEND_LOCK = OPS["acquire_lock"], OPS["release_lock"], OPS["extend_lock"]
+FORCE_RELEASE_LOCK = OPS["force_release_lock"]
+GET, SET, SET_IF_NOT_EXISTS, DELETE = OPS["get"], OPS["set"], OPS["set_if_not_exists"], OPS["delete"]
+APPEND_TO_LIST, GET_LIST = OPS["append_to_list"], OPS["get_list"]
+ENQUEUE, DEQUEUE, QUEUE_DEPTH = OPS["enqueue"], OPS["dequeue"], OPS["queue_depth"]
+DEQUEUE_RELIABLE, ACK, REQUEUE_PROCESSING = OPS["dequeue_reliable"], OPS["ack"], OPS["requeue_processing"]
+
+
+def lock_from_wait(res: Any, thread_id: str) -> Lock | None:
+    """The result of xr_chat_acquire_lock_wait: [code, acquired, (token, expires_at)]."""
     if not res[1]:
         return None
     token, expires_at = res[2]
     return Lock(thread_id=thread_id, token=token, expires_at=expires_at)
-
-
-def _value(res: Any, ctx: Any) -> Any:
-    return None if res[1] is None else loads_or_raw(res[1])
-
-
-def _list(res: Any, ctx: Any) -> list[Any]:
-    return [loads_or_raw(v) for v in res[1]]
-
-
-def _entry(res: Any, ctx: Any) -> QueueEntry | None:
-    if not res[1]:
-        return None
-    message, enqueued_at, expires_at, _raw = res[2]
-    return QueueEntry(enqueued_at=enqueued_at, expires_at=expires_at, message=message_from(message))
-
-
-def _reliable_entry(res: Any, ctx: Any) -> ReliableQueueEntry | None:
-    if not res[1]:
-        return None
-    message, enqueued_at, expires_at, raw = res[2]
-    return ReliableQueueEntry(enqueued_at=enqueued_at, expires_at=expires_at, message=message_from(message), raw=raw)
-
-
-n = _native
-SUBSCRIBE = Op("subscribe", n.xr_chat_subscribe, n.xr_chat_batch_subscribe, n.xr_chat_batch_status, _none)
-UNSUBSCRIBE = Op("unsubscribe", n.xr_chat_unsubscribe, n.xr_chat_batch_unsubscribe, n.xr_chat_batch_status, _none)
-IS_SUBSCRIBED = Op("is_subscribed", n.xr_chat_is_subscribed, n.xr_chat_batch_is_subscribed, n.xr_chat_batch_bool,
-                   _bool)
-ACQUIRE_LOCK = Op("acquire_lock", n.xr_chat_acquire_lock, n.xr_chat_batch_acquire_lock, n.xr_chat_batch_lock, _lock)
-RELEASE_LOCK = Op("release_lock", n.xr_chat_release_lock, n.xr_chat_batch_release_lock, n.xr_chat_batch_bool,
-                  _none)
-EXTEND_LOCK = Op("extend_lock", n.xr_chat_extend_lock, n.xr_chat_batch_extend_lock, n.xr_chat_batch_bool, _bool)
-FORCE_RELEASE_LOCK = Op("force_release_lock", n.xr_chat_force_release_lock, n.xr_chat_batch_force_release_lock,
-                        n.xr_chat_batch_status, _none)
-GET = Op("get", n.xr_chat_get, n.xr_chat_batch_get, n.xr_chat_batch_value, _value)
-SET = Op("set", n.xr_chat_set, n.xr_chat_batch_set, n.xr_chat_batch_status, _none)
-SET_IF_NOT_EXISTS = Op("set_if_not_exists", n.xr_chat_set_if_not_exists, n.xr_chat_batch_set_if_not_exists,
-                       n.xr_chat_batch_bool, _bool)
-DELETE = Op("delete", n.xr_chat_delete, n.xr_chat_batch_delete, n.xr_chat_batch_status, _none)
-APPEND_TO_LIST = Op("append_to_list", n.xr_chat_append_to_list, n.xr_chat_batch_append_to_list,
-                    n.xr_chat_batch_status, _none)
-GET_LIST = Op("get_list", n.xr_chat_get_list, n.xr_chat_batch_get_list, n.xr_chat_batch_list, _list)
-ENQUEUE = Op("enqueue", n.xr_chat_enqueue, n.xr_chat_batch_enqueue, n.xr_chat_batch_integer, _int)
-DEQUEUE = Op("dequeue", n.xr_chat_dequeue, n.xr_chat_batch_dequeue, n.xr_chat_batch_entry, _entry)
-DEQUEUE_RELIABLE = Op("dequeue_reliable", n.xr_chat_dequeue_reliable, n.xr_chat_batch_dequeue_reliable,
-                      n.xr_chat_batch_entry, _reliable_entry)
-ACK = Op("ack", n.xr_chat_ack, n.xr_chat_batch_ack, n.xr_chat_batch_bool, _bool)
-REQUEUE_PROCESSING = Op("requeue_processing", n.xr_chat_requeue_processing, n.xr_chat_batch_requeue_processing,
-                        n.xr_chat_batch_integer, _int)
-QUEUE_DEPTH = Op("queue_depth", n.xr_chat_queue_depth, n.xr_chat_batch_queue_depth, n.xr_chat_batch_integer, _int)
-del n
-
-
-def lock_from_wait(res: Any, thread_id: str) -> Lock | None:
-    """The result of xr_chat_acquire_lock_wait (the shape of acquire_lock's)."""
-    return _lock(res, thread_id)
 
 
 # ---- the watchdog -------------------------------------------------------------------------------

@@ -38,6 +38,7 @@
 #include "export.h"
 #include "json.h"
 #include "loop.h"
+#include "op.h"
 #include "token.h"
 
 #ifdef __cplusplus
@@ -138,6 +139,14 @@ XR_API int xr_chat_acquire_lock_wait(xr_chat *s, bool *acquired, xr_chat_lock *l
 XR_API int xr_chat_release_lock_if_queue_empty(xr_chat *s, bool *released, long long *depth,
                                                const char *thread_id, size_t len, const char *token,
                                                size_t token_len);
+
+/* ---- any operation by its code (for layers that treat them alike: the bindings) ---------------- */
+
+/* Runs row `op` of chat.def with `args` in the row's order and kinds, as its sequential function
+ * does, and puts the outcome in *out in the shape of the row's result kind (op.h); xr_result_clear
+ * frees it. XR_EINVAL when op is unknown or nargs is not the row's count (naming the arguments).
+ * An entry that does not decode (XR_EPARSE) still comes back in *out, its raw bytes included. */
+XR_API int xr_chat_call(xr_chat *s, int op, const xr_arg *args, size_t nargs, xr_result *out);
 
 /* ---- the watchdog: the TS core's heartbeat for every runtime ---------------------------------- */
 
@@ -267,34 +276,32 @@ XR_API void xr_chat_batch_free(xr_chat_batch *b);
 XR_API void xr_chat_batch_clear(xr_chat_batch *b);
 XR_API size_t xr_chat_batch_count(const xr_chat_batch *b);
 
-/* Each returns the operation's index (>= 0) or a negative code; arguments as the functions above. */
-XR_API int xr_chat_batch_subscribe(xr_chat_batch *b, const char *thread_id, size_t len);
-XR_API int xr_chat_batch_unsubscribe(xr_chat_batch *b, const char *thread_id, size_t len);
-XR_API int xr_chat_batch_is_subscribed(xr_chat_batch *b, const char *thread_id, size_t len);
-XR_API int xr_chat_batch_acquire_lock(xr_chat_batch *b, const char *thread_id, size_t len, int64_t ttl_ms);
-XR_API int xr_chat_batch_release_lock(xr_chat_batch *b, const char *thread_id, size_t len, const char *token,
-                                      size_t token_len);
-XR_API int xr_chat_batch_extend_lock(xr_chat_batch *b, const char *thread_id, size_t len, const char *token,
-                                     size_t token_len, int64_t ttl_ms);
-XR_API int xr_chat_batch_force_release_lock(xr_chat_batch *b, const char *thread_id, size_t len);
-XR_API int xr_chat_batch_get(xr_chat_batch *b, const char *key, size_t key_len);
-XR_API int xr_chat_batch_set(xr_chat_batch *b, const char *key, size_t key_len, const char *json,
-                             size_t json_len, int64_t ttl_ms);
-XR_API int xr_chat_batch_set_if_not_exists(xr_chat_batch *b, const char *key, size_t key_len, const char *json,
-                                           size_t json_len, int64_t ttl_ms);
-XR_API int xr_chat_batch_delete(xr_chat_batch *b, const char *key, size_t key_len);
-XR_API int xr_chat_batch_append_to_list(xr_chat_batch *b, const char *key, size_t key_len, const char *json,
-                                        size_t json_len, long max_length, int64_t ttl_ms);
-XR_API int xr_chat_batch_get_list(xr_chat_batch *b, const char *key, size_t key_len);
-XR_API int xr_chat_batch_enqueue(xr_chat_batch *b, const char *thread_id, size_t len, const char *message_json,
-                                 size_t message_len, int64_t enqueued_at_ms, int64_t expires_at_ms,
-                                 long max_size);
-XR_API int xr_chat_batch_dequeue(xr_chat_batch *b, const char *thread_id, size_t len);
-XR_API int xr_chat_batch_queue_depth(xr_chat_batch *b, const char *thread_id, size_t len);
-XR_API int xr_chat_batch_dequeue_reliable(xr_chat_batch *b, const char *thread_id, size_t len); /* entry */
-XR_API int xr_chat_batch_ack(xr_chat_batch *b, const char *thread_id, size_t len, const char *raw,
-                             size_t raw_len);                                                   /* bool */
-XR_API int xr_chat_batch_requeue_processing(xr_chat_batch *b, const char *thread_id, size_t len); /* integer */
+/* The operations, from chat.def: XR_CHAT_OP_SUBSCRIBE, XR_CHAT_OP_ACQUIRE_LOCK, ... */
+typedef enum xr_chat_op {
+#define XR_CHAT_OP(ID, name, wire, result, args) XR_CHAT_OP_##ID,
+#include "chat.def"
+#undef XR_CHAT_OP
+  XR_CHAT_OP_COUNT
+} xr_chat_op;
+
+/* Row `op` of chat.def (names, argument kinds, result kind); NULL past the last. */
+XR_API const xr_op_info *xr_chat_op_at(int op);
+
+/* The typed adders, one per row of chat.def:
+ *   int xr_chat_batch_<name>(xr_chat_batch *b, <args>);
+ * with XR_TEXT(x) / XR_BYTES(x) as `const char *x, size_t x_len` and XR_INT(x) as `int64_t x`,
+ * the arguments of the matching sequential function above. Each returns the operation's index
+ * (>= 0) or a negative code (XR_EINVAL naming the bad argument: the checks of the sequential
+ * function). */
+#define XR_CHAT_OP(ID, name, wire, result, args) \
+  XR_API int xr_chat_batch_##name(xr_chat_batch *b, XR_OP_PARAMS(args));
+#include "chat.def"
+#undef XR_CHAT_OP
+
+/* The generic adder, for layers that treat every operation alike (the bindings): `args` holds the
+ * operation's arguments in chat.def's order and kinds. XR_EINVAL when op is unknown or the count
+ * differs ("chat.acquire_lock: 2 arguments (thread_id, ttl_ms), got 1"). */
+XR_API int xr_chat_batch_add(xr_chat_batch *b, int op, const xr_arg *args, size_t nargs);
 
 /* Sends the batch as one pipeline. 0 when every reply was read (operations may still have failed
  * one by one: see the result functions); a negative code when the connection failed. */
@@ -317,6 +324,11 @@ XR_API int xr_chat_batch_integer(const xr_chat_batch *b, size_t i, long long *ou
 XR_API int xr_chat_batch_value(const xr_chat_batch *b, size_t i, char **value, size_t *value_len); /* get */
 XR_API int xr_chat_batch_list(const xr_chat_batch *b, size_t i, const xr_reply **items); /* borrowed */
 XR_API int xr_chat_batch_entry(const xr_chat_batch *b, size_t i, bool *found, xr_chat_queue_entry *e);
+
+/* The generic accessor: the result of operation i in the shape of its result kind (op.h), or its
+ * failure. Fields borrow from the batch (and from *out for an entry's decoded text): call
+ * xr_result_clear, and use them before the batch is cleared or freed. */
+XR_API int xr_chat_batch_result(const xr_chat_batch *b, size_t i, xr_result *out);
 
 #ifdef __cplusplus
 }

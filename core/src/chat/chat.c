@@ -219,8 +219,8 @@ static int check_ttl(const char *op, int64_t ttl_ms, int zero_ok) {
   return XR_OK;
 }
 
-static int check_count(const char *op, const char *name, long v) {
-  if (v < 0) return xr_fail(XR_EINVAL, "%s: %s must be >= 0 (0: no limit), got %ld", op, name, v);
+static int check_count(const char *op, const char *name, int64_t v) {
+  if (v < 0) return xr_fail(XR_EINVAL, "%s: %s must be >= 0 (0: no limit), got %lld", op, name, (long long)v);
   return XR_OK;
 }
 
@@ -274,21 +274,38 @@ static int build_keyed(chat_cmd *c, const xr_chat *s, const char *name, const ch
   return XR_OK;
 }
 
-int chat_build_subscription(chat_cmd *c, const xr_chat *s, const char *name, const char *tid, size_t len) {
+/* The builders of chat.def's rows: a[] holds the row's arguments in its order. */
+
+static int build_subscription(chat_cmd *c, const xr_chat *s, const char *name, const xr_arg *a) {
   int rc;
-  if ((rc = need_id(tid, len, "thread id")) || (rc = make_key(&c->key, s, "subscriptions", NULL, 0))) return rc;
+  if ((rc = need_id(a[0].data, a[0].len, "thread id")) || (rc = make_key(&c->key, s, "subscriptions", NULL, 0)))
+    return rc;
   arg_str(c, name);
   arg(c, c->key.data, c->key.len);
-  arg(c, tid, len);
+  arg(c, a[0].data, a[0].len);
   return XR_OK;
 }
 
-int chat_build_acquire(chat_cmd *c, const xr_chat *s, xr_chat_lock *lock, const char *tid, size_t len,
-                       int64_t ttl_ms) {
+static int build_subscribe(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+  return build_subscription(c, s, "SADD", a);
+}
+
+static int build_unsubscribe(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+  return build_subscription(c, s, "SREM", a);
+}
+
+static int build_is_subscribed(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+  return build_subscription(c, s, "SISMEMBER", a);
+}
+
+static int build_acquire_lock(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+  int64_t ttl_ms = a[1].num;
   int rc;
-  if ((rc = check_ttl("chat.acquire_lock", ttl_ms, 0)) || (rc = build_keyed(c, s, "SET", "lock", tid, len, "thread id")))
+  if ((rc = check_ttl("chat.acquire_lock", ttl_ms, 0)) ||
+      (rc = build_keyed(c, s, "SET", "lock", a[0].data, a[0].len, "thread id")))
     return rc;
   int64_t now = xr_time_now_ms();
+  xr_chat_lock *lock = &c->lock;
   int n = xr_token_make(lock->token, sizeof lock->token, s->token_prefix, s->token_prefix_len, now, s->suffix);
   if (n < 0) return n;
   lock->token_len = (size_t)n;
@@ -305,26 +322,23 @@ static int need_token(const char *token, size_t len) {
   return XR_OK;
 }
 
-int chat_build_release(chat_cmd *c, const xr_chat *s, const char *tid, size_t len, const char *token,
-                       size_t token_len) {
+static int build_release_lock(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
   int rc;
-  if ((rc = need_id(tid, len, "thread id")) || (rc = need_token(token, token_len)) ||
-      (rc = make_key(&c->key, s, "lock", tid, len)))
+  if ((rc = need_id(a[0].data, a[0].len, "thread id")) || (rc = need_token(a[1].data, a[1].len)) ||
+      (rc = make_key(&c->key, s, "lock", a[0].data, a[0].len)))
     return rc;
   c->script = s->release;
   c->numkeys = 1;
   arg(c, c->key.data, c->key.len);
-  arg(c, token, token_len);
+  arg(c, a[1].data, a[1].len);
   return XR_OK;
 }
 
-int chat_build_extend(chat_cmd *c, const xr_chat *s, const char *tid, size_t len, const char *token,
-                      size_t token_len, int64_t ttl_ms) {
+static int build_extend_lock(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
   int rc;
-  if ((rc = check_ttl("chat.extend_lock", ttl_ms, 0)) || (rc = chat_build_release(c, s, tid, len, token, token_len)))
-    return rc;
+  if ((rc = check_ttl("chat.extend_lock", a[2].num, 0)) || (rc = build_release_lock(c, s, a))) return rc;
   c->script = s->extend;
-  arg_num(c, 0, ttl_ms);
+  arg_num(c, 0, a[2].num);
   return XR_OK;
 }
 
@@ -342,16 +356,16 @@ int chat_build_release_if_empty(chat_cmd *c, const xr_chat *s, const char *tid, 
   return XR_OK;
 }
 
-int chat_build_force_release(chat_cmd *c, const xr_chat *s, const char *tid, size_t len) {
-  return build_keyed(c, s, "DEL", "lock", tid, len, "thread id");
+static int build_force_release_lock(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+  return build_keyed(c, s, "DEL", "lock", a[0].data, a[0].len, "thread id");
 }
 
-int chat_build_get(chat_cmd *c, const xr_chat *s, const char *key, size_t key_len) {
-  return build_keyed(c, s, "GET", "cache", key, key_len, "key");
+static int build_get(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+  return build_keyed(c, s, "GET", "cache", a[0].data, a[0].len, "key");
 }
 
-int chat_build_delete(chat_cmd *c, const xr_chat *s, const char *key, size_t key_len) {
-  return build_keyed(c, s, "DEL", "cache", key, key_len, "key");
+static int build_delete(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+  return build_keyed(c, s, "DEL", "cache", a[0].data, a[0].len, "key");
 }
 
 /* The value as the adapter's dialect writes it, owned by the command. */
@@ -364,13 +378,15 @@ static int value_text(chat_cmd *c, const xr_chat *s, const char *json, size_t js
   return XR_OK;
 }
 
-int chat_build_set(chat_cmd *c, const xr_chat *s, const char *key, size_t key_len, const char *json,
-                   size_t json_len, int64_t ttl_ms, int nx) {
+/* a = key, json, ttl_ms */
+static int build_store(chat_cmd *c, const xr_chat *s, const xr_arg *a, int nx) {
   const char *v = NULL;
   size_t vlen = 0;
+  int64_t ttl_ms = a[2].num;
   int rc;
   if ((rc = check_ttl(nx ? "chat.set_if_not_exists" : "chat.set", ttl_ms, 1)) ||
-      (rc = build_keyed(c, s, "SET", "cache", key, key_len, "key")) || (rc = value_text(c, s, json, json_len, &v, &vlen)))
+      (rc = build_keyed(c, s, "SET", "cache", a[0].data, a[0].len, "key")) ||
+      (rc = value_text(c, s, a[1].data, a[1].len, &v, &vlen)))
     return rc;
   arg(c, v, vlen);
   if (ttl_ms > 0) {
@@ -381,14 +397,21 @@ int chat_build_set(chat_cmd *c, const xr_chat *s, const char *key, size_t key_le
   return XR_OK;
 }
 
-int chat_build_append(chat_cmd *c, const xr_chat *s, const char *key, size_t key_len, const char *json,
-                      size_t json_len, long max_length, int64_t ttl_ms) {
+static int build_set(chat_cmd *c, const xr_chat *s, const xr_arg *a) { return build_store(c, s, a, 0); }
+
+static int build_set_if_not_exists(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+  return build_store(c, s, a, 1);
+}
+
+static int build_append_to_list(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
   const char *v = NULL;
   size_t vlen = 0;
+  int64_t max_length = a[2].num, ttl_ms = a[3].num;
   int rc;
-  if ((rc = check_ttl("chat.append_to_list", ttl_ms, 1)) || (rc = check_count("chat.append_to_list", "max_length", max_length)) ||
-      (rc = need_id(key, key_len, "key")) || (rc = make_key(&c->key, s, "list", key, key_len)) ||
-      (rc = value_text(c, s, json, json_len, &v, &vlen)))
+  if ((rc = check_ttl("chat.append_to_list", ttl_ms, 1)) ||
+      (rc = check_count("chat.append_to_list", "max_length", max_length)) ||
+      (rc = need_id(a[0].data, a[0].len, "key")) || (rc = make_key(&c->key, s, "list", a[0].data, a[0].len)) ||
+      (rc = value_text(c, s, a[1].data, a[1].len, &v, &vlen)))
     return rc;
   c->script = s->append;
   c->numkeys = 1;
@@ -399,23 +422,24 @@ int chat_build_append(chat_cmd *c, const xr_chat *s, const char *key, size_t key
   return XR_OK;
 }
 
-int chat_build_get_list(chat_cmd *c, const xr_chat *s, const char *key, size_t key_len) {
-  int rc = build_keyed(c, s, "LRANGE", "list", key, key_len, "key");
+static int build_get_list(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+  int rc = build_keyed(c, s, "LRANGE", "list", a[0].data, a[0].len, "key");
   if (rc) return rc;
   arg_str(c, "0");
   arg_str(c, "-1");
   return XR_OK;
 }
 
-int chat_build_enqueue(chat_cmd *c, const xr_chat *s, const char *tid, size_t len, const char *message_json,
-                       size_t message_len, int64_t enqueued_at_ms, int64_t expires_at_ms, long max_size) {
+/* a = thread_id, message_json, enqueued_at_ms, expires_at_ms, max_size */
+static int build_enqueue(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+  int64_t expires_at_ms = a[3].num, max_size = a[4].num;
   int rc;
-  if ((rc = check_count("chat.enqueue", "max_size", max_size)) || (rc = need_id(tid, len, "thread id")) ||
-      (rc = make_key(&c->key, s, "queue", tid, len)))
+  if ((rc = check_count("chat.enqueue", "max_size", max_size)) || (rc = need_id(a[0].data, a[0].len, "thread id")) ||
+      (rc = make_key(&c->key, s, "queue", a[0].data, a[0].len)))
     return rc;
   size_t elen;
-  if ((rc = xr_chat_encode_queue_entry(&c->owned, &elen, message_json, message_len, enqueued_at_ms, expires_at_ms,
-                                       s->queue, s->json)))
+  if ((rc = xr_chat_encode_queue_entry(&c->owned, &elen, a[1].data, a[1].len, a[2].num, expires_at_ms, s->queue,
+                                       s->json)))
     return rc;
   /* The queue key lives at least a minute past the newest entry's expiry (SPEC.md 1.2). */
   int64_t ttl = expires_at_ms - xr_time_now_ms();
@@ -429,15 +453,15 @@ int chat_build_enqueue(chat_cmd *c, const xr_chat *s, const char *tid, size_t le
   return XR_OK;
 }
 
-int chat_build_dequeue(chat_cmd *c, const xr_chat *s, const char *tid, size_t len) {
-  return build_keyed(c, s, "LPOP", "queue", tid, len, "thread id");
+static int build_dequeue(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+  return build_keyed(c, s, "LPOP", "queue", a[0].data, a[0].len, "thread id");
 }
 
 /* The queue and its processing list: KEYS[1], KEYS[2] of the reliable dequeue's scripts. */
-static int build_queue_pair(chat_cmd *c, const xr_chat *s, const xr_script *script, const char *tid, size_t len) {
+static int build_queue_pair(chat_cmd *c, const xr_chat *s, const xr_script *script, const xr_arg *a) {
   int rc;
-  if ((rc = need_id(tid, len, "thread id")) || (rc = make_key(&c->key, s, "queue", tid, len)) ||
-      (rc = make_key(&c->key2, s, "queue-processing", tid, len)))
+  if ((rc = need_id(a[0].data, a[0].len, "thread id")) || (rc = make_key(&c->key, s, "queue", a[0].data, a[0].len)) ||
+      (rc = make_key(&c->key2, s, "queue-processing", a[0].data, a[0].len)))
     return rc;
   c->script = script;
   c->numkeys = 2;
@@ -446,26 +470,32 @@ static int build_queue_pair(chat_cmd *c, const xr_chat *s, const xr_script *scri
   return XR_OK;
 }
 
-int chat_build_dequeue_reliable(chat_cmd *c, const xr_chat *s, const char *tid, size_t len) {
-  return build_queue_pair(c, s, s->dequeue_reliable, tid, len);
+static int build_dequeue_reliable(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+  return build_queue_pair(c, s, s->dequeue_reliable, a);
 }
 
-int chat_build_requeue(chat_cmd *c, const xr_chat *s, const char *tid, size_t len) {
-  return build_queue_pair(c, s, s->requeue, tid, len);
+static int build_requeue_processing(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+  return build_queue_pair(c, s, s->requeue, a);
 }
 
-int chat_build_ack(chat_cmd *c, const xr_chat *s, const char *tid, size_t len, const char *raw, size_t raw_len) {
+static int build_ack(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
   int rc;
-  if (!raw || raw_len == 0) return xr_fail(XR_EINVAL, "chat.ack: the entry's raw bytes are empty");
-  if ((rc = build_keyed(c, s, "LREM", "queue-processing", tid, len, "thread id"))) return rc;
+  if (!a[1].data || a[1].len == 0) return xr_fail(XR_EINVAL, "chat.ack: the entry's raw bytes are empty");
+  if ((rc = build_keyed(c, s, "LREM", "queue-processing", a[0].data, a[0].len, "thread id"))) return rc;
   arg_str(c, "1");
-  arg(c, raw, raw_len);
+  arg(c, a[1].data, a[1].len);
   return XR_OK;
 }
 
-int chat_build_queue_depth(chat_cmd *c, const xr_chat *s, const char *tid, size_t len) {
-  return build_keyed(c, s, "LLEN", "queue", tid, len, "thread id");
+static int build_queue_depth(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+  return build_keyed(c, s, "LLEN", "queue", a[0].data, a[0].len, "thread id");
 }
+
+const chat_builder chat_builders[XR_CHAT_OP_COUNT] = {
+#define XR_CHAT_OP(ID, name, wire, result, args) [XR_CHAT_OP_##ID] = build_##name,
+#include "crossredis/chat.def"
+#undef XR_CHAT_OP
+};
 
 /* ---- replies: decode --------------------------------------------------------------------------- */
 
@@ -474,61 +504,67 @@ static int unexpected(const chat_cmd *c, const xr_reply *r) {
                  (int)xr_reply_kind(r), c->script ? "a script" : c->argv[0]);
 }
 
-int chat_decode_status(const chat_cmd *c, const xr_reply *r) {
-  XR_UNUSED(c);
-  XR_UNUSED(r);
-  return XR_OK;
-}
-
-/* An integer reply read as a yes/no: 1 is yes (SISMEMBER, DEL and PEXPIRE in the scripts). */
-int chat_decode_int1(const chat_cmd *c, const xr_reply *r, bool *out) {
-  if (xr_reply_kind(r) != XR_REPLY_INTEGER) return unexpected(c, r);
-  if (out) *out = xr_reply_integer(r) == 1;
-  return XR_OK;
-}
-
-/* SET … NX: OK when written, nil when not. */
-int chat_decode_set_nx(const chat_cmd *c, const xr_reply *r, bool *out) {
+/* One decoder per result kind (op.h): BOOL reads an integer 1 (SISMEMBER, the scripts' DEL and
+ * PEXPIRE, LREM) or SET NX's OK / nil; LOCK is SET NX's answer with the token the command sent. */
+int chat_decode(const chat_cmd *c, const xr_chat *s, xr_result_kind kind, const xr_reply *r, xr_result *out) {
+  memset(out, 0, sizeof *out);
+  out->kind = kind;
+  out->present = true;
   xr_reply_type t = xr_reply_kind(r);
-  if (t != XR_REPLY_STATUS && t != XR_REPLY_NIL) return unexpected(c, r);
-  if (out) *out = t == XR_REPLY_STATUS;
-  return XR_OK;
-}
-
-int chat_decode_integer(const chat_cmd *c, const xr_reply *r, long long *out) {
-  if (xr_reply_kind(r) != XR_REPLY_INTEGER) return unexpected(c, r);
-  if (out) *out = xr_reply_integer(r);
-  return XR_OK;
-}
-
-int chat_decode_value(const chat_cmd *c, const xr_reply *r, char **value, size_t *value_len) {
-  *value = NULL;
-  if (value_len) *value_len = 0;
-  if (xr_reply_kind(r) == XR_REPLY_NIL) return XR_OK;
-  if (xr_reply_kind(r) != XR_REPLY_STRING) return unexpected(c, r);
-  size_t n;
-  const char *p = xr_reply_str(r, &n);
-  if (!(*value = xr_strndup(p, n))) return xr_fail_nomem();
-  if (value_len) *value_len = n;
-  return XR_OK;
-}
-
-int chat_decode_entry(const chat_cmd *c, const xr_chat *s, const xr_reply *r, bool *found, xr_chat_queue_entry *e) {
-  memset(e, 0, sizeof *e);
-  if (found) *found = false;
-  if (xr_reply_kind(r) == XR_REPLY_NIL) return XR_OK;
-  if (xr_reply_kind(r) != XR_REPLY_STRING) return unexpected(c, r);
-  if (found) *found = true;
-  size_t n;
-  const char *p = xr_reply_str(r, &n);
-  int rc = xr_chat_decode_queue_entry(e, p, n, s->json);
-  if (rc == XR_EPARSE) {
-    char why[512];
-    snprintf(why, sizeof why, "%s", xr_error_last()->message);
-    return xr_fail(rc, "%.*s: a dequeued entry is not a queue entry (%s); its bytes are in the entry's raw field",
-                   (int)c->key.len, c->key.data, why);
+  switch (kind) {
+    case XR_RESULT_STATUS:
+      return XR_OK;
+    case XR_RESULT_BOOL:
+      if (t == XR_REPLY_INTEGER) out->present = xr_reply_integer(r) == 1;
+      else if (t == XR_REPLY_STATUS || t == XR_REPLY_NIL) out->present = t == XR_REPLY_STATUS;
+      else return unexpected(c, r);
+      return XR_OK;
+    case XR_RESULT_INTEGER:
+      if (t != XR_REPLY_INTEGER) return unexpected(c, r);
+      out->integer = xr_reply_integer(r);
+      return XR_OK;
+    case XR_RESULT_VALUE:
+      if (t == XR_REPLY_NIL) return out->present = false, XR_OK;
+      if (t != XR_REPLY_STRING) return unexpected(c, r);
+      out->nfields = 1;
+      out->fields[0].data = xr_reply_str(r, &out->fields[0].len);
+      return XR_OK;
+    case XR_RESULT_LIST:
+      if (t != XR_REPLY_ARRAY) return unexpected(c, r);
+      out->list = r;
+      return XR_OK;
+    case XR_RESULT_LOCK:
+      if (t != XR_REPLY_STATUS && t != XR_REPLY_NIL) return unexpected(c, r);
+      if (t == XR_REPLY_NIL) return out->present = false, XR_OK;
+      out->nfields = 2;
+      out->fields[0] = XR_ARG_OF_TEXT(c->lock.token, c->lock.token_len);
+      out->fields[1] = XR_ARG_OF_INT(c->lock.expires_at_ms);
+      return XR_OK;
+    case XR_RESULT_ENTRY: {
+      if (t == XR_REPLY_NIL) return out->present = false, XR_OK;
+      if (t != XR_REPLY_STRING) return unexpected(c, r);
+      size_t n;
+      const char *p = xr_reply_str(r, &n);
+      xr_chat_queue_entry e;
+      int rc = xr_chat_decode_queue_entry(&e, p, n, s->json);
+      /* an entry that does not decode still hands its raw bytes over (it was popped) */
+      out->nfields = 4;
+      out->fields[0] = XR_ARG_OF_TEXT(e.message, e.message_len);
+      out->fields[1] = XR_ARG_OF_INT(e.enqueued_at_ms);
+      out->fields[2] = XR_ARG_OF_INT(e.expires_at_ms);
+      out->fields[3] = XR_ARG_OF_TEXT(e.raw, e.raw_len);
+      out->owned_[0] = e.message;
+      out->owned_[1] = e.raw;
+      if (rc == XR_EPARSE) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", xr_error_last()->message);
+        return xr_fail(rc, "%.*s: a dequeued entry is not a queue entry (%s); its bytes are in the entry's raw field",
+                       (int)c->key.len, c->key.data, why);
+      }
+      return rc;
+    }
   }
-  return rc;
+  return xr_fail(XR_EINVAL, "chat: unknown result kind %d", (int)kind);
 }
 
 /* ---- running one command ----------------------------------------------------------------------- */
@@ -554,186 +590,241 @@ int chat_run(xr_chat *s, chat_cmd *c, xr_reply **r) {
 
 /* ---- the sequential operations ----------------------------------------------------------------- */
 
-/* Each runs build, then the command, then decode, and frees what the command owned. The macro
- * keeps the sixteen operations to their one line of meaning each. */
-#define RUN(build_call, decode_call)         \
-  chat_cmd c_;                               \
-  memset(&c_, 0, sizeof c_);                 \
-  chat_cmd *c = &c_;                         \
-  xr_reply *r = NULL;                        \
-  int rc = (build_call);                     \
-  if (rc == XR_OK) rc = chat_run(s, c, &r);  \
-  if (rc == XR_OK) rc = (decode_call);       \
-  xr_reply_free(r);                          \
-  chat_cmd_free(c);                          \
-  return rc
+int chat_check_args(int op, size_t nargs) {
+  const xr_op_info *info = xr_chat_op_at(op);
+  if (!info) return xr_fail(XR_EINVAL, "chat: no operation %d", op);
+  if (nargs == info->nargs) return XR_OK;
+  char names[128] = "";
+  size_t w = 0;
+  for (size_t i = 0; i < info->nargs && w < sizeof names; i++)
+    w += (size_t)snprintf(names + w, sizeof names - w, "%s%s", i ? ", " : "", info->arg_names[i]);
+  return xr_fail(XR_EINVAL, "chat.%s: %zu argument%s (%s), got %zu", info->name, info->nargs,
+                 info->nargs == 1 ? "" : "s", names, nargs);
+}
+
+/* Builds row op's command from a, runs it and decodes its reply into *res. The reply and the
+ * command stay alive (the result borrows from them): the caller frees both (chat_call_end). */
+static int chat_call(xr_chat *s, int op, const xr_arg *a, chat_cmd *c, xr_reply **r, xr_result *res) {
+  memset(c, 0, sizeof *c);
+  memset(res, 0, sizeof *res);
+  *r = NULL;
+  int rc = chat_builders[op](c, s, a);
+  if (rc == XR_OK) rc = chat_run(s, c, r);
+  if (rc == XR_OK) rc = chat_decode(c, s, xr_chat_op_at(op)->result, *r, res);
+  return rc;
+}
+
+static void chat_call_end(chat_cmd *c, xr_reply *r, xr_result *res) {
+  xr_result_clear(res);
+  xr_reply_free(r);
+  chat_cmd_free(c);
+}
 
 static int need_chat(const xr_chat *s, const char *fn) {
   return s ? XR_OK : xr_fail(XR_EINVAL, "%s: the state adapter is NULL", fn);
 }
-#define CHECK(fn)                        \
-  do {                                   \
-    int rc0_ = need_chat(s, fn);         \
-    if (rc0_) return rc0_;               \
+
+/* The typed outputs of the VALUE and ENTRY kinds, shared with the batches' typed accessors. */
+int chat_copy_value(const xr_result *res, char **value, size_t *value_len) {
+  *value = NULL;
+  if (value_len) *value_len = 0;
+  if (!res->present) return XR_OK;
+  if (!(*value = xr_strndup(res->fields[0].data, res->fields[0].len))) return xr_fail_nomem();
+  if (value_len) *value_len = res->fields[0].len;
+  return XR_OK;
+}
+
+void chat_take_entry(xr_result *res, bool *found, xr_chat_queue_entry *e) {
+  memset(e, 0, sizeof *e);
+  if (found) *found = res->present;
+  if (!res->present || res->nfields < 4) return;
+  e->message = res->owned_[0];
+  e->message_len = e->message ? res->fields[0].len : 0;
+  e->enqueued_at_ms = res->fields[1].num;
+  e->expires_at_ms = res->fields[2].num;
+  e->raw = res->owned_[1];
+  e->raw_len = e->raw ? res->fields[3].len : 0;
+  res->owned_[0] = res->owned_[1] = NULL;
+}
+
+/* dequeue and dequeue_reliable: an entry that does not decode still reaches the caller (its raw
+ * bytes), with the failure. */
+static int call_entry(xr_chat *s, int op, bool *found, xr_chat_queue_entry *e, const char *thread_id, size_t len) {
+  int rc = need_chat(s, op == XR_CHAT_OP_DEQUEUE ? "xr_chat_dequeue" : "xr_chat_dequeue_reliable");
+  if (rc) return rc;
+  const xr_arg a[] = {XR_ARG_OF_TEXT(thread_id, len)};
+  chat_cmd c;
+  xr_reply *r;
+  xr_result res;
+  rc = chat_call(s, op, a, &c, &r, &res);
+  if (rc == XR_OK || rc == XR_EPARSE) chat_take_entry(&res, found, e);
+  chat_call_end(&c, r, &res);
+  return rc;
+}
+
+int xr_chat_call(xr_chat *s, int op, const xr_arg *args, size_t nargs, xr_result *out) {
+  if (!out) return xr_fail(XR_EINVAL, "xr_chat_call: out is required");
+  memset(out, 0, sizeof *out);
+  int rc = need_chat(s, __func__);
+  if (rc || (rc = chat_check_args(op, nargs))) return rc;
+  if (nargs && !args) return xr_fail(XR_EINVAL, "chat.%s: the arguments are NULL", xr_chat_op_at(op)->name);
+  chat_cmd c;
+  xr_reply *r;
+  rc = chat_call(s, op, args, &c, &r, out);
+  if (out->kind == XR_RESULT_LOCK && out->nfields) { /* the token lives in the command: copy it */
+    if (!(out->owned_[0] = xr_strndup(c.lock.token, c.lock.token_len))) rc = xr_fail_nomem();
+    out->fields[0].data = out->owned_[0];
+  }
+  out->reply_ = r; /* VALUE and LIST borrow from it */
+  chat_cmd_free(&c);
+  if (rc && rc != XR_EPARSE) xr_result_clear(out);
+  return rc;
+}
+
+/* Each sequential operation is one call of its row with the arguments in the row's order; the
+ * macro keeps each to its line of meaning: CALL(op, outputs from res, arguments...). */
+#define CALL(ID, take, ...)                                         \
+  do {                                                              \
+    int rc0_ = need_chat(s, __func__);                              \
+    if (rc0_) return rc0_;                                          \
+    const xr_arg a_[] = {__VA_ARGS__};                              \
+    chat_cmd c_;                                                    \
+    xr_reply *r_;                                                   \
+    xr_result res;                                                  \
+    int rc = chat_call(s, XR_CHAT_OP_##ID, a_, &c_, &r_, &res);     \
+    if (rc == XR_OK) take;                                          \
+    chat_call_end(&c_, r_, &res);                                   \
+    return rc;                                                      \
   } while (0)
+#define TEXT(p, n) XR_ARG_OF_TEXT(p, n)
+#define INT(v) XR_ARG_OF_INT(v)
 
 int xr_chat_subscribe(xr_chat *s, const char *thread_id, size_t len) {
-  CHECK("xr_chat_subscribe");
-  RUN(chat_build_subscription(c, s, "SADD", thread_id, len), chat_decode_status(c, r));
+  CALL(SUBSCRIBE, (void)0, TEXT(thread_id, len));
 }
 
 int xr_chat_unsubscribe(xr_chat *s, const char *thread_id, size_t len) {
-  CHECK("xr_chat_unsubscribe");
-  RUN(chat_build_subscription(c, s, "SREM", thread_id, len), chat_decode_status(c, r));
+  CALL(UNSUBSCRIBE, (void)0, TEXT(thread_id, len));
 }
 
 int xr_chat_is_subscribed(xr_chat *s, bool *subscribed, const char *thread_id, size_t len) {
-  CHECK("xr_chat_is_subscribed");
-  RUN(chat_build_subscription(c, s, "SISMEMBER", thread_id, len), chat_decode_int1(c, r, subscribed));
+  CALL(IS_SUBSCRIBED, if (subscribed) *subscribed = res.present, TEXT(thread_id, len));
 }
 
 int xr_chat_acquire_lock(xr_chat *s, bool *acquired, xr_chat_lock *lock, const char *thread_id, size_t len,
                          int64_t ttl_ms) {
-  CHECK("xr_chat_acquire_lock");
   if (!acquired || !lock) return xr_fail(XR_EINVAL, "xr_chat_acquire_lock: acquired and lock are required");
   *acquired = false;
-  xr_chat_lock fresh;
-  chat_cmd c_;
-  memset(&c_, 0, sizeof c_);
-  xr_reply *r = NULL;
-  int rc = chat_build_acquire(&c_, s, &fresh, thread_id, len, ttl_ms);
-  if (rc == XR_OK) rc = chat_run(s, &c_, &r);
-  if (rc == XR_OK) rc = chat_decode_set_nx(&c_, r, acquired);
-  if (rc == XR_OK && *acquired) *lock = fresh;
-  xr_reply_free(r);
-  chat_cmd_free(&c_);
-  return rc;
+  CALL(ACQUIRE_LOCK, if ((*acquired = res.present)) *lock = c_.lock, TEXT(thread_id, len), INT(ttl_ms));
 }
 
 int xr_chat_release_lock(xr_chat *s, bool *released, const char *thread_id, size_t len, const char *token,
                          size_t token_len) {
-  CHECK("xr_chat_release_lock");
-  RUN(chat_build_release(c, s, thread_id, len, token, token_len), chat_decode_int1(c, r, released));
+  CALL(RELEASE_LOCK, if (released) *released = res.present, TEXT(thread_id, len), TEXT(token, token_len));
 }
 
 int xr_chat_extend_lock(xr_chat *s, bool *extended, const char *thread_id, size_t len, const char *token,
                         size_t token_len, int64_t ttl_ms) {
-  CHECK("xr_chat_extend_lock");
-  RUN(chat_build_extend(c, s, thread_id, len, token, token_len, ttl_ms), chat_decode_int1(c, r, extended));
+  CALL(EXTEND_LOCK, if (extended) *extended = res.present, TEXT(thread_id, len), TEXT(token, token_len),
+       INT(ttl_ms));
 }
 
 int xr_chat_force_release_lock(xr_chat *s, const char *thread_id, size_t len) {
-  CHECK("xr_chat_force_release_lock");
-  RUN(chat_build_force_release(c, s, thread_id, len), chat_decode_status(c, r));
+  CALL(FORCE_RELEASE_LOCK, (void)0, TEXT(thread_id, len));
 }
 
 int xr_chat_release_lock_if_queue_empty(xr_chat *s, bool *released, long long *depth, const char *thread_id,
                                         size_t len, const char *token, size_t token_len) {
-  CHECK("xr_chat_release_lock_if_queue_empty");
-  long long n = -1;
+  int rc = need_chat(s, __func__);
+  if (rc) return rc;
   if (released) *released = false;
-  chat_cmd c_;
-  memset(&c_, 0, sizeof c_);
+  chat_cmd c;
+  memset(&c, 0, sizeof c);
   xr_reply *r = NULL;
-  int rc = chat_build_release_if_empty(&c_, s, thread_id, len, token, token_len);
-  if (rc == XR_OK) rc = chat_run(s, &c_, &r);
-  if (rc == XR_OK) rc = chat_decode_integer(&c_, r, &n);
+  xr_result res;
+  memset(&res, 0, sizeof res);
+  rc = chat_build_release_if_empty(&c, s, thread_id, len, token, token_len);
+  if (rc == XR_OK) rc = chat_run(s, &c, &r);
+  if (rc == XR_OK) rc = chat_decode(&c, s, XR_RESULT_INTEGER, r, &res);
   if (rc == XR_OK) {
-    if (released) *released = n == 0;
-    if (depth) *depth = n;
+    if (released) *released = res.integer == 0;
+    if (depth) *depth = res.integer;
   }
-  xr_reply_free(r);
-  chat_cmd_free(&c_);
+  chat_call_end(&c, r, &res);
   return rc;
 }
 
 int xr_chat_get(xr_chat *s, char **value, size_t *value_len, const char *key, size_t key_len) {
-  CHECK("xr_chat_get");
   if (!value) return xr_fail(XR_EINVAL, "xr_chat_get: value is required");
   *value = NULL;
-  RUN(chat_build_get(c, s, key, key_len), chat_decode_value(c, r, value, value_len));
+  if (value_len) *value_len = 0;
+  CALL(GET, rc = chat_copy_value(&res, value, value_len), TEXT(key, key_len));
 }
 
 int xr_chat_set(xr_chat *s, const char *key, size_t key_len, const char *json, size_t json_len, int64_t ttl_ms) {
-  CHECK("xr_chat_set");
-  RUN(chat_build_set(c, s, key, key_len, json, json_len, ttl_ms, 0), chat_decode_status(c, r));
+  CALL(SET, (void)0, TEXT(key, key_len), TEXT(json, json_len), INT(ttl_ms));
 }
 
 int xr_chat_set_if_not_exists(xr_chat *s, bool *stored, const char *key, size_t key_len, const char *json,
                               size_t json_len, int64_t ttl_ms) {
-  CHECK("xr_chat_set_if_not_exists");
-  RUN(chat_build_set(c, s, key, key_len, json, json_len, ttl_ms, 1), chat_decode_set_nx(c, r, stored));
+  CALL(SET_IF_NOT_EXISTS, if (stored) *stored = res.present, TEXT(key, key_len), TEXT(json, json_len),
+       INT(ttl_ms));
 }
 
 int xr_chat_delete(xr_chat *s, const char *key, size_t key_len) {
-  CHECK("xr_chat_delete");
-  RUN(chat_build_delete(c, s, key, key_len), chat_decode_status(c, r));
+  CALL(DELETE, (void)0, TEXT(key, key_len));
 }
 
 int xr_chat_append_to_list(xr_chat *s, const char *key, size_t key_len, const char *json, size_t json_len,
                            long max_length, int64_t ttl_ms) {
-  CHECK("xr_chat_append_to_list");
-  RUN(chat_build_append(c, s, key, key_len, json, json_len, max_length, ttl_ms), chat_decode_status(c, r));
+  CALL(APPEND_TO_LIST, (void)0, TEXT(key, key_len), TEXT(json, json_len), INT(max_length), INT(ttl_ms));
 }
 
 int xr_chat_get_list(xr_chat *s, xr_reply **items, const char *key, size_t key_len) {
-  CHECK("xr_chat_get_list");
   if (!items) return xr_fail(XR_EINVAL, "xr_chat_get_list: items is required");
   *items = NULL;
-  chat_cmd c_;
-  memset(&c_, 0, sizeof c_);
-  xr_reply *r = NULL;
-  int rc = chat_build_get_list(&c_, s, key, key_len);
-  if (rc == XR_OK) rc = chat_run(s, &c_, &r);
-  if (rc == XR_OK && xr_reply_kind(r) != XR_REPLY_ARRAY) rc = unexpected(&c_, r);
-  if (rc == XR_OK) *items = r;
-  else xr_reply_free(r);
-  chat_cmd_free(&c_);
-  return rc;
+  /* the caller gets the array reply itself */
+  CALL(GET_LIST, (*items = r_, r_ = NULL), TEXT(key, key_len));
 }
 
 int xr_chat_enqueue(xr_chat *s, long long *depth, const char *thread_id, size_t len, const char *message_json,
                     size_t message_len, int64_t enqueued_at_ms, int64_t expires_at_ms, long max_size) {
-  CHECK("xr_chat_enqueue");
-  RUN(chat_build_enqueue(c, s, thread_id, len, message_json, message_len, enqueued_at_ms, expires_at_ms, max_size),
-      chat_decode_integer(c, r, depth));
+  CALL(ENQUEUE, if (depth) *depth = res.integer, TEXT(thread_id, len), TEXT(message_json, message_len),
+       INT(enqueued_at_ms), INT(expires_at_ms), INT(max_size));
 }
 
 int xr_chat_dequeue(xr_chat *s, bool *found, xr_chat_queue_entry *e, const char *thread_id, size_t len) {
-  CHECK("xr_chat_dequeue");
   if (!e) return xr_fail(XR_EINVAL, "xr_chat_dequeue: the entry is required");
   memset(e, 0, sizeof *e);
-  RUN(chat_build_dequeue(c, s, thread_id, len), chat_decode_entry(c, s, r, found, e));
+  if (found) *found = false;
+  return call_entry(s, XR_CHAT_OP_DEQUEUE, found, e, thread_id, len);
 }
 
 int xr_chat_dequeue_reliable(xr_chat *s, bool *found, xr_chat_queue_entry *e, const char *thread_id, size_t len) {
-  CHECK("xr_chat_dequeue_reliable");
   if (!e) return xr_fail(XR_EINVAL, "xr_chat_dequeue_reliable: the entry is required");
   memset(e, 0, sizeof *e);
-  RUN(chat_build_dequeue_reliable(c, s, thread_id, len), chat_decode_entry(c, s, r, found, e));
+  if (found) *found = false;
+  return call_entry(s, XR_CHAT_OP_DEQUEUE_RELIABLE, found, e, thread_id, len);
 }
 
 int xr_chat_ack(xr_chat *s, bool *acked, const char *thread_id, size_t len, const char *raw, size_t raw_len) {
-  CHECK("xr_chat_ack");
-  RUN(chat_build_ack(c, s, thread_id, len, raw, raw_len), chat_decode_int1(c, r, acked));
+  CALL(ACK, if (acked) *acked = res.present, TEXT(thread_id, len), TEXT(raw, raw_len));
 }
 
 int xr_chat_requeue_processing(xr_chat *s, long long *moved, const char *thread_id, size_t len) {
-  CHECK("xr_chat_requeue_processing");
-  RUN(chat_build_requeue(c, s, thread_id, len), chat_decode_integer(c, r, moved));
+  CALL(REQUEUE_PROCESSING, if (moved) *moved = res.integer, TEXT(thread_id, len));
 }
 
 int xr_chat_queue_depth(xr_chat *s, long long *depth, const char *thread_id, size_t len) {
-  CHECK("xr_chat_queue_depth");
-  RUN(chat_build_queue_depth(c, s, thread_id, len), chat_decode_integer(c, r, depth));
+  CALL(QUEUE_DEPTH, if (depth) *depth = res.integer, TEXT(thread_id, len));
 }
 
 /* ---- blocking acquire ---------------------------------------------------------------------------- */
 
 int xr_chat_acquire_lock_wait(xr_chat *s, bool *acquired, xr_chat_lock *lock, const char *thread_id, size_t len,
                               int64_t ttl_ms, int64_t wait_ms) {
-  CHECK("xr_chat_acquire_lock_wait");
-  int rc0;
+  int rc0 = need_chat(s, __func__);
+  if (rc0) return rc0;
   if ((rc0 = chat_check_ms("chat.acquire_lock_wait", "wait_ms", wait_ms, "milliseconds")) ||
       (rc0 = check_ttl("chat.acquire_lock_wait", ttl_ms, 0)))
     return rc0;

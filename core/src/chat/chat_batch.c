@@ -5,14 +5,12 @@
 #include "chat/chat_internal.h"
 #include "base/internal.h"
 
-typedef enum op_kind { OP_STATUS, OP_BOOL, OP_SET_NX, OP_LOCK, OP_INTEGER, OP_VALUE, OP_LIST, OP_ENTRY } op_kind;
-
 typedef struct chat_op {
-  op_kind kind;
+  int op;                  /* XR_CHAT_OP_* */
   const char *name;        /* the command, for messages */
   const xr_script *script;
   size_t key_off, key_len; /* the key, in b->keys */
-  xr_chat_lock lock;       /* acquire: the token sent */
+  xr_chat_lock lock;       /* acquire_lock: the token sent */
 } chat_op;
 
 struct xr_chat_batch {
@@ -57,8 +55,25 @@ void xr_chat_batch_free(xr_chat_batch *cb) {
 
 size_t xr_chat_batch_count(const xr_chat_batch *cb) { return cb ? cb->n : 0; }
 
-/* Adds a built command (or passes on the build's failure) and records how to decode its reply. */
-static int add(xr_chat_batch *cb, chat_cmd *c, int rc, op_kind kind, const xr_chat_lock *lock) {
+/* The rows of chat.def as the bindings and drivers read them. */
+static const xr_op_info chat_ops[XR_CHAT_OP_COUNT] = {
+#define XR_CHAT_OP(ID, name, wire, result, args)                                                   \
+  [XR_CHAT_OP_##ID] = {XR_CHAT_OP_##ID, #name, wire, XR_RESULT_##result, XR_OP_NARGS(args), \
+                       {XR_OP_MAP(XR_OP_KIND, args)}, {XR_OP_MAP(XR_OP_NAME, args)}},
+#include "crossredis/chat.def"
+#undef XR_CHAT_OP
+};
+
+const xr_op_info *xr_chat_op_at(int op) {
+  return op >= 0 && op < XR_CHAT_OP_COUNT ? &chat_ops[op] : NULL;
+}
+
+/* Builds row op's command from a and adds it to the pipeline, recording how to decode its reply. */
+static int add(xr_chat_batch *cb, int op, const xr_arg *a) {
+  chat_cmd c_;
+  memset(&c_, 0, sizeof c_);
+  chat_cmd *c = &c_;
+  int rc = chat_builders[op](c, cb->s, a);
   if (rc == XR_OK && cb->n == cb->cap) {
     size_t cap = cb->cap ? cb->cap * 2 : 16;
     chat_op *ops = xr_realloc(cb->ops, cap * sizeof *ops);
@@ -81,12 +96,12 @@ static int add(xr_chat_batch *cb, chat_cmd *c, int rc, op_kind kind, const xr_ch
       } else {
         chat_op *o = &cb->ops[cb->n];
         memset(o, 0, sizeof *o);
-        o->kind = kind;
+        o->op = op;
         o->name = c->script ? "a script" : c->argv[0];
         o->script = c->script;
         o->key_off = off;
         o->key_len = c->key.len;
-        if (lock) o->lock = *lock;
+        o->lock = c->lock;
         rc = (int)cb->n++;
         cb->ran = 0;
       }
@@ -96,79 +111,26 @@ static int add(xr_chat_batch *cb, chat_cmd *c, int rc, op_kind kind, const xr_ch
   return rc;
 }
 
-#define ADD(build_call, kind, lock)                                                         \
-  if (!cb) return xr_fail(XR_EINVAL, "chat batch: the batch is NULL");                    \
-  chat_cmd c_;                                                                              \
-  memset(&c_, 0, sizeof c_);                                                                \
-  chat_cmd *c = &c_;                                                                        \
-  const xr_chat *s = cb->s;                                                                 \
-  return add(cb, c, (build_call), kind, lock)
+int xr_chat_batch_add(xr_chat_batch *cb, int op, const xr_arg *args, size_t nargs) {
+  if (!cb) return xr_fail(XR_EINVAL, "chat batch: the batch is NULL");
+  int rc = chat_check_args(op, nargs);
+  if (rc) return rc;
+  if (nargs && !args) return xr_fail(XR_EINVAL, "chat.%s: the arguments are NULL", chat_ops[op].name);
+  for (size_t i = 0; i < nargs; i++)
+    if (chat_ops[op].arg_kinds[i] != XR_ARG_INT && !args[i].data && args[i].len)
+      return xr_fail(XR_EINVAL, "chat.%s: %s is NULL with a length", chat_ops[op].name, chat_ops[op].arg_names[i]);
+  return add(cb, op, args);
+}
 
-int xr_chat_batch_subscribe(xr_chat_batch *cb, const char *thread_id, size_t len) {
-  ADD(chat_build_subscription(c, s, "SADD", thread_id, len), OP_STATUS, NULL);
-}
-int xr_chat_batch_unsubscribe(xr_chat_batch *cb, const char *thread_id, size_t len) {
-  ADD(chat_build_subscription(c, s, "SREM", thread_id, len), OP_STATUS, NULL);
-}
-int xr_chat_batch_is_subscribed(xr_chat_batch *cb, const char *thread_id, size_t len) {
-  ADD(chat_build_subscription(c, s, "SISMEMBER", thread_id, len), OP_BOOL, NULL);
-}
-int xr_chat_batch_acquire_lock(xr_chat_batch *cb, const char *thread_id, size_t len, int64_t ttl_ms) {
-  xr_chat_lock lock;
-  ADD(chat_build_acquire(c, s, &lock, thread_id, len, ttl_ms), OP_LOCK, &lock);
-}
-int xr_chat_batch_release_lock(xr_chat_batch *cb, const char *thread_id, size_t len, const char *token,
-                               size_t token_len) {
-  ADD(chat_build_release(c, s, thread_id, len, token, token_len), OP_BOOL, NULL);
-}
-int xr_chat_batch_extend_lock(xr_chat_batch *cb, const char *thread_id, size_t len, const char *token,
-                              size_t token_len, int64_t ttl_ms) {
-  ADD(chat_build_extend(c, s, thread_id, len, token, token_len, ttl_ms), OP_BOOL, NULL);
-}
-int xr_chat_batch_force_release_lock(xr_chat_batch *cb, const char *thread_id, size_t len) {
-  ADD(chat_build_force_release(c, s, thread_id, len), OP_STATUS, NULL);
-}
-int xr_chat_batch_get(xr_chat_batch *cb, const char *key, size_t key_len) {
-  ADD(chat_build_get(c, s, key, key_len), OP_VALUE, NULL);
-}
-int xr_chat_batch_set(xr_chat_batch *cb, const char *key, size_t key_len, const char *json, size_t json_len,
-                      int64_t ttl_ms) {
-  ADD(chat_build_set(c, s, key, key_len, json, json_len, ttl_ms, 0), OP_STATUS, NULL);
-}
-int xr_chat_batch_set_if_not_exists(xr_chat_batch *cb, const char *key, size_t key_len, const char *json,
-                                    size_t json_len, int64_t ttl_ms) {
-  ADD(chat_build_set(c, s, key, key_len, json, json_len, ttl_ms, 1), OP_SET_NX, NULL);
-}
-int xr_chat_batch_delete(xr_chat_batch *cb, const char *key, size_t key_len) {
-  ADD(chat_build_delete(c, s, key, key_len), OP_STATUS, NULL);
-}
-int xr_chat_batch_append_to_list(xr_chat_batch *cb, const char *key, size_t key_len, const char *json,
-                                 size_t json_len, long max_length, int64_t ttl_ms) {
-  ADD(chat_build_append(c, s, key, key_len, json, json_len, max_length, ttl_ms), OP_STATUS, NULL);
-}
-int xr_chat_batch_get_list(xr_chat_batch *cb, const char *key, size_t key_len) {
-  ADD(chat_build_get_list(c, s, key, key_len), OP_LIST, NULL);
-}
-int xr_chat_batch_enqueue(xr_chat_batch *cb, const char *thread_id, size_t len, const char *message_json,
-                          size_t message_len, int64_t enqueued_at_ms, int64_t expires_at_ms, long max_size) {
-  ADD(chat_build_enqueue(c, s, thread_id, len, message_json, message_len, enqueued_at_ms, expires_at_ms, max_size),
-      OP_INTEGER, NULL);
-}
-int xr_chat_batch_dequeue(xr_chat_batch *cb, const char *thread_id, size_t len) {
-  ADD(chat_build_dequeue(c, s, thread_id, len), OP_ENTRY, NULL);
-}
-int xr_chat_batch_dequeue_reliable(xr_chat_batch *cb, const char *thread_id, size_t len) {
-  ADD(chat_build_dequeue_reliable(c, s, thread_id, len), OP_ENTRY, NULL);
-}
-int xr_chat_batch_ack(xr_chat_batch *cb, const char *thread_id, size_t len, const char *raw, size_t raw_len) {
-  ADD(chat_build_ack(c, s, thread_id, len, raw, raw_len), OP_BOOL, NULL);
-}
-int xr_chat_batch_requeue_processing(xr_chat_batch *cb, const char *thread_id, size_t len) {
-  ADD(chat_build_requeue(c, s, thread_id, len), OP_INTEGER, NULL);
-}
-int xr_chat_batch_queue_depth(xr_chat_batch *cb, const char *thread_id, size_t len) {
-  ADD(chat_build_queue_depth(c, s, thread_id, len), OP_INTEGER, NULL);
-}
+/* The typed adders: one per row, packing its arguments in the row's order. */
+#define XR_CHAT_OP(ID, name, wire, result, args)                                  \
+  int xr_chat_batch_##name(xr_chat_batch *cb, XR_OP_PARAMS(args)) {              \
+    if (!cb) return xr_fail(XR_EINVAL, "chat batch: the batch is NULL");        \
+    const xr_arg a[] = {XR_OP_MAP(XR_OP_VALUE, args)};                          \
+    return add(cb, XR_CHAT_OP_##ID, a);                                         \
+  }
+#include "crossredis/chat.def"
+#undef XR_CHAT_OP
 
 int xr_chat_batch_exec(xr_chat_batch *cb) {
   if (!cb) return xr_fail(XR_EINVAL, "xr_chat_batch_exec: the batch is NULL");
@@ -184,86 +146,96 @@ int xr_chat_batch_start(xr_chat_batch *cb, xr_loop_conn *lc, int *wait) {
   return rc;
 }
 
-/* The reply of operation i when it is of `kind` (ctx describes it for the decoders), or its
- * failure, with the key named. */
-static int result(const xr_chat_batch *cb, size_t i, op_kind kind, chat_cmd *ctx, const xr_reply **r) {
+/* The reply of operation i decoded by its row's result kind, or its failure with the key named. */
+int xr_chat_batch_result(const xr_chat_batch *cb, size_t i, xr_result *out) {
+  if (!out) return xr_fail(XR_EINVAL, "xr_chat_batch_result: out is required");
+  memset(out, 0, sizeof *out);
   if (!cb || i >= cb->n) return xr_fail(XR_EINVAL, "chat batch: no operation %zu", i);
-  const chat_op *o = &cb->ops[i];
-  if (o->kind != kind) return xr_fail(XR_EINVAL, "chat batch: operation %zu is of another kind", i);
   if (!cb->ran) return xr_fail(XR_EINVAL, "chat batch: the batch has not run");
-  memset(ctx, 0, sizeof *ctx);
-  ctx->key.data = cb->keys.data + o->key_off;
-  ctx->key.len = o->key_len;
-  ctx->argv[0] = o->name;
-  ctx->script = o->script;
+  const chat_op *o = &cb->ops[i];
+  chat_cmd ctx;
+  memset(&ctx, 0, sizeof ctx);
+  ctx.key.data = cb->keys.data + o->key_off;
+  ctx.key.len = o->key_len;
+  ctx.argv[0] = o->name;
+  ctx.script = o->script;
+  ctx.lock = o->lock;
+  out->kind = chat_ops[o->op].result;
+  const xr_reply *r;
   const char *msg = NULL;
-  int rc = xr_batch_result(cb->b, i, r, &msg);
+  int rc = xr_batch_result(cb->b, i, &r, &msg);
   if (rc) {
     xr_fail(rc, "%s", msg ? msg : xr_strerror(rc));
-    return chat_name_key(ctx, rc);
+    return chat_name_key(&ctx, rc);
   }
-  return XR_OK;
+  rc = chat_decode(&ctx, cb->s, out->kind, r, out);
+  /* a lock's token lives in the batch's op, not in the stack copy */
+  if (out->kind == XR_RESULT_LOCK && out->nfields) out->fields[0].data = o->lock.token;
+  return rc;
+}
+
+/* The typed accessors: the generic result, checked for the kind the caller expects. */
+static int typed(const xr_chat_batch *cb, size_t i, xr_result_kind want, xr_result *res) {
+  if (cb && i < cb->n && chat_ops[cb->ops[i].op].result != want) {
+    memset(res, 0, sizeof *res);
+    return xr_fail(XR_EINVAL, "chat batch: operation %zu is of another kind", i);
+  }
+  return xr_chat_batch_result(cb, i, res);
 }
 
 int xr_chat_batch_status(const xr_chat_batch *cb, size_t i) {
-  if (!cb || i >= cb->n) return xr_fail(XR_EINVAL, "chat batch: no operation %zu", i);
-  chat_cmd ctx;
-  const xr_reply *r;
-  return result(cb, i, cb->ops[i].kind, &ctx, &r);
+  xr_result res;
+  int rc = xr_chat_batch_result(cb, i, &res);
+  xr_result_clear(&res);
+  return rc;
 }
 
 int xr_chat_batch_bool(const xr_chat_batch *cb, size_t i, bool *out) {
-  chat_cmd ctx;
-  const xr_reply *r;
-  if (cb && i < cb->n && cb->ops[i].kind == OP_SET_NX) {
-    int rc = result(cb, i, OP_SET_NX, &ctx, &r);
-    return rc ? rc : chat_decode_set_nx(&ctx, r, out);
-  }
-  int rc = result(cb, i, OP_BOOL, &ctx, &r);
-  return rc ? rc : chat_decode_int1(&ctx, r, out);
+  xr_result res;
+  int rc = typed(cb, i, XR_RESULT_BOOL, &res);
+  if (rc == XR_OK && out) *out = res.present;
+  return rc;
 }
 
 int xr_chat_batch_lock(const xr_chat_batch *cb, size_t i, bool *acquired, xr_chat_lock *lock) {
-  chat_cmd ctx;
-  const xr_reply *r;
-  int rc = result(cb, i, OP_LOCK, &ctx, &r);
-  if (rc == XR_OK) rc = chat_decode_set_nx(&ctx, r, acquired);
-  if (rc == XR_OK && *acquired && lock) *lock = cb->ops[i].lock;
+  xr_result res;
+  int rc = typed(cb, i, XR_RESULT_LOCK, &res);
+  if (rc == XR_OK && acquired) *acquired = res.present;
+  if (rc == XR_OK && res.present && lock) *lock = cb->ops[i].lock;
   return rc;
 }
 
 int xr_chat_batch_integer(const xr_chat_batch *cb, size_t i, long long *out) {
-  chat_cmd ctx;
-  const xr_reply *r;
-  int rc = result(cb, i, OP_INTEGER, &ctx, &r);
-  return rc ? rc : chat_decode_integer(&ctx, r, out);
+  xr_result res;
+  int rc = typed(cb, i, XR_RESULT_INTEGER, &res);
+  if (rc == XR_OK && out) *out = res.integer;
+  return rc;
 }
 
 int xr_chat_batch_value(const xr_chat_batch *cb, size_t i, char **value, size_t *value_len) {
   if (!value) return xr_fail(XR_EINVAL, "xr_chat_batch_value: value is required");
   *value = NULL;
-  chat_cmd ctx;
-  const xr_reply *r;
-  int rc = result(cb, i, OP_VALUE, &ctx, &r);
-  return rc ? rc : chat_decode_value(&ctx, r, value, value_len);
+  xr_result res;
+  int rc = typed(cb, i, XR_RESULT_VALUE, &res);
+  return rc ? rc : chat_copy_value(&res, value, value_len);
 }
 
 int xr_chat_batch_list(const xr_chat_batch *cb, size_t i, const xr_reply **items) {
   if (!items) return xr_fail(XR_EINVAL, "xr_chat_batch_list: items is required");
-  chat_cmd ctx;
-  int rc = result(cb, i, OP_LIST, &ctx, items);
-  if (rc == XR_OK && xr_reply_kind(*items) != XR_REPLY_ARRAY) {
-    *items = NULL;
-    return xr_fail(XR_EPROTOCOL, "%.*s: LRANGE did not answer an array", (int)ctx.key.len, ctx.key.data);
-  }
+  *items = NULL;
+  xr_result res;
+  int rc = typed(cb, i, XR_RESULT_LIST, &res);
+  if (rc == XR_OK) *items = res.list;
   return rc;
 }
 
 int xr_chat_batch_entry(const xr_chat_batch *cb, size_t i, bool *found, xr_chat_queue_entry *e) {
   if (!e) return xr_fail(XR_EINVAL, "xr_chat_batch_entry: the entry is required");
   memset(e, 0, sizeof *e);
-  chat_cmd ctx;
-  const xr_reply *r;
-  int rc = result(cb, i, OP_ENTRY, &ctx, &r);
-  return rc ? rc : chat_decode_entry(&ctx, cb->s, r, found, e);
+  if (found) *found = false;
+  xr_result res;
+  int rc = typed(cb, i, XR_RESULT_ENTRY, &res);
+  if (rc == XR_OK || rc == XR_EPARSE) chat_take_entry(&res, found, e);
+  xr_result_clear(&res);
+  return rc;
 }

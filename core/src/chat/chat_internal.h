@@ -37,6 +37,7 @@ typedef struct chat_cmd {
   chat_key key, key2;
   char num[2][24];
   char *owned; /* a value or entry text the command sends */
+  xr_chat_lock lock; /* acquire_lock: the token sent */
 } chat_cmd;
 
 void chat_cmd_free(chat_cmd *c);
@@ -47,35 +48,26 @@ int chat_check_ttl(const char *op, int64_t ttl_ms, int zero_ok);
 /* XR_EINVAL unless 0 <= v <= XR_TTL_MAX_MS: "<op>: <name> must be between 0 and ... (<what>), got v". */
 int chat_check_ms(const char *op, const char *name, int64_t v, const char *what);
 
-int chat_build_subscription(chat_cmd *c, const xr_chat *s, const char *name, const char *tid, size_t len);
-int chat_build_acquire(chat_cmd *c, const xr_chat *s, xr_chat_lock *lock, const char *tid, size_t len, int64_t ttl_ms);
-int chat_build_release(chat_cmd *c, const xr_chat *s, const char *tid, size_t len, const char *token, size_t token_len);
-int chat_build_extend(chat_cmd *c, const xr_chat *s, const char *tid, size_t len, const char *token, size_t token_len,
-                      int64_t ttl_ms);
+/* One builder per row of chat.def, all of one shape: `a` holds the row's arguments (checked for
+ * count by the caller, for values here). chat_builders[op] is XR_CHAT_OP_<op>'s. */
+typedef int (*chat_builder)(chat_cmd *c, const xr_chat *s, const xr_arg *a);
+extern const chat_builder chat_builders[XR_CHAT_OP_COUNT];
+
+/* The script of xr_chat_release_lock_if_queue_empty (a sequential call only). */
 int chat_build_release_if_empty(chat_cmd *c, const xr_chat *s, const char *tid, size_t len, const char *token,
                                 size_t token_len);
-int chat_build_force_release(chat_cmd *c, const xr_chat *s, const char *tid, size_t len);
-int chat_build_get(chat_cmd *c, const xr_chat *s, const char *key, size_t key_len);
-int chat_build_delete(chat_cmd *c, const xr_chat *s, const char *key, size_t key_len);
-int chat_build_set(chat_cmd *c, const xr_chat *s, const char *key, size_t key_len, const char *json, size_t json_len,
-                   int64_t ttl_ms, int nx);
-int chat_build_append(chat_cmd *c, const xr_chat *s, const char *key, size_t key_len, const char *json,
-                      size_t json_len, long max_length, int64_t ttl_ms);
-int chat_build_get_list(chat_cmd *c, const xr_chat *s, const char *key, size_t key_len);
-int chat_build_enqueue(chat_cmd *c, const xr_chat *s, const char *tid, size_t len, const char *message_json,
-                       size_t message_len, int64_t enqueued_at_ms, int64_t expires_at_ms, long max_size);
-int chat_build_dequeue(chat_cmd *c, const xr_chat *s, const char *tid, size_t len);
-int chat_build_queue_depth(chat_cmd *c, const xr_chat *s, const char *tid, size_t len);
-int chat_build_dequeue_reliable(chat_cmd *c, const xr_chat *s, const char *tid, size_t len);
-int chat_build_ack(chat_cmd *c, const xr_chat *s, const char *tid, size_t len, const char *raw, size_t raw_len);
-int chat_build_requeue(chat_cmd *c, const xr_chat *s, const char *tid, size_t len);
 
-int chat_decode_status(const chat_cmd *c, const xr_reply *r);
-int chat_decode_int1(const chat_cmd *c, const xr_reply *r, bool *out);
-int chat_decode_set_nx(const chat_cmd *c, const xr_reply *r, bool *out);
-int chat_decode_integer(const chat_cmd *c, const xr_reply *r, long long *out);
-int chat_decode_value(const chat_cmd *c, const xr_reply *r, char **value, size_t *value_len);
-int chat_decode_entry(const chat_cmd *c, const xr_chat *s, const xr_reply *r, bool *found, xr_chat_queue_entry *e);
+/* Reads reply r of a command built for an operation of result kind `kind` into out (op.h). The
+ * fields borrow from r and from c (an acquired lock's token): keep both while out is used. */
+int chat_decode(const chat_cmd *c, const xr_chat *s, xr_result_kind kind, const xr_reply *r, xr_result *out);
+
+/* The typed outputs of VALUE (a copy, xr_free) and ENTRY (moved out of res) results. */
+int chat_copy_value(const xr_result *res, char **value, size_t *value_len);
+void chat_take_entry(xr_result *res, bool *found, xr_chat_queue_entry *e);
+
+/* "2 arguments (thread_id, ttl_ms), got 1" unless nargs is row op's count; XR_EINVAL for an
+ * unknown op. */
+int chat_check_args(int op, size_t nargs);
 
 /* Runs one command; a failure's message is prefixed with the key. */
 int chat_run(xr_chat *s, chat_cmd *c, xr_reply **r);

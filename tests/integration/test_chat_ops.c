@@ -1,0 +1,259 @@
+/* The Chat SDK state's operation table (chat.def) and what is generated from it, against a real
+ * redis-server: the info rows the bindings read, the generic adder (argument count named, the
+ * same commands as the typed adders) and the generic result accessor for every result kind. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "crossredis/alloc.h"
+#include "crossredis/chat.h"
+#include "itest.h"
+
+#define S(lit) lit, sizeof(lit) - 1
+#define T(lit) XR_ARG_OF_TEXT(lit, sizeof(lit) - 1)
+#define I(v) XR_ARG_OF_INT(v)
+
+static xrt_server *server;
+static xr_client *chk;
+static xr_client *client;
+static xr_chat *chat;
+
+static int group_setup(void **state) {
+  (void)state;
+  if (itest_open_with_checker(&server, &chk)) return -1;
+  xr_client_options co = itest_options(server);
+  xr_chat_options o = XR_CHAT_OPTIONS_INIT;
+  if (xr_client_open(&client, &co) || xr_chat_new(&chat, client, &o)) return -1;
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  xr_chat_free(chat);
+  xr_client_close(client);
+  itest_close_with_checker(server, chk);
+  return 0;
+}
+
+static int flush_all(void **state) {
+  (void)state;
+  XR_OK(itest_cmd(chk, NULL, "FLUSHALL", NULL));
+  return 0;
+}
+
+/* Every row: its code is its index, names are set, arguments within bounds and named. */
+static void table_rows_are_complete(void **state) {
+  (void)state;
+  assert_true(XR_CHAT_OP_COUNT >= 19);
+  for (int op = 0; op < XR_CHAT_OP_COUNT; op++) {
+    const xr_op_info *info = xr_chat_op_at(op);
+    assert_non_null(info);
+    assert_int_equal(info->code, op);
+    assert_true(info->name[0] && info->wire_name[0]);
+    assert_true(info->nargs >= 1 && info->nargs <= XR_OP_ARGS_MAX);
+    assert_non_null(xr_result_shape_of(info->result));
+    for (size_t i = 0; i < info->nargs; i++) {
+      assert_true(info->arg_kinds[i] == XR_ARG_TEXT || info->arg_kinds[i] == XR_ARG_BYTES ||
+                  info->arg_kinds[i] == XR_ARG_INT);
+      assert_non_null(info->arg_names[i]);
+    }
+  }
+  assert_null(xr_chat_op_at(-1));
+  assert_null(xr_chat_op_at(XR_CHAT_OP_COUNT));
+  const xr_op_info *acq = xr_chat_op_at(XR_CHAT_OP_ACQUIRE_LOCK);
+  assert_string_equal(acq->name, "acquire_lock");
+  assert_string_equal(acq->wire_name, "acquireLock");
+  assert_int_equal(acq->result, XR_RESULT_LOCK);
+  assert_int_equal(acq->nargs, 2);
+  assert_int_equal(acq->arg_kinds[0], XR_ARG_TEXT);
+  assert_string_equal(acq->arg_names[1], "ttl_ms");
+  assert_int_equal(acq->arg_kinds[1], XR_ARG_INT);
+  const xr_op_info *ack = xr_chat_op_at(XR_CHAT_OP_ACK);
+  assert_int_equal(ack->arg_kinds[1], XR_ARG_BYTES);
+  const xr_result_shape *entry = xr_result_shape_of(XR_RESULT_ENTRY);
+  assert_int_equal(entry->nfields, 4);
+  assert_string_equal(entry->field_names[3], "raw");
+  assert_null(xr_result_shape_of((xr_result_kind)99));
+}
+
+static void generic_adder_names_the_argument_count(void **state) {
+  (void)state;
+  xr_chat_batch *b;
+  XR_OK(xr_chat_batch_new(&b, chat));
+  xr_arg one[] = {T("t1")};
+  XR_FAILS(xr_chat_batch_add(b, XR_CHAT_OP_ACQUIRE_LOCK, one, 1), XR_EINVAL, "chat.acquire_lock: 2 arguments (thread_id, ttl_ms), got 1");
+  XR_FAILS(xr_chat_batch_add(b, XR_CHAT_OP_COUNT, one, 1), XR_EINVAL, "no operation");
+  assert_int_equal(xr_chat_batch_add(b, XR_CHAT_OP_GET, NULL, 1), XR_EINVAL);
+  /* a value the core refuses is refused the same way through either adder */
+  xr_arg bad_ttl[] = {T("t1"), I(0)};
+  XR_FAILS(xr_chat_batch_add(b, XR_CHAT_OP_ACQUIRE_LOCK, bad_ttl, 2), XR_EINVAL, "chat.acquire_lock: ttl_ms must be > 0, got 0");
+  XR_FAILS(xr_chat_batch_acquire_lock(b, S("t1"), 0), XR_EINVAL, "chat.acquire_lock: ttl_ms must be > 0, got 0");
+  assert_int_equal(xr_chat_batch_count(b), 0);
+  xr_chat_batch_free(b);
+}
+
+/* One batch through the generic adder with an operation of every result kind; the generic
+ * accessor reads each in its kind's shape. */
+static void generic_results_of_every_kind(void **state) {
+  (void)state;
+  xr_chat_batch *b;
+  XR_OK(xr_chat_batch_new(&b, chat));
+  xr_arg sub[] = {T("th")};
+  xr_arg is_sub[] = {T("th")};
+  xr_arg acq[] = {T("th"), I(30000)};
+  xr_arg set[] = {T("k"), T("{\"a\":1}"), I(0)};
+  xr_arg get[] = {T("k")};
+  xr_arg get_missing[] = {T("nope")};
+  xr_arg app[] = {T("l"), T("\"x\""), I(0), I(0)};
+  xr_arg list[] = {T("l")};
+  xr_arg enq[] = {T("th"), T("{\"id\":\"m1\"}"), I(1700000000000), I(4102444800000), I(10)};
+  xr_arg deq[] = {T("th")};
+  xr_arg deq_empty[] = {T("th")};
+  int i_sub = xr_chat_batch_add(b, XR_CHAT_OP_SUBSCRIBE, sub, 1);
+  int i_is = xr_chat_batch_add(b, XR_CHAT_OP_IS_SUBSCRIBED, is_sub, 1);
+  int i_acq = xr_chat_batch_add(b, XR_CHAT_OP_ACQUIRE_LOCK, acq, 2);
+  int i_acq2 = xr_chat_batch_add(b, XR_CHAT_OP_ACQUIRE_LOCK, acq, 2);
+  int i_set = xr_chat_batch_add(b, XR_CHAT_OP_SET, set, 3);
+  int i_get = xr_chat_batch_add(b, XR_CHAT_OP_GET, get, 1);
+  int i_miss = xr_chat_batch_add(b, XR_CHAT_OP_GET, get_missing, 1);
+  int i_app = xr_chat_batch_add(b, XR_CHAT_OP_APPEND_TO_LIST, app, 4);
+  int i_list = xr_chat_batch_add(b, XR_CHAT_OP_GET_LIST, list, 1);
+  int i_enq = xr_chat_batch_add(b, XR_CHAT_OP_ENQUEUE, enq, 5);
+  int i_deq = xr_chat_batch_add(b, XR_CHAT_OP_DEQUEUE, deq, 1);
+  int i_deq2 = xr_chat_batch_add(b, XR_CHAT_OP_DEQUEUE, deq_empty, 1);
+  assert_int_equal(i_deq2, 11);
+  xr_result r;
+  assert_int_equal(xr_chat_batch_result(b, 0, &r), XR_EINVAL); /* not run yet */
+  XR_OK(xr_chat_batch_exec(b));
+
+  XR_OK(xr_chat_batch_result(b, (size_t)i_sub, &r));
+  assert_int_equal(r.kind, XR_RESULT_STATUS);
+  XR_OK(xr_chat_batch_result(b, (size_t)i_is, &r));
+  assert_int_equal(r.kind, XR_RESULT_BOOL);
+  assert_true(r.present);
+
+  XR_OK(xr_chat_batch_result(b, (size_t)i_acq, &r));
+  assert_int_equal(r.kind, XR_RESULT_LOCK);
+  assert_true(r.present);
+  assert_int_equal(r.nfields, 2);
+  assert_true(r.fields[0].len > 6 && !memcmp(r.fields[0].data, "redis_", 6));
+  assert_true(r.fields[1].num > itest_wall_ms());
+  char token[XR_TOKEN_MAX];
+  memcpy(token, r.fields[0].data, r.fields[0].len);
+  token[r.fields[0].len] = '\0';
+  itest_assert_get(chk, "chat-sdk:lock:th", token);
+  XR_OK(xr_chat_batch_result(b, (size_t)i_acq2, &r));
+  assert_false(r.present);
+  assert_int_equal(r.nfields, 0);
+
+  XR_OK(xr_chat_batch_result(b, (size_t)i_set, &r));
+  XR_OK(xr_chat_batch_result(b, (size_t)i_get, &r));
+  assert_int_equal(r.kind, XR_RESULT_VALUE);
+  assert_true(r.present);
+  assert_int_equal(r.fields[0].len, 7);
+  assert_memory_equal(r.fields[0].data, "{\"a\":1}", 7);
+  XR_OK(xr_chat_batch_result(b, (size_t)i_miss, &r));
+  assert_false(r.present);
+
+  XR_OK(xr_chat_batch_result(b, (size_t)i_app, &r));
+  XR_OK(xr_chat_batch_result(b, (size_t)i_list, &r));
+  assert_int_equal(r.kind, XR_RESULT_LIST);
+  assert_int_equal(xr_reply_count(r.list), 1);
+
+  XR_OK(xr_chat_batch_result(b, (size_t)i_enq, &r));
+  assert_int_equal(r.kind, XR_RESULT_INTEGER);
+  assert_int_equal(r.integer, 1);
+
+  XR_OK(xr_chat_batch_result(b, (size_t)i_deq, &r));
+  assert_int_equal(r.kind, XR_RESULT_ENTRY);
+  assert_true(r.present);
+  assert_int_equal(r.nfields, 4);
+  assert_memory_equal(r.fields[0].data, "{\"id\":\"m1\"}", r.fields[0].len);
+  assert_int_equal(r.fields[1].num, 1700000000000);
+  assert_int_equal(r.fields[2].num, 4102444800000);
+  assert_true(r.fields[3].len > r.fields[0].len); /* the whole entry as stored */
+  xr_result_clear(&r);
+  assert_null(r.owned_[0]);
+  XR_OK(xr_chat_batch_result(b, (size_t)i_deq2, &r));
+  assert_false(r.present);
+  xr_result_clear(&r);
+
+  /* the typed accessors still refuse another kind */
+  bool yes;
+  XR_FAILS(xr_chat_batch_bool(b, (size_t)i_get, &yes), XR_EINVAL, "of another kind");
+  assert_int_equal(xr_chat_batch_result(b, 99, &r), XR_EINVAL);
+  xr_chat_batch_free(b);
+}
+
+/* A failed operation's result names its key, as the typed accessors do. */
+static void generic_result_of_a_failure_names_the_key(void **state) {
+  (void)state;
+  XR_OK(itest_cmd(chk, NULL, "SET", "chat-sdk:list:wrong", "x", NULL));
+  xr_chat_batch *b;
+  XR_OK(xr_chat_batch_new(&b, chat));
+  xr_arg list[] = {T("wrong")};
+  assert_int_equal(xr_chat_batch_add(b, XR_CHAT_OP_GET_LIST, list, 1), 0);
+  XR_OK(xr_chat_batch_exec(b));
+  xr_result r;
+  XR_FAILS(xr_chat_batch_result(b, 0, &r), XR_EWRONGTYPE, "chat-sdk:list:wrong: WRONGTYPE");
+  xr_chat_batch_free(b);
+}
+
+/* xr_chat_call runs one operation by its code, as its sequential function does. */
+static void call_by_code(void **state) {
+  (void)state;
+  xr_result r;
+  xr_arg acq[] = {T("th"), I(30000)};
+  XR_OK(xr_chat_call(chat, XR_CHAT_OP_ACQUIRE_LOCK, acq, 2, &r));
+  assert_true(r.present);
+  char token[XR_TOKEN_MAX];
+  memcpy(token, r.fields[0].data, r.fields[0].len);
+  token[r.fields[0].len] = '\0';
+  xr_result_clear(&r);
+  itest_assert_get(chk, "chat-sdk:lock:th", token);
+  XR_OK(xr_chat_call(chat, XR_CHAT_OP_ACQUIRE_LOCK, acq, 2, &r));
+  assert_false(r.present);
+  xr_result_clear(&r);
+
+  xr_arg set[] = {T("k"), T("[1,2]"), I(0)};
+  XR_OK(xr_chat_call(chat, XR_CHAT_OP_SET, set, 3, &r));
+  xr_result_clear(&r);
+  xr_arg get[] = {T("k")};
+  XR_OK(xr_chat_call(chat, XR_CHAT_OP_GET, get, 1, &r));
+  assert_true(r.present);
+  assert_int_equal(r.fields[0].len, 5);
+  assert_memory_equal(r.fields[0].data, "[1,2]", 5);
+  xr_result_clear(&r);
+
+  /* an entry that is not one still hands its raw bytes over, with the failure */
+  XR_OK(itest_cmd(chk, NULL, "RPUSH", "chat-sdk:queue:bad", "not json", NULL));
+  xr_arg deq[] = {T("bad")};
+  XR_FAILS(xr_chat_call(chat, XR_CHAT_OP_DEQUEUE, deq, 1, &r), XR_EPARSE, "chat-sdk:queue:bad");
+  assert_true(r.present);
+  assert_int_equal(r.fields[3].len, 8);
+  assert_memory_equal(r.fields[3].data, "not json", 8);
+  xr_result_clear(&r);
+
+  XR_FAILS(xr_chat_call(chat, XR_CHAT_OP_SET, set, 2, &r), XR_EINVAL,
+           "chat.set: 3 arguments (key, json, ttl_ms), got 2");
+  XR_FAILS(xr_chat_call(NULL, XR_CHAT_OP_SET, set, 3, &r), XR_EINVAL, "xr_chat_call: the state adapter is NULL");
+  XR_FAILS(xr_chat_call(chat, -1, set, 3, &r), XR_EINVAL, "no operation -1");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(table_rows_are_complete),
+      cmocka_unit_test_setup(generic_adder_names_the_argument_count, flush_all),
+      cmocka_unit_test_setup(generic_results_of_every_kind, flush_all),
+      cmocka_unit_test_setup(generic_result_of_a_failure_names_the_key, flush_all),
+      cmocka_unit_test_setup(call_by_code, flush_all),
+  };
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
