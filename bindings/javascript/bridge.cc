@@ -423,6 +423,8 @@ class OutText {
 
   size_t size() const { return n_; }
   const char *data() const { return p_.get(); }
+  /* Holds text (in any form: Prepare may have turned it into UTF-16). */
+  bool present() const { return p_ || u16_; }
 
   void Clear() {
     p_.reset();
@@ -1055,22 +1057,22 @@ Napi::Value LockValue(Napi::Env env, const char *token, size_t len, int64_t expi
 }
 
 /* ---- Chat SDK operations as one batch -------------------------------------------------------- */
+/* Every operation is a row of chat.def (xr_chat_op_at): its arguments are read by their kinds and
+ * its result converted by its result kind, never per operation. */
 
 struct ChatOp {
-  int kind = 0;
-  std::string a;             /* thread id or key */
-  InText b;                  /* token or JSON text */
-  int64_t n1 = 0, n2 = 0, n3 = 0;
-  int index = -1;            /* in the batch; -1 when adding it failed */
+  const xr_op_info *info = nullptr;
+  InText texts[XR_OP_ARGS_MAX]; /* TEXT and BYTES arguments */
+  int64_t nums[XR_OP_ARGS_MAX] = {0};
+  int index = -1;               /* in the batch; -1 when adding it failed */
   Failure failure;
-  /* results */
-  bool flag = false;
-  bool present = false;      /* acquired / found / value not nil */
+  /* the result, by kind */
+  bool present = false;
   long long integer = 0;
-  OutText text;              /* token, value or message JSON */
-  OutText raw;               /* a dequeued entry's bytes: when it is no queue entry, or for ack */
-  int64_t t1 = 0, t2 = 0;    /* expiresAt; enqueuedAt and expiresAt */
-  std::vector<OutText> items;
+  OutText fields[XR_RESULT_FIELDS_MAX]; /* TEXT and BYTES fields (an entry's raw also after a failure) */
+  int64_t field_nums[XR_RESULT_FIELDS_MAX] = {0};
+  size_t nfields = 0;
+  std::vector<OutText> items;   /* LIST */
 };
 
 class ChatRun : public BatchRun {
@@ -1085,7 +1087,7 @@ class ChatRun : public BatchRun {
       Napi::Value item = arr.Get(i);
       if (!item.IsArray()) throw Napi::TypeError::New(env, "an operation must be an Array");
       Read(env, item.As<Napi::Array>(), ops_[i]);
-      weight += ops_[i].a.size() + ops_[i].b.Weight();
+      for (const InText &t : ops_[i].texts) weight += t.Weight();
     }
     weight_ = weight;
     big_ = weight >= kBig;
@@ -1098,66 +1100,31 @@ class ChatRun : public BatchRun {
   ~ChatRun() override { xr_chat_batch_free(batch_); }
 
  private:
+  /* [code, ...arguments]: a string for TEXT, a Buffer or Uint8Array for BYTES, a number for INT. */
   static void Read(Napi::Env env, Napi::Array a, ChatOp &op) {
-    op.kind = (int)I64(env, a.Get((uint32_t)0), "operation code");
-    switch (op.kind) {
-      case XR_JS_SUBSCRIBE:
-      case XR_JS_UNSUBSCRIBE:
-      case XR_JS_IS_SUBSCRIBED:
-      case XR_JS_FORCE_RELEASE:
-      case XR_JS_DEQUEUE:
-      case XR_JS_QUEUE_DEPTH:
-      case XR_JS_DEQUEUE_RELIABLE:
-      case XR_JS_REQUEUE:
-        op.a = Utf8(env, a.Get(1), "threadId");
-        break;
-      case XR_JS_ACK: {
-        op.a = Utf8(env, a.Get(1), "threadId");
-        Napi::Value raw = a.Get(2);
-        if (!raw.IsBuffer()) throw Napi::TypeError::New(env, "the entry's raw bytes must be a Buffer");
-        Napi::Buffer<char> b = raw.As<Napi::Buffer<char>>();
-        op.b.Assign(env, b.Data(), b.Length());
-        break;
+    int64_t code = I64(env, a.Get((uint32_t)0), "operation code");
+    op.info = xr_chat_op_at(code < 0 || code > INT_MAX ? -1 : (int)code);
+    if (!op.info) throw Napi::RangeError::New(env, "unknown operation code " + std::to_string(code));
+    if (a.Length() != op.info->nargs + 1)
+      throw Napi::TypeError::New(env, std::string(op.info->wire_name) + ": " + std::to_string(op.info->nargs) +
+                                          " arguments expected, got " + std::to_string(a.Length() - 1));
+    for (uint32_t k = 0; k < op.info->nargs; k++) {
+      Napi::Value v = a.Get(k + 1);
+      const char *name = op.info->arg_names[k];
+      switch (op.info->arg_kinds[k]) {
+        case XR_ARG_INT:
+          op.nums[k] = I64(env, v, name);
+          break;
+        case XR_ARG_BYTES: {
+          if (!v.IsTypedArray()) throw Napi::TypeError::New(env, std::string(name) + " must be a Buffer");
+          Napi::Uint8Array b = v.As<Napi::Uint8Array>();
+          op.texts[k].Assign(env, reinterpret_cast<const char *>(b.Data()), b.ByteLength());
+          break;
+        }
+        default:
+          op.texts[k].Read(env, v, name);
+          break;
       }
-      case XR_JS_GET:
-      case XR_JS_DELETE:
-      case XR_JS_GET_LIST:
-        op.a = Utf8(env, a.Get(1), "key");
-        break;
-      case XR_JS_ACQUIRE:
-        op.a = Utf8(env, a.Get(1), "threadId");
-        op.n1 = I64(env, a.Get(2), "ttlMs");
-        break;
-      case XR_JS_RELEASE:
-        op.a = Utf8(env, a.Get(1), "threadId");
-        op.b.Read(env, a.Get(2), "token");
-        break;
-      case XR_JS_EXTEND:
-        op.a = Utf8(env, a.Get(1), "threadId");
-        op.b.Read(env, a.Get(2), "token");
-        op.n1 = I64(env, a.Get(3), "ttlMs");
-        break;
-      case XR_JS_SET:
-      case XR_JS_SET_IF_NOT_EXISTS:
-        op.a = Utf8(env, a.Get(1), "key");
-        op.b.Read(env, a.Get(2), "value");
-        op.n1 = I64(env, a.Get(3), "ttlMs");
-        break;
-      case XR_JS_APPEND:
-        op.a = Utf8(env, a.Get(1), "key");
-        op.b.Read(env, a.Get(2), "value");
-        op.n1 = I64(env, a.Get(3), "maxLength");
-        op.n2 = I64(env, a.Get(4), "ttlMs");
-        break;
-      case XR_JS_ENQUEUE:
-        op.a = Utf8(env, a.Get(1), "threadId");
-        op.b.Read(env, a.Get(2), "message");
-        op.n1 = I64(env, a.Get(3), "enqueuedAt");
-        op.n2 = I64(env, a.Get(4), "expiresAt");
-        op.n3 = I64(env, a.Get(5), "maxSize");
-        break;
-      default:
-        throw Napi::RangeError::New(env, "unknown operation code " + std::to_string(op.kind));
     }
   }
 
@@ -1169,128 +1136,58 @@ class ChatRun : public BatchRun {
       return;
     }
     for (ChatOp &op : ops_) {
-      if (!op.b.Convert()) {
+      xr_arg args[XR_OP_ARGS_MAX];
+      bool converted = true;
+      for (size_t k = 0; k < op.info->nargs; k++) {
+        if (!op.texts[k].Convert()) converted = false;
+        args[k] = xr_arg{op.texts[k].data(), op.texts[k].size(), op.nums[k]};
+      }
+      if (!converted) {
         op.failure.set(XR_ENOMEM, "out of memory converting a string");
         continue;
       }
-      op.index = Add(batch_, op);
+      op.index = xr_chat_batch_add(batch_, op.info->code, args, op.info->nargs);
       if (op.index < 0) op.failure.take(op.index);
-      op.b.Clear();
+      for (InText &t : op.texts) t.Clear();
     }
   }
 
-  static long Long(int64_t v) {
-    if (v > (int64_t)LONG_MAX) return LONG_MAX;
-    if (v < (int64_t)LONG_MIN) return LONG_MIN;
-    return (long)v;
-  }
-
-  static int Add(xr_chat_batch *b, const ChatOp &op) {
-    const char *a = op.a.data(), *t = op.b.data();
-    size_t al = op.a.size(), tl = op.b.size();
-    switch (op.kind) {
-      case XR_JS_SUBSCRIBE: return xr_chat_batch_subscribe(b, a, al);
-      case XR_JS_UNSUBSCRIBE: return xr_chat_batch_unsubscribe(b, a, al);
-      case XR_JS_IS_SUBSCRIBED: return xr_chat_batch_is_subscribed(b, a, al);
-      case XR_JS_ACQUIRE: return xr_chat_batch_acquire_lock(b, a, al, op.n1);
-      case XR_JS_RELEASE: return xr_chat_batch_release_lock(b, a, al, t, tl);
-      case XR_JS_EXTEND: return xr_chat_batch_extend_lock(b, a, al, t, tl, op.n1);
-      case XR_JS_FORCE_RELEASE: return xr_chat_batch_force_release_lock(b, a, al);
-      case XR_JS_GET: return xr_chat_batch_get(b, a, al);
-      case XR_JS_SET: return xr_chat_batch_set(b, a, al, t, tl, op.n1);
-      case XR_JS_SET_IF_NOT_EXISTS: return xr_chat_batch_set_if_not_exists(b, a, al, t, tl, op.n1);
-      case XR_JS_DELETE: return xr_chat_batch_delete(b, a, al);
-      case XR_JS_APPEND: return xr_chat_batch_append_to_list(b, a, al, t, tl, Long(op.n1), op.n2);
-      case XR_JS_GET_LIST: return xr_chat_batch_get_list(b, a, al);
-      case XR_JS_ENQUEUE: return xr_chat_batch_enqueue(b, a, al, t, tl, op.n1, op.n2, Long(op.n3));
-      case XR_JS_DEQUEUE: return xr_chat_batch_dequeue(b, a, al);
-      case XR_JS_QUEUE_DEPTH: return xr_chat_batch_queue_depth(b, a, al);
-      case XR_JS_DEQUEUE_RELIABLE: return xr_chat_batch_dequeue_reliable(b, a, al);
-      case XR_JS_ACK: return xr_chat_batch_ack(b, a, al, t, tl);
-      case XR_JS_REQUEUE: return xr_chat_batch_requeue_processing(b, a, al);
-      default: return xr_error_set(XR_EINVAL, "unknown operation");
-    }
-  }
-
+  /* Reads operation op's result in its kind's shape. Bytes fields are taken over, not copied
+   * (xr_result_take_field): a big entry is in memory once. */
   static void Collect(const xr_chat_batch *b, ChatOp &op) {
-    size_t i = (size_t)op.index;
-    int rc = 0;
-    switch (op.kind) {
-      case XR_JS_IS_SUBSCRIBED:
-      case XR_JS_RELEASE:
-      case XR_JS_EXTEND:
-      case XR_JS_SET_IF_NOT_EXISTS:
-      case XR_JS_ACK:
-        rc = xr_chat_batch_bool(b, i, &op.flag);
-        break;
-      case XR_JS_ACQUIRE: {
-        xr_chat_lock lock;
-        memset(&lock, 0, sizeof lock);
-        rc = xr_chat_batch_lock(b, i, &op.present, &lock);
-        if (rc == 0 && op.present) {
-          op.text.Copy(lock.token, lock.token_len);
-          op.t1 = lock.expires_at_ms;
+    xr_result r;
+    int rc = xr_chat_batch_result(b, (size_t)op.index, &r);
+    if (rc < 0) op.failure.take(rc); /* first: keep the core's message */
+    if (rc == 0 || r.kind == XR_RESULT_ENTRY) { /* a failed entry still carries its raw bytes */
+      op.present = r.present;
+      op.integer = r.integer;
+      op.nfields = r.nfields;
+      const xr_result_shape *shape = xr_result_shape_of(r.kind);
+      for (size_t k = 0; k < r.nfields; k++) {
+        op.field_nums[k] = r.fields[k].num;
+        if (shape->field_kinds[k] == XR_ARG_INT || !r.fields[k].data) continue;
+        size_t n = r.fields[k].len;
+        char *p = xr_result_take_field(&r, k);
+        if (!p) {
+          op.failure.set(XR_ENOMEM, "out of memory reading a result");
+          break;
         }
-        break;
+        op.fields[k].Take(p, n);
       }
-      case XR_JS_ENQUEUE:
-      case XR_JS_QUEUE_DEPTH:
-      case XR_JS_REQUEUE:
-        rc = xr_chat_batch_integer(b, i, &op.integer);
-        break;
-      case XR_JS_GET: {
-        char *v = NULL;
-        size_t n = 0;
-        rc = xr_chat_batch_value(b, i, &v, &n);
-        if (rc == 0 && v) {
-          op.present = true;
-          op.text.Take(v, n); /* no second copy of a big value */
-        } else {
-          xr_free(v);
-        }
-        break;
-      }
-      case XR_JS_GET_LIST: {
-        const xr_reply *items = NULL;
-        rc = xr_chat_batch_list(b, i, &items);
-        if (rc == 0 && items) {
-          size_t count = xr_reply_count(items);
-          op.items.resize(count);
-          for (size_t k = 0; k < count; k++) {
-            size_t n = 0;
-            const char *s = xr_reply_str(xr_reply_at(items, k), &n);
-            if (!op.items[k].Copy(s ? s : "", n)) {
-              op.failure.set(XR_ENOMEM, "out of memory reading a list");
-              return;
-            }
+      if (rc == 0 && r.list) {
+        size_t count = xr_reply_count(r.list);
+        op.items.resize(count);
+        for (size_t k = 0; k < count; k++) {
+          size_t n = 0;
+          const char *s = xr_reply_str(xr_reply_at(r.list, k), &n);
+          if (!op.items[k].Copy(s ? s : "", n)) {
+            op.failure.set(XR_ENOMEM, "out of memory reading a list");
+            break;
           }
         }
-        break;
       }
-      case XR_JS_DEQUEUE:
-      case XR_JS_DEQUEUE_RELIABLE: {
-        xr_chat_queue_entry e;
-        memset(&e, 0, sizeof e);
-        rc = xr_chat_batch_entry(b, i, &op.present, &e);
-        /* the entry's texts are taken over (xr_malloc'd), not copied: a big entry is in memory once */
-        if (rc < 0) {
-          op.failure.take(rc); /* before clear: keep the core's message */
-          if (e.raw) op.raw.Take(e.raw, e.raw_len), e.raw = NULL;
-        } else if (op.present) {
-          if (e.message) op.text.Take(e.message, e.message_len), e.message = NULL;
-          else op.text.Copy("", 0);
-          op.t1 = e.enqueued_at_ms;
-          op.t2 = e.expires_at_ms;
-          if (op.kind == XR_JS_DEQUEUE_RELIABLE && e.raw) op.raw.Take(e.raw, e.raw_len), e.raw = NULL; /* what ack takes */
-        }
-        xr_chat_queue_entry_clear(&e);
-        return;
-      }
-      default:
-        rc = xr_chat_batch_status(b, i);
-        break;
     }
-    if (rc < 0) op.failure.take(rc);
+    xr_result_clear(&r);
   }
 
   int StartLoop(xr_loop_conn *lc, int *wait) override { return xr_chat_batch_start(batch_, lc, wait); }
@@ -1303,13 +1200,12 @@ class ChatRun : public BatchRun {
     if (rc < 0) lost_.take(rc);
   }
 
-  /* get, getList and the dequeues copy (and the dequeues decode) what they read: on the pool. */
+  /* Values, lists and entries are copied (entries decoded) as they are read: on the pool. */
   bool HeavyCollect() const override {
     for (const ChatOp &op : ops_) {
       if (op.index < 0) continue;
-      if (op.kind == XR_JS_GET || op.kind == XR_JS_GET_LIST || op.kind == XR_JS_DEQUEUE ||
-          op.kind == XR_JS_DEQUEUE_RELIABLE)
-        return true;
+      xr_result_kind k = op.info->result;
+      if (k == XR_RESULT_VALUE || k == XR_RESULT_LIST || k == XR_RESULT_ENTRY) return true;
     }
     return false;
   }
@@ -1328,9 +1224,16 @@ class ChatRun : public BatchRun {
     batch_ = NULL;
   }
 
+  /* TEXT fields (not BYTES: they become Buffers as they are) and list items. */
+  static bool IsText(const ChatOp &op, size_t k) {
+    const xr_result_shape *shape = xr_result_shape_of(op.info->result);
+    return k < shape->nfields && shape->field_kinds[k] == XR_ARG_TEXT;
+  }
+
   bool NeedsPrepare() const override {
     for (const ChatOp &op : ops_) {
-      if (op.text.Big()) return true;
+      for (size_t k = 0; k < XR_RESULT_FIELDS_MAX; k++)
+        if (IsText(op, k) && op.fields[k].Big()) return true;
       for (const OutText &t : op.items)
         if (t.Big()) return true;
     }
@@ -1339,8 +1242,11 @@ class ChatRun : public BatchRun {
 
   void Prepare() override {
     for (ChatOp &op : ops_) {
-      if (op.text.Big()) decoded_pool_ += op.text.size();
-      op.text.Prepare();
+      for (size_t k = 0; k < XR_RESULT_FIELDS_MAX; k++) {
+        if (!IsText(op, k)) continue;
+        if (op.fields[k].Big()) decoded_pool_ += op.fields[k].size();
+        op.fields[k].Prepare();
+      }
       for (OutText &t : op.items) {
         if (t.Big()) decoded_pool_ += t.size();
         t.Prepare();
@@ -1351,41 +1257,50 @@ class ChatRun : public BatchRun {
   Napi::Value Result(Napi::Env env) override {
     Napi::Array out = Napi::Array::New(env, ops_.size());
     for (size_t i = 0; i < ops_.size(); i++) {
-      if (ops_[i].text.Big()) decoded_js_ += ops_[i].text.size(); /* not prepared: decoded here */
-      for (const OutText &t : ops_[i].items)
+      ChatOp &op = ops_[i];
+      for (size_t k = 0; k < XR_RESULT_FIELDS_MAX; k++)
+        if (IsText(op, k) && op.fields[k].Big()) decoded_js_ += op.fields[k].size(); /* not prepared: decoded here */
+      for (const OutText &t : op.items)
         if (t.Big()) decoded_js_ += t.size();
-      out.Set((uint32_t)i, Value(env, ops_[i]));
-      ops_[i].text.Clear();
-      ops_[i].raw.Clear();
-      ops_[i].items.clear();
+      out.Set((uint32_t)i, Value(env, op));
+      for (OutText &t : op.fields) t.Clear();
+      op.items.clear();
     }
     return out;
   }
 
+  /* A field by its kind: TEXT a string, BYTES a Buffer, INT a number (undefined when negative:
+   * an entry without enqueuedAt). */
+  static Napi::Value Field(Napi::Env env, ChatOp &op, const xr_result_shape *shape, size_t k) {
+    switch (shape->field_kinds[k]) {
+      case XR_ARG_INT:
+        return op.field_nums[k] < 0 ? env.Undefined() : Napi::Number::New(env, (double)op.field_nums[k]);
+      case XR_ARG_BYTES:
+        return op.fields[k].present() ? op.fields[k].Buffer(env) : env.Undefined();
+      default:
+        return op.fields[k].present() ? op.fields[k].String(env) : Napi::String::New(env, "");
+    }
+  }
+
+  /* The result by kind: STATUS undefined, BOOL a boolean, INTEGER a number, VALUE a string or
+   * null, LIST an Array of strings, LOCK and ENTRY an Array of their fields or null. A failure is
+   * its Error (with `raw`, a Buffer, when a popped entry did not decode). */
   static Napi::Value Value(Napi::Env env, ChatOp &op) {
+    xr_result_kind kind = op.info->result;
+    const xr_result_shape *shape = xr_result_shape_of(kind);
     if (op.failure.failed()) {
       Napi::Error err = xr_js_error_of(env, op.failure.code, op.failure.message.c_str());
-      if ((op.kind == XR_JS_DEQUEUE || op.kind == XR_JS_DEQUEUE_RELIABLE) && op.raw.data()) {
-        err.Value().Set("raw", op.raw.Buffer(env));
-      }
+      if (kind == XR_RESULT_ENTRY && op.nfields == 4 && op.fields[3].present()) err.Value().Set("raw", op.fields[3].Buffer(env));
       return err.Value();
     }
-    switch (op.kind) {
-      case XR_JS_IS_SUBSCRIBED:
-      case XR_JS_RELEASE:
-      case XR_JS_EXTEND:
-      case XR_JS_SET_IF_NOT_EXISTS:
-      case XR_JS_ACK:
-        return Napi::Boolean::New(env, op.flag);
-      case XR_JS_ACQUIRE:
-        return op.present ? LockValue(env, op.text.data(), op.text.size(), op.t1) : env.Null();
-      case XR_JS_ENQUEUE:
-      case XR_JS_QUEUE_DEPTH:
-      case XR_JS_REQUEUE:
+    switch (kind) {
+      case XR_RESULT_STATUS:
+        return env.Undefined();
+      case XR_RESULT_BOOL:
+        return Napi::Boolean::New(env, op.present);
+      case XR_RESULT_INTEGER:
         return Napi::Number::New(env, (double)op.integer);
-      case XR_JS_GET:
-        return op.present ? op.text.String(env) : env.Null();
-      case XR_JS_GET_LIST: {
+      case XR_RESULT_LIST: {
         Napi::Array a = Napi::Array::New(env, op.items.size());
         for (size_t k = 0; k < op.items.size(); k++) {
           a.Set((uint32_t)k, op.items[k].String(env));
@@ -1393,18 +1308,14 @@ class ChatRun : public BatchRun {
         }
         return a;
       }
-      case XR_JS_DEQUEUE:
-      case XR_JS_DEQUEUE_RELIABLE: {
+      case XR_RESULT_VALUE:
+        return op.present ? Field(env, op, shape, 0) : env.Null();
+      default: {
         if (!op.present) return env.Null();
-        Napi::Array a = Napi::Array::New(env, op.kind == XR_JS_DEQUEUE ? 3 : 4);
-        a.Set((uint32_t)0, op.text.String(env));
-        a.Set((uint32_t)1, op.t1 < 0 ? env.Undefined() : Napi::Number::New(env, (double)op.t1));
-        a.Set((uint32_t)2, Napi::Number::New(env, (double)op.t2));
-        if (op.kind == XR_JS_DEQUEUE_RELIABLE) a.Set((uint32_t)3, op.raw.Buffer(env));
+        Napi::Array a = Napi::Array::New(env, op.nfields);
+        for (size_t k = 0; k < op.nfields; k++) a.Set((uint32_t)k, Field(env, op, shape, k));
         return a;
       }
-      default:
-        return env.Undefined();
     }
   }
 
@@ -1413,6 +1324,7 @@ class ChatRun : public BatchRun {
   std::vector<ChatOp> ops_;
   Failure lost_; /* the connection failed: every operation's failure */
 };
+
 
 /* ---- one-call jobs over an adapter ------------------------------------------------------------ */
 
@@ -2125,6 +2037,29 @@ Napi::Value xr_js_chat_key_prefix(Napi::Value chat) {
   ChatBox *b = ChatArg(env, chat);
   if (!b->Chat()) return env.Null();
   return Napi::String::New(env, xr_chat_key_prefix(b->Chat()));
+}
+
+/* The rows of chat.def for the JS layer: [{code, name, wire, result, args: [{name, kind}]}]. */
+Napi::Value xr_js_chat_ops(Napi::Value unused) {
+  Napi::Env env = unused.Env();
+  Napi::Array out = Napi::Array::New(env);
+  for (int code = 0; const xr_op_info *info = xr_chat_op_at(code); code++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("code", info->code);
+    o.Set("name", info->name);
+    o.Set("wire", info->wire_name);
+    o.Set("result", (int)info->result);
+    Napi::Array args = Napi::Array::New(env, info->nargs);
+    for (size_t k = 0; k < info->nargs; k++) {
+      Napi::Object arg = Napi::Object::New(env);
+      arg.Set("name", info->arg_names[k]);
+      arg.Set("kind", (int)info->arg_kinds[k]);
+      args.Set((uint32_t)k, arg);
+    }
+    o.Set("args", args);
+    out.Set((uint32_t)code, o);
+  }
+  return out;
 }
 
 Napi::Value xr_js_chat_run(Napi::Value chat, Napi::Value ops) {

@@ -28,30 +28,6 @@ extern "C" {
 #include "crossredis/client.h"
 }
 
-/* Chat SDK operation codes of xr_js_chat_run: each operation is an Array [code, ...arguments]. */
-enum xr_js_chat_op {
-  XR_JS_SUBSCRIBE = 0,          /* [0, threadId] -> undefined */
-  XR_JS_UNSUBSCRIBE = 1,        /* [1, threadId] -> undefined */
-  XR_JS_IS_SUBSCRIBED = 2,      /* [2, threadId] -> boolean */
-  XR_JS_ACQUIRE = 3,            /* [3, threadId, ttlMs] -> [token, expiresAt] | null */
-  XR_JS_RELEASE = 4,            /* [4, threadId, token] -> boolean */
-  XR_JS_EXTEND = 5,             /* [5, threadId, token, ttlMs] -> boolean */
-  XR_JS_FORCE_RELEASE = 6,      /* [6, threadId] -> undefined */
-  XR_JS_GET = 7,                /* [7, key] -> string | null */
-  XR_JS_SET = 8,                /* [8, key, json, ttlMs] -> undefined */
-  XR_JS_SET_IF_NOT_EXISTS = 9,  /* [9, key, json, ttlMs] -> boolean */
-  XR_JS_DELETE = 10,            /* [10, key] -> undefined */
-  XR_JS_APPEND = 11,            /* [11, key, json, maxLength, ttlMs] -> undefined */
-  XR_JS_GET_LIST = 12,          /* [12, key] -> string[] */
-  XR_JS_ENQUEUE = 13,           /* [13, threadId, messageJson, enqueuedAt, expiresAt, maxSize] -> depth */
-  XR_JS_DEQUEUE = 14,           /* [14, threadId] -> [messageJson, enqueuedAt, expiresAt] | null */
-  XR_JS_QUEUE_DEPTH = 15,       /* [15, threadId] -> number */
-  XR_JS_DEQUEUE_RELIABLE = 16,  /* [16, threadId] -> [messageJson, enqueuedAt, expiresAt, raw] | null */
-  XR_JS_ACK = 17,               /* [17, threadId, raw (Buffer)] -> boolean */
-  XR_JS_REQUEUE = 18,           /* [18, threadId] -> number */
-  XR_JS_OP_COUNT = 19
-};
-
 /* Implemented in javascript.i. */
 Napi::Value xr_js_reply_value(Napi::Env env, const xr_reply *r, bool buffers);
 
@@ -93,8 +69,15 @@ Napi::Value xr_js_chat_new(Napi::Value client, Napi::Value options);
 /* The adapter's key prefix. */
 Napi::Value xr_js_chat_key_prefix(Napi::Value chat);
 
-/* Runs the operations as one batch: a Promise of an Array with one entry per operation, its
- * result or an Error object (an operation that failed alone; the others still ran). */
+/* The Chat SDK operations, the rows of chat.def: an Array of {code, name, wire, result, args:
+ * [{name, kind}]} (result: an xr_result_kind, kind: an xr_arg_kind). */
+Napi::Value xr_js_chat_ops(Napi::Value unused);
+
+/* Runs the operations as one batch: each is an Array [code, ...arguments] (a row of
+ * xr_js_chat_ops: a string for TEXT, a Buffer for BYTES, a number for INT). A Promise of an Array
+ * with one entry per operation, its result by result kind (STATUS undefined, BOOL boolean, INTEGER
+ * number, VALUE string or null, LIST string[], LOCK and ENTRY an Array of their fields or null) or
+ * an Error object (an operation that failed alone; the others still ran). */
 Napi::Value xr_js_chat_run(Napi::Value chat, Napi::Value ops);
 
 /* Tries to acquire until it succeeds or wait_ms passed (backoff with jitter, as

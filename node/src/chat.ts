@@ -89,10 +89,20 @@ export type IoRedisStateAdapterOptions = IoRedisStateAdapterUrlOptions | IoRedis
 /** @deprecated upstream's old name */
 export type IoRedisStateClientOptions = IoRedisStateAdapterClientOptions;
 
-const enum Op {
-  Subscribe = 0, Unsubscribe, IsSubscribed, Acquire, Release, Extend, ForceRelease, Get, Set, SetIfNotExists,
-  Delete, Append, GetList, Enqueue, Dequeue, QueueDepth, DequeueReliable, Ack, Requeue,
-}
+/** The upstream names of the core's Chat operations (the rows of chat.def) this layer calls. */
+const WIRE = ["subscribe", "unsubscribe", "isSubscribed", "acquireLock", "releaseLock", "extendLock",
+  "forceReleaseLock", "get", "set", "setIfNotExists", "delete", "appendToList", "getList", "enqueue", "dequeue",
+  "queueDepth", "dequeueReliable", "ack", "requeueProcessing"] as const;
+
+/** Each operation's code, read from the core's table (never a copy of its numbers). */
+const Op = ((): Readonly<Record<(typeof WIRE)[number], number>> => {
+  const rows = new Map(native.xr_js_chat_ops(null).map((o) => [o.wire, o.code]));
+  return Object.freeze(Object.fromEntries(WIRE.map((w) => {
+    const code = rows.get(w);
+    if (code === undefined) throw new Error(`crossredis: the native addon has no Chat operation ${w}`);
+    return [w, code];
+  })) as Record<(typeof WIRE)[number], number>);
+})();
 
 /** createRedisState's mark on options whose url it read from the environment. */
 const URL_FROM_ENV = Symbol("crossredis.urlFromEnv");
@@ -202,32 +212,32 @@ export class RedisStateAdapter {
   }
 
   subscribe(threadId: string): Promise<void> {
-    return this.#op(() => [Op.Subscribe, text("thread_id", threadId, "threadId")]).then(nothing);
+    return this.#op(() => [Op.subscribe, text("thread_id", threadId, "threadId")]).then(nothing);
   }
 
   unsubscribe(threadId: string): Promise<void> {
-    return this.#op(() => [Op.Unsubscribe, text("thread_id", threadId, "threadId")]).then(nothing);
+    return this.#op(() => [Op.unsubscribe, text("thread_id", threadId, "threadId")]).then(nothing);
   }
 
   isSubscribed(threadId: string): Promise<boolean> {
-    return this.#op(() => [Op.IsSubscribed, text("thread_id", threadId, "threadId")]) as Promise<boolean>;
+    return this.#op(() => [Op.isSubscribed, text("thread_id", threadId, "threadId")]) as Promise<boolean>;
   }
 
   /** SET <prefix>:lock:<threadId> <token> PX ttlMs NX: the Lock, or null when another holds it. */
   acquireLock(threadId: string, ttlMs: number): Promise<Lock | null> {
-    return this.#op(() => [Op.Acquire, text("thread_id", threadId, "threadId"), int64("ttl_ms", ttlMs, "ttlMs")]).then((r) =>
+    return this.#op(() => [Op.acquireLock, text("thread_id", threadId, "threadId"), int64("ttl_ms", ttlMs, "ttlMs")]).then((r) =>
       r ? { threadId, token: (r as [string, number])[0], expiresAt: (r as [string, number])[1] } : null);
   }
 
   forceReleaseLock(threadId: string): Promise<void> {
-    return this.#op(() => [Op.ForceRelease, text("thread_id", threadId, "threadId")]).then(nothing);
+    return this.#op(() => [Op.forceReleaseLock, text("thread_id", threadId, "threadId")]).then(nothing);
   }
 
   /** Deletes the lock when it still holds lock.token (a wrong or expired token changes nothing). */
   releaseLock(lock: Lock): Promise<void> {
     return this.#op(() => {
       const l = lockArg(lock);
-      return [Op.Release, l.threadId, l.token];
+      return [Op.releaseLock, l.threadId, l.token];
     }).then(nothing);
   }
 
@@ -235,13 +245,13 @@ export class RedisStateAdapter {
   extendLock(lock: Lock, ttlMs: number): Promise<boolean> {
     return this.#op(() => {
       const l = lockArg(lock);
-      return [Op.Extend, l.threadId, l.token, int64("ttl_ms", ttlMs, "ttlMs")];
+      return [Op.extendLock, l.threadId, l.token, int64("ttl_ms", ttlMs, "ttlMs")];
     }) as Promise<boolean>;
   }
 
   /** The value, JSON-parsed; a stored text that is not JSON comes back as the string; null when missing. */
   async get<T = unknown>(key: string): Promise<T | null> {
-    const v = (await this.#op(() => [Op.Get, text("key", key)])) as string | null;
+    const v = (await this.#op(() => [Op.get, text("key", key)])) as string | null;
     if (v === null) return null;
     try {
       return JSON.parse(v) as T;
@@ -252,22 +262,22 @@ export class RedisStateAdapter {
 
   /** SET with PX ttlMs when ttlMs > 0, else without a TTL (clearing one). */
   set<T = unknown>(key: string, value: T, ttlMs?: number): Promise<void> {
-    return this.#op(() => [Op.Set, text("key", key), json("value", value), optInt64("ttl_ms", ttlMs, "ttlMs", 0)]).then(nothing);
+    return this.#op(() => [Op.set, text("key", key), json("value", value), optInt64("ttl_ms", ttlMs, "ttlMs", 0)]).then(nothing);
   }
 
   setIfNotExists(key: string, value: unknown, ttlMs?: number): Promise<boolean> {
-    return this.#op(() => [Op.SetIfNotExists, text("key", key), json("value", value), optInt64("ttl_ms", ttlMs, "ttlMs", 0)]) as Promise<boolean>;
+    return this.#op(() => [Op.setIfNotExists, text("key", key), json("value", value), optInt64("ttl_ms", ttlMs, "ttlMs", 0)]) as Promise<boolean>;
   }
 
   delete(key: string): Promise<void> {
-    return this.#op(() => [Op.Delete, text("key", key)]).then(nothing);
+    return this.#op(() => [Op.delete, text("key", key)]).then(nothing);
   }
 
   /** RPUSH, then keep the newest maxLength, then PEXPIRE ttlMs (one script). */
   async appendToList(key: string, value: unknown, options?: { maxLength?: number; ttlMs?: number }): Promise<void> {
     await this.#op(() => {
       if (options !== undefined && (typeof options !== "object" || options === null)) throw new TypeError("options must be an object");
-      return [Op.Append, text("key", key), json("value", value), optInt64("max_length", options?.maxLength, "maxLength", 0),
+      return [Op.appendToList, text("key", key), json("value", value), optInt64("max_length", options?.maxLength, "maxLength", 0),
         optInt64("ttl_ms", options?.ttlMs, "ttlMs", 0)];
     });
   }
@@ -276,7 +286,7 @@ export class RedisStateAdapter {
   enqueue(threadId: string, entry: QueueEntry, maxSize: number): Promise<number> {
     return this.#op(() => {
       if (typeof entry !== "object" || entry === null) throw new TypeError("entry must be a QueueEntry object");
-      return [Op.Enqueue, text("thread_id", threadId, "threadId"), json("entry.message", entry.message),
+      return [Op.enqueue, text("thread_id", threadId, "threadId"), json("entry.message", entry.message),
         int64("enqueued_at_ms", entry.enqueuedAt, "entry.enqueuedAt"), int64("expires_at_ms", entry.expiresAt, "entry.expiresAt"),
         int64("max_size", maxSize, "maxSize")];
     }) as Promise<number>;
@@ -284,7 +294,7 @@ export class RedisStateAdapter {
 
   /** The oldest entry (FIFO), of either runtime's spelling; expiry is the caller's to check. */
   async dequeue(threadId: string): Promise<QueueEntry | null> {
-    const r = (await this.#op(() => [Op.Dequeue, text("thread_id", threadId, "threadId")])) as [string, number | undefined, number] | null;
+    const r = (await this.#op(() => [Op.dequeue, text("thread_id", threadId, "threadId")])) as [string, number | undefined, number] | null;
     if (r === null) return null;
     const entry: QueueEntry = { message: JSON.parse(r[0]) as unknown, enqueuedAt: r[1] as number, expiresAt: r[2] };
     if (r[1] === undefined) delete (entry as Partial<QueueEntry>).enqueuedAt;
@@ -297,7 +307,7 @@ export class RedisStateAdapter {
    * entries back at the queue's head, in order. Upstream readers see only the queue. Two keys:
    * standalone and Sentinel, not Cluster (CROSSSLOT). */
   async dequeueReliable(threadId: string): Promise<ReliableQueueEntry | null> {
-    const r = (await this.#op(() => [Op.DequeueReliable, text("thread_id", threadId, "threadId")])) as
+    const r = (await this.#op(() => [Op.dequeueReliable, text("thread_id", threadId, "threadId")])) as
       [string, number | undefined, number, Buffer] | null;
     if (r === null) return null;
     const entry: ReliableQueueEntry = { message: JSON.parse(r[0]) as unknown, enqueuedAt: r[1] as number, expiresAt: r[2], raw: r[3] };
@@ -311,22 +321,22 @@ export class RedisStateAdapter {
     return this.#op(() => {
       const raw = (entry as Partial<ReliableQueueEntry> | null)?.raw;
       if (!Buffer.isBuffer(raw)) throw new TypeError("entry must be what dequeueReliable returned (its raw Buffer is missing)");
-      return [Op.Ack, text("thread_id", threadId, "threadId"), raw];
+      return [Op.ack, text("thread_id", threadId, "threadId"), raw];
     }) as Promise<boolean>;
   }
 
   /** Beyond upstream: moves every unacknowledged entry back to the head of the queue, oldest
    * first; how many. */
   requeueProcessing(threadId: string): Promise<number> {
-    return this.#op(() => [Op.Requeue, text("thread_id", threadId, "threadId")]) as Promise<number>;
+    return this.#op(() => [Op.requeueProcessing, text("thread_id", threadId, "threadId")]) as Promise<number>;
   }
 
   queueDepth(threadId: string): Promise<number> {
-    return this.#op(() => [Op.QueueDepth, text("thread_id", threadId, "threadId")]) as Promise<number>;
+    return this.#op(() => [Op.queueDepth, text("thread_id", threadId, "threadId")]) as Promise<number>;
   }
 
   async getList<T = unknown>(key: string): Promise<T[]> {
-    const items = (await this.#op(() => [Op.GetList, text("key", key)])) as string[];
+    const items = (await this.#op(() => [Op.getList, text("key", key)])) as string[];
     return items.map((v) => JSON.parse(v) as T);
   }
 

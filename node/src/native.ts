@@ -9,6 +9,16 @@ import { errorClasses } from "./errors";
  * object; the addon frees it when it is closed and no call uses it, or when it is collected). */
 export type Handle = object & { readonly __handle?: never };
 
+/** A row of a system's operation table (core/include/crossredis/chat.def): `result` is an
+ * xr_result_kind, each argument's `kind` an xr_arg_kind (op.h). */
+export interface OpInfo {
+  code: number;
+  name: string;
+  wire: string;
+  result: number;
+  args: { name: string; kind: number }[];
+}
+
 /** The addon's functions the JS layer uses (see bindings/javascript/bridge.h). */
 export interface Native {
   xr_js_set_error_classes(classes: object): void;
@@ -25,6 +35,7 @@ export interface Native {
   xr_js_chat_new(client: Handle, options: { keyPrefix: string; keepEmptyPrefix: boolean; tokenPrefix: string;
     tokenSuffix: number; json: number; queue: number }): Handle;
   xr_js_chat_key_prefix(chat: Handle): string | null;
+  xr_js_chat_ops(unused?: unknown): OpInfo[];
   xr_js_chat_run(chat: Handle, ops: unknown[][]): Promise<unknown[]>;
   xr_js_chat_acquire_wait(chat: Handle, threadId: string, ttlMs: number, waitMs: number): Promise<[string, number] | null>;
   xr_js_chat_release_if_queue_empty(chat: Handle, threadId: string, token: string): Promise<[boolean, number]>;

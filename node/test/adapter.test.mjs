@@ -485,6 +485,19 @@ describe("beyond upstream: reliable dequeue", () => {
     await s.disconnect();
   });
 
+  test("a big non-ASCII entry: the message is decoded as text, the raw bytes stay bytes", async () => {
+    const s = xr.createRedisState({ url: server.url, logger: silent });
+    await s.connect();
+    const text = "zäh €".repeat(80000); // > 256 KiB of UTF-8: decoded off the JS thread
+    await s.enqueue("big", { message: { text }, enqueuedAt: 1, expiresAt: 1e13 }, 0);
+    const e = await s.dequeueReliable("big");
+    assert.equal(e.message.text, text);
+    const stored = await s.getClient().commandBuffers("LRANGE", "chat-sdk:queue-processing:big", 0, -1);
+    assert.ok(Buffer.isBuffer(e.raw) && e.raw.equals(stored[0]), "raw is the stored bytes, not a re-encoding");
+    assert.equal(await s.ack("big", e), true);
+    await s.disconnect();
+  });
+
   test("a plain dequeue whose reply was lost says the entry may be lost", async () => {
     const s = xr.createRedisState({ url: server.url, logger: silent, clientOptions: { commandTimeoutMs: 200 } });
     await s.connect();

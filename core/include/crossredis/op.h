@@ -97,6 +97,11 @@ typedef struct xr_result {
 /* Frees what the result owns and zeroes it. NULL is fine. */
 XR_API void xr_result_clear(xr_result *r);
 
+/* Field i's bytes as an allocation of the caller's (xr_free), NUL-terminated: the result's own
+ * buffer when it owns one for that field (taken, not copied: an entry's big message is in memory
+ * once), else a copy. NULL when the field has no bytes or out of memory (XR_ENOMEM recorded). */
+XR_API char *xr_result_take_field(xr_result *r, size_t i);
+
 /* ---- expanding a system's table ---------------------------------------------------------------
  * A table row lists its arguments as (XR_TEXT(thread_id), XR_INT(ttl_ms)); these macros turn such
  * a list into C parameters, xr_arg values, kinds and names (one to XR_OP_ARGS_MAX arguments). */

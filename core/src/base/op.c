@@ -26,3 +26,17 @@ void xr_result_clear(xr_result *r) {
   xr_reply_free(r->reply_);
   memset(r, 0, sizeof *r);
 }
+
+char *xr_result_take_field(xr_result *r, size_t i) {
+  if (!r || i >= r->nfields || !r->fields[i].data) return NULL;
+  for (size_t k = 0; k < 2; k++) {
+    if (r->owned_[k] && r->owned_[k] == r->fields[i].data) {
+      char *p = r->owned_[k];
+      r->owned_[k] = NULL;
+      return p;
+    }
+  }
+  char *p = xr_strndup(r->fields[i].data, r->fields[i].len);
+  if (!p) xr_fail_nomem();
+  return p;
+}
