@@ -47,14 +47,6 @@
 %ignore xr_loop_conn_start;
 %ignore xr_loop_conn_continue;
 %ignore xr_loop_conn_cancel;
-%ignore xr_chat_batch_start;
-%ignore xr_chat_options;
-%ignore xr_chat_new;
-%ignore xr_chat_lock;
-%ignore xr_chat_queue_entry;
-%ignore xr_chat_queue_entry_clear;
-%ignore xr_chat_watchdog_new;
-%ignore xr_chat_watchdog_tick;
 %ignore xr_error;
 %ignore xr_error_last;
 %ignore xr_error_clear;
@@ -70,7 +62,7 @@
 %ignore xr_key_share_tag;
 
 %ignore xr_url_redact;
-/* The op table (op.h): rows are read-only; results are converted by the language's typemaps. */
+/* The op tables (op.h): rows are read-only; results are converted by the language's typemaps. */
 %immutable xr_op_info;
 %ignore xr_op_info::arg_kinds;
 %ignore xr_op_info::arg_names;
@@ -81,15 +73,17 @@
 %newobject xr_binding_url_redact;
 %typemap(newfree) char *xr_binding_url_redact "xr_free($1);";
 
-/* Argument shapes (each language's file gives the typemaps). */
+/* Argument shapes (each language's file gives the typemaps): byte spans are (const char *x, size_t
+ * x_len) pairs; SWIG matches a pair by its names, so each name the wrapped API uses is listed here
+ * once for the core and in each system's .i for its functions. The generic operation functions
+ * (op.h) take their arguments as one (const xr_arg *args, size_t nargs) instead. */
 %apply (const char *BYTES, size_t LEN) {
-  (const char *thread_id, size_t len), (const char *thread_id, size_t thread_id_len), (const char *message_json, size_t message_json_len), (const char *key, size_t key_len), (const char *key, size_t len), (const char *json, size_t json_len),
-  (const char *token, size_t token_len), (const char *token, size_t len), (const char *message_json, size_t message_len),
-  (const char *raw, size_t raw_len), (const char *body, size_t len), (const char *value, size_t len),
-  (const char *scope, size_t scope_len), (const char *value, size_t value_len), (const char *prefix, size_t len)
+  (const char *token, size_t token_len), (const char *token, size_t len), (const char *body, size_t len),
+  (const char *value, size_t len), (const char *scope, size_t scope_len), (const char *value, size_t value_len),
+  (const char *prefix, size_t len), (const char *key, size_t key_len), (const char *key, size_t len)
 };
-%apply bool *OUTPUT { bool *acquired, bool *released, bool *extended, bool *subscribed, bool *stored, bool *found, bool *out, bool *acked };
-%apply long long *OUTPUT { long long *depth, long long *out, long long *moved };
+%apply bool *OUTPUT { bool *out };
+%apply long long *OUTPUT { long long *out };
 %apply int *OUTPUT { int *state };
 %apply (char **OUT_BYTES, size_t *OUT_LEN) {
   (char **value, size_t *value_len), (char **out, size_t *out_len), (char **out, size_t *outlen)
@@ -102,5 +96,7 @@
 %include "crossredis/keys.h"
 %include "crossredis/token.h"
 %include "crossredis/op.h"
-%include "crossredis/chat.h"
+
+/* The systems, one file each. */
+%include "chat.i"
 %include "binding.h"
