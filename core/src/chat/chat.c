@@ -177,35 +177,14 @@ const char *xr_chat_key_prefix(const xr_chat *s) { return s->prefix; }
 
 /* ---- commands: build --------------------------------------------------------------------------- */
 
-void chat_cmd_free(chat_cmd *c) {
-  if (c->key.heap) xr_free(c->key.heap);
-  if (c->key2.heap) xr_free(c->key2.heap);
-  xr_free(c->owned);
-  memset(c, 0, sizeof *c);
+/* <prefix>:<kind>:<id>, or <prefix>:<kind> when id is NULL. */
+static int make_key(xr_cmd_key *k, const xr_chat *s, const char *kind, const char *id, size_t id_len) {
+  return xr_cmd_key_make(k, s->prefix, s->prefix_len, kind, id, id_len);
 }
 
-/* <prefix>:<kind>:<id>, or <prefix>:<kind> when id is NULL. */
-static int make_key(chat_key *k, const xr_chat *s, const char *kind, const char *id, size_t id_len) {
-  size_t kind_len = strlen(kind);
-  size_t n = s->prefix_len + 1 + kind_len + (id ? 1 + id_len : 0);
-  char *p = k->small;
-  if (n >= sizeof k->small) {
-    if (!(k->heap = xr_malloc(n + 1))) return xr_fail_nomem();
-    p = k->heap;
-  }
-  char *w = p;
-  memcpy(w, s->prefix, s->prefix_len), w += s->prefix_len;
-  *w++ = ':';
-  memcpy(w, kind, kind_len), w += kind_len;
-  if (id) {
-    *w++ = ':';
-    memcpy(w, id, id_len), w += id_len;
-  }
-  *w = '\0';
-  k->data = p;
-  k->len = n;
-  return XR_OK;
-}
+#define arg xr_cmd_arg
+#define arg_str xr_cmd_arg_str
+#define arg_num xr_cmd_arg_num
 
 /* TTLs and counts come from callers in every runtime: each is checked here, once, so that C, Python
  * and Node refuse the same values with the same words, and no arithmetic on them can overflow. */
@@ -242,30 +221,8 @@ static int need_id(const char *id, size_t len, const char *what) {
   return XR_OK;
 }
 
-static void arg(chat_cmd *c, const char *p, size_t n) {
-  c->argv[c->argc] = p;
-  c->lens[c->argc] = n;
-  c->argc++;
-}
-
-static void arg_str(chat_cmd *c, const char *p) { arg(c, p, strlen(p)); }
-
-/* Decimal text of v in the command's number slot i. */
-static void arg_num(chat_cmd *c, int i, long long v) {
-  char tmp[24];
-  int n = 0;
-  unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-  do tmp[n++] = (char)('0' + u % 10);
-  while ((u /= 10) != 0);
-  int w = 0;
-  if (v < 0) c->num[i][w++] = '-';
-  while (n) c->num[i][w++] = tmp[--n];
-  c->num[i][w] = '\0';
-  arg(c, c->num[i], (size_t)w);
-}
-
 /* A command on one key made of <kind>:<id>: argv = [name, key]. */
-static int build_keyed(chat_cmd *c, const xr_chat *s, const char *name, const char *kind, const char *id,
+static int build_keyed(xr_cmd *c, const xr_chat *s, const char *name, const char *kind, const char *id,
                        size_t len, const char *what) {
   int rc;
   if ((rc = need_id(id, len, what)) || (rc = make_key(&c->key, s, kind, id, len))) return rc;
@@ -276,7 +233,7 @@ static int build_keyed(chat_cmd *c, const xr_chat *s, const char *name, const ch
 
 /* The builders of chat.def's rows: a[] holds the row's arguments in its order. */
 
-static int build_subscription(chat_cmd *c, const xr_chat *s, const char *name, const xr_arg *a) {
+static int build_subscription(xr_cmd *c, const xr_chat *s, const char *name, const xr_arg *a) {
   int rc;
   if ((rc = need_id(a[0].data, a[0].len, "thread id")) || (rc = make_key(&c->key, s, "subscriptions", NULL, 0)))
     return rc;
@@ -286,31 +243,34 @@ static int build_subscription(chat_cmd *c, const xr_chat *s, const char *name, c
   return XR_OK;
 }
 
-static int build_subscribe(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+static int build_subscribe(xr_cmd *c, const void *self, const xr_arg *a) {
+  const xr_chat *s = self;
   return build_subscription(c, s, "SADD", a);
 }
 
-static int build_unsubscribe(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+static int build_unsubscribe(xr_cmd *c, const void *self, const xr_arg *a) {
+  const xr_chat *s = self;
   return build_subscription(c, s, "SREM", a);
 }
 
-static int build_is_subscribed(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+static int build_is_subscribed(xr_cmd *c, const void *self, const xr_arg *a) {
+  const xr_chat *s = self;
   return build_subscription(c, s, "SISMEMBER", a);
 }
 
-static int build_acquire_lock(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+static int build_acquire_lock(xr_cmd *c, const void *self, const xr_arg *a) {
+  const xr_chat *s = self;
   int64_t ttl_ms = a[1].num;
   int rc;
   if ((rc = check_ttl("chat.acquire_lock", ttl_ms, 0)) ||
       (rc = build_keyed(c, s, "SET", "lock", a[0].data, a[0].len, "thread id")))
     return rc;
   int64_t now = xr_time_now_ms();
-  xr_chat_lock *lock = &c->lock;
-  int n = xr_token_make(lock->token, sizeof lock->token, s->token_prefix, s->token_prefix_len, now, s->suffix);
+  int n = xr_token_make(c->made, sizeof c->made, s->token_prefix, s->token_prefix_len, now, s->suffix);
   if (n < 0) return n;
-  lock->token_len = (size_t)n;
-  lock->expires_at_ms = now + ttl_ms;
-  arg(c, lock->token, lock->token_len);
+  c->made_len = (size_t)n;
+  c->made_num = now + ttl_ms; /* the lock's expiry, computed on the client (SPEC.md 1.2) */
+  arg(c, c->made, c->made_len);
   arg_str(c, "PX");
   arg_num(c, 0, ttl_ms);
   arg_str(c, "NX");
@@ -322,7 +282,8 @@ static int need_token(const char *token, size_t len) {
   return XR_OK;
 }
 
-static int build_release_lock(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+static int build_release_lock(xr_cmd *c, const void *self, const xr_arg *a) {
+  const xr_chat *s = self;
   int rc;
   if ((rc = need_id(a[0].data, a[0].len, "thread id")) || (rc = need_token(a[1].data, a[1].len)) ||
       (rc = make_key(&c->key, s, "lock", a[0].data, a[0].len)))
@@ -334,7 +295,8 @@ static int build_release_lock(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
   return XR_OK;
 }
 
-static int build_extend_lock(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+static int build_extend_lock(xr_cmd *c, const void *self, const xr_arg *a) {
+  const xr_chat *s = self;
   int rc;
   if ((rc = check_ttl("chat.extend_lock", a[2].num, 0)) || (rc = build_release_lock(c, s, a))) return rc;
   c->script = s->extend;
@@ -342,7 +304,7 @@ static int build_extend_lock(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
   return XR_OK;
 }
 
-int chat_build_release_if_empty(chat_cmd *c, const xr_chat *s, const char *tid, size_t len, const char *token,
+static int chat_build_release_if_empty(xr_cmd *c, const xr_chat *s, const char *tid, size_t len, const char *token,
                                 size_t token_len) {
   int rc;
   if ((rc = need_id(tid, len, "thread id")) || (rc = need_token(token, token_len)) ||
@@ -356,20 +318,23 @@ int chat_build_release_if_empty(chat_cmd *c, const xr_chat *s, const char *tid, 
   return XR_OK;
 }
 
-static int build_force_release_lock(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+static int build_force_release_lock(xr_cmd *c, const void *self, const xr_arg *a) {
+  const xr_chat *s = self;
   return build_keyed(c, s, "DEL", "lock", a[0].data, a[0].len, "thread id");
 }
 
-static int build_get(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+static int build_get(xr_cmd *c, const void *self, const xr_arg *a) {
+  const xr_chat *s = self;
   return build_keyed(c, s, "GET", "cache", a[0].data, a[0].len, "key");
 }
 
-static int build_delete(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+static int build_delete(xr_cmd *c, const void *self, const xr_arg *a) {
+  const xr_chat *s = self;
   return build_keyed(c, s, "DEL", "cache", a[0].data, a[0].len, "key");
 }
 
 /* The value as the adapter's dialect writes it, owned by the command. */
-static int value_text(chat_cmd *c, const xr_chat *s, const char *json, size_t json_len, const char **out,
+static int value_text(xr_cmd *c, const xr_chat *s, const char *json, size_t json_len, const char **out,
                       size_t *out_len) {
   if (!json) return xr_fail(XR_EINVAL, "chat: the value is NULL");
   int rc = xr_json_transcode(&c->owned, out_len, json, json_len, s->json, 0);
@@ -379,7 +344,7 @@ static int value_text(chat_cmd *c, const xr_chat *s, const char *json, size_t js
 }
 
 /* a = key, json, ttl_ms */
-static int build_store(chat_cmd *c, const xr_chat *s, const xr_arg *a, int nx) {
+static int build_store(xr_cmd *c, const xr_chat *s, const xr_arg *a, int nx) {
   const char *v = NULL;
   size_t vlen = 0;
   int64_t ttl_ms = a[2].num;
@@ -397,13 +362,16 @@ static int build_store(chat_cmd *c, const xr_chat *s, const xr_arg *a, int nx) {
   return XR_OK;
 }
 
-static int build_set(chat_cmd *c, const xr_chat *s, const xr_arg *a) { return build_store(c, s, a, 0); }
+static int build_set(xr_cmd *c, const void *self, const xr_arg *a) {
+  const xr_chat *s = self; return build_store(c, s, a, 0); }
 
-static int build_set_if_not_exists(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+static int build_set_if_not_exists(xr_cmd *c, const void *self, const xr_arg *a) {
+  const xr_chat *s = self;
   return build_store(c, s, a, 1);
 }
 
-static int build_append_to_list(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+static int build_append_to_list(xr_cmd *c, const void *self, const xr_arg *a) {
+  const xr_chat *s = self;
   const char *v = NULL;
   size_t vlen = 0;
   int64_t max_length = a[2].num, ttl_ms = a[3].num;
@@ -422,7 +390,8 @@ static int build_append_to_list(chat_cmd *c, const xr_chat *s, const xr_arg *a) 
   return XR_OK;
 }
 
-static int build_get_list(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+static int build_get_list(xr_cmd *c, const void *self, const xr_arg *a) {
+  const xr_chat *s = self;
   int rc = build_keyed(c, s, "LRANGE", "list", a[0].data, a[0].len, "key");
   if (rc) return rc;
   arg_str(c, "0");
@@ -431,7 +400,8 @@ static int build_get_list(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
 }
 
 /* a = thread_id, message_json, enqueued_at_ms, expires_at_ms, max_size */
-static int build_enqueue(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+static int build_enqueue(xr_cmd *c, const void *self, const xr_arg *a) {
+  const xr_chat *s = self;
   int64_t expires_at_ms = a[3].num, max_size = a[4].num;
   int rc;
   if ((rc = check_count("chat.enqueue", "max_size", max_size)) || (rc = need_id(a[0].data, a[0].len, "thread id")) ||
@@ -453,12 +423,13 @@ static int build_enqueue(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
   return XR_OK;
 }
 
-static int build_dequeue(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+static int build_dequeue(xr_cmd *c, const void *self, const xr_arg *a) {
+  const xr_chat *s = self;
   return build_keyed(c, s, "LPOP", "queue", a[0].data, a[0].len, "thread id");
 }
 
 /* The queue and its processing list: KEYS[1], KEYS[2] of the reliable dequeue's scripts. */
-static int build_queue_pair(chat_cmd *c, const xr_chat *s, const xr_script *script, const xr_arg *a) {
+static int build_queue_pair(xr_cmd *c, const xr_chat *s, const xr_script *script, const xr_arg *a) {
   int rc;
   if ((rc = need_id(a[0].data, a[0].len, "thread id")) || (rc = make_key(&c->key, s, "queue", a[0].data, a[0].len)) ||
       (rc = make_key(&c->key2, s, "queue-processing", a[0].data, a[0].len)))
@@ -470,15 +441,18 @@ static int build_queue_pair(chat_cmd *c, const xr_chat *s, const xr_script *scri
   return XR_OK;
 }
 
-static int build_dequeue_reliable(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+static int build_dequeue_reliable(xr_cmd *c, const void *self, const xr_arg *a) {
+  const xr_chat *s = self;
   return build_queue_pair(c, s, s->dequeue_reliable, a);
 }
 
-static int build_requeue_processing(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+static int build_requeue_processing(xr_cmd *c, const void *self, const xr_arg *a) {
+  const xr_chat *s = self;
   return build_queue_pair(c, s, s->requeue, a);
 }
 
-static int build_ack(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+static int build_ack(xr_cmd *c, const void *self, const xr_arg *a) {
+  const xr_chat *s = self;
   int rc;
   if (!a[1].data || a[1].len == 0) return xr_fail(XR_EINVAL, "chat.ack: the entry's raw bytes are empty");
   if ((rc = build_keyed(c, s, "LREM", "queue-processing", a[0].data, a[0].len, "thread id"))) return rc;
@@ -487,141 +461,80 @@ static int build_ack(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
   return XR_OK;
 }
 
-static int build_queue_depth(chat_cmd *c, const xr_chat *s, const xr_arg *a) {
+static int build_queue_depth(xr_cmd *c, const void *self, const xr_arg *a) {
+  const xr_chat *s = self;
   return build_keyed(c, s, "LLEN", "queue", a[0].data, a[0].len, "thread id");
 }
 
-const chat_builder chat_builders[XR_CHAT_OP_COUNT] = {
+/* ---- the system: chat.def's rows with their builders ------------------------------------------ */
+
+/* A queue entry (XR_RESULT_ENTRY): an entry that does not decode still hands its raw bytes over
+ * (it was popped), with the failure. */
+static int decode_entry(const xr_cmd *c, const void *self, xr_result_kind kind, const xr_reply *r, xr_result *out) {
+  const xr_chat *s = self;
+  if (kind != XR_RESULT_ENTRY) return xr_fail(XR_EINVAL, "chat: unknown result kind %d", (int)kind);
+  xr_reply_type t = xr_reply_kind(r);
+  if (t == XR_REPLY_NIL) return out->present = false, XR_OK;
+  if (t != XR_REPLY_STRING)
+    return xr_fail(XR_EPROTOCOL, "%.*s: unexpected reply (type %d) to %s", (int)c->key.len, c->key.data, (int)t,
+                   c->script ? "a script" : c->argv[0]);
+  size_t n;
+  const char *p = xr_reply_str(r, &n);
+  xr_chat_queue_entry e;
+  int rc = xr_chat_decode_queue_entry(&e, p, n, s->json);
+  out->nfields = 4;
+  out->fields[0] = XR_ARG_OF_TEXT(e.message, e.message_len);
+  out->fields[1] = XR_ARG_OF_INT(e.enqueued_at_ms);
+  out->fields[2] = XR_ARG_OF_INT(e.expires_at_ms);
+  out->fields[3] = XR_ARG_OF_TEXT(e.raw, e.raw_len);
+  out->owned_[0] = e.message;
+  out->owned_[1] = e.raw;
+  if (rc == XR_EPARSE) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", xr_error_last()->message);
+    return xr_fail(rc, "%.*s: a dequeued entry is not a queue entry (%s); its bytes are in the entry's raw field",
+                   (int)c->key.len, c->key.data, why);
+  }
+  return rc;
+}
+
+/* A plain dequeue (LPOP) whose reply never came may have popped the entry: say so, and how to
+ * avoid it. */
+static const char *lost_reply_hint(const xr_cmd *c) {
+  if (c->script || !c->argv[0] || strcmp(c->argv[0], "LPOP") != 0) return NULL;
+  return "the dequeue may have popped an entry, which is then lost (dequeue_reliable keeps entries in "
+         "<prefix>:queue-processing:<id> until acknowledged)";
+}
+
+static const xr_op_info chat_ops[XR_CHAT_OP_COUNT] = {
+#define XR_CHAT_OP(ID, name, wire, result, args)                                                   \
+  [XR_CHAT_OP_##ID] = {XR_CHAT_OP_##ID, #name, wire, XR_RESULT_##result, XR_OP_NARGS(args), \
+                       {XR_OP_MAP(XR_OP_KIND, args)}, {XR_OP_MAP(XR_OP_NAME, args)}},
+#include "crossredis/chat.def"
+#undef XR_CHAT_OP
+};
+
+static const xr_op_builder chat_builders[XR_CHAT_OP_COUNT] = {
 #define XR_CHAT_OP(ID, name, wire, result, args) [XR_CHAT_OP_##ID] = build_##name,
 #include "crossredis/chat.def"
 #undef XR_CHAT_OP
 };
 
-/* ---- replies: decode --------------------------------------------------------------------------- */
+const xr_system chat_system = {"chat", chat_ops, XR_CHAT_OP_COUNT, chat_builders, decode_entry, lost_reply_hint};
 
-static int unexpected(const chat_cmd *c, const xr_reply *r) {
-  return xr_fail(XR_EPROTOCOL, "%.*s: unexpected reply (type %d) to %s", (int)c->key.len, c->key.data,
-                 (int)xr_reply_kind(r), c->script ? "a script" : c->argv[0]);
-}
-
-/* One decoder per result kind (op.h): BOOL reads an integer 1 (SISMEMBER, the scripts' DEL and
- * PEXPIRE, LREM) or SET NX's OK / nil; LOCK is SET NX's answer with the token the command sent. */
-int chat_decode(const chat_cmd *c, const xr_chat *s, xr_result_kind kind, const xr_reply *r, xr_result *out) {
-  memset(out, 0, sizeof *out);
-  out->kind = kind;
-  out->present = true;
-  xr_reply_type t = xr_reply_kind(r);
-  switch (kind) {
-    case XR_RESULT_STATUS:
-      return XR_OK;
-    case XR_RESULT_BOOL:
-      if (t == XR_REPLY_INTEGER) out->present = xr_reply_integer(r) == 1;
-      else if (t == XR_REPLY_STATUS || t == XR_REPLY_NIL) out->present = t == XR_REPLY_STATUS;
-      else return unexpected(c, r);
-      return XR_OK;
-    case XR_RESULT_INTEGER:
-      if (t != XR_REPLY_INTEGER) return unexpected(c, r);
-      out->integer = xr_reply_integer(r);
-      return XR_OK;
-    case XR_RESULT_VALUE:
-      if (t == XR_REPLY_NIL) return out->present = false, XR_OK;
-      if (t != XR_REPLY_STRING) return unexpected(c, r);
-      out->nfields = 1;
-      out->fields[0].data = xr_reply_str(r, &out->fields[0].len);
-      return XR_OK;
-    case XR_RESULT_LIST:
-      if (t != XR_REPLY_ARRAY) return unexpected(c, r);
-      out->list = r;
-      return XR_OK;
-    case XR_RESULT_LOCK:
-      if (t != XR_REPLY_STATUS && t != XR_REPLY_NIL) return unexpected(c, r);
-      if (t == XR_REPLY_NIL) return out->present = false, XR_OK;
-      out->nfields = 2;
-      out->fields[0] = XR_ARG_OF_TEXT(c->lock.token, c->lock.token_len);
-      out->fields[1] = XR_ARG_OF_INT(c->lock.expires_at_ms);
-      return XR_OK;
-    case XR_RESULT_ENTRY: {
-      if (t == XR_REPLY_NIL) return out->present = false, XR_OK;
-      if (t != XR_REPLY_STRING) return unexpected(c, r);
-      size_t n;
-      const char *p = xr_reply_str(r, &n);
-      xr_chat_queue_entry e;
-      int rc = xr_chat_decode_queue_entry(&e, p, n, s->json);
-      /* an entry that does not decode still hands its raw bytes over (it was popped) */
-      out->nfields = 4;
-      out->fields[0] = XR_ARG_OF_TEXT(e.message, e.message_len);
-      out->fields[1] = XR_ARG_OF_INT(e.enqueued_at_ms);
-      out->fields[2] = XR_ARG_OF_INT(e.expires_at_ms);
-      out->fields[3] = XR_ARG_OF_TEXT(e.raw, e.raw_len);
-      out->owned_[0] = e.message;
-      out->owned_[1] = e.raw;
-      if (rc == XR_EPARSE) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", xr_error_last()->message);
-        return xr_fail(rc, "%.*s: a dequeued entry is not a queue entry (%s); its bytes are in the entry's raw field",
-                       (int)c->key.len, c->key.data, why);
-      }
-      return rc;
-    }
-  }
-  return xr_fail(XR_EINVAL, "chat: unknown result kind %d", (int)kind);
-}
-
-/* ---- running one command ----------------------------------------------------------------------- */
-
-/* Puts the key in front of the failure's message: "chat-sdk:cache:x: WRONGTYPE …". */
-int chat_name_key(const chat_cmd *c, int rc) {
-  char msg[768];
-  snprintf(msg, sizeof msg, "%s", xr_error_last()->message);
-  /* A plain dequeue (LPOP) whose reply never came may have popped the entry: say so, and how to
-   * avoid it. */
-  int popped = (rc == XR_EIO || rc == XR_ETIMEOUT) && !c->script && c->argv[0] && !strcmp(c->argv[0], "LPOP");
-  return xr_fail(rc, "%.*s: %s%s", (int)(c->key.len > 200 ? 200 : c->key.len), c->key.data, msg,
-                 popped ? "; the dequeue may have popped an entry, which is then lost (dequeue_reliable keeps "
-                          "entries in <prefix>:queue-processing:<id> until acknowledged)"
-                        : "");
-}
-
-int chat_run(xr_chat *s, chat_cmd *c, xr_reply **r) {
-  int rc = c->script ? xr_client_eval(s->client, r, c->script, c->numkeys, c->argc, c->argv, c->lens)
-                     : xr_client_command(s->client, r, c->argc, c->argv, c->lens);
-  return rc ? chat_name_key(c, rc) : XR_OK;
-}
+const xr_op_info *xr_chat_op_at(int op) { return xr_ops_row(&chat_system, op); }
 
 /* ---- the sequential operations ----------------------------------------------------------------- */
 
-int chat_check_args(int op, size_t nargs) {
-  const xr_op_info *info = xr_chat_op_at(op);
-  if (!info) return xr_fail(XR_EINVAL, "chat: no operation %d", op);
-  if (nargs == info->nargs) return XR_OK;
-  char names[128] = "";
-  size_t w = 0;
-  for (size_t i = 0; i < info->nargs && w < sizeof names; i++)
-    w += (size_t)snprintf(names + w, sizeof names - w, "%s%s", i ? ", " : "", info->arg_names[i]);
-  return xr_fail(XR_EINVAL, "chat.%s: %zu argument%s (%s), got %zu", info->name, info->nargs,
-                 info->nargs == 1 ? "" : "s", names, nargs);
-}
-
-/* Builds row op's command from a, runs it and decodes its reply into *res. The reply and the
- * command stay alive (the result borrows from them): the caller frees both (chat_call_end). */
-static int chat_call(xr_chat *s, int op, const xr_arg *a, chat_cmd *c, xr_reply **r, xr_result *res) {
-  memset(c, 0, sizeof *c);
-  memset(res, 0, sizeof *res);
-  *r = NULL;
-  int rc = chat_builders[op](c, s, a);
-  if (rc == XR_OK) rc = chat_run(s, c, r);
-  if (rc == XR_OK) rc = chat_decode(c, s, xr_chat_op_at(op)->result, *r, res);
-  return rc;
-}
-
-static void chat_call_end(chat_cmd *c, xr_reply *r, xr_result *res) {
-  xr_result_clear(res);
-  xr_reply_free(r);
-  chat_cmd_free(c);
-}
-
 static int need_chat(const xr_chat *s, const char *fn) {
   return s ? XR_OK : xr_fail(XR_EINVAL, "%s: the state adapter is NULL", fn);
+}
+
+int xr_chat_call(xr_chat *s, int op, const xr_arg *args, size_t nargs, xr_result *out) {
+  if (!out) return xr_fail(XR_EINVAL, "xr_chat_call: out is required");
+  memset(out, 0, sizeof *out);
+  int rc = need_chat(s, __func__);
+  return rc ? rc : xr_ops_call(&chat_system, s, s->client, op, args, nargs, out);
 }
 
 /* The typed outputs of the VALUE and ENTRY kinds, shared with the batches' typed accessors. */
@@ -647,54 +560,43 @@ void chat_take_entry(xr_result *res, bool *found, xr_chat_queue_entry *e) {
   res->owned_[0] = res->owned_[1] = NULL;
 }
 
+void chat_lock_of(xr_chat_lock *lock, const xr_result *res) {
+  memset(lock, 0, sizeof *lock);
+  size_t n = res->fields[0].len < XR_TOKEN_MAX ? res->fields[0].len : XR_TOKEN_MAX - 1;
+  memcpy(lock->token, res->fields[0].data, n);
+  lock->token_len = n;
+  lock->expires_at_ms = res->fields[1].num;
+}
+
 /* dequeue and dequeue_reliable: an entry that does not decode still reaches the caller (its raw
  * bytes), with the failure. */
 static int call_entry(xr_chat *s, int op, bool *found, xr_chat_queue_entry *e, const char *thread_id, size_t len) {
   int rc = need_chat(s, op == XR_CHAT_OP_DEQUEUE ? "xr_chat_dequeue" : "xr_chat_dequeue_reliable");
   if (rc) return rc;
   const xr_arg a[] = {XR_ARG_OF_TEXT(thread_id, len)};
-  chat_cmd c;
+  xr_cmd c;
   xr_reply *r;
   xr_result res;
-  rc = chat_call(s, op, a, &c, &r, &res);
+  rc = xr_ops_call_keep(&chat_system, s, s->client, op, a, &c, &r, &res);
   if (rc == XR_OK || rc == XR_EPARSE) chat_take_entry(&res, found, e);
-  chat_call_end(&c, r, &res);
-  return rc;
-}
-
-int xr_chat_call(xr_chat *s, int op, const xr_arg *args, size_t nargs, xr_result *out) {
-  if (!out) return xr_fail(XR_EINVAL, "xr_chat_call: out is required");
-  memset(out, 0, sizeof *out);
-  int rc = need_chat(s, __func__);
-  if (rc || (rc = chat_check_args(op, nargs))) return rc;
-  if (nargs && !args) return xr_fail(XR_EINVAL, "chat.%s: the arguments are NULL", xr_chat_op_at(op)->name);
-  chat_cmd c;
-  xr_reply *r;
-  rc = chat_call(s, op, args, &c, &r, out);
-  if (out->kind == XR_RESULT_LOCK && out->nfields) { /* the token lives in the command: copy it */
-    if (!(out->owned_[0] = xr_strndup(c.lock.token, c.lock.token_len))) rc = xr_fail_nomem();
-    out->fields[0].data = out->owned_[0];
-  }
-  out->reply_ = r; /* VALUE and LIST borrow from it */
-  chat_cmd_free(&c);
-  if (rc && rc != XR_EPARSE) xr_result_clear(out);
+  xr_ops_call_end(&c, r, &res);
   return rc;
 }
 
 /* Each sequential operation is one call of its row with the arguments in the row's order; the
  * macro keeps each to its line of meaning: CALL(op, outputs from res, arguments...). */
-#define CALL(ID, take, ...)                                         \
-  do {                                                              \
-    int rc0_ = need_chat(s, __func__);                              \
-    if (rc0_) return rc0_;                                          \
-    const xr_arg a_[] = {__VA_ARGS__};                              \
-    chat_cmd c_;                                                    \
-    xr_reply *r_;                                                   \
-    xr_result res;                                                  \
-    int rc = chat_call(s, XR_CHAT_OP_##ID, a_, &c_, &r_, &res);     \
-    if (rc == XR_OK) take;                                          \
-    chat_call_end(&c_, r_, &res);                                   \
-    return rc;                                                      \
+#define CALL(ID, take, ...)                                                                   \
+  do {                                                                                        \
+    int rc0_ = need_chat(s, __func__);                                                        \
+    if (rc0_) return rc0_;                                                                    \
+    const xr_arg a_[] = {__VA_ARGS__};                                                        \
+    xr_cmd c_;                                                                                \
+    xr_reply *r_;                                                                             \
+    xr_result res;                                                                            \
+    int rc = xr_ops_call_keep(&chat_system, s, s->client, XR_CHAT_OP_##ID, a_, &c_, &r_, &res); \
+    if (rc == XR_OK) take;                                                                    \
+    xr_ops_call_end(&c_, r_, &res);                                                           \
+    return rc;                                                                                \
   } while (0)
 #define TEXT(p, n) XR_ARG_OF_TEXT(p, n)
 #define INT(v) XR_ARG_OF_INT(v)
@@ -715,7 +617,7 @@ int xr_chat_acquire_lock(xr_chat *s, bool *acquired, xr_chat_lock *lock, const c
                          int64_t ttl_ms) {
   if (!acquired || !lock) return xr_fail(XR_EINVAL, "xr_chat_acquire_lock: acquired and lock are required");
   *acquired = false;
-  CALL(ACQUIRE_LOCK, if ((*acquired = res.present)) *lock = c_.lock, TEXT(thread_id, len), INT(ttl_ms));
+  CALL(ACQUIRE_LOCK, if ((*acquired = res.present)) chat_lock_of(lock, &res), TEXT(thread_id, len), INT(ttl_ms));
 }
 
 int xr_chat_release_lock(xr_chat *s, bool *released, const char *thread_id, size_t len, const char *token,
@@ -738,19 +640,19 @@ int xr_chat_release_lock_if_queue_empty(xr_chat *s, bool *released, long long *d
   int rc = need_chat(s, __func__);
   if (rc) return rc;
   if (released) *released = false;
-  chat_cmd c;
+  xr_cmd c;
   memset(&c, 0, sizeof c);
   xr_reply *r = NULL;
   xr_result res;
   memset(&res, 0, sizeof res);
   rc = chat_build_release_if_empty(&c, s, thread_id, len, token, token_len);
-  if (rc == XR_OK) rc = chat_run(s, &c, &r);
-  if (rc == XR_OK) rc = chat_decode(&c, s, XR_RESULT_INTEGER, r, &res);
+  if (rc == XR_OK) rc = xr_ops_run(&chat_system, s->client, &c, &r);
+  if (rc == XR_OK) rc = xr_ops_decode(&chat_system, s, &c, XR_RESULT_INTEGER, r, &res);
   if (rc == XR_OK) {
     if (released) *released = res.integer == 0;
     if (depth) *depth = res.integer;
   }
-  chat_call_end(&c, r, &res);
+  xr_ops_call_end(&c, r, &res);
   return rc;
 }
 

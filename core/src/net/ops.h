@@ -1,0 +1,114 @@
+/* What every system (chat, and the ones after it) shares to run the rows of its operation table
+ * (op.h): a command being built (xr_cmd), the system's description (xr_system: its table, one
+ * builder per row, a decoder for the result kinds of its own), and the generic machinery on top:
+ * argument checks, one sequential call, batches, decoding by result kind, failures that name the
+ * key. A system writes builders and its typed wrappers; everything else is here, once. */
+#ifndef CROSSREDIS_NET_OPS_H
+#define CROSSREDIS_NET_OPS_H
+
+#include <stdbool.h>
+
+#include "base/internal.h"
+#include "crossredis/client.h"
+#include "crossredis/loop.h"
+#include "crossredis/op.h"
+#include "crossredis/token.h"
+
+/* A key, on the stack when short. */
+typedef struct xr_cmd_key {
+  char small[192];
+  char *heap;
+  const char *data;
+  size_t len;
+} xr_cmd_key;
+
+/* One command or script run. Zero it before building; xr_cmd_free releases what it owns. */
+typedef struct xr_cmd {
+  int argc;
+  const char *argv[8];
+  size_t lens[8];
+  const xr_script *script; /* a script run: argv holds the keys then the arguments */
+  int numkeys;
+  xr_cmd_key key, key2;    /* key names the command in failures */
+  char num[2][24];
+  char *owned;             /* a value or entry text the command sends */
+  /* what the command made that its result reports (XR_RESULT_LOCK: the token and its expiry) */
+  char made[XR_TOKEN_MAX];
+  size_t made_len;
+  int64_t made_num;
+} xr_cmd;
+
+void xr_cmd_free(xr_cmd *c);
+void xr_cmd_arg(xr_cmd *c, const char *p, size_t n);
+void xr_cmd_arg_str(xr_cmd *c, const char *p);
+/* The decimal text of v, kept in the command's number slot `slot` (0 or 1). */
+void xr_cmd_arg_num(xr_cmd *c, int slot, long long v);
+/* <prefix>:<kind>:<id>, or <prefix>:<kind> when id is NULL. */
+int xr_cmd_key_make(xr_cmd_key *k, const char *prefix, size_t prefix_len, const char *kind, const char *id,
+                    size_t id_len);
+
+typedef int (*xr_op_builder)(xr_cmd *c, const void *self, const xr_arg *a);
+
+/* A system: its table and how to build and decode its rows. Static storage. */
+typedef struct xr_system {
+  const char *name;             /* "chat": messages say "chat.acquire_lock: ..." */
+  const xr_op_info *ops;        /* rows 0..nops-1 */
+  int nops;
+  const xr_op_builder *build;   /* one per row */
+  /* Decodes the result kinds the generic decoder does not know (XR_RESULT_ENTRY); NULL: none. */
+  int (*decode)(const xr_cmd *c, const void *self, xr_result_kind kind, const xr_reply *r, xr_result *out);
+  /* Words appended to a failure that lost its reply (XR_EIO, XR_ETIMEOUT), when that matters for
+   * the command (a plain LPOP may have popped an entry); NULL: none. */
+  const char *(*lost_reply_hint)(const xr_cmd *c);
+} xr_system;
+
+/* The row `op`, or NULL. */
+const xr_op_info *xr_ops_row(const xr_system *sys, int op);
+/* XR_EINVAL unless op is a row and nargs its count ("chat.set: 3 arguments (key, json, ttl_ms), got
+ * 2"); also refuses NULL args with a count and a NULL span with a length. */
+int xr_ops_check_args(const xr_system *sys, int op, const xr_arg *args, size_t nargs);
+
+/* Decodes reply r of a command built for a row of result kind `kind` into out (op.h). The fields
+ * borrow from r and from c (a made token): keep both while out is used. */
+int xr_ops_decode(const xr_system *sys, const void *self, const xr_cmd *c, xr_result_kind kind, const xr_reply *r,
+                  xr_result *out);
+
+/* Puts the key in front of the failure's message ("chat-sdk:cache:x: WRONGTYPE ..."). */
+int xr_ops_name_key(const xr_system *sys, const xr_cmd *c, int rc);
+
+/* Runs one built command on the client's pool; a failure names the key. */
+int xr_ops_run(const xr_system *sys, xr_client *client, xr_cmd *c, xr_reply **r);
+
+/* Builds row op from args, runs it and decodes its reply into *out; the result owns what it
+ * borrows (xr_result_clear). A failing entry decode (XR_EPARSE) still fills *out. */
+int xr_ops_call(const xr_system *sys, const void *self, xr_client *client, int op, const xr_arg *args,
+                size_t nargs, xr_result *out);
+
+/* The same, for a typed sequential function that keeps the command and the reply itself (the
+ * result borrows from both): *c and *r are the caller's to free (xr_ops_call_end). */
+int xr_ops_call_keep(const xr_system *sys, const void *self, xr_client *client, int op, const xr_arg *a,
+                     xr_cmd *c, xr_reply **r, xr_result *out);
+void xr_ops_call_end(xr_cmd *c, xr_reply *r, xr_result *out);
+
+/* ---- batches of rows ------------------------------------------------------------------------- */
+
+typedef struct xr_ops_batch xr_ops_batch;
+
+int xr_ops_batch_new(xr_ops_batch **out, const xr_system *sys, const void *self, xr_client *client);
+void xr_ops_batch_free(xr_ops_batch *b);
+void xr_ops_batch_clear(xr_ops_batch *b);
+size_t xr_ops_batch_count(const xr_ops_batch *b);
+/* Adds row op (args checked for count first); the operation's index or a negative code. */
+int xr_ops_batch_add(xr_ops_batch *b, int op, const xr_arg *args, size_t nargs);
+/* Adds row op, whose arguments the caller packed in the row's order (the typed adders). */
+int xr_ops_batch_add_row(xr_ops_batch *b, int op, const xr_arg *a);
+int xr_ops_batch_exec(xr_ops_batch *b);
+int xr_ops_batch_start(xr_ops_batch *b, xr_loop_conn *lc, int *wait);
+/* Operation i's row (-1 when i is out of range). */
+int xr_ops_batch_op(const xr_ops_batch *b, size_t i);
+/* Operation i's result by its row's kind; made tokens borrow from the batch. */
+int xr_ops_batch_result(const xr_ops_batch *b, size_t i, xr_result *out);
+/* The same, refusing an operation of another kind than `want` (the typed accessors). */
+int xr_ops_batch_result_of(const xr_ops_batch *b, size_t i, xr_result_kind want, xr_result *out);
+
+#endif
