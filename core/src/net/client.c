@@ -89,12 +89,6 @@ static struct timeval ms_to_tv(int64_t ms) {
   return tv;
 }
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* While a connection is being set up (TLS handshake, AUTH, SELECT, CLIENT SETNAME, the first
  * PING), its socket waits at most what is left of the connect timeout, so a server that accepts
  * and never answers costs connect_timeout_ms in all, not a command timeout per step. */
@@ -104,7 +98,7 @@ typedef struct setup_clock {
 
 static int setup_budget(xr_client *c, redisContext *rc, const setup_clock *clk, const char *step) {
   if (!clk->deadline) return XR_OK;
-  int64_t left = clk->deadline - mono_ms();
+  int64_t left = clk->deadline - xr_monotonic_ms();
   if (left <= 0)
     return xr_fail(XR_ETIMEOUT, "timeout after %d ms opening a connection to %s (before %s)", c->connect_timeout_ms,
                    c->address, step);
@@ -236,7 +230,7 @@ static int tls_probe(xr_client *c, redisContext *rc) {
 
 /* Opens a connection; `probe` adds a PING answered PONG to the setup (xr_client_open's check). */
 static int conn_open(xr_client *c, xr_conn **out, int probe) {
-  setup_clock clk = {c->connect_timeout_ms > 0 ? mono_ms() + c->connect_timeout_ms : 0};
+  setup_clock clk = {c->connect_timeout_ms > 0 ? xr_monotonic_ms() + c->connect_timeout_ms : 0};
   redisOptions ro = {0};
   struct timeval ct, cmd;
   if (c->unix_path) {
@@ -276,7 +270,7 @@ static int conn_open(xr_client *c, xr_conn **out, int probe) {
     sigpipe_guard g;
     sigpipe_block(&g);
     code = c->tls->vt->connect(c->tls, rc, c->host ? c->host : "");
-    if (code != XR_OK && clk.deadline && mono_ms() >= clk.deadline)
+    if (code != XR_OK && clk.deadline && xr_monotonic_ms() >= clk.deadline)
       code = setup_failed(c, XR_ETIMEOUT,
                           "the TLS handshake (a plain, non-TLS Redis port never answers one: use redis:// there)");
     if (code == XR_OK) code = setup_failed(c, tls_probe(c, rc), "a PING after the TLS handshake");
