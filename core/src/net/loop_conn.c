@@ -31,7 +31,8 @@ int xr_loop_conn_open(xr_loop_conn **out, xr_client *c) {
   if (!out || !c) return xr_fail(XR_EINVAL, "xr_loop_conn_open: out and client are required");
   xr_loop_conn *lc = xr_calloc(1, sizeof *lc);
   if (!lc) return xr_fail_nomem();
-  int code = xr_conn_open(c, &lc->conn);
+  int code = xr_client_check_open(c, "xr_loop_conn_open");
+  if (!code) code = xr_conn_open(c, &lc->conn, 0);
   if (code) {
     xr_free(lc);
     return code;
