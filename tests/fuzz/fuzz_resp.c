@@ -19,8 +19,8 @@
 
 #include <hiredis/hiredis.h>
 
-#include "chat_internal.h"
-#include "client_internal.h"
+#include "chat/chat_internal.h"
+#include "net/client_internal.h"
 #include "crossredis/client.h"
 #include "fuzz.h"
 
