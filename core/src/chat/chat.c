@@ -8,6 +8,7 @@
 #include "crossredis/alloc.h"
 #include "crossredis/chat.h"
 #include "crossredis/timestamp.h"
+#include "base/decimal.h"
 #include "base/internal.h"
 
 /* Scripts: the same effects as the upstream adapters' scripts (SPEC.md 1.2); the text differs
@@ -252,16 +253,9 @@ static void arg_str(chat_cmd *c, const char *p) { arg(c, p, strlen(p)); }
 
 /* Decimal text of v in the command's number slot i. */
 static void arg_num(chat_cmd *c, int i, long long v) {
-  char tmp[24];
-  int n = 0;
-  unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-  do tmp[n++] = (char)('0' + u % 10);
-  while ((u /= 10) != 0);
-  int w = 0;
-  if (v < 0) c->num[i][w++] = '-';
-  while (n) c->num[i][w++] = tmp[--n];
-  c->num[i][w] = '\0';
-  arg(c, c->num[i], (size_t)w);
+  size_t n = xr_dec_i64(c->num[i], v);
+  c->num[i][n] = '\0';
+  arg(c, c->num[i], n);
 }
 
 /* A command on one key made of <kind>:<id>: argv = [name, key]. */

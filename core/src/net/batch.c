@@ -13,6 +13,7 @@
 #include "net/batch_internal.h"
 #include "net/client_internal.h"
 #include "crossredis/client.h"
+#include "base/decimal.h"
 #include "base/internal.h"
 #include "codec/resp.h"
 #include "net/script_internal.h"
@@ -155,11 +156,8 @@ int xr_batch_add_eval(xr_batch *b, const xr_script *s, int numkeys, int argc, co
   op *o = new_op(b);
   if (!o) return xr_fail_nomem();
   put_script_head(&b->wire, s, argc, by_sha);
-  char nk[16];
-  size_t nklen = 0;
-  for (int v = numkeys; nklen == 0 || v; v /= 10) nklen++;
-  for (int i = (int)nklen - 1, v = numkeys; i >= 0; i--, v /= 10) nk[i] = (char)('0' + v % 10);
-  xr_resp_bulk(&b->wire, nk, nklen);
+  char nk[XR_DEC_MAX];
+  xr_resp_bulk(&b->wire, nk, xr_dec_u64(nk, (uint64_t)numkeys));
   for (int i = 0; i < argc; i++) xr_resp_bulk(&b->wire, argv[i], argvlen ? argvlen[i] : strlen(argv[i]));
   int idx = finish_op(b, o);
   if (idx >= 0 && !by_sha) b->scripts[b->nscripts++] = s;

@@ -71,6 +71,8 @@ int xr_reply_guard_tripped(const redisReader *r);
 /* The code for an error reply's text, and recording it as the last error. */
 int xr_reply_error_code(const char *text, size_t len);
 int xr_reply_error(const redisReply *r);
+/* 1 for the server's NOSCRIPT error reply (EVALSHA of a script it does not know). */
+int xr_is_noscript(const redisReply *r);
 /* Hands r to the caller (*out, or freed when out is NULL), or turns an error reply into its code
  * (recorded) and frees it. */
 int xr_reply_deliver(redisReply *r, xr_reply **out);

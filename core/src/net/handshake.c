@@ -8,6 +8,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "base/decimal.h"
 #include "net/client_internal.h"
 #include "crossredis/loop.h"
 #include "net/tls_hook.h"
@@ -138,8 +139,8 @@ int xr_conn_open(xr_client *c, xr_conn **out, int probe) {
       goto fail;
   }
   if (c->db) {
-    char db[16];
-    snprintf(db, sizeof db, "%d", c->db);
+    char db[XR_DEC_MAX + 1];
+    db[xr_dec_i64(db, c->db)] = '\0';
     const char *argv[2] = {"SELECT", db};
     if ((code = setup_budget(c, rc, &clk, "SELECT")) ||
         (code = setup_failed(c, setup_command(c, rc, 2, argv, "SELECT"), "SELECT")) != XR_OK)

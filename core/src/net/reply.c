@@ -61,6 +61,10 @@ int xr_reply_error(const redisReply *r) {
   return xr_fail(xr_reply_error_code(r->str, r->len), "%.*s", (int)(r->len > 900 ? 900 : r->len), r->str);
 }
 
+int xr_is_noscript(const redisReply *r) {
+  return r->type == REDIS_REPLY_ERROR && r->len >= 8 && !memcmp(r->str, "NOSCRIPT", 8);
+}
+
 /* Hands a reply to the caller, or turns an error reply into its code. */
 int xr_reply_deliver(redisReply *r, xr_reply **out) {
   if (r->type == REDIS_REPLY_ERROR) {

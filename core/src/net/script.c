@@ -6,6 +6,7 @@
 #include <hiredis/hiredis.h>
 
 #include "crossredis/client.h"
+#include "base/decimal.h"
 #include "base/internal.h"
 #include "net/client_internal.h"
 #include "net/script_internal.h"
@@ -35,10 +36,6 @@ void xr_script_free(xr_script *s) {
 
 const char *xr_script_sha1(const xr_script *s) { return s->sha1; }
 
-static int is_noscript(const redisReply *r) {
-  return r->type == REDIS_REPLY_ERROR && r->len >= 8 && !memcmp(r->str, "NOSCRIPT", 8);
-}
-
 int xr_client_eval(xr_client *c, xr_reply **out, const xr_script *s, int numkeys, int argc,
                    const char *const *argv, const size_t *argvlen) {
   if (out) *out = NULL;
@@ -59,12 +56,9 @@ int xr_client_eval(xr_client *c, xr_reply **out, const xr_script *s, int numkeys
       return xr_fail_nomem();
     }
   }
-  char nk[12];
-  int nklen = 0;
-  for (int k = numkeys; nklen == 0 || k; k /= 10) nklen++;
-  for (int i = nklen - 1, k = numkeys; i >= 0; i--, k /= 10) nk[i] = (char)('0' + k % 10);
+  char nk[XR_DEC_MAX];
   v[2] = nk;
-  l[2] = (size_t)nklen;
+  l[2] = xr_dec_u64(nk, (uint64_t)numkeys);
   for (int i = 0; i < argc; i++) {
     if (!argv[i]) {
       if (v != small_v) xr_free(v), xr_free(l);
@@ -85,7 +79,7 @@ int xr_client_eval(xr_client *c, xr_reply **out, const xr_script *s, int numkeys
       v[1] = by_sha ? s->sha1 : s->body;
       l[1] = by_sha ? 40 : s->len;
       r = xr_conn_run(c, conn, argc + 3, v, l, &code, &outcome);
-      if (!r || !by_sha || !is_noscript(r)) break;
+      if (!r || !by_sha || !xr_is_noscript(r)) break;
       freeReplyObject(r); /* the server does not know it (restart, SCRIPT FLUSH): send the body */
       r = NULL;
       by_sha = 0;
