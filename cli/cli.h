@@ -122,6 +122,15 @@ json_t *cli_json_base64(const char *s, size_t len);
 void *cli_xmalloc(size_t size);
 void *cli_xrealloc(void *p, size_t size);
 
+/* ---- what the lock scan reports while it runs (locks.c; crossredis/lock_scan.h) ---------------- */
+
+/* xr_lock_scan_options.progress: "<ctx>: N keys scanned, M locks" on stderr (ctx: a const char *). */
+void cli_lock_scan_progress(void *ctx, size_t scanned, size_t locks);
+
+/* xr_lock_scan_options.skipped: "crossredis: skipping <key>: not a string, so not a Chat SDK lock"
+ * on stderr. */
+void cli_lock_scan_skipped(void *ctx, const char *key, size_t key_len);
+
 /* ---- the interop runner (interop.c) ----------------------------------------------------------- */
 
 /* Runs interop/run.py with `args` (nargs of them, passed through) plus "--crossredis <this
