@@ -122,7 +122,36 @@ json_t *cli_json_base64(const char *s, size_t len);
 void *cli_xmalloc(size_t size);
 void *cli_xrealloc(void *p, size_t size);
 
+/* ---- what the lock scan reports while it runs (locks.c; crossredis/lock_scan.h) ---------------- */
+
+/* xr_lock_scan_options.progress: "<ctx>: N keys scanned, M locks" on stderr (ctx: a const char *). */
+void cli_lock_scan_progress(void *ctx, size_t scanned, size_t locks);
+
+/* xr_lock_scan_options.skipped: "crossredis: skipping <key>: not a string, so not a Chat SDK lock"
+ * on stderr. */
+void cli_lock_scan_skipped(void *ctx, const char *key, size_t key_len);
+
+/* ---- a throwaway local redis-server for the demo (local_server.c) ----------------------------- */
+
+typedef struct cli_local_server cli_local_server;
+
+/* Starts redis-server ($XR_REDIS_SERVER, else the one on PATH) in a new folder under $TMPDIR on a
+ * free loopback port, without a password or persistence (TLS: with certificates made for it), and
+ * waits up to 10 s until it answers PING. -1 with the reason in err (size bytes) otherwise. */
+int cli_local_server_start(cli_local_server **out, bool tls, char *err, size_t size);
+/* "redis://127.0.0.1:N", or "rediss://127.0.0.1:N" with TLS. */
+const char *cli_local_server_url(const cli_local_server *s);
+/* Its folder; with TLS it holds ca.crt (the CA that signed the server's certificate) and
+ * wrong-ca.crt (an unrelated CA). */
+const char *cli_local_server_dir(const cli_local_server *s);
+/* Stops the server and removes its folder. NULL is ok. */
+void cli_local_server_stop(cli_local_server *s);
+
 /* ---- the interop runner (interop.c) ----------------------------------------------------------- */
+
+/* `name` looked up in $PATH into out, or taken as it is when it holds a '/'; false when it is not
+ * an executable file. */
+bool cli_find_program(const char *name, char *out, size_t size);
 
 /* Runs interop/run.py with `args` (nargs of them, passed through) plus "--crossredis <this
  * program>", and `url` as REDIS_URL in its environment (never on a command line: ps shows those),

@@ -11,7 +11,6 @@
 
 #include <jansson.h>
 
-#include "../tests/harness/redis_server.h"
 #include "cli.h"
 #include "crossredis/alloc.h"
 #include "crossredis/chat.h"
@@ -185,20 +184,18 @@ static void show_json(void) {
   }
 }
 
-static int show_tls(char *err) {
-  xrt_server_options o = XRT_SERVER_OPTIONS_INIT;
-  o.tls = 1;
-  xrt_server *s = NULL;
-  if (xrt_server_start(&s, &o, err)) {
+static int show_tls(char *err, size_t err_size) {
+  cli_local_server *s = NULL;
+  if (cli_local_server_start(&s, true, err, err_size)) {
     fprintf(stderr, "crossredis: cannot start a TLS redis-server: %s\n", err);
     return CLI_FAILED;
   }
-  printf("\nTLS: a throwaway redis-server with TLS on %s (certificates made for it)\n", xrt_server_url(s));
+  printf("\nTLS: a throwaway redis-server with TLS on %s (certificates made for it)\n", cli_local_server_url(s));
   int status = CLI_OK;
   char url[1024];
-  const char *certs = xrt_server_certs_dir(s);
+  const char *certs = cli_local_server_dir(s);
   xr_client *c = NULL;
-  snprintf(url, sizeof url, "%s?ca_file=%s/ca.crt", xrt_server_url(s), certs);
+  snprintf(url, sizeof url, "%s?ca_file=%s/ca.crt", cli_local_server_url(s), certs);
   if (xr_tls_client_open_url(&c, url, NULL) == 0 && xr_client_ping(c) == 0) {
     row("rediss:// with the right CA", "PONG (peer verified)");
   } else {
@@ -206,7 +203,7 @@ static int show_tls(char *err) {
   }
   xr_client_close(c);
   c = NULL;
-  snprintf(url, sizeof url, "%s?ca_file=%s/wrong-ca.crt", xrt_server_url(s), certs);
+  snprintf(url, sizeof url, "%s?ca_file=%s/wrong-ca.crt", cli_local_server_url(s), certs);
   int code = xr_tls_client_open_url(&c, url, NULL);
   if (code == XR_ETLS) {
     row("rediss:// with a wrong CA", "refused: %s", xr_error_last()->message);
@@ -215,7 +212,7 @@ static int show_tls(char *err) {
     status = CLI_FAILED;
   }
   xr_client_close(c);
-  xrt_server_free(s);
+  cli_local_server_stop(s);
   return status;
 }
 
@@ -252,15 +249,15 @@ int cli_demo(int argc, char **argv) {
     }
   }
   if (url && cli_server_url("demo", url, demo_usage, &url) != CLI_OK) return CLI_USAGE;
-  char err[XRT_ERR_SIZE];
-  xrt_server *plain = NULL;
+  char err[512];
+  cli_local_server *plain = NULL;
   char *shown = NULL;
   if (!url) {
-    if (xrt_server_start(&plain, NULL, err)) {
+    if (cli_local_server_start(&plain, false, err, sizeof err)) {
       fprintf(stderr, "crossredis: cannot start a throwaway redis-server: %s\n", err);
       return CLI_FAILED;
     }
-    url = xrt_server_url(plain);
+    url = cli_local_server_url(plain);
     printf("A throwaway redis-server on %s\n", url);
     shown = cli_url_redact(url);
   } else {
@@ -287,13 +284,13 @@ int cli_demo(int argc, char **argv) {
     printf("\nOne value, three runtimes' JSON text\n");
     show_json();
   }
-  if (status == CLI_OK && plain) status = show_tls(err);
+  if (status == CLI_OK && plain) status = show_tls(err, sizeof err);
   if (status == CLI_OK) {
     printf("\nInterop: the Chat SDK implementations of every runtime on %s (interop/run.py)\n", shown);
     status = cli_interop_run("demo", url, NULL, 0);
     if (status != CLI_OK) fprintf(stderr, "crossredis: demo: the interop runner exited with status %d\n", status);
   }
-  xrt_server_free(plain);
+  cli_local_server_stop(plain);
   free(shown);
   if (status == CLI_OK) printf("\ndemo finished: every step worked\n");
   return status;

@@ -8,9 +8,9 @@
 
 #include "cli.h"
 #include "crossredis/error.h"
+#include "crossredis/lock_scan.h"
 #include "crossredis/tls.h"
 #include "crossredis/token.h"
-#include "lock_scan.h"
 
 enum { LIST_AT_MOST = 20, QUIET_PROGRESS_MS = 5000, SCAN_GRACE_MS = 500 };
 
@@ -59,16 +59,16 @@ static void sleep_ms(double ms) {
 
 /* The locks `origin` may have taken in `all`, by index (in thread order); of them, in uidx, those
  * whose token may also be another writer's (*uncertain of them, those writers in *others). */
-static size_t of_origin(const cli_lock_list *all, xr_token_origin origin, size_t *idx, size_t *uidx, size_t *uncertain,
+static size_t of_origin(const xr_lock_list *all, xr_token_origin origin, size_t *idx, size_t *uidx, size_t *uncertain,
                         unsigned *others) {
   size_t n = 0;
   *uncertain = 0;
   *others = 0;
-  for (size_t i = 0; i < all->n; i++) {
-    unsigned set = all->v[i].origins;
+  for (size_t i = 0; i < xr_lock_list_count(all); i++) {
+    unsigned set = xr_lock_list_at(all, i)->origins;
     if (!(set & XR_ORIGIN_BIT(origin))) continue;
     idx[n++] = i;
-    if (cli_origins_uncertain(set)) {
+    if (xr_lock_origins_uncertain(set)) {
       uidx[(*uncertain)++] = i;
       *others |= set & ~XR_ORIGIN_BIT(origin);
     }
@@ -77,9 +77,10 @@ static size_t of_origin(const cli_lock_list *all, xr_token_origin origin, size_t
 }
 
 /* "t1, t2, t3 and 7 more" on stream f. */
-static void print_threads(FILE *f, const cli_lock_list *all, const size_t *idx, size_t n) {
+static void print_threads(FILE *f, const xr_lock_list *all, const size_t *idx, size_t n) {
   for (size_t i = 0; i < n && i < LIST_AT_MOST; i++) {
-    char *t = cli_text_escape(all->v[idx[i]].thread, all->v[idx[i]].thread_len);
+    const xr_lock_entry *k = xr_lock_list_at(all, idx[i]);
+    char *t = cli_text_escape(k->thread, k->thread_len);
     fprintf(f, "%s%s", i ? ", " : "", t);
     free(t);
   }
@@ -94,13 +95,16 @@ static void print_uncertain(FILE *f, size_t uncertain, unsigned others) {
   fprintf(f, ", %zu of them possibly %s instead", uncertain, text);
 }
 
-static json_t *thread_ids(const cli_lock_list *all, const size_t *idx, size_t n) {
+static json_t *thread_ids(const xr_lock_list *all, const size_t *idx, size_t n) {
   json_t *a = json_array();
-  for (size_t i = 0; i < n; i++) json_array_append_new(a, cli_json_string(all->v[idx[i]].thread, all->v[idx[i]].thread_len));
+  for (size_t i = 0; i < n; i++) {
+    const xr_lock_entry *k = xr_lock_list_at(all, idx[i]);
+    json_array_append_new(a, cli_json_string(k->thread, k->thread_len));
+  }
   return a;
 }
 
-static int print_json(const char *origin, bool drained, const cli_lock_list *all, const size_t *idx, size_t n,
+static int print_json(const char *origin, bool drained, const xr_lock_list *all, const size_t *idx, size_t n,
                       const size_t *uidx, size_t uncertain, double seconds, const char *error) {
   json_t *root = json_object();
   json_object_set_new(root, "origin", json_string(origin));
@@ -249,7 +253,12 @@ int cli_drain(int argc, char **argv) {
   deadline_io io = {url, NULL, NULL, deadline > t0 + SCAN_GRACE_MS ? deadline : t0 + SCAN_GRACE_MS};
   if (io_open(&io) != 0) return cli_fail("drain");
 
-  cli_lock_list all = {0}, next = {0};
+  xr_lock_list *all = NULL, *next = NULL;
+  xr_lock_scan_options scan = XR_LOCK_SCAN_OPTIONS_INIT;
+  scan.prefix = prefix;
+  scan.exec = exec_by_deadline;
+  scan.exec_ctx = &io;
+  scan.skipped = cli_lock_scan_skipped;
   size_t *idx = NULL, *uidx = NULL, left = 0, uncertain = 0, last_left = (size_t)-1, last_total = (size_t)-1;
   unsigned others = 0;
   double last_progress = -QUIET_PROGRESS_MS, elapsed = 0;
@@ -259,10 +268,9 @@ int cli_drain(int argc, char **argv) {
   for (;;) {
     double now = cli_monotonic_ms();
     io.deadline = deadline > now + SCAN_GRACE_MS ? deadline : now + SCAN_GRACE_MS;
-    int rc = cli_lock_scan(&next, exec_by_deadline, &io, prefix, 1000, NULL);
+    int rc = xr_lock_scan(&next, NULL, &scan);
     elapsed = cli_monotonic_ms() - t0;
     if (rc != 0) {
-      cli_lock_list_free(&next);
       free(error);
       error = cli_redact(xr_error_last()->message);
       if (!transient(rc)) break;
@@ -274,23 +282,24 @@ int cli_drain(int argc, char **argv) {
       free(error);
       error = NULL;
       scanned = true;
-      cli_lock_list_free(&all); /* the last complete scan is what the end reports */
+      xr_lock_list_free(all); /* the last complete scan is what the end reports */
       all = next;
-      memset(&next, 0, sizeof next);
-      idx = cli_xrealloc(idx, (all.n ? all.n : 1) * sizeof *idx);
-      uidx = cli_xrealloc(uidx, (all.n ? all.n : 1) * sizeof *uidx);
-      left = of_origin(&all, origin, idx, uidx, &uncertain, &others);
+      next = NULL;
+      size_t total = xr_lock_list_count(all);
+      idx = cli_xrealloc(idx, (total ? total : 1) * sizeof *idx);
+      uidx = cli_xrealloc(uidx, (total ? total : 1) * sizeof *uidx);
+      left = of_origin(all, origin, idx, uidx, &uncertain, &others);
       if (left == 0) {
         ok = true;
         break;
       }
-      if (left != last_left || all.n != last_total || elapsed - last_progress >= QUIET_PROGRESS_MS) {
+      if (left != last_left || total != last_total || elapsed - last_progress >= QUIET_PROGRESS_MS) {
         fprintf(stderr, "drain: %zu %s %s left (of %zu %s) after %s s", left, origin_name, cli_plural(left, "lock", "locks"),
-                all.n, cli_plural(all.n, "lock", "locks"), cli_format_seconds(secs, sizeof secs, elapsed / 1000));
+                total, cli_plural(total, "lock", "locks"), cli_format_seconds(secs, sizeof secs, elapsed / 1000));
         print_uncertain(stderr, uncertain, others);
         fputc('\n', stderr);
         last_left = left;
-        last_total = all.n;
+        last_total = total;
         last_progress = elapsed;
       }
     }
@@ -307,23 +316,23 @@ int cli_drain(int argc, char **argv) {
   } else {
     if (error) fprintf(stderr, "drain: the last scan failed (%s); the one before it found:\n", error);
     fprintf(stderr, "drain: %zu %s %s still held after %s s: ", left, origin_name, cli_plural(left, "lock", "locks"), secs);
-    print_threads(stderr, &all, idx, left);
+    print_threads(stderr, all, idx, left);
     if (uncertain) {
       print_uncertain(stderr, uncertain, others);
       fputs(": ", stderr);
-      print_threads(stderr, &all, uidx, uncertain);
+      print_threads(stderr, all, uidx, uncertain);
     }
     fputc('\n', stderr);
   }
   if (json) {
     if (!scanned) left = 0;
-    int jrc = print_json(origin_name, ok, &all, idx, left, uidx, uncertain, elapsed / 1000, error);
+    int jrc = print_json(origin_name, ok, all, idx, left, uidx, uncertain, elapsed / 1000, error);
     if (jrc != CLI_OK) status = CLI_FAILED;
   }
   free(error);
   free(idx);
   free(uidx);
-  cli_lock_list_free(&all);
+  xr_lock_list_free(all);
   io_drop(&io);
   return status;
 }

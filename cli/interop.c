@@ -56,8 +56,7 @@ static bool executable_file(const char *path) {
   return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
 }
 
-/* `name` looked up in $PATH, or taken as it is when it holds a '/'. */
-static bool find_program(const char *name, char *out, size_t size) {
+bool cli_find_program(const char *name, char *out, size_t size) {
   if (strchr(name, '/')) {
     snprintf(out, size, "%s", name);
     return executable_file(out);
@@ -94,13 +93,13 @@ static bool locate(const char *cmd, char python[PATH_SIZE], char runner[PATH_SIZ
   }
   const char *want = getenv("XR_PYTHON");
   if (want && *want) {
-    if (find_program(want, python, PATH_SIZE)) return true;
+    if (cli_find_program(want, python, PATH_SIZE)) return true;
     fprintf(stderr, "crossredis: %s: XR_PYTHON=%s is not an executable program\n", cmd, want);
     return false;
   }
   snprintf(python, PATH_SIZE, "%s/.venv/bin/python", XR_SOURCE_DIR);
   if (executable_file(python)) return true;
-  if (find_program("python3", python, PATH_SIZE)) return true;
+  if (cli_find_program("python3", python, PATH_SIZE)) return true;
   fprintf(stderr,
           "crossredis: %s: no Python for the interop runner: neither %s/.venv/bin/python (scripts/bootstrap "
           "makes it) nor python3 on PATH; set XR_PYTHON\n",

@@ -5,7 +5,7 @@
 
 #include "cli.h"
 #include "crossredis/client.h"
-#include "lock_scan.h"
+#include "crossredis/lock_scan.h"
 
 static void locks_usage(FILE *f) {
   fprintf(f,
@@ -40,29 +40,43 @@ static void locks_usage(FILE *f) {
           "(cannot connect, authentication, ...), 2 wrong command line.\n");
 }
 
-static void print_table(const cli_lock_list *l, const char *prefix) {
-  if (l->n == 0) {
+void cli_lock_scan_progress(void *ctx, size_t scanned, size_t locks) {
+  fprintf(stderr, "%s: %zu keys scanned, %zu %s\n", (const char *)ctx, scanned, locks, cli_plural(locks, "lock", "locks"));
+}
+
+void cli_lock_scan_skipped(void *ctx, const char *key, size_t key_len) {
+  (void)ctx;
+  char *shown = cli_text_escape(key, key_len);
+  fprintf(stderr, "crossredis: skipping %s: not a string, so not a Chat SDK lock\n", shown);
+  free(shown);
+}
+
+static void print_table(const xr_lock_list *l, const char *prefix) {
+  size_t n = xr_lock_list_count(l);
+  if (n == 0) {
     printf("no lock under %s:lock:\n", prefix);
     return;
   }
-  char **threads = cli_xmalloc(l->n * sizeof *threads), **tokens = cli_xmalloc(l->n * sizeof *tokens);
-  char(*origins)[XR_ORIGINS_TEXT_MAX] = cli_xmalloc(l->n * sizeof *origins);
+  char **threads = cli_xmalloc(n * sizeof *threads), **tokens = cli_xmalloc(n * sizeof *tokens);
+  char(*origins)[XR_ORIGINS_TEXT_MAX] = cli_xmalloc(n * sizeof *origins);
   int tw = 6, ow = 6;
-  for (size_t i = 0; i < l->n; i++) {
-    threads[i] = cli_text_escape(l->v[i].thread, l->v[i].thread_len);
-    tokens[i] = cli_text_escape(l->v[i].token, l->v[i].token_len);
-    xr_token_origins_text(l->v[i].origins, origins[i], sizeof origins[i]);
+  for (size_t i = 0; i < n; i++) {
+    const xr_lock_entry *k = xr_lock_list_at(l, i);
+    threads[i] = cli_text_escape(k->thread, k->thread_len);
+    tokens[i] = cli_text_escape(k->token, k->token_len);
+    xr_token_origins_text(k->origins, origins[i], sizeof origins[i]);
     int w = (int)strlen(threads[i]), o = (int)strlen(origins[i]);
     if (w > tw) tw = w;
     if (o > ow) ow = o;
   }
   printf("%-*s  %10s  %-*s  %s\n", tw, "thread", "ttl ms", ow, "origin", "token");
-  for (size_t i = 0; i < l->n; i++) {
+  for (size_t i = 0; i < n; i++) {
     char ttl[32];
-    if (l->v[i].ttl_ms < 0)
+    int64_t ttl_ms = xr_lock_list_at(l, i)->ttl_ms;
+    if (ttl_ms < 0)
       snprintf(ttl, sizeof ttl, "none");
     else
-      snprintf(ttl, sizeof ttl, "%lld", l->v[i].ttl_ms);
+      snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
     printf("%-*s  %10s  %-*s  %s\n", tw, threads[i], ttl, ow, origins[i], tokens[i]);
     free(threads[i]);
     free(tokens[i]);
@@ -73,10 +87,10 @@ static void print_table(const cli_lock_list *l, const char *prefix) {
 }
 
 /* "5 locks: 2 ts-node-redis, 1 ts-ioredis, 2 crossredis or ts-node-redis" */
-static void print_summary(const cli_lock_list *l) {
-  cli_origin_count sets[CLI_ORIGIN_SETS_MAX];
-  size_t n = cli_lock_count_origins(l, sets);
-  printf("\n%zu lock%s", l->n, l->n == 1 ? "" : "s");
+static void print_summary(const xr_lock_list *l) {
+  xr_lock_origin_count sets[XR_LOCK_ORIGIN_SETS_MAX];
+  size_t n = xr_lock_list_count_origins(l, sets, XR_LOCK_ORIGIN_SETS_MAX), locks = xr_lock_list_count(l);
+  printf("\n%zu lock%s", locks, locks == 1 ? "" : "s");
   for (size_t k = 0; k < n; k++) {
     char text[XR_ORIGINS_TEXT_MAX];
     xr_token_origins_text(sets[k].origins, text, sizeof text);
@@ -96,11 +110,11 @@ static json_t *origin_names(unsigned origins) {
   return a;
 }
 
-static int print_json(const cli_lock_list *l, const char *prefix) {
+static int print_json(const xr_lock_list *l, const char *prefix) {
   json_t *root = json_object(), *locks = json_array(), *by = json_object();
   json_object_set_new(root, "prefix", cli_json_string(prefix, strlen(prefix)));
-  for (size_t i = 0; i < l->n; i++) {
-    const cli_lock *k = &l->v[i];
+  for (size_t i = 0; i < xr_lock_list_count(l); i++) {
+    const xr_lock_entry *k = xr_lock_list_at(l, i);
     json_t *o = json_object();
     json_object_set_new(o, "thread", cli_json_string(k->thread, k->thread_len));
     json_object_set_new(o, "key", cli_json_string(k->key, k->key_len));
@@ -116,12 +130,12 @@ static int print_json(const cli_lock_list *l, const char *prefix) {
     json_object_set_new(o, "ttl_ms", json_integer(k->ttl_ms));
     json_object_set_new(o, "origin", json_string(xr_token_origin_name(k->origin)));
     json_object_set_new(o, "origins", origin_names(k->origins));
-    json_object_set_new(o, "certain", json_boolean(!cli_origins_uncertain(k->origins)));
+    json_object_set_new(o, "certain", json_boolean(!xr_lock_origins_uncertain(k->origins)));
     json_object_set_new(o, "shape", json_string(xr_token_origin_name(k->shape)));
     json_array_append_new(locks, o);
   }
-  cli_origin_count sets[CLI_ORIGIN_SETS_MAX];
-  size_t n = cli_lock_count_origins(l, sets);
+  xr_lock_origin_count sets[XR_LOCK_ORIGIN_SETS_MAX];
+  size_t n = xr_lock_list_count_origins(l, sets, XR_LOCK_ORIGIN_SETS_MAX);
   for (size_t k = 0; k < n; k++) {
     char text[XR_ORIGINS_TEXT_MAX];
     xr_token_origins_text(sets[k].origins, text, sizeof text);
@@ -163,17 +177,23 @@ int cli_locks(int argc, char **argv) {
   if (cli_server_url("locks", url_flag, locks_usage, &url) != CLI_OK) return CLI_USAGE;
   xr_client *c = cli_connect("locks", url);
   if (!c) return CLI_FAILED;
-  cli_lock_list l = {0};
+  xr_lock_list *l = NULL;
+  xr_lock_scan_options o = XR_LOCK_SCAN_OPTIONS_INIT;
+  o.prefix = prefix;
+  o.count = (int)count;
+  o.progress = cli_lock_scan_progress;
+  o.progress_ctx = "locks";
+  o.skipped = cli_lock_scan_skipped;
   int status = CLI_OK;
-  if (cli_lock_scan(&l, cli_exec_pooled, c, prefix, count, "locks") != 0) {
+  if (xr_lock_scan(&l, c, &o) != 0) {
     status = cli_fail("locks");
   } else if (json) {
-    status = print_json(&l, prefix);
+    status = print_json(l, prefix);
   } else {
-    print_table(&l, prefix);
-    if (l.n) print_summary(&l);
+    print_table(l, prefix);
+    if (xr_lock_list_count(l)) print_summary(l);
   }
-  cli_lock_list_free(&l);
+  xr_lock_list_free(l);
   xr_client_close(c);
   return status;
 }

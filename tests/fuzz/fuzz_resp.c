@@ -1,8 +1,8 @@
 /* Server bytes to replies, the way the core reads them: hiredis's reader with its default reply
  * functions (what every redisContext of the pool and of the loop connections uses) builds the
  * xr_reply tree, then the core's reply code reads it: the xr_reply accessors, the error-reply
- * mapping (xr_reply_error_code, xr_reply_error) and the Chat SDK decoders (chat_decode_*, the
- * queue entry through chat_decode_entry).
+ * mapping (xr_reply_error_code, xr_reply_error) and the decoders of every result kind
+ * (xr_ops_decode, the Chat queue entry through the chat system's decoder).
  *
  * Input: byte 0 is how many bytes each feed gets (0: everything at once), so replies split at
  * every point, as they arrive from a socket; the rest is the server's byte stream.
@@ -19,8 +19,8 @@
 
 #include <hiredis/hiredis.h>
 
-#include "chat_internal.h"
-#include "client_internal.h"
+#include "chat/chat_internal.h"
+#include "net/client_internal.h"
 #include "crossredis/client.h"
 #include "fuzz.h"
 
@@ -74,68 +74,75 @@ static void walk(const xr_reply *r, int depth) {
   FUZZ_CHECK(xr_reply_at(r, n) == NULL && xr_reply_at(r, (size_t)-1) == NULL, "an element past the end");
 }
 
-/* The Chat SDK decoders, each over every reply: the expected shapes decode, the others are
- * XR_EPROTOCOL with a message naming the key. */
+/* The decoders of every result kind (net/ops.c, and the Chat system's entry decoder), each over
+ * every reply: the expected shapes decode, the others are XR_EPROTOCOL with a message naming the key. */
 static void decode_all(const xr_reply *r) {
   static const char key[] = "chat-sdk:queue:slack:C1:1.2";
-  chat_cmd c;
+  xr_cmd c;
   memset(&c, 0, sizeof c);
   c.argc = 2;
   c.argv[0] = "LPOP";
   c.argv[1] = key;
   c.key.data = key;
   c.key.len = sizeof key - 1;
+  memcpy(c.made, "redis_1_x", 9);
+  c.made_len = 9;
+  c.made_num = 42;
   int t = (int)xr_reply_kind(r);
   size_t len = 0;
   const char *s = xr_reply_str(r, &len);
+  const xr_system *sys = &chat_system;
+  xr_result res;
 
-  FUZZ_CHECK(chat_decode_status(&c, r) == XR_OK, "status decode failed");
-  bool yes = false;
-  int rc = chat_decode_int1(&c, r, &yes);
-  FUZZ_CHECK(t == REDIS_REPLY_INTEGER ? rc == XR_OK && yes == (xr_reply_integer(r) == 1) : rc == XR_EPROTOCOL,
-             "int1 decode of type %d: %d", t, rc);
+  FUZZ_CHECK(xr_ops_decode(sys, NULL, &c, XR_RESULT_STATUS, r, &res) == XR_OK, "status decode failed");
+  int rc = xr_ops_decode(sys, NULL, &c, XR_RESULT_BOOL, r, &res);
+  if (t == REDIS_REPLY_INTEGER) FUZZ_CHECK(rc == XR_OK && res.present == (xr_reply_integer(r) == 1), "bool of an integer");
+  else if (t == REDIS_REPLY_STATUS || t == REDIS_REPLY_NIL)
+    FUZZ_CHECK(rc == XR_OK && res.present == (t == REDIS_REPLY_STATUS), "bool of SET NX's answer");
+  else FUZZ_CHECK(rc == XR_EPROTOCOL, "bool decode of type %d: %d", t, rc);
   if (rc) FUZZ_CHECK(strstr(xr_error_last()->message, key) != NULL, "the message does not name the key");
-  rc = chat_decode_set_nx(&c, r, &yes);
-  FUZZ_CHECK(t == REDIS_REPLY_STATUS || t == REDIS_REPLY_NIL ? rc == XR_OK && yes == (t == REDIS_REPLY_STATUS)
+  rc = xr_ops_decode(sys, NULL, &c, XR_RESULT_LOCK, r, &res);
+  FUZZ_CHECK(t == REDIS_REPLY_STATUS || t == REDIS_REPLY_NIL ? rc == XR_OK && res.present == (t == REDIS_REPLY_STATUS)
                                                              : rc == XR_EPROTOCOL,
-             "set_nx decode of type %d: %d", t, rc);
-  long long n = -1;
-  rc = chat_decode_integer(&c, r, &n);
-  FUZZ_CHECK(t == REDIS_REPLY_INTEGER ? rc == XR_OK && n == xr_reply_integer(r) : rc == XR_EPROTOCOL,
+             "lock decode of type %d: %d", t, rc);
+  if (rc == XR_OK && res.present)
+    FUZZ_CHECK(res.nfields == 2 && res.fields[0].len == 9 && res.fields[1].num == 42, "the lock is not the made one");
+  rc = xr_ops_decode(sys, NULL, &c, XR_RESULT_INTEGER, r, &res);
+  FUZZ_CHECK(t == REDIS_REPLY_INTEGER ? rc == XR_OK && res.integer == xr_reply_integer(r) : rc == XR_EPROTOCOL,
              "integer decode of type %d: %d", t, rc);
+  rc = xr_ops_decode(sys, NULL, &c, XR_RESULT_LIST, r, &res);
+  FUZZ_CHECK(t == REDIS_REPLY_ARRAY ? rc == XR_OK && res.list == r : rc == XR_EPROTOCOL, "list decode of type %d", t);
 
-  char *value = NULL;
-  size_t value_len = 0;
-  rc = chat_decode_value(&c, r, &value, &value_len);
+  rc = xr_ops_decode(sys, NULL, &c, XR_RESULT_VALUE, r, &res);
   if (t == REDIS_REPLY_STRING)
-    FUZZ_CHECK(rc == XR_OK && value && value_len == len && memcmp(value, s, len) == 0 && value[len] == '\0',
+    FUZZ_CHECK(rc == XR_OK && res.present && res.fields[0].len == len && memcmp(res.fields[0].data, s, len) == 0,
                "value decode: not the reply's bytes");
   else if (t == REDIS_REPLY_NIL)
-    FUZZ_CHECK(rc == XR_OK && value == NULL && value_len == 0, "value decode of nil");
+    FUZZ_CHECK(rc == XR_OK && !res.present && res.nfields == 0, "value decode of nil");
   else
-    FUZZ_CHECK(rc == XR_EPROTOCOL && value == NULL, "value decode of type %d: %d", t, rc);
-  xr_free(value);
+    FUZZ_CHECK(rc == XR_EPROTOCOL, "value decode of type %d: %d", t, rc);
 
   const xr_json_dialect dialects[] = {XR_JSON_JS, XR_JSON_PYTHON};
   for (size_t d = 0; d < sizeof dialects / sizeof dialects[0]; d++) {
     struct xr_chat chat;
     memset(&chat, 0, sizeof chat);
     chat.json = dialects[d];
-    xr_chat_queue_entry e;
-    bool found = false;
-    rc = chat_decode_entry(&c, &chat, r, &found, &e);
+    rc = xr_ops_decode(sys, &chat, &c, XR_RESULT_ENTRY, r, &res);
     if (t == REDIS_REPLY_STRING) {
-      FUZZ_CHECK(found, "a string reply not found");
+      FUZZ_CHECK(res.present, "a string reply not found");
       FUZZ_CHECK(rc == XR_OK || rc == XR_EPARSE, "entry decode: %d", rc);
-      FUZZ_CHECK(e.raw && e.raw_len == len && memcmp(e.raw, s, len) == 0, "the entry's raw bytes differ");
-      if (rc == XR_OK) FUZZ_CHECK(e.message != NULL && e.message[e.message_len] == '\0', "entry without message");
+      FUZZ_CHECK(res.nfields == 4 && res.fields[3].data && res.fields[3].len == len &&
+                     memcmp(res.fields[3].data, s, len) == 0,
+                 "the entry's raw bytes differ");
+      if (rc == XR_OK)
+        FUZZ_CHECK(res.fields[0].data != NULL && res.fields[0].data[res.fields[0].len] == '\0', "entry without message");
       else FUZZ_CHECK(strstr(xr_error_last()->message, key) != NULL, "the message does not name the key");
     } else if (t == REDIS_REPLY_NIL) {
-      FUZZ_CHECK(rc == XR_OK && !found && e.raw == NULL, "entry decode of nil");
+      FUZZ_CHECK(rc == XR_OK && !res.present && res.nfields == 0, "entry decode of nil");
     } else {
-      FUZZ_CHECK(rc == XR_EPROTOCOL && !found, "entry decode of type %d: %d", t, rc);
+      FUZZ_CHECK(rc == XR_EPROTOCOL, "entry decode of type %d: %d", t, rc);
     }
-    xr_chat_queue_entry_clear(&e);
+    xr_result_clear(&res);
   }
 }
 

@@ -1,6 +1,5 @@
 /* The test harness: real redis-server processes on free loopback ports, TLS certificates made with
- * the openssl command, and a silent listener for timeout tests. Used by the integration tests and
- * by `crossredis demo`.
+ * the openssl command, and a silent listener for timeout tests. Used by the integration tests only.
  *
  * Every server lives in its own temporary directory (mkdtemp under $TMPDIR or /tmp) holding its
  * log, its unix socket and, for TLS, its certificates; xrt_server_free removes it. A server is

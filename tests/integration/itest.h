@@ -451,4 +451,32 @@ static inline int itest_drive_loop(xr_loop_conn *lc, int wait, int *reads, int *
   return rc;
 }
 
+/* The event loop of the tests for a pollable (loop.h), as an adapter drives one: poll(2) for its
+ * events until its deadline, process what is ready (0 when the deadline came), until process
+ * says it is no longer running. Counts the steps that waited for writability (may be NULL).
+ * Without a deadline a socket that stays quiet for 10 s fails the test. Returns what process
+ * returned last: XR_POLL_DONE, XR_POLL_IDLE or a negative code. */
+static inline int itest_drive_pollable(xr_pollable *p, int *write_steps) {
+  for (;;) {
+    int events = xr_pollable_events(p);
+    int64_t deadline = xr_pollable_deadline(p);
+    int timeout = 10000;
+    if (deadline >= 0) {
+      int64_t left = deadline - xr_monotonic_ms();
+      timeout = left < 0 ? 0 : left > 10000 ? 10000 : (int)left;
+    }
+    if ((events & XR_WAIT_WRITE) && write_steps) (*write_steps)++;
+    struct pollfd pfd = {xr_pollable_fd(p), (short)((events & XR_WAIT_READ ? POLLIN : 0) | (events & XR_WAIT_WRITE ? POLLOUT : 0)), 0};
+    int n = poll(&pfd, 1, timeout);
+    assert_true(n >= 0);
+    if (n == 0 && deadline < 0) fail_msg("the socket never became ready (events %d)", events);
+    int ready = 0;
+    if (n == 1 && (pfd.revents & (POLLERR | POLLHUP))) ready = events; /* the I/O will say what went wrong */
+    if (n == 1 && (pfd.revents & POLLIN)) ready |= XR_WAIT_READ;
+    if (n == 1 && (pfd.revents & POLLOUT)) ready |= XR_WAIT_WRITE;
+    int rc = xr_pollable_process(p, ready, xr_monotonic_ms());
+    if (rc != XR_POLL_RUNNING) return rc;
+  }
+}
+
 #endif

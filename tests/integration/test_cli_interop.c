@@ -5,7 +5,10 @@
  * server in REDIS_URL and never on the command line (given with --url, from $REDIS_URL, or the
  * demo's throwaway server), --crossredis <this command>, the exit status, no password in any
  * output, and clear errors when the runner or Python is missing. */
+#include <dirent.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -304,6 +307,61 @@ static void test_demo_with_url(void **state) {
   clitest_result_free(&r);
 }
 
+/* The demo's throwaway servers keep their files in folders of their own under $TMPDIR: gone when
+ * the demo ends, and when it is killed (SIGTERM) while its server runs (here by the runner, as a
+ * user's kill would). */
+static bool dir_is_empty(const char *path) {
+  DIR *d = opendir(path);
+  assert_non_null(d);
+  struct dirent *e;
+  bool empty = true;
+  while ((e = readdir(d)) != NULL)
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) empty = false;
+  closedir(d);
+  return empty;
+}
+
+static void test_demo_leaves_no_folder_behind(void **state) {
+  (void)state;
+  const char *tmp = getenv("TMPDIR");
+  char old_tmp[PATH_MAX] = "", demo_tmp[PATH_MAX], killer_dir[PATH_MAX + 32], path[PATH_MAX + 48];
+  if (tmp) snprintf(old_tmp, sizeof old_tmp, "%s", tmp);
+  snprintf(demo_tmp, sizeof demo_tmp, "%s/xr-demo-tmp-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  assert_non_null(mkdtemp(demo_tmp));
+  setenv("TMPDIR", demo_tmp, 1);
+  clitest_result r;
+  clitest_run(&r, NULL, "demo", NULL);
+  CLITEST_STATUS(&r, 0);
+  CLITEST_HAS(&r, out, "TLS:");
+  clitest_result_free(&r);
+  assert_true(dir_is_empty(demo_tmp));
+
+  snprintf(killer_dir, sizeof killer_dir, "%s/xr-killer-XXXXXX", old_tmp[0] ? old_tmp : "/tmp");
+  assert_non_null(mkdtemp(killer_dir));
+  snprintf(path, sizeof path, "%s/run.py", killer_dir);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs("kill -TERM $PPID\nsleep 0.2\n", f);
+  fclose(f);
+  setenv("XR_INTEROP_DIR", killer_dir, 1);
+  clitest_run(&r, NULL, "demo", NULL);
+  CLITEST_STATUS(&r, 128 + SIGTERM);
+  const char *at = strstr(r.out, "A throwaway redis-server on ");
+  assert_non_null(at);
+  char demo_url[128];
+  assert_int_equal(sscanf(at, "A throwaway redis-server on %127s", demo_url), 1);
+  clitest_result_free(&r);
+  assert_true(dir_is_empty(demo_tmp));
+  xr_client *c = NULL;
+  XR_FAILS(xr_client_open_url(&c, demo_url, NULL), XR_ECONNECT, "cannot connect");
+  xrt_remove_tree(killer_dir);
+  rmdir(demo_tmp);
+  if (old_tmp[0])
+    setenv("TMPDIR", old_tmp, 1);
+  else
+    unsetenv("TMPDIR");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_arguments_pass_through, setup, teardown),
@@ -315,6 +373,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_server_checked_first, setup, teardown),
       cmocka_unit_test_setup_teardown(test_demo_runs_the_runner_on_its_server, setup, teardown),
       cmocka_unit_test_setup_teardown(test_demo_with_url, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_demo_leaves_no_folder_behind, setup, teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

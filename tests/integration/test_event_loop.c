@@ -1,7 +1,10 @@
-/* Loop connections (client.h): batches driven by an event loop, as the Node addon drives them
+/* Loop connections (loop.h): batches driven by an event loop, as the Node addon drives them
  * from libuv; here poll(2) plays the loop. Against a real redis-server: results equal to
  * xr_client_exec's, partial writes of a large pipeline, one batch at a time, a reply timeout, a
- * server killed mid-batch and while idle, bad arguments, the Chat SDK batch (TLS: test_tls.c). */
+ * server killed mid-batch and while idle, bad arguments, the Chat SDK batch; then the same
+ * connection driven only as a pollable (fd, events, deadline, process): a batch to the end, a
+ * server that does not answer by the deadline, a server that closes the idle connection, the
+ * writes of a large pipeline (TLS: test_tls.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -280,6 +283,149 @@ static void test_chat_batch(void **state) {
   xr_client_close(c);
 }
 
+/* ---- driven as a pollable ------------------------------------------------------------------- */
+
+static void test_pollable_runs_a_batch_to_done(void **state) {
+  (void)state;
+  xr_client *c = open_client(3000);
+  xr_loop_conn *lc = NULL;
+  XR_OK(xr_loop_conn_open(&lc, c));
+  xr_pollable *p = xr_loop_conn_pollable(lc);
+  assert_non_null(p);
+  /* idle: watch reads (a server closing the connection), no deadline, a step does nothing */
+  assert_int_equal(xr_pollable_fd(p), xr_loop_conn_fd(lc));
+  assert_int_equal(xr_pollable_events(p), XR_WAIT_READ);
+  assert_int_equal(xr_pollable_deadline(p), -1);
+  assert_int_equal(xr_pollable_process(p, 0, xr_monotonic_ms()), XR_POLL_IDLE);
+  assert_int_equal(xr_pollable_process(p, XR_WAIT_READ, xr_monotonic_ms()), XR_POLL_IDLE); /* nothing there */
+  xr_batch *b = NULL;
+  XR_OK(xr_batch_new(&b));
+  const char *set[] = {"SET", "poll:k", "v"}, *get[] = {"GET", "poll:k"}, *bad[] = {"INCR", "poll:k"};
+  xr_batch_add(b, 3, set, NULL);
+  xr_batch_add(b, 2, get, NULL);
+  xr_batch_add(b, 2, bad, NULL);
+  for (int round = 0; round < 3; round++) {
+    int wait = 0;
+    int64_t before = xr_monotonic_ms();
+    XR_OK(xr_loop_conn_start(lc, b, &wait));
+    int64_t deadline = xr_pollable_deadline(p);
+    assert_true(deadline >= before + 3000 && deadline <= xr_monotonic_ms() + 3000);
+    assert_int_equal(xr_pollable_events(p), XR_WAIT_READ); /* a small batch is written at once */
+    assert_int_equal(xr_pollable_process(p, 0, deadline - 1), XR_POLL_RUNNING); /* an early timer */
+    assert_int_equal(itest_drive_pollable(p, NULL), XR_POLL_DONE);
+    assert_false(xr_loop_conn_busy(lc));
+    assert_string_equal(str_of(b, 0), "OK");
+    assert_string_equal(str_of(b, 1), "v");
+    const char *msg = NULL;
+    assert_int_equal(xr_batch_result(b, 2, NULL, &msg), XR_ESERVER); /* an error reply is a result */
+    assert_non_null(strstr(msg, "not an integer"));
+    assert_int_equal(xr_pollable_events(p), XR_WAIT_READ);
+    assert_int_equal(xr_pollable_deadline(p), -1);
+  }
+  xr_batch_free(b);
+  xr_loop_conn_close(lc);
+  xr_client_close(c);
+}
+
+static void test_pollable_times_out_at_the_deadline(void **state) {
+  (void)state;
+  xr_client *c = open_client(400);
+  xr_loop_conn *lc = NULL;
+  XR_OK(xr_loop_conn_open(&lc, c));
+  xr_pollable *p = xr_loop_conn_pollable(lc);
+  xr_batch *b = NULL;
+  XR_OK(xr_batch_new(&b));
+  const char *sleep[] = {"DEBUG", "SLEEP", "2"}, *ping[] = {"PING"};
+  xr_batch_add(b, 3, sleep, NULL); /* the server answers nothing for 2 s */
+  xr_batch_add(b, 1, ping, NULL);
+  int wait = 0;
+  XR_OK(xr_loop_conn_start(lc, b, &wait));
+  int64_t deadline = xr_pollable_deadline(p);
+  assert_true(deadline > 0);
+  int rc = itest_drive_pollable(p, NULL);
+  assert_true(xr_monotonic_ms() >= deadline);
+  assert_int_equal(rc, XR_ETIMEOUT);
+  char want[96];
+  snprintf(want, sizeof want, "timeout after 400 ms waiting for a reply from 127.0.0.1:%d", xrt_server_port(server));
+  assert_string_equal(xr_error_last()->message, want);
+  for (size_t i = 0; i < 2; i++) {
+    const char *msg = NULL;
+    assert_int_equal(xr_batch_result(b, i, NULL, &msg), XR_ETIMEOUT);
+    assert_string_equal(msg, want);
+  }
+  /* broken for good: nothing to watch, and a step says so */
+  assert_true(xr_loop_conn_broken(lc));
+  assert_false(xr_loop_conn_busy(lc));
+  assert_int_equal(xr_pollable_fd(p), -1);
+  assert_int_equal(xr_pollable_events(p), 0);
+  assert_int_equal(xr_pollable_deadline(p), -1);
+  XR_FAILS(xr_pollable_process(p, XR_WAIT_READ, xr_monotonic_ms()), XR_ECLOSED, "failed earlier");
+  xr_batch_free(b);
+  xr_loop_conn_close(lc);
+  xr_client_close(c);
+}
+
+static void test_pollable_notices_a_closed_idle_connection(void **state) {
+  (void)state;
+  xr_client *c = open_client(3000);
+  xr_loop_conn *lc = NULL;
+  XR_OK(xr_loop_conn_open(&lc, c));
+  xr_pollable *p = xr_loop_conn_pollable(lc);
+  xr_batch *b = NULL;
+  XR_OK(xr_batch_new(&b));
+  const char *id[] = {"CLIENT", "ID"};
+  xr_batch_add(b, 2, id, NULL);
+  int wait = 0;
+  XR_OK(xr_loop_conn_start(lc, b, &wait));
+  assert_int_equal(itest_drive_pollable(p, NULL), XR_POLL_DONE);
+  const xr_reply *r = NULL;
+  XR_OK(xr_batch_result(b, 0, &r, NULL));
+  char idtext[32];
+  snprintf(idtext, sizeof idtext, "%lld", xr_reply_integer(r));
+  XR_OK(itest_cmd(checker, NULL, "CLIENT", "KILL", "ID", idtext, NULL));
+  assert_int_equal(xr_pollable_deadline(p), -1); /* idle: only the descriptor can wake the loop */
+  XR_FAILS(itest_drive_pollable(p, NULL), XR_EIO, "connection lost");
+  char addr[64];
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", xrt_server_port(server));
+  assert_non_null(strstr(xr_error_last()->message, addr));
+  assert_true(xr_loop_conn_broken(lc));
+  assert_int_equal(xr_pollable_fd(p), -1);
+  assert_int_equal(xr_pollable_events(p), 0);
+  XR_FAILS(xr_loop_conn_start(lc, b, &wait), XR_ECLOSED, "failed earlier");
+  xr_batch_free(b);
+  xr_loop_conn_close(lc);
+  xr_client_close(c);
+}
+
+static void test_pollable_watches_writes_of_a_large_pipeline(void **state) {
+  (void)state;
+  enum { N = 128, SIZE = 64 * 1024 }; /* 8 MiB through a 4 KiB send buffer */
+  xr_client *c = open_client(10000);
+  xr_loop_conn *lc = NULL;
+  XR_OK(xr_loop_conn_open(&lc, c));
+  xr_pollable *p = xr_loop_conn_pollable(lc);
+  xr_batch *b = NULL;
+  XR_OK(xr_batch_new(&b));
+  itest_add_big_sets(b, "poll:big:", N, SIZE);
+  itest_small_send_buffer(lc);
+  int wait = 0;
+  XR_OK(xr_loop_conn_start(lc, b, &wait));
+  assert_int_equal(wait, XR_WAIT_WRITE);
+  assert_int_equal(xr_pollable_events(p), XR_WAIT_READ | XR_WAIT_WRITE); /* replies may come back meanwhile */
+  int write_steps = 0;
+  assert_int_equal(itest_drive_pollable(p, &write_steps), XR_POLL_DONE);
+  assert_true(write_steps >= 1);
+  assert_int_equal(xr_pollable_events(p), XR_WAIT_READ);
+  for (int i = 0; i < N; i++) assert_string_equal(str_of(b, (size_t)i), "OK");
+  xr_reply *r = NULL;
+  XR_OK(itest_cmd(checker, &r, "STRLEN", "poll:big:127", NULL));
+  assert_int_equal(xr_reply_integer(r), SIZE);
+  xr_reply_free(r);
+  xr_batch_free(b);
+  xr_loop_conn_close(lc);
+  xr_client_close(c);
+}
+
 static void test_bad_arguments(void **state) {
   (void)state;
   xr_loop_conn *lc = (xr_loop_conn *)1;
@@ -292,6 +438,11 @@ static void test_bad_arguments(void **state) {
   assert_int_equal(xr_loop_conn_fd(NULL), -1);
   xr_loop_conn_cancel(NULL, XR_ETIMEOUT);
   xr_loop_conn_close(NULL);
+  assert_null(xr_loop_conn_pollable(NULL));
+  assert_int_equal(xr_pollable_fd(NULL), -1);
+  assert_int_equal(xr_pollable_events(NULL), 0);
+  assert_int_equal(xr_pollable_deadline(NULL), -1);
+  XR_FAILS(xr_pollable_process(NULL, XR_WAIT_READ, 0), XR_EINVAL, "NULL");
   /* TLS loop connections are in test_tls.c (they need the TLS server) */
 }
 
@@ -302,6 +453,10 @@ int main(void) {
       cmocka_unit_test_setup(test_one_batch_at_a_time, ensure_running),
       cmocka_unit_test_setup(test_cancel_after_a_timeout_breaks_the_connection, ensure_running),
       cmocka_unit_test_setup(test_chat_batch, ensure_running),
+      cmocka_unit_test_setup(test_pollable_runs_a_batch_to_done, ensure_running),
+      cmocka_unit_test_setup(test_pollable_times_out_at_the_deadline, ensure_running),
+      cmocka_unit_test_setup(test_pollable_notices_a_closed_idle_connection, ensure_running),
+      cmocka_unit_test_setup(test_pollable_watches_writes_of_a_large_pipeline, ensure_running),
       cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test_setup(test_server_killed_mid_batch_and_while_idle, ensure_running),
   };

@@ -106,7 +106,8 @@ static void use_client_big(xr_client *c) {
 }
 
 /* A loop connection over TLS (what the Node addon's event loop drives): small batches, a 24 MiB
- * pipeline that OpenSSL writes in parts (WANT_WRITE), then the server closing it while idle. */
+ * pipeline that OpenSSL writes in parts (WANT_WRITE), the same driven as a pollable (loop.h),
+ * then the server closing it while idle. */
 static void use_loop_conn(xr_client *c) {
   xr_loop_conn *lc = NULL;
   XR_OK(xr_loop_conn_open(&lc, c));
@@ -141,6 +142,19 @@ static void use_loop_conn(xr_client *c) {
   XR_OK(itest_cmd(c, &len, "STRLEN", "tls:loop:95", NULL));
   assert_int_equal(xr_reply_integer(len), SIZE);
   xr_reply_free(len);
+  /* as a pollable: reads and writes watched together, OpenSSL's waits behind them */
+  for (int round = 0; round < 2; round++) {
+    XR_OK(xr_loop_conn_start(lc, b, &wait));
+    int write_steps = 0;
+    int rc = itest_drive_pollable(xr_loop_conn_pollable(lc), &write_steps);
+    if (rc != XR_POLL_DONE) fail_msg("%d: %s", rc, xr_error_last()->message);
+    assert_true(write_steps >= 1);
+    for (int i = 0; i < N; i++) {
+      const xr_reply *r = NULL;
+      XR_OK(xr_batch_result(b, (size_t)i, &r, NULL));
+      assert_string_equal(xr_reply_str(r, NULL), "OK");
+    }
+  }
   /* the server closes the idle connection: readable, and continue says the connection is lost */
   XR_OK(itest_cmd(c, NULL, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes", NULL));
   struct pollfd p = {xr_loop_conn_fd(lc), POLLIN, 0};

@@ -1,4 +1,5 @@
-/* Unit tests for json.c: the JS, Python and Go writers, parsing, transcoding, Go compaction.
+/* Unit tests for json.h (codec/json.c, json_go.c, number.c): the JS, Python and Go writers,
+ * parsing, transcoding, Go compaction.
  *
  * Every expected text below was produced once by the real runtime on the development machine
  * (node v20.20.2, Python 3.11.7, go1.26.8) and pasted here as a C literal; nothing is derived from

@@ -26,6 +26,7 @@
 #include "error.h"
 #include "json.h"
 #include "keys.h"
+#include "lock_scan.h"
 #include "loop.h"
 #include "timestamp.h"
 #include "tls.h"

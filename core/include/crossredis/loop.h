@@ -42,27 +42,39 @@ typedef struct xr_pollable xr_pollable;
 /* Milliseconds on a monotonic clock (CLOCK_MONOTONIC): the clock of every deadline. */
 XR_API int64_t xr_monotonic_ms(void);
 
-/* The descriptor to watch; -1 when there is none (closed or broken). */
+/* The descriptor to watch; -1 when there is none (closed or broken, or p is NULL). */
 XR_API int xr_pollable_fd(const xr_pollable *p);
 
-/* XR_WAIT_READ | XR_WAIT_WRITE: what to wait for on the descriptor now; 0: nothing. */
+/* XR_WAIT_READ | XR_WAIT_WRITE: what to wait for on the descriptor now; 0: nothing (or p NULL). */
 XR_API int xr_pollable_events(const xr_pollable *p);
 
 /* When to call process even if the descriptor stays quiet (xr_monotonic_ms clock); -1: never. */
 XR_API int64_t xr_pollable_deadline(const xr_pollable *p);
 
-/* One step: `ready` is what the descriptor is ready for (XR_WAIT_READ | XR_WAIT_WRITE), 0 when the
- * deadline passed. Returns XR_POLL_IDLE, XR_POLL_RUNNING, XR_POLL_DONE or a negative code. */
+/* One step: `ready` is what the descriptor is ready for (XR_WAIT_READ | XR_WAIT_WRITE; an error or
+ * hang-up on it: the events watched, and the I/O says what went wrong), 0 when the deadline
+ * passed. Returns XR_POLL_IDLE, XR_POLL_RUNNING, XR_POLL_DONE or a negative code with the last
+ * error recorded (XR_EINVAL for a NULL p or other bits in `ready`). */
 XR_API int xr_pollable_process(xr_pollable *p, int ready, int64_t now_ms);
 
 /* ---- loop connections: batches driven by an event loop ---------------------------------------
  * A connection of its own, outside the pool, whose socket is non-blocking, driven as a pollable:
- * start a batch, then the adapter runs it to XR_POLL_DONE (results readable as after
- * xr_client_exec) or a negative code. While idle it waits for reads only, so a server that closes
- * the connection is noticed (process returns XR_EIO). The deadline of a running batch is its start
- * plus the client's command timeout; process at the deadline fails the batch's unanswered
- * operations with XR_ETIMEOUT ("timeout after N ms waiting for a reply from host:port"). A
- * connection that failed (lost, timed out, cancelled) stays broken: close it and open another.
+ * start a batch (xr_loop_conn_start, or a system's batch start such as xr_chat_batch_start), then
+ * the adapter runs it to XR_POLL_DONE (results readable as after xr_client_exec) or a negative
+ * code (the batch's unanswered operations carry it). A start whose *wait is 0 finished already
+ * (an empty batch): no step reports it.
+ *   events: XR_WAIT_READ while idle (so a server that closes the connection is noticed: process
+ *           returns XR_EIO) and while a batch runs, plus XR_WAIT_WRITE while the pipeline has
+ *           bytes left to send; 0 once broken.
+ *   deadline: while a batch runs, the client's command timeout after the batch started or last
+ *           moved bytes (as each read of a blocking call waits at most the command timeout);
+ *           -1 while idle or without a command timeout. process with ready 0 at or after it
+ *           fails the unanswered operations with XR_ETIMEOUT ("timeout after N ms waiting for a
+ *           reply from host:port"); before it, it does nothing (XR_POLL_RUNNING).
+ *   process: XR_POLL_RUNNING while the batch runs, XR_POLL_DONE when it finished in this step,
+ *           XR_POLL_IDLE when idle and nothing happened, a negative code when the batch failed,
+ *           the idle connection broke, or the connection was broken already (XR_ECLOSED).
+ * A connection that failed (lost, timed out, cancelled) stays broken: close it and open another.
  * TCP, unix sockets and TLS (OpenSSL's WANT_READ/WANT_WRITE become XR_WAIT_READ/XR_WAIT_WRITE).
  * Close every loop connection before its client. */
 
@@ -72,7 +84,7 @@ typedef struct xr_loop_conn xr_loop_conn;
 XR_API int xr_loop_conn_open(xr_loop_conn **out, xr_client *c);
 XR_API void xr_loop_conn_close(xr_loop_conn *lc);
 
-/* The connection as a pollable (borrowed: it lives as long as lc). */
+/* The connection as a pollable (borrowed: it lives as long as lc; NULL for NULL). */
 XR_API xr_pollable *xr_loop_conn_pollable(xr_loop_conn *lc);
 
 XR_API int xr_loop_conn_fd(const xr_loop_conn *lc);

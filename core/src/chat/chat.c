@@ -8,6 +8,7 @@
 #include "crossredis/alloc.h"
 #include "crossredis/chat.h"
 #include "crossredis/timestamp.h"
+#include "base/decimal.h"
 #include "base/internal.h"
 
 /* Scripts: the same effects as the upstream adapters' scripts (SPEC.md 1.2); the text differs

@@ -15,6 +15,7 @@
 
 #include "chat/chat_internal.h"
 #include "crossredis/chat.h"
+#include "base/decimal.h"
 #include "base/internal.h"
 #include "codec/json_internal.h"
 
@@ -39,9 +40,8 @@ static void put_member(xr_buf *b, int *first, xr_json_dialect json, const char *
 }
 
 static void put_ms(xr_buf *b, int *first, xr_json_dialect json, const char *name, int64_t ms) {
-  char digits[24];
-  int n = snprintf(digits, sizeof digits, "%lld", (long long)ms);
-  put_member(b, first, json, name, digits, (size_t)n);
+  char digits[XR_DEC_MAX];
+  put_member(b, first, json, name, digits, xr_dec_i64(digits, ms));
 }
 
 int xr_chat_encode_queue_entry(char **out, size_t *out_len, const char *message_json, size_t message_len,

@@ -1,19 +1,12 @@
 #include <string.h>
 
+#include "base/decimal.h"
 #include "codec/resp.h"
-
-static size_t digits(size_t n) {
-  size_t d = 1;
-  while (n >= 10) n /= 10, d++;
-  return d;
-}
 
 /* Writes "<kind><n>\r\n" at p (room checked by the caller); returns the end. */
 static char *put_count(char *p, char kind, size_t n) {
-  size_t d = digits(n);
   *p++ = kind;
-  for (size_t i = d; i > 0; i--, n /= 10) p[i - 1] = (char)('0' + n % 10);
-  p += d;
+  p += xr_dec_u64(p, n);
   *p++ = '\r';
   *p++ = '\n';
   return p;
@@ -36,11 +29,11 @@ void xr_resp_bulk(xr_buf *w, const char *p, size_t n) {
 void xr_resp_command(xr_buf *w, int argc, const char *const *argv, const size_t *lens) {
   size_t len_small[16];
   size_t *len = argc <= 16 ? len_small : NULL;
-  size_t total = 1 + digits((size_t)argc) + 2;
+  size_t total = 1 + xr_dec_len((size_t)argc) + 2;
   for (int i = 0; i < argc; i++) {
     size_t n = lens ? lens[i] : strlen(argv[i]);
     if (len) len[i] = n;
-    total += 1 + digits(n) + 2 + n + 2;
+    total += 1 + xr_dec_len(n) + 2 + n + 2;
   }
   if (xr_buf_reserve(w, total) != 0) return;
   char *p = put_count(w->data + w->len, '*', (size_t)argc);

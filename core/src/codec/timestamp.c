@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "crossredis/timestamp.h"
+#include "base/decimal.h"
 #include "base/internal.h"
 
 #define SECS_PER_DAY INT64_C(86400)
@@ -59,11 +60,9 @@ static void civil_from_days(int64_t days, int64_t *y, int *m, int *d) {
   *y = yc + cycle * 400 + (*m <= 2 ? 1 : 0);
 }
 
+/* v >= 0, in exactly `width` digits. */
 static char *put_digits(char *p, int64_t v, int width) {
-  for (int i = width - 1; i >= 0; i--) {
-    p[i] = (char)('0' + v % 10);
-    v /= 10;
-  }
+  xr_dec_fixed(p, (uint64_t)v, (size_t)width);
   return p + width;
 }
 

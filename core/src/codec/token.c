@@ -8,6 +8,7 @@
 #include <sys/random.h>
 
 #include "crossredis/token.h"
+#include "base/decimal.h"
 #include "base/internal.h"
 
 /* ---- random bytes ---------------------------------------------------------------------------- */
@@ -191,27 +192,8 @@ int xr_token_make(char *buf, size_t size, const char *prefix, size_t prefix_len,
   else
     return xr_fail(XR_EINVAL, "unknown token suffix shape %d", (int)shape);
 
-  /* Two digits per division. */
-  static const char pairs[] = "0001020304050607080910111213141516171819202122232425262728293031"
-                              "3233343536373839404142434445464748495051525354555657585960616263"
-                              "6465666768697071727374757677787980818283848586878889909192939495"
-                              "96979899";
-  _Static_assert(sizeof pairs == 200 + 1, "00 to 99");
-  char digits[20]; /* INT64_MAX has 19 */
-  size_t nd = 0;
-  uint64_t v = (uint64_t)now_ms;
-  while (v >= 100) {
-    unsigned two = (unsigned)(v % 100);
-    v /= 100;
-    nd += 2;
-    memcpy(digits + sizeof digits - nd, pairs + 2 * two, 2);
-  }
-  if (v >= 10) {
-    nd += 2;
-    memcpy(digits + sizeof digits - nd, pairs + 2 * v, 2);
-  } else {
-    digits[sizeof digits - ++nd] = (char)('0' + v);
-  }
+  char digits[XR_DEC_MAX];
+  size_t nd = xr_dec_u64(digits, (uint64_t)now_ms);
 
   size_t len = prefix_len + 1 + nd + 1 + suffix_len;
   if (size < len + 1)
@@ -222,7 +204,7 @@ int xr_token_make(char *buf, size_t size, const char *prefix, size_t prefix_len,
   memcpy(p, prefix, prefix_len);
   p += prefix_len;
   *p++ = '_';
-  memcpy(p, digits + sizeof digits - nd, nd);
+  memcpy(p, digits, nd);
   p += nd;
   *p++ = '_';
 

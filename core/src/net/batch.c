@@ -6,16 +6,14 @@
  * right after a restart, a failover or SCRIPT FLUSH; a NOSCRIPT fallback sent after the pipeline
  * would run those operations after the ones behind them. */
 #include <errno.h>
-#include <fcntl.h>
-#include <sys/socket.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #include <hiredis/hiredis.h>
 
+#include "net/batch_internal.h"
 #include "net/client_internal.h"
 #include "crossredis/client.h"
-#include "crossredis/loop.h"
+#include "base/decimal.h"
 #include "base/internal.h"
 #include "codec/resp.h"
 #include "net/script_internal.h"
@@ -35,7 +33,6 @@ struct xr_batch {
   char *failure; /* the connection failure's message, shared by the ops it left without reply */
   const xr_script **scripts; /* the scripts this batch has sent by EVAL */
   size_t nscripts, scripts_cap;
-  size_t run_next; /* on a loop connection: the first op still waiting for its reply */
   xr_txn txn;       /* MULTI/WATCH opened by the operations so far: closed before the batch runs */
 };
 
@@ -159,18 +156,15 @@ int xr_batch_add_eval(xr_batch *b, const xr_script *s, int numkeys, int argc, co
   op *o = new_op(b);
   if (!o) return xr_fail_nomem();
   put_script_head(&b->wire, s, argc, by_sha);
-  char nk[16];
-  size_t nklen = 0;
-  for (int v = numkeys; nklen == 0 || v; v /= 10) nklen++;
-  for (int i = (int)nklen - 1, v = numkeys; i >= 0; i--, v /= 10) nk[i] = (char)('0' + v % 10);
-  xr_resp_bulk(&b->wire, nk, nklen);
+  char nk[XR_DEC_MAX];
+  xr_resp_bulk(&b->wire, nk, xr_dec_u64(nk, (uint64_t)numkeys));
   for (int i = 0; i < argc; i++) xr_resp_bulk(&b->wire, argv[i], argvlen ? argvlen[i] : strlen(argv[i]));
   int idx = finish_op(b, o);
   if (idx >= 0 && !by_sha) b->scripts[b->nscripts++] = s;
   return idx;
 }
 
-static void set_result(xr_batch *b, size_t i, redisReply *r) {
+void xr_batch_set_result(xr_batch *b, size_t i, redisReply *r) {
   op *o = &b->ops[i];
   o->reply = r;
   if (r->type == REDIS_REPLY_ERROR) {
@@ -179,8 +173,7 @@ static void set_result(xr_batch *b, size_t i, redisReply *r) {
   }
 }
 
-/* Marks ops k.. as failed with `code` and the current last error's message. */
-static void mark_failed(xr_batch *b, size_t k, int code) {
+void xr_batch_fail_from(xr_batch *b, size_t k, int code) {
   if (!b->failure) {
     const char *msg = xr_error_last()->message;
     b->failure = xr_strndup(msg, strlen(msg));
@@ -201,190 +194,48 @@ static int read_replies(xr_client *c, xr_conn *conn, xr_batch *b, int *outcome) 
       int lost;
       int code = xr_conn_error(c, conn->rc, errno, &lost);
       *outcome = lost ? XR_CONN_LOST : XR_CONN_BROKEN;
-      mark_failed(b, k, code);
+      xr_batch_fail_from(b, k, code);
       return code;
     }
-    set_result(b, k, r);
+    xr_batch_set_result(b, k, r);
   }
   return XR_OK;
 }
 
-int xr_client_exec(xr_client *c, xr_batch *b) {
-  if (!c || !b) return xr_fail(XR_EINVAL, "xr_client_exec: client and batch are required");
-  int code = xr_txn_check_closed(&b->txn, "xr_client_exec");
-  if (code) return code;
+int xr_batch_check_closed(const xr_batch *b, const char *fn) { return xr_txn_check_closed(&b->txn, fn); }
+
+void xr_batch_begin(xr_batch *b) {
   reset_results(b);
   b->ran = 1;
+}
+
+const char *xr_batch_wire(const xr_batch *b, size_t *len) {
+  *len = b->wire.len;
+  return b->wire.data;
+}
+
+int xr_client_exec(xr_client *c, xr_batch *b) {
+  if (!c || !b) return xr_fail(XR_EINVAL, "xr_client_exec: client and batch are required");
+  int code = xr_batch_check_closed(b, "xr_client_exec");
+  if (code) return code;
+  xr_batch_begin(b);
   if (b->n == 0) return XR_OK;
   xr_conn *conn;
   code = xr_pool_get(c, &conn);
   if (code != XR_OK) {
-    mark_failed(b, 0, code);
+    xr_batch_fail_from(b, 0, code);
     return code;
   }
   int outcome = XR_CONN_OK;
   if (redisAppendFormattedCommand(conn->rc, b->wire.data, b->wire.len) != REDIS_OK) {
     code = xr_fail_nomem();
     outcome = XR_CONN_BROKEN;
-    mark_failed(b, 0, code);
+    xr_batch_fail_from(b, 0, code);
   } else {
     code = read_replies(c, conn, b, &outcome);
   }
   xr_pool_put(c, conn, outcome);
   return code;
-}
-
-/* ---- driven by an event loop: loop connections --------------------------------------------- */
-
-struct xr_loop_conn {
-  xr_client *c;
-  xr_conn *conn;
-  xr_batch *running;
-  int broken;
-};
-
-int xr_loop_conn_open(xr_loop_conn **out, xr_client *c) {
-  if (out) *out = NULL;
-  if (!out || !c) return xr_fail(XR_EINVAL, "xr_loop_conn_open: out and client are required");
-  xr_loop_conn *lc = xr_calloc(1, sizeof *lc);
-  if (!lc) return xr_fail_nomem();
-  int code = xr_conn_open(c, &lc->conn);
-  if (code) {
-    xr_free(lc);
-    return code;
-  }
-  int flags = fcntl(lc->conn->rc->fd, F_GETFL);
-  if (flags < 0 || fcntl(lc->conn->rc->fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-    code = xr_fail(XR_EIO, "%s: cannot make the socket non-blocking: %s", xr_client_address(c), strerror(errno));
-    xr_conn_close(lc->conn);
-    xr_free(lc);
-    return code;
-  }
-  lc->conn->nonblock = 1;
-  /* hiredis's TLS read and write answer "try again" (0) to OpenSSL's WANT_READ/WANT_WRITE only
-   * when the context is not blocking; the plain ones look at conn->nonblock. */
-  lc->conn->rc->flags &= ~REDIS_BLOCK;
-  lc->c = c;
-  *out = lc;
-  return XR_OK;
-}
-
-int xr_loop_conn_fd(const xr_loop_conn *lc) { return lc && lc->conn ? lc->conn->rc->fd : -1; }
-
-int xr_loop_conn_broken(const xr_loop_conn *lc) { return !lc || lc->broken; }
-
-int xr_loop_conn_busy(const xr_loop_conn *lc) { return lc && lc->running; }
-
-/* Ends the running batch; a connection that failed is broken for good. */
-static void run_end(xr_loop_conn *lc, int ok) {
-  lc->running = NULL;
-  if (!ok) lc->broken = 1;
-}
-
-static int run_failed(xr_loop_conn *lc, int saved_errno) {
-  int lost;
-  xr_batch *b = lc->running;
-  int code = xr_conn_error(lc->c, lc->conn->rc, saved_errno, &lost);
-  mark_failed(b, b->run_next, code);
-  run_end(lc, 0);
-  return code;
-}
-
-/* Writes what the socket takes, then reads what has arrived; *wait says what is missing. Right
- * after the last write the replies cannot be there yet: wait for them without trying to read. */
-static int run_step(xr_loop_conn *lc, int *wait) {
-  xr_batch *b = lc->running;
-  redisContext *rc = lc->conn->rc;
-  if (sdslen(rc->obuf) > 0) {
-    int done = 0;
-    errno = 0;
-    if (redisBufferWrite(rc, &done) != REDIS_OK) return run_failed(lc, errno);
-    *wait = done ? XR_WAIT_READ : XR_WAIT_WRITE;
-    return XR_OK;
-  }
-  for (;;) {
-    while (b->run_next < b->n) {
-      void *r = NULL;
-      if (redisGetReplyFromReader(rc, &r) != REDIS_OK) return run_failed(lc, 0);
-      if (!r) break;
-      set_result(b, b->run_next++, r);
-    }
-    if (b->run_next == b->n) {
-      run_end(lc, 1);
-      *wait = 0;
-      return XR_OK;
-    }
-    size_t before = rc->reader->len - rc->reader->pos;
-    errno = 0;
-    if (redisBufferRead(rc) != REDIS_OK) return run_failed(lc, errno);
-    if (rc->reader->len - rc->reader->pos == before) { /* nothing more has arrived */
-      *wait = XR_WAIT_READ;
-      return XR_OK;
-    }
-  }
-}
-
-int xr_loop_conn_start(xr_loop_conn *lc, xr_batch *b, int *wait) {
-  if (!lc || !b || !wait) return xr_fail(XR_EINVAL, "xr_loop_conn_start: an argument is NULL");
-  *wait = 0;
-  if (lc->running) return xr_fail(XR_EINVAL, "xr_loop_conn_start: another batch is running on the connection");
-  int code = xr_txn_check_closed(&b->txn, "xr_loop_conn_start");
-  if (code) return code;
-  if (lc->broken)
-    return xr_fail(XR_ECLOSED, "xr_loop_conn_start: the connection to %s failed earlier: open another",
-                   xr_client_address(lc->c));
-  reset_results(b);
-  b->ran = 1;
-  b->run_next = 0;
-  if (b->n == 0) return XR_OK;
-  lc->running = b;
-  if (redisAppendFormattedCommand(lc->conn->rc, b->wire.data, b->wire.len) != REDIS_OK) {
-    code = xr_fail_nomem();
-    mark_failed(b, 0, code);
-    run_end(lc, 0);
-    return code;
-  }
-  return run_step(lc, wait);
-}
-
-int xr_loop_conn_continue(xr_loop_conn *lc, int *wait) {
-  if (!lc || !wait) return xr_fail(XR_EINVAL, "xr_loop_conn_continue: an argument is NULL");
-  *wait = 0;
-  if (lc->running) return run_step(lc, wait);
-  if (lc->broken) return xr_fail(XR_ECLOSED, "the connection to %s failed earlier", xr_client_address(lc->c));
-  /* Idle: a RESP2 server sends nothing unasked, so readable means closed, garbage, or (TLS) a
-   * record for the TLS layer itself, such as a session ticket, which the read takes and answers
-   * with nothing (0). Any byte of RESP is an error: it is read through the connection's own read,
-   * which also knows TLS. */
-  redisContext *rc = lc->conn->rc;
-  char byte;
-  errno = 0;
-  ssize_t n = rc->funcs->read(rc, &byte, 1);
-  if (n == 0) return XR_OK;
-  lc->broken = 1;
-  if (n > 0) return xr_fail(XR_EPROTOCOL, "%s sent data nobody asked for", xr_client_address(lc->c));
-  if (rc->err == REDIS_ERR_EOF) return xr_fail(XR_EIO, "connection lost: %s closed the connection", xr_client_address(lc->c));
-  return xr_fail(XR_EIO, "connection lost to %s: %s", xr_client_address(lc->c),
-                 rc->errstr[0] ? rc->errstr : strerror(errno));
-}
-
-void xr_loop_conn_cancel(xr_loop_conn *lc, int code) {
-  if (!lc || !lc->running) return;
-  if (code == XR_ETIMEOUT) {
-    xr_fail(code, "timeout after %d ms waiting for a reply from %s", xr_client_command_timeout_ms(lc->c),
-            xr_client_address(lc->c));
-  } else {
-    xr_fail(code, "%s (%s)", xr_strerror(code), xr_client_address(lc->c));
-  }
-  mark_failed(lc->running, lc->running->run_next, code);
-  run_end(lc, 0); /* a late reply must not reach the next batch */
-}
-
-void xr_loop_conn_close(xr_loop_conn *lc) {
-  if (!lc) return;
-  xr_loop_conn_cancel(lc, XR_ECLOSED);
-  xr_conn_close(lc->conn);
-  xr_free(lc);
 }
 
 int xr_batch_result(const xr_batch *b, size_t i, const xr_reply **reply, const char **message) {

@@ -1,7 +1,11 @@
-/* What the client shares with the batch code: the pool and error mapping. */
+/* What the client's sources share (net/): the handle, its pool and its connections. One section
+ * per source file, in the order a call goes through them. */
 #ifndef CROSSREDIS_CLIENT_INTERNAL_H
 #define CROSSREDIS_CLIENT_INTERNAL_H
 
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <hiredis/hiredis.h>
@@ -23,11 +27,6 @@ typedef struct xr_reply_guard {
   int too_deep;
 } xr_reply_guard;
 
-/* Installs g on r (r's privdata becomes g: the core uses it for nothing else). */
-void xr_reply_guard_install(xr_reply_guard *g, redisReader *r);
-/* 1 when r failed because a reply nested too deep. */
-int xr_reply_guard_tripped(const redisReader *r);
-
 typedef struct xr_conn {
   redisContext *rc;
   xr_reply_guard guard;
@@ -42,24 +41,97 @@ typedef struct xr_conn {
   xr_buf wbuf; /* the command being encoded, reused from call to call */
 } xr_conn;
 
-/* What happened to a connection during a call. */
-enum { XR_CONN_OK = 0, XR_CONN_BROKEN = 1 /* close it */, XR_CONN_LOST = 2 /* close it and the older idle ones */ };
+typedef struct xr_pool {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;       /* signalled when a connection is given back or a slot frees up */
+  pthread_cond_t sleep_cv; /* broadcast by xr_client_shutdown to wake sleepers */
+  atomic_int shut;
+  xr_conn *idle;
+  int size;     /* connections at most */
+  int total;    /* connections open: idle and in use */
+  uint64_t gen; /* bumped when a connection is lost */
+} xr_pool;
 
-int xr_pool_get(xr_client *c, xr_conn **out);
-/* A connection outside the pool (connected, authenticated, db selected), and closing one. */
-int xr_conn_open(xr_client *c, xr_conn **out);
-void xr_conn_close(xr_conn *conn);
-int xr_client_uses_tls(const xr_client *c);
-void xr_pool_put(xr_client *c, xr_conn *conn, int outcome);
+struct xr_client {
+  char *host, *unix_path, *username, *password, *client_name;
+  int port, db, connect_timeout_ms, command_timeout_ms;
+  xr_tls *tls;
+  char address[300];
+  xr_pool pool;
+};
 
-/* Records the failure of rc (timeout, lost, protocol) and returns its code; *lost is set when the
- * connection itself is gone. */
-int xr_conn_error(const xr_client *c, const redisContext *rc, int saved_errno, int *lost);
+
+/* ---- net/reply.c ---------------------------------------------------------------------------- */
+
+/* Installs g on r (r's privdata becomes g: the core uses it for nothing else). */
+void xr_reply_guard_install(xr_reply_guard *g, redisReader *r);
+/* 1 when r failed because a reply nested too deep. */
+int xr_reply_guard_tripped(const redisReader *r);
 
 /* The code for an error reply's text, and recording it as the last error. */
 int xr_reply_error_code(const char *text, size_t len);
 int xr_reply_error(const redisReply *r);
+/* 1 for the server's NOSCRIPT error reply (EVALSHA of a script it does not know). */
 int xr_is_noscript(const redisReply *r);
+/* Hands r to the caller (*out, or freed when out is NULL), or turns an error reply into its code
+ * (recorded) and frees it. */
+int xr_reply_deliver(redisReply *r, xr_reply **out);
+
+/* ---- net/handshake.c: opening one connection ------------------------------------------------- */
+
+/* A connection outside the pool: connected, TLS handshake done, authenticated, db selected, named,
+ * and with `probe` a PING answered (xr_client_open's check), all within the connect timeout. */
+int xr_conn_open(xr_client *c, xr_conn **out, int probe);
+void xr_conn_close(xr_conn *conn);
+
+/* ---- net/socket.c: a connection's I/O -------------------------------------------------------- */
+
+/* What happened to a connection during a call. */
+enum { XR_CONN_OK = 0, XR_CONN_BROKEN = 1 /* close it */, XR_CONN_LOST = 2 /* close it and the older idle ones */ };
+
+/* Replaces hiredis's write (and the plain read) of conn's context with ones that never raise
+ * SIGPIPE and, on a loop connection, never wait; conn becomes the context's privdata. */
+void xr_conn_install_io(xr_conn *conn, int tls);
+
+/* SIGPIPE blocked on this thread around an OpenSSL call (which cannot pass MSG_NOSIGNAL); one the
+ * call raised is taken back when it `failed`. */
+typedef struct xr_sigpipe_guard {
+  sigset_t old;
+  int was_pending;
+} xr_sigpipe_guard;
+void xr_sigpipe_block(xr_sigpipe_guard *g);
+void xr_sigpipe_restore(const xr_sigpipe_guard *g, int failed);
+
+/* 1 when rc's failure (with the errno saved right after it) was a timeout. */
+int xr_conn_timed_out(const redisContext *rc, int saved_errno);
+/* Records the failure of rc (timeout, lost, protocol) and returns its code; *lost is set when the
+ * connection itself is gone. */
+int xr_conn_error(const xr_client *c, const redisContext *rc, int saved_errno, int *lost);
+
+/* Runs one command on conn (blocking). On failure the error is recorded in *code and *outcome says
+ * what to do with the connection. An error reply is a reply, not a failure here. */
+redisReply *xr_conn_run(xr_client *c, xr_conn *conn, int argc, const char *const *argv, const size_t *lens,
+                        int *code, int *outcome);
+
+/* ---- net/pool.c ------------------------------------------------------------------------------ */
+
+void xr_pool_init(xr_pool *p, int size);
+/* A connection opened outside xr_pool_get joins the pool as idle (before the client is shared). */
+void xr_pool_adopt(xr_pool *p, xr_conn *conn);
+/* Closes the idle connections (those in use must have been given back) and frees the pool. */
+void xr_pool_destroy(xr_pool *p);
+/* Takes a connection: an idle one, a new one while the pool has room, else waits up to the command
+ * timeout. Give it back with xr_pool_put and what happened to it (XR_CONN_*). */
+int xr_pool_get(xr_client *c, xr_conn **out);
+void xr_pool_put(xr_client *c, xr_conn *conn, int outcome);
+
+/* Sleeps up to ms, waking early when the client is shut down (xr_client_shutdown): XR_ECLOSED
+ * then, else XR_OK. */
+int xr_client_sleep(xr_client *c, int64_t ms);
+/* XR_ECLOSED once xr_client_shutdown was called, naming `fn`; else XR_OK. */
+int xr_client_check_open(const xr_client *c, const char *fn);
+
+/* ---- net/command_guard.c --------------------------------------------------------------------- */
 
 /* Commands a pooled connection must not run because they change what the connection means for
  * the next call (SELECT, SUBSCRIBE, MONITOR, CLIENT REPLY, AUTH, ...). XR_EINVAL saying where to do
@@ -71,11 +143,5 @@ typedef struct xr_txn {
 int xr_check_pooled_command(const char *fn, const char *name, size_t len, const char *sub, size_t sublen,
                             xr_txn *txn);
 int xr_txn_check_closed(const xr_txn *txn, const char *fn);
-
-/* Sleeps up to ms, waking early when the client is shut down (xr_client_shutdown): XR_ECLOSED
- * then, else XR_OK. */
-int xr_client_sleep(xr_client *c, int64_t ms);
-/* XR_ECLOSED once xr_client_shutdown was called, naming `fn`; else XR_OK. */
-int xr_client_check_open(const xr_client *c, const char *fn);
 
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "net/ops.h"
+#include "base/decimal.h"
 #include "crossredis/alloc.h"
 
 /* ---- commands --------------------------------------------------------------------------------- */
@@ -47,16 +48,9 @@ void xr_cmd_arg(xr_cmd *c, const char *p, size_t n) {
 void xr_cmd_arg_str(xr_cmd *c, const char *p) { xr_cmd_arg(c, p, strlen(p)); }
 
 void xr_cmd_arg_num(xr_cmd *c, int slot, long long v) {
-  char tmp[24];
-  int n = 0;
-  unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-  do tmp[n++] = (char)('0' + u % 10);
-  while ((u /= 10) != 0);
-  int w = 0;
-  if (v < 0) c->num[slot][w++] = '-';
-  while (n) c->num[slot][w++] = tmp[--n];
-  c->num[slot][w] = '\0';
-  xr_cmd_arg(c, c->num[slot], (size_t)w);
+  size_t n = xr_dec_i64(c->num[slot], v);
+  c->num[slot][n] = '\0';
+  xr_cmd_arg(c, c->num[slot], n);
 }
 
 /* ---- the table -------------------------------------------------------------------------------- */

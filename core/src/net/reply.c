@@ -1,4 +1,7 @@
-/* Replies are hiredis reply objects handed to the caller as they are: no copy on the hot path. */
+/* Replies are hiredis reply objects handed to the caller as they are: no copy on the hot path.
+ * Also: what an error reply means (its code), and the depth guard on the reader. */
+#include <string.h>
+
 #include <hiredis/hiredis.h>
 
 #include "net/client_internal.h"
@@ -42,6 +45,36 @@ size_t xr_reply_count(const xr_reply *r) {
 
 const xr_reply *xr_reply_at(const xr_reply *r, size_t i) {
   return i < xr_reply_count(r) ? (const xr_reply *)R(r)->element[i] : NULL;
+}
+
+/* ---- error replies ------------------------------------------------------------------------------ */
+
+int xr_reply_error_code(const char *text, size_t len) {
+#define STARTS(p) (len >= sizeof(p) - 1 && memcmp(text, p, sizeof(p) - 1) == 0)
+  if (STARTS("WRONGPASS") || STARTS("NOAUTH")) return XR_EAUTH;
+  if (STARTS("WRONGTYPE")) return XR_EWRONGTYPE;
+  return XR_ESERVER;
+#undef STARTS
+}
+
+int xr_reply_error(const redisReply *r) {
+  return xr_fail(xr_reply_error_code(r->str, r->len), "%.*s", (int)(r->len > 900 ? 900 : r->len), r->str);
+}
+
+int xr_is_noscript(const redisReply *r) {
+  return r->type == REDIS_REPLY_ERROR && r->len >= 8 && !memcmp(r->str, "NOSCRIPT", 8);
+}
+
+/* Hands a reply to the caller, or turns an error reply into its code. */
+int xr_reply_deliver(redisReply *r, xr_reply **out) {
+  if (r->type == REDIS_REPLY_ERROR) {
+    int code = xr_reply_error(r);
+    freeReplyObject(r);
+    return code;
+  }
+  if (out) *out = (xr_reply *)r;
+  else freeReplyObject(r);
+  return XR_OK;
 }
 
 /* ---- the depth guard ---------------------------------------------------------------------------- */

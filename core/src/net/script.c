@@ -1,8 +1,14 @@
+/* Scripts: made once (body and SHA1), run by EVALSHA with EVAL when the server answers NOSCRIPT.
+ * In a batch they go by EVAL first (net/batch.c says why). */
 #include <stdatomic.h>
 #include <string.h>
 
+#include <hiredis/hiredis.h>
+
 #include "crossredis/client.h"
+#include "base/decimal.h"
 #include "base/internal.h"
+#include "net/client_internal.h"
 #include "net/script_internal.h"
 #include "base/sha1.h"
 
@@ -29,3 +35,61 @@ void xr_script_free(xr_script *s) {
 }
 
 const char *xr_script_sha1(const xr_script *s) { return s->sha1; }
+
+int xr_client_eval(xr_client *c, xr_reply **out, const xr_script *s, int numkeys, int argc,
+                   const char *const *argv, const size_t *argvlen) {
+  if (out) *out = NULL;
+  if (!c || !s) return xr_fail(XR_EINVAL, "xr_client_eval: client and script are required");
+  if (argc < 0 || numkeys < 0 || numkeys > argc || (argc && !argv))
+    return xr_fail(XR_EINVAL, "xr_client_eval: %d keys among %d arguments", numkeys, argc);
+  enum { SMALL = 16 };
+  const char *small_v[SMALL + 3];
+  size_t small_l[SMALL + 3];
+  const char **v = small_v;
+  size_t *l = small_l;
+  if (argc > SMALL) {
+    v = xr_malloc(sizeof *v * (size_t)(argc + 3));
+    l = xr_malloc(sizeof *l * (size_t)(argc + 3));
+    if (!v || !l) {
+      xr_free(v);
+      xr_free(l);
+      return xr_fail_nomem();
+    }
+  }
+  char nk[XR_DEC_MAX];
+  v[2] = nk;
+  l[2] = xr_dec_u64(nk, (uint64_t)numkeys);
+  for (int i = 0; i < argc; i++) {
+    if (!argv[i]) {
+      if (v != small_v) xr_free(v), xr_free(l);
+      return xr_fail(XR_EINVAL, "xr_client_eval: argument %d is NULL", i);
+    }
+    v[i + 3] = argv[i];
+    l[i + 3] = argvlen ? argvlen[i] : strlen(argv[i]);
+  }
+  xr_conn *conn;
+  int code = xr_pool_get(c, &conn);
+  redisReply *r = NULL;
+  int outcome = XR_CONN_OK;
+  if (code == XR_OK) {
+    int by_sha = atomic_load_explicit(&s->loaded, memory_order_relaxed);
+    for (int attempt = 0; attempt < 2 && code == XR_OK; attempt++) {
+      v[0] = by_sha ? "EVALSHA" : "EVAL";
+      l[0] = by_sha ? 7 : 4;
+      v[1] = by_sha ? s->sha1 : s->body;
+      l[1] = by_sha ? 40 : s->len;
+      r = xr_conn_run(c, conn, argc + 3, v, l, &code, &outcome);
+      if (!r || !by_sha || !xr_is_noscript(r)) break;
+      freeReplyObject(r); /* the server does not know it (restart, SCRIPT FLUSH): send the body */
+      r = NULL;
+      by_sha = 0;
+    }
+    if (r && !by_sha && r->type != REDIS_REPLY_ERROR) atomic_store_explicit((atomic_int *)&s->loaded, 1, memory_order_relaxed);
+    xr_pool_put(c, conn, outcome);
+  }
+  if (v != small_v) {
+    xr_free(v);
+    xr_free(l);
+  }
+  return r ? xr_reply_deliver(r, out) : code;
+}

@@ -1,0 +1,246 @@
+/* Loop connections (loop.h): a connection of its own, outside the pool, with a non-blocking
+ * socket, on which the caller's event loop drives one batch at a time, as a pollable or through
+ * xr_loop_conn_start / continue / cancel. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
+
+#include "base/internal.h"
+#include "base/pollable.h"
+#include "crossredis/loop.h"
+#include "net/batch_internal.h"
+#include "net/client_internal.h"
+
+struct xr_loop_conn {
+  xr_pollable pollable;
+  xr_client *c;
+  xr_conn *conn;
+  xr_batch *running;
+  size_t next;        /* the running batch's first operation still waiting for its reply */
+  int64_t moved_ms;   /* when the running batch started or last moved bytes (xr_monotonic_ms) */
+  int broken;
+};
+
+static const xr_pollable_vtable loop_conn_pollable;
+
+int xr_loop_conn_open(xr_loop_conn **out, xr_client *c) {
+  if (out) *out = NULL;
+  if (!out || !c) return xr_fail(XR_EINVAL, "xr_loop_conn_open: out and client are required");
+  xr_loop_conn *lc = xr_calloc(1, sizeof *lc);
+  if (!lc) return xr_fail_nomem();
+  int code = xr_client_check_open(c, "xr_loop_conn_open");
+  if (!code) code = xr_conn_open(c, &lc->conn, 0);
+  if (code) {
+    xr_free(lc);
+    return code;
+  }
+  int flags = fcntl(lc->conn->rc->fd, F_GETFL);
+  if (flags < 0 || fcntl(lc->conn->rc->fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+    code = xr_fail(XR_EIO, "%s: cannot make the socket non-blocking: %s", xr_client_address(c), strerror(errno));
+    xr_conn_close(lc->conn);
+    xr_free(lc);
+    return code;
+  }
+  lc->conn->nonblock = 1;
+  /* hiredis's TLS read and write answer "try again" (0) to OpenSSL's WANT_READ/WANT_WRITE only
+   * when the context is not blocking; the plain ones look at conn->nonblock. */
+  lc->conn->rc->flags &= ~REDIS_BLOCK;
+  lc->pollable.vt = &loop_conn_pollable;
+  lc->c = c;
+  *out = lc;
+  return XR_OK;
+}
+
+int xr_loop_conn_fd(const xr_loop_conn *lc) { return lc && lc->conn ? lc->conn->rc->fd : -1; }
+
+int xr_loop_conn_broken(const xr_loop_conn *lc) { return !lc || lc->broken; }
+
+int xr_loop_conn_busy(const xr_loop_conn *lc) { return lc && lc->running; }
+
+xr_pollable *xr_loop_conn_pollable(xr_loop_conn *lc) { return lc ? &lc->pollable : NULL; }
+
+static int output_pending(const xr_loop_conn *lc) { return sdslen(lc->conn->rc->obuf) > 0; }
+
+/* What the running batch waits for, one kind at a time (xr_loop_conn_start/continue's *wait). */
+static int next_wait(const xr_loop_conn *lc) {
+  if (!lc->running) return 0;
+  return output_pending(lc) ? XR_WAIT_WRITE : XR_WAIT_READ;
+}
+
+/* Ends the running batch; a connection that failed is broken for good. */
+static void run_end(xr_loop_conn *lc, int ok) {
+  lc->running = NULL;
+  if (!ok) lc->broken = 1;
+}
+
+static int run_failed(xr_loop_conn *lc, int saved_errno) {
+  int lost;
+  int code = xr_conn_error(lc->c, lc->conn->rc, saved_errno, &lost);
+  xr_batch_fail_from(lc->running, lc->next, code);
+  run_end(lc, 0);
+  return code;
+}
+
+/* The I/O `ready` allows: with XR_WAIT_WRITE, writes what the socket takes of the pipeline; with
+ * XR_WAIT_READ, reads and takes the replies that have arrived, until the socket has nothing more
+ * (TLS: OpenSSL may hold decrypted bytes that poll cannot see, so one read is not enough). */
+static int run_step(xr_loop_conn *lc, int ready) {
+  xr_batch *b = lc->running;
+  redisContext *rc = lc->conn->rc;
+  if ((ready & XR_WAIT_WRITE) && output_pending(lc)) {
+    size_t before = sdslen(rc->obuf);
+    int done = 0;
+    errno = 0;
+    if (redisBufferWrite(rc, &done) != REDIS_OK) return run_failed(lc, errno);
+    if (sdslen(rc->obuf) != before) lc->moved_ms = xr_monotonic_ms();
+  }
+  if (!(ready & XR_WAIT_READ)) return XR_OK;
+  size_t n = xr_batch_count(b);
+  for (;;) {
+    while (lc->next < n) {
+      void *r = NULL;
+      if (redisGetReplyFromReader(rc, &r) != REDIS_OK) return run_failed(lc, 0);
+      if (!r) break;
+      xr_batch_set_result(b, lc->next++, r);
+    }
+    if (lc->next == n) {
+      run_end(lc, 1);
+      return XR_OK;
+    }
+    size_t before = rc->reader->len - rc->reader->pos;
+    errno = 0;
+    if (redisBufferRead(rc) != REDIS_OK) return run_failed(lc, errno);
+    if (rc->reader->len - rc->reader->pos == before) return XR_OK; /* nothing more has arrived */
+    lc->moved_ms = xr_monotonic_ms();
+  }
+}
+
+/* Idle and readable: a RESP2 server sends nothing unasked, so readable means closed, garbage, or
+ * (TLS) a record for the TLS layer itself, such as a session ticket, which the read takes and
+ * answers with nothing (0). Any byte of RESP is an error: it is read through the connection's own
+ * read, which also knows TLS. */
+static int idle_read(xr_loop_conn *lc) {
+  redisContext *rc = lc->conn->rc;
+  char byte;
+  errno = 0;
+  ssize_t n = rc->funcs->read(rc, &byte, 1);
+  if (n == 0) return XR_OK;
+  lc->broken = 1;
+  if (n > 0) return xr_fail(XR_EPROTOCOL, "%s sent data nobody asked for", xr_client_address(lc->c));
+  if (rc->err == REDIS_ERR_EOF) return xr_fail(XR_EIO, "connection lost: %s closed the connection", xr_client_address(lc->c));
+  return xr_fail(XR_EIO, "connection lost to %s: %s", xr_client_address(lc->c),
+                 rc->errstr[0] ? rc->errstr : strerror(errno));
+}
+
+static int failed_earlier(const xr_loop_conn *lc) {
+  return xr_fail(XR_ECLOSED, "the connection to %s failed earlier", xr_client_address(lc->c));
+}
+
+int xr_loop_conn_start(xr_loop_conn *lc, xr_batch *b, int *wait) {
+  if (!lc || !b || !wait) return xr_fail(XR_EINVAL, "xr_loop_conn_start: an argument is NULL");
+  *wait = 0;
+  if (lc->running) return xr_fail(XR_EINVAL, "xr_loop_conn_start: another batch is running on the connection");
+  int code = xr_batch_check_closed(b, "xr_loop_conn_start");
+  if (code) return code;
+  if (lc->broken)
+    return xr_fail(XR_ECLOSED, "xr_loop_conn_start: the connection to %s failed earlier: open another",
+                   xr_client_address(lc->c));
+  xr_batch_begin(b);
+  lc->next = 0;
+  if (xr_batch_count(b) == 0) return XR_OK;
+  lc->running = b;
+  lc->moved_ms = xr_monotonic_ms();
+  size_t len;
+  const char *wire = xr_batch_wire(b, &len);
+  if (redisAppendFormattedCommand(lc->conn->rc, wire, len) != REDIS_OK) {
+    code = xr_fail_nomem();
+    xr_batch_fail_from(b, 0, code);
+    run_end(lc, 0);
+    return code;
+  }
+  code = run_step(lc, XR_WAIT_WRITE); /* the replies cannot be there before the commands went out */
+  *wait = next_wait(lc);
+  return code;
+}
+
+int xr_loop_conn_continue(xr_loop_conn *lc, int *wait) {
+  if (!lc || !wait) return xr_fail(XR_EINVAL, "xr_loop_conn_continue: an argument is NULL");
+  *wait = 0;
+  if (lc->running) {
+    int code = run_step(lc, next_wait(lc)); /* the caller waited for what *wait asked */
+    *wait = next_wait(lc);
+    return code;
+  }
+  if (lc->broken) return failed_earlier(lc);
+  return idle_read(lc);
+}
+
+void xr_loop_conn_cancel(xr_loop_conn *lc, int code) {
+  if (!lc || !lc->running) return;
+  if (code == XR_ETIMEOUT) {
+    xr_fail(code, "timeout after %d ms waiting for a reply from %s", xr_client_command_timeout_ms(lc->c),
+            xr_client_address(lc->c));
+  } else {
+    xr_fail(code, "%s (%s)", xr_strerror(code), xr_client_address(lc->c));
+  }
+  xr_batch_fail_from(lc->running, lc->next, code);
+  run_end(lc, 0); /* a late reply must not reach the next batch */
+}
+
+void xr_loop_conn_close(xr_loop_conn *lc) {
+  if (!lc) return;
+  xr_loop_conn_cancel(lc, XR_ECLOSED);
+  xr_conn_close(lc->conn);
+  xr_free(lc);
+}
+
+/* ---- the pollable ------------------------------------------------------------------------------ */
+
+#define OWNER(p) XR_POLLABLE_OWNER(p, xr_loop_conn, pollable)
+
+static int pollable_fd(const xr_pollable *p) {
+  const xr_loop_conn *lc = OWNER(p);
+  return lc->broken ? -1 : xr_loop_conn_fd(lc);
+}
+
+/* Reads are watched while idle too, so a server that closes the connection is noticed; writes
+ * while the pipeline has bytes left, and reads then as well, so replies that come back while a
+ * long pipeline is still going out are taken instead of waking the loop again and again. */
+static int pollable_events(const xr_pollable *p) {
+  const xr_loop_conn *lc = OWNER(p);
+  if (lc->broken) return 0;
+  return XR_WAIT_READ | (lc->running && output_pending(lc) ? XR_WAIT_WRITE : 0);
+}
+
+/* The command timeout counts from the batch's start or its last bytes moved, as each read of a
+ * blocking call waits at most the command timeout: a large pipeline that keeps moving is not cut
+ * off, a server that stops answering is. */
+static int64_t pollable_deadline(const xr_pollable *p) {
+  const xr_loop_conn *lc = OWNER(p);
+  int timeout_ms = xr_client_command_timeout_ms(lc->c);
+  return lc->running && timeout_ms > 0 ? lc->moved_ms + timeout_ms : -1;
+}
+
+static int pollable_process(xr_pollable *p, int ready, int64_t now_ms) {
+  xr_loop_conn *lc = OWNER(p);
+  if (lc->broken) return failed_earlier(lc);
+  if (!lc->running) {
+    int code = ready & XR_WAIT_READ ? idle_read(lc) : XR_OK;
+    return code ? code : XR_POLL_IDLE;
+  }
+  if (!ready) {
+    int64_t deadline = pollable_deadline(p);
+    if (deadline < 0 || now_ms < deadline) return XR_POLL_RUNNING; /* an early timer */
+    xr_loop_conn_cancel(lc, XR_ETIMEOUT);
+    return XR_ETIMEOUT;
+  }
+  int code = run_step(lc, ready);
+  if (code) return code;
+  return lc->running ? XR_POLL_RUNNING : XR_POLL_DONE;
+}
+
+static const xr_pollable_vtable loop_conn_pollable = {pollable_fd, pollable_events, pollable_deadline,
+                                                      pollable_process};

@@ -1,0 +1,260 @@
+/* The lock scan (lock_scan.h): SCAN pages, each followed by one pipeline of GET + PTTL per key. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "crossredis/keys.h"
+#include "crossredis/lock_scan.h"
+#include "base/decimal.h"
+#include "base/internal.h"
+
+enum { PROGRESS_EVERY = 10000, DEFAULT_COUNT = 1000 };
+
+struct xr_lock_list {
+  xr_lock_entry *v;
+  size_t n, cap;
+  size_t scanned;
+};
+
+static void free_entry(xr_lock_entry *e) {
+  xr_free((char *)e->key);
+  xr_free((char *)e->token);
+}
+
+void xr_lock_list_free(xr_lock_list *l) {
+  if (!l) return;
+  for (size_t i = 0; i < l->n; i++) free_entry(&l->v[i]);
+  xr_free(l->v);
+  xr_free(l);
+}
+
+size_t xr_lock_list_count(const xr_lock_list *l) { return l ? l->n : 0; }
+
+const xr_lock_entry *xr_lock_list_at(const xr_lock_list *l, size_t i) { return l && i < l->n ? &l->v[i] : NULL; }
+
+size_t xr_lock_list_scanned(const xr_lock_list *l) { return l ? l->scanned : 0; }
+
+static int by_thread_then_key(const void *a, const void *b) {
+  const xr_lock_entry *x = a, *y = b;
+  size_t n = x->thread_len < y->thread_len ? x->thread_len : y->thread_len;
+  int d = memcmp(x->thread, y->thread, n);
+  if (d) return d;
+  return x->thread_len < y->thread_len ? -1 : x->thread_len > y->thread_len;
+}
+
+/* Sorts and drops the repeats SCAN may return (a key seen twice is the same lock). */
+static void sort_unique(xr_lock_list *l) {
+  if (l->n > 1) qsort(l->v, l->n, sizeof *l->v, by_thread_then_key);
+  size_t w = 0;
+  for (size_t r = 0; r < l->n; r++) {
+    if (w > 0 && l->v[w - 1].key_len == l->v[r].key_len && !memcmp(l->v[w - 1].key, l->v[r].key, l->v[r].key_len)) {
+      free_entry(&l->v[r]);
+      continue;
+    }
+    l->v[w++] = l->v[r];
+  }
+  l->n = w;
+}
+
+/* Runs b through the caller's exec, or the client's pool. */
+static int run(const xr_lock_scan_options *o, xr_client *c, xr_batch *b) {
+  if (!o->exec) return xr_client_exec(c, b);
+  int rc = o->exec(o->exec_ctx, b);
+  if (rc > 0) rc = xr_fail(XR_EUSER, "lock scan: the exec callback returned %d", rc);
+  return rc;
+}
+
+/* Appends one lock; the key's first `skip` bytes are "<prefix>:lock:". */
+static int add_lock(xr_lock_list *out, const char *key, size_t key_len, size_t skip, const char *token,
+                    size_t token_len, int64_t ttl_ms) {
+  if (out->n == out->cap) {
+    size_t cap = out->cap ? out->cap * 2 : 64;
+    xr_lock_entry *v = xr_realloc(out->v, cap * sizeof *v);
+    if (!v) return xr_fail_nomem();
+    out->v = v;
+    out->cap = cap;
+  }
+  xr_lock_entry *e = &out->v[out->n];
+  char *k = xr_strndup(key, key_len), *t = xr_strndup(token, token_len);
+  if (!k || !t) {
+    xr_free(k);
+    xr_free(t);
+    return xr_fail_nomem();
+  }
+  xr_token_info info;
+  xr_token_origin origin = xr_token_origin_of(&info, t, token_len);
+  *e = (xr_lock_entry){.key = k, .key_len = key_len, .thread = k + skip, .thread_len = key_len - skip,
+                       .token = t, .token_len = token_len, .ttl_ms = ttl_ms, .origin = origin,
+                       .shape = info.shape_of, .origins = xr_token_origins(t, token_len)};
+  out->n++;
+  return XR_OK;
+}
+
+/* GET and PTTL of one page's keys, read back into `out`. */
+static int read_page(xr_lock_list *out, const xr_lock_scan_options *o, xr_client *c, xr_batch *b,
+                     const xr_reply *keys, size_t skip) {
+  size_t n = xr_reply_count(keys);
+  xr_batch_clear(b);
+  for (size_t i = 0; i < n; i++) {
+    size_t len;
+    const char *key = xr_reply_str(xr_reply_at(keys, i), &len);
+    if (!key) return xr_fail(XR_EPROTOCOL, "SCAN answered a key that is not a string");
+    const char *get[] = {"GET", key}, *pttl[] = {"PTTL", key};
+    size_t lens[] = {3, len}, plens[] = {4, len};
+    int rc = xr_batch_add(b, 2, get, lens);
+    if (rc >= 0) rc = xr_batch_add(b, 2, pttl, plens);
+    if (rc < 0) return rc;
+  }
+  int rc = run(o, c, b);
+  if (rc) return rc;
+  for (size_t i = 0; i < n; i++) {
+    size_t key_len, token_len;
+    const char *key = xr_reply_str(xr_reply_at(keys, i), &key_len);
+    const xr_reply *token = NULL, *ttl = NULL;
+    const char *why = NULL;
+    rc = xr_batch_result(b, 2 * i, &token, &why);
+    if (rc == XR_EWRONGTYPE) {
+      if (o->skipped) o->skipped(o->skipped_ctx, key, key_len);
+      continue;
+    }
+    if (rc) return xr_fail(rc, "GET %.200s: %s", key, why ? why : xr_strerror(rc));
+    if ((rc = xr_batch_result(b, 2 * i + 1, &ttl, &why)) != 0)
+      return xr_fail(rc, "PTTL %.200s: %s", key, why ? why : xr_strerror(rc));
+    if (xr_reply_kind(token) != XR_REPLY_STRING || xr_reply_integer(ttl) == -2) continue; /* vanished */
+    const char *tok = xr_reply_str(token, &token_len);
+    if ((rc = add_lock(out, key, key_len, skip, tok, token_len, xr_reply_integer(ttl)))) return rc;
+  }
+  return XR_OK;
+}
+
+/* "SCAN MATCH" for the keys that start with "<prefix>:lock:": the prefix's glob characters are
+ * escaped so that "a*" does not also list the locks of "ab". */
+static int lock_pattern(char **out, size_t *out_len, const char *prefix) {
+  size_t plen = strlen(prefix);
+  char *literal = xr_malloc(plen + 7);
+  if (!literal) return xr_fail_nomem();
+  memcpy(literal, prefix, plen);
+  memcpy(literal + plen, ":lock:", 7);
+  char *escaped = NULL;
+  size_t elen = 0;
+  int rc = xr_key_escape_glob(&escaped, &elen, literal, plen + 6);
+  xr_free(literal);
+  if (rc) return rc;
+  char *pattern = xr_realloc(escaped, elen + 2);
+  if (!pattern) {
+    xr_free(escaped);
+    return xr_fail_nomem();
+  }
+  memcpy(pattern + elen, "*", 2);
+  *out = pattern;
+  *out_len = elen + 1;
+  return XR_OK;
+}
+
+static int scan(xr_lock_list *out, xr_client *c, const xr_lock_scan_options *o, const char *prefix, int count) {
+  char *pattern = NULL;
+  size_t pattern_len = 0;
+  int rc = lock_pattern(&pattern, &pattern_len, prefix);
+  if (rc) return rc;
+  char count_text[XR_DEC_MAX], cursor[32] = "0";
+  size_t count_len = xr_dec_u64(count_text, (uint64_t)count);
+  xr_batch *b = NULL, *page_batch = NULL;
+  if ((rc = xr_batch_new(&b)) != 0 || (rc = xr_batch_new(&page_batch)) != 0) {
+    xr_batch_free(b);
+    xr_free(pattern);
+    return rc;
+  }
+  size_t next_report = PROGRESS_EVERY;
+  do {
+    const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", count_text};
+    size_t lens[] = {4, strlen(cursor), 5, pattern_len, 5, count_len};
+    const xr_reply *page = NULL;
+    const char *why = NULL;
+    xr_batch_clear(page_batch);
+    if ((rc = xr_batch_add(page_batch, 6, argv, lens)) < 0 || (rc = run(o, c, page_batch)) != 0) break;
+    if ((rc = xr_batch_result(page_batch, 0, &page, &why)) != 0) {
+      rc = xr_fail(rc, "SCAN: %s", why ? why : xr_strerror(rc));
+      break;
+    }
+    const xr_reply *next = xr_reply_at(page, 0), *keys = xr_reply_at(page, 1);
+    size_t next_len = 0;
+    const char *next_text = next ? xr_reply_str(next, &next_len) : NULL;
+    if (xr_reply_kind(page) != XR_REPLY_ARRAY || !next_text || next_len >= sizeof cursor || !keys ||
+        xr_reply_kind(keys) != XR_REPLY_ARRAY) {
+      rc = xr_fail(XR_EPROTOCOL, "SCAN answered something that is not [cursor, keys]");
+      break;
+    }
+    memcpy(cursor, next_text, next_len);
+    cursor[next_len] = '\0';
+    out->scanned += xr_reply_count(keys);
+    if ((rc = read_page(out, o, c, b, keys, strlen(prefix) + 6))) break;
+    if (o->progress && out->scanned >= next_report) {
+      o->progress(o->progress_ctx, out->scanned, out->n);
+      while (next_report <= out->scanned) next_report += PROGRESS_EVERY;
+    }
+  } while (strcmp(cursor, "0") != 0);
+  xr_batch_free(b);
+  xr_batch_free(page_batch);
+  xr_free(pattern);
+  return rc;
+}
+
+int xr_lock_scan(xr_lock_list **out, xr_client *c, const xr_lock_scan_options *options) {
+  if (!out) return xr_fail(XR_EINVAL, "xr_lock_scan: out is required");
+  *out = NULL;
+  xr_lock_scan_options o = XR_LOCK_SCAN_OPTIONS_INIT;
+  if (options) {
+    if (options->version != XR_LOCK_SCAN_OPTIONS_VERSION)
+      return xr_fail(XR_EINVAL, "xr_lock_scan: options version %u, expected %u (use XR_LOCK_SCAN_OPTIONS_INIT)",
+                     options->version, XR_LOCK_SCAN_OPTIONS_VERSION);
+    o = *options;
+  }
+  if (!c && !o.exec) return xr_fail(XR_EINVAL, "xr_lock_scan: a client or an exec callback is required");
+  if (o.count < 0) return xr_fail(XR_EINVAL, "xr_lock_scan: count must be 0 (the default, 1000) or more, got %d", o.count);
+  const char *prefix = o.prefix ? o.prefix : "chat-sdk";
+  xr_lock_list *l = xr_calloc(1, sizeof *l);
+  if (!l) return xr_fail_nomem();
+  int rc = scan(l, c, &o, prefix, o.count ? o.count : DEFAULT_COUNT);
+  if (rc) {
+    xr_lock_list_free(l);
+    return rc;
+  }
+  sort_unique(l);
+  *out = l;
+  return XR_OK;
+}
+
+/* ---- who holds them ---------------------------------------------------------------------------- */
+
+/* The order of a set in summaries: its first writer as xr_token_origin_of names it (crossredis
+ * for a two-writer set), unknown after every known one; then certain before uncertain. */
+static unsigned set_rank(unsigned origins) {
+  xr_token_origin first = (origins & XR_ORIGIN_BIT(XR_ORIGIN_CROSSREDIS)) ? XR_ORIGIN_CROSSREDIS : XR_ORIGIN_UNKNOWN;
+  for (unsigned o = 0; first == XR_ORIGIN_UNKNOWN && o < 32; o++)
+    if (origins & XR_ORIGIN_BIT(o)) first = (xr_token_origin)o;
+  unsigned primary = first == XR_ORIGIN_UNKNOWN ? 64u : (unsigned)first;
+  return primary * 2 + (xr_lock_origins_uncertain(origins) ? 1u : 0u);
+}
+
+static int by_rank(const void *a, const void *b) {
+  const xr_lock_origin_count *x = a, *y = b;
+  unsigned rx = set_rank(x->origins), ry = set_rank(y->origins);
+  if (rx != ry) return rx < ry ? -1 : 1;
+  return x->origins < y->origins ? -1 : x->origins > y->origins;
+}
+
+size_t xr_lock_list_count_origins(const xr_lock_list *l, xr_lock_origin_count *out, size_t cap) {
+  xr_lock_origin_count sets[XR_LOCK_ORIGIN_SETS_MAX];
+  size_t n = 0;
+  for (size_t i = 0; i < xr_lock_list_count(l); i++) {
+    size_t k = 0;
+    while (k < n && sets[k].origins != l->v[i].origins) k++;
+    if (k == n) {
+      if (n == XR_LOCK_ORIGIN_SETS_MAX) continue; /* cannot happen: xr_token_origins gives 13 sets */
+      sets[n++] = (xr_lock_origin_count){l->v[i].origins, 0};
+    }
+    sets[k].n++;
+  }
+  qsort(sets, n, sizeof *sets, by_rank);
+  if (out) memcpy(out, sets, (n < cap ? n : cap) * sizeof *out);
+  return n;
+}
