@@ -742,6 +742,82 @@ class BatchRun {
  * more to send, a timer for the reply deadline. It is referenced (keeps the process alive) only
  * while a batch runs. A connection that failed is retired; the next batch goes through the thread
  * pool and opens a new one there (see PoolRun). Deletes itself once closed and its handles closed. */
+/* The libuv adapter of loop.h: watches one xr_pollable on the environment's loop. After every
+ * step it reads the pollable's fd events and deadline again and re-arms; when a step ends the
+ * work (XR_POLL_DONE) or fails (a negative code) it tells its owner. Nothing here knows what the
+ * pollable is: the broker's subscriber and the watchdog will be watched the same way. */
+class UvWatch {
+ public:
+  using Outcome = void (*)(void *owner, int rc);
+
+  void Init(uv_loop_t *loop, xr_pollable *p, void *owner, Outcome outcome) {
+    p_ = p;
+    owner_ = owner;
+    outcome_ = outcome;
+    events_ = 0; /* fresh handles watch nothing yet (a watch is re-used for a reopened connection) */
+    busy_ = false;
+    uv_poll_init(loop, &poll_, xr_pollable_fd(p));
+    uv_timer_init(loop, &timer_);
+    poll_.data = this;
+    timer_.data = this;
+  }
+
+  /* Watches what the pollable asks for now; keeps the loop alive only while `busy`. */
+  void Arm(bool busy) {
+    busy_ = busy;
+    int want = xr_pollable_events(p_);
+    int events = (want & XR_WAIT_READ ? UV_READABLE : 0) | (want & XR_WAIT_WRITE ? UV_WRITABLE : 0);
+    if (events != events_) {
+      events_ = events;
+      if (events) uv_poll_start(&poll_, events, OnPoll);
+      else uv_poll_stop(&poll_);
+    }
+    int64_t deadline = xr_pollable_deadline(p_);
+    if (deadline < 0) {
+      uv_timer_stop(&timer_);
+    } else {
+      int64_t in = deadline - xr_monotonic_ms();
+      uv_timer_start(&timer_, OnTimer, (uint64_t)(in > 0 ? in : 0), 0);
+    }
+    if (busy) uv_ref(reinterpret_cast<uv_handle_t *>(&poll_));
+    else uv_unref(reinterpret_cast<uv_handle_t *>(&poll_));
+    uv_unref(reinterpret_cast<uv_handle_t *>(&timer_));
+  }
+
+  /* Stops watching now; `closed` runs once per handle (two) when libuv let them go. */
+  void Close(uv_close_cb closed, void *data) {
+    poll_.data = timer_.data = data;
+    uv_close(reinterpret_cast<uv_handle_t *>(&poll_), closed);
+    uv_close(reinterpret_cast<uv_handle_t *>(&timer_), closed);
+  }
+
+ private:
+  void Step(int ready) {
+    int rc = xr_pollable_process(p_, ready, xr_monotonic_ms());
+    if (rc == XR_POLL_DONE || rc < 0) outcome_(owner_, rc == XR_POLL_DONE ? XR_OK : rc); /* it re-arms or closes */
+    else Arm(busy_);
+  }
+
+  static void OnPoll(uv_poll_t *h, int status, int events) {
+    UvWatch *w = static_cast<UvWatch *>(h->data);
+    /* a failed poll: let the pollable find the error on the socket */
+    int ready = status < 0 ? XR_WAIT_READ | XR_WAIT_WRITE
+                           : (events & UV_READABLE ? XR_WAIT_READ : 0) | (events & UV_WRITABLE ? XR_WAIT_WRITE : 0);
+    w->Step(ready);
+  }
+
+  static void OnTimer(uv_timer_t *t) { static_cast<UvWatch *>(t->data)->Step(0); }
+
+  xr_pollable *p_ = nullptr;
+  void *owner_ = nullptr;
+  Outcome outcome_ = nullptr;
+  uv_poll_t poll_;
+  uv_timer_t timer_;
+  int events_ = 0;
+  bool busy_ = false;
+};
+
+/* The client's loop connection: one batch at a time, driven on the JS thread by its UvWatch. */
 class LoopConn {
  public:
   LoopConn(napi_env env, EnvState *st, xr_client *client, xr_loop_conn *lc) : env_(env), st_(st), client_(client) {
@@ -762,11 +838,10 @@ class LoopConn {
   template <class StartFn>
   void Start(BatchRun *run, StartFn start) {
     running_ = run;
-    uv_ref(reinterpret_cast<uv_handle_t *>(&poll_));
     int wait = 0;
     int rc = start(lc_, &wait);
     if (wait) {
-      Watch(wait);
+      watch_.Arm(true);
     } else {
       Finish(rc);
     }
@@ -804,41 +879,27 @@ class LoopConn {
     uv_loop_t *loop = nullptr;
     napi_get_uv_event_loop(env_, &loop);
     lc_ = lc;
-    uv_poll_init(loop, &poll_, xr_loop_conn_fd(lc));
-    uv_timer_init(loop, &timer_);
-    poll_.data = this;
-    timer_.data = this;
+    watch_.Init(loop, xr_loop_conn_pollable(lc), this, OnOutcome);
     handles_ += 2;
-    timeout_ms_ = xr_client_command_timeout_ms(client_);
-    events_ = UV_READABLE;
-    uv_poll_start(&poll_, events_, OnPoll);
-    uv_unref(reinterpret_cast<uv_handle_t *>(&poll_));
-    uv_unref(reinterpret_cast<uv_handle_t *>(&timer_));
+    watch_.Arm(false);
   }
 
-  void Watch(int wait) {
-    int events = wait == XR_WAIT_WRITE ? UV_READABLE | UV_WRITABLE : UV_READABLE;
-    if (events != events_) {
-      events_ = events;
-      uv_poll_start(&poll_, events_, OnPoll);
+  /* The watch's news: the batch finished (0) or failed; idle, the connection broke. */
+  static void OnOutcome(void *owner, int rc) {
+    LoopConn *self = static_cast<LoopConn *>(owner);
+    if (!self->lc_) return;
+    if (self->running_) {
+      self->Finish(rc);
+    } else if (xr_loop_conn_broken(self->lc_)) {
+      self->Retire();
     }
-    if (timeout_ms_ > 0) uv_timer_start(&timer_, OnTimeout, (uint64_t)timeout_ms_, 0); /* per step, as a reply timeout */
-  }
-
-  void Idle() {
-    uv_timer_stop(&timer_);
-    if (events_ != UV_READABLE) {
-      events_ = UV_READABLE;
-      uv_poll_start(&poll_, events_, OnPoll);
-    }
-    uv_unref(reinterpret_cast<uv_handle_t *>(&poll_));
   }
 
   void Finish(int rc) {
     BatchRun *run = running_;
     running_ = nullptr;
-    Idle();
     if (xr_loop_conn_broken(lc_)) Retire();
+    else watch_.Arm(false);
     run->LoopFinished(rc, context_); /* last: settling runs JS, which may start the next batch */
   }
 
@@ -847,43 +908,9 @@ class LoopConn {
     if (!lc_) return;
     st_->HandleClosing();
     st_->HandleClosing();
-    uv_close(reinterpret_cast<uv_handle_t *>(&poll_), OnClose); /* stops watching the fd now */
-    uv_close(reinterpret_cast<uv_handle_t *>(&timer_), OnClose);
+    watch_.Close(OnClose, this); /* stops watching the fd now */
     xr_loop_conn_close(lc_);
     lc_ = nullptr;
-  }
-
-  static void OnPoll(uv_poll_t *h, int status, int) {
-    LoopConn *self = static_cast<LoopConn *>(h->data);
-    if (!self->lc_) return;
-    int wait = 0;
-    int rc;
-    if (status < 0) {
-      if (!self->running_) { /* idle and the poll failed: give the connection up */
-        self->Retire();
-        return;
-      }
-      xr_loop_conn_cancel(self->lc_, XR_EIO);
-      rc = XR_EIO;
-    } else {
-      rc = xr_loop_conn_continue(self->lc_, &wait);
-    }
-    if (!self->running_) { /* idle: the server closed the connection, or nothing */
-      if (xr_loop_conn_broken(self->lc_)) self->Retire();
-      return;
-    }
-    if (wait) {
-      self->Watch(wait);
-    } else {
-      self->Finish(rc);
-    }
-  }
-
-  static void OnTimeout(uv_timer_t *t) {
-    LoopConn *self = static_cast<LoopConn *>(t->data);
-    if (!self->running_ || !self->lc_) return;
-    xr_loop_conn_cancel(self->lc_, XR_ETIMEOUT);
-    self->Finish(XR_ETIMEOUT);
   }
 
   static void OnClose(uv_handle_t *h) {
@@ -907,11 +934,8 @@ class LoopConn {
   xr_client *client_;
   napi_async_context context_ = nullptr;
   xr_loop_conn *lc_ = nullptr;
-  uv_poll_t poll_;
-  uv_timer_t timer_;
+  UvWatch watch_;
   int handles_ = 0;
-  int events_ = 0;
-  int timeout_ms_ = 0;
   BatchRun *running_ = nullptr;
   bool closed_ = false, reopening_ = false;
 };

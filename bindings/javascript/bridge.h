@@ -26,6 +26,7 @@
 extern "C" {
 #include "crossredis/chat.h"
 #include "crossredis/client.h"
+#include "crossredis/loop.h"
 }
 
 /* Implemented in javascript.i. */
