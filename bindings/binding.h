@@ -1,6 +1,6 @@
-/* Helpers the SWIG bindings wrap where the C API takes structs: opening a client from a URL plus
- * keyword-style options, making a Chat SDK adapter or a watchdog from plain arguments. Shared by
- * the Python and Node modules; not part of the C library's API. */
+/* Helpers the SWIG bindings wrap where the C API takes structs: making a Chat SDK adapter or a
+ * watchdog from plain arguments. Shared by the Python and Node modules; not part of the C
+ * library's API. */
 #ifndef CROSSREDIS_BINDING_H
 #define CROSSREDIS_BINDING_H
 
@@ -10,23 +10,22 @@
 #include "crossredis/chat.h"
 #include "crossredis/client.h"
 
-/* Opens a client from `url` (redis://, rediss://, unix://; NULL: redis://127.0.0.1:6379). Each
- * other argument overrides the URL when given: ints when >= 0, strings when not NULL. TLS is used
- * when the URL is rediss:// or any TLS argument is given, insecure = 0 included (a binding passes 0
- * for "TLS, verified" when its caller asked for TLS without naming a CA: the system's CAs). */
-int xr_binding_client_open(xr_client **out, const char *url, int connect_timeout_ms, int command_timeout_ms,
-                           int pool_size, const char *username, const char *password, int db,
-                           const char *client_name, const char *ca_file, const char *ca_pem, const char *cert_file,
-                           const char *key_file, const char *cert_pem, const char *key_pem,
-                           const char *server_name, int insecure);
+/* Client options are not here: the bindings set them one by one on an xr_client_config (config.h),
+ * which checks each, and open it with xr_tls_client_open_config. */
 
-/* Makes a Chat SDK adapter; keep_empty_prefix 1 keeps "" as the Python port does. token_suffix,
- * json and queue are the values of xr_token_suffix, xr_json_dialect and xr_chat_queue_dialect. */
-int xr_binding_chat_new(xr_chat **out, xr_client *client, const char *key_prefix, int keep_empty_prefix,
+/* The Chat SDK adapter's options from plain arguments (the values of xr_chat_empty_prefix,
+ * xr_token_suffix, xr_json_dialect and xr_chat_queue_dialect, 0 for each one's default; the
+ * strings are borrowed). The core checks them (xr_chat_options_check), here as when made. */
+xr_chat_options xr_binding_chat_options(const char *key_prefix, int empty_prefix, const char *token_prefix,
+                                        int token_suffix, int json, int queue);
+
+/* Makes a Chat SDK adapter from those arguments. */
+int xr_binding_chat_new(xr_chat **out, xr_client *client, const char *key_prefix, int empty_prefix,
                         const char *token_prefix, int token_suffix, int json, int queue);
 
-/* xr_chat_options_check of the same arguments: the option errors at construction. */
-int xr_binding_chat_check(const char *key_prefix, int keep_empty_prefix, const char *token_prefix, int token_suffix,
+/* xr_chat_options_check of the same arguments: the option errors when an adapter is made, before
+ * it connects. */
+int xr_binding_chat_check(const char *key_prefix, int empty_prefix, const char *token_prefix, int token_suffix,
                           int json, int queue);
 
 /* A watchdog for the lock (token, expires_at_ms) on thread_id. */
@@ -42,10 +41,6 @@ const char *xr_binding_token_origin(const char *token, size_t len);
 
 /* The name of the upstream writer whose shape a token has ("unknown" when none). */
 const char *xr_binding_token_shape(const char *token, size_t len);
-
-/* 0 when `url` parses (NULL: the default URL), else XR_EINVAL naming the wrong part; for checking
- * a URL when an adapter is made, before anything connects. */
-int xr_binding_url_check(const char *url);
 
 /* `url` with its password hidden (xr_url_redact), allocated (xr_free); NULL when out of memory. */
 char *xr_binding_url_redact(const char *url);

@@ -5,8 +5,11 @@
 %{
 #include "crossredis/chat.h"
 #include "crossredis/client.h"
+#include "crossredis/config.h"
 #include "crossredis/error.h"
+#include "crossredis/json.h"
 #include "crossredis/keys.h"
+#include "crossredis/tls.h"
 #include "crossredis/token.h"
 #include "binding.h"
 %}
@@ -63,13 +66,33 @@
 
 %ignore xr_url_redact;
 /* The op tables (op.h): rows are read-only; results are converted by the language's typemaps. */
-%immutable xr_op_info;
+%immutable xr_op_info::name;
+%immutable xr_op_info::wire_name;
+%ignore xr_arg;
 %ignore xr_op_info::arg_kinds;
 %ignore xr_op_info::arg_names;
 %ignore xr_result;
 %ignore xr_result_clear;
 %ignore xr_result_shape;
 %ignore xr_result_shape_of;
+/* Client options: a configuration set option by option (the bindings convert each value by the
+ * kind xr_client_option_info_at gives, the core judges it), opened with TLS when it asks for it. */
+%ignore xr_client_open_config;
+%ignore xr_client_config_resolve;
+%ignore xr_tls_options;
+%ignore xr_tls_new;
+%ignore xr_tls_free;
+%ignore xr_tls_client_open_url;
+%ignore xr_binding_chat_options;
+/* json.h: only its dialects (the Chat SDK adapter's json option), not the writers and parsers. */
+%ignore xr_json_write;
+%ignore xr_json_write_string;
+%ignore xr_json_format_double;
+%ignore xr_json_parse;
+%ignore xr_json_transcode;
+%ignore xr_json_go_compact;
+%ignore XR_JSON_SORT_KEYS;
+%ignore XR_JSON_GO_NO_HTML_ESCAPE;
 %newobject xr_binding_url_redact;
 %typemap(newfree) char *xr_binding_url_redact "xr_free($1);";
 
@@ -91,8 +114,11 @@
 
 %immutable;
 %include "crossredis/error.h"
+%include "crossredis/config.h"
 %mutable;
 %include "crossredis/client.h"
+%include "crossredis/tls.h"
+%include "crossredis/json.h"
 %include "crossredis/keys.h"
 %include "crossredis/token.h"
 %include "crossredis/op.h"

@@ -1703,34 +1703,122 @@ struct OptString {
   const char *get() const { return set ? value.c_str() : NULL; }
 };
 
-class ClientOpen : public Work {
- public:
-  ClientOpen(Napi::Env env, Napi::Value options) : Work(env, EnvState::Of(env)) {
-    if (!options.IsObject()) throw Napi::TypeError::New(env, "client options must be an object");
-    Napi::Object o = options.As<Napi::Object>();
-    Str(env, o, "url", url_);
-    Str(env, o, "username", username_);
-    Str(env, o, "password", password_);
-    Str(env, o, "clientName", client_name_);
-    Str(env, o, "caFile", ca_file_);
-    Str(env, o, "caPem", ca_pem_);
-    Str(env, o, "certFile", cert_file_);
-    Str(env, o, "keyFile", key_file_);
-    Str(env, o, "certPem", cert_pem_);
-    Str(env, o, "keyPem", key_pem_);
-    Str(env, o, "serverName", server_name_);
-    connect_timeout_ = Int(env, o, "connectTimeoutMs");
-    command_timeout_ = Int(env, o, "commandTimeoutMs");
-    pool_size_ = Int(env, o, "poolSize");
-    db_ = Int(env, o, "db");
-    tls_ = o.Get("tls").ToBoolean().Value();
-    Napi::Value insecure = o.Get("insecure");
-    if (insecure.IsBoolean()) {
-      insecure_ = insecure.As<Napi::Boolean>().Value() ? 1 : 0;
-    } else if (!insecure.IsUndefined() && !insecure.IsNull()) {
-      throw Napi::TypeError::New(env, "insecure must be a boolean");
+/* A client configuration (config.h) behind a JS External. An open shares it while it runs on the
+ * pool, so the External may be collected meanwhile. */
+const napi_type_tag kConfigTag = {0x63726f7373726564ULL, 0x636f6e666967626fULL};
+
+struct ConfigBox {
+  std::shared_ptr<xr_client_config> config;
+  static void Finalize(Napi::Env, ConfigBox *b) { delete b; }
+};
+
+ConfigBox *ConfigArg(Napi::Env env, Napi::Value v) {
+  bool tagged = false;
+  if (v.IsExternal()) napi_check_object_type_tag(env, v, &kConfigTag, &tagged);
+  if (!tagged) throw Napi::TypeError::New(env, "expected a crossredis client configuration (xr_js_client_config_new)");
+  return v.As<Napi::External<ConfigBox>>().Data();
+}
+
+/* What a TypeError says a value is: typeof's word, "null", "an Array" (as node/src/check.ts). */
+std::string JsKind(Napi::Value v) {
+  switch (v.Type()) {
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
+    case napi_boolean: return "boolean";
+    case napi_number: return "number";
+    case napi_string: return "string";
+    case napi_symbol: return "symbol";
+    case napi_function: return "function";
+    case napi_bigint: return "bigint";
+    default: return v.IsArray() ? "an Array" : "object";
+  }
+}
+
+/* A JS string as WTF-8: UTF-8 with each lone surrogate as its own 3-byte sequence, for the core to
+ * refuse by name and index (Utf8Value would turn it into U+FFFD silently). */
+std::string Wtf8(Napi::Value v) {
+  std::u16string u = v.As<Napi::String>().Utf16Value();
+  std::string out;
+  out.reserve(u.size());
+  for (size_t i = 0; i < u.size(); i++) {
+    uint32_t c = u[i];
+    if (c >= 0xD800 && c <= 0xDBFF && i + 1 < u.size() && u[i + 1] >= 0xDC00 && u[i + 1] <= 0xDFFF) {
+      c = 0x10000 + ((c - 0xD800) << 10) + (uint32_t)(u[++i] - 0xDC00);
+    }
+    if (c < 0x80) {
+      out += (char)c;
+    } else if (c < 0x800) {
+      out += (char)(0xC0 | (c >> 6));
+      out += (char)(0x80 | (c & 0x3F));
+    } else if (c < 0x10000) {
+      out += (char)(0xE0 | (c >> 12));
+      out += (char)(0x80 | ((c >> 6) & 0x3F));
+      out += (char)(0x80 | (c & 0x3F));
+    } else {
+      out += (char)(0xF0 | (c >> 18));
+      out += (char)(0x80 | ((c >> 12) & 0x3F));
+      out += (char)(0x80 | ((c >> 6) & 0x3F));
+      out += (char)(0x80 | (c & 0x3F));
     }
   }
+  return out;
+}
+
+/* Sets the option Node spells `name` (client_options.def's node_name: "poolSize", "tls.caFile").
+ * Here only what JS values cannot say in C: the value's type for the option's kind (TypeError, in
+ * the words python/crossredis/client.py uses, naming the option as the core does) and a number
+ * that is no 64-bit integer. What the value may be is the core's to say: its message, as
+ * InvalidArgumentError, or as a RangeError (JS's class for a value out of its range, with the
+ * core's .code) when it is out of the option's range. */
+void SetOption(Napi::Env env, xr_client_config *config, const std::string &name, Napi::Value v) {
+  const xr_client_option_info *row = NULL;
+  for (size_t i = 0; (row = xr_client_option_info_at(i)) != NULL; i++) {
+    if (name == row->node_name) break;
+  }
+  if (!row) throw Napi::TypeError::New(env, "unknown option " + name);
+  std::string cname = row->name;
+  int rc;
+  switch (row->kind) {
+    case XR_OPTION_TEXT:
+    case XR_OPTION_SECRET: {
+      if (!v.IsString()) throw Napi::TypeError::New(env, cname + " must be a string, not " + JsKind(v));
+      std::string text = Wtf8(v);
+      rc = xr_client_config_set_text(config, row->name, text.data(), text.size());
+      break;
+    }
+    case XR_OPTION_INTEGER: {
+      if (!v.IsNumber()) throw Napi::TypeError::New(env, cname + " must be an integer, not " + JsKind(v));
+      double d = v.As<Napi::Number>().DoubleValue();
+      bool in64 = d >= -9223372036854775808.0 && d < 9223372036854775808.0;
+      if (d - d != 0 || (in64 && (double)(int64_t)d != d)) { /* NaN, an infinity, a fraction */
+        throw Napi::TypeError::New(env, cname + " must be an integer, not " + v.ToString().Utf8Value());
+      }
+      if (!in64) { /* every double this large is a whole number: written exactly */
+        char digits[400];
+        snprintf(digits, sizeof digits, "%.0f", d);
+        throw xr_js_error_of(env, XR_EINVAL, (cname + ": " + digits + " is out of range for a 64-bit integer").c_str());
+      }
+      rc = xr_client_config_set_integer(config, row->name, (int64_t)d);
+      break;
+    }
+    default:
+      if (!v.IsBoolean()) throw Napi::TypeError::New(env, cname + " must be a boolean, not " + JsKind(v));
+      rc = xr_client_config_set_boolean(config, row->name, v.As<Napi::Boolean>().Value());
+      break;
+  }
+  if (rc == XR_ERANGE) {
+    Napi::Error e = Napi::RangeError::New(env, xr_error_last()->message);
+    e.Value().Set("code", Napi::Number::New(env, rc));
+    e.Value().Set("codeName", Napi::String::New(env, xr_error_name(rc)));
+    throw e;
+  }
+  if (rc < 0) throw xr_js_error_of(env, rc, xr_error_last()->message);
+}
+
+/* Opens a client as a configuration says, with its loop connection, on the thread pool. */
+class ClientOpen : public Work {
+ public:
+  ClientOpen(Napi::Env env, Napi::Value config) : Work(env, EnvState::Of(env)), config_(ConfigArg(env, config)->config) {}
 
   Napi::Value Start() {
     Napi::Value p(Napi::Env(env_), deferred_.Make(env_));
@@ -1744,28 +1832,8 @@ class ClientOpen : public Work {
   }
 
  private:
-  static void Str(Napi::Env env, Napi::Object o, const char *name, OptString &out) {
-    Napi::Value v = o.Get(name);
-    if (v.IsUndefined() || v.IsNull()) return;
-    out.value = Utf8(env, v, name);
-    out.set = true;
-  }
-  static int Int(Napi::Env env, Napi::Object o, const char *name) {
-    Napi::Value v = o.Get(name);
-    if (v.IsUndefined() || v.IsNull()) return -1;
-    int64_t n = I64(env, v, name);
-    if (n < 0 || n > INT32_MAX) throw Napi::RangeError::New(env, std::string(name) + " must be from 0 to 2147483647");
-    return (int)n;
-  }
-
-  /* TLS when the URL is rediss:// or the caller gave any TLS option (insecure 0: TLS, verified,
-   * against the CA given or the system's roots). */
   void Execute() override {
-    int insecure = insecure_ >= 0 ? insecure_ : (tls_ ? 0 : -1);
-    int rc = xr_binding_client_open(&client_, url_.get(), connect_timeout_, command_timeout_, pool_size_,
-                                    username_.get(), password_.get(), db_, client_name_.get(), ca_file_.get(),
-                                    ca_pem_.get(), cert_file_.get(), key_file_.get(), cert_pem_.get(), key_pem_.get(),
-                                    server_name_.get(), insecure);
+    int rc = xr_tls_client_open_config(&client_, config_.get());
     if (rc < 0) {
       failure_.take(rc);
       return;
@@ -1795,10 +1863,7 @@ class ClientOpen : public Work {
 
   Deferred deferred_;
   Failure failure_;
-  OptString url_, username_, password_, client_name_, ca_file_, ca_pem_, cert_file_, key_file_, cert_pem_, key_pem_,
-      server_name_;
-  int connect_timeout_ = -1, command_timeout_ = -1, pool_size_ = -1, db_ = -1, insecure_ = -1;
-  bool tls_ = false;
+  std::shared_ptr<xr_client_config> config_;
   xr_client *client_ = NULL;
   xr_loop_conn *loop_ = NULL;
 };
@@ -2001,8 +2066,25 @@ class ClientRun : public BatchRun {
 
 /* ---- the functions SWIG wraps ------------------------------------------------------------------- */
 
-Napi::Value xr_js_client_open(Napi::Value options) {
-  return (new ClientOpen(options.Env(), options))->Start();
+Napi::Value xr_js_client_config_new(Napi::Value unused) {
+  Napi::Env env = unused.Env();
+  xr_client_config *config = NULL;
+  int rc = xr_client_config_new(&config);
+  if (rc < 0) throw xr_js_error_of(env, rc, xr_error_last()->message);
+  ConfigBox *box = new ConfigBox{std::shared_ptr<xr_client_config>(config, xr_client_config_free)};
+  Napi::External<ConfigBox> ext = Napi::External<ConfigBox>::New(env, box, ConfigBox::Finalize);
+  napi_type_tag_object(env, ext, &kConfigTag);
+  return ext;
+}
+
+void xr_js_client_config_set(Napi::Value config, Napi::Value name, Napi::Value value) {
+  Napi::Env env = config.Env();
+  ConfigBox *box = ConfigArg(env, config);
+  SetOption(env, box->config.get(), Utf8(env, name, "the option's name"), value);
+}
+
+Napi::Value xr_js_client_open(Napi::Value config) {
+  return (new ClientOpen(config.Env(), config))->Start();
 }
 
 Napi::Value xr_js_client_run(Napi::Value client, Napi::Value commands, Napi::Value buffers) {
@@ -2040,13 +2122,13 @@ Napi::Value xr_js_chat_new(Napi::Value client, Napi::Value options) {
     token_prefix.value = o.Get("tokenPrefix").As<Napi::String>().Utf8Value();
     token_prefix.set = true;
   }
-  xr_chat_options co = XR_CHAT_OPTIONS_INIT;
-  co.key_prefix = prefix.get();
-  co.empty_prefix = o.Get("keepEmptyPrefix").ToBoolean().Value() ? XR_CHAT_EMPTY_PREFIX_KEEP : XR_CHAT_EMPTY_PREFIX_DEFAULT;
-  co.token_prefix = token_prefix.get();
-  co.token_suffix = (xr_token_suffix)I64(env, o.Get("tokenSuffix"), "tokenSuffix");
-  co.json = (xr_json_dialect)I64(env, o.Get("json"), "json");
-  co.queue = (xr_chat_queue_dialect)I64(env, o.Get("queue"), "queue");
+  /* the enums' values as the JS layer read them from this addon (the headers'); absent: 0, the default */
+  auto value = [&](const char *name) -> int {
+    Napi::Value v = o.Get(name);
+    return v.IsUndefined() ? 0 : (int)I64(env, v, name);
+  };
+  xr_chat_options co = xr_binding_chat_options(prefix.get(), value("emptyPrefix"), token_prefix.get(),
+                                               value("tokenSuffix"), value("json"), value("queue"));
   xr_chat *chat = NULL;
   int rc = xr_chat_new(&chat, c->Client(), &co);
   if (rc < 0) throw xr_js_error_of(env, rc, xr_error_last()->message);

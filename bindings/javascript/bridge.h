@@ -27,6 +27,8 @@ extern "C" {
 #include "crossredis/chat.h"
 #include "crossredis/client.h"
 #include "crossredis/loop.h"
+#include "crossredis/config.h"
+#include "crossredis/tls.h"
 }
 
 /* Implemented in javascript.i. */
@@ -40,11 +42,19 @@ Napi::Error xr_js_error_of(Napi::Env env, int code, const char *message);
 /* Registers this environment's error classes (an object keyed by code) and its cleanup hook. */
 void xr_js_set_error_classes(Napi::Value classes);
 
-/* Opens a client (connects, authenticates, PINGs) and its loop connection off the JS thread: a
- * Promise of the client's handle. `options` holds url, connectTimeoutMs, commandTimeoutMs,
- * poolSize, username, password, db, clientName, tls (true: TLS even for a redis:// URL), caFile,
- * caPem, certFile, keyFile, certPem, keyPem, serverName, insecure. */
-Napi::Value xr_js_client_open(Napi::Value options);
+/* A client configuration (xr_client_config) as a JS External, every option at its default. */
+Napi::Value xr_js_client_config_new(Napi::Value unused);
+
+/* Sets the option Node spells `name` (client_options.def: "poolSize", "tls.caFile") to `value`, a
+ * string, number or boolean by the option's kind: a TypeError for another type (naming the option
+ * as the core does: "pool_size must be an integer, not string"), else the core's verdict thrown
+ * (InvalidArgumentError; a RangeError with the core's message and .code for an integer outside
+ * the option's range). JS thread. */
+void xr_js_client_config_set(Napi::Value config, Napi::Value name, Napi::Value value);
+
+/* Opens a client as the configuration says (connects, authenticates, PINGs; TLS when it asks for
+ * it) and its loop connection, off the JS thread: a Promise of the client's handle. */
+Napi::Value xr_js_client_open(Napi::Value config);
 
 /* Runs commands (an Array of argument Arrays: strings, Buffers, Uint8Arrays, numbers, bigints) as
  * one pipeline: a Promise of an Array of replies or Error objects. Bulk strings come back as
@@ -62,9 +72,10 @@ void xr_js_client_cancel(Napi::Value client);
  * ClientClosedError. */
 void xr_js_client_close(Napi::Value client);
 
-/* Makes a Chat SDK adapter over a client: options {keyPrefix, keepEmptyPrefix, tokenPrefix,
- * tokenSuffix, json, queue} (the numbers of xr_token_suffix, xr_json_dialect,
- * xr_chat_queue_dialect). Throws the core's error. */
+/* Makes a Chat SDK adapter over a client: options {keyPrefix, emptyPrefix, tokenPrefix,
+ * tokenSuffix, json, queue}, the numbers the values of xr_chat_empty_prefix, xr_token_suffix,
+ * xr_json_dialect and xr_chat_queue_dialect as this addon exports them (absent: 0, the default).
+ * Throws the core's error. */
 Napi::Value xr_js_chat_new(Napi::Value client, Napi::Value options);
 
 /* The adapter's key prefix. */

@@ -205,6 +205,7 @@ static bool xr_js_argv_fill(Napi::Env env, xr_js_argv &a, Napi::Value v) {
 }
 %enddef
 XR_JS_OUT_HANDLE(xr_client)
+XR_JS_OUT_HANDLE(xr_client_config)
 XR_JS_OUT_HANDLE(xr_chat)
 XR_JS_OUT_HANDLE(xr_chat_batch)
 XR_JS_OUT_HANDLE(xr_chat_watchdog)
@@ -361,7 +362,9 @@ static void xr_js_throw_entry(Napi::Env env, int code, const xr_chat_queue_entry
 %typemap(in) Napi::Value "$1 = $input;"
 %typemap(out) Napi::Value "$result = $1;"
 void xr_js_set_error_classes(Napi::Value classes);
-Napi::Value xr_js_client_open(Napi::Value options);
+Napi::Value xr_js_client_config_new(Napi::Value unused);
+void xr_js_client_config_set(Napi::Value config, Napi::Value name, Napi::Value value);
+Napi::Value xr_js_client_open(Napi::Value config);
 Napi::Value xr_js_client_run(Napi::Value client, Napi::Value commands, Napi::Value buffers);
 Napi::Value xr_js_client_address(Napi::Value client);
 void xr_js_client_cancel(Napi::Value client);

@@ -288,6 +288,7 @@ void xr_py_set_error_classes(PyObject *classes) {
 }
 %enddef
 XR_PY_OUT_HANDLE(xr_client)
+XR_PY_OUT_HANDLE(xr_client_config)
 XR_PY_OUT_HANDLE(xr_chat)
 XR_PY_OUT_HANDLE(xr_chat_batch)
 XR_PY_OUT_HANDLE(xr_chat_watchdog)

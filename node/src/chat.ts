@@ -107,9 +107,13 @@ const Op = ((): Readonly<Record<(typeof WIRE)[number], number>> => {
 /** createRedisState's mark on options whose url it read from the environment. */
 const URL_FROM_ENV = Symbol("crossredis.urlFromEnv");
 
-const SUFFIX = { base36: 1, hex32: 2 } as const;
-const JSON_DIALECT = { js: 1, python: 2 } as const;
-const QUEUE = { ts: 1, python: 2, both: 3 } as const;
+// Node's names of the core's enums, their values from its headers (token.h, json.h, chat.h)
+const SUFFIX: Readonly<Record<string, number>> = { base36: native.XR_TOKEN_BASE36, hex32: native.XR_TOKEN_HEX32 };
+const JSON_DIALECT: Readonly<Record<string, number>> = { js: native.XR_JSON_JS, python: native.XR_JSON_PYTHON };
+const QUEUE: Readonly<Record<string, number>> = {
+  ts: native.XR_CHAT_QUEUE_TS, python: native.XR_CHAT_QUEUE_PYTHON, both: native.XR_CHAT_QUEUE_BOTH,
+};
+const has = (table: object, name: unknown): boolean => typeof name === "string" && Object.hasOwn(table, name);
 
 function json(name: string, v: unknown): string {
   const s = JSON.stringify(v);
@@ -164,14 +168,15 @@ export class RedisStateAdapter {
     const suffix = options.tokenSuffix ?? "base36";
     const dialect = options.json ?? "js";
     const queue = options.queueEntries ?? "ts";
-    if (!(suffix in SUFFIX)) throw new TypeError(`tokenSuffix must be "base36" or "hex32", got ${String(suffix)}`);
-    if (!(dialect in JSON_DIALECT)) throw new TypeError(`json must be "js" or "python", got ${String(dialect)}`);
-    if (!(queue in QUEUE)) throw new TypeError(`queueEntries must be "ts", "python" or "both", got ${String(queue)}`);
-    const tokenPrefix = cText("token_prefix", options.tokenPrefix ?? flavour.token, "tokenPrefix"); // the core checks its characters
+    if (!has(SUFFIX, suffix)) throw new TypeError(`tokenSuffix must be "base36" or "hex32", got ${String(suffix)}`);
+    if (!has(JSON_DIALECT, dialect)) throw new TypeError(`json must be "js" or "python", got ${String(dialect)}`);
+    if (!has(QUEUE, queue)) throw new TypeError(`queueEntries must be "ts", "python" or "both", got ${String(queue)}`);
+    // a C string: no NUL, no lone surrogate; what it may hold is the core's rule
+    const tokenPrefix = cText("token_prefix", options.tokenPrefix ?? flavour.token, "tokenPrefix");
     this.#wire = { tokenPrefix, tokenSuffix: suffix, json: dialect, queueEntries: queue, keepEmptyPrefix: keep };
     // the core's checks of the options (glob characters in the key prefix, the token prefix's
-    // characters), now rather than at connect()
-    native.xr_binding_chat_check(this.keyPrefix, keep ? 1 : 0, tokenPrefix, SUFFIX[suffix], JSON_DIALECT[dialect], QUEUE[queue]);
+    // length and characters), now rather than at connect()
+    native.xr_binding_chat_check(this.keyPrefix, this.#emptyPrefix(), tokenPrefix, SUFFIX[suffix], JSON_DIALECT[dialect], QUEUE[queue]);
     this.#pipeline = new Pipeline<unknown[]>((ops) => this.#run(ops), (e) => this.#failed(e),
       (r) => r instanceof ConnectionError && this.#failed(r));
   }
@@ -183,7 +188,7 @@ export class RedisStateAdapter {
       const connecting = (async () => {
         const client = await this.client.handle();
         this.#chat = native.xr_js_chat_new(client, {
-          keyPrefix: this.keyPrefix, keepEmptyPrefix: this.#wire.keepEmptyPrefix, tokenPrefix: this.#wire.tokenPrefix,
+          keyPrefix: this.keyPrefix, emptyPrefix: this.#emptyPrefix(), tokenPrefix: this.#wire.tokenPrefix,
           tokenSuffix: SUFFIX[this.#wire.tokenSuffix], json: JSON_DIALECT[this.#wire.json], queue: QUEUE[this.#wire.queueEntries],
         });
         this.#disconnecting = false;
@@ -377,6 +382,11 @@ export class RedisStateAdapter {
 
   [inspect.custom](depth: number, opts: object): string {
     return `${this.constructor.name} ${inspect(this.toJSON(), opts)}`;
+  }
+
+  /** The core's rule for an empty keyPrefix (xr_chat_empty_prefix), its value from the header. */
+  #emptyPrefix(): number {
+    return this.#wire.keepEmptyPrefix ? native.XR_CHAT_EMPTY_PREFIX_KEEP : native.XR_CHAT_EMPTY_PREFIX_DEFAULT;
   }
 
   #connected(): Handle {

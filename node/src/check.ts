@@ -1,6 +1,8 @@
-// Argument conversion shared by the client and the adapters. The core checks values and names
-// them (its InvalidArgumentError messages reach the caller unchanged); here only what cannot
-// reach it is refused, with the texts the Python binding uses for the same inputs:
+// Argument conversion shared by the client's commands and the adapters (the client's options go to
+// the core one by one, converted by the addon: bindings/javascript/bridge.cc, SetOption). The core
+// checks values and names them (its InvalidArgumentError messages reach the caller unchanged);
+// here only what cannot reach it is refused, with the texts the Python binding uses for the same
+// inputs:
 //   a number that is not an integer            TypeError
 //   an integer outside [-2^63, 2^63)           InvalidArgumentError "<name>: <value> is out of range for a 64-bit integer"
 //   a string with a lone surrogate             InvalidArgumentError "<name>: not valid Unicode (a lone surrogate U+D83D at index 3)"

@@ -6,7 +6,7 @@ import { inspect } from "node:util";
 import { native, type Handle } from "./native";
 import { ClientClosedError, InvalidArgumentError } from "./errors";
 import { Pipeline } from "./pipeline";
-import { cText, text } from "./check";
+import { text } from "./check";
 import { redactUrl, scrubUrlMessage } from "./redact";
 
 /** TLS settings. Giving `tls` at all (even `{}`) means TLS, as a `rediss://` URL does; the server's
@@ -56,77 +56,72 @@ export type Argument = string | Buffer | Uint8Array | number | bigint;
 
 type Command = { args: Argument[]; buffers: boolean };
 
-const INT_OPTIONS = ["connectTimeoutMs", "commandTimeoutMs", "poolSize", "db"] as const;
-// option -> the core's name of it (for InvalidArgumentError messages)
-const STRING_OPTIONS = { url: "url", username: "username", password: "password", clientName: "client_name" } as const;
-const TLS_STRINGS = { caFile: "ca_file", caPem: "ca_pem", certFile: "cert_file", keyFile: "key_file", certPem: "cert_pem",
-  keyPem: "key_pem", serverName: "server_name" } as const;
+/** The kind of each of the core's client options (core/include/crossredis/client_options.def)
+ * by Node's name of it ("poolSize", "tls.keyPem"): `options` hides the secret ones. */
+const KINDS: ReadonlyMap<string, number> = (() => {
+  const kinds = new Map<string, number>();
+  for (let i = 0, row; (row = native.xr_client_option_info_at(i)) !== null; i++) kinds.set(row.node_name, row.kind);
+  return kinds;
+})();
 
-function checkOptions(o: ClientOptions): Record<string, unknown> {
-  if (typeof o !== "object" || o === null) throw new TypeError("createClient: options must be a URL string or an object");
-  const flat: Record<string, unknown> = {};
-  for (const k of Object.keys(o)) {
-    if (!(k in STRING_OPTIONS) && !(INT_OPTIONS as readonly string[]).includes(k) && k !== "tls") {
-      throw new TypeError(`createClient: unknown option ${k}`);
-    }
-  }
-  for (const [k, name] of Object.entries(STRING_OPTIONS)) {
-    const v = o[k as keyof typeof STRING_OPTIONS];
-    if (v === undefined || v === null) continue;
-    flat[k] = cText(name, v, `createClient: ${k}`);
-  }
-  for (const k of INT_OPTIONS) {
-    const v = o[k];
-    if (v === undefined || v === null) continue;
-    if (typeof v !== "number") throw new TypeError(`createClient: ${k} must be a number`);
-    if (!Number.isInteger(v) || v < 0 || v > 2147483647) throw new RangeError(`createClient: ${k} must be an integer from 0 to 2147483647`);
-    flat[k] = v;
-  }
-  const tls = o.tls;
-  if (tls !== undefined && tls !== null && tls !== false) {
-    if (tls !== true && typeof tls !== "object") throw new TypeError("createClient: tls must be an object (or true)");
-    flat.tls = true; // any TLS option means TLS, verified unless insecure
-    if (typeof tls === "object") {
-      for (const k of Object.keys(tls)) {
-        if (!(k in TLS_STRINGS) && k !== "insecure") throw new TypeError(`createClient: unknown option tls.${k}`);
-      }
-      for (const [k, name] of Object.entries(TLS_STRINGS)) {
-        const v = tls[k as keyof typeof TLS_STRINGS];
-        if (v === undefined || v === null) continue;
-        flat[k] = cText(name, v, `createClient: tls.${k}`);
-      }
-      if (tls.insecure !== undefined && typeof tls.insecure !== "boolean") {
-        throw new TypeError("createClient: tls.insecure must be a boolean");
-      }
-      if (tls.insecure !== undefined) flat.insecure = tls.insecure;
-    }
-  }
-  return flat;
-}
-
-/** The URL as the core will read it (a bad one fails here, at construction), its error without
- * any piece of the password; `source` names where it came from (REDIS_URL). */
-export function checkUrl(url: string, source: string | null): void {
+/** The URL set on `config`; its errors lose any quoted piece of the password and name where it
+ * came from (`source`: REDIS_URL). */
+function setUrl(config: Handle, url: unknown, source: string | null): void {
   try {
-    native.xr_binding_url_check(url);
+    native.xr_js_client_config_set(config, "url", url);
   } catch (e) {
-    if (!(e instanceof InvalidArgumentError)) throw e;
+    if (!(e instanceof InvalidArgumentError) || typeof url !== "string") throw e;
     const message = scrubUrlMessage(e.message, url);
     throw new InvalidArgumentError(source ? `${source}: ${message}` : message);
   }
 }
 
-/** What `options` shows of a client's options: the URL's password as ***, the password and a
- * private key as ***. */
-function shown(o: ClientOptions, url: string | undefined): Readonly<ClientOptions> {
-  const out: ClientOptions = { ...o };
-  if (url !== undefined) out.url = redactUrl(url);
-  if (out.password !== undefined && out.password !== null) out.password = "***";
-  if (out.tls && typeof out.tls === "object") {
-    out.tls = { ...out.tls };
-    if (out.tls.keyPem !== undefined && out.tls.keyPem !== null) out.tls.keyPem = "***";
-    Object.freeze(out.tls);
+/** The core's configuration of `o`: each option the caller gave goes to the core as it is (a
+ * missing one is undefined or null), which judges it; here only the shape of Node's options (the
+ * nested `tls`, the URL from REDIS_URL). */
+function configure(o: ClientOptions, urlFrom: string | null): { config: Handle; url: string | undefined } {
+  if (typeof o !== "object" || o === null) throw new TypeError("createClient: options must be a URL string or an object");
+  const config = native.xr_js_client_config_new(null);
+  let url: string | undefined;
+  for (const [key, value] of Object.entries(o)) {
+    if (value === undefined || value === null) continue;
+    if (key === "url") {
+      setUrl(config, value, urlFrom);
+      url = value as string;
+    } else if (key === "tls") {
+      if (value === false) continue;
+      if (value !== true && typeof value !== "object") throw new TypeError("createClient: tls must be an object (or true)");
+      const tls = (value === true ? {} : value) as Record<string, unknown>;
+      for (const [k, v] of Object.entries(tls)) {
+        if (v !== undefined && v !== null) native.xr_js_client_config_set(config, `tls.${k}`, v);
+      }
+      // tls given at all means TLS, verified unless insecure says otherwise
+      if (tls.insecure === undefined || tls.insecure === null) native.xr_js_client_config_set(config, "tls.insecure", false);
+    } else {
+      if (key.includes(".")) throw new TypeError(`unknown option ${key}`); // "tls.caFile" goes inside tls
+      native.xr_js_client_config_set(config, key, value);
+    }
   }
+  if (url === undefined && process.env.REDIS_URL) {
+    url = process.env.REDIS_URL;
+    setUrl(config, url, "REDIS_URL");
+  }
+  return { config, url };
+}
+
+/** What `options` shows of a client's options: the URL's password as ***, a secret option
+ * (password, tls.keyPem) as ***. */
+function shown(o: ClientOptions, url: string | undefined): Readonly<ClientOptions> {
+  const hide = (group: string, from: Record<string, unknown>): Record<string, unknown> => {
+    const out: Record<string, unknown> = { ...from };
+    for (const [k, v] of Object.entries(out)) {
+      if (v !== undefined && v !== null && KINDS.get(group + k) === native.XR_OPTION_SECRET) out[k] = "***";
+    }
+    return out;
+  };
+  const out = hide("", o as Record<string, unknown>) as ClientOptions;
+  if (url !== undefined) out.url = redactUrl(url);
+  if (out.tls && typeof out.tls === "object") out.tls = Object.freeze(hide("tls.", out.tls as Record<string, unknown>));
   return Object.freeze(out);
 }
 
@@ -146,7 +141,7 @@ function checkArgs(args: Argument[]): void {
 export class Client {
   /** The options given, with the URL's password, the password and a private key as ***. */
   readonly options: Readonly<ClientOptions>;
-  #flat: Record<string, unknown>;
+  #config: Handle; // the core's configuration, checked when made
   #url: string; // redacted
   #handle: Handle | null = null; // the native client (freed by the addon once closed and unused)
   #opening: Promise<void> | null = null;
@@ -157,14 +152,9 @@ export class Client {
   /** `urlFrom` (internal): the environment variable the URL was read from, for its errors. */
   constructor(options: string | ClientOptions = {}, urlFrom: string | null = null) {
     const o: ClientOptions = typeof options === "string" ? { url: options } : options;
-    this.#flat = checkOptions(o);
-    let source = this.#flat.url === undefined ? null : urlFrom;
-    if (this.#flat.url === undefined && process.env.REDIS_URL) {
-      this.#flat.url = cText("REDIS_URL", process.env.REDIS_URL);
-      source = "REDIS_URL";
-    }
-    if (this.#flat.url !== undefined) checkUrl(this.#flat.url as string, source);
-    this.#url = redactUrl((this.#flat.url as string | undefined) ?? "redis://127.0.0.1:6379");
+    const { config, url } = configure(o, urlFrom);
+    this.#config = config;
+    this.#url = redactUrl(url ?? "redis://127.0.0.1:6379");
     this.options = shown(o, o.url);
   }
 
@@ -173,7 +163,7 @@ export class Client {
   connect(): Promise<this> {
     if (this.#closed) return Promise.reject(new ClientClosedError("client is closed"));
     if (!this.#opening) {
-      this.#opening = native.xr_js_client_open(this.#flat).then((handle) => {
+      this.#opening = native.xr_js_client_open(this.#config).then((handle) => {
         if (this.#closed) { // closed while connecting
           native.xr_js_client_close(handle);
           throw new ClientClosedError("client is closed");

@@ -23,16 +23,19 @@ export interface OpInfo {
 export interface Native {
   xr_js_set_error_classes(classes: object): void;
   xr_error_info_at(i: number): { code: number; name: string; class_name: string; parent_class: string; description: string } | null;
-  xr_binding_url_check(url: string): number;
   xr_binding_url_redact(url: string): string;
-  xr_binding_chat_check(keyPrefix: string, keepEmptyPrefix: number, tokenPrefix: string, tokenSuffix: number, json: number,
+  xr_binding_chat_check(keyPrefix: string, emptyPrefix: number, tokenPrefix: string, tokenSuffix: number, json: number,
     queue: number): number;
-  xr_js_client_open(options: object): Promise<Handle>;
+  /** Row i of core/include/crossredis/client_options.def; null past the last. */
+  xr_client_option_info_at(i: number): { name: string; node_name: string; kind: number } | null;
+  xr_js_client_config_new(unused: null): Handle;
+  xr_js_client_config_set(config: Handle, name: string, value: unknown): void;
+  xr_js_client_open(config: Handle): Promise<Handle>;
   xr_js_client_run(client: Handle, commands: unknown[][], buffers: boolean): Promise<unknown[]>;
   xr_js_client_address(client: Handle): string | null;
   xr_js_client_cancel(client: Handle): void;
   xr_js_client_close(client: Handle): void;
-  xr_js_chat_new(client: Handle, options: { keyPrefix: string; keepEmptyPrefix: boolean; tokenPrefix: string;
+  xr_js_chat_new(client: Handle, options: { keyPrefix: string; emptyPrefix: number; tokenPrefix: string;
     tokenSuffix: number; json: number; queue: number }): Handle;
   xr_js_chat_key_prefix(chat: Handle): string | null;
   xr_js_chat_ops(unused?: unknown): OpInfo[];
@@ -46,6 +49,20 @@ export interface Native {
   xr_binding_token_shape(token: string): string;
   xr_token_origins(token: string): number;
   xr_token_origin_name(origin: number): string;
+  // the enums' values, from the core's headers (token.h, json.h, chat.h, config.h)
+  readonly XR_TOKEN_BASE36: number;
+  readonly XR_TOKEN_HEX32: number;
+  readonly XR_JSON_JS: number;
+  readonly XR_JSON_PYTHON: number;
+  readonly XR_CHAT_QUEUE_TS: number;
+  readonly XR_CHAT_QUEUE_PYTHON: number;
+  readonly XR_CHAT_QUEUE_BOTH: number;
+  readonly XR_CHAT_EMPTY_PREFIX_DEFAULT: number;
+  readonly XR_CHAT_EMPTY_PREFIX_KEEP: number;
+  readonly XR_OPTION_TEXT: number;
+  readonly XR_OPTION_SECRET: number;
+  readonly XR_OPTION_INTEGER: number;
+  readonly XR_OPTION_BOOLEAN: number;
 }
 
 function load(): Native {

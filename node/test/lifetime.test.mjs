@@ -135,11 +135,14 @@ describe("a client collected while a call runs", () => {
       import { createRequire } from "node:module";
       const native = createRequire(import.meta.url)(NATIVE);
       const xr = await import(XR);
-      const opts = { keyPrefix: "gc", keepEmptyPrefix: false, tokenPrefix: "redis", tokenSuffix: 1, json: 1, queue: 1 };
+      const opts = { keyPrefix: "gc", emptyPrefix: native.XR_CHAT_EMPTY_PREFIX_DEFAULT, tokenPrefix: "redis",
+        tokenSuffix: native.XR_TOKEN_BASE36, json: native.XR_JSON_JS, queue: native.XR_CHAT_QUEUE_TS };
+      const config = native.xr_js_client_config_new(null);
+      native.xr_js_client_config_set(config, "url", process.env.REDIS_URL);
       const other = xr.createClient();
       await other.command("SET", "gc:lock:t", "held", "PX", 300); // free again in 300 ms
       const tick = () => new Promise((r) => setImmediate(r));
-      let client = await native.xr_js_client_open({ url: process.env.REDIS_URL });
+      let client = await native.xr_js_client_open(config);
       let chat = native.xr_js_chat_new(client, opts);
       const wait = native.xr_js_chat_acquire_wait(chat, "t", 5000, 10000);
       await other.command("CLIENT", "PAUSE", "200", "WRITE");
@@ -238,8 +241,11 @@ describe("disconnect() and close() under long native calls", () => {
       await c.close();
       const r = await opening.then(() => "connected", (e) => e.name);
       // the bridge itself: a chat closed under its wait and a batch, a client closed under a batch
-      const h = await native.xr_js_client_open({ url: process.env.REDIS_URL });
-      const chat = native.xr_js_chat_new(h, { keyPrefix: "n", keepEmptyPrefix: false, tokenPrefix: "redis", tokenSuffix: 1, json: 1, queue: 1 });
+      const config = native.xr_js_client_config_new(null);
+      native.xr_js_client_config_set(config, "url", process.env.REDIS_URL);
+      const h = await native.xr_js_client_open(config);
+      const chat = native.xr_js_chat_new(h, { keyPrefix: "n", emptyPrefix: native.XR_CHAT_EMPTY_PREFIX_DEFAULT, tokenPrefix: "redis",
+        tokenSuffix: native.XR_TOKEN_BASE36, json: native.XR_JSON_JS, queue: native.XR_CHAT_QUEUE_TS });
       await admin.command("SET", "n:lock:t", "held", "PX", 60000);
       const wait = native.xr_js_chat_acquire_wait(chat, "t", 1000, 60000);
       await admin.command("CLIENT", "PAUSE", "200", "WRITE");

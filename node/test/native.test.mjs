@@ -17,12 +17,19 @@ const XR_ECONNECT = -3;
 const XR_ETLS = -7;
 const XR_EWRONGTYPE = -10;
 
-// Opens a client: url plus the TLS CA file (every other option at its default).
+// Opens a client: url plus the TLS CA file (every other option at its default, not set).
 function open(url, { caFile = null, connectTimeoutMs = -1 } = {}) {
-  const [rc, client] = native.xr_binding_client_open(url, connectTimeoutMs, -1, -1, null, null, -1, null, caFile,
-    null, null, null, null, null, null, -1); // -1: insecure not given (0 would ask for TLS)
-  assert.equal(rc, 0);
-  return client;
+  const [, config] = native.xr_client_config_new();
+  try {
+    native.xr_client_config_set_text(config, "url", url);
+    if (caFile !== null) native.xr_client_config_set_text(config, "ca_file", caFile);
+    if (connectTimeoutMs >= 0) native.xr_client_config_set_integer(config, "connect_timeout_ms", connectTimeoutMs);
+    const [rc, client] = native.xr_tls_client_open_config(config);
+    assert.equal(rc, 0);
+    return client;
+  } finally {
+    native.xr_client_config_free(config);
+  }
 }
 
 function mappedLibraries() {

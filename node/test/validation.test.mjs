@@ -5,6 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startRedis } from "./support/redis.mjs";
@@ -14,6 +15,23 @@ const xr = await import(DIST); // $XR_NODE_DIST: another build to compare with
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CASES = JSON.parse(readFileSync(join(here, "..", "..", "tests", "cases", "bad-arguments.json"), "utf8")).cases;
+const native = createRequire(import.meta.url)(join(here, "..", "build", "Release", "crossredis_native.node"));
+
+/** The core's client option names (client_options.def) -> Node's: "pool_size" -> "poolSize",
+ * "ca_file" -> "tls.caFile". */
+const NODE_NAMES = new Map();
+for (let i = 0, row; (row = native.xr_client_option_info_at(i)) !== null; i++) NODE_NAMES.set(row.name, row.node_name);
+
+/** A case's client options as Node's options object (a name the core does not have, as it is). */
+function clientOptions(args) {
+  const out = {};
+  for (const [name, value] of Object.entries(args)) {
+    const path = (NODE_NAMES.get(name) ?? name).split(".");
+    if (path.length === 2) out[path[0]] = { ...out[path[0]], [path[1]]: value };
+    else out[path[0]] = value;
+  }
+  return out;
+}
 const silent = { debug() {}, info() {}, warn() {}, error() {}, child() { return this; } };
 
 /** The case's operation with the core's argument names mapped to the Node method's. */
@@ -33,7 +51,9 @@ function call(s, op, a) {
 }
 
 function matches(c) {
-  return (e) => e instanceof xr[c.error] && e.message.includes(c.message) ||
+  const name = c.error_node ?? c.error;
+  const cls = xr[name] ?? globalThis[name];
+  return (e) => e instanceof cls && e.message.includes(c.message) ||
     assert.fail(`${c.op} ${JSON.stringify(c.args)}: ${e?.name}: ${e?.message}`);
 }
 
@@ -51,7 +71,11 @@ describe("bad arguments: the same words as Python (tests/cases/bad-arguments.jso
 
   for (const [i, c] of CASES.entries()) {
     test(`${c.op}-${i}: ${c.message}`, async () => {
-      if (c.op === "new") {
+      if (c.op === "client") { // refused when made, before anything connects
+        const { url = server.url, ...rest } = clientOptions(c.args);
+        assert.throws(() => xr.createClient({ url, ...rest }), matches(c));
+        assert.throws(() => xr.createRedisState({ url, clientOptions: rest, logger: silent }), matches(c), "an adapter's client");
+      } else if (c.op === "new") {
         const opts = { keyPrefix: c.args.key_prefix, tokenPrefix: c.args.token_prefix, logger: silent };
         assert.throws(() => xr.createRedisState({ url: server.url, ...opts }), matches(c), "refused when made");
         assert.throws(() => new xr.IoRedisStateAdapter({ client: check, ...opts }), matches(c));
@@ -116,6 +140,22 @@ describe("conversions", () => {
       assert.throws(() => xr.createClient({ url: server.url, tls: { [k]: "\udfff" } }), lone(name, 0, "DFFF"));
     }
     assert.throws(() => xr.createRedisState({ url: server.url, keyPrefix: "a\ud800" }), lone("key_prefix", 1, "D800"));
+  });
+
+  test("every client option of the core's table is one createClient takes, by its Node name; secrets hidden", () => {
+    const sample = { [native.XR_OPTION_TEXT]: "x", [native.XR_OPTION_SECRET]: "s3cret", [native.XR_OPTION_INTEGER]: 1,
+      [native.XR_OPTION_BOOLEAN]: true };
+    const all = clientOptions(Object.fromEntries([...NODE_NAMES.keys()].map((name, i) =>
+      [name, name === "url" ? server.url : sample[native.xr_client_option_info_at(i).kind]])));
+    assert.deepEqual(Object.keys(all).sort(), ["clientName", "commandTimeoutMs", "connectTimeoutMs", "db", "password",
+      "poolSize", "tls", "url", "username"]);
+    const c = xr.createClient(all); // made: every value taken; not connected
+    assert.equal(c.options.password, "***");
+    assert.equal(c.options.tls.keyPem, "***");
+    assert.equal(c.options.tls.caPem, "x");
+    assert.doesNotMatch(JSON.stringify(c.options), /s3cret/);
+    assert.throws(() => xr.createClient({ "tls.caFile": "x" }), /unknown option tls\.caFile/, "tls options go inside tls");
+    assert.throws(() => xr.createClient({ tls: { caFlie: "x" } }), /unknown option tls\.caFlie/);
   });
 
   test("a bad URL fails when the client or adapter is made; one from REDIS_URL is named", () => {

@@ -79,10 +79,12 @@ def not_connected(adapter_name: str) -> StateNotConnectedError:
 
 # ---- options ------------------------------------------------------------------------------------
 
+# Python's names of the core's enums, their values from its headers (token.h, json.h, chat.h)
 _TOKEN_SUFFIXES = {"hex32": _native.XR_TOKEN_HEX32, "base36": _native.XR_TOKEN_BASE36}
-_JSON_DIALECTS = {"python": 2, "js": 1}  # xr_json_dialect: XR_JSON_JS = 1, XR_JSON_PYTHON = 2
+_JSON_DIALECTS = {"python": _native.XR_JSON_PYTHON, "js": _native.XR_JSON_JS}
 _QUEUE_DIALECTS = {"python": _native.XR_CHAT_QUEUE_PYTHON, "ts": _native.XR_CHAT_QUEUE_TS,
                    "both": _native.XR_CHAT_QUEUE_BOTH}
+_EMPTY_PREFIX_KEPT = _native.XR_CHAT_EMPTY_PREFIX_KEEP  # the port keeps key_prefix "" as it is
 
 
 def _choice(name: str, value: str, table: dict[str, int]) -> int:
@@ -105,15 +107,16 @@ class Options:
     @classmethod
     def make(cls, key_prefix: str, token_prefix: str, token_suffix: str, json_dialect: str,
              queue_dialect: str) -> Options:
-        # types here; what the values may be is the core's to say (xr_chat_options_check)
-        if not isinstance(key_prefix, str):
+        # types and names here; what the values may be is the core's to say (xr_chat_options_check:
+        # the token prefix's length and characters, glob characters in the key prefix)
+        if not isinstance(key_prefix, str):  # None too, which the C conversion would take as "default"
             raise TypeError(f"key_prefix must be a str, not {type(key_prefix).__name__}")
         if not isinstance(token_prefix, str):
             raise TypeError(f"token_prefix must be a str, not {type(token_prefix).__name__}")
         o = cls(key_prefix, token_prefix, _choice("token_suffix", token_suffix, _TOKEN_SUFFIXES),
                 _choice("json_dialect", json_dialect, _JSON_DIALECTS),
                 _choice("queue_dialect", queue_dialect, _QUEUE_DIALECTS))
-        _native.xr_binding_chat_check(o.key_prefix, 1, o.token_prefix, o.token_suffix, o.json, o.queue)
+        _native.xr_binding_chat_check(o.key_prefix, _EMPTY_PREFIX_KEPT, o.token_prefix, o.token_suffix, o.json, o.queue)
         return o
 
 
@@ -131,8 +134,8 @@ class Core:
         self.owns_client = owns_client
         self._client_guard = client._guard
         handle = self._client_guard.call(
-            lambda c: _native.xr_binding_chat_new(c, o.key_prefix, 1, o.token_prefix, o.token_suffix, o.json,
-                                                  o.queue)[1])
+            lambda c: _native.xr_binding_chat_new(c, o.key_prefix, _EMPTY_PREFIX_KEPT, o.token_prefix,
+                                                  o.token_suffix, o.json, o.queue)[1])
         self._guard = Guard(handle, _native.xr_chat_free, "the state adapter")
 
     def enter(self) -> Any:

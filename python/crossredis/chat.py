@@ -65,7 +65,7 @@ from ._chatcore import (
     message_json,
     not_connected,
 )
-from .client import Client, check_client_options, redact_url
+from .client import Client, ClientConfig, redact_url
 from .errors import Error
 
 __all__ = [
@@ -109,7 +109,7 @@ class _Base:
         self._options = Options.make(key_prefix, token_prefix, token_suffix, json_dialect, queue_dialect)
         self._core: Core | None = None
         self._url: str | None = None
-        self._client_options = client_options
+        self._config: ClientConfig | None = None
         if client is not None:
             if not isinstance(client, Client):
                 raise TypeError(f"client must be a crossredis.Client, not {type(client).__name__}")
@@ -121,13 +121,8 @@ class _Base:
             resolved = url or os.environ.get("REDIS_URL")
             if not resolved:
                 raise ValueError("Redis url is required. Set REDIS_URL or provide url in options.")
-            check_client_options(client_options)
-            try:
-                _native.xr_binding_url_check(resolved)
-            except Error as e:
-                if url:
-                    raise
-                raise type(e)(f"REDIS_URL: {e}") from None
+            # the core checks the URL and every client option now, not when the adapter connects
+            self._config = ClientConfig(resolved, client_options, url_source=None if url else "REDIS_URL")
             self._url = resolved
             self._client = None
             self._owns_client = True
@@ -150,7 +145,8 @@ class _Base:
     def _open(self) -> Core:
         """Opens the client (when owned) and the native adapter; blocking."""
         if self._owns_client:
-            client = Client(self._url, **self._client_options)
+            assert self._config is not None
+            client = Client._from_config(self._config)
         else:
             assert self._client is not None
             client = self._client

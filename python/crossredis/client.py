@@ -3,15 +3,15 @@ safe to share between threads; every network call releases the GIL."""
 
 from __future__ import annotations
 
-import inspect
 import operator
 from types import TracebackType
 from typing import Any
 
 from . import _native
 from ._guard import Guard
+from .errors import Error, InvalidArgumentError
 
-__all__ = ["Client"]
+__all__ = ["Client", "ClientConfig"]
 
 
 def redact_url(url: str | None) -> str | None:
@@ -19,39 +19,76 @@ def redact_url(url: str | None) -> str | None:
     return None if url is None else _native.xr_binding_url_redact(url)
 
 
-def check_client_options(options: dict[str, Any]) -> None:
-    """TypeError for a keyword :class:`Client` does not take, when an adapter is made (not later,
-    when it connects)."""
-    unknown = sorted(set(options) - _CLIENT_OPTIONS)
-    if unknown:
-        raise TypeError(f"unexpected keyword argument {unknown[0]!r}: the Client options are "
-                        f"{', '.join(sorted(_CLIENT_OPTIONS))}")
+# The core's option table (core/include/crossredis/client_options.def): each option's kind.
+_KINDS: dict[str, int] = {}
+for _i in range(1 << 16):
+    _row = _native.xr_client_option_info_at(_i)
+    if _row is None:
+        break
+    _KINDS[_row.name] = _row.kind
+del _i, _row
 
-_INT_OPTIONS = ("connect_timeout_ms", "command_timeout_ms", "pool_size", "db")
-
-
-def _int_option(name: str, value: int | None) -> int:
-    if value is None:
-        return -1
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, not bool")
-    try:
-        n = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
-    if n < 0:
-        raise ValueError(f"{name} must be >= 0, not {n}")
-    if n > 2**31 - 1:
-        raise ValueError(f"{name} is too large: {n}")
-    return n
+_TEXTS = (_native.XR_OPTION_TEXT, _native.XR_OPTION_SECRET)
 
 
-def _str_option(name: str, value: str | None) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (bytes, bytearray)) and name in ("ca_pem", "cert_pem", "key_pem"):
-        return bytes(value).decode("ascii")
-    raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+def _set_option(handle: Any, name: str, value: Any) -> None:
+    """Hands one option to the core as the value it is; here only what a Python value cannot say
+    in C (its type for the option's kind, an int past 64 bits), in the words the Node binding
+    uses. What the value may be is the core's to say."""
+    kind = _KINDS.get(name)
+    if kind is None:
+        raise TypeError(f"unexpected keyword argument {name!r}: the Client options are "
+                        f"{', '.join(sorted(n for n in _KINDS if n != 'url'))}")
+    if kind in _TEXTS:
+        if isinstance(value, str):  # a lone surrogate travels as WTF-8, for the core to name it
+            data = value.encode("utf-8", "surrogatepass")
+        elif isinstance(value, (bytes, bytearray)):
+            data = bytes(value)
+        else:
+            raise TypeError(f"{name} must be a string, not {type(value).__name__}")
+        _native.xr_client_config_set_text(handle, name, data)
+    elif kind == _native.XR_OPTION_INTEGER:
+        if isinstance(value, bool):
+            raise TypeError(f"{name} must be an integer, not bool")
+        try:
+            n = operator.index(value)
+        except TypeError:
+            raise TypeError(f"{name} must be an integer, not {type(value).__name__}") from None
+        if not -(2**63) <= n < 2**63:
+            raise InvalidArgumentError(f"{name}: {n} is out of range for a 64-bit integer")
+        _native.xr_client_config_set_integer(handle, name, n)
+    else:
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be a boolean, not {type(value).__name__}")
+        _native.xr_client_config_set_boolean(handle, name, value)
+
+
+class ClientConfig:
+    """The core's configuration of a client (core/include/crossredis/config.h): each option given
+    (None: not given) handed to the core, which checks it now, so a bad option fails when a client
+    or an adapter is made, not when it connects. ``url_source`` names where the URL came from
+    (``REDIS_URL``) in its errors."""
+
+    __slots__ = ("_handle",)
+
+    def __init__(self, url: str | None, options: dict[str, Any], url_source: str | None = None) -> None:
+        self._handle = _native.xr_client_config_new()[1]
+        if url is not None:
+            try:
+                _set_option(self._handle, "url", url)
+            except Error as e:
+                if url_source is None:
+                    raise
+                raise type(e)(f"{url_source}: {e}") from None
+        for name, value in options.items():
+            if value is not None:
+                _set_option(self._handle, name, value)
+
+    def __del__(self) -> None:
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            self._handle = None
+            _native.xr_client_config_free(handle)
 
 
 class Client:
@@ -98,28 +135,19 @@ class Client:
         server_name: str | None = None,
         insecure: bool | None = None,
     ) -> None:
-        if url is not None and not isinstance(url, str):
-            raise TypeError(f"url must be a str, not {type(url).__name__}")
-        if insecure is not None and not isinstance(insecure, bool):
-            raise TypeError(f"insecure must be a bool, not {type(insecure).__name__}")
-        _, handle = _native.xr_binding_client_open(
-            url,
-            _int_option("connect_timeout_ms", connect_timeout_ms),
-            _int_option("command_timeout_ms", command_timeout_ms),
-            _int_option("pool_size", pool_size),
-            _str_option("username", username),
-            _str_option("password", password),
-            _int_option("db", db),
-            _str_option("client_name", client_name),
-            _str_option("ca_file", ca_file),
-            _str_option("ca_pem", ca_pem),
-            _str_option("cert_file", cert_file),
-            _str_option("key_file", key_file),
-            _str_option("cert_pem", cert_pem),
-            _str_option("key_pem", key_pem),
-            _str_option("server_name", server_name),
-            -1 if insecure is None else int(insecure),
-        )
+        # every parameter is an option of the core's table, named as it names them
+        given = {name: value for name, value in locals().items() if name in _KINDS}
+        self._open(ClientConfig(given.pop("url"), given))
+
+    @classmethod
+    def _from_config(cls, config: ClientConfig) -> Client:
+        """A client opened from a configuration made before (by an adapter, when it was made)."""
+        client = cls.__new__(cls)
+        client._open(config)
+        return client
+
+    def _open(self, config: ClientConfig) -> None:
+        _, handle = _native.xr_tls_client_open_config(config._handle)
         self._address: str = _native.xr_client_address(handle)
         # closing wakes the calls that wait inside (a blocking acquire, a wait for a connection)
         self._guard = Guard(handle, _native.xr_client_close, f"the client of {self._address}",
@@ -185,5 +213,3 @@ class Client:
         self._guard.leave()
 
 
-_CLIENT_OPTIONS = frozenset(name for name, p in inspect.signature(Client.__init__).parameters.items()
-                            if p.kind is p.KEYWORD_ONLY)

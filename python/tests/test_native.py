@@ -9,8 +9,13 @@ from crossredis import _native
 
 
 def open_client(url: str):
-    rc, client = _native.xr_binding_client_open(url, -1, -1, -1, None, None, -1, None, None, None, None, None,
-                                                None, None, None, -1)
+    """A client from a configuration holding the URL alone (every other option at its default)."""
+    _, config = _native.xr_client_config_new()
+    try:
+        assert _native.xr_client_config_set_text(config, "url", url.encode()) == 0
+        rc, client = _native.xr_tls_client_open_config(config)
+    finally:
+        _native.xr_client_config_free(config)
     assert rc == 0
     return client
 

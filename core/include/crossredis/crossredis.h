@@ -23,6 +23,7 @@
 #include "alloc.h"
 #include "chat.h"
 #include "client.h"
+#include "config.h"
 #include "error.h"
 #include "json.h"
 #include "keys.h"

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "client.h"
+#include "config.h"
 #include "export.h"
 
 #ifdef __cplusplus
@@ -43,6 +44,12 @@ XR_API void xr_tls_free(xr_tls *t);
  * the URL's ca_file, cert_file, key_file, server_name and insecure options, or from base->tls
  * when the URL names none of them. */
 XR_API int xr_tls_client_open_url(xr_client **out, const char *url, const xr_client_options *base);
+
+/* Opens a client as the configuration says (config.h), with TLS when it asks for it: a rediss://
+ * URL or any TLS option (ca_pem wins over ca_file; an option set wins over the URL's). The TLS
+ * configuration is made here and dropped once the client holds it, so a missing CA file or a key
+ * that does not match its certificate fails here (XR_ETLS naming the file). */
+XR_API int xr_tls_client_open_config(xr_client **out, const xr_client_config *c);
 
 #ifdef __cplusplus
 }

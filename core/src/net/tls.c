@@ -245,3 +245,20 @@ int xr_tls_client_open_url(xr_client **out, const char *url, const xr_client_opt
   xr_url_free(u);
   return rc;
 }
+
+int xr_tls_client_open_config(xr_client **out, const xr_client_config *c) {
+  if (!out || !c) return xr_fail(XR_EINVAL, "xr_tls_client_open_config: out and the configuration are required");
+  *out = NULL;
+  xr_client_options opts;
+  xr_tls_options to;
+  int rc = xr_client_config_resolve(c, &opts, &to);
+  if (rc < 0) return rc;
+  xr_tls *own = NULL;
+  if (rc == 1) {
+    if ((rc = xr_tls_new(&own, &to)) != XR_OK) return rc;
+    opts.tls = own;
+  }
+  rc = xr_client_open(out, &opts);
+  xr_tls_free(own); /* the client holds its own reference */
+  return rc;
+}

@@ -1,12 +1,12 @@
 /* Connection URLs: redis://, rediss:// and unix://. */
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crossredis/client.h"
 #include "base/internal.h"
+#include "net/config_internal.h"
 
 static int hexval(int c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -62,6 +62,13 @@ static int parse_int(int *out, const char *s, size_t n, long lo, long hi, const 
   return XR_OK;
 }
 
+/* An integer option of the query (or the db of the path) within the limits its row of
+ * client_options.def gives, the same the configuration's setter applies. */
+static int parse_option_int(int *out, const char *v, size_t n, xr_client_option_id id, const char *what, int quiet) {
+  const xr_client_option_info *row = xr_client_option_info_at(id);
+  return parse_int(out, v, n, (long)row->min, (long)row->max, what, quiet);
+}
+
 static int parse_bool(int *out, const char *v, const char *what, int quiet) {
   if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes")) *out = 1;
   else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no")) *out = 0;
@@ -77,10 +84,12 @@ static int parse_option(xr_url *u, const char *key, size_t klen, const char *val
 #define KEY(k) (klen == sizeof(k) - 1 && memcmp(key, k, klen) == 0)
   char **str = NULL;
   /* quiet: the value may be the tail of a password that held an unescaped '?' */
-  if (KEY("connect_timeout_ms")) rc = parse_int(&u->connect_timeout_ms, v, strlen(v), 0, INT_MAX, "connect_timeout_ms", quiet);
-  else if (KEY("timeout_ms")) rc = parse_int(&u->command_timeout_ms, v, strlen(v), 0, INT_MAX, "timeout_ms", quiet);
-  else if (KEY("pool_size")) rc = parse_int(&u->pool_size, v, strlen(v), 1, 4096, "pool_size", quiet);
-  else if (KEY("db")) rc = parse_int(&u->db, v, strlen(v), 0, INT_MAX, "db", quiet);
+  if (KEY("connect_timeout_ms"))
+    rc = parse_option_int(&u->connect_timeout_ms, v, strlen(v), XR_OPT_connect_timeout_ms, "connect_timeout_ms", quiet);
+  else if (KEY("timeout_ms"))
+    rc = parse_option_int(&u->command_timeout_ms, v, strlen(v), XR_OPT_command_timeout_ms, "timeout_ms", quiet);
+  else if (KEY("pool_size")) rc = parse_option_int(&u->pool_size, v, strlen(v), XR_OPT_pool_size, "pool_size", quiet);
+  else if (KEY("db")) rc = parse_option_int(&u->db, v, strlen(v), XR_OPT_db, "db", quiet);
   else if (KEY("insecure")) rc = parse_bool(&u->insecure, v, "insecure", quiet);
   else if (KEY("client_name")) str = &u->client_name;
   else if (KEY("ca_file")) str = &u->ca_file;
@@ -192,7 +201,7 @@ static int parse(xr_url *u, const char *url) {
     }
     if ((rc = parse_hostport(u, hp, (size_t)(rest + auth_len - hp), quiet))) return rc;
     if (slash && slash + 1 < rest + main_len &&
-        (rc = parse_int(&u->db, slash + 1, (size_t)(rest + main_len - slash - 1), 0, INT_MAX, "db", quiet)))
+        (rc = parse_option_int(&u->db, slash + 1, (size_t)(rest + main_len - slash - 1), XR_OPT_db, "db", quiet)))
       return rc;
   }
   return q ? parse_query(u, q + 1, quiet) : XR_OK;
