@@ -43,20 +43,20 @@ int xr_binding_watchdog_new(xr_chat_watchdog **out, xr_chat *s, const char *thre
 }
 
 int xr_binding_watchdog_tick(xr_chat_watchdog *w, int64_t now_ms, int *state) {
-  xr_chat_watchdog_state st = XR_WATCHDOG_HELD;
+  xr_chat_watchdog_state st = XR_CHAT_WATCHDOG_HELD;
   int rc = xr_chat_watchdog_tick(w, &st, now_ms);
   *state = (int)st;
   return rc;
 }
 
 const char *xr_binding_token_origin(const char *token, size_t len) {
-  return xr_token_origin_name(xr_token_origin_of(NULL, token, len));
+  return xr_chat_origin_name(xr_chat_origin_of(NULL, token, len));
 }
 
 const char *xr_binding_token_shape(const char *token, size_t len) {
-  xr_token_info info;
-  xr_token_origin origin = xr_token_origin_of(&info, token, len);
-  return xr_token_origin_name(origin == XR_ORIGIN_CROSSREDIS ? info.shape_of : origin);
+  xr_chat_token_info info;
+  xr_chat_origin origin = xr_chat_origin_of(&info, token, len);
+  return xr_chat_origin_name(origin == XR_CHAT_ORIGIN_CROSSREDIS ? info.shape_of : origin);
 }
 
 char *xr_binding_url_redact(const char *url) {

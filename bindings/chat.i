@@ -21,4 +21,10 @@
 %apply bool *OUTPUT { bool *acquired, bool *released, bool *extended, bool *subscribed, bool *stored, bool *found, bool *acked };
 %apply long long *OUTPUT { long long *depth, long long *moved };
 
+%ignore xr_chat_token_info;
+%ignore xr_chat_origin_of;
+%ignore xr_chat_origin_parse;
+%ignore xr_chat_origins_text;
+
+%include "crossredis/chat_origin.h"
 %include "crossredis/chat.h"

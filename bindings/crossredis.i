@@ -54,11 +54,7 @@
 %ignore xr_error_last;
 %ignore xr_error_clear;
 %ignore xr_error_set;
-%ignore xr_token_info;
 %ignore xr_token_make;
-%ignore xr_token_origin_of;
-%ignore xr_token_origin_parse;
-%ignore xr_token_origins_text;
 %ignore xr_random_bytes;
 %ignore xr_key_hash_span;
 %ignore xr_key_extract_tag;

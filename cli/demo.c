@@ -119,22 +119,22 @@ static int show_chat(xr_client *c, const char *prefix) {
   bool got = false, again = true, released = false;
   xr_chat_lock lock;
   if (xr_chat_acquire_lock(ts, &got, &lock, thread, tl, 30000) || !got) goto done;
-  xr_token_info info;
-  xr_token_origin_of(&info, lock.token, lock.token_len);
-  row("TS-shaped adapter acquires the lock", "%s (origin %s, shaped as %s)", lock.token, xr_token_origin_name(info.origin),
-      xr_token_origin_name(info.shape_of));
+  xr_chat_token_info info;
+  xr_chat_origin_of(&info, lock.token, lock.token_len);
+  row("TS-shaped adapter acquires the lock", "%s (origin %s, shaped as %s)", lock.token, xr_chat_origin_name(info.origin),
+      xr_chat_origin_name(info.shape_of));
   xr_chat_lock other;
   if (xr_chat_acquire_lock(py, &again, &other, thread, tl, 30000)) goto done;
   row("Python-shaped adapter tries the same lock", "%s", again ? "acquired (wrong!)" : "held elsewhere: not acquired");
   if (xr_chat_release_lock(ts, &released, thread, tl, lock.token, lock.token_len) || !released) goto done;
   if (xr_chat_acquire_lock(py, &got, &other, thread, tl, 30000) || !got) goto done;
-  xr_token_origin_of(&info, other.token, other.token_len);
-  row("after release, the Python-shaped one", "%s (shaped as %s)", other.token, xr_token_origin_name(info.shape_of));
+  xr_chat_origin_of(&info, other.token, other.token_len);
+  row("after release, the Python-shaped one", "%s (shaped as %s)", other.token, xr_chat_origin_name(info.shape_of));
   static const char upstream_ts[] = "redis_1795298426809_6ot9agkyks5";
   static const char upstream_py[] = "ioredis_1795298445821_605290f06e43cd9c42a41d407ba4e551";
   row("origin of captured upstream tokens", "%s, %s",
-      xr_token_origin_name(xr_token_origin_of(NULL, upstream_ts, sizeof upstream_ts - 1)),
-      xr_token_origin_name(xr_token_origin_of(NULL, upstream_py, sizeof upstream_py - 1)));
+      xr_chat_origin_name(xr_chat_origin_of(NULL, upstream_ts, sizeof upstream_ts - 1)),
+      xr_chat_origin_name(xr_chat_origin_of(NULL, upstream_py, sizeof upstream_py - 1)));
   static const char msg[] = "{\"_type\":\"chat:Message\",\"id\":\"1\",\"text\":\"h\xc3\xa9llo\"}";
   int64_t now = xr_time_now_ms();
   long long depth = 0;

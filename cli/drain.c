@@ -59,18 +59,18 @@ static void sleep_ms(double ms) {
 
 /* The locks `origin` may have taken in `all`, by index (in thread order); of them, in uidx, those
  * whose token may also be another writer's (*uncertain of them, those writers in *others). */
-static size_t of_origin(const xr_lock_list *all, xr_token_origin origin, size_t *idx, size_t *uidx, size_t *uncertain,
+static size_t of_origin(const xr_lock_list *all, xr_chat_origin origin, size_t *idx, size_t *uidx, size_t *uncertain,
                         unsigned *others) {
   size_t n = 0;
   *uncertain = 0;
   *others = 0;
   for (size_t i = 0; i < xr_lock_list_count(all); i++) {
     unsigned set = xr_lock_list_at(all, i)->origins;
-    if (!(set & XR_ORIGIN_BIT(origin))) continue;
+    if (!(set & XR_CHAT_ORIGIN_BIT(origin))) continue;
     idx[n++] = i;
     if (xr_lock_origins_uncertain(set)) {
       uidx[(*uncertain)++] = i;
-      *others |= set & ~XR_ORIGIN_BIT(origin);
+      *others |= set & ~XR_CHAT_ORIGIN_BIT(origin);
     }
   }
   return n;
@@ -90,8 +90,8 @@ static void print_threads(FILE *f, const xr_lock_list *all, const size_t *idx, s
 /* ", 1 of them possibly crossredis instead" when some of the locks may be another writer's. */
 static void print_uncertain(FILE *f, size_t uncertain, unsigned others) {
   if (!uncertain) return;
-  char text[XR_ORIGINS_TEXT_MAX];
-  xr_token_origins_text(others, text, sizeof text);
+  char text[XR_CHAT_ORIGINS_TEXT_MAX];
+  xr_chat_origins_text(others, text, sizeof text);
   fprintf(f, ", %zu of them possibly %s instead", uncertain, text);
 }
 
@@ -235,9 +235,9 @@ int cli_drain(int argc, char **argv) {
       return cli_usage_error("drain", drain_usage, "unexpected argument '%s'", argv[i]);
     }
   }
-  xr_token_origin origin;
+  xr_chat_origin origin;
   if (!origin_name) return cli_usage_error("drain", drain_usage, "--origin is required");
-  if (xr_token_origin_parse(&origin, origin_name) != 0)
+  if (xr_chat_origin_parse(&origin, origin_name) != 0)
     return cli_usage_error("drain", drain_usage, "--origin: %s", xr_error_last()->message);
   double timeout_s = 60;
   long interval_ms = 250;

@@ -58,13 +58,13 @@ static void print_table(const xr_lock_list *l, const char *prefix) {
     return;
   }
   char **threads = cli_xmalloc(n * sizeof *threads), **tokens = cli_xmalloc(n * sizeof *tokens);
-  char(*origins)[XR_ORIGINS_TEXT_MAX] = cli_xmalloc(n * sizeof *origins);
+  char(*origins)[XR_CHAT_ORIGINS_TEXT_MAX] = cli_xmalloc(n * sizeof *origins);
   int tw = 6, ow = 6;
   for (size_t i = 0; i < n; i++) {
     const xr_lock_entry *k = xr_lock_list_at(l, i);
     threads[i] = cli_text_escape(k->thread, k->thread_len);
     tokens[i] = cli_text_escape(k->token, k->token_len);
-    xr_token_origins_text(k->origins, origins[i], sizeof origins[i]);
+    xr_chat_origins_text(k->origins, origins[i], sizeof origins[i]);
     int w = (int)strlen(threads[i]), o = (int)strlen(origins[i]);
     if (w > tw) tw = w;
     if (o > ow) ow = o;
@@ -92,20 +92,20 @@ static void print_summary(const xr_lock_list *l) {
   size_t n = xr_lock_list_count_origins(l, sets, XR_LOCK_ORIGIN_SETS_MAX), locks = xr_lock_list_count(l);
   printf("\n%zu lock%s", locks, locks == 1 ? "" : "s");
   for (size_t k = 0; k < n; k++) {
-    char text[XR_ORIGINS_TEXT_MAX];
-    xr_token_origins_text(sets[k].origins, text, sizeof text);
+    char text[XR_CHAT_ORIGINS_TEXT_MAX];
+    xr_chat_origins_text(sets[k].origins, text, sizeof text);
     printf("%s%zu %s", k ? ", " : ": ", sets[k].n, text);
   }
   putchar('\n');
 }
 
-/* The writers of a set as JSON names, in the order xr_token_origins_text writes them. */
+/* The writers of a set as JSON names, in the order xr_chat_origins_text writes them. */
 static json_t *origin_names(unsigned origins) {
   json_t *a = json_array();
-  for (unsigned k = 0; k <= XR_ORIGIN_CROSSREDIS + 1; k++) {
-    unsigned o = k == 0 ? (unsigned)XR_ORIGIN_CROSSREDIS : k - 1;
-    if ((k > 0 && o == (unsigned)XR_ORIGIN_CROSSREDIS) || !(origins & XR_ORIGIN_BIT(o))) continue;
-    json_array_append_new(a, json_string(xr_token_origin_name((xr_token_origin)o)));
+  for (unsigned k = 0; k <= XR_CHAT_ORIGIN_CROSSREDIS + 1; k++) {
+    unsigned o = k == 0 ? (unsigned)XR_CHAT_ORIGIN_CROSSREDIS : k - 1;
+    if ((k > 0 && o == (unsigned)XR_CHAT_ORIGIN_CROSSREDIS) || !(origins & XR_CHAT_ORIGIN_BIT(o))) continue;
+    json_array_append_new(a, json_string(xr_chat_origin_name((xr_chat_origin)o)));
   }
   return a;
 }
@@ -128,17 +128,17 @@ static int print_json(const xr_lock_list *l, const char *prefix) {
     if (!cli_utf8_valid(k->token, k->token_len))
       json_object_set_new(o, "token_b64", cli_json_base64(k->token, k->token_len));
     json_object_set_new(o, "ttl_ms", json_integer(k->ttl_ms));
-    json_object_set_new(o, "origin", json_string(xr_token_origin_name(k->origin)));
+    json_object_set_new(o, "origin", json_string(xr_chat_origin_name(k->origin)));
     json_object_set_new(o, "origins", origin_names(k->origins));
     json_object_set_new(o, "certain", json_boolean(!xr_lock_origins_uncertain(k->origins)));
-    json_object_set_new(o, "shape", json_string(xr_token_origin_name(k->shape)));
+    json_object_set_new(o, "shape", json_string(xr_chat_origin_name(k->shape)));
     json_array_append_new(locks, o);
   }
   xr_lock_origin_count sets[XR_LOCK_ORIGIN_SETS_MAX];
   size_t n = xr_lock_list_count_origins(l, sets, XR_LOCK_ORIGIN_SETS_MAX);
   for (size_t k = 0; k < n; k++) {
-    char text[XR_ORIGINS_TEXT_MAX];
-    xr_token_origins_text(sets[k].origins, text, sizeof text);
+    char text[XR_CHAT_ORIGINS_TEXT_MAX];
+    xr_chat_origins_text(sets[k].origins, text, sizeof text);
     json_object_set_new(by, text, json_integer((json_int_t)sets[k].n));
   }
   json_object_set_new(root, "locks", locks);

@@ -47,8 +47,8 @@ export interface Native {
   xr_js_stats(unused?: unknown): { clients: number; chats: number; loops: number; waits: number; jobs: number };
   xr_binding_token_origin(token: string): string;
   xr_binding_token_shape(token: string): string;
-  xr_token_origins(token: string): number;
-  xr_token_origin_name(origin: number): string;
+  xr_chat_origins(token: string): number;
+  xr_chat_origin_name(origin: number): string;
   // the enums' values, from the core's headers (token.h, json.h, chat.h, config.h)
   readonly XR_TOKEN_BASE36: number;
   readonly XR_TOKEN_HEX32: number;

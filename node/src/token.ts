@@ -19,6 +19,6 @@ export function tokenOrigin(token: string): string {
  * once in 1296 (13 base36 characters) or 256 (32 hex digits) tokens. */
 export function tokenOrigins(token: string): string[] {
   if (typeof token !== "string") throw new TypeError("token must be a string");
-  const bits = native.xr_token_origins(token);
-  return ORDER.filter((o) => (bits >>> o) & 1).map((o) => native.xr_token_origin_name(o));
+  const bits = native.xr_chat_origins(token);
+  return ORDER.filter((o) => (bits >>> o) & 1).map((o) => native.xr_chat_origin_name(o));
 }

@@ -371,7 +371,7 @@ def lock_from_wait(res: Any, thread_id: str) -> Lock | None:
 
 # ---- the watchdog -------------------------------------------------------------------------------
 
-HELD, LOST, FINISHED = _native.XR_WATCHDOG_HELD, _native.XR_WATCHDOG_LOST, _native.XR_WATCHDOG_FINISHED
+HELD, LOST, FINISHED = _native.XR_CHAT_WATCHDOG_HELD, _native.XR_CHAT_WATCHDOG_LOST, _native.XR_CHAT_WATCHDOG_FINISHED
 
 
 class Watchdog:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from . import _native
 
 # crossredis first (what token_origin answers), then the others in the core's enum order.
-_ORDER = [_native.XR_ORIGIN_CROSSREDIS] + [o for o in range(_native.XR_ORIGIN_CROSSREDIS + 1)
-                                           if o != _native.XR_ORIGIN_CROSSREDIS]
+_ORDER = [_native.XR_CHAT_ORIGIN_CROSSREDIS] + [o for o in range(_native.XR_CHAT_ORIGIN_CROSSREDIS + 1)
+                                           if o != _native.XR_CHAT_ORIGIN_CROSSREDIS]
 
 
 def token_origin(token: str | bytes) -> str:
@@ -27,5 +27,5 @@ def token_origins(token: str | bytes) -> list[str]:
     One name when the shape tells; two (``["crossredis", "python-redis"]``) for a token that
     passes crossredis's check in an upstream writer's shape: crossredis writes those, and the
     upstream writer does too once in 256 (hex) or 1296 (base36) tokens."""
-    bits = int(_native.xr_token_origins(token))
-    return [str(_native.xr_token_origin_name(o)) for o in _ORDER if bits & (1 << o)]
+    bits = int(_native.xr_chat_origins(token))
+    return [str(_native.xr_chat_origin_name(o)) for o in _ORDER if bits & (1 << o)]

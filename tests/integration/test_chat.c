@@ -359,7 +359,7 @@ static int is_hex(const char *p, size_t n) {
 /* Acquires `id` with `o` and checks the token <prefix>_<ms>_<suffix>, the stored value, the
  * TTL, expires_at and the one SET ... PX ttl NX sent. */
 static void check_token(const xr_chat_options *o, const char *id, const char *prefix, xr_token_suffix shape,
-                        xr_token_origin shape_of) {
+                        xr_chat_origin shape_of) {
   fixture f;
   fix_open(&f, o);
   itest_monitor m;
@@ -385,8 +385,8 @@ static void check_token(const xr_chat_options *o, const char *id, const char *pr
   if (shape == XR_TOKEN_HEX32 ? !is_hex(sfx, 32) : !is_base36(sfx, 13)) fail_msg("token %s: suffix shape", t);
   if (lock.expires_at_ms < before + 45000 || lock.expires_at_ms > after + 45000)
     fail_msg("expires_at %lld not now + 45000", (long long)lock.expires_at_ms);
-  xr_token_info info;
-  assert_int_equal(xr_token_origin_of(&info, t, lock.token_len), XR_ORIGIN_CROSSREDIS);
+  xr_chat_token_info info;
+  assert_int_equal(xr_chat_origin_of(&info, t, lock.token_len), XR_CHAT_ORIGIN_CROSSREDIS);
   assert_int_equal(info.shape_of, shape_of);
   assert_int_equal(info.created_ms, ms);
 
@@ -413,14 +413,14 @@ static void check_token(const xr_chat_options *o, const char *id, const char *pr
 static void test_token_shapes(void **state) {
   (void)state;
   xr_chat_options o = ts_options();
-  check_token(&o, "tok:node", "redis", XR_TOKEN_BASE36, XR_ORIGIN_TS_NODE_REDIS);
+  check_token(&o, "tok:node", "redis", XR_TOKEN_BASE36, XR_CHAT_ORIGIN_TS_NODE_REDIS);
   o.token_prefix = "ioredis";
-  check_token(&o, "tok:ioredis", "ioredis", XR_TOKEN_BASE36, XR_ORIGIN_TS_IOREDIS);
+  check_token(&o, "tok:ioredis", "ioredis", XR_TOKEN_BASE36, XR_CHAT_ORIGIN_TS_IOREDIS);
   o = ts_options();
   o.token_suffix = XR_TOKEN_HEX32;
-  check_token(&o, "tok:hex", "redis", XR_TOKEN_HEX32, XR_ORIGIN_PYTHON_REDIS);
+  check_token(&o, "tok:hex", "redis", XR_TOKEN_HEX32, XR_CHAT_ORIGIN_PYTHON_REDIS);
   o.token_prefix = "ioredis";
-  check_token(&o, "tok:iohex", "ioredis", XR_TOKEN_HEX32, XR_ORIGIN_PYTHON_IOREDIS);
+  check_token(&o, "tok:iohex", "ioredis", XR_TOKEN_HEX32, XR_CHAT_ORIGIN_PYTHON_IOREDIS);
 }
 
 /* What release and extend leave behind, right and wrong tokens. */

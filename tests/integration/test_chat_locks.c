@@ -251,9 +251,9 @@ static int drive(xr_chat_watchdog *w, long long until) {
       xrt_sleep_ms(due < 10 ? (int)due : 10);
       continue;
     }
-    xr_chat_watchdog_state st = XR_WATCHDOG_LOST;
+    xr_chat_watchdog_state st = XR_CHAT_WATCHDOG_LOST;
     XR_OK(xr_chat_watchdog_tick(w, &st, now));
-    if (st != XR_WATCHDOG_HELD) fail_msg("tick %d: state %d, want HELD", ticks, (int)st);
+    if (st != XR_CHAT_WATCHDOG_HELD) fail_msg("tick %d: state %d, want HELD", ticks, (int)st);
     ticks++;
   }
   return ticks;
@@ -268,7 +268,7 @@ static xr_chat_watchdog_state tick_when_due(xr_chat_watchdog *w) {
     now = itest_wall_ms();
   }
   if (due < 0) fail_msg("the watchdog stopped before its tick");
-  xr_chat_watchdog_state st = XR_WATCHDOG_HELD;
+  xr_chat_watchdog_state st = XR_CHAT_WATCHDOG_HELD;
   XR_OK(xr_chat_watchdog_tick(w, &st, now));
   return st;
 }
@@ -292,13 +292,13 @@ static void test_watchdog_keeps_the_lock(void **state) {
   /* a tick that is not due sends nothing; a due one sends the extension script */
   itest_monitor m;
   itest_monitor_open(&m, server);
-  xr_chat_watchdog_state st = XR_WATCHDOG_LOST;
+  xr_chat_watchdog_state st = XR_CHAT_WATCHDOG_LOST;
   XR_OK(xr_chat_watchdog_tick(w, &st, t0));
-  assert_int_equal(st, XR_WATCHDOG_HELD);
+  assert_int_equal(st, XR_CHAT_WATCHDOG_HELD);
   itest_lines got = {0};
   itest_monitor_collect(&m, f.c, 0, &got);
   if (got.n) fail_msg("a tick that was not due sent %s", got.v[0]);
-  assert_int_equal(tick_when_due(w), XR_WATCHDOG_HELD);
+  assert_int_equal(tick_when_due(w), XR_CHAT_WATCHDOG_HELD);
   itest_monitor_collect(&m, f.c, ITEST_MASK_TOKENS, &got);
   assert_int_equal(got.n, 3);
   assert_string_equal(got.v[0], "client \"EVAL\" \"1\" \"chat-sdk:lock:wd\" \"redis_<MS>_<SFX>\" \"1200\"");
@@ -317,7 +317,7 @@ static void test_watchdog_keeps_the_lock(void **state) {
 
   /* deleted under it: the next due tick says LOST, and the watchdog stops */
   XR_OK(itest_cmd(chk, NULL, "DEL", key, NULL));
-  assert_int_equal(tick_when_due(w), XR_WATCHDOG_LOST);
+  assert_int_equal(tick_when_due(w), XR_CHAT_WATCHDOG_LOST);
   assert_int_equal(xr_chat_watchdog_due_in(w, itest_wall_ms()), -1);
   expect_holder(key, NULL);
   xr_chat_watchdog_free(w);
@@ -327,7 +327,7 @@ static void test_watchdog_keeps_the_lock(void **state) {
   assert_true(ok);
   XR_OK(xr_chat_watchdog_new(&w, f.s, S("wd"), &lock, WD_TTL, 0, itest_wall_ms()));
   XR_OK(itest_cmd(chk, NULL, "SET", key, "someone-else", "PX", "30000", NULL));
-  assert_int_equal(tick_when_due(w), XR_WATCHDOG_LOST);
+  assert_int_equal(tick_when_due(w), XR_CHAT_WATCHDOG_LOST);
   expect_holder(key, "someone-else");
   left = itest_pttl(chk, key);
   assert_true(left > 25000);
@@ -357,17 +357,17 @@ static void test_watchdog_max_lifetime(void **state) {
   memset(copy, 0, sizeof *copy);
   free(id);
   free(copy);
-  xr_chat_watchdog_state st = XR_WATCHDOG_LOST;
+  xr_chat_watchdog_state st = XR_CHAT_WATCHDOG_LOST;
   assert_int_equal(xr_chat_watchdog_due_in(w, t0 + 10000), 0);
   XR_OK(xr_chat_watchdog_tick(w, &st, t0 + 10000));
-  assert_int_equal(st, XR_WATCHDOG_HELD);
+  assert_int_equal(st, XR_CHAT_WATCHDOG_HELD);
   assert_int_equal(xr_chat_watchdog_expires_at(w), t0 + 10000 + 30000);
   assert_int_equal(xr_chat_watchdog_due_in(w, t0 + 15000), 5000);
   XR_OK(xr_chat_watchdog_tick(w, &st, t0 + 20000));
-  assert_int_equal(st, XR_WATCHDOG_HELD);
+  assert_int_equal(st, XR_CHAT_WATCHDOG_HELD);
   assert_int_equal(xr_chat_watchdog_expires_at(w), t0 + 20000 + 30000);
   XR_OK(xr_chat_watchdog_tick(w, &st, t0 + 30000));
-  assert_int_equal(st, XR_WATCHDOG_HELD);
+  assert_int_equal(st, XR_CHAT_WATCHDOG_HELD);
   assert_int_equal(xr_chat_watchdog_expires_at(w), t0 + 30000 + 30000);
 
   /* past the lifetime (and before the expiry it knows): FINISHED, nothing more sent, the lock
@@ -375,11 +375,11 @@ static void test_watchdog_max_lifetime(void **state) {
   itest_monitor m;
   itest_monitor_open(&m, server);
   XR_OK(xr_chat_watchdog_tick(w, &st, t0 + 55000));
-  assert_int_equal(st, XR_WATCHDOG_FINISHED);
+  assert_int_equal(st, XR_CHAT_WATCHDOG_FINISHED);
   assert_int_equal(xr_chat_watchdog_due_in(w, t0 + 55000), -1);
-  st = XR_WATCHDOG_HELD;
+  st = XR_CHAT_WATCHDOG_HELD;
   XR_OK(xr_chat_watchdog_tick(w, &st, t0 + 58000));
-  assert_int_equal(st, XR_WATCHDOG_FINISHED);
+  assert_int_equal(st, XR_CHAT_WATCHDOG_FINISHED);
   itest_lines got = {0};
   itest_monitor_collect(&m, f.c, 0, &got);
   if (got.n) fail_msg("a finished watchdog sent %s", got.v[0]);
@@ -408,7 +408,7 @@ static void test_watchdog_server_gone(void **state) {
   xr_chat_watchdog *w = NULL;
   XR_OK(xr_chat_watchdog_new(&w, f.s, S("gone"), &lock, 30000, 0, t0));
   xrt_server_kill(server);
-  xr_chat_watchdog_state st = XR_WATCHDOG_LOST;
+  xr_chat_watchdog_state st = XR_CHAT_WATCHDOG_LOST;
   int rc = xr_chat_watchdog_tick(w, &st, t0 + 10000);
   if (rc != XR_EIO && rc != XR_ECONNECT && rc != XR_ETIMEOUT)
     fail_msg("tick with the server gone -> %s, want a connection error", xr_error_name(rc));
@@ -416,9 +416,9 @@ static void test_watchdog_server_gone(void **state) {
   /* retried sooner than a regular extension, and still running */
   int64_t retry = xr_chat_watchdog_due_in(w, t0 + 10000);
   if (retry < 0 || retry >= 10000) fail_msg("after a failed extension the next try is due in %lld ms", (long long)retry);
-  st = XR_WATCHDOG_HELD;
+  st = XR_CHAT_WATCHDOG_HELD;
   xr_chat_watchdog_tick(w, &st, lock.expires_at_ms + 1);
-  assert_int_equal(st, XR_WATCHDOG_LOST);
+  assert_int_equal(st, XR_CHAT_WATCHDOG_LOST);
   xr_chat_watchdog_free(w);
   char err[XRT_ERR_SIZE];
   if (xrt_server_restart(server, err) != 0) fail_msg("restart: %s", err);

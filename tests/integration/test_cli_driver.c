@@ -170,9 +170,9 @@ static void test_locks(void **state) {
   assert_string_equal(json_string_value(json_object_get(lock, "thread")), "slack:C1:1.2");
   const char *token = json_string_value(json_object_get(lock, "token"));
   assert_non_null(token);
-  xr_token_info info;
-  assert_int_equal(xr_token_origin_of(&info, token, strlen(token)), XR_ORIGIN_CROSSREDIS);
-  assert_int_equal(info.shape_of, XR_ORIGIN_TS_NODE_REDIS);
+  xr_chat_token_info info;
+  assert_int_equal(xr_chat_origin_of(&info, token, strlen(token)), XR_CHAT_ORIGIN_CROSSREDIS);
+  assert_int_equal(info.shape_of, XR_CHAT_ORIGIN_TS_NODE_REDIS);
   json_int_t expires = json_integer_value(json_object_get(lock, "expires_at"));
   assert_true(expires >= before + 30000 && expires <= after + 30000);
   ok_equal(&s, 1, "2", "null");

@@ -88,7 +88,7 @@ static void write_mixed_locks(const char *prefix) {
 static void test_json_origins_and_ttls(void **state) {
   (void)state;
   /* The Python-shaped token must not pass crossredis's check by chance, or the test means less. */
-  assert_int_equal(xr_token_origin_of(NULL, PY_TOKEN, strlen(PY_TOKEN)), XR_ORIGIN_PYTHON_REDIS);
+  assert_int_equal(xr_chat_origin_of(NULL, PY_TOKEN, strlen(PY_TOKEN)), XR_CHAT_ORIGIN_PYTHON_REDIS);
   write_mixed_locks("cli-mixed");
   json_t *j = run_json("cli-mixed");
   assert_string_equal(str(j, "prefix"), "cli-mixed");

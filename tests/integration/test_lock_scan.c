@@ -89,19 +89,19 @@ static void test_scan_lists_every_lock_sorted(void **state) {
   const xr_lock_entry *t1 = xr_lock_list_at(l, 0), *t2 = xr_lock_list_at(l, 1), *t3 = xr_lock_list_at(l, 2);
   assert_int_equal(t1->ttl_ms, -1);
   assert_true(t2->ttl_ms > 0 && t2->ttl_ms <= 30000);
-  assert_int_equal(t1->origin, XR_ORIGIN_PYTHON_REDIS);
-  assert_int_equal(t1->origins, XR_ORIGIN_BIT(XR_ORIGIN_PYTHON_REDIS));
+  assert_int_equal(t1->origin, XR_CHAT_ORIGIN_PYTHON_REDIS);
+  assert_int_equal(t1->origins, XR_CHAT_ORIGIN_BIT(XR_CHAT_ORIGIN_PYTHON_REDIS));
   assert_false(xr_lock_origins_uncertain(t1->origins));
-  assert_int_equal(t2->origin, XR_ORIGIN_TS_NODE_REDIS);
-  assert_int_equal(t3->origin, XR_ORIGIN_CROSSREDIS);
-  assert_int_equal(t3->shape, XR_ORIGIN_PYTHON_REDIS);
+  assert_int_equal(t2->origin, XR_CHAT_ORIGIN_TS_NODE_REDIS);
+  assert_int_equal(t3->origin, XR_CHAT_ORIGIN_CROSSREDIS);
+  assert_int_equal(t3->shape, XR_CHAT_ORIGIN_PYTHON_REDIS);
   assert_true(xr_lock_origins_uncertain(t3->origins));
   assert_null(xr_lock_list_at(l, 3));
   /* by origin: ts-node-redis, python-redis, then "crossredis or python-redis" */
   xr_lock_origin_count sets[XR_LOCK_ORIGIN_SETS_MAX];
   assert_int_equal(xr_lock_list_count_origins(l, sets, XR_LOCK_ORIGIN_SETS_MAX), 3);
-  assert_int_equal(sets[0].origins, XR_ORIGIN_BIT(XR_ORIGIN_TS_NODE_REDIS));
-  assert_int_equal(sets[1].origins, XR_ORIGIN_BIT(XR_ORIGIN_PYTHON_REDIS));
+  assert_int_equal(sets[0].origins, XR_CHAT_ORIGIN_BIT(XR_CHAT_ORIGIN_TS_NODE_REDIS));
+  assert_int_equal(sets[1].origins, XR_CHAT_ORIGIN_BIT(XR_CHAT_ORIGIN_PYTHON_REDIS));
   assert_int_equal(sets[2].origins, t3->origins);
   for (size_t k = 0; k < 3; k++) assert_int_equal(sets[k].n, 1);
   xr_lock_origin_count first;

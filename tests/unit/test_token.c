@@ -52,8 +52,8 @@ static void assert_error(int rc, int code, const char *needle) {
 typedef struct origin_case {
   const char *token;
   size_t len;
-  xr_token_origin origin;
-  xr_token_origin shape_of;
+  xr_chat_origin origin;
+  xr_chat_origin shape_of;
   int64_t created_ms;
   const char *prefix; /* NULL: none */
 } origin_case;
@@ -64,15 +64,15 @@ typedef struct origin_case {
 static void check_cases(const origin_case *cases, size_t n) {
   for (size_t i = 0; i < n; i++) {
     const origin_case *c = &cases[i];
-    xr_token_info info;
+    xr_chat_token_info info;
     memset(&info, 0xa5, sizeof info);
-    xr_token_origin got = xr_token_origin_of(&info, c->token, c->len);
+    xr_chat_origin got = xr_chat_origin_of(&info, c->token, c->len);
     if (got != c->origin || info.origin != c->origin || info.shape_of != c->shape_of ||
         info.created_ms != c->created_ms)
       fail_msg("case %zu \"%s\": origin %s shape_of %s ms %lld, want %s %s %lld", i, c->token,
-               xr_token_origin_name(got), xr_token_origin_name(info.shape_of),
-               (long long)info.created_ms, xr_token_origin_name(c->origin),
-               xr_token_origin_name(c->shape_of), (long long)c->created_ms);
+               xr_chat_origin_name(got), xr_chat_origin_name(info.shape_of),
+               (long long)info.created_ms, xr_chat_origin_name(c->origin),
+               xr_chat_origin_name(c->shape_of), (long long)c->created_ms);
     if (c->prefix == NULL) {
       assert_null(info.prefix);
       assert_int_equal(info.prefix_len, 0);
@@ -81,13 +81,13 @@ static void check_cases(const origin_case *cases, size_t n) {
       assert_int_equal(info.prefix_len, strlen(c->prefix));
       assert_memory_equal(info.prefix, c->prefix, info.prefix_len);
     }
-    assert_int_equal(xr_token_origin_of(NULL, c->token, c->len), c->origin);
+    assert_int_equal(xr_chat_origin_of(NULL, c->token, c->len), c->origin);
     /* Which writers it may come from: a crossredis answer in an upstream writer's shape also
      * names that writer, every other answer is the only one. */
-    unsigned want = XR_ORIGIN_BIT(c->origin);
-    if (c->origin == XR_ORIGIN_CROSSREDIS && c->shape_of != XR_ORIGIN_UNKNOWN) want |= XR_ORIGIN_BIT(c->shape_of);
-    if (xr_token_origins(c->token, c->len) != want)
-      fail_msg("case %zu \"%s\": origins 0x%x, want 0x%x", i, c->token, xr_token_origins(c->token, c->len), want);
+    unsigned want = XR_CHAT_ORIGIN_BIT(c->origin);
+    if (c->origin == XR_CHAT_ORIGIN_CROSSREDIS && c->shape_of != XR_CHAT_ORIGIN_UNKNOWN) want |= XR_CHAT_ORIGIN_BIT(c->shape_of);
+    if (xr_chat_origins(c->token, c->len) != want)
+      fail_msg("case %zu \"%s\": origins 0x%x, want 0x%x", i, c->token, xr_chat_origins(c->token, c->len), want);
   }
 }
 
@@ -95,26 +95,26 @@ static void test_captured_tokens(void **state) {
   (void)state;
   static const origin_case cases[] = {
       /* /work/shared/vectors/chat-ts-node-redis.monitor.txt */
-      SAME("redis_1795298426809_6ot9agkyks5", XR_ORIGIN_TS_NODE_REDIS, 1795298426809, "redis"),
-      SAME("redis_1795298426810_uatwoud15vs", XR_ORIGIN_TS_NODE_REDIS, 1795298426810, "redis"),
-      SAME("redis_1795298426828_ogkcevy4wpn", XR_ORIGIN_TS_NODE_REDIS, 1795298426828, "redis"),
+      SAME("redis_1795298426809_6ot9agkyks5", XR_CHAT_ORIGIN_TS_NODE_REDIS, 1795298426809, "redis"),
+      SAME("redis_1795298426810_uatwoud15vs", XR_CHAT_ORIGIN_TS_NODE_REDIS, 1795298426810, "redis"),
+      SAME("redis_1795298426828_ogkcevy4wpn", XR_CHAT_ORIGIN_TS_NODE_REDIS, 1795298426828, "redis"),
       /* chat-ts-ioredis.monitor.txt (ioredis sends the command as lower-case "set") */
-      SAME("ioredis_1795298431807_j5nlkbnyltf", XR_ORIGIN_TS_IOREDIS, 1795298431807, "ioredis"),
-      SAME("ioredis_1795298431807_rdyngon1d9q", XR_ORIGIN_TS_IOREDIS, 1795298431807, "ioredis"),
-      SAME("ioredis_1795298431813_9bes33ebq36", XR_ORIGIN_TS_IOREDIS, 1795298431813, "ioredis"),
-      SAME("redis_1795298529771_yevpdc5935g", XR_ORIGIN_TS_NODE_REDIS, 1795298529771, "redis"),
+      SAME("ioredis_1795298431807_j5nlkbnyltf", XR_CHAT_ORIGIN_TS_IOREDIS, 1795298431807, "ioredis"),
+      SAME("ioredis_1795298431807_rdyngon1d9q", XR_CHAT_ORIGIN_TS_IOREDIS, 1795298431807, "ioredis"),
+      SAME("ioredis_1795298431813_9bes33ebq36", XR_CHAT_ORIGIN_TS_IOREDIS, 1795298431813, "ioredis"),
+      SAME("redis_1795298529771_yevpdc5935g", XR_CHAT_ORIGIN_TS_NODE_REDIS, 1795298529771, "redis"),
       /* chat-ts-core-drop-strategy.monitor.txt */
-      SAME("redis_1795298510548_eru2yfzinj", XR_ORIGIN_TS_NODE_REDIS, 1795298510548, "redis"),
-      SAME("redis_1795298510609_p4ugvfy44e", XR_ORIGIN_TS_NODE_REDIS, 1795298510609, "redis"),
-      SAME("redis_1795298510609_zi0eqilpe4", XR_ORIGIN_TS_NODE_REDIS, 1795298510609, "redis"),
+      SAME("redis_1795298510548_eru2yfzinj", XR_CHAT_ORIGIN_TS_NODE_REDIS, 1795298510548, "redis"),
+      SAME("redis_1795298510609_p4ugvfy44e", XR_CHAT_ORIGIN_TS_NODE_REDIS, 1795298510609, "redis"),
+      SAME("redis_1795298510609_zi0eqilpe4", XR_CHAT_ORIGIN_TS_NODE_REDIS, 1795298510609, "redis"),
       /* chat-ts-core-queue-strategy.monitor.txt */
-      SAME("redis_1795298512068_yhbzgfi7nwi", XR_ORIGIN_TS_NODE_REDIS, 1795298512068, "redis"),
-      SAME("redis_1795298512125_erm7auvqplc", XR_ORIGIN_TS_NODE_REDIS, 1795298512125, "redis"),
-      SAME("redis_1795298512125_mj8xo67brg", XR_ORIGIN_TS_NODE_REDIS, 1795298512125, "redis"),
+      SAME("redis_1795298512068_yhbzgfi7nwi", XR_CHAT_ORIGIN_TS_NODE_REDIS, 1795298512068, "redis"),
+      SAME("redis_1795298512125_erm7auvqplc", XR_CHAT_ORIGIN_TS_NODE_REDIS, 1795298512125, "redis"),
+      SAME("redis_1795298512125_mj8xo67brg", XR_CHAT_ORIGIN_TS_NODE_REDIS, 1795298512125, "redis"),
       /* chat-python-port.monitor.txt */
-      SAME("redis_1795298445478_1e5da04afffc52455cb070715847468d", XR_ORIGIN_PYTHON_REDIS,
+      SAME("redis_1795298445478_1e5da04afffc52455cb070715847468d", XR_CHAT_ORIGIN_PYTHON_REDIS,
            1795298445478, "redis"),
-      SAME("ioredis_1795298445821_605290f06e43cd9c42a41d407ba4e551", XR_ORIGIN_PYTHON_IOREDIS,
+      SAME("ioredis_1795298445821_605290f06e43cd9c42a41d407ba4e551", XR_CHAT_ORIGIN_PYTHON_IOREDIS,
            1795298445821, "ioredis"),
   };
   check_cases(cases, sizeof cases / sizeof cases[0]);
@@ -125,18 +125,18 @@ static void test_captured_tokens(void **state) {
 static void test_shapes(void **state) {
   (void)state;
   static const origin_case cases[] = {
-      SAME("mem_1700000000000_k3j2h1g0f9e", XR_ORIGIN_TS_MEMORY, 1700000000000, "mem"),
-      SAME("redis_1_a", XR_ORIGIN_TS_NODE_REDIS, 1, "redis"),
+      SAME("mem_1700000000000_k3j2h1g0f9e", XR_CHAT_ORIGIN_TS_MEMORY, 1700000000000, "mem"),
+      SAME("redis_1_a", XR_CHAT_ORIGIN_TS_NODE_REDIS, 1, "redis"),
       /* base36 of hex letters only, 13 or fewer characters: still TS (Python's is 32 long) */
-      SAME("redis_1700000000000_abcdef0123", XR_ORIGIN_TS_NODE_REDIS, 1700000000000, "redis"),
-      SAME("ioredis_0_0", XR_ORIGIN_TS_IOREDIS, 0, "ioredis"),
-      SAME("pg_3b241101-e2bb-4255-8caf-4136c566a962", XR_ORIGIN_TS_PG, -1, "pg"),
-      SAME("pg_00000000-0000-0000-0000-000000000000", XR_ORIGIN_TS_PG, -1, "pg"),
+      SAME("redis_1700000000000_abcdef0123", XR_CHAT_ORIGIN_TS_NODE_REDIS, 1700000000000, "redis"),
+      SAME("ioredis_0_0", XR_CHAT_ORIGIN_TS_IOREDIS, 0, "ioredis"),
+      SAME("pg_3b241101-e2bb-4255-8caf-4136c566a962", XR_CHAT_ORIGIN_TS_PG, -1, "pg"),
+      SAME("pg_00000000-0000-0000-0000-000000000000", XR_CHAT_ORIGIN_TS_PG, -1, "pg"),
       /* leading zeros and 20 digits still parse as a time */
-      SAME("redis_00000001700000000000_abc", XR_ORIGIN_TS_NODE_REDIS, 1700000000000, "redis"),
-      SAME("redis_9223372036854775807_abc", XR_ORIGIN_TS_NODE_REDIS, INT64_MAX, "redis"),
+      SAME("redis_00000001700000000000_abc", XR_CHAT_ORIGIN_TS_NODE_REDIS, 1700000000000, "redis"),
+      SAME("redis_9223372036854775807_abc", XR_CHAT_ORIGIN_TS_NODE_REDIS, INT64_MAX, "redis"),
       /* hex from a prefix Python never uses with it */
-      SAME("mem_1700000000000_1e5da04afffc52455cb070715847468d", XR_ORIGIN_UNKNOWN, 1700000000000,
+      SAME("mem_1700000000000_1e5da04afffc52455cb070715847468d", XR_CHAT_ORIGIN_UNKNOWN, 1700000000000,
            "mem"),
   };
   check_cases(cases, sizeof cases / sizeof cases[0]);
@@ -145,57 +145,57 @@ static void test_shapes(void **state) {
 static void test_unknown(void **state) {
   (void)state;
   static const origin_case cases[] = {
-      SAME("", XR_ORIGIN_UNKNOWN, -1, NULL),
-      SAME("garbage", XR_ORIGIN_UNKNOWN, -1, NULL),
-      SAME("_1700000000000_abc", XR_ORIGIN_UNKNOWN, -1, NULL),
-      SAME("redis_", XR_ORIGIN_UNKNOWN, -1, "redis"),
-      SAME("redis_abc_x", XR_ORIGIN_UNKNOWN, -1, "redis"),
-      SAME("redis_1700000000000", XR_ORIGIN_UNKNOWN, -1, "redis"),
-      SAME("redis_1700000000000_", XR_ORIGIN_UNKNOWN, 1700000000000, "redis"),
-      SAME("redis__abc", XR_ORIGIN_UNKNOWN, -1, "redis"),
-      SAME("redis_-1_abc", XR_ORIGIN_UNKNOWN, -1, "redis"),
+      SAME("", XR_CHAT_ORIGIN_UNKNOWN, -1, NULL),
+      SAME("garbage", XR_CHAT_ORIGIN_UNKNOWN, -1, NULL),
+      SAME("_1700000000000_abc", XR_CHAT_ORIGIN_UNKNOWN, -1, NULL),
+      SAME("redis_", XR_CHAT_ORIGIN_UNKNOWN, -1, "redis"),
+      SAME("redis_abc_x", XR_CHAT_ORIGIN_UNKNOWN, -1, "redis"),
+      SAME("redis_1700000000000", XR_CHAT_ORIGIN_UNKNOWN, -1, "redis"),
+      SAME("redis_1700000000000_", XR_CHAT_ORIGIN_UNKNOWN, 1700000000000, "redis"),
+      SAME("redis__abc", XR_CHAT_ORIGIN_UNKNOWN, -1, "redis"),
+      SAME("redis_-1_abc", XR_CHAT_ORIGIN_UNKNOWN, -1, "redis"),
       /* 14 base36 characters: longer than Math.random() gives */
-      SAME("redis_1700000000000_abcdefghijklm0", XR_ORIGIN_UNKNOWN, 1700000000000, "redis"),
-      SAME("redis_1700000000000_ABC", XR_ORIGIN_UNKNOWN, 1700000000000, "redis"),
-      SAME("redis_1700000000000_abc_def", XR_ORIGIN_UNKNOWN, 1700000000000, "redis"),
+      SAME("redis_1700000000000_abcdefghijklm0", XR_CHAT_ORIGIN_UNKNOWN, 1700000000000, "redis"),
+      SAME("redis_1700000000000_ABC", XR_CHAT_ORIGIN_UNKNOWN, 1700000000000, "redis"),
+      SAME("redis_1700000000000_abc_def", XR_CHAT_ORIGIN_UNKNOWN, 1700000000000, "redis"),
       /* upper-case, 31 and 33 hex digits */
-      SAME("redis_1795298445478_1E5DA04AFFFC52455CB070715847468D", XR_ORIGIN_UNKNOWN, 1795298445478,
+      SAME("redis_1795298445478_1E5DA04AFFFC52455CB070715847468D", XR_CHAT_ORIGIN_UNKNOWN, 1795298445478,
            "redis"),
-      SAME("redis_1795298445478_1e5da04afffc52455cb070715847468", XR_ORIGIN_UNKNOWN, 1795298445478,
+      SAME("redis_1795298445478_1e5da04afffc52455cb070715847468", XR_CHAT_ORIGIN_UNKNOWN, 1795298445478,
            "redis"),
-      SAME("redis_1795298445478_1e5da04afffc52455cb070715847468d0", XR_ORIGIN_UNKNOWN,
+      SAME("redis_1795298445478_1e5da04afffc52455cb070715847468d0", XR_CHAT_ORIGIN_UNKNOWN,
            1795298445478, "redis"),
       /* an unknown prefix keeps its time */
-      SAME("foo_123_abc", XR_ORIGIN_UNKNOWN, 123, "foo"),
-      SAME("Redis_1700000000000_abc", XR_ORIGIN_UNKNOWN, 1700000000000, "Redis"),
+      SAME("foo_123_abc", XR_CHAT_ORIGIN_UNKNOWN, 123, "foo"),
+      SAME("Redis_1700000000000_abc", XR_CHAT_ORIGIN_UNKNOWN, 1700000000000, "Redis"),
       /* 21 digits; 19 digits above INT64_MAX */
-      SAME("redis_000000001700000000000_abc", XR_ORIGIN_UNKNOWN, -1, "redis"),
-      SAME("redis_9223372036854775808_abc", XR_ORIGIN_UNKNOWN, -1, "redis"),
-      SAME("redis_99999999999999999999_abc", XR_ORIGIN_UNKNOWN, -1, "redis"),
+      SAME("redis_000000001700000000000_abc", XR_CHAT_ORIGIN_UNKNOWN, -1, "redis"),
+      SAME("redis_9223372036854775808_abc", XR_CHAT_ORIGIN_UNKNOWN, -1, "redis"),
+      SAME("redis_99999999999999999999_abc", XR_CHAT_ORIGIN_UNKNOWN, -1, "redis"),
       /* malformed UUIDs */
-      SAME("pg_3B241101-E2BB-4255-8CAF-4136C566A962", XR_ORIGIN_UNKNOWN, -1, "pg"),
-      SAME("pg_3b241101e2bb42558caf4136c566a962", XR_ORIGIN_UNKNOWN, -1, "pg"),
-      SAME("pg_3b241101-e2bb-4255-8caf-4136c566a96", XR_ORIGIN_UNKNOWN, -1, "pg"),
-      SAME("pg_3b241101-e2bb-4255-8caf-4136c566a9622", XR_ORIGIN_UNKNOWN, -1, "pg"),
-      SAME("pg_3b2411010e2bb-4255-8caf-4136c566a96", XR_ORIGIN_UNKNOWN, -1, "pg"),
-      SAME("pg_{3b241101-e2bb-4255-8caf-4136c566a962}", XR_ORIGIN_UNKNOWN, -1, "pg"),
-      SAME("mem_3b241101-e2bb-4255-8caf-4136c566a962", XR_ORIGIN_UNKNOWN, -1, "mem"),
+      SAME("pg_3B241101-E2BB-4255-8CAF-4136C566A962", XR_CHAT_ORIGIN_UNKNOWN, -1, "pg"),
+      SAME("pg_3b241101e2bb42558caf4136c566a962", XR_CHAT_ORIGIN_UNKNOWN, -1, "pg"),
+      SAME("pg_3b241101-e2bb-4255-8caf-4136c566a96", XR_CHAT_ORIGIN_UNKNOWN, -1, "pg"),
+      SAME("pg_3b241101-e2bb-4255-8caf-4136c566a9622", XR_CHAT_ORIGIN_UNKNOWN, -1, "pg"),
+      SAME("pg_3b2411010e2bb-4255-8caf-4136c566a96", XR_CHAT_ORIGIN_UNKNOWN, -1, "pg"),
+      SAME("pg_{3b241101-e2bb-4255-8caf-4136c566a962}", XR_CHAT_ORIGIN_UNKNOWN, -1, "pg"),
+      SAME("mem_3b241101-e2bb-4255-8caf-4136c566a962", XR_CHAT_ORIGIN_UNKNOWN, -1, "mem"),
       /* NUL bytes anywhere */
-      SAME("redis_1795298426809_6ot9agkyks5\0", XR_ORIGIN_UNKNOWN, -1, NULL),
-      SAME("redis_1795298426809_6ot9\0gkyks5", XR_ORIGIN_UNKNOWN, -1, NULL),
-      SAME("\0redis_1795298426809_6ot9agkyks5", XR_ORIGIN_UNKNOWN, -1, NULL),
-      SAME("red\0is_1795298426809_6ot9agkyks5", XR_ORIGIN_UNKNOWN, -1, NULL),
-      SAME("prefix with space_1_a", XR_ORIGIN_UNKNOWN, -1, NULL),
+      SAME("redis_1795298426809_6ot9agkyks5\0", XR_CHAT_ORIGIN_UNKNOWN, -1, NULL),
+      SAME("redis_1795298426809_6ot9\0gkyks5", XR_CHAT_ORIGIN_UNKNOWN, -1, NULL),
+      SAME("\0redis_1795298426809_6ot9agkyks5", XR_CHAT_ORIGIN_UNKNOWN, -1, NULL),
+      SAME("red\0is_1795298426809_6ot9agkyks5", XR_CHAT_ORIGIN_UNKNOWN, -1, NULL),
+      SAME("prefix with space_1_a", XR_CHAT_ORIGIN_UNKNOWN, -1, NULL),
   };
   check_cases(cases, sizeof cases / sizeof cases[0]);
 
   /* NULL token; a length shorter than the string */
-  xr_token_info info;
-  assert_int_equal(xr_token_origin_of(&info, NULL, 5), XR_ORIGIN_UNKNOWN);
+  xr_chat_token_info info;
+  assert_int_equal(xr_chat_origin_of(&info, NULL, 5), XR_CHAT_ORIGIN_UNKNOWN);
   assert_int_equal(info.created_ms, -1);
   assert_null(info.prefix);
-  assert_int_equal(xr_token_origin_of(&info, "redis_1_abc", 7), XR_ORIGIN_UNKNOWN);
-  assert_int_equal(xr_token_origin_of(&info, "redis_1_abc", 9), XR_ORIGIN_TS_NODE_REDIS);
+  assert_int_equal(xr_chat_origin_of(&info, "redis_1_abc", 7), XR_CHAT_ORIGIN_UNKNOWN);
+  assert_int_equal(xr_chat_origin_of(&info, "redis_1_abc", 9), XR_CHAT_ORIGIN_TS_NODE_REDIS);
 }
 
 /* ---- generated tokens ------------------------------------------------------------------------ */
@@ -204,7 +204,7 @@ static int cmp_tokens(const void *a, const void *b) { return strcmp(a, b); }
 
 #define NGEN 10000
 
-static void generate(const char *prefix, xr_token_suffix shape, xr_token_origin shape_of) {
+static void generate(const char *prefix, xr_token_suffix shape, xr_chat_origin shape_of) {
   const int64_t now = INT64_C(1795298426809);
   const char *ms = "1795298426809";
   size_t plen = strlen(prefix);
@@ -229,12 +229,12 @@ static void generate(const char *prefix, xr_token_suffix shape, xr_token_origin 
     expected_check(check, t, want_len, shape);
     assert_memory_equal(t + want_len - 2, check, 2);
 
-    xr_token_info info;
-    assert_int_equal(xr_token_origin_of(&info, t, want_len), XR_ORIGIN_CROSSREDIS);
-    assert_int_equal(info.origin, XR_ORIGIN_CROSSREDIS);
+    xr_chat_token_info info;
+    assert_int_equal(xr_chat_origin_of(&info, t, want_len), XR_CHAT_ORIGIN_CROSSREDIS);
+    assert_int_equal(info.origin, XR_CHAT_ORIGIN_CROSSREDIS);
     assert_int_equal(info.shape_of, shape_of);
     /* the shape is also shape_of's: both may have written it */
-    assert_int_equal(xr_token_origins(t, want_len), XR_ORIGIN_BIT(XR_ORIGIN_CROSSREDIS) | XR_ORIGIN_BIT(shape_of));
+    assert_int_equal(xr_chat_origins(t, want_len), XR_CHAT_ORIGIN_BIT(XR_CHAT_ORIGIN_CROSSREDIS) | XR_CHAT_ORIGIN_BIT(shape_of));
     assert_int_equal(info.created_ms, now);
     assert_ptr_equal(info.prefix, t);
     assert_int_equal(info.prefix_len, plen);
@@ -247,44 +247,44 @@ static void generate(const char *prefix, xr_token_suffix shape, xr_token_origin 
 
 static void test_generated(void **state) {
   (void)state;
-  generate("redis", XR_TOKEN_BASE36, XR_ORIGIN_TS_NODE_REDIS);
-  generate("ioredis", XR_TOKEN_BASE36, XR_ORIGIN_TS_IOREDIS);
-  generate("redis", XR_TOKEN_HEX32, XR_ORIGIN_PYTHON_REDIS);
-  generate("ioredis", XR_TOKEN_HEX32, XR_ORIGIN_PYTHON_IOREDIS);
+  generate("redis", XR_TOKEN_BASE36, XR_CHAT_ORIGIN_TS_NODE_REDIS);
+  generate("ioredis", XR_TOKEN_BASE36, XR_CHAT_ORIGIN_TS_IOREDIS);
+  generate("redis", XR_TOKEN_HEX32, XR_CHAT_ORIGIN_PYTHON_REDIS);
+  generate("ioredis", XR_TOKEN_HEX32, XR_CHAT_ORIGIN_PYTHON_IOREDIS);
 }
 
 static void expect_made(const char *prefix, int64_t now, xr_token_suffix shape, const char *ms,
-                        xr_token_origin shape_of) {
+                        xr_chat_origin shape_of) {
   char t[XR_TOKEN_MAX];
   size_t plen = strlen(prefix);
   int n = xr_token_make(t, sizeof t, prefix, plen, now, shape);
   size_t want = plen + 1 + strlen(ms) + 1 + (shape == XR_TOKEN_BASE36 ? 13 : 32);
   assert_int_equal(n, want);
   assert_memory_equal(t + plen + 1, ms, strlen(ms));
-  xr_token_info info;
-  assert_int_equal(xr_token_origin_of(&info, t, (size_t)n), XR_ORIGIN_CROSSREDIS);
+  xr_chat_token_info info;
+  assert_int_equal(xr_chat_origin_of(&info, t, (size_t)n), XR_CHAT_ORIGIN_CROSSREDIS);
   assert_int_equal(info.shape_of, shape_of);
   assert_int_equal(info.created_ms, now);
   assert_int_equal(info.prefix_len, plen);
   /* a prefix no upstream writer uses with that suffix: only crossredis writes it */
-  unsigned set = XR_ORIGIN_BIT(XR_ORIGIN_CROSSREDIS);
-  if (shape_of != XR_ORIGIN_UNKNOWN) set |= XR_ORIGIN_BIT(shape_of);
-  assert_int_equal(xr_token_origins(t, (size_t)n), set);
+  unsigned set = XR_CHAT_ORIGIN_BIT(XR_CHAT_ORIGIN_CROSSREDIS);
+  if (shape_of != XR_CHAT_ORIGIN_UNKNOWN) set |= XR_CHAT_ORIGIN_BIT(shape_of);
+  assert_int_equal(xr_chat_origins(t, (size_t)n), set);
 }
 
 static void test_other_prefixes_and_times(void **state) {
   (void)state;
-  expect_made("mem", 1700000000000, XR_TOKEN_BASE36, "1700000000000", XR_ORIGIN_TS_MEMORY);
-  expect_made("mem", 1700000000000, XR_TOKEN_HEX32, "1700000000000", XR_ORIGIN_UNKNOWN);
-  expect_made("pg", 1700000000000, XR_TOKEN_BASE36, "1700000000000", XR_ORIGIN_UNKNOWN);
-  expect_made("my-App-2", 5, XR_TOKEN_BASE36, "5", XR_ORIGIN_UNKNOWN);
-  expect_made("redis", 0, XR_TOKEN_BASE36, "0", XR_ORIGIN_TS_NODE_REDIS);
+  expect_made("mem", 1700000000000, XR_TOKEN_BASE36, "1700000000000", XR_CHAT_ORIGIN_TS_MEMORY);
+  expect_made("mem", 1700000000000, XR_TOKEN_HEX32, "1700000000000", XR_CHAT_ORIGIN_UNKNOWN);
+  expect_made("pg", 1700000000000, XR_TOKEN_BASE36, "1700000000000", XR_CHAT_ORIGIN_UNKNOWN);
+  expect_made("my-App-2", 5, XR_TOKEN_BASE36, "5", XR_CHAT_ORIGIN_UNKNOWN);
+  expect_made("redis", 0, XR_TOKEN_BASE36, "0", XR_CHAT_ORIGIN_TS_NODE_REDIS);
   expect_made("ioredis", INT64_MAX, XR_TOKEN_HEX32, "9223372036854775807",
-              XR_ORIGIN_PYTHON_IOREDIS);
+              XR_CHAT_ORIGIN_PYTHON_IOREDIS);
   char p64[XR_TOKEN_PREFIX_MAX + 1];
   memset(p64, 'x', XR_TOKEN_PREFIX_MAX);
   p64[XR_TOKEN_PREFIX_MAX] = '\0';
-  expect_made(p64, INT64_MAX, XR_TOKEN_HEX32, "9223372036854775807", XR_ORIGIN_UNKNOWN);
+  expect_made(p64, INT64_MAX, XR_TOKEN_HEX32, "9223372036854775807", XR_CHAT_ORIGIN_UNKNOWN);
 
   /* every digit count, and the numbers either side of each power of ten */
   for (int k = 0; k <= 18; k++) {
@@ -295,7 +295,7 @@ static void test_other_prefixes_and_times(void **state) {
     for (size_t j = 0; j < sizeof times / sizeof times[0]; j++) {
       char ms[24];
       snprintf(ms, sizeof ms, "%lld", (long long)times[j]);
-      expect_made("redis", times[j], XR_TOKEN_BASE36, ms, XR_ORIGIN_TS_NODE_REDIS);
+      expect_made("redis", times[j], XR_TOKEN_BASE36, ms, XR_CHAT_ORIGIN_TS_NODE_REDIS);
     }
   }
 
@@ -316,14 +316,14 @@ static void test_flipped_check(void **state) {
   static const struct {
     const char *prefix;
     xr_token_suffix shape;
-    xr_token_origin upstream;
+    xr_chat_origin upstream;
   } cases[] = {
-      {"redis", XR_TOKEN_BASE36, XR_ORIGIN_TS_NODE_REDIS},
-      {"ioredis", XR_TOKEN_BASE36, XR_ORIGIN_TS_IOREDIS},
-      {"mem", XR_TOKEN_BASE36, XR_ORIGIN_TS_MEMORY},
-      {"redis", XR_TOKEN_HEX32, XR_ORIGIN_PYTHON_REDIS},
-      {"ioredis", XR_TOKEN_HEX32, XR_ORIGIN_PYTHON_IOREDIS},
-      {"other", XR_TOKEN_BASE36, XR_ORIGIN_UNKNOWN},
+      {"redis", XR_TOKEN_BASE36, XR_CHAT_ORIGIN_TS_NODE_REDIS},
+      {"ioredis", XR_TOKEN_BASE36, XR_CHAT_ORIGIN_TS_IOREDIS},
+      {"mem", XR_TOKEN_BASE36, XR_CHAT_ORIGIN_TS_MEMORY},
+      {"redis", XR_TOKEN_HEX32, XR_CHAT_ORIGIN_PYTHON_REDIS},
+      {"ioredis", XR_TOKEN_HEX32, XR_CHAT_ORIGIN_PYTHON_IOREDIS},
+      {"other", XR_TOKEN_BASE36, XR_CHAT_ORIGIN_UNKNOWN},
   };
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     const char *alphabet = cases[c].shape == XR_TOKEN_BASE36 ? B36 : HEX;
@@ -337,15 +337,15 @@ static void test_flipped_check(void **state) {
         char saved = t[n - pos];
         size_t idx = (size_t)(strchr(alphabet, saved) - alphabet);
         t[n - pos] = alphabet[(idx + 1 + (size_t)round % (alen - 1)) % alen];
-        xr_token_info info;
-        assert_int_equal(xr_token_origin_of(&info, t, (size_t)n), cases[c].upstream);
+        xr_chat_token_info info;
+        assert_int_equal(xr_chat_origin_of(&info, t, (size_t)n), cases[c].upstream);
         assert_int_equal(info.shape_of, cases[c].upstream);
         assert_int_equal(info.created_ms, 1795298426809);
         /* failing the check, it is certainly not crossredis's */
-        assert_int_equal(xr_token_origins(t, (size_t)n), XR_ORIGIN_BIT(cases[c].upstream));
+        assert_int_equal(xr_chat_origins(t, (size_t)n), XR_CHAT_ORIGIN_BIT(cases[c].upstream));
         t[n - pos] = saved;
       }
-      assert_int_equal(xr_token_origin_of(NULL, t, (size_t)n), XR_ORIGIN_CROSSREDIS);
+      assert_int_equal(xr_chat_origin_of(NULL, t, (size_t)n), XR_CHAT_ORIGIN_CROSSREDIS);
       /* a random character changed breaks the check too, unless it collides by chance */
     }
   }
@@ -381,65 +381,65 @@ static void test_upstream_tokens_passing_the_check(void **state) {
   static const struct {
     const char *prefix;
     xr_token_suffix shape;
-    xr_token_origin upstream;
+    xr_chat_origin upstream;
     const char *text;
   } cases[] = {
-      {"redis", XR_TOKEN_HEX32, XR_ORIGIN_PYTHON_REDIS, "crossredis or python-redis"},
-      {"ioredis", XR_TOKEN_HEX32, XR_ORIGIN_PYTHON_IOREDIS, "crossredis or python-ioredis"},
-      {"redis", XR_TOKEN_BASE36, XR_ORIGIN_TS_NODE_REDIS, "crossredis or ts-node-redis"},
-      {"ioredis", XR_TOKEN_BASE36, XR_ORIGIN_TS_IOREDIS, "crossredis or ts-ioredis"},
-      {"mem", XR_TOKEN_BASE36, XR_ORIGIN_TS_MEMORY, "crossredis or ts-memory"},
+      {"redis", XR_TOKEN_HEX32, XR_CHAT_ORIGIN_PYTHON_REDIS, "crossredis or python-redis"},
+      {"ioredis", XR_TOKEN_HEX32, XR_CHAT_ORIGIN_PYTHON_IOREDIS, "crossredis or python-ioredis"},
+      {"redis", XR_TOKEN_BASE36, XR_CHAT_ORIGIN_TS_NODE_REDIS, "crossredis or ts-node-redis"},
+      {"ioredis", XR_TOKEN_BASE36, XR_CHAT_ORIGIN_TS_IOREDIS, "crossredis or ts-ioredis"},
+      {"mem", XR_TOKEN_BASE36, XR_CHAT_ORIGIN_TS_MEMORY, "crossredis or ts-memory"},
   };
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     char passing[XR_TOKEN_MAX], failing[XR_TOKEN_MAX];
     find_upstream_tokens(cases[c].prefix, cases[c].shape, passing, failing);
-    xr_token_info info;
-    assert_int_equal(xr_token_origin_of(&info, passing, strlen(passing)), XR_ORIGIN_CROSSREDIS);
+    xr_chat_token_info info;
+    assert_int_equal(xr_chat_origin_of(&info, passing, strlen(passing)), XR_CHAT_ORIGIN_CROSSREDIS);
     assert_int_equal(info.shape_of, cases[c].upstream);
-    unsigned set = xr_token_origins(passing, strlen(passing));
-    assert_int_equal(set, XR_ORIGIN_BIT(XR_ORIGIN_CROSSREDIS) | XR_ORIGIN_BIT(cases[c].upstream));
-    char text[XR_ORIGINS_TEXT_MAX];
-    assert_int_equal(xr_token_origins_text(set, text, sizeof text), strlen(cases[c].text));
+    unsigned set = xr_chat_origins(passing, strlen(passing));
+    assert_int_equal(set, XR_CHAT_ORIGIN_BIT(XR_CHAT_ORIGIN_CROSSREDIS) | XR_CHAT_ORIGIN_BIT(cases[c].upstream));
+    char text[XR_CHAT_ORIGINS_TEXT_MAX];
+    assert_int_equal(xr_chat_origins_text(set, text, sizeof text), strlen(cases[c].text));
     assert_string_equal(text, cases[c].text);
 
-    assert_int_equal(xr_token_origin_of(&info, failing, strlen(failing)), cases[c].upstream);
-    assert_int_equal(xr_token_origins(failing, strlen(failing)), XR_ORIGIN_BIT(cases[c].upstream));
+    assert_int_equal(xr_chat_origin_of(&info, failing, strlen(failing)), cases[c].upstream);
+    assert_int_equal(xr_chat_origins(failing, strlen(failing)), XR_CHAT_ORIGIN_BIT(cases[c].upstream));
   }
 }
 
 static void test_origins_text(void **state) {
   (void)state;
-  char buf[XR_ORIGINS_TEXT_MAX];
+  char buf[XR_CHAT_ORIGINS_TEXT_MAX];
   static const struct {
     unsigned set;
     const char *text;
   } cases[] = {
       {0, "unknown"},
-      {XR_ORIGIN_BIT(XR_ORIGIN_UNKNOWN), "unknown"},
-      {XR_ORIGIN_BIT(XR_ORIGIN_TS_PG), "ts-pg"},
-      {XR_ORIGIN_BIT(XR_ORIGIN_CROSSREDIS), "crossredis"},
-      {XR_ORIGIN_BIT(XR_ORIGIN_PYTHON_REDIS) | XR_ORIGIN_BIT(XR_ORIGIN_CROSSREDIS), "crossredis or python-redis"},
-      {XR_ORIGIN_BIT(XR_ORIGIN_TS_IOREDIS) | XR_ORIGIN_BIT(XR_ORIGIN_TS_NODE_REDIS), "ts-node-redis or ts-ioredis"},
-      {XR_ORIGIN_BIT(XR_ORIGIN_TS_MEMORY) | 0x80000000u | XR_ORIGIN_BIT(8), "ts-memory"}, /* outside the enum */
+      {XR_CHAT_ORIGIN_BIT(XR_CHAT_ORIGIN_UNKNOWN), "unknown"},
+      {XR_CHAT_ORIGIN_BIT(XR_CHAT_ORIGIN_TS_PG), "ts-pg"},
+      {XR_CHAT_ORIGIN_BIT(XR_CHAT_ORIGIN_CROSSREDIS), "crossredis"},
+      {XR_CHAT_ORIGIN_BIT(XR_CHAT_ORIGIN_PYTHON_REDIS) | XR_CHAT_ORIGIN_BIT(XR_CHAT_ORIGIN_CROSSREDIS), "crossredis or python-redis"},
+      {XR_CHAT_ORIGIN_BIT(XR_CHAT_ORIGIN_TS_IOREDIS) | XR_CHAT_ORIGIN_BIT(XR_CHAT_ORIGIN_TS_NODE_REDIS), "ts-node-redis or ts-ioredis"},
+      {XR_CHAT_ORIGIN_BIT(XR_CHAT_ORIGIN_TS_MEMORY) | 0x80000000u | XR_CHAT_ORIGIN_BIT(8), "ts-memory"}, /* outside the enum */
       {0x80000000u, "unknown"},
       {0xffffffffu, "crossredis or unknown or ts-node-redis or ts-ioredis or ts-memory or ts-pg or python-redis or "
                     "python-ioredis"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     memset(buf, 'x', sizeof buf);
-    assert_int_equal(xr_token_origins_text(cases[i].set, buf, sizeof buf), strlen(cases[i].text));
+    assert_int_equal(xr_chat_origins_text(cases[i].set, buf, sizeof buf), strlen(cases[i].text));
     assert_string_equal(buf, cases[i].text);
-    assert_int_equal(xr_token_origins_text(cases[i].set, NULL, 0), strlen(cases[i].text));
+    assert_int_equal(xr_chat_origins_text(cases[i].set, NULL, 0), strlen(cases[i].text));
   }
   /* truncated like snprintf: the length it needs, as much as fits, NUL-terminated */
-  unsigned two = XR_ORIGIN_BIT(XR_ORIGIN_PYTHON_REDIS) | XR_ORIGIN_BIT(XR_ORIGIN_CROSSREDIS);
+  unsigned two = XR_CHAT_ORIGIN_BIT(XR_CHAT_ORIGIN_PYTHON_REDIS) | XR_CHAT_ORIGIN_BIT(XR_CHAT_ORIGIN_CROSSREDIS);
   memset(buf, 'x', sizeof buf);
-  assert_int_equal(xr_token_origins_text(two, buf, 14), 26);
+  assert_int_equal(xr_chat_origins_text(two, buf, 14), 26);
   assert_string_equal(buf, "crossredis or");
   assert_int_equal(buf[14], 'x');
-  assert_int_equal(xr_token_origins_text(two, buf, 1), 26);
+  assert_int_equal(xr_chat_origins_text(two, buf, 1), 26);
   assert_string_equal(buf, "");
-  assert_int_equal(xr_token_origins_text(two, buf, 12), 26);
+  assert_int_equal(xr_chat_origins_text(two, buf, 12), 26);
   assert_string_equal(buf, "crossredis ");
 }
 
@@ -529,32 +529,32 @@ static void test_bad_inputs(void **state) {
 static void test_names(void **state) {
   (void)state;
   static const struct {
-    xr_token_origin origin;
+    xr_chat_origin origin;
     const char *name;
   } names[] = {
-      {XR_ORIGIN_UNKNOWN, "unknown"},         {XR_ORIGIN_TS_NODE_REDIS, "ts-node-redis"},
-      {XR_ORIGIN_TS_IOREDIS, "ts-ioredis"},   {XR_ORIGIN_TS_MEMORY, "ts-memory"},
-      {XR_ORIGIN_TS_PG, "ts-pg"},             {XR_ORIGIN_PYTHON_REDIS, "python-redis"},
-      {XR_ORIGIN_PYTHON_IOREDIS, "python-ioredis"}, {XR_ORIGIN_CROSSREDIS, "crossredis"},
+      {XR_CHAT_ORIGIN_UNKNOWN, "unknown"},         {XR_CHAT_ORIGIN_TS_NODE_REDIS, "ts-node-redis"},
+      {XR_CHAT_ORIGIN_TS_IOREDIS, "ts-ioredis"},   {XR_CHAT_ORIGIN_TS_MEMORY, "ts-memory"},
+      {XR_CHAT_ORIGIN_TS_PG, "ts-pg"},             {XR_CHAT_ORIGIN_PYTHON_REDIS, "python-redis"},
+      {XR_CHAT_ORIGIN_PYTHON_IOREDIS, "python-ioredis"}, {XR_CHAT_ORIGIN_CROSSREDIS, "crossredis"},
   };
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-    assert_string_equal(xr_token_origin_name(names[i].origin), names[i].name);
-    xr_token_origin o = (xr_token_origin)99;
-    assert_int_equal(xr_token_origin_parse(&o, names[i].name), XR_OK);
+    assert_string_equal(xr_chat_origin_name(names[i].origin), names[i].name);
+    xr_chat_origin o = (xr_chat_origin)99;
+    assert_int_equal(xr_chat_origin_parse(&o, names[i].name), XR_OK);
     assert_int_equal(o, names[i].origin);
   }
-  assert_string_equal(xr_token_origin_name((xr_token_origin)8), "unknown");
-  assert_string_equal(xr_token_origin_name((xr_token_origin)-1), "unknown");
+  assert_string_equal(xr_chat_origin_name((xr_chat_origin)8), "unknown");
+  assert_string_equal(xr_chat_origin_name((xr_chat_origin)-1), "unknown");
 
-  xr_token_origin o = XR_ORIGIN_TS_PG;
-  assert_error(xr_token_origin_parse(&o, "TS-PG"), XR_EINVAL,
+  xr_chat_origin o = XR_CHAT_ORIGIN_TS_PG;
+  assert_error(xr_chat_origin_parse(&o, "TS-PG"), XR_EINVAL,
                "unknown token origin \"TS-PG\"; valid names: ts-node-redis, ts-ioredis, ts-memory, "
                "ts-pg, python-redis, python-ioredis, crossredis, unknown");
-  assert_int_equal(o, XR_ORIGIN_TS_PG);
-  assert_error(xr_token_origin_parse(&o, ""), XR_EINVAL, "valid names:");
-  assert_error(xr_token_origin_parse(&o, "crossredis "), XR_EINVAL, "valid names:");
-  assert_error(xr_token_origin_parse(&o, NULL), XR_EINVAL, "name is NULL");
-  assert_error(xr_token_origin_parse(NULL, "ts-pg"), XR_EINVAL, "NULL");
+  assert_int_equal(o, XR_CHAT_ORIGIN_TS_PG);
+  assert_error(xr_chat_origin_parse(&o, ""), XR_EINVAL, "valid names:");
+  assert_error(xr_chat_origin_parse(&o, "crossredis "), XR_EINVAL, "valid names:");
+  assert_error(xr_chat_origin_parse(&o, NULL), XR_EINVAL, "name is NULL");
+  assert_error(xr_chat_origin_parse(NULL, "ts-pg"), XR_EINVAL, "NULL");
 }
 
 /* ---- random bytes ---------------------------------------------------------------------------- */

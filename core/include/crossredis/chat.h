@@ -39,6 +39,7 @@
 #include "json.h"
 #include "loop.h"
 #include "op.h"
+#include "chat_origin.h"
 #include "token.h"
 
 #ifdef __cplusplus
@@ -153,10 +154,17 @@ XR_API int xr_chat_call(xr_chat *s, int op, const xr_arg *args, size_t nargs, xr
 typedef struct xr_chat_watchdog xr_chat_watchdog;
 
 typedef enum xr_chat_watchdog_state {
-  XR_WATCHDOG_HELD = 0,     /* extended in time (or not due yet) */
-  XR_WATCHDOG_LOST = 1,     /* the lock is gone or held by another token: stop working */
-  XR_WATCHDOG_FINISHED = 2  /* the maximum lifetime was reached: no more extensions */
+  XR_CHAT_WATCHDOG_HELD = 0,     /* extended in time (or not due yet) */
+  XR_CHAT_WATCHDOG_LOST = 1,     /* the lock is gone or held by another token: stop working */
+  XR_CHAT_WATCHDOG_FINISHED = 2  /* the maximum lifetime was reached: no more extensions */
 } xr_chat_watchdog_state;
+
+/* The names before 0.1.0's restructure (the watchdog is the Chat SDK state's): kept for callers. */
+#ifndef SWIG
+#define XR_WATCHDOG_HELD XR_CHAT_WATCHDOG_HELD
+#define XR_WATCHDOG_LOST XR_CHAT_WATCHDOG_LOST
+#define XR_WATCHDOG_FINISHED XR_CHAT_WATCHDOG_FINISHED
+#endif
 
 /* Watches a held lock: extends it by ttl_ms every ttl_ms/3, until max_lifetime_ms after now_ms
  * (0: no limit). Driven by the caller (no hidden thread): call xr_chat_watchdog_tick when

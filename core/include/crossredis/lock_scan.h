@@ -63,9 +63,9 @@ typedef struct xr_lock_entry {
   const char *token;      /* the value */
   size_t token_len;
   int64_t ttl_ms;         /* PTTL: milliseconds left; -1 when the key has no TTL */
-  xr_token_origin origin; /* xr_token_origin_of(token) */
-  xr_token_origin shape;  /* the upstream writer whose shape the token has (xr_token_info.shape_of) */
-  unsigned origins;       /* every writer the token may come from (xr_token_origins): more than
+  xr_chat_origin origin; /* xr_chat_origin_of(token) */
+  xr_chat_origin shape;  /* the upstream writer whose shape the token has (xr_chat_token_info.shape_of) */
+  unsigned origins;       /* every writer the token may come from (xr_chat_origins): more than
                              one bit when its shape cannot tell (xr_lock_origins_uncertain) */
 } xr_lock_entry;
 
@@ -95,11 +95,11 @@ static inline int xr_lock_origins_uncertain(unsigned origins) { return (origins 
 
 /* How many locks have one set of possible writers. */
 typedef struct xr_lock_origin_count {
-  unsigned origins; /* xr_token_origins */
+  unsigned origins; /* xr_chat_origins */
   size_t n;
 } xr_lock_origin_count;
 
-/* Room for every set xr_token_origins can give (8 single writers, 5 "crossredis or X"). */
+/* Room for every set xr_chat_origins can give (8 single writers, 5 "crossredis or X"). */
 #define XR_LOCK_ORIGIN_SETS_MAX 32
 
 /* The locks of l counted by their set of possible writers, in the order summaries show them: by

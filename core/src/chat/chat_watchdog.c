@@ -46,7 +46,7 @@ int xr_chat_watchdog_new(xr_chat_watchdog **out, xr_chat *s, const char *thread_
   w->next_due_ms = now_ms + w->interval_ms;
   w->expires_at_ms = lock->expires_at_ms;
   w->finish_at_ms = max_lifetime_ms > 0 ? now_ms + max_lifetime_ms : INT64_MAX;
-  w->state = XR_WATCHDOG_HELD;
+  w->state = XR_CHAT_WATCHDOG_HELD;
   *out = w;
   return XR_OK;
 }
@@ -58,7 +58,7 @@ void xr_chat_watchdog_free(xr_chat_watchdog *w) {
 }
 
 int64_t xr_chat_watchdog_due_in(const xr_chat_watchdog *w, int64_t now_ms) {
-  if (!w || w->state != XR_WATCHDOG_HELD) return -1;
+  if (!w || w->state != XR_CHAT_WATCHDOG_HELD) return -1;
   return w->next_due_ms > now_ms ? w->next_due_ms - now_ms : 0;
 }
 
@@ -68,9 +68,9 @@ int xr_chat_watchdog_tick(xr_chat_watchdog *w, xr_chat_watchdog_state *state, in
   if (!w) return xr_fail(XR_EINVAL, "xr_chat_watchdog_tick: the watchdog is NULL");
   int rc = chat_check_ms("chat.watchdog", "now_ms", now_ms, "Unix milliseconds");
   if (rc) return rc;
-  if (w->state == XR_WATCHDOG_HELD && now_ms >= w->next_due_ms) {
+  if (w->state == XR_CHAT_WATCHDOG_HELD && now_ms >= w->next_due_ms) {
     if (now_ms >= w->finish_at_ms) {
-      w->state = XR_WATCHDOG_FINISHED; /* the lock now lives out its last TTL */
+      w->state = XR_CHAT_WATCHDOG_FINISHED; /* the lock now lives out its last TTL */
     } else {
       bool extended = false;
       rc = xr_chat_extend_lock(w->s, &extended, w->thread_id, w->len, w->token, w->token_len, w->ttl_ms);
@@ -78,9 +78,9 @@ int xr_chat_watchdog_tick(xr_chat_watchdog *w, xr_chat_watchdog_state *state, in
         w->expires_at_ms = now_ms + w->ttl_ms;
         w->next_due_ms = now_ms + w->interval_ms;
       } else if (rc == XR_OK) {
-        w->state = XR_WATCHDOG_LOST; /* deleted, expired or taken by another token */
+        w->state = XR_CHAT_WATCHDOG_LOST; /* deleted, expired or taken by another token */
       } else if (now_ms >= w->expires_at_ms) {
-        w->state = XR_WATCHDOG_LOST; /* could not reach the server before the lock ran out */
+        w->state = XR_CHAT_WATCHDOG_LOST; /* could not reach the server before the lock ran out */
       } else {
         int64_t retry = w->interval_ms / 4 > 0 ? w->interval_ms / 4 : 1;
         w->next_due_ms = now_ms + retry;

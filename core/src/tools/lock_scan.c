@@ -80,11 +80,11 @@ static int add_lock(xr_lock_list *out, const char *key, size_t key_len, size_t s
     xr_free(t);
     return xr_fail_nomem();
   }
-  xr_token_info info;
-  xr_token_origin origin = xr_token_origin_of(&info, t, token_len);
+  xr_chat_token_info info;
+  xr_chat_origin origin = xr_chat_origin_of(&info, t, token_len);
   *e = (xr_lock_entry){.key = k, .key_len = key_len, .thread = k + skip, .thread_len = key_len - skip,
                        .token = t, .token_len = token_len, .ttl_ms = ttl_ms, .origin = origin,
-                       .shape = info.shape_of, .origins = xr_token_origins(t, token_len)};
+                       .shape = info.shape_of, .origins = xr_chat_origins(t, token_len)};
   out->n++;
   return XR_OK;
 }
@@ -225,13 +225,13 @@ int xr_lock_scan(xr_lock_list **out, xr_client *c, const xr_lock_scan_options *o
 
 /* ---- who holds them ---------------------------------------------------------------------------- */
 
-/* The order of a set in summaries: its first writer as xr_token_origin_of names it (crossredis
+/* The order of a set in summaries: its first writer as xr_chat_origin_of names it (crossredis
  * for a two-writer set), unknown after every known one; then certain before uncertain. */
 static unsigned set_rank(unsigned origins) {
-  xr_token_origin first = (origins & XR_ORIGIN_BIT(XR_ORIGIN_CROSSREDIS)) ? XR_ORIGIN_CROSSREDIS : XR_ORIGIN_UNKNOWN;
-  for (unsigned o = 0; first == XR_ORIGIN_UNKNOWN && o < 32; o++)
-    if (origins & XR_ORIGIN_BIT(o)) first = (xr_token_origin)o;
-  unsigned primary = first == XR_ORIGIN_UNKNOWN ? 64u : (unsigned)first;
+  xr_chat_origin first = (origins & XR_CHAT_ORIGIN_BIT(XR_CHAT_ORIGIN_CROSSREDIS)) ? XR_CHAT_ORIGIN_CROSSREDIS : XR_CHAT_ORIGIN_UNKNOWN;
+  for (unsigned o = 0; first == XR_CHAT_ORIGIN_UNKNOWN && o < 32; o++)
+    if (origins & XR_CHAT_ORIGIN_BIT(o)) first = (xr_chat_origin)o;
+  unsigned primary = first == XR_CHAT_ORIGIN_UNKNOWN ? 64u : (unsigned)first;
   return primary * 2 + (xr_lock_origins_uncertain(origins) ? 1u : 0u);
 }
 
@@ -249,7 +249,7 @@ size_t xr_lock_list_count_origins(const xr_lock_list *l, xr_lock_origin_count *o
     size_t k = 0;
     while (k < n && sets[k].origins != l->v[i].origins) k++;
     if (k == n) {
-      if (n == XR_LOCK_ORIGIN_SETS_MAX) continue; /* cannot happen: xr_token_origins gives 13 sets */
+      if (n == XR_LOCK_ORIGIN_SETS_MAX) continue; /* cannot happen: xr_chat_origins gives 13 sets */
       sets[n++] = (xr_lock_origin_count){l->v[i].origins, 0};
     }
     sets[k].n++;
