@@ -14,6 +14,7 @@
 
 #include "itest.h"
 #include "clitest.h"
+#include "crossredis/chat.h"
 #include "crossredis/token.h"
 
 static xrt_server *server;
@@ -409,6 +410,72 @@ static void test_errors_are_responses(void **state) {
   end_session(&s);
 }
 
+/* Every row of the core's Chat table is an op, "chat.<name>", with the table's argument names: a
+ * request without arguments is refused naming the row's first argument (BadRequest), never
+ * UnknownOp; the contract's old names are gone. */
+static void test_every_row_is_an_op(void **state) {
+  (void)state;
+  char reqs[XR_CHAT_OP_COUNT + 1][128];
+  const char *lines[XR_CHAT_OP_COUNT + 2];
+  size_t n = 0;
+  const xr_op_info *info;
+  for (int i = 0; (info = xr_chat_op_at(i)) != NULL; i++, n++) {
+    snprintf(reqs[n], sizeof reqs[n], "{'id':%d,'op':'chat.%s','args':{}}", i, info->name);
+    lines[n] = reqs[n];
+  }
+  assert_int_equal(n, XR_CHAT_OP_COUNT);
+  lines[n] = "{'id':'old','op':'lock.acquire','args':{'thread':'t','ttl_ms':5000}}";
+  lines[n + 1] = NULL;
+  session s;
+  run_session(&s, "drv-rows", lines);
+  for (int i = 0; (info = xr_chat_op_at(i)) != NULL; i++) {
+    char id[16], part[64];
+    snprintf(id, sizeof id, "%d", i);
+    snprintf(part, sizeof part, "args.%s ", info->arg_names[0]);
+    failed(&s, (size_t)i, id, "BadRequest", part);
+  }
+  failed(&s, n, "'old'", "UnknownOp", "unknown op \"lock.acquire\"");
+  end_session(&s);
+}
+
+/* ENTRY results ({"message", "enqueued_at", "expires_at", "raw"} or null) and BYTES arguments
+ * (a string: its bytes): dequeue, the reliable dequeue and its ack, requeue. */
+static void test_entries(void **state) {
+  (void)state;
+  XR_OK(itest_cmd(chk, NULL, "RPUSH", "drv-entry:queue:bare", "{\"message\":{\"id\":\"b\"},\"expiresAt\":7}", NULL));
+  session s;
+  run_session(&s, "drv-entry",
+              (const char *const[]){
+                  "{'id':1,'op':'chat.enqueue','args':{'thread_id':'t','message_json':{'id':'m1','text':'h\xc3\xa9'},"
+                  "'enqueued_at_ms':5,'expires_at_ms':90,'max_size':0}}",
+                  "{'id':2,'op':'chat.enqueue','args':{'thread_id':'t','message_json':{'id':'m2'},"
+                  "'enqueued_at_ms':6,'expires_at_ms':91,'max_size':0}}",
+                  "{'id':3,'op':'chat.dequeue','args':{'thread_id':'t'}}",
+                  "{'id':4,'op':'chat.dequeue_reliable','args':{'thread_id':'t'}}",
+                  "{'id':5,'op':'chat.dequeue','args':{'thread_id':'t'}}",
+                  "{'id':6,'op':'chat.ack','args':{'thread_id':'t','raw':'{\\'message\\':{\\'id\\':\\'m2\\'},"
+                  "\\'enqueuedAt\\':6,\\'expiresAt\\':91}'}}",
+                  "{'id':7,'op':'chat.ack','args':{'thread_id':'t','raw':'gone'}}",
+                  "{'id':8,'op':'chat.requeue_processing','args':{'thread_id':'t'}}",
+                  "{'id':9,'op':'chat.dequeue','args':{'thread_id':'bare'}}",
+                  NULL});
+  ok_equal(&s, 0, "1", "1");
+  ok_equal(&s, 1, "2", "2");
+  ok_equal(&s, 2, "3",
+           "{'message':{'id':'m1','text':'h\xc3\xa9'},'enqueued_at':5,'expires_at':90,"
+           "'raw':'{\\'message\\':{\\'id\\':\\'m1\\',\\'text\\':\\'h\xc3\xa9\\'},\\'enqueuedAt\\':5,\\'expiresAt\\':90}'}");
+  ok_equal(&s, 3, "4",
+           "{'message':{'id':'m2'},'enqueued_at':6,'expires_at':91,"
+           "'raw':'{\\'message\\':{\\'id\\':\\'m2\\'},\\'enqueuedAt\\':6,\\'expiresAt\\':91}'}");
+  ok_equal(&s, 4, "5", "null");
+  ok_equal(&s, 5, "6", "true");
+  ok_equal(&s, 6, "7", "false");
+  ok_equal(&s, 7, "8", "0");
+  ok_equal(&s, 8, "9", "{'message':{'id':'b'},'enqueued_at':null,'expires_at':7,'raw':'{\\'message\\':{\\'id\\':\\'b\\'},\\'expiresAt\\':7}'}");
+  end_session(&s);
+  itest_assert_get(chk, "drv-entry:queue-processing:t", NULL);
+}
+
 static void test_prefix(void **state) {
   (void)state;
   session s;
@@ -436,6 +503,8 @@ int main(void) {
       cmocka_unit_test(test_queue),
       cmocka_unit_test(test_queue_bad_entry),
       cmocka_unit_test(test_errors_are_responses),
+      cmocka_unit_test(test_every_row_is_an_op),
+      cmocka_unit_test(test_entries),
       cmocka_unit_test(test_prefix),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
