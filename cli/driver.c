@@ -1,8 +1,11 @@
 /* crossredis driver: the C implementation of the interop driver contract (interop/CONTRACT.md).
  * JSON lines on stdin (requests) and stdout (responses); every operation goes through the core's
  * Chat SDK state adapter with its defaults (the TS node-redis adapter's wire: JS JSON text, TS
- * queue entries, "redis" tokens with base36 suffixes). The driver decides nothing: it reports what
- * the core did, its errors included (kind = the core's error class from errors.def). */
+ * queue entries, "redis" tokens with base36 suffixes). The operations are the rows of the core's
+ * table (chat.def) as "chat.<name>", each run through xr_chat_call with its arguments read by
+ * kind and its result written by result kind, so a new row needs no code here; plus the composite
+ * chat.drain_queue (the TS core's queue reader). The driver decides nothing: it reports what the
+ * core did, its errors included (kind = the core's error class from errors.def). */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +34,11 @@ static void driver_usage(FILE *f) {
           "\n"
           "The C driver of the interop suite (interop/CONTRACT.md), started by interop/run.py:\n"
           "connects, prints {\"ready\": true, ...}, then answers one JSON request per stdin line\n"
-          "with one JSON response line on stdout until stdin closes. Operations go through the\n"
-          "crossredis core's Chat SDK state adapter with its defaults: redis_<ms>_<base36> tokens,\n"
-          "JS JSON text, TS queue entries. Errors come back as {\"kind\": the core's error class\n"
+          "with one JSON response line on stdout until stdin closes. The operations are the\n"
+          "core's Chat table as chat.<name> (chat.acquire_lock, chat.get, ...) with its argument\n"
+          "names (thread_id, ttl_ms, ...), and chat.drain_queue; they go through the crossredis\n"
+          "core's Chat SDK state adapter with its defaults: redis_<ms>_<base36> tokens, JS JSON\n"
+          "text, TS queue entries. Errors come back as {\"kind\": the core's error class\n"
           "(DataError, ResponseError, ...), \"message\"}; a request that is not JSON or lacks an\n"
           "argument as kind BadRequest; an unknown op as kind UnknownOp.\n"
           "\n"
@@ -94,6 +99,14 @@ static int arg_json(request *r, const char *name, char **text) {
   return 0;
 }
 
+/* Whether a table argument is JSON text (`json`, `message_json`): the contract gives it as any
+ * JSON value, which the driver writes as JSON text for the core (which re-writes it in its
+ * dialect). */
+static bool json_argument(const char *name) {
+  size_t n = strlen(name);
+  return strcmp(name, "json") == 0 || (n > 5 && strcmp(name + n - 5, "_json") == 0);
+}
+
 /* ---- what the core returned, as JSON ------------------------------------------------------------- */
 
 /* A stored value read back: parsed, or (as upstream get does when JSON.parse fails) the text. */
@@ -104,7 +117,119 @@ static json_t *value_or_text(const char *text, size_t len) {
   return cli_json_string(text, len);
 }
 
+/* "chat.get_list key=bad": the operation and its text arguments, for a message. */
+static void describe(char *out, size_t size, const xr_op_info *info, const xr_arg *args) {
+  size_t o = (size_t)snprintf(out, size, "chat.%s", info->name);
+  for (size_t k = 0; k < info->nargs && o < size; k++) {
+    if (info->arg_kinds[k] != XR_ARG_TEXT || json_argument(info->arg_names[k])) continue;
+    char *shown = cli_text_escape(args[k].data ? args[k].data : "", args[k].len);
+    o += (size_t)snprintf(out + o, size - o, " %s=%.100s", info->arg_names[k], shown);
+    free(shown);
+  }
+}
+
+/* A result as JSON by its kind (interop/CONTRACT.md): STATUS null, BOOL true/false, INTEGER a
+ * number, VALUE the parsed value (the text when it is not JSON) or null, LIST an array of parsed
+ * values (an element that is not JSON fails the read, as JSON.parse throws in the TS adapters'
+ * getList), LOCK {"token", "expires_at"} or null, ENTRY {"message", "enqueued_at" (null when the
+ * entry has none), "expires_at", "raw" (the entry as stored)} or null. */
+static int result_json(const xr_op_info *info, const xr_arg *args, const xr_result *res, json_t **out) {
+  const xr_arg *f = res->fields;
+  char what[300];
+  json_t *v = NULL;
+  int rc = 0;
+  switch (info->result) {
+    case XR_RESULT_STATUS:
+      *out = json_null();
+      return 0;
+    case XR_RESULT_BOOL:
+      *out = json_boolean(res->present);
+      return 0;
+    case XR_RESULT_INTEGER:
+      *out = json_integer(res->integer);
+      return 0;
+    case XR_RESULT_VALUE:
+      *out = res->present ? value_or_text(f[0].data, f[0].len) : json_null();
+      return 0;
+    case XR_RESULT_LIST:
+      *out = json_array();
+      for (size_t i = 0; rc == 0 && i < xr_reply_count(res->list); i++) {
+        size_t len = 0;
+        const char *text = xr_reply_str(xr_reply_at(res->list, i), &len);
+        if (text && (rc = xr_json_parse(&v, text, len)) == 0) {
+          json_array_append_new(*out, v);
+          continue;
+        }
+        describe(what, sizeof what, info, args);
+        rc = text ? xr_error_set(rc, "%s: element %zu is not JSON: %s", what, i, xr_error_last()->message)
+                  : xr_error_set(XR_EPROTOCOL, "%s: element %zu is not a string", what, i);
+      }
+      break;
+    case XR_RESULT_LOCK:
+      *out = res->present ? json_pack("{s:o,s:I}", "token", cli_json_string(f[0].data, f[0].len), "expires_at",
+                                      (json_int_t)f[1].num)
+                          : json_null();
+      return 0;
+    case XR_RESULT_ENTRY:
+      if (!res->present) {
+        *out = json_null();
+        return 0;
+      }
+      if ((rc = xr_json_parse(&v, f[0].data, f[0].len)) != 0) {
+        describe(what, sizeof what, info, args);
+        return xr_error_set(rc, "%s: the entry's message is not JSON: %s", what, xr_error_last()->message);
+      }
+      *out = json_pack("{s:o,s:o,s:I,s:o}", "message", v, "enqueued_at",
+                       f[1].num < 0 ? json_null() : json_integer((json_int_t)f[1].num), "expires_at",
+                       (json_int_t)f[2].num, "raw", cli_json_string(f[3].data, f[3].len));
+      return 0;
+  }
+  if (rc) {
+    json_decref(*out);
+    *out = NULL;
+  } else if (!*out) {
+    rc = xr_error_set(XR_ENOMEM, "chat.%s: its result (kind %d) has no JSON", info->name, (int)info->result);
+  }
+  return rc;
+}
+
 /* ---- operations ----------------------------------------------------------------------------------- */
+
+/* Any row of chat.def, as "chat.<name>": the arguments by the row's names and kinds (a JSON
+ * argument as any JSON value; TEXT and BYTES as a string, its UTF-8 bytes; INT as an integer), one
+ * xr_chat_call, the result by the row's result kind. The INT arguments after a `json` argument (a
+ * stored value's ttl_ms and max_length) may be absent or null: 0, none, as in upstream's
+ * signatures; every other argument is required. A new row needs nothing here. */
+static int table_op(request *r, const xr_op_info *info, json_t **result) {
+  xr_arg args[XR_OP_ARGS_MAX] = {{0}};
+  char *texts[XR_OP_ARGS_MAX] = {0};
+  bool value_options = false;
+  int rc = 0;
+  for (size_t k = 0; rc == 0 && k < info->nargs; k++) {
+    const char *name = info->arg_names[k];
+    if (json_argument(name)) {
+      rc = arg_json(r, name, &texts[k]);
+      if (rc == 0) args[k] = XR_ARG_OF_TEXT(texts[k], strlen(texts[k]));
+      value_options = strcmp(name, "json") == 0;
+    } else if (info->arg_kinds[k] == XR_ARG_INT) {
+      long long v = 0;
+      rc = arg_int(r, name, !value_options, 0, &v);
+      args[k] = XR_ARG_OF_INT(v);
+    } else {
+      const char *s = NULL;
+      size_t len = 0;
+      rc = arg_string(r, name, &s, &len);
+      args[k] = XR_ARG_OF_TEXT(s, len);
+    }
+  }
+  xr_result res;
+  memset(&res, 0, sizeof res);
+  if (rc == 0) rc = xr_chat_call(r->chat, info->code, args, info->nargs, &res);
+  if (rc == 0) rc = result_json(info, args, &res, result);
+  xr_result_clear(&res);
+  for (size_t k = 0; k < info->nargs; k++) xr_free(texts[k]);
+  return rc;
+}
 
 #define TRY(call)                 \
   do {                            \
@@ -112,202 +237,20 @@ static json_t *value_or_text(const char *text, size_t len) {
     if (rc_ != 0) return rc_;     \
   } while (0)
 
-static int op_lock_acquire(request *r, json_t **result) {
-  const char *thread;
-  size_t tl;
-  long long ttl;
-  TRY(arg_string(r, "thread", &thread, &tl));
-  TRY(arg_int(r, "ttl_ms", true, 0, &ttl));
-  bool acquired = false;
-  xr_chat_lock lock;
-  TRY(xr_chat_acquire_lock(r->chat, &acquired, &lock, thread, tl, ttl));
-  if (!acquired) {
-    *result = json_null();
-    return 0;
-  }
-  *result = json_pack("{s:s%,s:s%,s:I}", "thread", thread, tl, "token", lock.token, lock.token_len, "expires_at",
-                      (json_int_t)lock.expires_at_ms);
-  return 0;
-}
-
-static int op_lock_release(request *r, json_t **result) {
-  const char *thread, *token;
-  size_t tl, kl;
-  TRY(arg_string(r, "thread", &thread, &tl));
-  TRY(arg_string(r, "token", &token, &kl));
-  TRY(xr_chat_release_lock(r->chat, NULL, thread, tl, token, kl));
-  *result = json_null();
-  return 0;
-}
-
-static int op_lock_extend(request *r, json_t **result) {
-  const char *thread, *token;
-  size_t tl, kl;
-  long long ttl;
-  TRY(arg_string(r, "thread", &thread, &tl));
-  TRY(arg_string(r, "token", &token, &kl));
-  TRY(arg_int(r, "ttl_ms", true, 0, &ttl));
-  bool extended = false;
-  TRY(xr_chat_extend_lock(r->chat, &extended, thread, tl, token, kl, ttl));
-  *result = json_boolean(extended);
-  return 0;
-}
-
-/* The operations that take a thread id and return nothing. */
-static int thread_op(request *r, json_t **result, int (*fn)(xr_chat *, const char *, size_t)) {
-  const char *thread;
-  size_t tl;
-  TRY(arg_string(r, "thread", &thread, &tl));
-  TRY(fn(r->chat, thread, tl));
-  *result = json_null();
-  return 0;
-}
-
-static int op_lock_force_release(request *r, json_t **result) { return thread_op(r, result, xr_chat_force_release_lock); }
-
-static int op_cache_set(request *r, json_t **result) {
-  const char *key;
-  size_t kl;
-  long long ttl;
-  char *value = NULL;
-  TRY(arg_string(r, "key", &key, &kl));
-  TRY(arg_int(r, "ttl_ms", false, 0, &ttl));
-  TRY(arg_json(r, "value", &value));
-  int rc = xr_chat_set(r->chat, key, kl, value, strlen(value), ttl);
-  xr_free(value);
-  if (rc == 0) *result = json_null();
-  return rc;
-}
-
-static int op_cache_get(request *r, json_t **result) {
-  const char *key;
-  size_t kl;
-  TRY(arg_string(r, "key", &key, &kl));
-  char *value = NULL;
-  size_t len = 0;
-  TRY(xr_chat_get(r->chat, &value, &len, key, kl));
-  *result = value ? value_or_text(value, len) : json_null();
-  xr_free(value);
-  return 0;
-}
-
-static int op_cache_set_if_not_exists(request *r, json_t **result) {
-  const char *key;
-  size_t kl;
-  long long ttl;
-  char *value = NULL;
-  TRY(arg_string(r, "key", &key, &kl));
-  TRY(arg_int(r, "ttl_ms", false, 0, &ttl));
-  TRY(arg_json(r, "value", &value));
-  bool stored = false;
-  int rc = xr_chat_set_if_not_exists(r->chat, &stored, key, kl, value, strlen(value), ttl);
-  xr_free(value);
-  if (rc == 0) *result = json_boolean(stored);
-  return rc;
-}
-
-static int op_cache_delete(request *r, json_t **result) {
-  const char *key;
-  size_t kl;
-  TRY(arg_string(r, "key", &key, &kl));
-  TRY(xr_chat_delete(r->chat, key, kl));
-  *result = json_null();
-  return 0;
-}
-
-static int op_list_append(request *r, json_t **result) {
-  const char *key;
-  size_t kl;
-  long long max_length, ttl;
-  char *value = NULL;
-  TRY(arg_string(r, "key", &key, &kl));
-  TRY(arg_int(r, "max_length", false, 0, &max_length));
-  TRY(arg_int(r, "ttl_ms", false, 0, &ttl));
-  if (max_length < 0 || max_length > 0x7fffffffL) return bad(r, "args.max_length must be 0 or more, not %lld", max_length);
-  TRY(arg_json(r, "value", &value));
-  int rc = xr_chat_append_to_list(r->chat, key, kl, value, strlen(value), (long)max_length, ttl);
-  xr_free(value);
-  if (rc == 0) *result = json_null();
-  return rc;
-}
-
-/* Each element JSON-parsed, as the TS adapters' getList does; an element that is not JSON fails
- * the whole read (JSON.parse throws there). */
-static int op_list_get(request *r, json_t **result) {
-  const char *key;
-  size_t kl;
-  TRY(arg_string(r, "key", &key, &kl));
-  xr_reply *items = NULL;
-  TRY(xr_chat_get_list(r->chat, &items, key, kl));
-  json_t *out = json_array();
-  int rc = 0;
-  for (size_t i = 0; rc == 0 && i < xr_reply_count(items); i++) {
-    size_t len = 0;
-    const char *text = xr_reply_str(xr_reply_at(items, i), &len);
-    json_t *v = NULL;
-    if (!text) {
-      rc = xr_error_set(XR_EPROTOCOL, "%s:list:%.*s: element %zu is not a string", xr_chat_key_prefix(r->chat), (int)kl,
-                        key, i);
-    } else if ((rc = xr_json_parse(&v, text, len)) != 0) {
-      rc = xr_error_set(rc, "%s:list:%.*s: element %zu is not JSON: %s", xr_chat_key_prefix(r->chat), (int)kl, key, i,
-                        xr_error_last()->message);
-    } else {
-      json_array_append_new(out, v);
-    }
-  }
-  xr_reply_free(items);
-  if (rc) {
-    json_decref(out);
-    return rc;
-  }
-  *result = out;
-  return 0;
-}
-
-static int op_sub_subscribe(request *r, json_t **result) { return thread_op(r, result, xr_chat_subscribe); }
-
-static int op_sub_unsubscribe(request *r, json_t **result) { return thread_op(r, result, xr_chat_unsubscribe); }
-
-static int op_sub_is_subscribed(request *r, json_t **result) {
-  const char *thread;
-  size_t tl;
-  TRY(arg_string(r, "thread", &thread, &tl));
-  bool subscribed = false;
-  TRY(xr_chat_is_subscribed(r->chat, &subscribed, thread, tl));
-  *result = json_boolean(subscribed);
-  return 0;
-}
-
-static int op_queue_enqueue(request *r, json_t **result) {
-  const char *thread;
-  size_t tl;
-  long long enqueued_at, expires_at, max_size, depth = 0;
-  char *message = NULL;
-  TRY(arg_string(r, "thread", &thread, &tl));
-  TRY(arg_int(r, "enqueued_at", true, 0, &enqueued_at));
-  TRY(arg_int(r, "expires_at", true, 0, &expires_at));
-  TRY(arg_int(r, "max_size", false, 0, &max_size));
-  if (max_size < 0 || max_size > 0x7fffffffL) return bad(r, "args.max_size must be 0 or more, not %lld", max_size);
-  TRY(arg_json(r, "message", &message));
-  int rc = xr_chat_enqueue(r->chat, &depth, thread, tl, message, strlen(message), enqueued_at, expires_at, (long)max_size);
-  xr_free(message);
-  if (rc == 0) *result = json_integer(depth);
-  return rc;
-}
-
 /* The TS core's expiry rule for a dequeued entry (chat 4.41): it hands the message to a handler
  * when now <= expiresAt and drops it as expired when now > expiresAt. */
 static bool queue_entry_expired(int64_t now_ms, int64_t expires_at_ms) { return now_ms > expires_at_ms; }
 
-/* The reader the TS core runs on a thread's queue: dequeue until empty, drop the expired entries,
- * deliver the others in order. A dequeue that fails (an entry of no dialect) fails the read, as
- * the TS core's JSON.parse throws there; the entries popped before it are gone, as there. */
-static int op_queue_read(request *r, json_t **result) {
+/* chat.drain_queue, a composite operation (no row: each runtime's Chat core reads its queue its
+ * own way): the reader the TS core runs on a thread's queue: dequeue until empty, drop the expired
+ * entries, deliver the others in order. A dequeue that fails (an entry of no dialect) fails the
+ * read, as the TS core's JSON.parse throws there; the entries popped before it are gone, as there. */
+static int op_drain_queue(request *r, json_t **result) {
   const char *thread;
   size_t tl;
   long long now;
-  TRY(arg_string(r, "thread", &thread, &tl));
-  TRY(arg_int(r, "now", false, xr_time_now_ms(), &now));
+  TRY(arg_string(r, "thread_id", &thread, &tl));
+  TRY(arg_int(r, "now_ms", false, xr_time_now_ms(), &now));
   json_t *delivered = json_array();
   long long expired = 0;
   int rc = 0;
@@ -335,37 +278,23 @@ static int op_queue_read(request *r, json_t **result) {
   return 0;
 }
 
-static int op_queue_depth(request *r, json_t **result) {
-  const char *thread;
-  size_t tl;
-  TRY(arg_string(r, "thread", &thread, &tl));
-  long long depth = 0;
-  TRY(xr_chat_queue_depth(r->chat, &depth, thread, tl));
-  *result = json_integer(depth);
-  return 0;
-}
-
+/* The composite operations: never a row's name (cli_driver refuses to start otherwise). */
 static const struct {
   const char *name;
   op_fn run;
-} ops[] = {
-    {"lock.acquire", op_lock_acquire},
-    {"lock.release", op_lock_release},
-    {"lock.extend", op_lock_extend},
-    {"lock.force_release", op_lock_force_release},
-    {"cache.set", op_cache_set},
-    {"cache.get", op_cache_get},
-    {"cache.set_if_not_exists", op_cache_set_if_not_exists},
-    {"cache.delete", op_cache_delete},
-    {"list.append", op_list_append},
-    {"list.get", op_list_get},
-    {"sub.subscribe", op_sub_subscribe},
-    {"sub.unsubscribe", op_sub_unsubscribe},
-    {"sub.is_subscribed", op_sub_is_subscribed},
-    {"queue.enqueue", op_queue_enqueue},
-    {"queue.read", op_queue_read},
-    {"queue.depth", op_queue_depth},
+} composite[] = {
+    {"chat.drain_queue", op_drain_queue},
 };
+#define NCOMPOSITE (sizeof composite / sizeof composite[0])
+
+/* The row of chat.def named by op ("chat.<name>"); NULL when none is. */
+static const xr_op_info *table_row(const char *op) {
+  if (strncmp(op, "chat.", 5) != 0) return NULL;
+  const xr_op_info *info;
+  for (int i = 0; (info = xr_chat_op_at(i)) != NULL; i++)
+    if (strcmp(info->name, op + 5) == 0) return info;
+  return NULL;
+}
 
 /* ---- the protocol ------------------------------------------------------------------------------------ */
 
@@ -416,10 +345,13 @@ static void handle_line(xr_chat *chat, const char *line, size_t len, size_t line
   } else if (args && !json_is_object(args) && !json_is_null(args)) {
     send_error(id, "BadRequest", "\"args\" must be an object");
   } else {
-    size_t k = 0, n = sizeof ops / sizeof ops[0];
-    while (k < n && strcmp(ops[k].name, json_string_value(op)) != 0) k++;
-    if (k == n) {
-      char *shown = cli_text_escape(json_string_value(op), json_string_length(op));
+    const char *name = json_string_value(op);
+    bool whole = strlen(name) == json_string_length(op); /* no NUL inside */
+    const xr_op_info *row = whole ? table_row(name) : NULL;
+    size_t k = whole ? 0 : NCOMPOSITE;
+    while (!row && k < NCOMPOSITE && strcmp(composite[k].name, name) != 0) k++;
+    if (!row && k == NCOMPOSITE) {
+      char *shown = cli_text_escape(name, json_string_length(op));
       snprintf(why, sizeof why, "unknown op \"%.200s\"", shown);
       free(shown);
       send_error(id, "UnknownOp", why);
@@ -428,7 +360,7 @@ static void handle_line(xr_chat *chat, const char *line, size_t len, size_t line
       request r = {chat, json_is_object(args) ? args : empty, {0}};
       json_t *result = NULL;
       xr_error_clear();
-      int rc = ops[k].run(&r, &result);
+      int rc = row ? table_op(&r, row, &result) : composite[k].run(&r, &result);
       if (rc == BAD_REQUEST) {
         send_error(id, "BadRequest", r.why);
       } else if (rc != 0) {
@@ -478,6 +410,13 @@ int cli_driver(int argc, char **argv) {
     return CLI_USAGE;
   }
 
+  for (size_t k = 0; k < NCOMPOSITE; k++) {
+    if (table_row(composite[k].name)) { /* a row would be shadowed: a build that must not ship */
+      fprintf(stderr, "crossredis: driver: %s is both a row of the Chat table and a composite op\n", composite[k].name);
+      send_ready(false, "the driver's composite op names a row of the Chat table");
+      return CLI_FAILED;
+    }
+  }
   xr_client *c = NULL;
   xr_chat *chat = NULL;
   xr_chat_options o = XR_CHAT_OPTIONS_INIT;

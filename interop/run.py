@@ -206,6 +206,15 @@ class Driver:
             raise Failure(f"{self.impl.name} {op}: {res.get('kind')}: {res.get('message')}")
         return res
 
+    def release(self, thread_id: str, token: str, released: bool, scenario: str = "", role: str = "") -> None:
+        """chat.release_lock, whose result is whether it released (the C core says so) or null where
+        the library's method returns nothing (upstream's releaseLock / release_lock, and
+        crossredis's, which match them): either is accepted, a wrong answer is a Failure."""
+        res = self.ok("chat.release_lock", scenario=scenario, role=role, thread_id=thread_id, token=token)
+        if res is not None and res is not released:
+            raise Failure(f"{self.impl.name} chat.release_lock answered {json.dumps(res)}, not {json.dumps(released)} "
+                          f"(or null)")
+
     def close(self) -> None:
         try:
             if self.proc.stdin:
@@ -326,7 +335,7 @@ def wall_ms() -> tuple[int, int]:
 def sc_lock(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
     t, t2 = f"lock-{tag}", f"lock-{tag}-b"
     before, _ = wall_ms()
-    la = a.ok("lock.acquire", scenario="lock", role="producer", thread=t, ttl_ms=30000)
+    la = a.ok("chat.acquire_lock", scenario="lock", role="producer", thread_id=t, ttl_ms=30000)
     _, after = wall_ms()
     check(la is not None and la.get("token"), f"{a.impl.name} could not take a free lock")
     tok = la["token"]
@@ -338,31 +347,32 @@ def sc_lock(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
           f"{a.impl.name}'s lock expires_at {expires} is not within [{before + 30000}, {after + 30000}] "
           f"(the acquire's wall-clock window + ttl_ms 30000)")
     check(ctx.r.get(ctx.key("lock", t)) == tok.encode(), "the lock key does not hold the bare token")
-    check(b.ok("lock.acquire", scenario="lock", role="consumer", thread=t, ttl_ms=30000) is None,
+    check(b.ok("chat.acquire_lock", scenario="lock", role="consumer", thread_id=t, ttl_ms=30000) is None,
           f"{b.impl.name} took a lock {a.impl.name} holds")
-    lb = b.ok("lock.acquire", scenario="lock", role="consumer", thread=t2, ttl_ms=30000)
+    lb = b.ok("chat.acquire_lock", scenario="lock", role="consumer", thread_id=t2, ttl_ms=30000)
     check(lb is not None, f"{b.impl.name} could not take a free lock")
-    b.ok("lock.release", scenario="lock", role="consumer", thread=t, token=lb["token"])
+    b.release(t, lb["token"], False, scenario="lock", role="consumer")
     check(ctx.r.get(ctx.key("lock", t)) == tok.encode(), f"{b.impl.name} released {a.impl.name}'s lock")
-    check(b.ok("lock.extend", scenario="lock", role="consumer", thread=t, token=lb["token"], ttl_ms=60000) is False,
+    check(b.ok("chat.extend_lock", scenario="lock", role="consumer", thread_id=t, token=lb["token"],
+               ttl_ms=60000) is False,
           f"{b.impl.name} extended {a.impl.name}'s lock")
     check(ctx.r.pttl(ctx.key("lock", t)) <= 30000, "the lock's TTL changed")
     seen = {l["thread"]: l for l in ctx.locks_json()["locks"]}.get(t) or {}
     want = expected_origins(a.impl, tok)
     check(seen.get("origins") == want and seen.get("origin") == want[0] and seen.get("certain") is (len(want) == 1),
           f"origin of {a.impl.name}'s lock: {seen.get('origins')} (certain: {seen.get('certain')}), not {want}")
-    a.ok("lock.release", scenario="lock", role="producer", thread=t, token=tok)
+    a.release(t, tok, True, scenario="lock", role="producer")
     check(ctx.r.exists(ctx.key("lock", t)) == 0, f"{a.impl.name} could not release its lock")
     # A released lock stays released: extending it with its old token fails in every runtime and
     # does not bring the key back (a script that re-creates it would).
     for d in (a, b):
-        check(d.ok("lock.extend", scenario="lock", role="producer" if d is a else "consumer", thread=t, token=tok,
-                   ttl_ms=60000) is False, f"{d.impl.name} extended {a.impl.name}'s released lock")
+        check(d.ok("chat.extend_lock", scenario="lock", role="producer" if d is a else "consumer", thread_id=t,
+                   token=tok, ttl_ms=60000) is False, f"{d.impl.name} extended {a.impl.name}'s released lock")
         check(ctx.r.exists(ctx.key("lock", t)) == 0, f"{d.impl.name}'s extend re-created the released lock")
-    lb2 = b.ok("lock.acquire", scenario="lock", role="consumer", thread=t, ttl_ms=30000)
+    lb2 = b.ok("chat.acquire_lock", scenario="lock", role="consumer", thread_id=t, ttl_ms=30000)
     check(lb2 is not None, f"{b.impl.name} could not take the lock {a.impl.name} released")
-    b.ok("lock.release", thread=t, token=lb2["token"])
-    b.ok("lock.release", thread=t2, token=lb["token"])
+    b.release(t, lb2["token"], True)
+    b.release(t2, lb["token"], True)
     if a.impl.origin == "crossredis":
         return f"origin crossredis (in the shape of {a.impl.shape})"
     if len(want) > 1:
@@ -372,20 +382,20 @@ def sc_lock(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
 
 def sc_cache(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
     k = f"cache-{tag}"
-    a.ok("cache.set", scenario="cache", role="producer", key=k, value=VALUE, ttl_ms=60000)
+    a.ok("chat.set", scenario="cache", role="producer", key=k, json=VALUE, ttl_ms=60000)
     raw = ctx.r.get(ctx.key("cache", k))
     want = expected_bytes(a.impl.json, VALUE)
     check(raw == want, f"{a.impl.name} wrote {raw!r}, {a.impl.json} JSON is {want!r}")
-    got = b.ok("cache.get", scenario="cache", role="consumer", key=k)
+    got = b.ok("chat.get", scenario="cache", role="consumer", key=k)
     check(got == VALUE, f"{b.impl.name} read {got!r}")
     return f"{a.impl.json} JSON, {len(raw)} bytes as upstream"
 
 
 def sc_dedupe(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
     k = f"dedupe:{tag}"
-    check(a.ok("cache.set_if_not_exists", scenario="dedupe", role="producer", key=k, value=True, ttl_ms=600000) is True,
+    check(a.ok("chat.set_if_not_exists", scenario="dedupe", role="producer", key=k, json=True, ttl_ms=600000) is True,
           f"{a.impl.name}: first setIfNotExists not stored")
-    check(b.ok("cache.set_if_not_exists", scenario="dedupe", role="consumer", key=k, value=True, ttl_ms=600000) is False,
+    check(b.ok("chat.set_if_not_exists", scenario="dedupe", role="consumer", key=k, json=True, ttl_ms=600000) is False,
           f"{b.impl.name}: second setIfNotExists stored")
     check(ctx.r.get(ctx.key("cache", k)) == b"true", "the dedupe value is not true")
     check(0 < ctx.r.pttl(ctx.key("cache", k)) <= 600000, "no TTL")
@@ -396,22 +406,22 @@ def sc_list(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
     k = f"list-{tag}"
     items = [{"i": i, "t": MESSAGE_TEXT} for i in range(3)]
     for v in items:
-        a.ok("list.append", scenario="list", role="producer", key=k, value=v, max_length=2, ttl_ms=60000)
+        a.ok("chat.append_to_list", scenario="list", role="producer", key=k, json=v, max_length=2, ttl_ms=60000)
     check(ctx.r.llen(ctx.key("list", k)) == 2, "not trimmed to 2")
     check(0 < ctx.r.pttl(ctx.key("list", k)) <= 60000, "no TTL")
-    got = b.ok("list.get", scenario="list", role="consumer", key=k)
+    got = b.ok("chat.get_list", scenario="list", role="consumer", key=k)
     check(got == items[1:], f"{b.impl.name} read {got!r}")
     return "newest 2 kept"
 
 
 def sc_subscriptions(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
     t = f"sub-{tag}"
-    a.ok("sub.subscribe", scenario="subscriptions", role="producer", thread=t)
+    a.ok("chat.subscribe", scenario="subscriptions", role="producer", thread_id=t)
     check(ctx.r.sismember(ctx.key("subscriptions", "").rstrip(":"), t), "not in the subscriptions set")
-    check(b.ok("sub.is_subscribed", scenario="subscriptions", role="consumer", thread=t) is True,
+    check(b.ok("chat.is_subscribed", scenario="subscriptions", role="consumer", thread_id=t) is True,
           f"{b.impl.name} does not see the subscription")
-    b.ok("sub.unsubscribe", scenario="subscriptions", role="consumer", thread=t)
-    check(a.ok("sub.is_subscribed", scenario="subscriptions", role="producer", thread=t) is False,
+    b.ok("chat.unsubscribe", scenario="subscriptions", role="consumer", thread_id=t)
+    check(a.ok("chat.is_subscribed", scenario="subscriptions", role="producer", thread_id=t) is False,
           f"{a.impl.name} still sees it after {b.impl.name} unsubscribed")
     return "seen, removed"
 
@@ -447,8 +457,8 @@ QUEUE_MESSAGE = chat_message("m1", "slack:C123:1700000000.000100")
 def sc_queue(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
     t = f"queue-{tag}"
     msg = QUEUE_MESSAGE
-    depth = a.ok("queue.enqueue", scenario="queue", role="producer", thread=t, message=msg, enqueued_at=ENQUEUED_AT,
-                 expires_at=EXPIRES_AT, max_size=10)
+    depth = a.ok("chat.enqueue", scenario="queue", role="producer", thread_id=t, message_json=msg,
+                 enqueued_at_ms=ENQUEUED_AT, expires_at_ms=EXPIRES_AT, max_size=10)
     check(depth == 1, f"depth {depth}")
     stored = ctx.r.lindex(ctx.key("queue", t), 0)
     first = ctx.entries.setdefault(a.impl.name, stored)
@@ -462,14 +472,15 @@ def sc_queue(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
     # not only an expired one.
     t_ttl = f"queue-ttl-{tag}"
     now, _ = wall_ms()
-    a.ok("queue.enqueue", scenario="queue", role="producer", thread=t_ttl, message=msg, enqueued_at=now,
-         expires_at=now + 5000, max_size=10)
+    a.ok("chat.enqueue", scenario="queue", role="producer", thread_id=t_ttl, message_json=msg, enqueued_at_ms=now,
+         expires_at_ms=now + 5000, max_size=10)
     pttl = ctx.r.pttl(ctx.key("queue", t_ttl))
     ctx.r.delete(ctx.key("queue", t_ttl))
     check(55000 < pttl <= 60000, f"{a.impl.name}: the queue of an entry expiring in 5 s has a PTTL of {pttl} ms, "
                                  f"not the 60000 ms floor")
     try:
-        good, res = b.call("queue.read", scenario="queue", role="consumer", thread=t, now=ENQUEUED_AT + 1000)
+        good, res = b.call("chat.drain_queue", scenario="queue", role="consumer", thread_id=t,
+                           now_ms=ENQUEUED_AT + 1000)
         if not good:
             raise Failure(f"{b.impl.name} reader: {res.get('kind')}: {res.get('message')}")
         delivered = res.get("delivered") or []
@@ -501,15 +512,15 @@ def migration(ctx: Ctx, ts: Driver, py: Driver) -> dict[str, Any]:
     held = {}
     queued = 0
     for t in threads:
-        lock = ts.ok("lock.acquire", scenario="migration", role="ts", thread=t, ttl_ms=30000)
+        lock = ts.ok("chat.acquire_lock", scenario="migration", role="ts", thread_id=t, ttl_ms=30000)
         check(lock is not None, f"ts could not lock {t}")
         held[t] = lock["token"]
         for j in range(2):
-            ts.ok("queue.enqueue", scenario="migration", role="ts", thread=t, message=chat_message(f"{t}-m{j}", t),
-                  enqueued_at=now, expires_at=now + 90000, max_size=10)
+            ts.ok("chat.enqueue", scenario="migration", role="ts", thread_id=t,
+                  message_json=chat_message(f"{t}-m{j}", t), enqueued_at_ms=now, expires_at_ms=now + 90000, max_size=10)
             queued += 1
     for t in threads:
-        check(py.ok("lock.acquire", scenario="migration", role="python", thread=t, ttl_ms=30000) is None,
+        check(py.ok("chat.acquire_lock", scenario="migration", role="python", thread_id=t, ttl_ms=30000) is None,
               f"python took {t} while ts held it")
     # Each step waits for what drain says (no sleeps): it must see all three TS locks, then each
     # release, and end only after the last one.
@@ -548,7 +559,7 @@ def migration(ctx: Ctx, ts: Driver, py: Driver) -> dict[str, Any]:
         wait_for("drain: 3 ts-ioredis locks left (of ")
         check(drain.poll() is None, "drain returned while ts locks were held")
         for i, t in enumerate(threads):  # the TS deployment finishes its work, thread by thread
-            ts.ok("lock.release", scenario="migration", role="ts", thread=t, token=held[t])
+            ts.release(t, held[t], True, scenario="migration", role="ts")
             left = len(threads) - 1 - i
             if left:
                 wait_for(f"drain: {plural(left, 'ts-ioredis lock')} left (of ")
@@ -571,15 +582,16 @@ def migration(ctx: Ctx, ts: Driver, py: Driver) -> dict[str, Any]:
     delivered = 0
     tokens = []
     for t in threads:
-        lock = py.ok("lock.acquire", scenario="migration", role="python", thread=t, ttl_ms=30000)
+        lock = py.ok("chat.acquire_lock", scenario="migration", role="python", thread_id=t, ttl_ms=30000)
         check(lock is not None, f"python could not take {t} after the drain")
         tokens.append(lock["token"])
-        res = py.ok("queue.read", scenario="migration", role="python", thread=t, now=int(time.time() * 1000))
+        res = py.ok("chat.drain_queue", scenario="migration", role="python", thread_id=t,
+                    now_ms=int(time.time() * 1000))
         got = res.get("delivered") or []
         check(res.get("expired", 0) == 0, f"{t}: {res.get('expired')} dropped as expired")
         check([m.get("id") for m in got] == [f"{t}-m0", f"{t}-m1"], f"{t}: delivered {[m.get('id') for m in got]}")
         delivered += len(got)
-        py.ok("lock.release", scenario="migration", role="python", thread=t, token=lock["token"])
+        py.release(t, lock["token"], True, scenario="migration", role="python")
     check(all(tok.startswith("ioredis_") for tok in tokens), f"python tokens {tokens} are not ioredis-shaped")
     check(delivered == queued, f"{queued} queued, {delivered} delivered")
     return {"threads": len(threads), "queued": queued, "delivered": delivered, "drain_seconds": report.get("seconds"),

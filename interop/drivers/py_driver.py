@@ -14,12 +14,18 @@ impls:
 One asyncio loop for the whole process; requests are handled strictly one at a time, in order.
 stdout carries only protocol lines (anything else printed goes to stderr). A library error is
 reported as {"ok": false, "error": {"kind": <class name>, "message": str(e)}}; a malformed
-request as kind "BadRequest", an unknown op as "UnknownOp". stdin EOF: disconnect, exit 0.
+request as kind "BadRequest", an unknown op as "UnknownOp", a row the library has no method for
+as "Unsupported". stdin EOF: disconnect, exit 0.
 
-Values are handed to the adapters as the Python runtime's own objects: cache/list values as the
-parsed JSON (dicts, lists, ...), locks as chat_sdk.types.Lock, queue entries as
-chat_sdk.types.QueueEntry whose message is a chat_sdk.types.Message (what the port's Chat core
-passes), for every impl: crossredis's adapter is a drop-in and takes the port's types.
+The operations are the rows of the core's Chat table, read from the crossredis package
+(crossredis._chatcore.OPS): op "chat.<name>" calls the adapter's method <name> (crossredis and
+the port share the snake_case names) with the table's arguments in its order, and its result is
+reported by the row's result kind; a new row needs no code here. chat.drain_queue is the one
+composite op (the port's Chat core reading a queue). Values are handed to the adapters as the
+Python runtime's own objects: cache/list values as the parsed JSON (dicts, lists, ...), locks as
+chat_sdk.types.Lock, queue entries as chat_sdk.types.QueueEntry whose message is a
+chat_sdk.types.Message (what the port's Chat core passes), for every impl: crossredis's adapter
+is a drop-in and takes the port's types.
 """
 
 from __future__ import annotations
@@ -27,11 +33,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.metadata
+import inspect
 import json
 import os
 import sys
+import time
 import traceback
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
 
 # Keep the protocol stream to ourselves: whatever a library prints lands on stderr.
 _PROTO = sys.stdout
@@ -63,29 +72,39 @@ class UnknownOp(Exception):
     pass
 
 
-def _arg(args: dict[str, Any], name: str, kind: type | tuple[type, ...] | None = None) -> Any:
-    if name not in args:
-        raise BadRequest(f"missing argument {name!r}")
-    v = args[name]
-    if kind is not None and (not isinstance(v, kind) or (kind is int and isinstance(v, bool))):
-        raise BadRequest(f"argument {name!r} must be {getattr(kind, '__name__', kind)}, not {type(v).__name__}")
-    return v
+class Unsupported(Exception):
+    """A row of the table the library under test has no method for."""
 
 
-def _int(args: dict[str, Any], name: str) -> int:
-    v = _arg(args, name)
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise BadRequest(f"argument {name!r} must be an integer, not {type(v).__name__}")
-    return v
+# ---- the operations: the core's table ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Row:
+    """A row of the core's Chat table (chat.def), from the crossredis package: the method `name`
+    of the library under test (crossredis and the port share the snake_case names), its
+    arguments' names in call order and its result kind."""
+
+    name: str
+    arg_names: tuple[str, ...]
+    result: str
 
 
-def _opt_int(args: dict[str, Any], name: str) -> int | None:
-    """An integer where 0 (or absent/null) means "none": passed to the adapter as None, as the
-    Chat core does when it has no TTL / limit to give."""
-    if args.get(name) is None:
-        return None
-    v = _int(args, name)
-    return v or None
+def table() -> dict[str, Row]:
+    """op ("chat.<name>") -> Row, for every row of the table (whichever library is under test,
+    the table is what defines the operations). The kinds' values are the core's (XR_RESULT_*)."""
+    from crossredis import _native
+    from crossredis._chatcore import OPS
+
+    kinds = {getattr(_native, "XR_RESULT_" + k.upper()): k
+             for k in ("status", "bool", "integer", "value", "list", "lock", "entry")}
+    return {"chat." + name: Row(name, op.arg_names, kinds[_native.xr_chat_op_at(op.code).result])
+            for name, op in OPS.items()}
+
+
+def is_json_arg(name: str) -> bool:
+    """A table argument the contract gives as any JSON (`json`, `message_json`): handed to the
+    library as the runtime's object."""
+    return name == "json" or name.endswith("_json")
 
 
 def message_out(msg: Any) -> Any:
@@ -98,12 +117,39 @@ def message_out(msg: Any) -> Any:
     return dict(msg.__dict__)
 
 
+def result_json(kind: str, v: Any) -> Any:
+    """What the library returned, as JSON by the row's result kind (interop/CONTRACT.md). A method
+    that returns nothing (None: the port's and crossredis's release_lock) gives null."""
+    if kind == "status" or v is None:
+        return None
+    if kind == "bool":
+        return bool(v)
+    if kind == "integer":
+        return int(v)
+    if kind == "list":
+        return list(v)
+    if kind == "lock":
+        return {"token": v.token, "expires_at": v.expires_at}
+    if kind == "entry":
+        out = {"message": message_out(v.message), "enqueued_at": getattr(v, "enqueued_at", None),
+               "expires_at": v.expires_at}
+        raw = getattr(v, "raw", None)  # crossredis's dequeue_reliable hands the stored bytes out
+        if isinstance(raw, bytes):
+            out["raw"] = raw.decode("utf-8", "replace")
+        return out
+    return v  # value: as the library parsed it
+
+
 class Driver:
     def __init__(self, impl: str, url: str, prefix: str) -> None:
         from chat_sdk import types as ct
 
         self.impl = impl
         self.types = ct
+        self.rows = table()
+        clash = set(self.rows) & set(self.COMPOSITE)
+        if clash:
+            raise RuntimeError(f"composite ops {sorted(clash)} are rows of the Chat table")
         if impl == "py-port":
             from chat_sdk.state.redis import RedisStateAdapter as PortAdapter
 
@@ -135,77 +181,104 @@ class Driver:
     # -- ops -----------------------------------------------------------------------------------
 
     async def op(self, op: str, args: dict[str, Any]) -> Any:
-        a = self.adapter
-        ct = self.types
-        if op == "lock.acquire":
-            lock = await a.acquire_lock(_arg(args, "thread", str), _int(args, "ttl_ms"))
-            if lock is None:
-                return None
-            return {"thread": lock.thread_id, "token": lock.token, "expires_at": lock.expires_at}
-        if op == "lock.release":
-            # The Chat core hands back the Lock it got; only thread_id and token matter to the
-            # adapter (expires_at is client-side bookkeeping, never sent).
-            await a.release_lock(ct.Lock(thread_id=_arg(args, "thread", str), token=_arg(args, "token", str),
-                                         expires_at=0))
-            return None
-        if op == "lock.extend":
-            lock = ct.Lock(thread_id=_arg(args, "thread", str), token=_arg(args, "token", str), expires_at=0)
-            return bool(await a.extend_lock(lock, _int(args, "ttl_ms")))
-        if op == "lock.force_release":
-            await a.force_release_lock(_arg(args, "thread", str))
-            return None
-        if op == "cache.set":
-            await a.set(_arg(args, "key", str), _arg(args, "value"), _opt_int(args, "ttl_ms"))
-            return None
-        if op == "cache.get":
-            return await a.get(_arg(args, "key", str))
-        if op == "cache.set_if_not_exists":
-            return bool(await a.set_if_not_exists(_arg(args, "key", str), _arg(args, "value"),
-                                                  _opt_int(args, "ttl_ms")))
-        if op == "cache.delete":
-            await a.delete(_arg(args, "key", str))
-            return None
-        if op == "list.append":
-            await a.append_to_list(_arg(args, "key", str), _arg(args, "value"),
-                                   max_length=_opt_int(args, "max_length"), ttl_ms=_opt_int(args, "ttl_ms"))
-            return None
-        if op == "list.get":
-            return await a.get_list(_arg(args, "key", str))
-        if op == "sub.subscribe":
-            await a.subscribe(_arg(args, "thread", str))
-            return None
-        if op == "sub.unsubscribe":
-            await a.unsubscribe(_arg(args, "thread", str))
-            return None
-        if op == "sub.is_subscribed":
-            return bool(await a.is_subscribed(_arg(args, "thread", str)))
-        if op == "queue.enqueue":
-            return await self.enqueue(args)
-        if op == "queue.read":
-            return await self.read(_arg(args, "thread", str), _int(args, "now"))
-        if op == "queue.depth":
-            return int(await a.queue_depth(_arg(args, "thread", str)))
+        row = self.rows.get(op)
+        if row is not None:
+            return await self.call(row, args)
+        if op in self.COMPOSITE:
+            return await self.COMPOSITE[op](self, args)
         raise UnknownOp(f"unknown op {op!r}")
 
-    async def enqueue(self, args: dict[str, Any]) -> int:
-        ct = self.types
-        thread = _arg(args, "thread", str)
-        raw = _arg(args, "message")
+    # How the Chat SDK's Python StateAdapter (the port's, which crossredis's matches) takes the
+    # table's arguments, by their names (never by operation): thread_id and token are a Lock, a
+    # message with its times a QueueEntry, an entry's stored bytes the ReliableQueueEntry that
+    # ack() takes, `json` the value itself.
+    def _lock(self, thread_id: Any, token: Any) -> Any:
+        # Only thread_id and token matter to the adapter (expires_at is client-side bookkeeping).
+        return self.types.Lock(thread_id=thread_id, token=token, expires_at=0)
+
+    def _entry(self, message: Any, enqueued_at: Any, expires_at: Any) -> Any:
         # The port's Chat core (Chat._handle_queue_or_debounce) enqueues
         # QueueEntry(message=<Message>, enqueued_at=now, expires_at=now + ttl); the adapter then
         # writes message.to_json(). A chat:Message JSON becomes that Message; anything else is
         # handed over as the dict/value (the adapter's dict branch), so a test can still put an
         # odd message on the wire through the library.
-        if isinstance(raw, dict) and raw.get("_type") == "chat:Message":
-            message: Any = ct.Message.from_json(raw)
-        else:
-            message = raw
-        entry = ct.QueueEntry(enqueued_at=_int(args, "enqueued_at"), expires_at=_int(args, "expires_at"),
-                              message=message)
-        return int(await self.adapter.enqueue(thread, entry, _int(args, "max_size")))
+        if isinstance(message, dict) and message.get("_type") == "chat:Message":
+            message = self.types.Message.from_json(message)
+        return self.types.QueueEntry(enqueued_at=enqueued_at, expires_at=expires_at, message=message)
 
-    async def read(self, thread: str, now: int) -> dict[str, Any]:
-        """The Python side's reader: the port's Chat core draining a thread's queue.
+    @staticmethod
+    def _stored(raw: Any) -> Any:
+        from crossredis.chat import ReliableQueueEntry
+
+        return ReliableQueueEntry(enqueued_at=0, expires_at=0, message=None, raw=raw.encode())
+
+    GROUPS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+        (("thread_id", "token"), "lock", "_lock"),
+        (("message_json", "enqueued_at_ms", "expires_at_ms"), "entry", "_entry"),
+        (("raw",), "entry", "_stored"),
+    )
+
+    def arguments(self, row: Row, args: dict[str, Any]) -> list[tuple[str, Any]]:
+        """The table's arguments from the request, in the table's order, as (parameter, value)
+        for the library's method. The INT arguments after `json` (a stored value's ttl_ms and
+        max_length) may be absent or null; they and 0 mean none (None, as the Chat core passes
+        when it has no TTL or limit). Every other argument is required: any JSON for a JSON
+        argument, else a string or an integer (the Python binding has no argument kinds to say
+        which: the library refuses the wrong one)."""
+        values: list[tuple[str, Any]] = []
+        value_options = False
+        for name in row.arg_names:
+            v = args.get(name)
+            if value_options:
+                if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+                    raise BadRequest(f"args.{name} must be an integer, not {type(v).__name__}")
+                values.append((name, v or None))
+                continue
+            if name not in args:
+                raise BadRequest(f"args.{name} is required")
+            if is_json_arg(name):
+                value_options = name == "json"
+                values.append(("value" if name == "json" else name, v))
+            elif isinstance(v, bool) or not isinstance(v, (str, int)):
+                raise BadRequest(f"args.{name} must be a string or an integer, not {type(v).__name__}")
+            else:
+                values.append((name, v))
+        out: list[tuple[str, Any]] = []
+        i = 0
+        while i < len(values):
+            for names, param, make in self.GROUPS:
+                if tuple(n for n, _ in values[i:i + len(names)]) == names:
+                    out.append((param, getattr(self, make)(*(v for _, v in values[i:i + len(names)]))))
+                    i += len(names)
+                    break
+            else:
+                out.append(values[i])
+                i += 1
+        return out
+
+    async def call(self, row: Row, args: dict[str, Any]) -> Any:
+        """The library's method `row.name` with the table's arguments: positionally while the
+        method takes them so, by name for its keyword-only parameters (the port's
+        append_to_list(key, value, *, max_length, ttl_ms))."""
+        method = getattr(self.adapter, row.name, None)
+        if not callable(method):
+            raise Unsupported(f"{self.library} has no method {row.name}")
+        params = list(inspect.signature(method).parameters.values())
+        positional: list[Any] = []
+        named: dict[str, Any] = {}
+        for i, (param, value) in enumerate(self.arguments(row, args)):
+            if not named and i < len(params) and params[i].kind in (inspect.Parameter.POSITIONAL_ONLY,
+                                                                     inspect.Parameter.POSITIONAL_OR_KEYWORD):
+                positional.append(value)
+            else:
+                named[param] = value
+        return result_json(row.result, await method(*positional, **named))
+
+    # -- composite ops (not rows: each runtime's Chat core reads its queue its own way) -----------
+
+    async def drain_queue(self, args: dict[str, Any]) -> dict[str, Any]:
+        """chat.drain_queue: the Python side's reader, the port's Chat core draining a thread's
+        queue.
 
         Reproduced from chat_sdk/chat.py, Chat._drain_queue (queue strategy; the
         debounce loop, Chat._debounce_loop, pops with the same expiry test): it pops entries
@@ -215,10 +288,19 @@ class Driver:
         (strictly later than expires_at is expired). The kept messages all reach the handler
         call (the last as the message, the earlier ones as context.skipped), so all of them
         are reported as delivered, in queue order. The core's clock
-        (datetime.now() in ms) is replaced by ``now``. Whatever dequeue or the test raises
-        (the port: KeyError 'enqueued_at' on a TS entry) propagates as the response's error.
-        The same loop serves the crossredis impls, with their adapter's dequeue.
+        (datetime.now() in ms) is replaced by ``now_ms`` (absent: this process's clock).
+        Whatever dequeue or the test raises (the port: KeyError 'enqueued_at' on a TS entry)
+        propagates as the response's error. The same loop serves the crossredis impls, with
+        their adapter's dequeue.
         """
+        thread = args.get("thread_id")
+        if not isinstance(thread, str):
+            raise BadRequest("args.thread_id must be a string")
+        now = args.get("now_ms")
+        if now is None:
+            now = time.time_ns() // 1_000_000
+        elif isinstance(now, bool) or not isinstance(now, int):
+            raise BadRequest(f"args.now_ms must be an integer, not {type(now).__name__}")
         delivered: list[Any] = []
         expired = 0
         while True:
@@ -231,6 +313,10 @@ class Driver:
             else:
                 expired += 1
         return {"delivered": delivered, "expired": expired}
+
+    COMPOSITE: dict[str, Callable[[Driver, dict[str, Any]], Awaitable[Any]]] = {
+        "chat.drain_queue": drain_queue,
+    }
 
 
 async def serve(driver: Driver) -> None:
@@ -261,7 +347,7 @@ async def serve(driver: Driver) -> None:
             if not isinstance(args, dict):
                 raise BadRequest("args must be a JSON object")
             result = await driver.op(op, args)
-        except (BadRequest, UnknownOp) as e:
+        except (BadRequest, UnknownOp, Unsupported) as e:
             emit({"id": rid, "ok": False, "error": {"kind": type(e).__name__, "message": str(e)}})
         except Exception as e:  # the library raised: report it and go on
             log(f"request {rid}: {type(e).__name__}: {e}")

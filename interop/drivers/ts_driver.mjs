@@ -16,7 +16,9 @@
 //   ts-node-redis  -> @chat-adapter/state-redis   createRedisState({url, keyPrefix, logger})
 //   ts-ioredis     -> @chat-adapter/state-ioredis createIoRedisState({url, keyPrefix, logger})
 //   ts-crossredis  -> crossredis (../../node)     createIoRedisState({url, keyPrefix, logger})
-// `queue.read` runs the real `chat` core (Chat#drainQueue, see readQueue below).
+// The operations are the core's Chat table, from crossredis's chatOperations() (see
+// makeHandlers); `chat.drain_queue` runs the real `chat` core (Chat#drainQueue, see
+// CoreQueueReader below).
 
 import { createRequire } from "node:module";
 import { existsSync, readFileSync } from "node:fs";
@@ -71,8 +73,8 @@ const IMPLS = {
 
 // ---------------------------------------------------------------------------------------------
 // Logging: the adapters and the Chat core get a silent logger. The core's logger additionally
-// counts the "message-expired" events drainQueue emits (that is how queue.read learns how many
-// entries the core itself dropped as expired, without re-implementing the check).
+// counts the "message-expired" events drainQueue emits (that is how chat.drain_queue learns how
+// many entries the core itself dropped as expired, without re-implementing the check).
 
 const DEBUG = !!process.env.TS_DRIVER_DEBUG;
 
@@ -162,7 +164,7 @@ class RequestError extends Error {
 }
 
 // ---------------------------------------------------------------------------------------------
-// queue.read: the TS Chat core's real reader.
+// chat.drain_queue: the TS Chat core's real reader.
 //
 // Where the core drains a thread's queue (chat@4.41.1, node_modules/chat/dist/index.js, class
 // Chat): handleQueueOrDebounce() with strategy "queue" takes the lock, and inside withHeldLock()
@@ -181,9 +183,9 @@ class RequestError extends Error {
 // This driver calls that very method, Chat#drainQueue, on a real `Chat` configured with
 // concurrency "queue", a stub platform adapter and the driver's state adapter. It does not run
 // the lock acquisition/trigger-message part (handleQueueOrDebounce): locks are the scenario's
-// business through the lock.* ops, and a lock held by another driver would otherwise make the
-// core enqueue the trigger message instead of reading. The heartbeat handed to drainQueue never
-// reports lost ownership. Date.now is pinned to args.now for the duration of drainQueue (the
+// business through the chat.*_lock ops, and a lock held by another driver would otherwise make
+// the core enqueue the trigger message instead of reading. The heartbeat handed to drainQueue never
+// reports lost ownership. Date.now is pinned to args.now_ms for the duration of drainQueue (the
 // core has no clock parameter) and restored in a finally block. What the handlers receive
 // (context.skipped followed by the message) is reported, in that order, as the plain JSON that
 // was dequeued (entry.message, snapshotted before the core rehydrates it); the expired count is
@@ -307,109 +309,112 @@ class CoreQueueReader {
 // ---------------------------------------------------------------------------------------------
 // Requests.
 
-function need(args, name, type) {
-  if (!(name in args)) throw new RequestError("BadRequest", `missing args.${name}`);
-  const v = args[name];
-  if (type === "string" && typeof v !== "string") throw new RequestError("BadRequest", `args.${name} must be a string`);
-  if (type === "number" && typeof v !== "number") throw new RequestError("BadRequest", `args.${name} must be a number`);
-  return v;
+// The operations: the rows of the core's Chat table, from the crossredis package
+// (chatOperations(): whichever library is under test, the table is what defines the operations).
+// Op "chat.<name>" calls the state adapter's method `wire` (the upstream StateAdapter's name,
+// which crossredis's adapter shares) with the table's arguments in its order, and reports its
+// result by the row's result kind; a new row needs no code here. The one composite op is
+// chat.drain_queue (the TS core's reader, above).
+
+const isJsonArg = (name) => name === "json" || name.endsWith("_json");
+const camel = (name) => name.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+
+// How the upstream StateAdapter interface (chat@4.41) takes the table's arguments, by their names
+// (never by operation): thread_id and token are a Lock (expiresAt is client-side bookkeeping,
+// never sent), a message with its times a QueueEntry, an entry's stored bytes the
+// ReliableQueueEntry that crossredis's ack takes.
+const GROUPS = [
+  { names: ["thread_id", "token"], make: (threadId, token) => ({ threadId, token, expiresAt: 0 }) },
+  {
+    names: ["message_json", "enqueued_at_ms", "expires_at_ms"],
+    make: (message, enqueuedAt, expiresAt) => ({ message, enqueuedAt, expiresAt }),
+  },
+  { names: ["raw"], make: (raw) => ({ raw: Buffer.from(raw, "utf8") }) },
+];
+
+// The request's arguments for a row, as the method's parameters. Each is required (any JSON for
+// a JSON argument, a string for text and bytes, a number for int), except the int arguments
+// after `json`: a stored value's options (ttl_ms, max_length), absent, null or 0 meaning none
+// (undefined), as upstream's optional parameters: one is positional (set(key, value, ttlMs?)),
+// several are one options object with their camelCase names (appendToList(key, value,
+// {maxLength?, ttlMs?})).
+function badRequest(message) {
+  return new RequestError("BadRequest", message);
 }
 
-function optNum(args, name) {
-  const v = args[name];
-  if (v === undefined || v === null) return 0;
-  if (typeof v !== "number") throw new RequestError("BadRequest", `args.${name} must be a number`);
-  return v;
+function parameters(row, a) {
+  const values = [];
+  const options = [];
+  let afterValue = false;
+  for (const { name, kind } of row.args) {
+    const v = a[name];
+    if (afterValue && kind === "int") {
+      if (v !== undefined && v !== null && typeof v !== "number") throw badRequest(`args.${name} must be a number`);
+      options.push([camel(name), v > 0 ? v : undefined]);
+      continue;
+    }
+    if (!(name in a)) throw badRequest(`args.${name} is required`);
+    if (isJsonArg(name)) afterValue = name === "json";
+    else if (kind === "int" && typeof v !== "number") throw badRequest(`args.${name} must be a number`);
+    else if (kind !== "int" && typeof v !== "string") throw badRequest(`args.${name} must be a string`);
+    values.push([name, v]);
+  }
+  const out = [];
+  for (let i = 0; i < values.length;) {
+    const g = GROUPS.find((g) => g.names.every((n, j) => values[i + j]?.[0] === n));
+    if (g) {
+      out.push(g.make(...values.slice(i, i + g.names.length).map(([, v]) => v)));
+      i += g.names.length;
+    } else {
+      out.push(values[i++][1]);
+    }
+  }
+  if (options.length === 1) out.push(options[0][1]);
+  else if (options.length > 1) out.push(Object.fromEntries(options.filter(([, v]) => v !== undefined)));
+  return out;
 }
 
-function makeHandlers(state, reader) {
-  return {
-    async "lock.acquire"(a) {
-      const lock = await state.acquireLock(need(a, "thread", "string"), need(a, "ttl_ms", "number"));
-      if (!lock) return null;
-      return { thread: lock.threadId, token: lock.token, expires_at: lock.expiresAt };
-    },
-    async "lock.release"(a) {
-      await state.releaseLock({
-        threadId: need(a, "thread", "string"),
-        token: need(a, "token", "string"),
-        expiresAt: optNum(a, "expires_at"),
-      });
-      return null;
-    },
-    async "lock.extend"(a) {
-      const lock = {
-        threadId: need(a, "thread", "string"),
-        token: need(a, "token", "string"),
-        expiresAt: optNum(a, "expires_at"),
-      };
-      return !!(await state.extendLock(lock, need(a, "ttl_ms", "number")));
-    },
-    async "lock.force_release"(a) {
-      await state.forceReleaseLock(need(a, "thread", "string"));
-      return null;
-    },
-    async "cache.set"(a) {
-      need(a, "value");
-      const ttl = optNum(a, "ttl_ms");
-      await state.set(need(a, "key", "string"), a.value, ttl > 0 ? ttl : undefined);
-      return null;
-    },
-    async "cache.get"(a) {
-      const v = await state.get(need(a, "key", "string"));
-      return v === undefined ? null : v;
-    },
-    async "cache.set_if_not_exists"(a) {
-      need(a, "value");
-      const ttl = optNum(a, "ttl_ms");
-      return !!(await state.setIfNotExists(need(a, "key", "string"), a.value, ttl > 0 ? ttl : undefined));
-    },
-    async "cache.delete"(a) {
-      await state.delete(need(a, "key", "string"));
-      return null;
-    },
-    async "list.append"(a) {
-      need(a, "value");
-      const maxLength = optNum(a, "max_length");
-      const ttl = optNum(a, "ttl_ms");
-      const options = {};
-      if (maxLength > 0) options.maxLength = maxLength;
-      if (ttl > 0) options.ttlMs = ttl;
-      await state.appendToList(need(a, "key", "string"), a.value, options);
-      return null;
-    },
-    async "list.get"(a) {
-      return await state.getList(need(a, "key", "string"));
-    },
-    async "sub.subscribe"(a) {
-      await state.subscribe(need(a, "thread", "string"));
-      return null;
-    },
-    async "sub.unsubscribe"(a) {
-      await state.unsubscribe(need(a, "thread", "string"));
-      return null;
-    },
-    async "sub.is_subscribed"(a) {
-      return !!(await state.isSubscribed(need(a, "thread", "string")));
-    },
-    async "queue.enqueue"(a) {
-      need(a, "message");
-      const entry = {
-        message: a.message,
-        enqueuedAt: need(a, "enqueued_at", "number"),
-        expiresAt: need(a, "expires_at", "number"),
-      };
-      return await state.enqueue(need(a, "thread", "string"), entry, optNum(a, "max_size"));
-    },
-    async "queue.read"(a) {
-      const thread = need(a, "thread", "string");
-      const now = a.now === undefined || a.now === null ? Date.now() : need(a, "now", "number");
-      return await reader.read(thread, now);
-    },
-    async "queue.depth"(a) {
-      return await state.queueDepth(need(a, "thread", "string"));
+// What the method returned, as JSON by the row's result kind (interop/CONTRACT.md). A method that
+// returns nothing (releaseLock is Promise<void> upstream and in crossredis) gives null.
+function resultJson(kind, v) {
+  if (kind === "status" || v === undefined || v === null) return null;
+  switch (kind) {
+    case "bool":
+      return !!v;
+    case "lock":
+      return { token: v.token, expires_at: v.expiresAt };
+    case "entry": {
+      const out = { message: v.message, enqueued_at: v.enqueuedAt ?? null, expires_at: v.expiresAt ?? null };
+      if (Buffer.isBuffer(v.raw)) out.raw = v.raw.toString("utf8"); // crossredis's dequeueReliable
+      return out;
+    }
+    default:
+      return v; // integer, value, list: as the library returned them
+  }
+}
+
+function makeHandlers(state, reader, operations, library) {
+  const handlers = {};
+  for (const row of operations) {
+    handlers[`chat.${row.name}`] = async (a) => {
+      if (typeof state[row.wire] !== "function") {
+        throw new RequestError("Unsupported", `${library} has no method ${row.wire}`);
+      }
+      return resultJson(row.result, await state[row.wire](...parameters(row, a)));
+    };
+  }
+  const composite = {
+    async "chat.drain_queue"(a) {
+      if (typeof a.thread_id !== "string") throw badRequest("args.thread_id must be a string");
+      const now = a.now_ms ?? Date.now();
+      if (typeof now !== "number") throw badRequest("args.now_ms must be a number");
+      return await reader.read(a.thread_id, now);
     },
   };
+  for (const name of Object.keys(composite)) {
+    if (Object.hasOwn(handlers, name)) throw new Error(`composite op ${name} is a row of the Chat table`);
+  }
+  return { ...handlers, ...composite };
 }
 
 async function handleLine(line, handlers) {
@@ -474,12 +479,13 @@ async function main() {
     const spec = IMPLS[opts.impl];
     const { mod, library } = await importPackage(spec.pkg);
     const { mod: chatMod } = await importPackage("chat");
+    const { mod: crossredis } = await importPackage("crossredis");
     const factory = mod[spec.factory];
     if (typeof factory !== "function") throw new Error(`${spec.pkg} has no ${spec.factory}`);
     state = factory({ url: opts.url, keyPrefix: opts.prefix, logger: makeLogger() });
     await withTimeout(state.connect(), 10000, "connect");
     const reader = new CoreQueueReader(chatMod, state);
-    handlers = makeHandlers(state, reader);
+    handlers = makeHandlers(state, reader, crossredis.chatOperations(), library);
     emit({ ready: true, impl: opts.impl, runtime: "typescript", library });
   } catch (err) {
     emit({ ready: false, impl, error: `${errorKind(err)}: ${errorMessage(err)}` });

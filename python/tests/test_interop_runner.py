@@ -1,5 +1,6 @@
 """The interop runner (interop/run.py) itself: what it expects of token origins (decided from the
-token, never by chance), how it keeps a password out of its output and off every child's command
+token, never by chance), that every driver's operations are the rows of the core's Chat table
+(chat.<name>, results by result kind), how it keeps a password out of its output and off every child's command
 line (checked in /proc/<pid>/cmdline of each child it starts), and that it removes its temporary
 folder and deletes its keys when it ends: after a good run, a failed one, Ctrl-C and SIGTERM.
 
@@ -72,6 +73,92 @@ def test_the_check_matches_the_core(server: RedisServer) -> None:
             for i in range(20):
                 lock = st.acquire_lock(f"{suffix}-{i}", 5000)
                 assert lock is not None and run.passes_check(lock.token), lock
+
+
+# ---- the drivers' operations: the core's table ----------------------------------------------------
+
+UPSTREAM = {"py-port", "ts-node-redis", "ts-ioredis"}
+BEYOND_UPSTREAM = {"dequeue_reliable", "ack", "requeue_processing"}  # rows upstream has no method for
+
+
+@pytest.fixture()
+def drivers(server: RedisServer, tmp_path: Path):
+    """Every implementation's driver on the test server (keys under drv-table:)."""
+    assert os.access(CROSSREDIS, os.X_OK), f"{CROSSREDIS} is missing: build it first"
+    env = {**os.environ, "REDIS_URL": server.url}
+    started: dict[str, object] = {}
+    try:
+        for impl in run.IMPLS:
+            started[impl.name] = run.Driver(impl, run.driver_command(impl, CROSSREDIS, sys.executable), env,
+                                            "drv-table", tmp_path / f"{impl.name}.log")
+        yield started
+    finally:
+        for d in started.values():
+            d.close()
+
+
+def test_every_row_is_an_op_of_every_driver(drivers) -> None:
+    """Each driver answers chat.<name> for every row of the core's table (read here, as by the
+    drivers, from the crossredis package): without arguments a BadRequest naming the row's first
+    argument, or Unsupported for a row an upstream library has no method for; never UnknownOp.
+    The contract's old names are gone."""
+    from crossredis._chatcore import OPS
+
+    assert len(OPS) >= 19
+    for name, d in drivers.items():
+        for row, op in OPS.items():
+            good, err = d.call("chat." + row)
+            assert not good, (name, row)
+            if name in UPSTREAM and row in BEYOND_UPSTREAM:
+                assert err["kind"] == "Unsupported" and "has no method" in err["message"], (name, row, err)
+            else:
+                assert err["kind"] == "BadRequest" and f"args.{op.arg_names[0]} " in err["message"], (name, row, err)
+        good, err = d.call("lock.acquire", thread="t", ttl_ms=1000)
+        assert not good and err["kind"] == "UnknownOp", (name, err)
+
+
+def test_results_by_kind_in_every_driver(drivers) -> None:
+    """One JSON per result kind, whatever the runtime (interop/CONTRACT.md): LOCK {token,
+    expires_at}, VALUE and LIST parsed, ENTRY {message, enqueued_at, expires_at} (+ raw where the
+    library hands the stored bytes out), BOOL, INTEGER, STATUS null; a method that returns nothing
+    (release_lock everywhere but in the C core) gives null; a value's options may be left out."""
+    for name, d in drivers.items():
+        t = f"kinds-{name}"
+        lock = d.ok("chat.acquire_lock", thread_id=t, ttl_ms=5000)
+        assert set(lock) == {"token", "expires_at"} and isinstance(lock["expires_at"], int), (name, lock)
+        assert d.ok("chat.acquire_lock", thread_id=t, ttl_ms=5000) is None
+        assert d.ok("chat.extend_lock", thread_id=t, token=lock["token"], ttl_ms=5000) is True
+        assert d.ok("chat.release_lock", thread_id=t, token=lock["token"]) is (True if name == "c" else None)
+        assert d.ok("chat.extend_lock", thread_id=t, token=lock["token"], ttl_ms=5000) is False
+        assert d.ok("chat.set", key=t, json={"a": [1, "x", None]}) is None
+        assert d.ok("chat.get", key=t) == {"a": [1, "x", None]}
+        assert d.ok("chat.get", key=t + "-missing") is None
+        assert d.ok("chat.set_if_not_exists", key=t, json=1, ttl_ms=0) is False
+        assert d.ok("chat.delete", key=t) is None
+        assert d.ok("chat.append_to_list", key=t, json={"i": 1}, max_length=2) is None
+        assert d.ok("chat.append_to_list", key=t, json={"i": 2}) is None
+        assert d.ok("chat.get_list", key=t) == [{"i": 1}, {"i": 2}]
+        assert d.ok("chat.subscribe", thread_id=t) is None
+        assert d.ok("chat.is_subscribed", thread_id=t) is True
+        for i in range(2):
+            assert d.ok("chat.enqueue", thread_id=t, message_json={"id": f"m{i}"}, enqueued_at_ms=5 + i,
+                        expires_at_ms=9 + i, max_size=10) == i + 1
+        assert d.ok("chat.queue_depth", thread_id=t) == 2
+        entry = d.ok("chat.dequeue", thread_id=t)
+        assert {k: entry.get(k) for k in ("message", "enqueued_at", "expires_at")} == \
+            {"message": {"id": "m0"}, "enqueued_at": 5, "expires_at": 9}, (name, entry)
+        assert ("raw" in entry) == (name == "c"), (name, entry)
+        if name in UPSTREAM:
+            d.ok("chat.dequeue", thread_id=t)
+        else:  # the stored bytes a reliable dequeue hands out are what ack takes
+            reliable = d.ok("chat.dequeue_reliable", thread_id=t)
+            assert reliable["message"] == {"id": "m1"} and "m1" in reliable["raw"], (name, reliable)
+            assert d.ok("chat.requeue_processing", thread_id=t) == 1
+            reliable = d.ok("chat.dequeue_reliable", thread_id=t)
+            assert d.ok("chat.ack", thread_id=t, raw=reliable["raw"]) is True
+            assert d.ok("chat.ack", thread_id=t, raw=reliable["raw"]) is False
+        assert d.ok("chat.dequeue", thread_id=t) is None
+        assert d.ok("chat.drain_queue", thread_id=t, now_ms=1) == {"delivered": [], "expired": 0}
 
 
 # ---- secrets -----------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 /* crossredis driver (interop/CONTRACT.md) against a real redis-server: every operation of the
- * contract, what it leaves in Redis (the TS node-redis adapter's wire: JS JSON text, TS queue
+ * contract (the rows of the core's Chat table as chat.<name>, and chat.drain_queue), what it leaves in Redis (the TS node-redis adapter's wire: JS JSON text, TS queue
  * entries, crossredis-checked "redis" tokens), the TS core's queue reader with its expiry rule,
  * and errors as responses (the core's error class, BadRequest, UnknownOp) without the driver
  * stopping. Requests are written with ' for " to stay readable. */
@@ -14,6 +14,7 @@
 
 #include "itest.h"
 #include "clitest.h"
+#include "crossredis/chat.h"
 #include "crossredis/token.h"
 
 static xrt_server *server;
@@ -159,15 +160,15 @@ static void test_locks(void **state) {
   long long before = itest_wall_ms();
   run_session(&s, "drv-lock",
               (const char *const[]){
-                  "{'id':1,'op':'lock.acquire','args':{'thread':'slack:C1:1.2','ttl_ms':30000}}",
-                  "{'id':2,'op':'lock.acquire','args':{'thread':'slack:C1:1.2','ttl_ms':30000}}",
-                  "{'id':3,'op':'lock.extend','args':{'thread':'slack:C1:1.2','token':'redis_1_wrong','ttl_ms':90000}}",
-                  "{'id':4,'op':'lock.release','args':{'thread':'slack:C1:1.2','token':'redis_1_wrong'}}",
-                  "{'id':5,'op':'lock.force_release','args':{'thread':'never-held'}}",
+                  "{'id':1,'op':'chat.acquire_lock','args':{'thread_id':'slack:C1:1.2','ttl_ms':30000}}",
+                  "{'id':2,'op':'chat.acquire_lock','args':{'thread_id':'slack:C1:1.2','ttl_ms':30000}}",
+                  "{'id':3,'op':'chat.extend_lock','args':{'thread_id':'slack:C1:1.2','token':'redis_1_wrong','ttl_ms':90000}}",
+                  "{'id':4,'op':'chat.release_lock','args':{'thread_id':'slack:C1:1.2','token':'redis_1_wrong'}}",
+                  "{'id':5,'op':'chat.force_release_lock','args':{'thread_id':'never-held'}}",
                   NULL});
   long long after = itest_wall_ms();
   json_t *lock = ok(&s, 0, "1");
-  assert_string_equal(json_string_value(json_object_get(lock, "thread")), "slack:C1:1.2");
+  assert_int_equal(json_object_size(lock), 2); /* LOCK: {"token", "expires_at"} */
   const char *token = json_string_value(json_object_get(lock, "token"));
   assert_non_null(token);
   xr_chat_token_info info;
@@ -177,25 +178,25 @@ static void test_locks(void **state) {
   assert_true(expires >= before + 30000 && expires <= after + 30000);
   ok_equal(&s, 1, "2", "null");
   ok_equal(&s, 2, "3", "false");
-  ok_equal(&s, 3, "4", "null");
+  ok_equal(&s, 3, "4", "false"); /* BOOL: whether it released */
   ok_equal(&s, 4, "5", "null");
   itest_assert_get(chk, "drv-lock:lock:slack:C1:1.2", token); /* the wrong token changed nothing */
   assert_pttl_between("drv-lock:lock:slack:C1:1.2", 1, 30000);
 
   char reqs[4][256];
   snprintf(reqs[0], sizeof reqs[0],
-           "{'id':1,'op':'lock.extend','args':{'thread':'slack:C1:1.2','token':'%s','ttl_ms':90000}}", token);
-  snprintf(reqs[1], sizeof reqs[1], "{'id':2,'op':'lock.release','args':{'thread':'slack:C1:1.2','token':'%s'}}", token);
+           "{'id':1,'op':'chat.extend_lock','args':{'thread_id':'slack:C1:1.2','token':'%s','ttl_ms':90000}}", token);
+  snprintf(reqs[1], sizeof reqs[1], "{'id':2,'op':'chat.release_lock','args':{'thread_id':'slack:C1:1.2','token':'%s'}}", token);
   snprintf(reqs[2], sizeof reqs[2],
-           "{'id':3,'op':'lock.extend','args':{'thread':'slack:C1:1.2','token':'%s','ttl_ms':90000}}", token);
-  snprintf(reqs[3], sizeof reqs[3], "{'id':4,'op':'lock.acquire','args':{'thread':'slack:C1:1.2','ttl_ms':5000}}");
+           "{'id':3,'op':'chat.extend_lock','args':{'thread_id':'slack:C1:1.2','token':'%s','ttl_ms':90000}}", token);
+  snprintf(reqs[3], sizeof reqs[3], "{'id':4,'op':'chat.acquire_lock','args':{'thread_id':'slack:C1:1.2','ttl_ms':5000}}");
   session t;
   run_session(&t, "drv-lock",
-              (const char *const[]){reqs[0], "{'id':'ttl-check','op':'queue.depth','args':{'thread':'x'}}", reqs[1],
+              (const char *const[]){reqs[0], "{'id':'ttl-check','op':'chat.queue_depth','args':{'thread_id':'x'}}", reqs[1],
                                     reqs[2], reqs[3],
-                                    "{'id':5,'op':'lock.force_release','args':{'thread':'slack:C1:1.2'}}", NULL});
+                                    "{'id':5,'op':'chat.force_release_lock','args':{'thread_id':'slack:C1:1.2'}}", NULL});
   ok_equal(&t, 0, "1", "true");
-  ok_equal(&t, 2, "2", "null");
+  ok_equal(&t, 2, "2", "true");
   ok_equal(&t, 3, "3", "false"); /* never re-creates a released lock */
   json_t *again = ok(&t, 4, "4");
   assert_true(json_is_object(again));
@@ -213,19 +214,19 @@ static void test_cache(void **state) {
   session s;
   run_session(&s, "drv-cache",
               (const char *const[]){
-                  "{'id':1,'op':'cache.set','args':{'key':'obj','value':{'a':'b\xc3\xa4r','n':1,'f':1.5,'arr':[true,null]},'ttl_ms':0}}",
-                  "{'id':2,'op':'cache.get','args':{'key':'obj'}}",
-                  "{'id':3,'op':'cache.set_if_not_exists','args':{'key':'obj','value':2,'ttl_ms':0}}",
-                  "{'id':4,'op':'cache.set_if_not_exists','args':{'key':'fresh','value':'x','ttl_ms':5000}}",
-                  "{'id':5,'op':'cache.set','args':{'key':'gone','value':[1,2],'ttl_ms':60000}}",
-                  "{'id':6,'op':'cache.delete','args':{'key':'gone'}}",
-                  "{'id':7,'op':'cache.get','args':{'key':'gone'}}",
-                  "{'id':8,'op':'cache.get','args':{'key':'from-python'}}",
-                  "{'id':9,'op':'cache.get','args':{'key':'not-json'}}",
-                  "{'id':10,'op':'cache.set','args':{'key':'nul','value':'a\\u0000b','ttl_ms':60000}}",
-                  "{'id':11,'op':'cache.get','args':{'key':'nul'}}",
-                  "{'id':12,'op':'cache.set','args':{'key':'str','value':'hi'}}",
-                  "{'id':13,'op':'cache.get','args':{'key':'str'}}",
+                  "{'id':1,'op':'chat.set','args':{'key':'obj','json':{'a':'b\xc3\xa4r','n':1,'f':1.5,'arr':[true,null]},'ttl_ms':0}}",
+                  "{'id':2,'op':'chat.get','args':{'key':'obj'}}",
+                  "{'id':3,'op':'chat.set_if_not_exists','args':{'key':'obj','json':2,'ttl_ms':0}}",
+                  "{'id':4,'op':'chat.set_if_not_exists','args':{'key':'fresh','json':'x','ttl_ms':5000}}",
+                  "{'id':5,'op':'chat.set','args':{'key':'gone','json':[1,2],'ttl_ms':60000}}",
+                  "{'id':6,'op':'chat.delete','args':{'key':'gone'}}",
+                  "{'id':7,'op':'chat.get','args':{'key':'gone'}}",
+                  "{'id':8,'op':'chat.get','args':{'key':'from-python'}}",
+                  "{'id':9,'op':'chat.get','args':{'key':'not-json'}}",
+                  "{'id':10,'op':'chat.set','args':{'key':'nul','json':'a\\u0000b','ttl_ms':60000}}",
+                  "{'id':11,'op':'chat.get','args':{'key':'nul'}}",
+                  "{'id':12,'op':'chat.set','args':{'key':'str','json':'hi'}}",
+                  "{'id':13,'op':'chat.get','args':{'key':'str'}}",
                   NULL});
   ok_equal(&s, 0, "1", "null");
   ok_equal(&s, 1, "2", "{'a':'b\xc3\xa4r','n':1,'f':1.5,'arr':[true,null]}");
@@ -256,20 +257,20 @@ static void test_lists(void **state) {
   session s;
   run_session(&s, "drv-list",
               (const char *const[]){
-                  "{'id':1,'op':'list.append','args':{'key':'h','value':{'i':1},'max_length':2,'ttl_ms':60000}}",
-                  "{'id':2,'op':'list.append','args':{'key':'h','value':{'i':2},'max_length':2,'ttl_ms':60000}}",
-                  "{'id':3,'op':'list.append','args':{'key':'h','value':{'i':3},'max_length':2,'ttl_ms':60000}}",
-                  "{'id':4,'op':'list.get','args':{'key':'h'}}",
-                  "{'id':5,'op':'list.get','args':{'key':'missing'}}",
-                  "{'id':6,'op':'list.get','args':{'key':'bad'}}",
-                  "{'id':7,'op':'list.append','args':{'key':'plain','value':'v','max_length':0,'ttl_ms':0}}",
+                  "{'id':1,'op':'chat.append_to_list','args':{'key':'h','json':{'i':1},'max_length':2,'ttl_ms':60000}}",
+                  "{'id':2,'op':'chat.append_to_list','args':{'key':'h','json':{'i':2},'max_length':2,'ttl_ms':60000}}",
+                  "{'id':3,'op':'chat.append_to_list','args':{'key':'h','json':{'i':3},'max_length':2,'ttl_ms':60000}}",
+                  "{'id':4,'op':'chat.get_list','args':{'key':'h'}}",
+                  "{'id':5,'op':'chat.get_list','args':{'key':'missing'}}",
+                  "{'id':6,'op':'chat.get_list','args':{'key':'bad'}}",
+                  "{'id':7,'op':'chat.append_to_list','args':{'key':'plain','json':'v','max_length':0,'ttl_ms':0}}",
                   NULL});
   ok_equal(&s, 0, "1", "null");
   ok_equal(&s, 1, "2", "null");
   ok_equal(&s, 2, "3", "null");
   ok_equal(&s, 3, "4", "[{'i':2},{'i':3}]");
   ok_equal(&s, 4, "5", "[]");
-  failed(&s, 5, "6", "DataError", "drv-list:list:bad: element 1 is not JSON");
+  failed(&s, 5, "6", "DataError", "chat.get_list key=bad: element 1 is not JSON");
   ok_equal(&s, 6, "7", "null");
   end_session(&s);
   xr_reply *r = NULL;
@@ -287,12 +288,12 @@ static void test_subscriptions(void **state) {
   session s;
   run_session(&s, "drv-sub",
               (const char *const[]){
-                  "{'id':1,'op':'sub.subscribe','args':{'thread':'t1'}}",
-                  "{'id':2,'op':'sub.is_subscribed','args':{'thread':'t1'}}",
-                  "{'id':3,'op':'sub.is_subscribed','args':{'thread':'t2'}}",
-                  "{'id':4,'op':'sub.subscribe','args':{'thread':'t2'}}",
-                  "{'id':5,'op':'sub.unsubscribe','args':{'thread':'t1'}}",
-                  "{'id':6,'op':'sub.is_subscribed','args':{'thread':'t1'}}",
+                  "{'id':1,'op':'chat.subscribe','args':{'thread_id':'t1'}}",
+                  "{'id':2,'op':'chat.is_subscribed','args':{'thread_id':'t1'}}",
+                  "{'id':3,'op':'chat.is_subscribed','args':{'thread_id':'t2'}}",
+                  "{'id':4,'op':'chat.subscribe','args':{'thread_id':'t2'}}",
+                  "{'id':5,'op':'chat.unsubscribe','args':{'thread_id':'t1'}}",
+                  "{'id':6,'op':'chat.is_subscribed','args':{'thread_id':'t1'}}",
                   NULL});
   ok_equal(&s, 0, "1", "null");
   ok_equal(&s, 1, "2", "true");
@@ -314,13 +315,13 @@ static void test_queue(void **state) {
   session s;
   run_session(&s, "drv-q",
               (const char *const[]){
-                  "{'id':1,'op':'queue.enqueue','args':{'thread':'t','message':{'_type':'chat:Message','id':'m1'},"
-                  "'enqueued_at':500,'expires_at':1999,'max_size':10}}",
-                  "{'id':2,'op':'queue.enqueue','args':{'thread':'t','message':{'_type':'chat:Message','id':'m2'},"
-                  "'enqueued_at':600,'expires_at':2000,'max_size':10}}",
-                  "{'id':3,'op':'queue.enqueue','args':{'thread':'t','message':{'_type':'chat:Message','id':'m3','text':'h\xc3\xa9'},"
-                  "'enqueued_at':700,'expires_at':90000,'max_size':10}}",
-                  "{'id':4,'op':'queue.depth','args':{'thread':'t'}}",
+                  "{'id':1,'op':'chat.enqueue','args':{'thread_id':'t','message_json':{'_type':'chat:Message','id':'m1'},"
+                  "'enqueued_at_ms':500,'expires_at_ms':1999,'max_size':10}}",
+                  "{'id':2,'op':'chat.enqueue','args':{'thread_id':'t','message_json':{'_type':'chat:Message','id':'m2'},"
+                  "'enqueued_at_ms':600,'expires_at_ms':2000,'max_size':10}}",
+                  "{'id':3,'op':'chat.enqueue','args':{'thread_id':'t','message_json':{'_type':'chat:Message','id':'m3','text':'h\xc3\xa9'},"
+                  "'enqueued_at_ms':700,'expires_at_ms':90000,'max_size':10}}",
+                  "{'id':4,'op':'chat.queue_depth','args':{'thread_id':'t'}}",
                   NULL});
   ok_equal(&s, 0, "1", "1");
   ok_equal(&s, 1, "2", "2");
@@ -341,14 +342,14 @@ static void test_queue(void **state) {
   session t;
   run_session(&t, "drv-q",
               (const char *const[]){
-                  "{'id':1,'op':'queue.read','args':{'thread':'t','now':2000}}",
-                  "{'id':2,'op':'queue.depth','args':{'thread':'t'}}",
-                  "{'id':3,'op':'queue.read','args':{'thread':'t','now':2000}}",
+                  "{'id':1,'op':'chat.drain_queue','args':{'thread_id':'t','now_ms':2000}}",
+                  "{'id':2,'op':'chat.queue_depth','args':{'thread_id':'t'}}",
+                  "{'id':3,'op':'chat.drain_queue','args':{'thread_id':'t','now_ms':2000}}",
                   /* max_size drops the oldest */
-                  "{'id':4,'op':'queue.enqueue','args':{'thread':'s','message':{'id':'a'},'enqueued_at':1,'expires_at':5,'max_size':2}}",
-                  "{'id':5,'op':'queue.enqueue','args':{'thread':'s','message':{'id':'b'},'enqueued_at':1,'expires_at':5,'max_size':2}}",
-                  "{'id':6,'op':'queue.enqueue','args':{'thread':'s','message':{'id':'c'},'enqueued_at':1,'expires_at':5,'max_size':2}}",
-                  "{'id':7,'op':'queue.read','args':{'thread':'s','now':5}}",
+                  "{'id':4,'op':'chat.enqueue','args':{'thread_id':'s','message_json':{'id':'a'},'enqueued_at_ms':1,'expires_at_ms':5,'max_size':2}}",
+                  "{'id':5,'op':'chat.enqueue','args':{'thread_id':'s','message_json':{'id':'b'},'enqueued_at_ms':1,'expires_at_ms':5,'max_size':2}}",
+                  "{'id':6,'op':'chat.enqueue','args':{'thread_id':'s','message_json':{'id':'c'},'enqueued_at_ms':1,'expires_at_ms':5,'max_size':2}}",
+                  "{'id':7,'op':'chat.drain_queue','args':{'thread_id':'s','now_ms':5}}",
                   NULL});
   ok_equal(&t, 0, "1",
            "{'delivered':[{'_type':'chat:Message','id':'m2'},{'_type':'chat:Message','id':'m3','text':'h\xc3\xa9'},"
@@ -368,8 +369,8 @@ static void test_queue_bad_entry(void **state) {
   XR_OK(itest_cmd(chk, NULL, "RPUSH", "drv-qbad:queue:t", "not an entry", NULL));
   session s;
   run_session(&s, "drv-qbad",
-              (const char *const[]){"{'id':1,'op':'queue.read','args':{'thread':'t','now':1}}",
-                                    "{'id':2,'op':'queue.depth','args':{'thread':'t'}}", NULL});
+              (const char *const[]){"{'id':1,'op':'chat.drain_queue','args':{'thread_id':'t','now_ms':1}}",
+                                    "{'id':2,'op':'chat.queue_depth','args':{'thread_id':'t'}}", NULL});
   failed(&s, 0, "1", "DataError", "drv-qbad:queue:t");
   ok_equal(&s, 1, "2", "0");
   end_session(&s);
@@ -385,20 +386,20 @@ static void test_errors_are_responses(void **state) {
                   "[1,2]",
                   "",
                   "{'id':'x','op':42}",
-                  "{'id':5,'op':'lock.fly','args':{}}",
-                  "{'id':6,'op':'lock.acquire','args':{'thread':'t'}}",
-                  "{'id':7,'op':'lock.acquire','args':{'thread':'t','ttl_ms':0}}",
-                  "{'id':8,'op':'cache.get','args':{'key':'a-list'}}",
-                  "{'id':9,'op':'lock.acquire','args':{'thread':'','ttl_ms':100}}",
-                  "{'id':{'n':[1]},'op':'cache.get','args':{'key':7}}",
-                  "{'id':11,'op':'lock.release','args':'nope'}",
-                  "{'id':12,'op':'queue.depth','args':{'thread':'still-here'}}",
+                  "{'id':5,'op':'chat.fly','args':{}}",
+                  "{'id':6,'op':'chat.acquire_lock','args':{'thread_id':'t'}}",
+                  "{'id':7,'op':'chat.acquire_lock','args':{'thread_id':'t','ttl_ms':0}}",
+                  "{'id':8,'op':'chat.get','args':{'key':'a-list'}}",
+                  "{'id':9,'op':'chat.acquire_lock','args':{'thread_id':'','ttl_ms':100}}",
+                  "{'id':{'n':[1]},'op':'chat.get','args':{'key':7}}",
+                  "{'id':11,'op':'chat.release_lock','args':'nope'}",
+                  "{'id':12,'op':'chat.queue_depth','args':{'thread_id':'still-here'}}",
                   NULL});
   assert_int_equal(json_array_size(s.responses), 11); /* the blank line is no request */
   failed(&s, 0, "null", "BadRequest", "request line 1 is not JSON");
   failed(&s, 1, "null", "BadRequest", "a request is a JSON object");
   failed(&s, 2, "'x'", "BadRequest", "no \"op\"");
-  failed(&s, 3, "5", "UnknownOp", "unknown op \"lock.fly\"");
+  failed(&s, 3, "5", "UnknownOp", "unknown op \"chat.fly\"");
   failed(&s, 4, "6", "BadRequest", "args.ttl_ms is required");
   failed(&s, 5, "7", "InvalidArgumentError", "ttl_ms must be > 0");
   failed(&s, 6, "8", "WrongTypeError", "WRONGTYPE");
@@ -409,10 +410,76 @@ static void test_errors_are_responses(void **state) {
   end_session(&s);
 }
 
+/* Every row of the core's Chat table is an op, "chat.<name>", with the table's argument names: a
+ * request without arguments is refused naming the row's first argument (BadRequest), never
+ * UnknownOp; the contract's old names are gone. */
+static void test_every_row_is_an_op(void **state) {
+  (void)state;
+  char reqs[XR_CHAT_OP_COUNT + 1][128];
+  const char *lines[XR_CHAT_OP_COUNT + 2];
+  size_t n = 0;
+  const xr_op_info *info;
+  for (int i = 0; (info = xr_chat_op_at(i)) != NULL; i++, n++) {
+    snprintf(reqs[n], sizeof reqs[n], "{'id':%d,'op':'chat.%s','args':{}}", i, info->name);
+    lines[n] = reqs[n];
+  }
+  assert_int_equal(n, XR_CHAT_OP_COUNT);
+  lines[n] = "{'id':'old','op':'lock.acquire','args':{'thread':'t','ttl_ms':5000}}";
+  lines[n + 1] = NULL;
+  session s;
+  run_session(&s, "drv-rows", lines);
+  for (int i = 0; (info = xr_chat_op_at(i)) != NULL; i++) {
+    char id[16], part[64];
+    snprintf(id, sizeof id, "%d", i);
+    snprintf(part, sizeof part, "args.%s ", info->arg_names[0]);
+    failed(&s, (size_t)i, id, "BadRequest", part);
+  }
+  failed(&s, n, "'old'", "UnknownOp", "unknown op \"lock.acquire\"");
+  end_session(&s);
+}
+
+/* ENTRY results ({"message", "enqueued_at", "expires_at", "raw"} or null) and BYTES arguments
+ * (a string: its bytes): dequeue, the reliable dequeue and its ack, requeue. */
+static void test_entries(void **state) {
+  (void)state;
+  XR_OK(itest_cmd(chk, NULL, "RPUSH", "drv-entry:queue:bare", "{\"message\":{\"id\":\"b\"},\"expiresAt\":7}", NULL));
+  session s;
+  run_session(&s, "drv-entry",
+              (const char *const[]){
+                  "{'id':1,'op':'chat.enqueue','args':{'thread_id':'t','message_json':{'id':'m1','text':'h\xc3\xa9'},"
+                  "'enqueued_at_ms':5,'expires_at_ms':90,'max_size':0}}",
+                  "{'id':2,'op':'chat.enqueue','args':{'thread_id':'t','message_json':{'id':'m2'},"
+                  "'enqueued_at_ms':6,'expires_at_ms':91,'max_size':0}}",
+                  "{'id':3,'op':'chat.dequeue','args':{'thread_id':'t'}}",
+                  "{'id':4,'op':'chat.dequeue_reliable','args':{'thread_id':'t'}}",
+                  "{'id':5,'op':'chat.dequeue','args':{'thread_id':'t'}}",
+                  "{'id':6,'op':'chat.ack','args':{'thread_id':'t','raw':'{\\'message\\':{\\'id\\':\\'m2\\'},"
+                  "\\'enqueuedAt\\':6,\\'expiresAt\\':91}'}}",
+                  "{'id':7,'op':'chat.ack','args':{'thread_id':'t','raw':'gone'}}",
+                  "{'id':8,'op':'chat.requeue_processing','args':{'thread_id':'t'}}",
+                  "{'id':9,'op':'chat.dequeue','args':{'thread_id':'bare'}}",
+                  NULL});
+  ok_equal(&s, 0, "1", "1");
+  ok_equal(&s, 1, "2", "2");
+  ok_equal(&s, 2, "3",
+           "{'message':{'id':'m1','text':'h\xc3\xa9'},'enqueued_at':5,'expires_at':90,"
+           "'raw':'{\\'message\\':{\\'id\\':\\'m1\\',\\'text\\':\\'h\xc3\xa9\\'},\\'enqueuedAt\\':5,\\'expiresAt\\':90}'}");
+  ok_equal(&s, 3, "4",
+           "{'message':{'id':'m2'},'enqueued_at':6,'expires_at':91,"
+           "'raw':'{\\'message\\':{\\'id\\':\\'m2\\'},\\'enqueuedAt\\':6,\\'expiresAt\\':91}'}");
+  ok_equal(&s, 4, "5", "null");
+  ok_equal(&s, 5, "6", "true");
+  ok_equal(&s, 6, "7", "false");
+  ok_equal(&s, 7, "8", "0");
+  ok_equal(&s, 8, "9", "{'message':{'id':'b'},'enqueued_at':null,'expires_at':7,'raw':'{\\'message\\':{\\'id\\':\\'b\\'},\\'expiresAt\\':7}'}");
+  end_session(&s);
+  itest_assert_get(chk, "drv-entry:queue-processing:t", NULL);
+}
+
 static void test_prefix(void **state) {
   (void)state;
   session s;
-  run_session(&s, "drv-own", (const char *const[]){"{'id':1,'op':'lock.acquire','args':{'thread':'t','ttl_ms':5000}}", NULL});
+  run_session(&s, "drv-own", (const char *const[]){"{'id':1,'op':'chat.acquire_lock','args':{'thread_id':'t','ttl_ms':5000}}", NULL});
   const char *token = json_string_value(json_object_get(ok(&s, 0, "1"), "token"));
   itest_assert_get(chk, "drv-own:lock:t", token);
   end_session(&s);
@@ -436,6 +503,8 @@ int main(void) {
       cmocka_unit_test(test_queue),
       cmocka_unit_test(test_queue_bad_entry),
       cmocka_unit_test(test_errors_are_responses),
+      cmocka_unit_test(test_every_row_is_an_op),
+      cmocka_unit_test(test_entries),
       cmocka_unit_test(test_prefix),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
