@@ -1,0 +1,989 @@
+/* What the parts of the Node addon's bridge share (bridge.cc: environments, texts, work on the
+ * pool, clients, batches and the libuv adapter of loop.h; chat_bridge.cc: the Chat SDK adapter's
+ * batches, jobs and waits). Private to the addon. */
+#ifndef CROSSREDIS_JS_BRIDGE_INTERNAL_H
+#define CROSSREDIS_JS_BRIDGE_INTERNAL_H
+
+#include "bridge.h"
+#include "bridge.h"
+
+#include <uv.h>
+
+#include <stdint.h>
+#include <string.h>
+
+#include <climits>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+extern "C" {
+#include "binding.h"
+#include "crossredis/alloc.h"
+#include "crossredis/error.h"
+}
+
+
+namespace xrjs {
+
+/* Texts from this many bytes (or UTF-16 units) are converted on the thread pool: the JS thread
+ * only copies them out of or into the JS heap. */
+constexpr size_t kBig = 256 * 1024;
+
+/* The last failure of this thread, copied before the next core call can replace it. */
+struct Failure {
+  int code = 0;
+  std::string message;
+
+  void take(int rc) {
+    code = rc;
+    const char *m = xr_error_last()->message;
+    message = (m && m[0]) ? m : xr_strerror(rc);
+  }
+  void set(int rc, std::string m) {
+    code = rc;
+    message = std::move(m);
+  }
+  bool failed() const { return code < 0; }
+};
+
+/* ---- environments ---------------------------------------------------------------------------- */
+
+class ClientBox;
+
+/* What one Node environment (main thread or worker) holds. Freed when the environment ended and
+ * the last box, loop connection or job that points to it is gone. */
+struct EnvState {
+  napi_env env;
+  napi_ref classes = nullptr; /* code -> Error subclass */
+  bool stopping = false;      /* the environment is ending: no JS, no new work */
+  int refs = 1;               /* the environment's own, and one per box, loop connection, job */
+  std::unordered_set<ClientBox *> clients;
+  int chats = 0, loops = 0, waits = 0, jobs = 0; /* for xr_js_stats */
+  /* bytes of big batches built, and of big results decoded, on each side (xr_js_stats: the tests
+   * check that the JS thread does neither) */
+  double built_js = 0, built_pool = 0, decoded_js = 0, decoded_pool = 0;
+  int closing = 0;            /* libuv handles being closed */
+  napi_async_cleanup_hook_handle hook = nullptr;
+  bool hook_started = false;
+
+  static std::mutex &mu() {
+    static std::mutex *m = new std::mutex; /* never destroyed: process.exit() runs destructors */
+    return *m;
+  }
+  static std::unordered_map<napi_env, EnvState *> &all() {
+    static auto *m = new std::unordered_map<napi_env, EnvState *>;
+    return *m;
+  }
+
+  /* This environment's state, made (with its cleanup hook) on first use. JS thread. */
+  static EnvState *Of(napi_env env) {
+    {
+      std::lock_guard<std::mutex> lock(mu());
+      auto it = all().find(env);
+      if (it != all().end()) return it->second;
+    }
+    EnvState *st = new EnvState();
+    st->env = env;
+    if (napi_add_async_cleanup_hook(env, Teardown, st, &st->hook) != napi_ok) st->hook = nullptr;
+    std::lock_guard<std::mutex> lock(mu());
+    all()[env] = st;
+    return st;
+  }
+
+  void Ref() { refs++; }
+  /* Drops a reference; the last one frees the state (bridge.cc). */
+  void Unref();
+  void Forget() {
+    std::lock_guard<std::mutex> lock(mu());
+    auto it = all().find(env);
+    if (it != all().end() && it->second == this) all().erase(it);
+  }
+
+  void HandleClosing() { closing++; }
+  void HandleClosed() {
+    closing--;
+    MaybeDone();
+  }
+
+  /* The environment is ending (async cleanup hook, on its thread, JS no longer runs): close every
+   * client and what is over it; Node waits until the libuv handles closed (MaybeDone). */
+  static void Teardown(napi_async_cleanup_hook_handle, void *arg);
+
+  void MaybeDone() {
+    if (!hook_started || !hook || closing > 0) return;
+    napi_async_cleanup_hook_handle h = hook;
+    hook = nullptr;
+    Forget(); /* a later environment may get this napi_env's address */
+    napi_remove_async_cleanup_hook(h);
+    Unref();
+  }
+};
+
+/* True when JS may run on env now: false once the environment is ending (Node then refuses
+ * calls into JS; a Promise settled then would throw from node-addon-api). Needs no scope. */
+inline bool JsUsable(napi_env env, EnvState *st) {
+  if (st && st->stopping) return false;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return false;
+  napi_value o, u;
+  bool ok = napi_create_object(env, &o) == napi_ok && napi_get_undefined(env, &u) == napi_ok &&
+            napi_set_named_property(env, o, "x", u) == napi_ok; /* refused when JS cannot run */
+  napi_close_handle_scope(env, scope);
+  return ok;
+}
+
+
+/* ---- texts in and out ------------------------------------------------------------------------ */
+
+/* Memory from malloc, freed by free. */
+struct Free {
+  void operator()(void *p) const { free(p); }
+};
+template <class T>
+using Malloced = std::unique_ptr<T[], Free>;
+
+/* Memory from xr_malloc (the core's allocator), freed by xr_free. */
+struct XrFree {
+  void operator()(char *p) const { xr_free(p); }
+};
+using XrBytes = std::unique_ptr<char[], XrFree>;
+
+/* A JS string as UTF-8 for the core. Small ones are encoded on the JS thread; a big one is only
+ * copied there (as its bytes when it is ASCII, else as UTF-16 to encode on the pool: Convert). */
+class InText {
+ public:
+  /* JS thread. A TypeError unless v is a string. */
+  void Read(Napi::Env env, Napi::Value v, const char *what) {
+    if (!v.IsString()) throw Napi::TypeError::New(env, std::string(what) + " must be a string");
+    size_t n16 = 0;
+    napi_get_value_string_utf16(env, v, nullptr, 0, &n16);
+    if (n16 < kBig) {
+      small_ = v.As<Napi::String>().Utf8Value();
+      return;
+    }
+    size_t n8 = 0, got = 0;
+    napi_get_value_string_utf8(env, v, nullptr, 0, &n8); /* no copy; quick for one-byte strings */
+    if (n8 == n16) { /* ASCII: its Latin-1 bytes are its UTF-8 */
+      big_.reset(static_cast<char *>(malloc(n8 + 1)));
+      if (!big_) throw Napi::Error::New(env, "out of memory copying a string");
+      napi_get_value_string_latin1(env, v, big_.get(), n8 + 1, &got);
+      big_n_ = got;
+      return;
+    }
+    u16_.reset(static_cast<char16_t *>(malloc((n16 + 1) * sizeof(char16_t))));
+    if (!u16_) throw Napi::Error::New(env, "out of memory copying a string");
+    napi_get_value_string_utf16(env, v, u16_.get(), n16 + 1, &got);
+    n16_ = got;
+  }
+
+  /* Bytes (a Buffer's): copied. */
+  void Assign(Napi::Env env, const char *p, size_t n) {
+    Clear();
+    if (n < kBig) {
+      small_.assign(p, n);
+      return;
+    }
+    big_.reset(static_cast<char *>(malloc(n)));
+    if (!big_) throw Napi::Error::New(env, "out of memory copying a Buffer");
+    memcpy(big_.get(), p, n);
+    big_n_ = n;
+  }
+
+  size_t Weight() const { return small_.size() + big_n_ + n16_ * 2; }
+
+  /* Any thread: encodes the UTF-16 copy (a lone surrogate becomes U+FFFD; the JS layer refuses
+   * them before, and JSON.stringify never writes one). False when out of memory. */
+  bool Convert() {
+    if (!u16_) return true;
+    const char16_t *u = u16_.get();
+    size_t n = 0;
+    for (size_t i = 0; i < n16_; i++) {
+      char16_t c = u[i];
+      if (c < 0x80) n += 1;
+      else if (c < 0x800) n += 2;
+      else if (Pair(u, i)) n += 4, i++;
+      else n += 3;
+    }
+    Malloced<char> out(static_cast<char *>(malloc(n ? n : 1)));
+    if (!out) return false;
+    char *o = out.get();
+    size_t k = 0;
+    for (size_t i = 0; i < n16_; i++) {
+      uint32_t c = u[i];
+      if (Pair(u, i)) {
+        c = 0x10000 + ((c - 0xD800) << 10) + (uint32_t)(u[i + 1] - 0xDC00);
+        i++;
+      } else if (c >= 0xD800 && c <= 0xDFFF) {
+        c = 0xFFFD;
+      }
+      if (c < 0x80) {
+        o[k++] = (char)c;
+      } else if (c < 0x800) {
+        o[k++] = (char)(0xC0 | (c >> 6));
+        o[k++] = (char)(0x80 | (c & 0x3F));
+      } else if (c < 0x10000) {
+        o[k++] = (char)(0xE0 | (c >> 12));
+        o[k++] = (char)(0x80 | ((c >> 6) & 0x3F));
+        o[k++] = (char)(0x80 | (c & 0x3F));
+      } else {
+        o[k++] = (char)(0xF0 | (c >> 18));
+        o[k++] = (char)(0x80 | ((c >> 12) & 0x3F));
+        o[k++] = (char)(0x80 | ((c >> 6) & 0x3F));
+        o[k++] = (char)(0x80 | (c & 0x3F));
+      }
+    }
+    u16_.reset();
+    n16_ = 0;
+    big_ = std::move(out);
+    big_n_ = k;
+    return true;
+  }
+
+  const char *data() const { return big_ ? big_.get() : small_.data(); }
+  size_t size() const { return big_ ? big_n_ : small_.size(); }
+
+  void Clear() {
+    std::string().swap(small_);
+    big_.reset();
+    u16_.reset();
+    big_n_ = n16_ = 0;
+  }
+
+ private:
+  /* u[i] and u[i + 1] are a surrogate pair (n16_ units in all). */
+  bool Pair(const char16_t *u, size_t i) const {
+    return u[i] >= 0xD800 && u[i] <= 0xDBFF && i + 1 < n16_ && u[i + 1] >= 0xDC00 && u[i + 1] <= 0xDFFF;
+  }
+
+  std::string small_;
+  Malloced<char> big_;
+  size_t big_n_ = 0;
+  Malloced<char16_t> u16_;
+  size_t n16_ = 0;
+};
+
+/* Decodes UTF-8 as V8 (and the WHATWG decoder) does: each maximal invalid subpart becomes one
+ * U+FFFD. Returns the UTF-16 length written (out: at least n units). */
+inline size_t Utf8ToUtf16(const unsigned char *s, size_t n, char16_t *out) {
+  size_t k = 0;
+  uint32_t cp = 0;
+  int need = 0, seen = 0;
+  unsigned lower = 0x80, upper = 0xBF;
+  for (size_t i = 0; i < n;) {
+    unsigned b = s[i];
+    if (need == 0) {
+      i++;
+      if (b < 0x80) {
+        out[k++] = (char16_t)b;
+      } else if (b >= 0xC2 && b <= 0xDF) {
+        need = 1;
+        cp = b & 0x1F;
+      } else if (b >= 0xE0 && b <= 0xEF) {
+        if (b == 0xE0) lower = 0xA0;
+        if (b == 0xED) upper = 0x9F;
+        need = 2;
+        cp = b & 0x0F;
+      } else if (b >= 0xF0 && b <= 0xF4) {
+        if (b == 0xF0) lower = 0x90;
+        if (b == 0xF4) upper = 0x8F;
+        need = 3;
+        cp = b & 0x07;
+      } else {
+        out[k++] = 0xFFFD;
+      }
+      continue;
+    }
+    if (b < lower || b > upper) { /* the byte starts over: not consumed */
+      cp = 0;
+      need = seen = 0;
+      lower = 0x80;
+      upper = 0xBF;
+      out[k++] = 0xFFFD;
+      continue;
+    }
+    i++;
+    lower = 0x80;
+    upper = 0xBF;
+    cp = (cp << 6) | (b & 0x3F);
+    if (++seen < need) continue;
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      out[k++] = (char16_t)(0xD800 + (cp >> 10));
+      out[k++] = (char16_t)(0xDC00 + (cp & 0x3FF));
+    } else {
+      out[k++] = (char16_t)cp;
+    }
+    cp = 0;
+    need = seen = 0;
+  }
+  if (need) out[k++] = 0xFFFD;
+  return k;
+}
+
+inline bool IsAscii(const char *p, size_t n) {
+  const unsigned char *s = reinterpret_cast<const unsigned char *>(p);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    if (w & 0x8080808080808080ULL) return false;
+  }
+  for (; i < n; i++)
+    if (s[i] & 0x80) return false;
+  return true;
+}
+
+/* Bytes from the core for JS: a string (UTF-8 decoded) or a Buffer. A big one is prepared on the
+ * pool (Prepare): ASCII stays as it is and becomes a string by a copy; other text is decoded to
+ * UTF-16 there. Owns its bytes. */
+class OutText {
+ public:
+  void Take(char *p, size_t n) { /* p from xr_malloc */
+    Clear();
+    p_.reset(p);
+    n_ = n;
+  }
+  bool Copy(const char *p, size_t n) {
+    Clear();
+    p_.reset(static_cast<char *>(xr_malloc(n ? n : 1)));
+    if (!p_) return false;
+    if (n) memcpy(p_.get(), p, n);
+    n_ = n;
+    return true;
+  }
+  bool Big() const { return form_ == kUtf8 && n_ >= kBig; }
+
+  /* Any thread. */
+  void Prepare() {
+    if (!Big()) return;
+    if (IsAscii(p_.get(), n_)) {
+      form_ = kLatin1;
+      return;
+    }
+    Malloced<char16_t> u(static_cast<char16_t *>(malloc(n_ * sizeof(char16_t))));
+    if (!u) return; /* decoded on the JS thread then */
+    n16_ = Utf8ToUtf16(reinterpret_cast<const unsigned char *>(p_.get()), n_, u.get());
+    u16_ = std::move(u);
+    p_.reset();
+    n_ = 0;
+    form_ = kUtf16;
+  }
+
+  Napi::Value String(Napi::Env env) const {
+    napi_value v = nullptr;
+    napi_status s;
+    if (form_ == kUtf16) s = napi_create_string_utf16(env, u16_.get(), n16_, &v);
+    else if (form_ == kLatin1) s = napi_create_string_latin1(env, p_.get(), n_, &v);
+    else s = napi_create_string_utf8(env, p_ ? p_.get() : "", n_, &v);
+    if (s != napi_ok) throw Napi::Error::New(env);
+    return Napi::Value(env, v);
+  }
+
+  /* A big one is handed over (no copy on the JS thread), freed when the Buffer is collected. */
+  Napi::Value Buffer(Napi::Env env) {
+    if (form_ != kUtf8 || n_ < kBig) return Napi::Buffer<char>::Copy(env, p_ ? p_.get() : "", n_);
+    size_t n = n_;
+    n_ = 0;
+    return Napi::Buffer<char>::New(env, p_.release(), n, [](Napi::Env, char *d) { xr_free(d); });
+  }
+
+  size_t size() const { return n_; }
+  const char *data() const { return p_.get(); }
+  /* Holds text (in any form: Prepare may have turned it into UTF-16). */
+  bool present() const { return p_ || u16_; }
+
+  void Clear() {
+    p_.reset();
+    u16_.reset();
+    n_ = n16_ = 0;
+    form_ = kUtf8;
+  }
+
+ private:
+  enum { kUtf8, kLatin1, kUtf16 };
+  XrBytes p_;
+  size_t n_ = 0;
+  Malloced<char16_t> u16_;
+  size_t n16_ = 0;
+  int form_ = kUtf8;
+};
+
+/* A whole number for an int64 argument: TypeError unless a number with an integral value in
+ * [-2^63, 2^63) (the JS layer names the argument in its own errors first). */
+inline int64_t I64(Napi::Env env, Napi::Value v, const char *what) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string(what) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != (double)(int64_t)d) {
+    throw Napi::RangeError::New(env, std::string(what) + " must be an integer within the 64-bit range");
+  }
+  return (int64_t)d;
+}
+
+inline std::string Utf8(Napi::Env env, Napi::Value v, const char *what) {
+  if (!v.IsString()) throw Napi::TypeError::New(env, std::string(what) + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+/* A Promise made on the JS thread, settled there once. A Promise left unsettled because the
+ * environment ended is dropped with it. */
+class Deferred {
+ public:
+  napi_value Make(napi_env env) {
+    napi_value p = nullptr;
+    if (napi_create_promise(env, &d_, &p) != napi_ok) throw Napi::Error::New(env);
+    return p;
+  }
+  void Resolve(napi_env env, napi_value v) {
+    if (d_) napi_resolve_deferred(env, d_, v);
+    d_ = nullptr;
+  }
+  void Reject(napi_env env, napi_value e) {
+    if (d_) napi_reject_deferred(env, d_, e);
+    d_ = nullptr;
+  }
+
+ private:
+  napi_deferred d_ = nullptr;
+};
+
+/* ---- work on the thread pool ------------------------------------------------------------------ */
+
+/* A job on libuv's thread pool (napi async work, which Node waits for when an environment ends).
+ * Complete runs on the JS thread; `js` is false when the environment is ending: nothing may be
+ * settled then, only released. */
+class Work {
+ public:
+  Work(napi_env env, EnvState *st) : env_(env), st_(st) {
+    st_->Ref();
+    st_->jobs++;
+  }
+  virtual ~Work() {
+    st_->jobs--;
+    st_->Unref();
+  }
+  /* Hands the job to the pool; throws (the caller still owns it) when Node refuses. */
+  void Queue() {
+    napi_value name;
+    napi_create_string_utf8(env_, "crossredis", NAPI_AUTO_LENGTH, &name);
+    if (napi_create_async_work(env_, nullptr, name, OnExecute, OnComplete, this, &work_) != napi_ok ||
+        napi_queue_async_work(env_, work_) != napi_ok) {
+      if (work_) napi_delete_async_work(env_, work_);
+      work_ = nullptr;
+      throw Napi::Error::New(Napi::Env(env_), "crossredis: cannot queue work on the thread pool");
+    }
+  }
+
+  /* Queues the job for a call that returns `promise`: when Node refuses, the promise is rejected
+   * with why and the job freed. Returns the promise. */
+  Napi::Value QueueOrReject(Deferred &deferred, Napi::Value promise) {
+    try {
+      Queue();
+    } catch (const Napi::Error &e) {
+      deferred.Reject(env_, e.Value());
+      delete this;
+    }
+    return promise;
+  }
+
+ protected:
+  virtual void Execute() = 0;
+  virtual void Complete(bool js) = 0;
+
+  napi_env env_;
+  EnvState *st_;
+
+ private:
+  static void OnExecute(napi_env, void *data) { static_cast<Work *>(data)->Execute(); }
+  static void OnComplete(napi_env env, napi_status status, void *data) {
+    Work *w = static_cast<Work *>(data);
+    napi_delete_async_work(env, w->work_);
+    bool js = status == napi_ok && JsUsable(env, w->st_);
+    try {
+      w->Complete(js);
+    } catch (...) {
+      /* a JS value could not be made; the Promise was settled or is dropped */
+    }
+    delete w;
+  }
+
+  napi_async_work work_ = nullptr;
+};
+
+class LoopConn;
+class ChatBox;
+class Wait;
+
+/* ---- clients ----------------------------------------------------------------------------------- */
+
+inline const napi_type_tag kClientTag = {0x63726f7373726564ULL, 0x636c69656e74626fULL};
+inline const napi_type_tag kChatTag = {0x63726f7373726564ULL, 0x6368617462786f78ULL};
+
+/* An open xr_client with its loop connection and the adapters over it. */
+class ClientBox {
+ public:
+  ClientBox(EnvState *st, xr_client *client) : st_(st), client_(client) {
+    st_->Ref();
+    st_->clients.insert(this);
+  }
+
+  EnvState *St() const { return st_; }
+  xr_client *Client() const { return client_; }
+  LoopConn *Loop() const { return loop_; }
+  void SetLoop(LoopConn *l) { loop_ = l; }
+  bool Open() const { return client_ && !closing_; }
+  void Use() { users_++; }
+  void Unuse() {
+    users_--;
+    Maybe();
+  }
+  void AddChat(ChatBox *c) {
+    chats_.insert(c);
+    Use();
+  }
+  void RemoveChat(ChatBox *c) {
+    chats_.erase(c);
+    Unuse();
+  }
+
+  void Cancel();
+  void Close();
+  void Shutdown();
+  static void Finalize(Napi::Env, ClientBox *b) {
+    b->Close();
+    b->js_gone_ = true;
+    b->Maybe();
+  }
+
+ private:
+  void Maybe();
+
+  EnvState *st_;
+  xr_client *client_;
+  LoopConn *loop_ = nullptr;
+  std::unordered_set<ChatBox *> chats_;
+  int users_ = 0;
+  bool closing_ = false, js_gone_ = false;
+};
+
+/* An xr_chat over a ClientBox (holding a use of it). */
+class ChatBox {
+ public:
+  ChatBox(ClientBox *client, xr_chat *chat) : st_(client->St()), client_(client), chat_(chat) {
+    st_->Ref();
+    client_->AddChat(this);
+    st_->chats++;
+  }
+
+  EnvState *St() const { return st_; }
+  ClientBox *Client() const { return client_; } /* null once freed */
+  xr_chat *Chat() const { return chat_; }
+  bool Open() const { return chat_ && !closing_ && client_ && client_->Open(); }
+  bool Cancelled() const { return cancelled_.load(); }
+  void Use() { users_++; }
+  void Unuse() {
+    users_--;
+    Maybe();
+  }
+  void AddWait(Wait *w) { waits_.insert(w); }
+  void RemoveWait(Wait *w) { waits_.erase(w); }
+
+  void Cancel();
+  void Close() {
+    if (closing_) return;
+    closing_ = true;
+    Maybe();
+  }
+  static void Finalize(Napi::Env, ChatBox *b) {
+    b->Close();
+    b->js_gone_ = true;
+    b->Maybe();
+  }
+
+ private:
+  void Maybe() {
+    if (closing_ && users_ == 0 && chat_) {
+      xr_chat_free(chat_);
+      chat_ = nullptr;
+      st_->chats--;
+      ClientBox *c = client_;
+      client_ = nullptr;
+      c->RemoveChat(this); /* may free the client */
+    }
+    if (!chat_ && js_gone_) {
+      EnvState *st = st_;
+      delete this;
+      st->Unref();
+    }
+  }
+
+  EnvState *st_;
+  ClientBox *client_;
+  xr_chat *chat_;
+  std::unordered_set<Wait *> waits_;
+  std::atomic<bool> cancelled_{false};
+  int users_ = 0;
+  bool closing_ = false, js_gone_ = false;
+  friend class ClientBox;
+};
+
+inline ClientBox *ClientArg(Napi::Env env, Napi::Value v) {
+  bool tagged = false;
+  if (v.IsExternal()) napi_check_object_type_tag(env, v, &kClientTag, &tagged);
+  if (!tagged) throw Napi::TypeError::New(env, "expected a crossredis client handle");
+  return v.As<Napi::External<ClientBox>>().Data();
+}
+
+inline ChatBox *ChatArg(Napi::Env env, Napi::Value v) {
+  bool tagged = false;
+  if (v.IsExternal()) napi_check_object_type_tag(env, v, &kChatTag, &tagged);
+  if (!tagged) throw Napi::TypeError::New(env, "expected a crossredis adapter handle");
+  return v.As<Napi::External<ChatBox>>().Data();
+}
+
+/* ---- batches ------------------------------------------------------------------------------------ */
+
+/* A batch run: built on the JS thread (a big one on the pool), then run on the client's loop
+ * connection when it is free (driven by libuv on the JS thread), else on the thread pool by a
+ * PoolRun. Holds a use of its client and adapter until settled. Subclasses say how to build,
+ * start and run it blocking, read its results (Collect: on the thread that finished it, right
+ * away, while the core's messages are current), convert big texts (Prepare: on the pool) and make
+ * the JS result (Result, on the JS thread). Deletes itself once settled. */
+class BatchRun {
+ public:
+  BatchRun(Napi::Env env, ClientBox *client, ChatBox *chat) : env_(env), client_(client), chat_(chat) {}
+  virtual ~BatchRun() {
+    if (used_) {
+      if (chat_) chat_->Unuse();
+      client_->Unuse();
+    }
+  }
+
+  Napi::Value Go();
+
+  virtual int StartLoop(xr_loop_conn *lc, int *wait) = 0;
+  virtual int Exec() = 0;                /* blocking, on a pool thread */
+  virtual void Finished(int) {}          /* where the run finished, while the core's message is current */
+  virtual void Collect() = 0;            /* the results (any thread) */
+  virtual bool HeavyCollect() const { return false; } /* Collect may copy or decode big replies */
+  virtual bool NeedsPrepare() const { return false; }
+  virtual void Prepare() {}               /* on the pool */
+  virtual Napi::Value Result(Napi::Env env) = 0;
+
+  /* On the pool, before Exec, for a batch too big to build on the JS thread. */
+  void BuildOnPool() {
+    if (!built_) {
+      Build();
+      built_ = true;
+      built_pool_ = weight_;
+    }
+  }
+
+  /* The loop connection finished (or gave up on) the batch: read the results, convert big ones
+   * on the pool, settle inside a callback scope of the connection's async context. */
+  void LoopFinished(int rc, napi_async_context context);
+
+  /* Settles (when js) and deletes this. */
+  void Settle(bool js);
+
+  EnvState *St() const { return chat_ ? chat_->St() : client_->St(); }
+
+  /* Tells V8 about the native copy a big batch holds until it settles (memory held for JS): its
+   * collector then runs soon, while the pool works, and frees what JSON.stringify left in the JS
+   * heap (the text and the pieces it was built from, twice the value) before the core's peak. */
+  void Hold(Napi::Env env) {
+    int64_t unused;
+    if (napi_adjust_external_memory(env, (int64_t)weight_, &unused) == napi_ok) held_ = (int64_t)weight_;
+  }
+  LoopConn *Loop() const { return client_->Loop(); }
+  ClientBox *ClientOf() const { return client_; }
+
+ protected:
+  virtual void Build() = 0;
+  bool big_ = false;   /* build, convert and run on the pool */
+  bool built_ = false; /* Build ran */
+  Failure failure_;    /* the whole call failed before it ran */
+  size_t weight_ = 0;  /* bytes of the texts in it */
+  /* for xr_js_stats: what was built on the pool, and the big results decoded on either side */
+  size_t built_pool_ = 0, decoded_pool_ = 0, decoded_js_ = 0;
+  int64_t held_ = 0; /* reported to V8 (Hold) */
+
+ private:
+  Napi::Env env_;
+  Deferred deferred_;
+  ClientBox *client_;
+  ChatBox *chat_;
+  bool used_ = false;
+};
+
+/* A loop connection (client.h) watched by libuv on the JS thread for as long as its client is
+ * open: readable always (idle, readable means the server closed it), writable while a batch has
+ * more to send, a timer for the reply deadline. It is referenced (keeps the process alive) only
+ * while a batch runs. A connection that failed is retired; the next batch goes through the thread
+ * pool and opens a new one there (see PoolRun). Deletes itself once closed and its handles closed. */
+/* The libuv adapter of loop.h: watches one xr_pollable on the environment's loop. After every
+ * step it reads the pollable's fd events and deadline again and re-arms; when a step ends the
+ * work (XR_POLL_DONE) or fails (a negative code) it tells its owner. Nothing here knows what the
+ * pollable is: the broker's subscriber and the watchdog will be watched the same way. */
+class UvWatch {
+ public:
+  using Outcome = void (*)(void *owner, int rc);
+
+  void Init(uv_loop_t *loop, xr_pollable *p, void *owner, Outcome outcome) {
+    p_ = p;
+    owner_ = owner;
+    outcome_ = outcome;
+    events_ = 0; /* fresh handles watch nothing yet (a watch is re-used for a reopened connection) */
+    busy_ = false;
+    uv_poll_init(loop, &poll_, xr_pollable_fd(p));
+    uv_timer_init(loop, &timer_);
+    poll_.data = this;
+    timer_.data = this;
+  }
+
+  /* Watches what the pollable asks for now; keeps the loop alive only while `busy`. */
+  void Arm(bool busy) {
+    busy_ = busy;
+    int want = xr_pollable_events(p_);
+    int events = (want & XR_WAIT_READ ? UV_READABLE : 0) | (want & XR_WAIT_WRITE ? UV_WRITABLE : 0);
+    if (events != events_) {
+      events_ = events;
+      if (events) uv_poll_start(&poll_, events, OnPoll);
+      else uv_poll_stop(&poll_);
+    }
+    int64_t deadline = xr_pollable_deadline(p_);
+    if (deadline < 0) {
+      uv_timer_stop(&timer_);
+    } else {
+      int64_t in = deadline - xr_monotonic_ms();
+      uv_timer_start(&timer_, OnTimer, (uint64_t)(in > 0 ? in : 0), 0);
+    }
+    if (busy) uv_ref(reinterpret_cast<uv_handle_t *>(&poll_));
+    else uv_unref(reinterpret_cast<uv_handle_t *>(&poll_));
+    uv_unref(reinterpret_cast<uv_handle_t *>(&timer_));
+  }
+
+  /* Stops watching now; `closed` runs once per handle (two) when libuv let them go. */
+  void Close(uv_close_cb closed, void *data) {
+    poll_.data = timer_.data = data;
+    uv_close(reinterpret_cast<uv_handle_t *>(&poll_), closed);
+    uv_close(reinterpret_cast<uv_handle_t *>(&timer_), closed);
+  }
+
+ private:
+  void Step(int ready) {
+    int rc = xr_pollable_process(p_, ready, xr_monotonic_ms());
+    if (rc == XR_POLL_DONE || rc < 0) outcome_(owner_, rc == XR_POLL_DONE ? XR_OK : rc); /* it re-arms or closes */
+    else Arm(busy_);
+  }
+
+  static void OnPoll(uv_poll_t *h, int status, int events) {
+    UvWatch *w = static_cast<UvWatch *>(h->data);
+    /* a failed poll: let the pollable find the error on the socket */
+    int ready = status < 0 ? XR_WAIT_READ | XR_WAIT_WRITE
+                           : (events & UV_READABLE ? XR_WAIT_READ : 0) | (events & UV_WRITABLE ? XR_WAIT_WRITE : 0);
+    w->Step(ready);
+  }
+
+  static void OnTimer(uv_timer_t *t) { static_cast<UvWatch *>(t->data)->Step(0); }
+
+  xr_pollable *p_ = nullptr;
+  void *owner_ = nullptr;
+  Outcome outcome_ = nullptr;
+  uv_poll_t poll_;
+  uv_timer_t timer_;
+  int events_ = 0;
+  bool busy_ = false;
+};
+
+/* The client's loop connection: one batch at a time, driven on the JS thread by its UvWatch. */
+class LoopConn {
+ public:
+  LoopConn(napi_env env, EnvState *st, xr_client *client, xr_loop_conn *lc) : env_(env), st_(st), client_(client) {
+    st_->Ref();
+    st_->loops++;
+    napi_value resource, name;
+    napi_create_object(env, &resource);
+    napi_create_string_utf8(env, "crossredis", NAPI_AUTO_LENGTH, &name);
+    if (napi_async_init(env, resource, name, &context_) != napi_ok) context_ = nullptr;
+    Install(lc);
+  }
+
+  bool Usable() const { return lc_ && !running_ && !closed_; }
+  bool Retired() const { return !lc_ && !closed_ && !reopening_; }
+  xr_client *Client() const { return client_; }
+
+  /* Starts run's batch (via start, which calls xr_loop_conn_start or xr_chat_batch_start). */
+  template <class StartFn>
+  void Start(BatchRun *run, StartFn start) {
+    running_ = run;
+    int wait = 0;
+    int rc = start(lc_, &wait);
+    if (wait) {
+      watch_.Arm(true);
+    } else {
+      Finish(rc);
+    }
+  }
+
+  void BeginReopen() { reopening_ = true; }
+  /* Called on the JS thread with what the pool thread opened (NULL: it could not). */
+  void EndReopen(xr_loop_conn *lc) {
+    reopening_ = false;
+    if (lc) {
+      if (closed_ || lc_) xr_loop_conn_close(lc);
+      else Install(lc);
+    }
+    MaybeDelete();
+  }
+
+  /* The client is closing, or the environment ending: a batch still running is settled with
+   * ClientClosedError (nothing, when the environment ends); stop watching, close the connection. */
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    if (running_ && lc_) {
+      xr_loop_conn_cancel(lc_, XR_ECLOSED);
+      Finish(XR_ECLOSED);
+    }
+    Retire();
+    if (context_) napi_async_destroy(env_, context_);
+    context_ = nullptr;
+    MaybeDelete();
+  }
+
+ private:
+  void Install(xr_loop_conn *lc) {
+    if (!lc) return;
+    uv_loop_t *loop = nullptr;
+    napi_get_uv_event_loop(env_, &loop);
+    lc_ = lc;
+    watch_.Init(loop, xr_loop_conn_pollable(lc), this, OnOutcome);
+    handles_ += 2;
+    watch_.Arm(false);
+  }
+
+  /* The watch's news: the batch finished (0) or failed; idle, the connection broke. */
+  static void OnOutcome(void *owner, int rc) {
+    LoopConn *self = static_cast<LoopConn *>(owner);
+    if (!self->lc_) return;
+    if (self->running_) {
+      self->Finish(rc);
+    } else if (xr_loop_conn_broken(self->lc_)) {
+      self->Retire();
+    }
+  }
+
+  void Finish(int rc) {
+    BatchRun *run = running_;
+    running_ = nullptr;
+    if (xr_loop_conn_broken(lc_)) Retire();
+    else watch_.Arm(false);
+    run->LoopFinished(rc, context_); /* last: settling runs JS, which may start the next batch */
+  }
+
+  /* Stops watching and closes the connection; a batch still running was cancelled before. */
+  void Retire() {
+    if (!lc_) return;
+    st_->HandleClosing();
+    st_->HandleClosing();
+    watch_.Close(OnClose, this); /* stops watching the fd now */
+    xr_loop_conn_close(lc_);
+    lc_ = nullptr;
+  }
+
+  static void OnClose(uv_handle_t *h) {
+    LoopConn *self = static_cast<LoopConn *>(h->data);
+    self->handles_--;
+    self->st_->HandleClosed();
+    self->MaybeDelete();
+  }
+
+  void MaybeDelete() {
+    if (closed_ && handles_ == 0 && !lc_ && !reopening_) {
+      EnvState *st = st_;
+      st->loops--;
+      delete this;
+      st->Unref();
+    }
+  }
+
+  napi_env env_;
+  EnvState *st_;
+  xr_client *client_;
+  napi_async_context context_ = nullptr;
+  xr_loop_conn *lc_ = nullptr;
+  UvWatch watch_;
+  int handles_ = 0;
+  BatchRun *running_ = nullptr;
+  bool closed_ = false, reopening_ = false;
+};
+
+/* Runs a BatchRun's blocking exec on libuv's thread pool (building and converting it there when it
+ * is big); when the client's loop connection was retired and the batch reached the server, opens
+ * its replacement there too (connecting blocks). */
+class PoolRun : public Work {
+ public:
+  PoolRun(Napi::Env env, BatchRun *run) : Work(env, run->St()), run_(run) {
+    LoopConn *loop = run->Loop();
+    if (loop && loop->Retired()) {
+      loop->BeginReopen();
+      reopen_ = loop;
+      client_ = run->ClientOf()->Client();
+    }
+  }
+
+ private:
+  void Execute() override {
+    run_->BuildOnPool();
+    int rc = run_->Exec();
+    run_->Finished(rc);
+    run_->Collect();
+    run_->Prepare();
+    /* only when the server answered: against a dead one the next batch will try again, rather
+     * than this one waiting for a second connect timeout */
+    if (reopen_ && rc >= 0 && xr_loop_conn_open(&opened_, client_) < 0) opened_ = nullptr;
+  }
+  void Complete(bool js) override {
+    if (reopen_) reopen_->EndReopen(opened_);
+    run_->Settle(js);
+  }
+
+  BatchRun *run_;
+  LoopConn *reopen_ = nullptr;
+  xr_client *client_ = nullptr;
+  xr_loop_conn *opened_ = nullptr;
+};
+
+/* Reads (when `collect`) and converts the big results of a batch that finished on the loop
+ * connection. */
+class PrepareRun : public Work {
+ public:
+  PrepareRun(Napi::Env env, BatchRun *run, bool collect) : Work(env, run->St()), run_(run), collect_(collect) {}
+
+ private:
+  void Execute() override {
+    if (collect_) run_->Collect();
+    run_->Prepare();
+  }
+  void Complete(bool js) override { run_->Settle(js); }
+  BatchRun *run_;
+  bool collect_;
+};
+
+/* An optional string option: unset, or a value. */
+struct OptString {
+  bool set = false;
+  std::string value;
+  const char *get() const { return set ? value.c_str() : NULL; }
+};
+
+}  // namespace xrjs
+
+#endif

@@ -1,0 +1,658 @@
+/* The Chat SDK adapter in the Node addon: its operations as one batch (read by argument kind and
+ * converted by result kind from chat.def), its one-call jobs, acquireLockWait's waits, and the
+ * functions SWIG wraps for it (bridge.h). The machinery it runs on is bridge.cc's. */
+#include "bridge_internal.h"
+
+using namespace xrjs;
+
+namespace xrjs {
+
+Napi::Value LockValue(Napi::Env env, const char *token, size_t len, int64_t expires_at) {
+  Napi::Array a = Napi::Array::New(env, 2);
+  a.Set((uint32_t)0, Napi::String::New(env, token, len));
+  a.Set((uint32_t)1, Napi::Number::New(env, (double)expires_at));
+  return a;
+}
+
+/* ---- Chat SDK operations as one batch -------------------------------------------------------- */
+/* Every operation is a row of chat.def (xr_chat_op_at): its arguments are read by their kinds and
+ * its result converted by its result kind, never per operation. */
+
+struct ChatOp {
+  const xr_op_info *info = nullptr;
+  InText texts[XR_OP_ARGS_MAX]; /* TEXT and BYTES arguments */
+  int64_t nums[XR_OP_ARGS_MAX] = {0};
+  int index = -1;               /* in the batch; -1 when adding it failed */
+  Failure failure;
+  /* the result, by kind */
+  bool present = false;
+  long long integer = 0;
+  OutText fields[XR_RESULT_FIELDS_MAX]; /* TEXT and BYTES fields (an entry's raw also after a failure) */
+  int64_t field_nums[XR_RESULT_FIELDS_MAX] = {0};
+  size_t nfields = 0;
+  std::vector<OutText> items;   /* LIST */
+};
+
+class ChatRun : public BatchRun {
+ public:
+  ChatRun(Napi::Env env, ChatBox *chat, Napi::Value ops) : BatchRun(env, chat->Client(), chat), box_(chat) {
+    if (!ops.IsArray()) throw Napi::TypeError::New(env, "operations must be an Array");
+    Napi::Array arr = ops.As<Napi::Array>();
+    uint32_t n = arr.Length();
+    ops_.resize(n);
+    size_t weight = 0;
+    for (uint32_t i = 0; i < n; i++) {
+      Napi::Value item = arr.Get(i);
+      if (!item.IsArray()) throw Napi::TypeError::New(env, "an operation must be an Array");
+      Read(env, item.As<Napi::Array>(), ops_[i]);
+      for (const InText &t : ops_[i].texts) weight += t.Weight();
+    }
+    weight_ = weight;
+    big_ = weight >= kBig;
+    if (big_) Hold(env);
+    if (!big_ && box_->Open()) {
+      Build();
+      built_ = true;
+    }
+  }
+  ~ChatRun() override { xr_chat_batch_free(batch_); }
+
+ private:
+  /* [code, ...arguments]: a string for TEXT, a Buffer or Uint8Array for BYTES, a number for INT. */
+  static void Read(Napi::Env env, Napi::Array a, ChatOp &op) {
+    int64_t code = I64(env, a.Get((uint32_t)0), "operation code");
+    op.info = xr_chat_op_at(code < 0 || code > INT_MAX ? -1 : (int)code);
+    if (!op.info) throw Napi::RangeError::New(env, "unknown operation code " + std::to_string(code));
+    if (a.Length() != op.info->nargs + 1)
+      throw Napi::TypeError::New(env, std::string(op.info->wire_name) + ": " + std::to_string(op.info->nargs) +
+                                          " arguments expected, got " + std::to_string(a.Length() - 1));
+    for (uint32_t k = 0; k < op.info->nargs; k++) {
+      Napi::Value v = a.Get(k + 1);
+      const char *name = op.info->arg_names[k];
+      switch (op.info->arg_kinds[k]) {
+        case XR_ARG_INT:
+          op.nums[k] = I64(env, v, name);
+          break;
+        case XR_ARG_BYTES: {
+          if (!v.IsTypedArray()) throw Napi::TypeError::New(env, std::string(name) + " must be a Buffer");
+          Napi::Uint8Array b = v.As<Napi::Uint8Array>();
+          op.texts[k].Assign(env, reinterpret_cast<const char *>(b.Data()), b.ByteLength());
+          break;
+        }
+        default:
+          op.texts[k].Read(env, v, name);
+          break;
+      }
+    }
+  }
+
+  /* Makes the batch (JS thread, or the pool for a big one); the texts are freed as they are added. */
+  void Build() override {
+    int rc = xr_chat_batch_new(&batch_, box_->Chat());
+    if (rc < 0) {
+      failure_.take(rc);
+      return;
+    }
+    for (ChatOp &op : ops_) {
+      xr_arg args[XR_OP_ARGS_MAX];
+      bool converted = true;
+      for (size_t k = 0; k < op.info->nargs; k++) {
+        if (!op.texts[k].Convert()) converted = false;
+        args[k] = xr_arg{op.texts[k].data(), op.texts[k].size(), op.nums[k]};
+      }
+      if (!converted) {
+        op.failure.set(XR_ENOMEM, "out of memory converting a string");
+        continue;
+      }
+      op.index = xr_chat_batch_add(batch_, op.info->code, args, op.info->nargs);
+      if (op.index < 0) op.failure.take(op.index);
+      for (InText &t : op.texts) t.Clear();
+    }
+  }
+
+  /* Reads operation op's result in its kind's shape. Bytes fields are taken over, not copied
+   * (xr_result_take_field): a big entry is in memory once. */
+  static void Collect(const xr_chat_batch *b, ChatOp &op) {
+    xr_result r;
+    int rc = xr_chat_batch_result(b, (size_t)op.index, &r);
+    if (rc < 0) op.failure.take(rc); /* first: keep the core's message */
+    if (rc == 0 || r.kind == XR_RESULT_ENTRY) { /* a failed entry still carries its raw bytes */
+      op.present = r.present;
+      op.integer = r.integer;
+      op.nfields = r.nfields;
+      const xr_result_shape *shape = xr_result_shape_of(r.kind);
+      for (size_t k = 0; k < r.nfields; k++) {
+        op.field_nums[k] = r.fields[k].num;
+        if (shape->field_kinds[k] == XR_ARG_INT || !r.fields[k].data) continue;
+        size_t n = r.fields[k].len;
+        char *p = xr_result_take_field(&r, k);
+        if (!p) {
+          op.failure.set(XR_ENOMEM, "out of memory reading a result");
+          break;
+        }
+        op.fields[k].Take(p, n);
+      }
+      if (rc == 0 && r.list) {
+        size_t count = xr_reply_count(r.list);
+        op.items.resize(count);
+        for (size_t k = 0; k < count; k++) {
+          size_t n = 0;
+          const char *s = xr_reply_str(xr_reply_at(r.list, k), &n);
+          if (!op.items[k].Copy(s ? s : "", n)) {
+            op.failure.set(XR_ENOMEM, "out of memory reading a list");
+            break;
+          }
+        }
+      }
+    }
+    xr_result_clear(&r);
+  }
+
+  int StartLoop(xr_loop_conn *lc, int *wait) override { return xr_chat_batch_start(batch_, lc, wait); }
+  int Exec() override {
+    if (!batch_) return XR_OK; /* building failed: failure_ says why */
+    return xr_chat_batch_exec(batch_);
+  }
+
+  void Finished(int rc) override {
+    if (rc < 0) lost_.take(rc);
+  }
+
+  /* Values, lists and entries are copied (entries decoded) as they are read: on the pool. */
+  bool HeavyCollect() const override {
+    for (const ChatOp &op : ops_) {
+      if (op.index < 0) continue;
+      xr_result_kind k = op.info->result;
+      if (k == XR_RESULT_VALUE || k == XR_RESULT_LIST || k == XR_RESULT_ENTRY) return true;
+    }
+    return false;
+  }
+
+  /* Reads every result, then frees the batch (its replies): only the copies are kept. After a
+   * connection failure each operation without a reply has the failure, in the core's words for
+   * that operation (a dequeue says its entry may be lost). */
+  void Collect() override {
+    if (!batch_ || xr_chat_batch_count(batch_) == 0) return;
+    for (ChatOp &op : ops_) {
+      if (op.index < 0) continue;
+      Collect(batch_, op);
+      if (lost_.failed() && op.failure.failed() && op.failure.code == XR_EINVAL) op.failure = lost_; /* it never ran */
+    }
+    xr_chat_batch_free(batch_);
+    batch_ = NULL;
+  }
+
+  /* TEXT fields (not BYTES: they become Buffers as they are) and list items. */
+  static bool IsText(const ChatOp &op, size_t k) {
+    const xr_result_shape *shape = xr_result_shape_of(op.info->result);
+    return k < shape->nfields && shape->field_kinds[k] == XR_ARG_TEXT;
+  }
+
+  bool NeedsPrepare() const override {
+    for (const ChatOp &op : ops_) {
+      for (size_t k = 0; k < XR_RESULT_FIELDS_MAX; k++)
+        if (IsText(op, k) && op.fields[k].Big()) return true;
+      for (const OutText &t : op.items)
+        if (t.Big()) return true;
+    }
+    return false;
+  }
+
+  void Prepare() override {
+    for (ChatOp &op : ops_) {
+      for (size_t k = 0; k < XR_RESULT_FIELDS_MAX; k++) {
+        if (!IsText(op, k)) continue;
+        if (op.fields[k].Big()) decoded_pool_ += op.fields[k].size();
+        op.fields[k].Prepare();
+      }
+      for (OutText &t : op.items) {
+        if (t.Big()) decoded_pool_ += t.size();
+        t.Prepare();
+      }
+    }
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Array out = Napi::Array::New(env, ops_.size());
+    for (size_t i = 0; i < ops_.size(); i++) {
+      ChatOp &op = ops_[i];
+      for (size_t k = 0; k < XR_RESULT_FIELDS_MAX; k++)
+        if (IsText(op, k) && op.fields[k].Big()) decoded_js_ += op.fields[k].size(); /* not prepared: decoded here */
+      for (const OutText &t : op.items)
+        if (t.Big()) decoded_js_ += t.size();
+      out.Set((uint32_t)i, Value(env, op));
+      for (OutText &t : op.fields) t.Clear();
+      op.items.clear();
+    }
+    return out;
+  }
+
+  /* A field by its kind: TEXT a string, BYTES a Buffer, INT a number (undefined when negative:
+   * an entry without enqueuedAt). */
+  static Napi::Value Field(Napi::Env env, ChatOp &op, const xr_result_shape *shape, size_t k) {
+    switch (shape->field_kinds[k]) {
+      case XR_ARG_INT:
+        return op.field_nums[k] < 0 ? env.Undefined() : Napi::Number::New(env, (double)op.field_nums[k]);
+      case XR_ARG_BYTES:
+        return op.fields[k].present() ? op.fields[k].Buffer(env) : env.Undefined();
+      default:
+        return op.fields[k].present() ? op.fields[k].String(env) : Napi::String::New(env, "");
+    }
+  }
+
+  /* The result by kind: STATUS undefined, BOOL a boolean, INTEGER a number, VALUE a string or
+   * null, LIST an Array of strings, LOCK and ENTRY an Array of their fields or null. A failure is
+   * its Error (with `raw`, a Buffer, when a popped entry did not decode). */
+  static Napi::Value Value(Napi::Env env, ChatOp &op) {
+    xr_result_kind kind = op.info->result;
+    const xr_result_shape *shape = xr_result_shape_of(kind);
+    if (op.failure.failed()) {
+      Napi::Error err = xr_js_error_of(env, op.failure.code, op.failure.message.c_str());
+      if (kind == XR_RESULT_ENTRY && op.nfields == 4 && op.fields[3].present()) err.Value().Set("raw", op.fields[3].Buffer(env));
+      return err.Value();
+    }
+    switch (kind) {
+      case XR_RESULT_STATUS:
+        return env.Undefined();
+      case XR_RESULT_BOOL:
+        return Napi::Boolean::New(env, op.present);
+      case XR_RESULT_INTEGER:
+        return Napi::Number::New(env, (double)op.integer);
+      case XR_RESULT_LIST: {
+        Napi::Array a = Napi::Array::New(env, op.items.size());
+        for (size_t k = 0; k < op.items.size(); k++) {
+          a.Set((uint32_t)k, op.items[k].String(env));
+          op.items[k].Clear();
+        }
+        return a;
+      }
+      case XR_RESULT_VALUE:
+        return op.present ? Field(env, op, shape, 0) : env.Null();
+      default: {
+        if (!op.present) return env.Null();
+        Napi::Array a = Napi::Array::New(env, op.nfields);
+        for (size_t k = 0; k < op.nfields; k++) a.Set((uint32_t)k, Field(env, op, shape, k));
+        return a;
+      }
+    }
+  }
+
+  ChatBox *box_;
+  xr_chat_batch *batch_ = NULL;
+  std::vector<ChatOp> ops_;
+  Failure lost_; /* the connection failed: every operation's failure */
+};
+
+
+/* ---- one-call jobs over an adapter ------------------------------------------------------------ */
+
+/* A job over an adapter: holds a use of it until settled; rejects with ClientClosedError when the
+ * adapter or its client is closed already. */
+class ChatJob : public Work {
+ public:
+  ChatJob(Napi::Env env, ChatBox *chat) : Work(env, chat->St()), chat_(chat) {}
+  ~ChatJob() override {
+    if (used_) chat_->Unuse();
+  }
+
+  Napi::Value Start() {
+    Napi::Env env(env_);
+    Napi::Value p(env, deferred_.Make(env_));
+    if (!chat_->Open()) {
+      deferred_.Reject(env_, xr_js_error_of(env, XR_ECLOSED, "the state adapter was disconnected").Value());
+      delete this;
+      return p;
+    }
+    chat_->Use();
+    used_ = true;
+    return QueueOrReject(deferred_, p);
+  }
+
+ protected:
+  virtual Napi::Value Result(Napi::Env env) = 0;
+
+  void Complete(bool js) override {
+    if (!js) return;
+    Napi::Env env(env_);
+    Napi::HandleScope scope(env);
+    try {
+      if (failure_.failed()) {
+        deferred_.Reject(env_, xr_js_error_of(env, failure_.code, failure_.message.c_str()).Value());
+      } else {
+        deferred_.Resolve(env_, Result(env));
+      }
+    } catch (const Napi::Error &e) {
+      deferred_.Reject(env_, e.Value());
+    }
+  }
+
+  ChatBox *chat_;
+  Failure failure_;
+
+ private:
+  Deferred deferred_;
+  bool used_ = false;
+};
+
+class ReleaseIfQueueEmpty : public ChatJob {
+ public:
+  ReleaseIfQueueEmpty(Napi::Env env, ChatBox *chat, Napi::Value thread_id, Napi::Value token)
+      : ChatJob(env, chat), id_(Utf8(env, thread_id, "threadId")), token_(Utf8(env, token, "token")) {}
+
+ private:
+  void Execute() override {
+    int rc = xr_chat_release_lock_if_queue_empty(chat_->Chat(), &released_, &depth_, id_.data(), id_.size(),
+                                                 token_.data(), token_.size());
+    if (rc < 0) failure_.take(rc);
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Array a = Napi::Array::New(env, 2);
+    a.Set((uint32_t)0, Napi::Boolean::New(env, released_));
+    a.Set((uint32_t)1, Napi::Number::New(env, (double)depth_));
+    return a;
+  }
+
+  std::string id_, token_;
+  bool released_ = false;
+  long long depth_ = 0;
+};
+
+/* ---- acquireLockWait -------------------------------------------------------------------------- */
+
+/* Tries to acquire until it succeeds or wait_ms passed: each try is a job on the pool, the pauses
+ * between them (in [delay/2, delay], the delay doubling from 10 ms to 250 ms, as the core's
+ * xr_chat_acquire_lock_wait) are a libuv timer, referenced while it runs as a pending call keeps
+ * the process alive. Cancel (close, disconnect, the environment ending) settles it with
+ * ClientClosedError at once when it pauses, or when the try in flight returns (a lock that try
+ * took is released again there). Holds a use of the adapter until it is over. */
+class Wait {
+ public:
+  Wait(Napi::Env env, ChatBox *chat, Napi::Value thread_id, Napi::Value ttl_ms, Napi::Value wait_ms)
+      : env_(env), st_(chat->St()), chat_(chat), id_(Utf8(env, thread_id, "threadId")),
+        ttl_(I64(env, ttl_ms, "ttlMs")), wait_(I64(env, wait_ms, "waitMs")) {}
+
+  Napi::Value Start() {
+    Napi::Value p(env_, deferred_.Make(env_));
+    if (!chat_->Open()) {
+      deferred_.Reject(env_, xr_js_error_of(env_, XR_ECLOSED, "the state adapter was disconnected").Value());
+      delete this;
+      return p;
+    }
+    st_->Ref();
+    st_->waits++;
+    chat_->Use();
+    chat_->AddWait(this);
+    uint64_t now = uv_hrtime() / 1000000;
+    deadline_ = wait_ > 0 && (uint64_t)wait_ < UINT64_MAX - now ? now + (uint64_t)wait_ : (wait_ > 0 ? UINT64_MAX : now);
+    Try(true);
+    return p;
+  }
+
+  /* JS thread. */
+  void Cancel() {
+    if (done_) return;
+    cancelled_.store(true);
+    if (trying_) return; /* the try's completion settles */
+    End(XR_ECLOSED);
+  }
+
+  bool CancelRequested() const { return cancelled_.load() || chat_->Cancelled(); }
+  xr_chat *Chat() const { return chat_->Chat(); }
+  const std::string &Id() const { return id_; }
+  int64_t Ttl() const { return ttl_; }
+  int64_t FirstWait() const { return wait_; }
+
+  /* A try finished (JS thread). */
+  void Tried(bool js, int rc, const Failure &f, bool acquired, const xr_chat_lock &lock) {
+    trying_ = false;
+    if (!js) {
+      Finish();
+      return;
+    }
+    if (CancelRequested()) {
+      End(XR_ECLOSED);
+    } else if (rc < 0) {
+      Reject(f.code, f.message.c_str());
+    } else if (acquired) {
+      Napi::HandleScope scope(env_);
+      try {
+        deferred_.Resolve(env_, LockValue(env_, lock.token, lock.token_len, lock.expires_at_ms));
+      } catch (const Napi::Error &e) {
+        deferred_.Reject(env_, e.Value());
+      }
+      Finish();
+    } else {
+      uint64_t now = uv_hrtime() / 1000000;
+      if (now >= deadline_) {
+        deferred_.Resolve(env_, env_.Null());
+        Finish();
+        return;
+      }
+      uint32_t r = 0;
+      xr_random_bytes(&r, sizeof r);
+      uint64_t pause = delay_ / 2 + r % (delay_ / 2 + 1);
+      if (pause > deadline_ - now) pause = deadline_ - now;
+      if (delay_ < 250) delay_ = delay_ * 2 > 250 ? 250 : delay_ * 2;
+      Sleep(pause);
+    }
+  }
+
+ private:
+  void Try(bool first);
+
+  void Sleep(uint64_t ms) {
+    if (!timer_init_) {
+      uv_loop_t *loop = nullptr;
+      napi_get_uv_event_loop(env_, &loop);
+      uv_timer_init(loop, &timer_);
+      timer_.data = this;
+      timer_init_ = true;
+    }
+    uv_timer_start(&timer_, OnTimer, ms, 0);
+  }
+
+  static void OnTimer(uv_timer_t *t) {
+    Wait *w = static_cast<Wait *>(t->data);
+    if (w->done_) return;
+    if (!JsUsable(w->env_, w->st_)) {
+      w->Finish();
+      return;
+    }
+    Napi::HandleScope scope(w->env_);
+    w->Try(false);
+  }
+
+  void Reject(int code, const char *message) {
+    Napi::HandleScope scope(env_);
+    try {
+      deferred_.Reject(env_, xr_js_error_of(env_, code, message).Value());
+    } catch (const Napi::Error &e) {
+      deferred_.Reject(env_, e.Value());
+    }
+    Finish();
+  }
+
+  void End(int code) {
+    if (JsUsable(env_, st_)) {
+      Reject(code, code == XR_ECLOSED ? "acquireLockWait: the state adapter was disconnected (or its client closed) "
+                                        "while waiting for the lock"
+                                      : xr_strerror(code));
+    } else {
+      Finish();
+    }
+  }
+
+  /* Over: releases the adapter, closes the timer (deletes this once closed). */
+  void Finish() {
+    if (done_) return;
+    done_ = true;
+    chat_->RemoveWait(this);
+    chat_->Unuse();
+    chat_ = nullptr;
+    st_->waits--;
+    if (timer_init_) {
+      uv_timer_stop(&timer_);
+      st_->HandleClosing();
+      uv_close(reinterpret_cast<uv_handle_t *>(&timer_), [](uv_handle_t *h) {
+        Wait *w = static_cast<Wait *>(h->data);
+        EnvState *st = w->st_;
+        delete w;
+        st->HandleClosed();
+        st->Unref();
+      });
+    } else {
+      EnvState *st = st_;
+      delete this;
+      st->Unref();
+    }
+  }
+
+  Napi::Env env_;
+  EnvState *st_;
+  ChatBox *chat_;
+  Deferred deferred_;
+  std::string id_;
+  int64_t ttl_, wait_;
+  uint64_t deadline_ = 0;
+  uint64_t delay_ = 10;
+  uv_timer_t timer_;
+  bool timer_init_ = false, trying_ = false, done_ = false;
+  std::atomic<bool> cancelled_{false};
+};
+
+class WaitTry : public Work {
+ public:
+  WaitTry(Napi::Env env, EnvState *st, Wait *w, bool first)
+      : Work(env, st), w_(w), chat_(w->Chat()), id_(w->Id()), ttl_(w->Ttl()), wait_(first && w->FirstWait() < 0 ? w->FirstWait() : 0) {
+    memset(&lock_, 0, sizeof lock_);
+  }
+
+ private:
+  void Execute() override {
+    /* one try (wait 0); a negative wait_ms goes to the core once, which refuses it */
+    rc_ = xr_chat_acquire_lock_wait(chat_, &acquired_, &lock_, id_.data(), id_.size(), ttl_, wait_);
+    if (rc_ < 0) {
+      failure_.take(rc_);
+    } else if (acquired_ && w_->CancelRequested()) { /* nobody will take it: give it back */
+      bool released = false;
+      xr_chat_release_lock(chat_, &released, id_.data(), id_.size(), lock_.token, lock_.token_len);
+      acquired_ = false;
+    }
+  }
+  void Complete(bool js) override { w_->Tried(js, rc_, failure_, acquired_, lock_); }
+
+  Wait *w_;
+  xr_chat *chat_;
+  std::string id_;
+  int64_t ttl_, wait_;
+  int rc_ = 0;
+  bool acquired_ = false;
+  xr_chat_lock lock_;
+  Failure failure_;
+};
+
+void Wait::Try(bool first) {
+  trying_ = true;
+  WaitTry *job = new WaitTry(env_, st_, this, first);
+  try {
+    job->Queue();
+  } catch (const Napi::Error &e) {
+    delete job;
+    trying_ = false;
+    deferred_.Reject(env_, e.Value());
+    Finish();
+  }
+}
+
+void ChatBox::Cancel() {
+  cancelled_.store(true);
+  std::vector<Wait *> ws(waits_.begin(), waits_.end());
+  for (Wait *w : ws) w->Cancel();
+}
+
+}  // namespace xrjs
+
+Napi::Value xr_js_chat_new(Napi::Value client, Napi::Value options) {
+  Napi::Env env = client.Env();
+  ClientBox *c = ClientArg(env, client);
+  if (!options.IsObject()) throw Napi::TypeError::New(env, "adapter options must be an object");
+  if (!c->Open()) throw xr_js_error_of(env, XR_ECLOSED, "the client is closed");
+  Napi::Object o = options.As<Napi::Object>();
+  OptString prefix, token_prefix;
+  if (o.Get("keyPrefix").IsString()) {
+    prefix.value = o.Get("keyPrefix").As<Napi::String>().Utf8Value();
+    prefix.set = true;
+  }
+  if (o.Get("tokenPrefix").IsString()) {
+    token_prefix.value = o.Get("tokenPrefix").As<Napi::String>().Utf8Value();
+    token_prefix.set = true;
+  }
+  /* the enums' values as the JS layer read them from this addon (the headers'); absent: 0, the default */
+  auto value = [&](const char *name) -> int {
+    Napi::Value v = o.Get(name);
+    return v.IsUndefined() ? 0 : (int)I64(env, v, name);
+  };
+  xr_chat_options co = xr_binding_chat_options(prefix.get(), value("emptyPrefix"), token_prefix.get(),
+                                               value("tokenSuffix"), value("json"), value("queue"));
+  xr_chat *chat = NULL;
+  int rc = xr_chat_new(&chat, c->Client(), &co);
+  if (rc < 0) throw xr_js_error_of(env, rc, xr_error_last()->message);
+  ChatBox *box = new ChatBox(c, chat);
+  Napi::External<ChatBox> ext = Napi::External<ChatBox>::New(env, box, ChatBox::Finalize);
+  napi_type_tag_object(env, ext, &kChatTag);
+  return ext;
+}
+
+Napi::Value xr_js_chat_key_prefix(Napi::Value chat) {
+  Napi::Env env = chat.Env();
+  ChatBox *b = ChatArg(env, chat);
+  if (!b->Chat()) return env.Null();
+  return Napi::String::New(env, xr_chat_key_prefix(b->Chat()));
+}
+
+/* The rows of chat.def for the JS layer: [{code, name, wire, result, args: [{name, kind}]}]. */
+Napi::Value xr_js_chat_ops(Napi::Value unused) {
+  Napi::Env env = unused.Env();
+  Napi::Array out = Napi::Array::New(env);
+  for (int code = 0; const xr_op_info *info = xr_chat_op_at(code); code++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("code", info->code);
+    o.Set("name", info->name);
+    o.Set("wire", info->wire_name);
+    o.Set("result", (int)info->result);
+    Napi::Array args = Napi::Array::New(env, info->nargs);
+    for (size_t k = 0; k < info->nargs; k++) {
+      Napi::Object arg = Napi::Object::New(env);
+      arg.Set("name", info->arg_names[k]);
+      arg.Set("kind", (int)info->arg_kinds[k]);
+      args.Set((uint32_t)k, arg);
+    }
+    o.Set("args", args);
+    out.Set((uint32_t)code, o);
+  }
+  return out;
+}
+
+Napi::Value xr_js_chat_run(Napi::Value chat, Napi::Value ops) {
+  Napi::Env env = chat.Env();
+  return (new ChatRun(env, ChatArg(env, chat), ops))->Go();
+}
+
+Napi::Value xr_js_chat_acquire_wait(Napi::Value chat, Napi::Value thread_id, Napi::Value ttl_ms,
+                                    Napi::Value wait_ms) {
+  Napi::Env env = chat.Env();
+  return (new Wait(env, ChatArg(env, chat), thread_id, ttl_ms, wait_ms))->Start();
+}
+
+Napi::Value xr_js_chat_release_if_queue_empty(Napi::Value chat, Napi::Value thread_id, Napi::Value token) {
+  Napi::Env env = chat.Env();
+  return (new ReleaseIfQueueEmpty(env, ChatArg(env, chat), thread_id, token))->Start();
+}
+
+void xr_js_chat_cancel(Napi::Value chat) { ChatArg(chat.Env(), chat)->Cancel(); }
+
+void xr_js_chat_close(Napi::Value chat) {
+  ChatBox *b = ChatArg(chat.Env(), chat);
+  b->Cancel();
+  b->Close();
+}
