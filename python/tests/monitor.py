@@ -1,7 +1,8 @@
 """MONITOR, as tests/integration/itest.h does it: a raw socket in MONITOR mode collects what the
 server runs (scripts' redis.call()s included, as "[0 lua]"); a block of operations ends with an
 ECHO marker sent by the client under test. Lines are normalized the same way for ours and for
-the captures in tests/vectors:
+the captures in tests/vectors, by the one normaliser of the C, Python and Node suites
+(tests/harness/monitor.c, run here as build/tests/harness/xr-monitor-normalize):
 
     <ts> [0 127.0.0.1:39152] "SET" "k" "v"   ->  client "SET" "k" "v"
     <ts> [0 lua] "pexpire" "k" "30000"       ->  lua "PEXPIRE" "k" "30000"
@@ -13,44 +14,34 @@ other 13-digit numbers <MS>."""
 
 from __future__ import annotations
 
-import re
+import os
 import socket
+import subprocess
 from pathlib import Path
 from typing import Callable
 
 VECTORS = Path(__file__).resolve().parents[2] / "tests" / "vectors"
 
-_ARG = re.compile(r'"((?:[^"\\]|\\.)*)"')
-_TOKEN = re.compile(r"(?<![A-Za-z0-9_-])([A-Za-z0-9-]+)_\d{13}_[0-9a-z]+(?![A-Za-z0-9_-])")
-_MS = re.compile(r"(?<!\d)\d{13}(?!\d)")
-
-
-def normalize_line(line: str, mask: bool = True) -> str | None:
-    close = line.find("] ")
-    if close < 0 or "[" not in line[:close]:
-        return None
-    lua = line[:close].endswith(" lua")
-    args = _ARG.findall(line[close + 2:])
-    if not args:
-        return None
-    name = args[0].upper()
-    rest = args[1:]
-    if not lua and name in ("EVAL", "EVALSHA"):
-        name, rest = "EVAL", rest[1:]
-    out = " ".join([("lua" if lua else "client"), f'"{name}"', *[f'"{a}"' for a in rest]])
-    if mask:
-        out = _MS.sub("<MS>", _TOKEN.sub(r"\1_<MS>_<SFX>", out))
-    return out
+# The one normaliser of every test suite (tests/harness/monitor.c), built with the C tests.
+NORMALIZER = Path(os.environ.get("XR_MONITOR_NORMALIZE") or
+                  Path(__file__).resolve().parents[2] / "build" / "tests" / "harness" / "xr-monitor-normalize")
 
 
 def normalize(lines: list[str], mask: bool = True) -> list[str]:
-    got = [n for n in (normalize_line(l, mask) for l in lines) if n is not None]
-    out: list[str] = []
-    for i, l in enumerate(got):
-        if i + 1 < len(got) and l.startswith('client "EVAL"') and got[i + 1] == l:
-            continue  # EVALSHA refused with NOSCRIPT, then EVAL
-        out.append(l)
-    return out
+    """The lines normalized by xr-monitor-normalize (which must exist: a missing one fails the test)."""
+    if not NORMALIZER.is_file():
+        raise AssertionError(f"{NORMALIZER} is missing: build the C tests first (cmake --build build), "
+                             "or point XR_MONITOR_NORMALIZE at it")
+    run = subprocess.run([str(NORMALIZER), "--mask" if mask else "--no-mask"], input="\n".join(lines) + "\n",
+                         capture_output=True, text=True, encoding="latin-1", check=False)
+    if run.returncode != 0:
+        raise AssertionError(f"xr-monitor-normalize failed: {run.stderr.strip()}")
+    return run.stdout.splitlines()
+
+
+def normalize_line(line: str, mask: bool = True) -> str | None:
+    got = normalize([line], mask)
+    return got[0] if got else None
 
 
 def capture(name: str, first: int, last: int, mask: bool = True) -> list[str]:

@@ -21,6 +21,7 @@
 #include "crossredis/client.h"
 #include "crossredis/loop.h"
 #include "crossredis/error.h"
+#include "monitor.h"
 #include "redis_server.h"
 
 /* The call must return 0; otherwise the test fails showing the code and the message. */
@@ -127,20 +128,11 @@ static inline long long itest_pttl(xr_client *c, const char *key) {
  * A raw socket in MONITOR mode collects the lines the server writes for every command it runs,
  * scripts' redis.call()s included ("[0 lua]"). itest_monitor_collect ends a block of operations
  * with a marker command sent by the client under test (ECHO): the server runs commands one at a
- * time, so every line of the block comes before the marker's.
- *
- * Lines are normalized before comparison, the same way for ours and for the captures:
- *   <ts> [0 127.0.0.1:39152] "SET" "k" "v"   ->  client SET "k" "v"
- *   <ts> [0 lua] "pexpire" "k" "30000"       ->  lua PEXPIRE "k" "30000"
- * Command names are upper-cased (ioredis sends them lower-case). A client EVAL or EVALSHA loses
- * its script or digest (runtimes differ in the script's white space, SPEC.md 1.2: the keys,
- * arguments and the [0 lua] effects are what must match), and an EVALSHA refused with NOSCRIPT,
- * which shows as the same line directly followed by its EVAL, is counted once. Arguments keep
- * MONITOR's escaping (\" \\ \xNN), which is the same on both sides. Optional masks for what
- * differs run to run: ITEST_MASK_TOKENS turns <prefix>_<13 digits>_<suffix> into
- * <prefix>_<MS>_<SFX>; ITEST_MASK_MS turns any other 13-digit number into <MS>. */
+ * time, so every line of the block comes before the marker's. Lines are normalized by the one
+ * normaliser of every test suite (tests/harness/monitor.h: the Python and Node tests run it as
+ * xr-monitor-normalize), the same way for ours and for the captures. */
 
-enum { ITEST_MASK_TOKENS = 1u << 0, ITEST_MASK_MS = 1u << 1 };
+enum { ITEST_MASK_TOKENS = XRT_MASK_TOKENS, ITEST_MASK_MS = XRT_MASK_MS };
 
 typedef struct itest_lines {
   char **v;
@@ -170,111 +162,14 @@ static inline char *itest_strndup(const char *s, size_t n) {
   return d;
 }
 
-static inline int itest_token_char(char ch) { return isalnum((unsigned char)ch) || ch == '-' || ch == '_'; }
-
-/* Replaces the masks' patterns in `s` (a normalized line); returns a new string. */
-static inline char *itest_mask(const char *s, unsigned flags) {
-  size_t n = strlen(s);
-  char *out = malloc(n * 2 + 16); /* every replacement is shorter than what it replaces */
-  assert_non_null(out);
-  size_t o = 0;
-  for (size_t k = 0; k < n;) {
-    int boundary = k == 0 || !itest_token_char(s[k - 1]);
-    if ((flags & ITEST_MASK_TOKENS) && boundary) {
-      size_t j = k;
-      while (j < n && (isalnum((unsigned char)s[j]) || s[j] == '-')) j++;
-      size_t d = j + 1, e;
-      int ok = j > k && j < n && s[j] == '_';
-      for (e = d; ok && e < n && e - d < 13; e++) ok = isdigit((unsigned char)s[e]);
-      ok = ok && e - d == 13 && e < n && s[e] == '_';
-      size_t f = e + 1;
-      while (ok && f < n && (isdigit((unsigned char)s[f]) || (s[f] >= 'a' && s[f] <= 'z'))) f++;
-      if (ok && f > e + 1 && (f == n || !itest_token_char(s[f]))) {
-        memcpy(out + o, s + k, j - k);
-        o += j - k;
-        memcpy(out + o, "_<MS>_<SFX>", 11);
-        o += 11;
-        k = f;
-        continue;
-      }
-    }
-    if ((flags & ITEST_MASK_MS) && (k == 0 || !isdigit((unsigned char)s[k - 1])) && isdigit((unsigned char)s[k])) {
-      size_t e = k;
-      while (e < n && isdigit((unsigned char)s[e])) e++;
-      if (e - k == 13) {
-        memcpy(out + o, "<MS>", 4);
-        o += 4;
-        k = e;
-        continue;
-      }
-      memcpy(out + o, s + k, e - k);
-      o += e - k;
-      k = e;
-      continue;
-    }
-    out[o++] = s[k++];
-  }
-  out[o] = '\0';
-  return out;
-}
-
-/* One MONITOR line (as the server sends it, without '+' and CRLF, or as redis-cli prints it)
- * normalized; NULL when it is not a command line ("OK"). */
-static inline char *itest_monitor_normalize(const char *line, unsigned flags) {
-  const char *open = strchr(line, '[');
-  const char *close = open ? strstr(open, "] ") : NULL;
-  if (!close) return NULL;
-  int lua = close - open >= 4 && memcmp(close - 4, " lua", 4) == 0;
-  const char *p = close + 2;
-  size_t n = strlen(p);
-  char *out = malloc(n + 16);
-  assert_non_null(out);
-  size_t o = (size_t)sprintf(out, "%s", lua ? "lua" : "client");
-  int argi = 0, eval = 0;
-  while (*p == '"') {
-    const char *q = p + 1;
-    while (*q && *q != '"') q += (*q == '\\' && q[1]) ? 2 : 1;
-    if (*q != '"') fail_msg("unterminated argument in MONITOR line: %s", line);
-    size_t len = (size_t)(q + 1 - p);
-    if (argi == 0) {
-      out[o++] = ' ';
-      for (size_t i = 0; i < len; i++) out[o++] = (char)toupper((unsigned char)p[i]);
-      out[o] = '\0';
-      if (!lua && (strcmp(out, "client \"EVAL\"") == 0 || strcmp(out, "client \"EVALSHA\"") == 0)) {
-        eval = 1;
-        o = (size_t)sprintf(out, "client \"EVAL\"");
-      }
-    } else if (!(eval && argi == 1)) {
-      out[o++] = ' ';
-      memcpy(out + o, p, len);
-      o += len;
-    }
-    argi++;
-    p = q + 1;
-    if (*p == ' ') p++;
-  }
-  out[o] = '\0';
-  if (!flags) return out;
-  char *masked = itest_mask(out, flags);
-  free(out);
-  return masked;
-}
-
 /* Normalizes raw lines into `out`, counting a NOSCRIPT EVALSHA and its EVAL once. */
 static inline void itest_normalize_lines(const itest_lines *raw, unsigned flags, itest_lines *out) {
-  itest_lines tmp = {0};
-  for (size_t i = 0; i < raw->n; i++) {
-    char *l = itest_monitor_normalize(raw->v[i], flags);
-    if (l) itest_lines_add(&tmp, l);
-  }
-  for (size_t i = 0; i < tmp.n; i++) {
-    if (i + 1 < tmp.n && strncmp(tmp.v[i], "client \"EVAL\"", 13) == 0 && strcmp(tmp.v[i], tmp.v[i + 1]) == 0) {
-      free(tmp.v[i]);
-      continue;
-    }
-    itest_lines_add(out, tmp.v[i]);
-  }
-  free(tmp.v);
+  char **got;
+  size_t n, bad;
+  if (xrt_monitor_normalize_lines(raw->v, raw->n, flags, &got, &n, &bad) != 0)
+    fail_msg("MONITOR line %zu: %s", bad, bad < raw->n ? raw->v[bad] : "out of memory");
+  for (size_t i = 0; i < n; i++) itest_lines_add(out, got[i]);
+  free(got);
 }
 
 /* Lines first..last (1-based, as `cat -n` numbers them) of tests/vectors/<name>, normalized. */

@@ -9,8 +9,8 @@
 // space; keys, arguments and lua effects must match); an EVALSHA refused with NOSCRIPT (the same
 // line twice) counts once. Masks: tokens <prefix>_<13 digits>_<suffix> become
 // <prefix>_<MS>_<SFX>, other 13-digit numbers <MS>.
-import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import net from "node:net";
 import { dirname, join } from "node:path";
@@ -114,35 +114,23 @@ export async function startTlsRedis() {
   };
 }
 
-const ARG = /"((?:[^"\\]|\\.)*)"/g;
-const TOKEN = /(?<![A-Za-z0-9_-])([A-Za-z0-9-]+)_\d{13}_[0-9a-z]+(?![A-Za-z0-9_-])/g;
-const MS = /(?<!\d)\d{13}(?!\d)/g;
+// The one normaliser of every test suite (tests/harness/monitor.c), built with the C tests.
+const NORMALIZER = process.env.XR_MONITOR_NORMALIZE ||
+  join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "build", "tests", "harness", "xr-monitor-normalize");
 
-export function normalizeLine(line, mask = true) {
-  const close = line.indexOf("] ");
-  if (close < 0 || !line.slice(0, close).includes("[")) return null;
-  const lua = line.slice(0, close).endsWith(" lua");
-  const args = [...line.slice(close + 2).matchAll(ARG)].map((m) => m[1]);
-  if (args.length === 0) return null;
-  let name = args[0].toUpperCase();
-  let rest = args.slice(1);
-  if (!lua && (name === "EVAL" || name === "EVALSHA")) {
-    name = "EVAL";
-    rest = rest.slice(1);
+/** The lines normalized by xr-monitor-normalize (which must exist: a missing one fails the test). */
+export function normalize(lines, mask = true) {
+  if (!existsSync(NORMALIZER)) {
+    throw new Error(`${NORMALIZER} is missing: build the C tests first (cmake --build build), or point XR_MONITOR_NORMALIZE at it`);
   }
-  let out = [lua ? "lua" : "client", `"${name}"`, ...rest.map((a) => `"${a}"`)].join(" ");
-  if (mask) out = out.replace(TOKEN, "$1_<MS>_<SFX>").replace(MS, "<MS>");
-  return out;
+  const r = spawnSync(NORMALIZER, [mask ? "--mask" : "--no-mask"], { input: lines.join("\n") + "\n", encoding: "latin1" });
+  if (r.status !== 0) throw new Error(`xr-monitor-normalize failed: ${r.stderr || r.error}`);
+  return r.stdout.split("\n").filter((l) => l !== "");
 }
 
-export function normalize(lines, mask = true) {
-  const got = lines.map((l) => normalizeLine(l, mask)).filter((l) => l !== null);
-  const out = [];
-  for (let i = 0; i < got.length; i++) {
-    if (i + 1 < got.length && got[i].startsWith('client "EVAL"') && got[i + 1] === got[i]) continue;
-    out.push(got[i]);
-  }
-  return out;
+export function normalizeLine(line, mask = true) {
+  const got = normalize([line], mask);
+  return got.length ? got[0] : null;
 }
 
 /** Lines first..last (1-based) of tests/vectors/<name>, normalized. */
