@@ -2,8 +2,8 @@
  * $input is a Napi::Value, `env` the Napi::Env), then the shared interface. Built with
  * C++ exceptions on (NAPI_CPP_EXCEPTIONS: SWIG -napi's own fragments do
  * not compile in the Maybe mode); a core error is thrown with ThrowAsJavaScriptException after the
- * freearg typemaps ran (see xr_js_failed). Calls run on the JS thread (SWIG -napi has no async); the Promise
- * layer is for later.
+ * freearg typemaps ran (see xr_js_failed). These wrappers run on the JS thread (SWIG -napi has no
+ * async); the Promise-returning calls are the bridge's (bridge.h, declared at the end of this file).
  *
  * Shapes, as in python/python.i:
  *   int result        a negative one throws an Error with the core's message and `.code` (XR_E*);
