@@ -1,8 +1,7 @@
 // Generates src/errors.ts from the core's error table (core/include/crossredis/errors.def): one
 // Error subclass per class the table names, each under its parent, and the code -> class map the
-// addon uses to throw them. Run by `npm run build`; test/adapter.test.mjs ("the error classes are the core's table") checks
-// the result
-// against the addon's own table (xr_error_info_at).
+// addon uses to throw them. Run by `npm run build`; test/adapter.test.mjs ("the error classes are
+// the core's table") checks the result against the addon's own table (xr_error_info_at).
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
