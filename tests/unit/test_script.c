@@ -1,7 +1,7 @@
 /* Script digests: EVALSHA names a script by the SHA-1 of its body, so ours must equal the
  * server's. Vectors: FIPS 180 examples, and lengths around the 64-byte block and the 56-byte
  * padding boundary checked with coreutils sha1sum. The server's own SCRIPT LOAD digest is checked
- * by tests/integration/test_client.c. */
+ * by tests/integration/net/test_client.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -2,8 +2,8 @@
  * (watched with MONITOR) must be those of the upstream captures in tests/vectors (SPEC.md 1.2), and
  * the state left in Redis must be what chat.h says: keys, values, TTLs, list trimming, queue
  * order, token shapes, key prefixes, the beyond-upstream lock operations and batches. Bad input is
- * tests/integration/test_chat_input.c; lock safety under threads and the watchdog are
- * tests/integration/test_chat_locks.c. */
+ * tests/integration/chat/test_chat_input.c; lock safety under threads and the watchdog are
+ * tests/integration/chat/test_chat_locks.c. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>

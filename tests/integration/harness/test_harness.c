@@ -519,9 +519,7 @@ static void test_monitor_normalize(void **state) {
 static void test_monitor_capture(void **state) {
   (void)state;
   char path[4096];
-  const char *here = __FILE__;
-  const char *slash = strrchr(here, '/');
-  snprintf(path, sizeof path, "%.*s/../vectors/chat-ts-ioredis.monitor.txt", (int)(slash - here), here);
+  snprintf(path, sizeof path, "%s/chat-ts-ioredis.monitor.txt", XR_TEST_VECTORS);
   FILE *f = fopen(path, "rb");
   if (!f) fail_msg("cannot open %s: %s", path, strerror(errno));
   char *raw[512];
