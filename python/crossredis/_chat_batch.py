@@ -8,7 +8,7 @@ import asyncio
 from typing import Any
 
 from . import _native
-from ._chatcore import ACQUIRE_LOCK, RELEASE_LOCK, Core, Lock, Op
+from ._chatcore import RELEASE_LOCK, Core, Lock, Op
 
 __all__: list[str] = []
 
@@ -118,15 +118,15 @@ class Batcher:
         for p, (ok, value) in zip(live, running.result()):
             fut = p.future
             if fut.cancelled():
-                if ok and p.op is ACQUIRE_LOCK and isinstance(value, Lock):
-                    self._release_orphan(value)
+                if ok and isinstance(value, Lock):
+                    self.give_back(value)
                 continue
             if ok:
                 fut.set_result(value)
             else:
                 fut.set_exception(value)
 
-    def _release_orphan(self, lock: Lock) -> None:
+    def give_back(self, lock: Lock) -> None:
         """A caller cancelled while its acquire was in flight: give the lock back."""
         try:
             fut = self.submit(RELEASE_LOCK, (lock.thread_id, lock.token))
