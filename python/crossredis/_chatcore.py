@@ -136,7 +136,10 @@ class Core:
         handle = self._client_guard.call(
             lambda c: _native.xr_binding_chat_new(c, o.key_prefix, _EMPTY_PREFIX_KEPT, o.token_prefix,
                                                   o.token_suffix, o.json, o.queue)[1])
-        self._guard = Guard(handle, _native.xr_chat_free, "the state adapter")
+        # closing fails the batches that no event loop will finish (_loop.LoopConns.cancel_stuck)
+        loops = client._loops
+        self._guard = Guard(handle, _native.xr_chat_free, "the state adapter",
+                            interrupt=lambda h: loops.cancel_stuck())
 
     def enter(self) -> Any:
         s = self._guard.enter()

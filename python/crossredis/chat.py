@@ -4,7 +4,8 @@
 
 - :class:`RedisStateAdapter` (and :class:`IoRedisStateAdapter`, :func:`create_redis_state`):
   asyncio, a drop-in for ``chat_sdk.state.redis``'s classes. Calls made in one event-loop turn
-  go out as one pipeline, run in an executor thread.
+  go out as one pipeline, on the client's connection for that loop, driven by the loop itself
+  (crossredis._loop); in an executor thread while that connection is busy or not open yet.
 - :class:`State`: the same methods, synchronous, for threads.
 - ``with state.lock(id):`` / ``async with adapter.lock(id):``: a lock held for the block,
   extended by the core's watchdog while held, released on exit.
@@ -22,7 +23,6 @@ import inspect
 import os
 import re
 import threading
-import weakref
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, Generic, TypeVar, overload
 
@@ -477,12 +477,10 @@ class State(_Base):
     @staticmethod
     def _method(build: Callable[..., _Call[Any]]) -> Callable[..., Any]:
         def method(self: State, *args: Any, **kwargs: Any) -> Any:
-            return self._run(build(self, *args, **kwargs))
+            call = build(self, *args, **kwargs)
+            op = call.op
+            return op.decode(self._connected_core().call(op.alone, *call.args), call.ctx)
         return method
-
-    def _run(self, call: _Call[Any]) -> Any:
-        op = call.op
-        return op.decode(self._connected_core().call(op.alone, *call.args), call.ctx)
 
 
 # ---- asyncio ----------------------------------------------------------------------------------
@@ -499,7 +497,9 @@ class RedisStateAdapter(_Base):
     (with ``url``).
 
     Call :meth:`connect` first (the Chat class does). Calls made in one event-loop turn are sent
-    as one pipeline from an executor thread; the loop never waits on the network. Beyond the
+    as one pipeline on the client's connection for this loop, which the loop drives (no thread
+    hop); while that connection is busy, or before the loop's first batch opened it, from an
+    executor thread. The loop never waits on the network. Beyond the
     port: ``acquire_lock(..., wait_ms=)``, :meth:`release_lock_if_queue_empty` and
     ``async with adapter.lock(id):``.
     """
@@ -512,8 +512,9 @@ class RedisStateAdapter(_Base):
         super().__init__(url, client, key_prefix, token_prefix, token_suffix, json_dialect, queue_dialect,
                          client_options)
         self._connect_lock: asyncio.Lock | None = None
-        # one batcher per event loop (an adapter may serve loops in several threads)
-        self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Batcher] = weakref.WeakKeyDictionary()
+        # one batcher per event loop (an adapter may serve loops in several threads); those of
+        # closed loops go when the next one is made
+        self._batchers: dict[asyncio.AbstractEventLoop, Batcher] = {}
         self._batcher: Batcher | None = None  # the last one used
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -594,11 +595,17 @@ class RedisStateAdapter(_Base):
 
     def _batcher_here(self) -> Batcher:
         """The running loop's batcher for the connected adapter."""
-        core = self._connected_core()
         loop = asyncio.get_running_loop()
+        b = self._batcher
+        if b is not None and b.loop is loop and b.core is self._core:
+            return b
+        core = self._connected_core()
         b = self._batchers.get(loop)
         if b is None or b.core is not core:
-            b = self._batchers[loop] = Batcher(core)
+            for other in list(self._batchers):  # a copy: other threads may add theirs
+                if other.is_closed():
+                    self._batchers.pop(other, None)
+            b = self._batchers[loop] = Batcher(core, loop)
         self._batcher = b
         return b
 
