@@ -4,7 +4,9 @@
  * the typed functions stay wrapped for the few places that call them (acquire_lock_wait,
  * release_lock_if_queue_empty, the watchdog) and for the tests of the raw wrappers. */
 
+#ifndef XR_BINDING_LOOP /* started on a loop connection (loop.i) */
 %ignore xr_chat_batch_start;
+#endif
 %ignore xr_chat_options;
 %ignore xr_chat_new;
 %ignore xr_chat_lock;

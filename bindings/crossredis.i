@@ -41,15 +41,6 @@
 %ignore xr_batch_add_eval;
 %ignore xr_client_exec;
 %ignore xr_batch_result;
-%ignore xr_loop_conn;
-%ignore xr_loop_conn_open;
-%ignore xr_loop_conn_close;
-%ignore xr_loop_conn_fd;
-%ignore xr_loop_conn_broken;
-%ignore xr_loop_conn_busy;
-%ignore xr_loop_conn_start;
-%ignore xr_loop_conn_continue;
-%ignore xr_loop_conn_cancel;
 %ignore xr_error;
 %ignore xr_error_last;
 %ignore xr_error_clear;
@@ -118,6 +109,12 @@
 %include "crossredis/keys.h"
 %include "crossredis/token.h"
 %include "crossredis/op.h"
+
+/* loop.h, for the languages whose adapter of their host loop is written over the module
+ * (python/python.i defines XR_BINDING_LOOP); the Node addon drives loop connections in bridge.cc. */
+#ifdef XR_BINDING_LOOP
+%include "loop.i"
+#endif
 
 /* The systems, one file each. */
 %include "chat.i"

@@ -293,6 +293,7 @@ XR_PY_OUT_HANDLE(xr_chat)
 XR_PY_OUT_HANDLE(xr_chat_batch)
 XR_PY_OUT_HANDLE(xr_chat_watchdog)
 XR_PY_OUT_HANDLE(xr_script)
+XR_PY_OUT_HANDLE(xr_loop_conn)
 
 /* A lock out: (token, expires_at_ms). */
 %typemap(in, numinputs=0) xr_chat_lock *lock (xr_chat_lock l_) {
@@ -513,5 +514,24 @@ static void xr_py_raise_result(int code, const xr_result *r) {
 %enddef
 XR_PY_RESULT_CALL(xr_chat_call, arg5)
 XR_PY_RESULT_CALL(xr_chat_batch_result, arg3)
+
+/* ---- event loops (loop.h, ../loop.i): what crossredis/_loop.py drives from asyncio ---------- */
+#define XR_BINDING_LOOP
+%apply int *OUTPUT { int *wait };
+/* -1 is "no descriptor", not an error code */
+%typemap(out) int xr_pollable_fd "$result = PyLong_FromLong($1);";
+/* The loop's steps never wait: they keep the GIL rather than give it up and take it back on every
+ * call (xr_loop_conn_open connects, and lets other threads run meanwhile). */
+%nothreadallow xr_monotonic_ms;
+%nothreadallow xr_pollable_fd;
+%nothreadallow xr_pollable_events;
+%nothreadallow xr_pollable_deadline;
+%nothreadallow xr_pollable_process;
+%nothreadallow xr_loop_conn_close;
+%nothreadallow xr_loop_conn_pollable;
+%nothreadallow xr_loop_conn_broken;
+%nothreadallow xr_loop_conn_busy;
+%nothreadallow xr_loop_conn_cancel;
+%nothreadallow xr_chat_batch_start;
 
 %include "../crossredis.i"

@@ -136,7 +136,10 @@ class Core:
         handle = self._client_guard.call(
             lambda c: _native.xr_binding_chat_new(c, o.key_prefix, _EMPTY_PREFIX_KEPT, o.token_prefix,
                                                   o.token_suffix, o.json, o.queue)[1])
-        self._guard = Guard(handle, _native.xr_chat_free, "the state adapter")
+        # closing fails the batches that no event loop will finish (_loop.LoopConns.cancel_stuck)
+        loops = client._loops
+        self._guard = Guard(handle, _native.xr_chat_free, "the state adapter",
+                            interrupt=lambda h: loops.cancel_stuck())
 
     def enter(self) -> Any:
         s = self._guard.enter()
@@ -361,12 +364,29 @@ ENQUEUE, DEQUEUE, QUEUE_DEPTH = OPS["enqueue"], OPS["dequeue"], OPS["queue_depth
 DEQUEUE_RELIABLE, ACK, REQUEUE_PROCESSING = OPS["dequeue_reliable"], OPS["ack"], OPS["requeue_processing"]
 
 
-def lock_from_wait(res: Any, thread_id: str) -> Lock | None:
+class Blocking(NamedTuple):
+    """A call outside the table that may wait for long (it retries until a deadline, or runs a
+    script of its own): made alone, in an executor thread under asyncio, never batched. Has an
+    :class:`Op`'s ``alone`` and ``decode``."""
+
+    name: str
+    alone: Callable[..., Any]  # (adapter handle, *values) -> the native result
+    decode: Callable[[Any, Any], Any]
+
+
+def _lock_from_wait(res: Any, thread_id: str) -> Lock | None:
     """The result of xr_chat_acquire_lock_wait: [code, acquired, (token, expires_at)]."""
     if not res[1]:
         return None
     token, expires_at = res[2]
     return Lock(thread_id=thread_id, token=token, expires_at=expires_at)
+
+
+# acquire_lock with wait_ms: retries (backoff 10 ms doubling to 250 ms, with jitter) until acquired
+ACQUIRE_LOCK_WAIT = Blocking("acquire_lock_wait", _native.xr_chat_acquire_lock_wait, _lock_from_wait)
+# beyond upstream (vercel/chat #928): [code, released, depth] -> (released, depth)
+RELEASE_LOCK_IF_QUEUE_EMPTY = Blocking("release_lock_if_queue_empty", _native.xr_chat_release_lock_if_queue_empty,
+                                       lambda res, ctx: (bool(res[1]), int(res[2])))
 
 
 # ---- the watchdog -------------------------------------------------------------------------------

@@ -30,6 +30,11 @@ class Guard:
     def closed(self) -> bool:
         return self._handle is None
 
+    @property
+    def handle(self) -> Any:
+        """The handle (None once closing began), for a caller inside the guard."""
+        return self._handle
+
     def enter(self) -> Any:
         with self._cond:
             if self._handle is None:
@@ -50,8 +55,10 @@ class Guard:
             if handle is None:
                 return False
             self._handle = None  # new calls fail from now on
-            if self._active and self._interrupt is not None:
-                self._interrupt(handle)
+            busy = self._active > 0
+        if busy and self._interrupt is not None:
+            self._interrupt(handle)  # unlocked: it may end calls, which leave()
+        with self._cond:
             while self._active:
                 self._cond.wait()
         self._free(handle)

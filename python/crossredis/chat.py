@@ -4,7 +4,8 @@
 
 - :class:`RedisStateAdapter` (and :class:`IoRedisStateAdapter`, :func:`create_redis_state`):
   asyncio, a drop-in for ``chat_sdk.state.redis``'s classes. Calls made in one event-loop turn
-  go out as one pipeline, run in an executor thread.
+  go out as one pipeline, on the client's connection for that loop, driven by the loop itself
+  (crossredis._loop); in an executor thread while that connection is busy or not open yet.
 - :class:`State`: the same methods, synchronous, for threads.
 - ``with state.lock(id):`` / ``async with adapter.lock(id):``: a lock held for the block,
   extended by the core's watchdog while held, released on exit.
@@ -18,19 +19,22 @@ kept. ``token_suffix="base36"``, ``json_dialect="js"`` and ``queue_dialect="ts"`
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
+import re
 import threading
-import weakref
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Generic, TypeVar, overload
 
-from . import _native
-from ._batch import Batcher
+from ._chat_batch import Batcher
 from ._chatcore import (
+    ACK,
     ACQUIRE_LOCK,
+    ACQUIRE_LOCK_WAIT,
     APPEND_TO_LIST,
     DELETE,
     DEQUEUE,
+    DEQUEUE_RELIABLE,
     ENQUEUE,
     EXTEND_LOCK,
     FINISHED,
@@ -41,10 +45,13 @@ from ._chatcore import (
     LOST,
     QUEUE_DEPTH,
     RELEASE_LOCK,
+    RELEASE_LOCK_IF_QUEUE_EMPTY,
+    REQUEUE_PROCESSING,
     SET,
     SET_IF_NOT_EXISTS,
     SUBSCRIBE,
     UNSUBSCRIBE,
+    Blocking,
     Core,
     Lock,
     Op,
@@ -52,15 +59,11 @@ from ._chatcore import (
     QueueEntry,
     ReliableQueueEntry,
     StateNotConnectedError,
-    ACK,
-    DEQUEUE_RELIABLE,
-    REQUEUE_PROCESSING,
-    entry_raw,
     Watchdog,
     check_int,
     check_str,
     dumps,
-    lock_from_wait,
+    entry_raw,
     lock_parts,
     message_json,
     not_connected,
@@ -98,11 +101,91 @@ class LockLost(Error):
     (raised when the block ends, unless the block raised an exception of its own)."""
 
 
+# ---- the operations, each written once -------------------------------------------------------
+# A method of the Chat SDK state is written once, in _Base below, as a builder: it checks its
+# arguments and returns the _Call it makes (which operation, with which values). State gets a plain
+# method that runs the call, RedisStateAdapter a coroutine method that awaits it; each is a real
+# function of the class with the builder's name, signature and docstring.
+
+_T = TypeVar("_T")
+
+
+class _Call(Generic[_T]):
+    """What one method asks of the core: ``op`` (a row of the table, batched under asyncio, or a
+    :class:`Blocking` call made alone), its argument values, and the context its decode takes
+    (the thread id a lock is made for)."""
+
+    __slots__ = ("op", "args", "ctx")
+
+    def __init__(self, op: Op | Blocking, *args: Any, ctx: Any = None) -> None:
+        self.op = op
+        self.args = args
+        self.ctx = ctx
+
+
+if TYPE_CHECKING:
+    from typing import Concatenate, ParamSpec
+
+    _P = ParamSpec("_P")
+
+    class _operation(Generic[_P, _T]):
+        """For type checkers: an operation is a method of ``State`` returning the value, and a
+        coroutine method of ``RedisStateAdapter``."""
+
+        build: Callable[..., _Call[Any]]
+
+        def __init__(self, build: Callable[Concatenate[Any, _P], _Call[_T]]) -> None: ...
+
+        @overload
+        def __get__(self, obj: State, owner: Any = None) -> Callable[_P, _T]: ...
+
+        @overload
+        def __get__(self, obj: RedisStateAdapter, owner: Any = None) -> Callable[_P, Coroutine[Any, Any, _T]]: ...
+
+        @overload
+        def __get__(self, obj: None, owner: Any = None) -> _operation[_P, _T]: ...
+
+        def __get__(self, obj: Any, owner: Any = None) -> Any: ...
+else:
+    class _operation:
+        """A builder in _Base; each subclass replaces it with a method of its own kind."""
+
+        def __init__(self, build):
+            self.build = build
+
+
+def _method_like(method: Callable[..., Any], build: Callable[..., Any], owner: type) -> Callable[..., Any]:
+    """``method`` named, documented and signed as ``build``, returning what its _Call decodes to."""
+    name = build.__name__
+    method.__name__ = name
+    method.__qualname__ = f"{owner.__qualname__}.{name}"
+    method.__module__ = owner.__module__
+    method.__doc__ = build.__doc__
+    sig = inspect.signature(build)
+    returns = re.fullmatch(r"_Call\[(.*)\]", str(sig.return_annotation))
+    method.__signature__ = sig.replace(return_annotation=returns.group(1) if returns else sig.empty)  # type: ignore[attr-defined]
+    method.__annotations__ = {**build.__annotations__, "return": method.__signature__.return_annotation}  # type: ignore[attr-defined]
+    return method
+
+
 # ---- shared by the sync and async adapters ----------------------------------------------------
 
 
 class _Base:
     _name = "State"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, member in vars(_Base).items():
+            if isinstance(member, _operation) and isinstance(getattr(cls, name), _operation):
+                setattr(cls, name, _method_like(cls._method(member.build), member.build, cls))
+
+    @staticmethod
+    def _method(build: Callable[..., _Call[Any]]) -> Callable[..., Any]:
+        """The class's kind of method for an operation's builder (State: runs it; asyncio:
+        awaits it)."""
+        raise NotImplementedError
+
 
     def __init__(self, url: str | None, client: Client | None, key_prefix: str, token_prefix: str,
                  token_suffix: str, json_dialect: str, queue_dialect: str, client_options: dict[str, Any]) -> None:
@@ -171,6 +254,141 @@ class _Base:
         state = "connected" if self._core is not None else "not connected"
         return f"<crossredis.chat.{type(self).__name__} {where} prefix={self.key_prefix!r} {state}>"
 
+    # -- subscriptions ------------------------------------------------------------------------
+
+    @_operation
+    def subscribe(self, thread_id: str) -> _Call[None]:
+        """SADD <prefix>:subscriptions <thread id>."""
+        return _Call(SUBSCRIBE, check_str("thread_id", thread_id))
+
+    @_operation
+    def unsubscribe(self, thread_id: str) -> _Call[None]:
+        """SREM <prefix>:subscriptions <thread id>."""
+        return _Call(UNSUBSCRIBE, check_str("thread_id", thread_id))
+
+    @_operation
+    def is_subscribed(self, thread_id: str) -> _Call[bool]:
+        """SISMEMBER <prefix>:subscriptions <thread id>."""
+        return _Call(IS_SUBSCRIBED, check_str("thread_id", thread_id))
+
+    # -- locks --------------------------------------------------------------------------------
+
+    @_operation
+    def acquire_lock(self, thread_id: str, ttl_ms: int, *, wait_ms: int | None = None) -> _Call[Lock | None]:
+        """SET <prefix>:lock:<id> <new token> PX ttl NX: the Lock, or None when another owner
+        holds it. With ``wait_ms``, retries (backoff 10 ms doubling to 250 ms, with jitter; under
+        asyncio in an executor thread) until acquired or ``wait_ms`` passed."""
+        tid = check_str("thread_id", thread_id)
+        ttl = check_int("ttl_ms", ttl_ms)
+        wait = check_int("wait_ms", wait_ms, allow_none=True)
+        if wait > 0:
+            return _Call(ACQUIRE_LOCK_WAIT, tid, ttl, wait, ctx=tid)
+        return _Call(ACQUIRE_LOCK, tid, ttl, ctx=tid)
+
+    @_operation
+    def release_lock(self, lock: Any) -> _Call[None]:
+        """Deletes the lock if it still holds ``lock.token`` (a crossredis or chat_sdk Lock)."""
+        return _Call(RELEASE_LOCK, *lock_parts(lock))
+
+    @_operation
+    def extend_lock(self, lock: Any, ttl_ms: int) -> _Call[bool]:
+        """Sets the lock's TTL if it still holds ``lock.token``; never re-creates it."""
+        return _Call(EXTEND_LOCK, *lock_parts(lock), check_int("ttl_ms", ttl_ms))
+
+    @_operation
+    def force_release_lock(self, thread_id: str) -> _Call[None]:
+        """DEL <prefix>:lock:<id>, whoever holds it."""
+        return _Call(FORCE_RELEASE_LOCK, check_str("thread_id", thread_id))
+
+    @_operation
+    def release_lock_if_queue_empty(self, lock: Any) -> _Call[tuple[bool, int]]:
+        """Beyond upstream (vercel/chat #928): in one script, releases the lock when it holds
+        ``lock.token`` and the thread's queue is empty. Returns (released, queue depth); the
+        depth is -1 when the lock was not held by that token."""
+        return _Call(RELEASE_LOCK_IF_QUEUE_EMPTY, *lock_parts(lock))
+
+    # -- key/value ----------------------------------------------------------------------------
+
+    @_operation
+    def get(self, key: str) -> _Call[Any]:
+        """GET <prefix>:cache:<key>, JSON-parsed (the raw text when it is not JSON); None when
+        missing."""
+        return _Call(GET, check_str("key", key))
+
+    @_operation
+    def set(self, key: str, value: Any, ttl_ms: int | None = None) -> _Call[None]:
+        """SET <prefix>:cache:<key> <value as JSON> [PX ttl]."""
+        return _Call(SET, check_str("key", key), dumps(value), check_int("ttl_ms", ttl_ms, allow_none=True))
+
+    @_operation
+    def set_if_not_exists(self, key: str, value: Any, ttl_ms: int | None = None) -> _Call[bool]:
+        """SET ... NX [PX ttl]; whether it was written."""
+        return _Call(SET_IF_NOT_EXISTS, check_str("key", key), dumps(value),
+                     check_int("ttl_ms", ttl_ms, allow_none=True))
+
+    @_operation
+    def delete(self, key: str) -> _Call[None]:
+        """DEL <prefix>:cache:<key>."""
+        return _Call(DELETE, check_str("key", key))
+
+    # -- lists --------------------------------------------------------------------------------
+
+    @_operation
+    def append_to_list(self, key: str, value: Any, *, max_length: int | None = None,
+                       ttl_ms: int | None = None) -> _Call[None]:
+        """RPUSH <prefix>:list:<key>, keeping the newest ``max_length``, with ``ttl_ms``."""
+        return _Call(APPEND_TO_LIST, check_str("key", key), dumps(value),
+                     check_int("max_length", max_length, allow_none=True),
+                     check_int("ttl_ms", ttl_ms, allow_none=True))
+
+    @_operation
+    def get_list(self, key: str) -> _Call[list[Any]]:
+        """LRANGE <prefix>:list:<key> 0 -1, each element JSON-parsed (raw text when not JSON)."""
+        return _Call(GET_LIST, check_str("key", key))
+
+    # -- queues -------------------------------------------------------------------------------
+
+    @_operation
+    def enqueue(self, thread_id: str, entry: Any, max_size: int) -> _Call[int]:
+        """RPUSH the entry on <prefix>:queue:<id> (dropping the oldest past ``max_size``), with a
+        TTL of max(expires_at - now, 60 s); returns the queue's length. ``entry`` is a
+        crossredis or chat_sdk QueueEntry; its message is serialized as the port does
+        (``to_json()``, a dict, or ``__dict__``)."""
+        tid = check_str("thread_id", thread_id)
+        return _Call(ENQUEUE, tid, *_entry_args(entry), check_int("max_size", max_size))
+
+    @_operation
+    def dequeue(self, thread_id: str) -> _Call[QueueEntry | None]:
+        """LPOP <prefix>:queue:<id>: the oldest entry (either runtime's spelling; ``enqueued_at``
+        -1 when it has none), or None; a ``chat:Message`` comes back as
+        ``chat_sdk.types.Message`` when chat_sdk is installed. An entry that is not one raises
+        DataError with its bytes in ``raw`` (it was popped)."""
+        return _Call(DEQUEUE, check_str("thread_id", thread_id))
+
+    @_operation
+    def queue_depth(self, thread_id: str) -> _Call[int]:
+        """LLEN <prefix>:queue:<id>."""
+        return _Call(QUEUE_DEPTH, check_str("thread_id", thread_id))
+
+    @_operation
+    def dequeue_reliable(self, thread_id: str) -> _Call[ReliableQueueEntry | None]:
+        """Beyond upstream: :meth:`dequeue` that keeps the entry in
+        ``<prefix>:queue-processing:<id>`` until :meth:`ack`; after a lost reply or a consumer
+        that died, :meth:`requeue_processing` puts unacknowledged entries back (see the C API's
+        xr_chat_dequeue_reliable; two keys, so not on a Cluster)."""
+        return _Call(DEQUEUE_RELIABLE, check_str("thread_id", thread_id))
+
+    @_operation
+    def ack(self, thread_id: str, entry: ReliableQueueEntry) -> _Call[bool]:
+        """Removes an entry :meth:`dequeue_reliable` returned from the processing list; whether
+        it was there."""
+        return _Call(ACK, check_str("thread_id", thread_id), entry_raw(entry))
+
+    @_operation
+    def requeue_processing(self, thread_id: str) -> _Call[int]:
+        """Moves every unacknowledged entry back to the head of the queue, oldest first; how many."""
+        return _Call(REQUEUE_PROCESSING, check_str("thread_id", thread_id))
+
 
 def _wait_ms(wait: float | None) -> int:
     if wait is None:
@@ -188,6 +406,16 @@ def _lock_args(thread_id: Any, ttl_ms: Any, wait: float | None, max_lifetime_ms:
     if ttl < 3:
         raise ValueError(f"ttl_ms must be at least 3 for the watchdog to extend every ttl/3, not {ttl}")
     return tid, ttl, _wait_ms(wait), check_int("max_lifetime_ms", max_lifetime_ms, allow_none=True)
+
+
+def _entry_args(entry: Any) -> tuple[str, int, int]:
+    try:
+        message, enqueued_at, expires_at = entry.message, entry.enqueued_at, entry.expires_at
+    except AttributeError:
+        raise TypeError("entry must be a QueueEntry (with message, enqueued_at and expires_at), "
+                        f"not {type(entry).__name__}") from None
+    return message_json(message), check_int("entry.enqueued_at", enqueued_at), check_int("entry.expires_at",
+                                                                                         expires_at)
 
 
 # ---- synchronous ------------------------------------------------------------------------------
@@ -236,57 +464,6 @@ class State(_Base):
                  tb: TracebackType | None) -> None:
         self.disconnect()
 
-    def _do(self, op: Op, args: tuple[Any, ...], ctx: Any = None) -> Any:
-        return op.decode(self._connected_core().call(op.alone, *args), ctx)
-
-    # -- subscriptions ------------------------------------------------------------------------
-
-    def subscribe(self, thread_id: str) -> None:
-        """SADD <prefix>:subscriptions <thread id>."""
-        self._do(SUBSCRIBE, (check_str("thread_id", thread_id),))
-
-    def unsubscribe(self, thread_id: str) -> None:
-        """SREM <prefix>:subscriptions <thread id>."""
-        self._do(UNSUBSCRIBE, (check_str("thread_id", thread_id),))
-
-    def is_subscribed(self, thread_id: str) -> bool:
-        """SISMEMBER <prefix>:subscriptions <thread id>."""
-        return self._do(IS_SUBSCRIBED, (check_str("thread_id", thread_id),))  # type: ignore[no-any-return]
-
-    # -- locks --------------------------------------------------------------------------------
-
-    def acquire_lock(self, thread_id: str, ttl_ms: int, *, wait_ms: int | None = None) -> Lock | None:
-        """SET <prefix>:lock:<id> <new token> PX ttl NX: the Lock, or None when another owner
-        holds it. With ``wait_ms``, retries (backoff 10 ms doubling to 250 ms, with jitter) until
-        acquired or ``wait_ms`` passed."""
-        tid = check_str("thread_id", thread_id)
-        ttl = check_int("ttl_ms", ttl_ms)
-        wait = check_int("wait_ms", wait_ms, allow_none=True)
-        if wait > 0:
-            core = self._connected_core()
-            return lock_from_wait(core.call(_native.xr_chat_acquire_lock_wait, tid, ttl, wait), tid)
-        return self._do(ACQUIRE_LOCK, (tid, ttl), tid)  # type: ignore[no-any-return]
-
-    def release_lock(self, lock: Any) -> None:
-        """Deletes the lock if it still holds ``lock.token`` (a crossredis or chat_sdk Lock)."""
-        self._do(RELEASE_LOCK, lock_parts(lock))
-
-    def extend_lock(self, lock: Any, ttl_ms: int) -> bool:
-        """Sets the lock's TTL if it still holds ``lock.token``; never re-creates it."""
-        return self._do(EXTEND_LOCK, (*lock_parts(lock), check_int("ttl_ms", ttl_ms)))  # type: ignore[no-any-return]
-
-    def force_release_lock(self, thread_id: str) -> None:
-        """DEL <prefix>:lock:<id>, whoever holds it."""
-        self._do(FORCE_RELEASE_LOCK, (check_str("thread_id", thread_id),))
-
-    def release_lock_if_queue_empty(self, lock: Any) -> tuple[bool, int]:
-        """Beyond upstream (vercel/chat #928): in one script, releases the lock when it holds
-        ``lock.token`` and the thread's queue is empty. Returns (released, queue depth); the
-        depth is -1 when the lock was not held by that token."""
-        tid, token = lock_parts(lock)
-        res = self._connected_core().call(_native.xr_chat_release_lock_if_queue_empty, tid, token)
-        return bool(res[1]), int(res[2])
-
     def lock(self, thread_id: str, ttl_ms: int = 30000, wait: float | None = 0.0,
              max_lifetime_ms: int | None = None) -> HeldLock:
         """A lock for a ``with`` block: acquired on entry (waiting up to ``wait`` seconds, else
@@ -295,84 +472,15 @@ class State(_Base):
         the watchdog found it lost."""
         return HeldLock(self, *_lock_args(thread_id, ttl_ms, wait, max_lifetime_ms))
 
-    # -- key/value ----------------------------------------------------------------------------
+    # -- the operations (_Base) run here, in the caller's thread ---------------------------------
 
-    def get(self, key: str) -> Any:
-        """GET <prefix>:cache:<key>, JSON-parsed (the raw text when it is not JSON); None when
-        missing."""
-        return self._do(GET, (check_str("key", key),))
-
-    def set(self, key: str, value: Any, ttl_ms: int | None = None) -> None:
-        """SET <prefix>:cache:<key> <value as JSON> [PX ttl]."""
-        self._do(SET, (check_str("key", key), dumps(value), check_int("ttl_ms", ttl_ms, allow_none=True)))
-
-    def set_if_not_exists(self, key: str, value: Any, ttl_ms: int | None = None) -> bool:
-        """SET ... NX [PX ttl]; whether it was written."""
-        return self._do(SET_IF_NOT_EXISTS, (check_str("key", key), dumps(value),  # type: ignore[no-any-return]
-                                            check_int("ttl_ms", ttl_ms, allow_none=True)))
-
-    def delete(self, key: str) -> None:
-        """DEL <prefix>:cache:<key>."""
-        self._do(DELETE, (check_str("key", key),))
-
-    # -- lists --------------------------------------------------------------------------------
-
-    def append_to_list(self, key: str, value: Any, *, max_length: int | None = None,
-                       ttl_ms: int | None = None) -> None:
-        """RPUSH <prefix>:list:<key>, keeping the newest ``max_length``, with ``ttl_ms``."""
-        self._do(APPEND_TO_LIST, (check_str("key", key), dumps(value),
-                                  check_int("max_length", max_length, allow_none=True),
-                                  check_int("ttl_ms", ttl_ms, allow_none=True)))
-
-    def get_list(self, key: str) -> list[Any]:
-        """LRANGE <prefix>:list:<key> 0 -1, each element JSON-parsed (raw text when not JSON)."""
-        return self._do(GET_LIST, (check_str("key", key),))  # type: ignore[no-any-return]
-
-    # -- queues -------------------------------------------------------------------------------
-
-    def enqueue(self, thread_id: str, entry: Any, max_size: int) -> int:
-        """RPUSH the entry on <prefix>:queue:<id> (dropping the oldest past ``max_size``), with a
-        TTL of max(expires_at - now, 60 s); returns the queue's length. ``entry`` is a
-        crossredis or chat_sdk QueueEntry; its message is serialized as the port does
-        (``to_json()``, a dict, or ``__dict__``)."""
-        tid = check_str("thread_id", thread_id)
-        return self._do(ENQUEUE, (tid, *_entry_args(entry), check_int("max_size", max_size)))  # type: ignore
-
-    def dequeue(self, thread_id: str) -> QueueEntry | None:
-        """LPOP <prefix>:queue:<id>: the oldest entry (either runtime's spelling; ``enqueued_at``
-        -1 when it has none), or None. An entry that is not one raises DataError with its bytes
-        in ``raw`` (it was popped)."""
-        return self._do(DEQUEUE, (check_str("thread_id", thread_id),))  # type: ignore[no-any-return]
-
-    def queue_depth(self, thread_id: str) -> int:
-        """LLEN <prefix>:queue:<id>."""
-        return self._do(QUEUE_DEPTH, (check_str("thread_id", thread_id),))  # type: ignore[no-any-return]
-
-    def dequeue_reliable(self, thread_id: str) -> ReliableQueueEntry | None:
-        """Beyond upstream: :meth:`dequeue` that keeps the entry in
-        ``<prefix>:queue-processing:<id>`` until :meth:`ack`; after a lost reply or a consumer
-        that died, :meth:`requeue_processing` puts unacknowledged entries back (see the C API's
-        xr_chat_dequeue_reliable; two keys, so not on a Cluster)."""
-        return self._do(DEQUEUE_RELIABLE, (check_str("thread_id", thread_id),))  # type: ignore[no-any-return]
-
-    def ack(self, thread_id: str, entry: ReliableQueueEntry) -> bool:
-        """Removes an entry :meth:`dequeue_reliable` returned from the processing list; whether
-        it was there."""
-        return self._do(ACK, (check_str("thread_id", thread_id), entry_raw(entry)))  # type: ignore[no-any-return]
-
-    def requeue_processing(self, thread_id: str) -> int:
-        """Moves every unacknowledged entry back to the head of the queue, oldest first; how many."""
-        return self._do(REQUEUE_PROCESSING, (check_str("thread_id", thread_id),))  # type: ignore[no-any-return]
-
-
-def _entry_args(entry: Any) -> tuple[str, int, int]:
-    try:
-        message, enqueued_at, expires_at = entry.message, entry.enqueued_at, entry.expires_at
-    except AttributeError:
-        raise TypeError("entry must be a QueueEntry (with message, enqueued_at and expires_at), "
-                        f"not {type(entry).__name__}") from None
-    return message_json(message), check_int("entry.enqueued_at", enqueued_at), check_int("entry.expires_at",
-                                                                                         expires_at)
+    @staticmethod
+    def _method(build: Callable[..., _Call[Any]]) -> Callable[..., Any]:
+        def method(self: State, *args: Any, **kwargs: Any) -> Any:
+            call = build(self, *args, **kwargs)
+            op = call.op
+            return op.decode(self._connected_core().call(op.alone, *call.args), call.ctx)
+        return method
 
 
 # ---- asyncio ----------------------------------------------------------------------------------
@@ -389,7 +497,9 @@ class RedisStateAdapter(_Base):
     (with ``url``).
 
     Call :meth:`connect` first (the Chat class does). Calls made in one event-loop turn are sent
-    as one pipeline from an executor thread; the loop never waits on the network. Beyond the
+    as one pipeline on the client's connection for this loop, which the loop drives (no thread
+    hop); while that connection is busy, or before the loop's first batch opened it, from an
+    executor thread. The loop never waits on the network. Beyond the
     port: ``acquire_lock(..., wait_ms=)``, :meth:`release_lock_if_queue_empty` and
     ``async with adapter.lock(id):``.
     """
@@ -402,8 +512,9 @@ class RedisStateAdapter(_Base):
         super().__init__(url, client, key_prefix, token_prefix, token_suffix, json_dialect, queue_dialect,
                          client_options)
         self._connect_lock: asyncio.Lock | None = None
-        # one batcher per event loop (an adapter may serve loops in several threads)
-        self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Batcher] = weakref.WeakKeyDictionary()
+        # one batcher per event loop (an adapter may serve loops in several threads); those of
+        # closed loops go when the next one is made
+        self._batchers: dict[asyncio.AbstractEventLoop, Batcher] = {}
         self._batcher: Batcher | None = None  # the last one used
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -434,83 +545,6 @@ class RedisStateAdapter(_Base):
         ``op_count`` and ``largest`` count what it sent); None before the first call."""
         return self._batcher
 
-    def _submit(self, op: Op, args: tuple[Any, ...], ctx: Any = None) -> asyncio.Future[Any]:
-        core = self._connected_core()
-        loop = asyncio.get_running_loop()
-        b = self._batchers.get(loop)
-        if b is None or b.core is not core:
-            b = self._batchers[loop] = Batcher(core)
-        self._batcher = b
-        return b.submit(op, args, ctx)
-
-    async def _alone(self, fn: Any, *args: Any) -> Any:
-        """A call that does not batch (it may block for long), alone in an executor thread."""
-        core = self._connected_core()
-        return await asyncio.get_running_loop().run_in_executor(None, core.call, fn, *args)
-
-    # -- subscriptions ------------------------------------------------------------------------
-
-    async def subscribe(self, thread_id: str) -> None:
-        """SADD <prefix>:subscriptions <thread id>."""
-        await self._submit(SUBSCRIBE, (check_str("thread_id", thread_id),))
-
-    async def unsubscribe(self, thread_id: str) -> None:
-        """SREM <prefix>:subscriptions <thread id>."""
-        await self._submit(UNSUBSCRIBE, (check_str("thread_id", thread_id),))
-
-    async def is_subscribed(self, thread_id: str) -> bool:
-        """SISMEMBER <prefix>:subscriptions <thread id>."""
-        return await self._submit(IS_SUBSCRIBED, (check_str("thread_id", thread_id),))  # type: ignore
-
-    # -- locks --------------------------------------------------------------------------------
-
-    async def acquire_lock(self, thread_id: str, ttl_ms: int, *, wait_ms: int | None = None) -> Lock | None:
-        """SET <prefix>:lock:<id> <new token> PX ttl NX: the Lock, or None when another owner
-        holds it. With ``wait_ms``, retries in an executor thread (backoff 10 ms doubling to
-        250 ms, with jitter) until acquired or ``wait_ms`` passed."""
-        tid = check_str("thread_id", thread_id)
-        ttl = check_int("ttl_ms", ttl_ms)
-        wait = check_int("wait_ms", wait_ms, allow_none=True)
-        if wait <= 0:
-            return await self._submit(ACQUIRE_LOCK, (tid, ttl), tid)  # type: ignore[no-any-return]
-        core = self._connected_core()
-        running = asyncio.get_running_loop().run_in_executor(
-            None, core.call, _native.xr_chat_acquire_lock_wait, tid, ttl, wait)
-        try:
-            return lock_from_wait(await asyncio.shield(running), tid)
-        except asyncio.CancelledError:
-            running.add_done_callback(lambda f: self._release_orphan(f, tid))
-            raise
-
-    def _release_orphan(self, f: asyncio.Future[Any], thread_id: str) -> None:
-        """The caller of a waiting acquire was cancelled: give back a lock it got meanwhile."""
-        if f.cancelled() or f.exception() is not None:
-            return
-        lock = lock_from_wait(f.result(), thread_id)
-        if lock is not None and self._core is not None:
-            self._submit(RELEASE_LOCK, (lock.thread_id, lock.token)).add_done_callback(
-                lambda g: g.cancelled() or g.exception())
-
-    async def release_lock(self, lock: Any) -> None:
-        """Deletes the lock if it still holds ``lock.token`` (a crossredis or chat_sdk Lock)."""
-        await self._submit(RELEASE_LOCK, lock_parts(lock))
-
-    async def extend_lock(self, lock: Any, ttl_ms: int) -> bool:
-        """Sets the lock's TTL if it still holds ``lock.token``; never re-creates it."""
-        return await self._submit(EXTEND_LOCK, (*lock_parts(lock), check_int("ttl_ms", ttl_ms)))  # type: ignore
-
-    async def force_release_lock(self, thread_id: str) -> None:
-        """DEL <prefix>:lock:<id>, whoever holds it."""
-        await self._submit(FORCE_RELEASE_LOCK, (check_str("thread_id", thread_id),))
-
-    async def release_lock_if_queue_empty(self, lock: Any) -> tuple[bool, int]:
-        """Beyond upstream (vercel/chat #928): in one script, releases the lock when it holds
-        ``lock.token`` and the thread's queue is empty. Returns (released, queue depth); the
-        depth is -1 when the lock was not held by that token."""
-        tid, token = lock_parts(lock)
-        res = await self._alone(_native.xr_chat_release_lock_if_queue_empty, tid, token)
-        return bool(res[1]), int(res[2])
-
     def lock(self, thread_id: str, ttl_ms: int = 30000, wait: float | None = 0.0,
              max_lifetime_ms: int | None = None) -> AsyncHeldLock:
         """A lock for an ``async with`` block: acquired on entry (waiting up to ``wait``
@@ -519,70 +553,61 @@ class RedisStateAdapter(_Base):
         exit when the watchdog found it lost."""
         return AsyncHeldLock(self, *_lock_args(thread_id, ttl_ms, wait, max_lifetime_ms))
 
-    # -- key/value ----------------------------------------------------------------------------
+    # -- the operations (_Base) are awaited here ------------------------------------------------
 
-    async def get(self, key: str) -> Any:
-        """GET <prefix>:cache:<key>, JSON-parsed (the raw text when it is not JSON); None when
-        missing."""
-        return await self._submit(GET, (check_str("key", key),))
+    @staticmethod
+    def _method(build: Callable[..., _Call[Any]]) -> Callable[..., Any]:
+        async def method(self: RedisStateAdapter, *args: Any, **kwargs: Any) -> Any:
+            return await self._start(build(self, *args, **kwargs))
+        return method
 
-    async def set(self, key: str, value: Any, ttl_ms: int | None = None) -> None:
-        """SET <prefix>:cache:<key> <value as JSON> [PX ttl]."""
-        await self._submit(SET, (check_str("key", key), dumps(value), check_int("ttl_ms", ttl_ms, allow_none=True)))
+    def _start(self, call: _Call[Any]) -> asyncio.Future[Any]:
+        """A table operation joins this loop turn's batch; a blocking call runs alone in an
+        executor thread. A caller cancelled meanwhile does not stop it: a lock it got is given
+        back."""
+        op = call.op
+        if isinstance(op, Op):
+            return self._batcher_here().submit(op, call.args, call.ctx)
+        core = self._connected_core()
+        loop = asyncio.get_running_loop()
+        running = loop.run_in_executor(None, core.call, op.alone, *call.args)
+        caller = loop.create_future()
+        running.add_done_callback(lambda f: self._settle_alone(f, caller, op, call.ctx))
+        return caller
 
-    async def set_if_not_exists(self, key: str, value: Any, ttl_ms: int | None = None) -> bool:
-        """SET ... NX [PX ttl]; whether it was written."""
-        return await self._submit(SET_IF_NOT_EXISTS, (check_str("key", key), dumps(value),  # type: ignore
-                                                      check_int("ttl_ms", ttl_ms, allow_none=True)))
+    def _settle_alone(self, running: asyncio.Future[Any], caller: asyncio.Future[Any], op: Blocking,
+                      ctx: Any) -> None:
+        if running.cancelled():
+            caller.cancel()
+            return
+        error = running.exception()
+        try:
+            value = None if error is not None else op.decode(running.result(), ctx)
+        except Exception as e:
+            error = e
+        if not caller.cancelled():
+            if error is not None:
+                caller.set_exception(error)
+            else:
+                caller.set_result(value)
+        elif isinstance(value, Lock) and self._core is not None:
+            self._batcher_here().give_back(value)
 
-    async def delete(self, key: str) -> None:
-        """DEL <prefix>:cache:<key>."""
-        await self._submit(DELETE, (check_str("key", key),))
-
-    # -- lists --------------------------------------------------------------------------------
-
-    async def append_to_list(self, key: str, value: Any, *, max_length: int | None = None,
-                             ttl_ms: int | None = None) -> None:
-        """RPUSH <prefix>:list:<key>, keeping the newest ``max_length``, with ``ttl_ms``."""
-        await self._submit(APPEND_TO_LIST, (check_str("key", key), dumps(value),
-                                            check_int("max_length", max_length, allow_none=True),
-                                            check_int("ttl_ms", ttl_ms, allow_none=True)))
-
-    async def get_list(self, key: str) -> list[Any]:
-        """LRANGE <prefix>:list:<key> 0 -1, each element JSON-parsed (raw text when not JSON)."""
-        return await self._submit(GET_LIST, (check_str("key", key),))  # type: ignore[no-any-return]
-
-    # -- queues -------------------------------------------------------------------------------
-
-    async def enqueue(self, thread_id: str, entry: Any, max_size: int) -> int:
-        """RPUSH the entry on <prefix>:queue:<id> (dropping the oldest past ``max_size``), with a
-        TTL of max(expires_at - now, 60 s); returns the queue's length. ``entry`` is a
-        crossredis or chat_sdk QueueEntry; its message is serialized as the port does."""
-        tid = check_str("thread_id", thread_id)
-        return await self._submit(ENQUEUE, (tid, *_entry_args(entry), check_int("max_size", max_size)))  # type: ignore
-
-    async def dequeue(self, thread_id: str) -> QueueEntry | None:
-        """LPOP <prefix>:queue:<id>: the oldest entry (either runtime's spelling; ``enqueued_at``
-        -1 when it has none), or None; a ``chat:Message`` comes back as
-        ``chat_sdk.types.Message`` when chat_sdk is installed. An entry that is not one raises
-        DataError with its bytes in ``raw`` (it was popped)."""
-        return await self._submit(DEQUEUE, (check_str("thread_id", thread_id),))  # type: ignore[no-any-return]
-
-    async def queue_depth(self, thread_id: str) -> int:
-        """LLEN <prefix>:queue:<id>."""
-        return await self._submit(QUEUE_DEPTH, (check_str("thread_id", thread_id),))  # type: ignore
-
-    async def dequeue_reliable(self, thread_id: str) -> ReliableQueueEntry | None:
-        """Beyond upstream: :meth:`State.dequeue_reliable`."""
-        return await self._submit(DEQUEUE_RELIABLE, (check_str("thread_id", thread_id),))  # type: ignore
-
-    async def ack(self, thread_id: str, entry: ReliableQueueEntry) -> bool:
-        """Beyond upstream: :meth:`State.ack`."""
-        return await self._submit(ACK, (check_str("thread_id", thread_id), entry_raw(entry)))  # type: ignore
-
-    async def requeue_processing(self, thread_id: str) -> int:
-        """Beyond upstream: :meth:`State.requeue_processing`."""
-        return await self._submit(REQUEUE_PROCESSING, (check_str("thread_id", thread_id),))  # type: ignore
+    def _batcher_here(self) -> Batcher:
+        """The running loop's batcher for the connected adapter."""
+        loop = asyncio.get_running_loop()
+        b = self._batcher
+        if b is not None and b.loop is loop and b.core is self._core:
+            return b
+        core = self._connected_core()
+        b = self._batchers.get(loop)
+        if b is None or b.core is not core:
+            for other in list(self._batchers):  # a copy: other threads may add theirs
+                if other.is_closed():
+                    self._batchers.pop(other, None)
+            b = self._batchers[loop] = Batcher(core, loop)
+        self._batcher = b
+        return b
 
 
 class IoRedisStateAdapter(RedisStateAdapter):

@@ -9,6 +9,7 @@ from typing import Any
 
 from . import _native
 from ._guard import Guard
+from ._loop import LoopConns
 from .errors import Error, InvalidArgumentError
 
 __all__ = ["Client", "ClientConfig"]
@@ -113,7 +114,7 @@ class Client:
     :class:`crossredis.ClientClosedError`.
     """
 
-    __slots__ = ("_guard", "_address", "__weakref__")
+    __slots__ = ("_guard", "_address", "_loops", "__weakref__")
 
     def __init__(
         self,
@@ -149,9 +150,20 @@ class Client:
     def _open(self, config: ClientConfig) -> None:
         _, handle = _native.xr_tls_client_open_config(config._handle)
         self._address: str = _native.xr_client_address(handle)
-        # closing wakes the calls that wait inside (a blocking acquire, a wait for a connection)
-        self._guard = Guard(handle, _native.xr_client_close, f"the client of {self._address}",
-                            interrupt=_native.xr_client_shutdown)
+        loops: LoopConns
+
+        def interrupt(h: Any) -> None:
+            # closing wakes the calls that wait inside (a blocking acquire, a wait for a
+            # connection) and fails the batches that no event loop will finish
+            _native.xr_client_shutdown(h)
+            loops.cancel_stuck()
+
+        def close(h: Any) -> None:
+            loops.close()  # the event loops' connections go before their client
+            _native.xr_client_close(h)
+
+        self._guard = Guard(handle, close, f"the client of {self._address}", interrupt=interrupt)
+        self._loops = loops = LoopConns(self._guard)
 
     # -- lifecycle ----------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The asyncio adapter: calls of one loop turn go out as one batch from an executor thread; each
+"""The asyncio adapter: calls of one loop turn go out as one batch (test_chat_loop.py: where it runs); each
 caller gets its own result or error; locks held for an ``async with`` block."""
 
 from __future__ import annotations
@@ -29,6 +29,29 @@ async def connected(url: str, **kw) -> RedisStateAdapter:
     a = RedisStateAdapter(url, **kw)
     await a.connect()
     return a
+
+
+class Ticks:
+    """``async with Ticks() as ticks:`` counts in ``ticks.count`` the times a task got the loop
+    (it asks every 10 ms), to show the loop ran while a call waited."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._stop = False
+        self._task: asyncio.Task | None = None
+
+    async def _tick(self) -> None:
+        while not self._stop:
+            self.count += 1
+            await asyncio.sleep(0.01)
+
+    async def __aenter__(self) -> Ticks:
+        self._task = asyncio.get_running_loop().create_task(self._tick())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._stop = True
+        await self._task
 
 
 def test_64_concurrent_calls_go_out_as_batches(server, checker) -> None:
@@ -88,28 +111,17 @@ def test_each_caller_gets_its_own_result_and_error(server, checker) -> None:
 def test_the_loop_does_not_wait_on_the_network(server, checker) -> None:
     async def run() -> None:
         a = await connected(server.url)
-        ticks = 0
-        stop = False
-
-        async def ticker() -> None:
-            nonlocal ticks
-            while not stop:
-                ticks += 1
-                await asyncio.sleep(0.01)
-
-        t = asyncio.get_running_loop().create_task(ticker())
-        checker.execute_command("CLIENT", "PAUSE", 400)  # the server answers nobody for 400 ms
-        t0 = time.monotonic()
-        assert await a.get("k") is None
-        assert time.monotonic() - t0 >= 0.3
-        assert ticks >= 3  # the loop ran meanwhile (a count, not a rate: no timing margin to lose)
-        # a blocking acquire waits alone in a thread, the loop still runs
-        checker.set("chat-sdk:lock:w", "other", px=300)
-        ticks = 0
-        lock = await a.acquire_lock("w", 30000, wait_ms=2000)
-        assert lock is not None and ticks >= 15
-        stop = True
-        await t
+        async with Ticks() as ticks:
+            checker.execute_command("CLIENT", "PAUSE", 400)  # the server answers nobody for 400 ms
+            t0 = time.monotonic()
+            assert await a.get("k") is None
+            assert time.monotonic() - t0 >= 0.3
+            assert ticks.count >= 3  # the loop ran meanwhile (a count, not a rate: no timing margin to lose)
+            # a blocking acquire waits alone in a thread, the loop still runs
+            checker.set("chat-sdk:lock:w", "other", px=300)
+            ticks.count = 0
+            lock = await a.acquire_lock("w", 30000, wait_ms=2000)
+            assert lock is not None and ticks.count >= 15
         await a.disconnect()
 
     asyncio.run(run())
