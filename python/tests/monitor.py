@@ -2,15 +2,11 @@
 server runs (scripts' redis.call()s included, as "[0 lua]"); a block of operations ends with an
 ECHO marker sent by the client under test. Lines are normalized the same way for ours and for
 the captures in tests/vectors, by the one normaliser of the C, Python and Node suites
-(tests/harness/monitor.c, run here as build/tests/harness/xr-monitor-normalize):
+(tests/harness/monitor.h holds its rules; run here as build/tests/harness/xr-monitor-normalize):
 
     <ts> [0 127.0.0.1:39152] "SET" "k" "v"   ->  client "SET" "k" "v"
     <ts> [0 lua] "pexpire" "k" "30000"       ->  lua "PEXPIRE" "k" "30000"
-
-A client EVAL or EVALSHA loses its script or digest (runtimes differ in the script's white space;
-the keys, arguments and lua effects must match), and an EVALSHA refused with NOSCRIPT (the same
-line twice) counts once. Masks: tokens <prefix>_<13 digits>_<suffix> become <prefix>_<MS>_<SFX>,
-other 13-digit numbers <MS>."""
+"""
 
 from __future__ import annotations
 
@@ -30,18 +26,13 @@ NORMALIZER = Path(os.environ.get("XR_MONITOR_NORMALIZE") or
 def normalize(lines: list[str], mask: bool = True) -> list[str]:
     """The lines normalized by xr-monitor-normalize (which must exist: a missing one fails the test)."""
     if not NORMALIZER.is_file():
-        raise AssertionError(f"{NORMALIZER} is missing: build the C tests first (cmake --build build), "
-                             "or point XR_MONITOR_NORMALIZE at it")
+        raise AssertionError(f"{NORMALIZER} is missing: build it first (scripts/test does; or cmake -S . -B build "
+                             "&& cmake --build build --target xr-monitor-normalize), or point XR_MONITOR_NORMALIZE at it")
     run = subprocess.run([str(NORMALIZER), "--mask" if mask else "--no-mask"], input="\n".join(lines) + "\n",
                          capture_output=True, text=True, encoding="latin-1", check=False)
     if run.returncode != 0:
         raise AssertionError(f"xr-monitor-normalize failed: {run.stderr.strip()}")
     return run.stdout.splitlines()
-
-
-def normalize_line(line: str, mask: bool = True) -> str | None:
-    got = normalize([line], mask)
-    return got[0] if got else None
 
 
 def capture(name: str, first: int, last: int, mask: bool = True) -> list[str]:

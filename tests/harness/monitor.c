@@ -63,8 +63,10 @@ char *xrt_monitor_normalize(const char *line, unsigned flags, int *bad) {
   int lua = close - open >= 4 && memcmp(close - 4, " lua", 4) == 0;
   const char *p = close + 2;
   if (*p != '"') return NULL;
+  /* Each argument gains at most a separating space, and takes at least two bytes (its quotes):
+   * "a""b" with no space between them is read too. */
   size_t n = strlen(p);
-  char *out = malloc(n + 16);
+  char *out = malloc(n + n / 2 + 16);
   if (!out) return NULL;
   size_t o = (size_t)sprintf(out, "%s", lua ? "lua" : "client");
   int argi = 0, eval = 0;

@@ -19,8 +19,9 @@
 
 enum { XRT_MASK_TOKENS = 1u << 0, XRT_MASK_MS = 1u << 1 };
 
-/* One line (as the server sends it, without '+' and CRLF, or as redis-cli prints it) normalized,
- * malloc'd; NULL when it is not a command line ("OK"). *bad (may be NULL) is set to 1 when the
+/* One line (as the server sends it, without '+' and CRLF, or as redis-cli prints it, maybe after
+ * an annotation column such as "[setup]": the "[<db> <client>]" is the first '[' followed by a
+ * digit) normalized, malloc'd; NULL when it is not a command line ("OK", a comment, nothing). *bad (may be NULL) is set to 1 when the
  * line looks like a command but an argument is unterminated (also NULL then). */
 char *xrt_monitor_normalize(const char *line, unsigned flags, int *bad);
 

@@ -17,35 +17,35 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  char **lines = NULL;
-  size_t n = 0, cap = 0;
-  char *line = NULL;
-  size_t lcap = 0;
+  char **lines = NULL, **out = NULL, *line = NULL;
+  size_t n = 0, cap = 0, lcap = 0, out_n = 0, bad;
+  int status = 1; /* everything is freed on every path: sanitizer builds report a leak as an error */
   ssize_t len;
   while ((len = getline(&line, &lcap, stdin)) >= 0) {
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
     if (n == cap) {
-      cap = cap ? cap * 2 : 64;
-      char **grown = realloc(lines, cap * sizeof *lines);
-      if (!grown) return fprintf(stderr, "xr-monitor-normalize: out of memory\n"), 1;
+      char **grown = realloc(lines, (cap = cap ? cap * 2 : 64) * sizeof *lines);
+      if (!grown) goto out_of_memory;
       lines = grown;
     }
-    if (!(lines[n++] = strdup(line))) return fprintf(stderr, "xr-monitor-normalize: out of memory\n"), 1;
+    if (!(lines[n] = strdup(line))) goto out_of_memory;
+    n++;
   }
-  free(line);
-  char **out;
-  size_t out_n, bad;
   if (xrt_monitor_normalize_lines(lines, n, flags, &out, &out_n, &bad) != 0) {
-    if (bad < n) fprintf(stderr, "xr-monitor-normalize: line %zu: unterminated argument: %s\n", bad + 1, lines[bad]);
-    else fprintf(stderr, "xr-monitor-normalize: out of memory\n");
-    return 1;
+    if (bad >= n) goto out_of_memory;
+    fprintf(stderr, "xr-monitor-normalize: line %zu: unterminated argument: %s\n", bad + 1, lines[bad]);
+    goto done;
   }
-  for (size_t i = 0; i < out_n; i++) {
-    puts(out[i]);
-    free(out[i]);
-  }
+  for (size_t i = 0; i < out_n; i++) puts(out[i]);
+  status = fflush(stdout) == 0 ? 0 : 1;
+  goto done;
+out_of_memory:
+  fprintf(stderr, "xr-monitor-normalize: out of memory\n");
+done:
+  for (size_t i = 0; i < out_n; i++) free(out[i]);
   free(out);
   for (size_t i = 0; i < n; i++) free(lines[i]);
   free(lines);
-  return fflush(stdout) == 0 ? 0 : 1;
+  free(line);
+  return status;
 }

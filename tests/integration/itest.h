@@ -24,6 +24,10 @@
 #include "monitor.h"
 #include "redis_server.h"
 
+#ifndef XR_TEST_VECTORS
+#error "XR_TEST_VECTORS must name tests/vectors (tests/CMakeLists.txt defines it)"
+#endif
+
 /* The call must return 0; otherwise the test fails showing the code and the message. */
 #define XR_OK(call)                                                                            \
   do {                                                                                         \
@@ -175,9 +179,7 @@ static inline void itest_normalize_lines(const itest_lines *raw, unsigned flags,
 /* Lines first..last (1-based, as `cat -n` numbers them) of tests/vectors/<name>, normalized. */
 static inline void itest_capture(const char *name, size_t first, size_t last, unsigned flags, itest_lines *out) {
   char path[4096];
-  const char *here = __FILE__; /* tests/integration/itest.h, absolute in CMake builds */
-  const char *slash = strrchr(here, '/');
-  snprintf(path, sizeof path, "%.*s/../vectors/%s", slash ? (int)(slash - here) : 1, slash ? here : ".", name);
+  snprintf(path, sizeof path, "%s/%s", XR_TEST_VECTORS, name);
   FILE *f = fopen(path, "rb");
   if (!f) fail_msg("cannot open %s: %s", path, strerror(errno));
   itest_lines raw = {0};

@@ -1,14 +1,10 @@
 // Test support: a throwaway redis-server on a free loopback port (started by the test, killed
 // after), and MONITOR as python/tests/monitor.py does it, for comparing what a client sends with
-// the captures in tests/vectors:
+// the captures in tests/vectors, normalized by the one normaliser of the C, Python and Node suites
+// (tests/harness/monitor.h holds its rules; run here as build/tests/harness/xr-monitor-normalize):
 //
 //   <ts> [0 127.0.0.1:39152] "SET" "k" "v"   ->  client "SET" "k" "v"
 //   <ts> [0 lua] "pexpire" "k" "30000"       ->  lua "PEXPIRE" "k" "30000"
-//
-// A client EVAL or EVALSHA loses its script or digest (runtimes differ in the script's white
-// space; keys, arguments and lua effects must match); an EVALSHA refused with NOSCRIPT (the same
-// line twice) counts once. Masks: tokens <prefix>_<13 digits>_<suffix> become
-// <prefix>_<MS>_<SFX>, other 13-digit numbers <MS>.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -121,16 +117,12 @@ const NORMALIZER = process.env.XR_MONITOR_NORMALIZE ||
 /** The lines normalized by xr-monitor-normalize (which must exist: a missing one fails the test). */
 export function normalize(lines, mask = true) {
   if (!existsSync(NORMALIZER)) {
-    throw new Error(`${NORMALIZER} is missing: build the C tests first (cmake --build build), or point XR_MONITOR_NORMALIZE at it`);
+    throw new Error(`${NORMALIZER} is missing: build it first (scripts/test does; or cmake -S . -B build && ` +
+      "cmake --build build --target xr-monitor-normalize), or point XR_MONITOR_NORMALIZE at it");
   }
   const r = spawnSync(NORMALIZER, [mask ? "--mask" : "--no-mask"], { input: lines.join("\n") + "\n", encoding: "latin1" });
   if (r.status !== 0) throw new Error(`xr-monitor-normalize failed: ${r.stderr || r.error}`);
   return r.stdout.split("\n").filter((l) => l !== "");
-}
-
-export function normalizeLine(line, mask = true) {
-  const got = normalize([line], mask);
-  return got.length ? got[0] : null;
 }
 
 /** Lines first..last (1-based) of tests/vectors/<name>, normalized. */

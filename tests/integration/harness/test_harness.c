@@ -19,7 +19,6 @@
 
 #include <cmocka.h>
 
-#include "monitor.h"
 #include "redis_server.h"
 
 #define ERR_CHECK(call)                                  \
@@ -490,68 +489,6 @@ static void test_run(void **state) {
   assert_int_equal(strlen(out), sizeof out - 1);
 }
 
-/* ---- the MONITOR normaliser (monitor.h), over lines of the real captures (tests/vectors: copies of ../shared/vectors) ---- */
-
-static void test_monitor_normalize(void **state) {
-  (void)state;
-  int bad = 0;
-  char *l = xrt_monitor_normalize(
-      "1795298431.805358 [0 127.0.0.1:39134] \"sadd\" \"chat-sdk:subscriptions\" \"slack:C123:1700000000.000100\"", 0,
-      &bad);
-  assert_string_equal(l, "client \"SADD\" \"chat-sdk:subscriptions\" \"slack:C123:1700000000.000100\"");
-  free(l);
-  l = xrt_monitor_normalize("1795298431.8 [0 lua] \"pexpire\" \"chat-sdk:lock:t\" \"30000\"", 0, &bad);
-  assert_string_equal(l, "lua \"PEXPIRE\" \"chat-sdk:lock:t\" \"30000\"");
-  free(l);
-  /* a capture's annotation column, an EVALSHA's digest dropped, the masks */
-  l = xrt_monitor_normalize("[toolhive] 1796390630.814580 [0 127.0.0.1:45842] \"evalsha\" \"e08da6\" \"1\" \"k\" "
-                            "\"ioredis_1700000000123_abc\" \"x 1700000000999 y\"",
-                            XRT_MASK_TOKENS | XRT_MASK_MS, &bad);
-  assert_string_equal(l, "client \"EVAL\" \"1\" \"k\" \"ioredis_<MS>_<SFX>\" \"x <MS> y\"");
-  free(l);
-  assert_null(xrt_monitor_normalize("OK", 0, &bad));
-  assert_int_equal(bad, 0);
-  assert_null(xrt_monitor_normalize("1.0 [0 127.0.0.1:1] \"get\" \"unterminated", 0, &bad));
-  assert_int_equal(bad, 1);
-}
-
-/* Every line of a whole capture: NOSCRIPT's EVALSHA + EVAL counted once, nothing else dropped. */
-static void test_monitor_capture(void **state) {
-  (void)state;
-  char path[4096];
-  snprintf(path, sizeof path, "%s/chat-ts-ioredis.monitor.txt", XR_TEST_VECTORS);
-  FILE *f = fopen(path, "rb");
-  if (!f) fail_msg("cannot open %s: %s", path, strerror(errno));
-  char *raw[512];
-  size_t n = 0, commands = 0;
-  char *line = NULL;
-  size_t cap = 0;
-  ssize_t len;
-  while ((len = getline(&line, &cap, f)) >= 0 && n < 512) {
-    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-    commands += strstr(line, "] \"") != NULL;
-    raw[n++] = strdup(line);
-  }
-  free(line);
-  fclose(f);
-  assert_true(commands > 20);
-  char **out;
-  size_t out_n, bad;
-  assert_int_equal(xrt_monitor_normalize_lines(raw, n, XRT_MASK_TOKENS | XRT_MASK_MS, &out, &out_n, &bad), 0);
-  size_t dup = 0, evals = 0;
-  for (size_t i = 0; i < out_n; i++) {
-    assert_true(strncmp(out[i], "client \"", 8) == 0 || strncmp(out[i], "lua \"", 5) == 0);
-    evals += strncmp(out[i], "client \"EVAL\"", 13) == 0;
-    if (i + 1 < out_n && evals && strcmp(out[i], out[i + 1]) == 0 && strncmp(out[i], "client \"EVAL\"", 13) == 0) dup++;
-  }
-  assert_true(evals > 0);
-  assert_int_equal(dup, 0);
-  assert_true(out_n <= commands && out_n + 8 >= commands);
-  for (size_t i = 0; i < out_n; i++) free(out[i]);
-  free(out);
-  for (size_t i = 0; i < n; i++) free(raw[i]);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_run),
@@ -569,8 +506,6 @@ int main(void) {
       cmocka_unit_test(test_missing_redis_server),
       cmocka_unit_test(test_server_dies_with_parent),
       cmocka_unit_test(test_silent_listener),
-      cmocka_unit_test(test_monitor_normalize),
-      cmocka_unit_test(test_monitor_capture),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
