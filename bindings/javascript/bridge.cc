@@ -390,21 +390,7 @@ class ClientRun : public BatchRun {
     c.args.resize(n);
     size_t weight = 0;
     for (uint32_t i = 0; i < n; i++) {
-      Napi::Value item = a.Get(i);
-      if (item.IsString()) {
-        c.args[i].Read(env, item, "command argument");
-      } else if (item.IsBuffer()) {
-        Napi::Buffer<char> b = item.As<Napi::Buffer<char>>();
-        c.args[i].Assign(env, b.Data(), b.Length());
-      } else if (item.IsTypedArray() && item.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
-        Napi::Uint8Array u = item.As<Napi::Uint8Array>();
-        c.args[i].Assign(env, reinterpret_cast<const char *>(u.Data()), u.ByteLength());
-      } else if (item.IsNumber() || item.IsBigInt()) {
-        c.args[i].Read(env, item.ToString(), "command argument");
-      } else {
-        throw Napi::TypeError::New(env, "command argument " + std::to_string(i) +
-                                            ": expected a string, Buffer, Uint8Array, number or bigint");
-      }
+      ReadCommandArg(env, a.Get(i), i, c.args[i]);
       weight += c.args[i].Weight();
     }
     return weight;

@@ -977,6 +977,23 @@ class PrepareRun : public Work {
   bool collect_;
 };
 
+/* A command argument (client.command and the raw wrappers of javascript.i): a string (its UTF-8),
+ * a Buffer or Uint8Array (its bytes), a number or bigint (its decimal text); a TypeError naming
+ * argument i otherwise. The one conversion of command arguments in the addon. */
+inline void ReadCommandArg(Napi::Env env, Napi::Value item, uint32_t i, InText &out) {
+  if (item.IsString()) {
+    out.Read(env, item, "command argument");
+  } else if (item.IsTypedArray() && item.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+    Napi::Uint8Array u = item.As<Napi::Uint8Array>(); /* a Buffer is one too */
+    out.Assign(env, reinterpret_cast<const char *>(u.Data()), u.ByteLength());
+  } else if (item.IsNumber() || item.IsBigInt()) {
+    out.Read(env, item.ToString(), "command argument");
+  } else {
+    throw Napi::TypeError::New(env, "command argument " + std::to_string(i) +
+                                        ": expected a string, Buffer, Uint8Array, number or bigint");
+  }
+}
+
 /* An optional string option: unset, or a value. */
 struct OptString {
   bool set = false;

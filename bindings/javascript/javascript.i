@@ -32,6 +32,7 @@ extern "C" {
 #include "binding.h"
 }
 #include "bridge.h"
+#include "bridge_internal.h"
 
 /* The code of the failure the current wrapper threw in its `out` typemap: its argout typemaps
  * skip their work (no N-API call with an exception pending), its freearg typemaps free what the
@@ -116,9 +117,10 @@ static bool xr_js_bytes_in(Napi::Value v, std::string &keep, const char **p, siz
   return false;
 }
 
-/* A command's arguments; the texts of strings and numbers live in `keep` until the call returns. */
+/* A command's arguments, each read by the addon's one conversion (bridge_internal.h); their bytes
+ * live in `keep` until the call returns. */
 struct xr_js_argv {
-  std::vector<std::string> keep;
+  std::vector<xrjs::InText> keep;
   std::vector<const char *> argv;
   std::vector<size_t> lens;
 };
@@ -132,17 +134,14 @@ static bool xr_js_argv_fill(Napi::Env env, xr_js_argv &a, Napi::Value v) {
   if (n < 1 || n > 1000000) {
     throw Napi::RangeError::New(env, "a command needs 1 to 1000000 arguments");
   }
-  a.keep.reserve(n); /* never reallocated: argv points into these strings */
+  a.keep.resize(n);
   a.argv.resize(n);
   a.lens.resize(n);
   for (uint32_t i = 0; i < n; i++) {
-    Napi::Value item = arr.Get(i);
-    if (item.IsNumber() || item.IsBigInt()) item = item.ToString();
-    a.keep.emplace_back();
-    if (!xr_js_bytes_in(item, a.keep.back(), &a.argv[i], &a.lens[i])) {
-      std::string msg = "command argument " + std::to_string(i) + ": expected a string, Buffer, Uint8Array, number or bigint";
-      throw Napi::TypeError::New(env, msg);
-    }
+    xrjs::ReadCommandArg(env, arr.Get(i), i, a.keep[i]);
+    if (!a.keep[i].Convert()) throw Napi::Error::New(env, "out of memory converting a string");
+    a.argv[i] = a.keep[i].data();
+    a.lens[i] = a.keep[i].size();
   }
   return true;
 }
