@@ -49,8 +49,9 @@ struct xrt_server {
 
 /* ---- small helpers ---------------------------------------------------------------------------- */
 
-static int fail(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(char *err, const char *fmt, ...) {
+#define fail xrt_fail
+
+int xrt_fail(char *err, const char *fmt, ...) {
   if (err) {
     va_list ap;
     va_start(ap, fmt);

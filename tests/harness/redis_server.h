@@ -89,6 +89,10 @@ int xrt_find_program(const char *name, char *path, size_t size);
 /* Removes a directory tree; 0 when it is gone. */
 int xrt_remove_tree(const char *path);
 
+/* Writes the message into err (XRT_ERR_SIZE bytes; err may be NULL) and returns -1: how the
+ * harness's functions fail. */
+int xrt_fail(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Sleeps for `ms` milliseconds. */
 void xrt_sleep_ms(int ms);
 

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "cluster.h"
 #include "redis_server.h"
 
 #define ERR_CHECK(call)                                  \
@@ -489,6 +490,35 @@ static void test_run(void **state) {
   assert_int_equal(strlen(out), sizeof out - 1);
 }
 
+/* A cluster of 3 masters with a replica each: every node ok, 16384 slots on 3 shards, and a key
+ * asked of a node that does not serve its slot is MOVED (a real cluster, not 6 lone servers). */
+static void test_cluster(void **state) {
+  (void)state;
+  char err[XRT_ERR_SIZE];
+  xrt_cluster *c = NULL;
+  if (xrt_cluster_start(&c, 3, 1, err) != 0) fail_msg("cluster: %s", err);
+  assert_int_equal(xrt_cluster_size(c), 6);
+  assert_null(xrt_cluster_node(c, 6));
+  char info[4096], port[16];
+  snprintf(port, sizeof port, "%d", xrt_server_port(xrt_cluster_node(c, 0)));
+  const char *argv[] = {"redis-cli", "-p", port, "CLUSTER", "INFO", NULL};
+  assert_int_equal(xrt_run(argv, info, sizeof info, NULL, err), 0);
+  assert_non_null(strstr(info, "cluster_state:ok"));
+  assert_non_null(strstr(info, "cluster_size:3"));
+  assert_non_null(strstr(info, "cluster_known_nodes:6"));
+  int moved = 0;
+  for (size_t i = 0; i < 3; i++) {
+    char out[256];
+    snprintf(port, sizeof port, "%d", xrt_server_port(xrt_cluster_node(c, i)));
+    const char *get[] = {"redis-cli", "-p", port, "GET", "chat-sdk:lock:t", NULL};
+    assert_int_equal(xrt_run(get, out, sizeof out, NULL, err), 0);
+    moved += strncmp(out, "MOVED ", 6) == 0 || strstr(out, "MOVED") != NULL;
+  }
+  assert_true(moved >= 1);
+  assert_non_null(strstr(xrt_cluster_seeds(c), "127.0.0.1:"));
+  xrt_cluster_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_run),
@@ -506,6 +536,7 @@ int main(void) {
       cmocka_unit_test(test_missing_redis_server),
       cmocka_unit_test(test_server_dies_with_parent),
       cmocka_unit_test(test_silent_listener),
+      cmocka_unit_test(test_cluster),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
