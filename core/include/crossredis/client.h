@@ -41,7 +41,15 @@ typedef struct xr_tls xr_tls;
 
 /* ---- options -------------------------------------------------------------------------------- */
 
-#define XR_CLIENT_OPTIONS_VERSION 1
+#define XR_CLIENT_OPTIONS_VERSION 2
+
+/* Where the client finds its server: one node, the master a set of sentinels names, or a Redis
+ * Cluster's nodes by slot. */
+typedef enum xr_topology_kind {
+  XR_TOPOLOGY_STANDALONE = 0,
+  XR_TOPOLOGY_SENTINEL = 1,
+  XR_TOPOLOGY_CLUSTER = 2
+} xr_topology_kind;
 
 typedef struct xr_client_options {
   unsigned version;       /* XR_CLIENT_OPTIONS_VERSION */
@@ -56,10 +64,21 @@ typedef struct xr_client_options {
   int pool_size;          /* connections at most; <= 0: 8 */
   xr_tls *tls;            /* NULL: no TLS */
   const char *client_name;/* CLIENT SETNAME on each connection when set */
+  /* version 2 */
+  xr_topology_kind topology; /* STANDALONE: host, port or unix_path say where */
+  const char *nodes;      /* SENTINEL: the sentinels; CLUSTER: seed nodes. "host:port,host:port"
+                             ([v6]:port; the port defaults to 26379 for sentinels, 6379 for nodes) */
+  const char *master_name;       /* SENTINEL: the name the sentinels monitor */
+  const char *sentinel_username; /* the sentinels' own ACL user (NULL: the default user) */
+  const char *sentinel_password; /* the sentinels' own password (NULL: no AUTH to them) */
+  xr_tls *sentinel_tls;   /* TLS toward the sentinels (NULL: plain TCP); `tls` is the data nodes' */
+  int replica_reads;      /* 1: read-only commands may go to a replica */
+  int max_redirects;      /* Cluster: MOVED/ASK hops per command; <= 0: 16 */
 } xr_client_options;
 
 #define XR_CLIENT_OPTIONS_INIT \
-  {XR_CLIENT_OPTIONS_VERSION, NULL, 6379, NULL, NULL, NULL, 0, 5000, 3000, 8, NULL, NULL}
+  {XR_CLIENT_OPTIONS_VERSION, NULL, 6379, NULL, NULL, NULL, 0, 5000, 3000, 8, NULL, NULL, \
+   XR_TOPOLOGY_STANDALONE, NULL, NULL, NULL, NULL, NULL, 0, 16}
 
 /* A parsed connection URL:
  *   redis://[[user]:password@]host[:port][/db][?option=value&...]
@@ -137,7 +156,11 @@ XR_API void xr_client_shutdown(xr_client *c);
 /* Closes every connection and frees the client. No other thread may be using it. NULL is ok. */
 XR_API void xr_client_close(xr_client *c);
 
-/* "host:port" or the socket path, for messages. Valid while the client is open. */
+/* Which topology the client was opened for. */
+XR_API xr_topology_kind xr_client_topology(const xr_client *c);
+
+/* "host:port" or the socket path (standalone), "cluster host:port (+N)" (the first seed and how
+ * many more), "master 'name' of sentinels host:port,..." - for messages. Valid while open. */
 XR_API const char *xr_client_address(const xr_client *c);
 
 /* Sends one command with binary-safe arguments and waits for its reply. `argvlen` may be NULL

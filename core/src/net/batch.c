@@ -20,9 +20,11 @@
 
 typedef struct op {
   size_t off, len;          /* the encoded command in b->wire */
+  const xr_script *script;  /* a script run: re-encoded per node on a Cluster */
   int status;
   redisReply *reply;
   const char *message;
+  char *own_message;        /* a message of this operation alone (routed batches) */
 } op;
 
 struct xr_batch {
@@ -48,6 +50,8 @@ static void reset_results(xr_batch *b) {
     b->ops[i].reply = NULL;
     b->ops[i].status = XR_OK;
     b->ops[i].message = NULL;
+    xr_free(b->ops[i].own_message);
+    b->ops[i].own_message = NULL;
   }
   xr_free(b->failure);
   b->failure = NULL;
@@ -159,6 +163,7 @@ int xr_batch_add_eval(xr_batch *b, const xr_script *s, int numkeys, int argc, co
   char nk[XR_DEC_MAX];
   xr_resp_bulk(&b->wire, nk, xr_dec_u64(nk, (uint64_t)numkeys));
   for (int i = 0; i < argc; i++) xr_resp_bulk(&b->wire, argv[i], argvlen ? argvlen[i] : strlen(argv[i]));
+  o->script = s;
   int idx = finish_op(b, o);
   if (idx >= 0 && !by_sha) b->scripts[b->nscripts++] = s;
   return idx;
@@ -192,7 +197,7 @@ static int read_replies(xr_client *c, xr_conn *conn, xr_batch *b, int *outcome) 
     errno = 0;
     if (redisGetReply(conn->rc, &r) != REDIS_OK || !r) {
       int lost;
-      int code = xr_conn_error(c, conn->rc, errno, &lost);
+      int code = xr_conn_error(c, conn, errno, &lost);
       *outcome = lost ? XR_CONN_LOST : XR_CONN_BROKEN;
       xr_batch_fail_from(b, k, code);
       return code;
@@ -214,14 +219,42 @@ const char *xr_batch_wire(const xr_batch *b, size_t *len) {
   return b->wire.data;
 }
 
+void xr_batch_fail_op(xr_batch *b, size_t i, int code) {
+  op *o = &b->ops[i];
+  if (o->reply) freeReplyObject(o->reply);
+  o->reply = NULL;
+  o->status = code;
+  xr_free(o->own_message);
+  const char *msg = xr_error_last()->message;
+  o->own_message = xr_strndup(msg, strlen(msg));
+  o->message = o->own_message ? o->own_message : xr_strerror(code);
+}
+
+const char *xr_batch_op_wire(const xr_batch *b, size_t i, size_t *len, const xr_script **script) {
+  *len = b->ops[i].len;
+  if (script) *script = b->ops[i].script;
+  return b->wire.data + b->ops[i].off;
+}
+
+const redisReply *xr_batch_op_reply(const xr_batch *b, size_t i) { return b->ops[i].reply; }
+
+void xr_batch_clear_op(xr_batch *b, size_t i) {
+  op *o = &b->ops[i];
+  if (o->reply) freeReplyObject(o->reply);
+  o->reply = NULL;
+  o->status = XR_OK;
+  o->message = NULL;
+}
+
 int xr_client_exec(xr_client *c, xr_batch *b) {
   if (!c || !b) return xr_fail(XR_EINVAL, "xr_client_exec: client and batch are required");
   int code = xr_batch_check_closed(b, "xr_client_exec");
   if (code) return code;
   xr_batch_begin(b);
   if (b->n == 0) return XR_OK;
+  if (c->topo.kind != XR_TOPOLOGY_STANDALONE) return xr_batch_exec_routed(c, b);
   xr_conn *conn;
-  code = xr_pool_get(c, &conn);
+  code = xr_pool_get(c, c->topo.master, &conn);
   if (code != XR_OK) {
     xr_batch_fail_from(b, 0, code);
     return code;

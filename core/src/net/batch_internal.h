@@ -20,4 +20,16 @@ void xr_batch_set_result(xr_batch *b, size_t i, redisReply *r);
 /* Operations k.. fail with `code` and the message of the thread's last error. */
 void xr_batch_fail_from(xr_batch *b, size_t k, int code);
 
+/* Operation i alone: *script set, not NULL, for a script run (its wire starts EVAL or EVALSHA). */
+const char *xr_batch_op_wire(const xr_batch *b, size_t i, size_t *len, const xr_script **script);
+/* Operation i's reply so far (NULL: none). */
+const redisReply *xr_batch_op_reply(const xr_batch *b, size_t i);
+/* Operation i fails with `code` and the thread's last error's message, its own. */
+void xr_batch_fail_op(xr_batch *b, size_t i, int code);
+/* Forgets operation i's reply (before it is sent again). */
+void xr_batch_clear_op(xr_batch *b, size_t i);
+
+/* Runs b on a Sentinel's master or split over a Cluster's nodes (topology/batch_split.c). */
+int xr_batch_exec_routed(xr_client *c, xr_batch *b);
+
 #endif

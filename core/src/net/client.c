@@ -2,6 +2,7 @@
  * blocking hiredis connections (net/pool.c), each opened by net/handshake.c and spoken to by
  * net/socket.c; here opening and closing the handle and running one command. Scripts:
  * net/script.c; batches: net/batch.c; loop connections: net/loop_conn.c. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,6 +11,8 @@
 #include "net/client_internal.h"
 #include "crossredis/client.h"
 #include "net/tls_hook.h"
+#include "codec/command_keys.h"
+#include "topology/route.h"
 
 const char *xr_client_address(const xr_client *c) { return c->address; }
 
@@ -23,12 +26,30 @@ static int dup_opt(char **dst, const char *src) {
   return *dst ? XR_OK : xr_fail_nomem();
 }
 
-int xr_client_open(xr_client **out, const xr_client_options *o) {
-  if (!out || !o) return xr_fail(XR_EINVAL, "xr_client_open: out and options are required");
+/* The options as the current version lays them out: a version 1 caller's struct ends before the
+ * topology fields, which keep their defaults. */
+static int upgrade(xr_client_options *o, const xr_client_options *in) {
+  const xr_client_options defaults = XR_CLIENT_OPTIONS_INIT;
+  *o = defaults;
+  if (in->version == 1) {
+    memcpy(o, in, offsetof(xr_client_options, topology));
+    o->version = XR_CLIENT_OPTIONS_VERSION;
+    return XR_OK;
+  }
+  if (in->version != XR_CLIENT_OPTIONS_VERSION)
+    return xr_fail(XR_EINVAL, "xr_client_open: options version %u, expected 1..%u (use XR_CLIENT_OPTIONS_INIT)",
+                   in->version, XR_CLIENT_OPTIONS_VERSION);
+  *o = *in;
+  return XR_OK;
+}
+
+int xr_client_open(xr_client **out, const xr_client_options *in) {
+  if (!out || !in) return xr_fail(XR_EINVAL, "xr_client_open: out and options are required");
   *out = NULL;
-  if (o->version != XR_CLIENT_OPTIONS_VERSION)
-    return xr_fail(XR_EINVAL, "xr_client_open: options version %u, expected %u (use XR_CLIENT_OPTIONS_INIT)",
-                   o->version, XR_CLIENT_OPTIONS_VERSION);
+  xr_client_options opts;
+  int code = upgrade(&opts, in);
+  if (code) return code;
+  const xr_client_options *o = &opts;
   if (o->port < 0 || o->port > 65535) return xr_fail(XR_EINVAL, "xr_client_open: port %d out of range", o->port);
   if (o->db < 0) return xr_fail(XR_EINVAL, "xr_client_open: db %d is negative", o->db);
   if (o->unix_path && o->tls) return xr_fail(XR_EINVAL, "xr_client_open: TLS over a unix socket is not supported");
@@ -36,38 +57,34 @@ int xr_client_open(xr_client **out, const xr_client_options *o) {
 
   xr_client *c = xr_calloc(1, sizeof *c);
   if (!c) return xr_fail_nomem();
-  xr_pool_init(&c->pool, o->pool_size > 0 ? o->pool_size : 8);
-  int code;
-  if ((code = dup_opt(&c->unix_path, o->unix_path)) || (code = dup_opt(&c->host, o->unix_path ? NULL : (o->host ? o->host : "127.0.0.1"))) ||
-      (code = dup_opt(&c->username, o->username)) || (code = dup_opt(&c->password, o->password)) ||
+  xr_client_sleep_init(c);
+  xr_topology_init(c);
+  c->pool_size = o->pool_size > 0 ? o->pool_size : 8;
+  snprintf(c->address, sizeof c->address, "%s", "(opening)");
+  if ((code = dup_opt(&c->username, o->username)) || (code = dup_opt(&c->password, o->password)) ||
       (code = dup_opt(&c->client_name, o->client_name))) {
     xr_client_close(c);
     return code;
   }
-  c->port = o->port ? o->port : 6379;
   c->db = o->db;
   c->connect_timeout_ms = o->connect_timeout_ms;
   c->command_timeout_ms = o->command_timeout_ms;
-  if (c->unix_path)
-    snprintf(c->address, sizeof c->address, "%s", c->unix_path);
-  else if (strchr(c->host, ':'))
-    snprintf(c->address, sizeof c->address, "[%s]:%d", c->host, c->port);
-  else
-    snprintf(c->address, sizeof c->address, "%s:%d", c->host, c->port);
+  c->replica_reads = o->replica_reads;
+  c->max_redirects = o->max_redirects > 0 ? o->max_redirects : 16;
   if (o->tls) {
     c->tls = o->tls;
     c->tls->vt->retain(c->tls);
   }
-  /* The first connection, checked with a PING, all within the connect timeout; it joins the pool. */
-  xr_conn *first = NULL;
-  if ((code = xr_conn_open(c, &first, 1)) != XR_OK) {
+  c->auth = (xr_conn_auth){c->username, c->password, c->client_name, c->db, c->tls};
+  if ((code = xr_topology_open(c, o)) != XR_OK) {
     xr_client_close(c);
     return code;
   }
-  xr_pool_adopt(&c->pool, first);
   *out = c;
   return XR_OK;
 }
+
+xr_topology_kind xr_client_topology(const xr_client *c) { return c ? c->topo.kind : XR_TOPOLOGY_STANDALONE; }
 
 int xr_client_open_url(xr_client **out, const char *url, const xr_client_options *base) {
   if (!out || !url) return xr_fail(XR_EINVAL, "xr_client_open_url: out and url are required");
@@ -90,9 +107,10 @@ int xr_client_open_url(xr_client **out, const char *url, const xr_client_options
 
 void xr_client_close(xr_client *c) {
   if (!c) return;
-  xr_pool_destroy(&c->pool);
+  xr_topology_close(c);
+  xr_client_sleep_destroy(c);
   if (c->tls) c->tls->vt->release(c->tls);
-  char *strs[] = {c->host, c->unix_path, c->username, c->password, c->client_name};
+  char *strs[] = {c->username, c->password, c->client_name};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) xr_free(strs[i]);
   xr_free(c);
 }
@@ -115,11 +133,13 @@ int xr_client_command(xr_client *c, xr_reply **out, int argc, const char *const 
                                       argc > 1 ? argv[1] : NULL, argc > 1 ? (argvlen ? argvlen[1] : strlen(argv[1])) : 0,
                                       NULL)))
     return code;
-  xr_conn *conn;
-  if ((code = xr_pool_get(c, &conn)) != XR_OK) return code;
-  int outcome = XR_CONN_OK;
-  redisReply *r = xr_conn_run(c, conn, argc, argv, argvlen, &code, &outcome);
-  xr_pool_put(c, conn, outcome);
+  xr_route_req q = {-1, 0, argc, (const char **)argv, (size_t *)argvlen, NULL, NULL, 0};
+  if (c->topo.kind == XR_TOPOLOGY_CLUSTER || c->replica_reads) {
+    /* the keys' slot, and CROSSSLOT before anything is sent */
+    if ((code = xr_command_slot(argc, argv, argvlen, &q.slot, &q.readonly))) return code;
+    if (c->topo.kind != XR_TOPOLOGY_CLUSTER) q.slot = -1;
+  }
+  redisReply *r = xr_route_run(c, &q, &code);
   return r ? xr_reply_deliver(r, out) : code;
 }
 

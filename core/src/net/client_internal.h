@@ -12,6 +12,7 @@
 
 #include "crossredis/client.h"
 #include "base/internal.h"
+#include "topology/topology.h"
 
 /* How deep a reply may nest: hiredis reads any depth, but frees a reply (and the bindings convert
  * one) by recursion, so a few megabytes of "*1\r\n" from a server would overflow the stack. Real
@@ -27,8 +28,9 @@ typedef struct xr_reply_guard {
   int too_deep;
 } xr_reply_guard;
 
-typedef struct xr_conn {
+struct xr_conn {
   redisContext *rc;
+  xr_node *node; /* the node it talks to (the caller holds a reference while it is in use) */
   xr_reply_guard guard;
   uint64_t gen;
   struct xr_conn *next;
@@ -39,27 +41,27 @@ typedef struct xr_conn {
   ssize_t (*hiredis_read)(redisContext *rc, char *buf, size_t cap);
   int nonblock; /* a loop connection (xr_loop_conn): its I/O never waits */
   xr_buf wbuf; /* the command being encoded, reused from call to call */
-} xr_conn;
-
-typedef struct xr_pool {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;       /* signalled when a connection is given back or a slot frees up */
-  pthread_cond_t sleep_cv; /* broadcast by xr_client_shutdown to wake sleepers */
-  atomic_int shut;
-  xr_conn *idle;
-  int size;     /* connections at most */
-  int total;    /* connections open: idle and in use */
-  uint64_t gen; /* bumped when a connection is lost */
-} xr_pool;
-
-struct xr_client {
-  char *host, *unix_path, *username, *password, *client_name;
-  int port, db, connect_timeout_ms, command_timeout_ms;
-  xr_tls *tls;
-  char address[300];
-  xr_pool pool;
 };
 
+/* How a connection introduces itself: the data nodes' credentials, TLS, db and name, or the
+ * sentinels' own (a Sentinel has its own password and TLS, and no db). */
+typedef struct xr_conn_auth {
+  const char *username, *password, *client_name;
+  int db;
+  xr_tls *tls;
+} xr_conn_auth;
+
+struct xr_client {
+  char *username, *password, *client_name;
+  int db, connect_timeout_ms, command_timeout_ms, pool_size, max_redirects, replica_reads;
+  xr_tls *tls;
+  xr_conn_auth auth;   /* the data nodes' (points into the fields above) */
+  char address[300];   /* what messages call the client: a node, or the cluster's or master's name */
+  atomic_int shut;
+  pthread_mutex_t sleep_mu;
+  pthread_cond_t sleep_cv; /* broadcast by xr_client_shutdown to wake sleepers */
+  xr_topo topo;
+};
 
 /* ---- net/reply.c ---------------------------------------------------------------------------- */
 
@@ -79,9 +81,10 @@ int xr_reply_deliver(redisReply *r, xr_reply **out);
 
 /* ---- net/handshake.c: opening one connection ------------------------------------------------- */
 
-/* A connection outside the pool: connected, TLS handshake done, authenticated, db selected, named,
- * and with `probe` a PING answered (xr_client_open's check), all within the connect timeout. */
-int xr_conn_open(xr_client *c, xr_conn **out, int probe);
+/* A connection to `node` outside its pool: connected, TLS handshake done, authenticated, db
+ * selected, named, READONLY sent to a replica, and with `probe` a PING answered (xr_client_open's
+ * check), all within the connect timeout. `auth` NULL: the data nodes' (c->auth). */
+int xr_conn_open(xr_client *c, xr_node *node, const xr_conn_auth *auth, xr_conn **out, int probe);
 void xr_conn_close(xr_conn *conn);
 
 /* ---- net/socket.c: a connection's I/O -------------------------------------------------------- */
@@ -102,32 +105,45 @@ typedef struct xr_sigpipe_guard {
 void xr_sigpipe_block(xr_sigpipe_guard *g);
 void xr_sigpipe_restore(const xr_sigpipe_guard *g, int failed);
 
+/* Makes conn's socket non-blocking for good (loop connections, the Sentinel watch). */
+int xr_conn_set_nonblocking(xr_conn *conn);
 /* 1 when rc's failure (with the errno saved right after it) was a timeout. */
 int xr_conn_timed_out(const redisContext *rc, int saved_errno);
 /* Records the failure of rc (timeout, lost, protocol) and returns its code; *lost is set when the
  * connection itself is gone. */
-int xr_conn_error(const xr_client *c, const redisContext *rc, int saved_errno, int *lost);
+int xr_conn_error(const xr_client *c, const xr_conn *conn, int saved_errno, int *lost);
 
 /* Runs one command on conn (blocking). On failure the error is recorded in *code and *outcome says
  * what to do with the connection. An error reply is a reply, not a failure here. */
 redisReply *xr_conn_run(xr_client *c, xr_conn *conn, int argc, const char *const *argv, const size_t *lens,
                         int *code, int *outcome);
 
+/* The same for one command already encoded as RESP (a batch's operation sent alone). */
+redisReply *xr_conn_run_wire(xr_client *c, xr_conn *conn, const char *wire, size_t len, int *code, int *outcome);
+
 /* ---- net/pool.c ------------------------------------------------------------------------------ */
 
+/* Each node has a pool (topology.h). */
 void xr_pool_init(xr_pool *p, int size);
-/* A connection opened outside xr_pool_get joins the pool as idle (before the client is shared). */
-void xr_pool_adopt(xr_pool *p, xr_conn *conn);
+/* A connection opened outside xr_pool_get joins its node's pool as idle. */
+void xr_pool_adopt(xr_conn *conn);
 /* Closes the idle connections (those in use must have been given back) and frees the pool. */
 void xr_pool_destroy(xr_pool *p);
-/* Takes a connection: an idle one, a new one while the pool has room, else waits up to the command
- * timeout. Give it back with xr_pool_put and what happened to it (XR_CONN_*). */
-int xr_pool_get(xr_client *c, xr_conn **out);
+/* Takes a connection to `node`: an idle one, a new one while the pool has room, else waits up to
+ * the command timeout. Give it back with xr_pool_put and what happened to it (XR_CONN_*); one
+ * given back to a node that left the map is closed. */
+int xr_pool_get(xr_client *c, xr_node *node, xr_conn **out);
 void xr_pool_put(xr_client *c, xr_conn *conn, int outcome);
+/* The idle connections are replaced when next taken (as after a lost connection). */
+void xr_pool_stale(xr_pool *p);
+/* Wakes the calls waiting for a connection of this pool (shutdown). */
+void xr_pool_wake(xr_pool *p);
 
 /* Sleeps up to ms, waking early when the client is shut down (xr_client_shutdown): XR_ECLOSED
  * then, else XR_OK. */
 int xr_client_sleep(xr_client *c, int64_t ms);
+void xr_client_sleep_init(xr_client *c);
+void xr_client_sleep_destroy(xr_client *c);
 /* XR_ECLOSED once xr_client_shutdown was called, naming `fn`; else XR_OK. */
 int xr_client_check_open(const xr_client *c, const char *fn);
 

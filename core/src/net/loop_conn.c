@@ -32,22 +32,15 @@ int xr_loop_conn_open(xr_loop_conn **out, xr_client *c) {
   xr_loop_conn *lc = xr_calloc(1, sizeof *lc);
   if (!lc) return xr_fail_nomem();
   int code = xr_client_check_open(c, "xr_loop_conn_open");
-  if (!code) code = xr_conn_open(c, &lc->conn, 0);
+  xr_node *node = NULL;
+  if (!code) code = xr_topology_route(c, -1, 0, &node);
+  if (!code) code = xr_conn_open(c, node, NULL, &lc->conn, 0);
+  if (!code && (code = xr_conn_set_nonblocking(lc->conn))) xr_conn_close(lc->conn);
   if (code) {
+    xr_node_release(node);
     xr_free(lc);
     return code;
   }
-  int flags = fcntl(lc->conn->rc->fd, F_GETFL);
-  if (flags < 0 || fcntl(lc->conn->rc->fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-    code = xr_fail(XR_EIO, "%s: cannot make the socket non-blocking: %s", xr_client_address(c), strerror(errno));
-    xr_conn_close(lc->conn);
-    xr_free(lc);
-    return code;
-  }
-  lc->conn->nonblock = 1;
-  /* hiredis's TLS read and write answer "try again" (0) to OpenSSL's WANT_READ/WANT_WRITE only
-   * when the context is not blocking; the plain ones look at conn->nonblock. */
-  lc->conn->rc->flags &= ~REDIS_BLOCK;
   lc->pollable.vt = &loop_conn_pollable;
   lc->c = c;
   *out = lc;
@@ -78,7 +71,7 @@ static void run_end(xr_loop_conn *lc, int ok) {
 
 static int run_failed(xr_loop_conn *lc, int saved_errno) {
   int lost;
-  int code = xr_conn_error(lc->c, lc->conn->rc, saved_errno, &lost);
+  int code = xr_conn_error(lc->c, lc->conn, saved_errno, &lost);
   xr_batch_fail_from(lc->running, lc->next, code);
   run_end(lc, 0);
   return code;
@@ -129,14 +122,14 @@ static int idle_read(xr_loop_conn *lc) {
   ssize_t n = rc->funcs->read(rc, &byte, 1);
   if (n == 0) return XR_OK;
   lc->broken = 1;
-  if (n > 0) return xr_fail(XR_EPROTOCOL, "%s sent data nobody asked for", xr_client_address(lc->c));
-  if (rc->err == REDIS_ERR_EOF) return xr_fail(XR_EIO, "connection lost: %s closed the connection", xr_client_address(lc->c));
-  return xr_fail(XR_EIO, "connection lost to %s: %s", xr_client_address(lc->c),
+  if (n > 0) return xr_fail(XR_EPROTOCOL, "%s sent data nobody asked for", lc->conn->node->address);
+  if (rc->err == REDIS_ERR_EOF) return xr_fail(XR_EIO, "connection lost: %s closed the connection", lc->conn->node->address);
+  return xr_fail(XR_EIO, "connection lost to %s: %s", lc->conn->node->address,
                  rc->errstr[0] ? rc->errstr : strerror(errno));
 }
 
 static int failed_earlier(const xr_loop_conn *lc) {
-  return xr_fail(XR_ECLOSED, "the connection to %s failed earlier", xr_client_address(lc->c));
+  return xr_fail(XR_ECLOSED, "the connection to %s failed earlier", lc->conn->node->address);
 }
 
 int xr_loop_conn_start(xr_loop_conn *lc, xr_batch *b, int *wait) {
@@ -147,7 +140,7 @@ int xr_loop_conn_start(xr_loop_conn *lc, xr_batch *b, int *wait) {
   if (code) return code;
   if (lc->broken)
     return xr_fail(XR_ECLOSED, "xr_loop_conn_start: the connection to %s failed earlier: open another",
-                   xr_client_address(lc->c));
+                   lc->conn->node->address);
   xr_batch_begin(b);
   lc->next = 0;
   if (xr_batch_count(b) == 0) return XR_OK;
@@ -182,9 +175,9 @@ void xr_loop_conn_cancel(xr_loop_conn *lc, int code) {
   if (!lc || !lc->running) return;
   if (code == XR_ETIMEOUT) {
     xr_fail(code, "timeout after %d ms waiting for a reply from %s", xr_client_command_timeout_ms(lc->c),
-            xr_client_address(lc->c));
+            lc->conn->node->address);
   } else {
-    xr_fail(code, "%s (%s)", xr_strerror(code), xr_client_address(lc->c));
+    xr_fail(code, "%s (%s)", xr_strerror(code), lc->conn->node->address);
   }
   xr_batch_fail_from(lc->running, lc->next, code);
   run_end(lc, 0); /* a late reply must not reach the next batch */
@@ -193,7 +186,9 @@ void xr_loop_conn_cancel(xr_loop_conn *lc, int code) {
 void xr_loop_conn_close(xr_loop_conn *lc) {
   if (!lc) return;
   xr_loop_conn_cancel(lc, XR_ECLOSED);
+  xr_node *node = lc->conn->node;
   xr_conn_close(lc->conn);
+  xr_node_release(node);
   xr_free(lc);
 }
 

@@ -1,5 +1,5 @@
-/* The pool: a call takes an idle connection (or opens one while the pool has room, or waits), runs
- * on it and gives it back. A connection whose I/O failed is closed, and the failure bumps the
+/* A node's pool: a call takes an idle connection (or opens one while the pool has room, or waits),
+ * runs on it and gives it back. A connection whose I/O failed is closed, and the failure bumps the
  * pool's generation so the idle connections opened before it are replaced when next taken: after a
  * server restart they are all dead, and only the call that found out pays for it. Shutting the
  * client down wakes every call waiting in the pool or sleeping (xr_client_sleep). */
@@ -16,14 +16,16 @@ void xr_pool_init(xr_pool *p, int size) {
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&p->cv, &ca);
-  pthread_cond_init(&p->sleep_cv, &ca);
   pthread_condattr_destroy(&ca);
 }
 
-void xr_pool_adopt(xr_pool *p, xr_conn *conn) {
+void xr_pool_adopt(xr_conn *conn) {
+  xr_pool *p = &conn->node->pool;
+  pthread_mutex_lock(&p->mu);
   conn->next = p->idle;
   p->idle = conn;
   p->total++;
+  pthread_mutex_unlock(&p->mu);
 }
 
 void xr_pool_destroy(xr_pool *p) {
@@ -34,7 +36,18 @@ void xr_pool_destroy(xr_pool *p) {
   }
   pthread_mutex_destroy(&p->mu);
   pthread_cond_destroy(&p->cv);
-  pthread_cond_destroy(&p->sleep_cv);
+}
+
+void xr_pool_stale(xr_pool *p) {
+  pthread_mutex_lock(&p->mu);
+  p->gen++;
+  pthread_mutex_unlock(&p->mu);
+}
+
+void xr_pool_wake(xr_pool *p) {
+  pthread_mutex_lock(&p->mu);
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
 }
 
 /* The CLOCK_MONOTONIC time ms from now, for the pool's condition variables. */
@@ -47,18 +60,18 @@ static struct timespec time_in(int64_t ms) {
   return t;
 }
 
-static int wait_deadline(xr_client *c, const struct timespec *deadline) {
-  if (c->command_timeout_ms <= 0) return pthread_cond_wait(&c->pool.cv, &c->pool.mu);
-  return pthread_cond_timedwait(&c->pool.cv, &c->pool.mu, deadline);
+static int wait_deadline(xr_client *c, xr_pool *p, const struct timespec *deadline) {
+  if (c->command_timeout_ms <= 0) return pthread_cond_wait(&p->cv, &p->mu);
+  return pthread_cond_timedwait(&p->cv, &p->mu, deadline);
 }
 
-int xr_pool_get(xr_client *c, xr_conn **out) {
-  xr_pool *p = &c->pool;
+int xr_pool_get(xr_client *c, xr_node *node, xr_conn **out) {
+  xr_pool *p = &node->pool;
   struct timespec deadline = {0, 0};
   if (c->command_timeout_ms > 0) deadline = time_in(c->command_timeout_ms);
   pthread_mutex_lock(&p->mu);
   for (;;) {
-    if (atomic_load(&p->shut)) {
+    if (atomic_load(&c->shut)) {
       pthread_mutex_unlock(&p->mu);
       return xr_client_check_open(c, "the call");
     }
@@ -80,7 +93,7 @@ int xr_pool_get(xr_client *c, xr_conn **out) {
       p->total++;
       uint64_t gen = p->gen;
       pthread_mutex_unlock(&p->mu);
-      int code = xr_conn_open(c, &conn, 0);
+      int code = xr_conn_open(c, node, NULL, &conn, 0);
       if (code != XR_OK) {
         pthread_mutex_lock(&p->mu);
         p->total--;
@@ -92,18 +105,19 @@ int xr_pool_get(xr_client *c, xr_conn **out) {
       *out = conn;
       return XR_OK;
     }
-    if (wait_deadline(c, &deadline) == ETIMEDOUT) {
+    if (wait_deadline(c, p, &deadline) == ETIMEDOUT) {
       pthread_mutex_unlock(&p->mu);
       return xr_fail(XR_ETIMEOUT, "timeout after %d ms waiting for a free connection (pool of %d) to %s",
-                     c->command_timeout_ms, p->size, c->address);
+                     c->command_timeout_ms, p->size, node->address);
     }
   }
 }
 
 void xr_pool_put(xr_client *c, xr_conn *conn, int outcome) {
-  xr_pool *p = &c->pool;
+  XR_UNUSED(c);
+  xr_pool *p = &conn->node->pool;
   pthread_mutex_lock(&p->mu);
-  if (outcome == XR_CONN_OK) {
+  if (outcome == XR_CONN_OK && !atomic_load(&conn->node->retired)) {
     conn->next = p->idle;
     p->idle = conn;
     conn = NULL;
@@ -117,24 +131,38 @@ void xr_pool_put(xr_client *c, xr_conn *conn, int outcome) {
 }
 
 int xr_client_check_open(const xr_client *c, const char *fn) {
-  if (!atomic_load(&c->pool.shut)) return XR_OK;
+  if (!atomic_load(&c->shut)) return XR_OK;
   return xr_fail(XR_ECLOSED, "%s: the client of %s is shut down", fn, c->address);
 }
 
 void xr_client_shutdown(xr_client *c) {
   if (!c) return;
-  pthread_mutex_lock(&c->pool.mu);
-  atomic_store(&c->pool.shut, 1);
-  pthread_cond_broadcast(&c->pool.cv);
-  pthread_cond_broadcast(&c->pool.sleep_cv);
-  pthread_mutex_unlock(&c->pool.mu);
+  pthread_mutex_lock(&c->sleep_mu);
+  atomic_store(&c->shut, 1);
+  pthread_cond_broadcast(&c->sleep_cv);
+  pthread_mutex_unlock(&c->sleep_mu);
+  xr_topology_wake_all(c);
 }
 
 int xr_client_sleep(xr_client *c, int64_t ms) {
   struct timespec until = time_in(ms < 0 ? 0 : ms);
-  pthread_mutex_lock(&c->pool.mu);
+  pthread_mutex_lock(&c->sleep_mu);
   int rc = 0;
-  while (!atomic_load(&c->pool.shut) && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&c->pool.sleep_cv, &c->pool.mu, &until);
-  pthread_mutex_unlock(&c->pool.mu);
+  while (!atomic_load(&c->shut) && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&c->sleep_cv, &c->sleep_mu, &until);
+  pthread_mutex_unlock(&c->sleep_mu);
   return xr_client_check_open(c, "the wait");
+}
+
+void xr_client_sleep_init(xr_client *c) {
+  pthread_mutex_init(&c->sleep_mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&c->sleep_cv, &ca);
+  pthread_condattr_destroy(&ca);
+}
+
+void xr_client_sleep_destroy(xr_client *c) {
+  pthread_mutex_destroy(&c->sleep_mu);
+  pthread_cond_destroy(&c->sleep_cv);
 }

@@ -53,6 +53,11 @@ int xr_reply_error_code(const char *text, size_t len) {
 #define STARTS(p) (len >= sizeof(p) - 1 && memcmp(text, p, sizeof(p) - 1) == 0)
   if (STARTS("WRONGPASS") || STARTS("NOAUTH")) return XR_EAUTH;
   if (STARTS("WRONGTYPE")) return XR_EWRONGTYPE;
+  if (STARTS("CROSSSLOT")) return XR_ECROSSSLOT;
+  if (STARTS("CLUSTERDOWN") || STARTS("TRYAGAIN")) return XR_ECLUSTERDOWN;
+  if (STARTS("READONLY")) return XR_EREADONLY;
+  if (STARTS("NOREPLICAS")) return XR_ENOREPLICAS;
+  if (STARTS("LOADING")) return XR_ELOADING;
   return XR_ESERVER;
 #undef STARTS
 }

@@ -10,6 +10,8 @@
 #include "base/internal.h"
 #include "net/client_internal.h"
 #include "net/script_internal.h"
+#include "codec/command_keys.h"
+#include "topology/route.h"
 #include "base/sha1.h"
 
 int xr_script_new(xr_script **out, const char *body, size_t len) {
@@ -67,26 +69,10 @@ int xr_client_eval(xr_client *c, xr_reply **out, const xr_script *s, int numkeys
     v[i + 3] = argv[i];
     l[i + 3] = argvlen ? argvlen[i] : strlen(argv[i]);
   }
-  xr_conn *conn;
-  int code = xr_pool_get(c, &conn);
-  redisReply *r = NULL;
-  int outcome = XR_CONN_OK;
-  if (code == XR_OK) {
-    int by_sha = atomic_load_explicit(&s->loaded, memory_order_relaxed);
-    for (int attempt = 0; attempt < 2 && code == XR_OK; attempt++) {
-      v[0] = by_sha ? "EVALSHA" : "EVAL";
-      l[0] = by_sha ? 7 : 4;
-      v[1] = by_sha ? s->sha1 : s->body;
-      l[1] = by_sha ? 40 : s->len;
-      r = xr_conn_run(c, conn, argc + 3, v, l, &code, &outcome);
-      if (!r || !by_sha || !xr_is_noscript(r)) break;
-      freeReplyObject(r); /* the server does not know it (restart, SCRIPT FLUSH): send the body */
-      r = NULL;
-      by_sha = 0;
-    }
-    if (r && !by_sha && r->type != REDIS_REPLY_ERROR) atomic_store_explicit((atomic_int *)&s->loaded, 1, memory_order_relaxed);
-    xr_pool_put(c, conn, outcome);
-  }
+  int code = XR_OK;
+  xr_route_req q = {-1, 0, argc + 3, v, l, s, NULL, 0};
+  if (c->topo.kind == XR_TOPOLOGY_CLUSTER) code = xr_keys_slot("a script", numkeys, v + 3, l + 3, &q.slot);
+  redisReply *r = code ? NULL : xr_route_run(c, &q, &code);
   if (v != small_v) {
     xr_free(v);
     xr_free(l);

@@ -2,6 +2,7 @@
  * server that went away must be an error, not the end of the process) and a non-blocking mode for
  * loop connections, one command's round trip, and what a failed read or write means. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,24 +23,26 @@ int xr_conn_timed_out(const redisContext *rc, int saved_errno) {
          strstr(rc->errstr, "timed out") != NULL || strstr(rc->errstr, "temporarily unavailable") != NULL;
 }
 
-int xr_conn_error(const xr_client *c, const redisContext *rc, int saved_errno, int *lost) {
+int xr_conn_error(const xr_client *c, const xr_conn *conn, int saved_errno, int *lost) {
+  const redisContext *rc = conn->rc;
+  const char *address = conn->node->address;
   *lost = 0;
   if (xr_conn_timed_out(rc, saved_errno))
-    return xr_fail(XR_ETIMEOUT, "timeout after %d ms waiting for the reply from %s", c->command_timeout_ms, c->address);
+    return xr_fail(XR_ETIMEOUT, "timeout after %d ms waiting for the reply from %s", c->command_timeout_ms, address);
   switch (rc->err) {
     case REDIS_ERR_OOM:
       if (xr_reply_guard_tripped(rc->reader))
-        return xr_fail(XR_EPROTOCOL, "protocol error from %s: a reply nested deeper than %d levels", c->address,
+        return xr_fail(XR_EPROTOCOL, "protocol error from %s: a reply nested deeper than %d levels", address,
                        XR_REPLY_MAX_DEPTH);
       return xr_fail_nomem();
     case REDIS_ERR_PROTOCOL:
-      return xr_fail(XR_EPROTOCOL, "protocol error from %s: %s", c->address, rc->errstr);
+      return xr_fail(XR_EPROTOCOL, "protocol error from %s: %s", address, rc->errstr);
     case REDIS_ERR_EOF:
       *lost = 1;
-      return xr_fail(XR_EIO, "connection to %s lost: the server closed it", c->address);
+      return xr_fail(XR_EIO, "connection to %s lost: the server closed it", address);
     default:
       *lost = 1;
-      return xr_fail(XR_EIO, "connection to %s lost: %s", c->address, rc->errstr[0] ? rc->errstr : "I/O error");
+      return xr_fail(XR_EIO, "connection to %s lost: %s", address, rc->errstr[0] ? rc->errstr : "I/O error");
   }
 }
 
@@ -112,6 +115,18 @@ void xr_conn_install_io(xr_conn *conn, int tls) {
   rc->privdata = conn;
 }
 
+int xr_conn_set_nonblocking(xr_conn *conn) {
+  int fd = conn->rc->fd;
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+    return xr_fail(XR_EIO, "%s: cannot make the socket non-blocking: %s", conn->node->address, strerror(errno));
+  conn->nonblock = 1;
+  /* hiredis's TLS read and write answer "try again" (0) to OpenSSL's WANT_READ/WANT_WRITE only
+   * when the context is not blocking; the plain ones look at conn->nonblock. */
+  conn->rc->flags &= ~REDIS_BLOCK;
+  return XR_OK;
+}
+
 redisReply *xr_conn_run(xr_client *c, xr_conn *conn, int argc, const char *const *argv, const size_t *lens,
                         int *code, int *outcome) {
   /* Encoded here (hiredis's own formatting runs sprintf per argument and allocates per command)
@@ -130,7 +145,22 @@ redisReply *xr_conn_run(xr_client *c, xr_conn *conn, int argc, const char *const
   errno = 0;
   if (redisGetReply(conn->rc, &r) == REDIS_OK && r) return r;
   int lost;
-  *code = xr_conn_error(c, conn->rc, errno, &lost);
+  *code = xr_conn_error(c, conn, errno, &lost);
+  *outcome = lost ? XR_CONN_LOST : XR_CONN_BROKEN;
+  return NULL;
+}
+
+redisReply *xr_conn_run_wire(xr_client *c, xr_conn *conn, const char *wire, size_t len, int *code, int *outcome) {
+  if (redisAppendFormattedCommand(conn->rc, wire, len) != REDIS_OK) {
+    *code = xr_fail_nomem();
+    *outcome = XR_CONN_BROKEN;
+    return NULL;
+  }
+  void *r = NULL;
+  errno = 0;
+  if (redisGetReply(conn->rc, &r) == REDIS_OK && r) return r;
+  int lost;
+  *code = xr_conn_error(c, conn, errno, &lost);
   *outcome = lost ? XR_CONN_LOST : XR_CONN_BROKEN;
   return NULL;
 }

@@ -1,0 +1,30 @@
+/* Running one command or script run through the topology (route.c): the node that serves its
+ * slot, redirections followed, retries only where the server said the command did not run. */
+#ifndef CROSSREDIS_ROUTE_H
+#define CROSSREDIS_ROUTE_H
+
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+#include "crossredis/client.h"
+
+typedef struct xr_route_req {
+  int slot;                /* the slot of its keys; -1: keyless, any master */
+  int readonly;            /* reads only: a replica may answer (with replica_reads) */
+  /* A command: argc arguments. A script run (script set): argv[0..2] are free for the verb, the
+   * body or SHA1 and the key count, which route.c fills (EVALSHA, EVAL on NOSCRIPT). */
+  int argc;
+  const char **argv;
+  size_t *lens;
+  const xr_script *script;
+  /* Or one command already encoded as RESP (wire set): a batch's operation sent on its own. */
+  const char *wire;
+  size_t wire_len;
+} xr_route_req;
+
+/* The reply (an error reply too: the caller decides what it means), or NULL with *code set and
+ * the failure recorded. */
+redisReply *xr_route_run(xr_client *c, const xr_route_req *q, int *code);
+
+#endif
