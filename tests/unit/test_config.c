@@ -40,8 +40,8 @@ static void test_the_table(void **state) {
     if (row->kind == XR_OPTION_INTEGER) assert_true(row->min <= row->max);
     else assert_true(row->min == 0 && row->max == 0);
   }
-  assert_int_equal(n, 16);
-  assert_int_equal(secrets, 2); /* password, key_pem */
+  assert_int_equal(n, 24);
+  assert_int_equal(secrets, 3); /* password, key_pem, sentinel_password */
   assert_string_equal(xr_client_option_info_at(0)->name, "url");
   const xr_client_option_info *pool = xr_client_option_info_at(3);
   assert_string_equal(pool->name, "pool_size");
@@ -52,7 +52,8 @@ static void test_the_table(void **state) {
   assert_string_equal(key->name, "key_pem");
   assert_string_equal(key->node_name, "tls.keyPem");
   assert_int_equal(key->kind, XR_OPTION_SECRET);
-  assert_null(xr_client_option_info_at(16));
+  assert_string_equal(xr_client_option_info_at(16)->name, "sentinels");
+  assert_null(xr_client_option_info_at(24));
 }
 
 static void test_names_and_kinds(void **state) {
@@ -208,6 +209,57 @@ static void test_when_tls_is_asked_for(void **state) {
   xr_client_config_free(c);
 }
 
+/* sentinels / cluster_nodes choose the topology; sentinel options belong to a Sentinel; TLS goes
+ * to the data nodes and the sentinels as the options and URL say. */
+static void test_topologies(void **state) {
+  (void)state;
+  xr_client_options o;
+  xr_tls_options t;
+  xr_client_config *c = make();
+  assert_int_equal(xr_client_config_set_text(c, "cluster_nodes", "a:7000,b:7001", 13), 0);
+  assert_int_equal(xr_client_config_set_integer(c, "max_redirects", 3), 0);
+  assert_int_equal(xr_client_config_resolve(c, &o, NULL), 0);
+  assert_int_equal(o.topology, XR_TOPOLOGY_CLUSTER);
+  assert_string_equal(o.nodes, "a:7000,b:7001");
+  assert_int_equal(o.max_redirects, 3);
+  assert_int_equal(xr_client_config_set_text(c, "sentinels", "s:1", 3), 0);
+  assert_int_equal(xr_client_config_resolve(c, &o, NULL), XR_EINVAL);
+  assert_non_null(strstr(xr_error_last()->message, "sentinels and cluster_nodes are both set"));
+  xr_client_config_free(c);
+
+  c = make();
+  assert_int_equal(xr_client_config_set_text(c, "master_name", "m", 1), 0);
+  assert_int_equal(xr_client_config_resolve(c, &o, NULL), XR_EINVAL);
+  assert_non_null(strstr(xr_error_last()->message, "master_name is for a Sentinel"));
+  assert_int_equal(xr_client_config_set_text(c, "sentinels", "s1,s2:26380", 11), 0);
+  assert_int_equal(xr_client_config_set_text(c, "sentinel_password", "spw", 3), 0);
+  assert_int_equal(xr_client_config_set_boolean(c, "replica_reads", true), 0);
+  assert_int_equal(xr_client_config_resolve(c, &o, &t), 0);
+  assert_int_equal(o.topology, XR_TOPOLOGY_SENTINEL);
+  assert_string_equal(o.master_name, "m");
+  assert_string_equal(o.sentinel_password, "spw");
+  assert_int_equal(o.replica_reads, 1);
+  /* a TLS option: both; sentinel_tls false: the data nodes alone */
+  assert_int_equal(xr_client_config_set_text(c, "ca_file", "/ca.pem", 7), 0);
+  assert_int_equal(xr_client_config_resolve(c, &o, &t), XR_CONFIG_TLS_NODES | XR_CONFIG_TLS_SENTINELS);
+  assert_int_equal(xr_client_config_set_boolean(c, "sentinel_tls", false), 0);
+  assert_int_equal(xr_client_config_resolve(c, &o, &t), XR_CONFIG_TLS_NODES);
+  xr_client_config_free(c);
+
+  /* a plain redis+sentinel:// url with sentinel_tls=true: the TLS options are the sentinels' */
+  c = make();
+  const char *url = "redis+sentinel://s1/m?sentinel_tls=true&ca_file=/ca.pem";
+  assert_int_equal(xr_client_config_set_text(c, "url", url, strlen(url)), 0);
+  assert_int_equal(xr_client_config_resolve(c, &o, &t), XR_CONFIG_TLS_SENTINELS);
+  assert_string_equal(t.ca_file, "/ca.pem");
+  xr_client_config_free(c);
+  c = make();
+  assert_int_equal(xr_client_config_set_boolean(c, "sentinel_tls", true), 0);
+  assert_int_equal(xr_client_config_resolve(c, &o, NULL), XR_EINVAL);
+  assert_non_null(strstr(xr_error_last()->message, "sentinel_tls is for a Sentinel"));
+  xr_client_config_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_the_table),
@@ -217,6 +269,7 @@ int main(void) {
       cmocka_unit_test(test_url_parsed_when_set),
       cmocka_unit_test(test_defaults_url_then_options),
       cmocka_unit_test(test_when_tls_is_asked_for),
+      cmocka_unit_test(test_topologies),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -233,6 +233,78 @@ static void test_options_checked(void **state) {
   assert_non_null(strstr(xr_error_last()->message, "password"));
 }
 
+/* redis+sentinel:// and redis+cluster://: the host list with default ports, the master's name and
+ * db from the path, the sentinels' own credentials from the query, and errors naming the part. */
+static void test_topology_urls(void **state) {
+  (void)state;
+  xr_url *u = parse_ok("redis+sentinel://:pw@s1,s2:26380,[::1]/my%20master/2?sentinel_username=sen&sentinel_password=s%26cret"
+                       "&sentinel_tls=false&replica_reads=true");
+  assert_int_equal(u->topology, XR_TOPOLOGY_SENTINEL);
+  assert_string_equal(u->nodes, "s1:26379,s2:26380,[::1]:26379");
+  assert_string_equal(u->master_name, "my master");
+  assert_int_equal(u->db, 2);
+  assert_string_equal(u->password, "pw");
+  assert_string_equal(u->sentinel_username, "sen");
+  assert_string_equal(u->sentinel_password, "s&cret");
+  assert_int_equal(u->sentinel_tls, 0);
+  assert_int_equal(u->replica_reads, 1);
+  xr_client_options o = XR_CLIENT_OPTIONS_INIT;
+  xr_url_apply(u, &o);
+  assert_int_equal(o.topology, XR_TOPOLOGY_SENTINEL);
+  assert_string_equal(o.nodes, "s1:26379,s2:26380,[::1]:26379");
+  assert_string_equal(o.master_name, "my master");
+  assert_string_equal(o.sentinel_password, "s&cret");
+  assert_int_equal(o.replica_reads, 1);
+  assert_int_equal(xr_url_sentinel_tls(u), 0);
+  xr_url_free(u);
+
+  u = parse_ok("rediss+sentinel://h:1/m");
+  assert_int_equal(u->tls, 1);
+  assert_int_equal(xr_url_sentinel_tls(u), 1); /* as the data nodes */
+  assert_int_equal(u->db, -1);
+  xr_url_free(u);
+
+  u = parse_ok("redis+cluster://n1:7000,n2,n3:7002?max_redirects=5");
+  assert_int_equal(u->topology, XR_TOPOLOGY_CLUSTER);
+  assert_string_equal(u->nodes, "n1:7000,n2:6379,n3:7002");
+  assert_int_equal(u->max_redirects, 5);
+  assert_string_equal(u->host, "n1");
+  xr_url_free(u);
+  u = parse_ok("rediss+cluster://n1:7000/0");
+  assert_int_equal(u->tls, 1);
+  assert_int_equal(u->db, 0);
+  xr_url_free(u);
+
+  struct {
+    const char *url, *part;
+  } bad[] = {
+      {"redis+sentinel://h1,h2", "needs the master's name as its path"},
+      {"redis+sentinel://h1,,h2/m", "an empty host in the host list"},
+      {"redis+cluster://h1:99999", "bad port"},
+      {"redis+cluster://h1?sentinel_tls=true", "sentinel_* options need the redis+sentinel:// scheme"},
+      {"redis://h?replica_reads=maybe", "replica_reads takes true or false"},
+      {"redis+cluster://h?max_redirects=0", "max_redirects"},
+      {"redis+sentinal://h/m", "unsupported scheme 'redis+sentinal'"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    xr_url *x = NULL;
+    int rc = xr_url_parse(&x, bad[i].url);
+    if (rc != XR_EINVAL) fail_msg("%s: %d", bad[i].url, rc);
+    if (!strstr(xr_error_last()->message, bad[i].part))
+      fail_msg("%s: message \"%s\" lacks \"%s\"", bad[i].url, xr_error_last()->message, bad[i].part);
+    assert_null(x);
+  }
+  /* a sentinel password with an unescaped '&' never shows in a message */
+  xr_url *x = NULL;
+  assert_int_equal(xr_url_parse(&x, "redis+sentinel://h/m?sentinel_password=ab&cdefgh"), XR_EINVAL);
+  assert_null(strstr(xr_error_last()->message, "cdefgh"));
+  char out[256];
+  xr_url_redact(out, sizeof out, "redis+sentinel://u:pw@h/m?sentinel_password=topsecret&replica_reads=true");
+  assert_string_equal(out, "redis+sentinel://u:***@h/m?sentinel_password=***&replica_reads=true");
+  xr_url_redact(out, sizeof out, "redis+sentinel://h/m?sentinel_password=topsecret");
+  assert_string_equal(out, "redis+sentinel://h/m?sentinel_password=***");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_redis_full),
@@ -244,6 +316,7 @@ int main(void) {
       cmocka_unit_test(test_redact_hides_what_the_parser_reads),
       cmocka_unit_test(test_open_url_rediss_needs_tls),
       cmocka_unit_test(test_options_checked),
+      cmocka_unit_test(test_topology_urls),
   };
   return cmocka_run_group_tests_name("url", tests, NULL, NULL);
 }

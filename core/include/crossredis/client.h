@@ -84,9 +84,17 @@ typedef struct xr_client_options {
  *   redis://[[user]:password@]host[:port][/db][?option=value&...]
  *   rediss://... (TLS)
  *   unix:///path/to/socket[?db=N&...]   (user and password as in redis://, before the path)
+ *   redis+sentinel://[[user]:password@]host[:port],host[:port].../master_name[/db][?...]
+ *       the sentinels to ask (port 26379 by default) and the name they monitor; user and password
+ *       are the data nodes' (sentinel_username / sentinel_password in the query are the
+ *       sentinels' own)
+ *   redis+cluster://[[user]:password@]host[:port],host[:port]...[?...]   seed nodes (port 6379)
+ *   rediss+sentinel://, rediss+cluster:// (TLS; for a Sentinel also toward the sentinels unless
+ *       sentinel_tls=false)
  * Options: connect_timeout_ms, timeout_ms (command), pool_size, client_name, db; and for
- * rediss: ca_file, cert_file, key_file, server_name, insecure (true/false: no peer verification).
- * User, password and path are percent-decoded. An IPv6 host goes in brackets. */
+ * rediss: ca_file, cert_file, key_file, server_name, insecure (true/false: no peer verification);
+ * and for the topologies: sentinel_username, sentinel_password, sentinel_tls, replica_reads,
+ * max_redirects. User, password and path are percent-decoded. An IPv6 host goes in brackets. */
 typedef struct xr_url {
   char *host;
   int port;
@@ -104,13 +112,22 @@ typedef struct xr_url {
   int command_timeout_ms; /* -1 when the URL does not say */
   int pool_size;          /* 0 when the URL does not say */
   char *client_name;
+  xr_topology_kind topology;
+  char *nodes;            /* the sentinels or seed nodes, "host:port,host:port" (ports filled in) */
+  char *master_name;
+  char *sentinel_username;
+  char *sentinel_password;
+  int sentinel_tls;       /* -1 when the URL does not say (then: as the data nodes) */
+  int replica_reads;      /* -1 when the URL does not say */
+  int max_redirects;      /* 0 when the URL does not say */
 } xr_url;
 
 /* Parses `url`. Errors: XR_EINVAL naming the part that is wrong (scheme, port, db, option). */
 XR_API int xr_url_parse(xr_url **out, const char *url);
 XR_API void xr_url_free(xr_url *u);
 
-/* `url` with its password replaced by three stars, for logs and messages: the authority
+/* `url` with its passwords replaced by three stars (the userinfo's, and a sentinel_password in the
+ * query), for logs and messages: the authority
  * user:pw@host:6379 becomes user:***@host:6379, a lone password pw@host becomes :***@host, and a
  * URL without credentials is copied as it is. Writes at most cap bytes, NUL-terminated, into out
  * (which may be NULL when cap is 0) and returns the length the whole text needs, like snprintf.
@@ -120,6 +137,10 @@ XR_API void xr_url_free(xr_url *u);
  * when a ':' ends it before the first '@' (a unix:// socket path may hold a ':'). Messages of
  * xr_url_parse never echo a piece of a URL that holds credentials. */
 XR_API size_t xr_url_redact(char *out, size_t cap, const char *url);
+
+/* Whether the sentinels of a redis+sentinel:// URL are spoken to over TLS: its sentinel_tls, else
+ * as the data nodes (rediss+sentinel://). */
+XR_API int xr_url_sentinel_tls(const xr_url *u);
 
 /* Copies what `u` says into `opts` (strings point into `u`, which must outlive their use);
  * fields the URL does not mention keep their value. `opts->tls` is not touched. */

@@ -11,7 +11,8 @@
  *   xr_client_config_free(cfg);
  *
  * What wins: the defaults (XR_CLIENT_OPTIONS_INIT), then what the URL says, then every other
- * option set. TLS is asked for by a rediss:// URL or by setting any TLS option (ca_file, ca_pem,
+ * option set. `sentinels` (with `master_name`) asks for a Sentinel, `cluster_nodes` for a Cluster,
+ * as redis+sentinel:// and redis+cluster:// URLs do. TLS is asked for by a rediss:// URL or by setting any TLS option (ca_file, ca_pem,
  * cert_file, key_file, cert_pem, key_pem, server_name, insecure; insecure false too), and the
  * server is verified unless insecure is true: against the CA given, else the system's. A TLS
  * option set wins over the URL's; ca_pem wins over a ca_file from either.
@@ -79,8 +80,13 @@ XR_API int xr_client_config_set_boolean(xr_client_config *c, const char *name, b
 XR_API int xr_client_open_config(xr_client **out, const xr_client_config *c);
 
 /* What the configuration resolves to, for crossredis_tls: `opts` (its strings borrowed from c,
- * opts->tls NULL) and, when TLS is asked for, the TLS settings in `tls` (an xr_tls_options of
- * tls.h, its strings borrowed from c). Returns 1 when TLS is asked for, 0 when not. */
+ * opts->tls and opts->sentinel_tls NULL) and, when TLS is asked for, the TLS settings in `tls` (an
+ * xr_tls_options of tls.h, its strings borrowed from c). Returns which connections take TLS:
+ * XR_CONFIG_TLS_NODES (the data nodes) | XR_CONFIG_TLS_SENTINELS (a Sentinel's sentinels), 0 for
+ * none, or a negative code (XR_EINVAL: sentinels and cluster_nodes both set, master_name without
+ * sentinels). */
+#define XR_CONFIG_TLS_NODES 1
+#define XR_CONFIG_TLS_SENTINELS 2
 struct xr_tls_options;
 XR_API int xr_client_config_resolve(const xr_client_config *c, xr_client_options *opts,
                                     struct xr_tls_options *tls);

@@ -92,12 +92,21 @@ int xr_client_open_url(xr_client **out, const char *url, const xr_client_options
   xr_url *u = NULL;
   int code = xr_url_parse(&u, url);
   if (code) return code;
-  xr_client_options o = XR_CLIENT_OPTIONS_INIT;
-  if (base) o = *base;
-  if (u->tls && !o.tls) {
+  xr_client_options o;
+  const xr_client_options defaults = XR_CLIENT_OPTIONS_INIT;
+  if (!base) o = defaults;
+  else if ((code = upgrade(&o, base))) {
     xr_url_free(u);
-    return xr_fail(XR_EINVAL, "a rediss:// URL needs TLS: open it with xr_tls_client_open_url() (crossredis_tls) or set options.tls");
+    return code;
   }
+  int sentinel_tls = u->topology == XR_TOPOLOGY_SENTINEL && xr_url_sentinel_tls(u);
+  if ((u->tls && !o.tls) || (sentinel_tls && !o.sentinel_tls && !o.tls)) {
+    xr_url_free(u);
+    return xr_fail(XR_EINVAL, "a rediss:// URL (or sentinel_tls=true) needs TLS: open it with xr_tls_client_open_url() "
+                              "(crossredis_tls) or set options.tls");
+  }
+  if (sentinel_tls && !o.sentinel_tls) o.sentinel_tls = o.tls;
+  if (!sentinel_tls) o.sentinel_tls = NULL;
   if (!u->tls) o.tls = NULL;
   xr_url_apply(u, &o);
   code = xr_client_open(out, &o);

@@ -151,15 +151,34 @@ int xr_client_config_resolve(const xr_client_config *c, xr_client_options *o, st
   o->username = text_or(c, XR_OPT_username, o->username);
   o->password = text_or(c, XR_OPT_password, o->password);
   o->client_name = text_or(c, XR_OPT_client_name, o->client_name);
+  if (c->v[XR_OPT_sentinels].set && c->v[XR_OPT_cluster_nodes].set)
+    return xr_fail(XR_EINVAL, "sentinels and cluster_nodes are both set: a client talks to a Sentinel or a Cluster");
+  if (c->v[XR_OPT_sentinels].set) o->topology = XR_TOPOLOGY_SENTINEL, o->nodes = c->v[XR_OPT_sentinels].text;
+  if (c->v[XR_OPT_cluster_nodes].set) o->topology = XR_TOPOLOGY_CLUSTER, o->nodes = c->v[XR_OPT_cluster_nodes].text;
+  o->master_name = text_or(c, XR_OPT_master_name, o->master_name);
+  if (o->master_name && o->topology != XR_TOPOLOGY_SENTINEL)
+    return xr_fail(XR_EINVAL, "master_name is for a Sentinel: give sentinels too (or a redis+sentinel:// url)");
+  o->sentinel_username = text_or(c, XR_OPT_sentinel_username, o->sentinel_username);
+  o->sentinel_password = text_or(c, XR_OPT_sentinel_password, o->sentinel_password);
+  if (c->v[XR_OPT_replica_reads].set) o->replica_reads = (int)c->v[XR_OPT_replica_reads].integer;
+  set_int(c, XR_OPT_max_redirects, &o->max_redirects);
 
   static const xr_client_option_id tls_group[] = {XR_OPT_ca_file, XR_OPT_ca_pem, XR_OPT_cert_file, XR_OPT_key_file,
                                                   XR_OPT_cert_pem, XR_OPT_key_pem, XR_OPT_server_name, XR_OPT_insecure};
   int want_tls = u && u->tls;
   for (size_t i = 0; i < sizeof tls_group / sizeof tls_group[0]; i++) want_tls |= c->v[tls_group[i]].set;
+  /* TLS toward the data nodes: a rediss URL, or any TLS option; toward the sentinels: sentinel_tls
+   * when said (the option, else the URL's query), else as the data nodes. TLS options with a plain
+   * URL and sentinel_tls=true are the sentinels' alone. */
+  if (c->v[XR_OPT_sentinel_tls].set && o->topology != XR_TOPOLOGY_SENTINEL)
+    return xr_fail(XR_EINVAL, "sentinel_tls is for a Sentinel: give sentinels too (or a redis+sentinel:// url)");
+  int said = c->v[XR_OPT_sentinel_tls].set ? (int)c->v[XR_OPT_sentinel_tls].integer : (u ? u->sentinel_tls : -1);
+  int nodes_tls = want_tls && !(said == 1 && !(u && u->tls));
+  int sentinel_tls = o->topology == XR_TOPOLOGY_SENTINEL && (said >= 0 ? said : nodes_tls);
   if (t) {
     const xr_tls_options none = XR_TLS_OPTIONS_INIT;
     *t = none;
-    if (want_tls) {
+    if (nodes_tls || sentinel_tls) {
       t->ca_file = text_or(c, XR_OPT_ca_file, u ? u->ca_file : NULL);
       t->ca_pem = text_or(c, XR_OPT_ca_pem, NULL);
       if (t->ca_pem) t->ca_file = NULL; /* the PEM wins over a file, the URL's or given */
@@ -171,7 +190,7 @@ int xr_client_config_resolve(const xr_client_config *c, xr_client_options *o, st
       t->insecure = c->v[XR_OPT_insecure].set ? (int)c->v[XR_OPT_insecure].integer : (u ? u->insecure : 0);
     }
   }
-  return want_tls ? 1 : 0;
+  return (nodes_tls ? XR_CONFIG_TLS_NODES : 0) | (sentinel_tls ? XR_CONFIG_TLS_SENTINELS : 0);
 }
 
 int xr_client_open_config(xr_client **out, const xr_client_config *c) {
@@ -180,7 +199,7 @@ int xr_client_open_config(xr_client **out, const xr_client_config *c) {
   xr_client_options o;
   int rc = xr_client_config_resolve(c, &o, NULL);
   if (rc < 0) return rc;
-  if (rc == 1)
+  if (rc > 0)
     return xr_fail(XR_EUNSUPPORTED, "TLS is asked for (a rediss:// URL or a TLS option) but this is the core without "
                    "TLS: open with xr_tls_client_open_config (crossredis_tls)");
   return xr_client_open(out, &o);

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <hiredis/hiredis.h>
@@ -222,9 +223,11 @@ int xr_tls_client_open_url(xr_client **out, const char *url, const xr_client_opt
   int rc = xr_url_parse(&u, url);
   if (rc != XR_OK) return rc;
   xr_client_options opts = XR_CLIENT_OPTIONS_INIT;
-  if (base) opts = *base;
+  if (base && base->version == XR_CLIENT_OPTIONS_VERSION) opts = *base;
+  else if (base) memcpy(&opts, base, offsetof(xr_client_options, topology)), opts.version = XR_CLIENT_OPTIONS_VERSION;
+  int sentinel_tls = u->topology == XR_TOPOLOGY_SENTINEL && xr_url_sentinel_tls(u);
   xr_tls *own = NULL;
-  if (u->tls && (u->ca_file || u->cert_file || u->key_file || u->server_name || u->insecure || !opts.tls)) {
+  if ((u->tls || sentinel_tls) && (u->ca_file || u->cert_file || u->key_file || u->server_name || u->insecure || !opts.tls)) {
     xr_tls_options to = XR_TLS_OPTIONS_INIT;
     to.ca_file = u->ca_file;
     to.cert_file = u->cert_file;
@@ -238,6 +241,8 @@ int xr_tls_client_open_url(xr_client **out, const char *url, const xr_client_opt
     }
     opts.tls = own;
   }
+  if (sentinel_tls && !opts.sentinel_tls) opts.sentinel_tls = opts.tls;
+  if (!sentinel_tls) opts.sentinel_tls = NULL;
   if (!u->tls) opts.tls = NULL;
   xr_url_apply(u, &opts);
   rc = xr_client_open(out, &opts);
@@ -254,9 +259,11 @@ int xr_tls_client_open_config(xr_client **out, const xr_client_config *c) {
   int rc = xr_client_config_resolve(c, &opts, &to);
   if (rc < 0) return rc;
   xr_tls *own = NULL;
-  if (rc == 1) {
+  if (rc) {
+    int want = rc;
     if ((rc = xr_tls_new(&own, &to)) != XR_OK) return rc;
-    opts.tls = own;
+    if (want & XR_CONFIG_TLS_NODES) opts.tls = own;
+    if (want & XR_CONFIG_TLS_SENTINELS) opts.sentinel_tls = own;
   }
   rc = xr_client_open(out, &opts);
   xr_tls_free(own); /* the client holds its own reference */

@@ -1,4 +1,5 @@
-/* Connection URLs: redis://, rediss:// and unix://. */
+/* Connection URLs: redis://, rediss://, unix://, and the topologies redis+sentinel:// and
+ * redis+cluster:// (rediss+... for TLS). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -91,6 +92,12 @@ static int parse_option(xr_url *u, const char *key, size_t klen, const char *val
   else if (KEY("pool_size")) rc = parse_option_int(&u->pool_size, v, strlen(v), XR_OPT_pool_size, "pool_size", quiet);
   else if (KEY("db")) rc = parse_option_int(&u->db, v, strlen(v), XR_OPT_db, "db", quiet);
   else if (KEY("insecure")) rc = parse_bool(&u->insecure, v, "insecure", quiet);
+  else if (KEY("sentinel_tls")) rc = parse_bool(&u->sentinel_tls, v, "sentinel_tls", quiet);
+  else if (KEY("replica_reads")) rc = parse_bool(&u->replica_reads, v, "replica_reads", quiet);
+  else if (KEY("max_redirects"))
+    rc = parse_option_int(&u->max_redirects, v, strlen(v), XR_OPT_max_redirects, "max_redirects", quiet);
+  else if (KEY("sentinel_username")) str = &u->sentinel_username;
+  else if (KEY("sentinel_password")) str = &u->sentinel_password;
   else if (KEY("client_name")) str = &u->client_name;
   else if (KEY("ca_file")) str = &u->ca_file;
   else if (KEY("cert_file")) str = &u->cert_file;
@@ -121,8 +128,10 @@ static int parse_query(xr_url *u, const char *q, int quiet) {
     }
     q += n + (amp ? 1 : 0);
   }
-  if (u->tls == 0 && (u->ca_file || u->cert_file || u->key_file || u->server_name || u->insecure))
-    return xr_fail(XR_EINVAL, "URL: TLS options need the rediss:// scheme");
+  if (u->tls == 0 && u->sentinel_tls != 1 && (u->ca_file || u->cert_file || u->key_file || u->server_name || u->insecure))
+    return xr_fail(XR_EINVAL, "URL: TLS options need the rediss:// scheme (or sentinel_tls=true)");
+  if (u->topology != XR_TOPOLOGY_SENTINEL && (u->sentinel_username || u->sentinel_password || u->sentinel_tls >= 0))
+    return xr_fail(XR_EINVAL, "URL: sentinel_* options need the redis+sentinel:// scheme");
   return XR_OK;
 }
 
@@ -160,22 +169,81 @@ static int parse_hostport(xr_url *u, const char *s, size_t n, int quiet) {
   return XR_OK;
 }
 
+/* "host[:port],host[:port]...": each checked as a URL host, written back with its port (the
+ * default when missing) into u->nodes. */
+static int parse_hostlist(xr_url *u, const char *s, size_t n, int default_port, int quiet) {
+  xr_buf out = XR_BUF_INIT;
+  const char *end = s + n;
+  int rc = XR_OK;
+  for (const char *p = s; p <= end && !rc;) {
+    const char *comma = memchr(p, ',', (size_t)(end - p));
+    const char *stop = comma ? comma : end;
+    xr_url one;
+    memset(&one, 0, sizeof one);
+    if (stop == p) {
+      rc = xr_fail(XR_EINVAL, "URL: an empty host in the host list");
+    } else if (!(rc = parse_hostport(&one, p, (size_t)(stop - p), quiet))) {
+      if (!one.host) rc = xr_fail(XR_EINVAL, "URL: a host of the list has no name");
+      else xr_buf_printf(&out, "%s%s%s%s:%d", out.len ? "," : "", strchr(one.host, ':') ? "[" : "", one.host,
+                         strchr(one.host, ':') ? "]" : "", one.port ? one.port : default_port);
+      if (!rc && !u->host) { /* the first host also fills host and port, for messages */
+        u->host = one.host;
+        u->port = one.port ? one.port : default_port;
+        one.host = NULL;
+      }
+    }
+    xr_free(one.host);
+    if (!comma) break;
+    p = comma + 1;
+  }
+  if (!rc && out.oom) rc = xr_fail_nomem();
+  if (rc) {
+    xr_buf_free(&out);
+    return rc;
+  }
+  u->nodes = out.data;
+  return XR_OK;
+}
+
+/* The path of a topology URL: "/master_name[/db]" (Sentinel) or "[/db]" (Cluster). */
+static int parse_topology_path(xr_url *u, const char *path, size_t n, int quiet) {
+  if (u->topology == XR_TOPOLOGY_SENTINEL) {
+    const char *slash = n ? memchr(path, '/', n) : NULL;
+    size_t name_len = slash ? (size_t)(slash - path) : n;
+    if (name_len == 0)
+      return xr_fail(XR_EINVAL, "URL: redis+sentinel:// needs the master's name as its path: "
+                                "redis+sentinel://host:26379,host:26379/mymaster");
+    int rc = decode(&u->master_name, path, name_len, "master name");
+    if (rc || !slash || slash + 1 == path + n) return rc;
+    return parse_option_int(&u->db, slash + 1, (size_t)(path + n - slash - 1), XR_OPT_db, "db", quiet);
+  }
+  if (n == 0) return XR_OK;
+  return parse_option_int(&u->db, path, n, XR_OPT_db, "db", quiet);
+}
+
 static int parse(xr_url *u, const char *url) {
   const char *rest;
   int is_unix = 0;
   if (!strncmp(url, "redis://", 8)) rest = url + 8;
   else if (!strncmp(url, "rediss://", 9)) rest = url + 9, u->tls = 1;
   else if (!strncmp(url, "unix://", 7)) rest = url + 7, is_unix = 1;
+  else if (!strncmp(url, "redis+sentinel://", 17)) rest = url + 17, u->topology = XR_TOPOLOGY_SENTINEL;
+  else if (!strncmp(url, "rediss+sentinel://", 18)) rest = url + 18, u->topology = XR_TOPOLOGY_SENTINEL, u->tls = 1;
+  else if (!strncmp(url, "redis+cluster://", 16)) rest = url + 16, u->topology = XR_TOPOLOGY_CLUSTER;
+  else if (!strncmp(url, "rediss+cluster://", 17)) rest = url + 17, u->topology = XR_TOPOLOGY_CLUSTER, u->tls = 1;
   else {
     /* only a scheme's own characters are echoed, never what may be a user or password */
     size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
     if (strncmp(url + n, "://", 3) != 0) n = 0;
-    return xr_fail(XR_EINVAL, "URL: unsupported scheme '%.*s' (redis://, rediss:// or unix://)", (int)(n < 32 ? n : 32),
-                   url);
+    return xr_fail(XR_EINVAL,
+                   "URL: unsupported scheme '%.*s' (redis://, rediss://, unix://, redis+sentinel://, redis+cluster://, "
+                   "rediss+sentinel://, rediss+cluster://)",
+                   (int)(n < 32 ? n : 32), url);
   }
   const char *q = strchr(rest, '?');
   size_t main_len = q ? (size_t)(q - rest) : strlen(rest);
-  int quiet = strchr(rest, '@') != NULL; /* anywhere: a password may hold an unescaped '?' */
+  /* anywhere: a password may hold an unescaped '?' (or, in the query, an '&') */
+  int quiet = strchr(rest, '@') != NULL || strstr(rest, "sentinel_password=") != NULL;
   int rc;
   if (is_unix) {
     /* unix://[user:pass@]/path/to/socket */
@@ -199,10 +267,17 @@ static int parse(xr_url *u, const char *url) {
       if ((rc = parse_userinfo(u, rest, (size_t)(at - rest)))) return rc;
       hp = at + 1;
     }
-    if ((rc = parse_hostport(u, hp, (size_t)(rest + auth_len - hp), quiet))) return rc;
-    if (slash && slash + 1 < rest + main_len &&
-        (rc = parse_option_int(&u->db, slash + 1, (size_t)(rest + main_len - slash - 1), XR_OPT_db, "db", quiet)))
-      return rc;
+    if (u->topology != XR_TOPOLOGY_STANDALONE) {
+      int default_port = u->topology == XR_TOPOLOGY_SENTINEL ? 26379 : 6379;
+      if ((rc = parse_hostlist(u, hp, (size_t)(rest + auth_len - hp), default_port, quiet))) return rc;
+      const char *path = slash ? slash + 1 : rest + main_len;
+      if ((rc = parse_topology_path(u, path, (size_t)(rest + main_len - path), quiet))) return rc;
+    } else {
+      if ((rc = parse_hostport(u, hp, (size_t)(rest + auth_len - hp), quiet))) return rc;
+      if (slash && slash + 1 < rest + main_len &&
+          (rc = parse_option_int(&u->db, slash + 1, (size_t)(rest + main_len - slash - 1), XR_OPT_db, "db", quiet)))
+        return rc;
+    }
   }
   return q ? parse_query(u, q + 1, quiet) : XR_OK;
 }
@@ -215,6 +290,8 @@ int xr_url_parse(xr_url **out, const char *url) {
   u->db = -1;
   u->connect_timeout_ms = -1;
   u->command_timeout_ms = -1;
+  u->sentinel_tls = -1;
+  u->replica_reads = -1;
   int rc = parse(u, url);
   if (rc) {
     xr_url_free(u);
@@ -226,8 +303,9 @@ int xr_url_parse(xr_url **out, const char *url) {
 
 void xr_url_free(xr_url *u) {
   if (!u) return;
-  char *strs[] = {u->host, u->unix_path, u->username, u->password, u->ca_file,
-                  u->cert_file, u->key_file, u->server_name, u->client_name};
+  char *strs[] = {u->host, u->unix_path, u->username, u->password, u->ca_file, u->cert_file, u->key_file,
+                  u->server_name, u->client_name, u->nodes, u->master_name, u->sentinel_username,
+                  u->sentinel_password};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) xr_free(strs[i]);
   xr_free(u);
 }
@@ -247,7 +325,18 @@ void xr_url_apply(const xr_url *u, xr_client_options *o) {
   if (u->command_timeout_ms >= 0) o->command_timeout_ms = u->command_timeout_ms;
   if (u->pool_size) o->pool_size = u->pool_size;
   if (u->client_name) o->client_name = u->client_name;
+  if (u->topology != XR_TOPOLOGY_STANDALONE) {
+    o->topology = u->topology;
+    o->nodes = u->nodes;
+  }
+  if (u->master_name) o->master_name = u->master_name;
+  if (u->sentinel_username) o->sentinel_username = u->sentinel_username;
+  if (u->sentinel_password) o->sentinel_password = u->sentinel_password;
+  if (u->replica_reads >= 0) o->replica_reads = u->replica_reads;
+  if (u->max_redirects) o->max_redirects = u->max_redirects;
 }
+
+int xr_url_sentinel_tls(const xr_url *u) { return u->sentinel_tls >= 0 ? u->sentinel_tls : u->tls; }
 
 size_t xr_url_redact(char *out, size_t cap, const char *url) {
   if (!url) url = "";
@@ -271,6 +360,21 @@ size_t xr_url_redact(char *out, size_t cap, const char *url) {
     if (colon) xr_buf_append(&b, auth, (size_t)(colon - auth));
     xr_buf_puts(&b, ":***");          /* a lone password is shown as an empty user's */
     xr_buf_puts(&b, at);
+  }
+  /* the sentinels' password, when the query holds one */
+  for (char *q = b.data ? strchr(b.data, '?') : NULL; q && !b.oom;) {
+    char *hit = strstr(q, "sentinel_password=");
+    if (!hit) break;
+    char *val = hit + 18, *stop = val + strcspn(val, "&");
+    size_t tail = strlen(stop);
+    xr_buf rest = XR_BUF_INIT;
+    xr_buf_append(&rest, stop, tail);
+    b.len = (size_t)(val - b.data);
+    xr_buf_puts(&b, "***");
+    size_t resume = b.len;
+    xr_buf_append(&b, rest.data ? rest.data : "", tail);
+    xr_buf_free(&rest);
+    q = b.oom ? NULL : b.data + resume;
   }
   size_t need = b.len;
   if (cap) {

@@ -1,0 +1,418 @@
+/* The client on a real Redis Cluster (3 masters, a replica each, the harness's): keys routed by
+ * slot, CROSSSLOT refused before sending, scripts per node (NOSCRIPT on each), batches split per
+ * node with replies in the caller's order, transactions kept whole, MOVED and ASK followed during
+ * a slot migration, SCAN-free node listing, and bad seeds refused with clear errors. The tests
+ * that migrate a slot move it back before they end, so the cluster stays as the group found it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "cluster.h"
+#include "crossredis/keys.h"
+#include "itest.h"
+
+typedef struct fixture {
+  xrt_cluster *cluster;
+  xr_client *c;
+} fixture;
+
+static xr_client_options cluster_options(const xrt_cluster *k) {
+  xr_client_options o = XR_CLIENT_OPTIONS_INIT;
+  o.topology = XR_TOPOLOGY_CLUSTER;
+  o.nodes = xrt_cluster_seeds(k);
+  return o;
+}
+
+static int group_setup(void **state) {
+  static fixture f;
+  char err[XRT_ERR_SIZE];
+  if (xrt_cluster_start(&f.cluster, 3, 1, err) != 0) {
+    fprintf(stderr, "cannot start the cluster: %s\n", err);
+    return -1;
+  }
+  xr_client_options o = cluster_options(f.cluster);
+  if (xr_client_open(&f.c, &o) != 0) {
+    fprintf(stderr, "cannot open the cluster client: %s\n", xr_error_last()->message);
+    return -1;
+  }
+  *state = &f;
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  fixture *f = *state;
+  xr_client_close(f->c);
+  xrt_cluster_free(f->cluster);
+  return 0;
+}
+
+/* A standalone client of the master that serves `slot` (asked with CLUSTER SLOTS of node 0). */
+static xr_client *master_of(fixture *f, int slot, char *id, size_t idlen) {
+  for (size_t i = 0; i < xrt_cluster_size(f->cluster); i++) {
+    xr_client_options o = itest_options(xrt_cluster_node(f->cluster, i));
+    xr_client *n;
+    XR_OK(xr_client_open(&n, &o));
+    xr_reply *role;
+    XR_OK(itest_cmd(n, &role, "ROLE", NULL));
+    int is_master = !strcmp(xr_reply_str(xr_reply_at(role, 0), NULL), "master");
+    xr_reply_free(role);
+    xr_reply *slots;
+    XR_OK(itest_cmd(n, &slots, "CLUSTER", "SLOTS", NULL));
+    int serves = 0;
+    for (size_t k = 0; k < xr_reply_count(slots); k++) {
+      const xr_reply *range = xr_reply_at(slots, k);
+      long long lo = xr_reply_integer(xr_reply_at(range, 0)), hi = xr_reply_integer(xr_reply_at(range, 1));
+      const xr_reply *m = xr_reply_at(range, 2);
+      if (slot >= lo && slot <= hi && xr_reply_integer(xr_reply_at(m, 1)) == xrt_server_port(xrt_cluster_node(f->cluster, i)))
+        serves = 1;
+    }
+    xr_reply_free(slots);
+    if (is_master && serves) {
+      if (id) {
+        xr_reply *myid;
+        XR_OK(itest_cmd(n, &myid, "CLUSTER", "MYID", NULL));
+        snprintf(id, idlen, "%s", xr_reply_str(myid, NULL));
+        xr_reply_free(myid);
+      }
+      return n;
+    }
+    xr_client_close(n);
+  }
+  fail_msg("no master serves slot %d", slot);
+  return NULL;
+}
+
+/* Keys everywhere: every one readable through the cluster client, and spread over all 3 masters
+ * (each master holds some, none holds all). */
+static void test_keys_route_by_slot(void **state) {
+  fixture *f = *state;
+  char key[32], val[32];
+  for (int i = 0; i < 60; i++) {
+    snprintf(key, sizeof key, "route:%d", i);
+    snprintf(val, sizeof val, "v%d", i);
+    XR_OK(itest_cmd(f->c, NULL, "SET", key, val, NULL));
+  }
+  for (int i = 0; i < 60; i++) {
+    snprintf(key, sizeof key, "route:%d", i);
+    snprintf(val, sizeof val, "v%d", i);
+    xr_reply *r;
+    XR_OK(itest_cmd(f->c, &r, "GET", key, NULL));
+    assert_string_equal(xr_reply_str(r, NULL), val);
+    xr_reply_free(r);
+  }
+  {
+    long long total = 0;
+    int holders = 0;
+    for (size_t i = 0; i < 3; i++) {
+      xr_client_options o = itest_options(xrt_cluster_node(f->cluster, i));
+      xr_client *n;
+      XR_OK(xr_client_open(&n, &o));
+      xr_reply *r;
+      XR_OK(itest_cmd(n, &r, "DBSIZE", NULL));
+      total += xr_reply_integer(r);
+      holders += xr_reply_integer(r) > 0;
+      xr_reply_free(r);
+      xr_client_close(n);
+    }
+    assert_true(total >= 60);
+    assert_int_equal(holders, 3);
+  }
+  assert_int_equal(xr_client_topology(f->c), XR_TOPOLOGY_CLUSTER);
+  assert_non_null(strstr(xr_client_address(f->c), "cluster 127.0.0.1:"));
+  /* keyless commands go to any master */
+  XR_OK(xr_client_ping(f->c));
+}
+
+static void test_crossslot_refused_before_sending(void **state) {
+  fixture *f = *state;
+  XR_FAILS(itest_cmd(f->c, NULL, "MGET", "a", "b", NULL), XR_ECROSSSLOT, "'a' (slot 15495) and 'b' (slot 3300)");
+  XR_FAILS(itest_cmd(f->c, NULL, "DEL", "x:1", "x:2", "x:3", NULL), XR_ECROSSSLOT, "DEL: keys in different Cluster slots");
+  /* one hash tag: one slot, and the command runs */
+  XR_OK(itest_cmd(f->c, NULL, "MSET", "{t}a", "1", "{t}b", "2", NULL));
+  xr_reply *r;
+  XR_OK(itest_cmd(f->c, &r, "MGET", "{t}a", "{t}b", NULL));
+  assert_int_equal(xr_reply_count(r), 2);
+  assert_string_equal(xr_reply_str(xr_reply_at(r, 1), NULL), "2");
+  xr_reply_free(r);
+  xr_script *s;
+  const char body[] = "return redis.call('GET', KEYS[1])";
+  XR_OK(xr_script_new(&s, body, sizeof body - 1));
+  const char *argv[] = {"a", "b"};
+  XR_FAILS(xr_client_eval(f->c, NULL, s, 2, 2, argv, NULL), XR_ECROSSSLOT, "a script: keys in different Cluster slots");
+  xr_script_free(s);
+}
+
+/* A script runs on each master; after SCRIPT FLUSH on all of them, EVALSHA gets NOSCRIPT on
+ * whichever node answers and falls back to EVAL there. */
+static void test_scripts_per_node(void **state) {
+  fixture *f = *state;
+  xr_script *s;
+  const char body[] = "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('GET', KEYS[1])";
+  XR_OK(xr_script_new(&s, body, sizeof body - 1));
+  for (int round = 0; round < 2; round++) {
+    for (int i = 0; i < 12; i++) {
+      char key[32];
+      snprintf(key, sizeof key, "script:%d", i);
+      const char *argv[] = {key, "x"};
+      xr_reply *r;
+      XR_OK(xr_client_eval(f->c, &r, s, 1, 2, argv, NULL));
+      assert_string_equal(xr_reply_str(r, NULL), "x");
+      xr_reply_free(r);
+    }
+    for (size_t i = 0; i < xrt_cluster_size(f->cluster); i++) {
+      xr_client_options o = itest_options(xrt_cluster_node(f->cluster, i));
+      xr_client *n;
+      XR_OK(xr_client_open(&n, &o));
+      XR_OK(itest_cmd(n, NULL, "SCRIPT", "FLUSH", NULL));
+      xr_client_close(n);
+    }
+  }
+  xr_script_free(s);
+}
+
+/* A batch over every master: results in the order added, a script in it on each node, a
+ * transaction on one tag kept whole, one across slots refused whole. */
+static void test_batch_split_per_node(void **state) {
+  fixture *f = *state;
+  xr_batch *b;
+  XR_OK(xr_batch_new(&b));
+  xr_script *s;
+  const char body[] = "return redis.call('INCR', KEYS[1])";
+  XR_OK(xr_script_new(&s, body, sizeof body - 1));
+  char keys[40][24];
+  for (int i = 0; i < 40; i++) {
+    snprintf(keys[i], sizeof keys[i], "batch:%d", i);
+    const char *del[] = {"DEL", keys[i]};
+    assert_true(xr_batch_add(b, 2, del, NULL) >= 0);
+  }
+  XR_OK(xr_client_exec(f->c, b));
+  xr_batch_clear(b);
+  for (int i = 0; i < 40; i++) {
+    const char *argv[] = {keys[i]};
+    assert_int_equal(xr_batch_add_eval(b, s, 1, 1, argv, NULL), 2 * i);
+    const char *get[] = {"GET", keys[i]};
+    assert_int_equal(xr_batch_add(b, 2, get, NULL), 2 * i + 1);
+  }
+  XR_OK(xr_client_exec(f->c, b));
+  for (int i = 0; i < 40; i++) {
+    const xr_reply *r;
+    XR_OK(xr_batch_result(b, (size_t)(2 * i), &r, NULL));
+    assert_int_equal(xr_reply_integer(r), 1);
+    XR_OK(xr_batch_result(b, (size_t)(2 * i + 1), &r, NULL));
+    assert_string_equal(xr_reply_str(r, NULL), "1");
+  }
+  /* a transaction on one tag, beside plain operations on other nodes */
+  xr_batch_clear(b);
+  const char *set_a[] = {"SET", "{tx}a", "1"}, *multi[] = {"MULTI"}, *incr[] = {"INCR", "{tx}a"},
+             *incr2[] = {"INCR", "{tx}b"}, *exec[] = {"EXEC"}, *other[] = {"SET", "elsewhere", "y"};
+  xr_batch_add(b, 3, set_a, NULL);
+  xr_batch_add(b, 1, multi, NULL);
+  xr_batch_add(b, 2, incr, NULL);
+  xr_batch_add(b, 2, incr2, NULL);
+  xr_batch_add(b, 1, exec, NULL);
+  xr_batch_add(b, 3, other, NULL);
+  XR_OK(xr_client_exec(f->c, b));
+  const xr_reply *r;
+  XR_OK(xr_batch_result(b, 4, &r, NULL));
+  assert_int_equal(xr_reply_count(r), 2);
+  assert_int_equal(xr_reply_integer(xr_reply_at(r, 0)), 2);
+  XR_OK(xr_batch_result(b, 5, &r, NULL));
+  /* a transaction across slots never splits: every operation of it fails, nothing ran */
+  xr_batch_clear(b);
+  const char *incr_a[] = {"INCR", "a"}, *incr_b[] = {"INCR", "b"};
+  xr_batch_add(b, 1, multi, NULL);
+  xr_batch_add(b, 2, incr_a, NULL);
+  xr_batch_add(b, 2, incr_b, NULL);
+  xr_batch_add(b, 1, exec, NULL);
+  xr_client_exec(f->c, b);
+  for (size_t i = 0; i < 4; i++) {
+    const char *msg;
+    assert_int_equal(xr_batch_result(b, i, NULL, &msg), XR_ECROSSSLOT);
+    assert_non_null(strstr(msg, "transaction"));
+  }
+  xr_reply *none;
+  XR_OK(itest_cmd(f->c, &none, "GET", "a", NULL));
+  assert_int_equal(xr_reply_kind(none), XR_REPLY_NIL);
+  xr_reply_free(none);
+  xr_batch_free(b);
+  xr_script_free(s);
+}
+
+/* Moves `slot` (with its keys) from the master that serves it to another one, as redis-cli
+ * --cluster reshard does: IMPORTING on the target, MIGRATING on the source, MIGRATE each key,
+ * SETSLOT NODE on every master. With `stop_halfway` the keys after the first stay behind and the
+ * slot stays MIGRATING (the ASK window); finish_move completes it. */
+typedef struct move {
+  xr_client *src, *dst;
+  char src_id[64], dst_id[64];
+  int dst_port;
+  const xrt_server *dst_server;
+  char slot[8];
+} move;
+
+static void start_move(fixture *f, move *m, int slot) {
+  snprintf(m->slot, sizeof m->slot, "%d", slot);
+  m->src = master_of(f, slot, m->src_id, sizeof m->src_id);
+  /* the target: another master */
+  for (size_t i = 0; i < 3 && !m->dst; i++) {
+    xr_client_options o = itest_options(xrt_cluster_node(f->cluster, i));
+    xr_client *n;
+    XR_OK(xr_client_open(&n, &o));
+    xr_reply *id;
+    XR_OK(itest_cmd(n, &id, "CLUSTER", "MYID", NULL));
+    xr_reply *role;
+    XR_OK(itest_cmd(n, &role, "ROLE", NULL));
+    if (strcmp(xr_reply_str(id, NULL), m->src_id) && !strcmp(xr_reply_str(xr_reply_at(role, 0), NULL), "master")) {
+      snprintf(m->dst_id, sizeof m->dst_id, "%s", xr_reply_str(id, NULL));
+      m->dst = n;
+      m->dst_port = xrt_server_port(xrt_cluster_node(f->cluster, i));
+      m->dst_server = xrt_cluster_node(f->cluster, i);
+    } else {
+      xr_client_close(n);
+    }
+    xr_reply_free(id);
+    xr_reply_free(role);
+  }
+  assert_non_null(m->dst);
+  XR_OK(itest_cmd(m->dst, NULL, "CLUSTER", "SETSLOT", m->slot, "IMPORTING", m->src_id, NULL));
+  XR_OK(itest_cmd(m->src, NULL, "CLUSTER", "SETSLOT", m->slot, "MIGRATING", m->dst_id, NULL));
+}
+
+static void migrate_key(move *m, const char *key) {
+  char port[8];
+  snprintf(port, sizeof port, "%d", m->dst_port);
+  XR_OK(itest_cmd(m->src, NULL, "MIGRATE", "127.0.0.1", port, key, "0", "5000", NULL));
+}
+
+static void finish_move(fixture *f, move *m) {
+  for (size_t i = 0; i < xrt_cluster_size(f->cluster); i++) {
+    xr_client_options o = itest_options(xrt_cluster_node(f->cluster, i));
+    xr_client *n;
+    XR_OK(xr_client_open(&n, &o));
+    itest_cmd(n, NULL, "CLUSTER", "SETSLOT", m->slot, "NODE", m->dst_id, NULL); /* replicas refuse: fine */
+    xr_client_close(n);
+  }
+  xr_client_close(m->src);
+  xr_client_close(m->dst);
+  memset(m, 0, sizeof *m);
+}
+
+/* MOVED: a slot moved whole behind the client's back; the client follows it, learns it, and
+ * moves it back the same way. ASK: halfway through a migration, a key already moved is reached by
+ * ASKING on the target and a key not yet moved on the source, while the map keeps the source. */
+static void test_moved_and_ask_during_migration(void **state) {
+  fixture *f = *state;
+  const char *k1 = "{mig}one", *k2 = "{mig}two";
+  int slot = (int)xr_key_slot("mig", 3);
+  XR_OK(itest_cmd(f->c, NULL, "SET", k1, "1", NULL));
+  XR_OK(itest_cmd(f->c, NULL, "SET", k2, "2", NULL));
+  for (int round = 0; round < 2; round++) {
+    move m = {0};
+    start_move(f, &m, slot);
+    migrate_key(&m, k1);
+    /* ASK window: k1 lives on the target, k2 on the source; the target sees ASKING right before
+     * the GET of k1 and never a GET of k2 (an ASK taken as a MOVED would send k2 there first) */
+    itest_monitor mon;
+    itest_monitor_open(&mon, m.dst_server);
+    xr_reply *r;
+    XR_OK(itest_cmd(f->c, &r, "GET", k1, NULL));
+    assert_string_equal(xr_reply_str(r, NULL), round == 0 ? "1" : "4");
+    xr_reply_free(r);
+    XR_OK(itest_cmd(f->c, &r, "GET", k2, NULL));
+    assert_string_equal(xr_reply_str(r, NULL), "2");
+    xr_reply_free(r);
+    itest_lines raw = {0};
+    itest_monitor_take(&mon, m.dst, &raw);
+    itest_monitor_close(&mon);
+    int asking_then_get = 0;
+    for (size_t i = 0; i < raw.n; i++) {
+      assert_null(strstr(raw.v[i], "\"GET\" \"{mig}two\""));
+      if (i + 1 < raw.n && strstr(raw.v[i], "\"ASKING\"") && strstr(raw.v[i + 1], "\"GET\" \"{mig}one\""))
+        asking_then_get = 1;
+    }
+    assert_true(asking_then_get);
+    itest_lines_free(&raw);
+    /* a write to a key of the slot that exists nowhere yet goes to the target, after ASK */
+    XR_OK(itest_cmd(f->c, NULL, "SET", "{mig}new", "n", NULL));
+    migrate_key(&m, k2);
+    finish_move(f, &m);
+    /* MOVED: the map still names the source for the slot */
+    for (int i = 0; i < 3; i++) {
+      XR_OK(itest_cmd(f->c, &r, "INCR", k1, NULL));
+      xr_reply_free(r);
+    }
+    XR_OK(itest_cmd(f->c, &r, "GET", k2, NULL));
+    assert_string_equal(xr_reply_str(r, NULL), "2");
+    xr_reply_free(r);
+    XR_OK(itest_cmd(f->c, &r, "GET", "{mig}new", NULL));
+    assert_string_equal(xr_reply_str(r, NULL), "n");
+    xr_reply_free(r);
+    XR_OK(itest_cmd(f->c, NULL, "DEL", "{mig}new", NULL));
+  }
+  xr_reply *r;
+  XR_OK(itest_cmd(f->c, &r, "GET", k1, NULL));
+  assert_string_equal(xr_reply_str(r, NULL), "7");
+  xr_reply_free(r);
+}
+
+/* redis+cluster:// with one seed: the client finds the other masters from it. */
+static void test_open_by_url(void **state) {
+  fixture *f = *state;
+  char url[128];
+  snprintf(url, sizeof url, "redis+cluster://127.0.0.1:%d?max_redirects=4", xrt_server_port(xrt_cluster_node(f->cluster, 1)));
+  xr_client *c;
+  XR_OK(xr_client_open_url(&c, url, NULL));
+  for (int i = 0; i < 30; i++) {
+    char key[16];
+    snprintf(key, sizeof key, "url:%d", i);
+    XR_OK(itest_cmd(c, NULL, "SET", key, "1", NULL));
+  }
+  xr_client_close(c);
+  XR_FAILS(xr_client_open_url(&c, "rediss+cluster://127.0.0.1:1", NULL), XR_EINVAL, "needs TLS");
+}
+
+static void test_bad_options(void **state) {
+  fixture *f = *state;
+  xr_client *c = NULL;
+  xr_client_options o = cluster_options(f->cluster);
+  o.nodes = "";
+  XR_FAILS(xr_client_open(&c, &o), XR_EINVAL, "cluster: nodes: no address given");
+  o.nodes = "127.0.0.1:99999";
+  XR_FAILS(xr_client_open(&c, &o), XR_EINVAL, "bad port in '127.0.0.1:99999'");
+  o.nodes = "[::1:7000";
+  XR_FAILS(xr_client_open(&c, &o), XR_EINVAL, "without ']'");
+  o = cluster_options(f->cluster);
+  o.db = 2;
+  XR_FAILS(xr_client_open(&c, &o), XR_EINVAL, "cluster: db must be 0");
+  /* no seed answers: the error says what was asked */
+  int port, fd;
+  char err[XRT_ERR_SIZE];
+  assert_int_equal(xrt_silent_listener_start(&port, &fd, err), 0);
+  xrt_silent_listener_stop(fd); /* the port is now closed: connection refused */
+  char seeds[64];
+  snprintf(seeds, sizeof seeds, "127.0.0.1:%d", port);
+  o.db = 0;
+  o.nodes = seeds;
+  XR_FAILS(xr_client_open(&c, &o), XR_ECONNECT, "cluster: no node gave the slot map (asked 1)");
+  assert_null(c);
+  /* a standalone server is no cluster */
+  xrt_server *plain;
+  assert_int_equal(itest_start(&plain, NULL), 0);
+  snprintf(seeds, sizeof seeds, "127.0.0.1:%d", xrt_server_port(plain));
+  XR_FAILS(xr_client_open(&c, &o), XR_ESERVER, "cluster support disabled");
+  xrt_server_free(plain);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_keys_route_by_slot),
+      cmocka_unit_test(test_crossslot_refused_before_sending),
+      cmocka_unit_test(test_scripts_per_node),
+      cmocka_unit_test(test_batch_split_per_node),
+      cmocka_unit_test(test_moved_and_ask_during_migration),
+      cmocka_unit_test(test_open_by_url),
+      cmocka_unit_test(test_bad_options),
+  };
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
