@@ -105,6 +105,11 @@ typedef struct xr_sigpipe_guard {
 void xr_sigpipe_block(xr_sigpipe_guard *g);
 void xr_sigpipe_restore(const xr_sigpipe_guard *g, int failed);
 
+/* An idle non-blocking connection that poll says is readable: a RESP2 server sends nothing
+ * unasked, so that is a close, garbage, or (TLS) a record for the TLS layer itself, such as a
+ * session ticket, which the read takes and answers with nothing: XR_OK then. Any byte of RESP is
+ * XR_EPROTOCOL, a close XR_EIO; either way the connection is done for. */
+int xr_conn_idle_read(xr_conn *conn);
 /* Makes conn's socket non-blocking for good (loop connections, the Sentinel watch). */
 int xr_conn_set_nonblocking(xr_conn *conn);
 /* 1 when rc's failure (with the errno saved right after it) was a timeout. */

@@ -13,10 +13,12 @@
 #include "crossredis/loop.h"
 #include "net/batch_internal.h"
 #include "net/client_internal.h"
+#include "topology/loop_split.h"
 
 struct xr_loop_conn {
   xr_pollable pollable;
   xr_client *c;
+  xr_loop_split *split; /* a Sentinel or Cluster client's: every call goes to it */
   xr_conn *conn;
   xr_batch *running;
   size_t next;        /* the running batch's first operation still waiting for its reply */
@@ -32,6 +34,16 @@ int xr_loop_conn_open(xr_loop_conn **out, xr_client *c) {
   xr_loop_conn *lc = xr_calloc(1, sizeof *lc);
   if (!lc) return xr_fail_nomem();
   int code = xr_client_check_open(c, "xr_loop_conn_open");
+  if (!code && c->topo.kind != XR_TOPOLOGY_STANDALONE) {
+    if ((code = xr_loop_split_open(&lc->split, c))) {
+      xr_free(lc);
+      return code;
+    }
+    lc->pollable.vt = &loop_conn_pollable;
+    lc->c = c;
+    *out = lc;
+    return XR_OK;
+  }
   xr_node *node = NULL;
   if (!code) code = xr_topology_route(c, -1, 0, &node);
   if (!code) code = xr_conn_open(c, node, NULL, &lc->conn, 0);
@@ -47,11 +59,20 @@ int xr_loop_conn_open(xr_loop_conn **out, xr_client *c) {
   return XR_OK;
 }
 
-int xr_loop_conn_fd(const xr_loop_conn *lc) { return lc && lc->conn ? lc->conn->rc->fd : -1; }
+int xr_loop_conn_fd(const xr_loop_conn *lc) {
+  if (lc && lc->split) return xr_loop_split_fd(lc->split);
+  return lc && lc->conn ? lc->conn->rc->fd : -1;
+}
 
-int xr_loop_conn_broken(const xr_loop_conn *lc) { return !lc || lc->broken; }
+int xr_loop_conn_broken(const xr_loop_conn *lc) {
+  if (lc && lc->split) return xr_loop_split_broken(lc->split);
+  return !lc || lc->broken;
+}
 
-int xr_loop_conn_busy(const xr_loop_conn *lc) { return lc && lc->running; }
+int xr_loop_conn_busy(const xr_loop_conn *lc) {
+  if (lc && lc->split) return xr_loop_split_busy(lc->split);
+  return lc && lc->running;
+}
 
 xr_pollable *xr_loop_conn_pollable(xr_loop_conn *lc) { return lc ? &lc->pollable : NULL; }
 
@@ -111,21 +132,11 @@ static int run_step(xr_loop_conn *lc, int ready) {
   }
 }
 
-/* Idle and readable: a RESP2 server sends nothing unasked, so readable means closed, garbage, or
- * (TLS) a record for the TLS layer itself, such as a session ticket, which the read takes and
- * answers with nothing (0). Any byte of RESP is an error: it is read through the connection's own
- * read, which also knows TLS. */
+/* Idle and readable (xr_conn_idle_read says what that means): anything but a TLS record breaks it. */
 static int idle_read(xr_loop_conn *lc) {
-  redisContext *rc = lc->conn->rc;
-  char byte;
-  errno = 0;
-  ssize_t n = rc->funcs->read(rc, &byte, 1);
-  if (n == 0) return XR_OK;
-  lc->broken = 1;
-  if (n > 0) return xr_fail(XR_EPROTOCOL, "%s sent data nobody asked for", lc->conn->node->address);
-  if (rc->err == REDIS_ERR_EOF) return xr_fail(XR_EIO, "connection lost: %s closed the connection", lc->conn->node->address);
-  return xr_fail(XR_EIO, "connection lost to %s: %s", lc->conn->node->address,
-                 rc->errstr[0] ? rc->errstr : strerror(errno));
+  int code = xr_conn_idle_read(lc->conn);
+  if (code) lc->broken = 1;
+  return code;
 }
 
 static int failed_earlier(const xr_loop_conn *lc) {
@@ -135,9 +146,18 @@ static int failed_earlier(const xr_loop_conn *lc) {
 int xr_loop_conn_start(xr_loop_conn *lc, xr_batch *b, int *wait) {
   if (!lc || !b || !wait) return xr_fail(XR_EINVAL, "xr_loop_conn_start: an argument is NULL");
   *wait = 0;
-  if (lc->running) return xr_fail(XR_EINVAL, "xr_loop_conn_start: another batch is running on the connection");
+  if (xr_loop_conn_busy(lc)) return xr_fail(XR_EINVAL, "xr_loop_conn_start: another batch is running on the connection");
   int code = xr_batch_check_closed(b, "xr_loop_conn_start");
   if (code) return code;
+  if (lc->split) {
+    if (xr_loop_split_broken(lc->split))
+      return xr_fail(XR_ECLOSED, "xr_loop_conn_start: a connection to %s failed earlier: open another", lc->c->address);
+    xr_batch_begin(b);
+    if (xr_batch_count(b) == 0) return XR_OK;
+    code = xr_loop_split_start(lc->split, b);
+    if (code == XR_POLL_RUNNING) *wait = XR_WAIT_READ;
+    return code < 0 ? code : XR_OK;
+  }
   if (lc->broken)
     return xr_fail(XR_ECLOSED, "xr_loop_conn_start: the connection to %s failed earlier: open another",
                    lc->conn->node->address);
@@ -162,6 +182,11 @@ int xr_loop_conn_start(xr_loop_conn *lc, xr_batch *b, int *wait) {
 int xr_loop_conn_continue(xr_loop_conn *lc, int *wait) {
   if (!lc || !wait) return xr_fail(XR_EINVAL, "xr_loop_conn_continue: an argument is NULL");
   *wait = 0;
+  if (lc->split) {
+    int code = xr_loop_split_step(lc->split, xr_monotonic_ms());
+    if (code == XR_POLL_RUNNING) *wait = XR_WAIT_READ;
+    return code < 0 ? code : XR_OK;
+  }
   if (lc->running) {
     int code = run_step(lc, next_wait(lc)); /* the caller waited for what *wait asked */
     *wait = next_wait(lc);
@@ -172,6 +197,10 @@ int xr_loop_conn_continue(xr_loop_conn *lc, int *wait) {
 }
 
 void xr_loop_conn_cancel(xr_loop_conn *lc, int code) {
+  if (lc && lc->split) {
+    xr_loop_split_cancel(lc->split, code);
+    return;
+  }
   if (!lc || !lc->running) return;
   if (code == XR_ETIMEOUT) {
     xr_fail(code, "timeout after %d ms waiting for a reply from %s", xr_client_command_timeout_ms(lc->c),
@@ -185,6 +214,11 @@ void xr_loop_conn_cancel(xr_loop_conn *lc, int code) {
 
 void xr_loop_conn_close(xr_loop_conn *lc) {
   if (!lc) return;
+  if (lc->split) {
+    xr_loop_split_close(lc->split);
+    xr_free(lc);
+    return;
+  }
   xr_loop_conn_cancel(lc, XR_ECLOSED);
   xr_node *node = lc->conn->node;
   xr_conn_close(lc->conn);
@@ -198,6 +232,7 @@ void xr_loop_conn_close(xr_loop_conn *lc) {
 
 static int pollable_fd(const xr_pollable *p) {
   const xr_loop_conn *lc = OWNER(p);
+  if (lc->split) return xr_loop_split_fd(lc->split);
   return lc->broken ? -1 : xr_loop_conn_fd(lc);
 }
 
@@ -206,6 +241,7 @@ static int pollable_fd(const xr_pollable *p) {
  * long pipeline is still going out are taken instead of waking the loop again and again. */
 static int pollable_events(const xr_pollable *p) {
   const xr_loop_conn *lc = OWNER(p);
+  if (lc->split) return xr_loop_split_broken(lc->split) ? 0 : XR_WAIT_READ; /* epoll: readable stands for all */
   if (lc->broken) return 0;
   return XR_WAIT_READ | (lc->running && output_pending(lc) ? XR_WAIT_WRITE : 0);
 }
@@ -215,12 +251,14 @@ static int pollable_events(const xr_pollable *p) {
  * off, a server that stops answering is. */
 static int64_t pollable_deadline(const xr_pollable *p) {
   const xr_loop_conn *lc = OWNER(p);
+  if (lc->split) return xr_loop_split_deadline(lc->split);
   int timeout_ms = xr_client_command_timeout_ms(lc->c);
   return lc->running && timeout_ms > 0 ? lc->moved_ms + timeout_ms : -1;
 }
 
 static int pollable_process(xr_pollable *p, int ready, int64_t now_ms) {
   xr_loop_conn *lc = OWNER(p);
+  if (lc->split) return xr_loop_split_step(lc->split, now_ms);
   if (lc->broken) return failed_earlier(lc);
   if (!lc->running) {
     int code = ready & XR_WAIT_READ ? idle_read(lc) : XR_OK;

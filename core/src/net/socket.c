@@ -164,3 +164,15 @@ redisReply *xr_conn_run_wire(xr_client *c, xr_conn *conn, const char *wire, size
   *outcome = lost ? XR_CONN_LOST : XR_CONN_BROKEN;
   return NULL;
 }
+
+int xr_conn_idle_read(xr_conn *conn) {
+  redisContext *rc = conn->rc;
+  char byte;
+  errno = 0;
+  ssize_t n = rc->funcs->read(rc, &byte, 1);
+  if (n == 0) return XR_OK;
+  const char *address = conn->node->address;
+  if (n > 0) return xr_fail(XR_EPROTOCOL, "%s sent data nobody asked for", address);
+  if (rc->err == REDIS_ERR_EOF) return xr_fail(XR_EIO, "connection lost: %s closed the connection", address);
+  return xr_fail(XR_EIO, "connection lost to %s: %s", address, rc->errstr[0] ? rc->errstr : strerror(errno));
+}

@@ -2,6 +2,9 @@
  * it again" (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, READONLY, LOADING) and where to. */
 #include <string.h>
 
+#include "crossredis/loop.h"
+#include "net/client_internal.h"
+
 #include "topology/topology.h"
 
 #define STARTS(p) (len >= sizeof(p) - 1 && memcmp(text, p, sizeof(p) - 1) == 0)
@@ -54,4 +57,33 @@ xr_redirect_kind xr_redirect_classify(const char *text, size_t len, xr_redirect 
     out->kind = XR_REDIRECT_LOADING;
   }
   return out->kind;
+}
+
+const char *xr_redirect_name(xr_redirect_kind k) {
+  switch (k) {
+    case XR_REDIRECT_MOVED: return "MOVED";
+    case XR_REDIRECT_ASK: return "ASK";
+    case XR_REDIRECT_TRYAGAIN: return "TRYAGAIN";
+    case XR_REDIRECT_CLUSTERDOWN: return "CLUSTERDOWN";
+    case XR_REDIRECT_READONLY: return "READONLY";
+    case XR_REDIRECT_LOADING: return "LOADING";
+    default: return "a refused connection";
+  }
+}
+
+/* Waits that need no refresh stop after this long, or the command timeout when longer: a failover
+ * of a few seconds is ridden out, a dead cluster is not. */
+#define RETRY_BUDGET_MIN_MS 1000
+#define BACKOFF_FIRST_MS 10
+#define BACKOFF_MAX_MS 200
+
+int64_t xr_retry_budget_ms(const xr_client *c) {
+  return c->command_timeout_ms > RETRY_BUDGET_MIN_MS ? c->command_timeout_ms : RETRY_BUDGET_MIN_MS;
+}
+
+int64_t xr_backoff_ms(int waits) {
+  int64_t ms = BACKOFF_FIRST_MS;
+  for (int i = 0; i < waits && ms < BACKOFF_MAX_MS; i++) ms *= 2;
+  if (ms > BACKOFF_MAX_MS) ms = BACKOFF_MAX_MS;
+  return ms + xr_monotonic_ms() % (ms / 4 + 1); /* jitter: clients that failed together retry apart */
 }

@@ -17,12 +17,6 @@
 #include "topology/route.h"
 #include "topology/topology.h"
 
-/* The retry budget: redirections that need waiting stop after this long (or the command timeout,
- * when longer), so a failover that takes a few seconds is ridden out and a dead cluster is not. */
-#define RETRY_BUDGET_MIN_MS 1000
-#define BACKOFF_FIRST_MS 10
-#define BACKOFF_MAX_MS 200
-
 static redisReply *run_script(xr_client *c, xr_conn *conn, const xr_route_req *q, int asking, int *code, int *outcome);
 
 static int send_asking(xr_client *c, xr_conn *conn, int *code, int *outcome) {
@@ -63,23 +57,7 @@ static redisReply *run_script(xr_client *c, xr_conn *conn, const xr_route_req *q
 }
 
 /* Waits before the next try; XR_ECLOSED when the client shuts down meanwhile. */
-static int backoff(xr_client *c, int tries) {
-  int64_t ms = BACKOFF_FIRST_MS;
-  for (int i = 1; i < tries && ms < BACKOFF_MAX_MS; i++) ms *= 2;
-  if (ms > BACKOFF_MAX_MS) ms = BACKOFF_MAX_MS;
-  ms += xr_monotonic_ms() % (ms / 4 + 1); /* jitter: clients that failed together retry apart */
-  return xr_client_sleep(c, ms);
-}
-
-static const char *kind_name(xr_redirect_kind k) {
-  switch (k) {
-    case XR_REDIRECT_TRYAGAIN: return "TRYAGAIN";
-    case XR_REDIRECT_CLUSTERDOWN: return "CLUSTERDOWN";
-    case XR_REDIRECT_READONLY: return "READONLY";
-    case XR_REDIRECT_LOADING: return "LOADING";
-    default: return "a refused connection";
-  }
-}
+static int backoff(xr_client *c, int tries) { return xr_client_sleep(c, xr_backoff_ms(tries - 1)); }
 
 redisReply *xr_route_run(xr_client *c, const xr_route_req *q, int *code) {
   xr_topo *t = &c->topo;
@@ -93,7 +71,7 @@ redisReply *xr_route_run(xr_client *c, const xr_route_req *q, int *code) {
     return r;
   }
   int64_t start = xr_monotonic_ms();
-  int64_t budget = c->command_timeout_ms > RETRY_BUDGET_MIN_MS ? c->command_timeout_ms : RETRY_BUDGET_MIN_MS;
+  int64_t budget = xr_retry_budget_ms(c);
   int hops = 0, waits = 0;
   xr_node *ask_node = NULL;
   for (;;) {
@@ -157,7 +135,7 @@ redisReply *xr_route_run(xr_client *c, const xr_route_req *q, int *code) {
     /* TRYAGAIN, CLUSTERDOWN, READONLY, LOADING: not run; wait, maybe refresh, again */
     if (xr_monotonic_ms() - start >= budget) {
       *code = xr_fail(xr_reply_error_code(r->str, r->len), "%s: still %s after %d tries in %lld ms: %.200s", node->address,
-                      kind_name(kind), waits + 1, (long long)(xr_monotonic_ms() - start), r->str);
+                      xr_redirect_name(kind), waits + 1, (long long)(xr_monotonic_ms() - start), r->str);
       freeReplyObject(r);
       xr_node_release(node);
       return NULL;

@@ -87,6 +87,14 @@ typedef struct xr_redirect {
  * cannot be read is NONE (the caller gets the server's text). */
 xr_redirect_kind xr_redirect_classify(const char *text, size_t len, xr_redirect *out);
 
+/* "MOVED", "TRYAGAIN", ... for messages. */
+const char *xr_redirect_name(xr_redirect_kind k);
+/* How long a call keeps retrying what needs a wait (TRYAGAIN, CLUSTERDOWN, LOADING, READONLY, a
+ * refused connection): the command timeout, at least a second. */
+int64_t xr_retry_budget_ms(const xr_client *c);
+/* The wait before try number waits+1: 10 ms doubling to 200 ms, with jitter. */
+int64_t xr_backoff_ms(int waits);
+
 /* ---- the topology ------------------------------------------------------------------------------ */
 
 typedef struct xr_addr {

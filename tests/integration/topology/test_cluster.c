@@ -372,6 +372,75 @@ static void test_open_by_url(void **state) {
   XR_FAILS(xr_client_open_url(&c, "rediss+cluster://127.0.0.1:1", NULL), XR_EINVAL, "needs TLS");
 }
 
+/* A loop connection on the cluster: one descriptor for every node (epoll), a batch over all
+ * masters driven as a pollable, replies in order; then the same during a migration (ASK for the
+ * moved key, the source for the other) and after it (MOVED), all without blocking on a reply. */
+static void test_loop_connection(void **state) {
+  fixture *f = *state;
+  xr_loop_conn *lc;
+  XR_OK(xr_loop_conn_open(&lc, f->c));
+  xr_pollable *p = xr_loop_conn_pollable(lc);
+  assert_true(xr_pollable_fd(p) >= 0);
+  assert_int_equal(xr_pollable_events(p), XR_WAIT_READ);
+  xr_batch *b;
+  XR_OK(xr_batch_new(&b));
+  char keys[30][16];
+  for (int i = 0; i < 30; i++) {
+    snprintf(keys[i], sizeof keys[i], "loop:%d", i);
+    const char *set[] = {"SET", keys[i], keys[i]}, *get[] = {"GET", keys[i]};
+    xr_batch_add(b, 3, set, NULL);
+    xr_batch_add(b, 2, get, NULL);
+  }
+  int wait;
+  XR_OK(xr_loop_conn_start(lc, b, &wait));
+  assert_int_equal(wait, XR_WAIT_READ);
+  assert_int_equal(itest_drive_pollable(p, NULL), XR_POLL_DONE);
+  for (int i = 0; i < 30; i++) {
+    const xr_reply *r;
+    XR_OK(xr_batch_result(b, (size_t)(2 * i + 1), &r, NULL));
+    assert_string_equal(xr_reply_str(r, NULL), keys[i]);
+  }
+  /* a migration: ASK and MOVED inside a loop batch */
+  const char *k1 = "{lmig}one", *k2 = "{lmig}two";
+  XR_OK(itest_cmd(f->c, NULL, "SET", k1, "1", NULL));
+  XR_OK(itest_cmd(f->c, NULL, "SET", k2, "2", NULL));
+  move m = {0};
+  start_move(f, &m, (int)xr_key_slot("lmig", 4));
+  migrate_key(&m, k1);
+  xr_batch_clear(b);
+  const char *g1[] = {"GET", k1}, *g2[] = {"GET", k2}, *other[] = {"GET", keys[3]};
+  xr_batch_add(b, 2, g1, NULL);
+  xr_batch_add(b, 2, other, NULL);
+  xr_batch_add(b, 2, g2, NULL);
+  XR_OK(xr_loop_conn_start(lc, b, &wait));
+  assert_int_equal(itest_drive_pollable(p, NULL), XR_POLL_DONE);
+  const xr_reply *r;
+  XR_OK(xr_batch_result(b, 0, &r, NULL));
+  assert_string_equal(xr_reply_str(r, NULL), "1");
+  XR_OK(xr_batch_result(b, 1, &r, NULL));
+  assert_string_equal(xr_reply_str(r, NULL), keys[3]);
+  XR_OK(xr_batch_result(b, 2, &r, NULL));
+  assert_string_equal(xr_reply_str(r, NULL), "2");
+  migrate_key(&m, k2);
+  finish_move(f, &m);
+  XR_OK(xr_loop_conn_start(lc, b, &wait));
+  assert_int_equal(itest_drive_pollable(p, NULL), XR_POLL_DONE);
+  XR_OK(xr_batch_result(b, 2, &r, NULL));
+  assert_string_equal(xr_reply_str(r, NULL), "2");
+  /* and back, so the cluster stays as it was */
+  start_move(f, &m, (int)xr_key_slot("lmig", 4));
+  migrate_key(&m, k1);
+  migrate_key(&m, k2);
+  finish_move(f, &m);
+  XR_OK(xr_loop_conn_start(lc, b, &wait));
+  assert_int_equal(itest_drive_pollable(p, NULL), XR_POLL_DONE);
+  XR_OK(xr_batch_result(b, 0, &r, NULL));
+  assert_string_equal(xr_reply_str(r, NULL), "1");
+  assert_false(xr_loop_conn_broken(lc));
+  xr_batch_free(b);
+  xr_loop_conn_close(lc);
+}
+
 static void test_bad_options(void **state) {
   fixture *f = *state;
   xr_client *c = NULL;
@@ -412,6 +481,7 @@ int main(void) {
       cmocka_unit_test(test_batch_split_per_node),
       cmocka_unit_test(test_moved_and_ask_during_migration),
       cmocka_unit_test(test_open_by_url),
+      cmocka_unit_test(test_loop_connection),
       cmocka_unit_test(test_bad_options),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
