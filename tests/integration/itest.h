@@ -1,7 +1,7 @@
 /* Small helpers shared by the integration tests: asserting crossredis return codes with the
- * library's message in the failure, sending string commands, and watching what a client sends
- * with MONITOR to compare it with the upstream captures in tests/vectors. Include after
- * <cmocka.h>. */
+ * library's message in the failure (and the harness's, ERR_CHECK), sending string commands, and
+ * watching what a client sends with MONITOR to compare it with the upstream captures in
+ * tests/vectors. Include after <cmocka.h>. */
 #ifndef XR_ITEST_H
 #define XR_ITEST_H
 
@@ -50,6 +50,15 @@ static inline int itest_contains(const char *text, const char *part) {
                xr_error_name(code), rc_ ? m_ : "");                                            \
     if (!itest_contains(m_, (part)))                                                           \
       fail_msg("%s: message \"%s\" lacks \"%s\"", #call, m_, (const char *)(part));            \
+  } while (0)
+
+/* A harness call (tests/harness: 0, or -1 with a message in err) must return 0; write the call
+ * with `err_` as its err argument. */
+#define ERR_CHECK(call)                            \
+  do {                                             \
+    char err_[XRT_ERR_SIZE] = "";                  \
+    int rc_ = (call);                              \
+    if (rc_ != 0) fail_msg("%s: %s", #call, err_); \
   } while (0)
 
 /* Starts a server in a group setup; prints why when it cannot. */

@@ -21,13 +21,7 @@
 
 #include "cluster.h"
 #include "redis_server.h"
-
-#define ERR_CHECK(call)                                  \
-  do {                                                   \
-    char err_[XRT_ERR_SIZE] = "";                        \
-    int rc_ = (call);                                    \
-    if (rc_ != 0) fail_msg("%s: %s", #call, err_);       \
-  } while (0)
+#include "itest.h"
 
 static char certs_dir[256];
 
