@@ -268,7 +268,7 @@ int cli_drain(int argc, char **argv) {
   for (;;) {
     double now = cli_monotonic_ms();
     io.deadline = deadline > now + SCAN_GRACE_MS ? deadline : now + SCAN_GRACE_MS;
-    int rc = xr_lock_scan(&next, NULL, &scan);
+    int rc = xr_lock_scan(&next, io.c, &scan); /* the client: every master of a Cluster; NULL after a drop: the server exec reopens */
     elapsed = cli_monotonic_ms() - t0;
     if (rc != 0) {
       free(error);

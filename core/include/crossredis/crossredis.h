@@ -28,6 +28,7 @@
 #include "json.h"
 #include "keys.h"
 #include "lock_scan.h"
+#include "scan.h"
 #include "loop.h"
 #include "timestamp.h"
 #include "tls.h"

@@ -71,8 +71,9 @@ typedef struct xr_lock_entry {
 
 typedef struct xr_lock_list xr_lock_list;
 
-/* Scans c (or whatever options->exec runs the batches on; c may then be NULL) for every lock of
- * options->prefix (options NULL: the defaults). On success *out is the list, sorted by thread id
+/* Scans c (every master of a Cluster, see scan.h; with options->exec the batches run there, and c,
+ * which may then be NULL, only names the masters: NULL means the one server exec talks to) for
+ * every lock of options->prefix (options NULL: the defaults). On success *out is the list, sorted by thread id
  * (bytes), each key once (SCAN may return one twice). Returns 0 or an XR_E* code with the message
  * in xr_error_last(); *out is NULL then. */
 XR_API int xr_lock_scan(xr_lock_list **out, xr_client *c, const xr_lock_scan_options *options);

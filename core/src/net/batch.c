@@ -21,6 +21,7 @@
 typedef struct op {
   size_t off, len;          /* the encoded command in b->wire */
   const xr_script *script;  /* a script run: re-encoded per node on a Cluster */
+  xr_node *target;          /* the node it must run on (a SCAN of one master), or NULL: by slot */
   int status;
   redisReply *reply;
   const char *message;
@@ -61,6 +62,7 @@ static void reset_results(xr_batch *b) {
 void xr_batch_clear(xr_batch *b) {
   if (!b) return;
   reset_results(b);
+  for (size_t i = 0; i < b->n; i++) xr_node_release(b->ops[i].target);
   b->n = 0;
   b->wire.len = 0;
   b->wire.oom = 0;
@@ -113,6 +115,17 @@ static int check(const xr_batch *b, int argc, const char *const *argv, int min, 
   if (b->n >= (size_t)INT32_MAX) return xr_fail(XR_ERANGE, "%s: the batch is full", fn);
   return XR_OK;
 }
+
+int xr_batch_add_on(xr_batch *b, xr_node *node, int argc, const char *const *argv, const size_t *argvlen) {
+  int idx = xr_batch_add(b, argc, argv, argvlen);
+  if (idx >= 0 && node) {
+    xr_node_retain(node);
+    b->ops[idx].target = node;
+  }
+  return idx;
+}
+
+xr_node *xr_batch_op_target(const xr_batch *b, size_t i) { return b->ops[i].target; }
 
 int xr_batch_add(xr_batch *b, int argc, const char *const *argv, const size_t *argvlen) {
   int code = check(b, argc, argv, 1, "xr_batch_add");

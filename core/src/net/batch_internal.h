@@ -8,6 +8,7 @@
 #include <hiredis/hiredis.h>
 
 #include "crossredis/client.h"
+#include "topology/topology.h"
 
 /* XR_EINVAL (naming `fn`) when b leaves a MULTI or WATCH open: such a batch may not run. */
 int xr_batch_check_closed(const xr_batch *b, const char *fn);
@@ -28,6 +29,11 @@ const redisReply *xr_batch_op_reply(const xr_batch *b, size_t i);
 void xr_batch_fail_op(xr_batch *b, size_t i, int code);
 /* Forgets operation i's reply (before it is sent again). */
 void xr_batch_clear_op(xr_batch *b, size_t i);
+
+/* Appends a command that must run on `node` (a SCAN of one master), not by its slot: the batch
+ * keeps a reference until cleared. Standalone clients have one node and ignore it. */
+int xr_batch_add_on(xr_batch *b, xr_node *node, int argc, const char *const *argv, const size_t *argvlen);
+xr_node *xr_batch_op_target(const xr_batch *b, size_t i);
 
 /* Runs b on a Sentinel's master or split over a Cluster's nodes (topology/batch_split.c). */
 int xr_batch_exec_routed(xr_client *c, xr_batch *b);

@@ -4,6 +4,7 @@
 
 #include "crossredis/keys.h"
 #include "crossredis/lock_scan.h"
+#include "crossredis/scan.h"
 #include "base/decimal.h"
 #include "base/internal.h"
 
@@ -151,50 +152,37 @@ static int lock_pattern(char **out, size_t *out_len, const char *prefix) {
 }
 
 static int scan(xr_lock_list *out, xr_client *c, const xr_lock_scan_options *o, const char *prefix, int count) {
-  char *pattern = NULL;
-  size_t pattern_len = 0;
-  int rc = lock_pattern(&pattern, &pattern_len, prefix);
+  xr_scan_options so = XR_SCAN_OPTIONS_INIT;
+  int rc = lock_pattern((char **)&so.match, &so.match_len, prefix);
   if (rc) return rc;
-  char count_text[XR_DEC_MAX], cursor[32] = "0";
-  size_t count_len = xr_dec_u64(count_text, (uint64_t)count);
+  so.count = count;
+  xr_scan *sc = NULL;
   xr_batch *b = NULL, *page_batch = NULL;
-  if ((rc = xr_batch_new(&b)) != 0 || (rc = xr_batch_new(&page_batch)) != 0) {
+  if ((rc = xr_scan_new(&sc, c, &so)) != 0 || (rc = xr_batch_new(&b)) != 0 || (rc = xr_batch_new(&page_batch)) != 0) {
     xr_batch_free(b);
-    xr_free(pattern);
+    xr_scan_free(sc);
+    xr_free((char *)so.match);
     return rc;
   }
   size_t next_report = PROGRESS_EVERY;
-  do {
-    const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", count_text};
-    size_t lens[] = {4, strlen(cursor), 5, pattern_len, 5, count_len};
-    const xr_reply *page = NULL;
-    const char *why = NULL;
+  for (int done = 0; !done;) {
+    const xr_reply *keys = NULL;
     xr_batch_clear(page_batch);
-    if ((rc = xr_batch_add(page_batch, 6, argv, lens)) < 0 || (rc = run(o, c, page_batch)) != 0) break;
-    if ((rc = xr_batch_result(page_batch, 0, &page, &why)) != 0) {
-      rc = xr_fail(rc, "SCAN: %s", why ? why : xr_strerror(rc));
+    int i = xr_scan_add(sc, page_batch);
+    if ((rc = i) < 0 || (rc = run(o, c, page_batch)) != 0 ||
+        (rc = xr_scan_take(sc, page_batch, (size_t)i, &keys, &done)) != 0)
       break;
-    }
-    const xr_reply *next = xr_reply_at(page, 0), *keys = xr_reply_at(page, 1);
-    size_t next_len = 0;
-    const char *next_text = next ? xr_reply_str(next, &next_len) : NULL;
-    if (xr_reply_kind(page) != XR_REPLY_ARRAY || !next_text || next_len >= sizeof cursor || !keys ||
-        xr_reply_kind(keys) != XR_REPLY_ARRAY) {
-      rc = xr_fail(XR_EPROTOCOL, "SCAN answered something that is not [cursor, keys]");
-      break;
-    }
-    memcpy(cursor, next_text, next_len);
-    cursor[next_len] = '\0';
     out->scanned += xr_reply_count(keys);
     if ((rc = read_page(out, o, c, b, keys, strlen(prefix) + 6))) break;
     if (o->progress && out->scanned >= next_report) {
       o->progress(o->progress_ctx, out->scanned, out->n);
       while (next_report <= out->scanned) next_report += PROGRESS_EVERY;
     }
-  } while (strcmp(cursor, "0") != 0);
+  }
   xr_batch_free(b);
   xr_batch_free(page_batch);
-  xr_free(pattern);
+  xr_scan_free(sc);
+  xr_free((char *)so.match);
   return rc;
 }
 

@@ -168,11 +168,15 @@ static int plan_round(xr_split *sp) {
     po->unsent = 0;
     size_t j = 0;
     int asking = 0, rc;
+    xr_node *target = xr_batch_op_target(sp->b, i);
     if (po->ask) {
       xr_node *n = po->ask;
       po->ask = NULL;
       if ((rc = node_index(sp, n, &j))) return rc;
       asking = 1;
+    } else if (target) { /* this node and no other (a SCAN of one master) */
+      xr_node_retain(target);
+      if ((rc = node_index(sp, target, &j))) return rc;
     } else if (po->slot < 0 && prev != SIZE_MAX && !po->group) {
       j = prev;
     } else {

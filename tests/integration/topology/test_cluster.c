@@ -9,7 +9,10 @@
 #include <cmocka.h>
 
 #include "cluster.h"
+#include "crossredis/chat.h"
 #include "crossredis/keys.h"
+#include "crossredis/lock_scan.h"
+#include "crossredis/scan.h"
 #include "itest.h"
 
 typedef struct fixture {
@@ -441,6 +444,80 @@ static void test_loop_connection(void **state) {
   xr_loop_conn_close(lc);
 }
 
+/* SCAN of the whole cluster: every master visited to cursor 0, so every key of a pattern is found
+ * (and, masters only, none twice); the lock scan of the command finds the Chat locks of every
+ * master; the Chat SDK state's single-key operations run on the cluster. */
+static void test_scan_every_master(void **state) {
+  fixture *f = *state;
+  for (int i = 0; i < 50; i++) {
+    char key[32];
+    snprintf(key, sizeof key, "scan*me:%d", i);
+    XR_OK(itest_cmd(f->c, NULL, "SET", key, "1", NULL));
+  }
+  XR_OK(itest_cmd(f->c, NULL, "SET", "scanXme:not-matched", "1", NULL));
+  xr_scan_options so = XR_SCAN_OPTIONS_INIT;
+  so.match = "scan\\*me:*";
+  so.count = 7; /* several steps per node */
+  xr_scan *sc;
+  XR_OK(xr_scan_new(&sc, f->c, &so));
+  assert_int_equal(xr_scan_nodes(sc), 3);
+  xr_batch *b;
+  XR_OK(xr_batch_new(&b));
+  int seen[50] = {0}, steps = 0;
+  for (int done = 0; !done; steps++) {
+    xr_batch_clear(b);
+    int i = xr_scan_add(sc, b);
+    assert_true(i >= 0);
+    XR_OK(xr_client_exec(f->c, b));
+    const xr_reply *keys;
+    XR_OK(xr_scan_take(sc, b, (size_t)i, &keys, &done));
+    for (size_t k = 0; k < xr_reply_count(keys); k++) {
+      const char *name = xr_reply_str(xr_reply_at(keys, k), NULL);
+      assert_true(!strncmp(name, "scan*me:", 8));
+      int n = atoi(name + 8);
+      assert_true(n >= 0 && n < 50);
+      seen[n]++;
+    }
+  }
+  for (int i = 0; i < 50; i++) assert_int_equal(seen[i], 1);
+  assert_true(steps > 3);
+  XR_FAILS(xr_scan_add(sc, b), XR_EINVAL, "the scan is done");
+  xr_scan_free(sc);
+  xr_batch_free(b);
+
+  xr_chat *chat;
+  xr_chat_options defaults = XR_CHAT_OPTIONS_INIT;
+  XR_OK(xr_chat_new(&chat, f->c, &defaults));
+  xr_chat_lock locks[20];
+  for (int i = 0; i < 20; i++) {
+    char tid[32];
+    snprintf(tid, sizeof tid, "slack:C%d:%d", i, i * 7);
+    bool acquired;
+    XR_OK(xr_chat_acquire_lock(chat, &acquired, &locks[i], tid, strlen(tid), 60000));
+    assert_true(acquired);
+  }
+  xr_lock_list *l;
+  XR_OK(xr_lock_scan(&l, f->c, NULL));
+  assert_int_equal(xr_lock_list_count(l), 20);
+  xr_lock_list_free(l);
+  /* release_lock_if_queue_empty needs the lock and the queue in one slot: refused before sending,
+   * with the keys named (a hash-tagged prefix puts them together) */
+  bool released;
+  long long depth;
+  XR_FAILS(xr_chat_release_lock_if_queue_empty(chat, &released, &depth, "slack:C0:0", 10, locks[0].token, locks[0].token_len),
+           XR_ECROSSSLOT, "keys in different Cluster slots");
+  xr_chat_free(chat);
+  xr_chat_options co = XR_CHAT_OPTIONS_INIT;
+  co.key_prefix = "{chat}";
+  XR_OK(xr_chat_new(&chat, f->c, &co));
+  xr_chat_lock lk;
+  bool acquired;
+  XR_OK(xr_chat_acquire_lock(chat, &acquired, &lk, "t", 1, 60000));
+  XR_OK(xr_chat_release_lock_if_queue_empty(chat, &released, &depth, "t", 1, lk.token, lk.token_len));
+  assert_true(released);
+  xr_chat_free(chat);
+}
+
 static void test_bad_options(void **state) {
   fixture *f = *state;
   xr_client *c = NULL;
@@ -482,6 +559,7 @@ int main(void) {
       cmocka_unit_test(test_moved_and_ask_during_migration),
       cmocka_unit_test(test_open_by_url),
       cmocka_unit_test(test_loop_connection),
+      cmocka_unit_test(test_scan_every_master),
       cmocka_unit_test(test_bad_options),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
