@@ -30,8 +30,9 @@ export interface TlsOptions {
 
 /** What `createClient` takes; each option overrides what the URL says. */
 export interface ClientOptions {
-  /** redis://[[user]:password@]host[:port][/db][?option=value], rediss://..., unix:///path.
-   * Default: REDIS_URL, else redis://127.0.0.1:6379. */
+  /** redis://[[user]:password@]host[:port][/db][?option=value], rediss://..., unix:///path,
+   * redis+sentinel://host:26379,host:26379/masterName[/db], redis+cluster://host:7000,host:7001
+   * (rediss+... for TLS). Default: REDIS_URL, else redis://127.0.0.1:6379. */
   url?: string;
   /** Milliseconds to connect (default 5000; 0: as long as the system waits). */
   connectTimeoutMs?: number;
@@ -46,6 +47,21 @@ export interface ClientOptions {
   clientName?: string;
   /** TLS (any object, even `{}`, or `true`): see TlsOptions. */
   tls?: TlsOptions | boolean;
+  /** Sentinel: the sentinels to ask for the master, "host:port,host:port" (port 26379 by default). */
+  sentinels?: string;
+  /** Sentinel: the name of the master the sentinels monitor. */
+  masterName?: string;
+  /** Cluster: seed nodes, "host:port,host:port" (port 6379 by default). */
+  clusterNodes?: string;
+  /** Sentinel: the sentinels' own ACL user and password (never the data nodes'). */
+  sentinelUsername?: string;
+  sentinelPassword?: string;
+  /** Sentinel: TLS toward the sentinels too (default: as toward the data nodes). */
+  sentinelTls?: boolean;
+  /** Sentinel and Cluster: read-only commands may go to a replica (which may lag). */
+  replicaReads?: boolean;
+  /** Cluster: MOVED/ASK redirections followed per command (default 16). */
+  maxRedirects?: number;
 }
 
 /** A reply: bulk strings as strings (Buffers from commandBuffers), integers as numbers (bigint

@@ -145,12 +145,16 @@ describe("conversions", () => {
   test("every client option of the core's table is one createClient takes, by its Node name; secrets hidden", () => {
     const sample = { [native.XR_OPTION_TEXT]: "x", [native.XR_OPTION_SECRET]: "s3cret", [native.XR_OPTION_INTEGER]: 1,
       [native.XR_OPTION_BOOLEAN]: true };
+    // a client is a Sentinel's or a Cluster's, not both: every option but clusterNodes
     const all = clientOptions(Object.fromEntries([...NODE_NAMES.keys()].map((name, i) =>
-      [name, name === "url" ? server.url : sample[native.xr_client_option_info_at(i).kind]])));
-    assert.deepEqual(Object.keys(all).sort(), ["clientName", "commandTimeoutMs", "connectTimeoutMs", "db", "password",
-      "poolSize", "tls", "url", "username"]);
+      [name, name === "url" ? server.url : sample[native.xr_client_option_info_at(i).kind]])
+      .filter(([name]) => name !== "cluster_nodes")));
+    assert.deepEqual(Object.keys(all).sort(), ["clientName", "commandTimeoutMs", "connectTimeoutMs", "db", "masterName",
+      "maxRedirects", "password", "poolSize", "replicaReads", "sentinelPassword", "sentinelTls", "sentinelUsername",
+      "sentinels", "tls", "url", "username"]);
     const c = xr.createClient(all); // made: every value taken; not connected
     assert.equal(c.options.password, "***");
+    assert.equal(c.options.sentinelPassword, "***");
     assert.equal(c.options.tls.keyPem, "***");
     assert.equal(c.options.tls.caPem, "x");
     assert.doesNotMatch(JSON.stringify(c.options), /s3cret/);

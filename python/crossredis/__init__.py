@@ -20,10 +20,11 @@ from .tokens import token_origin, token_origins
 from . import chat  # noqa: E402  (imports the classes above)
 
 if TYPE_CHECKING:  # the table's classes, named for type checkers
-    from .errors import (AuthenticationError, CallbackError, ClientClosedError, ConnectionError,
-                         ConnectionLostError, DataError, InvalidArgumentError, NotFoundError, OutOfMemoryError,
-                         OutOfRangeError, ProtocolError, ResponseError, TimeoutError, TLSError, UnsupportedError,
-                         WrongTypeError)
+    from .errors import (AuthenticationError, BusyLoadingError, CallbackError, ClientClosedError, ClusterDownError,
+                         ConnectionError, ConnectionLostError, CrossSlotError, DataError, InvalidArgumentError,
+                         MasterNotFoundError, NoReplicasError, NotFoundError, OutOfMemoryError, OutOfRangeError,
+                         ProtocolError, ReadOnlyError, ResponseError, TimeoutError, TLSError, TooManyRedirectsError,
+                         UnsupportedError, WrongTypeError)
 
 __version__ = "0.1.0"
 __all__ = ["Client", "Error", "chat", "error_class", "token_origin", "token_origins", "__version__",

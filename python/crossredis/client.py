@@ -96,8 +96,9 @@ class Client:
     """A Redis client made by the C core.
 
     ``url`` is ``redis://[[user]:password@]host[:port][/db][?option=value&...]``, ``rediss://...``
-    (TLS) or ``unix:///path/to/socket``; ``None`` means ``redis://127.0.0.1:6379``. Keyword options
-    override what the URL says:
+    (TLS), ``unix:///path/to/socket``, ``redis+sentinel://host:26379,host:26379/master_name[/db]``
+    or ``redis+cluster://host:7000,host:7001`` (``rediss+...`` for TLS); ``None`` means
+    ``redis://127.0.0.1:6379``. Keyword options override what the URL says:
 
     - ``connect_timeout_ms`` (default 5000), ``command_timeout_ms`` (per reply, default 3000),
       ``pool_size`` (connections at most, default 8), ``username``, ``password``, ``db``,
@@ -105,6 +106,10 @@ class Client:
     - TLS: ``ca_file`` or ``ca_pem``, ``cert_file`` and ``key_file`` or ``cert_pem`` and
       ``key_pem``, ``server_name`` (SNI and verification), ``insecure`` (no peer verification).
       Any of them turns TLS on.
+    - Sentinel: ``sentinels`` (``"host:port,host:port"``) with ``master_name``, the sentinels' own
+      ``sentinel_username`` and ``sentinel_password``, ``sentinel_tls`` (default: as the data
+      nodes); Cluster: ``cluster_nodes`` (seed nodes), ``max_redirects`` (default 16); both:
+      ``replica_reads`` (read-only commands may go to a replica).
 
     Opening connects once and sends PING, so a wrong address, password or certificate fails here
     with its own :class:`crossredis.ConnectionError` subclass.
@@ -135,6 +140,14 @@ class Client:
         key_pem: str | None = None,
         server_name: str | None = None,
         insecure: bool | None = None,
+        sentinels: str | None = None,
+        master_name: str | None = None,
+        cluster_nodes: str | None = None,
+        sentinel_username: str | None = None,
+        sentinel_password: str | None = None,
+        sentinel_tls: bool | None = None,
+        replica_reads: bool | None = None,
+        max_redirects: int | None = None,
     ) -> None:
         # every parameter is an option of the core's table, named as it names them
         given = {name: value for name, value in locals().items() if name in _KINDS}
@@ -169,7 +182,8 @@ class Client:
 
     @property
     def address(self) -> str:
-        """``host:port`` or the socket path."""
+        """``host:port`` or the socket path; ``cluster host:port (+N)`` (the first seed node and how
+        many more), ``master 'name' of sentinels host:port,...``."""
         return self._address
 
     @property

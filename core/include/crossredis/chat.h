@@ -61,7 +61,7 @@ typedef enum xr_chat_empty_prefix {
   XR_CHAT_EMPTY_PREFIX_KEEP = 1     /* the Python port: "" stays, keys are ":lock:<id>" */
 } xr_chat_empty_prefix;
 
-#define XR_CHAT_OPTIONS_VERSION 1
+#define XR_CHAT_OPTIONS_VERSION 2
 
 /* A zero member (NULL, 0) means its default: "chat-sdk", "redis", XR_TOKEN_BASE36, XR_JSON_JS,
  * XR_CHAT_QUEUE_TS. */
@@ -73,13 +73,20 @@ typedef struct xr_chat_options {
   xr_token_suffix token_suffix;      /* XR_TOKEN_BASE36 (TS shape) or XR_TOKEN_HEX32 (Python shape) */
   xr_json_dialect json;              /* how values are written: XR_JSON_JS or XR_JSON_PYTHON */
   xr_chat_queue_dialect queue;       /* how queue entries are spelled */
+  /* version 2 */
+  /* Beyond upstream: a lock counts as held (acquired, extended) only once this many replicas have
+   * it: WAIT min_replicas min_replicas_timeout_ms on the same connection after the write. Fewer
+   * acknowledgements: XR_ENOREPLICAS, and a sequential acquire releases the lock it took. What this
+   * does and does not guarantee across a failover: README, "Locks across a failover". 0: off. */
+  int min_replicas;
+  int min_replicas_timeout_ms;       /* 0: 1000; must stay below the client's command timeout */
 } xr_chat_options;
 
 /* The TS node-redis adapter's wire: chat-sdk prefix, redis_<ms>_<base36> tokens, JS JSON text,
  * TS queue entries. */
 #define XR_CHAT_OPTIONS_INIT                                                                      \
   {XR_CHAT_OPTIONS_VERSION, NULL, XR_CHAT_EMPTY_PREFIX_DEFAULT, "redis", XR_TOKEN_BASE36, XR_JSON_JS, \
-   XR_CHAT_QUEUE_TS}
+   XR_CHAT_QUEUE_TS, 0, 0}
 
 /* Makes a state adapter over `client`, which it borrows: the client must outlive it. Checks the
  * options (XR_EINVAL naming the bad one). */

@@ -1,5 +1,6 @@
 /* Chat SDK state (SPEC.md 1). Every operation is a build (the command or script run, its argv)
  * and a decode (the reply's meaning); the sequential calls and the batches share both. */
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -83,13 +84,26 @@ typedef struct resolved {
   xr_token_suffix suffix;
   xr_json_dialect json;
   xr_chat_queue_dialect queue;
+  int min_replicas, min_replicas_timeout_ms;
 } resolved;
 
-static int resolve(resolved *r, const xr_chat_options *o) {
-  if (!o) return xr_fail(XR_EINVAL, "xr_chat_new: options are required");
-  if (o->version != XR_CHAT_OPTIONS_VERSION)
-    return xr_fail(XR_EINVAL, "xr_chat_new: options version %u, expected %u (use XR_CHAT_OPTIONS_INIT)", o->version,
+static int resolve(resolved *r, const xr_chat_options *in) {
+  if (!in) return xr_fail(XR_EINVAL, "xr_chat_new: options are required");
+  /* a version 1 caller's struct ends before min_replicas: those keep their defaults */
+  xr_chat_options v = XR_CHAT_OPTIONS_INIT;
+  if (in->version == 1) memcpy(&v, in, offsetof(xr_chat_options, min_replicas));
+  else if (in->version == XR_CHAT_OPTIONS_VERSION) v = *in;
+  else
+    return xr_fail(XR_EINVAL, "xr_chat_new: options version %u, expected 1..%u (use XR_CHAT_OPTIONS_INIT)", in->version,
                    XR_CHAT_OPTIONS_VERSION);
+  const xr_chat_options *o = &v;
+  if (o->min_replicas < 0 || o->min_replicas > 100)
+    return xr_fail(XR_EINVAL, "xr_chat_new: min_replicas must be 0 (off) to 100, got %d", o->min_replicas);
+  if (o->min_replicas_timeout_ms < 0)
+    return xr_fail(XR_EINVAL, "xr_chat_new: min_replicas_timeout_ms must be >= 0 (0: 1000), got %d",
+                   o->min_replicas_timeout_ms);
+  r->min_replicas = o->min_replicas;
+  r->min_replicas_timeout_ms = o->min_replicas_timeout_ms ? o->min_replicas_timeout_ms : 1000;
   r->prefix = o->key_prefix ? o->key_prefix : "chat-sdk";
   if (r->prefix[0] == '\0' && o->empty_prefix == XR_CHAT_EMPTY_PREFIX_DEFAULT) r->prefix = "chat-sdk";
   if (o->empty_prefix != XR_CHAT_EMPTY_PREFIX_DEFAULT && o->empty_prefix != XR_CHAT_EMPTY_PREFIX_KEEP)
@@ -125,6 +139,12 @@ int xr_chat_new(xr_chat **out, xr_client *client, const xr_chat_options *o) {
   xr_token_suffix suffix = r.suffix;
   xr_json_dialect json = r.json;
   xr_chat_queue_dialect queue = r.queue;
+  int command_timeout = xr_client_command_timeout_ms(client);
+  if (r.min_replicas && command_timeout > 0 && r.min_replicas_timeout_ms >= command_timeout)
+    return xr_fail(XR_EINVAL,
+                   "xr_chat_new: min_replicas_timeout_ms (%d) must be below the client's command timeout (%d ms): "
+                   "WAIT holds the reply that long",
+                   r.min_replicas_timeout_ms, command_timeout);
 
   xr_chat *s = xr_calloc(1, sizeof *s);
   if (!s) return xr_fail_nomem();
@@ -135,6 +155,8 @@ int xr_chat_new(xr_chat **out, xr_client *client, const xr_chat_options *o) {
   s->suffix = suffix;
   s->json = json;
   s->queue = queue;
+  s->min_replicas = r.min_replicas;
+  s->min_replicas_timeout_ms = r.min_replicas_timeout_ms;
   if (!(s->prefix = xr_strndup(prefix, s->prefix_len))) {
     xr_chat_free(s);
     return xr_fail_nomem();
@@ -275,6 +297,8 @@ static int build_acquire_lock(xr_cmd *c, const void *self, const xr_arg *a) {
   arg_str(c, "PX");
   arg_num(c, 0, ttl_ms);
   arg_str(c, "NX");
+  c->wait_replicas = s->min_replicas;
+  c->wait_ms = s->min_replicas_timeout_ms;
   return XR_OK;
 }
 
@@ -302,6 +326,8 @@ static int build_extend_lock(xr_cmd *c, const void *self, const xr_arg *a) {
   if ((rc = check_ttl("chat.extend_lock", a[2].num, 0)) || (rc = build_release_lock(c, s, a))) return rc;
   c->script = s->extend;
   arg_num(c, 0, a[2].num);
+  c->wait_replicas = s->min_replicas;
+  c->wait_ms = s->min_replicas_timeout_ms;
   return XR_OK;
 }
 
@@ -521,7 +547,31 @@ static const xr_op_builder chat_builders[XR_CHAT_OP_COUNT] = {
 #undef XR_CHAT_OP
 };
 
-const xr_system chat_system = {"chat", chat_ops, XR_CHAT_OP_COUNT, chat_builders, decode_entry, lost_reply_hint};
+/* A lock the master took or extended that fewer than min_replicas replicas acknowledged does not
+ * count: a failover now could hand it to another holder. A sequential acquire gives it back at
+ * once (token-checked, so never someone else's); a batch cannot send more, so the caller is told
+ * to release it. */
+static int unacked(const xr_cmd *c, const void *self, xr_client *client, int op, int sequential) {
+  const xr_chat *s = self;
+  char why[160];
+  snprintf(why, sizeof why, "only %lld of %d replicas acknowledged it within %d ms", c->acked, c->wait_replicas,
+           c->wait_ms);
+  if (op != XR_CHAT_OP_ACQUIRE_LOCK)
+    return xr_fail(XR_ENOREPLICAS, "chat.extend_lock: extended on the master, but %s: a failover now could lose it", why);
+  if (!sequential)
+    return xr_fail(XR_ENOREPLICAS,
+                   "chat.acquire_lock: granted by the master, but %s: not held; release it (token %.*s) or let it "
+                   "expire",
+                   why, (int)c->made_len, c->made);
+  const char *argv[2] = {c->key.data, c->made};
+  size_t lens[2] = {c->key.len, c->made_len};
+  int rc = xr_client_eval(client, NULL, s->release, 1, 2, argv, lens);
+  return xr_fail(XR_ENOREPLICAS, "chat.acquire_lock: granted by the master, but %s: %s", why,
+                 rc ? "not held, and releasing it failed (it expires with its TTL)" : "released, not held");
+}
+
+const xr_system chat_system = {"chat", chat_ops, XR_CHAT_OP_COUNT, chat_builders, decode_entry, lost_reply_hint,
+                               unacked};
 
 const xr_op_info *xr_chat_op_at(int op) { return xr_ops_row(&chat_system, op); }
 

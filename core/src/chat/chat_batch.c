@@ -88,6 +88,7 @@ int xr_chat_batch_bool(const xr_chat_batch *cb, size_t i, bool *out) {
 }
 
 int xr_chat_batch_lock(const xr_chat_batch *cb, size_t i, bool *acquired, xr_chat_lock *lock) {
+  if (acquired) *acquired = false;
   xr_result res;
   int rc = typed(cb, i, XR_RESULT_LOCK, &res);
   if (rc == XR_OK && acquired) *acquired = res.present;

@@ -22,6 +22,7 @@ typedef struct op {
   size_t off, len;          /* the encoded command in b->wire */
   const xr_script *script;  /* a script run: re-encoded per node on a Cluster */
   xr_node *target;          /* the node it must run on (a SCAN of one master), or NULL: by slot */
+  int follows;              /* goes wherever the operation before it goes, and again with it (WAIT) */
   int status;
   redisReply *reply;
   const char *message;
@@ -126,6 +127,22 @@ int xr_batch_add_on(xr_batch *b, xr_node *node, int argc, const char *const *arg
 }
 
 xr_node *xr_batch_op_target(const xr_batch *b, size_t i) { return b->ops[i].target; }
+
+int xr_batch_add_following(xr_batch *b, int argc, const char *const *argv, const size_t *argvlen) {
+  int idx = xr_batch_add(b, argc, argv, argvlen);
+  if (idx > 0) b->ops[idx].follows = 1;
+  return idx;
+}
+
+int xr_batch_op_follows(const xr_batch *b, size_t i) { return b->ops[i].follows; }
+
+void xr_batch_truncate(xr_batch *b, size_t n) {
+  if (n >= b->n) return;
+  reset_results(b);
+  for (size_t i = n; i < b->n; i++) xr_node_release(b->ops[i].target);
+  b->wire.len = b->ops[n].off;
+  b->n = n;
+}
 
 int xr_batch_add(xr_batch *b, int argc, const char *const *argv, const size_t *argvlen) {
   int code = check(b, argc, argv, 1, "xr_batch_add");

@@ -35,6 +35,13 @@ void xr_batch_clear_op(xr_batch *b, size_t i);
 int xr_batch_add_on(xr_batch *b, xr_node *node, int argc, const char *const *argv, const size_t *argvlen);
 xr_node *xr_batch_op_target(const xr_batch *b, size_t i);
 
+/* Appends a command that goes with the one before it, on its connection right behind it, and is
+ * sent again whenever that one is (a WAIT for a lock's replicas). */
+int xr_batch_add_following(xr_batch *b, int argc, const char *const *argv, const size_t *argvlen);
+int xr_batch_op_follows(const xr_batch *b, size_t i);
+/* Drops the operations from n on (an operation whose follower could not be added). */
+void xr_batch_truncate(xr_batch *b, size_t n);
+
 /* Runs b on a Sentinel's master or split over a Cluster's nodes (topology/batch_split.c). */
 int xr_batch_exec_routed(xr_client *c, xr_batch *b);
 

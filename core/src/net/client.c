@@ -135,6 +135,11 @@ static int check_args(const xr_client *c, int argc, const char *const *argv, con
 }
 
 int xr_client_command(xr_client *c, xr_reply **out, int argc, const char *const *argv, const size_t *argvlen) {
+  return xr_client_command_wait(c, out, argc, argv, argvlen, NULL);
+}
+
+int xr_client_command_wait(xr_client *c, xr_reply **out, int argc, const char *const *argv, const size_t *argvlen,
+                           const xr_wait *w) {
   if (out) *out = NULL;
   int code = check_args(c, argc, argv, "xr_client_command");
   if (code) return code;
@@ -142,7 +147,8 @@ int xr_client_command(xr_client *c, xr_reply **out, int argc, const char *const 
                                       argc > 1 ? argv[1] : NULL, argc > 1 ? (argvlen ? argvlen[1] : strlen(argv[1])) : 0,
                                       NULL)))
     return code;
-  xr_route_req q = {-1, 0, argc, (const char **)argv, (size_t *)argvlen, NULL, NULL, 0};
+  xr_route_req q = {-1, 0, argc, (const char **)argv, (size_t *)argvlen, NULL, NULL, 0, 0, 0, NULL};
+  if (w && w->replicas > 0) q.wait_replicas = w->replicas, q.wait_ms = w->ms, q.acked = &((xr_wait *)w)->acked;
   if (c->topo.kind == XR_TOPOLOGY_CLUSTER || c->replica_reads) {
     /* the keys' slot, and CROSSSLOT before anything is sent */
     if ((code = xr_command_slot(argc, argv, argvlen, &q.slot, &q.readonly))) return code;

@@ -63,6 +63,20 @@ struct xr_client {
   xr_topo topo;
 };
 
+/* ---- net/client.c, net/script.c: a command or script followed by WAIT --------------------------- */
+
+/* WAIT `replicas` `ms` after the command's reply when it is not an error, on its connection: how
+ * many replicas acknowledged it lands in `acked`. */
+typedef struct xr_wait {
+  int replicas, ms;
+  long long acked;
+} xr_wait;
+
+int xr_client_command_wait(xr_client *c, xr_reply **out, int argc, const char *const *argv, const size_t *argvlen,
+                           const xr_wait *w);
+int xr_client_eval_wait(xr_client *c, xr_reply **out, const xr_script *s, int numkeys, int argc,
+                        const char *const *argv, const size_t *argvlen, const xr_wait *w);
+
 /* ---- net/reply.c ---------------------------------------------------------------------------- */
 
 /* Installs g on r (r's privdata becomes g: the core uses it for nothing else). */

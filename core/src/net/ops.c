@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "net/ops.h"
+#include "net/batch_internal.h"
+#include "net/client_internal.h"
 #include "base/decimal.h"
 #include "crossredis/alloc.h"
 
@@ -138,9 +140,18 @@ int xr_ops_name_key(const xr_system *sys, const xr_cmd *c, int rc) {
 }
 
 int xr_ops_run(const xr_system *sys, xr_client *client, xr_cmd *c, xr_reply **r) {
-  int rc = c->script ? xr_client_eval(client, r, c->script, c->numkeys, c->argc, c->argv, c->lens)
-                     : xr_client_command(client, r, c->argc, c->argv, c->lens);
+  xr_wait w = {c->wait_replicas, c->wait_ms, 0};
+  int rc = c->script ? xr_client_eval_wait(client, r, c->script, c->numkeys, c->argc, c->argv, c->lens, &w)
+                     : xr_client_command_wait(client, r, c->argc, c->argv, c->lens, &w);
+  c->acked = w.acked;
   return rc ? xr_ops_name_key(sys, c, rc) : XR_OK;
+}
+
+/* A success that fewer replicas than asked acknowledged (xr_system.unacked). */
+static int unacked(const xr_system *sys, const void *self, xr_client *client, const xr_cmd *c, int op, int sequential) {
+  if (sys->unacked) return sys->unacked(c, self, client, op, sequential);
+  return xr_fail(XR_ENOREPLICAS, "%s: %lld of %d replicas acknowledged within %d ms", sys->ops[op].name, c->acked,
+                 c->wait_replicas, c->wait_ms);
 }
 
 int xr_ops_call_keep(const xr_system *sys, const void *self, xr_client *client, int op, const xr_arg *a,
@@ -151,6 +162,10 @@ int xr_ops_call_keep(const xr_system *sys, const void *self, xr_client *client, 
   int rc = sys->build[op](c, self, a);
   if (rc == XR_OK) rc = xr_ops_run(sys, client, c, r);
   if (rc == XR_OK) rc = xr_ops_decode(sys, self, c, sys->ops[op].result, *r, out);
+  if (rc == XR_OK && c->wait_replicas > 0 && out->present && c->acked < c->wait_replicas) {
+    rc = unacked(sys, self, client, c, op, 1);
+    out->present = false;
+  }
   return rc;
 }
 
@@ -183,6 +198,9 @@ int xr_ops_call(const xr_system *sys, const void *self, xr_client *client, int o
 
 typedef struct ops_entry {
   int op;
+  size_t at;               /* its index in the xr_batch */
+  int wait_at;             /* the WAIT behind it in the xr_batch, or -1 */
+  int wait_replicas, wait_ms;
   const char *name;        /* the command, for messages */
   const xr_script *script;
   size_t key_off, key_len; /* the key, in b->keys */
@@ -256,6 +274,18 @@ int xr_ops_batch_add_row(xr_ops_batch *ob, int op, const xr_arg *a) {
     } else {
       int idx = c.script ? xr_batch_add_eval(ob->b, c.script, c.numkeys, c.argc, c.argv, c.lens)
                          : xr_batch_add(ob->b, c.argc, c.argv, c.lens);
+      int wait_at = -1;
+      if (idx >= 0 && c.wait_replicas > 0) { /* on the same connection, right behind it */
+        char n[24], ms[24];
+        snprintf(n, sizeof n, "%d", c.wait_replicas);
+        snprintf(ms, sizeof ms, "%d", c.wait_ms);
+        const char *wait[] = {"WAIT", n, ms};
+        wait_at = xr_batch_add_following(ob->b, 3, wait, NULL);
+        if (wait_at < 0) {
+          xr_batch_truncate(ob->b, (size_t)idx);
+          idx = wait_at;
+        }
+      }
       if (idx < 0) {
         ob->keys.len = off;
         rc = idx;
@@ -263,6 +293,10 @@ int xr_ops_batch_add_row(xr_ops_batch *ob, int op, const xr_arg *a) {
         ops_entry *o = &ob->ops[ob->n];
         memset(o, 0, sizeof *o);
         o->op = op;
+        o->at = (size_t)idx;
+        o->wait_at = wait_at;
+        o->wait_replicas = c.wait_replicas;
+        o->wait_ms = c.wait_ms;
         o->name = c.script ? "a script" : c.argv[0];
         o->script = c.script;
         o->key_off = off;
@@ -313,7 +347,7 @@ int xr_ops_batch_result(const xr_ops_batch *ob, size_t i, xr_result *out) {
   out->kind = ob->sys->ops[o->op].result;
   const xr_reply *r;
   const char *msg = NULL;
-  int rc = xr_batch_result(ob->b, i, &r, &msg);
+  int rc = xr_batch_result(ob->b, o->at, &r, &msg);
   if (rc) {
     xr_fail(rc, "%s", msg ? msg : xr_strerror(rc));
     return xr_ops_name_key(ob->sys, &ctx, rc);
@@ -322,6 +356,22 @@ int xr_ops_batch_result(const xr_ops_batch *ob, size_t i, xr_result *out) {
   ctx.made_len = o->made_len;
   ctx.made_num = o->made_num;
   rc = xr_ops_decode(ob->sys, ob->self, &ctx, out->kind, r, out);
+  if (rc == XR_OK && o->wait_at >= 0 && out->present) { /* the replicas' count, from the WAIT behind it */
+    const xr_reply *w;
+    ctx.wait_replicas = o->wait_replicas;
+    ctx.wait_ms = o->wait_ms;
+    if ((rc = xr_batch_result(ob->b, (size_t)o->wait_at, &w, &msg))) {
+      xr_fail(rc, "WAIT: %s", msg ? msg : xr_strerror(rc));
+    } else if (xr_reply_kind(w) != XR_REPLY_INTEGER) {
+      rc = xr_fail(XR_EPROTOCOL, "WAIT answered no integer");
+    } else if ((ctx.acked = xr_reply_integer(w)) < o->wait_replicas) {
+      rc = unacked(ob->sys, ob->self, ob->client, &ctx, o->op, 0);
+    }
+    if (rc) {
+      out->present = false;
+      return xr_ops_name_key(ob->sys, &ctx, rc);
+    }
+  }
   /* a made token lives in the batch, not in the stack copy */
   if (out->kind == XR_RESULT_LOCK && out->nfields) out->fields[0].data = o->made;
   return rc;

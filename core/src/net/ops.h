@@ -36,6 +36,10 @@ typedef struct xr_cmd {
   char made[XR_TOKEN_MAX];
   size_t made_len;
   int64_t made_num;
+  /* WAIT wait_replicas wait_ms after it (a lock that counts only once replicas have it): how many
+   * acknowledged, in acked. 0: no WAIT. */
+  int wait_replicas, wait_ms;
+  long long acked;
 } xr_cmd;
 
 void xr_cmd_free(xr_cmd *c);
@@ -60,6 +64,10 @@ typedef struct xr_system {
   /* Words appended to a failure that lost its reply (XR_EIO, XR_ETIMEOUT), when that matters for
    * the command (a plain LPOP may have popped an entry); NULL: none. */
   const char *(*lost_reply_hint)(const xr_cmd *c);
+  /* A command that waited for replicas (wait_replicas) succeeded on the master but fewer replicas
+   * than asked acknowledged it: what to do (release what it took) and the failure to return
+   * (XR_ENOREPLICAS). `sequential` 0 in a batch, where nothing more may be sent. NULL: XR_ENOREPLICAS. */
+  int (*unacked)(const xr_cmd *c, const void *self, xr_client *client, int op, int sequential);
 } xr_system;
 
 /* The row `op`, or NULL. */

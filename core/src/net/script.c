@@ -40,6 +40,11 @@ const char *xr_script_sha1(const xr_script *s) { return s->sha1; }
 
 int xr_client_eval(xr_client *c, xr_reply **out, const xr_script *s, int numkeys, int argc,
                    const char *const *argv, const size_t *argvlen) {
+  return xr_client_eval_wait(c, out, s, numkeys, argc, argv, argvlen, NULL);
+}
+
+int xr_client_eval_wait(xr_client *c, xr_reply **out, const xr_script *s, int numkeys, int argc,
+                        const char *const *argv, const size_t *argvlen, const xr_wait *w) {
   if (out) *out = NULL;
   if (!c || !s) return xr_fail(XR_EINVAL, "xr_client_eval: client and script are required");
   if (argc < 0 || numkeys < 0 || numkeys > argc || (argc && !argv))
@@ -70,7 +75,8 @@ int xr_client_eval(xr_client *c, xr_reply **out, const xr_script *s, int numkeys
     l[i + 3] = argvlen ? argvlen[i] : strlen(argv[i]);
   }
   int code = XR_OK;
-  xr_route_req q = {-1, 0, argc + 3, v, l, s, NULL, 0};
+  xr_route_req q = {-1, 0, argc + 3, v, l, s, NULL, 0, 0, 0, NULL};
+  if (w && w->replicas > 0) q.wait_replicas = w->replicas, q.wait_ms = w->ms, q.acked = &((xr_wait *)w)->acked;
   if (c->topo.kind == XR_TOPOLOGY_CLUSTER) code = xr_keys_slot("a script", numkeys, v + 3, l + 3, &q.slot);
   redisReply *r = code ? NULL : xr_route_run(c, &q, &code);
   if (v != small_v) {

@@ -204,7 +204,7 @@ static void begin_round(xr_loop_split *ls) {
     xr_split_node *pn = &ls->sp.nodes[j];
     pn->io = NULL;
     if (pn->nops == 0) continue;
-    size_t idx;
+    size_t idx = 0;
     int rc = xr_loop_split_conn(ls, pn->node, &idx);
     if (rc == XR_ECONNECT) {
       xr_split_unsent(&ls->sp, j);

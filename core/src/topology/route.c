@@ -7,6 +7,7 @@
  *   a refused connect (nothing was sent): refresh, wait, again.
  * A connection lost after sending is never re-sent: the command may have run. The caller gets the
  * failure, and the topology is refreshed for the calls after it. */
+#include <stdio.h>
 #include <string.h>
 
 #include <hiredis/hiredis.h>
@@ -27,11 +28,43 @@ static int send_asking(xr_client *c, xr_conn *conn, int *code, int *outcome) {
   return 1;
 }
 
+/* WAIT after a write that went through: how many replicas acknowledged this connection's writes.
+ * A failure of the WAIT itself replaces the reply (the write ran; the caller learns it cannot
+ * count on it). */
+static redisReply *wait_replicas(xr_client *c, xr_conn *conn, const xr_route_req *q, redisReply *r, int *code,
+                                 int *outcome) {
+  char n[24], ms[24];
+  snprintf(n, sizeof n, "%d", q->wait_replicas);
+  snprintf(ms, sizeof ms, "%d", q->wait_ms);
+  const char *argv[] = {"WAIT", n, ms};
+  redisReply *w = xr_conn_run(c, conn, 3, argv, NULL, code, outcome);
+  if (w && w->type == REDIS_REPLY_INTEGER) {
+    *q->acked = w->integer;
+    freeReplyObject(w);
+    return r;
+  }
+  if (w) {
+    *code = w->type == REDIS_REPLY_ERROR ? xr_fail(xr_reply_error_code(w->str, w->len), "WAIT on %s: %.200s",
+                                                   conn->node->address, w->str)
+                                         : xr_fail(XR_EPROTOCOL, "WAIT on %s answered no integer", conn->node->address);
+    freeReplyObject(w);
+  }
+  freeReplyObject(r);
+  return NULL;
+}
+
 static redisReply *send_on(xr_client *c, xr_conn *conn, const xr_route_req *q, int asking, int *code, int *outcome) {
-  if (q->script) return run_script(c, conn, q, asking, code, outcome);
-  if (asking && !send_asking(c, conn, code, outcome)) return NULL;
-  if (q->wire) return xr_conn_run_wire(c, conn, q->wire, q->wire_len, code, outcome);
-  return xr_conn_run(c, conn, q->argc, q->argv, q->lens, code, outcome);
+  redisReply *r;
+  if (q->script) {
+    r = run_script(c, conn, q, asking, code, outcome);
+  } else if (asking && !send_asking(c, conn, code, outcome)) {
+    return NULL;
+  } else {
+    r = q->wire ? xr_conn_run_wire(c, conn, q->wire, q->wire_len, code, outcome)
+                : xr_conn_run(c, conn, q->argc, q->argv, q->lens, code, outcome);
+  }
+  if (r && q->wait_replicas > 0 && r->type != REDIS_REPLY_ERROR) return wait_replicas(c, conn, q, r, code, outcome);
+  return r;
 }
 
 /* EVALSHA, then EVAL on NOSCRIPT: on whichever node answered, since each node has its own script

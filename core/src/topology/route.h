@@ -21,6 +21,11 @@ typedef struct xr_route_req {
   /* Or one command already encoded as RESP (wire set): a batch's operation sent on its own. */
   const char *wire;
   size_t wire_len;
+  /* WAIT wait_replicas wait_ms after a reply that is not an error, on the same connection (the
+   * replicas acknowledge this connection's writes): the count in *acked. 0: no WAIT. */
+  int wait_replicas;
+  int wait_ms;
+  long long *acked;
 } xr_route_req;
 
 /* The reply (an error reply too: the caller decides what it means), or NULL with *code set and

@@ -299,8 +299,16 @@ size_t xr_split_next_round(xr_split *sp, int64_t *wait_ms) {
   int wait = 0;
   size_t count = 0;
   *wait_ms = 0;
+  for (size_t i = 0; i < sp->n; i++) sp->ops[i].again = 0;
   for (size_t i = 0; i < sp->n; i++) {
     xr_split_op *po = &sp->ops[i];
+    if (xr_batch_op_follows(sp->b, i) && i > 0 && sp->ops[i - 1].again && !po->group) { /* with its leader */
+      xr_batch_clear_op(sp->b, i);
+      po->done = 0;
+      po->again = 1;
+      count++;
+      continue;
+    }
     if (po->done) continue;
     if (po->unsent) { /* it never left: again, within the budget */
       if (elapsed >= budget || po->group) {
@@ -309,6 +317,7 @@ size_t xr_split_next_round(xr_split *sp, int64_t *wait_ms) {
       }
       if (refresh < 0) refresh = 0;
       wait = 1;
+      po->again = 1;
       count++;
       continue;
     }
@@ -345,6 +354,7 @@ size_t xr_split_next_round(xr_split *sp, int64_t *wait_ms) {
       else if (k != XR_REDIRECT_TRYAGAIN && refresh < 0) refresh = 0;
     }
     xr_batch_clear_op(sp->b, i);
+    po->again = 1;
     count++;
   }
   if (count == 0) return 0;

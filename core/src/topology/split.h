@@ -24,6 +24,7 @@ typedef struct xr_split_op {
   int group;         /* > 0: inside a MULTI/WATCH group (never sent again alone) */
   int done;          /* has its outcome (a reply or a failure) for good */
   int unsent;        /* failed before it left (no node, a refused connection): may go again */
+  int again;         /* goes in the next round */
   int hops;          /* MOVED/ASK followed */
   size_t node;       /* the node it went to in the current round */
   xr_node *ask;      /* the next round sends it there after ASKING (a reference) */
