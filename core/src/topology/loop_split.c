@@ -75,7 +75,7 @@ void xr_loop_split_close(xr_loop_split *ls) {
   if (!ls) return;
   xr_loop_split_cancel(ls, XR_ECLOSED);
   for (size_t i = 0; i < ls->nconns; i++) {
-    xr_conn_close(ls->conns[i].conn);
+    xr_conn_close(ls->conns[i].conn); /* NULL for an ended one */
     xr_node_release(ls->conns[i].node);
   }
   xr_free(ls->conns);
@@ -101,13 +101,15 @@ static int watch(xr_loop_split *ls, size_t i, int op) {
 }
 
 int xr_loop_split_conn(xr_loop_split *ls, xr_node *n, size_t *idx) {
+  size_t slot = ls->nconns;
   for (size_t i = 0; i < ls->nconns; i++) {
     if (ls->conns[i].node == n) {
       *idx = i;
       return XR_OK;
     }
+    if (!ls->conns[i].conn && slot == ls->nconns) slot = i; /* a place an ended connection left */
   }
-  if (ls->nconns == ls->cap) {
+  if (slot == ls->nconns && ls->nconns == ls->cap) {
     size_t cap = ls->cap ? ls->cap * 2 : 4;
     lnode *conns = xr_realloc(ls->conns, cap * sizeof *conns);
     if (!conns) return xr_fail_nomem();
@@ -119,13 +121,15 @@ int xr_loop_split_conn(xr_loop_split *ls, xr_node *n, size_t *idx) {
   if (!code && (code = xr_conn_set_nonblocking(conn))) xr_conn_close(conn);
   if (code) return code;
   xr_node_retain(n);
-  ls->conns[ls->nconns] = (lnode){n, conn, 0};
-  if ((code = watch(ls, ls->nconns, EPOLL_CTL_ADD))) {
+  ls->conns[slot] = (lnode){n, conn, 0};
+  if ((code = watch(ls, slot, EPOLL_CTL_ADD))) {
     xr_conn_close(conn);
     xr_node_release(n);
+    ls->conns[slot] = (lnode){NULL, NULL, 0};
     return code;
   }
-  *idx = ls->nconns++;
+  if (slot == ls->nconns) ls->nconns++;
+  *idx = slot;
   return XR_OK;
 }
 
@@ -251,11 +255,17 @@ int xr_loop_split_start(xr_loop_split *ls, xr_batch *b) {
   return state == XR_POLL_DONE ? XR_POLL_DONE : XR_POLL_RUNNING;
 }
 
-/* An idle connection that is readable (xr_conn_idle_read): anything but a TLS record breaks it. */
-static int idle_read(xr_loop_split *ls, size_t i) {
-  int code = xr_conn_idle_read(ls->conns[i].conn);
-  if (code) ls->broken = 1;
-  return code;
+/* An idle connection that is readable (xr_conn_idle_read): anything but a TLS record ends it, and
+ * only it (a node that went away, a failover's old master): the next batch that needs the node
+ * connects again. */
+static void idle_read(xr_loop_split *ls, size_t i) {
+  lnode *ln = &ls->conns[i];
+  if (!ln->conn || xr_conn_idle_read(ln->conn) == XR_OK) return;
+  epoll_ctl(ls->epfd, EPOLL_CTL_DEL, ln->conn->rc->fd, NULL);
+  xr_conn_close(ln->conn);
+  xr_node_release(ln->node);
+  ln->conn = NULL;
+  ln->node = NULL;
 }
 
 int xr_loop_split_step(xr_loop_split *ls, int64_t now_ms) {
@@ -275,8 +285,7 @@ int xr_loop_split_step(xr_loop_split *ls, int64_t now_ms) {
       if (ls->sp.nodes[q].io && IO_INDEX(&ls->sp.nodes[q]) == i) j = q;
     if (j == SIZE_MAX || (xr_split_node_done(&ls->sp, j) && !(evs[k].events & EPOLLOUT))) {
       /* not waited for in the running round: an idle connection woke up */
-      int code = idle_read(ls, i);
-      if (code && !ls->running) return code;
+      idle_read(ls, i);
       continue;
     }
     if (evs[k].events & EPOLLOUT) write_node(ls, j);
