@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "cluster.h"
+#include "redis_cli.h"
 #include "redis_server.h"
 #include "itest.h"
 
@@ -513,6 +514,84 @@ static void test_cluster(void **state) {
   xrt_cluster_free(c);
 }
 
+/* xrt_run_env: the child sees the added variables (a replaced one once) and inherits the rest;
+ * xrt_cli gives redis-cli its password that way, and fails naming the port and what redis-cli
+ * said, without the password. */
+static void test_run_env(void **state) {
+  (void)state;
+  char out[16384], err[XRT_ERR_SIZE];
+  setenv("XRT_RUN_ENV_A", "old", 1);
+  const char *env[] = {"XRT_RUN_ENV_A=new", "XRT_RUN_ENV_B=b", NULL};
+  const char *argv[] = {"env", NULL};
+  int rc = xrt_run_env(argv, env, out, sizeof out, NULL, err);
+  unsetenv("XRT_RUN_ENV_A");
+  assert_int_equal(rc, 0);
+  assert_non_null(strstr(out, "XRT_RUN_ENV_A=new\n"));
+  assert_null(strstr(out, "XRT_RUN_ENV_A=old"));
+  assert_non_null(strstr(out, "XRT_RUN_ENV_B=b\n"));
+  assert_non_null(strstr(out, "PATH="));
+
+  xrt_server *s = NULL;
+  xrt_server_options o = XRT_SERVER_OPTIONS_INIT;
+  o.requirepass = "hunter2";
+  if (xrt_server_start(&s, &o, err) != 0) fail_msg("start: %s", err);
+  char log[600];
+  snprintf(log, sizeof log, "%s/cli.log", xrt_server_dir(s));
+  xrt_endpoint e = XRT_ENDPOINT_INIT;
+  e.port = xrt_server_port(s);
+  e.password = "hunter2";
+  e.log_path = log;
+  ERR_CHECK(xrt_cli(&e, out, sizeof out, err_, "PING", NULL));
+  assert_string_equal(out, "PONG");
+  e.password = NULL;
+  ERR_CHECK(xrt_cli(&e, out, sizeof out, err_, "PING", NULL));
+  assert_non_null(strstr(out, "NOAUTH"));
+  e.password = "hunter2";
+  xrt_server_kill(s);
+  assert_int_equal(xrt_cli(&e, out, sizeof out, err, "PING", NULL), -1);
+  char port[32];
+  snprintf(port, sizeof port, "port %d", e.port);
+  assert_non_null(strstr(err, port));
+  assert_non_null(strstr(err, "refused"));
+  assert_null(strstr(err, "hunter2"));
+  xrt_server_free(s);
+}
+
+/* A server from a config file: the file's settings apply, the command line wins over it, CONFIG
+ * REWRITE writes to it, and a restart reads the rewritten file. */
+static void test_config_file_mode(void **state) {
+  (void)state;
+  xrt_server *s = NULL;
+  xrt_server_options o = XRT_SERVER_OPTIONS_INIT;
+  o.config_text = "maxmemory 7mb\ndatabases 5\nappendonly yes\n";
+  char err[XRT_ERR_SIZE], out[256];
+  if (xrt_server_start(&s, &o, err) != 0) fail_msg("start: %s", err);
+  char path[600];
+  snprintf(path, sizeof path, "%s/redis.conf", xrt_server_dir(s));
+  assert_string_equal(xrt_server_config_path(s), path);
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+  xrt_endpoint e = XRT_ENDPOINT_INIT;
+  e.port = xrt_server_port(s);
+  ERR_CHECK(xrt_cli(&e, out, sizeof out, err_, "CONFIG", "GET", "maxmemory", NULL));
+  assert_string_equal(out, "maxmemory\n7340032");
+  ERR_CHECK(xrt_cli(&e, out, sizeof out, err_, "CONFIG", "GET", "appendonly", NULL));
+  assert_string_equal(out, "appendonly\nno"); /* the harness's --appendonly no wins */
+  ERR_CHECK(xrt_cli(&e, out, sizeof out, err_, "CONFIG", "SET", "databases", "5", NULL));
+  ERR_CHECK(xrt_cli(&e, out, sizeof out, err_, "CONFIG", "SET", "maxmemory", "9mb", NULL));
+  ERR_CHECK(xrt_cli(&e, out, sizeof out, err_, "CONFIG", "REWRITE", NULL));
+  assert_string_equal(out, "OK");
+  ERR_CHECK(xrt_server_restart(s, err_));
+  ERR_CHECK(xrt_cli(&e, out, sizeof out, err_, "CONFIG", "GET", "maxmemory", NULL));
+  assert_string_equal(out, "maxmemory\n9437184");
+  xrt_server *plain = NULL;
+  if (xrt_server_start(&plain, NULL, err) != 0) fail_msg("start: %s", err);
+  assert_null(xrt_server_config_path(plain));
+  xrt_server_free(plain);
+  xrt_server_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_run),
@@ -531,6 +610,8 @@ int main(void) {
       cmocka_unit_test(test_server_dies_with_parent),
       cmocka_unit_test(test_silent_listener),
       cmocka_unit_test(test_cluster),
+      cmocka_unit_test(test_run_env),
+      cmocka_unit_test(test_config_file_mode),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
