@@ -1,5 +1,6 @@
 /* The harness checks itself: servers of each kind answer redis-cli and raw PINGs, kill, stop and
- * restart do what they say, certificates verify, nothing is left behind. */
+ * restart do what they say, certificates verify, a cluster (plain and TLS) is real, nothing is
+ * left behind. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -514,6 +515,79 @@ static void test_cluster(void **state) {
   xrt_cluster_free(c);
 }
 
+/* The value of `field` ("role:", "master_port:", ...) in INFO replication of an endpoint. */
+static void info_field(const xrt_endpoint *e, const char *field, char *value, size_t size) {
+  char out[8192];
+  ERR_CHECK(xrt_cli(e, out, sizeof out, err_, "INFO", "replication", NULL));
+  if (xrt_reply_field(out, field, value, size) != 0) fail_msg("no %s in INFO replication: %s", field, out);
+}
+
+/* Port `port` of 127.0.0.1 does not answer a plain PING (it speaks TLS, or nothing). */
+static void assert_no_plain_pong(int port) {
+  char out[256], err[XRT_ERR_SIZE];
+  xrt_endpoint plain = XRT_ENDPOINT_INIT;
+  plain.port = port;
+  int rc = xrt_cli(&plain, out, sizeof out, err, "PING", NULL);
+  if (rc == 0 && strstr(out, "PONG")) fail_msg("port %d answered a plain PING", port);
+}
+
+/* A TLS cluster: every node speaks TLS only (a plain client gets nothing), the bus and the
+ * replication run over TLS (tls-cluster, tls-replication: the cluster could not be ok nor the
+ * replicas linked otherwise), CLUSTER SLOTS names the TLS ports, and a key asked of the wrong node
+ * is MOVED. Its own certificates: in its directory, gone with it. */
+static void test_cluster_tls(void **state) {
+  (void)state;
+  char err[XRT_ERR_SIZE], out[8192], v[64];
+  xrt_cluster *c = NULL;
+  xrt_cluster_options o = XRT_CLUSTER_OPTIONS_INIT;
+  o.tls = 1;
+  if (xrt_cluster_start_with(&c, &o, err) != 0) fail_msg("TLS cluster: %s", err);
+  assert_int_equal(xrt_cluster_size(c), 6);
+  assert_true(xrt_cluster_tls(c));
+  char ca[620], certs[600];
+  snprintf(certs, sizeof certs, "%s", xrt_cluster_certs_dir(c));
+  snprintf(ca, sizeof ca, "%s/ca.crt", certs);
+  assert_true(path_exists(ca));
+  int masters = 0, moved = 0;
+  xrt_endpoint e0 = xrt_cluster_endpoint(c, 0);
+  char slots[8192];
+  ERR_CHECK(xrt_cli(&e0, slots, sizeof slots, err_, "CLUSTER", "SLOTS", NULL));
+  for (size_t i = 0; i < xrt_cluster_size(c); i++) {
+    xrt_server *n = xrt_cluster_node(c, i);
+    xrt_endpoint e = xrt_cluster_endpoint(c, i);
+    assert_string_equal(e.certs_dir, certs);
+    assert_int_not_equal(xrt_server_raw_ping(n, 0, out, sizeof out, err), 0);
+    assert_no_plain_pong(xrt_server_port(n));
+    ERR_CHECK(xrt_cli(&e, out, sizeof out, err_, "CLUSTER", "INFO", NULL));
+    assert_non_null(strstr(out, "cluster_state:ok"));
+    ERR_CHECK(xrt_cli(&e, out, sizeof out, err_, "CONFIG", "GET", "tls-cluster", NULL));
+    assert_string_equal(out, "tls-cluster\nyes");
+    ERR_CHECK(xrt_cli(&e, out, sizeof out, err_, "CONFIG", "GET", "port", NULL));
+    assert_string_equal(out, "port\n0");
+    info_field(&e, "role:", v, sizeof v);
+    if (strcmp(v, "master") == 0) {
+      masters++;
+      char port[16];
+      snprintf(port, sizeof port, "\n%d\n", xrt_server_port(n));
+      if (!strstr(slots, port)) fail_msg("CLUSTER SLOTS lacks the TLS port %d: %s", xrt_server_port(n), slots);
+      ERR_CHECK(xrt_cli(&e, out, sizeof out, err_, "GET", "chat-sdk:lock:t", NULL));
+      moved += strncmp(out, "MOVED ", 6) == 0;
+    } else {
+      char link[32];
+      for (int i2 = 0; i2 < 50; i2++) { /* a replica links up soon after the cluster is ok */
+        info_field(&e, "master_link_status:", link, sizeof link);
+        if (strcmp(link, "up") == 0) break;
+        xrt_sleep_ms(100);
+      }
+      assert_string_equal(link, "up");
+    }
+  }
+  assert_int_equal(masters, 3);
+  assert_int_equal(moved, 2);
+  xrt_cluster_free(c);
+  assert_false(path_exists(ca));
+}
+
 /* xrt_run_env: the child sees the added variables (a replaced one once) and inherits the rest;
  * xrt_cli gives redis-cli its password that way, and fails naming the port and what redis-cli
  * said, without the password. */
@@ -610,6 +684,7 @@ int main(void) {
       cmocka_unit_test(test_server_dies_with_parent),
       cmocka_unit_test(test_silent_listener),
       cmocka_unit_test(test_cluster),
+      cmocka_unit_test(test_cluster_tls),
       cmocka_unit_test(test_run_env),
       cmocka_unit_test(test_config_file_mode),
   };
