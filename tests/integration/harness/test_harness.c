@@ -1,6 +1,6 @@
 /* The harness checks itself: servers of each kind answer redis-cli and raw PINGs, kill, stop and
- * restart do what they say, certificates verify, a cluster (plain and TLS) is real, nothing is
- * left behind. */
+ * restart do what they say, certificates verify, a cluster (plain and TLS) and a Sentinel set (plain,
+ * TLS, with passwords) are real and fail over, nothing is left behind. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -23,6 +23,7 @@
 #include "cluster.h"
 #include "redis_cli.h"
 #include "redis_server.h"
+#include "sentinel.h"
 #include "itest.h"
 
 static char certs_dir[256];
@@ -515,6 +516,16 @@ static void test_cluster(void **state) {
   xrt_cluster_free(c);
 }
 
+/* Reads a file into buf (NUL-terminated, truncated to size - 1); its length, or -1. */
+static long read_text(const char *path, char *buf, size_t size) {
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  size_t n = fread(buf, 1, size - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  return (long)n;
+}
+
 /* The value of `field` ("role:", "master_port:", ...) in INFO replication of an endpoint. */
 static void info_field(const xrt_endpoint *e, const char *field, char *value, size_t size) {
   char out[8192];
@@ -586,6 +597,236 @@ static void test_cluster_tls(void **state) {
   assert_int_equal(moved, 2);
   xrt_cluster_free(c);
   assert_false(path_exists(ca));
+}
+
+/* The master's port as sentinel i names it. */
+static int sentinel_names(const xrt_sentinel *s, size_t i) {
+  char out[256];
+  xrt_endpoint e = xrt_sentinel_sentinel_endpoint(s, i);
+  ERR_CHECK(xrt_cli(&e, out, sizeof out, err_, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", xrt_sentinel_master_name(s),
+                    NULL));
+  if (strncmp(out, "127.0.0.1\n", 10) != 0) fail_msg("sentinel %zu names \"%s\"", i, out);
+  return atoi(out + 10);
+}
+
+/* Every sentinel names data node m, which says role:master; the others follow it. */
+static void assert_master(const xrt_sentinel *s, int m) {
+  char err[XRT_ERR_SIZE], v[64];
+  int port = xrt_server_port(xrt_sentinel_node(s, (size_t)m));
+  assert_int_equal(xrt_sentinel_master_index(s, err), m);
+  for (size_t i = 0; i < XRT_SENTINEL_SENTINELS; i++)
+    if (xrt_server_running(xrt_sentinel_sentinel(s, i))) assert_int_equal(sentinel_names(s, i), port);
+  for (size_t i = 0; i < XRT_SENTINEL_NODES; i++) {
+    if (!xrt_server_running(xrt_sentinel_node(s, i))) continue;
+    xrt_endpoint e = xrt_sentinel_node_endpoint(s, i);
+    info_field(&e, "role:", v, sizeof v);
+    assert_string_equal(v, (int)i == m ? "master" : "slave");
+    if ((int)i == m) continue;
+    info_field(&e, "master_port:", v, sizeof v);
+    assert_int_equal(atoi(v), port);
+  }
+}
+
+/* A Sentinel set with the defaults: node 0 is the master, the others replicate it, the sentinels
+ * name it; SENTINEL FAILOVER moves the master and keeps the data; a killed master is replaced by
+ * the sentinels themselves; the killed node returns as a replica; a sentinel killed and restarted
+ * rejoins; everything goes away with the set. */
+static void test_sentinel_fails_over(void **state) {
+  (void)state;
+  char err[XRT_ERR_SIZE], out[256], seeds[256];
+  xrt_sentinel *s = NULL;
+  ERR_CHECK(xrt_sentinel_start(&s, NULL, err_));
+  assert_string_equal(xrt_sentinel_master_name(s), "xrmaster");
+  assert_false(xrt_sentinel_tls(s));
+  assert_null(xrt_sentinel_certs_dir(s));
+  assert_null(xrt_sentinel_node(s, XRT_SENTINEL_NODES));
+  assert_null(xrt_sentinel_sentinel(s, XRT_SENTINEL_SENTINELS));
+  snprintf(seeds, sizeof seeds, "127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", xrt_server_port(xrt_sentinel_sentinel(s, 0)),
+           xrt_server_port(xrt_sentinel_sentinel(s, 1)), xrt_server_port(xrt_sentinel_sentinel(s, 2)));
+  assert_string_equal(xrt_sentinel_seeds(s), seeds);
+  assert_master(s, 0);
+  /* the sentinels run from files they rewrote (their ids), in their own directories */
+  char conf[600], text[4096];
+  snprintf(conf, sizeof conf, "%s", xrt_server_config_path(xrt_sentinel_sentinel(s, 0)));
+  assert_true(read_text(conf, text, sizeof text) > 0);
+  assert_non_null(strstr(text, "sentinel myid "));
+  assert_non_null(strstr(text, "sentinel monitor xrmaster 127.0.0.1 "));
+  assert_non_null(strstr(text, "sentinel down-after-milliseconds xrmaster 1000"));
+
+  /* a write on the master reaches both replicas */
+  xrt_endpoint e0 = xrt_sentinel_node_endpoint(s, 0);
+  ERR_CHECK(xrt_cli(&e0, out, sizeof out, err_, "SET", "xrt:k", "v", NULL));
+  ERR_CHECK(xrt_cli(&e0, out, sizeof out, err_, "WAIT", "2", "2000", NULL));
+  assert_string_equal(out, "2");
+
+  int m = -1;
+  ERR_CHECK(xrt_sentinel_failover(s, &m, err_));
+  assert_true(m == 1 || m == 2);
+  assert_master(s, m); /* node 0, still running, follows the new master */
+  xrt_endpoint em = xrt_sentinel_node_endpoint(s, (size_t)m);
+  ERR_CHECK(xrt_cli(&em, out, sizeof out, err_, "GET", "xrt:k", NULL));
+  assert_string_equal(out, "v");
+  ERR_CHECK(xrt_cli(&e0, out, sizeof out, err_, "SET", "xrt:k", "w", NULL));
+  assert_non_null(strstr(out, "READONLY"));
+
+  /* the master dies: the sentinels fail over on their own */
+  xrt_sentinel_kill_node(s, (size_t)m);
+  assert_false(xrt_server_running(xrt_sentinel_node(s, (size_t)m)));
+  int m2 = -1;
+  ERR_CHECK(xrt_sentinel_wait_master_change(s, m, 30000, &m2, err_));
+  assert_true(m2 >= 0 && m2 != m);
+  ERR_CHECK(xrt_sentinel_wait_ready(s, 30000, err_));
+  assert_master(s, m2);
+  /* it comes back as a replica of the new master */
+  ERR_CHECK(xrt_sentinel_restart_node(s, (size_t)m, err_));
+  assert_master(s, m2);
+
+  /* a sentinel goes: the other two still agree; back, it rejoins with the same id */
+  xrt_sentinel_kill_sentinel(s, 1);
+  assert_false(xrt_server_running(xrt_sentinel_sentinel(s, 1)));
+  ERR_CHECK(xrt_sentinel_wait_ready(s, 10000, err_));
+  assert_int_equal(xrt_sentinel_master_index(s, err), m2);
+  ERR_CHECK(xrt_sentinel_restart_sentinel(s, 1, err_));
+  assert_master(s, m2);
+
+  char dirs[XRT_SENTINEL_NODES + XRT_SENTINEL_SENTINELS + 1][600];
+  for (size_t i = 0; i < XRT_SENTINEL_NODES; i++) snprintf(dirs[i], 600, "%s", xrt_server_dir(xrt_sentinel_node(s, i)));
+  for (size_t i = 0; i < XRT_SENTINEL_SENTINELS; i++)
+    snprintf(dirs[XRT_SENTINEL_NODES + i], 600, "%s", xrt_server_dir(xrt_sentinel_sentinel(s, i)));
+  snprintf(dirs[XRT_SENTINEL_NODES + XRT_SENTINEL_SENTINELS], 600, "%s", xrt_sentinel_dir(s));
+  xrt_sentinel_free(s);
+  for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
+    if (path_exists(dirs[i])) fail_msg("%s is left behind", dirs[i]);
+}
+
+/* `secret` is on no command line of the set's processes. */
+static void assert_not_on_command_lines(const xrt_sentinel *s, const char *secret) {
+  for (size_t i = 0; i < XRT_SENTINEL_NODES + XRT_SENTINEL_SENTINELS; i++) {
+    const xrt_server *p = i < XRT_SENTINEL_NODES ? xrt_sentinel_node(s, i) : xrt_sentinel_sentinel(s, i - XRT_SENTINEL_NODES);
+    char path[64], cmd[4096];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)xrt_server_pid(p));
+    long n = read_text(path, cmd, sizeof cmd);
+    assert_true(n > 0);
+    for (long k = 0; k < n; k++)
+      if (cmd[k] == '\0') cmd[k] = ' ';
+    if (strstr(cmd, secret)) fail_msg("a password is on the command line of pid %d", (int)xrt_server_pid(p));
+  }
+}
+
+/* TLS everywhere, an ACL user on the data nodes (default user off), a password of the sentinels'
+ * own: every port refuses plain clients, each side wants its own credentials, and a failover
+ * still happens (the sentinels reach the data nodes over TLS as the ACL user, the replicas
+ * follow over TLS). */
+static void test_sentinel_tls_acl_and_sentinel_password(void **state) {
+  (void)state;
+  char err[XRT_ERR_SIZE], out[256];
+  xrt_sentinel *s = NULL;
+  xrt_sentinel_options o = XRT_SENTINEL_OPTIONS_INIT;
+  o.master_name = "tls.master-1";
+  o.tls = 1;
+  o.certs_dir = certs_dir;
+  o.acl_user = "alice";
+  o.acl_password = "data-s3cret";
+  o.sentinel_password = "sentinel-s3cret";
+  ERR_CHECK(xrt_sentinel_start(&s, &o, err_));
+  assert_true(xrt_sentinel_tls(s));
+  assert_string_equal(xrt_sentinel_certs_dir(s), certs_dir);
+  assert_master(s, 0);
+  assert_not_on_command_lines(s, "s3cret");
+  for (size_t i = 0; i < XRT_SENTINEL_NODES; i++) {
+    xrt_server *p = xrt_sentinel_node(s, i);
+    assert_int_not_equal(xrt_server_raw_ping(p, 0, out, sizeof out, err), 0);
+    assert_no_plain_pong(xrt_server_port(p));
+    /* over TLS: the default user is off, the sentinels' password is no data node's */
+    xrt_endpoint e = xrt_sentinel_node_endpoint(s, i);
+    assert_string_equal(e.user, "alice");
+    ERR_CHECK(xrt_cli(&e, out, sizeof out, err_, "PING", NULL));
+    assert_string_equal(out, "PONG");
+    e.user = NULL;
+    e.password = NULL;
+    ERR_CHECK(xrt_cli(&e, out, sizeof out, err_, "PING", NULL));
+    assert_non_null(strstr(out, "NOAUTH"));
+    e.password = "sentinel-s3cret";
+    ERR_CHECK(xrt_cli(&e, out, sizeof out, err_, "PING", NULL));
+    assert_null(strstr(out, "PONG"));
+  }
+  for (size_t i = 0; i < XRT_SENTINEL_SENTINELS; i++) {
+    xrt_server *p = xrt_sentinel_sentinel(s, i);
+    assert_int_not_equal(xrt_server_raw_ping(p, 0, out, sizeof out, err), 0);
+    assert_no_plain_pong(xrt_server_port(p));
+    xrt_endpoint e = xrt_sentinel_sentinel_endpoint(s, i);
+    e.password = NULL;
+    ERR_CHECK(xrt_cli(&e, out, sizeof out, err_, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "tls.master-1", NULL));
+    assert_non_null(strstr(out, "NOAUTH"));
+    e.password = "data-s3cret";
+    ERR_CHECK(xrt_cli(&e, out, sizeof out, err_, "PING", NULL));
+    assert_null(strstr(out, "PONG"));
+  }
+  xrt_endpoint e0 = xrt_sentinel_node_endpoint(s, 0);
+  ERR_CHECK(xrt_cli(&e0, out, sizeof out, err_, "CONFIG", "GET", "tls-replication", NULL));
+  assert_string_equal(out, "tls-replication\nyes");
+  int m = -1;
+  ERR_CHECK(xrt_sentinel_failover(s, &m, err_));
+  assert_true(m == 1 || m == 2);
+  assert_master(s, m);
+  xrt_sentinel_free(s);
+}
+
+/* requirepass on the data nodes: the replicas sync with masterauth, the sentinels see them with
+ * auth-pass (the set could not be whole otherwise); clients without it get NOAUTH. */
+static void test_sentinel_requirepass(void **state) {
+  (void)state;
+  char reply[128];
+  xrt_sentinel *s = NULL;
+  xrt_sentinel_options o = XRT_SENTINEL_OPTIONS_INIT;
+  o.requirepass = "hunter2";
+  o.down_after_ms = 2000;
+  o.failover_timeout_ms = 8000;
+  ERR_CHECK(xrt_sentinel_start(&s, &o, err_));
+  assert_master(s, 0);
+  assert_not_on_command_lines(s, "hunter2");
+  ERR_CHECK(xrt_server_raw_ping(xrt_sentinel_node(s, 1), 0, reply, sizeof reply, err_));
+  assert_memory_equal(reply, "-NOAUTH", 7);
+  ERR_CHECK(xrt_server_raw_ping(xrt_sentinel_sentinel(s, 0), 0, reply, sizeof reply, err_));
+  assert_string_equal(reply, "+PONG"); /* the sentinels have no password of their own here */
+  xrt_endpoint e = xrt_sentinel_sentinel_endpoint(s, 0);
+  char master[4096], v[64];
+  ERR_CHECK(xrt_cli(&e, master, sizeof master, err_, "SENTINEL", "MASTER", "xrmaster", NULL));
+  assert_int_equal(xrt_reply_field(master, "down-after-milliseconds", v, sizeof v), 0);
+  assert_string_equal(v, "2000");
+  assert_int_equal(xrt_reply_field(master, "failover-timeout", v, sizeof v), 0);
+  assert_string_equal(v, "8000");
+  assert_int_equal(xrt_reply_field(master, "quorum", v, sizeof v), 0);
+  assert_string_equal(v, "2");
+  xrt_sentinel_free(s);
+}
+
+/* Options the harness refuses, with a message that never shows a password. */
+static void test_sentinel_bad_options(void **state) {
+  (void)state;
+  char err[XRT_ERR_SIZE];
+  xrt_sentinel *s = NULL;
+  xrt_sentinel_options o = XRT_SENTINEL_OPTIONS_INIT;
+  o.master_name = "no spaces";
+  assert_int_equal(xrt_sentinel_start(&s, &o, err), -1);
+  assert_null(s);
+  assert_non_null(strstr(err, "master name"));
+  o.master_name = NULL;
+  o.requirepass = "open sesame";
+  assert_int_equal(xrt_sentinel_start(&s, &o, err), -1);
+  assert_non_null(strstr(err, "password"));
+  assert_null(strstr(err, "sesame"));
+  o.requirepass = "x";
+  o.acl_user = "alice";
+  o.acl_password = "y";
+  assert_int_equal(xrt_sentinel_start(&s, &o, err), -1);
+  assert_non_null(strstr(err, "not both"));
+  /* a sentinel without its config is refused up front */
+  xrt_server *p = NULL;
+  xrt_server_options so = XRT_SERVER_OPTIONS_INIT;
+  so.sentinel = 1;
+  assert_int_equal(xrt_server_start(&p, &so, err), -1);
+  assert_non_null(strstr(err, "config_text"));
 }
 
 /* xrt_run_env: the child sees the added variables (a replaced one once) and inherits the rest;
@@ -685,6 +926,10 @@ int main(void) {
       cmocka_unit_test(test_silent_listener),
       cmocka_unit_test(test_cluster),
       cmocka_unit_test(test_cluster_tls),
+      cmocka_unit_test(test_sentinel_fails_over),
+      cmocka_unit_test(test_sentinel_tls_acl_and_sentinel_password),
+      cmocka_unit_test(test_sentinel_requirepass),
+      cmocka_unit_test(test_sentinel_bad_options),
       cmocka_unit_test(test_run_env),
       cmocka_unit_test(test_config_file_mode),
   };
