@@ -1,6 +1,7 @@
 /* The harness checks itself: servers of each kind answer redis-cli and raw PINGs, kill, stop and
  * restart do what they say, certificates verify, a cluster (plain and TLS) and a Sentinel set (plain,
- * TLS, with passwords) are real and fail over, nothing is left behind. */
+ * TLS, with passwords) are real and fail over, xr-topology's files name topologies that answer,
+ * nothing is left behind. Every topology here is private (these tests break them). */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -19,12 +20,19 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <fcntl.h>
+#include <jansson.h>
 
 #include "cluster.h"
 #include "redis_cli.h"
 #include "redis_server.h"
 #include "sentinel.h"
+#include "topology.h"
 #include "itest.h"
+
+#ifndef XR_TOPOLOGY_PATH
+#error "XR_TOPOLOGY_PATH must name the xr-topology executable (tests/CMakeLists.txt defines it)"
+#endif
 
 static char certs_dir[256];
 
@@ -907,6 +915,355 @@ static void test_config_file_mode(void **state) {
   xrt_server_free(s);
 }
 
+/* Environment variables set for one test, then put back. */
+typedef struct saved_env {
+  char name[64];
+  char *value; /* NULL: was unset */
+} saved_env;
+
+static const char *const topology_env[] = {XRT_ENV_CLUSTER_NODES, XRT_ENV_TLS_CLUSTER_NODES, XRT_ENV_SENTINELS,
+                                           XRT_ENV_SENTINEL_MASTER, XRT_ENV_TLS_SENTINELS,
+                                           XRT_ENV_TLS_SENTINEL_MASTER, XRT_ENV_TLS_CERTS_DIR,
+                                           XRT_ENV_TOPOLOGY_FILE};
+#define TOPOLOGY_ENV_COUNT (sizeof topology_env / sizeof *topology_env)
+
+/* Saves and unsets every variable of the contract (the suite's own shared topology is in them
+ * under scripts/test). */
+static void save_topology_env(saved_env *saved) {
+  for (size_t i = 0; i < TOPOLOGY_ENV_COUNT; i++) {
+    snprintf(saved[i].name, sizeof saved[i].name, "%s", topology_env[i]);
+    const char *v = getenv(topology_env[i]);
+    saved[i].value = v ? strdup(v) : NULL;
+    unsetenv(topology_env[i]);
+  }
+}
+
+static void restore_topology_env(saved_env *saved) {
+  for (size_t i = 0; i < TOPOLOGY_ENV_COUNT; i++) {
+    if (saved[i].value) setenv(saved[i].name, saved[i].value, 1);
+    else unsetenv(saved[i].name);
+    free(saved[i].value);
+  }
+}
+
+/* What the environment says is what xrt_topology_from_env gives; wrong variables are errors. */
+static void test_topology_from_env(void **state) {
+  (void)state;
+  saved_env saved[TOPOLOGY_ENV_COUNT];
+  save_topology_env(saved);
+  char err[XRT_ERR_SIZE];
+  xrt_topology *t = (xrt_topology *)1;
+  for (int k = 0; k < XRT_TOPOLOGY_KINDS; k++) {
+    assert_int_equal(xrt_topology_from_env(&t, (xrt_topology_kind)k, err), 0);
+    assert_null(t);
+  }
+  setenv(XRT_ENV_SENTINELS, "127.0.0.1:26379,127.0.0.1:26380,127.0.0.1:26381", 1);
+  setenv(XRT_ENV_SENTINEL_MASTER, "xrmaster", 1);
+  assert_int_equal(xrt_topology_from_env(&t, XRT_TOPOLOGY_SENTINEL, err), 0);
+  assert_non_null(t);
+  assert_true(xrt_topology_shared(t));
+  assert_int_equal(xrt_topology_kind_of(t), XRT_TOPOLOGY_SENTINEL);
+  assert_false(xrt_topology_tls(t));
+  assert_int_equal(xrt_topology_seed_count(t), 3);
+  assert_int_equal(xrt_topology_seed_port(t, 2), 26381);
+  assert_int_equal(xrt_topology_seed_port(t, 3), 0);
+  assert_string_equal(xrt_topology_master_name(t), "xrmaster");
+  assert_null(xrt_topology_certs_dir(t));
+  assert_null(xrt_topology_sentinel(t));
+  xrt_topology_free(t); /* leaves a shared one alone: nothing to stop */
+
+  setenv(XRT_ENV_TLS_CLUSTER_NODES, "127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002", 1);
+  assert_int_equal(xrt_topology_from_env(&t, XRT_TOPOLOGY_TLS_CLUSTER, err), -1); /* no certs dir */
+  assert_non_null(strstr(err, XRT_ENV_TLS_CERTS_DIR));
+  setenv(XRT_ENV_TLS_CERTS_DIR, certs_dir, 1);
+  assert_int_equal(xrt_topology_from_env(&t, XRT_TOPOLOGY_TLS_CLUSTER, err), 0);
+  assert_string_equal(xrt_topology_certs_dir(t), certs_dir);
+  assert_null(xrt_topology_master_name(t));
+  xrt_endpoint e = xrt_topology_endpoint(t, 1);
+  assert_int_equal(e.port, 7001);
+  assert_string_equal(e.certs_dir, certs_dir);
+  xrt_topology_free(t);
+
+  setenv(XRT_ENV_CLUSTER_NODES, "127.0.0.1:7000,localhost:7001", 1);
+  assert_int_equal(xrt_topology_from_env(&t, XRT_TOPOLOGY_CLUSTER, err), -1);
+  assert_non_null(strstr(err, "localhost:7001"));
+  setenv(XRT_ENV_CLUSTER_NODES, "127.0.0.1:70000", 1);
+  assert_int_equal(xrt_topology_from_env(&t, XRT_TOPOLOGY_CLUSTER, err), -1);
+  unsetenv(XRT_ENV_SENTINEL_MASTER);
+  assert_int_equal(xrt_topology_from_env(&t, XRT_TOPOLOGY_SENTINEL, err), -1);
+  assert_non_null(strstr(err, XRT_ENV_SENTINEL_MASTER));
+  restore_topology_env(saved);
+}
+
+/* Without the environment, xrt_topology_get starts a topology of its own, and frees it. */
+static void test_topology_private_fallback(void **state) {
+  (void)state;
+  saved_env saved[TOPOLOGY_ENV_COUNT];
+  save_topology_env(saved);
+  char err[XRT_ERR_SIZE], out[256];
+  xrt_topology *t = NULL;
+  int rc = xrt_topology_get(&t, XRT_TOPOLOGY_TLS_SENTINEL, err);
+  restore_topology_env(saved);
+  if (rc != 0) fail_msg("xrt_topology_get: %s", err);
+  assert_false(xrt_topology_shared(t));
+  assert_true(xrt_topology_tls(t));
+  assert_non_null(xrt_topology_sentinel(t));
+  assert_null(xrt_topology_cluster(t));
+  assert_string_equal(xrt_topology_master_name(t), XRT_TOPOLOGY_TLS_MASTER);
+  assert_string_equal(xrt_topology_seeds(t), xrt_sentinel_seeds(xrt_topology_sentinel(t)));
+  assert_int_equal(xrt_topology_seed_count(t), 3);
+  xrt_endpoint e = xrt_topology_endpoint(t, 0);
+  ERR_CHECK(xrt_cli(&e, out, sizeof out, err_, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", XRT_TOPOLOGY_TLS_MASTER, NULL));
+  assert_memory_equal(out, "127.0.0.1\n", 10);
+  char dir[600];
+  snprintf(dir, sizeof dir, "%s", xrt_sentinel_dir(xrt_topology_sentinel(t)));
+  xrt_topology_free(t);
+  assert_false(path_exists(dir));
+}
+
+/* xr-topology as a child: stdin a pipe we hold, stdout a pipe we read, stderr into a file. */
+typedef struct topology_proc {
+  pid_t pid;
+  int in, out; /* our ends */
+  char dir[256], env_path[300], json_path[300], log_path[300];
+} topology_proc;
+
+static void topology_spawn(topology_proc *p, const char *const *flags) {
+  snprintf(p->dir, sizeof p->dir, "/tmp/xrt-harness-topology-XXXXXX");
+  assert_non_null(mkdtemp(p->dir));
+  snprintf(p->env_path, sizeof p->env_path, "%s/env", p->dir);
+  snprintf(p->json_path, sizeof p->json_path, "%s/topology.json", p->dir);
+  snprintf(p->log_path, sizeof p->log_path, "%s/stderr", p->dir);
+  int in[2], out[2];
+  assert_int_equal(pipe(in), 0);
+  assert_int_equal(pipe(out), 0);
+  const char *argv[16];
+  int n = 0;
+  argv[n++] = XR_TOPOLOGY_PATH;
+  for (; *flags; flags++) argv[n++] = *flags;
+  argv[n++] = "--env";
+  argv[n++] = p->env_path;
+  argv[n++] = "--json";
+  argv[n++] = p->json_path;
+  argv[n] = NULL;
+  p->pid = fork();
+  assert_true(p->pid >= 0);
+  if (p->pid == 0) {
+    int log = open(p->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (log < 0 || dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(log, 2) < 0) _exit(127);
+    close(in[1]);
+    close(out[0]);
+    execv(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  p->in = in[1];
+  p->out = out[0];
+}
+
+/* Reads xr-topology's stdout until "ready\n" (or EOF, a failure) within 90 s. */
+static void topology_wait_ready(topology_proc *p) {
+  char buf[64] = "";
+  size_t len = 0;
+  struct pollfd pfd = {p->out, POLLIN, 0};
+  while (len < sizeof buf - 1 && !strstr(buf, "ready\n")) {
+    if (poll(&pfd, 1, 90000) <= 0) fail_msg("xr-topology: no \"ready\" within 90 s (see %s)", p->log_path);
+    ssize_t r = read(p->out, buf + len, sizeof buf - 1 - len);
+    if (r <= 0) {
+      char log[2048] = "";
+      read_text(p->log_path, log, sizeof log);
+      fail_msg("xr-topology ended before \"ready\": %s", log);
+    }
+    len += (size_t)r;
+    buf[len] = '\0';
+  }
+  assert_string_equal(buf, "ready\n");
+}
+
+/* Waits for xr-topology to exit and returns its status. */
+static int topology_wait_exit(topology_proc *p) {
+  int status = 0;
+  for (int i = 0; i < 300; i++) {
+    pid_t w = waitpid(p->pid, &status, WNOHANG);
+    if (w == p->pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    xrt_sleep_ms(50);
+  }
+  kill(p->pid, SIGKILL);
+  waitpid(p->pid, &status, 0);
+  fail_msg("xr-topology did not stop within 15 s");
+  return -1;
+}
+
+/* Loads NAME=value lines into the environment; returns how many. */
+static int load_env_file(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) fail_msg("cannot open %s", path);
+  char line[4096];
+  int n = 0;
+  while (fgets(line, sizeof line, f)) {
+    size_t len = strlen(line);
+    assert_true(len > 0 && line[len - 1] == '\n');
+    line[len - 1] = '\0';
+    char *eq = strchr(line, '=');
+    assert_non_null(eq);
+    *eq = '\0';
+    assert_int_equal(strncmp(line, "XR_TEST_", 8), 0);
+    assert_null(strpbrk(eq + 1, " '\"$`\\")); /* a shell reads it as one word */
+    setenv(line, eq + 1, 1);
+    n++;
+  }
+  fclose(f);
+  return n;
+}
+
+/* Starts xr-topology with these flags, waits for "ready" and loads its env file; returns how
+ * many variables it set. */
+static int topology_run(topology_proc *p, const char *const *flags) {
+  topology_spawn(p, flags);
+  topology_wait_ready(p);
+  return load_env_file(p->env_path);
+}
+
+/* The pids of a JSON topology's "nodes" and "sentinels" arrays, appended to pids. */
+static void collect_pids(json_t *topo, pid_t *pids, size_t *n, char dirs[][600]) {
+  const char *arrays[] = {"nodes", "sentinels"};
+  for (size_t a = 0; a < 2; a++) {
+    json_t *arr = json_object_get(topo, arrays[a]), *v;
+    size_t i;
+    json_array_foreach(arr, i, v) {
+      json_int_t pid = json_integer_value(json_object_get(v, "pid"));
+      const char *dir = json_string_value(json_object_get(v, "dir"));
+      assert_true(pid > 0);
+      assert_non_null(dir);
+      assert_true(path_exists(dir));
+      snprintf(dirs[*n], 600, "%s", dir);
+      pids[(*n)++] = (pid_t)pid;
+    }
+  }
+}
+
+/* xr-topology --all: the env file names four topologies that answer as their names say (the
+ * plain cluster in plain text, the TLS one in TLS only, each Sentinel set's master by its name),
+ * the JSON agrees with it, and closing xr-topology's stdin stops every process and removes every
+ * directory and both files. */
+static void test_topology_process(void **state) {
+  (void)state;
+  saved_env saved[TOPOLOGY_ENV_COUNT];
+  save_topology_env(saved);
+  topology_proc p;
+  const char *flags[] = {"--all", NULL};
+  assert_int_equal(topology_run(&p, flags), 8);
+  assert_string_equal(getenv(XRT_ENV_TOPOLOGY_FILE), p.json_path);
+  assert_string_equal(getenv(XRT_ENV_SENTINEL_MASTER), XRT_TOPOLOGY_MASTER);
+  assert_string_equal(getenv(XRT_ENV_TLS_SENTINEL_MASTER), XRT_TOPOLOGY_TLS_MASTER);
+  char out[4096];
+  xrt_topology *t[XRT_TOPOLOGY_KINDS];
+  for (int k = 0; k < XRT_TOPOLOGY_KINDS; k++) {
+    ERR_CHECK(xrt_topology_from_env(&t[k], (xrt_topology_kind)k, err_));
+    assert_non_null(t[k]);
+    assert_true(xrt_topology_shared(t[k]));
+  }
+  for (int k = XRT_TOPOLOGY_CLUSTER; k <= XRT_TOPOLOGY_TLS_CLUSTER; k++) {
+    assert_int_equal(xrt_topology_seed_count(t[k]), 6);
+    for (size_t i = 0; i < 6; i++) {
+      xrt_endpoint e = xrt_topology_endpoint(t[k], i);
+      ERR_CHECK(xrt_cli(&e, out, sizeof out, err_, "CLUSTER", "INFO", NULL));
+      assert_non_null(strstr(out, "cluster_state:ok"));
+      assert_non_null(strstr(out, "cluster_known_nodes:6"));
+      if (k == XRT_TOPOLOGY_TLS_CLUSTER) assert_no_plain_pong(e.port);
+    }
+  }
+  for (int k = XRT_TOPOLOGY_SENTINEL; k <= XRT_TOPOLOGY_TLS_SENTINEL; k++) {
+    assert_int_equal(xrt_topology_seed_count(t[k]), 3);
+    for (size_t i = 0; i < 3; i++) {
+      xrt_endpoint e = xrt_topology_endpoint(t[k], i);
+      ERR_CHECK(xrt_cli(&e, out, sizeof out, err_, "SENTINEL", "GET-MASTER-ADDR-BY-NAME",
+                        xrt_topology_master_name(t[k]), NULL));
+      assert_memory_equal(out, "127.0.0.1\n", 10);
+      if (k == XRT_TOPOLOGY_TLS_SENTINEL) assert_no_plain_pong(e.port);
+    }
+  }
+  /* the TLS certificates verify the TLS topologies */
+  char ca[600];
+  snprintf(ca, sizeof ca, "%s/ca.crt", getenv(XRT_ENV_TLS_CERTS_DIR));
+  assert_true(path_exists(ca));
+
+  /* the JSON: the same seeds, a pid and a directory for every process, roles at start */
+  json_error_t jerr;
+  json_t *root = json_load_file(p.json_path, 0, &jerr);
+  if (!root) fail_msg("%s: %s", p.json_path, jerr.text);
+  assert_int_equal(json_integer_value(json_object_get(root, "version")), 1);
+  assert_int_equal(json_integer_value(json_object_get(root, "pid")), p.pid);
+  assert_string_equal(json_string_value(json_object_get(root, "certs_dir")), getenv(XRT_ENV_TLS_CERTS_DIR));
+  pid_t pids[64];
+  char dirs[64][600];
+  size_t npids = 0;
+  for (int k = 0; k < XRT_TOPOLOGY_KINDS; k++) {
+    json_t *o = json_object_get(root, xrt_topology_kind_name((xrt_topology_kind)k));
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "seeds")), xrt_topology_seeds(t[k]));
+    assert_int_equal(json_is_true(json_object_get(o, "tls")), xrt_topology_tls(t[k]));
+    json_t *nodes = json_object_get(o, "nodes"), *v;
+    size_t i, masters = 0;
+    json_array_foreach(nodes, i, v) masters += strcmp(json_string_value(json_object_get(v, "role")), "master") == 0;
+    if (k <= XRT_TOPOLOGY_TLS_CLUSTER) {
+      assert_int_equal(json_array_size(nodes), 6);
+      assert_int_equal(masters, 3);
+    } else {
+      assert_int_equal(json_array_size(nodes), 3);
+      assert_int_equal(masters, 1);
+      assert_int_equal(json_array_size(json_object_get(o, "sentinels")), 3);
+      assert_string_equal(json_string_value(json_object_get(o, "master_name")), xrt_topology_master_name(t[k]));
+    }
+    collect_pids(o, pids, &npids, dirs);
+  }
+  json_decref(root);
+  assert_int_equal(npids, 2 * 6 + 2 * 6);
+  for (int k = 0; k < XRT_TOPOLOGY_KINDS; k++) xrt_topology_free(t[k]);
+
+  /* EOF on its stdin stops it all */
+  close(p.in);
+  assert_int_equal(topology_wait_exit(&p), 0);
+  close(p.out);
+  for (size_t i = 0; i < npids; i++) {
+    if (!process_dead(pids[i])) fail_msg("pid %d outlived xr-topology", (int)pids[i]);
+    if (path_exists(dirs[i])) fail_msg("%s outlived xr-topology", dirs[i]);
+  }
+  assert_false(path_exists(p.env_path));
+  assert_false(path_exists(p.json_path));
+  assert_false(path_exists(ca));
+  xrt_remove_tree(p.dir);
+  restore_topology_env(saved);
+}
+
+/* xr-topology --sentinel writes only its lines and stops on SIGTERM; a bad flag is a usage error. */
+static void test_topology_process_stops_on_sigterm(void **state) {
+  (void)state;
+  saved_env saved[TOPOLOGY_ENV_COUNT];
+  save_topology_env(saved);
+  topology_proc p;
+  const char *flags[] = {"--sentinel", NULL};
+  assert_int_equal(topology_run(&p, flags), 3); /* the file, the sentinels, the master name */
+  assert_non_null(getenv(XRT_ENV_SENTINELS));
+  assert_null(getenv(XRT_ENV_CLUSTER_NODES));
+  assert_null(getenv(XRT_ENV_TLS_CERTS_DIR));
+  assert_int_equal(kill(p.pid, SIGTERM), 0);
+  assert_int_equal(topology_wait_exit(&p), 0);
+  close(p.in);
+  close(p.out);
+  assert_false(path_exists(p.env_path));
+  xrt_remove_tree(p.dir);
+
+  const char *bad[] = {"--no-such-flag", NULL};
+  topology_spawn(&p, bad);
+  assert_int_equal(topology_wait_exit(&p), 2);
+  close(p.in);
+  close(p.out);
+  xrt_remove_tree(p.dir);
+  restore_topology_env(saved);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_run),
@@ -932,6 +1289,10 @@ int main(void) {
       cmocka_unit_test(test_sentinel_bad_options),
       cmocka_unit_test(test_run_env),
       cmocka_unit_test(test_config_file_mode),
+      cmocka_unit_test(test_topology_from_env),
+      cmocka_unit_test(test_topology_private_fallback),
+      cmocka_unit_test(test_topology_process),
+      cmocka_unit_test(test_topology_process_stops_on_sigterm),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
