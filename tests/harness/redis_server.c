@@ -1,5 +1,5 @@
-/* Starting, stopping and killing real redis-server processes for tests; running helper programs
- * without a shell; the silent listener. See redis_server.h. */
+/* Starting, stopping and killing real redis-server (and redis-sentinel) processes for tests;
+ * running helper programs without a shell; the silent listener. See redis_server.h. */
 #include "redis_server.h"
 
 #include <arpa/inet.h>
@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+extern char **environ;
+
 #define XRT_PATH_SIZE 512
 #define START_TIMEOUT_MS 10000
 #define STOP_TIMEOUT_MS 5000
@@ -34,13 +36,14 @@
 struct xrt_server {
   char redis_path[XRT_PATH_SIZE];
   /* the options, with our own copies of the strings */
-  int unix_socket, tls, tls_auth_clients, acl_disable_default;
-  char *acl_user, *acl_password, *requirepass;
+  int unix_socket, tls, tls_auth_clients, acl_disable_default, sentinel;
+  char *acl_user, *acl_password, *requirepass, *config_text;
   char **extra_args;
   int port;
   pid_t pid;
   char dir[XRT_PATH_SIZE];
   char log_path[XRT_PATH_SIZE];
+  char config_path[XRT_PATH_SIZE];
   char unix_path[108]; /* sizeof sun_path */
   char certs_dir[XRT_PATH_SIZE];
   char url[64];
@@ -141,9 +144,11 @@ static int fd_limit(void) {
 }
 
 /* Starts `path` with stdin from /dev/null and stdout/stderr on the given descriptors, every other
- * descriptor closed, and SIGKILL when the starting thread dies. The child runs only
- * async-signal-safe calls before exec (the test may have threads). Returns the pid or -1. */
-static pid_t spawn(const char *path, char *const argv[], int out_fd, int err_fd, char *err) {
+ * descriptor closed, and SIGKILL when the starting thread dies; `envp` is its environment (NULL:
+ * ours). The child runs only async-signal-safe calls before exec (the test may have threads).
+ * Returns the pid or -1. */
+static pid_t spawn(const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd, char *err) {
+  if (!envp) envp = environ;
   int errpipe[2];
   if (pipe(errpipe) != 0) return fail(err, "pipe: %s", strerror(errno));
   fcntl(errpipe[0], F_SETFD, FD_CLOEXEC);
@@ -183,7 +188,7 @@ static pid_t spawn(const char *path, char *const argv[], int out_fd, int err_fd,
     if (syscall(SYS_close_range, 4U, ~0U, 0U) != 0)
 #endif
       for (int fd = 4; fd < maxfd; fd++) close(fd);
-    execv(path, argv);
+    execve(path, argv, envp);
     int e = errno;
     ssize_t w = write(3, &e, sizeof e);
     (void)w;
@@ -215,7 +220,35 @@ static int wait_status(pid_t pid) {
   return -1;
 }
 
+/* Our environment with `add` ("NAME=value", NULL-terminated) replacing or adding entries: a
+ * malloc'd array of borrowed strings, or NULL when out of memory. */
+static char **merged_env(const char *const *add) {
+  size_t n = 0, k = 0;
+  while (environ && environ[n]) n++;
+  while (add[k]) k++;
+  char **env = calloc(n + k + 1, sizeof *env);
+  if (!env) return NULL;
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) {
+    int replaced = 0;
+    for (size_t j = 0; j < k && !replaced; j++) {
+      const char *eq = strchr(add[j], '=');
+      size_t len = eq ? (size_t)(eq - add[j]) + 1 : strlen(add[j]);
+      replaced = strncmp(environ[i], add[j], len) == 0;
+    }
+    if (!replaced) env[m++] = environ[i];
+  }
+  for (size_t j = 0; j < k; j++) env[m++] = (char *)add[j];
+  env[m] = NULL;
+  return env;
+}
+
 int xrt_run(const char *const *argv, char *out, size_t size, const char *log_path, char *err) {
+  return xrt_run_env(argv, NULL, out, size, log_path, err);
+}
+
+int xrt_run_env(const char *const *argv, const char *const *env, char *out, size_t size, const char *log_path,
+                char *err) {
   char path[XRT_PATH_SIZE];
   if (!argv || !argv[0]) return fail(err, "xrt_run: no program");
   if (out && size == 0) return fail(err, "xrt_run: no room for the output");
@@ -235,7 +268,10 @@ int xrt_run(const char *const *argv, char *out, size_t size, const char *log_pat
     fcntl(outpipe[0], F_SETFD, FD_CLOEXEC);
     fcntl(outpipe[1], F_SETFD, FD_CLOEXEC);
   }
-  pid_t pid = spawn(path, (char *const *)argv, out ? outpipe[1] : log_fd, log_fd, err);
+  char **envp = env ? merged_env(env) : NULL;
+  pid_t pid = env && !envp ? fail(err, "out of memory")
+                           : spawn(path, (char *const *)argv, envp, out ? outpipe[1] : log_fd, log_fd, err);
+  free(envp);
   if (out) close(outpipe[1]);
   if (log_fd >= 0) close(log_fd);
   if (pid < 0) {
@@ -434,6 +470,8 @@ static int build_args(xrt_server *s, const char **argv, char *port_arg, size_t p
   int n = 0;
   snprintf(port_arg, port_size, "%d", s->port);
   argv[n++] = "redis-server";
+  if (s->config_text) argv[n++] = s->config_path; /* the file first: the arguments below win */
+  if (s->sentinel) argv[n++] = "--sentinel";
   if (s->tls) {
     argv[n++] = "--port";
     argv[n++] = "0";
@@ -515,7 +553,7 @@ static int launch(xrt_server *s, char *err) {
   /* stdout and stderr into the log too: argument errors are printed before the log is opened */
   int log_fd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (log_fd < 0) return fail(err, "cannot open %s: %s", s->log_path, strerror(errno));
-  pid_t pid = spawn(s->redis_path, (char *const *)argv, log_fd, log_fd, err);
+  pid_t pid = spawn(s->redis_path, (char *const *)argv, NULL, log_fd, log_fd, err);
   close(log_fd);
   if (pid < 0) return -1;
   s->pid = pid;
@@ -538,7 +576,7 @@ static int launch(xrt_server *s, char *err) {
     /* The log line comes after every listener is bound, so a port taken by someone else between
      * free_port() and the bind is never mistaken for our server. */
     char *log = read_log(s->log_path, offset);
-    int ready = log && strstr(log, "Ready to accept connections") &&
+    int ready = log && strstr(log, s->sentinel ? "Sentinel ID is" : "Ready to accept connections") &&
                 (!s->unix_socket || strstr(log, "ready to accept connections at"));
     free(log);
     if (ready) {
@@ -566,6 +604,7 @@ static void server_destroy(xrt_server *s) {
   free(s->acl_user);
   free(s->acl_password);
   free(s->requirepass);
+  free(s->config_text);
   for (char **e = s->extra_args; e && *e; e++) free(*e);
   free(s->extra_args);
   free(s);
@@ -577,7 +616,9 @@ static int copy_options(xrt_server *s, const xrt_server_options *o) {
   s->tls = o->tls;
   s->tls_auth_clients = o->tls_auth_clients;
   s->acl_disable_default = o->acl_disable_default;
+  s->sentinel = o->sentinel;
   if ((o->acl_user && !(s->acl_user = dup_str(o->acl_user))) ||
+      (o->config_text && !(s->config_text = dup_str(o->config_text))) ||
       (o->acl_password && !(s->acl_password = dup_str(o->acl_password))) ||
       (o->requirepass && !(s->requirepass = dup_str(o->requirepass))))
     return -1;
@@ -591,19 +632,46 @@ static int copy_options(xrt_server *s, const xrt_server_options *o) {
   return 0;
 }
 
-static int make_dir(xrt_server *s, char *err) {
+int xrt_make_temp_dir(char *path, size_t size, const char *prefix, char *err) {
   const char *tmp = getenv("TMPDIR");
   if (!tmp || !*tmp) tmp = "/tmp";
-  /* a unix socket path must fit in sun_path */
-  if (strlen(tmp) + sizeof "/xrt-redis-XXXXXX/redis.sock" > sizeof s->unix_path) tmp = "/tmp";
-  if (join_path(s->dir, sizeof s->dir, tmp, "xrt-redis-XXXXXX") != 0 || !mkdtemp(s->dir)) {
-    int e = errno;
-    s->dir[0] = '\0';
+  /* a unix socket path in it must fit in sun_path */
+  if (strlen(tmp) + strlen(prefix) + sizeof "/-XXXXXX/redis.sock" > sizeof ((struct sockaddr_un *)0)->sun_path)
+    tmp = "/tmp";
+  int n = snprintf(path, size, "%s/%s-XXXXXX", tmp, prefix);
+  if (n < 0 || (size_t)n >= size || !mkdtemp(path)) {
+    int e = n < 0 || (size_t)n >= size ? ENAMETOOLONG : errno;
+    if (size > 0) path[0] = '\0';
     return fail(err, "mkdtemp under %s: %s", tmp, strerror(e));
   }
+  return 0;
+}
+
+static int make_dir(xrt_server *s, char *err) {
+  if (xrt_make_temp_dir(s->dir, sizeof s->dir, s->sentinel ? "xrt-sentinel" : "xrt-redis", err) != 0) return -1;
   if (join_path(s->log_path, sizeof s->log_path, s->dir, "redis.log") != 0 ||
+      join_path(s->config_path, sizeof s->config_path, s->dir, "redis.conf") != 0 ||
       join_path(s->unix_path, sizeof s->unix_path, s->dir, "redis.sock") != 0)
     return fail(err, "the path %s is too long", s->dir);
+  return 0;
+}
+
+/* Writes the config text into <dir>/redis.conf, readable by us alone (it may hold passwords). */
+static int write_config(const xrt_server *s, char *err) {
+  int fd = open(s->config_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return fail(err, "cannot create %s: %s", s->config_path, strerror(errno));
+  size_t len = strlen(s->config_text), done = 0;
+  while (done < len) {
+    ssize_t w = write(fd, s->config_text + done, len - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      int e = errno;
+      close(fd);
+      return fail(err, "cannot write %s: %s", s->config_path, strerror(e));
+    }
+    done += (size_t)w;
+  }
+  if (close(fd) != 0) return fail(err, "cannot write %s: %s", s->config_path, strerror(errno));
   return 0;
 }
 
@@ -626,8 +694,16 @@ int xrt_server_start(xrt_server **out, const xrt_server_options *o, char *err) {
     server_destroy(s);
     return fail(err, "%s not found (set XR_REDIS_SERVER or PATH)", prog);
   }
-  if (make_dir(s, err) != 0) {
+  if (o->sentinel && !o->config_text) {
     server_destroy(s);
+    return fail(err, "xrt_server_start: a sentinel needs config_text (its monitor lines)");
+  }
+  if (make_dir(s, err) != 0) {
+    xrt_server_free(s);
+    return -1;
+  }
+  if (s->config_text && write_config(s, err) != 0) {
+    xrt_server_free(s);
     return -1;
   }
   if (s->tls) {
@@ -723,6 +799,7 @@ const char *xrt_server_host(const xrt_server *s) {
 }
 const char *xrt_server_dir(const xrt_server *s) { return s->dir; }
 const char *xrt_server_log_path(const xrt_server *s) { return s->log_path; }
+const char *xrt_server_config_path(const xrt_server *s) { return s->config_text ? s->config_path : NULL; }
 const char *xrt_server_unix_path(const xrt_server *s) { return s->unix_socket ? s->unix_path : NULL; }
 const char *xrt_server_certs_dir(const xrt_server *s) { return s->tls ? s->certs_dir : NULL; }
 const char *xrt_server_url(const xrt_server *s) { return s->url; }

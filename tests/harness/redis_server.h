@@ -29,9 +29,15 @@ typedef struct xrt_server_options {
   int acl_disable_default;    /* turn the default user off */
   const char *requirepass;    /* password of the default user */
   const char *const *extra_args; /* more redis-server arguments, NULL-terminated; may be NULL */
+  const char *config_text;    /* written to <dir>/redis.conf before the first start, and the server
+                                 started from that file (the command line still wins): a file the
+                                 server may rewrite (CONFIG REWRITE, Sentinel), kept across restarts;
+                                 the place for passwords, which stay off the command line */
+  int sentinel;               /* run as redis-sentinel (needs config_text: the sentinel monitor
+                                 lines); ready when the log says "Sentinel ID is" */
 } xrt_server_options;
 
-#define XRT_SERVER_OPTIONS_INIT {0, 0, 0, NULL, NULL, NULL, 0, NULL, NULL}
+#define XRT_SERVER_OPTIONS_INIT {0, 0, 0, NULL, NULL, NULL, 0, NULL, NULL, NULL, 0}
 
 /* Starts a server and waits (up to 10 s) until it accepts connections. `o` may be NULL (plain TCP).
  * The redis-server binary is $XR_REDIS_SERVER, else the first one on $PATH. On failure the error
@@ -54,6 +60,7 @@ int xrt_server_port(const xrt_server *s);    /* the TCP port, or the TLS port wi
 const char *xrt_server_host(const xrt_server *s);      /* "127.0.0.1" */
 const char *xrt_server_dir(const xrt_server *s);       /* the private temp dir */
 const char *xrt_server_log_path(const xrt_server *s);  /* <dir>/redis.log */
+const char *xrt_server_config_path(const xrt_server *s); /* <dir>/redis.conf; NULL without config_text */
 const char *xrt_server_unix_path(const xrt_server *s); /* NULL without unix_socket */
 const char *xrt_server_certs_dir(const xrt_server *s); /* NULL without tls */
 /* "redis://127.0.0.1:N" or "rediss://127.0.0.1:N"; and "unix://<path>" (NULL without one). */
@@ -82,6 +89,17 @@ void xrt_silent_listener_stop(int fd);
  * stdout goes to `out` (NUL-terminated, truncated to size - 1) or, when out is NULL, to
  * `log_path` like its stderr (appended; NULL: dropped). */
 int xrt_run(const char *const *argv, char *out, size_t size, const char *log_path, char *err);
+
+/* As xrt_run, with `env` ("NAME=value" strings, NULL-terminated; NULL: none) replacing or adding to
+ * the environment the child inherits: how a password reaches redis-cli (REDISCLI_AUTH) without
+ * appearing on a command line. */
+int xrt_run_env(const char *const *argv, const char *const *env, char *out, size_t size, const char *log_path,
+                char *err);
+
+/* Makes a fresh private directory <$TMPDIR or /tmp>/<prefix>-XXXXXX (mode 700) and writes its path
+ * into `path`. Falls back to /tmp when $TMPDIR is so long that a unix socket path in it would not
+ * fit in sun_path. */
+int xrt_make_temp_dir(char *path, size_t size, const char *prefix, char *err);
 
 /* Finds `name` in $PATH (or takes it as is when it holds a '/'); 0 when found. */
 int xrt_find_program(const char *name, char *path, size_t size);
