@@ -29,6 +29,7 @@
 #include "keys.h"
 #include "lock_scan.h"
 #include "scan.h"
+#include "subscriber.h"
 #include "loop.h"
 #include "timestamp.h"
 #include "tls.h"
