@@ -105,13 +105,13 @@ redisReply *xr_route_run(xr_client *c, const xr_route_req *q, int *code) {
   }
   int64_t start = xr_monotonic_ms();
   int64_t budget = xr_retry_budget_ms(c);
-  int hops = 0, waits = 0;
+  int hops = 0, waits = 0, readonly = q->readonly;
   xr_node *ask_node = NULL;
   for (;;) {
     xr_node *node = ask_node;
     int asking = node != NULL;
     ask_node = NULL;
-    if (!node && (*code = xr_topology_route(c, q->slot, q->readonly, &node))) return NULL;
+    if (!node && (*code = xr_topology_route(c, q->slot, readonly, &node))) return NULL;
     xr_conn *conn;
     *code = xr_pool_get(c, node, &conn);
     if (*code) {
@@ -166,6 +166,7 @@ redisReply *xr_route_run(xr_client *c, const xr_route_req *q, int *code) {
       continue;
     }
     /* TRYAGAIN, CLUSTERDOWN, READONLY, LOADING: not run; wait, maybe refresh, again */
+    if (kind == XR_REDIRECT_LOADING) readonly = 0; /* a replica still loading: the master answers */
     if (xr_monotonic_ms() - start >= budget) {
       *code = xr_fail(xr_reply_error_code(r->str, r->len), "%s: still %s after %d tries in %lld ms: %.200s", node->address,
                       xr_redirect_name(kind), waits + 1, (long long)(xr_monotonic_ms() - start), r->str);

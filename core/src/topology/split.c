@@ -73,7 +73,7 @@ static int op_slot(xr_split_op *po) {
     if (nk > (size_t)po->argc - 3) nk = (size_t)po->argc - 3;
     return xr_keys_slot("a script", (int)nk, po->argv + 3, po->lens + 3, &po->slot);
   }
-  return xr_command_slot(po->argc, po->argv, po->lens, &po->slot, NULL);
+  return xr_command_slot(po->argc, po->argv, po->lens, &po->slot, &po->readonly);
 }
 
 static void fail_op(xr_split *sp, size_t i, int code) {
@@ -181,7 +181,7 @@ static int plan_round(xr_split *sp) {
       j = prev;
     } else {
       xr_node *n;
-      rc = xr_topology_route(sp->c, cluster ? po->slot : -1, 0, &n);
+      rc = xr_topology_route(sp->c, cluster ? po->slot : -1, po->readonly && !po->group, &n);
       if (rc == XR_ENOMEM || rc == XR_ECLOSED) return rc;
       if (rc) {
         xr_batch_fail_op(sp->b, i, rc);
@@ -210,7 +210,11 @@ int xr_split_prepare(xr_split *sp, xr_client *c, xr_batch *b) {
     const char *w = xr_batch_op_wire(b, i, &len, &po->script);
     if ((rc = parse_op(po, w, len))) break;
     po->slot = -1;
-    if (c->topo.kind != XR_TOPOLOGY_CLUSTER) continue;
+    if (c->topo.kind != XR_TOPOLOGY_CLUSTER) {
+      int ignored;
+      if (c->replica_reads && !po->script) xr_command_slot(po->argc, po->argv, po->lens, &ignored, &po->readonly);
+      continue;
+    }
     int s = op_slot(po);
     if (s == XR_ENOMEM) rc = s;
     else if (s) fail_op(sp, i, s);
@@ -350,6 +354,7 @@ size_t xr_split_next_round(xr_split *sp, int64_t *wait_ms) {
       continue;
     } else {
       wait = 1;
+      if (k == XR_REDIRECT_LOADING) po->readonly = 0; /* a replica still loading: the master answers */
       if (k == XR_REDIRECT_READONLY) refresh = 1;
       else if (k != XR_REDIRECT_TRYAGAIN && refresh < 0) refresh = 0;
     }

@@ -21,6 +21,7 @@ typedef struct xr_split_op {
   size_t *lens;
   const xr_script *script;
   int slot;
+  int readonly;      /* reads only: a replica may answer (replica_reads), until one is LOADING */
   int group;         /* > 0: inside a MULTI/WATCH group (never sent again alone) */
   int done;          /* has its outcome (a reply or a failure) for good */
   int unsent;        /* failed before it left (no node, a refused connection): may go again */

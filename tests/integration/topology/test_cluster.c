@@ -572,6 +572,62 @@ static void test_tls_cluster(void **state) {
   xrt_topology_free(t);
 }
 
+/* replica_reads: GETs (single and in a batch) are answered by the replicas (they count them in
+ * INFO commandstats), writes still go to the masters. */
+static long long replica_gets(fixture *f) {
+  long long total = 0;
+  for (size_t i = 0; i < xrt_cluster_size(f->cluster); i++) {
+    xr_client_options o = itest_options(xrt_cluster_node(f->cluster, i));
+    xr_client *n;
+    XR_OK(xr_client_open(&n, &o));
+    xr_reply *role, *stats;
+    XR_OK(itest_cmd(n, &role, "ROLE", NULL));
+    XR_OK(itest_cmd(n, &stats, "INFO", "commandstats", NULL));
+    const char *get = strstr(xr_reply_str(stats, NULL), "cmdstat_get:calls=");
+    if (strcmp(xr_reply_str(xr_reply_at(role, 0), NULL), "master") != 0 && get) total += atoll(get + 18);
+    xr_reply_free(role);
+    xr_reply_free(stats);
+    xr_client_close(n);
+  }
+  return total;
+}
+
+static void test_replica_reads(void **state) {
+  fixture *f = *state;
+  xr_client_options o = cluster_options(f->cluster);
+  o.replica_reads = 1;
+  xr_client *c;
+  XR_OK(xr_client_open(&c, &o));
+  long long before = replica_gets(f);
+  xr_batch *b;
+  XR_OK(xr_batch_new(&b));
+  for (int i = 0; i < 30; i++) {
+    char key[32];
+    snprintf(key, sizeof key, "replica-read:%d", i);
+    XR_OK(itest_cmd(c, NULL, "SET", key, "v", NULL)); /* a write: the master */
+    const char *get[] = {"GET", key};
+    xr_batch_add(b, 2, get, NULL);
+  }
+  XR_OK(itest_cmd(c, NULL, "WAIT", "1", "1000", NULL)); /* let the replicas have them */
+  XR_OK(xr_client_exec(c, b));
+  for (int i = 0; i < 30; i++) {
+    const xr_reply *r;
+    const char *msg = NULL;
+    int rc = xr_batch_result(b, (size_t)i, &r, &msg);
+    if (rc) fail_msg("GET %d: %s", i, msg);
+  }
+  for (int i = 0; i < 30; i++) {
+    char key[32];
+    snprintf(key, sizeof key, "replica-read:%d", i);
+    xr_reply *r;
+    XR_OK(itest_cmd(c, &r, "GET", key, NULL));
+    xr_reply_free(r);
+  }
+  assert_true(replica_gets(f) - before >= 60);
+  xr_batch_free(b);
+  xr_client_close(c);
+}
+
 static void test_bad_options(void **state) {
   fixture *f = *state;
   xr_client *c = NULL;
@@ -615,6 +671,7 @@ int main(void) {
       cmocka_unit_test(test_loop_connection),
       cmocka_unit_test(test_scan_every_master),
       cmocka_unit_test(test_tls_cluster),
+      cmocka_unit_test(test_replica_reads),
       cmocka_unit_test(test_bad_options),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
