@@ -15,6 +15,7 @@
 #include "clitest.h"
 #include "crossredis/chat.h"
 #include "crossredis/token.h"
+#include "topology.h"
 
 static xrt_server *server;
 static xr_client *chk;
@@ -310,8 +311,47 @@ static void test_progress_on_many_locks(void **state) {
   clitest_result_free(&r);
 }
 
+/* On a Cluster (the shared one, else its own): `locks` and `drain` scan every master, so locks on
+ * all three are listed, and drain waits for each and returns once they are gone. */
+static void test_cluster_every_master(void **state) {
+  (void)state;
+  char err[XRT_ERR_SIZE], curl[512];
+  xrt_topology *t;
+  if (xrt_topology_get(&t, XRT_TOPOLOGY_CLUSTER, err) != 0) fail_msg("cluster: %s", err);
+  snprintf(curl, sizeof curl, "redis+cluster://%s", xrt_topology_seeds(t));
+  xr_client *c;
+  XR_OK(xr_client_open_url(&c, curl, NULL));
+  char prefix[64], key[128];
+  snprintf(prefix, sizeof prefix, "cli-cluster-%d", (int)getpid());
+  for (int i = 0; i < 12; i++) { /* twelve ids: their slots fall on every master */
+    snprintf(key, sizeof key, "%s:lock:thread-%d", prefix, i);
+    XR_OK(itest_cmd(c, NULL, "SET", key, IO_TOKEN, "PX", "60000", NULL));
+  }
+  clitest_result r;
+  clitest_run(&r, NULL, "locks", "--url", curl, "--prefix", prefix, NULL);
+  CLITEST_STATUS(&r, 0);
+  CLITEST_HAS(&r, out, "\n12 locks: 12 ts-ioredis\n");
+  clitest_result_free(&r);
+  const char *args[] = {"drain", "--origin", "ts-ioredis", "--url", curl, "--prefix", prefix, "--interval", "100",
+                        "--timeout", "60", NULL};
+  clitest_proc p;
+  clitest_start(&p, NULL, args);
+  clitest_wait_err(&p, "drain: 12 ts-ioredis locks left (of 12 locks) after ", 120);
+  for (int i = 0; i < 12; i++) {
+    snprintf(key, sizeof key, "%s:lock:thread-%d", prefix, i);
+    XR_OK(itest_cmd(c, NULL, "DEL", key, NULL));
+  }
+  clitest_finish(&p, &r, 120);
+  CLITEST_STATUS(&r, 0);
+  CLITEST_HAS(&r, out, "drain: no ts-ioredis lock left after ");
+  clitest_result_free(&r);
+  xr_client_close(c);
+  xrt_topology_free(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_cluster_every_master),
       cmocka_unit_test(test_json_origins_and_ttls),
       cmocka_unit_test(test_table),
       cmocka_unit_test(test_no_locks),
