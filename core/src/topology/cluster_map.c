@@ -179,6 +179,25 @@ static int parse_slots(layout *l, const redisReply *r, const xr_node *asked) {
   return XR_OK;
 }
 
+int xr_cluster_parse_map(const redisReply *r, int shards, const char *asked_host, int tls, size_t *nodes,
+                         size_t *assigned) {
+  layout *l = xr_calloc(1, sizeof *l);
+  if (!l) return xr_fail_nomem();
+  memset(l->slots, 0xFF, sizeof l->slots);
+  xr_node asked;
+  memset(&asked, 0, sizeof asked);
+  asked.host = (char *)asked_host;
+  int rc = shards ? parse_shards(l, r, &asked, tls) : parse_slots(l, r, &asked);
+  *nodes = l->n;
+  *assigned = l->assigned;
+  for (size_t s = 0; !rc && s < XR_SLOTS; s++) /* every slot names a master entry of the layout, or none */
+    if (l->slots[s] != XR_NO_NODE && (l->slots[s] >= l->n || l->e[l->slots[s]].replica))
+      rc = xr_fail(XR_EPROTOCOL, "cluster map: slot %zu names no master", s);
+  xr_free(l->e);
+  xr_free(l);
+  return rc;
+}
+
 /* Asks one node; XR_OK with the layout filled when it answered with slots. */
 static int ask(xr_client *c, xr_node *node, int pooled, layout *l, redisReply **keep) {
   xr_conn *conn = NULL;

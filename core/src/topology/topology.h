@@ -166,6 +166,13 @@ void xr_topology_tick(xr_client *c);
  * the known masters, then the seeds; builds the new node list and slot table under the lock. */
 int xr_cluster_refresh(xr_client *c);
 
+/* Reads a CLUSTER SHARDS (shards 1) or CLUSTER SLOTS reply into a layout and drops it: how many
+ * nodes and assigned slots it names, or the reason it is refused (XR_EPROTOCOL). For the fuzzer and
+ * the unit tests; asked_host stands for the node asked (an empty endpoint). */
+struct redisReply;
+int xr_cluster_parse_map(const struct redisReply *r, int shards, const char *asked_host, int tls, size_t *nodes,
+                         size_t *assigned);
+
 /* Asks the sentinels in turn for the master, checks its ROLE, and makes it the node calls go to. */
 int xr_sentinel_discover(xr_client *c);
 int xr_sentinel_state_new(xr_client *c, const xr_client_options *o);
