@@ -1,10 +1,10 @@
-/* The Cluster failures of ../shared/TOPOLOGY-FAILURES.md that a real server cannot produce on
- * demand, played by scripted fake servers (tests/harness/fake_server.h): several fakes are a
- * Cluster's nodes (CLUSTER SHARDS / SLOTS replies naming their ports). Each test names its item
- * (#N) and says what it proves; each fails when the behaviour is missing. What the client sent is
- * read from the fakes' logs. Nothing waits for a timeout; the longest waits are the retry budget,
- * max(command timeout, 1 s), of the TRYAGAIN and CLUSTERDOWN tests. Every test starts and frees
- * its own fakes. */
+/* The Cluster and Sentinel failures of ../shared/TOPOLOGY-FAILURES.md that a real server cannot
+ * produce on demand, played by scripted fake servers (tests/harness/fake_server.h): several fakes
+ * are a Cluster's nodes (CLUSTER SHARDS / SLOTS replies naming their ports) or the sentinels and
+ * the nodes they name. Each test names its item (#N) and says what it proves; each fails when the
+ * behaviour is missing. What the client sent is read from the fakes' logs. Nothing waits for a
+ * timeout but the silent sentinel (500 ms); the longest waits are the retry budget, max(command
+ * timeout, 1 s), of the TRYAGAIN and CLUSTERDOWN tests. Every test starts and frees its own fakes. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,9 +18,10 @@
 
 #define LOW_LAST 8191 /* the two-shard map: the low shard serves 0-8191, the high one 8192-16383 */
 #define LAST_SLOT 16383
-/* Connect and command timeouts: no test waits for them, so they are generous for a loaded machine
- * (valgrind, suites in parallel), and at 1 s leave the retry budget, max(command timeout, 1 s), at
- * 1 s. */
+#define MASTER_NAME "mymaster"
+/* Connect and command timeouts: no test waits for them (but the silent sentinel's), so they are
+ * generous for a loaded machine (valgrind, suites in parallel), and at 1 s leave the retry budget,
+ * max(command timeout, 1 s), at 1 s. */
 #define IO_TIMEOUT_MS 1000
 /* The client skips refreshes closer together than this (topology.c, plus jitter). */
 #define REFRESH_MIN_INTERVAL_MS 100
@@ -65,6 +66,13 @@ static void put_bulk(char *buf, size_t size, size_t *used, const char *s) {
   int n = snprintf(buf + *used, size - *used, "$%zu\r\n%s\r\n", strlen(s), s);
   assert_true(n > 0 && (size_t)n < size - *used);
   *used += (size_t)n;
+}
+
+/* A RESP array of bulk strings. */
+static const char *bulks(char *buf, size_t size, size_t n, const char *const *v) {
+  size_t used = (size_t)snprintf(buf, size, "*%zu\r\n", n);
+  for (size_t i = 0; i < n; i++) put_bulk(buf, size, &used, v[i]);
+  return buf;
 }
 
 /* A bulk string reply. */
@@ -183,6 +191,16 @@ static void redirect_get(xrt_fake *f, const char *key, const char *kind, const x
 static void value_of(xrt_fake *f, const char *key, const char *value) {
   char reply[96];
   on_key(f, "GET", key, bulk(reply, sizeof reply, value), 0);
+}
+
+/* Runs a batch of the one command argv (bt cleared first): the operation's outcome, its reply
+ * (borrowed from bt) and message. */
+static int batch_one(xr_client *cl, xr_batch *bt, int argc, const char *const *argv, const xr_reply **r,
+                     const char **msg) {
+  xr_batch_clear(bt);
+  assert_int_equal(xr_batch_add(bt, argc, argv, NULL), 0);
+  xr_client_exec(cl, bt);
+  return xr_batch_result(bt, 0, r, msg);
 }
 
 static xr_client_options cluster_options(char *nodes, size_t size, const xrt_fake *seed) {
@@ -992,6 +1010,299 @@ static void test_endpoints(void **state) {
   free_fakes(f, 2);
 }
 
+/* ---- Sentinel ------------------------------------------------------------------------------------ */
+
+#define SUBSCRIBED "*3\r\n$9\r\nsubscribe\r\n$14\r\n+switch-master\r\n:1\r\n"
+
+/* Sentinel `s` (its rules cleared) names `master` for MASTER_NAME (NULL: does not know it), knows
+ * no other sentinel, and takes SUBSCRIBE +switch-master. */
+static void sentinel_names(xrt_fake *s, const xrt_fake *master) {
+  char buf[128];
+  xrt_fake_clear_rules(s);
+  on(s, "SENTINEL get-master-addr-by-name " MASTER_NAME,
+     xrt_fake_sentinel_master(buf, sizeof buf, master ? "127.0.0.1" : NULL, master ? xrt_fake_port(master) : 0));
+  on(s, "SENTINEL sentinels " MASTER_NAME, "*0\r\n");
+  on(s, "SUBSCRIBE +switch-master", SUBSCRIBED);
+}
+
+/* Data node `n` (its rules cleared) says it is a master (master NULL) or a replica of `master`,
+ * and answers SET with `set_reply`. */
+static void node_role(xrt_fake *n, const xrt_fake *master, const char *set_reply) {
+  char buf[128];
+  xrt_fake_clear_rules(n);
+  if (master) on(n, "ROLE", xrt_fake_role_replica(buf, sizeof buf, "127.0.0.1", xrt_fake_port(master), "connected", 10));
+  else on(n, "ROLE", xrt_fake_role_master(buf, sizeof buf, 10));
+  on(n, "SET *", set_reply);
+}
+
+/* Options of a Sentinel client of sentinels at ports[0..n), small timeouts. */
+static xr_client_options sentinel_options(char *nodes, size_t size, const int *ports, size_t n) {
+  size_t used = 0;
+  nodes[0] = '\0';
+  for (size_t i = 0; i < n; i++) used += (size_t)snprintf(nodes + used, size - used, "%s127.0.0.1:%d", i ? "," : "", ports[i]);
+  xr_client_options o = XR_CLIENT_OPTIONS_INIT;
+  o.topology = XR_TOPOLOGY_SENTINEL;
+  o.nodes = nodes;
+  o.master_name = MASTER_NAME;
+  o.connect_timeout_ms = IO_TIMEOUT_MS;
+  o.command_timeout_ms = IO_TIMEOUT_MS;
+  return o;
+}
+
+/* A Sentinel client of sentinels[0..n), with this command timeout (0: IO_TIMEOUT_MS). */
+static xr_client *open_sentinel(xrt_fake *const *sentinels, size_t n, int command_timeout_ms) {
+  int ports[4];
+  for (size_t i = 0; i < n; i++) ports[i] = xrt_fake_port(sentinels[i]);
+  char nodes[128];
+  xr_client_options o = sentinel_options(nodes, sizeof nodes, ports, n);
+  if (command_timeout_ms) o.command_timeout_ms = command_timeout_ms;
+  return open_client(&o);
+}
+
+/* A failover's cast: a sentinel naming m1, m1 and m2 both masters that take SET, and a client that
+ * found m1. */
+typedef struct failover {
+  xrt_fake *s, *m1, *m2;
+  xr_client *cl;
+} failover;
+
+static void failover_start(failover *fo) {
+  fo->s = fake();
+  fo->m1 = fake();
+  fo->m2 = fake();
+  sentinel_names(fo->s, fo->m1);
+  node_role(fo->m1, NULL, XRT_FAKE_OK);
+  node_role(fo->m2, NULL, XRT_FAKE_OK);
+  fo->cl = open_sentinel(&fo->s, 1, 0);
+}
+
+/* The sentinel now names `now`, and `old` became its replica, answering SET with `set_reply`. */
+static void fail_over(failover *fo, xrt_fake *old, xrt_fake *now, const char *set_reply) {
+  sentinel_names(fo->s, now);
+  node_role(now, NULL, XRT_FAKE_OK);
+  node_role(old, now, set_reply);
+}
+
+static void failover_free(failover *fo) {
+  xr_client_close(fo->cl);
+  xrt_fake_free(fo->s);
+  xrt_fake_free(fo->m1);
+  xrt_fake_free(fo->m2);
+}
+
+/* Sentinel: the first sentinel names a node that says it is a replica (ROLE), the second the real
+ * master. Proves: the client checks ROLE and moves on to the next sentinel rather than writing to
+ * a replica; the calls go to the master. */
+static void test_sentinel_names_a_replica(void **state) {
+  (void)state;
+  xrt_fake *s[2] = {fake(), fake()}, *n[2] = {fake(), fake()}, *m = n[0], *r = n[1];
+  sentinel_names(s[0], r);
+  sentinel_names(s[1], m);
+  node_role(m, NULL, XRT_FAKE_OK);
+  node_role(r, m, XRT_FAKE_OK);
+  xr_client *cl = open_sentinel(s, 2, 0);
+  XR_OK(itest_cmd(cl, NULL, "SET", "k", "v", NULL));
+  assert_int_equal(xrt_fake_count(m, "SET k v"), 1);
+  assert_int_equal(xrt_fake_count(r, "ROLE"), 1);
+  assert_int_equal(xrt_fake_count(r, "SET *"), 0);
+  assert_int_equal(xrt_fake_count(s[0], "SENTINEL get-master-addr-by-name *"), 1);
+  assert_int_equal(xrt_fake_count(s[1], "SENTINEL get-master-addr-by-name *"), 1);
+  xr_client_close(cl);
+  free_fakes(s, 2);
+  free_fakes(n, 2);
+}
+
+/* Sentinel: one sentinel is down (refused), one does not know the name, one names a replica.
+ * Proves: the open fails XR_ENOMASTER, and the message says what each sentinel said. */
+static void test_sentinel_no_master(void **state) {
+  (void)state;
+  xrt_fake *f[4] = {fake(), fake(), fake(), fake()}, *s1 = f[0], *s2 = f[1], *r = f[2], *m = f[3];
+  sentinel_names(s1, NULL);
+  sentinel_names(s2, r);
+  node_role(r, m, XRT_FAKE_OK);
+  int ports[3] = {closed_port(), xrt_fake_port(s1), xrt_fake_port(s2)};
+  char nodes[128], part[128];
+  xr_client_options o = sentinel_options(nodes, sizeof nodes, ports, 3);
+  xr_client *cl = NULL;
+  XR_FAILS(xr_client_open(&cl, &o), XR_ENOMASTER, "no master '" MASTER_NAME "' found (asked 3 sentinels)");
+  assert_null(cl);
+  const char *msg = xr_error_last()->message;
+  snprintf(part, sizeof part, "cannot connect to 127.0.0.1:%d", ports[0]);
+  assert_non_null(strstr(msg, part));
+  snprintf(part, sizeof part, "sentinel 127.0.0.1:%d does not know master '" MASTER_NAME "'", ports[1]);
+  assert_non_null(strstr(msg, part));
+  snprintf(part, sizeof part, "127.0.0.1:%d says it is not a master", xrt_fake_port(r));
+  assert_non_null(strstr(msg, part));
+  free_fakes(f, 4);
+}
+
+/* Sentinel #17: the first sentinel accepts connections and never answers. Proves: its timeout (the
+ * command timeout, 500 ms here) does not end the search: the client asks the next sentinel and
+ * opens, after about that timeout. */
+static void test_sentinel_silent(void **state) {
+  (void)state;
+  xrt_fake *f[3] = {fake(), fake(), fake()}, *m = f[2];
+  on_action(f[0], "*", XRT_FAKE_SILENT);
+  sentinel_names(f[1], m);
+  node_role(m, NULL, XRT_FAKE_OK);
+  long long t0 = itest_now_ms();
+  xr_client *cl = open_sentinel(f, 2, 500);
+  long long elapsed = itest_now_ms() - t0;
+  print_message("a silent sentinel cost %lld ms\n", elapsed);
+  assert_true(elapsed >= 500 && elapsed < 4000);
+  XR_OK(itest_cmd(cl, NULL, "SET", "k", "v", NULL));
+  assert_int_equal(xrt_fake_count(m, "SET k v"), 1);
+  assert_int_equal(xrt_fake_count(f[0], "SENTINEL get-master-addr-by-name *"), 1);
+  xr_client_close(cl);
+  free_fakes(f, 3);
+}
+
+/* Sentinel #17: the master dies (its port closes) and the sentinel names a new one. Proves: the
+ * call that was on the wire fails XR_EIO and is not sent again (it may have run), and the next call
+ * asks the sentinel again and runs on the new master, rather than reconnecting to the cached
+ * address (which refuses). */
+static void test_sentinel_retry_asks_again(void **state) {
+  (void)state;
+  failover fo;
+  failover_start(&fo);
+  size_t asked = xrt_fake_count(fo.s, "SENTINEL get-master-addr-by-name *");
+  sentinel_names(fo.s, fo.m2);
+  on_action(fo.m1, "INCR *", XRT_FAKE_CLOSE);
+  sleep_ms(PAST_REFRESH_INTERVAL_MS);
+  XR_FAILS(itest_cmd(fo.cl, NULL, "INCR", "n", NULL), XR_EIO, NULL);
+  assert_int_equal(xrt_fake_count(fo.m1, "INCR *"), 1);
+  xrt_fake_free(fo.m1); /* gone: its port refuses */
+  fo.m1 = NULL;
+  on(fo.m2, "INCR *", ":1\r\n");
+  xr_reply *r;
+  XR_OK(itest_cmd(fo.cl, &r, "INCR", "n", NULL));
+  assert_int_equal(xr_reply_integer(r), 1);
+  xr_reply_free(r);
+  assert_int_equal(xrt_fake_count(fo.m2, "INCR *"), 1);
+  assert_true(xrt_fake_count(fo.s, "SENTINEL get-master-addr-by-name *") > asked);
+  failover_free(&fo);
+}
+
+/* One entry of SENTINEL REPLICAS (a flat map of bulk strings) appended to buf. */
+static void put_replica(char *buf, size_t size, size_t *used, int port, const char *flags, const char *link) {
+  char p[8], name[32];
+  snprintf(p, sizeof p, "%d", port);
+  snprintf(name, sizeof name, "127.0.0.1:%d", port);
+  const char *kv[] = {"name", name, "ip", "127.0.0.1", "port", p, "flags", flags, "master-link-status", link};
+  int n = snprintf(buf + *used, size - *used, "*%zu\r\n", sizeof kv / sizeof kv[0]);
+  *used += (size_t)n;
+  for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) put_bulk(buf, size, used, kv[i]);
+}
+
+/* Sentinel #19 (replica_reads on): SENTINEL REPLICAS lists four replicas, of which one is healthy,
+ * one s_down, one disconnected and one whose link to the master is down. Proves: reads go to the
+ * healthy replica only (the others are never even connected to), and writes to the master. */
+static void test_sentinel_replicas_filtered(void **state) {
+  (void)state;
+  xrt_fake *s = fake(), *m = fake(), *r[4] = {fake(), fake(), fake(), fake()};
+  sentinel_names(s, m);
+  node_role(m, NULL, XRT_FAKE_OK);
+  char buf[4096];
+  size_t used = (size_t)snprintf(buf, sizeof buf, "*4\r\n");
+  put_replica(buf, sizeof buf, &used, xrt_fake_port(r[1]), "slave,s_down", "ok");
+  put_replica(buf, sizeof buf, &used, xrt_fake_port(r[0]), "slave", "ok");
+  put_replica(buf, sizeof buf, &used, xrt_fake_port(r[2]), "slave,disconnected", "ok");
+  put_replica(buf, sizeof buf, &used, xrt_fake_port(r[3]), "slave", "err");
+  on(s, "SENTINEL replicas " MASTER_NAME, buf);
+  for (int i = 0; i < 4; i++) on(r[i], "GET *", "$7\r\nreplica\r\n");
+  int port = xrt_fake_port(s);
+  char nodes[64];
+  xr_client_options o = sentinel_options(nodes, sizeof nodes, &port, 1);
+  o.replica_reads = 1;
+  xr_client *cl = open_client(&o);
+  for (int i = 0; i < 8; i++) itest_assert_get(cl, "k", "replica");
+  XR_OK(itest_cmd(cl, NULL, "SET", "k", "v", NULL));
+  assert_int_equal(xrt_fake_count(r[0], "GET *"), 8);
+  for (int i = 1; i < 4; i++) assert_int_equal(xrt_fake_accepted(r[i]), 0);
+  assert_int_equal(xrt_fake_count(m, "SET k v"), 1);
+  assert_int_equal(xrt_fake_count(m, "GET *"), 0);
+  xr_client_close(cl);
+  xrt_fake_free(s);
+  xrt_fake_free(m);
+  free_fakes(r, 4);
+}
+
+/* Sentinel #20: the master refuses a write with NOREPLICAS (min-replicas-to-write). Proves: the
+ * caller gets XR_ENOREPLICAS with the server's text, from a command and from a batch, and the
+ * write was sent once each time (never retried silently). */
+static void test_sentinel_noreplicas(void **state) {
+  (void)state;
+  failover fo;
+  failover_start(&fo);
+  node_role(fo.m1, NULL, XRT_FAKE_NOREPLICAS);
+  XR_FAILS(itest_cmd(fo.cl, NULL, "SET", "k", "v", NULL), XR_ENOREPLICAS, "NOREPLICAS");
+  assert_int_equal(xrt_fake_count(fo.m1, "SET *"), 1);
+  xr_batch *bt;
+  XR_OK(xr_batch_new(&bt));
+  const char *set[] = {"SET", "k", "w"}, *msg;
+  assert_int_equal(batch_one(fo.cl, bt, 3, set, NULL, &msg), XR_ENOREPLICAS);
+  assert_non_null(strstr(msg, "NOREPLICAS"));
+  assert_int_equal(xrt_fake_count(fo.m1, "SET *"), 2);
+  xr_batch_free(bt);
+  failover_free(&fo);
+}
+
+/* Sentinel #14: a failover without a disconnect: the old master, now a replica, answers writes
+ * with READONLY while the sentinel names the new one. Proves: the client asks the sentinel again
+ * and the write runs on the new master (once), for a command and for a batch (a second failover,
+ * back); the READONLY never reaches the caller. */
+static void test_sentinel_readonly(void **state) {
+  (void)state;
+  failover fo;
+  failover_start(&fo);
+  fail_over(&fo, fo.m1, fo.m2, XRT_FAKE_READONLY);
+  XR_OK(itest_cmd(fo.cl, NULL, "SET", "k", "v", NULL));
+  assert_int_equal(xrt_fake_count(fo.m2, "SET k v"), 1);
+  assert_true(xrt_fake_count(fo.m1, "SET k v") >= 1);
+
+  fail_over(&fo, fo.m2, fo.m1, XRT_FAKE_READONLY);
+  xr_batch *bt;
+  XR_OK(xr_batch_new(&bt));
+  const char *set[] = {"SET", "k", "w"};
+  const xr_reply *r;
+  XR_OK(batch_one(fo.cl, bt, 3, set, &r, NULL));
+  assert_string_equal(xr_reply_str(r, NULL), "OK");
+  assert_int_equal(xrt_fake_count(fo.m1, "SET k w"), 1);
+  xr_batch_free(bt);
+  failover_free(&fo);
+}
+
+/* Sentinel #15: the old master stays up and keeps answering (a partition the client does not
+ * see), and the sentinel pushes +switch-master on the client's subscription. Proves: the next call
+ * reads the message, asks the sentinel again and goes to the new master; without the watch it
+ * would go to the old one (which accepts the write). */
+static void test_sentinel_switch_master(void **state) {
+  (void)state;
+  failover fo;
+  failover_start(&fo);
+  XR_OK(itest_cmd(fo.cl, NULL, "SET", "k", "before", NULL));
+  assert_int_equal(xrt_fake_count(fo.m1, "SET k before"), 1);
+  /* the watch: the sentinel connection that subscribed */
+  int sub = 0;
+  xrt_fake_log log;
+  ERR_CHECK(xrt_fake_commands(fo.s, &log, err_));
+  for (size_t i = 0; i < log.count; i++)
+    if (!strcasecmp(log.commands[i].argv[0], "SUBSCRIBE")) sub = log.commands[i].conn;
+  xrt_fake_log_free(&log);
+  assert_true(sub > 0);
+
+  sentinel_names(fo.s, fo.m2);
+  char text[128], msg[256];
+  snprintf(text, sizeof text, MASTER_NAME " 127.0.0.1 %d 127.0.0.1 %d", xrt_fake_port(fo.m1), xrt_fake_port(fo.m2));
+  const char *v[] = {"message", "+switch-master", text};
+  ERR_CHECK(xrt_fake_send(fo.s, sub, bulks(msg, sizeof msg, 3, v), err_));
+  sleep_ms(PAST_REFRESH_INTERVAL_MS); /* the message arrives; the watch's read is due */
+  XR_OK(itest_cmd(fo.cl, NULL, "SET", "k", "after", NULL));
+  assert_int_equal(xrt_fake_count(fo.m2, "SET k after"), 1);
+  assert_int_equal(xrt_fake_count(fo.m1, "SET k after"), 0);
+  failover_free(&fo);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ask_chain),
@@ -1008,6 +1319,14 @@ int main(void) {
       cmocka_unit_test(test_batch_wait_follows_write),
       cmocka_unit_test(test_noscript_per_node),
       cmocka_unit_test(test_endpoints),
+      cmocka_unit_test(test_sentinel_names_a_replica),
+      cmocka_unit_test(test_sentinel_no_master),
+      cmocka_unit_test(test_sentinel_silent),
+      cmocka_unit_test(test_sentinel_retry_asks_again),
+      cmocka_unit_test(test_sentinel_replicas_filtered),
+      cmocka_unit_test(test_sentinel_noreplicas),
+      cmocka_unit_test(test_sentinel_readonly),
+      cmocka_unit_test(test_sentinel_switch_master),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
