@@ -55,13 +55,21 @@ int xr_loop_split_open(xr_loop_split **out, xr_client *c) {
     return code;
   }
   /* a first connection now, as a standalone loop connection has: a client whose nodes are all
-   * unreachable fails here, not on the first batch */
-  xr_node *n;
-  int code = xr_topology_route(c, -1, 0, &n);
-  if (!code) {
-    size_t idx;
-    code = xr_loop_split_conn(ls, n, &idx);
-    xr_node_release(n);
+   * unreachable fails here, not on the first batch. A master that refuses (a failover the map has
+   * not seen) only costs a refresh and another try, within the retry budget, as for a command. */
+  int64_t start = xr_monotonic_ms();
+  int code;
+  for (int waits = 0;;) {
+    xr_node *n;
+    code = xr_topology_route(c, -1, 0, &n);
+    if (!code) {
+      size_t idx;
+      code = xr_loop_split_conn(ls, n, &idx);
+      xr_node_release(n);
+    }
+    if (code != XR_ECONNECT || xr_monotonic_ms() - start >= xr_retry_budget_ms(c)) break;
+    xr_topology_refresh(c, 0);
+    if ((code = xr_client_sleep(c, xr_backoff_ms(waits++)))) break;
   }
   if (code) {
     xr_loop_split_close(ls);

@@ -322,6 +322,7 @@ size_t xr_split_next_round(xr_split *sp, int64_t *wait_ms) {
       if (refresh < 0) refresh = 0;
       wait = 1;
       po->again = 1;
+      xr_batch_clear_op(sp->b, i); /* its failure was for this round only: the next one sets its outcome */
       count++;
       continue;
     }

@@ -269,6 +269,9 @@ void xr_topology_moved(xr_client *c, const xr_node *asked, const xr_redirect *r)
   const char *host = r->host;
   size_t host_len = r->host_len;
   if (host_len == 0 && asked->host) host = asked->host, host_len = strlen(asked->host);
+  /* the rest of the map has likely moved too (a failover, a reshard); refreshed first, so a map
+   * from a node that has not caught up yet cannot undo what this MOVED just said */
+  xr_topology_refresh(c, 0);
   pthread_mutex_lock(&t->mu);
   size_t idx;
   if (find_or_add_locked(c, host, host_len, r->port, &idx) == XR_OK) {
@@ -276,7 +279,6 @@ void xr_topology_moved(xr_client *c, const xr_node *asked, const xr_redirect *r)
     t->epoch++;
   }
   pthread_mutex_unlock(&t->mu);
-  xr_topology_refresh(c, 0); /* the rest of the map has likely moved too (a failover, a reshard) */
 }
 
 /* ---- refreshing --------------------------------------------------------------------------------- */
