@@ -3,6 +3,7 @@
 #ifndef CROSSREDIS_CLI_H
 #define CROSSREDIS_CLI_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -131,21 +132,45 @@ void cli_lock_scan_progress(void *ctx, size_t scanned, size_t locks);
  * on stderr. */
 void cli_lock_scan_skipped(void *ctx, const char *key, size_t key_len);
 
-/* ---- a throwaway local redis-server for the demo (local_server.c) ----------------------------- */
+/* ---- throwaway local redis-servers for the demo (local_server.c) ------------------------------ */
 
 typedef struct cli_local_server cli_local_server;
 
+typedef struct cli_local_server_options {
+  bool tls;                  /* TLS only, with certificates made for it */
+  bool cluster;              /* a Cluster node (nodes.conf in its folder, node timeout 2 s) */
+  bool sentinel;             /* redis-server --sentinel; `config` holds its sentinel lines */
+  const char *config;        /* written to redis.conf in its folder, which the server starts from and
+                                may rewrite; NULL: none */
+  const atomic_bool *cancel; /* NULL, or set from another thread to give up starting ("stopped") */
+} cli_local_server_options;
+
+#define CLI_LOCAL_SERVER_OPTIONS_INIT {false, false, false, NULL, NULL}
+
 /* Starts redis-server ($XR_REDIS_SERVER, else the one on PATH) in a new folder under $TMPDIR on a
- * free loopback port, without a password or persistence (TLS: with certificates made for it), and
- * waits up to 10 s until it answers PING. -1 with the reason in err (size bytes) otherwise. */
-int cli_local_server_start(cli_local_server **out, bool tls, char *err, size_t size);
+ * free loopback port, without a password or persistence, as `o` says (NULL: plain), and waits up
+ * to 10 s until it answers PING. -1 with the reason in err (size bytes) otherwise. The server dies
+ * with the thread that started it: start it from one that outlives it. */
+int cli_local_server_start(cli_local_server **out, const cli_local_server_options *o, char *err, size_t size);
 /* "redis://127.0.0.1:N", or "rediss://127.0.0.1:N" with TLS. */
 const char *cli_local_server_url(const cli_local_server *s);
+int cli_local_server_port(const cli_local_server *s);
 /* Its folder; with TLS it holds ca.crt (the CA that signed the server's certificate) and
  * wrong-ca.crt (an unrelated CA). */
 const char *cli_local_server_dir(const cli_local_server *s);
+/* A client on the server's unix socket (plain even for a TLS server), for setting it up. */
+int cli_local_server_client(const cli_local_server *s, xr_client **out, int timeout_ms);
+/* Runs argv (argv[0] a path) for server s and waits for it, its output in <folder>/<log_name>;
+ * killed when the server's start is cancelled, and by a cleanup signal. 0, or -1 with err. */
+int cli_local_server_run(cli_local_server *s, char *const argv[], const char *log_name, char *err, size_t size);
 /* Stops the server and removes its folder. NULL is ok. */
 void cli_local_server_stop(cli_local_server *s);
+/* The same for n servers at once (SIGTERM to all, then each waited for); NULL entries are ok. */
+void cli_local_servers_stop(cli_local_server *const *servers, size_t n);
+/* Makes SIGINT, SIGTERM, SIGHUP and SIGPIPE stop every local server and remove its folder (then end the
+ * process as the signal says). Starting a server does it too; call it before a child process may
+ * save and restore a handler (the interop runner's SIGINT) while servers start. */
+void cli_local_server_cleanup_on_signals(void);
 
 /* ---- the interop runner (interop.c) ----------------------------------------------------------- */
 

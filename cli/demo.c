@@ -186,7 +186,9 @@ static void show_json(void) {
 
 static int show_tls(char *err, size_t err_size) {
   cli_local_server *s = NULL;
-  if (cli_local_server_start(&s, true, err, err_size)) {
+  cli_local_server_options o = CLI_LOCAL_SERVER_OPTIONS_INIT;
+  o.tls = true;
+  if (cli_local_server_start(&s, &o, err, err_size)) {
     fprintf(stderr, "crossredis: cannot start a TLS redis-server: %s\n", err);
     return CLI_FAILED;
   }
@@ -253,7 +255,7 @@ int cli_demo(int argc, char **argv) {
   cli_local_server *plain = NULL;
   char *shown = NULL;
   if (!url) {
-    if (cli_local_server_start(&plain, false, err, sizeof err)) {
+    if (cli_local_server_start(&plain, NULL, err, sizeof err)) {
       fprintf(stderr, "crossredis: cannot start a throwaway redis-server: %s\n", err);
       return CLI_FAILED;
     }
