@@ -121,7 +121,35 @@ static void kill_and_reap(pid_t pid) {
   waitpid(pid, NULL, 0);
 }
 
+/* SIGPIPE too: `crossredis demo | head` ends the demo by it. */
+enum { NSIGNALS = 4 };
+static const int cleanup_signals[NSIGNALS] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+
+/* Threads between making a folder or a process and recording it in `slots`: the handler waits for
+ * them (they block the signals meanwhile, so it never runs on one of them). */
+static atomic_int in_critical;
+
+void cli_local_server_hold_signals(sigset_t *old) {
+  sigset_t block;
+  sigemptyset(&block);
+  for (int k = 0; k < NSIGNALS; k++) sigaddset(&block, cleanup_signals[k]);
+  pthread_sigmask(SIG_BLOCK, &block, old);
+}
+
+void cli_local_server_release_signals(const sigset_t *old) { pthread_sigmask(SIG_SETMASK, old, NULL); }
+
+static void critical_begin(sigset_t *old) {
+  cli_local_server_hold_signals(old);
+  atomic_fetch_add(&in_critical, 1);
+}
+
+static void critical_end(const sigset_t *old) {
+  atomic_fetch_sub(&in_critical, 1);
+  cli_local_server_release_signals(old);
+}
+
 static void on_signal(int sig) {
+  for (int waited = 0; atomic_load(&in_critical) > 0 && waited < 2000; waited++) pause_ms(1);
   for (int i = 0; i < MAX_SERVERS; i++) { /* every process first: none writes into a folder then */
     if (!slots[i].used) continue;
     kill_and_reap(slots[i].helper);
@@ -134,10 +162,6 @@ static void on_signal(int sig) {
   sigaction(sig, &dfl, NULL);
   raise(sig); /* delivered once this handler returns: the process ends as the signal says */
 }
-
-/* SIGPIPE too: `crossredis demo | head` ends the demo by it. */
-enum { NSIGNALS = 4 };
-static const int cleanup_signals[NSIGNALS] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
 
 void cli_local_server_cleanup_on_signals(void) {
   static bool installed;
@@ -161,7 +185,9 @@ static tracked *make_folder(char *err, size_t size) {
   char dir[DIR_SIZE];
   snprintf(dir, sizeof dir, "%s/crossredis-demo-XXXXXX", tmp);
   tracked *t = NULL;
+  sigset_t old;
   pthread_mutex_lock(&slots_mu);
+  critical_begin(&old);
   for (int i = 0; i < MAX_SERVERS && !t; i++)
     if (!slots[i].used) t = &slots[i];
   if (!t) {
@@ -174,6 +200,7 @@ static tracked *make_folder(char *err, size_t size) {
     t->pid = t->helper = 0;
     t->used = 1;
   }
+  critical_end(&old);
   pthread_mutex_unlock(&slots_mu);
   return t;
 }
@@ -192,14 +219,14 @@ static void release_slot(tracked *t) {
 static pid_t start(char *const argv[], const char *log, volatile pid_t *store) {
   int out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (out < 0) return -1;
-  sigset_t block, old;
-  sigemptyset(&block);
-  for (int k = 0; k < NSIGNALS; k++) sigaddset(&block, cleanup_signals[k]);
-  pthread_sigmask(SIG_BLOCK, &block, &old);
+  sigset_t old;
+  critical_begin(&old);
   pid_t parent = getpid(), pid = fork();
   if (pid == 0) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    sigset_t none; /* not the thread's mask: a topology's thread holds the cleanup signals */
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     int in = open("/dev/null", O_RDONLY);
     if (in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) _exit(127);
     for (int fd = 3; fd < 1024; fd++) close(fd); /* the command's sockets stay with it */
@@ -208,7 +235,7 @@ static pid_t start(char *const argv[], const char *log, volatile pid_t *store) {
   }
   int e = errno;
   if (pid > 0) *store = pid;
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  critical_end(&old);
   close(out);
   errno = e;
   return pid;
@@ -350,8 +377,9 @@ static int launch(cli_local_server *s, const char *redis, char *err, size_t size
   char *tls[] = {"--port", "0", "--tls-port", port, "--tls-cert-file", s->path[F_SERVER_CRT],
                  "--tls-key-file", s->path[F_SERVER_KEY], "--tls-ca-cert-file", s->path[F_CA_CRT],
                  "--tls-auth-clients", "no"};
+  /* a replica's offset, which CLUSTER SLOTS waits for to list it, moves with the master's pings */
   char *cluster[] = {"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                     "--cluster-node-timeout", "2000"};
+                     "--cluster-node-timeout", "2000", "--repl-ping-replica-period", "1"};
   char *common[] = {"--bind", "127.0.0.1", "--unixsocket", s->path[F_SOCK], "--unixsocketperm", "700",
                     "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0",
                     "--dir", s->slot->dir, "--daemonize", "no", "--logfile", s->path[F_LOG]};
