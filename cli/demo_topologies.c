@@ -687,9 +687,9 @@ static void show_ask(void *arg) {
 
 /* Once the slot moved: the old master answers MOVED, the client follows to the value and finds the
  * lock still held. */
-static int read_moved(xr_chat *tg, xr_chat *tpy, master *from, const master *to, unsigned slot, const char *key,
+static int read_moved(xr_chat *tg, xr_chat *tpy, master *from, unsigned slot, const char *key,
                       const char *name, const char *thread, double took) {
-  char answer[300], what[ADDR_SIZE + 64], *value = NULL;
+  char answer[300], what[64], *value = NULL;
   size_t len = 0;
   bool again = true;
   xr_chat_lock other;
@@ -701,7 +701,7 @@ static int read_moved(xr_chat *tg, xr_chat *tpy, master *from, const master *to,
     xr_free(value);
     return rc ? failed("try the lock in the moved slot") : failed_because("the lock in the moved slot is gone");
   }
-  snprintf(what, sizeof what, "slot %u on %s (moved in %.1f ms)", slot, to->addr, took);
+  snprintf(what, sizeof what, "slot %u moved in %.1f ms", slot, took);
   cli_demo_row(what, "the old master answers \"%s\"; the client follows: %s, the lock still held", answer, value);
   xr_free(value);
   return CLI_OK;
@@ -756,9 +756,8 @@ static int cluster_tagged(const deployment *u, slot_map *map, xr_chat *ts, const
     goto done;
   }
   char what[200];
-  snprintf(what, sizeof what, "with the key prefix %s", kp);
-  cli_demo_row(what, "lock and queue in one slot, %u on %s: kept while a message waits (depth %lld), released once "
-               "it was dequeued", slot, from->addr, kept_depth);
+  cli_demo_row("with a hash-tagged key prefix", "%s: lock and queue in one slot, %u on %s: kept while a message "
+               "waits (depth %lld), released once it was dequeued", kp, slot, from->addr, kept_depth);
 
   /* the slot moves: a lock held in it, a value cached in it */
   static const char cached[] = "greeting";
@@ -807,7 +806,7 @@ static int cluster_tagged(const deployment *u, slot_map *map, xr_chat *ts, const
   status = move_slot(u, map, slot, from, to, cache_key, show_ask, &show);
   double took = cli_monotonic_ms() - t0;
   if (status == CLI_OK) status = show.status;
-  if (status == CLI_OK) status = read_moved(tg, tpy, from, to, slot, cache_key, cached, thread, took);
+  if (status == CLI_OK) status = read_moved(tg, tpy, from, slot, cache_key, cached, thread, took);
   if (!local && move_slot(u, map, slot, to, from, NULL, NULL, NULL) != CLI_OK) status = CLI_FAILED;
   cli_local_server_release_signals(&held);
 done:
@@ -863,7 +862,7 @@ int cli_demo_cluster(const char *url, const char *prefix, bool changes, bool loc
       goto done;
     }
   char what[96];
-  snprintf(what, sizeof what, "%d threads: a lock and a queued message each", THREADS);
+  snprintf(what, sizeof what, "a lock and a queued message for %d threads", THREADS);
   cli_demo_row(what, "%d keys in two batches (each split per master) in %.1f ms", 2 * THREADS, took);
   if (count_keys(&map, keys, 2 * THREADS) != CLI_OK) goto done;
   for (int k = 0; k < map.n; k++) {

@@ -208,9 +208,10 @@ static void assert_cluster(const char *out, bool moved) {
   row_value(out, "release_lock_if_queue_empty (lock + queue)", v, sizeof v);
   if (!strstr(v, "refused before sending:") || !strstr(v, "keys in different Cluster slots"))
     fail_msg("CROSSSLOT row: %s", v);
-  const char *tagged = strstr(out, "with the key prefix crossredis:demo:");
-  if (!tagged || !strstr(tagged, "{chat-sdk}") || !strstr(tagged, "released once it was dequeued"))
-    fail_msg("no hash-tagged prefix row:\n%s", out);
+  row_value(out, "with a hash-tagged key prefix", v, sizeof v);
+  if (strncmp(v, "crossredis:demo:", 16) != 0 || !strstr(v, ":{chat-sdk}: lock and queue in one slot") ||
+      !strstr(v, "released once it was dequeued"))
+    fail_msg("hash-tagged prefix row: %s", v);
   if (!moved) {
     row_value(out, "moving a slot", v, sizeof v);
     if (strncmp(v, "skipped: it changes the deployment", 34) != 0) fail_msg("slot move row: %s", v);
@@ -357,10 +358,9 @@ static size_t keys_under(const char *url, const char *prefix) {
 
 /* The demo's key prefix, from its tagged-prefix row: "crossredis:demo:<pid>:". */
 static void demo_prefix(const char *out, char *prefix, size_t size) {
-  const char *at = strstr(out, "with the key prefix crossredis:demo:");
-  assert_non_null(at);
-  at += strlen("with the key prefix ");
-  snprintf(prefix, size, "%.*s", (int)(strchr(at, '{') - at), at);
+  char v[1024];
+  row_value(out, "with a hash-tagged key prefix", v, sizeof v);
+  snprintf(prefix, size, "%.*s", (int)strcspn(v, "{"), v);
 }
 
 static void url_of(char *out, size_t size, const xrt_topology *t) {
