@@ -27,7 +27,8 @@
 #include "crossredis/timestamp.h"
 #include "crossredis/tls.h"
 
-enum { ADDR_SIZE = 300, FAILOVER_MS = 30000, PROBE_MS = 20, MAX_MASTERS = 16, MAX_RANGES = 64, THREADS = 16 };
+enum { ADDR_SIZE = 300, KEY_SIZE = 200, FAILOVER_MS = 30000, PROBE_MS = 20, MAX_MASTERS = 16, MAX_RANGES = 64,
+       THREADS = 16 };
 
 static void pause_ms(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -546,7 +547,7 @@ static void ranges_text(const master *m, char *out, size_t size) {
 }
 
 /* Each master holds the keys whose slots it serves: asked of the master itself (EXISTS). */
-static int count_keys(slot_map *map, char keys[][160], size_t nkeys) {
+static int count_keys(slot_map *map, char keys[][KEY_SIZE], size_t nkeys) {
   for (int k = 0; k < map->n; k++) {
     master *m = &map->m[k];
     xr_batch *b = NULL;
@@ -755,7 +756,7 @@ static int cluster_tagged(const deployment *u, slot_map *map, xr_chat *ts, const
                    : !released ? "not released with the queue empty" : "no master serves its slot");
     goto done;
   }
-  char what[200];
+  char what[ADDR_SIZE + 32];
   cli_demo_row("with a hash-tagged key prefix", "%s: lock and queue in one slot, %u on %s: kept while a message "
                "waits (depth %lld), released once it was dequeued", kp, slot, from->addr, kept_depth);
 
@@ -822,7 +823,7 @@ int cli_demo_cluster(const char *url, const char *prefix, bool changes, bool loc
   xr_chat *ts = NULL, *py = NULL;
   xr_chat_batch *locks = NULL, *queued = NULL;
   int status = CLI_FAILED;
-  char kp[128], keys[2 * THREADS][160], threads[THREADS][48];
+  char kp[128], keys[2 * THREADS][KEY_SIZE], threads[THREADS][48];
   snprintf(kp, sizeof kp, "%schat-sdk", prefix);
   xr_chat_options o, py_o;
   chat_options(&o, kp, false);
