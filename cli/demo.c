@@ -1,7 +1,10 @@
 /* crossredis demo: the client at work, then the interop matrix (interop/run.py) on the same
- * server. Without --url it starts throwaway redis-servers (plain and TLS) on free loopback ports
- * and removes them afterwards; with --url it uses that server and touches only keys under
- * crossredis:demo:<pid>: (deleted again) and the runner's own per-run prefix. */
+ * server, then the Sentinel and Cluster parts (demo_topologies.c). Without --url it starts
+ * throwaway redis-servers (plain and TLS) on free loopback ports and removes them afterwards; with
+ * --url it uses that server and touches only keys under crossredis:demo:<pid>: (deleted again) and
+ * the runner's own per-run prefix. The local Sentinel set and Cluster (local_topology.c) start as
+ * soon as the standalone part has its server, unless --sentinel-url / --cluster-url name
+ * deployments to use or --standalone-only skips them. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -60,7 +63,8 @@ static int show_client(xr_client *c, const char *prefix) {
   snprintf(token, sizeof token, "redis_%lld_demo%d", (long long)time(NULL) * 1000, (int)getpid());
   const char *set[] = {"SET", key, token, "PX", "30000", "NX"};
   if (command(c, &r, 6, set)) return cli_fail("SET NX");
-  cli_demo_row("SET <lock> <token> PX 30000 NX", "%s", xr_reply_kind(r) == XR_REPLY_NIL ? "(nil): held by someone else" : "OK");
+  cli_demo_row("SET <lock> <token> PX 30000 NX", "%s",
+               xr_reply_kind(r) == XR_REPLY_NIL ? "(nil): held by someone else" : "OK");
   xr_reply_free(r);
   static const char release_lua[] =
       "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
@@ -70,8 +74,8 @@ static int show_client(xr_client *c, const char *prefix) {
   long long got_wrong = -1, got_right = -1;
   if (xr_client_eval(c, &r, release, 1, 2, wrong, NULL) == 0) got_wrong = xr_reply_integer(r), xr_reply_free(r);
   if (xr_client_eval(c, &r, release, 1, 2, right, NULL) == 0) got_right = xr_reply_integer(r), xr_reply_free(r);
-  cli_demo_row("release script (EVALSHA, NOSCRIPT->EVAL)", "wrong token -> %lld, right token -> %lld (sha1 %.12s...)", got_wrong,
-      got_right, xr_script_sha1(release));
+  cli_demo_row("release script (EVALSHA, NOSCRIPT->EVAL)", "wrong token -> %lld, right token -> %lld (sha1 %.12s...)",
+               got_wrong, got_right, xr_script_sha1(release));
   xr_script_free(release);
 
   /* 1000 INCRs as one pipeline. */
@@ -88,7 +92,8 @@ static int show_client(xr_client *c, const char *prefix) {
   }
   const xr_reply *last = NULL;
   xr_batch_result(b, 999, &last, NULL);
-  cli_demo_row("batch: 1000 INCR in one pipeline", "counter = %lld in %.2f ms", last ? xr_reply_integer(last) : -1, now_ms() - t0);
+  cli_demo_row("batch: 1000 INCR in one pipeline", "counter = %lld in %.2f ms", last ? xr_reply_integer(last) : -1,
+               now_ms() - t0);
   xr_batch_free(b);
 
   const char *del[] = {"DEL", key, counter};
@@ -120,20 +125,22 @@ static int show_chat(xr_client *c, const char *prefix) {
   if (xr_chat_acquire_lock(ts, &got, &lock, thread, tl, 30000) || !got) goto done;
   xr_chat_token_info info;
   xr_chat_origin_of(&info, lock.token, lock.token_len);
-  cli_demo_row("TS-shaped adapter acquires the lock", "%s (origin %s, shaped as %s)", lock.token, xr_chat_origin_name(info.origin),
-      xr_chat_origin_name(info.shape_of));
+  cli_demo_row("TS-shaped adapter acquires the lock", "%s (origin %s, shaped as %s)", lock.token,
+               xr_chat_origin_name(info.origin), xr_chat_origin_name(info.shape_of));
   xr_chat_lock other;
   if (xr_chat_acquire_lock(py, &again, &other, thread, tl, 30000)) goto done;
-  cli_demo_row("Python-shaped adapter tries the same lock", "%s", again ? "acquired (wrong!)" : "held elsewhere: not acquired");
+  cli_demo_row("Python-shaped adapter tries the same lock", "%s",
+               again ? "acquired (wrong!)" : "held elsewhere: not acquired");
   if (xr_chat_release_lock(ts, &released, thread, tl, lock.token, lock.token_len) || !released) goto done;
   if (xr_chat_acquire_lock(py, &got, &other, thread, tl, 30000) || !got) goto done;
   xr_chat_origin_of(&info, other.token, other.token_len);
-  cli_demo_row("after release, the Python-shaped one", "%s (shaped as %s)", other.token, xr_chat_origin_name(info.shape_of));
+  cli_demo_row("after release, the Python-shaped one", "%s (shaped as %s)", other.token,
+               xr_chat_origin_name(info.shape_of));
   static const char upstream_ts[] = "redis_1795298426809_6ot9agkyks5";
   static const char upstream_py[] = "ioredis_1795298445821_605290f06e43cd9c42a41d407ba4e551";
   cli_demo_row("origin of captured upstream tokens", "%s, %s",
-      xr_chat_origin_name(xr_chat_origin_of(NULL, upstream_ts, sizeof upstream_ts - 1)),
-      xr_chat_origin_name(xr_chat_origin_of(NULL, upstream_py, sizeof upstream_py - 1)));
+               xr_chat_origin_name(xr_chat_origin_of(NULL, upstream_ts, sizeof upstream_ts - 1)),
+               xr_chat_origin_name(xr_chat_origin_of(NULL, upstream_py, sizeof upstream_py - 1)));
   static const char msg[] = "{\"_type\":\"chat:Message\",\"id\":\"1\",\"text\":\"h\xc3\xa9llo\"}";
   int64_t now = xr_time_now_ms();
   long long depth = 0;
@@ -142,7 +149,8 @@ static int show_chat(xr_client *c, const char *prefix) {
   bool found = false;
   if (xr_chat_dequeue(ts, &found, &e, thread, tl) || !found) goto done;
   cli_demo_row("queue entry written for both runtimes", "%.*s", (int)e.raw_len, e.raw);
-  cli_demo_row("read back by the TS-dialect reader", "message %s, expires in %lld ms", e.message, (long long)(e.expires_at_ms - now));
+  cli_demo_row("read back by the TS-dialect reader", "message %s, expires in %lld ms", e.message,
+               (long long)(e.expires_at_ms - now));
   xr_chat_queue_entry_clear(&e);
   xr_chat_force_release_lock(py, thread, tl);
   status = CLI_OK;
@@ -318,7 +326,8 @@ int cli_demo(int argc, char **argv) {
     } else if ((m = cli_flag_value(argc, argv, &i, "--url", &url, "demo")) != 0) {
       if (m < 0) return CLI_USAGE;
     } else if ((m = cli_flag_value(argc, argv, &i, "--sentinel-url", &value, "demo")) != 0) {
-      if (m < 0 || topology_url("--sentinel-url", value, XR_TOPOLOGY_SENTINEL, &sentinel_url) != CLI_OK) return CLI_USAGE;
+      if (m < 0 || topology_url("--sentinel-url", value, XR_TOPOLOGY_SENTINEL, &sentinel_url) != CLI_OK)
+        return CLI_USAGE;
     } else if ((m = cli_flag_value(argc, argv, &i, "--cluster-url", &value, "demo")) != 0) {
       if (m < 0 || topology_url("--cluster-url", value, XR_TOPOLOGY_CLUSTER, &cluster_url) != CLI_OK) return CLI_USAGE;
     } else if (!strcmp(argv[i], "--allow-changes")) {

@@ -334,8 +334,8 @@ static void chat_options(xr_chat_options *o, const char *prefix, bool python) {
 }
 
 /* The lock, the queued message and the failover, on c. */
-static int sentinel_chat(const deployment *u, xr_client *admin, xr_client *c, const sentinel_view *v, const char *prefix,
-                         bool changes) {
+static int sentinel_chat(const deployment *u, xr_client *admin, xr_client *c, const sentinel_view *v,
+                         const char *prefix, bool changes) {
   char kp[128];
   snprintf(kp, sizeof kp, "%schat-sdk", prefix);
   xr_chat_options o, safe_o, py_o;
@@ -423,8 +423,8 @@ static int sentinel_chat(const deployment *u, xr_client *admin, xr_client *c, co
     else failed_because("the queued message is gone");
     goto done;
   }
-  cli_demo_row(changes ? "the queued message on the new master" : "the queued message", "%s (read by the TS-dialect reader)",
-               e.message);
+  cli_demo_row(changes ? "the queued message on the new master" : "the queued message",
+               "%s (read by the TS-dialect reader)", e.message);
   xr_chat_queue_entry_clear(&e);
   bool released = false;
   rc = xr_chat_release_lock(ts, &released, thread, tl, lock.token, lock.token_len);
@@ -709,7 +709,8 @@ static int read_moved(xr_chat *tg, xr_chat *tpy, master *from, unsigned slot, co
 }
 
 /* The two-key operation refused, then working with a hash-tagged prefix; the slot moved. */
-static int cluster_tagged(const deployment *u, slot_map *map, xr_chat *ts, const char *prefix, bool changes, bool local) {
+static int cluster_tagged(const deployment *u, slot_map *map, xr_chat *ts, const char *prefix, bool changes,
+                          bool local) {
   static const char thread[] = "slack:C123:1700000000.000100";
   size_t tl = sizeof thread - 1;
   bool got = false, released = true;

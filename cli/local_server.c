@@ -488,7 +488,8 @@ void cli_local_servers_stop(cli_local_server *const *servers, size_t n) {
       if (gone == 0) kill_and_reap(pid);
       s->slot->pid = 0;
     }
-    if (remove_folder(s->slot) != 0) fprintf(stderr, "crossredis: cannot remove %s: %s\n", s->slot->dir, strerror(errno));
+    if (remove_folder(s->slot) != 0)
+      fprintf(stderr, "crossredis: cannot remove %s: %s\n", s->slot->dir, strerror(errno));
     release_slot(s->slot);
     free(s);
   }

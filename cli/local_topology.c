@@ -192,8 +192,8 @@ static int cluster_ok(cli_local_topology *t, char *why, size_t size) {
     for (size_t k = 0; k < ranges; k++) whole += xr_reply_count(xr_reply_at(r, k)) >= 4;
     xr_reply_free(r);
     if (ranges != 3 || whole != 3) {
-      snprintf(why, size, "node on port %d: %zu slot ranges, %zu of them with a replica", cli_local_server_port(s), ranges,
-               whole);
+      snprintf(why, size, "node on port %d: %zu slot ranges, %zu of them with a replica", cli_local_server_port(s),
+               ranges, whole);
       return -1;
     }
   }
