@@ -292,7 +292,8 @@ static int show_topology(const char *name, const char *url, cli_local_topology *
   if (local) {
     double t0 = cli_monotonic_ms();
     if (cli_local_topology_wait(local, err, sizeof err) != 0) {
-      fprintf(stderr, "crossredis: demo: cannot start the local %s: %s\n", name, err);
+      fprintf(stderr, "crossredis: demo: cannot start the local %s: %s (--%s-url uses one of yours, --standalone-only "
+              "skips it)\n", name, err, !strcmp(name, "Sentinel") ? "sentinel" : "cluster");
       return CLI_FAILED;
     }
     double waited = cli_monotonic_ms() - t0;
