@@ -3,6 +3,8 @@
 #ifndef CROSSREDIS_CLI_H
 #define CROSSREDIS_CLI_H
 
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -45,6 +47,11 @@ char *cli_url_problem(const char *url);
 
 /* The same checks for a URL from `from` ("--url" or "REDIS_URL"): CLI_OK or CLI_USAGE. */
 int cli_check_url(const char *cmd, const char *url, const char *from, void (*usage)(FILE *));
+
+/* The value of the flag `name` (--url, --sentinel-url...) as a URL: copied (*url valid until the
+ * program ends), its password remembered for cli_redact and overwritten with '*' in argv, checked
+ * as cli_check_url does. CLI_OK or CLI_USAGE. */
+int cli_flag_url(const char *cmd, const char *name, const char *value, void (*usage)(FILE *), const char **url);
 
 /* "lock" or "locks" for n. */
 static inline const char *cli_plural(size_t n, const char *one, const char *many) { return n == 1 ? one : many; }
@@ -131,21 +138,94 @@ void cli_lock_scan_progress(void *ctx, size_t scanned, size_t locks);
  * on stderr. */
 void cli_lock_scan_skipped(void *ctx, const char *key, size_t key_len);
 
-/* ---- a throwaway local redis-server for the demo (local_server.c) ----------------------------- */
+/* ---- the demo's Sentinel and Cluster parts (demo.c, demo_topologies.c) ------------------------- */
+
+/* "  <what padded to 44>  <text>": a row of the demo's output. */
+void cli_demo_row(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The Chat SDK state through a redis+sentinel:// URL: a lock, a queued message and, with
+ * `changes`, a SENTINEL FAILOVER followed by the client. Keys under `prefix` only, deleted after.
+ * CLI_OK, or CLI_FAILED after saying why. */
+int cli_demo_sentinel(const char *url, const char *prefix, bool changes);
+/* The same through a redis+cluster:// URL: keys over the masters, CROSSSLOT, a hash-tagged prefix
+ * and, with `changes`, a slot moved to another master (moved back unless `local`). */
+int cli_demo_cluster(const char *url, const char *prefix, bool changes, bool local);
+
+/* ---- throwaway local redis-servers for the demo (local_server.c) ------------------------------ */
 
 typedef struct cli_local_server cli_local_server;
 
+typedef struct cli_local_server_options {
+  bool tls;                  /* TLS only, with certificates made for it */
+  bool cluster;              /* a Cluster node (nodes.conf in its folder, node timeout 2 s) */
+  bool sentinel;             /* redis-server --sentinel; `config` holds its sentinel lines */
+  const char *config;        /* written to redis.conf in its folder, which the server starts from and
+                                may rewrite; NULL: none */
+  const atomic_bool *cancel; /* NULL, or set from another thread to give up starting ("stopped") */
+} cli_local_server_options;
+
+#define CLI_LOCAL_SERVER_OPTIONS_INIT {false, false, false, NULL, NULL}
+
 /* Starts redis-server ($XR_REDIS_SERVER, else the one on PATH) in a new folder under $TMPDIR on a
- * free loopback port, without a password or persistence (TLS: with certificates made for it), and
- * waits up to 10 s until it answers PING. -1 with the reason in err (size bytes) otherwise. */
-int cli_local_server_start(cli_local_server **out, bool tls, char *err, size_t size);
+ * free loopback port, without a password or persistence, as `o` says (NULL: plain), and waits up
+ * to 10 s until it answers PING. -1 with the reason in err (size bytes) otherwise. The server dies
+ * with the thread that started it: start it from one that outlives it. */
+int cli_local_server_start(cli_local_server **out, const cli_local_server_options *o, char *err, size_t size);
 /* "redis://127.0.0.1:N", or "rediss://127.0.0.1:N" with TLS. */
 const char *cli_local_server_url(const cli_local_server *s);
+int cli_local_server_port(const cli_local_server *s);
 /* Its folder; with TLS it holds ca.crt (the CA that signed the server's certificate) and
  * wrong-ca.crt (an unrelated CA). */
 const char *cli_local_server_dir(const cli_local_server *s);
+/* A client on the server's unix socket (plain even for a TLS server), for setting it up. */
+int cli_local_server_client(const cli_local_server *s, xr_client **out, int timeout_ms);
+/* Runs argv (argv[0] a path) for server s and waits for it, its output in <folder>/<log_name>;
+ * killed when the server's start is cancelled, and by a cleanup signal. 0, or -1 with err. */
+int cli_local_server_run(cli_local_server *s, char *const argv[], const char *log_name, char *err, size_t size);
 /* Stops the server and removes its folder. NULL is ok. */
 void cli_local_server_stop(cli_local_server *s);
+/* The same for n servers at once (SIGTERM to all, then each waited for); NULL entries are ok. */
+void cli_local_servers_stop(cli_local_server *const *servers, size_t n);
+/* Holds those signals on this thread (a cleanup waits until no thread holds them, for a step that
+ * must not stop halfway), and lets them go again. */
+void cli_local_server_hold_signals(sigset_t *old);
+void cli_local_server_release_signals(const sigset_t *old);
+/* Makes SIGINT, SIGTERM, SIGHUP and SIGPIPE stop every local server and remove its folder (then end the
+ * process as the signal says). Starting a server does it too; call it before a child process may
+ * save and restore a handler (the interop runner's SIGINT) while servers start. */
+void cli_local_server_cleanup_on_signals(void);
+
+/* ---- throwaway local topologies for the demo (local_topology.c) ------------------------------- */
+
+typedef struct cli_local_topology cli_local_topology;
+
+typedef enum cli_local_topology_kind {
+  CLI_LOCAL_SENTINEL, /* a master, two replicas, three sentinels (quorum 2) naming it "crossredis-demo" */
+  CLI_LOCAL_CLUSTER   /* three masters with a replica each */
+} cli_local_topology_kind;
+
+/* Starts one in a thread of its own, which owns its servers until cli_local_topology_stop, and
+ * returns at once. Never NULL. */
+cli_local_topology *cli_local_topology_start(cli_local_topology_kind kind);
+/* Waits until it is up (every node agreeing: a Sentinel set whole, the Cluster ok on every node):
+ * 0, or -1 with why in err. */
+int cli_local_topology_wait(cli_local_topology *t, char *err, size_t size);
+/* "redis+sentinel://127.0.0.1:s1,.../crossredis-demo" or "redis+cluster://127.0.0.1:p1,..." (every
+ * node), once up. */
+const char *cli_local_topology_url(const cli_local_topology *t);
+/* How long it took to come up, in milliseconds. */
+double cli_local_topology_up_ms(const cli_local_topology *t);
+/* Stops it (giving up when it is still starting), removes its folders, frees it. NULL is ok. */
+void cli_local_topology_stop(cli_local_topology *t);
+
+/* ---- what servers say about themselves (reply.c) ---------------------------------------------- */
+
+/* The value of `name` in INFO text ("role" for "role:master"), into out; false when missing. */
+bool cli_info_field(const char *info, const char *name, char *out, size_t size);
+/* The value after the string `name` in a flat map (an array of names and values, or a map); NULL
+ * when missing. Borrowed from map (which may be NULL). */
+const xr_reply *cli_map_value(const xr_reply *map, const char *name);
+/* The same as text; "" when missing or not a string. */
+const char *cli_map_text(const xr_reply *map, const char *name);
 
 /* ---- the interop runner (interop.c) ----------------------------------------------------------- */
 

@@ -55,20 +55,26 @@ static void hide_in_argv(char *arg) {
   if (url && cli_url_password_span(url, strlen(url), &start, &n)) memset(url + start, '*', n);
 }
 
+int cli_flag_url(const char *cmd, const char *name, const char *value, void (*usage)(FILE *), const char **url) {
+  /* the values, kept to the end while their argv bytes are masked */
+  typedef struct kept {
+    struct kept *next;
+    char text[];
+  } kept;
+  static kept *all;
+  size_t len = strlen(value) + 1;
+  kept *k = cli_xmalloc(sizeof *k + len);
+  memcpy(k->text, value, len);
+  k->next = all;
+  all = k;
+  hide_in_argv((char *)value);
+  *url = k->text;
+  return cli_check_url(cmd, k->text, name, usage);
+}
+
 int cli_server_url(const char *cmd, const char *flag, void (*usage)(FILE *), const char **url) {
-  static char *copy; /* the --url value, kept while its argv bytes are masked */
   const char *env = getenv("REDIS_URL");
-  if (flag) {
-    free(copy);
-    copy = strdup(flag);
-    if (!copy) {
-      fprintf(stderr, "crossredis: out of memory\n");
-      abort();
-    }
-    hide_in_argv((char *)flag);
-    *url = copy;
-    return cli_check_url(cmd, copy, "--url", usage);
-  }
+  if (flag) return cli_flag_url(cmd, "--url", flag, usage, url);
   if (env && *env) {
     *url = env;
     return cli_check_url(cmd, env, "REDIS_URL", usage);

@@ -83,6 +83,7 @@ void cli_secrets_add_url(const char *url) {
   xr_url *u = NULL;
   if (xr_url_parse(&u, url) == 0) {
     if (u->password) add_secret(u->password, strlen(u->password));
+    if (u->sentinel_password) add_secret(u->sentinel_password, strlen(u->sentinel_password));
     xr_url_free(u);
   }
 }

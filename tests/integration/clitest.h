@@ -5,6 +5,7 @@
 #ifndef XR_CLITEST_H
 #define XR_CLITEST_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,13 +122,14 @@ static inline void clitest_kill_and_fail(clitest_proc *p, const char *what, int 
 }
 
 /* Feeds the input and collects the output until the command closed both output pipes or, when
- * `until` is not NULL, until its stderr contains `until`. Returns 1 when `until` was seen. Kills
- * the command and fails the test after `limit_s` seconds. */
-static inline int clitest_pump(clitest_proc *p, const char *until, int limit_s) {
+ * `until` is not NULL, until what it wrote to `watch` (&p->e: stderr, &p->o: stdout) contains
+ * `until`. Returns 1 when `until` was seen. Kills the command and fails the test after `limit_s`
+ * seconds. */
+static inline int clitest_pump_in(clitest_proc *p, const clitest_buf *watch, const char *until, int limit_s) {
   struct timespec t0, now;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   while (p->out >= 0 || p->err >= 0) {
-    if (until && p->e.data && strstr(p->e.data, until)) return 1;
+    if (until && watch->data && strstr(watch->data, until)) return 1;
     struct pollfd pf[3];
     int n = 0, io = -1, oo = -1, eo = -1;
     if (p->in >= 0) io = n, pf[n++] = (struct pollfd){p->in, POLLOUT, 0};
@@ -160,12 +163,22 @@ static inline int clitest_pump(clitest_proc *p, const char *until, int limit_s) 
       }
     }
   }
-  return until && p->e.data && strstr(p->e.data, until);
+  return until && watch->data && strstr(watch->data, until);
+}
+
+/* clitest_pump_in on stderr. */
+static inline int clitest_pump(clitest_proc *p, const char *until, int limit_s) {
+  return clitest_pump_in(p, &p->e, until, limit_s);
 }
 
 /* Waits until the command's stderr contains `part`; fails when it ends or `limit_s` passes first. */
 static inline void clitest_wait_err(clitest_proc *p, const char *part, int limit_s) {
   if (!clitest_pump(p, part, limit_s)) clitest_kill_and_fail(p, part, limit_s);
+}
+
+/* The same on stdout (what the command flushed so far). */
+static inline void clitest_wait_out(clitest_proc *p, const char *part, int limit_s) {
+  if (!clitest_pump_in(p, &p->o, part, limit_s)) clitest_kill_and_fail(p, part, limit_s);
 }
 
 /* Feeds the input, collects the output until the command closed both, and waits for it. Kills it
@@ -230,6 +243,43 @@ static inline int clitest_closed_port(int *holder) {
   assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
   *holder = fd;
   return ntohs(a.sin_port);
+}
+
+/* The interop step of `crossredis interop` and `demo` goes to the stand-in runner <dir>/run.py,
+ * run by /bin/sh (XR_INTEROP_DIR, XR_PYTHON); clitest_drop_runner undoes it. */
+static inline void clitest_use_runner(const char *dir) {
+  setenv("XR_INTEROP_DIR", dir, 1);
+  setenv("XR_PYTHON", "/bin/sh", 1);
+}
+
+static inline void clitest_drop_runner(void) {
+  unsetenv("XR_INTEROP_DIR");
+  unsetenv("XR_PYTHON");
+}
+
+/* Whether the folder holds nothing. */
+static inline bool clitest_dir_is_empty(const char *path) {
+  DIR *d = opendir(path);
+  assert_non_null(d);
+  struct dirent *e;
+  bool empty = true;
+  while ((e = readdir(d)) != NULL)
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) empty = false;
+  closedir(d);
+  return empty;
+}
+
+/* What ps shows of process pid: /proc/<pid>/cmdline, its arguments joined by spaces ("" when it is
+ * gone). */
+static inline void clitest_cmdline(pid_t pid, char *out, size_t size) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+  FILE *f = fopen(path, "rb");
+  size_t n = f ? fread(out, 1, size - 1, f) : 0;
+  if (f) fclose(f);
+  for (size_t i = 0; i < n; i++)
+    if (out[i] == '\0') out[i] = ' ';
+  out[n] = '\0';
 }
 
 /* A plain server and a checker client on it, with the server's URL in url. */

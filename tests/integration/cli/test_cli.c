@@ -342,15 +342,8 @@ static void test_password_hidden_from_ps(void **state) {
   clitest_proc p;
   clitest_start(&p, NULL, args);
   clitest_wait_err(&p, "drain: 1 ts-node-redis lock left", 60);
-  char path[64], cmdline[4096];
-  snprintf(path, sizeof path, "/proc/%d/cmdline", (int)p.pid);
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  size_t n = fread(cmdline, 1, sizeof cmdline - 1, f);
-  fclose(f);
-  for (size_t i = 0; i < n; i++)
-    if (cmdline[i] == '\0') cmdline[i] = ' ';
-  cmdline[n] = '\0';
+  char cmdline[4096];
+  clitest_cmdline(p.pid, cmdline, sizeof cmdline);
   XR_OK(itest_cmd(c, NULL, "DEL", "cli-ps:lock:t", NULL));
   xr_client_close(c);
   clitest_result r;

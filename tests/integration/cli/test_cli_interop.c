@@ -4,8 +4,8 @@
  * $FAKE_RUNNER_EXIT, so these tests check the hand-over itself: the arguments passed through, the
  * server in REDIS_URL and never on the command line (given with --url, from $REDIS_URL, or the
  * demo's throwaway server), --crossredis <this command>, the exit status, no password in any
- * output, and clear errors when the runner or Python is missing. */
-#include <dirent.h>
+ * output, and clear errors when the runner or Python is missing. The demo runs --standalone-only
+ * here: its Sentinel and Cluster parts are test_cli_demo_topologies.c's. */
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -71,8 +71,7 @@ static int group_teardown(void **state) {
 
 static int setup(void **state) {
   (void)state;
-  setenv("XR_INTEROP_DIR", runner_dir, 1);
-  setenv("XR_PYTHON", "/bin/sh", 1);
+  clitest_use_runner(runner_dir);
   unsetenv("FAKE_RUNNER_EXIT");
   unsetenv("REDIS_URL");
   remove(args_path);
@@ -83,8 +82,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  unsetenv("XR_INTEROP_DIR");
-  unsetenv("XR_PYTHON");
+  clitest_drop_runner();
   unsetenv("FAKE_RUNNER_EXIT");
   return 0;
 }
@@ -189,7 +187,7 @@ static void test_password_stays_in_the_environment(void **state) {
   assert_runner(secured_url, "");
   unsetenv("REDIS_URL");
 
-  clitest_run(&r, NULL, "demo", "--url", secured_url, NULL);
+  clitest_run(&r, NULL, "demo", "--standalone-only", "--url", secured_url, NULL);
   CLITEST_STATUS(&r, 0);
   char shown[160];
   snprintf(shown, sizeof shown, "Using redis://:***@127.0.0.1:%d\n", xrt_server_port(secured));
@@ -263,7 +261,7 @@ static void test_demo_runs_the_runner_on_its_server(void **state) {
   (void)state;
   setenv("FAKE_RUNNER_EXIT", "4", 1);
   clitest_result r;
-  clitest_run(&r, NULL, "demo", NULL);
+  clitest_run(&r, NULL, "demo", "--standalone-only", NULL);
   CLITEST_STATUS(&r, 4);
   const char *at = strstr(r.out, "A throwaway redis-server on ");
   assert_non_null(at);
@@ -283,7 +281,7 @@ static void test_demo_runs_the_runner_on_its_server(void **state) {
   XR_FAILS(xr_client_open_url(&c, demo_url, NULL), XR_ECONNECT, "cannot connect");
 
   unsetenv("FAKE_RUNNER_EXIT");
-  clitest_run(&r, NULL, "demo", NULL);
+  clitest_run(&r, NULL, "demo", "--standalone-only", NULL);
   CLITEST_STATUS(&r, 0);
   CLITEST_HAS(&r, out, "demo finished: every step worked\n");
   clitest_result_free(&r);
@@ -292,7 +290,7 @@ static void test_demo_runs_the_runner_on_its_server(void **state) {
 static void test_demo_with_url(void **state) {
   (void)state;
   clitest_result r;
-  clitest_run(&r, NULL, "demo", "--url", url, NULL);
+  clitest_run(&r, NULL, "demo", "--standalone-only", "--url", url, NULL);
   CLITEST_STATUS(&r, 0);
   CLITEST_HAS(&r, out, "Using ");
   CLITEST_HAS(&r, out, "demo finished: every step worked\n");
@@ -300,7 +298,7 @@ static void test_demo_with_url(void **state) {
   assert_runner(url, "");
 
   setenv("XR_INTEROP_DIR", "/nonexistent/interop", 1);
-  clitest_run(&r, NULL, "demo", "--url", url, NULL);
+  clitest_run(&r, NULL, "demo", "--standalone-only", "--url", url, NULL);
   CLITEST_STATUS(&r, 1);
   CLITEST_HAS(&r, out, "Chat SDK state");
   CLITEST_HAS(&r, err, "crossredis: demo: the interop runner /nonexistent/interop/run.py is missing");
@@ -310,17 +308,6 @@ static void test_demo_with_url(void **state) {
 /* The demo's throwaway servers keep their files in folders of their own under $TMPDIR: gone when
  * the demo ends, and when it is killed (SIGTERM) while its server runs (here by the runner, as a
  * user's kill would). */
-static bool dir_is_empty(const char *path) {
-  DIR *d = opendir(path);
-  assert_non_null(d);
-  struct dirent *e;
-  bool empty = true;
-  while ((e = readdir(d)) != NULL)
-    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) empty = false;
-  closedir(d);
-  return empty;
-}
-
 static void test_demo_leaves_no_folder_behind(void **state) {
   (void)state;
   const char *tmp = getenv("TMPDIR");
@@ -330,11 +317,11 @@ static void test_demo_leaves_no_folder_behind(void **state) {
   assert_non_null(mkdtemp(demo_tmp));
   setenv("TMPDIR", demo_tmp, 1);
   clitest_result r;
-  clitest_run(&r, NULL, "demo", NULL);
+  clitest_run(&r, NULL, "demo", "--standalone-only", NULL);
   CLITEST_STATUS(&r, 0);
   CLITEST_HAS(&r, out, "TLS:");
   clitest_result_free(&r);
-  assert_true(dir_is_empty(demo_tmp));
+  assert_true(clitest_dir_is_empty(demo_tmp));
 
   snprintf(killer_dir, sizeof killer_dir, "%s/xr-killer-XXXXXX", old_tmp[0] ? old_tmp : "/tmp");
   assert_non_null(mkdtemp(killer_dir));
@@ -344,14 +331,14 @@ static void test_demo_leaves_no_folder_behind(void **state) {
   fputs("kill -TERM $PPID\nsleep 0.2\n", f);
   fclose(f);
   setenv("XR_INTEROP_DIR", killer_dir, 1);
-  clitest_run(&r, NULL, "demo", NULL);
+  clitest_run(&r, NULL, "demo", "--standalone-only", NULL);
   CLITEST_STATUS(&r, 128 + SIGTERM);
   const char *at = strstr(r.out, "A throwaway redis-server on ");
   assert_non_null(at);
   char demo_url[128];
   assert_int_equal(sscanf(at, "A throwaway redis-server on %127s", demo_url), 1);
   clitest_result_free(&r);
-  assert_true(dir_is_empty(demo_tmp));
+  assert_true(clitest_dir_is_empty(demo_tmp));
   xr_client *c = NULL;
   XR_FAILS(xr_client_open_url(&c, demo_url, NULL), XR_ECONNECT, "cannot connect");
   xrt_remove_tree(killer_dir);
