@@ -394,8 +394,8 @@ static int sentinel_chat(const deployment *u, xr_client *admin, xr_client *c, co
                  PROBE_MS);
     cli_demo_row("the sentinels name a new master", "%s after %.2f s (was %s)", f.new_master, f.switched_ms / 1000,
                  v->master);
-    cli_demo_row("the client follows", "its calls reach %s %.2f s after the FAILOVER (the sentinels announce "
-                 "+switch-master once the other replicas follow it)", f.new_master, f.followed_ms / 1000);
+    cli_demo_row("the client follows", "its calls reach %s %.2f s after the FAILOVER (told by the sentinels' "
+                 "+promoted-slave)", f.new_master, f.followed_ms / 1000);
     char failures[400] = "";
     if (f.failures) snprintf(failures, sizeof failures, " (the first: %s)", f.first_failure);
     cli_demo_row("without service", "%.2f s at most between two answered calls; %d of %d calls failed%s",

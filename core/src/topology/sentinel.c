@@ -2,7 +2,8 @@
  * master (ROLE). Discovery asks the sentinels in turn (a sentinel that is down, slow or does not
  * know the name only moves the search on), puts the one that answered first next time, and
  * learns the other sentinels it knows. The client follows a failover three ways:
- *   - a +switch-master subscription on a sentinel, read (without waiting) when a call passes by;
+ *   - a +switch-master (and +promoted-slave, a second earlier) subscription on a sentinel, read
+ *     (without waiting) when a call passes by;
  *   - a re-check every RECHECK_MS, since a missed event is never replayed (a hung connection);
  *   - a READONLY or LOADING reply, or a lost connection, makes route.c ask again.
  * The sentinels have their own credentials and TLS (sentinel_username, sentinel_password,
@@ -187,9 +188,12 @@ static void start_watch(xr_client *c, const xr_addr *a) {
     xr_node *node;
     xr_conn *conn = NULL;
     if (xr_node_new(&node, a->host, strlen(a->host), a->port, NULL, 0, 1) == XR_OK) {
-      const char *argv[] = {"SUBSCRIBE", "+switch-master"};
+      /* +promoted-slave comes about a second before +switch-master (which waits for the other
+       * replicas to follow): the sentinels name the new master from then on, and the old one may
+       * still take writes that its demotion will lose, so the client moves at the first. */
+      const char *argv[] = {"SUBSCRIBE", "+switch-master", "+promoted-slave"};
       int rc;
-      redisReply *r = xr_conn_open(c, node, &s->auth, &conn, 0) == XR_OK ? run(c, conn, 2, argv, &rc) : NULL;
+      redisReply *r = xr_conn_open(c, node, &s->auth, &conn, 0) == XR_OK ? run(c, conn, 3, argv, &rc) : NULL;
       if (r && xr_conn_set_nonblocking(conn) == XR_OK) {
         s->watch = conn;
         s->watch_node = node;
@@ -367,11 +371,13 @@ static int read_watch(xr_sentinel_state *s) {
     }
     if (!r) break;
     const redisReply *m = r;
-    /* ["message", "+switch-master", "<name> <old-ip> <old-port> <new-ip> <new-port>"] */
+    /* ["message", "+switch-master", "<name> <old-ip> <old-port> <new-ip> <new-port>"],
+     * ["message", "+promoted-slave", "slave <ip>:<port> <ip> <port> @ <name> <ip> <port>"] */
     if (m->type == REDIS_REPLY_ARRAY && m->elements == 3 && m->element[2]->type == REDIS_REPLY_STRING) {
       size_t n = strlen(s->master_name);
-      const char *text = m->element[2]->str;
+      const char *text = m->element[2]->str, *at = strstr(text, " @ ");
       if (!strncmp(text, s->master_name, n) && text[n] == ' ') seen = 1;
+      if (at && !strncmp(at + 3, s->master_name, n) && at[3 + n] == ' ') seen = 1;
     }
     freeReplyObject(r);
   }
