@@ -39,7 +39,7 @@ typedef struct tt_env {
   xrt_topology *topo;    /* sentinel, cluster: the run's (or a private one) */
   xr_client *chk;        /* a client of the same topology, for the checks */
   char prefix[96];       /* this test's key prefix */
-  char saved_prefix[96]; /* tt_one_slot keeps the plain one here */
+  char saved_prefix[64]; /* tt_one_slot keeps the plain one here */
   unsigned tests;        /* tests begun in this process, for unique prefixes */
 } tt_env;
 
@@ -183,12 +183,12 @@ static inline const char *tt_key(const char *suffix) {
  * adapter on the slot of "chat-sdk"; the rest keeps tests apart). Elsewhere nothing changes. */
 static inline void tt_one_slot(void) {
   if (!tt_cluster() || tt.saved_prefix[0]) return;
-  snprintf(tt.saved_prefix, sizeof tt.saved_prefix, "%s", tt.prefix);
-  snprintf(tt.prefix, sizeof tt.prefix, "{chat-sdk}:%s", tt.saved_prefix);
+  snprintf(tt.saved_prefix, sizeof tt.saved_prefix, "%.63s", tt.prefix);
+  snprintf(tt.prefix, sizeof tt.prefix, "{chat-sdk}:%.63s", tt.saved_prefix);
 }
 
-/* The keys under `prefix` now, over the whole keyspace (every master), each once. */
-static inline long long tt_count_keys_under(const char *prefix) {
+/* Appends the keys under `prefix` now, over the whole keyspace (every master), each once. */
+static inline void tt_keys_under(const char *prefix, itest_lines *out) {
   char *esc = NULL, match[300];
   size_t n = 0;
   XR_OK(xr_key_escape_glob(&esc, &n, prefix, strlen(prefix)));
@@ -203,7 +203,6 @@ static inline long long tt_count_keys_under(const char *prefix) {
   XR_OK(xr_scan_new(&sc, tt.chk, &so));
   xr_batch *b;
   XR_OK(xr_batch_new(&b));
-  itest_lines seen = {0};
   for (int done = 0; !done;) {
     xr_batch_clear(b);
     int i = xr_scan_add(sc, b);
@@ -215,15 +214,37 @@ static inline long long tt_count_keys_under(const char *prefix) {
       size_t len;
       const char *name = xr_reply_str(xr_reply_at(keys, k), &len);
       int again = 0;
-      for (size_t j = 0; j < seen.n && !again; j++) again = strlen(seen.v[j]) == len && !memcmp(seen.v[j], name, len);
-      if (!again) itest_lines_add(&seen, itest_strndup(name, len));
+      for (size_t j = 0; j < out->n && !again; j++) again = strlen(out->v[j]) == len && !memcmp(out->v[j], name, len);
+      if (!again) itest_lines_add(out, itest_strndup(name, len));
     }
   }
-  long long count = (long long)seen.n;
-  itest_lines_free(&seen);
   xr_batch_free(b);
   xr_scan_free(sc);
-  return count;
+}
+
+static inline long long tt_count_keys_under(const char *prefix) {
+  itest_lines keys = {0};
+  tt_keys_under(prefix, &keys);
+  long long n = (long long)keys.n;
+  itest_lines_free(&keys);
+  return n;
+}
+
+/* Deletes the keys under `prefix` (one DEL each: they may live on different nodes). */
+static inline void tt_delete_under(const char *prefix) {
+  itest_lines keys = {0};
+  tt_keys_under(prefix, &keys);
+  for (size_t i = 0; i < keys.n; i++) XR_OK(itest_cmd(tt.chk, NULL, "DEL", keys.v[i], NULL));
+  itest_lines_free(&keys);
+}
+
+/* What FLUSHALL is to a test on a server of its own: the standalone server emptied, the test's
+ * keys deleted on a shared topology. */
+static inline void tt_flush(void) {
+  if (tt_standalone())
+    XR_OK(itest_cmd(tt.chk, NULL, "FLUSHALL", NULL));
+  else
+    tt_delete_under(tt.prefix);
 }
 
 /* The test's keys: on the standalone server, emptied before each test, every key (DBSIZE); on a
@@ -343,6 +364,43 @@ static inline void tt_monitor_collect(tt_monitor *tm, unsigned flags, itest_line
   tt_monitor_take(tm, &raw);
   itest_normalize_lines(&raw, flags, out);
   itest_lines_free(&raw);
+}
+
+/* The key a normalized line names ("client \"GET\" \"k\"", "client \"EVAL\" \"1\" \"k\" ...",
+ * "lua \"GET\" \"k\""): its first key, or "" for a keyless command. */
+static inline void tt_line_key(const char *line, char *key, size_t size) {
+  const char *q[8];
+  size_t n = 0;
+  for (const char *p = line; *p && n < 8; p++) {
+    if (*p != '"') continue;
+    q[n++] = p + 1; /* an argument starts */
+    for (p++; *p && *p != '"'; p++)
+      if (*p == '\\' && p[1]) p++;
+    if (!*p) break;
+  }
+  size_t at = n >= 1 && (!strncmp(q[0], "EVAL\"", 5) || !strncmp(q[0], "EVALSHA\"", 8)) ? 2 : 1;
+  key[0] = '\0';
+  if (at >= n) return;
+  const char *end = q[at];
+  while (*end && *end != '"') end += *end == '\\' && end[1] ? 2 : 1;
+  snprintf(key, size, "%.*s", (int)(end - q[at]), q[at]);
+}
+
+/* Orders lines by the key they name, keeping the order of each key's lines: what a batch split
+ * per node promises on a Cluster (each node's share in the caller's order; the nodes at once). */
+static inline void tt_sort_by_key(itest_lines *l) {
+  char a[512], b[512];
+  for (size_t i = 1; i < l->n; i++) { /* insertion sort: stable, and batches are short */
+    char *line = l->v[i];
+    tt_line_key(line, a, sizeof a);
+    size_t j = i;
+    for (; j > 0; j--) {
+      tt_line_key(l->v[j - 1], b, sizeof b);
+      if (strcmp(b, a) <= 0) break;
+      l->v[j] = l->v[j - 1];
+    }
+    l->v[j] = line;
+  }
 }
 
 /* ---- groups -------------------------------------------------------------------------------------- */
