@@ -61,6 +61,34 @@ int xrt_cluster_wait_ok(const xrt_cluster *c, int timeout_ms, char *err) {
   }
 }
 
+/* How many nodes `nodes` (a CLUSTER NODES reply) flags as replicas of a known master. */
+static int replicas_listed(const char *nodes) {
+  int n = 0;
+  for (const char *line = nodes; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+    char flags[128] = "", master[64] = "";
+    if (sscanf(line, "%*s %*s %127s %63s", flags, master) == 2 && strstr(flags, "slave") && strcmp(master, "-") != 0) n++;
+  }
+  return n;
+}
+
+/* Waits until every node lists `want` replicas: cluster_state:ok comes before the roles that
+ * --cluster create gave reach every node by gossip, and a client that reads the map meanwhile
+ * takes a replica for a master without slots (seen under load: masters listing no replica). */
+static int wait_roles(const xrt_cluster *c, int want, int timeout_ms, char *err) {
+  char nodes[16384] = "";
+  for (int waited = 0;; waited += 50) {
+    int ok = 1, seen = 0;
+    for (size_t i = 0; ok && i < c->n; i++) {
+      xrt_endpoint e = xrt_cluster_endpoint(c, i);
+      ok = xrt_cli(&e, nodes, sizeof nodes, err, "CLUSTER", "NODES", NULL) == 0 && (seen = replicas_listed(nodes)) == want;
+    }
+    if (ok) return 0;
+    if (waited >= timeout_ms)
+      return fail(err, "after %d ms a node lists %d replicas, not %d: %.300s", timeout_ms, seen, want, nodes);
+    xrt_sleep_ms(50);
+  }
+}
+
 /* The cluster's certificates: borrowed, or a fresh set in a directory of its own. */
 static int set_up_certs(xrt_cluster *c, const char *certs_dir, char *err) {
   if (certs_dir) {
@@ -150,7 +178,8 @@ int xrt_cluster_start_with(xrt_cluster **out, const xrt_cluster_options *o, char
       return -1;
     }
   }
-  if (create(c, replicas, err) != 0 || xrt_cluster_wait_ok(c, 30000, err) != 0) {
+  if (create(c, replicas, err) != 0 || xrt_cluster_wait_ok(c, 30000, err) != 0 ||
+      wait_roles(c, masters * replicas, 30000, err) != 0) {
     xrt_cluster_free(c);
     return -1;
   }

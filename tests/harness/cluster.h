@@ -28,7 +28,8 @@ typedef struct xrt_cluster_options {
 
 #define XRT_CLUSTER_OPTIONS_INIT {3, 1, 0, NULL}
 
-/* Starts it (masters >= 3, replicas >= 0) and waits up to 30 s for the state to be ok. */
+/* Starts it (masters >= 3, replicas >= 0) and waits up to 30 s for the state to be ok, then up to
+ * 30 s more until every node lists every replica as one. */
 int xrt_cluster_start(xrt_cluster **out, int masters, int replicas, char *err);
 
 /* The same with options (`o` NULL: XRT_CLUSTER_OPTIONS_INIT). */

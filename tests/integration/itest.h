@@ -268,23 +268,31 @@ static inline char *itest_monitor_read_line(itest_monitor *m) {
   }
 }
 
-/* Connects to `s` and enters MONITOR mode. */
-static inline void itest_monitor_open(itest_monitor *m, const xrt_server *s) {
+/* Connects a raw socket to 127.0.0.1:port and sends `cmd` (inline, with its CRLF), for a
+ * connection that then only listens (MONITOR, SUBSCRIBE); lines come from itest_monitor_read_line. */
+static inline void itest_raw_open(itest_monitor *m, int port, const char *cmd) {
   memset(m, 0, sizeof *m);
   m->fd = socket(AF_INET, SOCK_STREAM, 0);
   assert_true(m->fd >= 0);
   struct sockaddr_in a;
   memset(&a, 0, sizeof a);
   a.sin_family = AF_INET;
-  a.sin_port = htons((unsigned short)xrt_server_port(s));
+  a.sin_port = htons((unsigned short)port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(m->fd, (struct sockaddr *)&a, sizeof a) != 0) fail_msg("MONITOR connect: %s", strerror(errno));
-  static const char cmd[] = "MONITOR\r\n";
-  assert_int_equal(send(m->fd, cmd, sizeof cmd - 1, MSG_NOSIGNAL), (ssize_t)(sizeof cmd - 1));
+  if (connect(m->fd, (struct sockaddr *)&a, sizeof a) != 0) fail_msg("connect to %d: %s", port, strerror(errno));
+  assert_int_equal(send(m->fd, cmd, strlen(cmd), MSG_NOSIGNAL), (ssize_t)strlen(cmd));
+}
+
+/* Connects to the server at `port` on 127.0.0.1 and enters MONITOR mode. */
+static inline void itest_monitor_open_port(itest_monitor *m, int port) {
+  itest_raw_open(m, port, "MONITOR\r\n");
   char *ok = itest_monitor_read_line(m);
   if (strcmp(ok, "+OK") != 0) fail_msg("MONITOR answered %s", ok);
   free(ok);
 }
+
+/* Connects to `s` and enters MONITOR mode. */
+static inline void itest_monitor_open(itest_monitor *m, const xrt_server *s) { itest_monitor_open_port(m, xrt_server_port(s)); }
 
 static inline void itest_monitor_close(itest_monitor *m) {
   if (m->fd >= 0) close(m->fd);

@@ -1,5 +1,7 @@
-/* The Chat SDK state adapter against a real redis-server: for each operation, the commands sent
- * (watched with MONITOR) must be those of the upstream captures in tests/vectors (SPEC.md 1.2), and
+/* The Chat SDK state adapter on a standalone server, the Sentinel set and the Cluster (topotest.h:
+ * one body, three groups; MONITOR on every master, the lines of the test's keys, its prefix written
+ * back as chat-sdk): for each operation, the commands sent must be those of the upstream captures
+ * in tests/vectors (SPEC.md 1.2; on a Cluster a batch's lines in the caller's order per key), and
  * the state left in Redis must be what chat.h says: keys, values, TTLs, list trimming, queue
  * order, token shapes, key prefixes, the beyond-upstream lock operations and batches. Bad input is
  * tests/integration/chat/test_chat_input.c; lock safety under threads and the watchdog are
@@ -20,6 +22,7 @@
 #include "crossredis/chat.h"
 #include "crossredis/token.h"
 #include "itest.h"
+#include "topotest.h"
 
 #define S(lit) lit, sizeof(lit) - 1 /* a string literal as (bytes, length) */
 #define Z(str) str, strlen(str)      /* a C string as (bytes, length) */
@@ -49,27 +52,7 @@
   "\"2023-11-14T22:13:20.200000+00:00\", \"edited\": false}, \"attachments\": [{\"type\": \"image\", "          \
   "\"url\": \"https://x/y.png\", \"mimeType\": \"image/png\"}]}"
 
-static xrt_server *server;
-static xr_client *chk; /* looks at what the adapter left in Redis */
-
-static int group_setup(void **state) {
-  (void)state;
-  return itest_open_with_checker(&server, &chk);
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  itest_close_with_checker(server, chk);
-  return 0;
-}
-
-/* Each test starts from an empty server that knows no script. */
-static int flush_all(void **state) {
-  (void)state;
-  XR_OK(itest_cmd(chk, NULL, "FLUSHALL", NULL));
-  XR_OK(itest_cmd(chk, NULL, "SCRIPT", "FLUSH", NULL));
-  return 0;
-}
+#define chk tt.chk
 
 /* ---- fixtures --------------------------------------------------------------------------------- */
 
@@ -78,14 +61,16 @@ typedef struct fixture {
   xr_chat *s;
 } fixture;
 
+/* Options with the test's key prefix (topotest.h: "chat-sdk" on the standalone server). */
 static xr_chat_options ts_options(void) {
   xr_chat_options o = XR_CHAT_OPTIONS_INIT;
+  o.key_prefix = tt.prefix;
   return o;
 }
 
 /* The Python port's wire: hex tokens, json.dumps text, Python queue entries, "" kept. */
 static xr_chat_options py_options(void) {
-  xr_chat_options o = XR_CHAT_OPTIONS_INIT;
+  xr_chat_options o = ts_options();
   o.empty_prefix = XR_CHAT_EMPTY_PREFIX_KEEP;
   o.token_suffix = XR_TOKEN_HEX32;
   o.json = XR_JSON_PYTHON;
@@ -94,7 +79,7 @@ static xr_chat_options py_options(void) {
 }
 
 static void fix_open(fixture *f, const xr_chat_options *o) {
-  xr_client_options co = itest_options(server);
+  xr_client_options co = tt_options();
   XR_OK(xr_client_open(&f->c, &co));
   XR_OK(xr_chat_new(&f->s, f->c, o));
   assert_ptr_equal(xr_chat_client(f->s), f->c);
@@ -182,10 +167,10 @@ static void mask_queue_ttl(itest_lines *l) {
 }
 
 /* The lines since the last block must be lines first..last of `capture`. */
-static void expect_capture(itest_monitor *m, xr_client *c, const char *capture, size_t first, size_t last,
+static void expect_capture(tt_monitor *m, const char *capture, size_t first, size_t last,
                            unsigned flags) {
   itest_lines got = {0}, want = {0};
-  itest_monitor_collect(m, c, flags, &got);
+  tt_monitor_collect(m, flags, &got);
   itest_capture(capture, first, last, flags, &want);
   mask_queue_ttl(&got);
   mask_queue_ttl(&want);
@@ -227,29 +212,29 @@ static void test_subscriptions(void **state) {
   xr_chat_options o = ts_options();
   fixture f;
   fix_open(&f, &o);
-  itest_monitor m;
-  itest_monitor_open(&m, server);
+  tt_monitor m;
+  tt_monitor_open(&m);
   bool sub = false;
   XR_OK(xr_chat_subscribe(f.s, S(THREAD)));
   XR_OK(xr_chat_is_subscribed(f.s, &sub, S(THREAD)));
   assert_true(sub);
   XR_OK(xr_chat_unsubscribe(f.s, S(THREAD)));
-  expect_capture(&m, f.c, NODE, 2, 4, 0);
+  expect_capture(&m, NODE, 2, 4, 0);
 
   sub = true;
   XR_OK(xr_chat_is_subscribed(f.s, &sub, S(THREAD)));
   assert_false(sub);
-  assert_int_equal(raw_int("EXISTS", "chat-sdk:subscriptions"), 0);
+  assert_int_equal(raw_int("EXISTS", tt_key(":subscriptions")), 0);
 
   /* the set holds the raw ids, with no TTL; ids are binary-safe */
   XR_OK(xr_chat_subscribe(f.s, S(THREAD)));
   XR_OK(xr_chat_subscribe(f.s, S("bin\0id")));
   XR_OK(xr_chat_subscribe(f.s, S(THREAD)));
-  assert_int_equal(raw_int("SCARD", "chat-sdk:subscriptions"), 2);
-  assert_int_equal(itest_pttl(chk, "chat-sdk:subscriptions"), -1);
+  assert_int_equal(raw_int("SCARD", tt_key(":subscriptions")), 2);
+  assert_int_equal(itest_pttl(chk, tt_key(":subscriptions")), -1);
   xr_reply *r = NULL;
-  const char *argv[3] = {"SISMEMBER", "chat-sdk:subscriptions", "bin\0id"};
-  size_t argvlen[3] = {9, 22, 6};
+  const char *argv[3] = {"SISMEMBER", tt_key(":subscriptions"), "bin\0id"};
+  size_t argvlen[3] = {9, strlen(argv[1]), 6};
   XR_OK(xr_client_command(chk, &r, 3, argv, argvlen));
   assert_int_equal(xr_reply_integer(r), 1);
   xr_reply_free(r);
@@ -257,18 +242,18 @@ static void test_subscriptions(void **state) {
   assert_false(sub);
   XR_OK(xr_chat_is_subscribed(f.s, &sub, S("bin\0id")));
   assert_true(sub);
-  itest_monitor_close(&m);
+  tt_monitor_close(&m);
   fix_close(&f);
 
   /* the Python port sends the same */
   o = py_options();
   fix_open(&f, &o);
-  itest_monitor_open(&m, server);
+  tt_monitor_open(&m);
   XR_OK(xr_chat_subscribe(f.s, S(THREAD)));
   XR_OK(xr_chat_is_subscribed(f.s, &sub, S(THREAD)));
   XR_OK(xr_chat_unsubscribe(f.s, S(THREAD)));
-  expect_capture(&m, f.c, PYTHON, 3, 5, 0);
-  itest_monitor_close(&m);
+  expect_capture(&m, PYTHON, 3, 5, 0);
+  tt_monitor_close(&m);
   fix_close(&f);
 }
 
@@ -304,21 +289,21 @@ static void test_locks_match_captures(void **state) {
   (void)state;
   xr_chat_options o = ts_options();
   fixture f;
-  itest_monitor m;
+  tt_monitor m;
   fix_open(&f, &o);
-  itest_monitor_open(&m, server);
+  tt_monitor_open(&m);
   run_lock_sequence(f.s);
-  expect_capture(&m, f.c, NODE, 5, 18, ITEST_MASK_TOKENS);
-  assert_int_equal(raw_int("EXISTS", "chat-sdk:lock:" THREAD), 0);
-  itest_monitor_close(&m);
+  expect_capture(&m, NODE, 5, 18, ITEST_MASK_TOKENS);
+  assert_int_equal(raw_int("EXISTS", tt_key(":lock:" THREAD)), 0);
+  tt_monitor_close(&m);
   fix_close(&f);
 
   o.token_prefix = "ioredis";
   fix_open(&f, &o);
-  itest_monitor_open(&m, server);
+  tt_monitor_open(&m);
   run_lock_sequence(f.s);
-  expect_capture(&m, f.c, IOREDIS, 6, 19, ITEST_MASK_TOKENS);
-  itest_monitor_close(&m);
+  expect_capture(&m, IOREDIS, 6, 19, ITEST_MASK_TOKENS);
+  tt_monitor_close(&m);
   fix_close(&f);
 
   /* Python: acquire, extend, release (redis_ and ioredis_ prefixes) */
@@ -326,7 +311,7 @@ static void test_locks_match_captures(void **state) {
     o = py_options();
     if (io) o.token_prefix = "ioredis";
     fix_open(&f, &o);
-    itest_monitor_open(&m, server);
+    tt_monitor_open(&m);
     xr_chat_lock lock;
     bool ok = false;
     XR_OK(xr_chat_acquire_lock(f.s, &ok, &lock, S(THREAD), 30000));
@@ -336,10 +321,10 @@ static void test_locks_match_captures(void **state) {
     XR_OK(xr_chat_release_lock(f.s, &ok, S(THREAD), lock.token, lock.token_len));
     assert_true(ok);
     if (io)
-      expect_capture(&m, f.c, IOREDIS, 74, 80, ITEST_MASK_TOKENS);
+      expect_capture(&m, IOREDIS, 74, 80, ITEST_MASK_TOKENS);
     else
-      expect_capture(&m, f.c, PYTHON, 6, 12, ITEST_MASK_TOKENS);
-    itest_monitor_close(&m);
+      expect_capture(&m, PYTHON, 6, 12, ITEST_MASK_TOKENS);
+    tt_monitor_close(&m);
     fix_close(&f);
   }
 }
@@ -362,8 +347,8 @@ static void check_token(const xr_chat_options *o, const char *id, const char *pr
                         xr_chat_origin shape_of) {
   fixture f;
   fix_open(&f, o);
-  itest_monitor m;
-  itest_monitor_open(&m, server);
+  tt_monitor m;
+  tt_monitor_open(&m);
   xr_chat_lock lock;
   bool ok = false;
   long long before = itest_wall_ms();
@@ -371,7 +356,7 @@ static void check_token(const xr_chat_options *o, const char *id, const char *pr
   long long after = itest_wall_ms();
   assert_true(ok);
   itest_lines raw = {0};
-  itest_monitor_take(&m, f.c, &raw);
+  tt_monitor_take(&m, &raw);
 
   const char *t = lock.token;
   assert_int_equal(lock.token_len, strlen(t));
@@ -394,7 +379,8 @@ static void check_token(const xr_chat_options *o, const char *id, const char *pr
   snprintf(key, sizeof key, "%s:lock:%s", xr_chat_key_prefix(f.s), id);
   expect_stored(key, t, lock.token_len);
   expect_pttl_near(key, 45000);
-  snprintf(line, sizeof line, "\"SET\" \"%s\" \"%s\" \"PX\" \"45000\" \"NX\"", key, t);
+  /* MONITOR's lines name the prefix "chat-sdk" on every topology (topotest.h) */
+  snprintf(line, sizeof line, "\"SET\" \"chat-sdk:lock:%s\" \"%s\" \"PX\" \"45000\" \"NX\"", id, t);
   assert_int_equal(raw.n, 1);
   if (!strstr(raw.v[0], line)) fail_msg("sent %s, want %s", raw.v[0], line);
   itest_lines_free(&raw);
@@ -406,7 +392,7 @@ static void check_token(const xr_chat_options *o, const char *id, const char *pr
   XR_OK(xr_chat_acquire_lock(f.s, &ok, &second, Z(id2), 45000));
   assert_true(ok);
   assert_string_not_equal(second.token, lock.token);
-  itest_monitor_close(&m);
+  tt_monitor_close(&m);
   fix_close(&f);
 }
 
@@ -429,7 +415,7 @@ static void test_release_and_extend_effects(void **state) {
   xr_chat_options o = ts_options();
   fixture f;
   fix_open(&f, &o);
-  const char *key = "chat-sdk:lock:" THREAD;
+  const char *key = tt_key(":lock:" THREAD);
   xr_chat_lock lock;
   bool ok = false;
   XR_OK(xr_chat_acquire_lock(f.s, &ok, &lock, S(THREAD), 30000));
@@ -463,14 +449,14 @@ static void test_release_and_extend_effects(void **state) {
 
   /* force release deletes whoever holds it */
   XR_OK(itest_cmd(chk, NULL, "SET", key, "someone-else", "PX", "30000", NULL));
-  itest_monitor m;
-  itest_monitor_open(&m, server);
+  tt_monitor m;
+  tt_monitor_open(&m);
   XR_OK(xr_chat_force_release_lock(f.s, S(THREAD)));
-  expect_capture(&m, f.c, NODE, 18, 18, 0);
+  expect_capture(&m, NODE, 18, 18, 0);
   expect_stored(key, NULL, 0);
   /* and on a missing lock it is still fine */
   XR_OK(xr_chat_force_release_lock(f.s, S(THREAD)));
-  itest_monitor_close(&m);
+  tt_monitor_close(&m);
   fix_close(&f);
 }
 
@@ -481,8 +467,8 @@ static void test_cache_matches_captures(void **state) {
   xr_chat_options o = ts_options();
   fixture f;
   fix_open(&f, &o);
-  itest_monitor m;
-  itest_monitor_open(&m, server);
+  tt_monitor m;
+  tt_monitor_open(&m);
   bool stored = false;
   XR_OK(xr_chat_set(f.s, S("thread-state:" THREAD), S("{\"foo\":\"b\xc3\xa4r\",\"n\":1}"), 2592000000));
   XR_OK(xr_chat_set(f.s, S("nottl"), S("\"plain\""), 0));
@@ -499,20 +485,20 @@ static void test_cache_matches_captures(void **state) {
   XR_OK(xr_chat_set_if_not_exists(f.s, &stored, S("x"), S("{\"a\":1}"), 0));
   assert_true(stored);
   XR_OK(xr_chat_delete(f.s, S("x")));
-  expect_capture(&m, f.c, NODE, 19, 25, 0);
-  itest_monitor_close(&m);
+  expect_capture(&m, NODE, 19, 25, 0);
+  tt_monitor_close(&m);
   fix_close(&f);
 
   /* the Python port: json.dumps text, its own dedupe TTL */
-  XR_OK(itest_cmd(chk, NULL, "FLUSHALL", NULL));
+  tt_flush();
   o = py_options();
   fix_open(&f, &o);
-  itest_monitor_open(&m, server);
+  tt_monitor_open(&m);
   XR_OK(xr_chat_set(f.s, S("thread-state:" THREAD), S("{\"foo\":\"b\xc3\xa4r\",\"n\":1}"), 2592000000));
   XR_OK(xr_chat_set_if_not_exists(f.s, &stored, S("dedupe:slack:123.456"), S("true"), 300000));
   assert_true(stored);
-  expect_capture(&m, f.c, PYTHON, 13, 14, 0);
-  itest_monitor_close(&m);
+  expect_capture(&m, PYTHON, 13, 14, 0);
+  tt_monitor_close(&m);
   fix_close(&f);
 }
 
@@ -530,13 +516,13 @@ static void test_cache_values_and_ttls(void **state) {
 
   /* a TTL, then a plain SET clears it */
   XR_OK(xr_chat_set(f.s, S("k"), S("{\"v\":1}"), 50000));
-  expect_pttl_near("chat-sdk:cache:k", 50000);
+  expect_pttl_near(tt_key(":cache:k"), 50000);
   XR_OK(xr_chat_set(f.s, S("k"), S("{\"v\":2}"), 0));
-  assert_int_equal(itest_pttl(chk, "chat-sdk:cache:k"), -1);
-  expect_stored("chat-sdk:cache:k", S("{\"v\":2}"));
+  assert_int_equal(itest_pttl(chk, tt_key(":cache:k")), -1);
+  expect_stored(tt_key(":cache:k"), S("{\"v\":2}"));
   /* a negative TTL is refused before anything is sent (upstream sends PX -5 and Redis refuses) */
   XR_FAILS(xr_chat_set(f.s, S("k"), S("{\"v\":3}"), -5), XR_EINVAL, "chat.set: ttl_ms must be >= 0 (0: no expiry), got -5");
-  expect_stored("chat-sdk:cache:k", S("{\"v\":2}"));
+  expect_stored(tt_key(":cache:k"), S("{\"v\":2}"));
 
   /* set if not exists: the first value stays, with its TTL */
   bool stored = false;
@@ -544,20 +530,20 @@ static void test_cache_values_and_ttls(void **state) {
   assert_true(stored);
   XR_OK(xr_chat_set_if_not_exists(f.s, &stored, S("once"), S("\"second\""), 90000));
   assert_false(stored);
-  expect_stored("chat-sdk:cache:once", S("\"first\""));
-  expect_pttl_near("chat-sdk:cache:once", 40000);
+  expect_stored(tt_key(":cache:once"), S("\"first\""));
+  expect_pttl_near(tt_key(":cache:once"), 40000);
   XR_OK(xr_chat_set_if_not_exists(f.s, &stored, S("forever"), S("1"), 0));
   assert_true(stored);
-  assert_int_equal(itest_pttl(chk, "chat-sdk:cache:forever"), -1);
+  assert_int_equal(itest_pttl(chk, tt_key(":cache:forever")), -1);
 
   /* JSON dialects (SPEC.md 1.4), whatever dialect the value came in */
   XR_OK(xr_chat_set(f.s, S("js"), S("{\"foo\": \"b\\u00e4r\",   \"n\" : 1}"), 0));
-  expect_stored("chat-sdk:cache:js", S("{\"foo\":\"b\xc3\xa4r\",\"n\":1}"));
+  expect_stored(tt_key(":cache:js"), S("{\"foo\":\"b\xc3\xa4r\",\"n\":1}"));
   xr_chat_free(f.s);
   o = py_options();
   XR_OK(xr_chat_new(&f.s, f.c, &o));
   XR_OK(xr_chat_set(f.s, S("py"), S("{\"foo\":\"b\xc3\xa4r\",\"n\":1}"), 0));
-  expect_stored("chat-sdk:cache:py", S("{\"foo\": \"b\\u00e4r\", \"n\": 1}"));
+  expect_stored(tt_key(":cache:py"), S("{\"foo\": \"b\\u00e4r\", \"n\": 1}"));
 
   /* numbers as JSON.parse reads them: 1e20 in plain digits, 2^53 + 1 rounded (node:
    * JSON.stringify(JSON.parse('{"n":100000000000000000000,"m":9007199254740993}'))) */
@@ -565,7 +551,7 @@ static void test_cache_values_and_ttls(void **state) {
   o = ts_options();
   XR_OK(xr_chat_new(&f.s, f.c, &o));
   XR_OK(xr_chat_set(f.s, S("nums"), S("{\"n\":100000000000000000000,\"m\":9007199254740993}"), 0));
-  expect_stored("chat-sdk:cache:nums", S("{\"n\":100000000000000000000,\"m\":9007199254740992}"));
+  expect_stored(tt_key(":cache:nums"), S("{\"n\":100000000000000000000,\"m\":9007199254740992}"));
   xr_chat_free(f.s);
   o = py_options();
   XR_OK(xr_chat_new(&f.s, f.c, &o));
@@ -574,14 +560,14 @@ static void test_cache_values_and_ttls(void **state) {
   XR_OK(xr_chat_get(f.s, &v, &len, S("js")));
   expect_bytes("get of JS text by a Python adapter", v, len, S("{\"foo\":\"b\xc3\xa4r\",\"n\":1}"));
   xr_free(v);
-  XR_OK(itest_cmd(chk, NULL, "SET", "chat-sdk:cache:raw", "not json {", NULL));
+  XR_OK(itest_cmd(chk, NULL, "SET", tt_key(":cache:raw"), "not json {", NULL));
   XR_OK(xr_chat_get(f.s, &v, &len, S("raw")));
   expect_bytes("get of a non-JSON value", v, len, S("not json {"));
   xr_free(v);
 
   /* delete */
   XR_OK(xr_chat_delete(f.s, S("py")));
-  expect_stored("chat-sdk:cache:py", NULL, 0);
+  expect_stored(tt_key(":cache:py"), NULL, 0);
   XR_OK(xr_chat_delete(f.s, S("py")));
   fix_close(&f);
 }
@@ -593,33 +579,33 @@ static void test_lists_match_captures(void **state) {
   xr_chat_options o = ts_options();
   fixture f;
   fix_open(&f, &o);
-  itest_monitor m;
-  itest_monitor_open(&m, server);
+  tt_monitor m;
+  tt_monitor_open(&m);
   XR_OK(xr_chat_append_to_list(f.s, S("msg-history:" THREAD), S("{\"a\":1}"), 100, 604800000));
   XR_OK(xr_chat_append_to_list(f.s, S("nolimit"), S("{\"a\":2}"), 0, 0));
   xr_reply *items = NULL;
   XR_OK(xr_chat_get_list(f.s, &items, S("msg-history:" THREAD)));
-  expect_capture(&m, f.c, NODE, 26, 32, 0);
+  expect_capture(&m, NODE, 26, 32, 0);
   assert_int_equal(xr_reply_count(items), 1);
   assert_string_equal(xr_reply_str(xr_reply_at(items, 0), NULL), "{\"a\":1}");
   xr_reply_free(items);
-  expect_pttl_near("chat-sdk:list:msg-history:" THREAD, 604800000);
-  assert_int_equal(itest_pttl(chk, "chat-sdk:list:nolimit"), -1);
-  itest_monitor_close(&m);
+  expect_pttl_near(tt_key(":list:msg-history:" THREAD), 604800000);
+  assert_int_equal(itest_pttl(chk, tt_key(":list:nolimit")), -1);
+  tt_monitor_close(&m);
   fix_close(&f);
 
   o = py_options();
   fix_open(&f, &o);
-  itest_monitor_open(&m, server);
-  XR_OK(itest_cmd(chk, NULL, "DEL", "chat-sdk:list:msg-history:" THREAD, NULL));
+  tt_monitor_open(&m);
+  XR_OK(itest_cmd(chk, NULL, "DEL", tt_key(":list:msg-history:" THREAD), NULL));
   itest_lines skip = {0};
-  itest_monitor_take(&m, f.c, &skip);
+  tt_monitor_take(&m, &skip);
   itest_lines_free(&skip);
   XR_OK(xr_chat_append_to_list(f.s, S("msg-history:" THREAD), S("{\"a\":1}"), 100, 604800000));
-  expect_capture(&m, f.c, PYTHON, 15, 18, 0);
+  expect_capture(&m, PYTHON, 15, 18, 0);
   const char *want[] = {"{\"a\": 1}"};
-  expect_list("chat-sdk:list:msg-history:" THREAD, want, 1);
-  itest_monitor_close(&m);
+  expect_list(tt_key(":list:msg-history:" THREAD), want, 1);
+  tt_monitor_close(&m);
   fix_close(&f);
 }
 
@@ -628,7 +614,7 @@ static void test_list_trim_and_ttl(void **state) {
   xr_chat_options o = ts_options();
   fixture f;
   fix_open(&f, &o);
-  const char *key = "chat-sdk:list:l";
+  const char *key = tt_key(":list:l");
 
   /* LTRIM keeps the newest */
   char item[32];
@@ -671,7 +657,7 @@ static void test_list_trim_and_ttl(void **state) {
   /* values are written in the adapter's dialect */
   XR_OK(xr_chat_append_to_list(f.s, S("d"), S("{\"t\": \"h\\u00e9\"}"), 0, 0));
   const char *js[] = {"{\"t\":\"h\xc3\xa9\"}"};
-  expect_list("chat-sdk:list:d", js, 1);
+  expect_list(tt_key(":list:d"), js, 1);
   fix_close(&f);
 }
 
@@ -689,26 +675,26 @@ static void test_queue_matches_captures(void **state) {
   xr_chat_options o = ts_options();
   fixture f;
   fix_open(&f, &o);
-  itest_monitor m;
-  itest_monitor_open(&m, server);
+  tt_monitor m;
+  tt_monitor_open(&m);
   long long depth = 0, now = itest_wall_ms();
   XR_OK(xr_chat_enqueue(f.s, &depth, S(THREAD), S(TS_MESSAGE), now, now + 90000, 10));
   assert_int_equal(depth, 1);
   XR_OK(xr_chat_queue_depth(f.s, &depth, S(THREAD)));
   assert_int_equal(depth, 1);
-  expect_capture(&m, f.c, NODE, 33, 38, ITEST_MASK_MS);
+  expect_capture(&m, NODE, 33, 38, ITEST_MASK_MS);
 
   char entry[2048];
   int n = snprintf(entry, sizeof entry, "{\"message\":%s,\"enqueuedAt\":%lld,\"expiresAt\":%lld}", TS_MESSAGE, now,
                    now + 90000);
   xr_reply *r = NULL;
-  XR_OK(itest_cmd(chk, &r, "LINDEX", "chat-sdk:queue:" THREAD, "0", NULL));
+  XR_OK(itest_cmd(chk, &r, "LINDEX", tt_key(":queue:" THREAD), "0", NULL));
   size_t len = 0;
   const char *stored = xr_reply_str(r, &len);
   expect_bytes("stored entry", stored, len, entry, (size_t)n);
   xr_reply_free(r);
   itest_lines skip = {0};
-  itest_monitor_take(&m, f.c, &skip);
+  tt_monitor_take(&m, &skip);
   itest_lines_free(&skip);
 
   bool found = false;
@@ -721,32 +707,32 @@ static void test_queue_matches_captures(void **state) {
   xr_chat_queue_entry_clear(&e);
   XR_OK(xr_chat_dequeue(f.s, &found, &e, S(THREAD)));
   assert_false(found);
-  expect_capture(&m, f.c, NODE, 41, 42, 0);
-  itest_monitor_close(&m);
+  expect_capture(&m, NODE, 41, 42, 0);
+  tt_monitor_close(&m);
   fix_close(&f);
 
   /* the Python port */
   o = py_options();
   fix_open(&f, &o);
-  itest_monitor_open(&m, server);
+  tt_monitor_open(&m);
   now = itest_wall_ms();
   XR_OK(xr_chat_enqueue(f.s, &depth, S(THREAD), S(PY_MESSAGE), now, now + 90000, 10));
   assert_int_equal(depth, 1);
-  expect_capture(&m, f.c, PYTHON, 19, 23, ITEST_MASK_MS);
+  expect_capture(&m, PYTHON, 19, 23, ITEST_MASK_MS);
   n = snprintf(entry, sizeof entry, "{\"enqueued_at\": %lld, \"expires_at\": %lld, \"message\": %s}", now, now + 90000,
                PY_MESSAGE);
-  XR_OK(itest_cmd(chk, &r, "LINDEX", "chat-sdk:queue:" THREAD, "0", NULL));
+  XR_OK(itest_cmd(chk, &r, "LINDEX", tt_key(":queue:" THREAD), "0", NULL));
   stored = xr_reply_str(r, &len);
   expect_bytes("stored Python entry", stored, len, entry, (size_t)n);
   xr_reply_free(r);
-  itest_monitor_take(&m, f.c, &skip);
+  tt_monitor_take(&m, &skip);
   itest_lines_free(&skip);
   XR_OK(xr_chat_dequeue(f.s, &found, &e, S(THREAD)));
   assert_true(found);
   expect_entry(&e, S(PY_MESSAGE), now, now + 90000);
   xr_chat_queue_entry_clear(&e);
-  expect_capture(&m, f.c, PYTHON, 25, 25, 0);
-  itest_monitor_close(&m);
+  expect_capture(&m, PYTHON, 25, 25, 0);
+  tt_monitor_close(&m);
   fix_close(&f);
 }
 
@@ -755,7 +741,7 @@ static void test_queue_ttl_trim_and_order(void **state) {
   xr_chat_options o = ts_options();
   fixture f;
   fix_open(&f, &o);
-  const char *key = "chat-sdk:queue:q";
+  const char *key = tt_key(":queue:q");
   long long depth = 0, now = itest_wall_ms();
 
   /* FIFO, with LLEN returned */
@@ -805,15 +791,15 @@ static void test_queue_ttl_trim_and_order(void **state) {
   expect_pttl_near(key, 200000);
   /* ... and never less than 60000, for an entry that has not expired yet too */
   XR_OK(xr_chat_enqueue(f.s, &depth, S("soon"), S("{}"), now, now + 5000, 10));
-  expect_pttl_near("chat-sdk:queue:soon", 60000);
+  expect_pttl_near(tt_key(":queue:soon"), 60000);
 
   /* an entry already expired still gets PEXPIRE 60000, and no LTRIM without max_size */
-  itest_monitor m;
-  itest_monitor_open(&m, server);
+  tt_monitor m;
+  tt_monitor_open(&m);
   XR_OK(xr_chat_enqueue(f.s, &depth, S("late"), S("{\"x\":1}"), now - 200000, now - 100000, 0));
   assert_int_equal(depth, 1);
   itest_lines got = {0};
-  itest_monitor_collect(&m, f.c, 0, &got);
+  tt_monitor_collect(&m, 0, &got);
   char line[300];
   assert_int_equal(got.n, 4);
   snprintf(line, sizeof line, "client \"EVAL\" \"1\" \"chat-sdk:queue:late\" \"{\\\"message\\\":{\\\"x\\\":1},"
@@ -823,8 +809,8 @@ static void test_queue_ttl_trim_and_order(void **state) {
   assert_string_equal(got.v[2], "lua \"PEXPIRE\" \"chat-sdk:queue:late\" \"60000\"");
   assert_string_equal(got.v[3], "lua \"LLEN\" \"chat-sdk:queue:late\"");
   itest_lines_free(&got);
-  expect_pttl_near("chat-sdk:queue:late", 60000);
-  itest_monitor_close(&m);
+  expect_pttl_near(tt_key(":queue:late"), 60000);
+  tt_monitor_close(&m);
   fix_close(&f);
 }
 
@@ -834,7 +820,7 @@ static void test_queue_reads_every_spelling(void **state) {
   xr_chat_options o = ts_options();
   fixture f;
   fix_open(&f, &o);
-  const char *key = "chat-sdk:queue:x";
+  const char *key = tt_key(":queue:x");
   XR_OK(itest_cmd(chk, NULL, "RPUSH", key, "{\"enqueued_at\": 1, \"expires_at\": 2, \"message\": {\"t\": \"h\\u00e9\"}}",
                   "not an entry", "{\"message\":{\"t\":\"h\xc3\xa9\"},\"expiresAt\":4}", NULL));
   bool found = false;
@@ -888,44 +874,98 @@ static void check_prefix(const xr_chat_options *o, const char *prefix) {
   XR_OK(xr_chat_append_to_list(f.s, S("k"), S("1"), 0, 0));
   XR_OK(xr_chat_enqueue(f.s, NULL, S("x"), S("1"), 1, 2, 0));
   const char *suffixes[] = {":lock:x", ":subscriptions", ":cache:k", ":list:k", ":queue:x"};
-  xr_reply *r = NULL;
-  XR_OK(itest_cmd(chk, &r, "DBSIZE", NULL));
-  assert_int_equal(xr_reply_integer(r), 5);
-  xr_reply_free(r);
+  assert_int_equal(tt_standalone() ? tt_count_keys() : tt_count_keys_under(prefix), 5);
   for (size_t i = 0; i < 5; i++) {
-    char key[100];
+    char key[200];
     snprintf(key, sizeof key, "%s%s", prefix, suffixes[i]);
     if (raw_int("EXISTS", key) != 1) fail_msg("prefix \"%s\": %s missing", prefix, key);
+    XR_OK(itest_cmd(chk, NULL, "DEL", key, NULL));
   }
-  XR_OK(itest_cmd(chk, NULL, "FLUSHALL", NULL));
   fix_close(&f);
 }
 
+/* The default prefix and "" name keys that any client of a shared topology may use: those run on
+ * the standalone server only; explicit prefixes run everywhere. */
 static void test_key_prefixes(void **state) {
   (void)state;
   xr_chat_options o = ts_options();
-  check_prefix(&o, "chat-sdk");
-  o.key_prefix = "";
-  check_prefix(&o, "chat-sdk"); /* the TS adapters replace "" */
+  check_prefix(&o, tt.prefix);
+  if (tt_standalone()) {
+    o.key_prefix = "";
+    check_prefix(&o, "chat-sdk"); /* the TS adapters replace "" */
+    o.empty_prefix = XR_CHAT_EMPTY_PREFIX_KEEP;
+    check_prefix(&o, ""); /* the Python port keeps it: ":lock:x" */
+  }
+  char app[128];
+  snprintf(app, sizeof app, "%s", tt_standalone() ? "app-1" : tt_key("-app-1"));
+  o.key_prefix = app;
   o.empty_prefix = XR_CHAT_EMPTY_PREFIX_KEEP;
-  check_prefix(&o, ""); /* the Python port keeps it: ":lock:x" */
-  o.key_prefix = "app-1";
-  check_prefix(&o, "app-1");
+  check_prefix(&o, app);
   o.empty_prefix = XR_CHAT_EMPTY_PREFIX_DEFAULT;
-  check_prefix(&o, "app-1");
-  o = py_options();
-  o.key_prefix = NULL;
-  check_prefix(&o, "chat-sdk");
+  check_prefix(&o, app);
+  if (tt_standalone()) {
+    o = py_options();
+    o.key_prefix = NULL;
+    check_prefix(&o, "chat-sdk");
+  }
 }
 
 /* ---- beyond upstream: release if the queue is empty, acquire with a wait ---------------------- */
 
-static void test_release_lock_if_queue_empty(void **state) {
-  (void)state;
+/* On a Cluster, the operations with two keys in one script (the lock and the queue, the queue and
+ * its processing list) fail XR_ECROSSSLOT before anything is sent with upstream's layout, in a
+ * batch too (alone: the operations beside them run); ack is one key (LREM on the processing list)
+ * and runs. The test then goes on under a hash-tagged prefix ("{chat-sdk}:...", tt_one_slot), where
+ * everything works. Elsewhere nothing happens. */
+static void crossslot_on_cluster(void) {
+  if (!tt_cluster()) return;
   xr_chat_options o = ts_options();
   fixture f;
   fix_open(&f, &o);
-  const char *lock_key = "chat-sdk:lock:" THREAD;
+  tt_monitor m;
+  tt_monitor_open(&m);
+  bool b = true;
+  long long n = 0;
+  xr_chat_queue_entry e;
+  memset(&e, 0, sizeof e);
+  XR_OK(xr_chat_enqueue(f.s, NULL, S(THREAD), S("{\"m\":1}"), 1, itest_wall_ms() + 90000, 10));
+  itest_lines got = {0};
+  tt_monitor_collect(&m, 0, &got);
+  assert_int_equal(got.n, 5); /* the enqueue script: EVAL, RPUSH, LTRIM, PEXPIRE, LLEN */
+  itest_lines_free(&got);
+  XR_FAILS(xr_chat_release_lock_if_queue_empty(f.s, &b, &n, S(THREAD), S("tok")), XR_ECROSSSLOT,
+           "keys in different Cluster slots");
+  XR_FAILS(xr_chat_dequeue_reliable(f.s, &b, &e, S(THREAD)), XR_ECROSSSLOT, tt_key(":queue:" THREAD));
+  XR_FAILS(xr_chat_requeue_processing(f.s, &n, S(THREAD)), XR_ECROSSSLOT, "keys in different Cluster slots");
+  xr_chat_batch *bt = NULL;
+  XR_OK(xr_chat_batch_new(&bt, f.s));
+  assert_int_equal(xr_chat_batch_dequeue_reliable(bt, S(THREAD)), 0);
+  assert_int_equal(xr_chat_batch_queue_depth(bt, S(THREAD)), 1);
+  XR_OK(xr_chat_batch_exec(bt));
+  XR_FAILS(xr_chat_batch_entry(bt, 0, &b, &e), XR_ECROSSSLOT, "keys in different Cluster slots");
+  XR_OK(xr_chat_batch_integer(bt, 1, &n));
+  assert_int_equal(n, 1); /* the entry is still queued */
+  xr_chat_batch_free(bt);
+  XR_OK(xr_chat_ack(f.s, &b, S(THREAD), S("{}")));
+  assert_false(b);
+  tt_monitor_collect(&m, 0, &got);
+  /* the queue depth and the ack only: nothing of the refused scripts reached a node */
+  assert_int_equal(got.n, 2);
+  assert_string_equal(got.v[0], "client \"LLEN\" \"chat-sdk:queue:" THREAD "\"");
+  assert_string_equal(got.v[1], "client \"LREM\" \"chat-sdk:queue-processing:" THREAD "\" \"1\" \"{}\"");
+  itest_lines_free(&got);
+  tt_monitor_close(&m);
+  fix_close(&f);
+  tt_one_slot();
+}
+
+static void test_release_lock_if_queue_empty(void **state) {
+  (void)state;
+  crossslot_on_cluster();
+  xr_chat_options o = ts_options();
+  fixture f;
+  fix_open(&f, &o);
+  const char *lock_key = tt_key(":lock:" THREAD);
   xr_chat_lock lock;
   bool ok = false, released = true;
   long long depth = 99;
@@ -948,7 +988,7 @@ static void test_release_lock_if_queue_empty(void **state) {
   assert_int_equal(depth, 2);
   expect_stored(lock_key, lock.token, lock.token_len);
   expect_pttl_near(lock_key, 30000);
-  assert_int_equal(raw_int("LLEN", "chat-sdk:queue:" THREAD), 2);
+  assert_int_equal(raw_int("LLEN", tt_key(":queue:" THREAD)), 2);
 
   /* a wrong token: -1, nothing released, with or without a queue */
   released = true;
@@ -956,7 +996,7 @@ static void test_release_lock_if_queue_empty(void **state) {
   assert_false(released);
   assert_int_equal(depth, -1);
   expect_stored(lock_key, lock.token, lock.token_len);
-  XR_OK(itest_cmd(chk, NULL, "DEL", "chat-sdk:queue:" THREAD, NULL));
+  XR_OK(itest_cmd(chk, NULL, "DEL", tt_key(":queue:" THREAD), NULL));
   XR_OK(xr_chat_release_lock_if_queue_empty(f.s, &released, &depth, S(THREAD), S("nope")));
   assert_false(released);
   assert_int_equal(depth, -1);
@@ -977,7 +1017,7 @@ static void test_acquire_lock_wait(void **state) {
   xr_chat_options o = ts_options();
   fixture f;
   fix_open(&f, &o);
-  const char *key = "chat-sdk:lock:w";
+  const char *key = tt_key(":lock:w");
 
   /* the holder's TTL lapses within the deadline */
   xr_chat_lock holder, waiter;
@@ -995,8 +1035,8 @@ static void test_acquire_lock_wait(void **state) {
 
   /* held past the deadline: not acquired after waiting wait_ms, lock untouched, and on the wire
    * only the same SET NX PX, a few times (backoff, not a busy loop) */
-  itest_monitor m;
-  itest_monitor_open(&m, server);
+  tt_monitor m;
+  tt_monitor_open(&m);
   xr_chat_lock untouched;
   memset(&untouched, 0x5a, sizeof untouched);
   xr_chat_lock l2 = untouched;
@@ -1008,7 +1048,7 @@ static void test_acquire_lock_wait(void **state) {
   /* a lower bound only the code sets; the upper one leaves a loaded machine seconds to spare */
   if (took < 990 || took > 1000 + 250 + 5000) fail_msg("gave up after %lld ms, want about 1000", took);
   itest_lines got = {0};
-  itest_monitor_collect(&m, f.c, ITEST_MASK_TOKENS, &got);
+  tt_monitor_collect(&m, ITEST_MASK_TOKENS, &got);
   /* backoff 10 ms doubling to 250 ms: about 8 tries in a second; a busy loop would make thousands,
    * and even a machine that stalls the first try for 900 ms leaves time for a second */
   if (got.n < 2 || got.n > 40) fail_msg("%zu tries in 1000 ms", got.n);
@@ -1022,7 +1062,7 @@ static void test_acquire_lock_wait(void **state) {
   XR_OK(xr_chat_acquire_lock_wait(f.s, &ok, &l2, S("w"), 30000, 0));
   assert_true(ok);
   expect_stored(key, l2.token, l2.token_len);
-  itest_monitor_close(&m);
+  tt_monitor_close(&m);
   fix_close(&f);
 }
 
@@ -1271,24 +1311,28 @@ static void compare_batch_with_sequential(int flush_scripts) {
   memset(&bat, 0, sizeof bat);
   seq.now = bat.now = itest_wall_ms();
   itest_lines seq_lines = {0}, bat_lines = {0};
-  itest_monitor m;
+  tt_monitor m;
   for (int batch = 0; batch < 2; batch++) {
-    XR_OK(itest_cmd(chk, NULL, "FLUSHALL", NULL));
-    if (batch && flush_scripts) XR_OK(itest_cmd(chk, NULL, "SCRIPT", "FLUSH", NULL));
-    XR_OK(itest_cmd(chk, NULL, "HSET", "chat-sdk:cache:wrongtype", "f", "v", NULL));
-    itest_monitor_open(&m, server);
+    tt_flush();
+    if (batch && flush_scripts) tt_on_masters((const char *[]){"SCRIPT", "FLUSH"}, 2);
+    XR_OK(itest_cmd(chk, NULL, "HSET", tt_key(":cache:wrongtype"), "f", "v", NULL));
+    tt_monitor_open(&m);
     if (batch)
       run_batch(f.s, &bat);
     else
       run_sequential(f.s, &seq);
-    itest_monitor_collect(&m, f.c, ITEST_MASK_TOKENS | ITEST_MASK_MS, batch ? &bat_lines : &seq_lines);
-    itest_monitor_close(&m);
+    tt_monitor_collect(&m, ITEST_MASK_TOKENS | ITEST_MASK_MS, batch ? &bat_lines : &seq_lines);
+    tt_monitor_close(&m);
   }
   expect_sequential_results(&seq);
   char why[1024] = "";
   int same = same_results(&seq, &bat, why, sizeof why);
   mask_queue_ttl(&seq_lines);
   mask_queue_ttl(&bat_lines);
+  if (tt_cluster()) { /* a batch runs per node there: the caller's order holds per key */
+    tt_sort_by_key(&seq_lines);
+    tt_sort_by_key(&bat_lines);
+  }
   int same_lines = itest_lines_same(&bat_lines, &seq_lines, "batch vs sequential calls");
   results_free(&seq);
   results_free(&bat);
@@ -1317,7 +1361,7 @@ static void compare_batch_with_sequential(int flush_scripts) {
   assert_true(ok);
   XR_OK(xr_chat_batch_bool(b, 2, &ok));
   assert_false(ok);
-  expect_stored("chat-sdk:lock:second", NULL, 0);
+  expect_stored(tt_key(":lock:second"), NULL, 0);
   xr_chat_batch_free(b);
   fix_close(&f);
 }
@@ -1347,11 +1391,12 @@ static void enqueue_n(fixture *f, const char *tid, size_t len, int n, long long 
 
 static void test_dequeue_reliable_ack_and_requeue(void **state) {
   (void)state;
+  crossslot_on_cluster();
   xr_chat_options o = ts_options();
   fixture f;
   fix_open(&f, &o);
   long long now = itest_wall_ms(), depth = -1, moved = -1;
-  const char *proc = "chat-sdk:queue-processing:r";
+  const char *proc = tt_key(":queue-processing:r");
   enqueue_n(&f, S("r"), 3, now);
   bool found = false, acked = false;
   xr_chat_queue_entry e1, e2, e3;
@@ -1423,7 +1468,7 @@ static void test_dequeue_reliable_ack_and_requeue(void **state) {
  * may have; the reliable one leaves it in the processing list, and requeue brings it back. */
 static void *server_sleeps(void *arg) {
   (void)arg;
-  xr_client_options co = itest_options(server);
+  xr_client_options co = tt_options();
   xr_client *c = NULL;
   if (xr_client_open(&c, &co) == XR_OK) {
     itest_cmd(c, NULL, "DEBUG", "SLEEP", "1.5", NULL);
@@ -1434,7 +1479,7 @@ static void *server_sleeps(void *arg) {
 
 static void while_server_sleeps(pthread_t *th) {
   /* returns once the server is asleep: a PING with a 50 ms timeout goes unanswered */
-  xr_client_options co = itest_options(server);
+  xr_client_options co = tt_options();
   co.command_timeout_ms = 50;
   xr_client *probe = NULL;
   XR_OK(xr_client_open(&probe, &co));
@@ -1450,7 +1495,7 @@ static void while_server_sleeps(pthread_t *th) {
 static void test_dequeue_with_lost_reply(void **state) {
   (void)state;
   xr_chat_options o = ts_options();
-  xr_client_options co = itest_options(server);
+  xr_client_options co = tt_options();
   co.command_timeout_ms = 200;
   fixture f;
   XR_OK(xr_client_open(&f.c, &co));
@@ -1515,32 +1560,36 @@ static void test_shutdown_ends_acquire_lock_wait(void **state) {
   pthread_join(th, NULL); /* a wait that ignored the shutdown would hang the test here */
   assert_int_equal(w.rc, XR_ECLOSED);
   assert_false(w.acquired);
-  expect_stored("chat-sdk:lock:held", holder.token, holder.token_len);
+  expect_stored(tt_key(":lock:held"), holder.token, holder.token_len);
   fix_close(&f);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup(test_captures_agree_after_normalization, flush_all),
-      cmocka_unit_test_setup(test_subscriptions, flush_all),
-      cmocka_unit_test_setup(test_locks_match_captures, flush_all),
-      cmocka_unit_test_setup(test_token_shapes, flush_all),
-      cmocka_unit_test_setup(test_release_and_extend_effects, flush_all),
-      cmocka_unit_test_setup(test_cache_matches_captures, flush_all),
-      cmocka_unit_test_setup(test_cache_values_and_ttls, flush_all),
-      cmocka_unit_test_setup(test_lists_match_captures, flush_all),
-      cmocka_unit_test_setup(test_list_trim_and_ttl, flush_all),
-      cmocka_unit_test_setup(test_queue_matches_captures, flush_all),
-      cmocka_unit_test_setup(test_queue_ttl_trim_and_order, flush_all),
-      cmocka_unit_test_setup(test_queue_reads_every_spelling, flush_all),
-      cmocka_unit_test_setup(test_key_prefixes, flush_all),
-      cmocka_unit_test_setup(test_release_lock_if_queue_empty, flush_all),
-      cmocka_unit_test_setup(test_acquire_lock_wait, flush_all),
-      cmocka_unit_test_setup(test_shutdown_ends_acquire_lock_wait, flush_all),
-      cmocka_unit_test_setup(test_dequeue_reliable_ack_and_requeue, flush_all),
-      cmocka_unit_test_setup(test_dequeue_with_lost_reply, flush_all),
-      cmocka_unit_test_setup(test_batch_matches_sequential_calls, flush_all),
-      cmocka_unit_test_setup(test_batch_after_the_server_forgot_the_scripts, flush_all),
+      TT_TEST(test_captures_agree_after_normalization),
+      TT_TEST(test_subscriptions),
+      TT_TEST(test_locks_match_captures),
+      TT_TEST(test_token_shapes),
+      TT_TEST(test_release_and_extend_effects),
+      TT_TEST(test_cache_matches_captures),
+      TT_TEST(test_cache_values_and_ttls),
+      TT_TEST(test_lists_match_captures),
+      TT_TEST(test_list_trim_and_ttl),
+      TT_TEST(test_queue_matches_captures),
+      TT_TEST(test_queue_ttl_trim_and_order),
+      TT_TEST(test_queue_reads_every_spelling),
+      TT_TEST(test_key_prefixes),
+      TT_TEST(test_release_lock_if_queue_empty),
+      TT_TEST(test_acquire_lock_wait),
+      TT_TEST(test_shutdown_ends_acquire_lock_wait),
+      TT_TEST(test_dequeue_reliable_ack_and_requeue),
+      TT_TEST(test_batch_matches_sequential_calls),
+      TT_TEST(test_batch_after_the_server_forgot_the_scripts),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  /* DEBUG SLEEP for 1.5 s: a shared Sentinel set would fail its master over (down-after 1 s), and
+   * a shared Cluster's other tests would stall behind it */
+  const struct CMUnitTest standalone_only[] = {
+      TT_TEST(test_dequeue_with_lost_reply),
+  };
+  return tt_run("chat", tests, sizeof tests / sizeof tests[0], standalone_only, 1);
 }

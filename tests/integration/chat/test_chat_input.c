@@ -1,4 +1,5 @@
-/* The Chat SDK state adapter given bad input, against a real redis-server: empty ids and keys,
+/* The Chat SDK state adapter given bad input, on a standalone server, the Sentinel set and the
+ * Cluster (topotest.h; "nothing sent" is what MONITOR on every master saw): empty ids and keys,
  * bad options, values that are not JSON or not UTF-8 (refused before anything is sent), a 10 MiB
  * value, keys of the wrong type (the server's WRONGTYPE, naming the key, nothing changed), and
  * numbers out of range: TTLs that are not positive or too large for now + ttl to be computed
@@ -17,45 +18,29 @@
 #include "crossredis/alloc.h"
 #include "crossredis/chat.h"
 #include "itest.h"
+#include "topotest.h"
 
 #define S(lit) lit, sizeof(lit) - 1 /* a string literal as (bytes, length) */
 
-static xrt_server *server;
-static xr_client *chk;
-
-static int group_setup(void **state) {
-  (void)state;
-  return itest_open_with_checker(&server, &chk);
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  itest_close_with_checker(server, chk);
-  return 0;
-}
-
-static int flush_all(void **state) {
-  (void)state;
-  XR_OK(itest_cmd(chk, NULL, "FLUSHALL", NULL));
-  return 0;
-}
+#define chk tt.chk
 
 typedef struct fixture {
   xr_client *c;
   xr_chat *s;
-  itest_monitor m;
+  tt_monitor m;
 } fixture;
 
 static void fix_open(fixture *f) {
-  xr_client_options co = itest_options(server);
+  xr_client_options co = tt_options();
   xr_chat_options o = XR_CHAT_OPTIONS_INIT;
+  o.key_prefix = tt.prefix;
   XR_OK(xr_client_open(&f->c, &co));
   XR_OK(xr_chat_new(&f->s, f->c, &o));
-  itest_monitor_open(&f->m, server);
+  tt_monitor_open(&f->m);
 }
 
 static void fix_close(fixture *f) {
-  itest_monitor_close(&f->m);
+  tt_monitor_close(&f->m);
   xr_chat_free(f->s);
   xr_client_close(f->c);
 }
@@ -63,18 +48,12 @@ static void fix_close(fixture *f) {
 /* Nothing reached the server since the last check. */
 static void expect_nothing_sent(fixture *f, const char *what) {
   itest_lines got = {0};
-  itest_monitor_collect(&f->m, f->c, 0, &got);
+  tt_monitor_collect(&f->m, 0, &got);
   if (got.n) fail_msg("%s: sent %s", what, got.v[0]);
   itest_lines_free(&got);
 }
 
-static long long dbsize(void) {
-  xr_reply *r = NULL;
-  XR_OK(itest_cmd(chk, &r, "DBSIZE", NULL));
-  long long n = xr_reply_integer(r);
-  xr_reply_free(r);
-  return n;
-}
+static long long dbsize(void) { return tt_count_keys(); }
 
 /* ---- empty ids and keys ----------------------------------------------------------------------- */
 
@@ -143,7 +122,7 @@ static void expect_bad_options(xr_client *c, const xr_chat_options *o, const cha
 
 static void test_options_are_checked(void **state) {
   (void)state;
-  xr_client_options co = itest_options(server);
+  xr_client_options co = tt_options();
   xr_client *c = NULL;
   XR_OK(xr_client_open(&c, &co));
   static const char *const globs[] = {"chat*", "chat?", "chat[1]", "chat]", "chat\\x", "*"};
@@ -203,7 +182,7 @@ static void test_ten_mib_value(void **state) {
   (void)state;
   fixture f;
   fix_open(&f);
-  itest_monitor_close(&f.m); /* not 10 MiB through MONITOR */
+  tt_monitor_close(&f.m); /* not 10 MiB through MONITOR */
   /* a JSON string already as JS writes it: printable ASCII, raw UTF-8 and the escapes JS keeps */
   char *json = malloc(BIG + 2);
   assert_non_null(json);
@@ -223,7 +202,7 @@ static void test_ten_mib_value(void **state) {
   size_t len = i;
   XR_OK(xr_chat_set(f.s, S("big"), json, len, 0));
   xr_reply *r = NULL;
-  XR_OK(itest_cmd(chk, &r, "STRLEN", "chat-sdk:cache:big", NULL));
+  XR_OK(itest_cmd(chk, &r, "STRLEN", tt_key(":cache:big"), NULL));
   assert_int_equal(xr_reply_integer(r), (long long)len);
   xr_reply_free(r);
   char *v = NULL;
@@ -299,9 +278,9 @@ static void test_wrong_types(void **state) {
   (void)state;
   fixture f;
   fix_open(&f);
-  itest_monitor_close(&f.m);
-  const char *list = "chat-sdk:list:h", *queue = "chat-sdk:queue:h", *cache = "chat-sdk:cache:l",
-             *subs = "chat-sdk:subscriptions", *lock = "chat-sdk:lock:h";
+  tt_monitor_close(&f.m);
+  const char *list = tt_key(":list:h"), *queue = tt_key(":queue:h"), *cache = tt_key(":cache:l"),
+             *subs = tt_key(":subscriptions"), *lock = tt_key(":lock:h");
   XR_OK(itest_cmd(chk, NULL, "HSET", list, "field", "value", NULL));
   XR_OK(itest_cmd(chk, NULL, "HSET", queue, "field", "value", NULL));
   XR_OK(itest_cmd(chk, NULL, "HSET", subs, "field", "value", NULL));
@@ -349,7 +328,7 @@ static void test_wrong_types(void **state) {
   xr_reply_free(r);
 
   /* the message carries the server's words after the key */
-  XR_FAILS(xr_chat_get_list(f.s, &items, S("h")), XR_EWRONGTYPE, "chat-sdk:list:h: WRONGTYPE");
+  XR_FAILS(xr_chat_get_list(f.s, &items, S("h")), XR_EWRONGTYPE, tt_key(":list:h: WRONGTYPE"));
 
   /* in a batch, the failing operation fails alone, naming its key */
   xr_chat_batch *b = NULL;
@@ -457,13 +436,13 @@ static void test_numbers_out_of_range(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup(test_empty_ids_and_keys, flush_all),
-      cmocka_unit_test_setup(test_options_are_checked, flush_all),
-      cmocka_unit_test_setup(test_ten_mib_value, flush_all),
-      cmocka_unit_test_setup(test_values_must_be_json, flush_all),
-      cmocka_unit_test_setup(test_wrong_types, flush_all),
-      cmocka_unit_test_setup(test_lock_ttl_must_be_positive, flush_all),
-      cmocka_unit_test_setup(test_numbers_out_of_range, flush_all),
+      TT_TEST(test_empty_ids_and_keys),
+      TT_TEST(test_options_are_checked),
+      TT_TEST(test_ten_mib_value),
+      TT_TEST(test_values_must_be_json),
+      TT_TEST(test_wrong_types),
+      TT_TEST(test_lock_ttl_must_be_positive),
+      TT_TEST(test_numbers_out_of_range),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return tt_run("chat input", tests, sizeof tests / sizeof tests[0], NULL, 0);
 }

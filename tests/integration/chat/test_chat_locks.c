@@ -1,4 +1,5 @@
-/* Chat SDK lock safety against a real redis-server: wrong and expired tokens change nothing,
+/* Chat SDK lock safety on a standalone server, the Sentinel set and the Cluster (topotest.h; the
+ * test that kills the server on the standalone one only): wrong and expired tokens change nothing,
  * extend never re-creates a lock, 8 threads sharing one client never hold one lock at the same
  * time, and the watchdog keeps a short lock alive, notices when it is lost, and stops at its
  * maximum lifetime. */
@@ -18,31 +19,14 @@
 
 #include "crossredis/chat.h"
 #include "itest.h"
+#include "topotest.h"
 
 #define S(lit) lit, sizeof(lit) - 1 /* a string literal as (bytes, length) */
 
 #define THREADS 8
 #define CYCLES 2000
 
-static xrt_server *server;
-static xr_client *chk;
-
-static int group_setup(void **state) {
-  (void)state;
-  return itest_open_with_checker(&server, &chk);
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  itest_close_with_checker(server, chk);
-  return 0;
-}
-
-static int flush_all(void **state) {
-  (void)state;
-  XR_OK(itest_cmd(chk, NULL, "FLUSHALL", NULL));
-  return 0;
-}
+#define chk tt.chk
 
 typedef struct fixture {
   xr_client *c;
@@ -50,9 +34,10 @@ typedef struct fixture {
 } fixture;
 
 static void fix_open(fixture *f, int pool) {
-  xr_client_options co = itest_options(server);
+  xr_client_options co = tt_options();
   co.pool_size = pool;
   xr_chat_options o = XR_CHAT_OPTIONS_INIT;
+  o.key_prefix = tt.prefix;
   XR_OK(xr_client_open(&f->c, &co));
   XR_OK(xr_chat_new(&f->s, f->c, &o));
 }
@@ -81,7 +66,7 @@ static void test_wrong_token_changes_nothing(void **state) {
   (void)state;
   fixture f;
   fix_open(&f, 1);
-  const char *key = "chat-sdk:lock:t";
+  const char *key = tt_key(":lock:t");
   xr_chat_lock a, b;
   bool ok = false;
   XR_OK(xr_chat_acquire_lock(f.s, &ok, &a, S("t"), 20000));
@@ -97,7 +82,7 @@ static void test_wrong_token_changes_nothing(void **state) {
   assert_false(ok);
   expect_holder(key, a.token);
   /* the right token of another lock id is still the wrong token here, and the other lock stays */
-  expect_holder("chat-sdk:lock:other", b.token);
+  expect_holder(tt_key(":lock:other"), b.token);
   fix_close(&f);
 }
 
@@ -105,7 +90,7 @@ static void test_expired_token_changes_nothing(void **state) {
   (void)state;
   fixture f;
   fix_open(&f, 1);
-  const char *key = "chat-sdk:lock:e";
+  const char *key = tt_key(":lock:e");
   xr_chat_lock old, next;
   bool ok = false;
   XR_OK(xr_chat_acquire_lock(f.s, &ok, &old, S("e"), 50));
@@ -132,7 +117,7 @@ static void test_extend_never_recreates(void **state) {
   (void)state;
   fixture f;
   fix_open(&f, 1);
-  const char *key = "chat-sdk:lock:r";
+  const char *key = tt_key(":lock:r");
   xr_chat_lock l;
   bool ok = false;
   XR_OK(xr_chat_acquire_lock(f.s, &ok, &l, S("r"), 30000));
@@ -232,7 +217,7 @@ static void test_one_holder_at_a_time(void **state) {
   assert_int_equal(atomic_load(&sh.most_inside), 1);
   assert_int_equal(atomic_load(&sh.acquisitions), THREADS * CYCLES);
   assert_int_equal(atomic_load(&sh.count), THREADS * CYCLES);
-  expect_holder("chat-sdk:lock:hot", NULL);
+  expect_holder(tt_key(":lock:hot"), NULL);
   print_message("      %d acquisitions, %ld refused tries\n", THREADS * CYCLES, atomic_load(&sh.failed_tries));
   fix_close(&f);
 }
@@ -277,7 +262,7 @@ static void test_watchdog_keeps_the_lock(void **state) {
   (void)state;
   fixture f;
   fix_open(&f, 1);
-  const char *key = "chat-sdk:lock:wd";
+  const char *key = tt_key(":lock:wd");
   xr_chat_lock lock;
   bool ok = false;
   XR_OK(xr_chat_acquire_lock(f.s, &ok, &lock, S("wd"), WD_TTL));
@@ -290,22 +275,22 @@ static void test_watchdog_keeps_the_lock(void **state) {
   if (due <= 0 || due > WD_TTL / 3) fail_msg("first extension due in %lld ms, want (0, %d]", (long long)due, WD_TTL / 3);
 
   /* a tick that is not due sends nothing; a due one sends the extension script */
-  itest_monitor m;
-  itest_monitor_open(&m, server);
+  tt_monitor m;
+  tt_monitor_open(&m);
   xr_chat_watchdog_state st = XR_CHAT_WATCHDOG_LOST;
   XR_OK(xr_chat_watchdog_tick(w, &st, t0));
   assert_int_equal(st, XR_CHAT_WATCHDOG_HELD);
   itest_lines got = {0};
-  itest_monitor_collect(&m, f.c, 0, &got);
+  tt_monitor_collect(&m, 0, &got);
   if (got.n) fail_msg("a tick that was not due sent %s", got.v[0]);
   assert_int_equal(tick_when_due(w), XR_CHAT_WATCHDOG_HELD);
-  itest_monitor_collect(&m, f.c, ITEST_MASK_TOKENS, &got);
+  tt_monitor_collect(&m, ITEST_MASK_TOKENS, &got);
   assert_int_equal(got.n, 3);
   assert_string_equal(got.v[0], "client \"EVAL\" \"1\" \"chat-sdk:lock:wd\" \"redis_<MS>_<SFX>\" \"1200\"");
   assert_string_equal(got.v[1], "lua \"GET\" \"chat-sdk:lock:wd\"");
   assert_string_equal(got.v[2], "lua \"PEXPIRE\" \"chat-sdk:lock:wd\" \"1200\"");
   itest_lines_free(&got);
-  itest_monitor_close(&m);
+  tt_monitor_close(&m);
 
   /* three TTLs later the lock is still there, still ours */
   int ticks = drive(w, t0 + 3 * WD_TTL + 50);
@@ -372,8 +357,8 @@ static void test_watchdog_max_lifetime(void **state) {
 
   /* past the lifetime (and before the expiry it knows): FINISHED, nothing more sent, the lock
    * left to expire on its own */
-  itest_monitor m;
-  itest_monitor_open(&m, server);
+  tt_monitor m;
+  tt_monitor_open(&m);
   XR_OK(xr_chat_watchdog_tick(w, &st, t0 + 55000));
   assert_int_equal(st, XR_CHAT_WATCHDOG_FINISHED);
   assert_int_equal(xr_chat_watchdog_due_in(w, t0 + 55000), -1);
@@ -381,11 +366,11 @@ static void test_watchdog_max_lifetime(void **state) {
   XR_OK(xr_chat_watchdog_tick(w, &st, t0 + 58000));
   assert_int_equal(st, XR_CHAT_WATCHDOG_FINISHED);
   itest_lines got = {0};
-  itest_monitor_collect(&m, f.c, 0, &got);
+  tt_monitor_collect(&m, 0, &got);
   if (got.n) fail_msg("a finished watchdog sent %s", got.v[0]);
   itest_lines_free(&got);
-  itest_monitor_close(&m);
-  expect_holder("chat-sdk:lock:fin", lock.token);
+  tt_monitor_close(&m);
+  expect_holder(tt_key(":lock:fin"), lock.token);
   xr_chat_watchdog_free(w);
   fix_close(&f);
 }
@@ -394,10 +379,11 @@ static void test_watchdog_max_lifetime(void **state) {
 static void test_watchdog_server_gone(void **state) {
   (void)state;
   fixture f;
-  xr_client_options co = itest_options(server);
+  xr_client_options co = tt_options();
   co.connect_timeout_ms = 1000;
   co.command_timeout_ms = 1000;
   xr_chat_options o = XR_CHAT_OPTIONS_INIT;
+  o.key_prefix = tt.prefix;
   XR_OK(xr_client_open(&f.c, &co));
   XR_OK(xr_chat_new(&f.s, f.c, &o));
   xr_chat_lock lock;
@@ -407,7 +393,7 @@ static void test_watchdog_server_gone(void **state) {
   long long t0 = itest_wall_ms();
   xr_chat_watchdog *w = NULL;
   XR_OK(xr_chat_watchdog_new(&w, f.s, S("gone"), &lock, 30000, 0, t0));
-  xrt_server_kill(server);
+  xrt_server_kill(tt.server);
   xr_chat_watchdog_state st = XR_CHAT_WATCHDOG_LOST;
   int rc = xr_chat_watchdog_tick(w, &st, t0 + 10000);
   if (rc != XR_EIO && rc != XR_ECONNECT && rc != XR_ETIMEOUT)
@@ -421,22 +407,25 @@ static void test_watchdog_server_gone(void **state) {
   assert_int_equal(st, XR_CHAT_WATCHDOG_LOST);
   xr_chat_watchdog_free(w);
   char err[XRT_ERR_SIZE];
-  if (xrt_server_restart(server, err) != 0) fail_msg("restart: %s", err);
+  if (xrt_server_restart(tt.server, err) != 0) fail_msg("restart: %s", err);
   fix_close(&f);
   xr_client_close(chk);
-  xr_client_options ck = itest_options(server);
+  xr_client_options ck = tt_options();
   XR_OK(xr_client_open(&chk, &ck));
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup(test_wrong_token_changes_nothing, flush_all),
-      cmocka_unit_test_setup(test_expired_token_changes_nothing, flush_all),
-      cmocka_unit_test_setup(test_extend_never_recreates, flush_all),
-      cmocka_unit_test_setup(test_one_holder_at_a_time, flush_all),
-      cmocka_unit_test_setup(test_watchdog_keeps_the_lock, flush_all),
-      cmocka_unit_test_setup(test_watchdog_max_lifetime, flush_all),
-      cmocka_unit_test_setup(test_watchdog_server_gone, flush_all),
+      TT_TEST(test_wrong_token_changes_nothing),
+      TT_TEST(test_expired_token_changes_nothing),
+      TT_TEST(test_extend_never_recreates),
+      TT_TEST(test_one_holder_at_a_time),
+      TT_TEST(test_watchdog_keeps_the_lock),
+      TT_TEST(test_watchdog_max_lifetime),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  /* kills the server: on a shared topology that would break every other test of the run */
+  const struct CMUnitTest standalone_only[] = {
+      TT_TEST(test_watchdog_server_gone),
+  };
+  return tt_run("chat locks", tests, sizeof tests / sizeof tests[0], standalone_only, 1);
 }

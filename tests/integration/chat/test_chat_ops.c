@@ -1,5 +1,5 @@
-/* The Chat SDK state's operation table (chat.def) and what is generated from it, against a real
- * redis-server: the info rows the bindings read, the generic adder (argument count named, the
+/* The Chat SDK state's operation table (chat.def) and what is generated from it, on a standalone
+ * server, the Sentinel set and the Cluster (topotest.h): the info rows the bindings read, the generic adder (argument count named, the
  * same commands as the typed adders) and the generic result accessor for every result kind. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,36 +15,30 @@
 #include "crossredis/alloc.h"
 #include "crossredis/chat.h"
 #include "itest.h"
+#include "topotest.h"
 
 #define S(lit) lit, sizeof(lit) - 1
 #define T(lit) XR_ARG_OF_TEXT(lit, sizeof(lit) - 1)
 #define I(v) XR_ARG_OF_INT(v)
 
-static xrt_server *server;
-static xr_client *chk;
 static xr_client *client;
 static xr_chat *chat;
+#define chk tt.chk
 
-static int group_setup(void **state) {
-  (void)state;
-  if (itest_open_with_checker(&server, &chk)) return -1;
-  xr_client_options co = itest_options(server);
+/* Each test: a prefix of its own (topotest.h) and an adapter with it. */
+static int setup(void **state) {
+  tt_test_setup(state);
+  xr_client_options co = tt_options();
   xr_chat_options o = XR_CHAT_OPTIONS_INIT;
+  o.key_prefix = tt.prefix;
   if (xr_client_open(&client, &co) || xr_chat_new(&chat, client, &o)) return -1;
   return 0;
 }
 
-static int group_teardown(void **state) {
+static int teardown(void **state) {
   (void)state;
   xr_chat_free(chat);
   xr_client_close(client);
-  itest_close_with_checker(server, chk);
-  return 0;
-}
-
-static int flush_all(void **state) {
-  (void)state;
-  XR_OK(itest_cmd(chk, NULL, "FLUSHALL", NULL));
   return 0;
 }
 
@@ -148,7 +142,7 @@ static void generic_results_of_every_kind(void **state) {
   char token[XR_TOKEN_MAX];
   memcpy(token, r.fields[0].data, r.fields[0].len);
   token[r.fields[0].len] = '\0';
-  itest_assert_get(chk, "chat-sdk:lock:th", token);
+  itest_assert_get(chk, tt_key(":lock:th"), token);
   XR_OK(xr_chat_batch_result(b, (size_t)i_acq2, &r));
   assert_false(r.present);
   assert_int_equal(r.nfields, 0);
@@ -195,14 +189,14 @@ static void generic_results_of_every_kind(void **state) {
 /* A failed operation's result names its key, as the typed accessors do. */
 static void generic_result_of_a_failure_names_the_key(void **state) {
   (void)state;
-  XR_OK(itest_cmd(chk, NULL, "SET", "chat-sdk:list:wrong", "x", NULL));
+  XR_OK(itest_cmd(chk, NULL, "SET", tt_key(":list:wrong"), "x", NULL));
   xr_chat_batch *b;
   XR_OK(xr_chat_batch_new(&b, chat));
   xr_arg list[] = {T("wrong")};
   assert_int_equal(xr_chat_batch_add(b, XR_CHAT_OP_GET_LIST, list, 1), 0);
   XR_OK(xr_chat_batch_exec(b));
   xr_result r;
-  XR_FAILS(xr_chat_batch_result(b, 0, &r), XR_EWRONGTYPE, "chat-sdk:list:wrong: WRONGTYPE");
+  XR_FAILS(xr_chat_batch_result(b, 0, &r), XR_EWRONGTYPE, tt_key(":list:wrong: WRONGTYPE"));
   xr_chat_batch_free(b);
 }
 
@@ -217,7 +211,7 @@ static void call_by_code(void **state) {
   memcpy(token, r.fields[0].data, r.fields[0].len);
   token[r.fields[0].len] = '\0';
   xr_result_clear(&r);
-  itest_assert_get(chk, "chat-sdk:lock:th", token);
+  itest_assert_get(chk, tt_key(":lock:th"), token);
   XR_OK(xr_chat_call(chat, XR_CHAT_OP_ACQUIRE_LOCK, acq, 2, &r));
   assert_false(r.present);
   xr_result_clear(&r);
@@ -233,9 +227,9 @@ static void call_by_code(void **state) {
   xr_result_clear(&r);
 
   /* an entry that is not one still hands its raw bytes over, with the failure */
-  XR_OK(itest_cmd(chk, NULL, "RPUSH", "chat-sdk:queue:bad", "not json", NULL));
+  XR_OK(itest_cmd(chk, NULL, "RPUSH", tt_key(":queue:bad"), "not json", NULL));
   xr_arg deq[] = {T("bad")};
-  XR_FAILS(xr_chat_call(chat, XR_CHAT_OP_DEQUEUE, deq, 1, &r), XR_EPARSE, "chat-sdk:queue:bad");
+  XR_FAILS(xr_chat_call(chat, XR_CHAT_OP_DEQUEUE, deq, 1, &r), XR_EPARSE, tt_key(":queue:bad"));
   assert_true(r.present);
   assert_int_equal(r.fields[3].len, 8);
   assert_memory_equal(r.fields[3].data, "not json", 8);
@@ -250,10 +244,10 @@ static void call_by_code(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(table_rows_are_complete),
-      cmocka_unit_test_setup(generic_adder_names_the_argument_count, flush_all),
-      cmocka_unit_test_setup(generic_results_of_every_kind, flush_all),
-      cmocka_unit_test_setup(generic_result_of_a_failure_names_the_key, flush_all),
-      cmocka_unit_test_setup(call_by_code, flush_all),
+      cmocka_unit_test_setup_teardown(generic_adder_names_the_argument_count, setup, teardown),
+      cmocka_unit_test_setup_teardown(generic_results_of_every_kind, setup, teardown),
+      cmocka_unit_test_setup_teardown(generic_result_of_a_failure_names_the_key, setup, teardown),
+      cmocka_unit_test_setup_teardown(call_by_code, setup, teardown),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return tt_run("chat ops", tests, sizeof tests / sizeof tests[0], NULL, 0);
 }

@@ -592,8 +592,45 @@ static long long replica_gets(fixture *f) {
   return total;
 }
 
+/* Waits until every node's CLUSTER SHARDS calls each replica "online": a node says "loading" of a
+ * replica whose replication offset it has not heard of yet (gossip), and the client leaves such
+ * replicas out of its map (TOPOLOGY-FAILURES 11); under load that lasted past the previous tests,
+ * and the client, opened then, read from the masters alone. */
+static void wait_replicas_online(fixture *f) {
+  for (long long end = itest_now_ms() + 15000;; xrt_sleep_ms(50)) {
+    int online = 0, nodes = 0;
+    for (size_t i = 0; i < xrt_cluster_size(f->cluster); i++, nodes++) {
+      xr_client_options o = itest_options(xrt_cluster_node(f->cluster, i));
+      xr_client *n;
+      XR_OK(xr_client_open(&n, &o));
+      xr_reply *sh;
+      XR_OK(itest_cmd(n, &sh, "CLUSTER", "SHARDS", NULL));
+      int here = 0;
+      for (size_t s = 0; s < xr_reply_count(sh); s++) {
+        const xr_reply *list = xr_reply_at(xr_reply_at(sh, s), 3);
+        for (size_t j = 0; j < xr_reply_count(list); j++) {
+          const xr_reply *nd = xr_reply_at(list, j);
+          int replica = 0, ok = 0;
+          for (size_t k = 0; k + 1 < xr_reply_count(nd); k += 2) {
+            const char *key = xr_reply_str(xr_reply_at(nd, k), NULL), *v = xr_reply_str(xr_reply_at(nd, k + 1), NULL);
+            if (key && v && !strcmp(key, "role")) replica = !strcmp(v, "replica");
+            if (key && v && !strcmp(key, "health")) ok = !strcmp(v, "online");
+          }
+          here += replica && ok;
+        }
+      }
+      online += here == 3;
+      xr_reply_free(sh);
+      xr_client_close(n);
+    }
+    if (online == nodes) return;
+    if (itest_now_ms() > end) fail_msg("after 15 s, %d of %d nodes call all 3 replicas online", online, nodes);
+  }
+}
+
 static void test_replica_reads(void **state) {
   fixture *f = *state;
+  wait_replicas_online(f);
   xr_client_options o = cluster_options(f->cluster);
   o.replica_reads = 1;
   xr_client *c;
