@@ -360,8 +360,11 @@ int xr_ops_batch_result(const xr_ops_batch *ob, size_t i, xr_result *out) {
     const xr_reply *w;
     ctx.wait_replicas = o->wait_replicas;
     ctx.wait_ms = o->wait_ms;
-    if ((rc = xr_batch_result(ob->b, (size_t)o->wait_at, &w, &msg))) {
+    if ((rc = xr_batch_result(ob->b, (size_t)o->wait_at, &w, &msg)) && rc != XR_ESERVER) {
       xr_fail(rc, "WAIT: %s", msg ? msg : xr_strerror(rc));
+    } else if (rc == XR_ESERVER) { /* WAIT refused (UNBLOCKED: a demoted master): none known to have it */
+      ctx.acked = 0;
+      rc = unacked(ob->sys, ob->self, ob->client, &ctx, o->op, 0);
     } else if (xr_reply_kind(w) != XR_REPLY_INTEGER) {
       rc = xr_fail(XR_EPROTOCOL, "WAIT answered no integer");
     } else if ((ctx.acked = xr_reply_integer(w)) < o->wait_replicas) {

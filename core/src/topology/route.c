@@ -43,10 +43,14 @@ static redisReply *wait_replicas(xr_client *c, xr_conn *conn, const xr_route_req
     freeReplyObject(w);
     return r;
   }
+  if (w && w->type == REDIS_REPLY_ERROR) {
+    /* WAIT refused (UNBLOCKED: the master was demoted meanwhile): no replica is known to have it */
+    *q->acked = 0;
+    freeReplyObject(w);
+    return r;
+  }
   if (w) {
-    *code = w->type == REDIS_REPLY_ERROR ? xr_fail(xr_reply_error_code(w->str, w->len), "WAIT on %s: %.200s",
-                                                   conn->node->address, w->str)
-                                         : xr_fail(XR_EPROTOCOL, "WAIT on %s answered no integer", conn->node->address);
+    *code = xr_fail(XR_EPROTOCOL, "WAIT on %s answered no integer", conn->node->address);
     freeReplyObject(w);
   }
   freeReplyObject(r);

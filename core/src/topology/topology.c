@@ -12,6 +12,8 @@
 /* Refreshes closer together than this (plus up to a quarter of it as jitter, so clients that saw
  * the same MOVED storm do not refresh in step) are skipped: a MOVED already fixed its own slot. */
 #define REFRESH_MIN_INTERVAL_MS 100
+/* How often a read that finds no replica of its master asks for a refresh (replica_reads). */
+#define REPLICA_CHECK_MS 1000
 
 /* ---- "host:port,host:port" --------------------------------------------------------------------- */
 
@@ -171,23 +173,33 @@ void xr_topology_close(xr_client *c) {
 /* A cheap spread over nodes (no shared state worth a lock). */
 static size_t pick(size_t n) {
   static _Atomic unsigned turn;
-  return n ? atomic_fetch_add_explicit(&turn, 1, memory_order_relaxed) % n : 0;
+  unsigned t = atomic_fetch_add_explicit(&turn, 1, memory_order_relaxed) * 2654435761u; /* Knuth's spread */
+  return n ? (size_t)(t >> 7) % n : 0;
 }
 
-static xr_node *replica_or(xr_client *c, xr_node *master, int replica_ok) {
-  if (!replica_ok || !c->replica_reads || master->nreplicas == 0) return master;
+/* A replica of master for a read (replica_reads), else master. A master without a replica in the
+ * map asks for a refresh now and then (*refresh): replicas still loading were left out of it. */
+static xr_node *replica_or(xr_client *c, xr_node *master, int replica_ok, int *refresh) {
+  if (!replica_ok || !c->replica_reads) return master;
+  if (master->nreplicas == 0) {
+    int64_t now = xr_monotonic_ms();
+    if (now - c->topo.replicas_checked_ms >= REPLICA_CHECK_MS) c->topo.replicas_checked_ms = now, *refresh = 1;
+    return master;
+  }
   return master->replicas[pick(master->nreplicas)];
 }
 
 /* Under the lock: the master of slot (-1: any master), or NULL. */
 static xr_node *slot_master(const xr_topo *t, int slot) {
   if (!t->slots || t->nnodes == 0) return NULL;
-  if (slot < 0) {
-    for (size_t tries = 0; tries < t->nnodes; tries++) {
-      xr_node *n = t->nodes[pick(t->nnodes)];
-      if (!n->replica) return n;
+  if (slot < 0) { /* the master of a slot taken at random: never a node that serves none */
+    for (int tries = 0; tries < 64; tries++) {
+      uint16_t i = t->slots[pick(XR_SLOTS)];
+      if (i != XR_NO_NODE) return t->nodes[i];
     }
-    return t->nodes[0];
+    for (size_t s = 0; s < XR_SLOTS; s++)
+      if (t->slots[s] != XR_NO_NODE) return t->nodes[t->slots[s]];
+    return NULL;
   }
   uint16_t i = t->slots[slot];
   return i == XR_NO_NODE ? NULL : t->nodes[i];
@@ -202,11 +214,13 @@ int xr_topology_route(xr_client *c, int slot, int replica_ok, xr_node **out) {
   }
   xr_topology_tick(c);
   for (int attempt = 0;; attempt++) {
+    int refresh = 0;
     pthread_mutex_lock(&t->mu);
     xr_node *n = t->kind == XR_TOPOLOGY_CLUSTER ? slot_master(t, slot) : t->master;
-    if (n) n = replica_or(c, n, replica_ok);
+    if (n) n = replica_or(c, n, replica_ok, &refresh);
     if (n) xr_node_retain(n);
     pthread_mutex_unlock(&t->mu);
+    if (refresh) xr_topology_refresh(c, 0);
     if (n) {
       *out = n;
       return XR_OK;

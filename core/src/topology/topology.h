@@ -120,6 +120,7 @@ typedef struct xr_topo {
   int refreshing;
   int64_t last_refresh_ms;
   uint64_t epoch;           /* bumped by each change of the map */
+  int64_t replicas_checked_ms; /* a read found a master without replicas then (under mu) */
   xr_sentinel_state *sentinel;
 } xr_topo;
 
