@@ -6,6 +6,7 @@
  * right after a restart, a failover or SCRIPT FLUSH; a NOSCRIPT fallback sent after the pipeline
  * would run those operations after the ones behind them. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <hiredis/hiredis.h>
@@ -22,7 +23,6 @@ typedef struct op {
   size_t off, len;          /* the encoded command in b->wire */
   const xr_script *script;  /* a script run: re-encoded per node on a Cluster */
   xr_node *target;          /* the node it must run on (a SCAN of one master), or NULL: by slot */
-  int follows;              /* goes wherever the operation before it goes, and again with it (WAIT) */
   int status;
   redisReply *reply;
   const char *message;
@@ -38,6 +38,10 @@ struct xr_batch {
   const xr_script **scripts; /* the scripts this batch has sent by EVAL */
   size_t nscripts, scripts_cap;
   xr_txn txn;       /* MULTI/WATCH opened by the operations so far: closed before the batch runs */
+  /* WAIT wait_replicas wait_ms at the end of each connection's pipeline (0: none); the fewest
+   * acknowledgements any of those WAITs gave (-1: none answered yet) */
+  int wait_replicas, wait_ms;
+  long long wait_acked;
 };
 
 int xr_batch_new(xr_batch **out) {
@@ -58,6 +62,7 @@ static void reset_results(xr_batch *b) {
   xr_free(b->failure);
   b->failure = NULL;
   b->ran = 0;
+  b->wait_acked = -1;
 }
 
 void xr_batch_clear(xr_batch *b) {
@@ -69,6 +74,7 @@ void xr_batch_clear(xr_batch *b) {
   b->wire.oom = 0;
   b->nscripts = 0;
   b->txn = (xr_txn){0, 0};
+  b->wait_replicas = b->wait_ms = 0;
 }
 
 void xr_batch_free(xr_batch *b) {
@@ -128,21 +134,28 @@ int xr_batch_add_on(xr_batch *b, xr_node *node, int argc, const char *const *arg
 
 xr_node *xr_batch_op_target(const xr_batch *b, size_t i) { return b->ops[i].target; }
 
-int xr_batch_add_following(xr_batch *b, int argc, const char *const *argv, const size_t *argvlen) {
-  int idx = xr_batch_add(b, argc, argv, argvlen);
-  if (idx > 0) b->ops[idx].follows = 1;
-  return idx;
+void xr_batch_wait_for(xr_batch *b, int replicas, int ms) {
+  if (replicas > b->wait_replicas) b->wait_replicas = replicas;
+  if (ms > b->wait_ms) b->wait_ms = ms;
 }
 
-int xr_batch_op_follows(const xr_batch *b, size_t i) { return b->ops[i].follows; }
+int xr_batch_wait_wanted(const xr_batch *b) { return b->wait_replicas > 0; }
 
-void xr_batch_truncate(xr_batch *b, size_t n) {
-  if (n >= b->n) return;
-  reset_results(b);
-  for (size_t i = n; i < b->n; i++) xr_node_release(b->ops[i].target);
-  b->wire.len = b->ops[n].off;
-  b->n = n;
+void xr_batch_wait_encode(const xr_batch *b, xr_buf *w) {
+  char n[24], ms[24];
+  const char *argv[3] = {"WAIT", n, ms};
+  size_t lens[3] = {4, (size_t)snprintf(n, sizeof n, "%d", b->wait_replicas),
+                    (size_t)snprintf(ms, sizeof ms, "%d", b->wait_ms)};
+  xr_resp_command(w, 3, argv, lens);
 }
+
+void xr_batch_wait_reply(xr_batch *b, const redisReply *r) {
+  /* an error (UNBLOCKED: a master demoted meanwhile) or a lost reply: nobody is known to have it */
+  long long acked = r && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+  if (b->wait_acked < 0 || acked < b->wait_acked) b->wait_acked = acked;
+}
+
+long long xr_batch_wait_acked(const xr_batch *b) { return b->wait_acked; }
 
 int xr_batch_add(xr_batch *b, int argc, const char *const *argv, const size_t *argvlen) {
   int code = check(b, argc, argv, 1, "xr_batch_add");
@@ -290,13 +303,28 @@ int xr_client_exec(xr_client *c, xr_batch *b) {
     return code;
   }
   int outcome = XR_CONN_OK;
-  if (redisAppendFormattedCommand(conn->rc, b->wire.data, b->wire.len) != REDIS_OK) {
+  xr_buf wait = XR_BUF_INIT;
+  if (b->wait_replicas) xr_batch_wait_encode(b, &wait);
+  if (wait.oom || redisAppendFormattedCommand(conn->rc, b->wire.data, b->wire.len) != REDIS_OK ||
+      (wait.len && redisAppendFormattedCommand(conn->rc, wait.data, wait.len) != REDIS_OK)) {
     code = xr_fail_nomem();
     outcome = XR_CONN_BROKEN;
     xr_batch_fail_from(b, 0, code);
   } else {
     code = read_replies(c, conn, b, &outcome);
+    if (!code && wait.len) { /* the WAIT behind the pipeline: its count, or none when it is lost */
+      void *r = NULL;
+      errno = 0;
+      if (redisGetReply(conn->rc, &r) != REDIS_OK || !r) {
+        int lost;
+        xr_conn_error(c, conn, errno, &lost);
+        outcome = lost ? XR_CONN_LOST : XR_CONN_BROKEN;
+      }
+      xr_batch_wait_reply(b, r);
+      if (r) freeReplyObject(r);
+    }
   }
+  xr_buf_free(&wait);
   xr_pool_put(c, conn, outcome);
   return code;
 }

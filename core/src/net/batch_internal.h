@@ -8,6 +8,7 @@
 #include <hiredis/hiredis.h>
 
 #include "crossredis/client.h"
+#include "base/internal.h"
 #include "topology/topology.h"
 
 /* XR_EINVAL (naming `fn`) when b leaves a MULTI or WATCH open: such a batch may not run. */
@@ -35,12 +36,16 @@ void xr_batch_clear_op(xr_batch *b, size_t i);
 int xr_batch_add_on(xr_batch *b, xr_node *node, int argc, const char *const *argv, const size_t *argvlen);
 xr_node *xr_batch_op_target(const xr_batch *b, size_t i);
 
-/* Appends a command that goes with the one before it, on its connection right behind it, and is
- * sent again whenever that one is (a WAIT for a lock's replicas). */
-int xr_batch_add_following(xr_batch *b, int argc, const char *const *argv, const size_t *argvlen);
-int xr_batch_op_follows(const xr_batch *b, size_t i);
-/* Drops the operations from n on (an operation whose follower could not be added). */
-void xr_batch_truncate(xr_batch *b, size_t n);
+/* WAIT for replicas after the writes: at the end of every connection's pipeline that carries the
+ * batch (one per node on a Cluster, and again after a later round's), since a WAIT covers every
+ * write before it on its connection. The largest count and timeout asked for win. The fewest
+ * acknowledgements any WAIT gave: xr_batch_wait_acked (-1 before any answered; an error or a lost
+ * WAIT counts 0). */
+void xr_batch_wait_for(xr_batch *b, int replicas, int ms);
+int xr_batch_wait_wanted(const xr_batch *b);
+void xr_batch_wait_encode(const xr_batch *b, xr_buf *w);
+void xr_batch_wait_reply(xr_batch *b, const redisReply *r);
+long long xr_batch_wait_acked(const xr_batch *b);
 
 /* Runs b on a Sentinel's master or split over a Cluster's nodes (topology/batch_split.c). */
 int xr_batch_exec_routed(xr_client *c, xr_batch *b);

@@ -22,6 +22,7 @@ struct xr_loop_conn {
   xr_conn *conn;
   xr_batch *running;
   size_t next;        /* the running batch's first operation still waiting for its reply */
+  int wait_pending;   /* the WAIT behind the pipeline has not answered yet */
   int64_t moved_ms;   /* when the running batch started or last moved bytes (xr_monotonic_ms) */
   int broken;
 };
@@ -114,13 +115,19 @@ static int run_step(xr_loop_conn *lc, int ready) {
   if (!(ready & XR_WAIT_READ)) return XR_OK;
   size_t n = xr_batch_count(b);
   for (;;) {
-    while (lc->next < n) {
+    while (lc->next < n || (lc->next == n && lc->wait_pending)) {
       void *r = NULL;
       if (redisGetReplyFromReader(rc, &r) != REDIS_OK) return run_failed(lc, 0);
       if (!r) break;
-      xr_batch_set_result(b, lc->next++, r);
+      if (lc->next < n) {
+        xr_batch_set_result(b, lc->next++, r);
+      } else { /* the WAIT behind the pipeline */
+        xr_batch_wait_reply(b, r);
+        freeReplyObject(r);
+        lc->wait_pending = 0;
+      }
     }
-    if (lc->next == n) {
+    if (lc->next == n && !lc->wait_pending) {
       run_end(lc, 1);
       return XR_OK;
     }
@@ -168,7 +175,13 @@ int xr_loop_conn_start(xr_loop_conn *lc, xr_batch *b, int *wait) {
   lc->moved_ms = xr_monotonic_ms();
   size_t len;
   const char *wire = xr_batch_wire(b, &len);
-  if (redisAppendFormattedCommand(lc->conn->rc, wire, len) != REDIS_OK) {
+  xr_buf replicas = XR_BUF_INIT; /* the WAIT behind the pipeline, when the batch asks for one */
+  if (xr_batch_wait_wanted(b)) xr_batch_wait_encode(b, &replicas);
+  lc->wait_pending = replicas.len > 0;
+  int appended = !replicas.oom && redisAppendFormattedCommand(lc->conn->rc, wire, len) == REDIS_OK &&
+                 (!replicas.len || redisAppendFormattedCommand(lc->conn->rc, replicas.data, replicas.len) == REDIS_OK);
+  xr_buf_free(&replicas);
+  if (!appended) {
     code = xr_fail_nomem();
     xr_batch_fail_from(b, 0, code);
     run_end(lc, 0);

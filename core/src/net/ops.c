@@ -199,8 +199,7 @@ int xr_ops_call(const xr_system *sys, const void *self, xr_client *client, int o
 typedef struct ops_entry {
   int op;
   size_t at;               /* its index in the xr_batch */
-  int wait_at;             /* the WAIT behind it in the xr_batch, or -1 */
-  int wait_replicas, wait_ms;
+  int wait_replicas, wait_ms; /* a write the batch's WAIT must cover (0: none) */
   const char *name;        /* the command, for messages */
   const xr_script *script;
   size_t key_off, key_len; /* the key, in b->keys */
@@ -274,18 +273,8 @@ int xr_ops_batch_add_row(xr_ops_batch *ob, int op, const xr_arg *a) {
     } else {
       int idx = c.script ? xr_batch_add_eval(ob->b, c.script, c.numkeys, c.argc, c.argv, c.lens)
                          : xr_batch_add(ob->b, c.argc, c.argv, c.lens);
-      int wait_at = -1;
-      if (idx >= 0 && c.wait_replicas > 0) { /* on the same connection, right behind it */
-        char n[24], ms[24];
-        snprintf(n, sizeof n, "%d", c.wait_replicas);
-        snprintf(ms, sizeof ms, "%d", c.wait_ms);
-        const char *wait[] = {"WAIT", n, ms};
-        wait_at = xr_batch_add_following(ob->b, 3, wait, NULL);
-        if (wait_at < 0) {
-          xr_batch_truncate(ob->b, (size_t)idx);
-          idx = wait_at;
-        }
-      }
+      /* one WAIT at the end of each connection's pipeline covers every write before it */
+      if (idx >= 0 && c.wait_replicas > 0) xr_batch_wait_for(ob->b, c.wait_replicas, c.wait_ms);
       if (idx < 0) {
         ob->keys.len = off;
         rc = idx;
@@ -294,7 +283,6 @@ int xr_ops_batch_add_row(xr_ops_batch *ob, int op, const xr_arg *a) {
         memset(o, 0, sizeof *o);
         o->op = op;
         o->at = (size_t)idx;
-        o->wait_at = wait_at;
         o->wait_replicas = c.wait_replicas;
         o->wait_ms = c.wait_ms;
         o->name = c.script ? "a script" : c.argv[0];
@@ -356,20 +344,12 @@ int xr_ops_batch_result(const xr_ops_batch *ob, size_t i, xr_result *out) {
   ctx.made_len = o->made_len;
   ctx.made_num = o->made_num;
   rc = xr_ops_decode(ob->sys, ob->self, &ctx, out->kind, r, out);
-  if (rc == XR_OK && o->wait_at >= 0 && out->present) { /* the replicas' count, from the WAIT behind it */
-    const xr_reply *w;
+  if (rc == XR_OK && o->wait_replicas > 0 && out->present) { /* the replicas' count, from the batch's WAITs */
     ctx.wait_replicas = o->wait_replicas;
     ctx.wait_ms = o->wait_ms;
-    if ((rc = xr_batch_result(ob->b, (size_t)o->wait_at, &w, &msg)) && rc != XR_ESERVER) {
-      xr_fail(rc, "WAIT: %s", msg ? msg : xr_strerror(rc));
-    } else if (rc == XR_ESERVER) { /* WAIT refused (UNBLOCKED: a demoted master): none known to have it */
-      ctx.acked = 0;
-      rc = unacked(ob->sys, ob->self, ob->client, &ctx, o->op, 0);
-    } else if (xr_reply_kind(w) != XR_REPLY_INTEGER) {
-      rc = xr_fail(XR_EPROTOCOL, "WAIT answered no integer");
-    } else if ((ctx.acked = xr_reply_integer(w)) < o->wait_replicas) {
-      rc = unacked(ob->sys, ob->self, ob->client, &ctx, o->op, 0);
-    }
+    ctx.acked = xr_batch_wait_acked(ob->b);
+    if (ctx.acked < 0) ctx.acked = 0;
+    if (ctx.acked < o->wait_replicas) rc = unacked(ob->sys, ob->self, ob->client, &ctx, o->op, 0);
     if (rc) {
       out->present = false;
       return xr_ops_name_key(ob->sys, &ctx, rc);

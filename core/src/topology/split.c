@@ -154,7 +154,21 @@ static int assign(xr_split *sp, size_t i, size_t j, int asking) {
 /* Puts the round's operations (those not done) on their nodes: an ASK's node after ASKING, else
  * the slot's (a keyless operation goes with the one before it). No node for a slot: the operation
  * fails for now and may go in a later round. */
+static int append_wait(xr_split *sp, size_t j) {
+  xr_split_node *pn = &sp->nodes[j];
+  if (pn->nops == pn->cap) {
+    size_t cap = pn->cap * 2;
+    xr_split_entry *ops = xr_realloc(pn->ops, cap * sizeof *ops);
+    if (!ops) return xr_fail_nomem();
+    pn->ops = ops;
+    pn->cap = cap;
+  }
+  pn->ops[pn->nops++] = (xr_split_entry){SIZE_MAX, 0};
+  return XR_OK;
+}
+
 static int plan_round(xr_split *sp) {
+  int rc0 = XR_OK;
   for (size_t j = 0; j < sp->nnodes; j++) {
     sp->nodes[j].nops = sp->nodes[j].next = 0;
     sp->nodes[j].asking_read = 0;
@@ -193,7 +207,10 @@ static int plan_round(xr_split *sp) {
     if ((rc = assign(sp, i, j, asking))) return rc;
     prev = j;
   }
-  return XR_OK;
+  if (xr_batch_wait_wanted(sp->b)) /* one WAIT behind each node's writes covers them all */
+    for (size_t j = 0; j < sp->nnodes; j++)
+      if (sp->nodes[j].nops && (rc0 = append_wait(sp, j))) return rc0;
+  return rc0;
 }
 
 int xr_split_prepare(xr_split *sp, xr_client *c, xr_batch *b) {
@@ -235,6 +252,10 @@ int xr_split_encode(xr_split *sp, size_t j) {
   size_t nseen = 0;
   for (size_t k = 0; k < pn->nops; k++) {
     size_t i = pn->ops[k].op, len;
+    if (i == SIZE_MAX) {
+      xr_batch_wait_encode(sp->b, &pn->wire);
+      continue;
+    }
     if (pn->ops[k].asking) {
       xr_resp_count(&pn->wire, '*', 1);
       xr_resp_bulk(&pn->wire, "ASKING", 6);
@@ -270,7 +291,12 @@ void xr_split_take_reply(xr_split *sp, size_t j, void *r) {
     pn->asking_read = 1;
     return;
   }
-  xr_batch_set_result(sp->b, e->op, r);
+  if (e->op == SIZE_MAX) { /* the WAIT behind this node's writes */
+    xr_batch_wait_reply(sp->b, r);
+    freeReplyObject(r);
+  } else {
+    xr_batch_set_result(sp->b, e->op, r);
+  }
   pn->next++;
   pn->asking_read = 0;
 }
@@ -280,13 +306,17 @@ int xr_split_node_done(const xr_split *sp, size_t j) { return sp->nodes[j].next 
 void xr_split_fail_node(xr_split *sp, size_t j, int code) {
   xr_split_node *pn = &sp->nodes[j];
   if (!sp->first_failure) sp->first_failure = code;
-  for (; pn->next < pn->nops; pn->next++) fail_op(sp, pn->ops[pn->next].op, code);
+  for (; pn->next < pn->nops; pn->next++) {
+    if (pn->ops[pn->next].op == SIZE_MAX) xr_batch_wait_reply(sp->b, NULL); /* a WAIT lost: none known */
+    else fail_op(sp, pn->ops[pn->next].op, code);
+  }
 }
 
 void xr_split_unsent(xr_split *sp, size_t j) {
   xr_split_node *pn = &sp->nodes[j];
   for (; pn->next < pn->nops; pn->next++) {
     size_t i = pn->ops[pn->next].op;
+    if (i == SIZE_MAX) continue; /* the WAIT goes with the writes in the next round */
     xr_batch_fail_op(sp->b, i, xr_error_last()->code);
     sp->ops[i].unsent = 1;
   }
@@ -306,13 +336,6 @@ size_t xr_split_next_round(xr_split *sp, int64_t *wait_ms) {
   for (size_t i = 0; i < sp->n; i++) sp->ops[i].again = 0;
   for (size_t i = 0; i < sp->n; i++) {
     xr_split_op *po = &sp->ops[i];
-    if (xr_batch_op_follows(sp->b, i) && i > 0 && sp->ops[i - 1].again && !po->group) { /* with its leader */
-      xr_batch_clear_op(sp->b, i);
-      po->done = 0;
-      po->again = 1;
-      count++;
-      continue;
-    }
     if (po->done) continue;
     if (po->unsent) { /* it never left: again, within the budget */
       if (elapsed >= budget || po->group) {

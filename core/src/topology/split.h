@@ -32,7 +32,7 @@ typedef struct xr_split_op {
 } xr_split_op;
 
 typedef struct xr_split_entry {
-  size_t op;
+  size_t op;         /* SIZE_MAX: the batch's WAIT at the end of this node's pipeline */
   int asking;        /* an ASKING goes first; its reply is skipped */
 } xr_split_entry;
 
