@@ -128,6 +128,29 @@ def test_asyncio_batches_wait_and_give_unacknowledged_locks_back(replicated) -> 
     asyncio.run(run())
 
 
+def test_a_batch_waits_for_the_replicas_once(replicated) -> None:
+    """A batch of 16 acquires that too few replicas acknowledge answers within the client's command
+    timeout: WAIT covers every earlier write of its connection, so one wait is enough. FAILS TODAY,
+    kept failing on purpose (a core matter, reported to the lead): the core sends a WAIT behind each
+    lock write of a pipeline, and the server runs them one after the other, so the batch takes
+    16 x 300 ms = 4.8 s, and every other call in it waits as long; 64 acquires would take 19 s."""
+
+    async def run() -> None:
+        a = RedisStateAdapter(replicated.url, key_prefix="mr-once", min_replicas=2, min_replicas_timeout_ms=300,
+                              command_timeout_ms=1500)
+        await a.connect()
+        t0 = time.monotonic()
+        results = await asyncio.gather(*[a.acquire_lock(f"t{i}", 30000) for i in range(16)], a.get("x"),
+                                       return_exceptions=True)
+        took = time.monotonic() - t0
+        assert all(isinstance(r, crossredis.NoReplicasError) for r in results[:16]), results
+        assert replicated.checker.keys("mr-once:lock:*") == []
+        await a.disconnect()
+        assert took < 1.5, f"16 unacknowledged acquires in one batch took {took:.1f} s (command timeout 1.5 s)"
+
+    asyncio.run(run())
+
+
 def test_bad_settings(replicated) -> None:
     for kw, error, words in [
         ({"min_replicas": -1}, crossredis.InvalidArgumentError, "min_replicas must be 0 (off) to 100, got -1"),
