@@ -593,7 +593,8 @@ Napi::Value xr_js_chat_new(Napi::Value client, Napi::Value options) {
     return v.IsUndefined() ? 0 : (int)I64(env, v, name);
   };
   xr_chat_options co = xr_binding_chat_options(prefix.get(), value("emptyPrefix"), token_prefix.get(),
-                                               value("tokenSuffix"), value("json"), value("queue"));
+                                               value("tokenSuffix"), value("json"), value("queue"),
+                                               value("minReplicas"), value("minReplicasTimeoutMs"));
   xr_chat *chat = NULL;
   int rc = xr_chat_new(&chat, c->Client(), &co);
   if (rc < 0) throw xr_js_error_of(env, rc, xr_error_last()->message);

@@ -6,9 +6,9 @@
 import { inspect } from "node:util";
 import { native, type Handle } from "./native";
 import { Client, type ClientOptions } from "./client";
-import { ClientClosedError, ConnectionError } from "./errors";
+import { ClientClosedError, ConnectionError, NoReplicasError } from "./errors";
 import { Pipeline } from "./pipeline";
-import { cText, int64, optInt64, text } from "./check";
+import { cText, int64, optInt32, optInt64, text } from "./check";
 import { ConsoleErrorLogger } from "./logger";
 
 /** chat's Lock. */
@@ -55,6 +55,14 @@ export interface WireOptions {
   queueEntries?: "ts" | "python" | "both";
   /** Keep an empty keyPrefix as "" (the Python port) instead of "chat-sdk" (the TS adapters). */
   keepEmptyPrefix?: boolean;
+  /** Beyond upstream: a lock counts as acquired or extended only once this many replicas
+   * acknowledged the write (WAIT on the same connection); fewer reject with NoReplicasError, and
+   * an acquired lock is given back first. 0 (default): off. What this does and does not
+   * guarantee across a failover: README, "Locks across a failover". */
+  minReplicas?: number;
+  /** How long WAIT waits for those replicas, in ms (0, default: 1000); must stay below the
+   * client's commandTimeoutMs. */
+  minReplicasTimeoutMs?: number;
   /** Options of the client made from `url` (timeouts, pool, ACL, TLS). */
   clientOptions?: Omit<ClientOptions, "url">;
 }
@@ -131,6 +139,9 @@ function lockArg(lock: unknown): Lock {
 
 const nothing = (): void => undefined;
 
+/** The core's words for a batched acquire that too few replicas acknowledged (chat.c, unacked). */
+const UNACKED = /not held; release it \(token ([A-Za-z0-9_-]+)\) or let it expire/;
+
 /**
  * Redis state adapter (node-redis flavour: `redis_` tokens): subscriptions, distributed locks,
  * cache, lists and queues, over crossredis's C core.
@@ -173,10 +184,14 @@ export class RedisStateAdapter {
     if (!has(QUEUE, queue)) throw new TypeError(`queueEntries must be "ts", "python" or "both", got ${String(queue)}`);
     // a C string: no NUL, no lone surrogate; what it may hold is the core's rule
     const tokenPrefix = cText("token_prefix", options.tokenPrefix ?? flavour.token, "tokenPrefix");
-    this.#wire = { tokenPrefix, tokenSuffix: suffix, json: dialect, queueEntries: queue, keepEmptyPrefix: keep };
+    const minReplicas = optInt32("min_replicas", options.minReplicas, "minReplicas", 0);
+    const minReplicasTimeoutMs = optInt32("min_replicas_timeout_ms", options.minReplicasTimeoutMs, "minReplicasTimeoutMs", 0);
+    this.#wire = { tokenPrefix, tokenSuffix: suffix, json: dialect, queueEntries: queue, keepEmptyPrefix: keep, minReplicas,
+      minReplicasTimeoutMs };
     // the core's checks of the options (glob characters in the key prefix, the token prefix's
-    // length and characters), now rather than at connect()
-    native.xr_binding_chat_check(this.keyPrefix, this.#emptyPrefix(), tokenPrefix, SUFFIX[suffix], JSON_DIALECT[dialect], QUEUE[queue]);
+    // length and characters, min_replicas' range), now rather than at connect()
+    native.xr_binding_chat_check(this.keyPrefix, this.#emptyPrefix(), tokenPrefix, SUFFIX[suffix], JSON_DIALECT[dialect], QUEUE[queue],
+      minReplicas, minReplicasTimeoutMs);
     this.#pipeline = new Pipeline<unknown[]>((ops) => this.#run(ops), (e) => this.#failed(e),
       (r) => r instanceof ConnectionError && this.#failed(r));
   }
@@ -190,6 +205,7 @@ export class RedisStateAdapter {
         this.#chat = native.xr_js_chat_new(client, {
           keyPrefix: this.keyPrefix, emptyPrefix: this.#emptyPrefix(), tokenPrefix: this.#wire.tokenPrefix,
           tokenSuffix: SUFFIX[this.#wire.tokenSuffix], json: JSON_DIALECT[this.#wire.json], queue: QUEUE[this.#wire.queueEntries],
+          minReplicas: this.#wire.minReplicas, minReplicasTimeoutMs: this.#wire.minReplicasTimeoutMs,
         });
         this.#disconnecting = false;
       })();
@@ -228,10 +244,12 @@ export class RedisStateAdapter {
     return this.#op(() => [Op.isSubscribed, text("thread_id", threadId, "threadId")]) as Promise<boolean>;
   }
 
-  /** SET <prefix>:lock:<threadId> <token> PX ttlMs NX: the Lock, or null when another holds it. */
+  /** SET <prefix>:lock:<threadId> <token> PX ttlMs NX: the Lock, or null when another holds it.
+   * With minReplicas, NoReplicasError when too few replicas acknowledged it (given back first). */
   acquireLock(threadId: string, ttlMs: number): Promise<Lock | null> {
     return this.#op(() => [Op.acquireLock, text("thread_id", threadId, "threadId"), int64("ttl_ms", ttlMs, "ttlMs")]).then((r) =>
-      r ? { threadId, token: (r as [string, number])[0], expiresAt: (r as [string, number])[1] } : null);
+      r ? { threadId, token: (r as [string, number])[0], expiresAt: (r as [string, number])[1] } : null,
+    (e: unknown) => this.#giveBackUnacknowledged(threadId, e));
   }
 
   forceReleaseLock(threadId: string): Promise<void> {
@@ -382,6 +400,23 @@ export class RedisStateAdapter {
 
   [inspect.custom](depth: number, opts: object): string {
     return `${this.constructor.name} ${inspect(this.toJSON(), opts)}`;
+  }
+
+  /** An acquire the master granted but fewer than minReplicas replicas acknowledged: from inside a
+   * batch the core cannot send more, so it names the token, and the lock is given back here
+   * (token-checked); then the caller hears NoReplicasError in the words of the core's sequential
+   * acquire, which gives it back itself. Any other error passes as it is. */
+  async #giveBackUnacknowledged(threadId: string, e: unknown): Promise<never> {
+    const found = e instanceof NoReplicasError ? UNACKED.exec(e.message) : null;
+    if (!found) throw e;
+    let outcome = "released, not held";
+    try {
+      await this.#op(() => [Op.releaseLock, threadId, found[1]]);
+    } catch {
+      outcome = "not held, and releasing it failed (it expires with its TTL)";
+    }
+    const m = (e as Error).message;
+    throw new NoReplicasError(m.slice(0, found.index) + outcome + m.slice(found.index + found[0].length));
   }
 
   /** The core's rule for an empty keyPrefix (xr_chat_empty_prefix), its value from the header. */

@@ -5,6 +5,7 @@
 // inputs:
 //   a number that is not an integer            TypeError
 //   an integer outside [-2^63, 2^63)           InvalidArgumentError "<name>: <value> is out of range for a 64-bit integer"
+//   (an int argument: outside [-2^31, 2^31)    InvalidArgumentError "<name>: <value> is out of range for a 32-bit integer")
 //   a string with a lone surrogate             InvalidArgumentError "<name>: not valid Unicode (a lone surrogate U+D83D at index 3)"
 //   NUL in a string that becomes a C string    InvalidArgumentError "<name>: contains NUL (U+0000) at index 3"
 // <name> is the core's snake_case name of the argument (thread_id, ttl_ms, key_prefix, ...).
@@ -50,6 +51,20 @@ export function int64(name: string, v: unknown, label: string = name): number {
     throw new InvalidArgumentError(`${name}: ${BigInt(v).toString()} is out of range for a 64-bit integer`);
   }
   return v;
+}
+
+/** An integer for an int argument of the core (min_replicas, ...): as int64, within 32 bits. */
+export function int32(name: string, v: unknown, label: string = name): number {
+  int64(name, v, label);
+  if ((v as number) < -(2 ** 31) || (v as number) >= 2 ** 31) {
+    throw new InvalidArgumentError(`${name}: ${BigInt(v as number).toString()} is out of range for a 32-bit integer`);
+  }
+  return v as number;
+}
+
+/** As int32; undefined or null give `absent`. */
+export function optInt32(name: string, v: unknown, label: string, absent: number): number {
+  return v === undefined || v === null ? absent : int32(name, v, label);
 }
 
 /** As int64; undefined or null give `absent`. */

@@ -25,7 +25,7 @@ export interface Native {
   xr_error_info_at(i: number): { code: number; name: string; class_name: string; parent_class: string; description: string } | null;
   xr_binding_url_redact(url: string): string;
   xr_binding_chat_check(keyPrefix: string, emptyPrefix: number, tokenPrefix: string, tokenSuffix: number, json: number,
-    queue: number): number;
+    queue: number, minReplicas: number, minReplicasTimeoutMs: number): number;
   /** Row i of core/include/crossredis/client_options.def; null past the last. */
   xr_client_option_info_at(i: number): { name: string; node_name: string; kind: number } | null;
   xr_js_client_config_new(unused: null): Handle;
@@ -36,7 +36,7 @@ export interface Native {
   xr_js_client_cancel(client: Handle): void;
   xr_js_client_close(client: Handle): void;
   xr_js_chat_new(client: Handle, options: { keyPrefix: string; emptyPrefix: number; tokenPrefix: string;
-    tokenSuffix: number; json: number; queue: number }): Handle;
+    tokenSuffix: number; json: number; queue: number; minReplicas: number; minReplicasTimeoutMs: number }): Handle;
   xr_js_chat_key_prefix(chat: Handle): string | null;
   xr_js_chat_ops(unused?: unknown): OpInfo[];
   xr_js_chat_run(chat: Handle, ops: unknown[][]): Promise<unknown[]>;

@@ -1,6 +1,7 @@
 // The JS layer: the client, the adapters' behaviour beyond the captures (adapter_wire.test.mjs
-// checks the bytes), errors, bad input, the event loop, memory. Each describe runs its own
-// redis-server. Needs `npm run build` in node/.
+// checks the bytes), errors, bad input, the event loop, memory. The describes of the adapters'
+// behaviour run on each topology (standalone, Sentinel, Cluster: support/topology.mjs); the
+// others run their own redis-server. Needs `npm run build` in node/.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -10,6 +11,7 @@ import { runInNewContext } from "node:vm";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, spawnRedis, startRedis, startTlsRedis, waitForPort } from "./support/redis.mjs";
+import { TOPOLOGY_KINDS, sharedTopologies, topology } from "./support/topology.mjs";
 import * as xr from "../dist/index.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -204,106 +206,6 @@ describe("Chat SDK adapters", () => {
     await client.close();
   });
 
-  test("get, getList, dequeue of values upstream could not parse", async () => {
-    const s = xr.createRedisState({ url: server.url, logger: silent });
-    await s.connect();
-    const c = s.getClient();
-    await c.command("SET", "chat-sdk:cache:raw", "not json");
-    assert.equal(await s.get("raw"), "not json", "get returns the raw text, as upstream");
-    await c.command("RPUSH", "chat-sdk:list:bad", '{"a":1}', "{broken");
-    await assert.rejects(s.getList("bad"), SyntaxError, "getList throws on a bad element, as upstream");
-    await c.command("RPUSH", "chat-sdk:queue:bad", "{not an entry", '{"message":1,"expiresAt":2}');
-    await assert.rejects(s.dequeue("bad"), (e) => e instanceof xr.DataError && e.raw.toString() === "{not an entry",
-      "the popped bytes are on the error: nothing lost silently");
-    assert.deepEqual(await s.dequeue("bad"), { message: 1, expiresAt: 2 }, "the entries behind it stay queued");
-    await c.command("SET", "chat-sdk:list:wrong", "x");
-    await assert.rejects(s.appendToList("wrong", 1), (e) => e instanceof xr.WrongTypeError && e.message.includes("chat-sdk:list:wrong"));
-    assert.equal(await c.command("GET", "chat-sdk:list:wrong"), "x", "nothing stored was lost");
-    await s.disconnect();
-  });
-
-  test("one event-loop turn's operations go to the core as one batch", async () => {
-    const s = xr.createRedisState({ url: server.url, logger: silent });
-    await s.connect();
-    const calls = [];
-    const loader = require("../dist/cjs/native.js"); // the layer calls loader.native.* at call time
-    const original = loader.native;
-    loader.native = Object.create(original, {
-      xr_js_chat_run: { value: (chat, ops) => { calls.push(ops.length); return original.xr_js_chat_run(chat, ops); } },
-    });
-    try {
-      const locks = await Promise.all(Array.from({ length: 64 }, (_, i) => s.acquireLock(`batch-${i}`, 5000)));
-      assert.deepEqual(calls, [64]);
-      await Promise.all(locks.map((l) => s.releaseLock(l)));
-      assert.deepEqual(calls, [64, 64]);
-      // two sequential awaits: two batches; their order is kept
-      await s.set("order", 1);
-      assert.equal(await s.get("order"), 1);
-      assert.deepEqual(calls, [64, 64, 1, 1]);
-      // 64 concurrent acquire+release loops keep coalescing
-      calls.length = 0;
-      await Promise.all(Array.from({ length: 64 }, async (_, i) => {
-        for (let k = 0; k < 10; k++) await s.releaseLock(await s.acquireLock(`loop-${i}`, 5000));
-      }));
-      assert.equal(calls.reduce((a, b) => a + b, 0), 64 * 20);
-      assert.ok(calls.length <= 40, `1280 operations in ${calls.length} batches`);
-    } finally {
-      loader.native = original;
-    }
-    await s.disconnect();
-  });
-
-  test("closing a client that adapters share waits for their calls; later calls reject", async () => {
-    const client = xr.createClient(server.url);
-    const a = xr.createRedisState({ client, logger: silent });
-    const b = xr.createIoRedisState({ client, logger: silent });
-    await a.connect();
-    await b.connect();
-    const calls = [];
-    for (let i = 0; i < 300; i++) {
-      calls.push(a.set(`close-${i}`, i));
-      calls.push(b.acquireLock(`close-${i}`, 5000));
-    }
-    calls.push(b.acquireLockWait("close-wait", 5000, 200));
-    const outcomes = Promise.allSettled(calls);
-    await new Promise((r) => setImmediate(r)); // the first batches are on their way
-    await client.close(); // while they are in flight
-    const settled = await outcomes;
-    for (const s of settled) {
-      assert.ok(s.status === "fulfilled" || s.reason instanceof xr.ClientClosedError, String(s.reason));
-    }
-    const done = settled.filter((s) => s.status === "fulfilled").length;
-    assert.ok(done >= 2, `the calls in flight finished (${done})`);
-    const check = xr.createClient(server.url);
-    assert.equal(await check.command("GET", "chat-sdk:cache:close-0"), "0", "the first batch ran whole");
-    await check.close();
-    await assert.rejects(a.get("close-1"), xr.ClientClosedError);
-    await assert.rejects(b.acquireLockWait("x", 1000, 10), xr.ClientClosedError);
-    await a.disconnect();
-    await b.disconnect();
-  });
-
-  test("beyond upstream: acquireLockWait and releaseLockIfQueueEmpty", async () => {
-    const a = xr.createRedisState({ url: server.url, logger: silent });
-    const b = xr.createIoRedisState({ url: server.url, logger: silent });
-    await a.connect();
-    await b.connect();
-    const held = await a.acquireLock("w", 30000);
-    setTimeout(() => void a.releaseLock(held), 300);
-    const t0 = Date.now();
-    const got = await b.acquireLockWait("w", 30000, 5000);
-    assert.ok(got && got.token.startsWith("ioredis_"));
-    assert.ok(Date.now() - t0 >= 250);
-    assert.equal(await a.acquireLockWait("w", 30000, 200), null, "gives up after waitMs");
-    await b.enqueue("w", { message: "m", enqueuedAt: Date.now(), expiresAt: Date.now() + 90000 }, 10);
-    assert.deepEqual(await b.releaseLockIfQueueEmpty(got), { released: false, depth: 1 });
-    await b.dequeue("w");
-    assert.deepEqual(await b.releaseLockIfQueueEmpty(got), { released: true, depth: 0 });
-    assert.equal(await b.queueDepth("w"), 0);
-    await a.disconnect();
-    await b.disconnect();
-  });
-
   test("wrong argument types reject with TypeError; non-integral numbers too (validation.test.mjs: values)", async () => {
     const s = xr.createRedisState({ url: server.url, logger: silent });
     await s.connect();
@@ -327,26 +229,6 @@ describe("Chat SDK adapters", () => {
     assert.throws(() => xr.createRedisState({ url: server.url, tokenPrefix: 5 }), TypeError);
     assert.throws(() => xr.createRedisState({ client: {} }), TypeError);
     assert.equal(await s.isSubscribed("types"), false, "still usable after bad calls");
-    await s.disconnect();
-  });
-
-  test("the event loop keeps ticking during a 2 s blocking acquire and 10,000 operations", async (t) => {
-    const s = xr.createRedisState({ url: server.url, logger: silent });
-    await s.connect();
-    await s.acquireLock("busy", 30000);
-    const wait = await ticking(() => s.acquireLockWait("busy", 30000, 2000));
-    assert.equal(wait.result, null);
-    // behaviour, not a rate a loaded machine could miss: a call that blocked the event loop would
-    // let no tick through before it returned
-    assert.ok(wait.ticks > 0, `${wait.ticks} ticks of a 1 ms timer during a 2 s wait`);
-    const ops = [];
-    for (let i = 0; i < 10000; i++) ops.push(s.set(`k${i % 100}`, { i }));
-    const many = await ticking(() => Promise.all(ops));
-    assert.equal(many.result.length, 10000);
-    assert.ok(many.ticks > 0, `${many.ticks} ticks while 10,000 operations ran`);
-    assert.deepEqual(await s.get("k99"), { i: 9999 });
-    t.diagnostic(`blocking acquire: ${wait.ticks} ticks, longest gap ${wait.maxGap.toFixed(1)} ms; ` +
-      `10,000 operations: ${many.ticks} ticks, longest gap ${many.maxGap.toFixed(1)} ms`);
     await s.disconnect();
   });
 
@@ -456,108 +338,291 @@ describe("a server that goes away", () => {
   });
 });
 
-describe("beyond upstream: reliable dequeue", () => {
-  let server;
-  before(async () => { server = await startRedis(); });
-  after(() => server?.stop());
+// ---- on each topology: one test body, standalone, Sentinel and Cluster (support/topology.mjs) ----
+// Each test writes under a key prefix of its own on the run's shared Sentinel set and Cluster (a
+// redis-server of this file's own for standalone).
 
-  test("dequeueReliable keeps the entry in the processing list until ack; requeueProcessing puts it back", async () => {
-    const s = xr.createRedisState({ url: server.url, keyPrefix: "app", logger: silent });
-    await s.connect();
-    const c = s.getClient();
-    for (let i = 0; i < 3; i++) await s.enqueue("t", { message: { m: i }, enqueuedAt: 1, expiresAt: 1e13 + i }, 0);
-    const e = await s.dequeueReliable("t");
-    assert.deepEqual({ ...e, raw: undefined }, { message: { m: 0 }, enqueuedAt: 1, expiresAt: 1e13, raw: undefined });
-    assert.equal(e.raw.toString(), '{"message":{"m":0},"enqueuedAt":1,"expiresAt":10000000000000}');
-    assert.deepEqual(await c.commandBuffers("LRANGE", "app:queue-processing:t", 0, -1), [e.raw]);
-    assert.equal(await s.queueDepth("t"), 2);
-    assert.equal(await s.ack("t", e), true);
-    assert.equal(await s.ack("t", e), false, "acknowledged already");
-    const [a, b, none, depth] = await Promise.all([s.dequeueReliable("t"), s.dequeueReliable("t"), s.dequeueReliable("t"),
-      s.queueDepth("t")]); // one batch
-    assert.deepEqual([a.message, b.message, none, depth], [{ m: 1 }, { m: 2 }, null, 0]);
-    assert.equal(await s.requeueProcessing("t"), 2, "a consumer that died: its entries go back");
-    assert.deepEqual([(await s.dequeue("t")).message, (await s.dequeue("t")).message], [{ m: 1 }, { m: 2 }], "in order");
-    await assert.rejects(s.ack("t", { message: 1, enqueuedAt: 1, expiresAt: 2 }), TypeError);
-    await c.command("RPUSH", "app:queue:t", "{not an entry");
-    await assert.rejects(s.dequeueReliable("t"), (e2) => e2 instanceof xr.DataError && e2.raw.toString() === "{not an entry");
-    assert.equal(await c.command("LLEN", "app:queue-processing:t"), 1, "a bad entry stays in the processing list");
-    await s.disconnect();
-  });
+/** fn(t) on a topology of this kind for one test (its keys deleted after). */
+async function on(kind, name, fn) {
+  const t = await topology(kind, name);
+  try {
+    return await fn(t);
+  } finally {
+    await t.close();
+  }
+}
 
-  test("a big non-ASCII entry: the message is decoded as text, the raw bytes stay bytes", async () => {
-    const s = xr.createRedisState({ url: server.url, logger: silent });
-    await s.connect();
-    const text = "zäh €".repeat(80000); // > 256 KiB of UTF-8: decoded off the JS thread
-    await s.enqueue("big", { message: { text }, enqueuedAt: 1, expiresAt: 1e13 }, 0);
-    const e = await s.dequeueReliable("big");
-    assert.equal(e.message.text, text);
-    const stored = await s.getClient().commandBuffers("LRANGE", "chat-sdk:queue-processing:big", 0, -1);
-    assert.ok(Buffer.isBuffer(e.raw) && e.raw.equals(stored[0]), "raw is the stored bytes, not a re-encoding");
-    assert.equal(await s.ack("big", e), true);
-    await s.disconnect();
-  });
-
-  test("a plain dequeue whose reply was lost says the entry may be lost", async () => {
-    const s = xr.createRedisState({ url: server.url, logger: silent, clientOptions: { commandTimeoutMs: 200 } });
-    await s.connect();
-    const admin = xr.createClient(server.url);
-    await s.enqueue("lost", { message: 1, enqueuedAt: 1, expiresAt: 2 }, 0);
-    await admin.command("CLIENT", "PAUSE", "1000", "WRITE");
-    await assert.rejects(s.dequeue("lost"), (e) => e instanceof xr.TimeoutError &&
-      e.message.includes("chat-sdk:queue:lost") && e.message.includes("may have popped an entry") &&
-      e.message.includes("dequeue_reliable"));
-    await admin.command("CLIENT", "UNPAUSE");
-    await admin.close();
-    await s.disconnect();
-  });
-});
-
-describe("what a mutated core must not get past", () => {
-  let server;
-  before(async () => { server = await startRedis(); });
-  after(() => server?.stop());
-
-  test("extendLock after release: false, and the lock is not re-created", async () => {
-    for (const make of [xr.createRedisState, xr.createIoRedisState]) {
-      const s = make({ url: server.url, logger: silent });
+for (const kind of TOPOLOGY_KINDS) {
+  describe(`Chat SDK adapters on ${kind}`, () => {
+    test("get, getList, dequeue of values upstream could not parse", () => on(kind, "unparsable", async (t) => {
+      const s = xr.createRedisState({ url: t.url, keyPrefix: t.prefix, logger: silent });
       await s.connect();
-      const lock = await s.acquireLock("gone", 5000);
-      await s.releaseLock(lock);
-      assert.equal(await s.extendLock(lock, 5000), false);
-      assert.equal(await s.getClient().command("EXISTS", "chat-sdk:lock:gone"), 0, "no key after extending a released lock");
+      const c = t.admin;
+      await c.command("SET", t.key("cache:raw"), "not json");
+      assert.equal(await s.get("raw"), "not json", "get returns the raw text, as upstream");
+      await c.command("RPUSH", t.key("list:bad"), '{"a":1}', "{broken");
+      await assert.rejects(s.getList("bad"), SyntaxError, "getList throws on a bad element, as upstream");
+      await c.command("RPUSH", t.key("queue:bad"), "{not an entry", '{"message":1,"expiresAt":2}');
+      await assert.rejects(s.dequeue("bad"), (e) => e instanceof xr.DataError && e.raw.toString() === "{not an entry",
+        "the popped bytes are on the error: nothing lost silently");
+      assert.deepEqual(await s.dequeue("bad"), { message: 1, expiresAt: 2 }, "the entries behind it stay queued");
+      await c.command("SET", t.key("list:wrong"), "x");
+      await assert.rejects(s.appendToList("wrong", 1), (e) => e instanceof xr.WrongTypeError && e.message.includes(t.key("list:wrong")));
+      assert.equal(await c.command("GET", t.key("list:wrong")), "x", "nothing stored was lost");
       await s.disconnect();
-    }
-  });
+    }));
 
-  test("enqueue: the queue's TTL is at least 60 s even for an entry that expires sooner", async () => {
-    const s = xr.createRedisState({ url: server.url, logger: silent });
-    await s.connect();
-    const now = Date.now();
-    await s.enqueue("floor", { message: 1, enqueuedAt: now, expiresAt: now + 5000 }, 10);
-    const pttl = await s.getClient().command("PTTL", "chat-sdk:queue:floor");
-    assert.ok(pttl > 55000 && pttl <= 60000, `PTTL ${pttl}`);
-    await s.enqueue("floor2", { message: 1, enqueuedAt: now, expiresAt: now + 600000 }, 10);
-    const later = await s.getClient().command("PTTL", "chat-sdk:queue:floor2");
-    assert.ok(later > 590000 && later <= 600000, `PTTL ${later}: expiresAt - now when that is longer`);
-    await s.disconnect();
-  });
+    test("one event-loop turn's operations go to the core as one batch (64 concurrent Promises)", () => on(kind, "batch", async (t) => {
+      const s = xr.createRedisState({ url: t.url, keyPrefix: t.prefix, logger: silent });
+      await s.connect();
+      const calls = [];
+      const loader = require("../dist/cjs/native.js"); // the layer calls loader.native.* at call time
+      const original = loader.native;
+      loader.native = Object.create(original, {
+        xr_js_chat_run: { value: (chat, ops) => { calls.push(ops.length); return original.xr_js_chat_run(chat, ops); } },
+      });
+      try {
+        const locks = await Promise.all(Array.from({ length: 64 }, (_, i) => s.acquireLock(`batch-${i}`, 5000)));
+        assert.deepEqual(calls, [64]);
+        assert.ok(locks.every((l) => l && l.threadId.startsWith("batch-")));
+        assert.equal((await t.keys("lock:*")).length, 64);
+        if (kind === "cluster") assert.equal(await t.mastersHolding("lock:*"), 3, "one batch, split over the masters");
+        await Promise.all(locks.map((l) => s.releaseLock(l)));
+        assert.deepEqual(calls, [64, 64]);
+        assert.deepEqual(await t.keys("lock:*"), []);
+        // two sequential awaits: two batches; their order is kept
+        await s.set("order", 1);
+        assert.equal(await s.get("order"), 1);
+        assert.deepEqual(calls, [64, 64, 1, 1]);
+        // 64 concurrent acquire+release loops keep coalescing
+        calls.length = 0;
+        await Promise.all(Array.from({ length: 64 }, async (_, i) => {
+          for (let k = 0; k < 10; k++) await s.releaseLock(await s.acquireLock(`loop-${i}`, 5000));
+        }));
+        assert.equal(calls.reduce((a, b) => a + b, 0), 64 * 20);
+        assert.ok(calls.length <= 40, `1280 operations in ${calls.length} batches`);
+        assert.deepEqual(await t.keys("lock:*"), []);
+      } finally {
+        loader.native = original;
+      }
+      await s.disconnect();
+    }));
 
-  test("a lock's expiresAt is the time of the call plus the TTL", async () => {
-    const s = xr.createIoRedisState({ url: server.url, logger: silent });
+    test("closing a client that adapters share waits for their calls; later calls reject", () => on(kind, "close", async (t) => {
+      const client = xr.createClient(t.url);
+      const a = xr.createRedisState({ client, keyPrefix: t.prefix, logger: silent });
+      const b = xr.createIoRedisState({ client, keyPrefix: t.prefix, logger: silent });
+      await a.connect();
+      await b.connect();
+      const calls = [];
+      for (let i = 0; i < 300; i++) {
+        calls.push(a.set(`close-${i}`, i));
+        calls.push(b.acquireLock(`close-${i}`, 5000));
+      }
+      calls.push(b.acquireLockWait("close-wait", 5000, 200));
+      const outcomes = Promise.allSettled(calls);
+      await new Promise((r) => setImmediate(r)); // the first batches are on their way
+      await client.close(); // while they are in flight
+      const settled = await outcomes;
+      for (const s of settled) {
+        assert.ok(s.status === "fulfilled" || s.reason instanceof xr.ClientClosedError, String(s.reason));
+      }
+      const done = settled.filter((s) => s.status === "fulfilled").length;
+      assert.ok(done >= 2, `the calls in flight finished (${done})`);
+      assert.equal(await t.admin.command("GET", t.key("cache:close-0")), "0", "the first batch ran whole");
+      await assert.rejects(a.get("close-1"), xr.ClientClosedError);
+      await assert.rejects(b.acquireLockWait("x", 1000, 10), xr.ClientClosedError);
+      await a.disconnect();
+      await b.disconnect();
+    }));
+
+    test("beyond upstream: acquireLockWait, and releaseLockIfQueueEmpty (CrossSlotError on a Cluster unless hash-tagged)",
+      () => on(kind, "wait", async (t) => {
+        const a = xr.createRedisState({ url: t.url, keyPrefix: t.prefix, logger: silent });
+        const b = xr.createIoRedisState({ url: t.url, keyPrefix: t.prefix, logger: silent });
+        await a.connect();
+        await b.connect();
+        const held = await a.acquireLock("w", 30000);
+        setTimeout(() => void a.releaseLock(held), 300);
+        const t0 = Date.now();
+        const got = await b.acquireLockWait("w", 30000, 5000);
+        assert.ok(got && got.token.startsWith("ioredis_"));
+        assert.ok(Date.now() - t0 >= 250);
+        assert.equal(await a.acquireLockWait("w", 30000, 200), null, "gives up after waitMs");
+        await b.enqueue("w", { message: "m", enqueuedAt: Date.now(), expiresAt: Date.now() + 90000 }, 10);
+        if (kind === "cluster") { // upstream's layout: the lock and the queue in different slots
+          await assert.rejects(b.releaseLockIfQueueEmpty(got), (e) => e instanceof xr.CrossSlotError &&
+            e instanceof xr.ResponseError && e.message.includes(t.key("lock:w")) && e.message.includes(t.key("queue:w")));
+          assert.equal(await t.admin.command("GET", t.key("lock:w")), got.token, "nothing was sent");
+          await a.disconnect();
+          await b.disconnect();
+          const tagged = await t.tagged();
+          const c = xr.createIoRedisState({ url: tagged.url, keyPrefix: tagged.prefix, logger: silent });
+          await c.connect();
+          const lock = await c.acquireLock("w", 30000);
+          await c.enqueue("w", { message: "m", enqueuedAt: Date.now(), expiresAt: Date.now() + 90000 }, 10);
+          assert.deepEqual(await c.releaseLockIfQueueEmpty(lock), { released: false, depth: 1 });
+          await c.dequeue("w");
+          assert.deepEqual(await c.releaseLockIfQueueEmpty(lock), { released: true, depth: 0 });
+          assert.equal(await tagged.admin.command("EXISTS", tagged.key("lock:w")), 0);
+          await c.disconnect();
+          return;
+        }
+        assert.deepEqual(await b.releaseLockIfQueueEmpty(got), { released: false, depth: 1 });
+        await b.dequeue("w");
+        assert.deepEqual(await b.releaseLockIfQueueEmpty(got), { released: true, depth: 0 });
+        assert.equal(await b.queueDepth("w"), 0);
+        await a.disconnect();
+        await b.disconnect();
+      }));
+
+    test("the event loop keeps ticking during a 2 s blocking acquire and 10,000 operations", (tc) => on(kind, "ticks", async (t) => {
+      const s = xr.createRedisState({ url: t.url, keyPrefix: t.prefix, logger: silent });
+      await s.connect();
+      await s.acquireLock("busy", 30000);
+      const wait = await ticking(() => s.acquireLockWait("busy", 30000, 2000));
+      assert.equal(wait.result, null);
+      // behaviour, not a rate a loaded machine could miss: a call that blocked the event loop would
+      // let no tick through before it returned
+      assert.ok(wait.ticks > 0, `${wait.ticks} ticks of a 1 ms timer during a 2 s wait`);
+      const ops = [];
+      for (let i = 0; i < 10000; i++) ops.push(s.set(`k${i % 100}`, { i }));
+      const many = await ticking(() => Promise.all(ops));
+      assert.equal(many.result.length, 10000);
+      assert.ok(many.ticks > 0, `${many.ticks} ticks while 10,000 operations ran`);
+      assert.deepEqual(await s.get("k99"), { i: 9999 });
+      tc.diagnostic(`${kind}: blocking acquire: ${wait.ticks} ticks, longest gap ${wait.maxGap.toFixed(1)} ms; ` +
+        `10,000 operations: ${many.ticks} ticks, longest gap ${many.maxGap.toFixed(1)} ms`);
+      await s.disconnect();
+    }));
+
+    test("reliable dequeue: CrossSlotError on a Cluster under upstream's layout; elsewhere, and hash-tagged, it works",
+      () => on(kind, "reliable", async (top) => {
+        if (kind === "cluster") {
+          const plain = xr.createRedisState({ url: top.url, keyPrefix: top.prefix, logger: silent });
+          await plain.connect();
+          await plain.enqueue("t", { message: 1, enqueuedAt: 1, expiresAt: 1e13 }, 0);
+          const [d, r, depth, ack] = await Promise.allSettled([plain.dequeueReliable("t"), plain.requeueProcessing("t"),
+            plain.queueDepth("t"), plain.ack("t", { message: 1, enqueuedAt: 1, expiresAt: 2, raw: Buffer.from("x") })]); // one batch
+          for (const x of [d, r]) {
+            assert.ok(x.status === "rejected" && x.reason instanceof xr.CrossSlotError &&
+              x.reason.message.includes(top.key("queue-processing:t")), String(x.reason));
+          }
+          assert.deepEqual(depth, { status: "fulfilled", value: 1 }, "nothing was popped; the single-key call ran");
+          assert.deepEqual(ack, { status: "fulfilled", value: false }, "ack touches the processing list alone");
+          await plain.disconnect();
+        }
+        const t = kind === "cluster" ? await top.tagged() : top;
+        const s = xr.createRedisState({ url: t.url, keyPrefix: t.prefix, logger: silent });
+        await s.connect();
+        const c = t.admin;
+        for (let i = 0; i < 3; i++) await s.enqueue("t", { message: { m: i }, enqueuedAt: 1, expiresAt: 1e13 + i }, 0);
+        const e = await s.dequeueReliable("t");
+        assert.deepEqual({ ...e, raw: undefined }, { message: { m: 0 }, enqueuedAt: 1, expiresAt: 1e13, raw: undefined });
+        assert.equal(e.raw.toString(), '{"message":{"m":0},"enqueuedAt":1,"expiresAt":10000000000000}');
+        assert.deepEqual(await c.commandBuffers("LRANGE", t.key("queue-processing:t"), 0, -1), [e.raw]);
+        assert.equal(await s.queueDepth("t"), 2);
+        assert.equal(await s.ack("t", e), true);
+        assert.equal(await s.ack("t", e), false, "acknowledged already");
+        const [a, b, none, depth] = await Promise.all([s.dequeueReliable("t"), s.dequeueReliable("t"), s.dequeueReliable("t"),
+          s.queueDepth("t")]); // one batch
+        assert.deepEqual([a.message, b.message, none, depth], [{ m: 1 }, { m: 2 }, null, 0]);
+        assert.equal(await s.requeueProcessing("t"), 2, "a consumer that died: its entries go back");
+        assert.deepEqual([(await s.dequeue("t")).message, (await s.dequeue("t")).message], [{ m: 1 }, { m: 2 }], "in order");
+        await assert.rejects(s.ack("t", { message: 1, enqueuedAt: 1, expiresAt: 2 }), TypeError);
+        await c.command("RPUSH", t.key("queue:t"), "{not an entry");
+        await assert.rejects(s.dequeueReliable("t"), (e2) => e2 instanceof xr.DataError && e2.raw.toString() === "{not an entry");
+        assert.equal(await c.command("LLEN", t.key("queue-processing:t")), 1, "a bad entry stays in the processing list");
+        // a big non-ASCII entry: the message is decoded as text (off the JS thread), the raw bytes stay bytes
+        const text = "zäh €".repeat(80000);
+        await s.enqueue("big", { message: { text }, enqueuedAt: 1, expiresAt: 1e13 }, 0);
+        const big = await s.dequeueReliable("big");
+        assert.equal(big.message.text, text);
+        const stored = await c.commandBuffers("LRANGE", t.key("queue-processing:big"), 0, -1);
+        assert.ok(Buffer.isBuffer(big.raw) && big.raw.equals(stored[0]), "raw is the stored bytes, not a re-encoding");
+        assert.equal(await s.ack("big", big), true);
+        await s.disconnect();
+      }));
+
+    test("a plain dequeue whose reply was lost says the entry may be lost", () => on(kind, "lost", async (t) => {
+      const s = xr.createRedisState({ url: t.url, keyPrefix: t.prefix, logger: silent, clientOptions: { commandTimeoutMs: 200 } });
+      await s.connect();
+      await s.enqueue("lost", { message: 1, enqueuedAt: 1, expiresAt: 2 }, 0);
+      await t.pause(t.key("queue:lost"), 400, "WRITE");
+      await assert.rejects(s.dequeue("lost"), (e) => e instanceof xr.TimeoutError &&
+        e.message.includes(t.key("queue:lost")) && e.message.includes("may have popped an entry") &&
+        e.message.includes("dequeue_reliable"));
+      await t.unpause(t.key("queue:lost"));
+      await s.disconnect();
+    }));
+
+    test("extendLock after release: false, and the lock is not re-created", () => on(kind, "extend", async (t) => {
+      for (const make of [xr.createRedisState, xr.createIoRedisState]) {
+        const s = make({ url: t.url, keyPrefix: t.prefix, logger: silent });
+        await s.connect();
+        const lock = await s.acquireLock("gone", 5000);
+        await s.releaseLock(lock);
+        assert.equal(await s.extendLock(lock, 5000), false);
+        assert.equal(await t.admin.command("EXISTS", t.key("lock:gone")), 0, "no key after extending a released lock");
+        await s.disconnect();
+      }
+    }));
+
+    test("enqueue: the queue's TTL is at least 60 s even for an entry that expires sooner", () => on(kind, "floor", async (t) => {
+      const s = xr.createRedisState({ url: t.url, keyPrefix: t.prefix, logger: silent });
+      await s.connect();
+      const now = Date.now();
+      await s.enqueue("floor", { message: 1, enqueuedAt: now, expiresAt: now + 5000 }, 10);
+      const pttl = await t.admin.command("PTTL", t.key("queue:floor"));
+      assert.ok(pttl > 55000 && pttl <= 60000, `PTTL ${pttl}`);
+      await s.enqueue("floor2", { message: 1, enqueuedAt: now, expiresAt: now + 600000 }, 10);
+      const later = await t.admin.command("PTTL", t.key("queue:floor2"));
+      assert.ok(later > 590000 && later <= 600000, `PTTL ${later}: expiresAt - now when that is longer`);
+      await s.disconnect();
+    }));
+
+    test("a lock's expiresAt is the time of the call plus the TTL", () => on(kind, "expiry", async (t) => {
+      const s = xr.createIoRedisState({ url: t.url, keyPrefix: t.prefix, logger: silent });
+      await s.connect();
+      for (const ttl of [1000, 30000, 86400000]) {
+        const before = Date.now();
+        const lock = await s.acquireLock(`exp-${ttl}`, ttl);
+        const after = Date.now();
+        assert.ok(lock.expiresAt >= before + ttl && lock.expiresAt <= after + ttl, `${before + ttl} <= ${lock.expiresAt} <= ${after + ttl}`);
+        const pttl = await t.admin.command("PTTL", t.key(`lock:exp-${ttl}`));
+        assert.ok(pttl > 0 && pttl <= ttl, `PTTL ${pttl}`);
+        const w0 = Date.now();
+        const waited = await s.acquireLockWait(`expw-${ttl}`, ttl, 100);
+        const w1 = Date.now();
+        assert.ok(waited.expiresAt >= w0 + ttl && waited.expiresAt <= w1 + ttl);
+      }
+      await s.disconnect();
+    }));
+  });
+}
+
+describe("the TLS cluster (rediss+cluster, the run's CA)", () => {
+  test("64 concurrent calls in one batch over the three TLS masters; no CA, no connection", async () => {
+    const shared = await sharedTopologies();
+    const url = `rediss+cluster://${shared.tlsClusterNodes}`;
+    const client = xr.createClient({ url, tls: { caFile: shared.caFile } });
+    const s = xr.createIoRedisState({ client, keyPrefix: `js-tls-${process.pid}`, logger: silent });
     await s.connect();
-    for (const ttl of [1000, 30000, 86400000]) {
-      const before = Date.now();
-      const lock = await s.acquireLock(`exp-${ttl}`, ttl);
-      const after = Date.now();
-      assert.ok(lock.expiresAt >= before + ttl && lock.expiresAt <= after + ttl, `${before + ttl} <= ${lock.expiresAt} <= ${after + ttl}`);
-      const pttl = await s.getClient().command("PTTL", `chat-sdk:lock:exp-${ttl}`);
-      assert.ok(pttl > 0 && pttl <= ttl, `PTTL ${pttl}`);
-      const w0 = Date.now();
-      const waited = await s.acquireLockWait(`expw-${ttl}`, ttl, 100);
-      const w1 = Date.now();
-      assert.ok(waited.expiresAt >= w0 + ttl && waited.expiresAt <= w1 + ttl);
+    const locks = await Promise.all(Array.from({ length: 64 }, (_, i) => s.acquireLock(`tls-${i}`, 5000)));
+    assert.ok(locks.every((l) => l && l.token.startsWith("ioredis_")));
+    const ranges = (await client.command("CLUSTER", "SLOTS")).map(([first, last, master]) => [first, last, master[1]]);
+    const owners = new Set();
+    for (const l of locks) {
+      const slot = await client.command("CLUSTER", "KEYSLOT", `js-tls-${process.pid}:lock:${l.threadId}`);
+      owners.add(ranges.find(([first, last]) => first <= slot && slot <= last)[2]);
+      assert.equal(await client.command("GET", `js-tls-${process.pid}:lock:${l.threadId}`), l.token);
     }
+    assert.equal(owners.size, 3, "the batch went to every master");
+    await s.set("v", { a: "b\u00e4r" });
+    assert.deepEqual(await s.get("v"), { a: "b\u00e4r" });
+    await Promise.all([...locks.map((l) => s.releaseLock(l)), s.delete("v")]);
     await s.disconnect();
+    await client.close();
+    await assert.rejects(xr.createClient({ url, connectTimeoutMs: 2000 }).connect(), xr.TLSError);
   });
 });

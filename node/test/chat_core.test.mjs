@@ -29,6 +29,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Chat, LockError, Message, parseMarkdown } from "chat";
 import { Monitor, capture, normalize, startRedis } from "./support/redis.mjs";
+import { TOPOLOGY_KINDS, topology } from "./support/topology.mjs";
 
 const THREAD = "test:C1:1700000000.000100";
 const DATE_SENT = new Date(1700000000000); // "2023-11-14T22:13:20.000Z" in the captures
@@ -280,6 +281,111 @@ function assertMessage(msg, id, text) {
   assert.equal(msg.isMention, true);
 }
 
+/**
+ * Runs the scenario with `strategy`: a Chat over a fresh state adapter made by `factory` for `url`
+ * (and `keyPrefix`). With `monitorPort`, on a server emptied first, MONITOR opened after
+ * connecting (so connection set-up is not part of the comparison) and its lines returned as `raw`.
+ * Returns what the handlers saw, the processMessage outcomes, what was left and the logs.
+ */
+async function play({ factory, send, url, keyPrefix, monitorPort = null }, strategy) {
+  const logger = recordingLogger();
+  const state = factory({ url, logger, ...(keyPrefix ? { keyPrefix } : {}) });
+  const adapter = new StubAdapter();
+  const chat = new Chat({ userName: "bot", adapters: { test: adapter }, state, concurrency: strategy, logger });
+  const monitor = monitorPort === null ? null : await Monitor.open(monitorPort);
+  const seen = { mention: [], subscribed: [] };
+  const mentionBusy = gate(); // the mention handler has written its state
+  const mentionDone = gate(); // the test lets it return
+  chat.onNewMention(async (thread, message, context) => {
+    seen.mention.push({ threadId: thread.id, message, context });
+    await thread.subscribe();
+    await thread.setState({ step: 1 });
+    mentionBusy.open();
+    await mentionDone.opened;
+  });
+  chat.onSubscribedMessage(async (thread, message, context) => {
+    seen.subscribed.push({ threadId: thread.id, message, context });
+    await sleep(20); // some work, no state access
+  });
+  try {
+    await chat.initialize(); // connects the state adapter, initializes the stub
+    if (monitor) {
+      await send(state, "FLUSHALL");
+      await monitor.take((mark) => send(state, "ECHO", mark)); // start of the scenario
+    }
+
+    const first = adapter.receive(incoming("m1", "@bot hello"));
+    await mentionBusy.opened;
+    const burst = await Promise.allSettled([
+      adapter.receive(incoming("m2", "@bot again")),
+      adapter.receive(incoming("m3", "@bot third")),
+    ]);
+    mentionDone.open();
+    await first;
+
+    const raw = monitor ? await monitor.take((mark) => send(state, "ECHO", mark)) : null;
+    const left = {
+      threadState: await state.get(`thread-state:${THREAD}`),
+      subscribed: await state.isSubscribed(THREAD),
+      queueDepth: await state.queueDepth(THREAD),
+      lock: await state.acquireLock(THREAD, 1000),
+    };
+    return { seen, burst, raw, left, logs: logger.records };
+  } finally {
+    mentionBusy.open();
+    mentionDone.open();
+    monitor?.close();
+    await chat.shutdown();
+  }
+}
+
+/** What the queue strategy promises the handlers, whatever the wire. */
+function assertQueueOutcome({ seen, burst, left, logs }) {
+  // m2 and m3 were accepted (queued), not rejected.
+  assert.deepEqual(burst.map((r) => r.status), ["fulfilled", "fulfilled"]);
+  assert.deepEqual(
+    logs.filter((r) => r.message === "message-queued").map((r) => r.data.messageId),
+    ["m2", "m3"],
+  );
+
+  // m1 went to onNewMention; the drained queue reached onSubscribedMessage once, with the
+  // latest message and the earlier one as skipped context, in arrival order.
+  assert.equal(seen.mention.length, 1);
+  assertMessage(seen.mention[0].message, "m1", "@bot hello");
+  assert.equal(seen.mention[0].threadId, THREAD);
+  assert.equal(seen.subscribed.length, 1);
+  const { threadId, message, context } = seen.subscribed[0];
+  assert.equal(threadId, THREAD);
+  assert.equal(context.totalSinceLastHandler, 2);
+  assert.deepEqual([...context.skipped, message].map((m) => m.id), ["m2", "m3"]);
+  assertMessage(context.skipped[0], "m2", "@bot again");
+  assertMessage(message, "m3", "@bot third");
+
+  // What the run left behind, read back through the same adapter.
+  assertLeft(left);
+}
+
+/** What the drop strategy promises the handlers. */
+function assertDropOutcome({ seen, burst, left, logs }) {
+  // m2 and m3 found the thread locked: processMessage rejects with LockError, no handler runs.
+  for (const r of burst) {
+    assert.equal(r.status, "rejected");
+    assert.ok(r.reason instanceof LockError, `LockError, got ${r.reason}`);
+  }
+  assert.equal(logs.filter((r) => r.message === "Could not acquire lock on thread").length, 2);
+  assert.equal(seen.mention.length, 1);
+  assertMessage(seen.mention[0].message, "m1", "@bot hello");
+  assert.equal(seen.subscribed.length, 0);
+  assertLeft(left);
+}
+
+function assertLeft(left) {
+  assert.deepEqual(left.threadState, { step: 1 });
+  assert.equal(left.subscribed, true);
+  assert.equal(left.queueDepth, 0);
+  assert.ok(left.lock, "the thread lock was released");
+}
+
 for (const impl of IMPLEMENTATIONS) {
   describe(impl.name, () => {
     let redis;
@@ -291,60 +397,7 @@ for (const impl of IMPLEMENTATIONS) {
     });
     after(() => redis?.stop());
 
-    /**
-     * Runs the scenario with `strategy`: a Chat over a fresh state adapter on an emptied server,
-     * MONITOR opened after connecting (so connection set-up is not part of the comparison).
-     * Returns what the handlers saw, the processMessage outcomes, the logs and MONITOR's lines.
-     */
-    async function run(strategy) {
-      const logger = recordingLogger();
-      const state = factory({ url: redis.url, logger });
-      const adapter = new StubAdapter();
-      const chat = new Chat({ userName: "bot", adapters: { test: adapter }, state, concurrency: strategy, logger });
-      const monitor = await Monitor.open(redis.port);
-      const seen = { mention: [], subscribed: [] };
-      const mentionBusy = gate(); // the mention handler has written its state
-      const mentionDone = gate(); // the test lets it return
-      chat.onNewMention(async (thread, message, context) => {
-        seen.mention.push({ threadId: thread.id, message, context });
-        await thread.subscribe();
-        await thread.setState({ step: 1 });
-        mentionBusy.open();
-        await mentionDone.opened;
-      });
-      chat.onSubscribedMessage(async (thread, message, context) => {
-        seen.subscribed.push({ threadId: thread.id, message, context });
-        await sleep(20); // some work, no state access
-      });
-      try {
-        await chat.initialize(); // connects the state adapter, initializes the stub
-        await impl.send(state, "FLUSHALL");
-        await monitor.take((mark) => impl.send(state, "ECHO", mark)); // start of the scenario
-
-        const first = adapter.receive(incoming("m1", "@bot hello"));
-        await mentionBusy.opened;
-        const burst = await Promise.allSettled([
-          adapter.receive(incoming("m2", "@bot again")),
-          adapter.receive(incoming("m3", "@bot third")),
-        ]);
-        mentionDone.open();
-        await first;
-
-        const raw = await monitor.take((mark) => impl.send(state, "ECHO", mark));
-        const left = {
-          threadState: await state.get(`thread-state:${THREAD}`),
-          subscribed: await state.isSubscribed(THREAD),
-          queueDepth: await state.queueDepth(THREAD),
-          lock: await state.acquireLock(THREAD, 1000),
-        };
-        return { seen, burst, raw, left, logs: logger.records };
-      } finally {
-        mentionBusy.open();
-        mentionDone.open();
-        monitor.close();
-        await chat.shutdown();
-      }
-    }
+    const run = (strategy) => play({ factory, send: impl.send, url: redis.url, monitorPort: redis.port }, strategy);
 
     test("queue strategy: same commands as the capture, queued messages handled in order", { timeout: 15000 }, async () => {
       const { seen, burst, raw, left, logs } = await run("queue");
@@ -358,31 +411,7 @@ for (const impl of IMPLEMENTATIONS) {
       assert.equal(new Set(tokens.attempts).size, 3);
       assert.deepEqual(tokens.release, [tokens.attempts[0]]);
 
-      // m2 and m3 were accepted (queued), not rejected.
-      assert.deepEqual(burst.map((r) => r.status), ["fulfilled", "fulfilled"]);
-      assert.deepEqual(
-        logs.filter((r) => r.message === "message-queued").map((r) => r.data.messageId),
-        ["m2", "m3"],
-      );
-
-      // m1 went to onNewMention; the drained queue reached onSubscribedMessage once, with the
-      // latest message and the earlier one as skipped context, in arrival order.
-      assert.equal(seen.mention.length, 1);
-      assertMessage(seen.mention[0].message, "m1", "@bot hello");
-      assert.equal(seen.mention[0].threadId, THREAD);
-      assert.equal(seen.subscribed.length, 1);
-      const { threadId, message, context } = seen.subscribed[0];
-      assert.equal(threadId, THREAD);
-      assert.equal(context.totalSinceLastHandler, 2);
-      assert.deepEqual([...context.skipped, message].map((m) => m.id), ["m2", "m3"]);
-      assertMessage(context.skipped[0], "m2", "@bot again");
-      assertMessage(message, "m3", "@bot third");
-
-      // What the run left behind, read back through the same adapter.
-      assert.deepEqual(left.threadState, { step: 1 });
-      assert.equal(left.subscribed, true);
-      assert.equal(left.queueDepth, 0);
-      assert.ok(left.lock, "the thread lock was released");
+      assertQueueOutcome({ seen, burst, left, logs });
     });
 
     test("drop strategy: same commands as the capture, the dropped messages are not handled", { timeout: 15000 }, async () => {
@@ -396,20 +425,29 @@ for (const impl of IMPLEMENTATIONS) {
       assert.equal(new Set(tokens.attempts).size, 3);
       assert.deepEqual(tokens.release, [tokens.attempts[0]]);
 
-      // m2 and m3 found the thread locked: processMessage rejects with LockError, no handler runs.
-      for (const r of burst) {
-        assert.equal(r.status, "rejected");
-        assert.ok(r.reason instanceof LockError, `LockError, got ${r.reason}`);
-      }
-      assert.equal(logs.filter((r) => r.message === "Could not acquire lock on thread").length, 2);
-      assert.equal(seen.mention.length, 1);
-      assertMessage(seen.mention[0].message, "m1", "@bot hello");
-      assert.equal(seen.subscribed.length, 0);
-
-      assert.deepEqual(left.threadState, { step: 1 });
-      assert.equal(left.subscribed, true);
-      assert.equal(left.queueDepth, 0);
-      assert.ok(left.lock, "the thread lock was released");
+      assertDropOutcome({ seen, burst, left, logs });
     });
   });
+}
+
+// The same scenario with crossredis's adapters on each topology (support/topology.mjs): the Chat
+// core's promises to the handlers hold on a Sentinel set and a Cluster too (its lock, dedupe,
+// queue and thread-state keys land on different nodes there). No MONITOR: the wire is compared
+// above, on one server; here each run has a key prefix of its own on the run's shared topologies.
+for (const kind of TOPOLOGY_KINDS) {
+  for (const impl of IMPLEMENTATIONS.filter((i) => i.name.startsWith("crossredis"))) {
+    describe(`${impl.name} on ${kind}`, () => {
+      for (const [strategy, check] of [["queue", assertQueueOutcome], ["drop", assertDropOutcome]]) {
+        test(`${strategy} strategy: what the handlers see`, { timeout: 15000 }, async () => {
+          const t = await topology(kind, `core-${strategy}`);
+          try {
+            check(await play({ factory: await impl.load(), send: impl.send, url: t.url, keyPrefix: t.prefix }, strategy));
+            assert.ok((await t.keys("*")).length > 0, "the state is under the test's own prefix");
+          } finally {
+            await t.close();
+          }
+        });
+      }
+    });
+  }
 }

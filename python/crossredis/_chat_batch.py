@@ -6,11 +6,13 @@ thread on a pooled connection. Each caller's future gets its own result or excep
 from __future__ import annotations
 
 import asyncio
+import re
 from functools import partial
 from typing import Any
 
 from . import _native
-from ._chatcore import RELEASE_LOCK, Core, Lock, Op
+from ._chatcore import ACQUIRE_LOCK, RELEASE_LOCK, Core, Lock, Op
+from .errors import Error, NoReplicasError
 
 __all__: list[str] = []
 
@@ -150,6 +152,9 @@ class Batcher:
 
     def _settle(self, live: list[_Pending], results: Results) -> None:
         for p, (ok, value) in zip(live, results):
+            if not ok and p.op is ACQUIRE_LOCK and isinstance(value, NoReplicasError):
+                self._give_back_unacknowledged(p, value)
+                continue
             fut = p.future
             if fut.cancelled():
                 if ok and isinstance(value, Lock):
@@ -162,6 +167,30 @@ class Batcher:
                     fut.set_exception(value)
             except RuntimeError:  # its loop closed (a batch cancelled when the client closed)
                 pass
+
+    def _give_back_unacknowledged(self, p: _Pending, error: Error) -> None:
+        """An acquire the master granted but fewer than min_replicas replicas acknowledged: the
+        core cannot send more from inside a batch, so it names the token and the lock is given
+        back here (token-checked, in the next batch); the caller hears NoReplicasError once that
+        is done, in the words of the sequential acquire (which gives it back itself)."""
+        message = str(error)
+        found = _UNACKED.search(message)
+        if found is None:  # not the core's words: tell as it is
+            _fail(p.future, error)
+            return
+        cls = type(error)
+
+        def released(f: asyncio.Future[Any]) -> None:
+            failed = f.cancelled() or f.exception() is not None
+            outcome = "not held, and releasing it failed (it expires with its TTL)" if failed else "released, not held"
+            _fail(p.future, cls(message[:found.start()] + outcome + message[found.end():]))
+
+        try:
+            fut = self.submit(RELEASE_LOCK, (p.ctx, found.group(1)))
+        except BaseException:  # the loop is closing
+            _fail(p.future, error)
+            return
+        fut.add_done_callback(released)
 
     def give_back(self, lock: Lock) -> None:
         """A caller cancelled while its acquire was in flight: give the lock back (on the loop,
@@ -187,6 +216,10 @@ def _results(batch: Any, live: list[_Pending], exec_error: BaseException | None)
             same = exec_error is not None and _same_code(e, exec_error)
             results.append((False, exec_error if same else e))
     return results
+
+
+# The core's words for a batched acquire that too few replicas acknowledged (chat.c, unacked)
+_UNACKED = re.compile(r"not held; release it \(token ([A-Za-z0-9_-]+)\) or let it expire")
 
 
 class _Nothing(Exception):

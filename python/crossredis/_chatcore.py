@@ -14,7 +14,7 @@ from typing import Any, Callable, NamedTuple
 from . import _native
 from ._guard import Guard
 from .client import Client
-from .errors import Error
+from .errors import Error, InvalidArgumentError
 
 __all__: list[str] = []
 
@@ -103,21 +103,31 @@ class Options:
     token_suffix: int
     json: int
     queue: int
+    min_replicas: int = 0
+    min_replicas_timeout_ms: int = 0
 
     @classmethod
     def make(cls, key_prefix: str, token_prefix: str, token_suffix: str, json_dialect: str,
-             queue_dialect: str) -> Options:
+             queue_dialect: str, min_replicas: int | None = 0, min_replicas_timeout_ms: int | None = 0) -> Options:
         # types and names here; what the values may be is the core's to say (xr_chat_options_check:
-        # the token prefix's length and characters, glob characters in the key prefix)
+        # the token prefix's length and characters, glob characters in the key prefix, the range of
+        # min_replicas)
         if not isinstance(key_prefix, str):  # None too, which the C conversion would take as "default"
             raise TypeError(f"key_prefix must be a str, not {type(key_prefix).__name__}")
         if not isinstance(token_prefix, str):
             raise TypeError(f"token_prefix must be a str, not {type(token_prefix).__name__}")
         o = cls(key_prefix, token_prefix, _choice("token_suffix", token_suffix, _TOKEN_SUFFIXES),
                 _choice("json_dialect", json_dialect, _JSON_DIALECTS),
-                _choice("queue_dialect", queue_dialect, _QUEUE_DIALECTS))
-        _native.xr_binding_chat_check(o.key_prefix, _EMPTY_PREFIX_KEPT, o.token_prefix, o.token_suffix, o.json, o.queue)
+                _choice("queue_dialect", queue_dialect, _QUEUE_DIALECTS),
+                check_int32("min_replicas", min_replicas, allow_none=True),
+                check_int32("min_replicas_timeout_ms", min_replicas_timeout_ms, allow_none=True))
+        _native.xr_binding_chat_check(*o.native_args())
         return o
+
+    def native_args(self) -> tuple[Any, ...]:
+        """The arguments of xr_binding_chat_check / _new (after the client)."""
+        return (self.key_prefix, _EMPTY_PREFIX_KEPT, self.token_prefix, self.token_suffix, self.json, self.queue,
+                self.min_replicas, self.min_replicas_timeout_ms)
 
 
 # ---- the native adapter -------------------------------------------------------------------------
@@ -133,9 +143,7 @@ class Core:
         self.client = client
         self.owns_client = owns_client
         self._client_guard = client._guard
-        handle = self._client_guard.call(
-            lambda c: _native.xr_binding_chat_new(c, o.key_prefix, _EMPTY_PREFIX_KEPT, o.token_prefix,
-                                                  o.token_suffix, o.json, o.queue)[1])
+        handle = self._client_guard.call(lambda c: _native.xr_binding_chat_new(c, *o.native_args())[1])
         # closing fails the batches that no event loop will finish (_loop.LoopConns.cancel_stuck)
         loops = client._loops
         self._guard = Guard(handle, _native.xr_chat_free, "the state adapter",
@@ -204,6 +212,15 @@ def check_int(name: str, value: Any, *, allow_none: bool = False) -> int:
         return operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
+
+
+def check_int32(name: str, value: Any, *, allow_none: bool = False) -> int:
+    """An int argument the core takes as a C int (min_replicas, ...): as :func:`check_int`, and
+    refused past 32 bits with the words the Node binding uses."""
+    n = check_int(name, value, allow_none=allow_none)
+    if not -(2**31) <= n < 2**31:
+        raise InvalidArgumentError(f"{name}: {n} is out of range for a 32-bit integer")
+    return n
 
 
 def entry_raw(entry: Any) -> bytes:

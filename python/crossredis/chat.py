@@ -188,8 +188,10 @@ class _Base:
 
 
     def __init__(self, url: str | None, client: Client | None, key_prefix: str, token_prefix: str,
-                 token_suffix: str, json_dialect: str, queue_dialect: str, client_options: dict[str, Any]) -> None:
-        self._options = Options.make(key_prefix, token_prefix, token_suffix, json_dialect, queue_dialect)
+                 token_suffix: str, json_dialect: str, queue_dialect: str, min_replicas: int | None,
+                 min_replicas_timeout_ms: int | None, client_options: dict[str, Any]) -> None:
+        self._options = Options.make(key_prefix, token_prefix, token_suffix, json_dialect, queue_dialect,
+                                     min_replicas, min_replicas_timeout_ms)
         self._core: Core | None = None
         self._url: str | None = None
         self._config: ClientConfig | None = None
@@ -219,6 +221,11 @@ class _Base:
     def token_prefix(self) -> str:
         """What lock tokens start with ("redis", "ioredis", ...)."""
         return self._options.token_prefix
+
+    @property
+    def min_replicas(self) -> int:
+        """How many replicas must acknowledge an acquire or extend (0: off; see the class)."""
+        return self._options.min_replicas
 
     def get_client(self) -> Client | None:
         """The :class:`crossredis.Client` underneath (None before the first connect when the
@@ -428,14 +435,17 @@ class State(_Base):
 
     Keywords: ``key_prefix`` ("chat-sdk"), ``token_prefix`` ("redis"), ``token_suffix``
     ("hex32" or "base36"), ``json_dialect`` ("python" or "js"), ``queue_dialect`` ("python",
-    "ts" or "both"); any other keyword is a :class:`crossredis.Client` option (with ``url``).
+    "ts" or "both"), ``min_replicas`` and ``min_replicas_timeout_ms`` (as
+    :class:`RedisStateAdapter`); any other keyword is a :class:`crossredis.Client` option (with
+    ``url``).
     """
 
     def __init__(self, url: str | None = None, client: Client | None = None, *, key_prefix: str = "chat-sdk",
                  token_prefix: str = "redis", token_suffix: str = "hex32", json_dialect: str = "python",
-                 queue_dialect: str = "python", **client_options: Any) -> None:
+                 queue_dialect: str = "python", min_replicas: int = 0, min_replicas_timeout_ms: int = 0,
+                 **client_options: Any) -> None:
         super().__init__(url, client, key_prefix, token_prefix, token_suffix, json_dialect, queue_dialect,
-                         client_options)
+                         min_replicas, min_replicas_timeout_ms, client_options)
         self._lock = threading.Lock()
         self.connect()
 
@@ -493,8 +503,13 @@ class RedisStateAdapter(_Base):
 
     ``url`` (else ``$REDIS_URL``) or an open :class:`crossredis.Client` as ``client``. Beyond the
     port's keywords: ``token_suffix`` ("hex32" or "base36"), ``json_dialect`` ("python" or
-    "js"), ``queue_dialect`` ("python", "ts" or "both"), and :class:`crossredis.Client` options
-    (with ``url``).
+    "js"), ``queue_dialect`` ("python", "ts" or "both"), ``min_replicas`` (0: off) and
+    ``min_replicas_timeout_ms`` (0: 1000; below the client's command timeout): a lock counts as
+    acquired or extended only once that many replicas acknowledged the write (``WAIT`` on the
+    same connection), else :class:`crossredis.NoReplicasError` and an acquired lock is given
+    back (README, "Locks across a failover", says what this does and does not guarantee); and
+    :class:`crossredis.Client` options (with ``url``: ``sentinels``/``master_name``,
+    ``cluster_nodes``, ...).
 
     Call :meth:`connect` first (the Chat class does). Calls made in one event-loop turn are sent
     as one pipeline on the client's connection for this loop, which the loop drives (no thread
@@ -508,9 +523,10 @@ class RedisStateAdapter(_Base):
 
     def __init__(self, url: str | None = None, client: Client | None = None, *, key_prefix: str = "chat-sdk",
                  token_prefix: str = "redis", token_suffix: str = "hex32", json_dialect: str = "python",
-                 queue_dialect: str = "python", **client_options: Any) -> None:
+                 queue_dialect: str = "python", min_replicas: int = 0, min_replicas_timeout_ms: int = 0,
+                 **client_options: Any) -> None:
         super().__init__(url, client, key_prefix, token_prefix, token_suffix, json_dialect, queue_dialect,
-                         client_options)
+                         min_replicas, min_replicas_timeout_ms, client_options)
         self._connect_lock: asyncio.Lock | None = None
         # one batcher per event loop (an adapter may serve loops in several threads); those of
         # closed loops go when the next one is made

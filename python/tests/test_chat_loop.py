@@ -1,7 +1,10 @@
 """The asyncio adapter's batches on the event loop itself (crossredis._loop over loop.h's pollable
 contract): a client's connection per loop, driven by the loop with no executor hop, and what
 becomes of a batch on it when the adapter or the client closes, the loop ends, a caller gives up,
-the server closes the connection or stops answering, and the process forks."""
+the server closes the connection or stops answering, and the process forks. The batches, a
+disconnect and a cancelled caller run on each topology (``topo``: on a Cluster the loop's
+connection is one per node under one epoll descriptor); what needs a server of its own (long
+pauses, connections killed by name, a fork) runs on the standalone one."""
 
 from __future__ import annotations
 
@@ -30,10 +33,14 @@ async def warmed(url: str | None = None, a: RedisStateAdapter | None = None, **k
     return a
 
 
-async def in_flight(a: RedisStateAdapter, checker, pause_ms: int, call) -> asyncio.Task:
-    """``call`` (a coroutine) sent on the loop's connection and held there: the server pauses."""
+async def in_flight(a: RedisStateAdapter, checker, pause_ms: int, call, key: str | None = None) -> asyncio.Task:
+    """``call`` (a coroutine) sent on the loop's connection and held there: the server pauses
+    (``checker`` a Topo: the node serving ``key``)."""
     sent = a.batcher.loop_count
-    pause(checker, pause_ms)
+    if key is not None:
+        checker.pause(key, pause_ms)
+    else:
+        pause(checker, pause_ms)
     task = asyncio.get_running_loop().create_task(call)
     await asyncio.sleep(0.05)
     assert a.batcher.loop_count == sent + 1 and not task.done()
@@ -49,18 +56,22 @@ def pause(checker, ms: int) -> None:
     checker.execute_command("CLIENT", "PAUSE", ms)
 
 
-def test_batches_run_on_the_loop_connection(server, checker) -> None:
+def test_batches_run_on_the_loop_connection(topo) -> None:
+    checker = topo.checker
+    own = topo.kind == "standalone"  # a server of its own: its connections can be counted
+
     async def run() -> None:
-        a = await warmed(server.url, client_name="xr-loop")
+        a = await warmed(topo.url, client_name="xr-loop", key_prefix=topo.prefix)
         ids = [f"t{i}" for i in range(64)]
         locks = await asyncio.gather(*[a.acquire_lock(tid, 30000) for tid in ids])
         assert [lock.thread_id for lock in locks] == ids
-        assert all(checker.get(f"chat-sdk:lock:{lock.thread_id}") == lock.token.encode() for lock in locks)
+        assert all(checker.get(topo.key(f"lock:{lock.thread_id}")) == lock.token.encode() for lock in locks)
         await asyncio.gather(*[a.release_lock(lock) for lock in locks])
-        assert checker.keys("chat-sdk:lock:*") == []
+        assert topo.keys("lock:*") == []
         b = a.batcher
         assert (b.exec_count, b.loop_count, b.largest) == (4, 3, 64)
-        assert len(named(checker, "xr-loop")) == 2  # the pooled one the first batch used, the loop's
+        if own:
+            assert len(named(checker, "xr-loop")) == 2  # the pooled one the first batch used, the loop's
 
         def another_loop() -> int:
             async def calls() -> int:
@@ -74,18 +85,20 @@ def test_batches_run_on_the_loop_connection(server, checker) -> None:
         t.start()
         t.join()
         assert done == [2]  # its first batch in a thread, the next two on its own connection
-        assert len(named(checker, "xr-loop")) == 3
+        if own:
+            assert len(named(checker, "xr-loop")) == 3
         await a.disconnect()
-        assert named(checker, "xr-loop") == []  # every connection closed, the loops' too
+        if own:
+            assert named(checker, "xr-loop") == []  # every connection closed, the loops' too
 
     asyncio.run(run())
 
 
-def test_disconnect_waits_for_a_batch_on_the_loop(server, checker) -> None:
+def test_disconnect_waits_for_a_batch_on_the_loop(topo) -> None:
     async def run() -> None:
-        a = await warmed(server.url)
+        a = await warmed(topo.url, key_prefix=topo.prefix)
         await a.set("k", "v")
-        task = await in_flight(a, checker, 300, a.get("k"))
+        task = await in_flight(a, topo, 300, a.get("k"), key=topo.key("cache:k"))
         await a.disconnect()  # the loop runs meanwhile and finishes the batch
         assert task.done() and task.result() == "v"
         assert a.get_client().closed
@@ -133,25 +146,32 @@ def test_a_loop_that_ends_with_a_batch_on_its_connection_leaves_nothing_held(ser
     assert named(checker, "xr-ended") == []
 
 
-def test_a_cancelled_caller_on_the_loop_gets_nothing_and_its_lock_is_given_back(server, checker) -> None:
+def test_a_cancelled_caller_on_the_loop_gets_nothing_and_its_lock_is_given_back(topo) -> None:
+    checker = topo.checker
+    own = topo.kind == "standalone"  # the shared topologies' counters are everyone's
+
     async def run() -> None:
-        a = await warmed(server.url)
-        checker.config_resetstat()
-        task = await in_flight(a, checker, 200, a.acquire_lock("t", 30000))
+        a = await warmed(topo.url, key_prefix=topo.prefix)
+        if own:
+            checker.config_resetstat()
+        task = await in_flight(a, topo, 200, a.acquire_lock("t", 30000), key=topo.key("lock:t"))
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         await asyncio.sleep(0.4)  # the reply comes after the pause: the lock was acquired
-        assert checker.exists("chat-sdk:lock:t") == 0  # and given back
-        stats = commandstats(checker)
-        assert stats["set"] == 1 and stats.get("eval", 0) + stats.get("evalsha", 0) == 1
+        assert checker.exists(topo.key("lock:t")) == 0  # and given back
+        if own:
+            stats = commandstats(checker)
+            assert stats["set"] == 1 and stats.get("eval", 0) + stats.get("evalsha", 0) == 1
         assert a.batcher.loop_count == 3
         # a caller that gives up before its loop turn ends sends nothing
         task = asyncio.get_running_loop().create_task(a.acquire_lock("u", 30000))
         await asyncio.sleep(0)
         task.cancel()
         assert await a.get("k") is None
-        assert checker.exists("chat-sdk:lock:u") == 0 and commandstats(checker)["set"] == 1
+        assert checker.exists(topo.key("lock:u")) == 0
+        if own:
+            assert commandstats(checker)["set"] == 1
         await a.disconnect()
 
     asyncio.run(run())

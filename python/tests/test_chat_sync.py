@@ -1,5 +1,5 @@
 """The synchronous State: locks held for a ``with`` block (the core's watchdog on a thread),
-blocking acquires, threads."""
+blocking acquires, threads; on a standalone server, a Sentinel set and a Cluster (``topo``)."""
 
 from __future__ import annotations
 
@@ -12,41 +12,44 @@ import crossredis
 from crossredis.chat import Lock, LockLost, LockNotAcquired, State
 
 
-def test_with_lock_is_extended_while_held_and_released(server, checker) -> None:
-    with State(server.url) as st:
+def test_with_lock_is_extended_while_held_and_released(topo) -> None:
+    checker = topo.checker
+    with State(topo.url, key_prefix=topo.prefix) as st:
         with st.lock("t", ttl_ms=300) as held:
             assert isinstance(held.lock, Lock) and held.thread_id == "t"
-            assert checker.get("chat-sdk:lock:t") == held.token.encode()
+            assert checker.get(topo.key("lock:t")) == held.token.encode()
             first_expiry = held.expires_at
             time.sleep(0.8)  # well past the TTL
-            assert checker.get("chat-sdk:lock:t") == held.token.encode()
-            assert 0 < checker.pttl("chat-sdk:lock:t") <= 300
+            assert checker.get(topo.key("lock:t")) == held.token.encode()
+            assert 0 < checker.pttl(topo.key("lock:t")) <= 300
             assert held.expires_at > first_expiry
             assert not held.lost and not held.lost_event.is_set()
-        assert checker.exists("chat-sdk:lock:t") == 0
+        assert checker.exists(topo.key("lock:t")) == 0
         assert not [t for t in threading.enumerate() if t.name.startswith("crossredis watchdog")]
 
 
-def test_a_lost_lock_is_reported(server, checker) -> None:
-    with State(server.url) as st:
+def test_a_lost_lock_is_reported(topo) -> None:
+    checker = topo.checker
+    with State(topo.url, key_prefix=topo.prefix) as st:
         with pytest.raises(LockLost, match="t: the lock was lost while held") as err:
             with st.lock("t", ttl_ms=300) as held:
-                checker.delete("chat-sdk:lock:t")
+                checker.delete(topo.key("lock:t"))
                 assert held.lost_event.wait(2)
                 assert held.lost
         assert isinstance(err.value, crossredis.Error)
         # the block's own exception wins over LockLost
         with pytest.raises(ValueError):
             with st.lock("t", ttl_ms=300) as held:
-                checker.set("chat-sdk:lock:t", "someone-else")
+                checker.set(topo.key("lock:t"), "someone-else")
                 held.lost_event.wait(2)
                 raise ValueError("mine")
-        assert checker.get("chat-sdk:lock:t") == b"someone-else"
+        assert checker.get(topo.key("lock:t")) == b"someone-else"
 
 
-def test_wait_and_not_acquired(server, checker) -> None:
-    with State(server.url) as st:
-        checker.set("chat-sdk:lock:t", "someone-else")
+def test_wait_and_not_acquired(topo) -> None:
+    checker = topo.checker
+    with State(topo.url, key_prefix=topo.prefix) as st:
+        checker.set(topo.key("lock:t"), "someone-else")
         with pytest.raises(LockNotAcquired, match="t: the lock is held by another owner"):
             with st.lock("t"):
                 pass
@@ -56,25 +59,27 @@ def test_wait_and_not_acquired(server, checker) -> None:
                 pass
         assert 0.29 <= time.monotonic() - t0 < 1.5  # the core counts whole milliseconds
         assert issubclass(LockNotAcquired, crossredis.Error)
-        checker.set("chat-sdk:lock:t", "someone-else", px=200)
+        checker.set(topo.key("lock:t"), "someone-else", px=200)
         with st.lock("t", wait=2) as held:
-            assert checker.get("chat-sdk:lock:t") == held.token.encode()
-        checker.set("chat-sdk:lock:u", "someone-else", px=200)
+            assert checker.get(topo.key("lock:t")) == held.token.encode()
+        checker.set(topo.key("lock:u"), "someone-else", px=200)
         lock = st.acquire_lock("u", 30000, wait_ms=2000)
-        assert lock is not None and checker.get("chat-sdk:lock:u") == lock.token.encode()
+        assert lock is not None and checker.get(topo.key("lock:u")) == lock.token.encode()
 
 
-def test_max_lifetime_stops_extending(server, checker) -> None:
-    with State(server.url) as st:
+def test_max_lifetime_stops_extending(topo) -> None:
+    checker = topo.checker
+    with State(topo.url, key_prefix=topo.prefix) as st:
         with st.lock("t", ttl_ms=300, max_lifetime_ms=300) as held:
             time.sleep(1.0)
-            assert checker.exists("chat-sdk:lock:t") == 0  # lived out its last TTL
+            assert checker.exists(topo.key("lock:t")) == 0  # lived out its last TTL
             assert not held.lost  # finished, not lost
 
 
-def test_a_blocked_acquire_does_not_stop_other_threads(server, checker) -> None:
-    with State(server.url) as st:
-        checker.set("chat-sdk:lock:busy", "someone-else")
+def test_a_blocked_acquire_does_not_stop_other_threads(topo) -> None:
+    checker = topo.checker
+    with State(topo.url, key_prefix=topo.prefix) as st:
+        checker.set(topo.key("lock:busy"), "someone-else")
         done = threading.Event()
         result: list[object] = []
 
@@ -94,14 +99,15 @@ def test_a_blocked_acquire_does_not_stop_other_threads(server, checker) -> None:
         assert result == [None]
 
 
-def test_blocked_calls_run_in_parallel(server, checker) -> None:
+def test_blocked_calls_run_in_parallel(topo) -> None:
+    checker = topo.checker
     """Four threads wait inside native calls at once (the GIL is released while C waits): each
     waits for its own held lock, this thread frees the locks in reverse order, and the waiters
     finish in that order. Were the GIL held during a wait, this thread could not free anything
     until that wait ran out (20 s), and the first waiter would finish first, empty-handed."""
-    with State(server.url, pool_size=4) as st:
+    with State(topo.url, key_prefix=topo.prefix, pool_size=4) as st:
         for i in range(4):
-            checker.set(f"chat-sdk:lock:par{i}", "someone-else")
+            checker.set(topo.key(f"lock:par{i}"), "someone-else")
         finished: list[int] = []
         guard = threading.Lock()
 
@@ -116,7 +122,7 @@ def test_blocked_calls_run_in_parallel(server, checker) -> None:
             t.start()
         time.sleep(0.3)  # all four are inside acquire_lock (each retries every <= 250 ms)
         for i in reversed(range(4)):
-            checker.delete(f"chat-sdk:lock:par{i}")
+            checker.delete(topo.key(f"lock:par{i}"))
             deadline = time.monotonic() + 10
             while i not in finished and time.monotonic() < deadline:  # its thread took it
                 time.sleep(0.01)
@@ -125,8 +131,9 @@ def test_blocked_calls_run_in_parallel(server, checker) -> None:
         assert finished == [3, 2, 1, 0]
 
 
-def test_many_threads_share_one_state(server, checker) -> None:
-    with State(server.url) as st:
+def test_many_threads_share_one_state(topo) -> None:
+    checker = topo.checker
+    with State(topo.url, key_prefix=topo.prefix) as st:
         errors: list[BaseException] = []
         acquired = [0]
         guard = threading.Lock()
@@ -148,7 +155,7 @@ def test_many_threads_share_one_state(server, checker) -> None:
         for t in threads:
             t.join()
         assert not errors and acquired[0] > 0
-        assert checker.exists("chat-sdk:lock:shared") == 0
+        assert checker.exists(topo.key("lock:shared")) == 0
 
 
 def test_lock_cycles_leave_memory_flat(server) -> None:

@@ -222,23 +222,3 @@ def test_a_non_json_queue_entry_raises_data_error_and_the_rest_stays(server, che
 
     asyncio.run(run())
 
-
-def test_release_lock_if_queue_empty(server, checker) -> None:
-    with State(server.url) as st:
-        lock = st.acquire_lock("t", 30000)
-        st.enqueue("t", QueueEntry(1, 2, {"m": 1}), 10)
-        assert st.release_lock_if_queue_empty(lock) == (False, 1)
-        assert checker.exists("chat-sdk:lock:t") == 1
-        st.dequeue("t")
-        assert st.release_lock_if_queue_empty(lock) == (True, 0)
-        assert checker.exists("chat-sdk:lock:t") == 0
-        assert st.release_lock_if_queue_empty(lock) == (False, -1)
-
-    async def run() -> None:
-        a = RedisStateAdapter(server.url)
-        await a.connect()
-        lock = await a.acquire_lock("t", 30000)
-        assert await a.release_lock_if_queue_empty(lock) == (True, 0)
-        await a.disconnect()
-
-    asyncio.run(run())

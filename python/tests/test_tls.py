@@ -114,3 +114,44 @@ def test_any_tls_option_means_tls_verified(tls) -> None:
         Client(srv.url, insecure=False, connect_timeout_ms=500, password="s3cret")
     with Client(f"redis://127.0.0.1:{port}", insecure=False, ca_file=str(d / "ca.crt"), **client_cert) as c:
         assert c.ping()
+
+
+def test_chat_state_on_the_tls_cluster(topologies, request) -> None:
+    """The run's TLS Cluster (TLS for clients, bus and replication; its CA from
+    XR_TEST_TLS_CERTS_DIR): the sync State and 64 asyncio calls in one batch, split over the
+    three masters; without the CA the client is refused."""
+    import asyncio
+
+    from conftest import _prefix_for
+
+    from crossredis.chat import Lock, RedisStateAdapter
+
+    url = f"rediss+cluster://{topologies.tls_cluster_nodes}"
+    prefix = _prefix_for(request)
+    with State(url, ca_file=topologies.ca_file, key_prefix=prefix) as st:
+        lock = st.acquire_lock("t", 30000)
+        assert isinstance(lock, Lock) and st.extend_lock(lock, 30000) is True
+        st.set("k", {"v": "b\u00e4r"})
+        assert st.get("k") == {"v": "b\u00e4r"}
+        st.release_lock(lock)
+        st.delete("k")
+        c = st.get_client()
+        assert c is not None and c.address.startswith("cluster ")
+
+        async def run() -> None:
+            a = RedisStateAdapter(client=c, key_prefix=prefix)
+            await a.connect()
+            locks = await asyncio.gather(*[a.acquire_lock(f"t{i}", 30000) for i in range(64)])
+            assert all(isinstance(x, Lock) for x in locks) and a.batcher.exec_count == 1
+            # the 64 keys are spread over the three masters: one batch went to all of them
+            ranges = [(r[0], r[1], r[2][1]) for r in c.command("CLUSTER", "SLOTS")]  # (first, last, master port)
+            slots = {int(c.command("CLUSTER", "KEYSLOT", f"{prefix}:lock:t{i}")) for i in range(64)}
+            owners = {port for first, last, port in ranges for slot in slots if first <= slot <= last}
+            assert len(owners) == 3, ranges
+            await asyncio.gather(*[a.release_lock(x) for x in locks])
+            assert all(c.command("EXISTS", f"{prefix}:lock:t{i}") == 0 for i in range(64))
+            await a.disconnect()
+
+        asyncio.run(run())
+    with pytest.raises(crossredis.TLSError):
+        Client(url, connect_timeout_ms=2000)  # the system's CAs do not know the test CA

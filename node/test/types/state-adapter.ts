@@ -2,7 +2,8 @@
 // StateAdapters, and the public types say what the README says.
 import type { StateAdapter, Lock as ChatLock, QueueEntry as ChatQueueEntry } from "chat";
 import {
-  createClient, createIoRedisState, createRedisState, ConnectionError, CrossRedisError, DataError, IoRedisStateAdapter,
+  createClient, createIoRedisState, createRedisState, ConnectionError, CrossRedisError, CrossSlotError, DataError, IoRedisStateAdapter,
+  NoReplicasError,
   RedisStateAdapter, ConsoleErrorLogger, redactUrl, type Lock, type QueueEntry, type ReliableQueueEntry, type Reply,
 } from "../../dist/cjs/index.js";
 
@@ -14,6 +15,10 @@ export const states: StateAdapter[] = [
   createRedisState({ client, keyPrefix: "p" }),
   new RedisStateAdapter({ url: "redis://x" }),
   new IoRedisStateAdapter({ url: "redis://x" }),
+  // Sentinel and Cluster through the client's options, and the locks' replica acknowledgements
+  createRedisState({ url: "redis+sentinel://s1:26379/m", minReplicas: 1, minReplicasTimeoutMs: 500 }),
+  createIoRedisState({ url: "redis://x", clientOptions: { clusterNodes: "n1:7000,n2:7001", maxRedirects: 8, replicaReads: true } }),
+  createRedisState({ client: createClient({ sentinels: "s1:26379", masterName: "m", sentinelTls: false }), minReplicas: 2 }),
 ];
 export async function roundTrip(s: RedisStateAdapter): Promise<number> {
   const lock: Lock | null = await s.acquireLock("t", 1000);
@@ -23,6 +28,9 @@ export async function roundTrip(s: RedisStateAdapter): Promise<number> {
   const r: Reply = await s.getClient().command("PING");
   void chatLock; void chatEntry; void r;
   const e: CrossRedisError = new ConnectionError("x");
+  const unacked: CrossRedisError = new NoReplicasError("x");
+  const crossed: CrossRedisError = new CrossSlotError("x");
+  void unacked; void crossed;
   return e.code;
 }
 // every property the runtime sets on errors is typed
