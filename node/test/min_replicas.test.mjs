@@ -45,7 +45,7 @@ describe("minReplicas on a master with one replica", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  test("acknowledged: acquired, extended, waited for (WAIT behind each write)", async () => {
+  test("acknowledged: acquired, extended, waited for (one WAIT at the end of each batch)", async () => {
     const s = xr.createRedisState({ url: master.url, keyPrefix: "mr-ok", minReplicas: 1, minReplicasTimeoutMs: 2000, logger: silent });
     await s.connect();
     const before = await waits();
@@ -53,7 +53,9 @@ describe("minReplicas on a master with one replica", () => {
     assert.ok(locks.every((l) => l && l.token.startsWith("redis_")));
     assert.equal(await check.command("GET", "mr-ok:lock:t7"), locks[7].token);
     assert.deepEqual(await Promise.all(locks.map((l) => s.extendLock(l, 30000))), locks.map(() => true));
-    assert.equal(await waits(), before + 128, "one WAIT behind each acquire and each extend");
+    const sent = (await waits()) - before;
+    // the 64 acquires and the 64 extends each go out in a batch or a few: one WAIT ends each
+    assert.ok(sent >= 2 && sent <= 8, `${sent} WAITs for 64 acquires and 64 extends: one per batch expected`);
     assert.equal(await s.acquireLock("t7", 30000), null, "held: refused as ever");
     await Promise.all(locks.map((l) => s.releaseLock(l)));
     await s.disconnect();
