@@ -186,11 +186,22 @@ async function c64Run(impl, perLoop) {
   return perLoop * THREADS;
 }
 
+// This process's CPU time (user + system, every thread: glide's Rust threads too) per cycle, in µs,
+// summed over the timed runs of each mode: unlike cycles/s it hardly moves with the machine's load.
+const cpu = {};
+
 async function timed(impl, mode, size) {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const done = await withTimeout((isSeq(mode) ? seqRun : c64Run)(impl, size), mode);
-  return done / ((performance.now() - t0) / 1000);
+  const rate = done / ((performance.now() - t0) / 1000);
+  const c = process.cpuUsage(c0);
+  cpu[mode] ??= { us: 0, cycles: 0 };
+  cpu[mode].us += c.user + c.system;
+  cpu[mode].cycles += done;
+  return rate;
 }
+const cpuPerCycle = (mode) => r3(cpu[mode].us / cpu[mode].cycles);
 
 /** A separate ioredis Cluster connection that clears and checks the bench keys. */
 async function openChecker(url) {
@@ -248,6 +259,7 @@ async function suite(args) {
     await timed(opened[implOf(m)], m, size(m));
     await checker.check(m);
   }
+  for (const k of Object.keys(cpu)) delete cpu[k]; // only the timed runs count
   const runs = Object.fromEntries(MODES.map((m) => [m, []]));
   const t0 = performance.now();
   for (let r = 0; r < args.repeats; r++) { // interleaved, the order reversed every other repeat
@@ -276,13 +288,13 @@ async function suite(args) {
   });
   const context = { "xr-seq/adapter-seq": paired("xr-seq", "adapter-seq"), "xr-c64/adapter-c64": paired("xr-c64", "adapter-c64") };
   const byMode = Object.fromEntries(targets.map((t) => [t.mode, t]));
-  console.log(`\n${"mode".padEnd(15)} ${"cycles/s".padStart(9)} ${"min".padStart(9)} ${"max".padStart(9)}  ratio (paired)`);
+  console.log(`\n${"mode".padEnd(15)} ${"cycles/s".padStart(9)} ${"min".padStart(9)} ${"max".padStart(9)} ${"CPU us".padStart(7)}  ratio (paired)`);
   for (const m of MODES) {
     const t = byMode[m];
     const ratio = t
       ? `${Object.entries(t.ratios).map(([p, v]) => `${v.toFixed(3)} vs ${p}`).join(", ")}: ${t.result} (>= 1.0x ${t.fastest_peer})`
       : implOf(m) === "adapter" ? `(xr: ${context[`xr-${m.split("-")[1]}/${m}`].toFixed(3)}x this)` : "";
-    console.log(`${m.padEnd(15)} ${fmt(med[m]).padStart(9)} ${fmt(Math.min(...runs[m])).padStart(9)} ${fmt(Math.max(...runs[m])).padStart(9)}  ${ratio}`);
+    console.log(`${m.padEnd(15)} ${fmt(med[m]).padStart(9)} ${fmt(Math.min(...runs[m])).padStart(9)} ${fmt(Math.max(...runs[m])).padStart(9)} ${cpuPerCycle(m).toFixed(1).padStart(7)}  ${ratio}`);
   }
   const versions = {
     node: process.versions.node, redis_server: redisVersion, ioredis: version("ioredis"), redis: version("redis"),
@@ -291,6 +303,7 @@ async function suite(args) {
   };
   console.log(`\ncycles/s: lock cycles (acquire + release) per second, median of ${args.repeats} interleaved repeats ` +
     `(${args.seq} sequential cycles, or 64 loops x ${args.perLoop}, per run; ${wall.toFixed(1)} s of runs); ` +
+    `CPU us: this process's CPU time (user + system, all threads) per cycle over the timed runs; ` +
     `ratio: median of the ${args.repeats} paired ratios (runs back to back)`);
   console.log(`the 64 keys per master: ${Object.entries(spread).sort().map(([n, c]) => `${n} ${c}`).join(", ")}`);
   console.log(`${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(", ")}; load average (1, 5, 15 min) before ${loadBefore}, after ${loadAfter}`);
@@ -303,7 +316,7 @@ async function suite(args) {
       repeats: args.repeats, concurrency: THREADS, unit: "lock cycles (acquire + release) per second",
       modes: Object.fromEntries(MODES.map((m) => [m, {
         cycles_per_run: perRun(m), median: Math.round(med[m]), min: Math.round(Math.min(...runs[m])),
-        max: Math.round(Math.max(...runs[m])), runs: runs[m].map(Math.round),
+        max: Math.round(Math.max(...runs[m])), cpu_us_per_cycle: cpuPerCycle(m), runs: runs[m].map(Math.round),
       }])),
       targets, context,
     };
@@ -321,11 +334,13 @@ async function oneMode(args) {
   const impl = await OPEN[implOf(args.mode)](args.url);
   const size = isSeq(args.mode) ? args.n : Math.max(1, Math.floor(args.n / THREADS));
   await timed(impl, args.mode, isSeq(args.mode) ? Math.min(size, 200) : Math.min(size, 4));
+  delete cpu[args.mode]; // the timed run only
   const rate = await timed(impl, args.mode, size);
   await checker.check(args.mode);
   await impl.close();
   await checker.close();
-  console.log(`${args.mode} ${isSeq(args.mode) ? size : size * THREADS} cycles ${Math.round(rate)} cycles/s`);
+  console.log(`${args.mode} ${isSeq(args.mode) ? size : size * THREADS} cycles ${Math.round(rate)} cycles/s, ` +
+    `${cpuPerCycle(args.mode).toFixed(1)} us CPU per cycle (this process, all threads)`);
   return 0;
 }
 

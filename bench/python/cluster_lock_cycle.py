@@ -57,7 +57,7 @@ import lock_cycle  # noqa: E402
 from cluster_url import parse_cluster_url  # noqa: E402  (interop/drivers/cluster_url.py)
 from lock_cycle import (COMMAND_TIMEOUT_S, CONNECT_TIMEOUT_S, KEYS, PORT_RELEASE_SCRIPT,  # noqa: E402
                         THREAD_IDS, THREADS, TTL_MS, AsyncMode, CycleFailed, PortAdapter, PortAsync, XrAsync, XrSeq,
-                        fail, median, one_mode, port_token, timed, write_json, xr_chat)
+                        fail, median, one_mode, port_token, write_json, xr_chat)
 
 SEQ_MODES = ["redispy-seq", "glide-seq", "xr-seq"]
 ASYNC_MODES = ["redispy-async64", "glide-async64", "xr-async64", "port-async64"]
@@ -218,6 +218,28 @@ def versions(checker: Checker) -> dict[str, str]:
             "chat_sdk": dist("chat-sdk"), "crossredis": dist("crossredis")}
 
 
+class Cpu:
+    """This process's CPU time (user + system, every thread: glide's Rust threads too) per cycle, in
+    microseconds, summed over the timed runs of each mode: unlike cycles/s it hardly moves with the
+    machine's load."""
+
+    def __init__(self) -> None:
+        self.us: dict[str, float] = {}
+        self.cycles: dict[str, int] = {}
+
+    def timed(self, name: str, mode: Any, n: int) -> float:
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        done = mode.run(n)
+        rate = done / (time.perf_counter() - t0)
+        self.us[name] = self.us.get(name, 0.0) + (time.process_time() - c0) * 1e6
+        self.cycles[name] = self.cycles.get(name, 0) + done
+        return rate
+
+    def per_cycle(self, name: str) -> float:
+        return round(self.us[name] / self.cycles[name], 1)
+
+
 def load() -> str:
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
@@ -237,10 +259,11 @@ def suite(args: argparse.Namespace) -> int:
         opened[m].run(size[m])
         checker.check(m)
     runs: dict[str, list[float]] = {m: [] for m in modes}
+    cpu = Cpu()
     for r in range(args.repeats):  # interleaved, the order flipping each repeat
         order = (SEQ_MODES + ASYNC_MODES) if r % 2 == 0 else (SEQ_MODES[::-1] + ASYNC_MODES[::-1])
         for m in order:
-            runs[m].append(timed(opened[m], size[m]))
+            runs[m].append(cpu.timed(m, opened[m], size[m]))
             checker.check(m)
     for m in modes:
         opened[m].close()
@@ -255,18 +278,19 @@ def suite(args: argparse.Namespace) -> int:
                         "ratios": paired, "result": "PASS" if paired[fastest] >= TARGET_MIN else "MISS"})
     context = round(median([a / b for a, b in zip(runs["xr-async64"], runs["port-async64"])]), 3)
     by_mode = {t["mode"]: t for t in targets}
-    print(f"\n{'mode':<16} {'cycles/s':>9} {'min':>9} {'max':>9}  {'ratio (paired)':<34} result")
+    print(f"\n{'mode':<16} {'cycles/s':>9} {'min':>9} {'max':>9} {'CPU us':>7}  {'ratio (paired)':<34} result")
     for m in modes:
         t = by_mode.get(m)
         ratio = ", ".join(f"{v:.3f} vs {p}" for p, v in t["ratios"].items()) if t else ""
         if m == "port-async64":
             ratio = f"(xr-async64: {context:.3f}x this)"
-        print(f"{m:<16} {med[m]:>9.0f} {min(runs[m]):>9.0f} {max(runs[m]):>9.0f}  {ratio:<34} "
+        print(f"{m:<16} {med[m]:>9.0f} {min(runs[m]):>9.0f} {max(runs[m]):>9.0f} {cpu.per_cycle(m):>7.1f}  {ratio:<34} "
               f"{t['result'] + ' (>= 1.0x ' + t['fastest_peer'] + ')' if t else ''}")
     v = versions(checker)
     spread = checker.spread()
     load_after = load()
     print(f"\ncycles/s: lock cycles (acquire + release) per second, median of {args.repeats} interleaved repeats; "
+          f"CPU us: this process's CPU time (user + system, all threads) per cycle over the timed runs; "
           f"ratio: median of the {args.repeats} paired ratios (runs back to back)")
     print(f"the 64 keys per master: {', '.join(f'{n} {c}' for n, c in sorted(spread.items()))}")
     print(", ".join(f"{k} {x}" for k, x in v.items()) + f"; load average (1, 5, 15 min) before {load_before}, "
@@ -285,7 +309,7 @@ def suite(args: argparse.Namespace) -> int:
             "concurrency": THREADS,
             "unit": "lock cycles (acquire + release) per second",
             "modes": {m: {"cycles_per_run": size[m] * (1 if m in SEQ_MODES else THREADS), "median": round(med[m]),
-                          "min": round(min(runs[m])), "max": round(max(runs[m])),
+                          "min": round(min(runs[m])), "max": round(max(runs[m])), "cpu_us_per_cycle": cpu.per_cycle(m),
                           "runs": [round(x) for x in runs[m]]} for m in modes},
             "targets": targets,
             "context": {"xr-async64/port-async64": context},
