@@ -29,7 +29,7 @@
 //
 // Usage:
 //   node bench/node/cluster_lock_cycle.mjs suite --url redis+cluster://host:port,... [--seq N]
-//        [--per-loop K] [-r REPEATS] [--json FILE]
+//        [--per-loop K] [-r REPEATS] [--only xr,IMPL,...] [--json FILE]
 //   node bench/node/cluster_lock_cycle.mjs MODE --url redis+cluster://host:port,... [-n CYCLES]
 // Exit status: 0; 1 when a check failed or something is missing; 2 on a usage error.
 
@@ -248,22 +248,28 @@ function keySlot(key) {
 const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 
 async function suite(args) {
+  const impls = args.only === "all" ? IMPLS : args.only.split(",").map((x) => x.trim()).filter(Boolean);
+  const bad = impls.filter((i) => !IMPLS.includes(i));
+  if (bad.length || !impls.includes("xr")) die(`--only: implementations of ${IMPLS.join(", ")}, xr among them (got ${args.only})`, 2);
+  const SEQ = impls.map((i) => `${i}-seq`);
+  const C64 = impls.map((i) => `${i}-c64`);
+  const modes = [...SEQ, ...C64];
   const checker = await openChecker(args.url);
   await checker.clear();
   const loadBefore = load();
   const opened = {};
-  for (const i of IMPLS) opened[i] = await OPEN[i](args.url);
+  for (const i of impls) opened[i] = await OPEN[i](args.url);
   const size = (m) => (isSeq(m) ? args.seq : args.perLoop);
   const perRun = (m) => (isSeq(m) ? args.seq : args.perLoop * THREADS);
-  for (const m of MODES) { // warm-up: one run's worth each (connections, slot maps, script caches, JIT)
+  for (const m of modes) { // warm-up: one run's worth each (connections, slot maps, script caches, JIT)
     await timed(opened[implOf(m)], m, size(m));
     await checker.check(m);
   }
   for (const k of Object.keys(cpu)) delete cpu[k]; // only the timed runs count
-  const runs = Object.fromEntries(MODES.map((m) => [m, []]));
+  const runs = Object.fromEntries(modes.map((m) => [m, []]));
   const t0 = performance.now();
   for (let r = 0; r < args.repeats; r++) { // interleaved, the order reversed every other repeat
-    const order = r % 2 === 0 ? [...SEQ_MODES, ...C64_MODES] : [...[...SEQ_MODES].reverse(), ...[...C64_MODES].reverse()];
+    const order = r % 2 === 0 ? [...SEQ, ...C64] : [...[...SEQ].reverse(), ...[...C64].reverse()];
     for (const m of order) {
       runs[m].push(await timed(opened[implOf(m)], m, size(m)));
       await checker.check(m);
@@ -272,24 +278,26 @@ async function suite(args) {
   const wall = (performance.now() - t0) / 1000;
   const spread = await checker.spread();
   const redisVersion = await checker.redisVersion();
-  for (const i of IMPLS) await opened[i].close();
+  for (const i of impls) await opened[i].close();
   await checker.close();
   const loadAfter = load();
 
-  const med = Object.fromEntries(MODES.map((m) => [m, median(runs[m])]));
+  const med = Object.fromEntries(modes.map((m) => [m, median(runs[m])]));
   const paired = (a, b) => r3(median(runs[a].map((x, k) => x / runs[b][k])));
   const targets = ["seq", "c64"].map((kind) => {
     const mode = `xr-${kind}`;
-    const peers = PEERS.map((p) => `${p}-${kind}`);
+    const peers = PEERS.filter((p) => impls.includes(p)).map((p) => `${p}-${kind}`);
+    if (!peers.length) return null;
     const fastest = peers.reduce((a, b) => (med[b] > med[a] ? b : a));
     const ratios = Object.fromEntries(peers.map((p) => [p, paired(mode, p)]));
     return { mode, fastest_peer: fastest, min: 1.0, ratio: ratios[fastest], ratios,
              result: ratios[fastest] >= 1.0 ? "PASS" : "MISS" };
-  });
-  const context = { "xr-seq/adapter-seq": paired("xr-seq", "adapter-seq"), "xr-c64/adapter-c64": paired("xr-c64", "adapter-c64") };
+  }).filter(Boolean);
+  const context = !impls.includes("adapter") ? {}
+    : { "xr-seq/adapter-seq": paired("xr-seq", "adapter-seq"), "xr-c64/adapter-c64": paired("xr-c64", "adapter-c64") };
   const byMode = Object.fromEntries(targets.map((t) => [t.mode, t]));
   console.log(`\n${"mode".padEnd(15)} ${"cycles/s".padStart(9)} ${"min".padStart(9)} ${"max".padStart(9)} ${"CPU us".padStart(7)}  ratio (paired)`);
-  for (const m of MODES) {
+  for (const m of modes) {
     const t = byMode[m];
     const ratio = t
       ? `${Object.entries(t.ratios).map(([p, v]) => `${v.toFixed(3)} vs ${p}`).join(", ")}: ${t.result} (>= 1.0x ${t.fastest_peer})`
@@ -314,7 +322,7 @@ async function suite(args) {
       load_average: `before ${loadBefore}, after ${loadAfter}`, crossredis_commit: args.commit, versions,
       cluster: { masters: Object.keys(spread).length, keys_per_master: spread },
       repeats: args.repeats, concurrency: THREADS, unit: "lock cycles (acquire + release) per second",
-      modes: Object.fromEntries(MODES.map((m) => [m, {
+      modes: Object.fromEntries(modes.map((m) => [m, {
         cycles_per_run: perRun(m), median: Math.round(med[m]), min: Math.round(Math.min(...runs[m])),
         max: Math.round(Math.max(...runs[m])), cpu_us_per_cycle: cpuPerCycle(m), runs: runs[m].map(Math.round),
       }])),
@@ -346,7 +354,7 @@ async function oneMode(args) {
 
 function parseArgs(argv) {
   const args = parseOptions(argv, {
-    url: null, n: 4000, seq: 1000, perLoop: 32, repeats: 21, json: null,
+    url: null, n: 4000, seq: 1000, perLoop: 32, repeats: 21, only: "all", json: null,
     command: "bench/node/run --cluster", machine: "", commit: "",
   }, usageOf(import.meta.url));
   if (args.mode !== "suite" && !MODES.includes(args.mode)) die(`unknown mode '${args.mode}' (suite, ${MODES.join(", ")})`, 2);
