@@ -29,7 +29,16 @@
  *       until stdin closes or SIGTERM (for bench/run).
  *
  * The crossredis modes use XR_CHAT_OPTIONS_INIT (the TS adapter's redis_<ms>_<13 base36> token);
- * --xr-suffix hex32 makes them write the raw loop's token shape instead. */
+ * --xr-suffix hex32 makes them write the raw loop's token shape instead.
+ *
+ * On a Redis Cluster (--url redis+cluster://host:port,...) the same four modes run with the 64 lock
+ * keys spread over the masters by their slots. The raw loop is what C code without a cluster
+ * library does (Debian has no hiredis-cluster or libvalkey): the slot map read once with CLUSTER
+ * SLOTS, one hiredis context per master (the script loaded on each), each command's slot computed
+ * with the core's xr_key_slot and sent to its master's context; a raw batch appends each command to
+ * its master's context, writes every context's buffer out, then reads the replies in order. The
+ * crossredis modes open the client on the seeds (XR_TOPOLOGY_CLUSTER, one connection per node):
+ * its own slot map, routing and per-node pipelines. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -46,10 +55,12 @@
 #include <crossredis/chat.h>
 #include <crossredis/client.h>
 #include <crossredis/error.h>
+#include <crossredis/keys.h>
 
 #include "redis_server.h"
 
 enum { DEPTH = 64, NIDS = 64, TTL_MS = 30000, COMMAND_TIMEOUT_MS = 3000, CONNECT_TIMEOUT_MS = 5000 };
+enum { NSLOTS = 16384, MAX_MASTERS = 64 };
 
 /* The release script as the TS adapters send it (tests/vectors/chat-ts-node-redis.monitor.txt). */
 static const char RELEASE_SCRIPT[] =
@@ -63,11 +74,16 @@ static const char *const MODE_NAMES[NMODES] = {"raw-seq", "xr-seq", "raw-batch",
 typedef struct bench {
   const char *host;
   int port;
+  const char *nodes; /* Cluster seeds "host:port,..."; NULL: one server (host, port) */
   xr_token_suffix xr_suffix;
   char ids[NIDS][16]; /* thread ids "bench:<j>" */
   size_t id_len[NIDS];
-  /* raw */
+  /* raw: one context (standalone), or one per master with the slot map (Cluster) */
   redisContext *rc;
+  int nmasters;
+  redisContext *mc[MAX_MASTERS];
+  unsigned char slot_master[NSLOTS]; /* index into mc */
+  redisContext *batch_ctx[DEPTH];    /* the context each command of a raw batch went to */
   char sha[41];
   char keys[DEPTH][64];
   size_t key_len[DEPTH];
@@ -126,23 +142,97 @@ static size_t raw_key(char *buf, const char *id, size_t len) {
   return sizeof LOCK_PREFIX - 1 + len;
 }
 
-static void raw_fail(const bench *b, const char *what) {
-  fail("%s: %s", what, b->rc->errstr[0] ? b->rc->errstr : "no reply");
+static void raw_fail(const redisContext *rc, const char *what) {
+  fail("%s: %s", what, rc->errstr[0] ? rc->errstr : "no reply");
+}
+
+static redisContext *raw_connect(const char *host, int port) {
+  redisOptions o = {0};
+  struct timeval ct = {CONNECT_TIMEOUT_MS / 1000, 0}, cmd = {COMMAND_TIMEOUT_MS / 1000, 0};
+  REDIS_OPTIONS_SET_TCP(&o, host, port);
+  o.connect_timeout = &ct; /* the same timeouts as the crossredis client's defaults */
+  o.command_timeout = &cmd;
+  redisContext *rc = redisConnectWithOptions(&o);
+  if (!rc || rc->err) fail("cannot connect to %s:%d: %s", host, port, rc ? rc->errstr : "?");
+  return rc;
+}
+
+static void raw_load_script(bench *b, redisContext *rc) {
+  redisReply *r = redisCommand(rc, "SCRIPT LOAD %s", RELEASE_SCRIPT);
+  if (!r) raw_fail(rc, "SCRIPT LOAD");
+  if (r->type != REDIS_REPLY_STRING || r->len != 40) fail("SCRIPT LOAD: unexpected reply");
+  memcpy(b->sha, r->str, 41); /* the same SHA on every node */
+  freeReplyObject(r);
+}
+
+/* Cluster: the slot map from CLUSTER SLOTS of the first seed that answers, one context per master,
+ * the script loaded on each. */
+static void raw_open_cluster(bench *b) {
+  char seeds[1024];
+  snprintf(seeds, sizeof seeds, "%s", b->nodes);
+  redisReply *slots = NULL;
+  for (char *save = NULL, *seed = strtok_r(seeds, ",", &save); seed && !slots; seed = strtok_r(NULL, ",", &save)) {
+    char *colon = strrchr(seed, ':');
+    if (!colon) fail("--url: seed %s has no port", seed);
+    *colon = '\0';
+    redisContext *rc = raw_connect(seed, atoi(colon + 1));
+    slots = redisCommand(rc, "CLUSTER SLOTS");
+    if (slots && slots->type != REDIS_REPLY_ARRAY) fail("CLUSTER SLOTS: unexpected reply");
+    redisFree(rc);
+  }
+  if (!slots) fail("CLUSTER SLOTS: no seed answered");
+  char hosts[MAX_MASTERS][64];
+  int ports[MAX_MASTERS];
+  size_t covered = 0;
+  for (size_t i = 0; i < slots->elements; i++) {
+    const redisReply *range = slots->element[i];
+    if (range->type != REDIS_REPLY_ARRAY || range->elements < 3 || range->element[2]->type != REDIS_REPLY_ARRAY ||
+        range->element[2]->elements < 2)
+      fail("CLUSTER SLOTS: unexpected range");
+    const redisReply *master = range->element[2];
+    const char *host = master->element[0]->str;
+    int port = (int)master->element[1]->integer;
+    int m = 0;
+    while (m < b->nmasters && !(ports[m] == port && strcmp(hosts[m], host) == 0)) m++;
+    if (m == b->nmasters) {
+      if (m == MAX_MASTERS) fail("CLUSTER SLOTS: more than %d masters", MAX_MASTERS);
+      snprintf(hosts[m], sizeof hosts[m], "%s", host);
+      ports[m] = port;
+      b->mc[m] = raw_connect(host, port);
+      raw_load_script(b, b->mc[m]);
+      b->nmasters++;
+    }
+    for (long long s = range->element[0]->integer; s <= range->element[1]->integer; s++, covered++)
+      b->slot_master[s] = (unsigned char)m;
+  }
+  freeReplyObject(slots);
+  if (covered != NSLOTS) fail("CLUSTER SLOTS: %zu of %d slots served", covered, NSLOTS);
 }
 
 static void raw_open(bench *b) {
-  redisOptions o = {0};
-  struct timeval ct = {CONNECT_TIMEOUT_MS / 1000, 0}, cmd = {COMMAND_TIMEOUT_MS / 1000, 0};
-  REDIS_OPTIONS_SET_TCP(&o, b->host, b->port);
-  o.connect_timeout = &ct; /* the same timeouts as the crossredis client's defaults */
-  o.command_timeout = &cmd;
-  b->rc = redisConnectWithOptions(&o);
-  if (!b->rc || b->rc->err) fail("cannot connect to %s:%d: %s", b->host, b->port, b->rc ? b->rc->errstr : "?");
-  redisReply *r = redisCommand(b->rc, "SCRIPT LOAD %s", RELEASE_SCRIPT);
-  if (!r) raw_fail(b, "SCRIPT LOAD");
-  if (r->type != REDIS_REPLY_STRING || r->len != 40) fail("SCRIPT LOAD: unexpected reply");
-  memcpy(b->sha, r->str, 41);
-  freeReplyObject(r);
+  if (b->nodes) {
+    raw_open_cluster(b);
+    return;
+  }
+  b->rc = raw_connect(b->host, b->port);
+  raw_load_script(b, b->rc);
+}
+
+/* The context that serves `key`: the one server's, or its slot's master's (xr_key_slot). */
+static redisContext *raw_ctx(const bench *b, const char *key, size_t len) {
+  return b->nodes ? b->mc[b->slot_master[xr_key_slot(key, len)]] : b->rc;
+}
+
+/* Writes every context's output buffer out (a raw batch's pipelines all leave before any reply is
+ * read, as crossredis's per-node batches do). */
+static void raw_flush(bench *b) {
+  redisContext *const *ctx = b->nodes ? b->mc : &b->rc;
+  int n = b->nodes ? b->nmasters : 1;
+  for (int m = 0; m < n; m++) {
+    int done = 0;
+    while (!done)
+      if (redisBufferWrite(ctx[m], &done) != REDIS_OK) raw_fail(ctx[m], "write");
+  }
 }
 
 static bool raw_is_ok(const redisReply *r) {
@@ -150,21 +240,22 @@ static bool raw_is_ok(const redisReply *r) {
 }
 static bool raw_is_one(const redisReply *r) { return r->type == REDIS_REPLY_INTEGER && r->integer == 1; }
 
-static void raw_append_set(bench *b, const char *key, size_t key_len, const char *token, size_t token_len) {
+static void raw_append_set(redisContext *rc, const char *key, size_t key_len, const char *token, size_t token_len) {
   const char *argv[6] = {"SET", key, token, "PX", "30000", "NX"};
   const size_t lens[6] = {3, key_len, token_len, 2, 5, 2};
-  if (redisAppendCommandArgv(b->rc, 6, argv, lens) != REDIS_OK) raw_fail(b, "SET");
+  if (redisAppendCommandArgv(rc, 6, argv, lens) != REDIS_OK) raw_fail(rc, "SET");
 }
 
-static void raw_append_release(bench *b, const char *key, size_t key_len, const char *token, size_t token_len) {
+static void raw_append_release(const bench *b, redisContext *rc, const char *key, size_t key_len, const char *token,
+                               size_t token_len) {
   const char *argv[5] = {"EVALSHA", b->sha, "1", key, token};
   const size_t lens[5] = {7, 40, 1, key_len, token_len};
-  if (redisAppendCommandArgv(b->rc, 5, argv, lens) != REDIS_OK) raw_fail(b, "EVALSHA");
+  if (redisAppendCommandArgv(rc, 5, argv, lens) != REDIS_OK) raw_fail(rc, "EVALSHA");
 }
 
-static redisReply *raw_reply(bench *b, const char *what) {
+static redisReply *raw_reply(redisContext *rc, const char *what) {
   void *r;
-  if (redisGetReply(b->rc, &r) != REDIS_OK || !r) raw_fail(b, what);
+  if (redisGetReply(rc, &r) != REDIS_OK || !r) raw_fail(rc, what);
   return r;
 }
 
@@ -174,17 +265,18 @@ static void bench_raw_seq(bench *b, long cycles) {
     char key[64], token[64];
     size_t key_len = raw_key(key, b->ids[j], b->id_len[j]);
     size_t token_len = raw_token(token, sizeof token);
+    redisContext *rc = raw_ctx(b, key, key_len);
     const char *set[6] = {"SET", key, token, "PX", "30000", "NX"};
     const size_t set_lens[6] = {3, key_len, token_len, 2, 5, 2};
-    redisReply *r = redisCommandArgv(b->rc, 6, set, set_lens);
-    if (!r) raw_fail(b, "SET");
+    redisReply *r = redisCommandArgv(rc, 6, set, set_lens);
+    if (!r) raw_fail(rc, "SET");
     bool ok = raw_is_ok(r);
     freeReplyObject(r);
     if (!ok) fail("raw-seq: cycle %ld: %s not acquired", i, key);
     const char *rel[5] = {"EVALSHA", b->sha, "1", key, token};
     const size_t rel_lens[5] = {7, 40, 1, key_len, token_len};
-    r = redisCommandArgv(b->rc, 5, rel, rel_lens);
-    if (!r) raw_fail(b, "EVALSHA");
+    r = redisCommandArgv(rc, 5, rel, rel_lens);
+    if (!r) raw_fail(rc, "EVALSHA");
     ok = raw_is_one(r);
     freeReplyObject(r);
     if (!ok) fail("raw-seq: cycle %ld: %s not released", i, key);
@@ -196,17 +288,21 @@ static void bench_raw_batch(bench *b, long cycles) {
     for (size_t j = 0; j < DEPTH; j++) {
       b->key_len[j] = raw_key(b->keys[j], b->ids[j], b->id_len[j]);
       b->token_len[j] = raw_token(b->tokens[j], sizeof b->tokens[j]);
-      raw_append_set(b, b->keys[j], b->key_len[j], b->tokens[j], b->token_len[j]);
+      b->batch_ctx[j] = raw_ctx(b, b->keys[j], b->key_len[j]);
+      raw_append_set(b->batch_ctx[j], b->keys[j], b->key_len[j], b->tokens[j], b->token_len[j]);
     }
-    for (size_t j = 0; j < DEPTH; j++) {
-      redisReply *r = raw_reply(b, "SET");
+    raw_flush(b);
+    for (size_t j = 0; j < DEPTH; j++) { /* each context's replies come in its commands' order */
+      redisReply *r = raw_reply(b->batch_ctx[j], "SET");
       bool ok = raw_is_ok(r);
       freeReplyObject(r);
       if (!ok) fail("raw-batch: %s not acquired", b->keys[j]);
     }
-    for (size_t j = 0; j < DEPTH; j++) raw_append_release(b, b->keys[j], b->key_len[j], b->tokens[j], b->token_len[j]);
+    for (size_t j = 0; j < DEPTH; j++)
+      raw_append_release(b, b->batch_ctx[j], b->keys[j], b->key_len[j], b->tokens[j], b->token_len[j]);
+    raw_flush(b);
     for (size_t j = 0; j < DEPTH; j++) {
-      redisReply *r = raw_reply(b, "EVALSHA");
+      redisReply *r = raw_reply(b->batch_ctx[j], "EVALSHA");
       bool ok = raw_is_one(r);
       freeReplyObject(r);
       if (!ok) fail("raw-batch: %s not released", b->keys[j]);
@@ -218,9 +314,14 @@ static void bench_raw_batch(bench *b, long cycles) {
 
 static void xr_open(bench *b) {
   xr_client_options o = XR_CLIENT_OPTIONS_INIT;
-  o.host = b->host;
-  o.port = b->port;
-  o.pool_size = 1;
+  if (b->nodes) {
+    o.topology = XR_TOPOLOGY_CLUSTER;
+    o.nodes = b->nodes;
+  } else {
+    o.host = b->host;
+    o.port = b->port;
+  }
+  o.pool_size = 1; /* per node on a Cluster */
   o.connect_timeout_ms = CONNECT_TIMEOUT_MS;
   o.command_timeout_ms = COMMAND_TIMEOUT_MS;
   xr_check(xr_client_open(&b->client, &o), "xr_client_open");
@@ -277,18 +378,19 @@ static void bench_xr_batch(bench *b, long cycles) {
 /* ---- running --------------------------------------------------------------------------------- */
 
 static void open_mode(bench *b, mode m) {
-  if ((m == RAW_SEQ || m == RAW_BATCH) && !b->rc) raw_open(b);
+  if ((m == RAW_SEQ || m == RAW_BATCH) && !b->rc && !b->nmasters) raw_open(b);
   if ((m == XR_SEQ || m == XR_BATCH) && !b->client) xr_open(b);
 }
 
 /* A lock left by an interrupted earlier run would make the first cycles fail for 30 s. */
 static void clear_locks(bench *b) {
-  if (!b->rc) raw_open(b);
+  if (!b->rc && !b->nmasters) raw_open(b);
   for (size_t j = 0; j < NIDS; j++) {
     char key[64];
-    raw_key(key, b->ids[j], b->id_len[j]);
-    redisReply *r = redisCommand(b->rc, "DEL %s", key);
-    if (!r) raw_fail(b, "DEL");
+    size_t len = raw_key(key, b->ids[j], b->id_len[j]);
+    redisContext *rc = raw_ctx(b, key, len);
+    redisReply *r = redisCommand(rc, "DEL %s", key);
+    if (!r) raw_fail(rc, "DEL");
     freeReplyObject(r);
   }
 }
@@ -346,9 +448,9 @@ static int serve(void) {
 
 static void usage(void) {
   fputs("usage: lock_cycle raw-seq|xr-seq|raw-batch|xr-batch [-n CYCLES] [-w WARMUP] [--xr-suffix base36|hex32]\n"
-        "                  (--url redis://host:port | --host H --port P)\n"
+        "                  (--url redis://host:port | --url redis+cluster://host:port,... | --host H --port P)\n"
         "       lock_cycle suite [--seq N] [--batch N] [-r REPEATS] [-w WARMUP] [--xr-suffix base36|hex32]\n"
-        "                  [--url redis://host:port | --host H --port P]\n"
+        "                  [--url redis://host:port | --url redis+cluster://host:port,... | --host H --port P]\n"
         "       lock_cycle serve\n",
         stderr);
   exit(2);
@@ -396,10 +498,17 @@ int main(int argc, char **argv) {
   if (url) {
     xr_url *u;
     xr_check(xr_url_parse(&u, url), "--url");
-    if (u->tls || u->unix_path || u->password || u->username || u->db > 0)
-      fail("--url: only redis://host:port (plain TCP, no AUTH, db 0)");
-    b->host = strdup(u->host ? u->host : "127.0.0.1"); /* the program's lifetime */
-    b->port = u->port > 0 ? u->port : 6379;
+    if (u->tls || u->unix_path || u->password || u->username || u->db > 0 ||
+        (u->topology != XR_TOPOLOGY_STANDALONE && u->topology != XR_TOPOLOGY_CLUSTER))
+      fail("--url: only redis://host:port or redis+cluster://host:port,... (plain TCP, no AUTH, db 0)");
+    if (u->topology == XR_TOPOLOGY_CLUSTER) {
+      b->nodes = strdup(u->nodes); /* the program's lifetime */
+      b->host = "cluster";
+      b->port = 1;
+    } else {
+      b->host = strdup(u->host ? u->host : "127.0.0.1"); /* the program's lifetime */
+      b->port = u->port > 0 ? u->port : 6379;
+    }
     xr_url_free(u);
   }
   for (size_t j = 0; j < NIDS; j++) {
@@ -466,6 +575,7 @@ int main(int argc, char **argv) {
   free(runs);
   xr_close(b);
   if (b->rc) redisFree(b->rc);
+  for (int k = 0; k < b->nmasters; k++) redisFree(b->mc[k]);
   xrt_server_free(srv);
   free(b);
   return 0;

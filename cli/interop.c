@@ -23,7 +23,7 @@ enum { PATH_SIZE = 4096 };
 
 static void interop_usage(FILE *f) {
   fprintf(f,
-          "usage: crossredis interop [--url URL] [--json] [--only IMPL,...] [--scenarios S,...]\n"
+          "usage: crossredis interop [--url URL] [--cluster] [--json] [--only IMPL,...] [--scenarios S,...]\n"
           "                          [--no-migration] [--keep-logs] [-- RUNNER-ARGS...]\n"
           "\n"
           "Runs the cross-runtime interop matrix: every producer x consumer pair of Chat SDK\n"
@@ -37,6 +37,11 @@ static void interop_usage(FILE *f) {
           "                 gives each run its own key prefix and deletes its keys at the end. The\n"
           "                 URL reaches the runner and its drivers in the environment (REDIS_URL),\n"
           "                 never on a command line, and is printed with its password as ***\n"
+          "  --cluster      the same matrix on a Redis Cluster: the URL when it is redis+cluster://\n"
+          "                 (one also implies --cluster), else $XR_TEST_CLUSTER_NODES (the test\n"
+          "                 suite's shared cluster), else a throwaway one (xr-topology --cluster, from\n"
+          "                 the build tree); upstreams that cannot run on a Cluster are listed as\n"
+          "                 known limits, never skipped\n"
           "  --json         the matrix as JSON instead of a table\n"
           "  --only IMPL,.. only these implementations (c, py-crossredis, py-port, ts-ioredis, ...;\n"
           "                 the runner's --help lists them)\n"
@@ -193,7 +198,7 @@ int cli_interop(int argc, char **argv) {
                (m = cli_flag_value(argc, argv, &i, "--scenarios", &value, "interop"))) {
       if (m < 0) return CLI_USAGE;
     } else if (strcmp(argv[i], "--json") != 0 && strcmp(argv[i], "--no-migration") != 0 &&
-               strcmp(argv[i], "--keep-logs") != 0) {
+               strcmp(argv[i], "--keep-logs") != 0 && strcmp(argv[i], "--cluster") != 0) {
       return cli_usage_error("interop", interop_usage, "unexpected argument '%s'", argv[i]);
     }
   }

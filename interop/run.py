@@ -2,11 +2,19 @@
 """The interop suite: every Chat SDK state implementation writes, every other one reads, through one
 shared Redis; then a migration from a TypeScript deployment to a Python one.
 
-    .venv/bin/python interop/run.py [--url URL] [--json] [--only IMPL,...] [--scenarios S,...]
-                                    [--no-migration] [--keep-logs] [--crossredis PATH]
+    .venv/bin/python interop/run.py [--url URL] [--cluster] [--json] [--only IMPL,...]
+                                    [--scenarios S,...] [--no-migration] [--keep-logs]
+                                    [--crossredis PATH] [--xr-topology PATH]
 
 The server is --url, else $REDIS_URL, else a throwaway redis-server started on a free loopback
-port and stopped afterwards. The drivers (interop/CONTRACT.md) are started once per implementation
+port and stopped afterwards. With --cluster (or a redis+cluster:// URL) the same matrix runs on a
+Redis Cluster: --url/$REDIS_URL when it is a redis+cluster:// URL, else the suite run's shared
+cluster ($XR_TEST_CLUSTER_NODES, set by scripts/test), else a throwaway one started with
+`xr-topology --cluster` (3 masters, a replica each) and stopped afterwards. crossredis's drivers
+take the cluster URL itself; the upstream ones are handed their library's cluster client (ioredis
+Cluster, node-redis createCluster, redis-py RedisCluster). An upstream that cannot run on a Cluster
+is a known limit (KNOWN_LIMITS): its pairs are printed as such, never skipped silently, and the run
+fails if it works after all. The drivers (interop/CONTRACT.md) are started once per implementation
 and told what to do; this runner decides what is expected, checks the bytes in Redis itself
 (redis-py) and prints a matrix per scenario (producer rows, consumer columns). The URL reaches the
 drivers and the crossredis command in their environment (REDIS_URL), never on a command line (ps
@@ -38,10 +46,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 import redis
+import redis.cluster
 from crossredis.client import redact_url as core_redact_url
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVERS = ROOT / "interop" / "drivers"
+sys.path.insert(0, str(DRIVERS))
+from cluster_url import parse_cluster_url  # noqa: E402  (interop/drivers/cluster_url.py, the drivers' too)
 CALL_TIMEOUT_S = 20.0
 
 
@@ -268,13 +279,16 @@ def expected_bytes(dialect: str, value: Any) -> bytes:
 @dataclass
 class Ctx:
     prefix: str
-    r: redis.Redis
+    r: redis.Redis | redis.cluster.RedisCluster
     crossredis: Path
     env: dict[str, str]  # the children's environment: REDIS_URL is the server
     entries: dict[str, bytes] = field(default_factory=dict)  # producer -> the queue entry it wrote
+    keys: set[str] = field(default_factory=set)  # every key the runner looked at (where they lived, on a Cluster)
 
     def key(self, kind: str, name: str) -> str:
-        return f"{self.prefix}:{kind}:{name}"
+        k = f"{self.prefix}:{kind}:{name}"
+        self.keys.add(k)
+        return k
 
     def locks_json(self) -> dict[str, Any]:
         try:
@@ -444,6 +458,27 @@ def queue_expected_to_fail(a: Impl, b: Impl) -> KnownBreak | None:
     if b.reader == "ts-core" and a.entries == "python":
         return TS_EXPIRED
     return None
+
+
+# What an upstream cannot do on a Redis Cluster. Every Chat SDK state operation upstream has is
+# single-key (the lock, cache, list, queue and subscriptions keys), so the Cluster routes each as it
+# is; what stops an upstream is its client. A limited implementation is still started: it must fail
+# the way described (its driver's ready line says so), and its pairs are printed as known limits.
+# Should it come up after all, its pairs run and a pass is an UNEXPECTED-PASS (update this table).
+@dataclass(frozen=True)
+class KnownLimit:
+    why: str
+    signature: str  # what the driver's start failure must say
+
+
+KNOWN_LIMITS: dict[str, dict[str, KnownLimit]] = {
+    "cluster": {
+        "ts-node-redis": KnownLimit(
+            "@chat-adapter/state-redis cannot use a node-redis cluster client: its connect() waits for "
+            "client.isReady or a 'ready' event, which node-redis's RedisCluster (createCluster) has not, "
+            "so it never resolves (and its `url` option is one server)", "connect timed out"),
+    },
+}
 
 
 # The queue scenario's clock and message are pinned, so every producer's entry can be compared byte
@@ -629,41 +664,122 @@ def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("interop: redis-server did not start (is it installed? scripts/bootstrap installs it)")
 
 
+# ---- Redis Cluster -----------------------------------------------------------------------------
+
+def open_checker(url: str) -> redis.Redis | redis.cluster.RedisCluster:
+    """The runner's own connection (redis-py): a RedisCluster on a cluster URL's seeds, else the URL."""
+    cluster = parse_cluster_url(url)
+    if cluster is None:
+        return redis.Redis.from_url(url)
+    nodes, username, password = cluster
+    return redis.cluster.RedisCluster(startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in nodes],
+                                      username=username, password=password, socket_timeout=10)
+
+
+def start_cluster(tool: Path, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A throwaway Redis Cluster (3 masters with a replica each, loopback) from `xr-topology
+    --cluster`, which prints "ready" when it is whole and stops every node when its stdin closes."""
+    if not os.access(tool, os.X_OK):
+        raise SystemExit(f"interop: {tool} is missing: build it (cmake --build build) or pass --xr-topology PATH")
+    env_file = workdir / "topology.env"
+    log = open(workdir / "xr-topology.log", "wb")
+    proc = subprocess.Popen([str(tool), "--cluster", "--env", str(env_file)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=log)
+    log.close()
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 120
+    out = b""
+    while b"ready\n" not in out:
+        left = deadline - time.monotonic()
+        r, _, _ = select.select([proc.stdout], [], [], max(0.0, left))
+        chunk = os.read(proc.stdout.fileno(), 4096) if r else b""
+        if not chunk:
+            stop_cluster(proc)
+            text = (workdir / "xr-topology.log").read_text(errors="replace").strip()
+            raise SystemExit(f"interop: xr-topology --cluster did not start: {text or 'no output'}")
+        out += chunk
+    nodes = ""
+    for line in env_file.read_text().splitlines():
+        if line.startswith("XR_TEST_CLUSTER_NODES="):
+            nodes = line.split("=", 1)[1]
+    if not nodes:
+        stop_cluster(proc)
+        raise SystemExit(f"interop: xr-topology wrote no XR_TEST_CLUSTER_NODES into {env_file}")
+    return proc, "redis+cluster://" + nodes
+
+
+def stop_cluster(proc: subprocess.Popen[bytes]) -> None:
+    """EOF on its stdin stops xr-topology and its nodes; SIGTERM if it lingers."""
+    try:
+        if proc.stdin:
+            proc.stdin.close()
+        proc.wait(timeout=30)
+    except (subprocess.TimeoutExpired, OSError):
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stdout:
+        proc.stdout.close()
+
+
+def masters_reached(r: redis.cluster.RedisCluster, keys: set[str]) -> tuple[int, int, int]:
+    """(masters the keys' slots live on, masters serving slots, distinct slots) for the run's keys."""
+    slots = {r.keyslot(k.rstrip(":")) for k in keys}
+    nodes = {r.nodes_manager.get_node_from_slot(s).name for s in slots}
+    return len(nodes), len(r.get_primaries()), len(slots)
+
+
 @dataclass
 class Cell:
     scenario: str
     producer: str
     consumer: str
     expected: str          # "pass" or "fail"
-    status: str            # "ok", "known-incompatible", "FAIL", "UNEXPECTED-PASS"
+    status: str            # "ok", "known-incompatible", "known-limit", "FAIL", "UNEXPECTED-PASS"
     detail: str
     why_expected_fail: str | None = None
 
     @property
     def good(self) -> bool:
-        return self.status in ("ok", "known-incompatible")
+        return self.status in ("ok", "known-incompatible", "known-limit")
 
 
-SYMBOL = {"ok": "ok", "known-incompatible": "x", "FAIL": "FAIL", "UNEXPECTED-PASS": "PASS?"}
+SYMBOL = {"ok": "ok", "known-incompatible": "x", "known-limit": "lim", "FAIL": "FAIL", "UNEXPECTED-PASS": "PASS?"}
 
 
-def run_matrix(ctx: Ctx, drivers: dict[str, Driver], scenarios: list[str]) -> list[Cell]:
+def run_matrix(ctx: Ctx, names: list[str], drivers: dict[str, Driver], limited: dict[str, tuple[KnownLimit, str]],
+               expected_limits: dict[str, KnownLimit], scenarios: list[str]) -> list[Cell]:
+    """Every producer x consumer pair of `names` in each scenario. A pair with an implementation
+    in `limited` (it could not start, as its known limit says) is a known-limit cell; a pair with
+    one that has a known limit here but started anyway is an UNEXPECTED-PASS when it passes."""
     cells = []
     n = 0
     for scenario, fn in SCENARIOS:
         if scenario not in scenarios:
             continue
-        for a in drivers.values():
-            for b in drivers.values():
+        for pa in names:
+            for pb in names:
                 n += 1
+                lim = next((limited[x] for x in (pa, pb) if x in limited), None)
+                if lim is not None:
+                    cells.append(Cell(scenario, pa, pb, "limit", "known-limit", lim[1], lim[0].why))
+                    continue
+                a, b = drivers[pa], drivers[pb]
                 tag = f"{n}-{a.impl.name}-{b.impl.name}"
                 known = queue_expected_to_fail(a.impl, b.impl) if scenario == "queue" else None
+                limit = next((expected_limits[x] for x in (pa, pb) if x in expected_limits), None)
                 try:
                     detail = fn(ctx, a, b, tag)
                     passed = True
                 except Failure as e:
                     detail, passed = SECRETS.scrub(str(e).strip().splitlines()[0]), False
-                if known is None:
+                if limit is not None:
+                    status = "UNEXPECTED-PASS" if passed else "FAIL"
+                    detail = f"{detail} (a known limit says this pair cannot run here: {limit.why})"
+                elif known is None:
                     status = "ok" if passed else "FAIL"
                 elif passed:
                     status = "UNEXPECTED-PASS"
@@ -711,6 +827,14 @@ def print_tables(cells: list[Cell], names: list[str], scenarios: list[str], out:
         for why in sorted({c.why_expected_fail for c in known if c.why_expected_fail}):
             pairs = [f"{c.producer}->{c.consumer}" for c in known if c.why_expected_fail == why]
             print(f"  {why}: {', '.join(pairs)}", file=out)
+    limits = [c for c in cells if c.status == "known-limit"]
+    if limits:
+        print("\nlim = known limit on this topology: the upstream cannot run here (it was started and failed as "
+              "described; not a skip):", file=out)
+        for why in sorted({c.why_expected_fail for c in limits if c.why_expected_fail}):
+            mine = [c for c in limits if c.why_expected_fail == why]
+            print(f"  {why}; its driver said: {mine[0].detail}; "
+                  f"{plural(len(mine), 'pair')} in {plural(len({c.scenario for c in mine}), 'scenario')}", file=out)
     bad = [c for c in cells if not c.good]
     for c in bad:
         print(f"\n{c.status} {c.scenario} {c.producer} -> {c.consumer}: {c.detail}", file=out)
@@ -756,6 +880,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="crossredis interop", description=__doc__.split("\n\n")[0])
     ap.add_argument("--url", help="the shared Redis (default: $REDIS_URL, else a throwaway local redis-server); "
                                   "REDIS_URL keeps a password off this command line")
+    ap.add_argument("--cluster", action="store_true",
+                    help="run on a Redis Cluster: --url/$REDIS_URL when it is redis+cluster://, else "
+                         "$XR_TEST_CLUSTER_NODES, else a throwaway one (xr-topology --cluster)")
+    ap.add_argument("--xr-topology", help="the xr-topology program that starts a throwaway cluster "
+                                          "(default: tests/harness/xr-topology in the build tree of --crossredis, "
+                                          "else build/ of this source tree)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
     ap.add_argument("--only", help="a comma-separated subset of implementations")
     ap.add_argument("--scenarios", help="a comma-separated subset of scenarios (" +
@@ -784,6 +914,24 @@ def main(argv: list[str] | None = None) -> int:
     url = args.url or os.environ.get("REDIS_URL") or None
     if url:
         SECRETS.add_url(url)
+    cluster = args.cluster or (url is not None and parse_cluster_url(url) is not None)
+    if cluster and url and parse_cluster_url(url) is None:
+        ap.error(f"--cluster: the server {redact_url(url)} (from {'--url' if args.url else 'REDIS_URL'}) is not "
+                 f"a redis+cluster:// URL")
+    if url and url.startswith("rediss+cluster://"):
+        ap.error("rediss+cluster:// is not supported: the upstream drivers' cluster clients are plain TCP here")
+    where = "the given server"
+    if cluster and not url and os.environ.get("XR_TEST_CLUSTER_NODES"):
+        url = "redis+cluster://" + os.environ["XR_TEST_CLUSTER_NODES"]
+        where = "the suite run's shared cluster (XR_TEST_CLUSTER_NODES)"
+    if args.xr_topology:
+        tool = Path(args.xr_topology)
+    else:  # the build tree of the crossredis command, else this source tree's build/
+        near = [crossredis.resolve().parents[1] / "tests" / "harness" / "xr-topology",
+                ROOT / "build" / "tests" / "harness" / "xr-topology"]
+        tool = next((t for t in near if os.access(t, os.X_OK)), near[0])
+    topology = "cluster" if cluster else "standalone"
+    expected_limits = {n: lim for n, lim in KNOWN_LIMITS.get(topology, {}).items() if n in names}
 
     # Everything made from here on is undone in the finally block, whatever happens: the drivers
     # stopped, the run's keys deleted, the temporary folder removed, the throwaway server stopped.
@@ -796,28 +944,60 @@ def main(argv: list[str] | None = None) -> int:
     logs.mkdir()
     prefix = f"interop-{os.getpid()}-{int(time.time())}"
     drivers: dict[str, Driver] = {}
+    limited: dict[str, tuple[KnownLimit, str]] = {}  # impl -> (its limit, what its driver said)
     server = None
-    r: redis.Redis | None = None
+    cluster_proc = None
+    r: redis.Redis | redis.cluster.RedisCluster | None = None
     status = 1
     t0 = time.monotonic()
     try:
-        if not url:
+        if not url and cluster:
+            t_cluster = time.monotonic()
+            cluster_proc, url = start_cluster(tool, tmp)
+            where = f"a throwaway cluster (xr-topology --cluster, up in {time.monotonic() - t_cluster:.1f} s)"
+        elif not url:
             server_dir = tmp / "server"
             server_dir.mkdir()
             server, url = start_server(server_dir)
         env = {**os.environ, "REDIS_URL": url}
-        r = redis.Redis.from_url(url)
+        r = open_checker(url)
         r.ping()
         for n in names:
             impl = BY_NAME[n]
-            drivers[n] = Driver(impl, driver_command(impl, crossredis, python), env, prefix, logs / f"{n}.log")
+            try:
+                drivers[n] = Driver(impl, driver_command(impl, crossredis, python), env, prefix, logs / f"{n}.log")
+            except DriverError as e:
+                lim = expected_limits.get(n)
+                if lim is None or lim.signature not in str(e):
+                    raise
+                limited[n] = (lim, SECRETS.scrub(str(e).split(": ", 1)[-1]))
         ctx = Ctx(prefix, r, crossredis, env)
-        print(f"interop: {plural(len(drivers), 'implementation')} on {redact_url(url)} (keys under {prefix}:)",
-              file=out)
-        for d in drivers.values():
-            print(f"  {d.impl.name:20} {d.impl.runtime:11} {d.library}", file=out)
-        cells = run_matrix(ctx, drivers, scenarios)
+        if cluster:
+            assert isinstance(r, redis.cluster.RedisCluster)
+            print(f"interop: {plural(len(names), 'implementation')} on a Redis Cluster of "
+                  f"{plural(len(r.get_primaries()), 'master')}, {where}: {redact_url(url)} (keys under {prefix}:)",
+                  file=out)
+        else:
+            print(f"interop: {plural(len(names), 'implementation')} on {redact_url(url)} (keys under {prefix}:)",
+                  file=out)
+        for n in names:
+            d = drivers.get(n)
+            if d is not None:
+                print(f"  {d.impl.name:20} {d.impl.runtime:11} {d.library}", file=out)
+            else:
+                print(f"  {n:20} {BY_NAME[n].runtime:11} cannot run here (known limit): {limited[n][1]}", file=out)
+        started_limits = {n: lim for n, lim in expected_limits.items() if n in drivers}
+        cells = run_matrix(ctx, names, drivers, limited, started_limits, scenarios)
         print_tables(cells, names, scenarios, out)
+        spread: dict[str, int] | None = None
+        spread_ok = True
+        if cluster and ctx.keys:
+            assert isinstance(r, redis.cluster.RedisCluster)
+            reached, masters, slots = masters_reached(r, ctx.keys)
+            spread = {"keys": len(ctx.keys), "slots": slots, "masters_reached": reached, "masters": masters}
+            spread_ok = reached == masters
+            print(f"\nthe run's keys: {len(ctx.keys)} in {slots} slots on {reached} of {plural(masters, 'master')}"
+                  + ("" if spread_ok else " (FAIL: every master must serve some of them)"), file=out)
         entry_groups = compare_entries(ctx, names)
         if entry_groups:
             print("\nqueue entries written for one message with pinned times, compared byte for byte:", file=out)
@@ -838,13 +1018,16 @@ def main(argv: list[str] | None = None) -> int:
                    if mig_ok else mig["error"]), file=out)
         bad = [c for c in cells if not c.good]
         counts = {s: sum(1 for c in cells if c.status == s) for s in SYMBOL}
-        ok = not bad and mig_ok and all(g["identical"] for g in entry_groups)
-        print(f"\n{plural(len(cells), 'pair')}: {counts['ok']} ok, "
+        ok = not bad and mig_ok and spread_ok and all(g["identical"] for g in entry_groups)
+        print(f"\n{plural(len(cells), 'pair')}{' on the Cluster' if cluster else ''}: {counts['ok']} ok, "
               f"{plural(counts['known-incompatible'], 'known upstream incompatibility', 'known upstream incompatibilities')}, "
-              f"{counts['FAIL']} failed, {plural(counts['UNEXPECTED-PASS'], 'unexpected pass', 'unexpected passes')}; "
+              + (f"{plural(counts['known-limit'], 'known limit')} (upstream cannot run here), " if cluster else "")
+              + f"{counts['FAIL']} failed, {plural(counts['UNEXPECTED-PASS'], 'unexpected pass', 'unexpected passes')}; "
               f"{time.monotonic() - t0:.1f} s", file=out)
         if args.json:
-            json.dump({"url": redact_url(url), "prefix": prefix, "ok": ok,
+            json.dump({"url": redact_url(url), "topology": topology, "prefix": prefix, "ok": ok,
+                       "limits": {n: {"why": lim.why, "driver": said} for n, (lim, said) in limited.items()},
+                       "keys_spread": spread,
                        "implementations": {d.impl.name: {"runtime": d.impl.runtime, "library": d.library}
                                            for d in drivers.values()},
                        "results": [c.__dict__ for c in cells], "entries": entry_groups, "migration": mig,
@@ -874,6 +1057,8 @@ def main(argv: list[str] | None = None) -> int:
         if server is not None:
             server.kill()
             server.wait()
+        if cluster_proc is not None:
+            stop_cluster(cluster_proc)
         if status not in (0, 130):
             show_logs(logs)
         if args.keep_logs:

@@ -30,33 +30,18 @@
 // --check was given and a target was missed.
 
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = resolve(HERE, "..", "..");
-// The packages come from node/node_modules (node/package.json's devDependencies); crossredis from
-// node/dist. XR_NODE_DIR points both elsewhere.
-const NODE_DIR = resolve(process.env.XR_NODE_DIR || join(ROOT, "node"));
-const XR_MODULE = join(NODE_DIR, "dist", "index.mjs");
-const requireFromNode = createRequire(join(NODE_DIR, "package.json"));
-
-const THREADS = 64; // distinct thread ids in the concurrent modes, and the concurrency
-const TTL_MS = 30000;
-const KEY_PREFIX = "chat-sdk"; // the adapters' default; keys chat-sdk:lock:bench:0..63
-const THREAD_IDS = Array.from({ length: THREADS }, (_, k) => `bench:${k}`);
-const KEYS = THREAD_IDS.map((t) => `${KEY_PREFIX}:lock:${t}`);
-const RUN_TIMEOUT_MS = 120000; // a run that takes longer has hung (a dead server, a lost reply)
-
-const SILENT = {
-  debug() {}, info() {}, warn() {}, error() {},
-  child() { return this; },
-};
+import {
+  CycleFailed, Fatal, KEYS, MiB, NODE_DIR, SILENT, THREADS, THREAD_IDS, TTL_MS, XR_MODULE, die, fail, fmt,
+  importPackage, median, parseOptions, percentile, r1, r3, readPackageVersion, requireFromNode, usageOf, version,
+  withTimeout,
+} from "./common.mjs";
 
 const IMPLS = {
   ioredis: { upstream: true, pkg: "@chat-adapter/state-ioredis", factory: "createIoRedisState" },
@@ -83,49 +68,7 @@ const CONTEXT = [
   ["xr-ioredis-c64", "ioredis-c64"],
 ];
 
-class CycleFailed extends Error {}
-function fail(msg) {
-  throw new CycleFailed(msg);
-}
-/** Something missing or a usage error: the message alone, exit status `status` (after cleanup). */
-class Fatal extends Error {
-  constructor(msg, status) {
-    super(msg);
-    this.status = status;
-  }
-}
-function die(msg, status = 1) {
-  throw new Fatal(msg, status);
-}
-
 // ---- loading the implementations ----------------------------------------------------------------
-
-function packageJson(name) {
-  // The package.json itself is not always exported; find it by walking up from node/.
-  let dir = NODE_DIR;
-  for (;;) {
-    const p = join(dir, "node_modules", name, "package.json");
-    if (existsSync(p)) return { path: p, json: JSON.parse(readFileSync(p, "utf8")) };
-    const up = dirname(dir);
-    if (up === dir) return null;
-    dir = up;
-  }
-}
-
-function version(name) {
-  return packageJson(name)?.json.version ?? "not installed";
-}
-
-/** import() of an installed package by its ESM entry, resolved from node/ (ESM-only exports included). */
-async function importPackage(name) {
-  const pj = packageJson(name);
-  if (!pj) die(`${name} is not installed in ${NODE_DIR}/node_modules (cd node && npm install)`);
-  const exp = pj.json.exports?.["."] ?? pj.json.exports;
-  const entry =
-    (typeof exp === "string" ? exp : exp?.import?.default ?? exp?.import ?? exp?.default) ??
-    pj.json.module ?? pj.json.main ?? "index.js";
-  return import(pathToFileURL(join(dirname(pj.path), entry)).href);
-}
 
 async function loadFactories(impls) {
   const factories = {};
@@ -290,14 +233,6 @@ async function c64Run(state, mode, perLoop, lat) {
   return perLoop * THREADS;
 }
 
-function withTimeout(promise, mode) {
-  let timer;
-  const t = new Promise((_, ko) => {
-    timer = setTimeout(() => ko(new CycleFailed(`${mode}: a run took longer than ${RUN_TIMEOUT_MS} ms`)), RUN_TIMEOUT_MS);
-  });
-  return Promise.race([promise, t]).finally(() => clearTimeout(timer));
-}
-
 /** One run of `mode`: cycles per second. */
 async function timed(state, mode, size, lat) {
   const run = isSeq(mode) ? seqRun : c64Run;
@@ -319,24 +254,6 @@ async function openAll(impls, factories, url) {
 async function closeAll(states) {
   for (const state of Object.values(states)) await state.disconnect();
 }
-
-// ---- report helpers -----------------------------------------------------------------------------
-
-function median(xs) {
-  const s = Float64Array.from(xs).sort();
-  const n = s.length;
-  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-/** Nearest-rank percentile of a sorted Float64Array. */
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
-
-const MiB = (bytes) => Math.round((bytes / 1048576) * 10) / 10;
-const r3 = (x) => Math.round(x * 1000) / 1000;
-const r1 = (x) => Math.round(x * 10) / 10;
-const fmt = (x) => Math.round(x).toLocaleString("en-US");
 
 function rss(label) {
   const m = process.memoryUsage();
@@ -518,14 +435,6 @@ async function suite(args, url) {
   return 0;
 }
 
-function readPackageVersion(dir) {
-  try {
-    return JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).version;
-  } catch {
-    return null;
-  }
-}
-
 async function oneMode(args, url) {
   const m = args.mode;
   const impl = implOf(m);
@@ -545,49 +454,13 @@ async function oneMode(args, url) {
 
 // ---- main ---------------------------------------------------------------------------------------
 
-function usage(status) {
-  const text = readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n");
-  const start = text.findIndex((l) => l.startsWith("// Usage:"));
-  const end = text.findIndex((l, i) => i > start && !l.startsWith("//"));
-  process.stderr.write(`${text.slice(start, end).map((l) => l.replace(/^\/\/ ?/, "")).join("\n")}\n`);
-  process.exit(status);
-}
+const usage = usageOf(import.meta.url);
 
 function parseArgs(argv) {
-  const args = {
-    mode: null, url: null, n: 10000, seq: 2000, perLoop: 40, repeats: 21, only: "all", json: null,
+  const args = parseOptions(argv, {
+    url: null, n: 10000, seq: 2000, perLoop: 40, repeats: 21, only: "all", json: null,
     check: false, command: "bench/node/run", machine: "", commit: "",
-  };
-  const int = (v, name) => {
-    const x = Number(v);
-    if (!Number.isInteger(x) || x < 1) die(`${name} wants a positive integer, got '${v}'`, 2);
-    return x;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const val = () => {
-      if (i + 1 >= argv.length) die(`${a} wants a value`, 2);
-      return argv[++i];
-    };
-    switch (a) {
-      case "--url": args.url = val(); break;
-      case "-n": args.n = int(val(), a); break;
-      case "--seq": args.seq = int(val(), a); break;
-      case "--per-loop": args.perLoop = int(val(), a); break;
-      case "-r": case "--repeats": args.repeats = int(val(), a); break;
-      case "--only": args.only = val(); break;
-      case "--json": args.json = val(); break;
-      case "--check": args.check = true; break;
-      case "--command": args.command = val(); break;
-      case "--machine": args.machine = val(); break;
-      case "--commit": args.commit = val(); break;
-      case "-h": case "--help": usage(0); break;
-      default:
-        if (a.startsWith("-") || args.mode) usage(2);
-        args.mode = a;
-    }
-  }
-  if (!args.mode) usage(2);
+  }, usage);
   if (args.mode !== "suite" && !MODES.includes(args.mode)) die(`unknown mode '${args.mode}' (suite, ${MODES.join(", ")})`, 2);
   return args;
 }

@@ -420,29 +420,36 @@ def suite(args: argparse.Namespace, url: str) -> int:
         }
         if profiles:
             doc["profiles"] = profiles
-        text = json.dumps(doc, indent=2)
-        # The runs on one line each, as bench/run writes them.
-        text = re.sub(r"\[\s*(\d[\d\s,]*?)\s*\]", lambda m: "[" + "".join(m.group(1).split()) + "]", text)
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
-        print(f"wrote {args.json}", file=sys.stderr)
+        write_json(args.json, doc)
     return 0
 
 
-def one_mode(args: argparse.Namespace, url: str) -> int:
+def write_json(path: str, doc: dict[str, Any]) -> None:
+    """The results, indented, with each mode's runs on one line (as bench/run writes them)."""
+    text = json.dumps(doc, indent=2)
+    text = re.sub(r"\[\s*(\d[\d\s,]*?)\s*\]", lambda m: "[" + "".join(m.group(1).split()) + "]", text)
+    with open(path, "w") as f:
+        f.write(text + "\n")
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def one_mode(args: argparse.Namespace, url: str, openers: dict[str, Callable[[str, asyncio.AbstractEventLoop], Any]] | None = None,
+             seq_modes: list[str] | None = None, checker_class: Any = None) -> int:
+    """One mode after a warm-up (the cluster benchmark passes its own modes and checker)."""
+    openers, seq_modes, checker_class = openers or OPENERS, seq_modes or SEQ_MODES, checker_class or Checker
     if args.mode in XR_MODES and xr_chat is None:
         sys.exit("lock_cycle.py: crossredis.chat is not available")
     loop = asyncio.new_event_loop()
-    checker = Checker(url)
+    checker = checker_class(url)
     checker.clear()
-    mode = OPENERS[args.mode](url, loop)
-    n = args.n if args.mode in SEQ_MODES else max(1, args.n // THREADS)
+    mode = openers[args.mode](url, loop)
+    n = args.n if args.mode in seq_modes else max(1, args.n // THREADS)
     mode.run(min(n, 100))
     rate = timed(mode, n)
     checker.check(args.mode)
     mode.close()
     loop.close()
-    print(f"{args.mode} {n * (1 if args.mode in SEQ_MODES else THREADS)} cycles {rate:.0f} cycles/s")
+    print(f"{args.mode} {n * (1 if args.mode in seq_modes else THREADS)} cycles {rate:.0f} cycles/s")
     return 0
 
 

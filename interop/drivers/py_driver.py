@@ -7,7 +7,9 @@ The server is $REDIS_URL (the runner passes it there: a command line is visible 
 is taken too, for a run by hand.
 
 impls:
-  py-port             chat_sdk.state.redis.RedisStateAdapter (the upstream port, redis.asyncio)
+  py-port             chat_sdk.state.redis.RedisStateAdapter (the upstream port, redis.asyncio; on a
+                      Cluster, REDIS_URL redis+cluster://host:port,..., the port gets a redis-py
+                      redis.asyncio.cluster.RedisCluster on those seeds as its `client`)
   py-crossredis       crossredis.chat.RedisStateAdapter with the port's defaults
   py-crossredis-both  the same with token_prefix="ioredis", queue_dialect="both"
 
@@ -41,6 +43,8 @@ import time
 import traceback
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
+
+from cluster_url import parse_cluster_url  # beside this file
 
 # Keep the protocol stream to ourselves: whatever a library prints lands on stderr.
 _PROTO = sys.stdout
@@ -150,11 +154,26 @@ class Driver:
         clash = set(self.rows) & set(self.COMPOSITE)
         if clash:
             raise RuntimeError(f"composite ops {sorted(clash)} are rows of the Chat table")
+        self.cluster_client: Any = None  # the port's redis-py RedisCluster, which the driver closes
         if impl == "py-port":
             from chat_sdk.state.redis import RedisStateAdapter as PortAdapter
 
-            self.adapter: Any = PortAdapter(url=url, key_prefix=prefix)
             self.library = "chat-sdk@" + importlib.metadata.version("chat-sdk")
+            cluster = parse_cluster_url(url)
+            if cluster is not None and url.startswith("rediss+"):
+                raise ValueError("rediss+cluster:// is not supported by the port's driver (plain TCP only)")
+            if cluster is None:
+                self.adapter: Any = PortAdapter(url=url, key_prefix=prefix)
+            else:
+                # The port's `url` is one server; its `client` takes any redis.asyncio client, and
+                # redis-py's RedisCluster is one (decode_responses as the port's own from_url).
+                from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+                nodes, username, password = cluster
+                self.cluster_client = RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in nodes],
+                                                   username=username, password=password, decode_responses=True)
+                self.adapter = PortAdapter(client=self.cluster_client, key_prefix=prefix)
+                self.library += " over redis-py@" + importlib.metadata.version("redis") + " RedisCluster"
         else:
             from crossredis.chat import RedisStateAdapter as CrAdapter
 
@@ -177,6 +196,8 @@ class Driver:
 
     async def disconnect(self) -> None:
         await self.adapter.disconnect()
+        if self.cluster_client is not None:  # the adapter does not own a client it was given
+            await self.cluster_client.aclose()
 
     # -- ops -----------------------------------------------------------------------------------
 

@@ -16,6 +16,9 @@
 //   ts-node-redis  -> @chat-adapter/state-redis   createRedisState({url, keyPrefix, logger})
 //   ts-ioredis     -> @chat-adapter/state-ioredis createIoRedisState({url, keyPrefix, logger})
 //   ts-crossredis  -> crossredis (../../node)     createIoRedisState({url, keyPrefix, logger})
+// On a Redis Cluster (REDIS_URL redis+cluster://host:port,...) the upstream adapters get the cluster
+// client of their library as `client` (ioredis Cluster, node-redis createCluster; see
+// parseClusterUrl), crossredis the URL itself.
 // The operations are the core's Chat table, from crossredis's chatOperations() (see
 // makeHandlers); `chat.drain_queue` runs the real `chat` core (Chat#drainQueue, see
 // CoreQueueReader below).
@@ -66,10 +69,57 @@ async function importPackage(name) {
 }
 
 const IMPLS = {
-  "ts-node-redis": { pkg: "@chat-adapter/state-redis", factory: "createRedisState" },
-  "ts-ioredis": { pkg: "@chat-adapter/state-ioredis", factory: "createIoRedisState" },
-  "ts-crossredis": { pkg: "crossredis", factory: "createIoRedisState" },
+  "ts-node-redis": { pkg: "@chat-adapter/state-redis", factory: "createRedisState", cluster: nodeRedisCluster },
+  "ts-ioredis": { pkg: "@chat-adapter/state-ioredis", factory: "createIoRedisState", cluster: ioredisCluster },
+  "ts-crossredis": { pkg: "crossredis", factory: "createIoRedisState", cluster: null },
 };
+
+// ---------------------------------------------------------------------------------------------
+// Redis Cluster. REDIS_URL may be redis+cluster://[user[:password]@]host:port,host:port,... (the
+// seeds; crossredis's own URL). crossredis takes that URL as it is; an upstream adapter cannot (its
+// `url` is one server), so the driver makes the cluster client its library documents and hands it
+// over as `client`, as a user of that adapter would: ioredis's `Cluster` for state-ioredis,
+// node-redis's `createCluster` (connected first: an adapter never connects a client it does not
+// own) for state-redis. The adapter does not own such a client, so the driver closes it.
+
+/** The seeds and credentials of a redis+cluster:// URL, or null for any other URL. */
+function parseClusterUrl(url) {
+  const m = /^(rediss?)\+cluster:\/\/(?:([^@/?#]*)@)?([^/?#]+)/.exec(url);
+  if (!m) return null;
+  if (m[1] === "rediss") throw new Error("rediss+cluster:// is not supported by the upstream drivers (plain TCP only)");
+  let username;
+  let password;
+  if (m[2] !== undefined) {
+    const i = m[2].indexOf(":");
+    username = decodeURIComponent(i < 0 ? m[2] : m[2].slice(0, i)) || undefined;
+    password = i < 0 ? undefined : decodeURIComponent(m[2].slice(i + 1));
+  }
+  const nodes = m[3].split(",").filter(Boolean).map((hp) => {
+    const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(hp);
+    const [host, port] = v6 ? [v6[1], v6[2]] : [hp.replace(/:\d+$/, ""), /:(\d+)$/.exec(hp)?.[1]];
+    return { host, port: port ? Number(port) : 6379 };
+  });
+  return { username, password, nodes };
+}
+
+async function ioredisCluster(c) {
+  const Redis = requireFromNode("ioredis");
+  const client = new Redis.Cluster(c.nodes, { redisOptions: { username: c.username, password: c.password } });
+  const { version } = JSON.parse(readFileSync(join(findPackageDir("ioredis"), "package.json"), "utf8"));
+  return { client, library: `ioredis@${version} Cluster`, close: () => client.quit() };
+}
+
+async function nodeRedisCluster(c) {
+  const { createCluster } = requireFromNode("redis");
+  const client = createCluster({
+    rootNodes: c.nodes.map(({ host, port }) => ({ socket: { host, port } })),
+    defaults: { username: c.username, password: c.password },
+  });
+  client.on("error", (err) => { if (DEBUG) console.error("node-redis cluster error:", err); });
+  await client.connect();
+  const { version } = JSON.parse(readFileSync(join(findPackageDir("redis"), "package.json"), "utf8"));
+  return { client, library: `redis@${version} createCluster`, close: () => client.close() };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Logging: the adapters and the Chat core get a silent logger. The core's logger additionally
@@ -471,6 +521,7 @@ async function main() {
 
   let opts;
   let state;
+  let cluster = null; // { client, library, close } when an upstream adapter runs on a cluster client
   let impl = null;
   let handlers;
   try {
@@ -482,14 +533,23 @@ async function main() {
     const { mod: crossredis } = await importPackage("crossredis");
     const factory = mod[spec.factory];
     if (typeof factory !== "function") throw new Error(`${spec.pkg} has no ${spec.factory}`);
-    state = factory({ url: opts.url, keyPrefix: opts.prefix, logger: makeLogger() });
-    await withTimeout(state.connect(), 10000, "connect");
+    const clusterUrl = parseClusterUrl(opts.url);
+    let shown = library;
+    if (clusterUrl && spec.cluster) {
+      cluster = await withTimeout(spec.cluster(clusterUrl), 10000, "cluster client connect");
+      shown = `${library} over ${cluster.library}`;
+      state = factory({ client: cluster.client, keyPrefix: opts.prefix, logger: makeLogger() });
+    } else {
+      state = factory({ url: opts.url, keyPrefix: opts.prefix, logger: makeLogger() });
+    }
+    await withTimeout(state.connect(), clusterUrl ? 5000 : 10000, "connect");
     const reader = new CoreQueueReader(chatMod, state);
     handlers = makeHandlers(state, reader, crossredis.chatOperations(), library);
-    emit({ ready: true, impl: opts.impl, runtime: "typescript", library });
+    emit({ ready: true, impl: opts.impl, runtime: "typescript", library: shown });
   } catch (err) {
     emit({ ready: false, impl, error: `${errorKind(err)}: ${errorMessage(err)}` });
     try { await withTimeout(Promise.resolve(state?.disconnect?.()), 2000, "disconnect"); } catch {}
+    try { await withTimeout(Promise.resolve(cluster?.close()), 2000, "cluster client close"); } catch {}
     flushAndExit(1);
     return;
   }
@@ -502,6 +562,7 @@ async function main() {
   }
   try {
     await withTimeout(Promise.resolve(state.disconnect()), 5000, "disconnect");
+    if (cluster) await withTimeout(Promise.resolve(cluster.close()), 5000, "cluster client close");
   } catch (err) {
     console.error("disconnect failed:", err);
   }

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import redis.cluster
 
 from conftest import RedisServer
 
@@ -304,3 +305,84 @@ def test_throwaway_server_and_keep_logs(tmp_path: Path) -> None:
     assert (logs / "c.log").exists()
     subprocess.run(["rm", "-rf", str(logs.parent)], check=True)
     assert os.listdir(env["TMPDIR"]) == []
+
+
+# ---- Redis Cluster -------------------------------------------------------------------------------
+
+def test_cluster_url_parsing() -> None:
+    assert run.parse_cluster_url("redis://127.0.0.1:6379") is None
+    assert run.parse_cluster_url("redis+sentinel://127.0.0.1:26379/m") is None
+    assert run.parse_cluster_url("redis+cluster://127.0.0.1:7000,127.0.0.1:7001") == \
+        ([("127.0.0.1", 7000), ("127.0.0.1", 7001)], None, None)
+    assert run.parse_cluster_url("redis+cluster://alice:p%40ss@h1:7000,[::1]:7001,h3/0?max_redirects=3") == \
+        ([("h1", 7000), ("::1", 7001), ("h3", 6379)], "alice", "p@ss")
+    assert run.parse_cluster_url("redis+cluster://:pw@h1:7000") == ([("h1", 7000)], None, "pw")
+
+
+class _Stub:
+    def __init__(self, name: str) -> None:
+        self.impl = run.BY_NAME[name]
+
+
+def test_known_limits_are_marked_and_an_unexpected_success_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A limited implementation (it could not start, as its known limit says) gives known-limit
+    cells for every pair it is in, as producer or consumer; one with a known limit that started
+    after all makes its passing pairs UNEXPECTED-PASS, so the table gets updated."""
+    monkeypatch.setattr(run, "SCENARIOS", [("lock", lambda ctx, a, b, tag: "passed")])
+    lim = run.KNOWN_LIMITS["cluster"]["ts-node-redis"]
+    names = ["c", "ts-node-redis", "py-port"]
+    drivers = {n: _Stub(n) for n in ("c", "py-port")}
+    cells = run.run_matrix(None, names, drivers, {"ts-node-redis": (lim, "not ready: connect timed out")}, {},
+                           ["lock"])
+    status = {(c.producer, c.consumer): c.status for c in cells}
+    assert len(cells) == 9
+    assert {k for k, v in status.items() if v == "known-limit"} == \
+        {(a, b) for a in names for b in names if "ts-node-redis" in (a, b)}
+    assert all(c.good for c in cells)
+    drivers["ts-node-redis"] = _Stub("ts-node-redis")
+    cells = run.run_matrix(None, names, drivers, {}, {"ts-node-redis": lim}, ["lock"])
+    unexpected = [c for c in cells if c.status == "UNEXPECTED-PASS"]
+    assert len(unexpected) == 5 and not any(c.good for c in unexpected)
+    assert all(lim.why in c.detail for c in unexpected)
+
+
+def test_cluster_refuses_a_standalone_url(tmp_path: Path) -> None:
+    env, _ = make_wrappers(tmp_path)
+    res = run_runner(env, "--cluster", "--url", "redis://127.0.0.1:1")
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "--cluster: the server redis://127.0.0.1:1 (from --url) is not a redis+cluster:// URL" in res.stderr
+
+
+def test_cluster_run(tmp_path: Path) -> None:
+    """The matrix on a Redis Cluster: the suite run's shared one (XR_TEST_CLUSTER_NODES), else one
+    the runner starts (xr-topology --cluster). The upstream ioredis adapter and the port run on their
+    libraries' cluster clients; the node-redis adapter cannot (a known limit: every pair it is in
+    says so, none is missing); the run's keys reach every master and are deleted at the end."""
+    env, log = make_wrappers(tmp_path)
+    env.pop("REDIS_URL", None)
+    res = run_runner(env, "--cluster", "--only", "c,py-port,ts-node-redis,ts-ioredis,ts-crossredis",
+                     "--scenarios", "lock,queue", "--no-migration", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    doc = __import__("json").loads(res.stdout)
+    assert doc["topology"] == "cluster" and doc["ok"] is True
+    assert doc["url"].startswith("redis+cluster://127.0.0.1:")
+    libs = doc["implementations"]
+    assert "over ioredis@" in libs["ts-ioredis"]["library"] and " Cluster" in libs["ts-ioredis"]["library"]
+    assert "over redis-py@" in libs["py-port"]["library"] and "RedisCluster" in libs["py-port"]["library"]
+    assert "ts-node-redis" not in libs and "connect timed out" in doc["limits"]["ts-node-redis"]["driver"]
+    cells = doc["results"]
+    assert len(cells) == 2 * 5 * 5
+    for c in cells:
+        limited = "ts-node-redis" in (c["producer"], c["consumer"])
+        assert c["status"] == ("known-limit" if limited else c["status"]), c
+        assert limited or c["status"] in ("ok", "known-incompatible"), c
+    assert sum(c["status"] == "known-limit" for c in cells) == 2 * 9
+    # the queue's upstream incompatibilities: c, ts-ioredis, ts-crossredis -> py-port; py-port -> ts-ioredis
+    assert sum(c["status"] == "known-incompatible" for c in cells) == 4
+    assert sum(c["status"] == "ok" for c in cells) == 2 * 16 - 4
+    spread = doc["keys_spread"]
+    assert spread["masters_reached"] == spread["masters"] >= 3
+    assert os.listdir(env["TMPDIR"]) == [], "the runner left its temporary folder"
+    nodes = run.parse_cluster_url(doc["url"])[0]
+    with redis.cluster.RedisCluster(startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in nodes]) as r:
+        assert list(r.scan_iter(match=doc["prefix"] + ":*")) == [], "the runner left keys"

@@ -141,6 +141,15 @@ static void test_arguments_pass_through(void **state) {
   clitest_run(&r, NULL, "interop", "--json", "--url=" , NULL);
   CLITEST_STATUS(&r, 2);
   clitest_result_free(&r);
+  /* --cluster goes to the runner, which picks the cluster (XR_TEST_CLUSTER_NODES or its own) */
+  clitest_run(&r, NULL, "interop", "--cluster", "--scenarios", "lock", NULL);
+  CLITEST_STATUS(&r, 0);
+  clitest_result_free(&r);
+  assert_runner(NULL, "--cluster|--scenarios|lock");
+  clitest_run(&r, NULL, "interop", "--clusters", NULL);
+  CLITEST_STATUS(&r, 2);
+  CLITEST_HAS(&r, err, "unexpected argument '--clusters'");
+  clitest_result_free(&r);
 }
 
 static void test_runner_exit_status_is_returned(void **state) {
