@@ -170,14 +170,12 @@ int xr_command_slot(int argc, const char *const *argv, const size_t *lens, int *
   }
   if (to > argc - 1) to = argc - 1;
   int first = 0;
-  char what[40];
-  snprintf(what, sizeof what, "%s", sp->name);
   if (extra > 0 && extra < argc) {
-    int rc = fold(what, argv, lens, extra, slot, &first);
+    int rc = fold(sp->name, argv, lens, extra, slot, &first);
     if (rc) return rc;
   }
   for (int i = from; i <= to; i += step) {
-    int rc = fold(what, argv, lens, i, slot, &first);
+    int rc = fold(sp->name, argv, lens, i, slot, &first);
     if (rc) return rc;
   }
   return XR_OK;
