@@ -211,7 +211,7 @@ static int parse_topology_path(xr_url *u, const char *path, size_t n, int quiet)
     const char *slash = n ? memchr(path, '/', n) : NULL;
     size_t name_len = slash ? (size_t)(slash - path) : n;
     if (name_len == 0)
-      return xr_fail(XR_EINVAL, "URL: redis+sentinel:// needs the master's name as its path: "
+      return xr_fail(XR_EINVAL, "URL: redis+sentinel:// needs the name of the master as its path: "
                                 "redis+sentinel://host:26379,host:26379/mymaster");
     int rc = decode(&u->master_name, path, name_len, "master name");
     if (rc || !slash || slash + 1 == path + n) return rc;
@@ -338,8 +338,29 @@ void xr_url_apply(const xr_url *u, xr_client_options *o) {
 
 int xr_url_sentinel_tls(const xr_url *u) { return u->sentinel_tls >= 0 ? u->sentinel_tls : u->tls; }
 
+/* url with the value of each sentinel_password in its query as ***. */
+static void mask_sentinel_password(xr_buf *b, const char *url) {
+  const char *q = strchr(url, '?');
+  const char *p = url;
+  while (q) {
+    const char *hit = strstr(q, "sentinel_password=");
+    if (!hit) break;
+    const char *val = hit + 18;
+    xr_buf_append(b, p, (size_t)(val - p));
+    xr_buf_puts(b, "***");
+    p = val + strcspn(val, "&");
+    q = p;
+  }
+  xr_buf_puts(b, p);
+}
+
 size_t xr_url_redact(char *out, size_t cap, const char *url) {
   if (!url) url = "";
+  /* the sentinels' password first: its value may hold an '@' that the rule below would take for
+   * the end of the user's password */
+  xr_buf masked = XR_BUF_INIT;
+  mask_sentinel_password(&masked, url);
+  if (!masked.oom && masked.data) url = masked.data;
   const char *sep = strstr(url, "://");
   const char *auth = sep ? sep + 3 : url;
   size_t main_len = strcspn(auth, "?"); /* not '#': the parser has no fragments, a password may hold one */
@@ -361,21 +382,6 @@ size_t xr_url_redact(char *out, size_t cap, const char *url) {
     xr_buf_puts(&b, ":***");          /* a lone password is shown as an empty user's */
     xr_buf_puts(&b, at);
   }
-  /* the sentinels' password, when the query holds one */
-  for (char *q = b.data ? strchr(b.data, '?') : NULL; q && !b.oom;) {
-    char *hit = strstr(q, "sentinel_password=");
-    if (!hit) break;
-    char *val = hit + 18, *stop = val + strcspn(val, "&");
-    size_t tail = strlen(stop);
-    xr_buf rest = XR_BUF_INIT;
-    xr_buf_append(&rest, stop, tail);
-    b.len = (size_t)(val - b.data);
-    xr_buf_puts(&b, "***");
-    size_t resume = b.len;
-    xr_buf_append(&b, rest.data ? rest.data : "", tail);
-    xr_buf_free(&rest);
-    q = b.oom ? NULL : b.data + resume;
-  }
   size_t need = b.len;
   if (cap) {
     size_t n = b.oom ? 0 : (need < cap ? need : cap - 1);
@@ -383,5 +389,6 @@ size_t xr_url_redact(char *out, size_t cap, const char *url) {
     out[n] = '\0';
   }
   xr_buf_free(&b);
+  xr_buf_free(&masked);
   return need;
 }
