@@ -52,7 +52,7 @@ Napi::Value BatchRun::Go() {
   client_->Use();
   if (chat_) chat_->Use();
   used_ = true;
-  LoopConn *loop = client_->Loop();
+  LoopConn *loop = client_->LaneLoop(env_, lane_);
   if (!big_ && loop && loop->Usable()) {
     loop->Start(this, [this](xr_loop_conn *lc, int *wait) { return StartLoop(lc, wait); });
   } else {
@@ -138,17 +138,30 @@ void ClientBox::Close() {
 void ClientBox::Shutdown() {
   Cancel();
   if (client_) xr_client_shutdown(client_); /* anything still waiting inside it returns at once */
-  LoopConn *loop = loop_;
-  loop_ = nullptr;
-  if (loop) loop->Close(); /* its running batch, if any, releases its uses now */
+  CloseLoops(); /* their running batches, if any, release their uses now */
   Close();
+}
+
+void ClientBox::CloseLoops() {
+  std::vector<LoopConn *> loops;
+  loops.swap(loops_);
+  for (LoopConn *loop : loops)
+    if (loop) loop->Close();
+}
+
+LoopConn *ClientBox::LaneLoop(napi_env env, size_t lane) {
+  if (lane == 0 || !client_ || closing_) return Loop(lane);
+  if (lane >= loops_.size()) loops_.resize(lane + 1, nullptr);
+  if (!loops_[lane]) {
+    loops_[lane] = new LoopConn(env, st_, client_, nullptr);
+    loops_[lane]->SetSlot(LaneSlot(lane));
+  }
+  return loops_[lane];
 }
 
 void ClientBox::Maybe() {
   if (closing_ && users_ == 0 && client_) {
-    LoopConn *loop = loop_;
-    loop_ = nullptr;
-    if (loop) loop->Close(); /* before its client; it frees itself once libuv closed its handles */
+    CloseLoops(); /* before their client; each frees itself once libuv closed its handles */
     xr_client_close(client_);
     client_ = nullptr;
     st_->clients.erase(this);
@@ -166,6 +179,8 @@ void EnvState::Teardown(napi_async_cleanup_hook_handle, void *arg) {
   st->stopping = true;
   if (st->classes) napi_delete_reference(st->env, st->classes);
   st->classes = nullptr;
+  if (st->probe) napi_delete_reference(st->env, st->probe);
+  st->probe = nullptr;
   st->Ref();
   std::vector<ClientBox *> all(st->clients.begin(), st->clients.end());
   for (ClientBox *c : all) c->Shutdown();

@@ -90,7 +90,21 @@ Napi::Value xr_js_chat_ops(Napi::Value unused);
  * with one entry per operation, its result by result kind (STATUS undefined, BOOL boolean, INTEGER
  * number, VALUE string or null, LIST string[], LOCK and ENTRY an Array of their fields or null) or
  * an Error object (an operation that failed alone; the others still ran). */
-Napi::Value xr_js_chat_run(Napi::Value chat, Napi::Value ops);
+/* `lane`: the loop connection it runs on (xr_js_chat_lanes), -1 for the lane of the first
+ * operation's key (one operation while nothing else runs: no xr_js_chat_lanes call needed). */
+Napi::Value xr_js_chat_run(Napi::Value chat, Napi::Value ops, Napi::Value lane);
+
+/* Lanes (Cluster clients): the node each operation's key is on now (xr_chat_op_slot,
+ * xr_client_node_of_slot), as lane numbers 0 .. XR_JS_LANES-1 written into `lanes` (a Uint8Array
+ * with room for every operation). Returns the lane they all share, XR_JS_LANES when they differ
+ * (read `lanes`), or -1 when the client has one node (standalone, Sentinel: one lane). The JS
+ * layer keeps one pipeline per lane and runs a lane's batches on that lane's own loop connection
+ * (xr_js_chat_run's `lane`), so a node that answers first gets its next batch at once instead of
+ * waiting for the slowest node (as node-redis and ioredis keep a connection per node). Only the id
+ * argument of each operation is read; an operation whose key cannot be made goes to lane 0
+ * (running it reports why). */
+Napi::Value xr_js_chat_lanes(Napi::Value chat, Napi::Value ops, Napi::Value lanes);
+#define XR_JS_LANES 64
 
 /* Tries to acquire until it succeeds or wait_ms passed (backoff with jitter, as
  * xr_chat_acquire_lock_wait): each try runs on the thread pool, the pauses are libuv timers, so a

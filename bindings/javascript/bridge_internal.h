@@ -5,7 +5,6 @@
 #define CROSSREDIS_JS_BRIDGE_INTERNAL_H
 
 #include "bridge.h"
-#include "bridge.h"
 
 #include <uv.h>
 
@@ -62,6 +61,7 @@ class ClientBox;
 struct EnvState {
   napi_env env;
   napi_ref classes = nullptr; /* code -> Error subclass */
+  napi_ref probe = nullptr;   /* JsUsable's object (one property write, no new object, per check) */
   bool stopping = false;      /* the environment is ending: no JS, no new work */
   int refs = 1;               /* the environment's own, and one per box, loop connection, job */
   std::unordered_set<ClientBox *> clients;
@@ -132,8 +132,10 @@ inline bool JsUsable(napi_env env, EnvState *st) {
   if (st && st->stopping) return false;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return false;
-  napi_value o, u;
-  bool ok = napi_create_object(env, &o) == napi_ok && napi_get_undefined(env, &u) == napi_ok &&
+  napi_value o = nullptr, u;
+  if (st && st->probe) napi_get_reference_value(env, st->probe, &o);
+  if (!o && napi_create_object(env, &o) == napi_ok && st && !st->probe) napi_create_reference(env, o, 1, &st->probe);
+  bool ok = o && napi_get_undefined(env, &u) == napi_ok &&
             napi_set_named_property(env, o, "x", u) == napi_ok; /* refused when JS cannot run */
   napi_close_handle_scope(env, scope);
   return ok;
@@ -535,8 +537,25 @@ class ClientBox {
 
   EnvState *St() const { return st_; }
   xr_client *Client() const { return client_; }
-  LoopConn *Loop() const { return loop_; }
-  void SetLoop(LoopConn *l) { loop_ = l; }
+  /* Lane `lane`'s loop connection (bridge.h, xr_js_chat_lanes); null when it has none yet. */
+  LoopConn *Loop(size_t lane = 0) const { return lane < loops_.size() ? loops_[lane] : nullptr; }
+  /* The same, made when the lane is new: not connected yet, so its first batch runs on the thread
+   * pool and opens it there, at the lane's node (LaneSlot). Lane 0 is the client's own: made at
+   * open, or none when that failed (its batches then run on threads, as before lanes). */
+  LoopConn *LaneLoop(napi_env env, size_t lane);
+  void SetLoop(LoopConn *l) { loops_.assign(1, l); }
+  /* The lane of a key slot (-1: none, or not a Cluster: lane 0): its node's number now
+   * (xr_client_node_of_slot) below XR_JS_LANES. The first slot seen of each lane is where the
+   * lane's loop connection opens (LaneSlot). JS thread. */
+  size_t LaneOf(int slot) {
+    int node = slot < 0 ? -1 : xr_client_node_of_slot(client_, slot);
+    if (node < 0) return 0;
+    size_t lane = (size_t)node % XR_JS_LANES;
+    if (lane >= lane_slots_.size()) lane_slots_.resize(lane + 1, -1);
+    if (lane_slots_[lane] < 0) lane_slots_[lane] = slot;
+    return lane;
+  }
+  int LaneSlot(size_t lane) const { return lane < lane_slots_.size() ? lane_slots_[lane] : -1; }
   bool Open() const { return client_ && !closing_; }
   void Use() { users_++; }
   void Unuse() {
@@ -566,7 +585,9 @@ class ClientBox {
 
   EnvState *st_;
   xr_client *client_;
-  LoopConn *loop_ = nullptr;
+  void CloseLoops();
+  std::vector<LoopConn *> loops_; /* by lane; [0] the client's own loop connection (or null) */
+  std::vector<int> lane_slots_;
   std::unordered_set<ChatBox *> chats_;
   int users_ = 0;
   bool closing_ = false, js_gone_ = false;
@@ -701,7 +722,9 @@ class BatchRun {
     int64_t unused;
     if (napi_adjust_external_memory(env, (int64_t)weight_, &unused) == napi_ok) held_ = (int64_t)weight_;
   }
-  LoopConn *Loop() const { return client_->Loop(); }
+  LoopConn *Loop() const { return client_->Loop(lane_); }
+  /* Runs on lane's loop connection (xr_js_chat_lanes); 0 unless set. */
+  void SetLane(size_t lane) { lane_ = lane; }
   ClientBox *ClientOf() const { return client_; }
 
  protected:
@@ -719,6 +742,7 @@ class BatchRun {
   Deferred deferred_;
   ClientBox *client_;
   ChatBox *chat_;
+  size_t lane_ = 0;
   bool used_ = false;
 };
 
@@ -816,6 +840,9 @@ class LoopConn {
   }
 
   bool Usable() const { return lc_ && !running_ && !closed_; }
+  /* Where a reopen connects first (xr_loop_conn_open_at): a slot of its lane's node, or -1. */
+  int Slot() const { return slot_; }
+  void SetSlot(int slot) { slot_ = slot; }
   bool Retired() const { return !lc_ && !closed_ && !reopening_; }
   xr_client *Client() const { return client_; }
 
@@ -922,6 +949,7 @@ class LoopConn {
   UvWatch watch_;
   int handles_ = 0;
   BatchRun *running_ = nullptr;
+  int slot_ = -1;
   bool closed_ = false, reopening_ = false;
 };
 
@@ -936,6 +964,7 @@ class PoolRun : public Work {
       loop->BeginReopen();
       reopen_ = loop;
       client_ = run->ClientOf()->Client();
+      slot_ = loop->Slot();
     }
   }
 
@@ -948,7 +977,7 @@ class PoolRun : public Work {
     run_->Prepare();
     /* only when the server answered: against a dead one the next batch will try again, rather
      * than this one waiting for a second connect timeout */
-    if (reopen_ && rc >= 0 && xr_loop_conn_open(&opened_, client_) < 0) opened_ = nullptr;
+    if (reopen_ && rc >= 0 && xr_loop_conn_open_at(&opened_, client_, slot_) < 0) opened_ = nullptr;
   }
   void Complete(bool js) override {
     if (reopen_) reopen_->EndReopen(opened_);
@@ -958,6 +987,7 @@ class PoolRun : public Work {
   BatchRun *run_;
   LoopConn *reopen_ = nullptr;
   xr_client *client_ = nullptr;
+  int slot_ = -1;
   xr_loop_conn *opened_ = nullptr;
 };
 

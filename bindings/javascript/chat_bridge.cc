@@ -35,7 +35,10 @@ struct ChatOp {
 
 class ChatRun : public BatchRun {
  public:
-  ChatRun(Napi::Env env, ChatBox *chat, Napi::Value ops) : BatchRun(env, chat->Client(), chat), box_(chat) {
+  /* lane: the loop connection to run on (bridge.h, lanes), or -1: the lane of the first
+   * operation's key (a call whose operations the JS layer did not sort: one operation, while
+   * nothing else runs). */
+  ChatRun(Napi::Env env, ChatBox *chat, Napi::Value ops, int lane) : BatchRun(env, chat->Client(), chat), box_(chat) {
     if (!ops.IsArray()) throw Napi::TypeError::New(env, "operations must be an Array");
     Napi::Array arr = ops.As<Napi::Array>();
     uint32_t n = arr.Length();
@@ -48,6 +51,7 @@ class ChatRun : public BatchRun {
       for (const InText &t : ops_[i].texts) weight += t.Weight();
     }
     weight_ = weight;
+    SetLane(lane >= 0 ? (size_t)lane : LaneOfFirst());
     big_ = weight >= kBig;
     if (big_) Hold(env);
     if (!big_ && box_->Open()) {
@@ -56,6 +60,16 @@ class ChatRun : public BatchRun {
     }
   }
   ~ChatRun() override { xr_chat_batch_free(batch_); }
+
+  /* The lane of the first operation's key (0 when not a Cluster or it has none), as
+   * xr_js_chat_lanes finds it. */
+  size_t LaneOfFirst() {
+    if (ops_.empty() || !box_->Open() || xr_client_topology(box_->Client()->Client()) != XR_TOPOLOGY_CLUSTER) return 0;
+    const ChatOp &op = ops_[0];
+    xr_arg args[XR_OP_ARGS_MAX] = {};
+    args[0] = xr_arg{op.texts[0].data(), op.texts[0].size(), op.nums[0]};
+    return box_->Client()->LaneOf(xr_chat_op_slot(box_->Chat(), op.info->code, args, op.info->nargs));
+  }
 
  private:
   /* [code, ...arguments]: a string for TEXT, a Buffer or Uint8Array for BYTES, a number for INT. */
@@ -634,9 +648,51 @@ Napi::Value xr_js_chat_ops(Napi::Value unused) {
   return out;
 }
 
-Napi::Value xr_js_chat_run(Napi::Value chat, Napi::Value ops) {
+Napi::Value xr_js_chat_run(Napi::Value chat, Napi::Value ops, Napi::Value lane) {
   Napi::Env env = chat.Env();
-  return (new ChatRun(env, ChatArg(env, chat), ops))->Go();
+  int64_t l = lane.IsUndefined() ? 0 : I64(env, lane, "lane");
+  if (l < -1 || l >= XR_JS_LANES) throw Napi::RangeError::New(env, "lane must be -1.." + std::to_string(XR_JS_LANES - 1));
+  return (new ChatRun(env, ChatArg(env, chat), ops, (int)l))->Go();
+}
+
+Napi::Value xr_js_chat_lanes(Napi::Value chat, Napi::Value ops, Napi::Value out) {
+  Napi::Env env = chat.Env();
+  ChatBox *box = ChatArg(env, chat);
+  if (!box->Open() || xr_client_topology(box->Client()->Client()) != XR_TOPOLOGY_CLUSTER) return Napi::Number::New(env, -1);
+  if (!ops.IsArray()) throw Napi::TypeError::New(env, "operations must be an Array");
+  if (!out.IsTypedArray() || out.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw Napi::TypeError::New(env, "lanes must be a Uint8Array");
+  Napi::Array arr = ops.As<Napi::Array>();
+  Napi::Uint8Array lanes = out.As<Napi::Uint8Array>();
+  uint32_t n = arr.Length();
+  if (lanes.ElementLength() < n) throw Napi::RangeError::New(env, "lanes has room for fewer operations than given");
+  uint8_t *w = lanes.Data();
+  int shared = -1; /* the one lane of every operation so far; XR_JS_LANES once they differ */
+  for (uint32_t i = 0; i < n; i++) {
+    uint8_t lane = 0;
+    Napi::Value item = arr.Get(i);
+    Napi::Value code = item.IsArray() ? item.As<Napi::Array>().Get((uint32_t)0) : env.Undefined();
+    Napi::Value id = item.IsArray() ? item.As<Napi::Array>().Get((uint32_t)1) : env.Undefined();
+    const xr_op_info *info = code.IsNumber() ? xr_chat_op_at(code.As<Napi::Number>().Int32Value()) : nullptr;
+    if (info && id.IsString()) { /* anything else: lane 0, and running it says what is wrong */
+      char small[256];
+      size_t len = 0;
+      std::string big;
+      const char *p = small;
+      napi_get_value_string_utf8(env, id, small, sizeof small, &len);
+      if (len >= sizeof small - 1) { /* it may not have fit */
+        big = id.As<Napi::String>().Utf8Value();
+        p = big.data();
+        len = big.size();
+      }
+      xr_arg args[XR_OP_ARGS_MAX] = {};
+      args[0] = xr_arg{p, len, 0};
+      lane = (uint8_t)box->Client()->LaneOf(xr_chat_op_slot(box->Chat(), info->code, args, info->nargs));
+    }
+    w[i] = lane;
+    shared = shared < 0 || shared == lane ? lane : XR_JS_LANES;
+  }
+  return Napi::Number::New(env, shared < 0 ? 0 : shared);
 }
 
 Napi::Value xr_js_chat_acquire_wait(Napi::Value chat, Napi::Value thread_id, Napi::Value ttl_ms,

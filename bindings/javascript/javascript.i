@@ -371,7 +371,9 @@ void xr_js_client_close(Napi::Value client);
 Napi::Value xr_js_chat_new(Napi::Value client, Napi::Value options);
 Napi::Value xr_js_chat_key_prefix(Napi::Value chat);
 Napi::Value xr_js_chat_ops(Napi::Value unused);
-Napi::Value xr_js_chat_run(Napi::Value chat, Napi::Value ops);
+Napi::Value xr_js_chat_run(Napi::Value chat, Napi::Value ops, Napi::Value lane);
+Napi::Value xr_js_chat_lanes(Napi::Value chat, Napi::Value ops, Napi::Value lanes);
+%constant int XR_JS_LANES = XR_JS_LANES; /* bridge.h: a lane number is below it */
 Napi::Value xr_js_chat_acquire_wait(Napi::Value chat, Napi::Value thread_id, Napi::Value ttl_ms,
                                     Napi::Value wait_ms);
 Napi::Value xr_js_chat_release_if_queue_empty(Napi::Value chat, Napi::Value thread_id, Napi::Value token);

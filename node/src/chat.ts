@@ -138,6 +138,7 @@ function lockArg(lock: unknown): Lock {
 }
 
 const nothing = (): void => undefined;
+const LANES: number = native.XR_JS_LANES; // xr_js_chat_lanes' "they differ"
 
 /** The core's words for a batched acquire that too few replicas acknowledged (chat.c, unacked). */
 const UNACKED = /not held; release it \(token ([A-Za-z0-9_-]+)\) or let it expire/;
@@ -157,6 +158,7 @@ export class RedisStateAdapter {
   #disconnecting = false;
   #inflight = new Set<Promise<unknown>>(); // this adapter's calls outside the pipeline
   #pipeline: Pipeline<unknown[]>;
+  #laneBuffer = new Uint8Array(64);
 
   constructor(options: RedisStateAdapterOptions, flavour: { token: string; logName: string } = { token: "redis", logName: "redis" }) {
     if (typeof options !== "object" || options === null) throw new TypeError("options must be an object");
@@ -192,8 +194,8 @@ export class RedisStateAdapter {
     // length and characters, min_replicas' range), now rather than at connect()
     native.xr_binding_chat_check(this.keyPrefix, this.#emptyPrefix(), tokenPrefix, SUFFIX[suffix], JSON_DIALECT[dialect], QUEUE[queue],
       minReplicas, minReplicasTimeoutMs);
-    this.#pipeline = new Pipeline<unknown[]>((ops) => this.#run(ops), (e) => this.#failed(e),
-      (r) => r instanceof ConnectionError && this.#failed(r));
+    this.#pipeline = new Pipeline<unknown[]>((ops, lane) => this.#run(ops, lane), (e) => this.#failed(e),
+      (r) => r instanceof ConnectionError && this.#failed(r), (ops) => this.#lanesOf(ops));
   }
 
   /** Connects the client (unless given one already connected) and makes the core's adapter. */
@@ -448,10 +450,20 @@ export class RedisStateAdapter {
     }
   }
 
-  #run(ops: unknown[][]): Promise<unknown[]> {
+  /* The lane every operation shares, or each one's (Cluster: the node its key is on); undefined:
+   * one lane (standalone, Sentinel). */
+  #lanesOf(ops: unknown[][]): Uint8Array | number | undefined {
+    if (!this.#chat) return undefined;
+    if (this.#laneBuffer.length < ops.length) this.#laneBuffer = new Uint8Array(Math.max(ops.length, 2 * this.#laneBuffer.length));
+    const shared = native.xr_js_chat_lanes(this.#chat, ops, this.#laneBuffer);
+    if (shared < 0) return undefined;
+    return shared < LANES ? shared : this.#laneBuffer;
+  }
+
+  #run(ops: unknown[][], lane: number): Promise<unknown[]> {
     const chat = this.#chat;
     if (!chat) return Promise.reject(new ClientClosedError(`${this.constructor.name} was disconnected`));
-    return this.client.track(() => native.xr_js_chat_run(chat, ops));
+    return this.client.track(() => native.xr_js_chat_run(chat, ops, lane));
   }
 
   #failed(e: unknown): void {

@@ -39,7 +39,9 @@ export interface Native {
     tokenSuffix: number; json: number; queue: number; minReplicas: number; minReplicasTimeoutMs: number }): Handle;
   xr_js_chat_key_prefix(chat: Handle): string | null;
   xr_js_chat_ops(unused?: unknown): OpInfo[];
-  xr_js_chat_run(chat: Handle, ops: unknown[][]): Promise<unknown[]>;
+  xr_js_chat_run(chat: Handle, ops: unknown[][], lane?: number): Promise<unknown[]>;
+  xr_js_chat_lanes(chat: Handle, ops: unknown[][], lanes: Uint8Array): number;
+  readonly XR_JS_LANES: number;
   xr_js_chat_acquire_wait(chat: Handle, threadId: string, ttlMs: number, waitMs: number): Promise<[string, number] | null>;
   xr_js_chat_release_if_queue_empty(chat: Handle, threadId: string, token: string): Promise<[boolean, number]>;
   xr_js_chat_cancel(chat: Handle): void;

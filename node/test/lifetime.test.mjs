@@ -146,7 +146,7 @@ describe("a client collected while a call runs", () => {
       let chat = native.xr_js_chat_new(client, opts);
       const wait = native.xr_js_chat_acquire_wait(chat, "t", 5000, 10000);
       await other.command("CLIENT", "PAUSE", "200", "WRITE");
-      const run = native.xr_js_chat_run(chat, [[8, "k", "1", 0], [7, "k"]]);
+      const run = native.xr_js_chat_run(chat, [[8, "k", "1", 0], [7, "k"]], 0);
       client = null;
       chat = null;
       for (let i = 0; i < 10; i++) { gc(); await tick(); }
@@ -249,12 +249,12 @@ describe("disconnect() and close() under long native calls", () => {
       await admin.command("SET", "n:lock:t", "held", "PX", 60000);
       const wait = native.xr_js_chat_acquire_wait(chat, "t", 1000, 60000);
       await admin.command("CLIENT", "PAUSE", "200", "WRITE");
-      const batch = native.xr_js_chat_run(chat, [[8, "k", "1", 0]]);
+      const batch = native.xr_js_chat_run(chat, [[8, "k", "1", 0]], 0);
       const raw = native.xr_js_client_run(h, [["SET", "r", "1"]], false);
       native.xr_js_chat_close(chat);
       native.xr_js_client_close(h);
       const out = await Promise.allSettled([wait, batch, raw]);
-      const later = await Promise.allSettled([native.xr_js_chat_run(chat, [[7, "k"]]), native.xr_js_client_run(h, [["PING"]], false)]);
+      const later = await Promise.allSettled([native.xr_js_chat_run(chat, [[7, "k"]], 0), native.xr_js_client_run(h, [["PING"]], false)]);
       await admin.close();
       await new Promise((r) => setTimeout(r, 50));
       console.log(r, out.map((o) => o.status === "rejected" ? o.reason.name : JSON.stringify(o.value)).join(" "),

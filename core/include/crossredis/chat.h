@@ -318,6 +318,13 @@ XR_API const xr_op_info *xr_chat_op_at(int op);
  * differs ("chat.acquire_lock: 2 arguments (thread_id, ttl_ms), got 1"). */
 XR_API int xr_chat_batch_add(xr_chat_batch *b, int op, const xr_arg *args, size_t nargs);
 
+/* The Redis Cluster slot (0..16383) of the key operation `op` would touch with these arguments
+ * (the first key of a two-key row), without building it: for a host that keeps one pipeline per
+ * node (the Node addon's lanes, with xr_client_node_of_slot). -1 when op is unknown, the count
+ * differs or the arguments make no key (an empty id: recorded as the last error, as the adder
+ * would). Only the arguments the key is made of are read. Thread-safe. */
+XR_API int xr_chat_op_slot(const xr_chat *s, int op, const xr_arg *args, size_t nargs);
+
 /* Sends the batch as one pipeline. 0 when every reply was read (operations may still have failed
  * one by one: see the result functions); a negative code when the connection failed. */
 XR_API int xr_chat_batch_exec(xr_chat_batch *b);

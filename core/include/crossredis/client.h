@@ -180,6 +180,12 @@ XR_API void xr_client_close(xr_client *c);
 /* Which topology the client was opened for. */
 XR_API xr_topology_kind xr_client_topology(const xr_client *c);
 
+/* Which node serves `slot` now, as a small number for a host that keeps one pipeline per node:
+ * on a Cluster the master's place in the current slot map (0 .. masters-1; a refresh may renumber
+ * them), 0 for standalone and Sentinel, -1 for a slot out of range or unassigned. A hint: a
+ * command sent by it is still routed (and redirected) by the client. Thread-safe. */
+XR_API int xr_client_node_of_slot(xr_client *c, int slot);
+
 /* "host:port" or the socket path (standalone), "cluster host:port (+N)" (the first seed and how
  * many more), "master 'name' of sentinels host:port,..." - for messages. Valid while open. */
 XR_API const char *xr_client_address(const xr_client *c);

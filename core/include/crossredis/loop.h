@@ -82,6 +82,10 @@ typedef struct xr_loop_conn xr_loop_conn;
 
 /* Connects (blocking, as the pool's connections do: TLS handshake, AUTH, SELECT, CLIENT SETNAME). */
 XR_API int xr_loop_conn_open(xr_loop_conn **out, xr_client *c);
+/* The same, its first connection to the node serving `slot` (-1: a master taken at random) on a
+ * Cluster: a host keeping one loop connection per node (xr_client_node_of_slot) opens each where
+ * its batches go. Standalone and Sentinel clients ignore the slot. */
+XR_API int xr_loop_conn_open_at(xr_loop_conn **out, xr_client *c, int slot);
 XR_API void xr_loop_conn_close(xr_loop_conn *lc);
 
 /* The connection as a pollable (borrowed: it lives as long as lc; NULL for NULL). */

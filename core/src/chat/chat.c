@@ -244,11 +244,40 @@ static int need_id(const char *id, size_t len, const char *what) {
   return XR_OK;
 }
 
-/* A command on one key made of <kind>:<id>: argv = [name, key]. */
-static int build_keyed(xr_cmd *c, const xr_chat *s, const char *name, const char *kind, const char *id,
-                       size_t len, const char *what) {
-  int rc;
-  if ((rc = need_id(id, len, what)) || (rc = make_key(&c->key, s, kind, id, len))) return rc;
+/* Each row's key: <prefix>:<kind>, then :<first argument> when by_id (the first of the two keys of
+ * the reliable queue's rows). The builders make their key here, and xr_chat_op_slot routes by it. */
+static const struct {
+  const char *kind;
+  int by_id;
+} row_keys[XR_CHAT_OP_COUNT] = {
+    [XR_CHAT_OP_SUBSCRIBE] = {"subscriptions", 0},  [XR_CHAT_OP_UNSUBSCRIBE] = {"subscriptions", 0},
+    [XR_CHAT_OP_IS_SUBSCRIBED] = {"subscriptions", 0}, [XR_CHAT_OP_ACQUIRE_LOCK] = {"lock", 1},
+    [XR_CHAT_OP_RELEASE_LOCK] = {"lock", 1},         [XR_CHAT_OP_EXTEND_LOCK] = {"lock", 1},
+    [XR_CHAT_OP_FORCE_RELEASE_LOCK] = {"lock", 1},   [XR_CHAT_OP_GET] = {"cache", 1},
+    [XR_CHAT_OP_SET] = {"cache", 1},                 [XR_CHAT_OP_SET_IF_NOT_EXISTS] = {"cache", 1},
+    [XR_CHAT_OP_DELETE] = {"cache", 1},              [XR_CHAT_OP_APPEND_TO_LIST] = {"list", 1},
+    [XR_CHAT_OP_GET_LIST] = {"list", 1},             [XR_CHAT_OP_ENQUEUE] = {"queue", 1},
+    [XR_CHAT_OP_DEQUEUE] = {"queue", 1},             [XR_CHAT_OP_QUEUE_DEPTH] = {"queue", 1},
+    [XR_CHAT_OP_DEQUEUE_RELIABLE] = {"queue", 1},    [XR_CHAT_OP_ACK] = {"queue-processing", 1},
+    [XR_CHAT_OP_REQUEUE_PROCESSING] = {"queue", 1},
+};
+
+/* Row op's key (its id argument checked first when it has one: `what` names it). */
+static int row_key(xr_cmd_key *k, const void *self, int op, const xr_arg *a, const char *what) {
+  const xr_chat *s = self;
+  if (!row_keys[op].by_id) return make_key(k, s, row_keys[op].kind, NULL, 0);
+  int rc = need_id(a[0].data, a[0].len, what);
+  return rc ? rc : make_key(k, s, row_keys[op].kind, a[0].data, a[0].len);
+}
+
+static int chat_row_key(xr_cmd_key *k, const void *self, int op, const xr_arg *a) {
+  return row_key(k, self, op, a, "id");
+}
+
+/* A command on row op's one key: argv = [name, key]. */
+static int build_keyed(xr_cmd *c, const xr_chat *s, int op, const char *name, const xr_arg *a, const char *what) {
+  int rc = row_key(&c->key, s, op, a, what);
+  if (rc) return rc;
   arg_str(c, name);
   arg(c, c->key.data, c->key.len);
   return XR_OK;
@@ -256,10 +285,9 @@ static int build_keyed(xr_cmd *c, const xr_chat *s, const char *name, const char
 
 /* The builders of chat.def's rows: a[] holds the row's arguments in its order. */
 
-static int build_subscription(xr_cmd *c, const xr_chat *s, const char *name, const xr_arg *a) {
+static int build_subscription(xr_cmd *c, const xr_chat *s, int op, const char *name, const xr_arg *a) {
   int rc;
-  if ((rc = need_id(a[0].data, a[0].len, "thread id")) || (rc = make_key(&c->key, s, "subscriptions", NULL, 0)))
-    return rc;
+  if ((rc = need_id(a[0].data, a[0].len, "thread id")) || (rc = row_key(&c->key, s, op, a, "thread id"))) return rc;
   arg_str(c, name);
   arg(c, c->key.data, c->key.len);
   arg(c, a[0].data, a[0].len);
@@ -268,17 +296,17 @@ static int build_subscription(xr_cmd *c, const xr_chat *s, const char *name, con
 
 static int build_subscribe(xr_cmd *c, const void *self, const xr_arg *a) {
   const xr_chat *s = self;
-  return build_subscription(c, s, "SADD", a);
+  return build_subscription(c, s, XR_CHAT_OP_SUBSCRIBE, "SADD", a);
 }
 
 static int build_unsubscribe(xr_cmd *c, const void *self, const xr_arg *a) {
   const xr_chat *s = self;
-  return build_subscription(c, s, "SREM", a);
+  return build_subscription(c, s, XR_CHAT_OP_UNSUBSCRIBE, "SREM", a);
 }
 
 static int build_is_subscribed(xr_cmd *c, const void *self, const xr_arg *a) {
   const xr_chat *s = self;
-  return build_subscription(c, s, "SISMEMBER", a);
+  return build_subscription(c, s, XR_CHAT_OP_IS_SUBSCRIBED, "SISMEMBER", a);
 }
 
 static int build_acquire_lock(xr_cmd *c, const void *self, const xr_arg *a) {
@@ -286,7 +314,7 @@ static int build_acquire_lock(xr_cmd *c, const void *self, const xr_arg *a) {
   int64_t ttl_ms = a[1].num;
   int rc;
   if ((rc = check_ttl("chat.acquire_lock", ttl_ms, 0)) ||
-      (rc = build_keyed(c, s, "SET", "lock", a[0].data, a[0].len, "thread id")))
+      (rc = build_keyed(c, s, XR_CHAT_OP_ACQUIRE_LOCK, "SET", a, "thread id")))
     return rc;
   int64_t now = xr_time_now_ms();
   int n = xr_token_make(c->made, sizeof c->made, s->token_prefix, s->token_prefix_len, now, s->suffix);
@@ -310,8 +338,7 @@ static int need_token(const char *token, size_t len) {
 static int build_release_lock(xr_cmd *c, const void *self, const xr_arg *a) {
   const xr_chat *s = self;
   int rc;
-  if ((rc = need_id(a[0].data, a[0].len, "thread id")) || (rc = need_token(a[1].data, a[1].len)) ||
-      (rc = make_key(&c->key, s, "lock", a[0].data, a[0].len)))
+  if ((rc = row_key(&c->key, s, XR_CHAT_OP_RELEASE_LOCK, a, "thread id")) || (rc = need_token(a[1].data, a[1].len)))
     return rc;
   c->script = s->release;
   c->numkeys = 1;
@@ -347,17 +374,17 @@ static int chat_build_release_if_empty(xr_cmd *c, const xr_chat *s, const char *
 
 static int build_force_release_lock(xr_cmd *c, const void *self, const xr_arg *a) {
   const xr_chat *s = self;
-  return build_keyed(c, s, "DEL", "lock", a[0].data, a[0].len, "thread id");
+  return build_keyed(c, s, XR_CHAT_OP_FORCE_RELEASE_LOCK, "DEL", a, "thread id");
 }
 
 static int build_get(xr_cmd *c, const void *self, const xr_arg *a) {
   const xr_chat *s = self;
-  return build_keyed(c, s, "GET", "cache", a[0].data, a[0].len, "key");
+  return build_keyed(c, s, XR_CHAT_OP_GET, "GET", a, "key");
 }
 
 static int build_delete(xr_cmd *c, const void *self, const xr_arg *a) {
   const xr_chat *s = self;
-  return build_keyed(c, s, "DEL", "cache", a[0].data, a[0].len, "key");
+  return build_keyed(c, s, XR_CHAT_OP_DELETE, "DEL", a, "key");
 }
 
 /* The value as the adapter's dialect writes it, owned by the command. */
@@ -377,7 +404,7 @@ static int build_store(xr_cmd *c, const xr_chat *s, const xr_arg *a, int nx) {
   int64_t ttl_ms = a[2].num;
   int rc;
   if ((rc = check_ttl(nx ? "chat.set_if_not_exists" : "chat.set", ttl_ms, 1)) ||
-      (rc = build_keyed(c, s, "SET", "cache", a[0].data, a[0].len, "key")) ||
+      (rc = build_keyed(c, s, XR_CHAT_OP_SET, "SET", a, "key")) ||
       (rc = value_text(c, s, a[1].data, a[1].len, &v, &vlen)))
     return rc;
   arg(c, v, vlen);
@@ -405,7 +432,7 @@ static int build_append_to_list(xr_cmd *c, const void *self, const xr_arg *a) {
   int rc;
   if ((rc = check_ttl("chat.append_to_list", ttl_ms, 1)) ||
       (rc = check_count("chat.append_to_list", "max_length", max_length)) ||
-      (rc = need_id(a[0].data, a[0].len, "key")) || (rc = make_key(&c->key, s, "list", a[0].data, a[0].len)) ||
+      (rc = row_key(&c->key, s, XR_CHAT_OP_APPEND_TO_LIST, a, "key")) ||
       (rc = value_text(c, s, a[1].data, a[1].len, &v, &vlen)))
     return rc;
   c->script = s->append;
@@ -419,7 +446,7 @@ static int build_append_to_list(xr_cmd *c, const void *self, const xr_arg *a) {
 
 static int build_get_list(xr_cmd *c, const void *self, const xr_arg *a) {
   const xr_chat *s = self;
-  int rc = build_keyed(c, s, "LRANGE", "list", a[0].data, a[0].len, "key");
+  int rc = build_keyed(c, s, XR_CHAT_OP_GET_LIST, "LRANGE", a, "key");
   if (rc) return rc;
   arg_str(c, "0");
   arg_str(c, "-1");
@@ -431,8 +458,8 @@ static int build_enqueue(xr_cmd *c, const void *self, const xr_arg *a) {
   const xr_chat *s = self;
   int64_t expires_at_ms = a[3].num, max_size = a[4].num;
   int rc;
-  if ((rc = check_count("chat.enqueue", "max_size", max_size)) || (rc = need_id(a[0].data, a[0].len, "thread id")) ||
-      (rc = make_key(&c->key, s, "queue", a[0].data, a[0].len)))
+  if ((rc = check_count("chat.enqueue", "max_size", max_size)) ||
+      (rc = row_key(&c->key, s, XR_CHAT_OP_ENQUEUE, a, "thread id")))
     return rc;
   size_t elen;
   if ((rc = xr_chat_encode_queue_entry(&c->owned, &elen, a[1].data, a[1].len, a[2].num, expires_at_ms, s->queue,
@@ -452,13 +479,13 @@ static int build_enqueue(xr_cmd *c, const void *self, const xr_arg *a) {
 
 static int build_dequeue(xr_cmd *c, const void *self, const xr_arg *a) {
   const xr_chat *s = self;
-  return build_keyed(c, s, "LPOP", "queue", a[0].data, a[0].len, "thread id");
+  return build_keyed(c, s, XR_CHAT_OP_DEQUEUE, "LPOP", a, "thread id");
 }
 
 /* The queue and its processing list: KEYS[1], KEYS[2] of the reliable dequeue's scripts. */
 static int build_queue_pair(xr_cmd *c, const xr_chat *s, const xr_script *script, const xr_arg *a) {
   int rc;
-  if ((rc = need_id(a[0].data, a[0].len, "thread id")) || (rc = make_key(&c->key, s, "queue", a[0].data, a[0].len)) ||
+  if ((rc = row_key(&c->key, s, XR_CHAT_OP_DEQUEUE_RELIABLE, a, "thread id")) ||
       (rc = make_key(&c->key2, s, "queue-processing", a[0].data, a[0].len)))
     return rc;
   c->script = script;
@@ -482,7 +509,7 @@ static int build_ack(xr_cmd *c, const void *self, const xr_arg *a) {
   const xr_chat *s = self;
   int rc;
   if (!a[1].data || a[1].len == 0) return xr_fail(XR_EINVAL, "chat.ack: the entry's raw bytes are empty");
-  if ((rc = build_keyed(c, s, "LREM", "queue-processing", a[0].data, a[0].len, "thread id"))) return rc;
+  if ((rc = build_keyed(c, s, XR_CHAT_OP_ACK, "LREM", a, "thread id"))) return rc;
   arg_str(c, "1");
   arg(c, a[1].data, a[1].len);
   return XR_OK;
@@ -490,7 +517,7 @@ static int build_ack(xr_cmd *c, const void *self, const xr_arg *a) {
 
 static int build_queue_depth(xr_cmd *c, const void *self, const xr_arg *a) {
   const xr_chat *s = self;
-  return build_keyed(c, s, "LLEN", "queue", a[0].data, a[0].len, "thread id");
+  return build_keyed(c, s, XR_CHAT_OP_QUEUE_DEPTH, "LLEN", a, "thread id");
 }
 
 /* ---- the system: chat.def's rows with their builders ------------------------------------------ */
@@ -571,9 +598,13 @@ static int unacked(const xr_cmd *c, const void *self, xr_client *client, int op,
 }
 
 const xr_system chat_system = {"chat", chat_ops, XR_CHAT_OP_COUNT, chat_builders, decode_entry, lost_reply_hint,
-                               unacked};
+                               unacked, chat_row_key};
 
 const xr_op_info *xr_chat_op_at(int op) { return xr_ops_row(&chat_system, op); }
+
+int xr_chat_op_slot(const xr_chat *s, int op, const xr_arg *args, size_t nargs) {
+  return s ? xr_ops_slot(&chat_system, s, op, args, nargs) : -1;
+}
 
 /* ---- the sequential operations ----------------------------------------------------------------- */
 

@@ -29,14 +29,17 @@ struct xr_loop_conn {
 
 static const xr_pollable_vtable loop_conn_pollable;
 
-int xr_loop_conn_open(xr_loop_conn **out, xr_client *c) {
+int xr_loop_conn_open(xr_loop_conn **out, xr_client *c) { return xr_loop_conn_open_at(out, c, -1); }
+
+int xr_loop_conn_open_at(xr_loop_conn **out, xr_client *c, int slot) {
   if (out) *out = NULL;
   if (!out || !c) return xr_fail(XR_EINVAL, "xr_loop_conn_open: out and client are required");
+  if (slot < -1 || slot >= XR_SLOTS) return xr_fail(XR_EINVAL, "xr_loop_conn_open_at: slot %d is not -1 or 0..16383", slot);
   xr_loop_conn *lc = xr_calloc(1, sizeof *lc);
   if (!lc) return xr_fail_nomem();
   int code = xr_client_check_open(c, "xr_loop_conn_open");
   if (!code && c->topo.kind != XR_TOPOLOGY_STANDALONE) {
-    if ((code = xr_loop_split_open(&lc->split, c))) {
+    if ((code = xr_loop_split_open(&lc->split, c, slot))) {
       xr_free(lc);
       return code;
     }
@@ -196,7 +199,7 @@ int xr_loop_conn_continue(xr_loop_conn *lc, int *wait) {
   if (!lc || !wait) return xr_fail(XR_EINVAL, "xr_loop_conn_continue: an argument is NULL");
   *wait = 0;
   if (lc->split) {
-    int code = xr_loop_split_step(lc->split, xr_monotonic_ms());
+    int code = xr_loop_split_step(lc->split, XR_WAIT_READ, xr_monotonic_ms());
     if (code == XR_POLL_RUNNING) *wait = XR_WAIT_READ;
     return code < 0 ? code : XR_OK;
   }
@@ -271,7 +274,7 @@ static int64_t pollable_deadline(const xr_pollable *p) {
 
 static int pollable_process(xr_pollable *p, int ready, int64_t now_ms) {
   xr_loop_conn *lc = OWNER(p);
-  if (lc->split) return xr_loop_split_step(lc->split, now_ms);
+  if (lc->split) return xr_loop_split_step(lc->split, ready, now_ms);
   if (lc->broken) return failed_earlier(lc);
   if (!lc->running) {
     int code = ready & XR_WAIT_READ ? idle_read(lc) : XR_OK;

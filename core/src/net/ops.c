@@ -8,6 +8,7 @@
 #include "net/client_internal.h"
 #include "base/decimal.h"
 #include "crossredis/alloc.h"
+#include "crossredis/keys.h"
 
 /* ---- commands --------------------------------------------------------------------------------- */
 
@@ -59,6 +60,15 @@ void xr_cmd_arg_num(xr_cmd *c, int slot, long long v) {
 
 const xr_op_info *xr_ops_row(const xr_system *sys, int op) {
   return op >= 0 && op < sys->nops ? &sys->ops[op] : NULL;
+}
+
+int xr_ops_slot(const xr_system *sys, const void *self, int op, const xr_arg *args, size_t nargs) {
+  const xr_op_info *info = xr_ops_row(sys, op);
+  if (!sys->row_key || !info || nargs != info->nargs || (nargs && !args)) return -1;
+  xr_cmd_key k = {0};
+  int slot = sys->row_key(&k, self, op, args) == XR_OK ? (int)xr_key_slot(k.data, k.len) : -1;
+  xr_free(k.heap);
+  return slot;
 }
 
 int xr_ops_check_args(const xr_system *sys, int op, const xr_arg *args, size_t nargs) {

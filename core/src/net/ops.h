@@ -68,6 +68,9 @@ typedef struct xr_system {
    * than asked acknowledged it: what to do (release what it took) and the failure to return
    * (XR_ENOREPLICAS). `sequential` 0 in a batch, where nothing more may be sent. NULL: XR_ENOREPLICAS. */
   int (*unacked)(const xr_cmd *c, const void *self, xr_client *client, int op, int sequential);
+  /* Makes row op's key (the first, for a row with two) from its arguments, as its builder does:
+   * what routes it on a Cluster before it is built (xr_ops_slot). NULL: rows are routed when built. */
+  int (*row_key)(xr_cmd_key *k, const void *self, int op, const xr_arg *a);
 } xr_system;
 
 /* The row `op`, or NULL. */
@@ -80,6 +83,11 @@ int xr_ops_check_args(const xr_system *sys, int op, const xr_arg *args, size_t n
  * borrow from r and from c (a made token): keep both while out is used. */
 int xr_ops_decode(const xr_system *sys, const void *self, const xr_cmd *c, xr_result_kind kind, const xr_reply *r,
                   xr_result *out);
+
+/* The Cluster slot of row op's key (0..16383) without building the command, for a host that keeps
+ * one pipeline per node; -1 when the system cannot tell (no row_key), op is not a row, or the
+ * arguments make no key (recorded as the last error, as the builder records it). */
+int xr_ops_slot(const xr_system *sys, const void *self, int op, const xr_arg *args, size_t nargs);
 
 /* Puts the key in front of the failure's message ("chat-sdk:cache:x: WRONGTYPE ..."). */
 int xr_ops_name_key(const xr_system *sys, const xr_cmd *c, int rc);

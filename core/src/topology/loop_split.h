@@ -11,7 +11,8 @@
 
 typedef struct xr_loop_split xr_loop_split;
 
-int xr_loop_split_open(xr_loop_split **out, xr_client *c);
+/* Opens with a first connection to the master of slot (-1: a master taken at random). */
+int xr_loop_split_open(xr_loop_split **out, xr_client *c, int slot);
 void xr_loop_split_close(xr_loop_split *ls);
 /* The epoll descriptor that stands for every node's connection; -1 once broken. */
 int xr_loop_split_fd(const xr_loop_split *ls);
@@ -22,9 +23,10 @@ int xr_loop_split_conn(xr_loop_split *ls, xr_node *n, size_t *idx);
 /* Starts batch b (begun, checked by the caller): XR_POLL_RUNNING, XR_POLL_DONE, or a code when
  * nothing could be sent (every operation failed with it). */
 int xr_loop_split_start(xr_loop_split *ls, xr_batch *b);
-/* One step: the I/O the nodes are ready for, a round started after its wait, a timeout. Returns
- * XR_POLL_IDLE, XR_POLL_RUNNING, XR_POLL_DONE or a negative code. */
-int xr_loop_split_step(xr_loop_split *ls, int64_t now_ms);
+/* One step: the I/O the nodes are ready for, a round started after its wait, a timeout. `ready`:
+ * what the host loop saw on the descriptor (0: a timer, or unknown). Returns XR_POLL_IDLE,
+ * XR_POLL_RUNNING, XR_POLL_DONE or a negative code. */
+int xr_loop_split_step(xr_loop_split *ls, int ready, int64_t now_ms);
 int64_t xr_loop_split_deadline(const xr_loop_split *ls);
 void xr_loop_split_cancel(xr_loop_split *ls, int code);
 

@@ -205,6 +205,16 @@ static xr_node *slot_master(const xr_topo *t, int slot) {
   return i == XR_NO_NODE ? NULL : t->nodes[i];
 }
 
+int xr_client_node_of_slot(xr_client *c, int slot) {
+  if (!c || slot < 0 || slot >= XR_SLOTS) return -1;
+  xr_topo *t = &c->topo;
+  if (t->kind != XR_TOPOLOGY_CLUSTER) return 0;
+  pthread_mutex_lock(&t->mu);
+  uint16_t i = t->slots ? t->slots[slot] : XR_NO_NODE; /* masters come first in nodes[] */
+  pthread_mutex_unlock(&t->mu);
+  return i == XR_NO_NODE ? -1 : (int)i;
+}
+
 int xr_topology_route(xr_client *c, int slot, int replica_ok, xr_node **out) {
   xr_topo *t = &c->topo;
   if (t->kind == XR_TOPOLOGY_STANDALONE) {

@@ -241,6 +241,70 @@ static void call_by_code(void **state) {
   XR_FAILS(xr_chat_call(chat, -1, set, 3, &r), XR_EINVAL, "no operation -1");
 }
 
+/* xr_chat_op_slot: every row's slot is the slot of the key SPEC.md 1.1 gives it (the first of the
+ * reliable queue's two), computed without building; on a Cluster the node it names is one of the
+ * masters; no key (an empty id, an unknown row, a wrong count): -1. */
+static void op_slot_is_the_key_slot(void **state) {
+  (void)state;
+  static const struct {
+    int op;
+    const char *kind; /* NULL: the subscriptions set */
+  } rows[] = {
+      {XR_CHAT_OP_SUBSCRIBE, NULL},          {XR_CHAT_OP_UNSUBSCRIBE, NULL},   {XR_CHAT_OP_IS_SUBSCRIBED, NULL},
+      {XR_CHAT_OP_ACQUIRE_LOCK, "lock"},     {XR_CHAT_OP_RELEASE_LOCK, "lock"}, {XR_CHAT_OP_EXTEND_LOCK, "lock"},
+      {XR_CHAT_OP_FORCE_RELEASE_LOCK, "lock"}, {XR_CHAT_OP_GET, "cache"},       {XR_CHAT_OP_SET, "cache"},
+      {XR_CHAT_OP_SET_IF_NOT_EXISTS, "cache"}, {XR_CHAT_OP_DELETE, "cache"},    {XR_CHAT_OP_APPEND_TO_LIST, "list"},
+      {XR_CHAT_OP_GET_LIST, "list"},         {XR_CHAT_OP_ENQUEUE, "queue"},    {XR_CHAT_OP_DEQUEUE, "queue"},
+      {XR_CHAT_OP_QUEUE_DEPTH, "queue"},     {XR_CHAT_OP_DEQUEUE_RELIABLE, "queue"}, {XR_CHAT_OP_ACK, "queue-processing"},
+      {XR_CHAT_OP_REQUEUE_PROCESSING, "queue"},
+  };
+  assert_int_equal(sizeof rows / sizeof rows[0], XR_CHAT_OP_COUNT);
+  const char *ids[] = {"t1", "slack:C123:1700000000.000100", "{tag}x"};
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    const xr_op_info *info = xr_chat_op_at(rows[i].op);
+    for (size_t k = 0; k < sizeof ids / sizeof ids[0]; k++) {
+      xr_arg args[XR_OP_ARGS_MAX] = {XR_ARG_OF_TEXT(ids[k], strlen(ids[k]))}; /* only the id is read */
+      char key[256];
+      if (rows[i].kind) snprintf(key, sizeof key, "%s:%s:%s", tt.prefix, rows[i].kind, ids[k]);
+      else snprintf(key, sizeof key, "%s:subscriptions", tt.prefix);
+      int slot = xr_chat_op_slot(chat, rows[i].op, args, info->nargs);
+      if (slot != (int)xr_key_slot(key, strlen(key))) fail_msg("%s: slot %d, the key %s has %u", info->name, slot, key,
+                                                          xr_key_slot(key, strlen(key)));
+      int node = xr_client_node_of_slot(client, slot);
+      if (tt_cluster()) assert_true(node >= 0 && node < 3);
+      else assert_int_equal(node, 0);
+    }
+  }
+  /* on a Cluster: the slots of one master's ranges (CLUSTER SLOTS) share a number, no two masters do */
+  if (tt_cluster()) {
+    xr_reply *ranges;
+    XR_OK(itest_cmd(chk, &ranges, "CLUSTER", "SLOTS", NULL));
+    long long port_of[3] = {0, 0, 0};
+    for (size_t k = 0; k < xr_reply_count(ranges); k++) {
+      const xr_reply *range = xr_reply_at(ranges, k);
+      long long lo = xr_reply_integer(xr_reply_at(range, 0)), hi = xr_reply_integer(xr_reply_at(range, 1));
+      long long port = xr_reply_integer(xr_reply_at(xr_reply_at(range, 2), 1));
+      int node = xr_client_node_of_slot(client, (int)lo);
+      assert_true(node >= 0 && node < 3);
+      if (port_of[node] && port_of[node] != port) fail_msg("node %d names masters :%lld and :%lld", node, port_of[node], port);
+      port_of[node] = port;
+      for (long long sl = lo; sl <= hi; sl++) assert_int_equal(xr_client_node_of_slot(client, (int)sl), node);
+    }
+    xr_reply_free(ranges);
+    assert_true(port_of[0] && port_of[1] && port_of[2]);
+  }
+  xr_arg acq[] = {T("t1"), I(30000)};
+  xr_arg none[XR_OP_ARGS_MAX] = {XR_ARG_OF_TEXT("", 0)};
+  assert_int_equal(xr_chat_op_slot(chat, XR_CHAT_OP_GET, none, 1), -1);
+  assert_int_equal(xr_chat_op_slot(chat, XR_CHAT_OP_GET, acq, 2), -1);
+  assert_int_equal(xr_chat_op_slot(chat, -1, acq, 1), -1);
+  assert_int_equal(xr_chat_op_slot(chat, XR_CHAT_OP_COUNT, acq, 1), -1);
+  assert_int_equal(xr_chat_op_slot(NULL, XR_CHAT_OP_GET, acq, 1), -1);
+  assert_int_equal(xr_client_node_of_slot(client, -1), -1);
+  assert_int_equal(xr_client_node_of_slot(client, 16384), -1);
+  assert_int_equal(xr_client_node_of_slot(NULL, 0), -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(table_rows_are_complete),
@@ -248,6 +312,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(generic_results_of_every_kind, setup, teardown),
       cmocka_unit_test_setup_teardown(generic_result_of_a_failure_names_the_key, setup, teardown),
       cmocka_unit_test_setup_teardown(call_by_code, setup, teardown),
+      cmocka_unit_test_setup_teardown(op_slot_is_the_key_slot, setup, teardown),
   };
   return tt_run("chat ops", tests, sizeof tests / sizeof tests[0], NULL, 0);
 }
