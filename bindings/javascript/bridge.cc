@@ -68,7 +68,7 @@ Napi::Value BatchRun::Go() {
   return p;
 }
 
-void BatchRun::LoopFinished(int rc, napi_async_context context) {
+void BatchRun::LoopFinished(int rc, napi_async_context context, napi_ref resource) {
   Finished(rc);
   if (!JsUsable(env_, St())) {
     Settle(false);
@@ -87,12 +87,15 @@ void BatchRun::LoopFinished(int rc, napi_async_context context) {
       if (heavy) Collect();
     }
   }
-  if (context) {
-    Napi::CallbackScope callback(env_, context);
-    Settle(true);
-  } else {
-    Settle(true);
-  }
+  /* in the connection's async context, with its resource (Napi::CallbackScope would make a new
+   * resource object per call) */
+  napi_value res = nullptr;
+  napi_callback_scope cb = nullptr;
+  if (context && resource && napi_get_reference_value(env_, resource, &res) == napi_ok && res &&
+      napi_open_callback_scope(env_, res, context, &cb) != napi_ok)
+    cb = nullptr;
+  Settle(true);
+  if (cb) napi_close_callback_scope(env_, cb); /* runs the microtasks the settling queued */
 }
 
 void BatchRun::Settle(bool js) {

@@ -61,7 +61,7 @@ class ClientBox;
 struct EnvState {
   napi_env env;
   napi_ref classes = nullptr; /* code -> Error subclass */
-  napi_ref probe = nullptr;   /* JsUsable's object (one property write, no new object, per check) */
+  napi_ref probe = nullptr;   /* JsUsable's array (one element write, nothing made, per check) */
   bool stopping = false;      /* the environment is ending: no JS, no new work */
   int refs = 1;               /* the environment's own, and one per box, loop connection, job */
   std::unordered_set<ClientBox *> clients;
@@ -134,9 +134,9 @@ inline bool JsUsable(napi_env env, EnvState *st) {
   if (napi_open_handle_scope(env, &scope) != napi_ok) return false;
   napi_value o = nullptr, u;
   if (st && st->probe) napi_get_reference_value(env, st->probe, &o);
-  if (!o && napi_create_object(env, &o) == napi_ok && st && !st->probe) napi_create_reference(env, o, 1, &st->probe);
+  if (!o && napi_create_array(env, &o) == napi_ok && st && !st->probe) napi_create_reference(env, o, 1, &st->probe);
   bool ok = o && napi_get_undefined(env, &u) == napi_ok &&
-            napi_set_named_property(env, o, "x", u) == napi_ok; /* refused when JS cannot run */
+            napi_set_element(env, o, 0, u) == napi_ok; /* refused when JS cannot run */
   napi_close_handle_scope(env, scope);
   return ok;
 }
@@ -612,6 +612,33 @@ class ChatBox {
     users_--;
     Maybe();
   }
+  /* A batch for a call: one an earlier call gave back (cleared, its memory kept: a call of one
+   * operation then allocates almost nothing), else a new one. Any thread. */
+  int TakeBatch(xr_chat_batch **out) {
+    {
+      std::lock_guard<std::mutex> hold(kept_mu_);
+      if (!kept_.empty()) {
+        *out = kept_.back();
+        kept_.pop_back();
+        return XR_OK;
+      }
+    }
+    return xr_chat_batch_new(out, chat_);
+  }
+  /* Gives a call's batch back (NULL: nothing): kept for the next call, a few at most. Any thread
+   * (a call holds a use of this box until it is deleted). */
+  void GiveBatch(xr_chat_batch *b) {
+    if (!b) return;
+    xr_chat_batch_clear(b);
+    {
+      std::lock_guard<std::mutex> hold(kept_mu_);
+      if (kept_.size() < kKeptBatches) {
+        kept_.push_back(b);
+        return;
+      }
+    }
+    xr_chat_batch_free(b);
+  }
   void AddWait(Wait *w) { waits_.insert(w); }
   void RemoveWait(Wait *w) { waits_.erase(w); }
 
@@ -630,6 +657,8 @@ class ChatBox {
  private:
   void Maybe() {
     if (closing_ && users_ == 0 && chat_) {
+      for (xr_chat_batch *b : kept_) xr_chat_batch_free(b); /* no call uses the box now */
+      kept_.clear();
       xr_chat_free(chat_);
       chat_ = nullptr;
       st_->chats--;
@@ -648,6 +677,9 @@ class ChatBox {
   ClientBox *client_;
   xr_chat *chat_;
   std::unordered_set<Wait *> waits_;
+  static constexpr size_t kKeptBatches = 4;
+  std::mutex kept_mu_;
+  std::vector<xr_chat_batch *> kept_;
   std::atomic<bool> cancelled_{false};
   int users_ = 0;
   bool closing_ = false, js_gone_ = false;
@@ -708,7 +740,7 @@ class BatchRun {
 
   /* The loop connection finished (or gave up on) the batch: read the results, convert big ones
    * on the pool, settle inside a callback scope of the connection's async context. */
-  void LoopFinished(int rc, napi_async_context context);
+  void LoopFinished(int rc, napi_async_context context, napi_ref resource);
 
   /* Settles (when js) and deletes this. */
   void Settle(bool js);
@@ -836,6 +868,7 @@ class LoopConn {
     napi_create_object(env, &resource);
     napi_create_string_utf8(env, "crossredis", NAPI_AUTO_LENGTH, &name);
     if (napi_async_init(env, resource, name, &context_) != napi_ok) context_ = nullptr;
+    else if (napi_create_reference(env, resource, 1, &resource_) != napi_ok) resource_ = nullptr;
     Install(lc);
   }
 
@@ -882,6 +915,8 @@ class LoopConn {
     Retire();
     if (context_) napi_async_destroy(env_, context_);
     context_ = nullptr;
+    if (resource_) napi_delete_reference(env_, resource_);
+    resource_ = nullptr;
     MaybeDelete();
   }
 
@@ -912,7 +947,7 @@ class LoopConn {
     running_ = nullptr;
     if (xr_loop_conn_broken(lc_)) Retire();
     else watch_.Arm(false);
-    run->LoopFinished(rc, context_); /* last: settling runs JS, which may start the next batch */
+    run->LoopFinished(rc, context_, resource_); /* last: settling runs JS, which may start the next batch */
   }
 
   /* Stops watching and closes the connection; a batch still running was cancelled before. */
@@ -945,6 +980,7 @@ class LoopConn {
   EnvState *st_;
   xr_client *client_;
   napi_async_context context_ = nullptr;
+  napi_ref resource_ = nullptr; /* context_'s resource: the callback scope of each settling */
   xr_loop_conn *lc_ = nullptr;
   UvWatch watch_;
   int handles_ = 0;

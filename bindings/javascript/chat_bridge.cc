@@ -59,7 +59,7 @@ class ChatRun : public BatchRun {
       built_ = true;
     }
   }
-  ~ChatRun() override { xr_chat_batch_free(batch_); }
+  ~ChatRun() override { box_->GiveBatch(batch_); }
 
   /* The lane of the first operation's key (0 when not a Cluster or it has none), as
    * xr_js_chat_lanes finds it. */
@@ -102,7 +102,7 @@ class ChatRun : public BatchRun {
 
   /* Makes the batch (JS thread, or the pool for a big one); the texts are freed as they are added. */
   void Build() override {
-    int rc = xr_chat_batch_new(&batch_, box_->Chat());
+    int rc = box_->TakeBatch(&batch_);
     if (rc < 0) {
       failure_.take(rc);
       return;
@@ -192,7 +192,7 @@ class ChatRun : public BatchRun {
       Collect(batch_, op);
       if (lost_.failed() && op.failure.failed() && op.failure.code == XR_EINVAL) op.failure = lost_; /* it never ran */
     }
-    xr_chat_batch_free(batch_);
+    box_->GiveBatch(batch_);
     batch_ = NULL;
   }
 

@@ -87,6 +87,7 @@ void xr_loop_split_close(xr_loop_split *ls) {
     xr_node_release(ls->conns[i].node);
   }
   xr_free(ls->conns);
+  xr_split_free(&ls->sp);
   close(ls->epfd);
   xr_free(ls);
 }
@@ -157,7 +158,7 @@ static size_t only_conn(const xr_loop_split *ls) {
 #define IO_INDEX(pn) ((size_t)(uintptr_t)(pn)->io - 1) /* the lnode of a split node (io: index + 1) */
 
 static void finish(xr_loop_split *ls) {
-  xr_split_free(&ls->sp);
+  xr_split_end(&ls->sp); /* its memory serves the next batch */
   ls->running = NULL;
   ls->resume_ms = 0;
 }

@@ -38,14 +38,14 @@ static int read_count(const char **p, const char *end, char type, size_t *out) {
   return 1;
 }
 
-static int parse_op(xr_split_op *po, const char *w, size_t n) {
+/* Points po's argv and lens at n places of the split's argument arrays (sized beforehand). */
+static int parse_op(xr_split_op *po, const char *w, size_t n, const char **argv, size_t *lens) {
   const char *p = w, *end = w + n;
   size_t argc;
   if (!read_count(&p, end, '*', &argc) || argc == 0 || argc > (size_t)INT32_MAX)
     return xr_fail(XR_EPROTOCOL, "batch: an operation is not an encoded command");
-  po->argv = xr_malloc(argc * sizeof *po->argv);
-  po->lens = xr_malloc(argc * sizeof *po->lens);
-  if (!po->argv || !po->lens) return xr_fail_nomem();
+  po->argv = argv;
+  po->lens = lens;
   for (size_t i = 0; i < argc; i++) {
     size_t len;
     if (!read_count(&p, end, '$', &len) || (size_t)(end - p) < len + 2)
@@ -55,6 +55,25 @@ static int parse_op(xr_split_op *po, const char *w, size_t n) {
     p += len + 2;
   }
   po->argc = (int)argc;
+  return XR_OK;
+}
+
+/* The argument count an operation's wire starts with (0: not an encoded command). */
+static size_t wire_argc(const char *w, size_t n) {
+  size_t argc = 0;
+  return read_count(&w, w + n, '*', &argc) ? argc : 0;
+}
+
+/* Room for n elements of `size` in *p (capacity *cap), keeping nothing of what was there. */
+static int room(void **p, size_t *cap, size_t n, size_t size) {
+  if (n <= *cap) return XR_OK;
+  size_t want = *cap ? *cap : 16;
+  while (want < n) want *= 2;
+  void *q = xr_malloc(want * size);
+  if (!q) return xr_fail_nomem();
+  xr_free(*p);
+  *p = q;
+  *cap = want;
   return XR_OK;
 }
 
@@ -128,11 +147,14 @@ static int node_index(xr_split *sp, xr_node *n, size_t *idx) {
       xr_node_release(n);
       return xr_fail_nomem();
     }
+    memset(nodes + sp->cap, 0, (cap - sp->cap) * sizeof *nodes);
     sp->nodes = nodes;
     sp->cap = cap;
   }
-  memset(&sp->nodes[sp->nnodes], 0, sizeof sp->nodes[0]);
-  sp->nodes[sp->nnodes].node = n;
+  xr_split_node *pn = &sp->nodes[sp->nnodes];
+  /* an entry an earlier batch used keeps its arrays */
+  *pn = (xr_split_node){.node = n, .ops = pn->ops, .cap = pn->cap, .wire = pn->wire};
+  pn->wire.len = 0;
   *idx = sp->nnodes++;
   return XR_OK;
 }
@@ -214,18 +236,29 @@ static int plan_round(xr_split *sp) {
 }
 
 int xr_split_prepare(xr_split *sp, xr_client *c, xr_batch *b) {
-  memset(sp, 0, sizeof *sp);
-  sp->c = c;
-  sp->b = b;
-  sp->n = xr_batch_count(b);
-  sp->start_ms = xr_monotonic_ms();
-  sp->ops = xr_calloc(sp->n ? sp->n : 1, sizeof *sp->ops);
-  int rc = sp->ops ? XR_OK : xr_fail_nomem();
+  xr_split kept = *sp; /* zeroed, or ended: only memory */
+  *sp = (xr_split){.c = c, .b = b, .n = xr_batch_count(b), .start_ms = xr_monotonic_ms(), .ops = kept.ops,
+                   .ops_cap = kept.ops_cap, .nodes = kept.nodes, .cap = kept.cap, .args = kept.args,
+                   .arg_lens = kept.arg_lens, .args_cap = kept.args_cap};
+  size_t nargs = 0;
+  for (size_t i = 0; i < sp->n; i++) {
+    size_t len;
+    const char *w = xr_batch_op_wire(b, i, &len, NULL);
+    nargs += wire_argc(w, len);
+  }
+  int rc = room((void **)&sp->ops, &sp->ops_cap, sp->n, sizeof *sp->ops);
+  size_t lens_cap = sp->args_cap;
+  if (!rc) rc = room((void **)&sp->args, &sp->args_cap, nargs, sizeof *sp->args);
+  if (!rc) rc = room((void **)&sp->arg_lens, &lens_cap, nargs, sizeof *sp->arg_lens);
+  if (!rc && lens_cap != sp->args_cap) rc = xr_fail_nomem(); /* cannot happen: both grow alike */
+  if (!rc) memset(sp->ops, 0, sp->n * sizeof *sp->ops);
+  size_t used = 0;
   for (size_t i = 0; i < sp->n && !rc; i++) {
     xr_split_op *po = &sp->ops[i];
     size_t len;
     const char *w = xr_batch_op_wire(b, i, &len, &po->script);
-    if ((rc = parse_op(po, w, len))) break;
+    if ((rc = parse_op(po, w, len, sp->args + used, sp->arg_lens + used))) break;
+    used += (size_t)po->argc;
     po->slot = -1;
     if (c->topo.kind != XR_TOPOLOGY_CLUSTER) {
       int ignored;
@@ -398,19 +431,30 @@ size_t xr_split_next_round(xr_split *sp, int64_t *wait_ms) {
   return count;
 }
 
-void xr_split_free(xr_split *sp) {
+void xr_split_end(xr_split *sp) {
   for (size_t i = 0; i < sp->n && sp->ops; i++) {
-    xr_free(sp->ops[i].argv);
-    xr_free(sp->ops[i].lens);
     xr_node_release(sp->ops[i].ask);
+    sp->ops[i].ask = NULL;
   }
-  xr_free(sp->ops);
   for (size_t j = 0; j < sp->nnodes; j++) {
+    xr_node_release(sp->nodes[j].node);
+    sp->nodes[j].node = NULL;
+  }
+  sp->n = sp->nnodes = 0;
+  sp->b = NULL;
+}
+
+void xr_split_free(xr_split *sp) {
+  xr_split_end(sp);
+  xr_free(sp->ops);
+  for (size_t j = 0; j < sp->cap; j++) {
     xr_free(sp->nodes[j].ops);
     xr_buf_free(&sp->nodes[j].wire);
-    xr_node_release(sp->nodes[j].node);
   }
   xr_free(sp->nodes);
+  xr_free(sp->args);
+  xr_free(sp->arg_lens);
+  memset(sp, 0, sizeof *sp);
 }
 
 /* ---- the blocking driver ------------------------------------------------------------------------ */
@@ -474,7 +518,7 @@ static void run_round(xr_split *sp) {
 }
 
 int xr_batch_exec_routed(xr_client *c, xr_batch *b) {
-  xr_split sp;
+  xr_split sp = {0};
   int rc = xr_split_prepare(&sp, c, b);
   while (!rc) {
     run_round(&sp);

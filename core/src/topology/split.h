@@ -17,7 +17,7 @@
 
 typedef struct xr_split_op {
   int argc;
-  const char **argv; /* spans into the batch's wire */
+  const char **argv; /* spans into the batch's wire (the arrays: sp->args, sp->arg_lens) */
   size_t *lens;
   const xr_script *script;
   int slot;
@@ -56,10 +56,17 @@ typedef struct xr_split {
   int64_t start_ms;  /* for the retry budget */
   int waits;         /* backoffs so far */
   int first_failure; /* the first connection failure's code (the run's result) */
+  /* Memory one batch leaves to the next (xr_split_end): a loop connection runs many small batches,
+   * and allocating the plan afresh for each cost more than the plan itself. */
+  size_t ops_cap;
+  const char **args; /* every operation's argv, one after the other */
+  size_t *arg_lens;
+  size_t args_cap;
 } xr_split;
 
-/* Reads the batch's operations, their slots and groups, and plans the first round. A failure here
- * (out of memory) fails every operation and nothing is sent. */
+/* Reads the batch's operations, their slots and groups, and plans the first round. sp is zeroed
+ * (its first batch) or ended (xr_split_end) by the batch before, whose memory it reuses. A failure
+ * here (out of memory) fails every operation and nothing is sent. */
 int xr_split_prepare(xr_split *sp, xr_client *c, xr_batch *b);
 /* The pipeline of node j for this round, in sp->nodes[j].wire. */
 int xr_split_encode(xr_split *sp, size_t j);
@@ -76,6 +83,9 @@ void xr_split_unsent(xr_split *sp, size_t j);
 size_t xr_split_next_round(xr_split *sp, int64_t *wait_ms);
 /* 1 when every entry of node j's round has its reply. */
 int xr_split_node_done(const xr_split *sp, size_t j);
+/* The run is over: releases the nodes it holds, keeps the memory for the next xr_split_prepare. */
+void xr_split_end(xr_split *sp);
+/* Ends it and frees the memory. */
 void xr_split_free(xr_split *sp);
 
 #endif
