@@ -324,8 +324,13 @@ class ClientOpen : public Work {
       failure_.take(rc);
       return;
     }
-    /* the event loop's connection; without one (it failed to open) the batches run on threads */
-    if (xr_loop_conn_open(&loop_, client_) < 0) loop_ = NULL;
+    /* the event loop's connection; without one (it failed to open) the batches run on threads. On
+     * a Cluster it is lane 0's (bridge.h): opened at node 0, the node whose calls it will carry. */
+    int slot = -1;
+    if (xr_client_topology(client_) == XR_TOPOLOGY_CLUSTER)
+      for (int s = 0; s < 16384 && slot < 0; s++)
+        if (xr_client_node_of_slot(client_, s) == 0) slot = s;
+    if (xr_loop_conn_open_at(&loop_, client_, slot) < 0) loop_ = NULL;
   }
 
   void Complete(bool js) override {
