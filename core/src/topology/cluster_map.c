@@ -102,6 +102,33 @@ static int set_range(layout *l, long long lo, long long hi, size_t master) {
   return XR_OK;
 }
 
+/* Puts the masters first, in the order they came (a replica's master and the slots follow), so
+ * that a master's number in the node list is below the number of masters (xr_client_node_of_slot). */
+static int masters_first(layout *l) {
+  size_t *to = xr_malloc((l->n ? l->n : 1) * sizeof *to);
+  entry *e = xr_malloc((l->n ? l->n : 1) * sizeof *e);
+  if (!to || !e) {
+    xr_free(to);
+    xr_free(e);
+    return xr_fail_nomem();
+  }
+  size_t k = 0;
+  for (int replicas = 0; replicas < 2; replicas++)
+    for (size_t i = 0; i < l->n; i++)
+      if (l->e[i].replica == replicas) to[i] = k++;
+  for (size_t i = 0; i < l->n; i++) {
+    e[to[i]] = l->e[i];
+    if (l->e[i].replica) e[to[i]].master = to[l->e[i].master];
+  }
+  for (size_t s = 0; s < XR_SLOTS; s++)
+    if (l->slots[s] != XR_NO_NODE && l->slots[s] < l->n) l->slots[s] = (uint16_t)to[l->slots[s]];
+  xr_free(l->e);
+  xr_free(to);
+  l->e = e;
+  l->cap = l->n ? l->n : 1;
+  return XR_OK;
+}
+
 /* CLUSTER SHARDS: [ {slots: [lo, hi, ...], nodes: [ {id, port, tls-port, ip, endpoint, hostname,
  * role, health, ...}, ... ]}, ... ] as flat maps. */
 static int parse_shards(layout *l, const redisReply *r, const xr_node *asked, int tls) {
@@ -188,6 +215,7 @@ int xr_cluster_parse_map(const redisReply *r, int shards, const char *asked_host
   memset(&asked, 0, sizeof asked);
   asked.host = (char *)asked_host;
   int rc = shards ? parse_shards(l, r, &asked, tls) : parse_slots(l, r, &asked);
+  if (!rc) rc = masters_first(l);
   *nodes = l->n;
   *assigned = l->assigned;
   for (size_t s = 0; !rc && s < XR_SLOTS; s++) /* every slot names a master entry of the layout, or none */
@@ -225,6 +253,7 @@ static int ask(xr_client *c, xr_node *node, int pooled, layout *l, redisReply **
   l->n = 0;
   l->assigned = 0;
   rc = by_shards ? parse_shards(l, r, node, c->tls != NULL) : parse_slots(l, r, node);
+  if (!rc) rc = masters_first(l);
   if (!rc && l->assigned == 0) rc = xr_fail(XR_ECLUSTERDOWN, "cluster: %s serves no slot (is it part of a cluster?)", node->address);
   if (rc) {
     freeReplyObject(r);

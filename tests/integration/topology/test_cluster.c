@@ -665,6 +665,25 @@ static void test_replica_reads(void **state) {
   xr_client_close(c);
 }
 
+/* xr_client_node_of_slot numbers the masters 0..2 with the replicas in the map too (they came
+ * between the masters in CLUSTER SHARDS order, and a lane number ran past the masters). */
+static void test_node_numbers_are_the_masters(void **state) {
+  fixture *f = *state;
+  wait_replicas_online(f);
+  xr_client_options o = cluster_options(f->cluster);
+  xr_client *c;
+  XR_OK(xr_client_open(&c, &o));
+  XR_OK(itest_cmd(c, NULL, "GET", "node-numbers", NULL)); /* the map is read */
+  int seen[3] = {0, 0, 0};
+  for (int s = 0; s < 16384; s++) {
+    int node = xr_client_node_of_slot(c, s);
+    if (node < 0 || node > 2) fail_msg("slot %d: node %d, not one of the 3 masters", s, node);
+    seen[node] = 1;
+  }
+  assert_true(seen[0] && seen[1] && seen[2]);
+  xr_client_close(c);
+}
+
 static void test_bad_options(void **state) {
   fixture *f = *state;
   xr_client *c = NULL;
@@ -709,6 +728,7 @@ int main(void) {
       cmocka_unit_test(test_scan_every_master),
       cmocka_unit_test(test_tls_cluster),
       cmocka_unit_test(test_replica_reads),
+      cmocka_unit_test(test_node_numbers_are_the_masters),
       cmocka_unit_test(test_bad_options),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
