@@ -339,17 +339,18 @@ async function play({ factory, send, url, keyPrefix, monitorPort = null }, strat
   }
 }
 
-/** What the queue strategy promises the handlers, whatever the wire. */
-function assertQueueOutcome({ seen, burst, left, logs }) {
+/** What the queue strategy promises the handlers, whatever the wire. On one connection m2 and m3
+ * are queued in the order they arrived; on a Cluster (`oneConnection: false`) their first commands
+ * (dedupe keys of their own, on nodes of their own) may answer in either order, as with
+ * node-redis's and ioredis's connection per node, and the queue keeps the order they were queued in. */
+function assertQueueOutcome({ seen, burst, left, logs }, { oneConnection = true } = {}) {
   // m2 and m3 were accepted (queued), not rejected.
   assert.deepEqual(burst.map((r) => r.status), ["fulfilled", "fulfilled"]);
-  assert.deepEqual(
-    logs.filter((r) => r.message === "message-queued").map((r) => r.data.messageId),
-    ["m2", "m3"],
-  );
+  const queued = logs.filter((r) => r.message === "message-queued").map((r) => r.data.messageId);
+  assert.deepEqual(oneConnection ? queued : [...queued].sort(), ["m2", "m3"]);
 
   // m1 went to onNewMention; the drained queue reached onSubscribedMessage once, with the
-  // latest message and the earlier one as skipped context, in arrival order.
+  // latest message and the earlier one as skipped context, in the order they were queued.
   assert.equal(seen.mention.length, 1);
   assertMessage(seen.mention[0].message, "m1", "@bot hello");
   assert.equal(seen.mention[0].threadId, THREAD);
@@ -357,9 +358,10 @@ function assertQueueOutcome({ seen, burst, left, logs }) {
   const { threadId, message, context } = seen.subscribed[0];
   assert.equal(threadId, THREAD);
   assert.equal(context.totalSinceLastHandler, 2);
-  assert.deepEqual([...context.skipped, message].map((m) => m.id), ["m2", "m3"]);
-  assertMessage(context.skipped[0], "m2", "@bot again");
-  assertMessage(message, "m3", "@bot third");
+  assert.deepEqual([...context.skipped, message].map((m) => m.id), queued);
+  const text = { m2: "@bot again", m3: "@bot third" };
+  assertMessage(context.skipped[0], queued[0], text[queued[0]]);
+  assertMessage(message, queued[1], text[queued[1]]);
 
   // What the run left behind, read back through the same adapter.
   assertLeft(left);
@@ -441,7 +443,8 @@ for (const kind of TOPOLOGY_KINDS) {
         test(`${strategy} strategy: what the handlers see`, { timeout: 15000 }, async () => {
           const t = await topology(kind, `core-${strategy}`);
           try {
-            check(await play({ factory: await impl.load(), send: impl.send, url: t.url, keyPrefix: t.prefix }, strategy));
+            const outcome = await play({ factory: await impl.load(), send: impl.send, url: t.url, keyPrefix: t.prefix }, strategy);
+            check(outcome, { oneConnection: kind !== "cluster" });
             assert.ok((await t.keys("*")).length > 0, "the state is under the test's own prefix");
           } finally {
             await t.close();
