@@ -1194,6 +1194,28 @@ static void put_replica(char *buf, size_t size, size_t *used, int port, const ch
   for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) put_bulk(buf, size, used, kv[i]);
 }
 
+typedef struct listed {
+  const xrt_fake *node;
+  const char *flags, *link; /* SENTINEL REPLICAS's "flags" and "master-link-status" */
+} listed;
+
+/* Sentinel s lists these replicas of MASTER_NAME (SENTINEL REPLICAS), in this order. */
+static void sentinel_lists(xrt_fake *s, const listed *l, size_t n) {
+  char buf[4096];
+  size_t used = (size_t)snprintf(buf, sizeof buf, "*%zu\r\n", n);
+  for (size_t i = 0; i < n; i++) put_replica(buf, sizeof buf, &used, xrt_fake_port(l[i].node), l[i].flags, l[i].link);
+  on(s, "SENTINEL replicas " MASTER_NAME, buf);
+}
+
+/* A client of sentinel s alone, with replica_reads on. */
+static xr_client *open_replica_reader(const xrt_fake *s) {
+  int port = xrt_fake_port(s);
+  char nodes[64];
+  xr_client_options o = sentinel_options(nodes, sizeof nodes, &port, 1);
+  o.replica_reads = 1;
+  return open_client(&o);
+}
+
 /* Sentinel #19 (replica_reads on): SENTINEL REPLICAS lists four replicas, of which one is healthy,
  * one s_down, one disconnected and one whose link to the master is down. Proves: reads go to the
  * healthy replica only (the others are never even connected to), and writes to the master. */
@@ -1202,19 +1224,11 @@ static void test_sentinel_replicas_filtered(void **state) {
   xrt_fake *s = fake(), *m = fake(), *r[4] = {fake(), fake(), fake(), fake()};
   sentinel_names(s, m);
   node_role(m, NULL, XRT_FAKE_OK);
-  char buf[4096];
-  size_t used = (size_t)snprintf(buf, sizeof buf, "*4\r\n");
-  put_replica(buf, sizeof buf, &used, xrt_fake_port(r[1]), "slave,s_down", "ok");
-  put_replica(buf, sizeof buf, &used, xrt_fake_port(r[0]), "slave", "ok");
-  put_replica(buf, sizeof buf, &used, xrt_fake_port(r[2]), "slave,disconnected", "ok");
-  put_replica(buf, sizeof buf, &used, xrt_fake_port(r[3]), "slave", "err");
-  on(s, "SENTINEL replicas " MASTER_NAME, buf);
+  const listed l[] = {
+      {r[1], "slave,s_down", "ok"}, {r[0], "slave", "ok"}, {r[2], "slave,disconnected", "ok"}, {r[3], "slave", "err"}};
+  sentinel_lists(s, l, 4);
   for (int i = 0; i < 4; i++) on(r[i], "GET *", "$7\r\nreplica\r\n");
-  int port = xrt_fake_port(s);
-  char nodes[64];
-  xr_client_options o = sentinel_options(nodes, sizeof nodes, &port, 1);
-  o.replica_reads = 1;
-  xr_client *cl = open_client(&o);
+  xr_client *cl = open_replica_reader(s);
   for (int i = 0; i < 8; i++) itest_assert_get(cl, "k", "replica");
   XR_OK(itest_cmd(cl, NULL, "SET", "k", "v", NULL));
   assert_int_equal(xrt_fake_count(r[0], "GET *"), 8);
