@@ -6,6 +6,10 @@
  *     (without waiting) when a call passes by;
  *   - a re-check every RECHECK_MS, since a missed event is never replayed (a hung connection);
  *   - a READONLY or LOADING reply, or a lost connection, makes route.c ask again.
+ * The re-check runs inside a caller's call, so it is kept cheap: one SENTINEL
+ * GET-MASTER-ADDR-BY-NAME on a connection kept open to the sentinel that answered last. When that
+ * sentinel still names the master we have, that is all (no ROLE, no new connection); when it names
+ * another, says nothing, or its connection fails, the full discovery runs as above.
  * The sentinels have their own credentials and TLS (sentinel_username, sentinel_password,
  * sentinel_tls), never the data nodes'. */
 #include <stdio.h>
@@ -21,6 +25,12 @@
 
 #define TICK_MS 100      /* the watch is read at most this often */
 #define RECHECK_MS 5000  /* the master is asked for again this often */
+/* How often the cheap re-check also asks for the other sentinels (SENTINEL SENTINELS): a sentinel
+ * added to the set only matters once every known one fails, so a minute is soon enough (a full
+ * discovery learns them at once anyway). The replicas (replica_reads) are asked for at each
+ * re-check instead: reads go by their health (s_down, the link to the master), which nothing else
+ * reports while their connections stay up, and it is one round trip on the same connection. */
+#define LEARN_MS 60000
 
 struct xr_sentinel_state {
   char *master_name;
@@ -30,8 +40,14 @@ struct xr_sentinel_state {
   pthread_mutex_t watch_mu;
   xr_node *watch_node;   /* the sentinel the watch talks to */
   xr_conn *watch;        /* SUBSCRIBEd to +switch-master, non-blocking */
+  /* The sentinel that answered last and a blocking connection to it, for the re-check. Only the
+   * thread that refreshes touches them (xr_topology_refresh runs one refresh at a time); closed
+   * when a command on it fails and with the state. */
+  xr_node *asked_node;
+  xr_conn *asked;
+  int64_t learned_ms;    /* the other sentinels were last asked for then (the refreshing thread's) */
   _Atomic int64_t next_tick_ms;
-  _Atomic int64_t last_discover_ms;
+  _Atomic int64_t last_check_ms; /* the sentinels last named a master that we adopted or kept */
   atomic_int switched;   /* a +switch-master for our master was read */
 };
 
@@ -68,9 +84,24 @@ static void close_watch(xr_sentinel_state *s) {
   s->watch_node = NULL;
 }
 
+static void close_asked(xr_sentinel_state *s) {
+  xr_conn_close(s->asked);
+  xr_node_release(s->asked_node);
+  s->asked = NULL;
+  s->asked_node = NULL;
+}
+
+/* Keeps conn (to node; both references move here) as the connection the re-check asks on. */
+static void keep_asked(xr_sentinel_state *s, xr_node *node, xr_conn *conn) {
+  close_asked(s);
+  s->asked_node = node;
+  s->asked = conn;
+}
+
 void xr_sentinel_state_free(xr_sentinel_state *s) {
   if (!s) return;
   close_watch(s);
+  close_asked(s);
   pthread_mutex_destroy(&s->watch_mu);
   if (s->tls) s->tls->vt->release(s->tls);
   xr_free(s->master_name);
@@ -271,7 +302,14 @@ static int adopt_master(xr_client *c, const char *host, int port, const char *se
   return XR_OK;
 }
 
-/* Asks sentinel a for the master and adopts it. */
+/* 1 when a GET-MASTER-ADDR-BY-NAME reply names an address: [host, port]. */
+static int names_address(const redisReply *r) {
+  return r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
+         r->element[1]->type == REDIS_REPLY_STRING;
+}
+
+/* Asks sentinel a for the master and adopts it; the connection that answered is kept for the
+ * re-check (unless a command on it failed). */
 static int ask_one(xr_client *c, const xr_addr *a) {
   xr_sentinel_state *s = c->topo.sentinel;
   xr_node *node;
@@ -284,8 +322,7 @@ static int ask_one(xr_client *c, const xr_addr *a) {
   }
   const char *argv[] = {"SENTINEL", "GET-MASTER-ADDR-BY-NAME", s->master_name};
   redisReply *r = run(c, conn, 3, argv, &rc);
-  if (r && (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
-            r->element[1]->type != REDIS_REPLY_STRING)) {
+  if (r && !names_address(r)) {
     rc = xr_fail(XR_ENOMASTER, "sentinel %s does not know master '%s'", node->address, s->master_name);
     freeReplyObject(r);
     r = NULL;
@@ -305,6 +342,11 @@ static int ask_one(xr_client *c, const xr_addr *a) {
         pthread_mutex_unlock(&c->topo.mu);
         learn_replicas(c, conn, m);
         xr_node_release(m);
+      }
+      s->learned_ms = xr_monotonic_ms();
+      if (!conn->rc->err) {
+        keep_asked(s, node, conn);
+        return XR_OK;
       }
     }
   }
@@ -329,7 +371,7 @@ int xr_sentinel_discover(xr_client *c) {
     if (!a.host) return xr_fail_nomem();
     int rc = ask_one(c, &a);
     if (rc == XR_OK) {
-      atomic_store(&s->last_discover_ms, xr_monotonic_ms());
+      atomic_store(&s->last_check_ms, xr_monotonic_ms());
       atomic_store(&s->switched, 0);
       pthread_mutex_lock(&t->mu);
       if (asked > 0 && asked < t->nseeds) { /* the one that answered goes first next time */
@@ -351,6 +393,63 @@ int xr_sentinel_discover(xr_client *c) {
     xr_free(a.host);
   }
   return xr_fail(XR_ENOMASTER, "sentinel: no master '%s' found (asked %zu sentinels): %s", s->master_name, asked, reasons);
+}
+
+/* ---- the re-check --------------------------------------------------------------------------------- */
+
+/* The cheap part of the re-check: one SENTINEL GET-MASTER-ADDR-BY-NAME on the kept connection.
+ * 1 when the sentinel still names the master we have; 0 when it names another or none, or the
+ * connection failed (it is closed then). */
+static int still_names_ours(xr_client *c) {
+  xr_topo *t = &c->topo;
+  xr_sentinel_state *s = t->sentinel;
+  const char *argv[] = {"SENTINEL", "GET-MASTER-ADDR-BY-NAME", s->master_name};
+  int rc, same = 0;
+  redisReply *r = run(c, s->asked, 3, argv, &rc);
+  if (r && names_address(r)) {
+    int port = atoi(r->element[1]->str);
+    pthread_mutex_lock(&t->mu);
+    same = t->master && xr_node_is(t->master, r->element[0]->str, r->element[0]->len, port);
+    pthread_mutex_unlock(&t->mu);
+  }
+  if (r) freeReplyObject(r);
+  if (s->asked->rc->err) close_asked(s);
+  return same;
+}
+
+int xr_sentinel_recheck(xr_client *c) {
+  xr_topo *t = &c->topo;
+  xr_sentinel_state *s = t->sentinel;
+  int64_t now = xr_monotonic_ms();
+  int switched = atomic_load(&s->switched);
+  /* a thread that found the re-check due while another ran it: nothing left to do */
+  if (!switched && now - atomic_load(&s->last_check_ms) < RECHECK_MS) return XR_OK;
+  if (switched || !s->asked || !still_names_ours(c)) return xr_sentinel_discover(c);
+  atomic_store(&s->last_check_ms, now);
+  if (c->replica_reads) {
+    pthread_mutex_lock(&t->mu);
+    xr_node *m = t->master;
+    xr_node_retain(m);
+    pthread_mutex_unlock(&t->mu);
+    learn_replicas(c, s->asked, m);
+    xr_node_release(m);
+    if (s->asked->rc->err) close_asked(s);
+  }
+  if (s->asked && now - s->learned_ms >= LEARN_MS) {
+    learn_sentinels(c, s->asked);
+    s->learned_ms = now;
+    if (s->asked->rc->err) close_asked(s);
+  }
+  /* the watch is re-opened here only when the last discovery could not open it (a watch that
+   * breaks later sets `switched`, which is a full discovery) */
+  pthread_mutex_lock(&s->watch_mu);
+  int watching = s->watch != NULL;
+  pthread_mutex_unlock(&s->watch_mu);
+  if (!watching && s->asked) {
+    xr_addr a = {s->asked_node->host, s->asked_node->port};
+    start_watch(c, &a);
+  }
+  return XR_OK;
 }
 
 /* ---- the watch ------------------------------------------------------------------------------------ */
@@ -387,11 +486,17 @@ static int read_watch(xr_sentinel_state *s) {
 void xr_sentinel_tick(xr_client *c) {
   xr_sentinel_state *s = c->topo.sentinel;
   int64_t now = xr_monotonic_ms();
-  if (now < atomic_load_explicit(&s->next_tick_ms, memory_order_relaxed)) return;
-  atomic_store_explicit(&s->next_tick_ms, now + TICK_MS, memory_order_relaxed);
+  int64_t due = atomic_load_explicit(&s->next_tick_ms, memory_order_relaxed);
+  if (now < due) return;
+  /* one call per TICK_MS does the tick; the others that pass by at the same time go on */
+  if (!atomic_compare_exchange_strong_explicit(&s->next_tick_ms, &due, now + TICK_MS, memory_order_relaxed,
+                                               memory_order_relaxed))
+    return;
   if (pthread_mutex_trylock(&s->watch_mu) == 0) {
     if (s->watch && read_watch(s)) atomic_store(&s->switched, 1);
     pthread_mutex_unlock(&s->watch_mu);
   }
-  if (atomic_load(&s->switched) || now - atomic_load(&s->last_discover_ms) >= RECHECK_MS) xr_topology_refresh(c, 0);
+  /* both run as a refresh: never in two threads at once, nor right after another refresh */
+  if (atomic_load(&s->switched)) xr_topology_refresh(c, 0);
+  else if (now - atomic_load(&s->last_check_ms) >= RECHECK_MS) xr_topology_recheck(c);
 }

@@ -307,9 +307,9 @@ void xr_topology_moved(xr_client *c, const xr_node *asked, const xr_redirect *r)
 
 /* ---- refreshing --------------------------------------------------------------------------------- */
 
-int xr_topology_refresh(xr_client *c, int force) {
+/* Runs `run` as the one refresh in progress, under the rules of xr_topology_refresh. */
+static int refresh_with(xr_client *c, int force, int (*run)(xr_client *)) {
   xr_topo *t = &c->topo;
-  if (t->kind == XR_TOPOLOGY_STANDALONE) return XR_OK;
   pthread_mutex_lock(&t->mu);
   if (t->refreshing) {
     if (force) {
@@ -327,7 +327,7 @@ int xr_topology_refresh(xr_client *c, int force) {
   }
   t->refreshing = 1;
   pthread_mutex_unlock(&t->mu);
-  int rc = t->kind == XR_TOPOLOGY_CLUSTER ? xr_cluster_refresh(c) : xr_sentinel_discover(c);
+  int rc = run(c);
   pthread_mutex_lock(&t->mu);
   t->refreshing = 0;
   t->last_refresh_ms = xr_monotonic_ms();
@@ -335,6 +335,16 @@ int xr_topology_refresh(xr_client *c, int force) {
   pthread_cond_broadcast(&t->refreshed);
   pthread_mutex_unlock(&t->mu);
   return rc;
+}
+
+int xr_topology_refresh(xr_client *c, int force) {
+  if (c->topo.kind == XR_TOPOLOGY_STANDALONE) return XR_OK;
+  return refresh_with(c, force, c->topo.kind == XR_TOPOLOGY_CLUSTER ? xr_cluster_refresh : xr_sentinel_discover);
+}
+
+int xr_topology_recheck(xr_client *c) {
+  if (c->topo.kind != XR_TOPOLOGY_SENTINEL) return xr_topology_refresh(c, 0);
+  return refresh_with(c, 0, xr_sentinel_recheck);
 }
 
 void xr_topology_tick(xr_client *c) {

@@ -149,6 +149,10 @@ void xr_topology_moved(xr_client *c, const xr_node *asked, const xr_redirect *r)
  * while another thread refreshes; `force` 1: waits for a refresh in progress, else refreshes
  * unless one ended within the minimum interval. XR_OK or the failure of the refresh. */
 int xr_topology_refresh(xr_client *c, int force);
+/* The Sentinel's periodic re-check (xr_sentinel_recheck) under the rules of a refresh with force
+ * 0: never while another refresh runs, nor within the minimum interval of the last one. Other
+ * topologies: xr_topology_refresh(c, 0). */
+int xr_topology_recheck(xr_client *c);
 
 /* The masters (a snapshot: references the caller releases with xr_topology_nodes_free). */
 int xr_topology_masters(xr_client *c, xr_node ***out, size_t *n);
@@ -176,6 +180,11 @@ int xr_cluster_parse_map(const struct redisReply *r, int shards, const char *ask
 
 /* Asks the sentinels in turn for the master, checks its ROLE, and makes it the node calls go to. */
 int xr_sentinel_discover(xr_client *c);
+/* The periodic re-check (run by xr_topology_recheck): when it is still due, asks the sentinel
+ * that answered last, on the connection kept to it, for the master; the full discovery only when
+ * that sentinel names another master or none, its connection fails, or a +switch-master was
+ * seen. */
+int xr_sentinel_recheck(xr_client *c);
 int xr_sentinel_state_new(xr_client *c, const xr_client_options *o);
 void xr_sentinel_state_free(xr_sentinel_state *s);
 void xr_sentinel_tick(xr_client *c);

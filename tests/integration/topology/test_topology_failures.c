@@ -3,8 +3,9 @@
  * are a Cluster's nodes (CLUSTER SHARDS / SLOTS replies naming their ports) or the sentinels and
  * the nodes they name. Each test names its item (#N) and says what it proves; each fails when the
  * behaviour is missing. What the client sent is read from the fakes' logs. Nothing waits for a
- * timeout but the silent sentinel (500 ms); the longest waits are the retry budget, max(command
- * timeout, 1 s), of the TRYAGAIN and CLUSTERDOWN tests. Every test starts and frees its own fakes. */
+ * timeout but the silent sentinel (500 ms); the longest waits are the Sentinel re-check's period
+ * (5 s, once per re-check test, twice in one) and the retry budget, max(command timeout, 1 s), of
+ * the TRYAGAIN and CLUSTERDOWN tests. Every test starts and frees its own fakes. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1015,15 +1016,28 @@ static void test_endpoints(void **state) {
 #define SUBSCRIBED "*3\r\n$9\r\nsubscribe\r\n$14\r\n+switch-master\r\n:1\r\n"
 
 /* Sentinel `s` (its rules cleared) names `master` for MASTER_NAME (NULL: does not know it), knows
- * no other sentinel, and takes SUBSCRIBE +switch-master. */
-static void sentinel_names(xrt_fake *s, const xrt_fake *master) {
+ * no other sentinel, and takes SUBSCRIBE +switch-master. The first `closes` GET-MASTER-ADDR-BY-NAME
+ * close their connection instead, and the answers to it wait `delay_ms`. */
+static void sentinel_names_with(xrt_fake *s, const xrt_fake *master, int closes, int delay_ms) {
   char buf[128];
   xrt_fake_clear_rules(s);
-  on(s, "SENTINEL get-master-addr-by-name " MASTER_NAME,
-     xrt_fake_sentinel_master(buf, sizeof buf, master ? "127.0.0.1" : NULL, master ? xrt_fake_port(master) : 0));
+  xrt_fake_rule_options o = XRT_FAKE_RULE_OPTIONS_INIT;
+  if (closes) {
+    o.times = closes;
+    o.action = XRT_FAKE_CLOSE;
+    ERR_CHECK(xrt_fake_on_with(s, "SENTINEL get-master-addr-by-name " MASTER_NAME, NULL, &o, err_));
+  }
+  o = (xrt_fake_rule_options)XRT_FAKE_RULE_OPTIONS_INIT;
+  o.delay_ms = delay_ms;
+  ERR_CHECK(xrt_fake_on_with(s, "SENTINEL get-master-addr-by-name " MASTER_NAME,
+                             xrt_fake_sentinel_master(buf, sizeof buf, master ? "127.0.0.1" : NULL,
+                                                      master ? xrt_fake_port(master) : 0),
+                             &o, err_));
   on(s, "SENTINEL sentinels " MASTER_NAME, "*0\r\n");
   on(s, "SUBSCRIBE +switch-master", SUBSCRIBED);
 }
+
+static void sentinel_names(xrt_fake *s, const xrt_fake *master) { sentinel_names_with(s, master, 0, 0); }
 
 /* Data node `n` (its rules cleared) says it is a master (master NULL) or a replica of `master`,
  * and answers SET with `set_reply`. */
@@ -1194,6 +1208,28 @@ static void put_replica(char *buf, size_t size, size_t *used, int port, const ch
   for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) put_bulk(buf, size, used, kv[i]);
 }
 
+typedef struct listed {
+  const xrt_fake *node;
+  const char *flags, *link; /* SENTINEL REPLICAS's "flags" and "master-link-status" */
+} listed;
+
+/* Sentinel s lists these replicas of MASTER_NAME (SENTINEL REPLICAS), in this order. */
+static void sentinel_lists(xrt_fake *s, const listed *l, size_t n) {
+  char buf[4096];
+  size_t used = (size_t)snprintf(buf, sizeof buf, "*%zu\r\n", n);
+  for (size_t i = 0; i < n; i++) put_replica(buf, sizeof buf, &used, xrt_fake_port(l[i].node), l[i].flags, l[i].link);
+  on(s, "SENTINEL replicas " MASTER_NAME, buf);
+}
+
+/* A client of sentinel s alone, with replica_reads on. */
+static xr_client *open_replica_reader(const xrt_fake *s) {
+  int port = xrt_fake_port(s);
+  char nodes[64];
+  xr_client_options o = sentinel_options(nodes, sizeof nodes, &port, 1);
+  o.replica_reads = 1;
+  return open_client(&o);
+}
+
 /* Sentinel #19 (replica_reads on): SENTINEL REPLICAS lists four replicas, of which one is healthy,
  * one s_down, one disconnected and one whose link to the master is down. Proves: reads go to the
  * healthy replica only (the others are never even connected to), and writes to the master. */
@@ -1202,19 +1238,11 @@ static void test_sentinel_replicas_filtered(void **state) {
   xrt_fake *s = fake(), *m = fake(), *r[4] = {fake(), fake(), fake(), fake()};
   sentinel_names(s, m);
   node_role(m, NULL, XRT_FAKE_OK);
-  char buf[4096];
-  size_t used = (size_t)snprintf(buf, sizeof buf, "*4\r\n");
-  put_replica(buf, sizeof buf, &used, xrt_fake_port(r[1]), "slave,s_down", "ok");
-  put_replica(buf, sizeof buf, &used, xrt_fake_port(r[0]), "slave", "ok");
-  put_replica(buf, sizeof buf, &used, xrt_fake_port(r[2]), "slave,disconnected", "ok");
-  put_replica(buf, sizeof buf, &used, xrt_fake_port(r[3]), "slave", "err");
-  on(s, "SENTINEL replicas " MASTER_NAME, buf);
+  const listed l[] = {
+      {r[1], "slave,s_down", "ok"}, {r[0], "slave", "ok"}, {r[2], "slave,disconnected", "ok"}, {r[3], "slave", "err"}};
+  sentinel_lists(s, l, 4);
   for (int i = 0; i < 4; i++) on(r[i], "GET *", "$7\r\nreplica\r\n");
-  int port = xrt_fake_port(s);
-  char nodes[64];
-  xr_client_options o = sentinel_options(nodes, sizeof nodes, &port, 1);
-  o.replica_reads = 1;
-  xr_client *cl = open_client(&o);
+  xr_client *cl = open_replica_reader(s);
   for (int i = 0; i < 8; i++) itest_assert_get(cl, "k", "replica");
   XR_OK(itest_cmd(cl, NULL, "SET", "k", "v", NULL));
   assert_int_equal(xrt_fake_count(r[0], "GET *"), 8);
@@ -1303,6 +1331,188 @@ static void test_sentinel_switch_master(void **state) {
   failover_free(&fo);
 }
 
+/* ---- the periodic re-check ------------------------------------------------------------------------ */
+
+/* The client asks the sentinels again this often when nothing else made it (sentinel.c). */
+#define RECHECK_MS 5000
+#define RECHECK_THREADS 4
+#define RECHECK_SETS 10
+
+/* The connection of the last command f received whose first two words match a, b (0: none). */
+static int last_conn(xrt_fake *f, const char *a, const char *b) {
+  xrt_fake_log log;
+  ERR_CHECK(xrt_fake_commands(f, &log, err_));
+  int id = 0;
+  for (size_t i = 0; i < log.count; i++)
+    if (log.commands[i].argc >= 2 && !strcasecmp(log.commands[i].argv[0], a) && !strcasecmp(log.commands[i].argv[1], b))
+      id = log.commands[i].conn;
+  xrt_fake_log_free(&log);
+  return id;
+}
+
+/* Prints what f received since its log was cleared, one command a line with its connection. */
+static void print_transcript(xrt_fake *f, const char *who) {
+  char text[4096];
+  ERR_CHECK(xrt_fake_transcript(f, 0, text, sizeof text, err_));
+  print_message("%s (%d connections accepted in all):\n%s", who, xrt_fake_accepted(f), text);
+}
+
+typedef struct setter {
+  xr_client *c;
+  int rc;
+  char msg[300];
+} setter;
+
+static void *setter_run(void *arg) {
+  setter *st = arg;
+  for (int i = 0; i < RECHECK_SETS && !st->rc; i++)
+    if ((st->rc = itest_cmd(st->c, NULL, "SET", "k", "v", NULL)))
+      snprintf(st->msg, sizeof st->msg, "SET: %s", xr_error_last()->message);
+  return NULL;
+}
+
+/* Sentinel: the periodic re-check (every RECHECK_MS, made by a call passing by) when nothing
+ * changed. Proves: it is one SENTINEL GET-MASTER-ADDR-BY-NAME on the connection kept from the
+ * discovery: no new connection to the sentinel, no SENTINEL SENTINELS, no ROLE on the master (the
+ * full discovery, which every re-check used to be, does all three); and with RECHECK_THREADS
+ * threads calling when it is due, while the sentinel takes longer to answer (150 ms) than the
+ * minimum interval between refreshes, it runs once. */
+static void test_sentinel_recheck_is_one_command(void **state) {
+  (void)state;
+  xrt_fake *s = fake(), *m = fake();
+  sentinel_names_with(s, m, 0, 150);
+  node_role(m, NULL, XRT_FAKE_OK);
+  xr_client *cl = open_sentinel(&s, 1, 0);
+  XR_OK(itest_cmd(cl, NULL, "SET", "k", "v", NULL));
+  int asked = last_conn(s, "SENTINEL", "get-master-addr-by-name"), accepted = xrt_fake_accepted(s);
+  assert_true(asked > 0);
+  xrt_fake_clear_log(s);
+  xrt_fake_clear_log(m);
+  sleep_ms(RECHECK_MS + 300);
+
+  pthread_t th[RECHECK_THREADS];
+  setter st[RECHECK_THREADS];
+  for (size_t i = 0; i < RECHECK_THREADS; i++) {
+    st[i] = (setter){cl, 0, ""};
+    assert_int_equal(pthread_create(&th[i], NULL, setter_run, &st[i]), 0);
+  }
+  for (size_t i = 0; i < RECHECK_THREADS; i++) pthread_join(th[i], NULL);
+  for (size_t i = 0; i < RECHECK_THREADS; i++)
+    if (st[i].rc) fail_msg("thread %zu: %s", i, st[i].msg);
+  print_transcript(s, "the sentinel during a re-check");
+  assert_int_equal(xrt_fake_accepted(s), accepted);
+  assert_int_equal(xrt_fake_count(s, "SENTINEL get-master-addr-by-name " MASTER_NAME), 1);
+  assert_int_equal(xrt_fake_count(s, NULL), 1);
+  assert_int_equal(last_conn(s, "SENTINEL", "get-master-addr-by-name"), asked);
+  assert_int_equal(xrt_fake_count(m, "ROLE"), 0);
+  assert_int_equal(xrt_fake_count(m, "SET k v"), RECHECK_THREADS * RECHECK_SETS);
+  xr_client_close(cl);
+  xrt_fake_free(s);
+  xrt_fake_free(m);
+}
+
+/* Sentinel: the sentinel names another master while the old one stays up and takes writes, and
+ * no +switch-master arrives (a missed event). Proves: the re-check that finds the new address runs
+ * the full discovery: ROLE on the new master and SENTINEL SENTINELS, and the next write goes to
+ * the new master, none to the old one. */
+static void test_sentinel_recheck_new_address(void **state) {
+  (void)state;
+  failover fo;
+  failover_start(&fo);
+  XR_OK(itest_cmd(fo.cl, NULL, "SET", "k", "before", NULL));
+  sentinel_names(fo.s, fo.m2);
+  xrt_fake_clear_log(fo.s);
+  xrt_fake_clear_log(fo.m1);
+  xrt_fake_clear_log(fo.m2);
+  sleep_ms(RECHECK_MS + 300);
+  XR_OK(itest_cmd(fo.cl, NULL, "SET", "k", "after", NULL));
+  print_transcript(fo.s, "the sentinel during a re-check that finds a new master");
+  assert_int_equal(xrt_fake_count(fo.m2, "ROLE"), 1);
+  assert_true(xrt_fake_count(fo.s, "SENTINEL sentinels " MASTER_NAME) >= 1);
+  assert_int_equal(xrt_fake_count(fo.m2, "SET k after"), 1);
+  assert_int_equal(xrt_fake_count(fo.m1, "SET *"), 0);
+  failover_free(&fo);
+}
+
+/* Sentinel: the connection the re-check asks on closes when asked (a sentinel restarted). Proves:
+ * the re-check then runs the full discovery on a new connection (ROLE on the master, which stays
+ * the same), the write goes to the master, and the next re-check asks on that new connection with
+ * one command again. */
+static void test_sentinel_recheck_lost_connection(void **state) {
+  (void)state;
+  xrt_fake *s = fake(), *m = fake();
+  sentinel_names(s, m);
+  node_role(m, NULL, XRT_FAKE_OK);
+  xr_client *cl = open_sentinel(&s, 1, 0);
+  int asked = last_conn(s, "SENTINEL", "get-master-addr-by-name"), accepted = xrt_fake_accepted(s);
+  sentinel_names_with(s, m, 1, 0);
+  xrt_fake_clear_log(s);
+  xrt_fake_clear_log(m);
+  sleep_ms(RECHECK_MS + 300);
+  XR_OK(itest_cmd(cl, NULL, "SET", "k", "v", NULL));
+  print_transcript(s, "the sentinel during a re-check whose connection closes");
+  assert_int_equal(xrt_fake_count(s, "SENTINEL get-master-addr-by-name *"), 2);
+  int again = last_conn(s, "SENTINEL", "get-master-addr-by-name");
+  assert_true(again != asked);
+  assert_int_equal(xrt_fake_accepted(s), accepted + 1);
+  assert_int_equal(xrt_fake_count(m, "ROLE"), 1);
+  assert_int_equal(xrt_fake_count(m, "SET k v"), 1);
+
+  xrt_fake_clear_log(s);
+  xrt_fake_clear_log(m);
+  sleep_ms(RECHECK_MS + 300);
+  XR_OK(itest_cmd(cl, NULL, "SET", "k", "w", NULL));
+  assert_int_equal(xrt_fake_count(s, NULL), 1);
+  assert_int_equal(last_conn(s, "SENTINEL", "get-master-addr-by-name"), again);
+  assert_int_equal(xrt_fake_accepted(s), accepted + 1);
+  assert_int_equal(xrt_fake_count(m, "ROLE"), 0);
+  assert_int_equal(xrt_fake_count(m, "SET k w"), 1);
+  xr_client_close(cl);
+  xrt_fake_free(s);
+  xrt_fake_free(m);
+}
+
+/* Sentinel (replica_reads on): between two re-checks, one of the two replicas SENTINEL REPLICAS
+ * lists loses its link to the master (it stays up and answers reads: stale data). Proves: the
+ * cheap re-check still asks for the replicas, on the kept connection (GET-MASTER-ADDR-BY-NAME and
+ * SENTINEL REPLICAS, no new connection, no ROLE), and the reads after it go to the healthy
+ * replica only. */
+static void test_sentinel_recheck_replicas(void **state) {
+  (void)state;
+  xrt_fake *s = fake(), *m = fake(), *r[2] = {fake(), fake()};
+  sentinel_names(s, m);
+  node_role(m, NULL, XRT_FAKE_OK);
+  const listed both[] = {{r[0], "slave", "ok"}, {r[1], "slave", "ok"}};
+  sentinel_lists(s, both, 2);
+  for (int i = 0; i < 2; i++) on(r[i], "GET *", "$7\r\nreplica\r\n");
+  xr_client *cl = open_replica_reader(s);
+  for (int i = 0; i < 16; i++) itest_assert_get(cl, "k", "replica");
+  assert_true(xrt_fake_count(r[0], "GET *") > 0 && xrt_fake_count(r[1], "GET *") > 0);
+
+  sentinel_names(s, m);
+  const listed one_linked[] = {{r[0], "slave", "ok"}, {r[1], "slave", "err"}};
+  sentinel_lists(s, one_linked, 2);
+  int accepted = xrt_fake_accepted(s);
+  xrt_fake_clear_log(s);
+  xrt_fake_clear_log(m);
+  sleep_ms(RECHECK_MS + 300);
+  itest_assert_get(cl, "k", "replica"); /* the re-check runs before it is routed */
+  xrt_fake_clear_log(r[0]);
+  xrt_fake_clear_log(r[1]);
+  for (int i = 0; i < 16; i++) itest_assert_get(cl, "k", "replica");
+  print_transcript(s, "the sentinel during a re-check with replica reads");
+  assert_int_equal(xrt_fake_count(s, NULL), 2);
+  assert_int_equal(xrt_fake_count(s, "SENTINEL replicas " MASTER_NAME), 1);
+  assert_int_equal(xrt_fake_accepted(s), accepted);
+  assert_int_equal(xrt_fake_count(m, "ROLE"), 0);
+  assert_int_equal(xrt_fake_count(r[0], "GET *"), 16);
+  assert_int_equal(xrt_fake_count(r[1], "GET *"), 0);
+  xr_client_close(cl);
+  xrt_fake_free(s);
+  xrt_fake_free(m);
+  free_fakes(r, 2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ask_chain),
@@ -1327,6 +1537,10 @@ int main(void) {
       cmocka_unit_test(test_sentinel_noreplicas),
       cmocka_unit_test(test_sentinel_readonly),
       cmocka_unit_test(test_sentinel_switch_master),
+      cmocka_unit_test(test_sentinel_recheck_is_one_command),
+      cmocka_unit_test(test_sentinel_recheck_new_address),
+      cmocka_unit_test(test_sentinel_recheck_lost_connection),
+      cmocka_unit_test(test_sentinel_recheck_replicas),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
