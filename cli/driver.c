@@ -170,6 +170,10 @@ static int result_json(const xr_op_info *info, const xr_arg *args, const xr_resu
                                       (json_int_t)f[1].num)
                           : json_null();
       return 0;
+    case XR_RESULT_SESSION:
+    case XR_RESULT_MAP: /* the session store's kinds: not a Chat row's */
+      describe(what, sizeof what, info, args);
+      return xr_error_set(XR_EUNSUPPORTED, "%s: result kind %d is not a Chat SDK result", what, (int)info->result);
     case XR_RESULT_ENTRY:
       if (!res->present) {
         *out = json_null();

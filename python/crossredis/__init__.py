@@ -20,7 +20,7 @@ from .tokens import token_origin, token_origins
 from . import chat  # noqa: E402  (imports the classes above)
 
 if TYPE_CHECKING:  # the table's classes, named for type checkers
-    from .errors import (AuthenticationError, BusyLoadingError, CallbackError, ClientClosedError, ClusterDownError,
+    from .errors import (AlreadyExistsError, AuthenticationError, BusyLoadingError, CallbackError, ClientClosedError, ClusterDownError,
                          ConnectionError, ConnectionLostError, CrossSlotError, DataError, InvalidArgumentError,
                          MasterNotFoundError, NoReplicasError, NotFoundError, OutOfMemoryError, OutOfRangeError,
                          ProtocolError, ReadOnlyError, ResponseError, TimeoutError, TLSError, TooManyRedirectsError,

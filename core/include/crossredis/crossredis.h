@@ -29,6 +29,8 @@
 #include "keys.h"
 #include "lock_scan.h"
 #include "scan.h"
+#include "session.h"
+#include "session_record.h"
 #include "subscriber.h"
 #include "loop.h"
 #include "timestamp.h"

@@ -52,7 +52,10 @@ enum {
   /* Go only (ignored by the other writers): leave '<' '>' '&' raw, as an Encoder with
    * SetEscapeHTML(false). The writers still escape U+2028/U+2029, as Go does;
    * xr_json_go_compact leaves them raw too, as Go's compaction does. */
-  XR_JSON_GO_NO_HTML_ESCAPE = 1u << 1
+  XR_JSON_GO_NO_HTML_ESCAPE = 1u << 1,
+  /* Go only: invalid UTF-8 in a string becomes the raw bytes of U+FFFD (EF BF BD) per bad byte, as
+   * Go 1.27's encoding/json writes it, instead of Go 1.26's \ufffd escape. */
+  XR_JSON_GO_RAW_FFFD = 1u << 2
 };
 
 /* Writes `value` as `dialect`'s runtime would. On success *out is a NUL-terminated text allocated

@@ -48,13 +48,18 @@ typedef enum xr_result_kind {
   XR_RESULT_VALUE = 3,   /* present: false when missing; fields[0]: the stored text */
   XR_RESULT_LIST = 4,    /* list: an array reply of texts (borrowed) */
   XR_RESULT_LOCK = 5,    /* present: acquired; fields: token (TEXT), expires_at_ms (INT) */
-  XR_RESULT_ENTRY = 6    /* present: found; fields: message (TEXT), enqueued_at_ms (INT, -1 when the
+  XR_RESULT_ENTRY = 6,   /* present: found; fields: message (TEXT), enqueued_at_ms (INT, -1 when the
                             entry has none), expires_at_ms (INT), raw (BYTES: the entry as stored) */
+  XR_RESULT_SESSION = 7, /* a toolhive session record (session.h); fields: id, type, created_at,
+                            updated_at (TEXT, Go's RFC 3339), data (TEXT, one JSON value; NULL: none),
+                            metadata (TEXT, Go's JSON object), raw (BYTES: the record as stored) */
+  XR_RESULT_MAP = 8      /* a string map (session.h); fields: json (TEXT, Go's JSON object, or
+                            "null" for Go's nil map), raw (BYTES: as stored) */
 } xr_result_kind;
 
-#define XR_RESULT_KIND_COUNT 7
+#define XR_RESULT_KIND_COUNT 9
 #define XR_OP_ARGS_MAX 6
-#define XR_RESULT_FIELDS_MAX 4
+#define XR_RESULT_FIELDS_MAX 7
 
 /* One row of a system's table. Static storage. */
 typedef struct xr_op_info {
@@ -67,7 +72,7 @@ typedef struct xr_op_info {
   const char *arg_names[XR_OP_ARGS_MAX]; /* "thread_id", "ttl_ms", ... as the C API names them */
 } xr_op_info;
 
-/* The fields a result kind carries (LOCK: 2, ENTRY: 4, VALUE: 1, else 0): their kinds and names
+/* The fields a result kind carries (LOCK: 2, ENTRY: 4, VALUE: 1, SESSION: 7, MAP: 2, else 0): their kinds and names
  * (static storage). */
 typedef struct xr_result_shape {
   xr_result_kind kind;

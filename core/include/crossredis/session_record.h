@@ -23,7 +23,9 @@
  * "invalid character 'b' looking for beginning of object key string", "unexpected end of JSON
  * input", "json: cannot unmarshal number into Go struct field sessionData.metadata of type string"
  * (Go 1.26; Go 1.27 names sessionData.metadata.<key>), "parsing time \"x\" as
- * \"2006-01-02T15:04:05Z07:00\": cannot parse \"x\" as \"2006\"".
+ * \"2006-01-02T15:04:05Z07:00\": cannot parse \"x\" as \"2006\"". Both toolchains' texts are
+ * checked against Go itself (tests/unit/test_session_record.c); the one difference: a NUL byte that
+ * Go 1.27 puts in a message (a map key's) shows as \x00, a message being a C string.
  *
  * Strings are byte spans (they may hold NUL and invalid UTF-8). Thread safety: reentrant. */
 #ifndef CROSSREDIS_SESSION_RECORD_H

@@ -13,6 +13,10 @@ static const xr_result_shape shapes[XR_RESULT_KIND_COUNT] = {
     {XR_RESULT_LOCK, "lock", 2, {XR_ARG_TEXT, XR_ARG_INT}, {"token", "expires_at_ms"}},
     {XR_RESULT_ENTRY, "entry", 4, {XR_ARG_TEXT, XR_ARG_INT, XR_ARG_INT, XR_ARG_BYTES},
      {"message", "enqueued_at_ms", "expires_at_ms", "raw"}},
+    {XR_RESULT_SESSION, "session", 7,
+     {XR_ARG_TEXT, XR_ARG_TEXT, XR_ARG_TEXT, XR_ARG_TEXT, XR_ARG_TEXT, XR_ARG_TEXT, XR_ARG_BYTES},
+     {"id", "type", "created_at", "updated_at", "data", "metadata", "raw"}},
+    {XR_RESULT_MAP, "map", 2, {XR_ARG_TEXT, XR_ARG_BYTES}, {"json", "raw"}},
 };
 
 const xr_result_shape *xr_result_shape_of(xr_result_kind kind) {

@@ -21,7 +21,7 @@ int xr_json_valid_dialect(xr_json_dialect d) {
   return d == XR_JSON_JS || d == XR_JSON_PYTHON || d == XR_JSON_GO;
 }
 
-static const unsigned known_flags = XR_JSON_SORT_KEYS | XR_JSON_GO_NO_HTML_ESCAPE;
+static const unsigned known_flags = XR_JSON_SORT_KEYS | XR_JSON_GO_NO_HTML_ESCAPE | XR_JSON_GO_RAW_FFFD;
 
 /* ---- UTF-8 ------------------------------------------------------------------------------------ */
 
@@ -201,7 +201,7 @@ static int put_string(xr_buf *b, const char *str, size_t len, xr_json_dialect d,
   else if (d == XR_JSON_PYTHON)
     rc = python_string(b, s, len, what);
   else
-    xr_json_go_string(b, s, len, !(flags & XR_JSON_GO_NO_HTML_ESCAPE));
+    xr_json_go_string(b, s, len, !(flags & XR_JSON_GO_NO_HTML_ESCAPE), (flags & XR_JSON_GO_RAW_FFFD) != 0);
   xr_buf_putc(b, '"');
   return rc;
 }

@@ -18,7 +18,7 @@ static int go_safe_ascii(unsigned char c, int escape_html) {
   return !(escape_html && (c == '<' || c == '>' || c == '&'));
 }
 
-void xr_json_go_string(xr_buf *b, const unsigned char *s, size_t len, int escape_html) {
+void xr_json_go_string(xr_buf *b, const unsigned char *s, size_t len, int escape_html, int raw_fffd) {
   size_t start = 0, i = 0;
   while (i < len) {
     unsigned char c = s[i];
@@ -35,7 +35,7 @@ void xr_json_go_string(xr_buf *b, const unsigned char *s, size_t len, int escape
     size_t n = xr_json_utf8_decode(s + i, len - i, 0, &cp);
     if (n == 0) {
       xr_json_flush_run(b, s, &start, i);
-      xr_buf_puts(b, "\\ufffd");
+      xr_buf_puts(b, raw_fffd ? "\xef\xbf\xbd" : "\\ufffd");
       start = ++i;
     } else if (cp == 0x2028 || cp == 0x2029) {
       xr_json_flush_run(b, s, &start, i);

@@ -47,8 +47,9 @@ void xr_json_put_escape(xr_buf *b, unsigned char c);
 void xr_json_flush_run(xr_buf *b, const unsigned char *s, size_t *start, size_t end);
 
 /* encoding/json appendString (codec/json_go.c), without the quotes: each byte that does not start
- * a valid sequence (surrogates included) becomes \ufffd on its own; U+2028/U+2029 are always
- * escaped; '<', '>' and '&' with escape_html. Never fails. */
-void xr_json_go_string(xr_buf *b, const unsigned char *s, size_t len, int escape_html);
+ * a valid sequence (surrogates included) becomes \ufffd on its own (Go 1.26), or the raw bytes of
+ * U+FFFD with raw_fffd (Go 1.27); U+2028/U+2029 are always escaped; '<', '>' and '&' with
+ * escape_html. Never fails. */
+void xr_json_go_string(xr_buf *b, const unsigned char *s, size_t len, int escape_html, int raw_fffd);
 
 #endif

@@ -1,10 +1,13 @@
 /* Timestamps: Go's RFC 3339 as encoding/json writes and reads time.Time; the wall clock. */
 #include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "crossredis/timestamp.h"
 #include "base/decimal.h"
 #include "base/internal.h"
+#include "codec/timestamp_internal.h"
 
 #define SECS_PER_DAY INT64_C(86400)
 
@@ -239,4 +242,114 @@ int64_t xr_time_now_ms(void) {
   struct timespec ts;
   if (clock_gettime(CLOCK_REALTIME, &ts) != 0) return 0;
   return (int64_t)ts.tv_sec * 1000 + (int64_t)(ts.tv_nsec / 1000000);
+}
+
+/* ---- Go's error texts ----------------------------------------------------------------------- */
+
+/* time.quote: quotes, '"' and '\' escaped, other bytes outside 0x20..0x7f as \xNN. */
+static void go_time_quote(xr_buf *b, const char *s, size_t n) {
+  xr_buf_putc(b, '"');
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x80 || c < 0x20) xr_buf_printf(b, "\\x%02x", c);
+    else {
+      if (c == '"' || c == '\\') xr_buf_putc(b, '\\');
+      xr_buf_putc(b, (char)c);
+    }
+  }
+  xr_buf_putc(b, '"');
+}
+
+static int go_digit(const char *s, size_t n, size_t i) { return i < n && s[i] >= '0' && s[i] <= '9'; }
+
+/* getnum: one or two digits (fixed: exactly two); -1 when there is none. */
+static int go_getnum(const char *s, size_t n, size_t *at, int fixed) {
+  size_t i = *at;
+  if (!go_digit(s, n, i)) return -1;
+  if (!go_digit(s, n, i + 1)) {
+    if (fixed) return -1;
+    *at = i + 1;
+    return s[i] - '0';
+  }
+  *at = i + 2;
+  return (s[i] - '0') * 10 + (s[i + 1] - '0');
+}
+
+void xr_time_go_parse_error(char *buf, size_t size, const char *v, size_t n) {
+  static const char layout[] = "2006-01-02T15:04:05Z07:00";
+  xr_buf b = XR_BUF_INIT;
+  xr_buf_puts(&b, "parsing time ");
+  go_time_quote(&b, v, n);
+  size_t i = 0;
+  const char *elem = NULL, *range = NULL;
+  int year = 0, month = 0, day = 0;
+  /* the layout's chunks in order: literal prefixes and the standard elements */
+  static const char *const chunks[] = {"2006", "-", "01", "-", "02", "T", "15", ":", "04", ":", "05", "Z07:00"};
+  size_t hold = 0;
+  for (size_t k = 0; k < sizeof chunks / sizeof chunks[0] && !elem && !range; k++) {
+    const char *c = chunks[k];
+    hold = i;
+    if (!strcmp(c, "2006")) {
+      if (n - i < 4 || !go_digit(v, n, i)) elem = c;
+      else {
+        for (size_t j = 0; j < 4; j++)
+          if (!go_digit(v, n, i + j)) elem = c;
+        if (!elem) year = (v[i] - '0') * 1000 + (v[i + 1] - '0') * 100 + (v[i + 2] - '0') * 10 + (v[i + 3] - '0');
+        i += 4;
+      }
+    } else if (c[1] == '\0') { /* a literal: - T : */
+      if (i >= n || v[i] != c[0]) elem = c;
+      else i++;
+    } else if (!strcmp(c, "Z07:00")) {
+      if (i < n && v[i] == 'Z') i++;
+      else if (n - i < 6 || v[i + 3] != ':') elem = c;
+      else {
+        size_t h = i + 1, m = i + 4;
+        int hr = go_getnum(v, n, &h, 1), mn = go_getnum(v, n, &m, 1);
+        if (hr < 0 || mn < 0 || (v[i] != '+' && v[i] != '-')) elem = c;
+        else if (hr > 24) range = "time zone offset hour";
+        else if (mn > 60) range = "time zone offset minute";
+        i += 6;
+      }
+    } else {
+      int fixed = strcmp(c, "15") != 0, num = go_getnum(v, n, &i, fixed);
+      if (num < 0) elem = c;
+      else if (!strcmp(c, "01")) {
+        month = num;
+        if (num < 1 || num > 12) range = "month";
+      } else if (!strcmp(c, "02")) {
+        day = num;
+      } else if (!strcmp(c, "15")) {
+        if (num > 23) range = "hour";
+      } else if (!strcmp(c, "04")) {
+        if (num > 59) range = "minute";
+      } else if (num > 59) {
+        range = "second";
+      }
+      if (!elem && !range && !strcmp(c, "05") && n - i >= 2 && (v[i] == '.' || v[i] == ',') && go_digit(v, n, i + 1))
+        for (i += 2; go_digit(v, n, i); i++) {
+        }
+    }
+  }
+  if (elem) {
+    xr_buf_puts(&b, " as \"");
+    xr_buf_puts(&b, layout);
+    xr_buf_puts(&b, "\": cannot parse ");
+    go_time_quote(&b, v + hold, n - hold);
+    xr_buf_puts(&b, " as ");
+    go_time_quote(&b, elem, strlen(elem));
+  } else if (range) {
+    xr_buf_printf(&b, ": %s out of range", range);
+  } else if (i < n) {
+    xr_buf_puts(&b, ": extra text: ");
+    go_time_quote(&b, v + i, n - i);
+  } else {
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    int dim = days[month - 1] + (month == 2 && leap);
+    xr_buf_puts(&b, day < 1 || day > dim ? ": day out of range" : ": cannot parse");
+  }
+  snprintf(buf, size, "%.*s", b.oom ? 0 : (int)b.len, b.oom ? "" : b.data);
+  if (b.oom) snprintf(buf, size, "parsing time: out of memory");
+  xr_buf_free(&b);
 }

@@ -42,6 +42,21 @@ int xr_cmd_key_make(xr_cmd_key *k, const char *prefix, size_t prefix_len, const 
   return XR_OK;
 }
 
+int xr_cmd_key_concat(xr_cmd_key *k, const char *prefix, size_t prefix_len, const char *id, size_t id_len) {
+  size_t n = prefix_len + id_len;
+  char *p = k->small;
+  if (n >= sizeof k->small) {
+    if (!(k->heap = xr_malloc(n + 1))) return xr_fail_nomem();
+    p = k->heap;
+  }
+  memcpy(p, prefix, prefix_len);
+  if (id_len) memcpy(p + prefix_len, id, id_len);
+  p[n] = '\0';
+  k->data = p;
+  k->len = n;
+  return XR_OK;
+}
+
 void xr_cmd_arg(xr_cmd *c, const char *p, size_t n) {
   c->argv[c->argc] = p;
   c->lens[c->argc] = n;
@@ -104,6 +119,10 @@ int xr_ops_decode(const xr_system *sys, const void *self, const xr_cmd *c, xr_re
   out->kind = kind;
   out->present = true;
   xr_reply_type t = xr_reply_kind(r);
+  if (c->nil_code && t == XR_REPLY_NIL) {
+    out->present = false;
+    return xr_fail(c->nil_code, "%.*s: %s", (int)(c->key.len > 200 ? 200 : c->key.len), c->key.data, c->nil_msg);
+  }
   switch (kind) {
     case XR_RESULT_STATUS:
       return XR_OK;
@@ -216,6 +235,8 @@ typedef struct ops_entry {
   char made[XR_TOKEN_MAX]; /* what the command made (a lock's token) */
   size_t made_len;
   int64_t made_num;
+  int nil_code;            /* xr_cmd's */
+  const char *nil_msg;
 } ops_entry;
 
 struct xr_ops_batch {
@@ -302,6 +323,8 @@ int xr_ops_batch_add_row(xr_ops_batch *ob, int op, const xr_arg *a) {
         memcpy(o->made, c.made, c.made_len);
         o->made_len = c.made_len;
         o->made_num = c.made_num;
+        o->nil_code = c.nil_code;
+        o->nil_msg = c.nil_msg;
         rc = (int)ob->n++;
         ob->ran = 0;
       }
@@ -353,6 +376,8 @@ int xr_ops_batch_result(const xr_ops_batch *ob, size_t i, xr_result *out) {
   memcpy(ctx.made, o->made, o->made_len);
   ctx.made_len = o->made_len;
   ctx.made_num = o->made_num;
+  ctx.nil_code = o->nil_code;
+  ctx.nil_msg = o->nil_msg;
   rc = xr_ops_decode(ob->sys, ob->self, &ctx, out->kind, r, out);
   if (rc == XR_OK && o->wait_replicas > 0 && out->present) { /* the replicas' count, from the batch's WAITs */
     ctx.wait_replicas = o->wait_replicas;

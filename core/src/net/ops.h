@@ -40,6 +40,10 @@ typedef struct xr_cmd {
    * acknowledged, in acked. 0: no WAIT. */
   int wait_replicas, wait_ms;
   long long acked;
+  /* A nil reply is this failure rather than a result ("<key>: <nil_msg>"): a create that found
+   * the key (XR_EEXISTS), a load that found nothing (XR_ENOTFOUND). 0: nil is a result. */
+  int nil_code;
+  const char *nil_msg; /* static storage */
 } xr_cmd;
 
 void xr_cmd_free(xr_cmd *c);
@@ -50,6 +54,9 @@ void xr_cmd_arg_num(xr_cmd *c, int slot, long long v);
 /* <prefix>:<kind>:<id>, or <prefix>:<kind> when id is NULL. */
 int xr_cmd_key_make(xr_cmd_key *k, const char *prefix, size_t prefix_len, const char *kind, const char *id,
                     size_t id_len);
+
+/* <prefix><id>: plain concatenation (toolhive's keys). */
+int xr_cmd_key_concat(xr_cmd_key *k, const char *prefix, size_t prefix_len, const char *id, size_t id_len);
 
 typedef int (*xr_op_builder)(xr_cmd *c, const void *self, const xr_arg *a);
 

@@ -1,0 +1,3 @@
+module crossredis.test/sessionoracle
+
+go 1.26
