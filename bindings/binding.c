@@ -75,3 +75,22 @@ char *xr_binding_url_redact(const char *url) {
 const char *xr_binding_op_arg_name(const xr_op_info *info, size_t i) {
   return info && i < info->nargs ? info->arg_names[i] : NULL;
 }
+
+static xr_session_options session_options(const char *key_prefix, int64_t ttl_ms, int go) {
+  xr_session_options o = XR_SESSION_OPTIONS_INIT;
+  o.key_prefix = key_prefix;
+  o.ttl_ms = ttl_ms;
+  o.go = (xr_go_version)go;
+  return o;
+}
+
+int xr_binding_session_storage_new(xr_session_storage **out, xr_client *client, const char *key_prefix, int64_t ttl_ms,
+                                   int go) {
+  xr_session_options o = session_options(key_prefix, ttl_ms, go);
+  return xr_session_storage_new(out, client, &o);
+}
+
+int xr_binding_session_check(const char *key_prefix, int64_t ttl_ms, int go) {
+  xr_session_options o = session_options(key_prefix, ttl_ms, go);
+  return xr_session_options_check(&o);
+}

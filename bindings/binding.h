@@ -9,6 +9,7 @@
 
 #include "crossredis/chat.h"
 #include "crossredis/client.h"
+#include "crossredis/session.h"
 
 /* Client options are not here: the bindings set them one by one on an xr_client_config (config.h),
  * which checks each, and open it with xr_tls_client_open_config. */
@@ -47,6 +48,13 @@ const char *xr_binding_token_shape(const char *token, size_t len);
 
 /* `url` with its password hidden (xr_url_redact), allocated (xr_free); NULL when out of memory. */
 char *xr_binding_url_redact(const char *url);
+
+/* Makes a toolhive session store (session.h) from plain arguments: key_prefix NULL for the
+ * default, ttl_ms 0 for the default, go 0 (XR_GO_DEFAULT), 126 or 127. The core checks them. */
+int xr_binding_session_storage_new(xr_session_storage **out, xr_client *client, const char *key_prefix, int64_t ttl_ms,
+                                   int go);
+/* xr_session_options_check of the same arguments. */
+int xr_binding_session_check(const char *key_prefix, int64_t ttl_ms, int go);
 
 /* Argument i of an operation's row (op.h): its name ("ttl_ms"), NULL past the last. */
 const char *xr_binding_op_arg_name(const xr_op_info *info, size_t i);

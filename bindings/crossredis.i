@@ -118,4 +118,5 @@
 
 /* The systems, one file each. */
 %include "chat.i"
+%include "session.i"
 %include "binding.h"

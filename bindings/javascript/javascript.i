@@ -208,6 +208,8 @@ XR_JS_OUT_HANDLE(xr_client_config)
 XR_JS_OUT_HANDLE(xr_chat)
 XR_JS_OUT_HANDLE(xr_chat_batch)
 XR_JS_OUT_HANDLE(xr_chat_watchdog)
+XR_JS_OUT_HANDLE(xr_session_storage)
+XR_JS_OUT_HANDLE(xr_session_batch)
 XR_JS_OUT_HANDLE(xr_script)
 
 /* A lock out: [token, expires_at_ms]. */

@@ -292,6 +292,8 @@ XR_PY_OUT_HANDLE(xr_client_config)
 XR_PY_OUT_HANDLE(xr_chat)
 XR_PY_OUT_HANDLE(xr_chat_batch)
 XR_PY_OUT_HANDLE(xr_chat_watchdog)
+XR_PY_OUT_HANDLE(xr_session_storage)
+XR_PY_OUT_HANDLE(xr_session_batch)
 XR_PY_OUT_HANDLE(xr_script)
 XR_PY_OUT_HANDLE(xr_loop_conn)
 
@@ -514,6 +516,8 @@ static void xr_py_raise_result(int code, const xr_result *r) {
 %enddef
 XR_PY_RESULT_CALL(xr_chat_call, arg5)
 XR_PY_RESULT_CALL(xr_chat_batch_result, arg3)
+XR_PY_RESULT_CALL(xr_session_call, arg5)
+XR_PY_RESULT_CALL(xr_session_batch_result, arg3)
 
 /* ---- event loops (loop.h, ../loop.i): what crossredis/_loop.py drives from asyncio ---------- */
 #define XR_BINDING_LOOP
@@ -533,5 +537,6 @@ XR_PY_RESULT_CALL(xr_chat_batch_result, arg3)
 %nothreadallow xr_loop_conn_busy;
 %nothreadallow xr_loop_conn_cancel;
 %nothreadallow xr_chat_batch_start;
+%nothreadallow xr_session_batch_start;
 
 %include "../crossredis.i"
