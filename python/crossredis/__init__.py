@@ -18,6 +18,7 @@ from .errors import Error, error_class
 from .tokens import token_origin, token_origins
 
 from . import chat  # noqa: E402  (imports the classes above)
+from . import sessions  # noqa: E402
 
 if TYPE_CHECKING:  # the table's classes, named for type checkers
     from .errors import (AlreadyExistsError, AuthenticationError, BusyLoadingError, CallbackError, ClientClosedError, ClusterDownError,
@@ -27,5 +28,5 @@ if TYPE_CHECKING:  # the table's classes, named for type checkers
                          UnsupportedError, WrongTypeError)
 
 __version__ = "0.1.0"
-__all__ = ["Client", "Error", "chat", "error_class", "token_origin", "token_origins", "__version__",
+__all__ = ["Client", "Error", "chat", "sessions", "error_class", "token_origin", "token_origins", "__version__",
            *[name for name in _errors.__all__ if name != "Error"]]

@@ -1,5 +1,5 @@
-"""The asyncio batcher of the Chat SDK state: the adapter calls made in one event-loop turn go out
-as one native batch (one pipeline), on the client's connection for this loop, driven by the loop
+"""The asyncio batcher of a system's calls (the Chat SDK state, the session stores): the calls made
+in one event-loop turn go out as one native batch (one pipeline), on the client's connection for this loop, driven by the loop
 itself (crossredis._loop); when that connection is busy, or the loop has none yet, in an executor
 thread on a pooled connection. Each caller's future gets its own result or exception."""
 
@@ -10,7 +10,6 @@ import re
 from functools import partial
 from typing import Any
 
-from . import _native
 from ._chatcore import ACQUIRE_LOCK, RELEASE_LOCK, Core, Lock, Op
 from .errors import Error, NoReplicasError
 
@@ -70,7 +69,7 @@ class Batcher:
         batch = None
         opening = False
         try:
-            batch = _native.xr_chat_batch_new(s)[1]
+            batch = self.core.system.batch_new(s)[1]
             live: list[_Pending] = []
             for p in ops:
                 if p.future.cancelled():  # the caller gave up before it was sent
@@ -95,7 +94,7 @@ class Batcher:
             if opening:
                 self._loops.open(loop, False)
             if batch is not None:
-                _native.xr_chat_batch_free(batch)
+                self.core.system.batch_free(batch)
             self.core.leave()
             if not isinstance(e, _Nothing):
                 for p in ops:
@@ -103,7 +102,7 @@ class Batcher:
             return
         if conn is not None:
             self.loop_count += 1
-            conn.run(partial(_native.xr_chat_batch_start, batch), partial(self._ran, batch, live))
+            conn.run(partial(self.core.system.batch_start, batch), partial(self._ran, batch, live))
         else:
             running.add_done_callback(partial(self._deliver, live, loop if opening else None))
 
@@ -122,7 +121,7 @@ class Batcher:
         if the loop is gone before it is told)."""
         try:
             try:
-                _native.xr_chat_batch_exec(batch)
+                self.core.system.batch_exec(batch)
                 exec_error: BaseException | None = None
             except BaseException as e:
                 exec_error = e
@@ -134,7 +133,7 @@ class Batcher:
             self._end(batch)
 
     def _end(self, batch: Any) -> None:
-        _native.xr_chat_batch_free(batch)
+        self.core.system.batch_free(batch)
         self.core.leave()
 
     def _deliver(self, live: list[_Pending], opened: asyncio.AbstractEventLoop | None,

@@ -133,21 +133,47 @@ class Options:
 # ---- the native adapter -------------------------------------------------------------------------
 
 
+class System(NamedTuple):
+    """A system of the core (chat, session, ...) as the bindings run it: its generic call and
+    batch functions (op.h: every system has the same set, by its name)."""
+
+    call: Callable[..., Any]
+    batch_new: Callable[..., Any]
+    batch_add: Callable[..., Any]
+    batch_result: Callable[..., Any]
+    batch_exec: Callable[..., Any]
+    batch_start: Callable[..., Any]
+    batch_free: Callable[..., Any]
+
+    @classmethod
+    def of(cls, name: str) -> System:
+        return cls(*(getattr(_native, f"xr_{name}_{fn}") for fn in
+                     ("call", "batch_new", "batch_add", "batch_result", "batch_exec", "batch_start", "batch_free")))
+
+
+CHAT = System.of("chat")
+
+
 class Core:
-    """The native xr_chat over a Client. A call enters both guards, so neither the adapter nor
-    the client is freed under it."""
+    """A native system handle (an xr_chat, an xr_session_storage) over a Client. A call enters
+    both guards, so neither the handle nor the client is freed under it."""
 
-    __slots__ = ("client", "owns_client", "_guard", "_client_guard")
+    __slots__ = ("client", "owns_client", "system", "_guard", "_client_guard")
 
-    def __init__(self, client: Client, owns_client: bool, o: Options) -> None:
+    def __init__(self, client: Client, owns_client: bool, o: Options | None = None, *,
+                 make: Callable[[Any], Any] | None = None, free: Callable[[Any], None] = _native.xr_chat_free,
+                 what: str = "the state adapter", system: System = CHAT) -> None:
         self.client = client
         self.owns_client = owns_client
+        self.system = system
         self._client_guard = client._guard
-        handle = self._client_guard.call(lambda c: _native.xr_binding_chat_new(c, *o.native_args())[1])
+        if make is None:
+            assert o is not None
+            make = lambda c: _native.xr_binding_chat_new(c, *o.native_args())[1]  # noqa: E731
+        handle = self._client_guard.call(make)
         # closing fails the batches that no event loop will finish (_loop.LoopConns.cancel_stuck)
         loops = client._loops
-        self._guard = Guard(handle, _native.xr_chat_free, "the state adapter",
-                            interrupt=lambda h: loops.cancel_stuck())
+        self._guard = Guard(handle, free, what, interrupt=lambda h: loops.cancel_stuck())
 
     def enter(self) -> Any:
         s = self._guard.enter()
@@ -292,28 +318,29 @@ def now_ms() -> int:
 
 
 class Op(NamedTuple):
-    """One adapter operation, a row of the core's table (chat.def, read from the native module):
-    its code, its arguments' names and how its result (converted by result kind in the binding)
-    becomes the method's value (``decode(value, context)``). Alone (``xr_chat_call``) and in a
-    batch (``xr_chat_batch_add`` / ``xr_chat_batch_result``) the value has the same shape."""
+    """One operation, a row of a system's table (chat.def, session.def, read from the native
+    module): its code, its arguments' names and how its result (converted by result kind in the
+    binding) becomes the method's value (``decode(value, context)``). Alone (``xr_<system>_call``)
+    and in a batch (``xr_<system>_batch_add`` / ``_batch_result``) the value has the same shape."""
 
     name: str
     code: int
     arg_names: tuple[str, ...]
     decode: Callable[[Any, Any], Any]
+    system: System = CHAT
 
     def args(self, values: tuple[Any, ...]) -> tuple[tuple[str, Any], ...]:
         """(name, value) pairs, as the binding takes them (the names are for its messages)."""
         return tuple(zip(self.arg_names, values))
 
     def alone(self, s: Any, *values: Any) -> Any:
-        return _native.xr_chat_call(s, self.code, self.args(values))[1]
+        return self.system.call(s, self.code, self.args(values))[1]
 
     def add(self, batch: Any, *values: Any) -> int:
-        return int(_native.xr_chat_batch_add(batch, self.code, self.args(values)))
+        return int(self.system.batch_add(batch, self.code, self.args(values)))
 
     def result(self, batch: Any, index: int) -> Any:
-        return _native.xr_chat_batch_result(batch, index)[1]
+        return self.system.batch_result(batch, index)[1]
 
 
 def _lock(value: Any, thread_id: str) -> Lock | None:
