@@ -25,6 +25,7 @@ enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
 int cli_demo(int argc, char **argv);
 int cli_locks(int argc, char **argv);
 int cli_drain(int argc, char **argv);
+int cli_sessions(int argc, char **argv);
 int cli_driver(int argc, char **argv);
 int cli_interop(int argc, char **argv);
 

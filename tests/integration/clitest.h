@@ -289,4 +289,14 @@ static inline int clitest_open_checker(xrt_server **server, xr_client **chk, cha
   return 0;
 }
 
+/* The run's shared Cluster (else one of the test's own, topology.h): its URL in url and a client
+ * on it in *c; free both with xrt_topology_free and xr_client_close. */
+#define CLITEST_CLUSTER(t, c, url)                                                   \
+  do {                                                                               \
+    char err_[XRT_ERR_SIZE];                                                         \
+    if (xrt_topology_get(&(t), XRT_TOPOLOGY_CLUSTER, err_) != 0) fail_msg("cluster: %s", err_); \
+    snprintf((url), sizeof(url), "redis+cluster://%s", xrt_topology_seeds(t));       \
+    XR_OK(xr_client_open_url(&(c), (url), NULL));                                    \
+  } while (0)
+
 #endif

@@ -31,6 +31,7 @@
 #include "scan.h"
 #include "session.h"
 #include "session_record.h"
+#include "session_scan.h"
 #include "subscriber.h"
 #include "loop.h"
 #include "timestamp.h"

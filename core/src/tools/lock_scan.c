@@ -1,4 +1,4 @@
-/* The lock scan (lock_scan.h): SCAN pages, each followed by one pipeline of GET + PTTL per key. */
+/* The lock scan (lock_scan.h): the tools' value scan (tools/value_scan.h) of "<prefix>:lock:". */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,8 +7,9 @@
 #include "crossredis/scan.h"
 #include "base/decimal.h"
 #include "base/internal.h"
+#include "tools/value_scan.h"
 
-enum { PROGRESS_EVERY = 10000, DEFAULT_COUNT = 1000 };
+enum { DEFAULT_COUNT = 1000 };
 
 struct xr_lock_list {
   xr_lock_entry *v;
@@ -56,14 +57,6 @@ static void sort_unique(xr_lock_list *l) {
   l->n = w;
 }
 
-/* Runs b through the caller's exec, or the client's pool. */
-static int run(const xr_lock_scan_options *o, xr_client *c, xr_batch *b) {
-  if (!o->exec) return xr_client_exec(c, b);
-  int rc = o->exec(o->exec_ctx, b);
-  if (rc > 0) rc = xr_fail(XR_EUSER, "lock scan: the exec callback returned %d", rc);
-  return rc;
-}
-
 /* Appends one lock; the key's first `skip` bytes are "<prefix>:lock:". */
 static int add_lock(xr_lock_list *out, const char *key, size_t key_len, size_t skip, const char *token,
                     size_t token_len, int64_t ttl_ms) {
@@ -90,99 +83,34 @@ static int add_lock(xr_lock_list *out, const char *key, size_t key_len, size_t s
   return XR_OK;
 }
 
-/* GET and PTTL of one page's keys, read back into `out`. */
-static int read_page(xr_lock_list *out, const xr_lock_scan_options *o, xr_client *c, xr_batch *b,
-                     const xr_reply *keys, size_t skip) {
-  size_t n = xr_reply_count(keys);
-  xr_batch_clear(b);
-  for (size_t i = 0; i < n; i++) {
-    size_t len;
-    const char *key = xr_reply_str(xr_reply_at(keys, i), &len);
-    if (!key) return xr_fail(XR_EPROTOCOL, "SCAN answered a key that is not a string");
-    const char *get[] = {"GET", key}, *pttl[] = {"PTTL", key};
-    size_t lens[] = {3, len}, plens[] = {4, len};
-    int rc = xr_batch_add(b, 2, get, lens);
-    if (rc >= 0) rc = xr_batch_add(b, 2, pttl, plens);
-    if (rc < 0) return rc;
+typedef struct scan_ctx {
+  xr_lock_list *out;
+  const xr_lock_scan_options *o;
+  size_t skip;
+} scan_ctx;
+
+static int on_key(void *ctx, const char *key, size_t key_len, const char *value, size_t value_len, int64_t ttl_ms) {
+  scan_ctx *sc = ctx;
+  if (!value) { /* not a string, so not a lock */
+    if (sc->o->skipped) sc->o->skipped(sc->o->skipped_ctx, key, key_len);
+    return XR_OK;
   }
-  int rc = run(o, c, b);
-  if (rc) return rc;
-  for (size_t i = 0; i < n; i++) {
-    size_t key_len, token_len;
-    const char *key = xr_reply_str(xr_reply_at(keys, i), &key_len);
-    const xr_reply *token = NULL, *ttl = NULL;
-    const char *why = NULL;
-    rc = xr_batch_result(b, 2 * i, &token, &why);
-    if (rc == XR_EWRONGTYPE) {
-      if (o->skipped) o->skipped(o->skipped_ctx, key, key_len);
-      continue;
-    }
-    if (rc) return xr_fail(rc, "GET %.200s: %s", key, why ? why : xr_strerror(rc));
-    if ((rc = xr_batch_result(b, 2 * i + 1, &ttl, &why)) != 0)
-      return xr_fail(rc, "PTTL %.200s: %s", key, why ? why : xr_strerror(rc));
-    if (xr_reply_kind(token) != XR_REPLY_STRING || xr_reply_integer(ttl) == -2) continue; /* vanished */
-    const char *tok = xr_reply_str(token, &token_len);
-    if ((rc = add_lock(out, key, key_len, skip, tok, token_len, xr_reply_integer(ttl)))) return rc;
-  }
-  return XR_OK;
+  return add_lock(sc->out, key, key_len, sc->skip, value, value_len, ttl_ms);
 }
 
-/* "SCAN MATCH" for the keys that start with "<prefix>:lock:": the prefix's glob characters are
- * escaped so that "a*" does not also list the locks of "ab". */
-static int lock_pattern(char **out, size_t *out_len, const char *prefix) {
+static size_t found(void *ctx) { return ((scan_ctx *)ctx)->out->n; }
+
+/* The keys that start with "<prefix>:lock:" (tools/value_scan.h). */
+static int scan(xr_lock_list *out, xr_client *c, const xr_lock_scan_options *o, const char *prefix, int count) {
   size_t plen = strlen(prefix);
   char *literal = xr_malloc(plen + 7);
   if (!literal) return xr_fail_nomem();
   memcpy(literal, prefix, plen);
   memcpy(literal + plen, ":lock:", 7);
-  char *escaped = NULL;
-  size_t elen = 0;
-  int rc = xr_key_escape_glob(&escaped, &elen, literal, plen + 6);
+  scan_ctx ctx = {out, o, plen + 6};
+  xr_value_scan vs = {c, count, o->exec, o->exec_ctx, "lock scan", o->progress, o->progress_ctx, on_key, &ctx, found};
+  int rc = xr_value_scan_run(&vs, literal, plen + 6, &out->scanned);
   xr_free(literal);
-  if (rc) return rc;
-  char *pattern = xr_realloc(escaped, elen + 2);
-  if (!pattern) {
-    xr_free(escaped);
-    return xr_fail_nomem();
-  }
-  memcpy(pattern + elen, "*", 2);
-  *out = pattern;
-  *out_len = elen + 1;
-  return XR_OK;
-}
-
-static int scan(xr_lock_list *out, xr_client *c, const xr_lock_scan_options *o, const char *prefix, int count) {
-  xr_scan_options so = XR_SCAN_OPTIONS_INIT;
-  int rc = lock_pattern((char **)&so.match, &so.match_len, prefix);
-  if (rc) return rc;
-  so.count = count;
-  xr_scan *sc = NULL;
-  xr_batch *b = NULL, *page_batch = NULL;
-  if ((rc = xr_scan_new(&sc, c, &so)) != 0 || (rc = xr_batch_new(&b)) != 0 || (rc = xr_batch_new(&page_batch)) != 0) {
-    xr_batch_free(b);
-    xr_scan_free(sc);
-    xr_free((char *)so.match);
-    return rc;
-  }
-  size_t next_report = PROGRESS_EVERY;
-  for (int done = 0; !done;) {
-    const xr_reply *keys = NULL;
-    xr_batch_clear(page_batch);
-    int i = xr_scan_add(sc, page_batch);
-    if ((rc = i) < 0 || (rc = run(o, c, page_batch)) != 0 ||
-        (rc = xr_scan_take(sc, page_batch, (size_t)i, &keys, &done)) != 0)
-      break;
-    out->scanned += xr_reply_count(keys);
-    if ((rc = read_page(out, o, c, b, keys, strlen(prefix) + 6))) break;
-    if (o->progress && out->scanned >= next_report) {
-      o->progress(o->progress_ctx, out->scanned, out->n);
-      while (next_report <= out->scanned) next_report += PROGRESS_EVERY;
-    }
-  }
-  xr_batch_free(b);
-  xr_batch_free(page_batch);
-  xr_scan_free(sc);
-  xr_free((char *)so.match);
   return rc;
 }
 

@@ -315,12 +315,10 @@ static void test_progress_on_many_locks(void **state) {
  * all three are listed, and drain waits for each and returns once they are gone. */
 static void test_cluster_every_master(void **state) {
   (void)state;
-  char err[XRT_ERR_SIZE], curl[512];
+  char curl[512];
   xrt_topology *t;
-  if (xrt_topology_get(&t, XRT_TOPOLOGY_CLUSTER, err) != 0) fail_msg("cluster: %s", err);
-  snprintf(curl, sizeof curl, "redis+cluster://%s", xrt_topology_seeds(t));
   xr_client *c;
-  XR_OK(xr_client_open_url(&c, curl, NULL));
+  CLITEST_CLUSTER(t, c, curl);
   char prefix[64], key[128];
   snprintf(prefix, sizeof prefix, "cli-cluster-%d", (int)getpid());
   for (int i = 0; i < 12; i++) { /* twelve ids: their slots fall on every master */
