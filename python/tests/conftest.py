@@ -342,10 +342,9 @@ def make_topo(kind: str, request: Any, prefix: str | None = None) -> Topo:
     raise AssertionError(f"unknown topology {kind}")
 
 
-@pytest.fixture(params=TOPOLOGY_KINDS)
-def topo(request: Any) -> Iterator[Topo]:
-    """The test's topology (standalone, Sentinel, Cluster), one test body for each."""
-    t = make_topo(request.param, request)
+def opened_topo(kind: str, request: Any) -> Iterator[Topo]:
+    """A fixture's body: the topology for the test, its keys cleaned up and its checker closed after."""
+    t = make_topo(kind, request)
     try:
         yield t
     finally:
@@ -353,3 +352,9 @@ def topo(request: Any) -> Iterator[Topo]:
             t.cleanup()
         finally:
             t.close()
+
+
+@pytest.fixture(params=TOPOLOGY_KINDS)
+def topo(request: Any) -> Iterator[Topo]:
+    """The test's topology (standalone, Sentinel, Cluster), one test body for each."""
+    yield from opened_topo(request.param, request)

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from conftest import make_topo
+from conftest import opened_topo
 from crossredis.sessions import BINDING_KEY, RedisSessionDataStorage, RedisStorage, Session, SessionNotFoundError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,14 +60,7 @@ class GoError(Exception):
 def topo_go(request: Any) -> Iterator[Any]:
     """The driver takes an address or a Cluster seed (toolhive's config also offers Sentinel, which
     the driver does not wire): a standalone server and the run's Cluster."""
-    t = make_topo(request.param, request)
-    try:
-        yield t
-    finally:
-        try:
-            t.cleanup()
-        finally:
-            t.close()
+    yield from opened_topo(request.param, request)
 
 
 @pytest.fixture()
