@@ -1,9 +1,10 @@
-"""crossredis.sessions against the real toolhive v0.48.0 session stores (Go, built by
-scripts/bootstrap from the Go module proxy: interop/drivers/go/toolhive-v0.48.0), on one server:
-the same sessions written by Go and by crossredis are the same bytes; a record written by one and
-loaded, changed and stored by the other comes back exactly as the Go code leaves it; loads slide
-the TTL either way; the vMCP maps cross both ways. v0.48.0 is built with Go 1.26, so crossredis
-writes Go 1.26's bytes here (go="1.26"). A missing driver fails, never skips."""
+"""crossredis.sessions against the real toolhive session stores (Go, built by scripts/bootstrap
+from the Go module proxy: interop/drivers/go/toolhive-v0.48.0 with Go 1.26 and toolhive-v0.66.0
+with Go 1.27), on a standalone server and the run's Cluster: the same sessions written by Go and by
+crossredis are the same bytes (crossredis writing the Go of that release, go="1.26" / "1.27"); a
+record written by one and loaded, changed and stored by the other comes back exactly as the Go code
+leaves it; loads slide the TTL either way; the vMCP maps cross both ways; v0.66.0's ownership
+operations agree in both directions. A missing driver fails, never skips."""
 
 from __future__ import annotations
 
@@ -17,21 +18,26 @@ from typing import Any, Iterator
 import pytest
 
 from conftest import opened_topo
-from crossredis.sessions import BINDING_KEY, RedisSessionDataStorage, RedisStorage, Session, SessionNotFoundError
+from crossredis.sessions import (BINDING_KEY, RedisSessionDataStorage, RedisStorage, Session, SessionExistsError,
+                                 SessionNotFoundError)
 
 ROOT = Path(__file__).resolve().parents[2]
-DRIVER = ROOT / ".deps" / "go-drivers" / "toolhive-v0.48.0"
+DRIVERS = ROOT / ".deps" / "go-drivers"
+RELEASES = {"v0.48.0": "1.26", "v0.66.0": "1.27"}  # toolhive release -> the Go that builds it
 
 
 class GoDriver:
-    def __init__(self, url: str, *flags: str) -> None:
-        if not os.access(DRIVER, os.X_OK):
-            pytest.fail(f"{DRIVER} is missing: run scripts/bootstrap (interop/drivers/go/build)")
-        self.proc = subprocess.Popen([str(DRIVER), *flags], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     env={**os.environ, "REDIS_URL": url}, text=True, encoding="utf-8")
+    def __init__(self, release: str, url: str, *flags: str) -> None:
+        driver = DRIVERS / f"toolhive-{release}"
+        if not os.access(driver, os.X_OK):
+            pytest.fail(f"{driver} is missing: run scripts/bootstrap (interop/drivers/go/build)")
+        self.release = release
+        self.proc = subprocess.Popen([str(driver), *flags], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, env={**os.environ, "REDIS_URL": url}, text=True,
+                                     encoding="utf-8")
         ready = json.loads(self.proc.stdout.readline())  # type: ignore[union-attr]
         assert ready["ready"], ready
-        assert "toolhive@v0.48.0" in ready["library"]
+        assert f"toolhive@{release} (go{RELEASES[release]}" in ready["library"], ready
         self.n = 0
 
     def call(self, op: str, **args: Any) -> Any:
@@ -56,6 +62,11 @@ class GoError(Exception):
         self.kind = kind
 
 
+@pytest.fixture(params=list(RELEASES))
+def release(request: Any) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(params=["standalone", "cluster"])
 def topo_go(request: Any) -> Iterator[Any]:
     """The driver takes an address or a Cluster seed (toolhive's config also offers Sentinel, which
@@ -64,7 +75,7 @@ def topo_go(request: Any) -> Iterator[Any]:
 
 
 @pytest.fixture()
-def pair(topo_go: Any) -> Iterator[tuple[GoDriver, RedisStorage, RedisSessionDataStorage, Any]]:
+def pair(topo_go: Any, release: str) -> Iterator[tuple[GoDriver, RedisStorage, RedisSessionDataStorage, Any]]:
     topo = topo_go
     proxy, vmcp = f"{topo.prefix}:p:", f"{topo.prefix}:v:"
     url = topo.url
@@ -72,9 +83,9 @@ def pair(topo_go: Any) -> Iterator[tuple[GoDriver, RedisStorage, RedisSessionDat
     if topo.kind == "cluster":
         seed = url.removeprefix("redis+cluster://").split(",")[0]
         url, flags = f"redis://{seed}", [*flags, "--cluster"]
-    go = GoDriver(url, *flags)
-    st = RedisStorage(topo.url, key_prefix=proxy, go="1.26")
-    ds = RedisSessionDataStorage(topo.url, key_prefix=vmcp, go="1.26")
+    go = GoDriver(release, url, *flags)
+    st = RedisStorage(topo.url, key_prefix=proxy, go=RELEASES[release])
+    ds = RedisSessionDataStorage(topo.url, key_prefix=vmcp, go=RELEASES[release])
     try:
         yield go, st, ds, topo
     finally:
@@ -187,3 +198,36 @@ def test_data_store_both_ways(pair) -> None:
     ds.delete("d2")
     with pytest.raises(GoError, match="SessionNotFound"):
         go.call("session.data_load", id="d2")
+
+
+def test_ownership_both_ways(pair) -> None:
+    """toolhive v0.55.1+'s ownership: the same answers whichever runtime created, loads, stores or
+    deletes; v0.48.0 has none of it (the driver says Unsupported)."""
+    go, st, _, _topo = pair
+    owner = "https://issuer\x00subject-42"
+    s = Session(id="own", type="mcp", metadata={BINDING_KEY: owner, "k": "v"})
+    if go.release == "v0.48.0":
+        with pytest.raises(GoError, match="Unsupported"):
+            go.call("session.load_if_owner", id="own", owner=owner)
+        return
+    st.create(s)
+    with pytest.raises(GoError, match="SessionExists: session already exists"):
+        go.call("session.create", session=wire(st.load("own")))
+    with pytest.raises(GoError, match="SessionNotFound"):
+        go.call("session.load_if_owner", id="own", owner="someone-else")
+    assert go.call("session.load_if_owner", id="own", owner=owner)["metadata"]["k"] == "v"
+    assert go.call("session.load_metadata", id="own") == {BINDING_KEY: owner, "k": "v"}
+    loaded = st.load("own")
+    loaded.metadata["k"] = "changed by go"
+    assert go.call("session.store_if_owner", session=wire(loaded), owner="someone-else") is False
+    assert go.call("session.store_if_owner", session=wire(loaded), owner=owner) is True
+    assert st.load_if_owner("own", owner).metadata["k"] == "changed by go"
+    assert st.delete_if_owner("own", "someone-else") is False
+    go.call("session.create", session={"id": "own2", "type": "sse", "created_at": "2026-01-02T03:04:05Z",
+                                       "updated_at": "2026-01-02T03:04:05.5+01:00", "metadata": {BINDING_KEY: owner}})
+    with pytest.raises(SessionExistsError):
+        st.create(st.load("own2"))
+    assert go.call("session.delete_if_owner", id="own", owner=owner) is True
+    assert st.delete_if_owner("own2", owner) is True
+    with pytest.raises(SessionNotFoundError):
+        st.load_if_owner("own2", owner)

@@ -1,0 +1,5 @@
+module crossredis.interop/sessiondriver
+
+go 1.26
+
+require github.com/stacklok/toolhive v0.48.0
