@@ -42,15 +42,15 @@ void EnvState::Unref() {
 
 Napi::Value BatchRun::Go() {
   Napi::Value p(env_, deferred_.Make(env_));
-  if (!failure_.failed() && (!client_ || !client_->Open() || (chat_ && !chat_->Open()))) {
-    failure_.set(XR_ECLOSED, chat_ ? "the state adapter was disconnected" : "the client is closed");
+  if (!failure_.failed() && (!client_ || !client_->Open() || (box_ && !box_->Open()))) {
+    failure_.set(XR_ECLOSED, box_ ? box_->ClosedMessage() : "the client is closed");
   }
   if (failure_.failed()) { /* nothing to run */
     Settle(true);
     return p;
   }
   client_->Use();
-  if (chat_) chat_->Use();
+  if (box_) box_->Use();
   used_ = true;
   LoopConn *loop = client_->LaneLoop(env_, lane_);
   if (!big_ && loop && loop->Usable()) {
@@ -125,15 +125,15 @@ void BatchRun::Settle(bool js) {
 }
 
 void ClientBox::Cancel() {
-  std::vector<ChatBox *> cs(chats_.begin(), chats_.end());
-  for (ChatBox *c : cs) c->Cancel();
+  std::vector<SystemBox *> bs(boxes_.begin(), boxes_.end());
+  for (SystemBox *b : bs) b->Cancel();
 }
 
 void ClientBox::Close() {
   if (closing_) return;
   closing_ = true;
-  std::vector<ChatBox *> cs(chats_.begin(), chats_.end());
-  for (ChatBox *c : cs) c->Close();
+  std::vector<SystemBox *> bs(boxes_.begin(), boxes_.end());
+  for (SystemBox *b : bs) b->Close();
   Maybe();
 }
 
@@ -176,6 +176,22 @@ void ClientBox::Maybe() {
   }
 }
 
+void SystemBox::Maybe() {
+  if (closing_ && users_ == 0 && live_) {
+    FreeHandle();
+    live_ = false;
+    st_->*count_ -= 1;
+    ClientBox *c = client_;
+    client_ = nullptr;
+    c->RemoveBox(this); /* may free the client */
+  }
+  if (!live_ && js_gone_) {
+    EnvState *st = st_;
+    delete this;
+    st->Unref();
+  }
+}
+
 void EnvState::Teardown(napi_async_cleanup_hook_handle, void *arg) {
   EnvState *st = static_cast<EnvState *>(arg);
   st->hook_started = true;
@@ -205,10 +221,7 @@ struct ConfigBox {
 };
 
 ConfigBox *ConfigArg(Napi::Env env, Napi::Value v) {
-  bool tagged = false;
-  if (v.IsExternal()) napi_check_object_type_tag(env, v, &kConfigTag, &tagged);
-  if (!tagged) throw Napi::TypeError::New(env, "expected a crossredis client configuration (xr_js_client_config_new)");
-  return v.As<Napi::External<ConfigBox>>().Data();
+  return TaggedArg<ConfigBox>(env, v, kConfigTag, "client configuration (xr_js_client_config_new)");
 }
 
 /* What a TypeError says a value is: typeof's word, "null", "an Array" (as node/src/check.ts). */
@@ -538,6 +551,256 @@ class ClientRun : public BatchRun {
   xr_batch *batch_ = NULL;
   Prepared prep_;
 };
+
+/* ---- a system's operations as one batch (bridge_internal.h: OpsRun) --------------------------- */
+
+Napi::Value OpsTable(Napi::Env env, const xr_op_info *(*op_at)(int)) {
+  Napi::Array out = Napi::Array::New(env);
+  for (int code = 0; const xr_op_info *info = op_at(code); code++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("code", info->code);
+    o.Set("name", info->name);
+    o.Set("wire", info->wire_name);
+    o.Set("result", (int)info->result);
+    Napi::Array args = Napi::Array::New(env, info->nargs);
+    for (size_t k = 0; k < info->nargs; k++) {
+      Napi::Object arg = Napi::Object::New(env);
+      arg.Set("name", info->arg_names[k]);
+      arg.Set("kind", (int)info->arg_kinds[k]);
+      args.Set((uint32_t)k, arg);
+    }
+    o.Set("args", args);
+    out.Set((uint32_t)code, o);
+  }
+  return out;
+}
+
+OpsRunBase::OpsRunBase(Napi::Env env, SystemBox *box, Napi::Value ops, const xr_op_info *(*op_at)(int))
+    : BatchRun(env, box->Client(), box) {
+  if (!ops.IsArray()) throw Napi::TypeError::New(env, "operations must be an Array");
+  Napi::Array arr = ops.As<Napi::Array>();
+  uint32_t n = arr.Length();
+  ops_.resize(n);
+  size_t weight = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    Napi::Value item = arr.Get(i);
+    if (!item.IsArray()) throw Napi::TypeError::New(env, "an operation must be an Array");
+    Read(env, item.As<Napi::Array>(), ops_[i], op_at);
+    for (const InText &t : ops_[i].texts) weight += t.Weight();
+  }
+  weight_ = weight;
+}
+
+/* [code, ...arguments]: a string for TEXT, a Buffer or Uint8Array for BYTES, a number for INT. */
+void OpsRunBase::Read(Napi::Env env, Napi::Array a, OpCall &op, const xr_op_info *(*op_at)(int)) {
+  int64_t code = I64(env, a.Get((uint32_t)0), "operation code");
+  op.info = op_at(code < 0 || code > INT_MAX ? -1 : (int)code);
+  if (!op.info) throw Napi::RangeError::New(env, "unknown operation code " + std::to_string(code));
+  if (a.Length() != op.info->nargs + 1)
+    throw Napi::TypeError::New(env, std::string(op.info->wire_name) + ": " + std::to_string(op.info->nargs) +
+                                        " arguments expected, got " + std::to_string(a.Length() - 1));
+  for (uint32_t k = 0; k < op.info->nargs; k++) {
+    Napi::Value v = a.Get(k + 1);
+    const char *name = op.info->arg_names[k];
+    switch (op.info->arg_kinds[k]) {
+      case XR_ARG_INT:
+        op.nums[k] = I64(env, v, name);
+        break;
+      case XR_ARG_BYTES: {
+        if (!v.IsTypedArray()) throw Napi::TypeError::New(env, std::string(name) + " must be a Buffer");
+        Napi::Uint8Array b = v.As<Napi::Uint8Array>();
+        op.texts[k].Assign(env, reinterpret_cast<const char *>(b.Data()), b.ByteLength());
+        break;
+      }
+      default:
+        op.texts[k].Read(env, v, name);
+        break;
+    }
+  }
+}
+
+bool OpsRunBase::Args(OpCall &op, xr_arg *args) {
+  bool converted = true;
+  for (size_t k = 0; k < op.info->nargs; k++) {
+    if (!op.texts[k].Convert()) converted = false;
+    args[k] = xr_arg{op.texts[k].data(), op.texts[k].size(), op.nums[k]};
+  }
+  if (!converted) op.failure.set(XR_ENOMEM, "out of memory converting a string");
+  return converted;
+}
+
+void OpsRunBase::Take(int rc, xr_result &r, OpCall &op) {
+  if (rc < 0) op.failure.take(rc); /* first: keep the core's message */
+  if (rc == 0 || r.kind == XR_RESULT_ENTRY) { /* a failed entry still carries its raw bytes */
+    op.present = r.present;
+    op.integer = r.integer;
+    op.nfields = r.nfields;
+    const xr_result_shape *shape = xr_result_shape_of(r.kind);
+    for (size_t k = 0; k < r.nfields; k++) {
+      op.field_nums[k] = r.fields[k].num;
+      if (shape->field_kinds[k] == XR_ARG_INT || !r.fields[k].data) continue;
+      size_t n = r.fields[k].len;
+      char *p = xr_result_take_field(&r, k);
+      if (!p) {
+        op.failure.set(XR_ENOMEM, "out of memory reading a result");
+        break;
+      }
+      op.fields[k].Take(p, n);
+    }
+    if (rc == 0 && r.list) {
+      size_t count = xr_reply_count(r.list);
+      op.items.resize(count);
+      for (size_t k = 0; k < count; k++) {
+        size_t n = 0;
+        const char *s = xr_reply_str(xr_reply_at(r.list, k), &n);
+        if (!op.items[k].Copy(s ? s : "", n)) {
+          op.failure.set(XR_ENOMEM, "out of memory reading a list");
+          break;
+        }
+      }
+    }
+  }
+  xr_result_clear(&r);
+  /* after a connection failure each operation without a reply has the failure, in the core's
+   * words for that operation (a dequeue says its entry may be lost) */
+  if (lost_.failed() && op.failure.failed() && op.failure.code == XR_EINVAL) op.failure = lost_; /* it never ran */
+}
+
+void OpsRunBase::Finished(int rc) {
+  if (rc < 0) lost_.take(rc);
+}
+
+/* Values, lists, entries and sessions are copied (entries and records decoded) as they are read:
+ * on the pool. */
+bool OpsRunBase::HeavyCollect() const {
+  for (const OpCall &op : ops_) {
+    if (op.index < 0) continue;
+    xr_result_kind k = op.info->result;
+    if (k == XR_RESULT_VALUE || k == XR_RESULT_LIST || k == XR_RESULT_ENTRY || k == XR_RESULT_SESSION ||
+        k == XR_RESULT_MAP)
+      return true;
+  }
+  return false;
+}
+
+/* TEXT fields (not BYTES: they become Buffers as they are). */
+static bool IsText(const OpCall &op, size_t k) {
+  const xr_result_shape *shape = xr_result_shape_of(op.info->result);
+  return k < shape->nfields && shape->field_kinds[k] == XR_ARG_TEXT;
+}
+
+bool OpsRunBase::NeedsPrepare() const {
+  for (const OpCall &op : ops_) {
+    for (size_t k = 0; k < XR_RESULT_FIELDS_MAX; k++)
+      if (IsText(op, k) && op.fields[k].Big()) return true;
+    for (const OutText &t : op.items)
+      if (t.Big()) return true;
+  }
+  return false;
+}
+
+void OpsRunBase::Prepare() {
+  for (OpCall &op : ops_) {
+    for (size_t k = 0; k < XR_RESULT_FIELDS_MAX; k++) {
+      if (!IsText(op, k)) continue;
+      if (op.fields[k].Big()) decoded_pool_ += op.fields[k].size();
+      op.fields[k].Prepare();
+    }
+    for (OutText &t : op.items) {
+      if (t.Big()) decoded_pool_ += t.size();
+      t.Prepare();
+    }
+  }
+}
+
+/* A field by its kind: TEXT a string (when the result has none: null if `nullable`, else ""),
+ * BYTES a Buffer (undefined when none), INT a number (undefined when negative: an entry without
+ * enqueuedAt). */
+static Napi::Value Field(Napi::Env env, OpCall &op, const xr_result_shape *shape, size_t k, bool nullable) {
+  switch (shape->field_kinds[k]) {
+    case XR_ARG_INT:
+      return op.field_nums[k] < 0 ? env.Undefined() : Napi::Number::New(env, (double)op.field_nums[k]);
+    case XR_ARG_BYTES:
+      return op.fields[k].present() ? op.fields[k].Buffer(env) : env.Undefined();
+    default:
+      if (op.fields[k].present()) return op.fields[k].String(env);
+      return nullable ? env.Null() : Napi::String::New(env, "");
+  }
+}
+
+/* A field's name in JS: the shape's, in camelCase (created_at: createdAt). */
+static std::string CamelCase(const char *name) {
+  std::string out;
+  for (bool up = false; *name; name++) {
+    if (*name == '_') {
+      up = true;
+    } else {
+      out += up ? (char)toupper((unsigned char)*name) : *name;
+      up = false;
+    }
+  }
+  return out;
+}
+
+/* The result by kind: STATUS undefined, BOOL a boolean, INTEGER a number, VALUE a string or null,
+ * LIST an Array of strings, LOCK and ENTRY an Array of their fields or null, SESSION and MAP an
+ * object of their fields named as the shape names them, in camelCase ({id, type, createdAt, ...,
+ * raw}; a text field the result has none of: null). A failure is its Error (with `raw`, a Buffer,
+ * when a popped entry did not decode). */
+static Napi::Value Value(Napi::Env env, OpCall &op) {
+  xr_result_kind kind = op.info->result;
+  const xr_result_shape *shape = xr_result_shape_of(kind);
+  if (op.failure.failed()) {
+    Napi::Error err = xr_js_error_of(env, op.failure.code, op.failure.message.c_str());
+    if (kind == XR_RESULT_ENTRY && op.nfields == 4 && op.fields[3].present()) err.Value().Set("raw", op.fields[3].Buffer(env));
+    return err.Value();
+  }
+  switch (kind) {
+    case XR_RESULT_STATUS:
+      return env.Undefined();
+    case XR_RESULT_BOOL:
+      return Napi::Boolean::New(env, op.present);
+    case XR_RESULT_INTEGER:
+      return Napi::Number::New(env, (double)op.integer);
+    case XR_RESULT_LIST: {
+      Napi::Array a = Napi::Array::New(env, op.items.size());
+      for (size_t k = 0; k < op.items.size(); k++) {
+        a.Set((uint32_t)k, op.items[k].String(env));
+        op.items[k].Clear();
+      }
+      return a;
+    }
+    case XR_RESULT_VALUE:
+      return op.present ? Field(env, op, shape, 0, false) : env.Null();
+    case XR_RESULT_SESSION:
+    case XR_RESULT_MAP: {
+      Napi::Object o = Napi::Object::New(env);
+      for (size_t k = 0; k < op.nfields; k++) o.Set(CamelCase(shape->field_names[k]), Field(env, op, shape, k, true));
+      return o;
+    }
+    default: {
+      if (!op.present) return env.Null();
+      Napi::Array a = Napi::Array::New(env, op.nfields);
+      for (size_t k = 0; k < op.nfields; k++) a.Set((uint32_t)k, Field(env, op, shape, k, false));
+      return a;
+    }
+  }
+}
+
+Napi::Value OpsRunBase::Result(Napi::Env env) {
+  Napi::Array out = Napi::Array::New(env, ops_.size());
+  for (size_t i = 0; i < ops_.size(); i++) {
+    OpCall &op = ops_[i];
+    for (size_t k = 0; k < XR_RESULT_FIELDS_MAX; k++)
+      if (IsText(op, k) && op.fields[k].Big()) decoded_js_ += op.fields[k].size(); /* not prepared: decoded here */
+    for (const OutText &t : op.items)
+      if (t.Big()) decoded_js_ += t.size();
+    out.Set((uint32_t)i, Value(env, op));
+    for (OutText &t : op.fields) t.Clear();
+    op.items.clear();
+  }
+  return out;
+}
 
 }  // namespace xrjs
 

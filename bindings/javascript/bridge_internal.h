@@ -1,6 +1,7 @@
 /* What the parts of the Node addon's bridge share (bridge.cc: environments, texts, work on the
- * pool, clients, batches and the libuv adapter of loop.h; chat_bridge.cc: the Chat SDK adapter's
- * batches, jobs and waits). Private to the addon. */
+ * pool, clients, the systems' handles, batches, a system's operations as one batch by kind, and
+ * the libuv adapter of loop.h; chat_bridge.cc: the Chat SDK adapter's lanes, jobs and waits).
+ * Private to the addon. */
 #ifndef CROSSREDIS_JS_BRIDGE_INTERNAL_H
 #define CROSSREDIS_JS_BRIDGE_INTERNAL_H
 
@@ -519,15 +520,23 @@ class Work {
 };
 
 class LoopConn;
-class ChatBox;
-class Wait;
+class SystemBox;
+
+/* The native object behind an External tagged `tag`; a TypeError ("expected a crossredis <what>")
+ * for any other value. */
+template <class T>
+inline T *TaggedArg(Napi::Env env, Napi::Value v, const napi_type_tag &tag, const char *what) {
+  bool tagged = false;
+  if (v.IsExternal()) napi_check_object_type_tag(env, v, &tag, &tagged);
+  if (!tagged) throw Napi::TypeError::New(env, std::string("expected a crossredis ") + what);
+  return v.As<Napi::External<T>>().Data();
+}
 
 /* ---- clients ----------------------------------------------------------------------------------- */
 
 inline const napi_type_tag kClientTag = {0x63726f7373726564ULL, 0x636c69656e74626fULL};
-inline const napi_type_tag kChatTag = {0x63726f7373726564ULL, 0x6368617462786f78ULL};
 
-/* An open xr_client with its loop connection and the adapters over it. */
+/* An open xr_client with its loop connection and the systems' handles over it (SystemBox). */
 class ClientBox {
  public:
   ClientBox(EnvState *st, xr_client *client) : st_(st), client_(client) {
@@ -562,12 +571,12 @@ class ClientBox {
     users_--;
     Maybe();
   }
-  void AddChat(ChatBox *c) {
-    chats_.insert(c);
+  void AddBox(SystemBox *b) {
+    boxes_.insert(b);
     Use();
   }
-  void RemoveChat(ChatBox *c) {
-    chats_.erase(c);
+  void RemoveBox(SystemBox *b) {
+    boxes_.erase(b);
     Unuse();
   }
 
@@ -588,33 +597,109 @@ class ClientBox {
   void CloseLoops();
   std::vector<LoopConn *> loops_; /* by lane; [0] the client's own loop connection (or null) */
   std::vector<int> lane_slots_;
-  std::unordered_set<ChatBox *> chats_;
+  std::unordered_set<SystemBox *> boxes_;
   int users_ = 0;
   bool closing_ = false, js_gone_ = false;
 };
 
-/* An xr_chat over a ClientBox (holding a use of it). */
-class ChatBox {
+inline ClientBox *ClientArg(Napi::Env env, Napi::Value v) {
+  return TaggedArg<ClientBox>(env, v, kClientTag, "client handle");
+}
+
+/* ---- a system's handle over a client -------------------------------------------------------------- */
+
+/* A system's native handle over a ClientBox (a Chat SDK adapter, a session store), holding a use
+ * of the client. Freed once it was closed (close, its External collected, the environment
+ * ending) and no call uses it any more; deleted once its External is gone too. `count` is its
+ * line in xr_js_stats (EnvState::chats, ...); `closed` what a call made after the close
+ * rejects with (ClientClosedError). */
+class SystemBox {
  public:
-  ChatBox(ClientBox *client, xr_chat *chat) : st_(client->St()), client_(client), chat_(chat) {
+  SystemBox(ClientBox *client, int EnvState::*count, const char *closed)
+      : st_(client->St()), client_(client), count_(count), closed_(closed) {
     st_->Ref();
-    client_->AddChat(this);
-    st_->chats++;
+    client_->AddBox(this);
+    st_->*count_ += 1;
   }
+  virtual ~SystemBox() = default;
 
   EnvState *St() const { return st_; }
   ClientBox *Client() const { return client_; } /* null once freed */
-  xr_chat *Chat() const { return chat_; }
-  bool Open() const { return chat_ && !closing_ && client_ && client_->Open(); }
+  bool Open() const { return live_ && !closing_ && client_ && client_->Open(); }
+  const char *ClosedMessage() const { return closed_; }
   bool Cancelled() const { return cancelled_.load(); }
   void Use() { users_++; }
   void Unuse() {
     users_--;
     Maybe();
   }
-  /* A batch for a call: one an earlier call gave back (cleared, its memory kept: a call of one
-   * operation then allocates almost nothing), else a new one. Any thread. */
-  int TakeBatch(xr_chat_batch **out) {
+  /* Cancels what waits over the handle (a system with waits says how). */
+  virtual void Cancel() { cancelled_.store(true); }
+  void Close() {
+    if (closing_) return;
+    closing_ = true;
+    Maybe();
+  }
+  static void Finalize(Napi::Env, SystemBox *b) {
+    b->Close();
+    b->js_gone_ = true;
+    b->Maybe();
+  }
+  /* The External of a new box, tagged. */
+  static Napi::Value External(Napi::Env env, SystemBox *box, const napi_type_tag &tag) {
+    Napi::External<SystemBox> ext = Napi::External<SystemBox>::New(env, box, Finalize);
+    napi_type_tag_object(env, ext, &tag);
+    return ext;
+  }
+
+ protected:
+  /* Frees the native handle: no call uses it now. */
+  virtual void FreeHandle() = 0;
+
+ private:
+  void Maybe(); /* bridge.cc */
+
+  EnvState *st_;
+  ClientBox *client_;
+  int EnvState::*count_;
+  const char *closed_;
+  std::atomic<bool> cancelled_{false};
+  int users_ = 0;
+  bool live_ = true, closing_ = false, js_gone_ = false;
+};
+
+/* A system's core functions for the machinery every system shares (OpsBox, OpsRun), from its
+ * names: XR_JS_SYSTEM(ChatSystem, chat, xr_chat, xr_chat_free) is xr_chat_op_at,
+ * xr_chat_batch_new, ... (a system's table gives them all: docs/CONVENTIONS.md). */
+#define XR_JS_SYSTEM(Name, sys, HandleType, free_fn)                                                      \
+  struct Name {                                                                                           \
+    using Handle = HandleType;                                                                            \
+    using Batch = xr_##sys##_batch;                                                                       \
+    static const xr_op_info *OpAt(int op) { return xr_##sys##_op_at(op); }                                \
+    static int OpSlot(const Handle *h, int op, const xr_arg *a, size_t n) { return xr_##sys##_op_slot(h, op, a, n); } \
+    static int BatchNew(Batch **b, Handle *h) { return xr_##sys##_batch_new(b, h); }                      \
+    static void BatchClear(Batch *b) { xr_##sys##_batch_clear(b); }                                       \
+    static void BatchFree(Batch *b) { xr_##sys##_batch_free(b); }                                         \
+    static size_t BatchCount(const Batch *b) { return xr_##sys##_batch_count(b); }                        \
+    static int BatchAdd(Batch *b, int op, const xr_arg *a, size_t n) { return xr_##sys##_batch_add(b, op, a, n); } \
+    static int BatchExec(Batch *b) { return xr_##sys##_batch_exec(b); }                                   \
+    static int BatchStart(Batch *b, xr_loop_conn *lc, int *wait) { return xr_##sys##_batch_start(b, lc, wait); } \
+    static int BatchResult(const Batch *b, size_t i, xr_result *r) { return xr_##sys##_batch_result(b, i, r); } \
+    static void Free(Handle *h) { free_fn(h); }                                                           \
+  }
+
+/* A system's handle (Sys: an XR_JS_SYSTEM) and the batches of its earlier calls, cleared and kept
+ * (their memory too: a call of one operation then allocates almost nothing). */
+template <class Sys>
+class OpsBox : public SystemBox {
+ public:
+  OpsBox(ClientBox *client, typename Sys::Handle *h, int EnvState::*count, const char *closed)
+      : SystemBox(client, count, closed), h_(h) {}
+
+  typename Sys::Handle *Handle() const { return h_; } /* null once freed */
+
+  /* A batch for a call: one an earlier call gave back, else a new one. Any thread. */
+  int TakeBatch(typename Sys::Batch **out) {
     {
       std::lock_guard<std::mutex> hold(kept_mu_);
       if (!kept_.empty()) {
@@ -623,13 +708,13 @@ class ChatBox {
         return XR_OK;
       }
     }
-    return xr_chat_batch_new(out, chat_);
+    return Sys::BatchNew(out, h_);
   }
   /* Gives a call's batch back (NULL: nothing): kept for the next call, a few at most. Any thread
    * (a call holds a use of this box until it is deleted). */
-  void GiveBatch(xr_chat_batch *b) {
+  void GiveBatch(typename Sys::Batch *b) {
     if (!b) return;
-    xr_chat_batch_clear(b);
+    Sys::BatchClear(b);
     {
       std::lock_guard<std::mutex> hold(kept_mu_);
       if (kept_.size() < kKeptBatches) {
@@ -637,83 +722,38 @@ class ChatBox {
         return;
       }
     }
-    xr_chat_batch_free(b);
+    Sys::BatchFree(b);
   }
-  void AddWait(Wait *w) { waits_.insert(w); }
-  void RemoveWait(Wait *w) { waits_.erase(w); }
 
-  void Cancel();
-  void Close() {
-    if (closing_) return;
-    closing_ = true;
-    Maybe();
-  }
-  static void Finalize(Napi::Env, ChatBox *b) {
-    b->Close();
-    b->js_gone_ = true;
-    b->Maybe();
+ protected:
+  void FreeHandle() override {
+    for (typename Sys::Batch *b : kept_) Sys::BatchFree(b); /* no call uses the box now */
+    kept_.clear();
+    Sys::Free(h_);
+    h_ = nullptr;
   }
 
  private:
-  void Maybe() {
-    if (closing_ && users_ == 0 && chat_) {
-      for (xr_chat_batch *b : kept_) xr_chat_batch_free(b); /* no call uses the box now */
-      kept_.clear();
-      xr_chat_free(chat_);
-      chat_ = nullptr;
-      st_->chats--;
-      ClientBox *c = client_;
-      client_ = nullptr;
-      c->RemoveChat(this); /* may free the client */
-    }
-    if (!chat_ && js_gone_) {
-      EnvState *st = st_;
-      delete this;
-      st->Unref();
-    }
-  }
-
-  EnvState *st_;
-  ClientBox *client_;
-  xr_chat *chat_;
-  std::unordered_set<Wait *> waits_;
+  typename Sys::Handle *h_;
   static constexpr size_t kKeptBatches = 4;
   std::mutex kept_mu_;
-  std::vector<xr_chat_batch *> kept_;
-  std::atomic<bool> cancelled_{false};
-  int users_ = 0;
-  bool closing_ = false, js_gone_ = false;
-  friend class ClientBox;
+  std::vector<typename Sys::Batch *> kept_;
 };
-
-inline ClientBox *ClientArg(Napi::Env env, Napi::Value v) {
-  bool tagged = false;
-  if (v.IsExternal()) napi_check_object_type_tag(env, v, &kClientTag, &tagged);
-  if (!tagged) throw Napi::TypeError::New(env, "expected a crossredis client handle");
-  return v.As<Napi::External<ClientBox>>().Data();
-}
-
-inline ChatBox *ChatArg(Napi::Env env, Napi::Value v) {
-  bool tagged = false;
-  if (v.IsExternal()) napi_check_object_type_tag(env, v, &kChatTag, &tagged);
-  if (!tagged) throw Napi::TypeError::New(env, "expected a crossredis adapter handle");
-  return v.As<Napi::External<ChatBox>>().Data();
-}
 
 /* ---- batches ------------------------------------------------------------------------------------ */
 
 /* A batch run: built on the JS thread (a big one on the pool), then run on the client's loop
  * connection when it is free (driven by libuv on the JS thread), else on the thread pool by a
- * PoolRun. Holds a use of its client and adapter until settled. Subclasses say how to build,
+ * PoolRun. Holds a use of its client and of the system's handle it runs over until settled. Subclasses say how to build,
  * start and run it blocking, read its results (Collect: on the thread that finished it, right
  * away, while the core's messages are current), convert big texts (Prepare: on the pool) and make
  * the JS result (Result, on the JS thread). Deletes itself once settled. */
 class BatchRun {
  public:
-  BatchRun(Napi::Env env, ClientBox *client, ChatBox *chat) : env_(env), client_(client), chat_(chat) {}
+  BatchRun(Napi::Env env, ClientBox *client, SystemBox *box) : env_(env), client_(client), box_(box) {}
   virtual ~BatchRun() {
     if (used_) {
-      if (chat_) chat_->Unuse();
+      if (box_) box_->Unuse();
       client_->Unuse();
     }
   }
@@ -745,7 +785,7 @@ class BatchRun {
   /* Settles (when js) and deletes this. */
   void Settle(bool js);
 
-  EnvState *St() const { return chat_ ? chat_->St() : client_->St(); }
+  EnvState *St() const { return box_ ? box_->St() : client_->St(); }
 
   /* Tells V8 about the native copy a big batch holds until it settles (memory held for JS): its
    * collector then runs soon, while the pool works, and frees what JSON.stringify left in the JS
@@ -773,7 +813,7 @@ class BatchRun {
   Napi::Env env_;
   Deferred deferred_;
   ClientBox *client_;
-  ChatBox *chat_;
+  SystemBox *box_; /* null: the client's own commands */
   size_t lane_ = 0;
   bool used_ = false;
 };
@@ -1041,6 +1081,125 @@ class PrepareRun : public Work {
   void Complete(bool js) override { run_->Settle(js); }
   BatchRun *run_;
   bool collect_;
+};
+
+/* ---- a system's operations as one batch --------------------------------------------------------- */
+/* Every system runs its operations the same way: each is a row of its table (chat.def,
+ * session.def: xr_<system>_op_at), its arguments read by their kinds and its result converted by
+ * its result kind, never per operation. The code is here once (OpsRunBase, bridge.cc); a system
+ * instantiates OpsRun with its XR_JS_SYSTEM. */
+
+/* One operation of a batch: its arguments, then its result by kind. */
+struct OpCall {
+  const xr_op_info *info = nullptr;
+  InText texts[XR_OP_ARGS_MAX]; /* TEXT and BYTES arguments */
+  int64_t nums[XR_OP_ARGS_MAX] = {0};
+  int index = -1;               /* in the batch; -1 when adding it failed */
+  Failure failure;
+  /* the result, by kind */
+  bool present = false;
+  long long integer = 0;
+  OutText fields[XR_RESULT_FIELDS_MAX]; /* TEXT and BYTES fields (an entry's raw also after a failure) */
+  int64_t field_nums[XR_RESULT_FIELDS_MAX] = {0};
+  size_t nfields = 0;
+  std::vector<OutText> items;   /* LIST */
+};
+
+/* The rows of a system's table for the JS layer: [{code, name, wire, result, args: [{name, kind}]}]. */
+Napi::Value OpsTable(Napi::Env env, const xr_op_info *(*op_at)(int));
+
+/* What a batch of operations does that depends on no system: reading the operations ([code,
+ * ...arguments], a row of op_at), and from the results read (Take), preparing big texts and
+ * making the JS values by kind (bridge.h, xr_js_chat_run). */
+class OpsRunBase : public BatchRun {
+ public:
+  OpsRunBase(Napi::Env env, SystemBox *box, Napi::Value ops, const xr_op_info *(*op_at)(int));
+
+ protected:
+  /* The xr_arg values of op (its texts converted, big ones here on the pool); false when out of
+   * memory (op.failure says so). */
+  static bool Args(OpCall &op, xr_arg *args);
+  /* Operation op's result (rc and r from the system's batch_result) in its kind's shape, r cleared.
+   * Bytes fields are taken over, not copied (xr_result_take_field): a big one is in memory once. */
+  void Take(int rc, xr_result &r, OpCall &op);
+  void Finished(int rc) override;
+  bool HeavyCollect() const override;
+  bool NeedsPrepare() const override;
+  void Prepare() override;
+  Napi::Value Result(Napi::Env env) override;
+
+  std::vector<OpCall> ops_;
+
+ private:
+  static void Read(Napi::Env env, Napi::Array a, OpCall &op, const xr_op_info *(*op_at)(int));
+  Failure lost_; /* the connection failed: every operation's failure */
+};
+
+/* A batch of one system's operations over its handle (Sys: an XR_JS_SYSTEM). lane: the loop
+ * connection to run on (bridge.h, lanes), or -1: the lane of the first operation's key (a call
+ * whose operations the JS layer did not sort: one operation, while nothing else runs). */
+template <class Sys>
+class OpsRun : public OpsRunBase {
+ public:
+  OpsRun(Napi::Env env, OpsBox<Sys> *box, Napi::Value ops, int lane) : OpsRunBase(env, box, ops, Sys::OpAt), box_(box) {
+    SetLane(lane >= 0 ? (size_t)lane : LaneOfFirst());
+    big_ = weight_ >= kBig;
+    if (big_) Hold(env);
+    if (!big_ && box_->Open()) {
+      Build();
+      built_ = true;
+    }
+  }
+  ~OpsRun() override { box_->GiveBatch(batch_); }
+
+ private:
+  /* The lane of the first operation's key (0 when not a Cluster or it has none), as
+   * xr_js_chat_lanes finds it. */
+  size_t LaneOfFirst() {
+    if (ops_.empty() || !box_->Open() || xr_client_topology(box_->Client()->Client()) != XR_TOPOLOGY_CLUSTER) return 0;
+    const OpCall &op = ops_[0];
+    xr_arg args[XR_OP_ARGS_MAX] = {};
+    args[0] = xr_arg{op.texts[0].data(), op.texts[0].size(), op.nums[0]};
+    return box_->Client()->LaneOf(Sys::OpSlot(box_->Handle(), op.info->code, args, op.info->nargs));
+  }
+
+  /* Makes the batch (JS thread, or the pool for a big one); the texts are freed as they are added. */
+  void Build() override {
+    int rc = box_->TakeBatch(&batch_);
+    if (rc < 0) {
+      failure_.take(rc);
+      return;
+    }
+    for (OpCall &op : ops_) {
+      xr_arg args[XR_OP_ARGS_MAX];
+      if (!Args(op, args)) continue;
+      op.index = Sys::BatchAdd(batch_, op.info->code, args, op.info->nargs);
+      if (op.index < 0) op.failure.take(op.index);
+      for (InText &t : op.texts) t.Clear();
+    }
+  }
+
+  int StartLoop(xr_loop_conn *lc, int *wait) override { return Sys::BatchStart(batch_, lc, wait); }
+  int Exec() override {
+    if (!batch_) return XR_OK; /* building failed: failure_ says why */
+    return Sys::BatchExec(batch_);
+  }
+
+  /* Reads every result, then gives the batch (its replies) back: only the copies are kept. */
+  void Collect() override {
+    if (!batch_ || Sys::BatchCount(batch_) == 0) return;
+    for (OpCall &op : ops_) {
+      if (op.index < 0) continue;
+      xr_result r;
+      int rc = Sys::BatchResult(batch_, (size_t)op.index, &r);
+      Take(rc, r, op);
+    }
+    box_->GiveBatch(batch_);
+    batch_ = NULL;
+  }
+
+  OpsBox<Sys> *box_;
+  typename Sys::Batch *batch_ = NULL;
 };
 
 /* A command argument (client.command and the raw wrappers of javascript.i): a string (its UTF-8),

@@ -1,6 +1,7 @@
-/* The Chat SDK adapter in the Node addon: its operations as one batch (read by argument kind and
- * converted by result kind from chat.def), its one-call jobs, acquireLockWait's waits, and the
- * functions SWIG wraps for it (bridge.h). The machinery it runs on is bridge.cc's. */
+/* The Chat SDK adapter in the Node addon: its handle, its operations as one batch (the rows of
+ * chat.def, run by bridge.cc's OpsRun by kind) on the lanes of bridge.h, its one-call jobs,
+ * acquireLockWait's waits, and the functions SWIG wraps for it (bridge.h). The machinery it runs
+ * on is bridge.cc's. */
 #include "bridge_internal.h"
 
 using namespace xrjs;
@@ -14,289 +15,32 @@ Napi::Value LockValue(Napi::Env env, const char *token, size_t len, int64_t expi
   return a;
 }
 
-/* ---- Chat SDK operations as one batch -------------------------------------------------------- */
-/* Every operation is a row of chat.def (xr_chat_op_at): its arguments are read by their kinds and
- * its result converted by its result kind, never per operation. */
+/* ---- the adapter ------------------------------------------------------------------------------ */
 
-struct ChatOp {
-  const xr_op_info *info = nullptr;
-  InText texts[XR_OP_ARGS_MAX]; /* TEXT and BYTES arguments */
-  int64_t nums[XR_OP_ARGS_MAX] = {0};
-  int index = -1;               /* in the batch; -1 when adding it failed */
-  Failure failure;
-  /* the result, by kind */
-  bool present = false;
-  long long integer = 0;
-  OutText fields[XR_RESULT_FIELDS_MAX]; /* TEXT and BYTES fields (an entry's raw also after a failure) */
-  int64_t field_nums[XR_RESULT_FIELDS_MAX] = {0};
-  size_t nfields = 0;
-  std::vector<OutText> items;   /* LIST */
-};
+XR_JS_SYSTEM(ChatSystem, chat, xr_chat, xr_chat_free);
 
-class ChatRun : public BatchRun {
+const napi_type_tag kChatTag = {0x63726f7373726564ULL, 0x6368617462786f78ULL};
+
+class Wait;
+
+/* An xr_chat over a ClientBox, with its acquireLockWait waits (cancelled with it). Its
+ * operations run as one batch by kind (OpsRun, bridge_internal.h), on the lanes of bridge.h. */
+class ChatBox : public OpsBox<ChatSystem> {
  public:
-  /* lane: the loop connection to run on (bridge.h, lanes), or -1: the lane of the first
-   * operation's key (a call whose operations the JS layer did not sort: one operation, while
-   * nothing else runs). */
-  ChatRun(Napi::Env env, ChatBox *chat, Napi::Value ops, int lane) : BatchRun(env, chat->Client(), chat), box_(chat) {
-    if (!ops.IsArray()) throw Napi::TypeError::New(env, "operations must be an Array");
-    Napi::Array arr = ops.As<Napi::Array>();
-    uint32_t n = arr.Length();
-    ops_.resize(n);
-    size_t weight = 0;
-    for (uint32_t i = 0; i < n; i++) {
-      Napi::Value item = arr.Get(i);
-      if (!item.IsArray()) throw Napi::TypeError::New(env, "an operation must be an Array");
-      Read(env, item.As<Napi::Array>(), ops_[i]);
-      for (const InText &t : ops_[i].texts) weight += t.Weight();
-    }
-    weight_ = weight;
-    SetLane(lane >= 0 ? (size_t)lane : LaneOfFirst());
-    big_ = weight >= kBig;
-    if (big_) Hold(env);
-    if (!big_ && box_->Open()) {
-      Build();
-      built_ = true;
-    }
-  }
-  ~ChatRun() override { box_->GiveBatch(batch_); }
+  ChatBox(ClientBox *client, xr_chat *chat) : OpsBox(client, chat, &EnvState::chats, "the state adapter was disconnected") {}
 
-  /* The lane of the first operation's key (0 when not a Cluster or it has none), as
-   * xr_js_chat_lanes finds it. */
-  size_t LaneOfFirst() {
-    if (ops_.empty() || !box_->Open() || xr_client_topology(box_->Client()->Client()) != XR_TOPOLOGY_CLUSTER) return 0;
-    const ChatOp &op = ops_[0];
-    xr_arg args[XR_OP_ARGS_MAX] = {};
-    args[0] = xr_arg{op.texts[0].data(), op.texts[0].size(), op.nums[0]};
-    return box_->Client()->LaneOf(xr_chat_op_slot(box_->Chat(), op.info->code, args, op.info->nargs));
-  }
+  xr_chat *Chat() const { return Handle(); } /* null once freed */
+  void AddWait(Wait *w) { waits_.insert(w); }
+  void RemoveWait(Wait *w) { waits_.erase(w); }
+  void Cancel() override;
 
  private:
-  /* [code, ...arguments]: a string for TEXT, a Buffer or Uint8Array for BYTES, a number for INT. */
-  static void Read(Napi::Env env, Napi::Array a, ChatOp &op) {
-    int64_t code = I64(env, a.Get((uint32_t)0), "operation code");
-    op.info = xr_chat_op_at(code < 0 || code > INT_MAX ? -1 : (int)code);
-    if (!op.info) throw Napi::RangeError::New(env, "unknown operation code " + std::to_string(code));
-    if (a.Length() != op.info->nargs + 1)
-      throw Napi::TypeError::New(env, std::string(op.info->wire_name) + ": " + std::to_string(op.info->nargs) +
-                                          " arguments expected, got " + std::to_string(a.Length() - 1));
-    for (uint32_t k = 0; k < op.info->nargs; k++) {
-      Napi::Value v = a.Get(k + 1);
-      const char *name = op.info->arg_names[k];
-      switch (op.info->arg_kinds[k]) {
-        case XR_ARG_INT:
-          op.nums[k] = I64(env, v, name);
-          break;
-        case XR_ARG_BYTES: {
-          if (!v.IsTypedArray()) throw Napi::TypeError::New(env, std::string(name) + " must be a Buffer");
-          Napi::Uint8Array b = v.As<Napi::Uint8Array>();
-          op.texts[k].Assign(env, reinterpret_cast<const char *>(b.Data()), b.ByteLength());
-          break;
-        }
-        default:
-          op.texts[k].Read(env, v, name);
-          break;
-      }
-    }
-  }
-
-  /* Makes the batch (JS thread, or the pool for a big one); the texts are freed as they are added. */
-  void Build() override {
-    int rc = box_->TakeBatch(&batch_);
-    if (rc < 0) {
-      failure_.take(rc);
-      return;
-    }
-    for (ChatOp &op : ops_) {
-      xr_arg args[XR_OP_ARGS_MAX];
-      bool converted = true;
-      for (size_t k = 0; k < op.info->nargs; k++) {
-        if (!op.texts[k].Convert()) converted = false;
-        args[k] = xr_arg{op.texts[k].data(), op.texts[k].size(), op.nums[k]};
-      }
-      if (!converted) {
-        op.failure.set(XR_ENOMEM, "out of memory converting a string");
-        continue;
-      }
-      op.index = xr_chat_batch_add(batch_, op.info->code, args, op.info->nargs);
-      if (op.index < 0) op.failure.take(op.index);
-      for (InText &t : op.texts) t.Clear();
-    }
-  }
-
-  /* Reads operation op's result in its kind's shape. Bytes fields are taken over, not copied
-   * (xr_result_take_field): a big entry is in memory once. */
-  static void Collect(const xr_chat_batch *b, ChatOp &op) {
-    xr_result r;
-    int rc = xr_chat_batch_result(b, (size_t)op.index, &r);
-    if (rc < 0) op.failure.take(rc); /* first: keep the core's message */
-    if (rc == 0 || r.kind == XR_RESULT_ENTRY) { /* a failed entry still carries its raw bytes */
-      op.present = r.present;
-      op.integer = r.integer;
-      op.nfields = r.nfields;
-      const xr_result_shape *shape = xr_result_shape_of(r.kind);
-      for (size_t k = 0; k < r.nfields; k++) {
-        op.field_nums[k] = r.fields[k].num;
-        if (shape->field_kinds[k] == XR_ARG_INT || !r.fields[k].data) continue;
-        size_t n = r.fields[k].len;
-        char *p = xr_result_take_field(&r, k);
-        if (!p) {
-          op.failure.set(XR_ENOMEM, "out of memory reading a result");
-          break;
-        }
-        op.fields[k].Take(p, n);
-      }
-      if (rc == 0 && r.list) {
-        size_t count = xr_reply_count(r.list);
-        op.items.resize(count);
-        for (size_t k = 0; k < count; k++) {
-          size_t n = 0;
-          const char *s = xr_reply_str(xr_reply_at(r.list, k), &n);
-          if (!op.items[k].Copy(s ? s : "", n)) {
-            op.failure.set(XR_ENOMEM, "out of memory reading a list");
-            break;
-          }
-        }
-      }
-    }
-    xr_result_clear(&r);
-  }
-
-  int StartLoop(xr_loop_conn *lc, int *wait) override { return xr_chat_batch_start(batch_, lc, wait); }
-  int Exec() override {
-    if (!batch_) return XR_OK; /* building failed: failure_ says why */
-    return xr_chat_batch_exec(batch_);
-  }
-
-  void Finished(int rc) override {
-    if (rc < 0) lost_.take(rc);
-  }
-
-  /* Values, lists and entries are copied (entries decoded) as they are read: on the pool. */
-  bool HeavyCollect() const override {
-    for (const ChatOp &op : ops_) {
-      if (op.index < 0) continue;
-      xr_result_kind k = op.info->result;
-      if (k == XR_RESULT_VALUE || k == XR_RESULT_LIST || k == XR_RESULT_ENTRY) return true;
-    }
-    return false;
-  }
-
-  /* Reads every result, then frees the batch (its replies): only the copies are kept. After a
-   * connection failure each operation without a reply has the failure, in the core's words for
-   * that operation (a dequeue says its entry may be lost). */
-  void Collect() override {
-    if (!batch_ || xr_chat_batch_count(batch_) == 0) return;
-    for (ChatOp &op : ops_) {
-      if (op.index < 0) continue;
-      Collect(batch_, op);
-      if (lost_.failed() && op.failure.failed() && op.failure.code == XR_EINVAL) op.failure = lost_; /* it never ran */
-    }
-    box_->GiveBatch(batch_);
-    batch_ = NULL;
-  }
-
-  /* TEXT fields (not BYTES: they become Buffers as they are) and list items. */
-  static bool IsText(const ChatOp &op, size_t k) {
-    const xr_result_shape *shape = xr_result_shape_of(op.info->result);
-    return k < shape->nfields && shape->field_kinds[k] == XR_ARG_TEXT;
-  }
-
-  bool NeedsPrepare() const override {
-    for (const ChatOp &op : ops_) {
-      for (size_t k = 0; k < XR_RESULT_FIELDS_MAX; k++)
-        if (IsText(op, k) && op.fields[k].Big()) return true;
-      for (const OutText &t : op.items)
-        if (t.Big()) return true;
-    }
-    return false;
-  }
-
-  void Prepare() override {
-    for (ChatOp &op : ops_) {
-      for (size_t k = 0; k < XR_RESULT_FIELDS_MAX; k++) {
-        if (!IsText(op, k)) continue;
-        if (op.fields[k].Big()) decoded_pool_ += op.fields[k].size();
-        op.fields[k].Prepare();
-      }
-      for (OutText &t : op.items) {
-        if (t.Big()) decoded_pool_ += t.size();
-        t.Prepare();
-      }
-    }
-  }
-
-  Napi::Value Result(Napi::Env env) override {
-    Napi::Array out = Napi::Array::New(env, ops_.size());
-    for (size_t i = 0; i < ops_.size(); i++) {
-      ChatOp &op = ops_[i];
-      for (size_t k = 0; k < XR_RESULT_FIELDS_MAX; k++)
-        if (IsText(op, k) && op.fields[k].Big()) decoded_js_ += op.fields[k].size(); /* not prepared: decoded here */
-      for (const OutText &t : op.items)
-        if (t.Big()) decoded_js_ += t.size();
-      out.Set((uint32_t)i, Value(env, op));
-      for (OutText &t : op.fields) t.Clear();
-      op.items.clear();
-    }
-    return out;
-  }
-
-  /* A field by its kind: TEXT a string, BYTES a Buffer, INT a number (undefined when negative:
-   * an entry without enqueuedAt). */
-  static Napi::Value Field(Napi::Env env, ChatOp &op, const xr_result_shape *shape, size_t k) {
-    switch (shape->field_kinds[k]) {
-      case XR_ARG_INT:
-        return op.field_nums[k] < 0 ? env.Undefined() : Napi::Number::New(env, (double)op.field_nums[k]);
-      case XR_ARG_BYTES:
-        return op.fields[k].present() ? op.fields[k].Buffer(env) : env.Undefined();
-      default:
-        return op.fields[k].present() ? op.fields[k].String(env) : Napi::String::New(env, "");
-    }
-  }
-
-  /* The result by kind: STATUS undefined, BOOL a boolean, INTEGER a number, VALUE a string or
-   * null, LIST an Array of strings, LOCK and ENTRY an Array of their fields or null. A failure is
-   * its Error (with `raw`, a Buffer, when a popped entry did not decode). */
-  static Napi::Value Value(Napi::Env env, ChatOp &op) {
-    xr_result_kind kind = op.info->result;
-    const xr_result_shape *shape = xr_result_shape_of(kind);
-    if (op.failure.failed()) {
-      Napi::Error err = xr_js_error_of(env, op.failure.code, op.failure.message.c_str());
-      if (kind == XR_RESULT_ENTRY && op.nfields == 4 && op.fields[3].present()) err.Value().Set("raw", op.fields[3].Buffer(env));
-      return err.Value();
-    }
-    switch (kind) {
-      case XR_RESULT_STATUS:
-        return env.Undefined();
-      case XR_RESULT_BOOL:
-        return Napi::Boolean::New(env, op.present);
-      case XR_RESULT_INTEGER:
-        return Napi::Number::New(env, (double)op.integer);
-      case XR_RESULT_LIST: {
-        Napi::Array a = Napi::Array::New(env, op.items.size());
-        for (size_t k = 0; k < op.items.size(); k++) {
-          a.Set((uint32_t)k, op.items[k].String(env));
-          op.items[k].Clear();
-        }
-        return a;
-      }
-      case XR_RESULT_VALUE:
-        return op.present ? Field(env, op, shape, 0) : env.Null();
-      default: {
-        if (!op.present) return env.Null();
-        Napi::Array a = Napi::Array::New(env, op.nfields);
-        for (size_t k = 0; k < op.nfields; k++) a.Set((uint32_t)k, Field(env, op, shape, k));
-        return a;
-      }
-    }
-  }
-
-  ChatBox *box_;
-  xr_chat_batch *batch_ = NULL;
-  std::vector<ChatOp> ops_;
-  Failure lost_; /* the connection failed: every operation's failure */
+  std::unordered_set<Wait *> waits_;
 };
 
+ChatBox *ChatArg(Napi::Env env, Napi::Value v) {
+  return static_cast<ChatBox *>(TaggedArg<SystemBox>(env, v, kChatTag, "adapter handle"));
+}
 
 /* ---- one-call jobs over an adapter ------------------------------------------------------------ */
 
@@ -579,7 +323,7 @@ void Wait::Try(bool first) {
 }
 
 void ChatBox::Cancel() {
-  cancelled_.store(true);
+  SystemBox::Cancel();
   std::vector<Wait *> ws(waits_.begin(), waits_.end());
   for (Wait *w : ws) w->Cancel();
 }
@@ -612,10 +356,7 @@ Napi::Value xr_js_chat_new(Napi::Value client, Napi::Value options) {
   xr_chat *chat = NULL;
   int rc = xr_chat_new(&chat, c->Client(), &co);
   if (rc < 0) throw xr_js_error_of(env, rc, xr_error_last()->message);
-  ChatBox *box = new ChatBox(c, chat);
-  Napi::External<ChatBox> ext = Napi::External<ChatBox>::New(env, box, ChatBox::Finalize);
-  napi_type_tag_object(env, ext, &kChatTag);
-  return ext;
+  return SystemBox::External(env, new ChatBox(c, chat), kChatTag);
 }
 
 Napi::Value xr_js_chat_key_prefix(Napi::Value chat) {
@@ -625,34 +366,14 @@ Napi::Value xr_js_chat_key_prefix(Napi::Value chat) {
   return Napi::String::New(env, xr_chat_key_prefix(b->Chat()));
 }
 
-/* The rows of chat.def for the JS layer: [{code, name, wire, result, args: [{name, kind}]}]. */
-Napi::Value xr_js_chat_ops(Napi::Value unused) {
-  Napi::Env env = unused.Env();
-  Napi::Array out = Napi::Array::New(env);
-  for (int code = 0; const xr_op_info *info = xr_chat_op_at(code); code++) {
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("code", info->code);
-    o.Set("name", info->name);
-    o.Set("wire", info->wire_name);
-    o.Set("result", (int)info->result);
-    Napi::Array args = Napi::Array::New(env, info->nargs);
-    for (size_t k = 0; k < info->nargs; k++) {
-      Napi::Object arg = Napi::Object::New(env);
-      arg.Set("name", info->arg_names[k]);
-      arg.Set("kind", (int)info->arg_kinds[k]);
-      args.Set((uint32_t)k, arg);
-    }
-    o.Set("args", args);
-    out.Set((uint32_t)code, o);
-  }
-  return out;
-}
+/* The rows of chat.def for the JS layer. */
+Napi::Value xr_js_chat_ops(Napi::Value unused) { return OpsTable(unused.Env(), xr_chat_op_at); }
 
 Napi::Value xr_js_chat_run(Napi::Value chat, Napi::Value ops, Napi::Value lane) {
   Napi::Env env = chat.Env();
   int64_t l = lane.IsUndefined() ? 0 : I64(env, lane, "lane");
   if (l < -1 || l >= XR_JS_LANES) throw Napi::RangeError::New(env, "lane must be -1.." + std::to_string(XR_JS_LANES - 1));
-  return (new ChatRun(env, ChatArg(env, chat), ops, (int)l))->Go();
+  return (new OpsRun<ChatSystem>(env, ChatArg(env, chat), ops, (int)l))->Go();
 }
 
 Napi::Value xr_js_chat_lanes(Napi::Value chat, Napi::Value ops, Napi::Value out) {
