@@ -17,6 +17,7 @@
         "build-swig/crossredis_wrap.cxx",
         "../bindings/javascript/bridge.cc",
         "../bindings/javascript/chat_bridge.cc",
+        "../bindings/javascript/session_bridge.cc",
         "../bindings/binding.c",
         # the core's one source list (CMake reads it too)
         "<!@(node -p \"require('fs').readFileSync('../core/sources.txt','utf8').split('\\n').filter(l=>/^[^#].*\\.c$/.test(l)).map(f=>'../core/src/'+f).join(' ')\")",

@@ -121,8 +121,25 @@ void xr_js_chat_cancel(Napi::Value chat);
 /* Frees the adapter once the calls using it finished; later calls reject with ClientClosedError. */
 void xr_js_chat_close(Napi::Value chat);
 
-/* What this environment holds, for tests: {clients, chats, loops, waits, jobs} (counts), and the
- * bytes of big batches built and of big results decoded on each side (bigBuiltOnJsThread,
+/* toolhive's session stores (session.h; session_bridge.cc). Makes one over a client: options
+ * {keyPrefix, ttlMs, go} (absent: the core's default; go 126 or 127, the values of xr_go_version).
+ * Throws the core's error (toolhive's texts). */
+Napi::Value xr_js_session_new(Napi::Value client, Napi::Value options);
+
+/* The rows of session.def, as xr_js_chat_ops gives chat.def's. */
+Napi::Value xr_js_session_ops(Napi::Value unused);
+
+/* Runs the operations as one batch, as xr_js_chat_run does (no lanes: the client's own loop
+ * connection or the pool): results by kind, SESSION an object {id, type, createdAt, updatedAt
+ * (Go's RFC 3339 text), data (the JSON text, or null), metadata (Go's JSON object text), raw (a
+ * Buffer: the record as stored)}, MAP {json, raw}. */
+Napi::Value xr_js_session_run(Napi::Value storage, Napi::Value ops);
+
+/* Frees the store once the calls using it finished; later calls reject with ClientClosedError. */
+void xr_js_session_close(Napi::Value storage);
+
+/* What this environment holds, for tests: {clients, chats, sessions, loops, waits, jobs} (counts),
+ * and the bytes of big batches built and of big results decoded on each side (bigBuiltOnJsThread,
  * bigBuiltOnPool, bigDecodedOnJsThread, bigDecodedOnPool). */
 Napi::Value xr_js_stats(Napi::Value unused);
 

@@ -1,7 +1,7 @@
 /* What the parts of the Node addon's bridge share (bridge.cc: environments, texts, work on the
  * pool, clients, the systems' handles, batches, a system's operations as one batch by kind, and
- * the libuv adapter of loop.h; chat_bridge.cc: the Chat SDK adapter's lanes, jobs and waits).
- * Private to the addon. */
+ * the libuv adapter of loop.h; chat_bridge.cc: the Chat SDK adapter's lanes, jobs and waits;
+ * session_bridge.cc: toolhive's session stores). Private to the addon. */
 #ifndef CROSSREDIS_JS_BRIDGE_INTERNAL_H
 #define CROSSREDIS_JS_BRIDGE_INTERNAL_H
 
@@ -66,7 +66,7 @@ struct EnvState {
   bool stopping = false;      /* the environment is ending: no JS, no new work */
   int refs = 1;               /* the environment's own, and one per box, loop connection, job */
   std::unordered_set<ClientBox *> clients;
-  int chats = 0, loops = 0, waits = 0, jobs = 0; /* for xr_js_stats */
+  int chats = 0, sessions = 0, loops = 0, waits = 0, jobs = 0; /* for xr_js_stats */
   /* bytes of big batches built, and of big results decoded, on each side (xr_js_stats: the tests
    * check that the JS thread does neither) */
   double built_js = 0, built_pool = 0, decoded_js = 0, decoded_pool = 0;
@@ -611,7 +611,7 @@ inline ClientBox *ClientArg(Napi::Env env, Napi::Value v) {
 /* A system's native handle over a ClientBox (a Chat SDK adapter, a session store), holding a use
  * of the client. Freed once it was closed (close, its External collected, the environment
  * ending) and no call uses it any more; deleted once its External is gone too. `count` is its
- * line in xr_js_stats (EnvState::chats, ...); `closed` what a call made after the close
+ * line in xr_js_stats (EnvState::chats, ::sessions); `closed` what a call made after the close
  * rejects with (ClientClosedError). */
 class SystemBox {
  public:

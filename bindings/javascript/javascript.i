@@ -381,6 +381,10 @@ Napi::Value xr_js_chat_acquire_wait(Napi::Value chat, Napi::Value thread_id, Nap
 Napi::Value xr_js_chat_release_if_queue_empty(Napi::Value chat, Napi::Value thread_id, Napi::Value token);
 void xr_js_chat_cancel(Napi::Value chat);
 void xr_js_chat_close(Napi::Value chat);
+Napi::Value xr_js_session_new(Napi::Value client, Napi::Value options);
+Napi::Value xr_js_session_ops(Napi::Value unused);
+Napi::Value xr_js_session_run(Napi::Value storage, Napi::Value ops);
+void xr_js_session_close(Napi::Value storage);
 Napi::Value xr_js_stats(Napi::Value unused);
 
 %include "../crossredis.i"
