@@ -1226,6 +1226,38 @@ struct OptString {
   const char *get() const { return set ? value.c_str() : NULL; }
 };
 
+/* What a system's handle is made from (xr_js_chat_new, xr_js_session_new): an open client
+ * (ClientClosedError otherwise) and an options object (a TypeError naming `what` otherwise), read
+ * by name: a text unset unless a string, a number 0 (the core's default) when absent. JS thread. */
+class HandleArgs {
+ public:
+  HandleArgs(Napi::Env env, Napi::Value client, Napi::Value options, const char *what)
+      : env_(env), client_(ClientArg(env, client)) {
+    if (!options.IsObject()) throw Napi::TypeError::New(env, std::string(what) + " must be an object");
+    if (!client_->Open()) throw xr_js_error_of(env, XR_ECLOSED, "the client is closed");
+    o_ = options.As<Napi::Object>();
+  }
+  ClientBox *Client() const { return client_; }
+  OptString Text(const char *name) const {
+    OptString out;
+    Napi::Value v = o_.Get(name);
+    if (v.IsString()) {
+      out.value = v.As<Napi::String>().Utf8Value();
+      out.set = true;
+    }
+    return out;
+  }
+  int64_t Number(const char *name) const {
+    Napi::Value v = o_.Get(name);
+    return v.IsUndefined() ? 0 : I64(env_, v, name);
+  }
+
+ private:
+  Napi::Env env_;
+  ClientBox *client_;
+  Napi::Object o_;
+};
+
 }  // namespace xrjs
 
 #endif

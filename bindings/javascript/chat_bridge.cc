@@ -332,31 +332,17 @@ void ChatBox::Cancel() {
 
 Napi::Value xr_js_chat_new(Napi::Value client, Napi::Value options) {
   Napi::Env env = client.Env();
-  ClientBox *c = ClientArg(env, client);
-  if (!options.IsObject()) throw Napi::TypeError::New(env, "adapter options must be an object");
-  if (!c->Open()) throw xr_js_error_of(env, XR_ECLOSED, "the client is closed");
-  Napi::Object o = options.As<Napi::Object>();
-  OptString prefix, token_prefix;
-  if (o.Get("keyPrefix").IsString()) {
-    prefix.value = o.Get("keyPrefix").As<Napi::String>().Utf8Value();
-    prefix.set = true;
-  }
-  if (o.Get("tokenPrefix").IsString()) {
-    token_prefix.value = o.Get("tokenPrefix").As<Napi::String>().Utf8Value();
-    token_prefix.set = true;
-  }
+  HandleArgs o(env, client, options, "adapter options");
+  OptString prefix = o.Text("keyPrefix"), token_prefix = o.Text("tokenPrefix");
   /* the enums' values as the JS layer read them from this addon (the headers'); absent: 0, the default */
-  auto value = [&](const char *name) -> int {
-    Napi::Value v = o.Get(name);
-    return v.IsUndefined() ? 0 : (int)I64(env, v, name);
-  };
+  auto value = [&](const char *name) -> int { return (int)o.Number(name); };
   xr_chat_options co = xr_binding_chat_options(prefix.get(), value("emptyPrefix"), token_prefix.get(),
                                                value("tokenSuffix"), value("json"), value("queue"),
                                                value("minReplicas"), value("minReplicasTimeoutMs"));
   xr_chat *chat = NULL;
-  int rc = xr_chat_new(&chat, c->Client(), &co);
+  int rc = xr_chat_new(&chat, o.Client()->Client(), &co);
   if (rc < 0) throw xr_js_error_of(env, rc, xr_error_last()->message);
-  return SystemBox::External(env, new ChatBox(c, chat), kChatTag);
+  return SystemBox::External(env, new ChatBox(o.Client(), chat), kChatTag);
 }
 
 Napi::Value xr_js_chat_key_prefix(Napi::Value chat) {

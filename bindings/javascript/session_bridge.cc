@@ -30,26 +30,14 @@ SessionBox *SessionArg(Napi::Env env, Napi::Value v) {
 
 Napi::Value xr_js_session_new(Napi::Value client, Napi::Value options) {
   Napi::Env env = client.Env();
-  ClientBox *c = ClientArg(env, client);
-  if (!options.IsObject()) throw Napi::TypeError::New(env, "session storage options must be an object");
-  if (!c->Open()) throw xr_js_error_of(env, XR_ECLOSED, "the client is closed");
-  Napi::Object o = options.As<Napi::Object>();
-  OptString prefix;
-  if (o.Get("keyPrefix").IsString()) {
-    prefix.value = o.Get("keyPrefix").As<Napi::String>().Utf8Value();
-    prefix.set = true;
-  }
-  /* absent: 0, the core's default */
-  auto value = [&](const char *name) -> int64_t {
-    Napi::Value v = o.Get(name);
-    return v.IsUndefined() ? 0 : I64(env, v, name);
-  };
-  int64_t go = value("go");
+  HandleArgs o(env, client, options, "session storage options");
+  int64_t go = o.Number("go");
   if (go < INT_MIN || go > INT_MAX) throw Napi::RangeError::New(env, "go must be a 32-bit integer");
+  OptString prefix = o.Text("keyPrefix");
   xr_session_storage *s = NULL;
-  int rc = xr_binding_session_storage_new(&s, c->Client(), prefix.get(), value("ttlMs"), (int)go);
+  int rc = xr_binding_session_storage_new(&s, o.Client()->Client(), prefix.get(), o.Number("ttlMs"), (int)go);
   if (rc < 0) throw xr_js_error_of(env, rc, xr_error_last()->message);
-  return SystemBox::External(env, new SessionBox(c, s, &EnvState::sessions, "the session storage was closed"),
+  return SystemBox::External(env, new SessionBox(o.Client(), s, &EnvState::sessions, "the session storage was closed"),
                              kSessionTag);
 }
 
