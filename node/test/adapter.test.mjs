@@ -11,7 +11,7 @@ import { runInNewContext } from "node:vm";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, spawnRedis, startRedis, startTlsRedis, waitForPort } from "./support/redis.mjs";
-import { TOPOLOGY_KINDS, sharedTopologies, topology } from "./support/topology.mjs";
+import { TOPOLOGY_KINDS, onTopology as on, sharedTopologies } from "./support/topology.mjs";
 import * as xr from "../dist/index.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -340,17 +340,7 @@ describe("a server that goes away", () => {
 
 // ---- on each topology: one test body, standalone, Sentinel and Cluster (support/topology.mjs) ----
 // Each test writes under a key prefix of its own on the run's shared Sentinel set and Cluster (a
-// redis-server of this file's own for standalone).
-
-/** fn(t) on a topology of this kind for one test (its keys deleted after). */
-async function on(kind, name, fn) {
-  const t = await topology(kind, name);
-  try {
-    return await fn(t);
-  } finally {
-    await t.close();
-  }
-}
+// redis-server of this file's own for standalone); `on` runs a body on one (onTopology).
 
 for (const kind of TOPOLOGY_KINDS) {
   describe(`Chat SDK adapters on ${kind}`, () => {

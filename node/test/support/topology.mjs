@@ -216,3 +216,13 @@ export async function topology(kind, name, prefix = null) {
   };
   return t;
 }
+
+/** fn(t) on a topology of this kind for one test (topology(kind, name)), its keys deleted after. */
+export async function onTopology(kind, name, fn) {
+  const t = await topology(kind, name);
+  try {
+    return await fn(t);
+  } finally {
+    await t.close();
+  }
+}
