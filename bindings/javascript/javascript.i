@@ -376,6 +376,9 @@ Napi::Value xr_js_chat_ops(Napi::Value unused);
 Napi::Value xr_js_chat_run(Napi::Value chat, Napi::Value ops, Napi::Value lane);
 Napi::Value xr_js_chat_lanes(Napi::Value chat, Napi::Value ops, Napi::Value lanes);
 %constant int XR_JS_LANES = XR_JS_LANES; /* bridge.h: a lane number is below it */
+/* session.h's default TTLs: INT64_C macros, which SWIG does not make constants of by itself */
+%constant double XR_SESSION_PROXY_TTL_MS = (double)XR_SESSION_PROXY_TTL_MS;
+%constant double XR_SESSION_VMCP_TTL_MS = (double)XR_SESSION_VMCP_TTL_MS;
 Napi::Value xr_js_chat_acquire_wait(Napi::Value chat, Napi::Value thread_id, Napi::Value ttl_ms,
                                     Napi::Value wait_ms);
 Napi::Value xr_js_chat_release_if_queue_empty(Napi::Value chat, Napi::Value thread_id, Napi::Value token);

@@ -1,4 +1,4 @@
-// crossredis for Node: the client, the Chat SDK state adapters, the errors.
+// crossredis for Node: the client, the Chat SDK state adapters, toolhive's session stores, the errors.
 import { native } from "./native";
 
 export { createClient, Client } from "./client";
@@ -12,6 +12,10 @@ export type {
   CreateRedisStateOptions, IoRedisStateAdapterOptions, IoRedisStateAdapterUrlOptions, IoRedisStateAdapterClientOptions,
   IoRedisStateClientOptions,
 } from "./chat";
+export {
+  Session, RedisStorage, RedisSessionDataStorage, SessionNotFoundError, SessionExistsError, BINDING_KEY,
+} from "./sessions";
+export type { SessionInit, SessionStorageOptions } from "./sessions";
 export * from "./errors";
 export { tokenOrigin, tokenOrigins } from "./token";
 export { ConsoleErrorLogger } from "./logger";

@@ -9,7 +9,7 @@ import { errorClasses } from "./errors";
  * object; the addon frees it when it is closed and no call uses it, or when it is collected). */
 export type Handle = object & { readonly __handle?: never };
 
-/** A row of a system's operation table (core/include/crossredis/chat.def): `result` is an
+/** A row of a system's operation table (core/include/crossredis/chat.def, session.def): `result` is an
  * xr_result_kind, each argument's `kind` an xr_arg_kind (op.h). */
 export interface OpInfo {
   code: number;
@@ -46,7 +46,12 @@ export interface Native {
   xr_js_chat_release_if_queue_empty(chat: Handle, threadId: string, token: string): Promise<[boolean, number]>;
   xr_js_chat_cancel(chat: Handle): void;
   xr_js_chat_close(chat: Handle): void;
-  xr_js_stats(unused?: unknown): { clients: number; chats: number; loops: number; waits: number; jobs: number };
+  xr_js_session_new(client: Handle, options: { keyPrefix: string; ttlMs: number; go: number }): Handle;
+  xr_js_session_ops(unused?: unknown): OpInfo[];
+  xr_js_session_run(storage: Handle, ops: unknown[][]): Promise<unknown[]>;
+  xr_js_session_close(storage: Handle): void;
+  xr_binding_session_check(keyPrefix: string, ttlMs: number, go: number): number;
+  xr_js_stats(unused?: unknown): { clients: number; chats: number; sessions: number; loops: number; waits: number; jobs: number };
   xr_binding_token_origin(token: string): string;
   xr_binding_token_shape(token: string): string;
   xr_chat_origins(token: string): number;
@@ -65,6 +70,16 @@ export interface Native {
   readonly XR_OPTION_SECRET: number;
   readonly XR_OPTION_INTEGER: number;
   readonly XR_OPTION_BOOLEAN: number;
+  // session.h, session_record.h, op.h
+  readonly XR_SESSION_BINDING_KEY: string;
+  readonly XR_SESSION_PROXY_PREFIX: string;
+  readonly XR_SESSION_VMCP_PREFIX: string;
+  readonly XR_SESSION_PROXY_TTL_MS: number;
+  readonly XR_SESSION_VMCP_TTL_MS: number;
+  readonly XR_GO_1_26: number;
+  readonly XR_GO_1_27: number;
+  readonly XR_RESULT_SESSION: number;
+  readonly XR_RESULT_MAP: number;
 }
 
 function load(): Native {
