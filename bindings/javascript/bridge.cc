@@ -775,7 +775,8 @@ static Napi::Value Value(Napi::Env env, OpCall &op) {
     case XR_RESULT_SESSION:
     case XR_RESULT_MAP: {
       Napi::Object o = Napi::Object::New(env);
-      for (size_t k = 0; k < op.nfields; k++) o.Set(CamelCase(shape->field_names[k]), Field(env, op, shape, k, true));
+      for (size_t k = 0; k < op.nfields; k++)
+        o.Set(CamelCase(shape->field_names[k]), Field(env, op, shape, k, true));
       return o;
     }
     default: {

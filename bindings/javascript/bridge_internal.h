@@ -744,10 +744,11 @@ class OpsBox : public SystemBox {
 
 /* A batch run: built on the JS thread (a big one on the pool), then run on the client's loop
  * connection when it is free (driven by libuv on the JS thread), else on the thread pool by a
- * PoolRun. Holds a use of its client and of the system's handle it runs over until settled. Subclasses say how to build,
- * start and run it blocking, read its results (Collect: on the thread that finished it, right
- * away, while the core's messages are current), convert big texts (Prepare: on the pool) and make
- * the JS result (Result, on the JS thread). Deletes itself once settled. */
+ * PoolRun. Holds a use of its client and of the system's handle it runs over until settled.
+ * Subclasses say how to build, start and run it blocking, read its results (Collect: on the
+ * thread that finished it, right away, while the core's messages are current), convert big texts
+ * (Prepare: on the pool) and make the JS result (Result, on the JS thread). Deletes itself once
+ * settled. */
 class BatchRun {
  public:
   BatchRun(Napi::Env env, ClientBox *client, SystemBox *box) : env_(env), client_(client), box_(box) {}
