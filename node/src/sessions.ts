@@ -85,8 +85,9 @@ export interface SessionInit {
 /**
  * A transport session as toolhive holds it. `createdAt` and `updatedAt` are Dates; the exact text
  * read from the store (nanoseconds, UTC offset) is `createdAtText` / `updatedAtText`, written
- * back unchanged while the Date still says the same instant (a changed Date is written as
- * toISOString() gives it, in UTC). `data` is the parsed JSON value (undefined: none; a
+ * back unchanged while the Date still says the same instant (a changed Date is handed over as
+ * toISOString() gives it and written as Go writes that instant: UTC, trailing zeros of the
+ * fraction dropped, "…14.62Z"). `data` is the parsed JSON value (undefined: none; a
  * "streamable" session keeps none, as toolhive's); `dataText` its raw JSON, kept likewise.
  */
 export class Session {
