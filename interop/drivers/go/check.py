@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import shutil
 import socket
 import subprocess
@@ -294,15 +295,22 @@ class Driver:
             raise Failed(f"{binary} is missing: run interop/drivers/go/build (scripts/bootstrap does)")
         self.proc = subprocess.Popen([str(binary), *flags], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env={**os.environ, "REDIS_URL": url})
-        self.ready = json.loads(self.proc.stdout.readline() or b"null")  # type: ignore[union-attr]
+        self.ready = json.loads(self.line("the ready line") or b"null")
         self.n = 0
+
+    def line(self, what: str) -> bytes:
+        """The driver's next line; a driver silent for 30 s fails the check rather than hang it."""
+        if not select.select([self.proc.stdout], [], [], 30)[0]:
+            self.proc.kill()
+            raise Failed(f"{what}: the driver said nothing for 30 s")
+        return self.proc.stdout.readline()  # type: ignore[union-attr]
 
     def call(self, op: str, **args: Any) -> dict[str, Any]:
         self.n += 1
         line = json.dumps({"id": self.n, "op": op, "args": args}, ensure_ascii=False) + "\n"
         self.proc.stdin.write(line.encode())  # type: ignore[union-attr]
         self.proc.stdin.flush()  # type: ignore[union-attr]
-        raw = self.proc.stdout.readline()  # type: ignore[union-attr]
+        raw = self.line(f"{op} {short(args)}")
         if not raw:
             raise Failed(f"the driver ended at {op} {args}: {self.close()[1]}")
         reply = json.loads(raw)
@@ -793,8 +801,8 @@ def main(argv: list[str]) -> int:
             password_stays_hidden(binary, port, failures)
             print(f"go drivers: toolhive {release}: {run.drv.n if run.drv else 0} calls, "
                   f"{len(run.ran)} captured sections, {len(failures) - before} mismatches")
-    except Failed as e:
-        failures.append(str(e))
+    except (Failed, OSError) as e:  # OSError: a socket of the check's own (MONITOR, read-backs)
+        failures.append(f"{type(e).__name__}: {e}" if isinstance(e, OSError) else str(e))
     finally:
         if server is not None:
             server.kill()
