@@ -1,10 +1,10 @@
 """crossredis.sessions against the real toolhive session stores (Go, built by scripts/bootstrap
 from the Go module proxy: interop/drivers/go/toolhive-v0.48.0 with Go 1.26 and toolhive-v0.66.0
-with Go 1.27), on a standalone server and the run's Cluster: the same sessions written by Go and by
-crossredis are the same bytes (crossredis writing the Go of that release, go="1.26" / "1.27"); a
-record written by one and loaded, changed and stored by the other comes back exactly as the Go code
-leaves it; loads slide the TTL either way; the vMCP maps cross both ways; v0.66.0's ownership
-operations agree in both directions. A missing driver fails, never skips."""
+with Go 1.27), on a standalone server, the run's Sentinel set and its Cluster: the same sessions
+written by Go and by crossredis are the same bytes (crossredis writing the Go of that release,
+go="1.26" / "1.27"); a record written by one and loaded, changed and stored by the other comes back
+exactly as the Go code leaves it; loads slide the TTL either way; the vMCP maps cross both ways;
+v0.66.0's ownership operations agree in both directions. A missing driver fails, never skips."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from crossredis.sessions import (BINDING_KEY, RedisSessionDataStorage, RedisStor
                                  SessionNotFoundError)
 
 ROOT = Path(__file__).resolve().parents[2]
-DRIVERS = ROOT / ".deps" / "go-drivers"
+DRIVERS = ROOT / "build" / "interop-go"
 RELEASES = {"v0.48.0": "1.26", "v0.66.0": "1.27"}  # toolhive release -> the Go that builds it
 
 
@@ -67,10 +67,11 @@ def release(request: Any) -> str:
     return str(request.param)
 
 
-@pytest.fixture(params=["standalone", "cluster"])
+@pytest.fixture(params=["standalone", "sentinel", "cluster"])
 def topo_go(request: Any) -> Iterator[Any]:
-    """The driver takes an address or a Cluster seed (toolhive's config also offers Sentinel, which
-    the driver does not wire): a standalone server and the run's Cluster."""
+    """The driver takes crossredis's URLs and makes the configuration toolhive's Redis config offers
+    (an address, the Sentinel set, a Cluster seed): a standalone server, the run's Sentinel set and
+    its Cluster."""
     yield from opened_topo(request.param, request)
 
 
@@ -78,12 +79,7 @@ def topo_go(request: Any) -> Iterator[Any]:
 def pair(topo_go: Any, release: str) -> Iterator[tuple[GoDriver, RedisStorage, RedisSessionDataStorage, Any]]:
     topo = topo_go
     proxy, vmcp = f"{topo.prefix}:p:", f"{topo.prefix}:v:"
-    url = topo.url
-    flags = ["--prefix", proxy, "--data-prefix", vmcp]
-    if topo.kind == "cluster":
-        seed = url.removeprefix("redis+cluster://").split(",")[0]
-        url, flags = f"redis://{seed}", [*flags, "--cluster"]
-    go = GoDriver(release, url, *flags)
+    go = GoDriver(release, topo.url, "--prefix", proxy, "--data-prefix", vmcp)
     st = RedisStorage(topo.url, key_prefix=proxy, go=RELEASES[release])
     ds = RedisSessionDataStorage(topo.url, key_prefix=vmcp, go=RELEASES[release])
     try:
@@ -95,7 +91,7 @@ def pair(topo_go: Any, release: str) -> Iterator[tuple[GoDriver, RedisStorage, R
 
 
 def wire(s: Session) -> dict[str, Any]:
-    """A session as the Go driver takes it."""
+    """A session as the Go driver takes it (session_json)."""
     w: dict[str, Any] = {"id": s.id, "type": s.type, "created_at": s.created_at_text, "updated_at": s.updated_at_text,
                          "metadata": s.metadata}
     if s.data_text is not None:
@@ -128,7 +124,7 @@ def test_same_bytes_from_go_and_crossredis(pair) -> None:
     rng = random.Random(20261205)
     for i in range(60):
         w = random_session(rng, i)
-        go.call("session.store", session=w)
+        go.call("session.store", session_json=w)
         go_bytes = topo.checker.get(st.key_prefix + w["id"])
         assert go_bytes is not None
         # the same session through crossredis: its record text is session_json
@@ -149,7 +145,7 @@ def test_loaded_changed_stored_by_the_other(pair) -> None:
     rng = random.Random(7)
     for i in range(20):
         w = random_session(rng, i)
-        go.call("session.store", session=w)
+        go.call("session.store", session_json=w)
         key = st.key_prefix + w["id"]
         go_bytes = topo.checker.get(key)
         # crossredis loads what Go wrote and stores it back unchanged: Go's bytes
@@ -163,7 +159,7 @@ def test_loaded_changed_stored_by_the_other(pair) -> None:
         loaded = go.call("session.load", id=w["id"])
         assert loaded["metadata"]["changed-by"] == "crossredis <py>"
         assert loaded["created_at"] == s.created_at_text
-        go.call("session.store", session=loaded)
+        go.call("session.store", session_json=loaded)
         assert topo.checker.get(key) == py_bytes
 
 
@@ -174,7 +170,7 @@ def test_ttl_slides_either_way_and_not_found(pair) -> None:
     topo.checker.pexpire(key, 5000)
     go.call("session.load", id="ttl")  # Go's GETEX
     assert topo.checker.pttl(key) > 7000000
-    go.call("session.store", session=wire(st.load("ttl")))
+    go.call("session.store", session_json=wire(st.load("ttl")))
     topo.checker.pexpire(key, 5000)
     st.load("ttl")  # crossredis's GETEX
     assert topo.checker.pttl(key) > 7000000
@@ -187,14 +183,14 @@ def test_ttl_slides_either_way_and_not_found(pair) -> None:
 
 def test_data_store_both_ways(pair) -> None:
     go, _, ds, topo = pair
-    assert go.call("session.data_create", id="d1", data={"a": "<1>", "b": "\x00"}) is True
+    assert go.call("session.data_create", id="d1", data_json={"a": "<1>", "b": "\x00"}) is True
     assert ds.load("d1") == {"a": "<1>", "b": "\x00"}
     go_bytes = topo.checker.get(ds.key_prefix + "d1")
     assert ds.update("d1", {"b": "\x00", "a": "<1>"}) is True
     assert topo.checker.get(ds.key_prefix + "d1") == go_bytes
     assert ds.create("d2", {"k": "\u2028"}) is True
     assert go.call("session.data_load", id="d2") == {"k": "\u2028"}
-    assert go.call("session.data_create", id="d2", data={}) is False
+    assert go.call("session.data_create", id="d2", data_json={}) is False
     ds.delete("d2")
     with pytest.raises(GoError, match="SessionNotFound"):
         go.call("session.data_load", id="d2")
@@ -212,18 +208,18 @@ def test_ownership_both_ways(pair) -> None:
         return
     st.create(s)
     with pytest.raises(GoError, match="SessionExists: session already exists"):
-        go.call("session.create", session=wire(st.load("own")))
+        go.call("session.create", session_json=wire(st.load("own")))
     with pytest.raises(GoError, match="SessionNotFound"):
         go.call("session.load_if_owner", id="own", owner="someone-else")
     assert go.call("session.load_if_owner", id="own", owner=owner)["metadata"]["k"] == "v"
     assert go.call("session.load_metadata", id="own") == {BINDING_KEY: owner, "k": "v"}
     loaded = st.load("own")
     loaded.metadata["k"] = "changed by go"
-    assert go.call("session.store_if_owner", session=wire(loaded), owner="someone-else") is False
-    assert go.call("session.store_if_owner", session=wire(loaded), owner=owner) is True
+    assert go.call("session.store_if_owner", session_json=wire(loaded), owner="someone-else") is False
+    assert go.call("session.store_if_owner", session_json=wire(loaded), owner=owner) is True
     assert st.load_if_owner("own", owner).metadata["k"] == "changed by go"
     assert st.delete_if_owner("own", "someone-else") is False
-    go.call("session.create", session={"id": "own2", "type": "sse", "created_at": "2026-01-02T03:04:05Z",
+    go.call("session.create", session_json={"id": "own2", "type": "sse", "created_at": "2026-01-02T03:04:05Z",
                                        "updated_at": "2026-01-02T03:04:05.5+01:00", "metadata": {BINDING_KEY: owner}})
     with pytest.raises(SessionExistsError):
         st.create(st.load("own2"))

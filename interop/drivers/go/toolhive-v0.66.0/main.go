@@ -14,12 +14,25 @@ import (
 )
 
 func main() {
-	o := sessiondriver.Parse()
-	cfg := redisconn.Config{Addr: o.Addr, ClusterMode: o.Cluster, Username: o.Username, Password: o.Password}
-	ctx := context.Background()
-	st, err := session.NewRedisStorage(ctx, cfg, o.Prefix, o.TTL)
-	sessiondriver.Ready(err)
-	ds, err := session.NewRedisSessionDataStorage(ctx, cfg, o.DataPrefix, o.DataTTL)
-	sessiondriver.Ready(err)
-	sessiondriver.Serve("github.com/stacklok/toolhive@v0.66.0", st, ds)
+	sessiondriver.Main("toolhive-v0.66.0", open)
+}
+
+// config: redisconn's Config (lib/redisconn) offers a standalone Addr, one Cluster seed (Addr
+// with ClusterMode) or a Sentinel set, as toolhive-core's did up to v0.0.43.
+func config(t sessiondriver.Target) redisconn.Config {
+	c := redisconn.Config{Username: t.Username, Password: t.Password, DB: t.DB}
+	if t.TLS {
+		c.TLS = &redisconn.TLSConfig{}
+	}
+	switch t.Kind {
+	case "sentinel":
+		c.SentinelConfig = &redisconn.SentinelConfig{MasterName: t.Master, SentinelAddrs: t.Addrs}
+	default:
+		c.Addr, c.ClusterMode = t.Addrs[0], t.Kind == "cluster"
+	}
+	return c
+}
+
+func open(ctx context.Context, o sessiondriver.Options) (sessiondriver.Storage, sessiondriver.DataStorage, error) {
+	return sessiondriver.Open(ctx, o, config(o.Target), session.NewRedisStorage, session.NewRedisSessionDataStorage)
 }
