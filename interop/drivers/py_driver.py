@@ -2,6 +2,8 @@
 """The Python-runtime driver of the interop contract (interop/CONTRACT.md).
 
     REDIS_URL=URL .venv/bin/python interop/drivers/py_driver.py --impl NAME [--prefix PREFIX]
+    REDIS_URL=URL .venv/bin/python interop/drivers/py_driver.py --system sessions --impl py-crossredis
+        [--prefix P] [--data-prefix P] [--ttl-ms N] [--data-ttl-ms N] [--go 1.26|1.27]
 
 The server is $REDIS_URL (the runner passes it there: a command line is visible to ps); --url URL
 is taken too, for a run by hand.
@@ -28,6 +30,24 @@ Python runtime's own objects: cache/list values as the parsed JSON (dicts, lists
 chat_sdk.types.Lock, queue entries as chat_sdk.types.QueueEntry whose message is a
 chat_sdk.types.Message (what the port's Chat core passes), for every impl: crossredis's adapter
 is a drop-in and takes the port's types.
+
+--system sessions (the default is chat: all of the above) drives toolhive's session stores the
+way the Go drivers do (interop/CONTRACT.md, "Go drivers (toolhive sessions)"; the reference is
+interop/drivers/go/lib/sessiondriver): impl py-crossredis, crossredis.sessions.RedisStorage
+(--prefix, default thv:proxy:session:; --ttl-ms, default the store's: toolhive's 2 h) and
+RedisSessionDataStorage (--data-prefix, default thv:vmcp:session:; --data-ttl-ms, default 30 min),
+sync, writing Go 1.27's bytes (--go 1.26: toolhive up to v0.48.0); REDIS_URL (redis://, rediss://,
+redis+cluster://, redis+sentinel://) goes to crossredis as it is. The operations are the rows of
+session.def from crossredis.sessions.OPS, "session.<name>" (data_* rows: the data store's method
+without "data_"), plus session.delete_expired {before} (toolhive's no-op). Arguments by name:
+session_json (an object or its text) becomes a crossredis Session holding exactly its values (the
+RFC 3339 texts, nanoseconds and offset, beside their datetimes; the data's raw JSON, "data": null
+kept as the JSON null; an unknown field, a missing one or a time Go's time.Parse refuses is a
+BadRequest), data_json an object of strings (or null) or its text, before RFC 3339, id and owner
+strings. Results: STATUS null, BOOL, SESSION {"id", "type", "created_at", "updated_at", "data"?,
+"metadata"} with the texts the store read and the data's raw JSON, MAP the object (null for a
+stored null). Errors: SessionNotFound (crossredis's SessionNotFoundError), SessionExists
+(SessionExistsError), Error (any other library error, its text), BadRequest, UnknownOp.
 """
 
 from __future__ import annotations
@@ -38,11 +58,16 @@ import importlib.metadata
 import inspect
 import json
 import os
+import platform
+import re
+import secrets
 import sys
 import time
 import traceback
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Awaitable, Callable
+from urllib.parse import unquote, urlsplit
 
 from cluster_url import parse_cluster_url  # beside this file
 
@@ -340,6 +365,310 @@ class Driver:
     }
 
 
+# ---- toolhive sessions (--system sessions) -----------------------------------------------------
+#
+# The protocol of the Go drivers (interop/CONTRACT.md, "Go drivers (toolhive sessions)";
+# interop/drivers/go/lib/sessiondriver): the rows of session.def from crossredis.sessions.OPS as
+# "session.<name>", on crossredis's RedisStorage (data_* rows: RedisSessionDataStorage's method
+# without "data_"), plus session.delete_expired. Arguments by name: session_json (a session: an
+# object or its text), data_json (an object of strings or its text), before (RFC 3339), any other
+# a string. Handled synchronously, one request at a time.
+
+SESSION_IMPLS = ("py-crossredis",)
+SESSION_COMPOSITE = "session.delete_expired"
+_RAW_MARK = secrets.token_hex(8)  # RawJSON's stand-in in a response line while it is written
+_WS = re.compile(r"[ \t\n\r]*")
+# Go's time.RFC3339Nano as time.Parse reads it (a fraction of any length).
+_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-](\d{2}):(\d{2}))\Z")
+_SESSION_FIELDS = ("id", "type", "created_at", "updated_at", "data", "metadata")
+
+
+class RawJSON:
+    """JSON text written into the response as it is (a session's data: the raw JSON the store
+    read, so a number keeps its digits, as the Go drivers' json.RawMessage)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = compact(text)
+
+
+def compact(text: str) -> str:
+    """JSON text without the whitespace between its tokens (Go's json.Compact, HTML escaping
+    aside): one line, whatever the store held."""
+    out: list[str] = []
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            out.append(ch)
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+            out.append(ch)
+        elif ch not in " \t\n\r":
+            out.append(ch)
+    return "".join(out)
+
+
+def members(text: str) -> dict[str, tuple[Any, str]] | None:
+    """The members of the JSON object ``text`` by name, each (value, its exact text), the last of
+    a repeated name (as Go's decoder); None when ``text`` is JSON but no object. Raises
+    ValueError when it is not JSON."""
+    decoder = json.JSONDecoder()
+    json.loads(text)  # the whole text is JSON, or ValueError
+    i = _WS.match(text, 0).end()  # type: ignore[union-attr]
+    if text[i] != "{":
+        return None
+    out: dict[str, tuple[Any, str]] = {}
+    i = _WS.match(text, i + 1).end()  # type: ignore[union-attr]
+    while text[i] != "}":
+        name, i = decoder.raw_decode(text, i)
+        i = _WS.match(text, _WS.match(text, i).end() + 1).end()  # type: ignore[union-attr]  # past ':'
+        value, end = decoder.raw_decode(text, i)
+        out[name] = (value, text[i:end])
+        i = _WS.match(text, end).end()  # type: ignore[union-attr]
+        if text[i] == ",":
+            i = _WS.match(text, i + 1).end()  # type: ignore[union-attr]
+    return out
+
+
+def rfc3339(op: str, name: str, text: str) -> Any:
+    """RFC 3339 text as Go's time.Parse(time.RFC3339Nano) takes it (ranges checked as Go does), as
+    crossredis's datetime (crossredis.sessions' own parser: the fraction cut to microseconds, the
+    offset kept); BadRequest otherwise."""
+    from crossredis.sessions import _parse_time
+
+    m = _RFC3339.match(text)
+    bad = None if m else "not RFC 3339 text (2006-01-02T15:04:05.999999999Z07:00)"
+    if m:
+        year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+        days = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        if not 1 <= month <= 12:
+            bad = "month out of range"
+        elif not 1 <= day <= days[month - 1]:
+            bad = "day out of range"
+        elif hour > 23 or minute > 59 or second > 59:
+            bad = "time out of range"
+        elif m.group(9) is not None and (int(m.group(9)) > 23 or int(m.group(10)) > 59):
+            bad = "time zone offset out of range"
+    if bad is not None:
+        raise BadRequest(f"{op}: {name}: parsing time {json.dumps(text)}: {bad}")
+    return _parse_time(text)
+
+
+class SessionArgs:
+    """A request's arguments by session.def's names, each read by the kind its name tells (as the
+    Go drivers): session_json, data_json, before; any other a string."""
+
+    def __init__(self, op: str, args: dict[str, tuple[Any, str]]) -> None:
+        self.op = op
+        self.args = args
+
+    def value(self, name: str) -> Any:
+        if name == "session_json":
+            return self.session(name)
+        if name == "data_json":
+            return self.string_map(name)
+        if name == "before":
+            return rfc3339(self.op, name, self.text(name))
+        return self.text(name)
+
+    def text(self, name: str) -> str:
+        v = self.args.get(name, (None, ""))[0]
+        if not isinstance(v, str):
+            raise BadRequest(f"{self.op}: argument {json.dumps(name)} must be a string")
+        return v
+
+    def json_arg(self, name: str) -> tuple[Any, str]:
+        """A JSON argument: the value itself or a string holding its text; (value, its text)."""
+        if name not in self.args:
+            raise BadRequest(f"{self.op}: argument {json.dumps(name)} is missing")
+        value, text = self.args[name]
+        if isinstance(value, str):
+            text = value
+            try:
+                value = json.loads(text)
+            except ValueError as e:
+                raise BadRequest(f"{self.op}: {name}: not JSON: {e}") from None
+        return value, text
+
+    def string_map(self, name: str) -> dict[str, str] | None:
+        value, _ = self.json_arg(name)
+        if value is not None and (not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values())):
+            raise BadRequest(f"{self.op}: {name} must be a JSON object of strings (or null)")
+        return value
+
+    def session(self, name: str) -> Any:
+        """crossredis's Session holding exactly the given values: the times' RFC 3339 texts (with
+        the datetimes they say, so the texts are what is written), the raw data JSON ("data"
+        absent: none; null: the JSON null), the metadata (null or absent: none)."""
+        from crossredis.sessions import Session
+
+        _, text = self.json_arg(name)
+        fields = members(text)
+        if fields is None:
+            raise BadRequest(f"{self.op}: {name} must be a JSON object")
+        unknown = sorted(set(fields) - set(_SESSION_FIELDS))
+        if unknown:
+            raise BadRequest(f"{self.op}: {name}: unknown field {json.dumps(unknown[0])}")
+        got = {k: v for k, (v, _) in fields.items()}
+        for k in _SESSION_FIELDS[:4]:
+            if not isinstance(got.get(k), str):
+                raise BadRequest(f'{self.op}: {name}: a session needs "id", "type", "created_at" and "updated_at" '
+                                 f"(strings); {k} is {type(got.get(k)).__name__}")
+        meta = got.get("metadata")
+        if meta is not None and (not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values())):
+            raise BadRequest(f"{self.op}: {name}: metadata must be an object of strings (or null)")
+        created = rfc3339(self.op, f"{name}: created_at", got["created_at"])
+        updated = rfc3339(self.op, f"{name}: updated_at", got["updated_at"])
+        data, data_text = fields.get("data", (None, None))
+        return Session(id=got["id"], type=got["type"], created_at=created, updated_at=updated, data=data,
+                       metadata=dict(meta or {}), created_at_text=got["created_at"], updated_at_text=got["updated_at"],
+                       data_text=data_text)
+
+
+def session_out(s: Any) -> dict[str, Any]:
+    """A loaded Session as the Go drivers answer it: the times as the exact texts the store read
+    (Go's Format(time.RFC3339Nano) when Go wrote them), "data" only when the session holds some
+    (a stored null included), "metadata" always an object."""
+    out: dict[str, Any] = {"id": s.id, "type": s.type, "created_at": s.created_at_text, "updated_at": s.updated_at_text}
+    if s.data_text is not None:
+        out["data"] = RawJSON(s.data_text)
+    out["metadata"] = dict(s.metadata or {})
+    return out
+
+
+class SessionDriver:
+    """crossredis's RedisStorage and RedisSessionDataStorage (sync) driven by session.def's rows."""
+
+    def __init__(self, ns: argparse.Namespace) -> None:
+        from crossredis import _native
+        from crossredis.sessions import OPS, RedisSessionDataStorage, RedisStorage
+
+        kinds = {getattr(_native, "XR_RESULT_" + k.upper()): k for k in ("status", "bool", "session", "map")}
+        self.rows = {"session." + name: (name, op.arg_names, kinds[_native.xr_session_op_at(op.code).result])
+                     for name, op in OPS.items()}
+        if SESSION_COMPOSITE in self.rows:
+            raise RuntimeError(f"{SESSION_COMPOSITE} is a row of session.def")
+        ttl = None if ns.ttl_ms is None else timedelta(milliseconds=ns.ttl_ms)
+        data_ttl = None if ns.data_ttl_ms is None else timedelta(milliseconds=ns.data_ttl_ms)
+        self.storage = RedisStorage(ns.url, key_prefix=ns.prefix, ttl=ttl, go=ns.go)
+        try:
+            self.data = RedisSessionDataStorage(ns.url, key_prefix=ns.data_prefix, ttl=data_ttl, go=ns.go)
+        except BaseException:
+            self.storage.close()
+            raise
+        self.library = (f"crossredis@{importlib.metadata.version('crossredis')} "
+                        f"(python {platform.python_version()}, Go {ns.go} bytes)")
+
+    def close(self) -> None:
+        self.storage.close()
+        self.data.close()
+
+    def op(self, op: str, args: dict[str, tuple[Any, str]]) -> Any:
+        a = SessionArgs(op, args)
+        if op == SESSION_COMPOSITE:
+            self.storage.delete_expired(a.value("before"))  # toolhive's no-op
+            return None
+        row = self.rows.get(op)
+        if row is None:
+            raise UnknownOp(f"unknown op {json.dumps(op)}")
+        name, arg_names, kind = row
+        store, method = (self.data, name[len("data_"):]) if name.startswith("data_") else (self.storage, name)
+        values = [a.value(n) for n in arg_names]
+        v = getattr(store, method)(*values)
+        if kind == "status":
+            return None
+        if kind == "bool":
+            return bool(v)
+        if kind == "session":
+            return session_out(v)
+        return v  # map: the object, None for Go's nil map
+
+
+def scrub_secret(text: str, password: str | None) -> str:
+    """The text with the URL's password (as written and percent-decoded) shown as ***."""
+    for secret in {password or "", unquote(password or "")} - {""}:
+        text = text.replace(secret, "***")
+    return text
+
+
+def emit_raw(obj: dict[str, Any]) -> None:
+    """emit() for a response that may hold RawJSON (written into the line as it is)."""
+    raws: dict[str, str] = {}
+
+    def hide(v: Any) -> Any:
+        if isinstance(v, RawJSON):
+            mark = f"xr-raw-{_RAW_MARK}-{len(raws)}"
+            raws[json.dumps(mark)] = v.text
+            return mark
+        if isinstance(v, dict):
+            return {k: hide(x) for k, x in v.items()}
+        return v
+
+    line = json.dumps(hide(obj), allow_nan=False)
+    for mark, text in raws.items():
+        line = line.replace(mark, text, 1)
+    _PROTO.write(line + "\n")
+    _PROTO.flush()
+
+
+def serve_sessions(driver: SessionDriver, password: str | None) -> None:
+    from crossredis.sessions import SessionExistsError, SessionNotFoundError
+
+    def scrub(text: str) -> str:
+        return scrub_secret(text, password)
+
+    for line in sys.stdin.buffer:
+        text = line.decode("utf-8", "surrogateescape").strip()
+        if not text:
+            continue
+        rid: Any = None
+        try:
+            try:
+                req = members(text)
+            except ValueError as e:
+                raise BadRequest(f"not a JSON request: {e}") from None
+            if req is None:
+                raise BadRequest("not a JSON request: a request is a JSON object")
+            rid = req.get("id", (None, ""))[0]
+            op = req.get("op", ("", ""))[0]
+            if not isinstance(op, str):
+                raise BadRequest("not a JSON request: op must be a string")
+            args_value, args_text = req.get("args", (None, "null"))
+            if args_value is not None and not isinstance(args_value, dict):
+                raise BadRequest("not a JSON request: args must be a JSON object")
+            result = driver.op(op, members(args_text) or {})
+        except (BadRequest, UnknownOp) as e:
+            emit_raw({"id": rid, "ok": False, "error": {"kind": type(e).__name__, "message": scrub(str(e))}})
+        except Exception as e:  # the library's error: reported, and the driver goes on
+            kind = ("SessionNotFound" if isinstance(e, SessionNotFoundError) else
+                    "SessionExists" if isinstance(e, SessionExistsError) else "Error")
+            log(f"request {rid}: {type(e).__name__}: {scrub(str(e))}")
+            emit_raw({"id": rid, "ok": False, "error": {"kind": kind, "message": scrub(str(e))}})
+        else:
+            emit_raw({"id": rid, "ok": True, "result": result})
+
+
+def main_sessions(ns: argparse.Namespace) -> int:
+    password = urlsplit(ns.url).password
+    try:
+        driver = SessionDriver(ns)
+    except Exception as e:
+        emit({"ready": False, "error": scrub_secret(f"{type(e).__name__}: {e}", password)})
+        return 1
+    emit({"ready": True, "impl": ns.impl, "runtime": "python", "library": driver.library})
+    try:
+        serve_sessions(driver, password)
+    finally:
+        driver.close()
+    return 0
+
+
 async def serve(driver: Driver) -> None:
     loop = asyncio.get_running_loop()
     stdin = sys.stdin.buffer
@@ -402,11 +731,35 @@ def main() -> int:
     p.add_argument("--impl", required=True)
     p.add_argument("--url", default=os.environ.get("REDIS_URL") or None,
                    help="the server (default $REDIS_URL, which keeps a password off the command line)")
-    p.add_argument("--prefix", default="chat-sdk")
+    p.add_argument("--system", choices=("chat", "sessions"), default="chat",
+                   help="chat: the Chat SDK state adapters (default); sessions: toolhive's session stores")
+    p.add_argument("--prefix", default=None,
+                   help="the key prefix (chat: default chat-sdk; sessions: RedisStorage's, default thv:proxy:session:)")
+    p.add_argument("--data-prefix", default=None,
+                   help="sessions: RedisSessionDataStorage's key prefix (default thv:vmcp:session:)")
+    p.add_argument("--ttl-ms", type=int, default=None, help="sessions: RedisStorage's TTL (default toolhive's, 2 h)")
+    p.add_argument("--data-ttl-ms", type=int, default=None,
+                   help="sessions: RedisSessionDataStorage's TTL (default toolhive's, 30 min)")
+    p.add_argument("--go", default=None, help="sessions: whose encoding/json bytes are written, 1.27 (default) or 1.26")
     ns = p.parse_args()
     if not ns.url:
         emit({"ready": False, "error": "no server: set REDIS_URL (or pass --url)"})
         return 1
+    if ns.system == "sessions":
+        from crossredis.sessions import PROXY_PREFIX, VMCP_PREFIX
+
+        if ns.impl not in SESSION_IMPLS:
+            emit({"ready": False, "error": f"unknown sessions impl {ns.impl!r} (known: {', '.join(SESSION_IMPLS)})"})
+            return 1
+        ns.prefix = PROXY_PREFIX if ns.prefix is None else ns.prefix
+        ns.data_prefix = VMCP_PREFIX if ns.data_prefix is None else ns.data_prefix
+        ns.go = ns.go or "1.27"
+        return main_sessions(ns)
+    extra = [f for f in ("data_prefix", "ttl_ms", "data_ttl_ms", "go") if getattr(ns, f) is not None]
+    if extra:
+        emit({"ready": False, "error": f"--{extra[0].replace('_', '-')} is for --system sessions"})
+        return 1
+    ns.prefix = "chat-sdk" if ns.prefix is None else ns.prefix
     if ns.impl not in IMPLS:
         emit({"ready": False, "error": f"unknown impl {ns.impl!r} (known: {', '.join(IMPLS)})"})
         return 1
