@@ -22,6 +22,28 @@
 // The operations are the core's Chat table, from crossredis's chatOperations() (see
 // makeHandlers); `chat.drain_queue` runs the real `chat` core (Chat#drainQueue, see
 // CoreQueueReader below).
+//
+// --system sessions (default: chat, all of the above) drives toolhive's session stores the way the
+// Go drivers do (interop/CONTRACT.md, "Go drivers (toolhive sessions)"; the reference is
+// interop/drivers/go/lib/sessiondriver):
+//
+//   REDIS_URL=URL node interop/drivers/ts_driver.mjs --system sessions --impl ts-crossredis \
+//        [--prefix P] [--data-prefix P] [--ttl-ms N] [--data-ttl-ms N] [--go 1.26|1.27]
+//
+// crossredis's RedisStorage (--prefix, default its own: toolhive's thv:proxy:session:, 2 h) and
+// RedisSessionDataStorage (--data-prefix, default thv:vmcp:session:, 30 min), writing Go 1.27's bytes
+// (--go 1.26: toolhive up to v0.48.0); REDIS_URL (redis://, rediss://, redis+cluster://,
+// redis+sentinel://) goes to crossredis as it is. The operations are the rows of session.def from
+// the addon's table (crossredis exports none for sessions): "session.<name>" calls the method
+// `wire` (data_* rows: RedisSessionDataStorage's, `dataLoad` its `load`), plus
+// session.delete_expired {before} (toolhive's no-op). session_json (an object or its text) becomes
+// a crossredis Session holding exactly its values (the RFC 3339 texts, the raw data JSON, "data":
+// null kept as the JSON null); data_json is an object of strings (or null) or its text; id, owner
+// strings. Results: STATUS null, BOOL, SESSION {"id", "type", "created_at", "updated_at", "data"?,
+// "metadata"} with the texts the store read and the data's raw JSON, MAP the object (null for a
+// stored null). Errors: SessionNotFound, SessionExists (crossredis's SessionNotFoundError,
+// SessionExistsError), Error (any other library error, its text), BadRequest, UnknownOp. See
+// mainSessions.
 
 import { createRequire } from "node:module";
 import { existsSync, readFileSync } from "node:fs";
@@ -145,24 +167,45 @@ function makeLogger(onEvent) {
 // ---------------------------------------------------------------------------------------------
 // Arguments.
 
+const SESSION_FLAGS = { "--data-prefix": "dataPrefix", "--ttl-ms": "ttlMs", "--data-ttl-ms": "dataTtlMs", "--go": "go" };
+
 function parseArgv(argv) {
-  const out = { prefix: "chat-sdk", url: process.env.REDIS_URL || undefined };
+  const out = { system: "chat", url: process.env.REDIS_URL || undefined };
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
+    let a = argv[i];
+    let value;
+    const eq = a.indexOf("=");
+    if (a.startsWith("--") && eq > 0) [a, value] = [a.slice(0, eq), a.slice(eq + 1)];
     const take = () => {
+      if (value !== undefined) return value;
       if (i + 1 >= argv.length) throw new Error(`missing value for ${a}`);
       return argv[++i];
     };
     if (a === "--impl") out.impl = take();
     else if (a === "--url") out.url = take();
     else if (a === "--prefix") out.prefix = take();
-    else if (a.startsWith("--impl=")) out.impl = a.slice(7);
-    else if (a.startsWith("--url=")) out.url = a.slice(6);
-    else if (a.startsWith("--prefix=")) out.prefix = a.slice(9);
+    else if (a === "--system") out.system = take();
+    else if (Object.hasOwn(SESSION_FLAGS, a)) out[SESSION_FLAGS[a]] = take();
     else throw new Error(`unknown argument ${a}`);
   }
   if (!out.impl) throw new Error("--impl is required");
-  if (!IMPLS[out.impl]) throw new Error(`unknown impl ${out.impl} (${Object.keys(IMPLS).join(", ")})`);
+  if (out.system === "sessions") {
+    if (!SESSION_IMPLS.has(out.impl)) throw new Error(`unknown sessions impl ${out.impl} (${[...SESSION_IMPLS].join(", ")})`);
+    out.sessionPrefix = out.prefix; // undefined: the store's default, toolhive's
+    for (const k of ["ttlMs", "dataTtlMs"]) {
+      if (out[k] !== undefined) {
+        if (!/^\d+$/.test(out[k])) throw new Error(`--${k === "ttlMs" ? "ttl-ms" : "data-ttl-ms"} must be a number of ms`);
+        out[k] = Number(out[k]);
+      }
+    }
+  } else if (out.system === "chat") {
+    const extra = Object.keys(SESSION_FLAGS).find((f) => out[SESSION_FLAGS[f]] !== undefined);
+    if (extra) throw new Error(`${extra} is for --system sessions`);
+    out.prefix ??= "chat-sdk";
+    if (!IMPLS[out.impl]) throw new Error(`unknown impl ${out.impl} (${Object.keys(IMPLS).join(", ")})`);
+  } else {
+    throw new Error(`unknown system ${out.system} (chat, sessions)`);
+  }
   if (!out.url) throw new Error("no server: set REDIS_URL (or pass --url)");
   return out;
 }
@@ -497,6 +540,314 @@ async function handleLine(line, handlers) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// toolhive sessions (--system sessions): the protocol of the Go drivers (interop/CONTRACT.md, "Go
+// drivers (toolhive sessions)"; interop/drivers/go/lib/sessiondriver). The rows of session.def from
+// the table the crossredis addon exposes (xr_js_session_ops, which sessions.ts runs too), as
+// "session.<name>", each calling crossredis's RedisStorage method `wire` (data_* rows: the
+// RedisSessionDataStorage method, `dataLoad` is its `load`), plus session.delete_expired
+// (toolhive's no-op). Arguments by name: session_json (a session: an object or its text),
+// data_json (an object of strings or its text), before (RFC 3339), any other a string.
+
+const SESSION_IMPLS = new Set(["ts-crossredis"]);
+const SESSION_COMPOSITE = "session.delete_expired";
+const SESSION_FIELDS = ["id", "type", "created_at", "updated_at", "data", "metadata"];
+// Go's time.RFC3339Nano as time.Parse reads it (a fraction of any length).
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-](\d{2}):(\d{2}))$/;
+const RAW_MARK = `xr-raw-${Math.random().toString(36).slice(2)}`;
+
+/** JSON text written into the response as it is (a session's data: the raw JSON the store read,
+ * so a number keeps its digits, as the Go drivers' json.RawMessage). */
+class RawJson {
+  constructor(text) {
+    this.text = compact(text);
+  }
+}
+
+/** JSON text without the whitespace between its tokens (Go's json.Compact, HTML escaping aside). */
+function compact(text) {
+  let out = "";
+  let inString = false;
+  let escaped = false;
+  for (const ch of text) {
+    if (inString) {
+      out += ch;
+      if (escaped) escaped = false;
+      else if (ch === "\\") escaped = true;
+      else if (ch === '"') inString = false;
+    } else if (ch === '"') {
+      inString = true;
+      out += ch;
+    } else if (!" \t\n\r".includes(ch)) {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+const skipWs = (s, i) => {
+  while (i < s.length && " \t\n\r".includes(s[i])) i++;
+  return i;
+};
+
+/** Where the JSON value starting at s[i] ends (s is known to be JSON). */
+function valueEnd(s, i) {
+  if (s[i] === '"') {
+    for (i++; s[i] !== '"'; i += s[i] === "\\" ? 2 : 1);
+    return i + 1;
+  }
+  if (s[i] === "{" || s[i] === "[") {
+    for (let depth = 0; ; i++) {
+      const c = s[i];
+      if (c === '"') i = valueEnd(s, i) - 1;
+      else if (c === "{" || c === "[") depth++;
+      else if ((c === "}" || c === "]") && --depth === 0) return i + 1;
+    }
+  }
+  let j = i;
+  while (j < s.length && !",}] \t\n\r".includes(s[j])) j++;
+  return j;
+}
+
+/** The members of the JSON object `text` by name, each { value, text } (its exact text), the last
+ * of a repeated name (as Go's decoder); null when `text` is JSON but no object. Throws a
+ * SyntaxError when it is not JSON. */
+function members(text) {
+  JSON.parse(text);
+  let i = skipWs(text, 0);
+  if (text[i] !== "{") return null;
+  const out = new Map();
+  i = skipWs(text, i + 1);
+  while (text[i] !== "}") {
+    const keyEnd = valueEnd(text, i);
+    const name = JSON.parse(text.slice(i, keyEnd));
+    i = skipWs(text, skipWs(text, keyEnd) + 1); // past ':'
+    const end = valueEnd(text, i);
+    out.set(name, { value: JSON.parse(text.slice(i, end)), text: text.slice(i, end) });
+    i = skipWs(text, end);
+    if (text[i] === ",") i = skipWs(text, i + 1);
+  }
+  return out;
+}
+
+/** RFC 3339 text as Go's time.Parse(time.RFC3339Nano) takes it (ranges checked as Go does). */
+function rfc3339(op, name, text) {
+  const m = RFC3339.exec(text);
+  let bad = m ? null : "not RFC 3339 text (2006-01-02T15:04:05.999999999Z07:00)";
+  if (m) {
+    const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+    const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+    const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if (month < 1 || month > 12) bad = "month out of range";
+    else if (day < 1 || day > days[month - 1]) bad = "day out of range";
+    else if (hour > 23 || minute > 59 || second > 59) bad = "time out of range";
+    else if (m[9] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) bad = "time zone offset out of range";
+  }
+  if (bad) throw badRequest(`${op}: ${name}: parsing time ${JSON.stringify(text)}: ${bad}`);
+  return text;
+}
+
+const stringMap = (v) => v !== null && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string");
+
+/** A request's arguments by session.def's names, each read by the kind its name tells (as the Go
+ * drivers). */
+class SessionArgs {
+  constructor(op, args, Session) {
+    this.op = op;
+    this.args = args;
+    this.Session = Session;
+  }
+
+  value(name) {
+    if (name === "session_json") return this.session(name);
+    if (name === "data_json") return this.stringMap(name);
+    if (name === "before") return new Date(rfc3339(this.op, name, this.text(name)));
+    return this.text(name);
+  }
+
+  text(name) {
+    const v = this.args.get(name)?.value;
+    if (typeof v !== "string") throw badRequest(`${this.op}: argument ${JSON.stringify(name)} must be a string`);
+    return v;
+  }
+
+  /** A JSON argument: the value itself or a string holding its text; { value, text }. */
+  jsonArg(name) {
+    const a = this.args.get(name);
+    if (!a) throw badRequest(`${this.op}: argument ${JSON.stringify(name)} is missing`);
+    if (typeof a.value !== "string") return a;
+    try {
+      return { value: JSON.parse(a.value), text: a.value };
+    } catch (err) {
+      throw badRequest(`${this.op}: ${name}: not JSON: ${errorMessage(err)}`);
+    }
+  }
+
+  stringMap(name) {
+    const { value } = this.jsonArg(name);
+    if (value !== null && !stringMap(value)) throw badRequest(`${this.op}: ${name} must be a JSON object of strings (or null)`);
+    return value;
+  }
+
+  /** crossredis's Session holding exactly the given values: the times as their RFC 3339 text
+   * (nanoseconds, offset), the raw data JSON ("data" absent: none; null: the JSON null), the
+   * metadata (null or absent: none). */
+  session(name) {
+    const fields = members(this.jsonArg(name).text);
+    if (!fields) throw badRequest(`${this.op}: ${name} must be a JSON object`);
+    const unknown = [...fields.keys()].filter((k) => !SESSION_FIELDS.includes(k)).sort();
+    if (unknown.length) throw badRequest(`${this.op}: ${name}: unknown field ${JSON.stringify(unknown[0])}`);
+    const got = (k) => fields.get(k)?.value;
+    for (const k of SESSION_FIELDS.slice(0, 4)) {
+      if (typeof got(k) !== "string") {
+        throw badRequest(`${this.op}: ${name}: a session needs "id", "type", "created_at" and "updated_at" (strings); ${k} is ${got(k) === null ? "null" : typeof got(k)}`);
+      }
+    }
+    const meta = got("metadata");
+    if (meta !== undefined && meta !== null && !stringMap(meta)) {
+      throw badRequest(`${this.op}: ${name}: metadata must be an object of strings (or null)`);
+    }
+    return new this.Session({
+      id: got("id"),
+      type: got("type"),
+      createdAt: rfc3339(this.op, `${name}: created_at`, got("created_at")),
+      updatedAt: rfc3339(this.op, `${name}: updated_at`, got("updated_at")),
+      dataText: fields.get("data")?.text,
+      metadata: { ...(meta ?? {}) },
+    });
+  }
+}
+
+/** A loaded Session as the Go drivers answer it: the times as the exact texts the store read (Go's
+ * Format(time.RFC3339Nano) when Go wrote them), "data" only when the session holds some (a stored
+ * null included), "metadata" always an object. */
+function sessionOut(s) {
+  const out = { id: s.id, type: s.type, created_at: s.createdAtText, updated_at: s.updatedAtText };
+  const data = s.dataText;
+  if (data !== undefined) out.data = new RawJson(data);
+  out.metadata = { ...(s.metadata ?? {}) };
+  return out;
+}
+
+/** The session operations over crossredis's two stores, from the addon's table of session.def. */
+function sessionHandlers(crossredis, native, storage, data) {
+  const kinds = new Map(["status", "bool", "session", "map"].map((k) => [native[`XR_RESULT_${k.toUpperCase()}`], k]));
+  const handlers = {};
+  for (const row of native.xr_js_session_ops(null)) {
+    const kind = kinds.get(row.result);
+    if (!kind) throw new Error(`session.def row ${row.name}: result kind ${row.result} unknown to the driver`);
+    const [store, method] = row.name.startsWith("data_")
+      ? [data, row.wire.slice(4, 5).toLowerCase() + row.wire.slice(5)]
+      : [storage, row.wire];
+    if (typeof store[method] !== "function") throw new Error(`crossredis has no ${store.constructor.name}.${method} (session.def row ${row.name})`);
+    handlers[`session.${row.name}`] = async (a) => {
+      const v = await store[method](...row.args.map(({ name }) => a.value(name)));
+      if (kind === "status") return null;
+      if (kind === "bool") return !!v;
+      if (kind === "session") return sessionOut(v);
+      return v; // map: the object, null for Go's nil map
+    };
+  }
+  if (Object.hasOwn(handlers, SESSION_COMPOSITE)) throw new Error(`${SESSION_COMPOSITE} is a row of session.def`);
+  handlers[SESSION_COMPOSITE] = async (a) => {
+    await storage.deleteExpired(a.value("before")); // toolhive's no-op
+    return null;
+  };
+  return handlers;
+}
+
+/** The password of a URL (crossredis's forms: several hosts after the @), as written and decoded. */
+function urlSecrets(url) {
+  const m = /^[a-z+]+:\/\/([^@/?#]*)@/i.exec(url ?? "");
+  const i = m ? m[1].indexOf(":") : -1;
+  if (i < 0) return [];
+  const raw = m[1].slice(i + 1);
+  let decoded = raw;
+  try { decoded = decodeURIComponent(raw); } catch {}
+  return [...new Set([raw, decoded])].filter(Boolean);
+}
+
+function scrub(text, secrets) {
+  return secrets.reduce((t, s) => t.split(s).join("***"), String(text));
+}
+
+/** emit() for a response that may hold RawJson (written into the line as it is). */
+function emitRaw(obj) {
+  const raws = [];
+  const line = JSON.stringify(obj, (_k, v) => {
+    if (!(v instanceof RawJson)) return v;
+    raws.push(v.text);
+    return `${RAW_MARK}-${raws.length - 1}`;
+  });
+  process.stdout.write(raws.reduce((l, text, i) => l.replace(JSON.stringify(`${RAW_MARK}-${i}`), () => text), line) + "\n");
+}
+
+async function handleSessionLine(line, handlers, crossredis, secrets) {
+  let id = null;
+  try {
+    let req;
+    try {
+      req = members(line);
+    } catch (err) {
+      throw badRequest(`not a JSON request: ${errorMessage(err)}`);
+    }
+    if (!req) throw badRequest("not a JSON request: a request is a JSON object");
+    id = req.get("id")?.value ?? null;
+    const op = req.get("op")?.value ?? "";
+    if (typeof op !== "string") throw badRequest("not a JSON request: op must be a string");
+    const args = req.get("args") ?? { value: null, text: "null" };
+    if (args.value !== null && (typeof args.value !== "object" || Array.isArray(args.value))) {
+      throw badRequest("not a JSON request: args must be a JSON object");
+    }
+    const fn = Object.hasOwn(handlers, op) ? handlers[op] : null;
+    if (!fn) throw new RequestError("UnknownOp", `unknown op ${JSON.stringify(op)}`);
+    const result = await fn(new SessionArgs(op, members(args.text) ?? new Map(), crossredis.Session));
+    emitRaw({ id, ok: true, result });
+  } catch (err) {
+    let kind = "Error";
+    if (err instanceof RequestError) kind = err.kind;
+    else if (err instanceof crossredis.SessionNotFoundError) kind = "SessionNotFound";
+    else if (err instanceof crossredis.SessionExistsError) kind = "SessionExists";
+    if (DEBUG) console.error(err);
+    emitRaw({ id, ok: false, error: { kind, message: scrub(errorMessage(err), secrets) } });
+  }
+}
+
+async function mainSessions(opts) {
+  const secrets = urlSecrets(opts.url);
+  let storage;
+  let data;
+  let handlers;
+  let crossredis;
+  try {
+    ({ mod: crossredis } = await importPackage("crossredis"));
+    // the addon's table of session.def (crossredis exports no session table of its own)
+    const { native } = requireFromNode("./dist/cjs/native.js");
+    const common = { url: opts.url, go: opts.go };
+    storage = new crossredis.RedisStorage({ ...common, keyPrefix: opts.sessionPrefix, ttlMs: opts.ttlMs });
+    data = new crossredis.RedisSessionDataStorage({ ...common, keyPrefix: opts.dataPrefix, ttlMs: opts.dataTtlMs });
+    handlers = sessionHandlers(crossredis, native, storage, data);
+    await withTimeout(Promise.all([storage.connect(), data.connect()]), 10000, "connect");
+    const { version } = JSON.parse(readFileSync(NODE_PKG_JSON, "utf8"));
+    emit({ ready: true, impl: opts.impl, runtime: "typescript",
+      library: `crossredis@${version} (node ${process.versions.node}, Go ${storage.go} bytes)` });
+  } catch (err) {
+    emit({ ready: false, impl: opts.impl, error: scrub(`${errorKind(err)}: ${errorMessage(err)}`, secrets) });
+    for (const s of [storage, data]) {
+      try { await withTimeout(Promise.resolve(s?.close()), 2000, "close"); } catch {}
+    }
+    flushAndExit(1);
+    return;
+  }
+  await eachLine((line) => handleSessionLine(line, handlers, crossredis, secrets));
+  try {
+    await withTimeout(Promise.all([storage.close(), data.close()]), 5000, "close");
+  } catch (err) {
+    console.error("close failed:", scrub(errorMessage(err), secrets));
+  }
+  flushAndExit(0);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Main.
 
 function withTimeout(promise, ms, what) {
@@ -507,6 +858,15 @@ function withTimeout(promise, ms, what) {
       timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
     }),
   ]).finally(() => clearTimeout(timer));
+}
+
+/** Each non-empty line of stdin (trimmed) to `handle`, one at a time and in order, until stdin closes. */
+async function eachLine(handle) {
+  const rl = createInterface({ input: process.stdin, crlfDelay: Infinity, terminal: false });
+  for await (const raw of rl) {
+    const line = raw.trim();
+    if (line) await handle(line);
+  }
 }
 
 function flushAndExit(code) {
@@ -527,6 +887,7 @@ async function main() {
   try {
     opts = parseArgv(process.argv.slice(2));
     impl = opts.impl;
+    if (opts.system === "sessions") return await mainSessions(opts);
     const spec = IMPLS[opts.impl];
     const { mod, library } = await importPackage(spec.pkg);
     const { mod: chatMod } = await importPackage("chat");
@@ -554,12 +915,7 @@ async function main() {
     return;
   }
 
-  const rl = createInterface({ input: process.stdin, crlfDelay: Infinity, terminal: false });
-  for await (const raw of rl) {
-    const line = raw.trim();
-    if (!line) continue;
-    await handleLine(line, handlers);
-  }
+  await eachLine((line) => handleLine(line, handlers));
   try {
     await withTimeout(Promise.resolve(state.disconnect()), 5000, "disconnect");
     if (cluster) await withTimeout(Promise.resolve(cluster.close()), 5000, "cluster client close");
