@@ -509,12 +509,15 @@ class SessionArgs:
         from crossredis.sessions import Session
 
         _, text = self.json_arg(name)
-        fields = members(text)
-        if fields is None:
+        given = members(text)
+        if given is None:
             raise BadRequest(f"{self.op}: {name} must be a JSON object")
-        unknown = sorted(set(fields) - set(_SESSION_FIELDS))
-        if unknown:
-            raise BadRequest(f"{self.op}: {name}: unknown field {json.dumps(unknown[0])}")
+        fields: dict[str, tuple[Any, str]] = {}
+        for k, v in given.items():  # Go's decoder: an exact name, else one equal but for case
+            field = k if k in _SESSION_FIELDS else k.lower()
+            if field not in _SESSION_FIELDS:
+                raise BadRequest(f"{self.op}: {name}: unknown field {json.dumps(k)}")
+            fields[field] = v
         got = {k: v for k, (v, _) in fields.items()}
         for k in _SESSION_FIELDS[:4]:
             if not isinstance(got.get(k), str):

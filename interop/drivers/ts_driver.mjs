@@ -692,10 +692,14 @@ class SessionArgs {
    * (nanoseconds, offset), the raw data JSON ("data" absent: none; null: the JSON null), the
    * metadata (null or absent: none). */
   session(name) {
-    const fields = members(this.jsonArg(name).text);
-    if (!fields) throw badRequest(`${this.op}: ${name} must be a JSON object`);
-    const unknown = [...fields.keys()].filter((k) => !SESSION_FIELDS.includes(k)).sort();
-    if (unknown.length) throw badRequest(`${this.op}: ${name}: unknown field ${JSON.stringify(unknown[0])}`);
+    const given = members(this.jsonArg(name).text);
+    if (!given) throw badRequest(`${this.op}: ${name} must be a JSON object`);
+    const fields = new Map();
+    for (const [k, v] of given) { // Go's decoder: an exact name, else one equal but for case
+      const field = SESSION_FIELDS.includes(k) ? k : k.toLowerCase();
+      if (!SESSION_FIELDS.includes(field)) throw badRequest(`${this.op}: ${name}: unknown field ${JSON.stringify(k)}`);
+      fields.set(field, v);
+    }
     const got = (k) => fields.get(k)?.value;
     for (const k of SESSION_FIELDS.slice(0, 4)) {
       if (typeof got(k) !== "string") {

@@ -139,6 +139,10 @@ def test_round_trip_with_go_bytes(driver) -> None:
         assert d.call("session.store", session_json=json.dumps(w)) is None
         assert d.call("session.load", id=w["id"]) == w
         assert record(topo, f"{topo.prefix}:p:{w['id']}") == crossredis_bytes(topo, w)
+    # field names as Go's decoder matches them: equal but for case
+    upper = {"ID": "s-upper", "Type": "mcp", "Created_At": "2026-01-02T03:04:05Z", "updated_at": "2026-01-02T03:04:05Z"}
+    d.call("session.store", session_json=upper)
+    assert d.call("session.load", id="s-upper")["type"] == "mcp"
     # no metadata: an empty object; load_metadata: Go's nil map
     bare = {"id": "s-bare", "type": "mcp", "created_at": "2026-01-02T03:04:05Z", "updated_at": "2026-01-02T03:04:05Z"}
     d.call("session.store", session_json=bare)
