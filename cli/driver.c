@@ -1,11 +1,15 @@
 /* crossredis driver: the C implementation of the interop driver contract (interop/CONTRACT.md).
- * JSON lines on stdin (requests) and stdout (responses); every operation goes through the core's
- * Chat SDK state adapter with its defaults (the TS node-redis adapter's wire: JS JSON text, TS
- * queue entries, "redis" tokens with base36 suffixes). The operations are the rows of the core's
- * table (chat.def) as "chat.<name>", each run through xr_chat_call with its arguments read by
- * kind and its result written by result kind, so a new row needs no code here; plus the composite
- * chat.drain_queue (the TS core's queue reader). The driver decides nothing: it reports what the
- * core did, its errors included (kind = the core's error class from errors.def). */
+ * JSON lines on stdin (requests) and stdout (responses), for one system per process (--system):
+ * - chat (the default): the core's Chat SDK state adapter with its defaults (the TS node-redis
+ *   adapter's wire: JS JSON text, TS queue entries, "redis" tokens with base36 suffixes); the rows
+ *   of chat.def as "chat.<name>" through xr_chat_call, plus the composite chat.drain_queue (the TS
+ *   core's queue reader). Errors: kind = the core's error class (errors.def).
+ * - sessions: toolhive's session stores (session.h), the protocol of the Go drivers: the rows of
+ *   session.def as "session.<name>" through xr_session_call (data_* rows on the vMCP data store),
+ *   plus the composite session.delete_expired. Errors: SessionNotFound, SessionExists or Error,
+ *   with the core's text (Go's).
+ * Arguments are read by kind and results written by result kind, so a new row needs no code here.
+ * The driver decides nothing: it reports what the core did, its errors included. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,22 +19,55 @@
 #include "crossredis/chat.h"
 #include "crossredis/error.h"
 #include "crossredis/json.h"
+#include "crossredis/session.h"
 #include "crossredis/timestamp.h"
 
 /* An op's own failure that is the request's fault, not the library's: kind "BadRequest". */
 enum { BAD_REQUEST = 1 };
 
+typedef struct driver_system driver_system;
+
+/* What the driver runs: one system's handles. */
+typedef struct driver {
+  const driver_system *sys;
+  xr_chat *chat;              /* chat */
+  xr_session_storage *store;  /* sessions: RedisStorage (the proxy sessions) */
+  xr_session_storage *data;   /* sessions: RedisSessionDataStorage (vMCP, the data_* rows) */
+} driver;
+
 typedef struct request {
-  xr_chat *chat;
+  driver *d;
   json_t *args;
   char why[512]; /* the message of a BAD_REQUEST */
 } request;
 
 typedef int (*op_fn)(request *r, json_t **result);
 
+/* A composite operation: never a row's name (cli_driver refuses to start otherwise). */
+typedef struct composite_op {
+  const char *name;
+  op_fn run;
+} composite_op;
+
+/* A system as the driver sees it: its table, how a row runs, its composites and error kinds. */
+struct driver_system {
+  const char *name;  /* "chat": --system's value */
+  const char *ops;   /* "chat.": the prefix of its operations' names */
+  const xr_op_info *(*op_at)(int op);
+  int (*call)(driver *d, const xr_op_info *info, const xr_arg *args, size_t nargs, xr_result *out);
+  /* Whether a string given for a JSON argument is its text (sessions, as the Go drivers) rather
+   * than a JSON string value (chat: chat.set {"json": "x"} stores the string "x"). */
+  bool json_text_strings;
+  const composite_op *composites;
+  size_t ncomposites;
+  const char *(*error_kind)(int code);
+};
+
 static void driver_usage(FILE *f) {
   fprintf(f,
           "usage: crossredis driver --impl c [--url URL] [--prefix PREFIX]\n"
+          "       crossredis driver --system sessions --impl c [--url URL] [--prefix P] [--data-prefix P]\n"
+          "                         [--ttl-ms N] [--data-ttl-ms N] [--go 1.26|1.27]\n"
           "\n"
           "The C driver of the interop suite (interop/CONTRACT.md), started by interop/run.py:\n"
           "connects, prints {\"ready\": true, ...}, then answers one JSON request per stdin line\n"
@@ -42,9 +79,21 @@ static void driver_usage(FILE *f) {
           "(DataError, ResponseError, ...), \"message\"}; a request that is not JSON or lacks an\n"
           "argument as kind BadRequest; an unknown op as kind UnknownOp.\n"
           "\n"
-          "  --impl c       the implementation (this program has only c)\n"
-          "  --url URL      the server (default $REDIS_URL, else redis://127.0.0.1:6379)\n"
-          "  --prefix P     the Chat SDK key prefix (default chat-sdk)\n");
+          "With --system sessions the operations are toolhive's session stores (session.def as\n"
+          "session.<name>: session.store {session_json}, session.load {id}, ..., the data_* rows on\n"
+          "the vMCP data store) and session.delete_expired {before}, with the Go drivers' protocol:\n"
+          "a session is {\"id\", \"type\", \"created_at\", \"updated_at\", \"data\"?, \"metadata\"},\n"
+          "errors are SessionNotFound, SessionExists or Error with Go's text.\n"
+          "\n"
+          "  --impl c          the implementation (this program has only c)\n"
+          "  --system S        chat (default) or sessions\n"
+          "  --url URL         the server (default $REDIS_URL, else redis://127.0.0.1:6379)\n"
+          "  --prefix P        the key prefix (chat: default chat-sdk; sessions: RedisStorage's,\n"
+          "                    default " XR_SESSION_PROXY_PREFIX ")\n"
+          "  --data-prefix P   sessions: RedisSessionDataStorage's (default " XR_SESSION_VMCP_PREFIX ")\n"
+          "  --ttl-ms N        sessions: RedisStorage's TTL (default 2 h)\n"
+          "  --data-ttl-ms N   sessions: RedisSessionDataStorage's TTL (default 30 min)\n"
+          "  --go V            sessions: whose encoding/json bytes are written (default 1.27)\n");
 }
 
 static int bad(request *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -90,10 +139,17 @@ static int arg_int(request *r, const char *name, bool required, long long missin
 }
 
 /* An argument of any JSON, as compact JSON text (jansson allocates it through the library's
- * allocator: xr_free). */
+ * allocator: xr_free). Where the system reads a string as the text itself (sessions), a copy of
+ * the string. */
 static int arg_json(request *r, const char *name, char **text) {
   json_t *v = json_object_get(r->args, name);
   if (!v) return bad(r, "args.%s is required (any JSON value)", name);
+  if (r->d->sys->json_text_strings && json_is_string(v)) {
+    size_t len = json_string_length(v);
+    if ((*text = xr_malloc(len + 1)) == NULL) return xr_error_set(XR_ENOMEM, "args.%s: out of memory", name);
+    memcpy(*text, json_string_value(v), len + 1);
+    return 0;
+  }
   *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
   if (!*text) return bad(r, "args.%s cannot be written as JSON text", name);
   return 0;
@@ -118,8 +174,8 @@ static json_t *value_or_text(const char *text, size_t len) {
 }
 
 /* "chat.get_list key=bad": the operation and its text arguments, for a message. */
-static void describe(char *out, size_t size, const xr_op_info *info, const xr_arg *args) {
-  size_t o = (size_t)snprintf(out, size, "chat.%s", info->name);
+static void describe(char *out, size_t size, const driver_system *sys, const xr_op_info *info, const xr_arg *args) {
+  size_t o = (size_t)snprintf(out, size, "%s%s", sys->ops, info->name);
   for (size_t k = 0; k < info->nargs && o < size; k++) {
     if (info->arg_kinds[k] != XR_ARG_TEXT || json_argument(info->arg_names[k])) continue;
     char *shown = cli_text_escape(args[k].data ? args[k].data : "", args[k].len);
@@ -128,12 +184,50 @@ static void describe(char *out, size_t size, const xr_op_info *info, const xr_ar
   }
 }
 
+/* A field that is JSON text, parsed; on failure the error names the field. */
+static int field_json(const driver_system *sys, const xr_op_info *info, const xr_arg *args, const xr_arg *f,
+                      const char *field, json_t **out) {
+  int rc = xr_json_parse(out, f->data ? f->data : "", f->len);
+  if (rc != 0) {
+    char what[300];
+    describe(what, sizeof what, sys, info, args);
+    rc = xr_error_set(rc, "%s: the result's %s is not JSON: %s", what, field, xr_error_last()->message);
+  }
+  return rc;
+}
+
+/* A session as the Go drivers report it: {"id", "type", "created_at", "updated_at" (Go's RFC 3339
+ * text), "data" (only when the session holds data, a JSON null included), "metadata" (always an
+ * object)}. */
+static int session_json(const driver_system *sys, const xr_op_info *info, const xr_arg *args, const xr_result *res,
+                        json_t **out) {
+  const xr_arg *f = res->fields;
+  json_t *data = NULL, *meta = NULL;
+  int rc = f[4].data ? field_json(sys, info, args, &f[4], "data", &data) : 0;
+  if (rc == 0) rc = field_json(sys, info, args, &f[5], "metadata", &meta);
+  if (rc != 0) {
+    json_decref(data);
+    return rc;
+  }
+  if (json_is_null(meta)) {
+    json_decref(meta);
+    meta = json_object();
+  }
+  *out = json_pack("{s:o,s:o,s:o,s:o,s:o}", "id", cli_json_string(f[0].data, f[0].len), "type",
+                   cli_json_string(f[1].data, f[1].len), "created_at", cli_json_string(f[2].data, f[2].len),
+                   "updated_at", cli_json_string(f[3].data, f[3].len), "metadata", meta);
+  if (*out && data) json_object_set_new(*out, "data", data);
+  return 0;
+}
+
 /* A result as JSON by its kind (interop/CONTRACT.md): STATUS null, BOOL true/false, INTEGER a
  * number, VALUE the parsed value (the text when it is not JSON) or null, LIST an array of parsed
  * values (an element that is not JSON fails the read, as JSON.parse throws in the TS adapters'
  * getList), LOCK {"token", "expires_at"} or null, ENTRY {"message", "enqueued_at" (null when the
- * entry has none), "expires_at", "raw" (the entry as stored)} or null. */
-static int result_json(const xr_op_info *info, const xr_arg *args, const xr_result *res, json_t **out) {
+ * entry has none), "expires_at", "raw" (the entry as stored)} or null, SESSION as session_json,
+ * MAP the object (null for Go's nil map). */
+static int result_json(const driver_system *sys, const xr_op_info *info, const xr_arg *args, const xr_result *res,
+                       json_t **out) {
   const xr_arg *f = res->fields;
   char what[300];
   json_t *v = NULL;
@@ -160,7 +254,7 @@ static int result_json(const xr_op_info *info, const xr_arg *args, const xr_resu
           json_array_append_new(*out, v);
           continue;
         }
-        describe(what, sizeof what, info, args);
+        describe(what, sizeof what, sys, info, args);
         rc = text ? xr_error_set(rc, "%s: element %zu is not JSON: %s", what, i, xr_error_last()->message)
                   : xr_error_set(XR_EPROTOCOL, "%s: element %zu is not a string", what, i);
       }
@@ -171,16 +265,18 @@ static int result_json(const xr_op_info *info, const xr_arg *args, const xr_resu
                           : json_null();
       return 0;
     case XR_RESULT_SESSION:
-    case XR_RESULT_MAP: /* the session store's kinds: not a Chat row's */
-      describe(what, sizeof what, info, args);
-      return xr_error_set(XR_EUNSUPPORTED, "%s: result kind %d is not a Chat SDK result", what, (int)info->result);
+      rc = session_json(sys, info, args, res, out);
+      break;
+    case XR_RESULT_MAP:
+      rc = field_json(sys, info, args, &f[0], "map", out);
+      break;
     case XR_RESULT_ENTRY:
       if (!res->present) {
         *out = json_null();
         return 0;
       }
       if ((rc = xr_json_parse(&v, f[0].data, f[0].len)) != 0) {
-        describe(what, sizeof what, info, args);
+        describe(what, sizeof what, sys, info, args);
         return xr_error_set(rc, "%s: the entry's message is not JSON: %s", what, xr_error_last()->message);
       }
       *out = json_pack("{s:o,s:o,s:I,s:o}", "message", v, "enqueued_at",
@@ -192,18 +288,19 @@ static int result_json(const xr_op_info *info, const xr_arg *args, const xr_resu
     json_decref(*out);
     *out = NULL;
   } else if (!*out) {
-    rc = xr_error_set(XR_ENOMEM, "chat.%s: its result (kind %d) has no JSON", info->name, (int)info->result);
+    rc = xr_error_set(XR_ENOMEM, "%s%s: its result (kind %d) has no JSON", sys->ops, info->name, (int)info->result);
   }
   return rc;
 }
 
 /* ---- operations ----------------------------------------------------------------------------------- */
 
-/* Any row of chat.def, as "chat.<name>": the arguments by the row's names and kinds (a JSON
- * argument as any JSON value; TEXT and BYTES as a string, its UTF-8 bytes; INT as an integer), one
- * xr_chat_call, the result by the row's result kind. The INT arguments after a `json` argument (a
- * stored value's ttl_ms and max_length) may be absent or null: 0, none, as in upstream's
- * signatures; every other argument is required. A new row needs nothing here. */
+/* Any row of the system's table, as "<system>.<name>": the arguments by the row's names and kinds
+ * (a JSON argument as any JSON value, or its text where the system says so; TEXT and BYTES as a
+ * string, its UTF-8 bytes; INT as an integer), one call of the system's, the result by the row's
+ * result kind. The INT arguments after a `json` argument (a stored value's ttl_ms and max_length)
+ * may be absent or null: 0, none, as in upstream's signatures; every other argument is required.
+ * A new row needs nothing here. */
 static int table_op(request *r, const xr_op_info *info, json_t **result) {
   xr_arg args[XR_OP_ARGS_MAX] = {{0}};
   char *texts[XR_OP_ARGS_MAX] = {0};
@@ -228,8 +325,8 @@ static int table_op(request *r, const xr_op_info *info, json_t **result) {
   }
   xr_result res;
   memset(&res, 0, sizeof res);
-  if (rc == 0) rc = xr_chat_call(r->chat, info->code, args, info->nargs, &res);
-  if (rc == 0) rc = result_json(info, args, &res, result);
+  if (rc == 0) rc = r->d->sys->call(r->d, info, args, info->nargs, &res);
+  if (rc == 0) rc = result_json(r->d->sys, info, args, &res, result);
   xr_result_clear(&res);
   for (size_t k = 0; k < info->nargs; k++) xr_free(texts[k]);
   return rc;
@@ -261,7 +358,7 @@ static int op_drain_queue(request *r, json_t **result) {
   for (;;) {
     bool found = false;
     xr_chat_queue_entry e = {0};
-    rc = xr_chat_dequeue(r->chat, &found, &e, thread, tl);
+    rc = xr_chat_dequeue(r->d->chat, &found, &e, thread, tl);
     if (rc == 0 && found) {
       if (queue_entry_expired(now, e.expires_at_ms)) {
         expired++;
@@ -282,25 +379,21 @@ static int op_drain_queue(request *r, json_t **result) {
   return 0;
 }
 
-/* The composite operations: never a row's name (cli_driver refuses to start otherwise). */
-static const struct {
-  const char *name;
-  op_fn run;
-} composite[] = {
-    {"chat.drain_queue", op_drain_queue},
-};
-#define NCOMPOSITE (sizeof composite / sizeof composite[0])
-
-/* The row of chat.def named by op ("chat.<name>"); NULL when none is. */
-static const xr_op_info *table_row(const char *op) {
-  if (strncmp(op, "chat.", 5) != 0) return NULL;
-  const xr_op_info *info;
-  for (int i = 0; (info = xr_chat_op_at(i)) != NULL; i++)
-    if (strcmp(info->name, op + 5) == 0) return info;
-  return NULL;
+/* session.delete_expired {before}, a composite (toolhive's DeleteExpired has no row: it sends
+ * nothing): `before` is RFC 3339 text. */
+static int op_delete_expired(request *r, json_t **result) {
+  const char *text;
+  size_t len;
+  xr_time before;
+  TRY(arg_string(r, "before", &text, &len));
+  if (xr_time_parse_rfc3339(&before, text, len) != 0)
+    return bad(r, "args.before is not an RFC 3339 time: %s", xr_error_last()->message);
+  TRY(xr_session_delete_expired(r->d->store, &before));
+  *result = json_null();
+  return 0;
 }
 
-/* ---- the protocol ------------------------------------------------------------------------------------ */
+/* ---- the systems ------------------------------------------------------------------------------------- */
 
 /* The core's exception class for a code, from errors.def ("DataError"). */
 static const char *error_class(int code) {
@@ -309,6 +402,41 @@ static const char *error_class(int code) {
     if (e->code == code) return e->class_name;
   return "Error";
 }
+
+/* The Go drivers' kinds: toolhive's two sentinel errors, else Error. */
+static const char *session_error_kind(int code) {
+  return code == XR_ENOTFOUND ? "SessionNotFound" : code == XR_EEXISTS ? "SessionExists" : "Error";
+}
+
+static int chat_call(driver *d, const xr_op_info *info, const xr_arg *args, size_t nargs, xr_result *out) {
+  return xr_chat_call(d->chat, info->code, args, nargs, out);
+}
+
+/* The data_* rows are RedisSessionDataStorage's (the vMCP store, its own prefix and TTL). */
+static int session_call(driver *d, const xr_op_info *info, const xr_arg *args, size_t nargs, xr_result *out) {
+  xr_session_storage *s = strncmp(info->name, "data_", 5) == 0 ? d->data : d->store;
+  return xr_session_call(s, info->code, args, nargs, out);
+}
+
+static const composite_op chat_composites[] = {{"chat.drain_queue", op_drain_queue}};
+static const composite_op session_composites[] = {{"session.delete_expired", op_delete_expired}};
+
+static const driver_system systems[] = {
+    {"chat", "chat.", xr_chat_op_at, chat_call, false, chat_composites, 1, error_class},
+    {"sessions", "session.", xr_session_op_at, session_call, true, session_composites, 1, session_error_kind},
+};
+
+/* The row of the system's table named by op ("chat.<name>"); NULL when none is. */
+static const xr_op_info *table_row(const driver_system *sys, const char *op) {
+  size_t n = strlen(sys->ops);
+  if (strncmp(op, sys->ops, n) != 0) return NULL;
+  const xr_op_info *info;
+  for (int i = 0; (info = sys->op_at(i)) != NULL; i++)
+    if (strcmp(info->name, op + n) == 0) return info;
+  return NULL;
+}
+
+/* ---- the protocol ------------------------------------------------------------------------------------ */
 
 static void send_line(json_t *msg) {
   char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
@@ -332,7 +460,7 @@ static void send_error(json_t *id, const char *kind, const char *message) {
   json_decref(resp);
 }
 
-static void handle_line(xr_chat *chat, const char *line, size_t len, size_t lineno) {
+static void handle_line(driver *d, const char *line, size_t len, size_t lineno) {
   json_error_t jerr;
   json_t *req = json_loadb(line, len, JSON_ALLOW_NUL, &jerr);
   char why[700];
@@ -351,24 +479,25 @@ static void handle_line(xr_chat *chat, const char *line, size_t len, size_t line
   } else {
     const char *name = json_string_value(op);
     bool whole = strlen(name) == json_string_length(op); /* no NUL inside */
-    const xr_op_info *row = whole ? table_row(name) : NULL;
-    size_t k = whole ? 0 : NCOMPOSITE;
-    while (!row && k < NCOMPOSITE && strcmp(composite[k].name, name) != 0) k++;
-    if (!row && k == NCOMPOSITE) {
+    const driver_system *sys = d->sys;
+    const xr_op_info *row = whole ? table_row(sys, name) : NULL;
+    size_t k = whole ? 0 : sys->ncomposites;
+    while (!row && k < sys->ncomposites && strcmp(sys->composites[k].name, name) != 0) k++;
+    if (!row && k == sys->ncomposites) {
       char *shown = cli_text_escape(name, json_string_length(op));
       snprintf(why, sizeof why, "unknown op \"%.200s\"", shown);
       free(shown);
       send_error(id, "UnknownOp", why);
     } else {
       json_t *empty = json_object();
-      request r = {chat, json_is_object(args) ? args : empty, {0}};
+      request r = {d, json_is_object(args) ? args : empty, {0}};
       json_t *result = NULL;
       xr_error_clear();
-      int rc = row ? table_op(&r, row, &result) : composite[k].run(&r, &result);
+      int rc = row ? table_op(&r, row, &result) : sys->composites[k].run(&r, &result);
       if (rc == BAD_REQUEST) {
         send_error(id, "BadRequest", r.why);
       } else if (rc != 0) {
-        send_error(id, error_class(rc), xr_error_last()->message);
+        send_error(id, sys->error_kind(rc), xr_error_last()->message);
       } else {
         json_t *resp = json_pack("{s:O,s:b,s:o}", "id", id ? id : json_null(), "ok", 1, "result", result);
         send_line(resp);
@@ -390,8 +519,34 @@ static void send_ready(bool ready, const char *error) {
   json_decref(msg);
 }
 
+/* The handles of d->sys over c, from the command line's options; 0 or the core's code. */
+static int driver_open(driver *d, xr_client *c, const char *prefix, const char *data_prefix, long ttl_ms,
+                       long data_ttl_ms, xr_go_version go) {
+  if (strcmp(d->sys->name, "chat") == 0) {
+    xr_chat_options o = XR_CHAT_OPTIONS_INIT;
+    o.key_prefix = prefix;
+    return xr_chat_new(&d->chat, c, &o);
+  }
+  xr_session_options so = XR_SESSION_OPTIONS_INIT, dso = XR_SESSION_DATA_OPTIONS_INIT;
+  so.key_prefix = prefix;
+  so.ttl_ms = ttl_ms;
+  so.go = go;
+  if (data_prefix) dso.key_prefix = data_prefix;
+  if (data_ttl_ms) dso.ttl_ms = data_ttl_ms;
+  dso.go = go;
+  int rc = xr_session_storage_new(&d->store, c, &so);
+  return rc ? rc : xr_session_storage_new(&d->data, c, &dso);
+}
+
+static void driver_close(driver *d) {
+  xr_chat_free(d->chat);
+  xr_session_storage_free(d->store);
+  xr_session_storage_free(d->data);
+}
+
 int cli_driver(int argc, char **argv) {
-  const char *url_flag = NULL, *url = NULL, *prefix = NULL, *impl = "c";
+  const char *url_flag = NULL, *url = NULL, *prefix = NULL, *impl = "c", *system = "chat", *data_prefix = NULL;
+  const char *ttl_text = NULL, *data_ttl_text = NULL, *go_text = NULL;
   for (int i = 1; i < argc; i++) {
     int m;
     if (cli_is_help(argv[i])) {
@@ -399,7 +554,12 @@ int cli_driver(int argc, char **argv) {
       return CLI_OK;
     } else if ((m = cli_flag_value(argc, argv, &i, "--url", &url_flag, "driver")) ||
                (m = cli_flag_value(argc, argv, &i, "--prefix", &prefix, "driver")) ||
-               (m = cli_flag_value(argc, argv, &i, "--impl", &impl, "driver"))) {
+               (m = cli_flag_value(argc, argv, &i, "--impl", &impl, "driver")) ||
+               (m = cli_flag_value(argc, argv, &i, "--system", &system, "driver")) ||
+               (m = cli_flag_value(argc, argv, &i, "--data-prefix", &data_prefix, "driver")) ||
+               (m = cli_flag_value(argc, argv, &i, "--ttl-ms", &ttl_text, "driver")) ||
+               (m = cli_flag_value(argc, argv, &i, "--data-ttl-ms", &data_ttl_text, "driver")) ||
+               (m = cli_flag_value(argc, argv, &i, "--go", &go_text, "driver"))) {
       if (m < 0) return CLI_USAGE;
     } else {
       return cli_usage_error("driver", driver_usage, "unexpected argument '%s'", argv[i]);
@@ -407,6 +567,22 @@ int cli_driver(int argc, char **argv) {
   }
   if (strcmp(impl, "c") != 0)
     return cli_usage_error("driver", driver_usage, "--impl %s: this program is the driver of impl c only", impl);
+  driver d = {0};
+  for (size_t k = 0; k < sizeof systems / sizeof systems[0]; k++)
+    if (strcmp(systems[k].name, system) == 0) d.sys = &systems[k];
+  if (!d.sys) return cli_usage_error("driver", driver_usage, "--system %s: chat or sessions", system);
+  bool sessions = strcmp(d.sys->name, "sessions") == 0;
+  if (!sessions && (data_prefix || ttl_text || data_ttl_text || go_text))
+    return cli_usage_error("driver", driver_usage, "--data-prefix, --ttl-ms, --data-ttl-ms and --go are for --system sessions");
+  long ttl_ms = 0, data_ttl_ms = 0;
+  if (ttl_text && !cli_parse_long(ttl_text, 1, XR_TTL_MAX_MS, &ttl_ms))
+    return cli_usage_error("driver", driver_usage, "--ttl-ms %s: a positive number of milliseconds", ttl_text);
+  if (data_ttl_text && !cli_parse_long(data_ttl_text, 1, XR_TTL_MAX_MS, &data_ttl_ms))
+    return cli_usage_error("driver", driver_usage, "--data-ttl-ms %s: a positive number of milliseconds", data_ttl_text);
+  xr_go_version go = XR_GO_DEFAULT;
+  if (go_text && strcmp(go_text, "1.26") == 0) go = XR_GO_1_26;
+  else if (go_text && strcmp(go_text, "1.27") == 0) go = XR_GO_1_27;
+  else if (go_text) return cli_usage_error("driver", driver_usage, "--go %s: 1.26 or 1.27", go_text);
   if (cli_server_url("driver", url_flag, driver_usage, &url) != CLI_OK) {
     char *why = cli_url_problem(url);
     send_ready(false, why ? why : "the server URL is not usable");
@@ -414,20 +590,20 @@ int cli_driver(int argc, char **argv) {
     return CLI_USAGE;
   }
 
-  for (size_t k = 0; k < NCOMPOSITE; k++) {
-    if (table_row(composite[k].name)) { /* a row would be shadowed: a build that must not ship */
-      fprintf(stderr, "crossredis: driver: %s is both a row of the Chat table and a composite op\n", composite[k].name);
-      send_ready(false, "the driver's composite op names a row of the Chat table");
+  for (size_t k = 0; k < d.sys->ncomposites; k++) {
+    if (table_row(d.sys, d.sys->composites[k].name)) { /* a row would be shadowed: a build that must not ship */
+      fprintf(stderr, "crossredis: driver: %s is both a row of the %s table and a composite op\n",
+              d.sys->composites[k].name, d.sys->name);
+      send_ready(false, "the driver's composite op names a row of the system's table");
       return CLI_FAILED;
     }
   }
   xr_client *c = NULL;
-  xr_chat *chat = NULL;
-  xr_chat_options o = XR_CHAT_OPTIONS_INIT;
-  o.key_prefix = prefix;
-  if ((c = cli_connect("driver", url)) == NULL || xr_chat_new(&chat, c, &o) != 0) {
+  if ((c = cli_connect("driver", url)) == NULL ||
+      driver_open(&d, c, prefix, data_prefix, ttl_ms, data_ttl_ms, go) != 0) {
     if (c) cli_fail("driver");
     send_ready(false, xr_error_last()->message);
+    driver_close(&d);
     xr_client_close(c);
     return CLI_FAILED;
   }
@@ -439,10 +615,10 @@ int cli_driver(int argc, char **argv) {
     lineno++;
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
     if (strspn(line, " \t") >= (size_t)len) continue; /* a blank line is no request */
-    handle_line(chat, line, (size_t)len, lineno);
+    handle_line(&d, line, (size_t)len, lineno);
   }
   free(line);
-  xr_chat_free(chat);
+  driver_close(&d);
   xr_client_close(c);
   return CLI_OK;
 }

@@ -40,75 +40,25 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import redis
 import redis.cluster
-from crossredis.client import redact_url as core_redact_url
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVERS = ROOT / "interop" / "drivers"
 sys.path.insert(0, str(DRIVERS))
 from cluster_url import parse_cluster_url  # noqa: E402  (interop/drivers/cluster_url.py, the drivers' too)
-CALL_TIMEOUT_S = 20.0
 
-
-def plural(n: int, one: str, many: str | None = None) -> str:
-    """n with its noun: 1 pair, 2 pairs."""
-    return f"{n} {one if n == 1 else (many or one + 's')}"
-
-
-# ---- secrets -----------------------------------------------------------------------------------
-
-def redact_url(url: str) -> str:
-    """redis://user:***@host:port/..., redis://:***@host for a password without a user: the
-    core's redaction (xr_url_redact), through the Python package the drivers use too."""
-    return core_redact_url(url) or url
-
-
-def password_span(url: str) -> tuple[int, int] | None:
-    """Where the password of `url` is: what the redaction replaced (between the longest common
-    prefix and suffix of the URL and its redacted text). None when there is no password."""
-    shown = redact_url(url)
-    if shown == url:
-        return None
-    p = 0
-    while p < min(len(url), len(shown)) and url[p] == shown[p]:
-        p += 1
-    e = 0
-    while e < min(len(url), len(shown)) - p and url[-1 - e] == shown[-1 - e]:
-        e += 1
-    return (p, len(url) - e) if len(url) - e > p else None
-
-
-class Secrets:
-    """The passwords of this run's URL (as written and percent-decoded), kept out of everything
-    the runner prints."""
-
-    def __init__(self) -> None:
-        self.words: list[str] = []
-        self.url = ""
-
-    def add_url(self, url: str) -> None:
-        self.url = url
-        span = password_span(url)
-        if span is not None:
-            raw = url[span[0]:span[1]]
-            self.words += [w for w in {raw, urllib.parse.unquote(raw)} if w]
-
-    def scrub(self, text: Any) -> str:
-        text = str(text)
-        if self.url:
-            text = text.replace(self.url, redact_url(self.url))
-        for w in self.words:
-            text = text.replace(w, "***")
-        return text
-
-
-SECRETS = Secrets()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from matrix import (  # noqa: E402  (interop/matrix.py: what every system's matrix shares)
+    SECRETS, SYMBOL, Cell, Driver, DriverError, Failure, Secrets, check, password_span, plural, print_tables,
+    redact_url)
+from session_matrix import (  # noqa: E402  (interop/session_matrix.py: toolhive's sessions)
+    GO_DRIVERS, SESSION_BY_NAME, SESSION_IMPLS, SESSION_SCENARIOS, SessionCtx, compare_records,
+    run_session_matrix, session_driver_command)
 
 
 # ---- implementations ---------------------------------------------------------------------------
@@ -143,109 +93,6 @@ def driver_command(impl: Impl, crossredis: Path, python: str) -> list[str]:
     if impl.runtime == "python":
         return [python, str(DRIVERS / "py_driver.py")]
     return [shutil.which("node") or "node", str(DRIVERS / "ts_driver.mjs")]
-
-
-class DriverError(Exception):
-    pass
-
-
-class Driver:
-    """One driver process speaking JSON lines (interop/CONTRACT.md)."""
-
-    def __init__(self, impl: Impl, cmd: list[str], env: dict[str, str], prefix: str, log: Path) -> None:
-        self.impl = impl
-        self.log_path = log
-        self.log = open(log, "ab")
-        # The server's URL (password included) is in env["REDIS_URL"], never on the command line.
-        try:
-            self.proc = subprocess.Popen(cmd + ["--impl", impl.name, "--prefix", prefix], env=env,
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log)
-        except OSError as e:
-            self.log.close()
-            raise DriverError(f"{impl.name}: cannot start {cmd[0]}: {e}") from None
-        self.next_id = 0
-        self.buf = b""
-        try:  # a driver that does not come up is stopped here: the caller never holds it
-            ready = self._line(60.0)
-            if not ready.get("ready"):
-                raise DriverError(f"{impl.name}: not ready: {ready.get('error', ready)}")
-        except BaseException:
-            self.close()
-            raise
-        self.library = ready.get("library", "?")
-
-    def _line(self, timeout: float) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        fd = self.proc.stdout.fileno()
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise DriverError(f"{self.impl.name}: no answer within {timeout:.0f} s")
-            r, _, _ = select.select([fd], [], [], left)
-            if r:
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    try:
-                        code: int | None = self.proc.wait(timeout=5)
-                    except subprocess.TimeoutExpired:
-                        code = None
-                    raise DriverError(f"{self.impl.name}: the driver exited ({code}); the end of its log follows")
-                self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        try:
-            return json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DriverError(f"{self.impl.name}: not a protocol line: {line[:200]!r} ({e})") from None
-
-    def call(self, op: str, scenario: str = "", role: str = "", **args: Any) -> tuple[bool, Any]:
-        """(True, result) or (False, {"kind", "message"})."""
-        assert self.proc.stdin is not None
-        self.next_id += 1
-        req = {"id": self.next_id, "scenario": scenario, "role": role, "op": op, "args": args}
-        self.proc.stdin.write(json.dumps(req).encode() + b"\n")
-        self.proc.stdin.flush()
-        resp = self._line(CALL_TIMEOUT_S)
-        if resp.get("id") != self.next_id:
-            raise DriverError(f"{self.impl.name}: answer {resp.get('id')} to request {self.next_id}")
-        return (True, resp.get("result")) if resp.get("ok") else (False, resp.get("error") or {})
-
-    def ok(self, op: str, **args: Any) -> Any:
-        """The result; a library error becomes a Failure."""
-        good, res = self.call(op, **args)
-        if not good:
-            raise Failure(f"{self.impl.name} {op}: {res.get('kind')}: {res.get('message')}")
-        return res
-
-    def release(self, thread_id: str, token: str, released: bool, scenario: str = "", role: str = "") -> None:
-        """chat.release_lock, whose result is whether it released (the C core says so) or null where
-        the library's method returns nothing (upstream's releaseLock / release_lock, and
-        crossredis's, which match them): either is accepted, a wrong answer is a Failure."""
-        res = self.ok("chat.release_lock", scenario=scenario, role=role, thread_id=thread_id, token=token)
-        if res is not None and res is not released:
-            raise Failure(f"{self.impl.name} chat.release_lock answered {json.dumps(res)}, not {json.dumps(released)} "
-                          f"(or null)")
-
-    def close(self) -> None:
-        try:
-            if self.proc.stdin:
-                self.proc.stdin.close()
-            self.proc.wait(timeout=10)
-        except (subprocess.TimeoutExpired, OSError):
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc.stdout:
-            self.proc.stdout.close()
-        self.log.close()
-
-
-class Failure(Exception):
-    """A scenario step did not go as it must."""
-
-
-def check(cond: bool, what: str) -> None:
-    if not cond:
-        raise Failure(what)
 
 
 # ---- scenarios ---------------------------------------------------------------------------------
@@ -732,22 +579,6 @@ def masters_reached(r: redis.cluster.RedisCluster, keys: set[str]) -> tuple[int,
     return len(nodes), len(r.get_primaries()), len(slots)
 
 
-@dataclass
-class Cell:
-    scenario: str
-    producer: str
-    consumer: str
-    expected: str          # "pass" or "fail"
-    status: str            # "ok", "known-incompatible", "known-limit", "FAIL", "UNEXPECTED-PASS"
-    detail: str
-    why_expected_fail: str | None = None
-
-    @property
-    def good(self) -> bool:
-        return self.status in ("ok", "known-incompatible", "known-limit")
-
-
-SYMBOL = {"ok": "ok", "known-incompatible": "x", "known-limit": "lim", "FAIL": "FAIL", "UNEXPECTED-PASS": "PASS?"}
 
 
 def run_matrix(ctx: Ctx, names: list[str], drivers: dict[str, Driver], limited: dict[str, tuple[KnownLimit, str]],
@@ -810,36 +641,6 @@ def compare_entries(ctx: Ctx, names: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def print_tables(cells: list[Cell], names: list[str], scenarios: list[str], out: Any) -> None:
-    width = max(len(n) for n in names) + 5
-    print("\nconsumers: " + ", ".join(f"{i + 1} {n}" for i, n in enumerate(names)), file=out)
-    for scenario, _ in SCENARIOS:
-        if scenario not in scenarios:
-            continue
-        mine = {(c.producer, c.consumer): c for c in cells if c.scenario == scenario}
-        print(f"\n{scenario}: producer (row) -> consumer (column)", file=out)
-        print(" " * width + "".join(str(i + 1).rjust(6) for i in range(len(names))), file=out)
-        for i, p in enumerate(names):
-            print(f"{i + 1} {p}".ljust(width) + "".join(SYMBOL[mine[(p, c)].status].rjust(6) for c in names), file=out)
-    known = [c for c in cells if c.status == "known-incompatible"]
-    if known:
-        print("\nx = known upstream incompatibility (SPEC.md 1.5), failing as upstream does:", file=out)
-        for why in sorted({c.why_expected_fail for c in known if c.why_expected_fail}):
-            pairs = [f"{c.producer}->{c.consumer}" for c in known if c.why_expected_fail == why]
-            print(f"  {why}: {', '.join(pairs)}", file=out)
-    limits = [c for c in cells if c.status == "known-limit"]
-    if limits:
-        print("\nlim = known limit on this topology: the upstream cannot run here (it was started and failed as "
-              "described; not a skip):", file=out)
-        for why in sorted({c.why_expected_fail for c in limits if c.why_expected_fail}):
-            mine = [c for c in limits if c.why_expected_fail == why]
-            print(f"  {why}; its driver said: {mine[0].detail}; "
-                  f"{plural(len(mine), 'pair')} in {plural(len({c.scenario for c in mine}), 'scenario')}", file=out)
-    bad = [c for c in cells if not c.good]
-    for c in bad:
-        print(f"\n{c.status} {c.scenario} {c.producer} -> {c.consumer}: {c.detail}", file=out)
-
-
 class Interrupted(Exception):
     """SIGINT or SIGTERM: stop, clean up, exit 130."""
 
@@ -887,26 +688,41 @@ def main(argv: list[str] | None = None) -> int:
                                           "(default: tests/harness/xr-topology in the build tree of --crossredis, "
                                           "else build/ of this source tree)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
-    ap.add_argument("--only", help="a comma-separated subset of implementations")
+    ap.add_argument("--only", help="a comma-separated subset of implementations (of either matrix: Chat SDK "
+                                   "state " + ", ".join(BY_NAME) + "; sessions " + ", ".join(SESSION_BY_NAME) + ")")
     ap.add_argument("--scenarios", help="a comma-separated subset of scenarios (" +
-                    ", ".join(n for n, _ in SCENARIOS) + ")")
+                    ", ".join(n for n, _ in SCENARIOS + SESSION_SCENARIOS) + ")")
     ap.add_argument("--crossredis", default=str(ROOT / "build" / "cli" / "crossredis"), help="the crossredis command")
+    ap.add_argument("--go-drivers", default=str(GO_DRIVERS),
+                    help="the folder of the Go session drivers (interop/drivers/go/build's output; default %(default)s)")
     ap.add_argument("--no-migration", action="store_true", help="skip the migration scenario")
     ap.add_argument("--keep-logs", action="store_true",
                     help="keep the temporary folder with the drivers' logs (passwords scrubbed) and say where")
     args = ap.parse_args(argv)
-    names = [i.name for i in IMPLS]
+    # Two matrices, the Chat SDK state's and the sessions'; --only and --scenarios pick from both,
+    # and a matrix left with no implementation or no scenario does not run.
+    names, session_names = [i.name for i in IMPLS], [i.name for i in SESSION_IMPLS]
     if args.only:
-        names = [n.strip() for n in args.only.split(",") if n.strip()]
-        unknown = [n for n in names if n not in BY_NAME]
+        only = [n.strip() for n in args.only.split(",") if n.strip()]
+        unknown = [n for n in only if n not in BY_NAME and n not in SESSION_BY_NAME]
         if unknown:
-            ap.error(f"unknown implementation {', '.join(unknown)} (known: {', '.join(BY_NAME)})")
-    scenarios = [n for n, _ in SCENARIOS]
+            ap.error(f"unknown implementation {', '.join(unknown)} (known: {', '.join(BY_NAME)}; sessions: "
+                     f"{', '.join(SESSION_BY_NAME)})")
+        names, session_names = [n for n in only if n in BY_NAME], [n for n in only if n in SESSION_BY_NAME]
+    scenarios, session_scenarios = [n for n, _ in SCENARIOS], [n for n, _ in SESSION_SCENARIOS]
     if args.scenarios:
-        scenarios = [n.strip() for n in args.scenarios.split(",") if n.strip()]
-        unknown = [n for n in scenarios if n not in dict(SCENARIOS)]
+        chosen = [n.strip() for n in args.scenarios.split(",") if n.strip()]
+        unknown = [n for n in chosen if n not in dict(SCENARIOS) and n not in dict(SESSION_SCENARIOS)]
         if unknown:
-            ap.error(f"unknown scenario {', '.join(unknown)} (known: {', '.join(n for n, _ in SCENARIOS)})")
+            ap.error(f"unknown scenario {', '.join(unknown)} (known: "
+                     f"{', '.join(n for n, _ in SCENARIOS + SESSION_SCENARIOS)})")
+        scenarios = [n for n in chosen if n in dict(SCENARIOS)]
+        session_scenarios = [n for n in chosen if n in dict(SESSION_SCENARIOS)]
+    if not scenarios:
+        names = []
+    if not session_scenarios:
+        session_names = []
+    go_drivers = Path(args.go_drivers)
     crossredis = Path(args.crossredis)
     if not os.access(crossredis, os.X_OK):
         ap.error(f"{crossredis} is not an executable crossredis command (build it, or pass --crossredis)")
@@ -944,6 +760,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.mkdir()
     prefix = f"interop-{os.getpid()}-{int(time.time())}"
     drivers: dict[str, Driver] = {}
+    session_drivers: dict[str, Driver] = {}
     limited: dict[str, tuple[KnownLimit, str]] = {}  # impl -> (its limit, what its driver said)
     server = None
     cluster_proc = None
@@ -972,56 +789,87 @@ def main(argv: list[str] | None = None) -> int:
                     raise
                 limited[n] = (lim, SECRETS.scrub(str(e).split(": ", 1)[-1]))
         ctx = Ctx(prefix, r, crossredis, env)
+        # The session drivers: each store's keys under the run's prefix too.
+        sctx = SessionCtx(r, f"{prefix}:thv:proxy:session:", f"{prefix}:thv:vmcp:session:")
+        for n in session_names:
+            impl = SESSION_BY_NAME[n]
+            if impl.runtime == "go" and not os.access(go_drivers / n.removeprefix("go-"), os.X_OK):
+                raise DriverError(f"{n}: {go_drivers / n.removeprefix('go-')} is missing: scripts/bootstrap builds "
+                                  f"it (interop/drivers/go/build), or pass --go-drivers DIR")
+            session_drivers[n] = Driver(impl, session_driver_command(impl, crossredis, python, go_drivers,
+                                                                     sctx.data_prefix),
+                                        env, sctx.prefix, logs / f"sessions-{n}.log")
         if cluster:
             assert isinstance(r, redis.cluster.RedisCluster)
-            print(f"interop: {plural(len(names), 'implementation')} on a Redis Cluster of "
-                  f"{plural(len(r.get_primaries()), 'master')}, {where}: {redact_url(url)} (keys under {prefix}:)",
-                  file=out)
+            print(f"interop: a Redis Cluster of {plural(len(r.get_primaries()), 'master')}, {where}: "
+                  f"{redact_url(url)} (keys under {prefix}:)", file=out)
         else:
-            print(f"interop: {plural(len(names), 'implementation')} on {redact_url(url)} (keys under {prefix}:)",
-                  file=out)
-        for n in names:
-            d = drivers.get(n)
-            if d is not None:
-                print(f"  {d.impl.name:20} {d.impl.runtime:11} {d.library}", file=out)
-            else:
-                print(f"  {n:20} {BY_NAME[n].runtime:11} cannot run here (known limit): {limited[n][1]}", file=out)
-        started_limits = {n: lim for n, lim in expected_limits.items() if n in drivers}
-        cells = run_matrix(ctx, names, drivers, limited, started_limits, scenarios)
-        print_tables(cells, names, scenarios, out)
-        spread: dict[str, int] | None = None
-        spread_ok = True
-        if cluster and ctx.keys:
-            assert isinstance(r, redis.cluster.RedisCluster)
-            reached, masters, slots = masters_reached(r, ctx.keys)
-            spread = {"keys": len(ctx.keys), "slots": slots, "masters_reached": reached, "masters": masters}
-            spread_ok = reached == masters
-            print(f"\nthe run's keys: {len(ctx.keys)} in {slots} slots on {reached} of {plural(masters, 'master')}"
-                  + ("" if spread_ok else " (FAIL: every master must serve some of them)"), file=out)
-        entry_groups = compare_entries(ctx, names)
-        if entry_groups:
-            print("\nqueue entries written for one message with pinned times, compared byte for byte:", file=out)
-        for g in entry_groups:
-            verdict = "identical" if g["identical"] else f"DIFFERENT ({', '.join(g['differing'])})"
-            print(f"  {g['json']} JSON, {g['entries']} spelling: {', '.join(g['producers'])}: {verdict}, "
-                  f"{g['bytes']} bytes", file=out)
+            print(f"interop: on {redact_url(url)} (keys under {prefix}:)", file=out)
+        cells: list[Cell] = []
+        entry_groups: list[dict[str, Any]] = []
         mig: dict[str, Any] = {"skipped": True}
         mig_ok = True
-        if not args.no_migration and "ts-ioredis" in drivers and "py-crossredis-both" in drivers:
-            try:
-                mig = {"ok": True, **migration(ctx, drivers["ts-ioredis"], drivers["py-crossredis-both"])}
-            except Failure as e:
-                mig, mig_ok = {"ok": False, "error": SECRETS.scrub(e)}, False
-            print(f"\nmigration (ts-ioredis -> py-crossredis-both, crossredis drain --origin ts-ioredis): "
-                  f"{'ok' if mig_ok else 'FAIL'}: " +
-                  (f"{mig['queued']} queued, {mig['delivered']} delivered, drained in {mig['drain_seconds']} s"
-                   if mig_ok else mig["error"]), file=out)
-        bad = [c for c in cells if not c.good]
-        counts = {s: sum(1 for c in cells if c.status == s) for s in SYMBOL}
-        ok = not bad and mig_ok and spread_ok and all(g["identical"] for g in entry_groups)
-        print(f"\n{plural(len(cells), 'pair')}{' on the Cluster' if cluster else ''}: {counts['ok']} ok, "
+        if names:
+            print(f"\nChat SDK state: {plural(len(names), 'implementation')}", file=out)
+            for n in names:
+                d = drivers.get(n)
+                if d is not None:
+                    print(f"  {d.impl.name:20} {d.impl.runtime:11} {d.library}", file=out)
+                else:
+                    print(f"  {n:20} {BY_NAME[n].runtime:11} cannot run here (known limit): {limited[n][1]}", file=out)
+            started_limits = {n: lim for n, lim in expected_limits.items() if n in drivers}
+            cells = run_matrix(ctx, names, drivers, limited, started_limits, scenarios)
+            print_tables(cells, names, scenarios, out)
+            entry_groups = compare_entries(ctx, names)
+            if entry_groups:
+                print("\nqueue entries written for one message with pinned times, compared byte for byte:", file=out)
+            for g in entry_groups:
+                verdict = "identical" if g["identical"] else f"DIFFERENT ({', '.join(g['differing'])})"
+                print(f"  {g['json']} JSON, {g['entries']} spelling: {', '.join(g['producers'])}: {verdict}, "
+                      f"{g['bytes']} bytes", file=out)
+            if not args.no_migration and "ts-ioredis" in drivers and "py-crossredis-both" in drivers:
+                try:
+                    mig = {"ok": True, **migration(ctx, drivers["ts-ioredis"], drivers["py-crossredis-both"])}
+                except Failure as e:
+                    mig, mig_ok = {"ok": False, "error": SECRETS.scrub(e)}, False
+                print(f"\nmigration (ts-ioredis -> py-crossredis-both, crossredis drain --origin ts-ioredis): "
+                      f"{'ok' if mig_ok else 'FAIL'}: " +
+                      (f"{mig['queued']} queued, {mig['delivered']} delivered, drained in {mig['drain_seconds']} s"
+                       if mig_ok else mig["error"]), file=out)
+        session_cells: list[Cell] = []
+        records: list[dict[str, Any]] = []
+        if session_names:
+            print(f"\ntoolhive sessions: {plural(len(session_names), 'implementation')}", file=out)
+            for n in session_names:
+                d = session_drivers[n]
+                print(f"  {d.impl.name:20} {d.impl.runtime:11} {d.library}", file=out)
+            session_cells = run_session_matrix(sctx, session_names, session_drivers, session_scenarios)
+            print_tables(session_cells, session_names, session_scenarios, out, "sessions: ")
+            records = compare_records(sctx)
+            if records:
+                print("\nsession records written for the same session (its id aside), compared byte for byte:",
+                      file=out)
+            for g in records:
+                verdict = "identical" if g["identical"] else f"DIFFERENT ({', '.join(g['differing'])})"
+                print(f"  {g['what']}: {', '.join(g['writers'])}: {verdict}, {g['bytes']} bytes", file=out)
+        spread: dict[str, int] | None = None
+        spread_ok = True
+        every_key = ctx.keys | sctx.keys
+        if cluster and every_key:
+            assert isinstance(r, redis.cluster.RedisCluster)
+            reached, masters, slots = masters_reached(r, every_key)
+            spread = {"keys": len(every_key), "slots": slots, "masters_reached": reached, "masters": masters}
+            spread_ok = reached == masters
+            print(f"\nthe run's keys: {len(every_key)} in {slots} slots on {reached} of {plural(masters, 'master')}"
+                  + ("" if spread_ok else " (FAIL: every master must serve some of them)"), file=out)
+        every_cell = cells + session_cells
+        bad = [c for c in every_cell if not c.good]
+        counts = {s: sum(1 for c in every_cell if c.status == s) for s in SYMBOL}
+        ok = (not bad and mig_ok and spread_ok and all(g["identical"] for g in entry_groups)
+              and all(g["identical"] for g in records))
+        print(f"\n{plural(len(every_cell), 'pair')}{' on the Cluster' if cluster else ''}: {counts['ok']} ok, "
               f"{plural(counts['known-incompatible'], 'known upstream incompatibility', 'known upstream incompatibilities')}, "
-              + (f"{plural(counts['known-limit'], 'known limit')} (upstream cannot run here), " if cluster else "")
+              + (f"{plural(counts['known-limit'], 'known limit')}, " if cluster or counts["known-limit"] else "")
               + f"{counts['FAIL']} failed, {plural(counts['UNEXPECTED-PASS'], 'unexpected pass', 'unexpected passes')}; "
               f"{time.monotonic() - t0:.1f} s", file=out)
         if args.json:
@@ -1031,6 +879,10 @@ def main(argv: list[str] | None = None) -> int:
                        "implementations": {d.impl.name: {"runtime": d.impl.runtime, "library": d.library}
                                            for d in drivers.values()},
                        "results": [c.__dict__ for c in cells], "entries": entry_groups, "migration": mig,
+                       "sessions": {"implementations": {d.impl.name: {"runtime": d.impl.runtime,
+                                                                      "library": d.library}
+                                                        for d in session_drivers.values()},
+                                    "results": [c.__dict__ for c in session_cells], "records": records},
                        "counts": counts},
                       sys.stdout, indent=2)
             print()
@@ -1046,7 +898,7 @@ def main(argv: list[str] | None = None) -> int:
         # A second Ctrl-C must not cut the clean-up short.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for d in drivers.values():
+        for d in [*drivers.values(), *session_drivers.values()]:
             d.close()
         if r is not None:
             try:

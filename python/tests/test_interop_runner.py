@@ -249,7 +249,9 @@ def test_password_only_in_the_environment(tmp_path: Path, secured: RedisServer) 
     cmdlines = [line.split("\t")[0] for line in children]
     # every driver, and the crossredis command's locks and drain, were started and watched
     for part in ["crossredis driver --impl c", "py_driver.py --impl py-port", "py_driver.py --impl py-crossredis-both",
-                 "ts_driver.mjs --impl ts-ioredis", "crossredis locks", "crossredis drain --origin ts-ioredis"]:
+                 "ts_driver.mjs --impl ts-ioredis", "crossredis locks", "crossredis drain --origin ts-ioredis",
+                 "crossredis driver --system sessions", "py_driver.py --system sessions",
+                 "ts_driver.mjs --system sessions"]:
         assert any(part in c for c in cmdlines), (part, cmdlines)
     for line in children:
         cmdline, env_url = line.split("\t")
@@ -297,7 +299,8 @@ def test_throwaway_server_and_keep_logs(tmp_path: Path) -> None:
     env.pop("REDIS_URL", None)
     res = run_runner(env, "--only", "c", "--scenarios", "lock", "--keep-logs")
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "1 implementation on redis://127.0.0.1:" in res.stdout
+    assert "interop: on redis://127.0.0.1:" in res.stdout and "Chat SDK state: 1 implementation" in res.stdout
+    assert "toolhive sessions" not in res.stdout  # no session scenario chosen
     assert "1 pair: 1 ok, 0 known upstream incompatibilities, 0 failed, 0 unexpected passes" in res.stdout
     kept = [line for line in res.stderr.splitlines() if line.startswith("interop: driver logs kept in ")]
     assert len(kept) == 1
@@ -386,3 +389,61 @@ def test_cluster_run(tmp_path: Path) -> None:
     nodes = run.parse_cluster_url(doc["url"])[0]
     with redis.cluster.RedisCluster(startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in nodes]) as r:
         assert list(r.scan_iter(match=doc["prefix"] + ":*")) == [], "the runner left keys"
+
+
+# ---- toolhive sessions -----------------------------------------------------------------------------
+
+GO_RELEASES = "go-toolhive-v0.48.0,go-toolhive-v0.66.0"
+
+
+def test_session_matrix_with_the_go_drivers(tmp_path: Path, secured: RedisServer) -> None:
+    """The sessions matrix between the C driver and the Go drivers over the real toolhive module,
+    on a server with a password: every scenario passes, the ownership pairs of v0.48.0 are known
+    limits (its driver answered Unsupported), and every record the C core wrote is the bytes the
+    Go code wrote for the same session."""
+    env, _ = make_wrappers(tmp_path)
+    env["REDIS_URL"] = f"redis://:{PW}@127.0.0.1:{secured.port}"
+    res = run_runner(env, "--only", "c," + GO_RELEASES, "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert PW not in res.stdout and PW not in res.stderr
+    doc = __import__("json").loads(res.stdout)
+    sessions = doc["sessions"]
+    libs = sessions["implementations"]
+    assert libs["go-toolhive-v0.48.0"]["library"].startswith("github.com/stacklok/toolhive@v0.48.0 (go1.26")
+    assert libs["go-toolhive-v0.66.0"]["library"].startswith("github.com/stacklok/toolhive@v0.66.0 (go1.27")
+    cells = sessions["results"]
+    scenarios = [n for n, _ in run.SESSION_SCENARIOS]
+    assert len(cells) == len(scenarios) * 9
+    limits = [c for c in cells if c["status"] == "known-limit"]
+    assert {c["scenario"] for c in limits} == {"session-ownership"} and len(limits) == 5
+    assert all("go-toolhive-v0.48.0" in (c["producer"], c["consumer"]) for c in limits)
+    assert all("no RedisStorage.LoadIfOwner" in c["detail"] for c in limits), limits
+    assert all(c["status"] == "ok" for c in cells if c not in limits), [c for c in cells if c["status"] != "ok"]
+    records = {g["what"]: g for g in sessions["records"]}
+    for typ in ("mcp", "sse", "streamable"):
+        for what in (f"a {typ} session", f"a {typ} session loaded and changed"):
+            assert records[what]["identical"] and set(records[what]["writers"]) == {"c", *GO_RELEASES.split(",")}
+    assert records["a vMCP data map"]["identical"]
+    assert_cleaned(env, secured)
+
+
+def test_session_records_that_differ_fail_the_run() -> None:
+    """compare_records names a writer whose bytes are not the Go code's."""
+    ctx = run.SessionCtx(None, "p:", "d:")
+    ctx.record("a session", "go-toolhive-v0.66.0", b'{"id":"<id>","type":"sse"}')
+    ctx.record("a session", "c", b'{"id":"<id>","type":"sse"}')
+    ctx.record("a session", "py-crossredis", b'{"id":"<id>", "type":"sse"}')
+    (g,) = run.compare_records(ctx)
+    assert g["identical"] is False and g["differing"] == ["py-crossredis"]
+    with pytest.raises(run.Failure, match="c wrote a session differently"):
+        ctx.record("a session", "c", b'{"id":"<id>","type":"mcp"}')
+
+
+def test_a_missing_go_driver_fails_the_run(tmp_path: Path, secured: RedisServer) -> None:
+    env, _ = make_wrappers(tmp_path)
+    env["REDIS_URL"] = f"redis://:{PW}@127.0.0.1:{secured.port}"
+    res = run_runner(env, "--only", "c,go-toolhive-v0.66.0", "--scenarios", "session-sse",
+                     "--go-drivers", str(tmp_path / "none"))
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert f"{tmp_path / 'none' / 'toolhive-v0.66.0'} is missing: scripts/bootstrap builds it" in res.stderr
+    assert_cleaned(env, secured)

@@ -15,6 +15,7 @@
 #include "itest.h"
 #include "clitest.h"
 #include "crossredis/chat.h"
+#include "crossredis/session.h"
 #include "crossredis/token.h"
 
 static xrt_server *server;
@@ -41,7 +42,8 @@ static char *dequote(const char *s) {
   return d;
 }
 
-static void run_session(session *s, const char *prefix, const char *const *requests) {
+/* The driver started with `args` (NULL-terminated, after "driver") answers `requests`. */
+static void run_driver(session *s, const char *const *args, const char *const *requests) {
   size_t total = 1;
   for (size_t i = 0; requests[i]; i++) total += strlen(requests[i]) + 1;
   char *input = malloc(total);
@@ -53,7 +55,6 @@ static void run_session(session *s, const char *prefix, const char *const *reque
     free(line);
   }
   input[o] = '\0';
-  const char *args[] = {"driver", "--impl", "c", "--url", url, "--prefix", prefix, NULL};
   clitest_proc p;
   clitest_start(&p, input, args);
   clitest_finish(&p, &s->r, 300);
@@ -74,6 +75,18 @@ static void run_session(session *s, const char *prefix, const char *const *reque
       json_array_append_new(s->responses, j);
   }
   assert_non_null(s->ready);
+}
+
+static void run_session(session *s, const char *prefix, const char *const *requests) {
+  run_driver(s, (const char *const[]){"driver", "--impl", "c", "--url", url, "--prefix", prefix, NULL}, requests);
+}
+
+/* The driver of toolhive's session stores, each store's keys under its own prefix. */
+static void run_sessions(session *s, const char *prefix, const char *data_prefix, const char *const *requests) {
+  run_driver(s,
+             (const char *const[]){"driver", "--system", "sessions", "--impl", "c", "--url", url, "--prefix", prefix,
+                                   "--data-prefix", data_prefix, "--ttl-ms", "600000", "--data-ttl-ms", "300000", NULL},
+             requests);
 }
 
 static void end_session(session *s) {
@@ -493,6 +506,165 @@ static void test_prefix(void **state) {
   clitest_result_free(&r);
 }
 
+/* ---- toolhive sessions (--system sessions) ----------------------------------------------------------- */
+
+#define SESSION_SSE                                                                                       \
+  "{'id':'s1','type':'sse','created_at':'2024-02-29T23:59:59.123456789+05:30','updated_at':'2024-03-01T10:00:00.5Z'," \
+  "'data':{'a':[1,'<&>'],'n':null},'metadata':{'k':'v\xe2\x80\xa8','z':''}}"
+
+/* Every operation of session.def through the driver, the data_* rows on the vMCP store, results in
+ * the Go drivers' shapes, toolhive's errors as SessionNotFound / SessionExists with Go's text last,
+ * the stores' TTL options. */
+static void test_sessions(void **state) {
+  (void)state;
+  session s;
+  run_sessions(&s, "drv-s:p:", "drv-s:d:",
+               (const char *const[]){
+                   "{'id':1,'op':'session.store','args':{'session_json':" SESSION_SSE "}}",
+                   "{'id':2,'op':'session.load','args':{'id':'s1'}}",
+                   "{'id':3,'op':'session.load','args':{'id':'none'}}",
+                   "{'id':4,'op':'session.create','args':{'session_json':'{\\'id\\':\\'s1\\',\\'type\\':\\'mcp\\',"
+                   "\\'created_at\\':\\'2024-01-01T00:00:00Z\\',\\'updated_at\\':\\'2024-01-01T00:00:00Z\\'}'}}",
+                   "{'id':5,'op':'session.load_metadata','args':{'id':'s1'}}",
+                   "{'id':6,'op':'session.create','args':{'session_json':{'id':'s2','type':'streamable',"
+                   "'created_at':'0001-01-01T00:00:00Z','updated_at':'2024-01-01T00:00:00-07:00','data':{'dropped':1},"
+                   "'metadata':{'vmcp.identity.binding':'alice'}}}}",
+                   "{'id':7,'op':'session.load','args':{'id':'s2'}}",
+                   "{'id':8,'op':'session.load_if_owner','args':{'id':'s2','owner':'bob'}}",
+                   "{'id':9,'op':'session.load_if_owner','args':{'id':'s2','owner':'alice'}}",
+                   "{'id':10,'op':'session.store_if_owner','args':{'session_json':{'id':'s2','type':'mcp',"
+                   "'created_at':'0001-01-01T00:00:00Z','updated_at':'2024-01-01T00:00:00Z'},'owner':'bob'}}",
+                   "{'id':11,'op':'session.delete_if_owner','args':{'id':'s2','owner':'bob'}}",
+                   "{'id':12,'op':'session.delete_if_owner','args':{'id':'s2','owner':'alice'}}",
+                   "{'id':13,'op':'session.data_create','args':{'id':'v1','data_json':{'b':'2','a':'<1>'}}}",
+                   "{'id':14,'op':'session.data_create','args':{'id':'v1','data_json':'{}'}}",
+                   "{'id':15,'op':'session.data_update','args':{'id':'v2','data_json':{}}}",
+                   "{'id':16,'op':'session.data_load','args':{'id':'v1'}}",
+                   "{'id':17,'op':'session.data_load_metadata','args':{'id':'v1'}}",
+                   "{'id':18,'op':'session.delete_expired','args':{'before':'2024-01-01T00:00:00Z'}}",
+                   "{'id':19,'op':'session.delete','args':{'id':'s1'}}",
+                   "{'id':20,'op':'session.data_delete','args':{'id':'v1'}}",
+                   "{'id':21,'op':'session.data_load','args':{'id':'v1'}}",
+                   NULL});
+  char *library = json_dumps(s.ready, JSON_COMPACT);
+  assert_string_equal(library, "{\"ready\":true,\"impl\":\"c\",\"runtime\":\"C\",\"library\":\"crossredis@0.1.0\"}");
+  free(library);
+  ok_equal(&s, 0, "1", "null");
+  ok_equal(&s, 1, "2", SESSION_SSE);
+  failed(&s, 2, "3", "SessionNotFound", "drv-s:p:none: session not found");
+  failed(&s, 3, "4", "SessionExists", "drv-s:p:s1: session already exists");
+  ok_equal(&s, 4, "5", "{'k':'v\xe2\x80\xa8','z':''}");
+  ok_equal(&s, 5, "6", "null");
+  /* a streamable session holds no data: "data" absent, as the Go drivers answer */
+  ok_equal(&s, 6, "7",
+           "{'id':'s2','type':'streamable','created_at':'0001-01-01T00:00:00Z','updated_at':'2024-01-01T00:00:00-07:00',"
+           "'metadata':{'vmcp.identity.binding':'alice'}}");
+  failed(&s, 7, "8", "SessionNotFound", "session not found");
+  ok_equal(&s, 8, "9",
+           "{'id':'s2','type':'streamable','created_at':'0001-01-01T00:00:00Z','updated_at':'2024-01-01T00:00:00-07:00',"
+           "'metadata':{'vmcp.identity.binding':'alice'}}");
+  ok_equal(&s, 9, "10", "false");
+  ok_equal(&s, 10, "11", "false");
+  ok_equal(&s, 11, "12", "true");
+  ok_equal(&s, 12, "13", "true");
+  ok_equal(&s, 13, "14", "false");
+  ok_equal(&s, 14, "15", "false");
+  ok_equal(&s, 15, "16", "{'a':'<1>','b':'2'}");
+  ok_equal(&s, 16, "17", "{'a':'<1>','b':'2'}");
+  ok_equal(&s, 17, "18", "null");
+  ok_equal(&s, 18, "19", "null");
+  ok_equal(&s, 19, "20", "null");
+  failed(&s, 20, "21", "SessionNotFound", "drv-s:d:v1: session not found");
+  end_session(&s);
+  itest_assert_get(chk, "drv-s:p:s1", NULL);
+  itest_assert_get(chk, "drv-s:p:s2", NULL);
+  itest_assert_get(chk, "drv-s:d:v2", NULL);
+
+  /* The bytes are the core's (Go's), the TTLs the options' (ex, whole seconds). */
+  run_sessions(&s, "drv-s:p:", "drv-s:d:",
+               (const char *const[]){
+                   "{'id':1,'op':'session.store','args':{'session_json':" SESSION_SSE "}}",
+                   "{'id':2,'op':'session.data_create','args':{'id':'v1','data_json':{'b':'2','a':'<1>'}}}",
+                   NULL});
+  ok_equal(&s, 0, "1", "null");
+  ok_equal(&s, 1, "2", "true");
+  end_session(&s);
+  itest_assert_get(chk, "drv-s:p:s1",
+                   "{\"id\":\"s1\",\"type\":\"sse\",\"created_at\":\"2024-02-29T23:59:59.123456789+05:30\","
+                   "\"updated_at\":\"2024-03-01T10:00:00.5Z\",\"data\":{\"a\":[1,\"\\u003c\\u0026\\u003e\"],\"n\":null},"
+                   "\"metadata\":{\"k\":\"v\\u2028\",\"z\":\"\"}}");
+  itest_assert_get(chk, "drv-s:d:v1", "{\"a\":\"\\u003c1\\u003e\",\"b\":\"2\"}");
+  assert_pttl_between("drv-s:p:s1", 590000, 600000);
+  assert_pttl_between("drv-s:d:v1", 290000, 300000);
+  XR_OK(itest_cmd(chk, NULL, "DEL", "drv-s:p:s1", "drv-s:d:v1", NULL));
+}
+
+/* Bad requests and the library's own refusals are responses; every row of session.def is an op. */
+static void test_sessions_errors(void **state) {
+  (void)state;
+  XR_OK(itest_cmd(chk, NULL, "RPUSH", "drv-se:p:a-list", "x", NULL));
+  char reqs[XR_SESSION_OP_COUNT][96];
+  const char *lines[XR_SESSION_OP_COUNT + 8];
+  size_t n = 0;
+  const xr_op_info *info;
+  for (int i = 0; (info = xr_session_op_at(i)) != NULL; i++, n++) {
+    snprintf(reqs[n], sizeof reqs[n], "{'id':%d,'op':'session.%s','args':{}}", i, info->name);
+    lines[n] = reqs[n];
+  }
+  const char *more[] = {
+      "{'id':'a','op':'chat.get','args':{'key':'k'}}",
+      "{'id':'b','op':'session.load','args':{'id':''}}",
+      "{'id':'c','op':'session.load','args':{'id':'a-list'}}",
+      "{'id':'d','op':'session.delete_expired','args':{'before':'yesterday'}}",
+      "{'id':'e','op':'session.store','args':{'session_json':{'id':'x','type':'mcp','created_at':'yesterday'}}}",
+      "{'id':'f','op':'session.data_create','args':{'id':'x','data_json':{'k':1}}}",
+      NULL};
+  memcpy(lines + n, more, sizeof more);
+  session s;
+  run_sessions(&s, "drv-se:p:", "drv-se:d:", lines);
+  for (int i = 0; (info = xr_session_op_at(i)) != NULL; i++) {
+    char id[16], part[64];
+    snprintf(id, sizeof id, "%d", i);
+    snprintf(part, sizeof part, "args.%s ", info->arg_names[0]);
+    failed(&s, (size_t)i, id, "BadRequest", part);
+  }
+  failed(&s, n, "'a'", "UnknownOp", "unknown op \"chat.get\"");
+  failed(&s, n + 1, "'b'", "Error", "cannot load session with empty ID");
+  failed(&s, n + 2, "'c'", "Error", "WRONGTYPE");
+  failed(&s, n + 3, "'d'", "BadRequest", "args.before is not an RFC 3339 time");
+  failed(&s, n + 4, "'e'", "Error", "session.store");
+  failed(&s, n + 5, "'f'", "Error", "session.data_create");
+  end_session(&s);
+  itest_assert_get(chk, "drv-se:p:x", NULL);
+  itest_assert_get(chk, "drv-se:d:x", NULL);
+  XR_OK(itest_cmd(chk, NULL, "DEL", "drv-se:p:a-list", NULL));
+
+  /* The command line: options of the other system, an unknown system or Go, a TTL, a prefix. */
+  const char *bad[][12] = {
+      {"driver", "--ttl-ms", "5", NULL},
+      {"driver", "--system", "locks", NULL},
+      {"driver", "--system", "sessions", "--go", "1.25", NULL},
+      {"driver", "--system", "sessions", "--ttl-ms", "0", NULL},
+      {"driver", "--system", "sessions", "--data-ttl-ms", "soon", NULL},
+  };
+  const char *why[] = {"are for --system sessions", "--system locks: chat or sessions", "--go 1.25: 1.26 or 1.27",
+                       "--ttl-ms 0: a positive number", "--data-ttl-ms soon: a positive number"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    clitest_result r;
+    clitest_proc p;
+    clitest_start(&p, NULL, bad[i]);
+    clitest_finish(&p, &r, 60);
+    CLITEST_STATUS(&r, 2);
+    CLITEST_HAS(&r, err, why[i]);
+    clitest_result_free(&r);
+  }
+  clitest_result r;
+  clitest_run(&r, NULL, "driver", "--system", "sessions", "--impl", "c", "--url", url, "--prefix", "no-colon", NULL);
+  CLITEST_STATUS(&r, 1);
+  CLITEST_HAS(&r, out, "{\"ready\":false,\"error\":\"invalid redis configuration: key prefix must end with ':'");
+  clitest_result_free(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ready_line),
@@ -506,6 +678,8 @@ int main(void) {
       cmocka_unit_test(test_every_row_is_an_op),
       cmocka_unit_test(test_entries),
       cmocka_unit_test(test_prefix),
+      cmocka_unit_test(test_sessions),
+      cmocka_unit_test(test_sessions_errors),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
