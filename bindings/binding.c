@@ -76,21 +76,28 @@ const char *xr_binding_op_arg_name(const xr_op_info *info, size_t i) {
   return info && i < info->nargs ? info->arg_names[i] : NULL;
 }
 
-static xr_session_options session_options(const char *key_prefix, int64_t ttl_ms, int go) {
-  xr_session_options o = XR_SESSION_OPTIONS_INIT;
-  o.key_prefix = key_prefix;
-  o.ttl_ms = ttl_ms;
-  o.go = (xr_go_version)go;
-  return o;
+/* The options of a store a binding makes. A binding always passes the TTL (its None / undefined
+ * is the store's own default, resolved above it), so a 0 here is the caller's: refused as toolhive
+ * refuses a TTL that is not positive, never the options struct's "0: the default" (which would
+ * give a vMCP data store the proxy store's 2 h, and a ttl of 0.4 ms rounded down 2 h too). */
+static int session_options(xr_session_options *o, const char *key_prefix, int64_t ttl_ms, int go) {
+  if (ttl_ms == 0) return xr_error_set(XR_EINVAL, "ttl must be a positive duration (ttl_ms 0)");
+  *o = (xr_session_options)XR_SESSION_OPTIONS_INIT;
+  o->key_prefix = key_prefix;
+  o->ttl_ms = ttl_ms;
+  o->go = (xr_go_version)go;
+  return 0;
 }
 
 int xr_binding_session_storage_new(xr_session_storage **out, xr_client *client, const char *key_prefix, int64_t ttl_ms,
                                    int go) {
-  xr_session_options o = session_options(key_prefix, ttl_ms, go);
-  return xr_session_storage_new(out, client, &o);
+  xr_session_options o;
+  int rc = session_options(&o, key_prefix, ttl_ms, go);
+  return rc ? rc : xr_session_storage_new(out, client, &o);
 }
 
 int xr_binding_session_check(const char *key_prefix, int64_t ttl_ms, int go) {
-  xr_session_options o = session_options(key_prefix, ttl_ms, go);
-  return xr_session_options_check(&o);
+  xr_session_options o;
+  int rc = session_options(&o, key_prefix, ttl_ms, go);
+  return rc ? rc : xr_session_options_check(&o);
 }

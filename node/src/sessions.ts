@@ -211,7 +211,8 @@ export interface SessionStorageOptions extends Omit<ClientOptions, "url"> {
   /** Ends in ':' (toolhive's rule). Default: "thv:proxy:session:" (RedisStorage),
    * "thv:vmcp:session:" (RedisSessionDataStorage). */
   keyPrefix?: string;
-  /** Milliseconds (0 or absent: the default, 2 h for RedisStorage, 30 min for RedisSessionDataStorage). */
+  /** Milliseconds, positive (absent: the default, 2 h for RedisStorage, 30 min for
+   * RedisSessionDataStorage); 0 or less is refused, as toolhive refuses it. */
   ttlMs?: number;
   /** The Go toolchain whose encoding/json bytes are written: "1.27" (default; toolhive v0.50.0
    * and later) or "1.26" (up to v0.48.0). Their bytes differ for invalid UTF-8 only. */
@@ -238,7 +239,7 @@ abstract class SessionStore {
     if (typeof options !== "object" || options === null) throw new TypeError("options must be an object");
     const { url, client, keyPrefix, ttlMs, go, ...clientOptions } = options;
     this.keyPrefix = keyPrefix === undefined ? defaults.keyPrefix : cText("key_prefix", keyPrefix, "keyPrefix");
-    this.ttlMs = ttlMs === undefined || ttlMs === 0 ? defaults.ttlMs : int64("ttl_ms", ttlMs, "ttlMs");
+    this.ttlMs = ttlMs === undefined ? defaults.ttlMs : int64("ttl_ms", ttlMs, "ttlMs"); // 0 is refused, as toolhive does
     const version = go ?? "1.27";
     if (typeof version !== "string" || !Object.hasOwn(GO, version)) throw new TypeError(`go must be "1.26" or "1.27", got ${String(go)}`);
     this.go = version;

@@ -297,6 +297,9 @@ for (const kind of TOPOLOGY_KINDS) {
       assert.throws(() => new xr.RedisSessionDataStorage({ url: t.url, keyPrefix: "" }), xr.InvalidArgumentError);
       assert.throws(() => new xr.RedisStorage({ url: t.url, ttlMs: -1 }), (e) =>
         e instanceof xr.InvalidArgumentError && e.message.startsWith("ttl must be a positive duration"));
+      for (const Store of [xr.RedisStorage, xr.RedisSessionDataStorage])  // 0 is not the default: refused, as toolhive
+        assert.throws(() => new Store({ url: t.url, ttlMs: 0 }), (e) =>
+          e instanceof xr.InvalidArgumentError && e.message === "ttl must be a positive duration (ttl_ms 0)");
       assert.throws(() => new xr.RedisStorage({ url: t.url, ttlMs: 1.5 }), TypeError);
       assert.throws(() => new xr.RedisStorage({ url: t.url, go: "1.25" }), TypeError);
       assert.throws(() => new xr.RedisStorage({ url: t.url, keyPrefix: "a\0:" }), xr.InvalidArgumentError);

@@ -132,6 +132,11 @@ def test_bad_input_changes_nothing(topo) -> None:
         RedisStorage(topo.url, key_prefix="thv:proxy:session")
     with pytest.raises(InvalidArgumentError, match="ttl must be a positive duration"):
         RedisStorage(topo.url, ttl=-1)
+    # 0, and a ttl that rounds to 0 ms, are refused as toolhive refuses them: never the default 2 h
+    for ttl in (0, 0.0004, timedelta(0)):
+        for store in (RedisStorage, RedisSessionDataStorage):
+            with pytest.raises(InvalidArgumentError, match=r"ttl must be a positive duration \(ttl_ms 0\)"):
+                store(topo.url, ttl=ttl)
     with pytest.raises(ValueError, match="go must be one of"):
         RedisStorage(topo.url, go="1.25")
 
