@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <crossredis/error.h>
@@ -49,19 +50,29 @@ static __attribute__((unused)) long bench_parse_long(const char *s, long min, vo
   return v;
 }
 
-/* The worker protocol of bench/sessions/suite.py: "ready", then per stdin line "MODE N" one run of
- * about N cycles by run(ctx, MODE, &cycles) (which sets the cycles it did and returns the seconds
- * they took), answered "MODE CYCLES SECONDS"; returns at the end of stdin. */
-static __attribute__((unused)) void bench_worker(void *ctx, double (*run)(void *ctx, const char *mode, long *cycles)) {
+/* The process's CPU time (user + system, every thread), in seconds. */
+static __attribute__((unused)) double bench_cpu_s(void) {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+/* The worker protocol of bench/sessions/suite.py: "ready VERSIONS" (a JSON object), then per stdin
+ * line "MODE N" one run of about N cycles by run(ctx, MODE, &cycles) (which sets the cycles it did
+ * and returns the seconds they took), answered "MODE CYCLES SECONDS CPU_SECONDS" (the process's
+ * CPU time during the run); returns at the end of stdin. */
+static __attribute__((unused)) void bench_worker(void *ctx, const char *versions,
+                                                 double (*run)(void *ctx, const char *mode, long *cycles)) {
   char line[256], name[64];
   long n;
-  printf("ready\n");
+  printf("ready %s\n", versions);
   fflush(stdout);
   while (fgets(line, sizeof line, stdin)) {
     if (strspn(line, " \t\r\n") == strlen(line)) continue;
     if (sscanf(line, "%63s %ld", name, &n) != 2 || n < 1) bench_fail("worker: want \"MODE N\", got %s", line);
+    double cpu = bench_cpu_s();
     double s = run(ctx, name, &n);
-    printf("%s %ld %.9f\n", name, n, s);
+    printf("%s %ld %.9f %.6f\n", name, n, s, bench_cpu_s() - cpu);
     fflush(stdout);
   }
 }

@@ -19,8 +19,8 @@
  *       one mode: WARMUP cycles (default 640), then CYCLES timed (xr-c64: rounded up to a multiple
  *       of 64); prints "MODE CYCLES SECONDS CYCLES_PER_S"
  *   session_cycle worker --url redis://host:port
- *       the store opened once, "ready"; then per stdin line "MODE N" one run, answered
- *       "MODE CYCLES SECONDS" (bench/sessions/suite.py drives it) */
+ *       the store opened once, "ready {versions}"; then per stdin line "MODE N" one run, answered
+ *       "MODE CYCLES SECONDS CPU_SECONDS" (bench/sessions/suite.py drives it) */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +28,7 @@
 
 #include <crossredis/alloc.h>
 #include <crossredis/client.h>
+#include <crossredis/crossredis.h>
 #include <crossredis/error.h>
 #include <crossredis/session.h>
 
@@ -193,7 +194,9 @@ int main(int argc, char **argv) {
   if (!b) bench_fail("out of memory");
   open_bench(b, url);
   if (m < 0) {
-    bench_worker(b, run_line);
+    char versions[128];
+    snprintf(versions, sizeof versions, "{\"crossredis\": \"%s\"}", xr_version());
+    bench_worker(b, versions, run_line);
   } else {
     cycles = round_cycles(m, cycles);
     if (warmup) timed_run(b, m, round_cycles(m, warmup));

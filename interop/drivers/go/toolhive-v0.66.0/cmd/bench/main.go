@@ -19,8 +19,9 @@
 //
 //	toolhive-v0.66.0-bench --url redis://127.0.0.1:PORT MODE [-n N]   one mode after a warm-up;
 //	    prints "MODE CYCLES SECONDS CYCLES_PER_S"
-//	toolhive-v0.66.0-bench --url URL worker   the stores opened once; then per stdin line "MODE N"
-//	    one run, answered "MODE CYCLES SECONDS" (bench/sessions/suite.py drives it)
+//	toolhive-v0.66.0-bench --url URL worker   the store opened once, "ready {versions}"; then per
+//	    stdin line "MODE N" one run, answered "MODE CYCLES SECONDS CPU_SECONDS" (the process's CPU
+//	    time during the run; bench/sessions/suite.py drives it)
 package main
 
 import (
@@ -31,9 +32,12 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/stacklok/toolhive-core/redisconn"
@@ -163,10 +167,33 @@ func timed(ctx context.Context, b *bench, mode string, n int) (int, float64, err
 	return done, time.Since(t0).Seconds(), err
 }
 
+// cpuSeconds: the process's CPU time (user + system, every thread).
+func cpuSeconds() float64 {
+	var u syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &u)
+	return float64(u.Utime.Sec+u.Stime.Sec) + float64(u.Utime.Usec+u.Stime.Usec)/1e6
+}
+
+// versions: the toolchain and the modules as built.
+func versions() string {
+	v := map[string]string{"go": runtime.Version()}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			switch d.Path {
+			case "github.com/stacklok/toolhive":
+				v["toolhive"] = d.Version
+			case "github.com/redis/go-redis/v9":
+				v["go-redis"] = d.Version
+			}
+		}
+	}
+	return fmt.Sprintf(`{"go": %q, "toolhive": %q, "go-redis": %q}`, v["go"], v["toolhive"], v["go-redis"])
+}
+
 func worker(ctx context.Context, b *bench) error {
 	in := bufio.NewScanner(os.Stdin)
 	out := bufio.NewWriter(os.Stdout)
-	fmt.Fprintln(out, "ready")
+	fmt.Fprintln(out, "ready", versions())
 	out.Flush()
 	for in.Scan() {
 		f := strings.Fields(in.Text())
@@ -180,11 +207,12 @@ func worker(ctx context.Context, b *bench) error {
 		if n < 1 {
 			return fmt.Errorf("worker: want \"MODE N\", got %q", in.Text())
 		}
+		cpu := cpuSeconds()
 		done, s, err := timed(ctx, b, f[0], n)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "%s %d %.9f\n", f[0], done, s)
+		fmt.Fprintf(out, "%s %d %.9f %.6f\n", f[0], done, s, cpuSeconds()-cpu)
 		out.Flush()
 	}
 	return in.Err()
