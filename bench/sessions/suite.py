@@ -15,7 +15,7 @@ median of the runs; CPU per cycle the worker process's CPU time (user + system, 
 its cycles, median of the runs.
 
 Usage: suite.py --go BIN --c BIN --node-script FILE --python-script FILE [--url URL] [-r REPEATS]
-                [--seq N] [--c64 N] [--async64 N] [--json FILE]
+                [--seq N] [--c64 N] [--async64 N] [--only go,c,node,python] [--json FILE]
 """
 
 from __future__ import annotations
@@ -147,21 +147,26 @@ def main() -> int:
     p.add_argument("--seq", type=int, default=1000, help="cycles per sequential run (default 1000)")
     p.add_argument("--c64", type=int, default=6400, help="cycles per 64-concurrent run of Go, C, Node (default 6400)")
     p.add_argument("--async64", type=int, default=3200, help="cycles per asyncio run of Python (default 3200)")
+    p.add_argument("--only", default="go,c,node,python", help="the runtimes to run (default all four)")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--command", default="bench/sessions/run")
     p.add_argument("--machine", default="")
     p.add_argument("--commit", default="")
     args = p.parse_args()
+    only = set(args.only.split(","))
+    if not only or only - {"go", "c", "node", "python"}:
+        p.error(f"--only: a comma-separated subset of go,c,node,python, got {args.only!r}")
 
     server = None if args.url else lock_cycle.Server()
     url = args.url or server.url
     workers: dict[str, Worker] = {}
     try:
         print(f"server: {url}", file=sys.stderr)
-        workers["go"] = Worker("go", [args.go, "--url", url, "worker"])
-        workers["c"] = Worker("c", [args.c, "worker", "--url", url])
-        workers["node"] = Worker("node", [args.node, args.node_script, "worker", "--url", url])
-        workers["python"] = Worker("python", [sys.executable, args.python_script, "worker", "--url", url])
+        argv = {"go": [args.go, "--url", url, "worker"], "c": [args.c, "worker", "--url", url],
+                "node": [args.node, args.node_script, "worker", "--url", url],
+                "python": [sys.executable, args.python_script, "worker", "--url", url]}
+        for runtime in sorted(only):
+            workers[runtime] = Worker(runtime, argv[runtime])
         return suite(args, url, workers)
     except Failed as e:
         print(f"suite.py: FAILED: {e}", file=sys.stderr)
@@ -175,9 +180,11 @@ def main() -> int:
 
 def suite(args: argparse.Namespace, url: str, workers: dict[str, Worker]) -> int:
     size = {"seq": args.seq, "c64": args.c64, "async64": args.async64}
+    seq, c64 = ([m for m in group if m[1] in workers] for group in (SEQ, C64))
+    modes = seq + c64
     checker = Checker(url)
-    runs: dict[str, list[float]] = {m[0]: [] for m in MODES}
-    cpu: dict[str, list[float]] = {m[0]: [] for m in MODES}
+    runs: dict[str, list[float]] = {m[0]: [] for m in modes}
+    cpu: dict[str, list[float]] = {m[0]: [] for m in modes}
     cycles: dict[str, int] = {}
 
     def one(m: tuple[str, str, str, str], keep: bool) -> None:
@@ -191,11 +198,11 @@ def suite(args: argparse.Namespace, url: str, workers: dict[str, Worker]) -> int
             cpu[label].append(cpu_s / done * 1e6)
 
     load_before = lock_cycle.load_average()
-    for m in MODES:  # warm-up: one run's worth each
+    for m in modes:  # warm-up: one run's worth each
         one(m, False)
-    print(f"wall clock: {args.repeats} repeats of {len(MODES)} modes", file=sys.stderr)
+    print(f"wall clock: {args.repeats} repeats of {len(modes)} modes", file=sys.stderr)
     for r in range(args.repeats):
-        for group in (SEQ, C64):
+        for group in (seq, c64):
             for m in (group if r % 2 == 0 else group[::-1]):
                 one(m, True)
     load_after = lock_cycle.load_average()
@@ -204,14 +211,16 @@ def suite(args: argparse.Namespace, url: str, workers: dict[str, Worker]) -> int
     cpu_med = {k: statistics.median(v) for k, v in cpu.items()}
     targets = []
     for name, mode, base, minimum in TARGETS:
+        if mode not in runs or base not in runs:
+            continue
         ratio = paired(runs[mode], runs[base])
         targets.append({"name": name, "mode": mode, "baseline": base, "min": minimum, "ratio": round(ratio, 3),
                         "of_medians": round(med[mode] / med[base], 3), "result": "PASS" if ratio >= minimum else "MISS"})
     context = [{"name": name, "mode": mode, "baseline": base, "ratio": round(paired(runs[mode], runs[base]), 3)}
-               for name, mode, base in CONTEXT]
+               for name, mode, base in CONTEXT if mode in runs and base in runs]
 
     print(f"\n{'mode':<24} {'cycles/run':>10} {'cycles/s':>9} {'min':>9} {'max':>9} {'CPU us/cycle':>13}")
-    for label, *_ in MODES:
+    for label, *_ in modes:
         print(f"{label:<24} {cycles[label]:>10} {med[label]:>9.0f} {min(runs[label]):>9.0f} {max(runs[label]):>9.0f} "
               f"{cpu_med[label]:>13.1f}")
     print(f"\n{'target':<26} {'ratio':>6}  {'of medians':>10}  {'min':>4}  result")
@@ -236,7 +245,7 @@ def suite(args: argparse.Namespace, url: str, workers: dict[str, Worker]) -> int
                               "median": round(med[label]), "min": round(min(runs[label])),
                               "max": round(max(runs[label])), "cpu_us_per_cycle": round(cpu_med[label], 1),
                               "runs": [round(x) for x in runs[label]]}
-                      for label, rt, mode, _ in MODES},
+                      for label, rt, mode, _ in modes},
             "ratios": {"method": "median over the repeats of mode/baseline, the two runs of a repeat back to back"},
             "targets": targets,
             "context": context,
