@@ -57,9 +57,10 @@
 #include <crossredis/error.h>
 #include <crossredis/keys.h>
 
+#include "bench_util.h"
 #include "redis_server.h"
 
-enum { DEPTH = 64, NIDS = 64, TTL_MS = 30000, COMMAND_TIMEOUT_MS = 3000, CONNECT_TIMEOUT_MS = 5000 };
+enum { DEPTH = 64, NIDS = 64, TTL_MS = 30000 };
 enum { NSLOTS = 16384, MAX_MASTERS = 64 };
 
 /* The release script as the TS adapters send it (tests/vectors/chat-ts-node-redis.monitor.txt). */
@@ -96,33 +97,12 @@ typedef struct bench {
   xr_chat_lock locks[DEPTH];
 } bench;
 
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void fail(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("lock_cycle: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  exit(1);
-}
-
-static void xr_check(int rc, const char *what) {
-  if (rc != 0) fail("%s: %s (%s)", what, xr_error_last()->message, xr_error_name(rc));
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- the raw hiredis loop ------------------------------------------------------------------- */
 
 /* "redis_<Date.now()>_<32 hex>": what the Python port writes (secrets.token_hex(16)), in C. */
 static size_t raw_token(char *buf, size_t size) {
   unsigned char rnd[16];
-  if (RAND_bytes(rnd, sizeof rnd) != 1) fail("RAND_bytes failed");
+  if (RAND_bytes(rnd, sizeof rnd) != 1) bench_fail("RAND_bytes failed");
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   int n = snprintf(buf, size, "redis_%lld_", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
@@ -143,24 +123,24 @@ static size_t raw_key(char *buf, const char *id, size_t len) {
 }
 
 static void raw_fail(const redisContext *rc, const char *what) {
-  fail("%s: %s", what, rc->errstr[0] ? rc->errstr : "no reply");
+  bench_fail("%s: %s", what, rc->errstr[0] ? rc->errstr : "no reply");
 }
 
 static redisContext *raw_connect(const char *host, int port) {
   redisOptions o = {0};
-  struct timeval ct = {CONNECT_TIMEOUT_MS / 1000, 0}, cmd = {COMMAND_TIMEOUT_MS / 1000, 0};
+  struct timeval ct = {BENCH_CONNECT_TIMEOUT_MS / 1000, 0}, cmd = {BENCH_COMMAND_TIMEOUT_MS / 1000, 0};
   REDIS_OPTIONS_SET_TCP(&o, host, port);
   o.connect_timeout = &ct; /* the same timeouts as the crossredis client's defaults */
   o.command_timeout = &cmd;
   redisContext *rc = redisConnectWithOptions(&o);
-  if (!rc || rc->err) fail("cannot connect to %s:%d: %s", host, port, rc ? rc->errstr : "?");
+  if (!rc || rc->err) bench_fail("cannot connect to %s:%d: %s", host, port, rc ? rc->errstr : "?");
   return rc;
 }
 
 static void raw_load_script(bench *b, redisContext *rc) {
   redisReply *r = redisCommand(rc, "SCRIPT LOAD %s", RELEASE_SCRIPT);
   if (!r) raw_fail(rc, "SCRIPT LOAD");
-  if (r->type != REDIS_REPLY_STRING || r->len != 40) fail("SCRIPT LOAD: unexpected reply");
+  if (r->type != REDIS_REPLY_STRING || r->len != 40) bench_fail("SCRIPT LOAD: unexpected reply");
   memcpy(b->sha, r->str, 41); /* the same SHA on every node */
   freeReplyObject(r);
 }
@@ -173,14 +153,14 @@ static void raw_open_cluster(bench *b) {
   redisReply *slots = NULL;
   for (char *save = NULL, *seed = strtok_r(seeds, ",", &save); seed && !slots; seed = strtok_r(NULL, ",", &save)) {
     char *colon = strrchr(seed, ':');
-    if (!colon) fail("--url: seed %s has no port", seed);
+    if (!colon) bench_fail("--url: seed %s has no port", seed);
     *colon = '\0';
     redisContext *rc = raw_connect(seed, atoi(colon + 1));
     slots = redisCommand(rc, "CLUSTER SLOTS");
-    if (slots && slots->type != REDIS_REPLY_ARRAY) fail("CLUSTER SLOTS: unexpected reply");
+    if (slots && slots->type != REDIS_REPLY_ARRAY) bench_fail("CLUSTER SLOTS: unexpected reply");
     redisFree(rc);
   }
-  if (!slots) fail("CLUSTER SLOTS: no seed answered");
+  if (!slots) bench_fail("CLUSTER SLOTS: no seed answered");
   char hosts[MAX_MASTERS][64];
   int ports[MAX_MASTERS];
   size_t covered = 0;
@@ -188,14 +168,14 @@ static void raw_open_cluster(bench *b) {
     const redisReply *range = slots->element[i];
     if (range->type != REDIS_REPLY_ARRAY || range->elements < 3 || range->element[2]->type != REDIS_REPLY_ARRAY ||
         range->element[2]->elements < 2)
-      fail("CLUSTER SLOTS: unexpected range");
+      bench_fail("CLUSTER SLOTS: unexpected range");
     const redisReply *master = range->element[2];
     const char *host = master->element[0]->str;
     int port = (int)master->element[1]->integer;
     int m = 0;
     while (m < b->nmasters && !(ports[m] == port && strcmp(hosts[m], host) == 0)) m++;
     if (m == b->nmasters) {
-      if (m == MAX_MASTERS) fail("CLUSTER SLOTS: more than %d masters", MAX_MASTERS);
+      if (m == MAX_MASTERS) bench_fail("CLUSTER SLOTS: more than %d masters", MAX_MASTERS);
       snprintf(hosts[m], sizeof hosts[m], "%s", host);
       ports[m] = port;
       b->mc[m] = raw_connect(host, port);
@@ -206,7 +186,7 @@ static void raw_open_cluster(bench *b) {
       b->slot_master[s] = (unsigned char)m;
   }
   freeReplyObject(slots);
-  if (covered != NSLOTS) fail("CLUSTER SLOTS: %zu of %d slots served", covered, NSLOTS);
+  if (covered != NSLOTS) bench_fail("CLUSTER SLOTS: %zu of %d slots served", covered, NSLOTS);
 }
 
 static void raw_open(bench *b) {
@@ -272,14 +252,14 @@ static void bench_raw_seq(bench *b, long cycles) {
     if (!r) raw_fail(rc, "SET");
     bool ok = raw_is_ok(r);
     freeReplyObject(r);
-    if (!ok) fail("raw-seq: cycle %ld: %s not acquired", i, key);
+    if (!ok) bench_fail("raw-seq: cycle %ld: %s not acquired", i, key);
     const char *rel[5] = {"EVALSHA", b->sha, "1", key, token};
     const size_t rel_lens[5] = {7, 40, 1, key_len, token_len};
     r = redisCommandArgv(rc, 5, rel, rel_lens);
     if (!r) raw_fail(rc, "EVALSHA");
     ok = raw_is_one(r);
     freeReplyObject(r);
-    if (!ok) fail("raw-seq: cycle %ld: %s not released", i, key);
+    if (!ok) bench_fail("raw-seq: cycle %ld: %s not released", i, key);
   }
 }
 
@@ -296,7 +276,7 @@ static void bench_raw_batch(bench *b, long cycles) {
       redisReply *r = raw_reply(b->batch_ctx[j], "SET");
       bool ok = raw_is_ok(r);
       freeReplyObject(r);
-      if (!ok) fail("raw-batch: %s not acquired", b->keys[j]);
+      if (!ok) bench_fail("raw-batch: %s not acquired", b->keys[j]);
     }
     for (size_t j = 0; j < DEPTH; j++)
       raw_append_release(b, b->batch_ctx[j], b->keys[j], b->key_len[j], b->tokens[j], b->token_len[j]);
@@ -305,7 +285,7 @@ static void bench_raw_batch(bench *b, long cycles) {
       redisReply *r = raw_reply(b->batch_ctx[j], "EVALSHA");
       bool ok = raw_is_one(r);
       freeReplyObject(r);
-      if (!ok) fail("raw-batch: %s not released", b->keys[j]);
+      if (!ok) bench_fail("raw-batch: %s not released", b->keys[j]);
     }
   }
 }
@@ -322,13 +302,13 @@ static void xr_open(bench *b) {
     o.port = b->port;
   }
   o.pool_size = 1; /* per node on a Cluster */
-  o.connect_timeout_ms = CONNECT_TIMEOUT_MS;
-  o.command_timeout_ms = COMMAND_TIMEOUT_MS;
-  xr_check(xr_client_open(&b->client, &o), "xr_client_open");
+  o.connect_timeout_ms = BENCH_CONNECT_TIMEOUT_MS;
+  o.command_timeout_ms = BENCH_COMMAND_TIMEOUT_MS;
+  bench_check(xr_client_open(&b->client, &o), "xr_client_open");
   xr_chat_options co = XR_CHAT_OPTIONS_INIT;
   co.token_suffix = b->xr_suffix;
-  xr_check(xr_chat_new(&b->chat, b->client, &co), "xr_chat_new");
-  xr_check(xr_chat_batch_new(&b->batch, b->chat), "xr_chat_batch_new");
+  bench_check(xr_chat_new(&b->chat, b->client, &co), "xr_chat_new");
+  bench_check(xr_chat_batch_new(&b->batch, b->chat), "xr_chat_batch_new");
 }
 
 static void xr_close(bench *b) {
@@ -342,11 +322,11 @@ static void bench_xr_seq(bench *b, long cycles) {
     const size_t j = (size_t)i % NIDS;
     bool acquired = false, released = false;
     xr_chat_lock lock;
-    xr_check(xr_chat_acquire_lock(b->chat, &acquired, &lock, b->ids[j], b->id_len[j], TTL_MS), "acquire");
-    if (!acquired) fail("xr-seq: cycle %ld: %s not acquired", i, b->ids[j]);
-    xr_check(xr_chat_release_lock(b->chat, &released, b->ids[j], b->id_len[j], lock.token, lock.token_len),
+    bench_check(xr_chat_acquire_lock(b->chat, &acquired, &lock, b->ids[j], b->id_len[j], TTL_MS), "acquire");
+    if (!acquired) bench_fail("xr-seq: cycle %ld: %s not acquired", i, b->ids[j]);
+    bench_check(xr_chat_release_lock(b->chat, &released, b->ids[j], b->id_len[j], lock.token, lock.token_len),
              "release");
-    if (!released) fail("xr-seq: cycle %ld: %s not released", i, b->ids[j]);
+    if (!released) bench_fail("xr-seq: cycle %ld: %s not released", i, b->ids[j]);
   }
 }
 
@@ -354,22 +334,22 @@ static void bench_xr_batch(bench *b, long cycles) {
   for (long done = 0; done < cycles; done += DEPTH) {
     xr_chat_batch_clear(b->batch);
     for (size_t j = 0; j < DEPTH; j++)
-      if (xr_chat_batch_acquire_lock(b->batch, b->ids[j], b->id_len[j], TTL_MS) < 0) xr_check(-1, "batch acquire");
-    xr_check(xr_chat_batch_exec(b->batch), "exec (acquires)");
+      if (xr_chat_batch_acquire_lock(b->batch, b->ids[j], b->id_len[j], TTL_MS) < 0) bench_check(-1, "batch acquire");
+    bench_check(xr_chat_batch_exec(b->batch), "exec (acquires)");
     for (size_t j = 0; j < DEPTH; j++) {
       bool acquired = false;
-      xr_check(xr_chat_batch_lock(b->batch, j, &acquired, &b->locks[j]), "acquire");
-      if (!acquired) fail("xr-batch: %s not acquired", b->ids[j]);
+      bench_check(xr_chat_batch_lock(b->batch, j, &acquired, &b->locks[j]), "acquire");
+      if (!acquired) bench_fail("xr-batch: %s not acquired", b->ids[j]);
     }
     xr_chat_batch_clear(b->batch);
     for (size_t j = 0; j < DEPTH; j++)
       if (xr_chat_batch_release_lock(b->batch, b->ids[j], b->id_len[j], b->locks[j].token, b->locks[j].token_len) < 0)
-        xr_check(-1, "batch release");
-    xr_check(xr_chat_batch_exec(b->batch), "exec (releases)");
+        bench_check(-1, "batch release");
+    bench_check(xr_chat_batch_exec(b->batch), "exec (releases)");
     for (size_t j = 0; j < DEPTH; j++) {
       bool released = false;
-      xr_check(xr_chat_batch_bool(b->batch, j, &released), "release");
-      if (!released) fail("xr-batch: %s not released", b->ids[j]);
+      bench_check(xr_chat_batch_bool(b->batch, j, &released), "release");
+      if (!released) bench_fail("xr-batch: %s not released", b->ids[j]);
     }
   }
 }
@@ -401,7 +381,7 @@ static long round_cycles(mode m, long cycles) {
 
 /* Runs `cycles` cycles of m; returns the seconds they took. */
 static double run_mode(bench *b, mode m, long cycles) {
-  double t0 = now_s();
+  double t0 = bench_now_s();
   switch (m) {
   case RAW_SEQ: bench_raw_seq(b, cycles); break;
   case XR_SEQ: bench_xr_seq(b, cycles); break;
@@ -409,7 +389,7 @@ static double run_mode(bench *b, mode m, long cycles) {
   case XR_BATCH: bench_xr_batch(b, cycles); break;
   default: break;
   }
-  return now_s() - t0;
+  return bench_now_s() - t0;
 }
 
 /* The measured runs, apart from the warm-ups, so that a profile can collect only them
@@ -432,7 +412,7 @@ static void on_signal(int sig) {
 static int serve(void) {
   xrt_server *srv;
   char err[XRT_ERR_SIZE];
-  if (xrt_server_start(&srv, NULL, err) != 0) fail("cannot start redis-server: %s", err);
+  if (xrt_server_start(&srv, NULL, err) != 0) bench_fail("cannot start redis-server: %s", err);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal; /* no SA_RESTART: the read below returns */
@@ -456,21 +436,14 @@ static void usage(void) {
   exit(2);
 }
 
-static long parse_long(const char *s, long min) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || *end || v < min) usage();
-  return v;
-}
-
 int main(int argc, char **argv) {
+  bench_prog = "lock_cycle";
   if (argc < 2) usage();
   const char *what = argv[1];
   if (strcmp(what, "serve") == 0) return serve();
 
   bench *b = calloc(1, sizeof *b);
-  if (!b) fail("out of memory");
+  if (!b) bench_fail("out of memory");
   b->xr_suffix = XR_TOKEN_BASE36;
   const char *url = NULL;
   long cycles = 10000, seq_cycles = 2000, batch_cycles = 12800, warmup = -1, repeats = 31;
@@ -479,13 +452,13 @@ int main(int argc, char **argv) {
     if (!v) usage();
     if (strcmp(a, "--url") == 0) url = v;
     else if (strcmp(a, "--host") == 0) b->host = v;
-    else if (strcmp(a, "--port") == 0) b->port = (int)parse_long(v, 1);
-    else if (strcmp(a, "-n") == 0) cycles = parse_long(v, 1);
-    else if (strcmp(a, "--seq") == 0) seq_cycles = parse_long(v, 1);
-    else if (strcmp(a, "--batch") == 0) batch_cycles = parse_long(v, 1);
-    else if (strcmp(a, "-w") == 0) warmup = parse_long(v, 0);
+    else if (strcmp(a, "--port") == 0) b->port = (int)bench_parse_long(v, 1, usage);
+    else if (strcmp(a, "-n") == 0) cycles = bench_parse_long(v, 1, usage);
+    else if (strcmp(a, "--seq") == 0) seq_cycles = bench_parse_long(v, 1, usage);
+    else if (strcmp(a, "--batch") == 0) batch_cycles = bench_parse_long(v, 1, usage);
+    else if (strcmp(a, "-w") == 0) warmup = bench_parse_long(v, 0, usage);
     else if (strcmp(a, "-r") == 0) {
-      repeats = parse_long(v, 1);
+      repeats = bench_parse_long(v, 1, usage);
       if (repeats > 64) usage();
     }
     else if (strcmp(a, "--xr-suffix") == 0) {
@@ -497,10 +470,10 @@ int main(int argc, char **argv) {
   }
   if (url) {
     xr_url *u;
-    xr_check(xr_url_parse(&u, url), "--url");
+    bench_check(xr_url_parse(&u, url), "--url");
     if (u->tls || u->unix_path || u->password || u->username || u->db > 0 ||
         (u->topology != XR_TOPOLOGY_STANDALONE && u->topology != XR_TOPOLOGY_CLUSTER))
-      fail("--url: only redis://host:port or redis+cluster://host:port,... (plain TCP, no AUTH, db 0)");
+      bench_fail("--url: only redis://host:port or redis+cluster://host:port,... (plain TCP, no AUTH, db 0)");
     if (u->topology == XR_TOPOLOGY_CLUSTER) {
       b->nodes = strdup(u->nodes); /* the program's lifetime */
       b->host = "cluster";
@@ -537,14 +510,14 @@ int main(int argc, char **argv) {
   xrt_server *srv = NULL;
   if (!b->host) {
     char err[XRT_ERR_SIZE];
-    if (xrt_server_start(&srv, NULL, err) != 0) fail("cannot start redis-server: %s", err);
+    if (xrt_server_start(&srv, NULL, err) != 0) bench_fail("cannot start redis-server: %s", err);
     b->host = xrt_server_host(srv);
     b->port = xrt_server_port(srv);
   } else if (!b->port) {
     usage();
   }
   double *runs = calloc((size_t)NMODES * (size_t)repeats, sizeof *runs);
-  if (!runs) fail("out of memory");
+  if (!runs) bench_fail("out of memory");
   long n[NMODES];
   clear_locks(b);
   for (int k = 0; k < NMODES; k++) {

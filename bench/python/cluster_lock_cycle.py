@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
 import os
 import sys
 import time
@@ -240,11 +239,6 @@ class Cpu:
         return round(self.us[name] / self.cycles[name], 1)
 
 
-def load() -> str:
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
-
-
 def suite(args: argparse.Namespace) -> int:
     if xr_chat is None:
         sys.exit("cluster_lock_cycle.py: crossredis.chat is not available (bench/python/run installs it)")
@@ -253,7 +247,7 @@ def suite(args: argparse.Namespace) -> int:
     loop = asyncio.new_event_loop()
     checker = Checker(args.url)
     checker.clear()
-    load_before = load()
+    load_before = lock_cycle.load_average()
     opened = {m: OPENERS[m](args.url, loop) for m in modes}
     for m in modes:  # warm-up: one run's worth each (connections, slot maps, script caches)
         opened[m].run(size[m])
@@ -288,7 +282,7 @@ def suite(args: argparse.Namespace) -> int:
               f"{t['result'] + ' (>= 1.0x ' + t['fastest_peer'] + ')' if t else ''}")
     v = versions(checker)
     spread = checker.spread()
-    load_after = load()
+    load_after = lock_cycle.load_average()
     print(f"\ncycles/s: lock cycles (acquire + release) per second, median of {args.repeats} interleaved repeats; "
           f"CPU us: this process's CPU time (user + system, all threads) per cycle over the timed runs; "
           f"ratio: median of the {args.repeats} paired ratios (runs back to back)")
@@ -297,12 +291,7 @@ def suite(args: argparse.Namespace) -> int:
           f"after {load_after}")
     if args.json:
         doc = {
-            "benchmark": "cluster_python_lock_cycle",
-            "command": args.command,
-            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "machine": args.machine,
-            "load_average": f"before {load_before}, after {load_after}",
-            "crossredis_commit": args.commit,
+            **lock_cycle.results_head("cluster_python_lock_cycle", args, f"before {load_before}, after {load_after}"),
             "versions": v,
             "cluster": {"masters": len(spread), "keys_per_master": spread},
             "repeats": args.repeats,

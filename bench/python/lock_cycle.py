@@ -401,11 +401,7 @@ def suite(args: argparse.Namespace, url: str) -> int:
 
     if args.json:
         doc = {
-            "benchmark": "python_lock_cycle",
-            "command": args.command,
-            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "machine": args.machine,
-            "crossredis_commit": args.commit,
+            **results_head("python_lock_cycle", args),
             "versions": v,
             "hiredis_parser_in_redis_py": redis.utils.HIREDIS_AVAILABLE,
             "repeats": args.repeats,
@@ -422,6 +418,23 @@ def suite(args: argparse.Namespace, url: str) -> int:
             doc["profiles"] = profiles
         write_json(args.json, doc)
     return 0
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 min load averages (the machine is shared)."""
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def results_head(benchmark: str, args: argparse.Namespace, load_average: str | None = None) -> dict[str, Any]:
+    """The first members of a results file: what ran, when, where, on which commit."""
+    doc: dict[str, Any] = {"benchmark": benchmark, "command": args.command,
+                           "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                           "machine": args.machine}
+    if load_average is not None:
+        doc["load_average"] = load_average
+    doc["crossredis_commit"] = args.commit
+    return doc
 
 
 def write_json(path: str, doc: dict[str, Any]) -> None:
