@@ -139,9 +139,24 @@ static void skip_space(scan *sc) {
 
 static int scan_value(scan *sc);
 
+/* The bytes of a string's text that need no look: all but controls, '"' and '\\'. */
+static const unsigned char str_plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
+
 static int scan_string(scan *sc) {
   sc->i++; /* the opening quote */
   for (;;) {
+    /* the plain bytes in one tight loop: everything but a quote, a backslash and controls */
+    while (sc->i < sc->n && str_plain[sc->s[sc->i]]) sc->i++;
     int c = peek(sc);
     if (c < 0) return bad(sc, "in string literal", 0);
     if (c == '"') {
@@ -294,14 +309,28 @@ size_t xr_go_json_skip_space(const char *text, size_t len, size_t i) {
   return i;
 }
 
+/* Whether c ends a number or a literal. */
+static int ends_bare(unsigned char c) {
+  return c == ',' || c == ':' || c == ']' || c == '}' || is_space(c);
+}
+
 size_t xr_go_json_value_end(const char *text, size_t len, size_t i) {
   const unsigned char *s = (const unsigned char *)text;
   int depth = 0;
   do {
     unsigned char c = s[i];
     if (c == '"') {
-      for (i++; i < len && s[i] != '"'; i++)
-        if (s[i] == '\\') i++;
+      for (i++; i < len; i++) {
+        const unsigned char *q = memchr(s + i, '"', len - i); /* the next quote, then whether it is escaped */
+        if (!q) {
+          i = len;
+          break;
+        }
+        size_t k = (size_t)(q - s), backslashes = 0;
+        while (k - backslashes > i && s[k - backslashes - 1] == '\\') backslashes++;
+        i = k;
+        if (backslashes % 2 == 0) break;
+      }
       i++;
     } else if (c == '{' || c == '[') {
       depth++;
@@ -312,7 +341,7 @@ size_t xr_go_json_value_end(const char *text, size_t len, size_t i) {
     } else if (c == ',' || c == ':' || is_space(c)) {
       i++;
     } else { /* a number or a literal */
-      while (i < len && !is_space(s[i]) && !strchr(",:]}", s[i])) i++;
+      while (i < len && !ends_bare(s[i])) i++;
     }
   } while (depth > 0 && i < len);
   return i;
@@ -336,6 +365,10 @@ void xr_go_json_unquote(xr_buf *b, const char *text, size_t i, size_t end) {
   const unsigned char *s = (const unsigned char *)text;
   size_t stop = end - 1; /* the closing quote */
   for (i++; i < stop;) {
+    size_t run = i; /* ASCII without escapes, copied at once */
+    while (i < stop && s[i] < 0x80 && s[i] != '\\') i++;
+    if (i > run) xr_buf_append(b, s + run, i - run);
+    if (i >= stop) break;
     unsigned char c = s[i];
     if (c == '\\') {
       unsigned char e = s[i + 1];
