@@ -672,15 +672,10 @@ void OpsRunBase::Finished(int rc) {
 
 /* Values, lists, entries and sessions are copied (entries and records decoded) as they are read:
  * on the pool. */
-bool OpsRunBase::HeavyCollect() const {
-  for (const OpCall &op : ops_) {
-    if (op.index < 0) continue;
-    xr_result_kind k = op.info->result;
-    if (k == XR_RESULT_VALUE || k == XR_RESULT_LIST || k == XR_RESULT_ENTRY || k == XR_RESULT_SESSION ||
-        k == XR_RESULT_MAP)
-      return true;
-  }
-  return false;
+bool OpsRunBase::Decodes(const OpCall &op) {
+  xr_result_kind k = op.info->result;
+  return op.index >= 0 && (k == XR_RESULT_VALUE || k == XR_RESULT_LIST || k == XR_RESULT_ENTRY ||
+                           k == XR_RESULT_SESSION || k == XR_RESULT_MAP);
 }
 
 /* TEXT fields (not BYTES: they become Buffers as they are). */

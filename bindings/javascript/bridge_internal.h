@@ -685,6 +685,7 @@ class SystemBox {
     static int BatchExec(Batch *b) { return xr_##sys##_batch_exec(b); }                                   \
     static int BatchStart(Batch *b, xr_loop_conn *lc, int *wait) { return xr_##sys##_batch_start(b, lc, wait); } \
     static int BatchResult(const Batch *b, size_t i, xr_result *r) { return xr_##sys##_batch_result(b, i, r); } \
+    static size_t BatchReplySize(const Batch *b, size_t i) { return xr_##sys##_batch_reply_size(b, i); }  \
     static void Free(Handle *h) { free_fn(h); }                                                           \
   }
 
@@ -1123,8 +1124,10 @@ class OpsRunBase : public BatchRun {
   /* Operation op's result (rc and r from the system's batch_result) in its kind's shape, r cleared.
    * Bytes fields are taken over, not copied (xr_result_take_field): a big one is in memory once. */
   void Take(int rc, xr_result &r, OpCall &op);
+  /* Whether reading op's result decodes its reply (VALUE, LIST, ENTRY, SESSION, MAP: JSON or a
+   * record read and written again), work that grows with the reply. */
+  static bool Decodes(const OpCall &op);
   void Finished(int rc) override;
-  bool HeavyCollect() const override;
   bool NeedsPrepare() const override;
   void Prepare() override;
   Napi::Value Result(Napi::Env env) override;
@@ -1181,6 +1184,16 @@ class OpsRun : public OpsRunBase {
   }
 
   int StartLoop(xr_loop_conn *lc, int *wait) override { return Sys::BatchStart(batch_, lc, wait); }
+
+  /* Collect on the pool only when the replies it decodes are big (kBig in all): a record or a
+   * value of a few hundred bytes is read on the JS thread, without a thread-pool round trip. */
+  bool HeavyCollect() const override {
+    if (!batch_) return false;
+    size_t bytes = 0;
+    for (const OpCall &op : ops_)
+      if (Decodes(op) && (bytes += Sys::BatchReplySize(batch_, (size_t)op.index)) >= kBig) return true;
+    return false;
+  }
   int Exec() override {
     if (!batch_) return XR_OK; /* building failed: failure_ says why */
     return Sys::BatchExec(batch_);

@@ -351,6 +351,9 @@ XR_API int xr_chat_batch_entry(const xr_chat_batch *b, size_t i, bool *found, xr
  * failure. Fields borrow from the batch (and from *out for an entry's decoded text): call
  * xr_result_clear, and use them before the batch is cleared or freed. */
 XR_API int xr_chat_batch_result(const xr_chat_batch *b, size_t i, xr_result *out);
+/* The bytes of operation i's reply (its strings) before decoding, 0 when it has none: a binding
+ * decodes a big one off its event-loop thread. */
+XR_API size_t xr_chat_batch_reply_size(const xr_chat_batch *b, size_t i);
 
 #ifdef __cplusplus
 }

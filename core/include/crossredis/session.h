@@ -87,8 +87,9 @@ XR_API int64_t xr_session_storage_ttl_ms(const xr_session_storage *s);
 /* ---- RedisStorage ------------------------------------------------------------------------------ */
 
 /* Store: `set <key> <record> ex <ttl>`, overwriting and re-applying the TTL. The record is
- * xr_session_write's (the store's Go version). XR_EINVAL for an empty id ("cannot store session
- * with empty ID"). */
+ * xr_session_write's (the store's Go version) of the session as toolhive holds it (a streamable
+ * session without data), written once. XR_EINVAL for an empty id ("cannot store session with
+ * empty ID"). */
 XR_API int xr_session_store(xr_session_storage *s, const xr_session *session);
 /* Load: `getex <key> ex <ttl>` (the TTL slides; updated_at is not changed) and the record read as
  * toolhive reads it (session_record.h). XR_ENOTFOUND when there is none. *out is the caller's
@@ -177,6 +178,8 @@ XR_API int xr_session_batch_exec(xr_session_batch *b);
 XR_API int xr_session_batch_start(xr_session_batch *b, xr_loop_conn *lc, int *wait);
 /* Operation i's result as xr_session_call gives it, or its failure. */
 XR_API int xr_session_batch_result(const xr_session_batch *b, size_t i, xr_result *out);
+/* The bytes of operation i's reply before decoding (as xr_chat_batch_reply_size). */
+XR_API size_t xr_session_batch_reply_size(const xr_session_batch *b, size_t i);
 
 #ifdef __cplusplus
 }

@@ -61,6 +61,10 @@ int xr_chat_batch_start(xr_chat_batch *cb, xr_loop_conn *lc, int *wait) {
   return xr_ops_batch_start(cb->ops, lc, wait);
 }
 
+size_t xr_chat_batch_reply_size(const xr_chat_batch *cb, size_t i) {
+  return cb ? xr_ops_batch_reply_size(cb->ops, i) : 0;
+}
+
 int xr_chat_batch_result(const xr_chat_batch *cb, size_t i, xr_result *out) {
   if (!out) return xr_fail(XR_EINVAL, "xr_chat_batch_result: out is required");
   if (!cb) return memset(out, 0, sizeof *out), xr_fail(XR_EINVAL, "chat batch: no operation %zu", i);

@@ -186,6 +186,11 @@ static int unacked(const xr_system *sys, const void *self, xr_client *client, co
 int xr_ops_call_keep(const xr_system *sys, const void *self, xr_client *client, int op, const xr_arg *a,
                      xr_cmd *c, xr_reply **r, xr_result *out) {
   memset(c, 0, sizeof *c);
+  return xr_ops_call_prepared(sys, self, client, op, a, c, r, out);
+}
+
+int xr_ops_call_prepared(const xr_system *sys, const void *self, xr_client *client, int op, const xr_arg *a,
+                         xr_cmd *c, xr_reply **r, xr_result *out) {
   memset(out, 0, sizeof *out);
   *r = NULL;
   int rc = sys->build[op](c, self, a);
@@ -352,6 +357,24 @@ int xr_ops_batch_start(xr_ops_batch *ob, xr_loop_conn *lc, int *wait) {
 }
 
 int xr_ops_batch_op(const xr_ops_batch *ob, size_t i) { return ob && i < ob->n ? ob->ops[i].op : -1; }
+
+static size_t reply_size(const xr_reply *r) {
+  xr_reply_type t = r ? xr_reply_kind(r) : XR_REPLY_NIL;
+  size_t n = 0;
+  if (t == XR_REPLY_STRING) {
+    xr_reply_str(r, &n);
+  } else if (t == XR_REPLY_ARRAY || t == XR_REPLY_SET || t == XR_REPLY_MAP) {
+    for (size_t k = 0; k < xr_reply_count(r); k++) n += reply_size(xr_reply_at(r, k));
+  }
+  return n;
+}
+
+size_t xr_ops_batch_reply_size(const xr_ops_batch *ob, size_t i) {
+  const xr_reply *r;
+  const char *msg = NULL;
+  if (!ob || i >= ob->n || !ob->ran || xr_batch_result(ob->b, ob->ops[i].at, &r, &msg)) return 0;
+  return reply_size(r);
+}
 
 int xr_ops_batch_result(const xr_ops_batch *ob, size_t i, xr_result *out) {
   memset(out, 0, sizeof *out);

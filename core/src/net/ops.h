@@ -111,6 +111,11 @@ int xr_ops_call(const xr_system *sys, const void *self, xr_client *client, int o
  * result borrows from both): *c and *r are the caller's to free (xr_ops_call_end). */
 int xr_ops_call_keep(const xr_system *sys, const void *self, xr_client *client, int op, const xr_arg *a,
                      xr_cmd *c, xr_reply **r, xr_result *out);
+/* xr_ops_call_keep on a command the caller has zeroed and may have begun (a system's typed
+ * function that hands its builder something made already, such as a record written from a typed
+ * value: the builder then skips making it from the row's arguments). */
+int xr_ops_call_prepared(const xr_system *sys, const void *self, xr_client *client, int op, const xr_arg *a,
+                         xr_cmd *c, xr_reply **r, xr_result *out);
 void xr_ops_call_end(xr_cmd *c, xr_reply *r, xr_result *out);
 
 /* ---- batches of rows ------------------------------------------------------------------------- */
@@ -131,6 +136,9 @@ int xr_ops_batch_start(xr_ops_batch *b, xr_loop_conn *lc, int *wait);
 int xr_ops_batch_op(const xr_ops_batch *b, size_t i);
 /* Operation i's result by its row's kind; made tokens borrow from the batch. */
 int xr_ops_batch_result(const xr_ops_batch *b, size_t i, xr_result *out);
+/* The bytes of operation i's reply (its strings, in arrays too), before any decoding: what a
+ * binding weighs to decide where to decode. 0 when there is none (not run, failed). */
+size_t xr_ops_batch_reply_size(const xr_ops_batch *b, size_t i);
 /* The same, refusing an operation of another kind than `want` (the typed accessors). */
 int xr_ops_batch_result_of(const xr_ops_batch *b, size_t i, xr_result_kind want, xr_result *out);
 

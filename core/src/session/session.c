@@ -152,8 +152,13 @@ static void ttl_args(xr_cmd *c, const xr_session_storage *s) {
 }
 
 /* session_json read as a record (the reader's rules make it the session Go would hold) and written
- * in the store's Go bytes into c->owned; the key from its id. */
+ * in the store's Go bytes into c->owned; the key from its id. A typed function has made both
+ * already (typed_call: c->owned is the record, a[0] its text), which is then sent as it is. */
 static int record_arg(xr_cmd *c, const xr_session_storage *s, int op, const xr_arg *a) {
+  if (c->owned) {
+    xr_cmd_arg(c, a[0].data, a[0].len);
+    return XR_OK;
+  }
   xr_session_record rec;
   int rc = xr_session_read(&rec, a[0].data, a[0].len, s->go);
   if (rc) {
@@ -324,14 +329,20 @@ static int decode_failed(const xr_cmd *c, const char *what) {
   return xr_fail(XR_EPARSE, "%.*s: %s: %s", (int)c->key.len, c->key.data, what, why);
 }
 
+/* A stored record read as toolhive reads it, its failure named as toolhive names it. */
+static int read_record(const xr_cmd *c, const xr_session_storage *s, const char *p, size_t n, xr_session_record *rec) {
+  if (xr_session_read(rec, p, n, s->go))
+    return decode_failed(c, n ? "failed to deserialize session: failed to unmarshal session data"
+                              : "failed to deserialize session");
+  return XR_OK;
+}
+
 /* A stored record as a SESSION result: every text field (id, type, data, the times and the
  * metadata as Go writes them) copied into one buffer the result owns (owned_[0]); raw borrows the
  * reply. */
 static int session_result(const xr_cmd *c, const xr_session_storage *s, const char *p, size_t n, xr_result *out) {
   xr_session_record rec;
-  if (xr_session_read(&rec, p, n, s->go))
-    return decode_failed(c, n ? "failed to deserialize session: failed to unmarshal session data"
-                              : "failed to deserialize session");
+  if (read_record(c, s, p, n, &rec)) return xr_error_last()->code;
   char *meta = NULL, t1[XR_RFC3339_MAX], t2[XR_RFC3339_MAX];
   size_t meta_len = 0;
   int n1 = 0, n2 = 0;
@@ -398,13 +409,21 @@ static int map_result(const xr_cmd *c, const xr_session_storage *s, const char *
   return XR_OK;
 }
 
-static int decode(const xr_cmd *c, const void *self, xr_result_kind kind, const xr_reply *r, xr_result *out) {
-  if (kind != XR_RESULT_SESSION && kind != XR_RESULT_MAP) return xr_fail(XR_EINVAL, "session: unknown result kind %d", (int)kind);
+/* The stored text a load answered: a string reply, else XR_EPROTOCOL. */
+static int reply_text(const xr_cmd *c, const xr_reply *r, const char **p, size_t *n) {
   if (xr_reply_kind(r) != XR_REPLY_STRING)
     return xr_fail(XR_EPROTOCOL, "%.*s: unexpected reply (type %d) to %s", (int)c->key.len, c->key.data,
                    (int)xr_reply_kind(r), c->script ? "a script" : c->argv[0]);
-  size_t n;
-  const char *p = xr_reply_str(r, &n);
+  *p = xr_reply_str(r, n);
+  return XR_OK;
+}
+
+static int decode(const xr_cmd *c, const void *self, xr_result_kind kind, const xr_reply *r, xr_result *out) {
+  if (kind != XR_RESULT_SESSION && kind != XR_RESULT_MAP) return xr_fail(XR_EINVAL, "session: unknown result kind %d", (int)kind);
+  const char *p = NULL;
+  size_t n = 0;
+  int rc = reply_text(c, r, &p, &n);
+  if (rc) return rc;
   return kind == XR_RESULT_SESSION ? session_result(c, self, p, n, out) : map_result(c, self, p, n, out);
 }
 
@@ -464,21 +483,39 @@ static int run(xr_session_storage *s, int op, const xr_arg *a, xr_result *res) {
   return xr_session_call(s, op, a, session_system.ops[op].nargs, res);
 }
 
-/* A session as the record text the rows take. */
-static int session_text(const xr_session_storage *s, const xr_session *session, char **json, size_t *len) {
-  if (!session) return xr_fail(XR_EINVAL, "session: the session is NULL");
-  return xr_session_write(json, len, session, s->go);
+/* Row op run for a typed function: `made` begins the command (a record written from a typed
+ * session, or nothing), the reply stays in *r for the caller to read (xr_ops_call_end frees all). */
+static int typed_call(xr_session_storage *s, int op, const xr_arg *a, xr_cmd *c, xr_reply **r, xr_result *res) {
+  int rc = xr_ops_check_args(&session_system, op, a, session_system.ops[op].nargs);
+  return rc ? rc : xr_ops_call_prepared(&session_system, s, s->client, op, a, c, r, res);
 }
 
+/* A typed session's row: its record written once, in the store's Go bytes, and sent as it is (the
+ * row's builder would read session_json and write it again, the same bytes). */
 static int run_session(xr_session_storage *s, int op, const xr_session *session, const xr_arg *owner, xr_result *res) {
+  memset(res, 0, sizeof *res);
   int rc = need(s, session_system.ops[op].name);
-  char *json = NULL;
-  size_t len = 0;
-  if (!rc) rc = session_text(s, session, &json, &len);
   if (rc) return rc;
-  xr_arg a[2] = {XR_ARG_OF_TEXT(json, len), owner ? *owner : XR_ARG_OF_TEXT("", 0)};
-  rc = run(s, op, a, res);
-  xr_free(json);
+  if (!session) return xr_fail(XR_EINVAL, "session.%s: the session is NULL", session_system.ops[op].name);
+  /* the session as toolhive would hold it: a streamable session has no data (StreamableSession
+   * drops it), as the reader of session_json makes it */
+  xr_session held = *session;
+  if (held.type_len == 10 && held.type && !memcmp(held.type, "streamable", 10)) {
+    held.data = NULL;
+    held.data_len = 0;
+  }
+  xr_cmd c;
+  memset(&c, 0, sizeof c);
+  xr_reply *r = NULL;
+  size_t len = 0;
+  rc = xr_session_write(&c.owned, &len, &held, s->go);
+  if (!rc) rc = keyed(&c, s, op, held.id, held.id_len);
+  if (!rc) {
+    xr_arg a[2] = {XR_ARG_OF_TEXT(c.owned, len), owner ? *owner : XR_ARG_OF_TEXT("", 0)};
+    rc = typed_call(s, op, a, &c, &r, res);
+  }
+  xr_reply_free(r);
+  xr_cmd_free(&c);
   return rc;
 }
 
@@ -508,19 +545,28 @@ int xr_session_store_if_owner(xr_session_storage *s, bool *stored, const xr_sess
   return rc;
 }
 
-/* A SESSION result's raw bytes read again into the caller's record (the result's decoded fields
- * are text; the C API gives the typed record). */
-static int record_of(xr_session_storage *s, xr_session_record *out, const xr_result *res) {
-  return xr_session_read(out, res->fields[6].data, res->fields[6].len, s->go);
-}
-
+/* A load into the caller's typed record: the reply read once, straight into it (the SESSION
+ * result's text fields are not made). The row's result kind is decoded as STATUS, which keeps the
+ * nil reply's failure (session not found) and nothing else. */
 static int load_record(xr_session_storage *s, int op, xr_session_record *out, const xr_arg *a) {
   if (!out) return xr_fail(XR_EINVAL, "session.%s: out is required", session_system.ops[op].name);
   memset(out, 0, sizeof *out);
+  int rc = need(s, session_system.ops[op].name);
+  if (rc) return rc;
+  xr_cmd c;
+  memset(&c, 0, sizeof c);
+  xr_reply *r = NULL;
   xr_result res;
-  int rc = run(s, op, a, &res);
-  if (!rc) rc = record_of(s, out, &res);
-  xr_result_clear(&res);
+  const char *p = NULL;
+  size_t n = 0;
+  rc = xr_ops_check_args(&session_system, op, a, session_system.ops[op].nargs);
+  if (!rc) rc = session_system.build[op](&c, s, a);
+  if (!rc) rc = xr_ops_run(&session_system, s->client, &c, &r);
+  if (!rc) rc = xr_ops_decode(&session_system, s, &c, XR_RESULT_STATUS, r, &res);
+  if (!rc) rc = reply_text(&c, r, &p, &n);
+  if (!rc) rc = read_record(&c, s, p, n, out);
+  xr_reply_free(r);
+  xr_cmd_free(&c);
   return rc;
 }
 

@@ -61,6 +61,10 @@ int xr_session_batch_start(xr_session_batch *sb, xr_loop_conn *lc, int *wait) {
   return xr_ops_batch_start(sb->ops, lc, wait);
 }
 
+size_t xr_session_batch_reply_size(const xr_session_batch *sb, size_t i) {
+  return sb ? xr_ops_batch_reply_size(sb->ops, i) : 0;
+}
+
 int xr_session_batch_result(const xr_session_batch *sb, size_t i, xr_result *out) {
   if (!out) return xr_fail(XR_EINVAL, "xr_session_batch_result: out is required");
   if (!sb) {

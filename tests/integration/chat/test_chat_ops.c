@@ -125,7 +125,14 @@ static void generic_results_of_every_kind(void **state) {
   assert_int_equal(i_deq2, 11);
   xr_result r;
   assert_int_equal(xr_chat_batch_result(b, 0, &r), XR_EINVAL); /* not run yet */
+  assert_int_equal(xr_chat_batch_reply_size(b, (size_t)i_get), 0);
   XR_OK(xr_chat_batch_exec(b));
+  /* the reply's bytes before decoding: the stored text, a list's items, nothing for nil */
+  assert_int_equal(xr_chat_batch_reply_size(b, (size_t)i_get), 7);
+  assert_int_equal(xr_chat_batch_reply_size(b, (size_t)i_miss), 0);
+  assert_int_equal(xr_chat_batch_reply_size(b, (size_t)i_list), 3);
+  assert_int_equal(xr_chat_batch_reply_size(b, 99), 0);
+  assert_int_equal(xr_chat_batch_reply_size(NULL, 0), 0);
 
   XR_OK(xr_chat_batch_result(b, (size_t)i_sub, &r));
   assert_int_equal(r.kind, XR_RESULT_STATUS);

@@ -491,10 +491,47 @@ static void bad_input(void **state) {
   fix_close(&f);
 }
 
+/* A batch (what the bindings run): stores, loads and a missing one in one pipeline, each result
+ * as the sequential call gives it; the reply sizes a binding weighs before decoding. */
+static void batch(void **state) {
+  (void)state;
+  fixture f;
+  fix_open(&f);
+  xr_session_pair meta[] = {{S("k"), S("v")}};
+  xr_session s = sample("b-1", "mcp", meta, 1);
+  char *json = NULL;
+  size_t len = 0;
+  XR_OK(xr_session_write(&json, &len, &s, XR_GO_DEFAULT));
+  xr_session_batch *b;
+  XR_OK(xr_session_batch_new(&b, f.proxy));
+  int i_store = xr_session_batch_store(b, json, len);
+  int i_load = xr_session_batch_load(b, S("b-1"));
+  int i_miss = xr_session_batch_load(b, S("b-none"));
+  assert_int_equal(xr_session_batch_count(b), 3);
+  assert_int_equal(xr_session_batch_reply_size(b, (size_t)i_load), 0); /* not run yet */
+  XR_OK(xr_session_batch_exec(b));
+  xr_result r;
+  XR_OK(xr_session_batch_result(b, (size_t)i_store, &r));
+  xr_result_clear(&r);
+  XR_OK(xr_session_batch_result(b, (size_t)i_load, &r));
+  assert_int_equal(r.kind, XR_RESULT_SESSION);
+  assert_int_equal(r.fields[6].len, len);
+  assert_memory_equal(r.fields[6].data, json, len); /* the record as the typed store writes it */
+  assert_memory_equal(r.fields[0].data, "b-1", 3);
+  xr_result_clear(&r);
+  XR_FAILS(xr_session_batch_result(b, (size_t)i_miss, &r), XR_ENOTFOUND, "session not found");
+  assert_int_equal(xr_session_batch_reply_size(b, (size_t)i_load), len);
+  assert_int_equal(xr_session_batch_reply_size(b, (size_t)i_miss), 0);
+  assert_int_equal(xr_session_batch_reply_size(b, (size_t)i_store), 0); /* a status, no string */
+  xr_session_batch_free(b);
+  xr_free(json);
+  fix_close(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TT_TEST(wire_matches_toolhive), TT_TEST(store_load_round_trip), TT_TEST(missing_existing_and_owners),
-      TT_TEST(data_store),            TT_TEST(bad_input),
+      TT_TEST(data_store),            TT_TEST(bad_input),             TT_TEST(batch),
   };
   return tt_run("sessions", tests, sizeof tests / sizeof tests[0], NULL, 0);
 }
