@@ -15,11 +15,12 @@ class Guard:
     """Holds a native handle; ``enter()`` returns it (or raises ClientClosedError), ``leave()``
     ends the call; ``close()`` marks it closed, waits for the calls inside, then frees it."""
 
-    __slots__ = ("_cond", "_active", "_handle", "_free", "_what", "_interrupt")
+    __slots__ = ("_lock", "_cond", "_active", "_handle", "_free", "_what", "_interrupt")
 
     def __init__(self, handle: Any, free: Callable[[Any], None], what: str,
                  interrupt: Callable[[Any], None] | None = None) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()  # enter and leave take it directly (cheaper than the Condition)
+        self._cond = threading.Condition(self._lock)
         self._active = 0
         self._handle = handle
         self._free = free
@@ -36,16 +37,17 @@ class Guard:
         return self._handle
 
     def enter(self) -> Any:
-        with self._cond:
+        with self._lock:
             if self._handle is None:
                 raise ClientClosedError(f"{self._what} is closed")
             self._active += 1
             return self._handle
 
     def leave(self) -> None:
-        with self._cond:
+        with self._lock:
             self._active -= 1
-            if self._active == 0:
+            # only close() waits, and only once it has set the handle to None under this lock
+            if self._active == 0 and self._handle is None:
                 self._cond.notify_all()
 
     def close(self) -> bool:

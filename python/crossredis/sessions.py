@@ -73,9 +73,11 @@ class Session:
 
     def _json(self) -> str:
         """The session as session_json (session.def): the core reads it as toolhive reads a record."""
+        read = self.__dict__.get("_read")  # (created text, datetime, updated text, datetime) as loaded
+        created = _time_text(self.created_at, self.created_at_text, "created_at", read and read[0:2])
+        updated = _time_text(self.updated_at, self.updated_at_text, "updated_at", read and read[2:4])
         parts = [f'"id":{_dumps(self.id, "id")}', f'"type":{_dumps(self.type, "type")}',
-                 f'"created_at":{_dumps(_time_text(self.created_at, self.created_at_text, "created_at"), "created_at")}',
-                 f'"updated_at":{_dumps(_time_text(self.updated_at, self.updated_at_text, "updated_at"), "updated_at")}']
+                 f'"created_at":{_dumps(created, "created_at")}', f'"updated_at":{_dumps(updated, "updated_at")}']
         data = self._data_json()
         if data is not None:
             parts.append(f'"data":{data}')
@@ -102,7 +104,12 @@ def _dumps(value: Any, name: str) -> str:
         raise TypeError(f"session {name}: {e}") from None
 
 
-def _time_text(value: datetime, text: str | None, name: str) -> str:
+def _time_text(value: datetime, text: str | None, name: str, read: tuple[str, datetime] | None = None) -> str:
+    """The text a time is written as: `text` (the nanoseconds and the offset as read) while the
+    datetime still is the one read from it, else the datetime's. `read`: the text and datetime a
+    load made, which spares parsing the text again."""
+    if read and text is read[0] and value is read[1]:
+        return text  # untouched since the load
     if not isinstance(value, datetime):
         raise TypeError(f"session {name} must be a datetime, not {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
@@ -115,6 +122,13 @@ def _time_text(value: datetime, text: str | None, name: str) -> str:
 def _parse_time(text: str) -> datetime:
     """Go's RFC 3339 text (what the core returns) as a datetime, the fraction cut to
     microseconds; a year Python cannot hold (0) becomes the first it can."""
+    try:  # Python 3.11 reads Go's texts, cutting the fraction as below, except those of the end
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return _parse_time_by_hand(text)
+
+
+def _parse_time_by_hand(text: str) -> datetime:
     date, _, rest = text.partition("T")
     clock, zone = rest, "+00:00"
     if rest.endswith("Z"):
@@ -141,10 +155,12 @@ def _session(value: Any, ctx: Any = None) -> Session:
     id_, type_, created, updated, data, metadata, _raw = value
     created_text, updated_text = created.decode(), updated.decode()
     data_text = data.decode() if data is not None else None
-    return Session(id=id_.decode(), type=type_.decode(), created_at=_parse_time(created_text),
-                   updated_at=_parse_time(updated_text), data=json.loads(data_text) if data_text is not None else None,
-                   metadata=json.loads(metadata), created_at_text=created_text, updated_at_text=updated_text,
-                   data_text=data_text)
+    created_at, updated_at = _parse_time(created_text), _parse_time(updated_text)
+    s = Session(id=id_.decode(), type=type_.decode(), created_at=created_at, updated_at=updated_at,
+                data=json.loads(data_text) if data_text is not None else None, metadata=json.loads(metadata),
+                created_at_text=created_text, updated_at_text=updated_text, data_text=data_text)
+    s.__dict__["_read"] = (created_text, created_at, updated_text, updated_at)  # what _json may skip
+    return s
 
 
 def _map(value: Any, ctx: Any = None) -> dict[str, str] | None:

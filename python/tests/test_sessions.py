@@ -156,3 +156,32 @@ def test_asyncio(topo) -> None:
             assert await d.load("x") == {"k": "v"}
     asyncio.run(main())
     assert topo.checker.get(prefix(topo) + CAPTURED_ID) is None
+
+
+def test_time_texts_parse_the_same_either_way() -> None:
+    """The fast reading of Go's RFC 3339 texts (datetime.fromisoformat) gives what the reading by
+    hand gives: the fraction cut to microseconds, the offset kept, year 0 as year 1."""
+    from crossredis.sessions import _parse_time, _parse_time_by_hand
+    texts = ["2026-12-05T09:00:00.123456789Z", "2026-12-05T09:00:00.5+05:30", "0001-01-01T00:00:00Z",
+             "0000-01-01T00:00:00Z", "2026-12-05T23:59:59.999999999-07:00", "2026-12-05T09:00:00+23:59",
+             "9999-12-31T23:59:59.000000001-00:00", "2024-02-29T12:00:00.1Z"]
+    for t in texts:
+        fast, slow = _parse_time(t), _parse_time_by_hand(t)
+        assert (fast, fast.utcoffset()) == (slow, slow.utcoffset()), t
+
+
+def test_a_loaded_session_is_written_back_with_its_texts(topo) -> None:
+    """A loaded session stored unchanged keeps its nanoseconds and offsets; a changed time is
+    written from the datetime (the texts as read no longer apply)."""
+    with RedisStorage(topo.url, key_prefix=prefix(topo)) as st:
+        topo.checker.set(prefix(topo) + "wb", '{"id":"wb","type":"sse","created_at":"2026-12-05T09:00:00.123456789+05:30",'
+                                              '"updated_at":"2026-12-05T09:30:00.987654321Z"}')
+        s = st.load("wb")
+        st.store(s)
+        assert topo.checker.get(prefix(topo) + "wb") == (
+            b'{"id":"wb","type":"sse","created_at":"2026-12-05T09:00:00.123456789+05:30",'
+            b'"updated_at":"2026-12-05T09:30:00.987654321Z"}')
+        s.updated_at = datetime(2027, 1, 2, 3, 4, 5, 600000, tzinfo=timezone.utc)
+        st.store(s)
+        assert b'"updated_at":"2027-01-02T03:04:05.6Z"' in topo.checker.get(prefix(topo) + "wb")
+        assert b'"created_at":"2026-12-05T09:00:00.123456789+05:30"' in topo.checker.get(prefix(topo) + "wb")
