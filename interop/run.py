@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """The interop suite: every Chat SDK state implementation writes, every other one reads, through one
-shared Redis; then a migration from a TypeScript deployment to a Python one.
+shared Redis; then a migration from a TypeScript deployment to a Python one; then the same for
+toolhive's session stores (interop/session_matrix.py: crossredis's C, Python and Node drivers and
+the Go drivers over the real toolhive releases).
 
     .venv/bin/python interop/run.py [--url URL] [--cluster] [--json] [--only IMPL,...]
                                     [--scenarios S,...] [--no-migration] [--keep-logs]
-                                    [--crossredis PATH] [--xr-topology PATH]
+                                    [--crossredis PATH] [--xr-topology PATH] [--go-drivers DIR]
 
 The server is --url, else $REDIS_URL, else a throwaway redis-server started on a free loopback
 port and stopped afterwards. With --cluster (or a redis+cluster:// URL) the same matrix runs on a
