@@ -21,6 +21,7 @@
 #define XR_WIRE_VERSION 1
 
 #include "alloc.h"
+#include "ayepi.h"
 #include "chat.h"
 #include "client.h"
 #include "config.h"

@@ -561,15 +561,13 @@ static const char *lost_reply_hint(const xr_cmd *c) {
 }
 
 static const xr_op_info chat_ops[XR_CHAT_OP_COUNT] = {
-#define XR_CHAT_OP(ID, name, wire, result, args)                                                   \
-  [XR_CHAT_OP_##ID] = {XR_CHAT_OP_##ID, #name, wire, XR_RESULT_##result, XR_OP_NARGS(args), \
-                       {XR_OP_MAP(XR_OP_KIND, args)}, {XR_OP_MAP(XR_OP_NAME, args)}},
+#define XR_CHAT_OP(ID, name, wire, result, args) XR_OPS_ROW(CHAT, ID, name, wire, result, args)
 #include "crossredis/chat.def"
 #undef XR_CHAT_OP
 };
 
 static const xr_op_builder chat_builders[XR_CHAT_OP_COUNT] = {
-#define XR_CHAT_OP(ID, name, wire, result, args) [XR_CHAT_OP_##ID] = build_##name,
+#define XR_CHAT_OP(ID, name, wire, result, args) XR_OPS_BUILDER(CHAT, ID, name)
 #include "crossredis/chat.def"
 #undef XR_CHAT_OP
 };

@@ -91,6 +91,77 @@ int xr_ops_check_args(const xr_system *sys, int op, const xr_arg *args, size_t n
 int xr_ops_decode(const xr_system *sys, const void *self, const xr_cmd *c, xr_result_kind kind, const xr_reply *r,
                   xr_result *out);
 
+/* A row of a system's table as its xr_op_info, and its builder (build_<name>), for the system's
+ * X-macro over its .def: `#define XR_FOO_OP(ID, name, wire, result, args) XR_OPS_ROW(FOO, ID, name,
+ * wire, result, args)` inside `static const xr_op_info foo_ops[] = {...}`. */
+#define XR_OPS_ROW(SYS, ID, name, wire, result, args)                                                 \
+  [XR_##SYS##_OP_##ID] = {XR_##SYS##_OP_##ID, #name, wire, XR_RESULT_##result, XR_OP_NARGS(args), \
+                          {XR_OP_MAP(XR_OP_KIND, args)}, {XR_OP_MAP(XR_OP_NAME, args)}},
+#define XR_OPS_BUILDER(SYS, ID, name) [XR_##SYS##_OP_##ID] = build_##name,
+
+/* ---- a system's public batch ------------------------------------------------------------------
+ * Every system's batch (struct xr_<sys>_batch) is the generic batch over its system value
+ * (<sys>_system), with the same functions: XR_OPS_BATCH_DEFINE(sys, Handle, client_of) defines the
+ * struct and xr_<sys>_batch_new / _clear / _free / _count / _add / _exec / _start / _result /
+ * _reply_size (client_of(h): the handle's client); XR_OPS_BATCH_ADDER(sys, SYS, ID, name, args),
+ * expanded by the system's X-macro over its .def, one typed adder per row. */
+#define XR_OPS_BATCH_DEFINE(sys, Handle, client_of)                                                       \
+  struct xr_##sys##_batch {                                                                             \
+    xr_ops_batch *ops;                                                                                  \
+  };                                                                                                    \
+  int xr_##sys##_batch_new(xr_##sys##_batch **out, Handle *h) {                                         \
+    if (!out || !h) return xr_fail(XR_EINVAL, "xr_" #sys "_batch_new: out and the handle are required"); \
+    *out = NULL;                                                                                        \
+    xr_##sys##_batch *b = xr_calloc(1, sizeof *b);                                                      \
+    if (!b) return xr_fail_nomem();                                                                     \
+    int rc = xr_ops_batch_new(&b->ops, &sys##_system, h, client_of(h));                                \
+    if (rc) {                                                                                           \
+      xr_free(b);                                                                                       \
+      return rc;                                                                                        \
+    }                                                                                                   \
+    *out = b;                                                                                           \
+    return XR_OK;                                                                                       \
+  }                                                                                                     \
+  void xr_##sys##_batch_clear(xr_##sys##_batch *b) {                                                    \
+    if (b) xr_ops_batch_clear(b->ops);                                                                  \
+  }                                                                                                     \
+  void xr_##sys##_batch_free(xr_##sys##_batch *b) {                                                     \
+    if (!b) return;                                                                                     \
+    xr_ops_batch_free(b->ops);                                                                          \
+    xr_free(b);                                                                                         \
+  }                                                                                                     \
+  size_t xr_##sys##_batch_count(const xr_##sys##_batch *b) { return b ? xr_ops_batch_count(b->ops) : 0; } \
+  int xr_##sys##_batch_add(xr_##sys##_batch *b, int op, const xr_arg *args, size_t nargs) {            \
+    if (!b) return xr_fail(XR_EINVAL, #sys " batch: the batch is NULL");                              \
+    return xr_ops_batch_add(b->ops, op, args, nargs);                                                   \
+  }                                                                                                     \
+  int xr_##sys##_batch_exec(xr_##sys##_batch *b) {                                                      \
+    if (!b) return xr_fail(XR_EINVAL, "xr_" #sys "_batch_exec: the batch is NULL");                   \
+    return xr_ops_batch_exec(b->ops);                                                                   \
+  }                                                                                                     \
+  int xr_##sys##_batch_start(xr_##sys##_batch *b, xr_loop_conn *lc, int *wait) {                        \
+    if (!b) return xr_fail(XR_EINVAL, "xr_" #sys "_batch_start: the batch is NULL");                  \
+    return xr_ops_batch_start(b->ops, lc, wait);                                                        \
+  }                                                                                                     \
+  size_t xr_##sys##_batch_reply_size(const xr_##sys##_batch *b, size_t i) {                             \
+    return b ? xr_ops_batch_reply_size(b->ops, i) : 0;                                                  \
+  }                                                                                                     \
+  int xr_##sys##_batch_result(const xr_##sys##_batch *b, size_t i, xr_result *out) {                    \
+    if (!out) return xr_fail(XR_EINVAL, "xr_" #sys "_batch_result: out is required");                 \
+    if (!b) {                                                                                           \
+      memset(out, 0, sizeof *out);                                                                      \
+      return xr_fail(XR_EINVAL, #sys " batch: the batch is NULL");                                     \
+    }                                                                                                   \
+    return xr_ops_batch_result(b->ops, i, out);                                                         \
+  }
+
+#define XR_OPS_BATCH_ADDER(sys, SYS, ID, name, args)                          \
+  int xr_##sys##_batch_##name(xr_##sys##_batch *b, XR_OP_PARAMS(args)) {      \
+    if (!b) return xr_fail(XR_EINVAL, #sys " batch: the batch is NULL");     \
+    const xr_arg a[] = {XR_OP_MAP(XR_OP_VALUE, args)};                       \
+    return xr_ops_batch_add_row(b->ops, XR_##SYS##_OP_##ID, a);              \
+  }
+
 /* The Cluster slot of row op's key (0..16383) without building the command, for a host that keeps
  * one pipeline per node; -1 when the system cannot tell (no row_key), op is not a row, or the
  * arguments make no key (recorded as the last error, as the builder records it). */

@@ -443,15 +443,13 @@ static int row_key(xr_cmd_key *k, const void *self, int op, const xr_arg *a) {
 }
 
 static const xr_op_info session_ops[XR_SESSION_OP_COUNT] = {
-#define XR_SESSION_OP(ID, name, wire, result, args)                                                   \
-  [XR_SESSION_OP_##ID] = {XR_SESSION_OP_##ID, #name, wire, XR_RESULT_##result, XR_OP_NARGS(args), \
-                          {XR_OP_MAP(XR_OP_KIND, args)}, {XR_OP_MAP(XR_OP_NAME, args)}},
+#define XR_SESSION_OP(ID, name, wire, result, args) XR_OPS_ROW(SESSION, ID, name, wire, result, args)
 #include "crossredis/session.def"
 #undef XR_SESSION_OP
 };
 
 static const xr_op_builder session_builders[XR_SESSION_OP_COUNT] = {
-#define XR_SESSION_OP(ID, name, wire, result, args) [XR_SESSION_OP_##ID] = build_##name,
+#define XR_SESSION_OP(ID, name, wire, result, args) XR_OPS_BUILDER(SESSION, ID, name)
 #include "crossredis/session.def"
 #undef XR_SESSION_OP
 };

@@ -1,0 +1,144 @@
+/* ayepi: the work engine's Store and the response cache of @ayepi/redis 0.4 (SPEC.md 3), with their
+ * keys, commands and bytes, so C and Python programs share them with ayepi's TypeScript services:
+ *
+ *   Store   <prefix><key>  STRING  get / set [PX] / del / set NX [PX] / incrby (+ pexpire)
+ *           prefix "" by default
+ *   cache   <prefix><key>  STRING  an entry, JSON.stringify's bytes in SPEC 3's key order
+ *           (body, status, headers, storedAt, expires, staleUntil, bytes, method, path, key),
+ *           PX max(1, staleUntil - now); prefix "ayepi:cache:" by default
+ *
+ * One handle type (xr_ayepi_store) serves both: its options give the prefix, so a program makes
+ * one per store (XR_AYEPI_OPTIONS_INIT, XR_AYEPI_CACHE_OPTIONS_INIT). Commands are ioredis's as
+ * ayepi sends them (lower case), with one fix of an upstream defect: an increment with a TTL is
+ * one script (`incrby` then `pexpire`, atomic), where upstream sends two commands and retries
+ * both when the second fails (a counter +2 for one increment).
+ *
+ * Errors: an empty key is XR_EINVAL; a cache entry that is not one (not an object, a field
+ * missing, of the wrong type, or unknown) is XR_EINVAL naming the field, and nothing is sent.
+ * Server errors name the key.
+ *
+ * Thread safety: a store may be used from many threads at once (its client is thread-safe);
+ * batches belong to one thread at a time. */
+#ifndef CROSSREDIS_AYEPI_H
+#define CROSSREDIS_AYEPI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client.h"
+#include "export.h"
+#include "loop.h"
+#include "op.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct xr_ayepi_store xr_ayepi_store;
+
+#define XR_AYEPI_STORE_PREFIX ""
+#define XR_AYEPI_CACHE_PREFIX "ayepi:cache:"
+
+#define XR_AYEPI_OPTIONS_VERSION 1
+
+typedef struct xr_ayepi_options {
+  unsigned version;       /* XR_AYEPI_OPTIONS_VERSION */
+  const char *key_prefix; /* NULL: "" (the Store's); any text, "*?[" included (they are escaped
+                             where a pattern is made of it) */
+} xr_ayepi_options;
+
+/* The work Store's defaults (prefix ""). */
+#define XR_AYEPI_OPTIONS_INIT {XR_AYEPI_OPTIONS_VERSION, NULL}
+/* The response cache's defaults (prefix "ayepi:cache:"). */
+#define XR_AYEPI_CACHE_OPTIONS_INIT {XR_AYEPI_OPTIONS_VERSION, XR_AYEPI_CACHE_PREFIX}
+
+/* Makes a store over `client`, which it borrows (the client must outlive it). */
+XR_API int xr_ayepi_store_new(xr_ayepi_store **out, xr_client *client, const xr_ayepi_options *opts);
+XR_API void xr_ayepi_store_free(xr_ayepi_store *s);
+XR_API xr_client *xr_ayepi_store_client(const xr_ayepi_store *s);
+XR_API const char *xr_ayepi_store_prefix(const xr_ayepi_store *s);
+
+/* ---- the work Store ---------------------------------------------------------------------------- */
+
+/* get: `get <key>`; *found false when there is none. *value is the caller's (xr_free). */
+XR_API int xr_ayepi_get(xr_ayepi_store *s, bool *found, char **value, size_t *value_len, const char *key,
+                        size_t key_len);
+/* set: `set <key> <value>`, `set <key> <value> PX <ttl_ms>` when ttl_ms > 0. */
+XR_API int xr_ayepi_set(xr_ayepi_store *s, const char *key, size_t key_len, const char *value, size_t value_len,
+                        int64_t ttl_ms);
+/* delete: `del <key>`; a missing key is no error. */
+XR_API int xr_ayepi_delete(xr_ayepi_store *s, const char *key, size_t key_len);
+/* setIfNotExists: `set <key> <value> [PX <ttl_ms>] NX`; *stored true when it was set. */
+XR_API int xr_ayepi_set_if_not_exists(xr_ayepi_store *s, bool *stored, const char *key, size_t key_len,
+                                      const char *value, size_t value_len, int64_t ttl_ms);
+/* increment: `incrby <key> <by>`; with ttl_ms > 0 the same and `pexpire <key> <ttl_ms>` in one
+ * script (atomic: never the increment without its expiry, never twice). *value: the new value. */
+XR_API int xr_ayepi_increment(xr_ayepi_store *s, int64_t *value, const char *key, size_t key_len, int64_t by,
+                              int64_t ttl_ms);
+
+/* ---- the response cache ------------------------------------------------------------------------ */
+
+/* get: `get <key>`; *entry_json the stored entry (the caller's, xr_free), *found false when none. */
+XR_API int xr_ayepi_cache_get(xr_ayepi_store *s, bool *found, char **entry_json, size_t *entry_len,
+                              const char *key, size_t key_len);
+/* set: `set <key> <entry> PX max(1, staleUntil - now)`; the entry (a JSON object of any runtime)
+ * written as JSON.stringify writes ayepi's entry. now_ms 0: this machine's clock. */
+XR_API int xr_ayepi_cache_set(xr_ayepi_store *s, const char *key, size_t key_len, const char *entry_json,
+                              size_t entry_len, int64_t now_ms);
+/* delete: `del <key>`; *deleted true when there was one. */
+XR_API int xr_ayepi_cache_delete(xr_ayepi_store *s, bool *deleted, const char *key, size_t key_len);
+
+/* A cache entry (a JSON object) as ayepi stores it: JSON.stringify's bytes in SPEC 3's key order,
+ * and its staleUntil. XR_EINVAL naming the field when it is not an entry. *out is the caller's. */
+XR_API int xr_ayepi_cache_entry_write(char **out, size_t *out_len, int64_t *stale_until_ms, const char *entry_json,
+                                      size_t entry_len);
+
+/* ---- the table, the generic call and batches ---------------------------------------------------- */
+
+typedef enum xr_ayepi_op {
+#define XR_AYEPI_OP(ID, name, wire, result, args) XR_AYEPI_OP_##ID,
+#include "ayepi.def"
+#undef XR_AYEPI_OP
+  XR_AYEPI_OP_COUNT
+} xr_ayepi_op;
+
+/* Row `op` of ayepi.def; NULL past the last. */
+XR_API const xr_op_info *xr_ayepi_op_at(int op);
+
+/* Runs row `op` with `args` (ayepi.def's order and kinds) and decodes its result into *out
+ * (xr_result_clear). */
+XR_API int xr_ayepi_call(xr_ayepi_store *s, int op, const xr_arg *args, size_t nargs, xr_result *out);
+
+/* The Redis Cluster slot of the key row `op` would touch (as xr_chat_op_slot). */
+XR_API int xr_ayepi_op_slot(const xr_ayepi_store *s, int op, const xr_arg *args, size_t nargs);
+
+typedef struct xr_ayepi_batch xr_ayepi_batch;
+
+XR_API int xr_ayepi_batch_new(xr_ayepi_batch **out, xr_ayepi_store *s);
+XR_API void xr_ayepi_batch_free(xr_ayepi_batch *b);
+XR_API void xr_ayepi_batch_clear(xr_ayepi_batch *b);
+XR_API size_t xr_ayepi_batch_count(const xr_ayepi_batch *b);
+
+/* The typed adders, one per row of ayepi.def: int xr_ayepi_batch_<name>(xr_ayepi_batch *b, <args>);
+ * the operation's index (>= 0) or a negative code (the checks of the sequential call). */
+#define XR_AYEPI_OP(ID, name, wire, result, args) \
+  XR_API int xr_ayepi_batch_##name(xr_ayepi_batch *b, XR_OP_PARAMS(args));
+#include "ayepi.def"
+#undef XR_AYEPI_OP
+
+/* The generic adder (the bindings): XR_EINVAL when op is unknown or the count differs. */
+XR_API int xr_ayepi_batch_add(xr_ayepi_batch *b, int op, const xr_arg *args, size_t nargs);
+/* Sends the batch as one pipeline (split per node on a Cluster). 0 when every reply was read. */
+XR_API int xr_ayepi_batch_exec(xr_ayepi_batch *b);
+/* Starts the batch on a loop connection of the store's client (as xr_chat_batch_start). */
+XR_API int xr_ayepi_batch_start(xr_ayepi_batch *b, xr_loop_conn *lc, int *wait);
+/* Operation i's result as xr_ayepi_call gives it, or its failure. */
+XR_API int xr_ayepi_batch_result(const xr_ayepi_batch *b, size_t i, xr_result *out);
+/* The bytes of operation i's reply before decoding (as xr_chat_batch_reply_size). */
+XR_API size_t xr_ayepi_batch_reply_size(const xr_ayepi_batch *b, size_t i);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

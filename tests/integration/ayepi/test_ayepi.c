@@ -1,0 +1,294 @@
+/* ayepi's work Store and response cache (ayepi.h) on a standalone server, the Sentinel set and the
+ * Cluster (topotest.h). The wire test runs the operations of the real @ayepi/redis 0.4.0 capture
+ * (tests/vectors/ayepi-0.4.0.monitor.txt) and requires its command lines, byte for byte after the
+ * one MONITOR normaliser, except where crossredis fixes an upstream defect on purpose: an
+ * increment with a TTL is one script (its `incrby` and `pexpire` are the script's effects, the
+ * same commands). The other tests check results, errors and what is left in Redis. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "crossredis/alloc.h"
+#include "crossredis/ayepi.h"
+#include "itest.h"
+#include "topotest.h"
+
+#define S(lit) lit, sizeof(lit) - 1
+#define CAPTURE "ayepi-0.4.0.monitor.txt"
+/* The capture's cache entry (line 13), as a runtime would hand it over: other key order, spaces. */
+#define ENTRY_IN                                                                                        \
+  "{ \"key\": \"K\", \"path\": \"/x\", \"method\": \"GET\", \"bytes\": 2, \"staleUntil\": 700, \"expires\": 500," \
+  " \"storedAt\": 0, \"headers\": [[\"content-type\", \"application/json\"]], \"status\": 200, \"body\": \"{}\" }"
+#define ENTRY_OUT                                                                                            \
+  "{\"body\":\"{}\",\"status\":200,\"headers\":[[\"content-type\",\"application/json\"]],\"storedAt\":0,"    \
+  "\"expires\":500,\"staleUntil\":700,\"bytes\":2,\"method\":\"GET\",\"path\":\"/x\",\"key\":\"K\"}"
+
+#define chk tt.chk
+
+typedef struct fixture {
+  xr_client *c;
+  xr_ayepi_store *store, *cache;
+  char store_prefix[160], cache_prefix[160];
+} fixture;
+
+/* The Store under "<test prefix>:p:" and the cache under "<test prefix>:ayepi:cache:": MONITOR
+ * shows them as "chat-sdk:p:" and "chat-sdk:ayepi:cache:" (topotest.h), and the capture's "p:" and
+ * "ayepi:cache:" are read so. */
+static void fix_open(fixture *f) {
+  memset(f, 0, sizeof *f);
+  snprintf(f->store_prefix, sizeof f->store_prefix, "%s:p:", tt.prefix);
+  snprintf(f->cache_prefix, sizeof f->cache_prefix, "%s:ayepi:cache:", tt.prefix);
+  xr_client_options o = tt_options();
+  XR_OK(xr_client_open(&f->c, &o));
+  xr_ayepi_options so = XR_AYEPI_OPTIONS_INIT;
+  so.key_prefix = f->store_prefix;
+  XR_OK(xr_ayepi_store_new(&f->store, f->c, &so));
+  xr_ayepi_options co = XR_AYEPI_CACHE_OPTIONS_INIT;
+  co.key_prefix = f->cache_prefix;
+  XR_OK(xr_ayepi_store_new(&f->cache, f->c, &co));
+}
+
+static void fix_close(fixture *f) {
+  xr_ayepi_store_free(f->store);
+  xr_ayepi_store_free(f->cache);
+  xr_client_close(f->c);
+}
+
+/* Capture lines first..last, the prefixes as MONITOR shows this test's. */
+static void capture(size_t first, size_t last, itest_lines *out) {
+  itest_lines raw = {0};
+  itest_capture(CAPTURE, first, last, 0, &raw);
+  for (size_t i = 0; i < raw.n; i++) {
+    char *l = tt_replace_quoted(raw.v[i], "p:", "chat-sdk:p:");
+    l = tt_replace_quoted(l, "ayepi:cache:", "chat-sdk:ayepi:cache:");
+    itest_lines_add(out, l);
+    raw.v[i] = NULL;
+  }
+  itest_lines_free(&raw);
+}
+
+static void wire_matches_ayepi(void **state) {
+  (void)state;
+  fixture f;
+  fix_open(&f);
+  tt_monitor tm;
+  tt_monitor_open(&tm);
+  bool found = false, stored = false;
+  char *v = NULL;
+  size_t n = 0;
+  int64_t count = 0;
+  XR_OK(xr_ayepi_get(f.store, &found, &v, &n, S("k")));
+  XR_OK(xr_ayepi_set(f.store, S("k"), S("v"), 0));
+  XR_OK(xr_ayepi_set(f.store, S("k2"), S("v"), 1000));
+  XR_OK(xr_ayepi_delete(f.store, S("k")));
+  XR_OK(xr_ayepi_set_if_not_exists(f.store, &stored, S("c"), S("1"), 0));
+  XR_OK(xr_ayepi_set_if_not_exists(f.store, &stored, S("c2"), S("1"), 500));
+  XR_OK(xr_ayepi_increment(f.store, &count, S("n"), 2, 0));
+  XR_OK(xr_ayepi_increment(f.store, &count, S("n"), -1, 1000));
+  XR_OK(xr_ayepi_cache_set(f.cache, S("K"), S(ENTRY_IN), 0)); /* staleUntil 700 is long past: PX 1 */
+  XR_OK(xr_ayepi_cache_get(f.cache, &found, &v, &n, S("K")));
+  xr_free(v);
+  itest_lines got = {0}, want = {0};
+  tt_monitor_collect(&tm, 0, &got);
+  for (size_t i = 0; i < got.n; i++) /* EVAL on a connection's first use, EVALSHA after: either */
+    if (!strncmp(got.v[i], "client \"EVALSHA\" ", 18)) memmove(got.v[i] + 12, got.v[i] + 15, strlen(got.v[i] + 15) + 1);
+  capture(4, 10, &want);
+  /* the fix: lines 11-12 (incrby, then pexpire apart) are one script with the same two effects */
+  itest_lines_add(&want, strdup("client \"EVAL\" \"1\" \"chat-sdk:p:n\" \"-1\" \"1000\""));
+  itest_lines_add(&want, strdup("lua \"INCRBY\" \"chat-sdk:p:n\" \"-1\""));
+  itest_lines_add(&want, strdup("lua \"PEXPIRE\" \"chat-sdk:p:n\" \"1000\""));
+  capture(13, 14, &want);
+  itest_assert_lines(&got, &want, "ayepi 0.4.0's Store and cache");
+  itest_lines_free(&got);
+  itest_lines_free(&want);
+  tt_monitor_close(&tm);
+  fix_close(&f);
+}
+
+/* Results and what Redis holds: values, TTLs, claims, counters, the cache entry's bytes. */
+static void store_and_cache(void **state) {
+  (void)state;
+  fixture f;
+  fix_open(&f);
+  char key[256];
+  bool found = true, stored = false, deleted = false;
+  char *v = NULL;
+  size_t n = 0;
+  XR_OK(xr_ayepi_get(f.store, &found, &v, &n, S("k")));
+  assert_false(found);
+  assert_null(v);
+  XR_OK(xr_ayepi_set(f.store, S("k"), S("v\xc3\xa4\0x"), 0));
+  XR_OK(xr_ayepi_get(f.store, &found, &v, &n, S("k")));
+  assert_true(found);
+  assert_int_equal(n, 5);
+  assert_memory_equal(v, "v\xc3\xa4\0x", 5);
+  xr_free(v);
+  snprintf(key, sizeof key, "%sk", f.store_prefix);
+  assert_int_equal(itest_pttl(chk, key), -1); /* no TTL */
+  XR_OK(xr_ayepi_set(f.store, S("k"), S("w"), 60000));
+  long long pttl = itest_pttl(chk, key);
+  assert_true(pttl > 59000 && pttl <= 60000);
+  XR_OK(xr_ayepi_delete(f.store, S("k")));
+  XR_OK(xr_ayepi_delete(f.store, S("k"))); /* missing: no error */
+  itest_assert_get(chk, key, NULL);
+
+  XR_OK(xr_ayepi_set_if_not_exists(f.store, &stored, S("claim"), S("1"), 0));
+  assert_true(stored);
+  XR_OK(xr_ayepi_set_if_not_exists(f.store, &stored, S("claim"), S("2"), 5000));
+  assert_false(stored);
+  snprintf(key, sizeof key, "%sclaim", f.store_prefix);
+  itest_assert_get(chk, key, "1");
+
+  int64_t count = 0;
+  XR_OK(xr_ayepi_increment(f.store, &count, S("n"), 2, 0));
+  assert_int_equal(count, 2);
+  XR_OK(xr_ayepi_increment(f.store, &count, S("n"), -5, 0));
+  assert_int_equal(count, -3);
+  snprintf(key, sizeof key, "%sn", f.store_prefix);
+  assert_int_equal(itest_pttl(chk, key), -1);
+  XR_OK(xr_ayepi_increment(f.store, &count, S("n"), 1, 1000));
+  assert_int_equal(count, -2);
+  pttl = itest_pttl(chk, key);
+  assert_true(pttl > 0 && pttl <= 1000);
+
+  /* the cache: JSON.stringify's bytes in ayepi's key order, PX from staleUntil and the clock (the
+   * capture's entry, stale until 700, would live 1 ms: this one until 2100) */
+  char in[600], out[600];
+  snprintf(in, sizeof in, "%s", ENTRY_IN);
+  char *at = strstr(in, "\"staleUntil\": 700,");
+  memmove(at + 27, at + 18, strlen(at + 18) + 1);
+  memcpy(at, "\"staleUntil\":4102444800000,", 27);
+  snprintf(out, sizeof out, "%s", ENTRY_OUT);
+  at = strstr(out, "\"staleUntil\":700,");
+  memmove(at + 27, at + 17, strlen(at + 17) + 1);
+  memcpy(at, "\"staleUntil\":4102444800000,", 27);
+  XR_OK(xr_ayepi_cache_set(f.cache, S("K"), in, strlen(in), 0));
+  snprintf(key, sizeof key, "%sK", f.cache_prefix);
+  itest_assert_get(chk, key, out);
+  pttl = itest_pttl(chk, key);
+  assert_true(pttl > 4102444800000LL - itest_wall_ms() - 60000);
+  char entry[600];
+  snprintf(entry, sizeof entry,
+           "{\"body\":\"b\\u00e4r \\u2028 \\ud83d\\ude00\",\"status\":404,\"headers\":[],\"storedAt\":1,"
+           "\"expires\":2,\"staleUntil\":1700000060000,\"bytes\":12,\"method\":\"GET\",\"path\":\"/u/:id\","
+           "\"key\":\"[\\\"GET\\\",\\\"/u/:id\\\",[],null,null]\"}");
+  XR_OK(xr_ayepi_cache_set(f.cache, S("K2"), entry, strlen(entry), 1700000000000));
+  snprintf(key, sizeof key, "%sK2", f.cache_prefix);
+  pttl = itest_pttl(chk, key);
+  assert_true(pttl > 59000 && pttl <= 60000); /* staleUntil - now */
+  itest_assert_get(chk, key,
+                   "{\"body\":\"b\xc3\xa4r \xe2\x80\xa8 \xf0\x9f\x98\x80\",\"status\":404,\"headers\":[],\"storedAt\":1,"
+                   "\"expires\":2,\"staleUntil\":1700000060000,\"bytes\":12,\"method\":\"GET\",\"path\":\"/u/:id\","
+                   "\"key\":\"[\\\"GET\\\",\\\"/u/:id\\\",[],null,null]\"}");
+  XR_OK(xr_ayepi_cache_get(f.cache, &found, &v, &n, S("K")));
+  assert_true(found);
+  assert_int_equal(n, strlen(out));
+  assert_memory_equal(v, out, n);
+  xr_free(v);
+  XR_OK(xr_ayepi_cache_delete(f.cache, &deleted, S("K")));
+  assert_true(deleted);
+  XR_OK(xr_ayepi_cache_delete(f.cache, &deleted, S("K")));
+  assert_false(deleted);
+  XR_OK(xr_ayepi_cache_get(f.cache, &found, &v, &n, S("K")));
+  assert_false(found);
+  XR_OK(xr_ayepi_cache_delete(f.cache, &deleted, S("K2")));
+  fix_close(&f);
+}
+
+/* Bad input: a clear error naming what was wrong, nothing sent, nothing else touched. */
+static void bad_input(void **state) {
+  (void)state;
+  fixture f;
+  fix_open(&f);
+  char key[256];
+  bool found, stored;
+  char *v = NULL;
+  size_t n;
+  int64_t count;
+  XR_FAILS(xr_ayepi_get(f.store, &found, &v, &n, "", 0), XR_EINVAL, "ayepi.get: the key is empty");
+  XR_FAILS(xr_ayepi_set(f.store, S("k"), S("v"), -1), XR_EINVAL, "ttl_ms must be 0 (none)");
+  XR_FAILS(xr_ayepi_set_if_not_exists(f.store, &stored, S("k"), S("v"), -5), XR_EINVAL, "ayepi.set_if_not_exists");
+  XR_FAILS(xr_ayepi_increment(f.store, &count, S("k"), 1, -1), XR_EINVAL, "ayepi.increment");
+  snprintf(key, sizeof key, "%sk", f.store_prefix);
+  itest_assert_get(chk, key, NULL);
+  /* a wrong-type key: the server's error, the key unchanged */
+  snprintf(key, sizeof key, "%slist", f.store_prefix);
+  XR_OK(itest_cmd(chk, NULL, "RPUSH", key, "x", NULL));
+  XR_FAILS(xr_ayepi_get(f.store, &found, &v, &n, S("list")), XR_EWRONGTYPE, "WRONGTYPE");
+  XR_FAILS(xr_ayepi_increment(f.store, &count, S("list"), 1, 1000), XR_EWRONGTYPE, "WRONGTYPE");
+  assert_int_equal(itest_pttl(chk, key), -1); /* the script stopped at incrby: no expiry set either */
+  XR_OK(itest_cmd(chk, NULL, "SET", key, "abc", NULL));
+  XR_FAILS(xr_ayepi_increment(f.store, &count, S("list"), 1, 1000), XR_ESERVER, "not an integer");
+  assert_int_equal(itest_pttl(chk, key), -1);
+  itest_assert_get(chk, key, "abc");
+  /* entries that are not ayepi's */
+  static const struct {
+    const char *entry, *why;
+  } bad[] = {
+      {"[1]", "cache entry: not a JSON object"},
+      {"{\"body\":", "cache entry: not JSON"},
+      {"{\"body\":\"{}\"}", "\"status\" is missing"},
+      {ENTRY_OUT, NULL},
+  };
+  for (size_t i = 0; bad[i].why; i++)
+    XR_FAILS(xr_ayepi_cache_set(f.cache, S("bad"), bad[i].entry, strlen(bad[i].entry), 0), XR_EINVAL, bad[i].why);
+  char e[700];
+  snprintf(e, sizeof e, "%.*s,\"extra\":1}", (int)strlen(ENTRY_OUT) - 1, ENTRY_OUT);
+  XR_FAILS(xr_ayepi_cache_set(f.cache, S("bad"), e, strlen(e), 0), XR_EINVAL, "unknown field \"extra\"");
+  snprintf(e, sizeof e, "%s", ENTRY_OUT);
+  memcpy(strstr(e, "200"), "\"2\"", 3);
+  XR_FAILS(xr_ayepi_cache_set(f.cache, S("bad"), e, strlen(e), 0), XR_EINVAL, "\"status\" must be an integer");
+  snprintf(e, sizeof e,
+           "{\"body\":\"{}\",\"status\":200,\"headers\":[[1,\"x\"]],\"storedAt\":0,\"expires\":500,"
+           "\"staleUntil\":700,\"bytes\":2,\"method\":\"GET\",\"path\":\"/x\",\"key\":\"K\"}");
+  XR_FAILS(xr_ayepi_cache_set(f.cache, S("bad"), e, strlen(e), 0), XR_EINVAL, "\"headers\" must be an array");
+  XR_FAILS(xr_ayepi_cache_set(f.cache, S("bad"), S(ENTRY_OUT), -1), XR_EINVAL, "now_ms");
+  snprintf(key, sizeof key, "%sbad", f.cache_prefix);
+  itest_assert_get(chk, key, NULL);
+  fix_close(&f);
+}
+
+/* A batch (what the bindings run): each result as the sequential call gives it. */
+static void batch(void **state) {
+  (void)state;
+  fixture f;
+  fix_open(&f);
+  xr_ayepi_batch *b;
+  XR_OK(xr_ayepi_batch_new(&b, f.store));
+  int i_set = xr_ayepi_batch_set(b, S("bk"), S("v"), 0);
+  int i_get = xr_ayepi_batch_get(b, S("bk"));
+  int i_nx = xr_ayepi_batch_set_if_not_exists(b, S("bk"), S("w"), 0);
+  int i_inc = xr_ayepi_batch_increment(b, S("bn"), 7, 1000);
+  int i_bad = xr_ayepi_batch_get(b, "", 0);
+  assert_true(i_bad < 0);
+  XR_OK(xr_ayepi_batch_exec(b));
+  xr_result r;
+  XR_OK(xr_ayepi_batch_result(b, (size_t)i_set, &r));
+  XR_OK(xr_ayepi_batch_result(b, (size_t)i_get, &r));
+  assert_true(r.present);
+  assert_memory_equal(r.fields[0].data, "v", 1);
+  assert_int_equal(xr_ayepi_batch_reply_size(b, (size_t)i_get), 1);
+  XR_OK(xr_ayepi_batch_result(b, (size_t)i_nx, &r));
+  assert_false(r.present);
+  XR_OK(xr_ayepi_batch_result(b, (size_t)i_inc, &r));
+  assert_int_equal(r.integer, 7);
+  xr_ayepi_batch_free(b);
+  fix_close(&f);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      TT_TEST(wire_matches_ayepi),
+      TT_TEST(store_and_cache),
+      TT_TEST(bad_input),
+      TT_TEST(batch),
+  };
+  return tt_run("ayepi", tests, sizeof tests / sizeof tests[0], NULL, 0);
+}
