@@ -89,6 +89,20 @@ XR_API int xr_ayepi_cache_set(xr_ayepi_store *s, const char *key, size_t key_len
 /* delete: `del <key>`; *deleted true when there was one. */
 XR_API int xr_ayepi_cache_delete(xr_ayepi_store *s, bool *deleted, const char *key, size_t key_len);
 
+/* Whether an entry is to go, for invalidate: 1 yes, 0 no, a negative code stops the sweep with it.
+ * key is the Redis key (the prefix included), entry the stored text (a runtime parses it and
+ * hands its predicate {key, method, path, storedAt, expires, staleUntil, bytes}, as ayepi does). */
+typedef int (*xr_ayepi_cache_predicate)(void *ctx, const char *key, size_t key_len, const char *entry,
+                                        size_t entry_len);
+
+/* clear: `scan <cursor> MATCH <prefix>* COUNT 256` on every master (the prefix's glob characters
+ * escaped: a prefix "a*" never reaches the keys of "ab"), each page's keys deleted, one `del` per
+ * key (no CROSSSLOT on a Cluster). *removed (may be NULL): how many were deleted. */
+XR_API int xr_ayepi_cache_clear(xr_ayepi_store *s, size_t *removed);
+/* invalidate: the same scan, `get` of each page's keys in one pipeline, `del` of those pred accepts;
+ * a key that is not a string (WRONGTYPE) or vanished is left alone. *removed: how many. */
+XR_API int xr_ayepi_cache_invalidate(xr_ayepi_store *s, size_t *removed, xr_ayepi_cache_predicate pred, void *ctx);
+
 /* A cache entry (a JSON object) as ayepi stores it: JSON.stringify's bytes in SPEC 3's key order,
  * and its staleUntil. XR_EINVAL naming the field when it is not an entry. *out is the caller's. */
 XR_API int xr_ayepi_cache_entry_write(char **out, size_t *out_len, int64_t *stale_until_ms, const char *entry_json,

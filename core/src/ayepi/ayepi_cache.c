@@ -8,6 +8,8 @@
 #include "crossredis/alloc.h"
 #include "crossredis/ayepi.h"
 #include "crossredis/json.h"
+#include "crossredis/keys.h"
+#include "crossredis/scan.h"
 
 /* The entry's fields in the order ayepi writes them, and what each must be. */
 enum kind { STRING, INTEGER, NUMBER, HEADERS };
@@ -84,4 +86,132 @@ int xr_ayepi_cache_entry_write(char **out, size_t *out_len, int64_t *stale_until
   json_decref(ordered);
   json_decref(e);
   return rc;
+}
+
+/* ---- clear and invalidate ------------------------------------------------------------------------ */
+
+enum { SCAN_COUNT = 256 }; /* ayepi's COUNT */
+
+/* DEL of each key of `del` (one command per key: keys of one page may live in different slots),
+ * the removed ones counted into *removed. */
+static int delete_keys(xr_client *c, xr_batch *b, const xr_reply *const *keys, size_t n, size_t *removed) {
+  if (n == 0) return XR_OK;
+  xr_batch_clear(b);
+  for (size_t i = 0; i < n; i++) {
+    size_t len;
+    const char *key = xr_reply_str(keys[i], &len);
+    const char *argv[] = {"del", key};
+    size_t lens[] = {3, len};
+    int rc = xr_batch_add(b, 2, argv, lens);
+    if (rc < 0) return rc;
+  }
+  int rc = xr_client_exec(c, b);
+  for (size_t i = 0; !rc && i < n; i++) {
+    const xr_reply *r;
+    const char *why = NULL;
+    if ((rc = xr_batch_result(b, i, &r, &why)) != 0) {
+      size_t len;
+      const char *key = xr_reply_str(keys[i], &len);
+      return xr_fail(rc, "del %.*s: %s", (int)(len > 200 ? 200 : len), key, why ? why : xr_strerror(rc));
+    }
+    *removed += xr_reply_integer(r) > 0;
+  }
+  return rc;
+}
+
+/* The keys of a page whose entry pred accepts (all of them without pred): GET of each, in one
+ * pipeline; a key that vanished or is not a string is left alone. */
+static int select_page(xr_client *c, xr_batch *b, const xr_reply *keys, xr_ayepi_cache_predicate pred, void *ctx,
+                       const xr_reply **chosen, size_t *nchosen) {
+  size_t n = xr_reply_count(keys);
+  *nchosen = 0;
+  if (!pred) {
+    for (size_t i = 0; i < n; i++) chosen[(*nchosen)++] = xr_reply_at(keys, i);
+    return XR_OK;
+  }
+  xr_batch_clear(b);
+  for (size_t i = 0; i < n; i++) {
+    size_t len;
+    const char *key = xr_reply_str(xr_reply_at(keys, i), &len);
+    if (!key) return xr_fail(XR_EPROTOCOL, "SCAN answered a key that is not a string");
+    const char *argv[] = {"get", key};
+    size_t lens[] = {3, len};
+    int rc = xr_batch_add(b, 2, argv, lens);
+    if (rc < 0) return rc;
+  }
+  int rc = xr_client_exec(c, b);
+  for (size_t i = 0; !rc && i < n; i++) {
+    const xr_reply *r;
+    const char *why = NULL;
+    size_t key_len, entry_len;
+    const char *key = xr_reply_str(xr_reply_at(keys, i), &key_len);
+    rc = xr_batch_result(b, i, &r, &why);
+    if (rc == XR_EWRONGTYPE) { /* not an entry: not ours to judge or delete */
+      rc = XR_OK;
+      continue;
+    }
+    if (rc) return xr_fail(rc, "get %.200s: %s", key, why ? why : xr_strerror(rc));
+    if (xr_reply_kind(r) != XR_REPLY_STRING) continue; /* vanished */
+    const char *entry = xr_reply_str(r, &entry_len);
+    int verdict = pred(ctx, key, key_len, entry, entry_len);
+    if (verdict < 0) return verdict;
+    if (verdict > 0) chosen[(*nchosen)++] = xr_reply_at(keys, i);
+  }
+  return rc;
+}
+
+static int cache_sweep(xr_ayepi_store *s, size_t *removed, xr_ayepi_cache_predicate pred, void *ctx) {
+  size_t n_removed = 0;
+  if (removed) *removed = 0;
+  if (!s) return xr_fail(XR_EINVAL, "ayepi cache: the store is NULL");
+  const char *prefix = xr_ayepi_store_prefix(s);
+  char *pattern = NULL;
+  size_t plen = 0;
+  int rc = xr_key_escape_glob(&pattern, &plen, prefix, strlen(prefix)); /* "a*" must not reach "ab..." */
+  if (rc) return rc;
+  char *p = xr_realloc(pattern, plen + 2);
+  if (!p) {
+    xr_free(pattern);
+    return xr_fail_nomem();
+  }
+  pattern = p;
+  memcpy(pattern + plen, "*", 2);
+  xr_scan_options so = XR_SCAN_OPTIONS_INIT;
+  so.match = pattern;
+  so.match_len = plen + 1;
+  so.count = SCAN_COUNT;
+  xr_client *c = xr_ayepi_store_client(s);
+  xr_scan *sc = NULL;
+  xr_batch *page = NULL, *b = NULL;
+  const xr_reply **chosen = NULL;
+  if (!(rc = xr_scan_new(&sc, c, &so)) && !(rc = xr_batch_new(&page))) rc = xr_batch_new(&b);
+  for (int done = 0; !rc && !done;) {
+    const xr_reply *keys = NULL;
+    xr_batch_clear(page);
+    int i = xr_scan_add(sc, page);
+    if ((rc = i) < 0 || (rc = xr_client_exec(c, page)) != 0 || (rc = xr_scan_take(sc, page, (size_t)i, &keys, &done)))
+      break;
+    size_t n = xr_reply_count(keys), nchosen = 0;
+    const xr_reply **more = n ? xr_realloc(chosen, n * sizeof *chosen) : chosen;
+    if (n && !more) {
+      rc = xr_fail_nomem();
+      break;
+    }
+    chosen = more;
+    if (!(rc = select_page(c, b, keys, pred, ctx, chosen, &nchosen))) rc = delete_keys(c, b, chosen, nchosen, &n_removed);
+  }
+  xr_free(chosen);
+  xr_batch_free(b);
+  xr_batch_free(page);
+  xr_scan_free(sc);
+  xr_free(pattern);
+  if (removed) *removed = n_removed;
+  return rc;
+}
+
+int xr_ayepi_cache_clear(xr_ayepi_store *s, size_t *removed) { return cache_sweep(s, removed, NULL, NULL); }
+
+int xr_ayepi_cache_invalidate(xr_ayepi_store *s, size_t *removed, xr_ayepi_cache_predicate pred, void *ctx) {
+  if (!pred) return xr_fail(XR_EINVAL, "ayepi.cache_invalidate: the predicate is required");
+  return cache_sweep(s, removed, pred, ctx);
 }

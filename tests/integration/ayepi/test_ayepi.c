@@ -283,12 +283,123 @@ static void batch(void **state) {
   fix_close(&f);
 }
 
+static int match_all(void *ctx, const char *key, size_t key_len, const char *entry, size_t entry_len) {
+  (void)key, (void)key_len;
+  (*(int *)ctx)++;
+  return entry_len > 0 && strstr(entry, "\"path\":\"/x\"") != NULL;
+}
+
+/* The SCAN lines out of `got` (one per master: every master is scanned), each the capture's. */
+static void take_scans(itest_lines *got, const char *want_scan, size_t masters) {
+  size_t w = 0, scans = 0;
+  for (size_t i = 0; i < got->n; i++) {
+    if (!strncmp(got->v[i], "client \"SCAN\" ", 14)) {
+      assert_string_equal(got->v[i], want_scan);
+      scans++;
+      free(got->v[i]);
+    } else {
+      got->v[w++] = got->v[i];
+    }
+  }
+  got->n = w;
+  assert_int_equal(scans, masters);
+}
+
+/* invalidate and clear as the capture has them (lines 15-19): the scan (on every master), a get of
+ * each key and a del of the chosen ones. */
+static void wire_sweeps(void **state) {
+  (void)state;
+  fixture f;
+  fix_open(&f);
+  char in[600];
+  snprintf(in, sizeof in, "%s", ENTRY_IN);
+  char *at = strstr(in, "\"staleUntil\": 700,");
+  memmove(at + 27, at + 18, strlen(at + 18) + 1);
+  memcpy(at, "\"staleUntil\":4102444800000,", 27);
+  XR_OK(xr_ayepi_cache_set(f.cache, S("K"), in, strlen(in), 0));
+  tt_monitor tm;
+  tt_monitor_open(&tm);
+  itest_lines got = {0}, want = {0}, scan = {0};
+  capture(15, 15, &scan);
+  size_t removed = 0;
+  int judged = 0;
+  XR_OK(xr_ayepi_cache_invalidate(f.cache, &removed, match_all, &judged));
+  assert_int_equal(removed, 1);
+  assert_int_equal(judged, 1);
+  tt_monitor_collect(&tm, 0, &got);
+  take_scans(&got, scan.v[0], tm.n);
+  capture(16, 17, &want);
+  itest_assert_lines(&got, &want, "ayepi 0.4.0's invalidate");
+  itest_lines_free(&got);
+  itest_lines_free(&want);
+  XR_OK(xr_ayepi_cache_set(f.cache, S("K"), in, strlen(in), 0));
+  tt_monitor_collect(&tm, 0, &got); /* the set: not part of the capture's clear */
+  itest_lines_free(&got);
+  XR_OK(xr_ayepi_cache_clear(f.cache, &removed));
+  assert_int_equal(removed, 1);
+  tt_monitor_collect(&tm, 0, &got);
+  take_scans(&got, scan.v[0], tm.n);
+  capture(19, 19, &want);
+  itest_assert_lines(&got, &want, "ayepi 0.4.0's clear");
+  itest_lines_free(&got);
+  itest_lines_free(&want);
+  itest_lines_free(&scan);
+  tt_monitor_close(&tm);
+  fix_close(&f);
+}
+
+/* The prefix is a literal: glob characters in it never reach other tenants' keys (upstream's SCAN
+ * MATCH takes the prefix as a pattern), and what is not an entry is left alone. */
+static void sweeps_stay_in_their_prefix(void **state) {
+  (void)state;
+  char pa[200], pb[200], key[300];
+  snprintf(pa, sizeof pa, "%s:t[1]*?:", tt.prefix); /* a tenant whose prefix has every glob character */
+  snprintf(pb, sizeof pb, "%s:t1x:", tt.prefix);    /* what "t[1]*?:" would match as a pattern */
+  xr_client_options o = tt_options();
+  xr_client *c;
+  XR_OK(xr_client_open(&c, &o));
+  xr_ayepi_options oa = XR_AYEPI_CACHE_OPTIONS_INIT, ob = XR_AYEPI_CACHE_OPTIONS_INIT;
+  oa.key_prefix = pa;
+  ob.key_prefix = pb;
+  xr_ayepi_store *a, *b;
+  XR_OK(xr_ayepi_store_new(&a, c, &oa));
+  XR_OK(xr_ayepi_store_new(&b, c, &ob));
+  static const char entry[] =
+      "{\"body\":\"{}\",\"status\":200,\"headers\":[],\"storedAt\":0,\"expires\":1,"
+      "\"staleUntil\":4102444800000,\"bytes\":2,\"method\":\"GET\",\"path\":\"/x\",\"key\":\"K\"}";
+  for (int i = 0; i < 40; i++) { /* keys over many slots, so every master holds some */
+    char k[16];
+    snprintf(k, sizeof k, "k%d", i);
+    XR_OK(xr_ayepi_cache_set(a, k, strlen(k), S(entry), 0));
+    XR_OK(xr_ayepi_cache_set(b, k, strlen(k), S(entry), 0));
+  }
+  snprintf(key, sizeof key, "%slist", pa);
+  XR_OK(itest_cmd(chk, NULL, "RPUSH", key, "x", NULL));
+  size_t removed = 0;
+  int judged = 0;
+  XR_OK(xr_ayepi_cache_invalidate(a, &removed, match_all, &judged));
+  assert_int_equal(removed, 40);
+  assert_int_equal(judged, 40); /* the list was not handed over */
+  assert_int_equal(itest_pttl(chk, key), -1); /* and not deleted */
+  snprintf(key, sizeof key, "%sk7", pb);
+  assert_true(itest_pttl(chk, key) > 0); /* the other tenant untouched */
+  XR_OK(xr_ayepi_cache_clear(a, &removed));
+  assert_int_equal(removed, 1); /* the list: clear takes everything under the prefix */
+  XR_OK(xr_ayepi_cache_clear(b, &removed));
+  assert_int_equal(removed, 40);
+  xr_ayepi_store_free(a);
+  xr_ayepi_store_free(b);
+  xr_client_close(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TT_TEST(wire_matches_ayepi),
       TT_TEST(store_and_cache),
       TT_TEST(bad_input),
       TT_TEST(batch),
+      TT_TEST(wire_sweeps),
+      TT_TEST(sweeps_stay_in_their_prefix),
   };
   return tt_run("ayepi", tests, sizeof tests / sizeof tests[0], NULL, 0);
 }
