@@ -92,20 +92,26 @@ int xr_ayepi_cache_entry_write(char **out, size_t *out_len, int64_t *stale_until
 
 enum { SCAN_COUNT = 256 }; /* ayepi's COUNT */
 
-/* DEL of each key of `del` (one command per key: keys of one page may live in different slots),
- * the removed ones counted into *removed. */
-static int delete_keys(xr_client *c, xr_batch *b, const xr_reply *const *keys, size_t n, size_t *removed) {
-  if (n == 0) return XR_OK;
+/* `<cmd> <key>` for each of keys[0..n), one pipeline (split per node on a Cluster), run. */
+static int per_key(xr_client *c, xr_batch *b, const char *cmd, const xr_reply *const *keys, size_t n) {
   xr_batch_clear(b);
   for (size_t i = 0; i < n; i++) {
     size_t len;
     const char *key = xr_reply_str(keys[i], &len);
-    const char *argv[] = {"del", key};
-    size_t lens[] = {3, len};
+    if (!key) return xr_fail(XR_EPROTOCOL, "SCAN answered a key that is not a string");
+    const char *argv[] = {cmd, key};
+    size_t lens[] = {strlen(cmd), len};
     int rc = xr_batch_add(b, 2, argv, lens);
     if (rc < 0) return rc;
   }
-  int rc = xr_client_exec(c, b);
+  return xr_client_exec(c, b);
+}
+
+/* DEL of each key of `del` (one command per key: keys of one page may live in different slots),
+ * the removed ones counted into *removed. */
+static int delete_keys(xr_client *c, xr_batch *b, const xr_reply *const *keys, size_t n, size_t *removed) {
+  if (n == 0) return XR_OK;
+  int rc = per_key(c, b, "del", keys, n);
   for (size_t i = 0; !rc && i < n; i++) {
     const xr_reply *r;
     const char *why = NULL;
@@ -124,22 +130,10 @@ static int delete_keys(xr_client *c, xr_batch *b, const xr_reply *const *keys, s
 static int select_page(xr_client *c, xr_batch *b, const xr_reply *keys, xr_ayepi_cache_predicate pred, void *ctx,
                        const xr_reply **chosen, size_t *nchosen) {
   size_t n = xr_reply_count(keys);
-  *nchosen = 0;
-  if (!pred) {
-    for (size_t i = 0; i < n; i++) chosen[(*nchosen)++] = xr_reply_at(keys, i);
-    return XR_OK;
-  }
-  xr_batch_clear(b);
-  for (size_t i = 0; i < n; i++) {
-    size_t len;
-    const char *key = xr_reply_str(xr_reply_at(keys, i), &len);
-    if (!key) return xr_fail(XR_EPROTOCOL, "SCAN answered a key that is not a string");
-    const char *argv[] = {"get", key};
-    size_t lens[] = {3, len};
-    int rc = xr_batch_add(b, 2, argv, lens);
-    if (rc < 0) return rc;
-  }
-  int rc = xr_client_exec(c, b);
+  for (size_t i = 0; i < n; i++) chosen[i] = xr_reply_at(keys, i);
+  *nchosen = pred ? 0 : n; /* without pred: every key; with it, the accepted ones are moved down */
+  if (!pred) return XR_OK;
+  int rc = per_key(c, b, "get", chosen, n);
   for (size_t i = 0; !rc && i < n; i++) {
     const xr_reply *r;
     const char *why = NULL;
