@@ -45,34 +45,23 @@
 // SessionExistsError), Error (any other library error, its text), BadRequest, UnknownOp. See
 // mainSessions.
 
-import { createRequire } from "node:module";
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { createInterface } from "node:readline";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import {
+  NODE_PKG_JSON, NODE_PKG_DIR, requireFromNode, findPackageDir, parseClusterUrl, emit, errorKind, errorMessage,
+  RequestError, urlSecrets, scrub, withTimeout, eachLine, flushAndExit, handleLine,
+} from "./driver_common.mjs";
 
 // Keep stdout for the protocol: a library that logs through console.log/info/debug goes to stderr.
 console.log = console.error;
 console.info = console.error;
 console.debug = console.error;
 
-const NODE_PKG_JSON = fileURLToPath(new URL("../../node/package.json", import.meta.url));
-const NODE_PKG_DIR = dirname(NODE_PKG_JSON);
-const requireFromNode = createRequire(NODE_PKG_JSON);
-
 // ---------------------------------------------------------------------------------------------
 // Package resolution. The upstream packages only export an "import" condition, so
 // require.resolve(name) refuses them; use the require lookup paths of ../../node/package.json to
 // find the package directory, then read its package.json for the ESM entry and the version.
-
-function findPackageDir(name) {
-  if (name === "crossredis") return NODE_PKG_DIR; // the package that ../../node/ itself is
-  for (const base of requireFromNode.resolve.paths(name) ?? []) {
-    const dir = join(base, name);
-    if (existsSync(join(dir, "package.json"))) return dir;
-  }
-  throw new Error(`package ${name} not found from ${NODE_PKG_DIR}`);
-}
 
 function esmEntry(pkg) {
   let e = pkg.exports;
@@ -103,26 +92,6 @@ const IMPLS = {
 // over as `client`, as a user of that adapter would: ioredis's `Cluster` for state-ioredis,
 // node-redis's `createCluster` (connected first: an adapter never connects a client it does not
 // own) for state-redis. The adapter does not own such a client, so the driver closes it.
-
-/** The seeds and credentials of a redis+cluster:// URL, or null for any other URL. */
-function parseClusterUrl(url) {
-  const m = /^(rediss?)\+cluster:\/\/(?:([^@/?#]*)@)?([^/?#]+)/.exec(url);
-  if (!m) return null;
-  if (m[1] === "rediss") throw new Error("rediss+cluster:// is not supported by the upstream drivers (plain TCP only)");
-  let username;
-  let password;
-  if (m[2] !== undefined) {
-    const i = m[2].indexOf(":");
-    username = decodeURIComponent(i < 0 ? m[2] : m[2].slice(0, i)) || undefined;
-    password = i < 0 ? undefined : decodeURIComponent(m[2].slice(i + 1));
-  }
-  const nodes = m[3].split(",").filter(Boolean).map((hp) => {
-    const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(hp);
-    const [host, port] = v6 ? [v6[1], v6[2]] : [hp.replace(/:\d+$/, ""), /:(\d+)$/.exec(hp)?.[1]];
-    return { host, port: port ? Number(port) : 6379 };
-  });
-  return { username, password, nodes };
-}
 
 async function ioredisCluster(c) {
   const Redis = requireFromNode("ioredis");
@@ -208,52 +177,6 @@ function parseArgv(argv) {
   }
   if (!out.url) throw new Error("no server: set REDIS_URL (or pass --url)");
   return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Output.
-
-function jsonReplacer(_k, v) {
-  if (typeof v === "bigint") return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
-  if (v === undefined) return null;
-  return v;
-}
-
-function emit(obj) {
-  let line;
-  try {
-    line = JSON.stringify(obj, jsonReplacer);
-  } catch (err) {
-    line = JSON.stringify({
-      id: obj?.id ?? null,
-      ok: false,
-      error: { kind: "DriverError", message: `unserializable result: ${err?.message ?? err}` },
-    });
-  }
-  process.stdout.write(line + "\n");
-}
-
-function errorKind(err) {
-  if (err === null || err === undefined) return "Error";
-  if (typeof err === "object" || typeof err === "function") {
-    const ctor = err.constructor?.name;
-    if (ctor && ctor !== "Object") return ctor;
-    if (typeof err.name === "string" && err.name) return err.name;
-    return "Error";
-  }
-  return typeof err;
-}
-
-function errorMessage(err) {
-  if (err && typeof err === "object" && "message" in err) return String(err.message);
-  return String(err);
-}
-
-class RequestError extends Error {
-  constructor(kind, message) {
-    super(message);
-    this.kind = kind;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -510,35 +433,6 @@ function makeHandlers(state, reader, operations, library) {
   return { ...handlers, ...composite };
 }
 
-async function handleLine(line, handlers) {
-  let req;
-  try {
-    req = JSON.parse(line);
-  } catch (err) {
-    emit({ id: null, ok: false, error: { kind: "BadRequest", message: `not JSON: ${errorMessage(err)}` } });
-    return;
-  }
-  const id = req && typeof req === "object" && "id" in req ? req.id : null;
-  try {
-    if (!req || typeof req !== "object" || Array.isArray(req)) {
-      throw new RequestError("BadRequest", "a request must be a JSON object");
-    }
-    const op = req.op;
-    const fn = typeof op === "string" && Object.hasOwn(handlers, op) ? handlers[op] : null;
-    if (!fn) throw new RequestError("UnknownOp", `unknown op ${JSON.stringify(op)}`);
-    const args = req.args ?? {};
-    if (typeof args !== "object" || Array.isArray(args)) {
-      throw new RequestError("BadRequest", "args must be a JSON object");
-    }
-    const result = await fn(args);
-    emit({ id, ok: true, result: result === undefined ? null : result });
-  } catch (err) {
-    const kind = err instanceof RequestError ? err.kind : errorKind(err);
-    if (DEBUG) console.error(err);
-    emit({ id, ok: false, error: { kind, message: errorMessage(err) } });
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // toolhive sessions (--system sessions): the protocol of the Go drivers (interop/CONTRACT.md, "Go
 // drivers (toolhive sessions)"; interop/drivers/go/lib/sessiondriver). The rows of session.def from
@@ -759,21 +653,6 @@ function sessionHandlers(crossredis, native, storage, data) {
   return handlers;
 }
 
-/** The password of a URL (crossredis's forms: several hosts after the @), as written and decoded. */
-function urlSecrets(url) {
-  const m = /^[a-z+]+:\/\/([^@/?#]*)@/i.exec(url ?? "");
-  const i = m ? m[1].indexOf(":") : -1;
-  if (i < 0) return [];
-  const raw = m[1].slice(i + 1);
-  let decoded = raw;
-  try { decoded = decodeURIComponent(raw); } catch {}
-  return [...new Set([raw, decoded])].filter(Boolean);
-}
-
-function scrub(text, secrets) {
-  return secrets.reduce((t, s) => t.split(s).join("***"), String(text));
-}
-
 /** emit() for a response that may hold RawJson (written into the line as it is). */
 function emitRaw(obj) {
   const raws = [];
@@ -854,29 +733,6 @@ async function mainSessions(opts) {
 // ---------------------------------------------------------------------------------------------
 // Main.
 
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/** Each non-empty line of stdin (trimmed) to `handle`, one at a time and in order, until stdin closes. */
-async function eachLine(handle) {
-  const rl = createInterface({ input: process.stdin, crlfDelay: Infinity, terminal: false });
-  for await (const raw of rl) {
-    const line = raw.trim();
-    if (line) await handle(line);
-  }
-}
-
-function flushAndExit(code) {
-  process.stdout.write("", () => process.exit(code));
-}
-
 async function main() {
   // Never die on a stray rejection or exception from a library's background work.
   process.on("unhandledRejection", (err) => console.error("unhandledRejection:", err));
@@ -919,7 +775,7 @@ async function main() {
     return;
   }
 
-  await eachLine((line) => handleLine(line, handlers));
+  await eachLine((line) => handleLine(line, handlers, { debug: DEBUG }));
   try {
     await withTimeout(Promise.resolve(state.disconnect()), 5000, "disconnect");
     if (cluster) await withTimeout(Promise.resolve(cluster.close()), 5000, "cluster client close");

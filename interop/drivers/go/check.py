@@ -324,7 +324,37 @@ class Driver:
         return rc, self.proc.stderr.read().decode("utf-8", "replace")  # type: ignore[union-attr]
 
 
-class Run:
+class Calls:
+    """Requests to `self.drv` checked as they answer; a mismatch goes to `self.fail`."""
+
+    drv: "Driver | None"
+
+    def fail(self, what: str) -> None:
+        raise NotImplementedError
+
+    def ok(self, op: str, want: Any = ..., **args: Any) -> Any:
+        assert self.drv is not None
+        reply = self.drv.call(op, **args)
+        if not reply.get("ok"):
+            self.fail(f"{op} {short(args)}: {reply.get('error')}, want ok")
+            return None
+        if "result" not in reply:
+            self.fail(f"{op}: the reply has no result: {reply}")
+        if want is not ... and reply.get("result") != want:
+            self.fail(f"{op} {short(args)}: result {short(reply.get('result'))}, want {short(want)}")
+        return reply.get("result")
+
+    def err(self, op: str, kind: str, message: str | None = None, /, **args: Any) -> dict[str, Any]:
+        """The error the request must give (its message too, unless None); returns it."""
+        assert self.drv is not None
+        reply = self.drv.call(op, **args)
+        e = reply.get("error") or {}
+        if reply.get("ok") or e.get("kind") != kind or (message is not None and e.get("message") != message):
+            self.fail(f"{op} {short(args)}: {reply}, want error {kind}: {message}")
+        return e
+
+
+class Run(Calls):
     """One driver replaying one capture on the check's server."""
 
     def __init__(self, release: str, binary: Path, port: int, failures: list[str]) -> None:
@@ -360,26 +390,7 @@ class Run:
                 and "go-redis v9." in str(r.get("library"))):
             raise Failed(f"{self.release}: ready line {r!r}, want ready, runtime go, library {want}..., go-redis")
 
-    # -- calls -------------------------------------------------------------------------------
-
-    def ok(self, op: str, want: Any = ..., **args: Any) -> Any:
-        assert self.drv is not None
-        reply = self.drv.call(op, **args)
-        if not reply.get("ok"):
-            self.fail(f"{op} {short(args)}: {reply.get('error')}, want ok")
-            return None
-        if "result" not in reply:
-            self.fail(f"{op}: the reply has no result: {reply}")
-        if want is not ... and reply.get("result") != want:
-            self.fail(f"{op} {short(args)}: result {short(reply.get('result'))}, want {short(want)}")
-        return reply.get("result")
-
-    def err(self, op: str, kind: str, message: str | None, **args: Any) -> None:
-        assert self.drv is not None
-        reply = self.drv.call(op, **args)
-        e = reply.get("error") or {}
-        if reply.get("ok") or e.get("kind") != kind or (message is not None and e.get("message") != message):
-            self.fail(f"{op} {short(args)}: {reply}, want error {kind}: {message}")
+    # -- calls (ok, err: Calls) -----------------------------------------------------------------
 
     def as_values(self, op: str, prefix: str, **args: Any) -> None:
         """The call answers what the capture printed for it: an error's text (kind by the text), or
@@ -777,14 +788,33 @@ def password_stays_hidden(binary: Path, port: int, failures: list[str]) -> None:
         failures.append(f"{binary.name}: the URL's password was printed: {d.ready} / {err!r}")
 
 
-def main(argv: list[str]) -> int:
-    drivers = Path(argv[1]) if len(argv) > 1 else ROOT / "build" / "interop-go"
+def run_check(name: str, body: Callable[[int, list[str]], None]) -> int:
+    """Runs `body(port, failures)` against a throwaway redis-server (started here, killed after),
+    then prints every failure and the verdict line "<name>: ok|FAILED (<seconds>)"; the exit status."""
     started = time.monotonic()
     failures: list[str] = []
-    workdir = tempfile.mkdtemp(prefix="xr-go-check-")
+    workdir = tempfile.mkdtemp(prefix="xr-check-")
     server = None
     try:
         server, port = start_server(workdir)
+        body(port, failures)
+    except (Failed, OSError) as e:  # OSError: a socket of the check's own (MONITOR, read-backs)
+        failures.append(f"{type(e).__name__}: {e}" if isinstance(e, OSError) else str(e))
+    finally:
+        if server is not None:
+            server.kill()
+            server.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+    for f in failures:
+        print(f"FAIL {f}")
+    print(f"{name}: {'FAILED' if failures else 'ok'} ({time.monotonic() - started:.1f} s)")
+    return 1 if failures else 0
+
+
+def main(argv: list[str]) -> int:
+    drivers = Path(argv[1]) if len(argv) > 1 else ROOT / "build" / "interop-go"
+
+    def body(port: int, failures: list[str]) -> None:
         url = f"redis://127.0.0.1:{port}"
         for release, scenario in SCENARIOS.items():
             binary = drivers / f"toolhive-{release}"
@@ -801,18 +831,8 @@ def main(argv: list[str]) -> int:
             password_stays_hidden(binary, port, failures)
             print(f"go drivers: toolhive {release}: {run.drv.n if run.drv else 0} calls, "
                   f"{len(run.ran)} captured sections, {len(failures) - before} mismatches")
-    except (Failed, OSError) as e:  # OSError: a socket of the check's own (MONITOR, read-backs)
-        failures.append(f"{type(e).__name__}: {e}" if isinstance(e, OSError) else str(e))
-    finally:
-        if server is not None:
-            server.kill()
-            server.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
-    for f in failures:
-        print(f"FAIL {f}")
-    print(f"go drivers: {'FAILED' if failures else 'ok'} ({time.monotonic() - started:.1f} s)")
-    return 1 if failures else 0
 
+    return run_check("go drivers", body)
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))
