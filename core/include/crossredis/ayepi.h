@@ -108,6 +108,29 @@ XR_API int xr_ayepi_cache_invalidate(xr_ayepi_store *s, size_t *removed, xr_ayep
 XR_API int xr_ayepi_cache_entry_write(char **out, size_t *out_len, int64_t *stale_until_ms, const char *entry_json,
                                       size_t entry_len);
 
+/* The default cache key text ayepi's cache middleware makes: JSON.stringify([METHOD, path, the
+ * query pairs sorted by name then value, body ?? null, vary ?? null]) with every object's keys
+ * sorted at every depth (UTF-16 code units, JS's sort; integer-like keys first, as JS orders them).
+ * method: ASCII (upper-cased here, as toUpperCase does); query_json: a JSON array of [name, value]
+ * strings (NULL: none); body_json, vary_json: any JSON value (NULL: null). XR_EINVAL naming what
+ * is not so. *out is the caller's (xr_free). */
+XR_API int xr_ayepi_cache_key(char **out, size_t *out_len, const char *method, size_t method_len, const char *path,
+                              size_t path_len, const char *query_json, size_t query_len, const char *body_json,
+                              size_t body_len, const char *vary_json, size_t vary_len);
+
+/* ---- the broker's messages ----------------------------------------------------------------------- */
+
+/* The event envelope ayepi's core publishes, JSON.stringify({ch, params, data}): ch a string,
+ * params a JSON object (NULL: {}), data any JSON value (NULL: the message has no "data", as
+ * JSON.stringify leaves out undefined). *out is the caller's (xr_free). */
+XR_API int xr_ayepi_envelope_write(char **out, size_t *out_len, const char *ch, size_t ch_len, const char *params_json,
+                                   size_t params_len, const char *data_json, size_t data_len);
+/* The work engine's notifications: {"kind":"done","id","groupId"[,"error"]} (error NULL: none)
+ * and {"kind":"group-done","groupId"}; the ids and the error are strings. */
+XR_API int xr_ayepi_done_write(char **out, size_t *out_len, const char *id, size_t id_len, const char *group_id,
+                               size_t group_id_len, const char *error, size_t error_len);
+XR_API int xr_ayepi_group_done_write(char **out, size_t *out_len, const char *group_id, size_t group_id_len);
+
 /* ---- the table, the generic call and batches ---------------------------------------------------- */
 
 typedef enum xr_ayepi_op {

@@ -55,7 +55,11 @@ enum {
   XR_JSON_GO_NO_HTML_ESCAPE = 1u << 1,
   /* Go only: invalid UTF-8 in a string becomes the raw bytes of U+FFFD (EF BF BD) per bad byte, as
    * Go 1.27's encoding/json writes it, instead of Go 1.26's \ufffd escape. */
-  XR_JSON_GO_RAW_FFFD = 1u << 2
+  XR_JSON_GO_RAW_FFFD = 1u << 2,
+  /* Object keys sorted by their UTF-16 code units, as JS's default sort() orders strings (a key
+   * with a character above U+FFFF sorts before one with U+E000..U+FFFF there, after it in
+   * XR_JSON_SORT_KEYS's byte order); with XR_JSON_JS the array index keys still come first. */
+  XR_JSON_SORT_KEYS_UTF16 = 1u << 3
 };
 
 /* Writes `value` as `dialect`'s runtime would. On success *out is a NUL-terminated text allocated

@@ -10,6 +10,7 @@
 #include "crossredis/json.h"
 #include "crossredis/keys.h"
 #include "crossredis/scan.h"
+#include "codec/json_internal.h"
 
 /* The entry's fields in the order ayepi writes them, and what each must be. */
 enum kind { STRING, INTEGER, NUMBER, HEADERS };
@@ -208,4 +209,76 @@ int xr_ayepi_cache_clear(xr_ayepi_store *s, size_t *removed) { return cache_swee
 int xr_ayepi_cache_invalidate(xr_ayepi_store *s, size_t *removed, xr_ayepi_cache_predicate pred, void *ctx) {
   if (!pred) return xr_fail(XR_EINVAL, "ayepi.cache_invalidate: the predicate is required");
   return cache_sweep(s, removed, pred, ctx);
+}
+
+/* ---- the default cache key ----------------------------------------------------------------------- */
+
+/* JSON text of a kind, or the default when text is NULL: a new reference in *out. */
+static int json_arg(json_t **out, const char *what, const char *text, size_t len, json_t *fallback) {
+  if (!text) {
+    *out = fallback;
+    return XR_OK;
+  }
+  json_decref(fallback);
+  if (xr_json_parse(out, text, len)) return xr_fail(XR_EINVAL, "ayepi cache key: %s is not JSON: %s", what, xr_error_last()->message);
+  return XR_OK;
+}
+
+static int pair_cmp(const void *x, const void *y) {
+  const json_t *p = *(json_t *const *)x, *q = *(json_t *const *)y;
+  for (int k = 0; k < 2; k++) {
+    const json_t *a = json_array_get(p, (size_t)k), *b = json_array_get(q, (size_t)k);
+    size_t an = json_string_length(a), bn = json_string_length(b);
+    if (an == bn && !memcmp(json_string_value(a), json_string_value(b), an)) continue;
+    return xr_json_utf16_cmp(json_string_value(a), an, json_string_value(b), bn);
+  }
+  return 0;
+}
+
+int xr_ayepi_cache_key(char **out, size_t *out_len, const char *method, size_t method_len, const char *path,
+                       size_t path_len, const char *query_json, size_t query_len, const char *body_json,
+                       size_t body_len, const char *vary_json, size_t vary_len) {
+  if (!out || !method || (!path && path_len)) return xr_fail(XR_EINVAL, "ayepi cache key: out and method are required");
+  *out = NULL;
+  if (out_len) *out_len = 0;
+  char *upper = xr_malloc(method_len + 1);
+  if (!upper) return xr_fail_nomem();
+  for (size_t i = 0; i < method_len; i++) {
+    unsigned char c = (unsigned char)method[i];
+    if (c >= 0x80 || c == 0) {
+      xr_free(upper);
+      return xr_fail(XR_EINVAL, "ayepi cache key: the method must be ASCII (an HTTP method)");
+    }
+    upper[i] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
+  }
+  json_t *query = NULL, *body = NULL, *vary = NULL, *key = NULL;
+  int rc = json_arg(&query, "the query", query_json, query_len, json_array());
+  if (!rc) rc = json_arg(&body, "the body", body_json, body_len, json_null());
+  if (!rc) rc = json_arg(&vary, "vary", vary_json, vary_len, json_null());
+  size_t n = rc ? 0 : json_array_size(query);
+  if (!rc && !json_is_array(query)) rc = xr_fail(XR_EINVAL, "ayepi cache key: the query must be an array of [name, value]");
+  json_t **pairs = n ? xr_malloc(n * sizeof *pairs) : NULL;
+  if (!rc && n && !pairs) rc = xr_fail_nomem();
+  for (size_t i = 0; !rc && i < n; i++) {
+    json_t *p = json_array_get(query, i);
+    if (!json_is_array(p) || json_array_size(p) != 2 || !json_is_string(json_array_get(p, 0)) ||
+        !json_is_string(json_array_get(p, 1)))
+      rc = xr_fail(XR_EINVAL, "ayepi cache key: query pair %zu is not [name, value] strings", i);
+    pairs[i] = p;
+  }
+  if (!rc) {
+    qsort(pairs, n, sizeof *pairs, pair_cmp);
+    json_t *sorted = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append(sorted, pairs[i]);
+    key = json_pack("[s#s#oOO]", upper, method_len, path ? path : "", path_len, sorted, json_is_null(body) ? json_null() : body,
+                    json_is_null(vary) ? json_null() : vary);
+    rc = key ? xr_json_write(out, out_len, key, XR_JSON_JS, XR_JSON_SORT_KEYS_UTF16) : xr_fail_nomem();
+  }
+  xr_free(pairs);
+  json_decref(key);
+  json_decref(query);
+  json_decref(body);
+  json_decref(vary);
+  xr_free(upper);
+  return rc;
 }

@@ -21,7 +21,8 @@ int xr_json_valid_dialect(xr_json_dialect d) {
   return d == XR_JSON_JS || d == XR_JSON_PYTHON || d == XR_JSON_GO;
 }
 
-static const unsigned known_flags = XR_JSON_SORT_KEYS | XR_JSON_GO_NO_HTML_ESCAPE | XR_JSON_GO_RAW_FFFD;
+static const unsigned known_flags =
+    XR_JSON_SORT_KEYS | XR_JSON_GO_NO_HTML_ESCAPE | XR_JSON_GO_RAW_FFFD | XR_JSON_SORT_KEYS_UTF16;
 
 /* ---- UTF-8 ------------------------------------------------------------------------------------ */
 
@@ -248,6 +249,30 @@ static int by_key_bytes(const void *pa, const void *pb) {
   return a->len < b->len ? -1 : a->len > b->len;
 }
 
+/* A code point's place in UTF-16 order: above U+FFFF it is its lead surrogate's (0xD800..0xDBFF,
+ * below U+E000), ties among those broken by the code point itself. */
+static uint32_t utf16_rank(uint32_t cp) { return cp < 0x10000 ? cp << 11 : ((0xD800 + ((cp - 0x10000) >> 10)) << 11) | (cp & 0x3FF); }
+
+int xr_json_utf16_cmp(const char *a, size_t an, const char *b, size_t bn) {
+  const unsigned char *s = (const unsigned char *)a, *t = (const unsigned char *)b;
+  size_t i = 0, j = 0;
+  while (i < an && j < bn) {
+    uint32_t x, y;
+    size_t n = xr_json_utf8_decode(s + i, an - i, 1, &x), m = xr_json_utf8_decode(t + j, bn - j, 1, &y);
+    if (!n) x = s[i], n = 1; /* not UTF-8 (the writers refuse it): by byte */
+    if (!m) y = t[j], m = 1;
+    if (x != y) return utf16_rank(x) < utf16_rank(y) ? -1 : 1;
+    i += n;
+    j += m;
+  }
+  return (i < an) - (j < bn);
+}
+
+static int by_key_utf16(const void *pa, const void *pb) {
+  const member *a = pa, *b = pb;
+  return xr_json_utf16_cmp(a->key, a->len, b->key, b->len);
+}
+
 static int by_js_enumeration(const void *pa, const void *pb) {
   const member *a = pa, *b = pb;
   if (a->is_index != b->is_index) return a->is_index ? -1 : 1;
@@ -271,6 +296,7 @@ static size_t collect_members(const json_t *obj, member *m) {
 /* The order the runtime writes the members in. */
 static void order_members(const writer *w, member *m, size_t n) {
   if (w->flags & XR_JSON_SORT_KEYS) qsort(m, n, sizeof *m, by_key_bytes);
+  else if (w->flags & XR_JSON_SORT_KEYS_UTF16) qsort(m, n, sizeof *m, by_key_utf16);
   if (w->dialect != XR_JSON_JS) return;
   for (size_t i = 0; i < n; i++) {
     m[i].pos = i;

@@ -36,6 +36,9 @@ int xr_json_check_output(char **out, size_t *outlen, xr_json_dialect dialect, un
  * accepted too: that is how WTF-8 carries a lone surrogate from a JS or Python string. */
 size_t xr_json_utf8_decode(const unsigned char *s, size_t avail, int allow_surrogate, uint32_t *cp);
 
+/* UTF-8 texts compared by their UTF-16 code units, as JS compares strings: <0, 0, >0. */
+int xr_json_utf16_cmp(const char *a, size_t an, const char *b, size_t bn);
+
 /* \uXXXX with lowercase hex: the spelling all three runtimes use. */
 void xr_json_put_u4(xr_buf *b, uint32_t u);
 
