@@ -30,6 +30,7 @@
 #include "export.h"
 #include "loop.h"
 #include "op.h"
+#include "subscriber.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -117,6 +118,42 @@ XR_API int xr_ayepi_cache_entry_write(char **out, size_t *out_len, int64_t *stal
 XR_API int xr_ayepi_cache_key(char **out, size_t *out_len, const char *method, size_t method_len, const char *path,
                               size_t path_len, const char *query_json, size_t query_len, const char *body_json,
                               size_t body_len, const char *vary_json, size_t vary_len);
+
+/* ---- the broker ------------------------------------------------------------------------------------
+ * ayepi's pub/sub broker (redisBroker / redisPubSub): `publish <channel> <message>` on the command
+ * client; a subscriber of its own (subscriber.h: its connection, re-subscribed by itself after a
+ * reconnect or a failover) that SUBSCRIBEs to the channel once, when listening starts, and hands
+ * over the messages of that channel only, as opaque bytes. The caller drives it: the pollable in
+ * its event loop, then xr_ayepi_broker_next; no thread of its own. One thread at a time. */
+
+typedef struct xr_ayepi_broker xr_ayepi_broker;
+
+#define XR_AYEPI_CHANNEL "ayepi"
+#define XR_AYEPI_BROKER_OPTIONS_VERSION 1
+
+typedef struct xr_ayepi_broker_options {
+  unsigned version;    /* XR_AYEPI_BROKER_OPTIONS_VERSION */
+  const char *channel; /* NULL: "ayepi" */
+} xr_ayepi_broker_options;
+
+#define XR_AYEPI_BROKER_OPTIONS_INIT {XR_AYEPI_BROKER_OPTIONS_VERSION, NULL}
+
+/* Makes a broker over `client` (borrowed: it must outlive the broker). Nothing connects yet. */
+XR_API int xr_ayepi_broker_new(xr_ayepi_broker **out, xr_client *client, const xr_ayepi_broker_options *opts);
+XR_API void xr_ayepi_broker_free(xr_ayepi_broker *b);
+/* publish: `publish <channel> <message>`; *receivers (may be NULL): the subscribers it reached. */
+XR_API int xr_ayepi_broker_publish(xr_ayepi_broker *b, const char *message, size_t len, int64_t *receivers);
+/* Starts listening: SUBSCRIBE <channel> on the subscriber's connection (connecting it, blocking);
+ * again later is nothing. */
+XR_API int xr_ayepi_broker_listen(xr_ayepi_broker *b);
+/* The subscriber's pollable (subscriber.h), for the caller's event loop. */
+XR_API xr_pollable *xr_ayepi_broker_pollable(xr_ayepi_broker *b);
+/* The oldest message of the channel not yet taken: 1 with *message (borrowed until the next call
+ * of a broker function), 0 when none waits. */
+XR_API int xr_ayepi_broker_next(xr_ayepi_broker *b, const char **message, size_t *len);
+/* Subscriptions the server confirmed (0 or 1), and how many times it subscribed again. */
+XR_API size_t xr_ayepi_broker_listening(const xr_ayepi_broker *b);
+XR_API uint64_t xr_ayepi_broker_reconnects(const xr_ayepi_broker *b);
 
 /* ---- the broker's messages ----------------------------------------------------------------------- */
 

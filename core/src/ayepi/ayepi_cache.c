@@ -267,7 +267,7 @@ int xr_ayepi_cache_key(char **out, size_t *out_len, const char *method, size_t m
     pairs[i] = p;
   }
   if (!rc) {
-    qsort(pairs, n, sizeof *pairs, pair_cmp);
+    if (n) qsort(pairs, n, sizeof *pairs, pair_cmp);
     json_t *sorted = json_array();
     for (size_t i = 0; i < n; i++) json_array_append(sorted, pairs[i]);
     key = json_pack("[s#s#oOO]", upper, method_len, path ? path : "", path_len, sorted, json_is_null(body) ? json_null() : body,

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -388,6 +390,144 @@ static void sweeps_stay_in_their_prefix(void **state) {
   xr_client_close(c);
 }
 
+/* ---- the broker ---------------------------------------------------------------------------------- */
+
+/* Drives the broker until `want` messages arrived (copied into got, NUL-terminated) or 10 s passed;
+ * how long it took in ms. */
+static long long receive(xr_ayepi_broker *b, int want, char got[][200]) {
+  xr_pollable *p = xr_ayepi_broker_pollable(b);
+  long long start = itest_now_ms(), end = start + 10000;
+  int n = 0;
+  while (n < want) {
+    if (itest_now_ms() > end) fail_msg("only %d of %d messages arrived", n, want);
+    struct pollfd pfd = {xr_pollable_fd(p), POLLIN, 0};
+    int ready = poll(&pfd, 1, 20);
+    if (xr_pollable_process(p, ready > 0 ? XR_WAIT_READ : 0, xr_monotonic_ms()) < 0)
+      fail_msg("process: %s", xr_error_last()->message);
+    const char *m;
+    size_t len;
+    while (n < want && xr_ayepi_broker_next(b, &m, &len) == 1) snprintf(got[n++], 200, "%.*s", (int)len, m);
+  }
+  return itest_now_ms() - start;
+}
+
+/* Until the subscription is confirmed (one sent is not one made yet). */
+static void settle(xr_ayepi_broker *b) {
+  long long end = itest_now_ms() + 10000;
+  while (xr_ayepi_broker_listening(b) < 1) {
+    if (itest_now_ms() > end) fail_msg("the subscription was not confirmed");
+    struct pollfd pfd = {xr_pollable_fd(xr_ayepi_broker_pollable(b)), POLLIN, 0};
+    int ready = poll(&pfd, 1, 20);
+    assert_true(xr_pollable_process(xr_ayepi_broker_pollable(b), ready > 0 ? XR_WAIT_READ : 0, xr_monotonic_ms()) >= 0);
+  }
+}
+
+/* The capture's subscribe and publish (lines 21-22): the envelope of the core, on the channel; the
+ * subscriber hears it, bytes as published. (ioredis's INFO on a new connection, line 20, is its
+ * own handshake: crossredis's subscriber has none.) */
+static void broker_wire_and_delivery(void **state) {
+  (void)state;
+  char channel[200];
+  snprintf(channel, sizeof channel, "%s:ayepi", tt.prefix);
+  xr_client_options o = tt_options();
+  xr_client *c;
+  XR_OK(xr_client_open(&c, &o));
+  xr_ayepi_broker_options bo = XR_AYEPI_BROKER_OPTIONS_INIT;
+  bo.channel = channel;
+  xr_ayepi_broker *pub, *sub;
+  XR_OK(xr_ayepi_broker_new(&pub, c, &bo));
+  XR_OK(xr_ayepi_broker_new(&sub, c, &bo));
+  char *env = NULL;
+  size_t len = 0;
+  XR_OK(xr_ayepi_envelope_write(&env, &len, S("progress"), S("{\"job\":\"j1\"}"), S("{\"pct\":77}")));
+  tt_monitor tm;
+  tt_monitor_open(&tm);
+  XR_OK(xr_ayepi_broker_listen(sub));
+  XR_OK(xr_ayepi_broker_listen(sub)); /* once */
+  settle(sub);
+  int64_t receivers = 0;
+  XR_OK(xr_ayepi_broker_publish(pub, env, len, &receivers));
+  if (tt.kind != TT_CLUSTER) assert_int_equal(receivers, 1); /* a Cluster counts the node's own subscribers */
+  char got[4][200];
+  receive(sub, 1, got);
+  assert_string_equal(got[0], env);
+  itest_lines lines = {0}, want = {0}, raw = {0};
+  tt_monitor_collect(&tm, 0, &lines);
+  itest_capture(CAPTURE, 21, 22, 0, &raw);
+  for (size_t i = 0; i < raw.n; i++) {
+    itest_lines_add(&want, tt_replace_quoted(raw.v[i], "ayepi\"", "chat-sdk:ayepi\""));
+    raw.v[i] = NULL;
+  }
+  itest_assert_lines(&lines, &want, "ayepi 0.4.0's broker");
+  itest_lines_free(&lines);
+  itest_lines_free(&want);
+  itest_lines_free(&raw);
+  tt_monitor_close(&tm);
+  /* bytes as they are, another channel not handed over */
+  XR_OK(xr_ayepi_broker_publish(pub, "\x00bin\xff", 5, NULL));
+  const char *other[] = {"publish", "x", "not ours"};
+  char other_ch[220];
+  snprintf(other_ch, sizeof other_ch, "%sx", channel);
+  other[1] = other_ch;
+  XR_OK(xr_client_command(c, NULL, 3, other, NULL));
+  XR_OK(xr_ayepi_broker_publish(pub, "last", 4, NULL));
+  receive(sub, 2, got);
+  assert_memory_equal(got[0], "\x00bin\xff", 5);
+  assert_string_equal(got[1], "last");
+  XR_FAILS(xr_ayepi_broker_publish(NULL, "x", 1, NULL), XR_EINVAL, "the broker and the message are required");
+  xr_ayepi_broker_options empty = XR_AYEPI_BROKER_OPTIONS_INIT;
+  empty.channel = "";
+  xr_ayepi_broker *none = NULL;
+  XR_FAILS(xr_ayepi_broker_new(&none, c, &empty), XR_EINVAL, "the channel is empty");
+  xr_free(env);
+  xr_ayepi_broker_free(pub);
+  xr_ayepi_broker_free(sub);
+  xr_client_close(c);
+}
+
+/* A server restart: the broker subscribes again by itself and receives what is published after
+ * it; how long until delivery resumes is printed (a server of its own: the restart would break
+ * the suite's). */
+static void broker_survives_a_restart(void **state) {
+  (void)state;
+  xrt_server *srv;
+  assert_int_equal(itest_start(&srv, NULL), 0);
+  xr_client_options o = itest_options(srv);
+  xr_client *c;
+  XR_OK(xr_client_open(&c, &o));
+  xr_ayepi_broker *b;
+  XR_OK(xr_ayepi_broker_new(&b, c, NULL));
+  XR_OK(xr_ayepi_broker_listen(b));
+  settle(b);
+  char got[2][200];
+  XR_OK(xr_ayepi_broker_publish(b, "before", 6, NULL));
+  receive(b, 1, got);
+  assert_string_equal(got[0], "before");
+  char err[XRT_ERR_SIZE];
+  long long down = itest_now_ms();
+  assert_int_equal(xrt_server_restart(srv, err), 0);
+  /* publish until it arrives: what is published while the subscriber is away is lost (pub/sub) */
+  xr_pollable *p = xr_ayepi_broker_pollable(b);
+  long long end = down + 15000;
+  int arrived = 0;
+  while (!arrived) {
+    if (itest_now_ms() > end) fail_msg("nothing arrived within 15 s of the restart");
+    (void)xr_ayepi_broker_publish(b, "after", 5, NULL); /* fails while the server is down */
+    struct pollfd pfd = {xr_pollable_fd(p), POLLIN, 0};
+    int ready = poll(&pfd, 1, 20);
+    xr_pollable_process(p, ready > 0 ? XR_WAIT_READ : 0, xr_monotonic_ms());
+    const char *m;
+    size_t len;
+    while (xr_ayepi_broker_next(b, &m, &len) == 1) arrived |= len == 5 && !memcmp(m, "after", 5);
+  }
+  print_message("broker: delivery resumed %lld ms after the restart began (%llu resubscriptions)\n",
+                itest_now_ms() - down, (unsigned long long)xr_ayepi_broker_reconnects(b));
+  assert_true(xr_ayepi_broker_reconnects(b) >= 1);
+  xr_ayepi_broker_free(b);
+  xr_client_close(c);
+  xrt_server_free(srv);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TT_TEST(wire_matches_ayepi),
@@ -396,6 +536,8 @@ int main(void) {
       TT_TEST(batch),
       TT_TEST(wire_sweeps),
       TT_TEST(sweeps_stay_in_their_prefix),
+      TT_TEST(broker_wire_and_delivery),
   };
-  return tt_run("ayepi", tests, sizeof tests / sizeof tests[0], NULL, 0);
+  const struct CMUnitTest standalone_only[] = {TT_TEST(broker_survives_a_restart)};
+  return tt_run("ayepi", tests, sizeof tests / sizeof tests[0], standalone_only, 1);
 }
