@@ -43,16 +43,35 @@ typedef struct xr_ayepi_store xr_ayepi_store;
 
 #define XR_AYEPI_OPTIONS_VERSION 1
 
+/* ayepi's retry policy (SPEC 3), with one difference: a call is tried again only when the repeat
+ * cannot change its outcome. A failure before anything was sent (cannot connect, no master, the
+ * server loading or a Cluster slot down, a replica) is retried for every operation; a lost reply
+ * (XR_EIO, XR_ETIMEOUT: the command may have run) only for the operations whose repeat does the
+ * same (get, set, delete, the cache's get, set and delete); set_if_not_exists reads the key back
+ * instead (see there), increment is never repeated once sent; an error reply is never retried.
+ * Delay before attempt n+1: round(min(base * factor^(n-1), max) * (1 - jitter * random)).
+ * on_error is called once, when a call finally fails, with its code and message. */
+typedef struct xr_ayepi_retry {
+  int attempts;     /* tries in all, the first included; 0: 3; 1: none */
+  int64_t base_ms;  /* 0: 1000 */
+  double factor;    /* 0: 2 */
+  int64_t max_ms;   /* 0: 30000 */
+  double jitter;    /* 0: 0.5; negative: none; at most 1 */
+  void (*on_error)(void *ctx, int code, const char *message);
+  void *on_error_ctx;
+} xr_ayepi_retry;
+
 typedef struct xr_ayepi_options {
   unsigned version;       /* XR_AYEPI_OPTIONS_VERSION */
   const char *key_prefix; /* NULL: "" (the Store's); any text, "*?[" included (they are escaped
                              where a pattern is made of it) */
+  xr_ayepi_retry retry;   /* zero: ayepi's policy (3 attempts, 1 s doubling to 30 s, jitter 0.5) */
 } xr_ayepi_options;
 
 /* The work Store's defaults (prefix ""). */
-#define XR_AYEPI_OPTIONS_INIT {XR_AYEPI_OPTIONS_VERSION, NULL}
+#define XR_AYEPI_OPTIONS_INIT {XR_AYEPI_OPTIONS_VERSION, NULL, {0, 0, 0, 0, 0, NULL, NULL}}
 /* The response cache's defaults (prefix "ayepi:cache:"). */
-#define XR_AYEPI_CACHE_OPTIONS_INIT {XR_AYEPI_OPTIONS_VERSION, XR_AYEPI_CACHE_PREFIX}
+#define XR_AYEPI_CACHE_OPTIONS_INIT {XR_AYEPI_OPTIONS_VERSION, XR_AYEPI_CACHE_PREFIX, {0, 0, 0, 0, 0, NULL, NULL}}
 
 /* Makes a store over `client`, which it borrows (the client must outlive it). */
 XR_API int xr_ayepi_store_new(xr_ayepi_store **out, xr_client *client, const xr_ayepi_options *opts);
@@ -70,11 +89,17 @@ XR_API int xr_ayepi_set(xr_ayepi_store *s, const char *key, size_t key_len, cons
                         int64_t ttl_ms);
 /* delete: `del <key>`; a missing key is no error. */
 XR_API int xr_ayepi_delete(xr_ayepi_store *s, const char *key, size_t key_len);
-/* setIfNotExists: `set <key> <value> [PX <ttl_ms>] NX`; *stored true when it was set. */
+/* setIfNotExists: `set <key> <value> [PX <ttl_ms>] NX`; *stored true when it was set. When the
+ * reply is lost (the command may have run), the key is read back: absent, the claim is tried
+ * again; holding `value`, it counts as the caller's (*stored true: the caller's own claim is never
+ * reported lost); holding anything else, as another's (false). So a value unique to the caller
+ * (a token) makes both answers certain; with a value every claimant writes (ayepi's "1"), a
+ * foreign claim read back this way cannot be told from the caller's and counts as won. */
 XR_API int xr_ayepi_set_if_not_exists(xr_ayepi_store *s, bool *stored, const char *key, size_t key_len,
                                       const char *value, size_t value_len, int64_t ttl_ms);
 /* increment: `incrby <key> <by>`; with ttl_ms > 0 the same and `pexpire <key> <ttl_ms>` in one
- * script (atomic: never the increment without its expiry, never twice). *value: the new value. */
+ * script (atomic: never the increment without its expiry, never twice). *value: the new value.
+ * Never repeated once sent: a lost reply is XR_EIO / XR_ETIMEOUT saying it may have counted. */
 XR_API int xr_ayepi_increment(xr_ayepi_store *s, int64_t *value, const char *key, size_t key_len, int64_t by,
                               int64_t ttl_ms);
 

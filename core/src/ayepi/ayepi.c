@@ -7,6 +7,8 @@
 #include "crossredis/alloc.h"
 #include "crossredis/ayepi.h"
 #include "crossredis/timestamp.h"
+#include "crossredis/token.h"
+#include "net/client_internal.h"
 #include "net/ops.h"
 
 /* increment with a TTL, one step: the counter never lives without its expiry, and a retry of the
@@ -21,6 +23,7 @@ struct xr_ayepi_store {
   char *prefix;
   size_t prefix_len;
   xr_script *increment;
+  xr_ayepi_retry retry; /* resolved: no zero means a default any more */
 };
 
 extern const xr_system ayepi_system;
@@ -33,9 +36,18 @@ int xr_ayepi_store_new(xr_ayepi_store **out, xr_client *client, const xr_ayepi_o
     return xr_fail(XR_EINVAL, "xr_ayepi_store_new: options version %u, expected %u (use XR_AYEPI_OPTIONS_INIT)",
                    o->version, XR_AYEPI_OPTIONS_VERSION);
   const char *prefix = o->key_prefix ? o->key_prefix : XR_AYEPI_STORE_PREFIX;
+  xr_ayepi_retry r = o->retry;
+  if (r.attempts < 0 || r.base_ms < 0 || r.max_ms < 0 || r.factor < 0 || r.jitter > 1)
+    return xr_fail(XR_EINVAL, "xr_ayepi_store_new: retry: attempts, base_ms, max_ms and factor must be >= 0, jitter <= 1");
+  if (!r.attempts) r.attempts = 3;
+  if (!r.base_ms) r.base_ms = 1000;
+  if (r.factor == 0) r.factor = 2;
+  if (!r.max_ms) r.max_ms = 30000;
+  r.jitter = r.jitter == 0 ? 0.5 : r.jitter < 0 ? 0 : r.jitter;
   xr_ayepi_store *s = xr_calloc(1, sizeof *s);
   if (!s) return xr_fail_nomem();
   s->client = client;
+  s->retry = r;
   s->prefix_len = strlen(prefix);
   int rc = (s->prefix = xr_strndup(prefix, s->prefix_len)) ? XR_OK : xr_fail_nomem();
   if (!rc) rc = xr_script_new(&s->increment, increment_lua, sizeof increment_lua - 1);
@@ -200,10 +212,53 @@ int xr_ayepi_call(xr_ayepi_store *s, int op, const xr_arg *args, size_t nargs, x
   return xr_ops_call(&ayepi_system, s, s->client, op, args, nargs, out);
 }
 
-/* Row op on packed arguments, its result kept for the caller (xr_result_clear). */
-static int run(xr_ayepi_store *s, int op, const xr_arg *a, xr_result *res) {
-  return xr_ayepi_call(s, op, a, ayepi_system.ops[op].nargs, res);
+/* Whether a failure can be tried again without changing the outcome (ayepi.h, xr_ayepi_retry). */
+static int retryable(int op, int rc) {
+  if (rc == XR_ECONNECT || rc == XR_ENOMASTER || rc == XR_ELOADING || rc == XR_ECLUSTERDOWN || rc == XR_EREADONLY)
+    return 1; /* nothing ran */
+  if (rc != XR_EIO && rc != XR_ETIMEOUT) return 0;
+  return op != XR_AYEPI_OP_SET_IF_NOT_EXISTS && op != XR_AYEPI_OP_INCREMENT; /* the same again */
 }
+
+/* The wait before attempt n + 1 (n >= 1). */
+static int64_t backoff_ms(const xr_ayepi_retry *r, int n) {
+  double d = (double)r->base_ms;
+  for (int i = 1; i < n && d < (double)r->max_ms; i++) d *= r->factor;
+  if (d > (double)r->max_ms) d = (double)r->max_ms;
+  uint32_t random;
+  xr_random_bytes(&random, sizeof random);
+  return (int64_t)(d * (1 - r->jitter * ((double)random / 4294967296.0)) + 0.5);
+}
+
+/* A call's final failure, to on_error once; rc back. */
+static int reported(xr_ayepi_store *s, int rc) {
+  if (rc && s->retry.on_error) {
+    char message[512];
+    snprintf(message, sizeof message, "%s", xr_error_last()->message);
+    s->retry.on_error(s->retry.on_error_ctx, rc, message);
+    xr_fail(rc, "%s", message); /* what on_error did leaves the call's own error */
+  }
+  return rc;
+}
+
+/* Row op on packed arguments, tried again as the policy allows; its result kept for the caller
+ * (xr_result_clear). Not reported: the caller decides (run reports). */
+static int attempt(xr_ayepi_store *s, int op, const xr_arg *a, xr_result *res) {
+  int rc;
+  for (int attempt = 1;; attempt++) {
+    rc = xr_ayepi_call(s, op, a, ayepi_system.ops[op].nargs, res);
+    if (!rc || attempt >= s->retry.attempts || !retryable(op, rc)) break;
+    xr_result_clear(res);
+    int slept = xr_client_sleep(s->client, backoff_ms(&s->retry, attempt)); /* XR_ECLOSED: shut down */
+    if (slept) {
+      rc = slept;
+      break;
+    }
+  }
+  return rc;
+}
+
+static int run(xr_ayepi_store *s, int op, const xr_arg *a, xr_result *res) { return reported(s, attempt(s, op, a, res)); }
 
 static int status(xr_ayepi_store *s, int op, const xr_arg *a, bool *present) {
   xr_result res;
@@ -252,7 +307,31 @@ int xr_ayepi_set_if_not_exists(xr_ayepi_store *s, bool *stored, const char *key,
   if (!stored) return xr_fail(XR_EINVAL, "ayepi.set_if_not_exists: stored is required");
   *stored = false;
   xr_arg a[] = {XR_ARG_OF_TEXT(key, key_len), XR_ARG_OF_TEXT(v, v_len), XR_ARG_OF_INT(ttl_ms)};
-  return status(s, XR_AYEPI_OP_SET_IF_NOT_EXISTS, a, stored);
+  xr_arg k[] = {XR_ARG_OF_TEXT(key, key_len)};
+  int rc = XR_OK;
+  for (int tries = 0; tries < s->retry.attempts; tries++) {
+    xr_result res, held;
+    rc = attempt(s, XR_AYEPI_OP_SET_IF_NOT_EXISTS, a, &res);
+    *stored = !rc && res.present;
+    xr_result_clear(&res);
+    if (rc != XR_EIO && rc != XR_ETIMEOUT) break;
+    /* the reply was lost, the claim may have been made: what does the key hold? */
+    char message[512];
+    snprintf(message, sizeof message, "%s", xr_error_last()->message);
+    int got = attempt(s, XR_AYEPI_OP_GET, k, &held);
+    if (got) { /* still unknown: the first failure */
+      xr_result_clear(&held);
+      xr_fail(rc, "%s (and reading the claim back failed: %s)", message, xr_error_last()->message);
+      break;
+    }
+    if (held.present) {
+      *stored = held.fields[0].len == v_len && (!v_len || !memcmp(held.fields[0].data, v, v_len));
+      xr_result_clear(&held);
+      return XR_OK;
+    }
+    xr_result_clear(&held); /* absent: it was not made (or is gone already); claim again */
+  }
+  return reported(s, rc);
 }
 
 int xr_ayepi_increment(xr_ayepi_store *s, int64_t *out, const char *key, size_t key_len, int64_t by, int64_t ttl_ms) {

@@ -19,6 +19,7 @@
 
 #include "crossredis/alloc.h"
 #include "crossredis/ayepi.h"
+#include "fake_server.h"
 #include "itest.h"
 #include "topotest.h"
 
@@ -528,6 +529,129 @@ static void broker_survives_a_restart(void **state) {
   xrt_server_free(srv);
 }
 
+/* ---- faults (a fake server: lost replies and refusals on demand) ---------------------------------- */
+
+typedef struct faulty {
+  xrt_fake *f;
+  xr_client *c;
+  xr_ayepi_store *s;
+  int errors, last_code; /* what on_error saw */
+} faulty;
+
+static void count_error(void *ctx, int code, const char *message) {
+  faulty *t = ctx;
+  (void)message;
+  t->errors++;
+  t->last_code = code;
+}
+
+static void faulty_open(faulty *t) {
+  memset(t, 0, sizeof *t);
+  char err[XRT_ERR_SIZE];
+  if (xrt_fake_start(&t->f, err) != 0) fail_msg("fake server: %s", err);
+  xr_client_options o = XR_CLIENT_OPTIONS_INIT;
+  o.host = "127.0.0.1";
+  o.port = xrt_fake_port(t->f);
+  XR_OK(xr_client_open(&t->c, &o));
+  xr_ayepi_options so = XR_AYEPI_OPTIONS_INIT;
+  so.retry.base_ms = 1; /* the policy, quickly */
+  so.retry.on_error = count_error;
+  so.retry.on_error_ctx = t;
+  XR_OK(xr_ayepi_store_new(&t->s, t->c, &so));
+}
+
+static void faulty_close(faulty *t) {
+  xr_ayepi_store_free(t->s);
+  xr_client_close(t->c);
+  xrt_fake_free(t->f);
+}
+
+static void rule(xrt_fake *f, const char *pattern, const char *reply, xrt_fake_action action, int times) {
+  xrt_fake_rule_options o = XRT_FAKE_RULE_OPTIONS_INIT;
+  o.action = action;
+  o.times = times;
+  char err[XRT_ERR_SIZE];
+  if (xrt_fake_on_with(f, pattern, reply, &o, err) != 0) fail_msg("rule %s: %s", pattern, err);
+}
+
+/* A lost reply to a get is tried again (the repeat changes nothing); an error reply is not; a
+ * call that fails for good calls on_error once. */
+static void retries_only_what_is_safe(void **state) {
+  (void)state;
+  faulty t;
+  faulty_open(&t);
+  rule(t.f, "GET", NULL, XRT_FAKE_CLOSE, 1);
+  rule(t.f, "GET", "$1\r\nv\r\n", XRT_FAKE_REPLY, 0);
+  bool found = false;
+  char *v = NULL;
+  size_t n = 0;
+  XR_OK(xr_ayepi_get(t.s, &found, &v, &n, S("k")));
+  assert_true(found && n == 1 && v[0] == 'v');
+  xr_free(v);
+  assert_int_equal(xrt_fake_count(t.f, "GET"), 2);
+  assert_int_equal(t.errors, 0);
+  xrt_fake_clear_rules(t.f);
+  xrt_fake_clear_log(t.f);
+  rule(t.f, "GET", NULL, XRT_FAKE_CLOSE, 0); /* every time: 3 attempts, then on_error once */
+  XR_FAILS(xr_ayepi_get(t.s, &found, &v, &n, S("k")), XR_EIO, "");
+  assert_int_equal(xrt_fake_count(t.f, "GET"), 3);
+  assert_int_equal(t.errors, 1);
+  assert_int_equal(t.last_code, XR_EIO);
+  xrt_fake_clear_rules(t.f);
+  xrt_fake_clear_log(t.f);
+  rule(t.f, "SET", "-ERR boom\r\n", XRT_FAKE_REPLY, 0);
+  XR_FAILS(xr_ayepi_set(t.s, S("k"), S("v"), 0), XR_ESERVER, "boom");
+  assert_int_equal(xrt_fake_count(t.f, "SET"), 1);
+  assert_int_equal(t.errors, 2);
+  faulty_close(&t);
+}
+
+/* An increment whose reply is lost is never sent again (upstream's retry counts it twice): the
+ * caller learns it may have counted. */
+static void increment_is_never_repeated(void **state) {
+  (void)state;
+  faulty t;
+  faulty_open(&t);
+  rule(t.f, "INCRBY", NULL, XRT_FAKE_CLOSE, 1);
+  rule(t.f, "EVAL*", NULL, XRT_FAKE_CLOSE, 1);
+  int64_t count = 0;
+  XR_FAILS(xr_ayepi_increment(t.s, &count, S("n"), 1, 0), XR_EIO, "");
+  XR_FAILS(xr_ayepi_increment(t.s, &count, S("n"), 1, 1000), XR_EIO, "");
+  assert_int_equal(xrt_fake_count(t.f, "INCRBY"), 1);
+  assert_int_equal(xrt_fake_count(t.f, "EVAL*"), 1);
+  assert_int_equal(t.errors, 2);
+  faulty_close(&t);
+}
+
+/* A SET NX whose reply is lost is resolved by reading the key back: the caller's value there is
+ * its claim, another value is another's, no key means claim again. */
+static void lost_claim_is_read_back(void **state) {
+  (void)state;
+  static const struct {
+    const char *get;   /* what the key holds when read back */
+    bool stored;       /* the answer */
+    size_t sets;       /* SET NX sent */
+  } cases[] = {
+      {"$5\r\nmine1\r\n", true, 1},
+      {"$5\r\nother\r\n", false, 1},
+      {"$-1\r\n", true, 2}, /* absent: claimed again, this time answered */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    faulty t;
+    faulty_open(&t);
+    rule(t.f, "SET", NULL, XRT_FAKE_CLOSE, 1);
+    rule(t.f, "SET", "+OK\r\n", XRT_FAKE_REPLY, 0);
+    rule(t.f, "GET", cases[i].get, XRT_FAKE_REPLY, 0);
+    bool stored = !cases[i].stored;
+    XR_OK(xr_ayepi_set_if_not_exists(t.s, &stored, S("claim"), S("mine1"), 5000));
+    assert_int_equal(stored, cases[i].stored);
+    assert_int_equal(xrt_fake_count(t.f, "SET"), cases[i].sets);
+    assert_int_equal(xrt_fake_count(t.f, "GET"), 1);
+    assert_int_equal(t.errors, 0);
+    faulty_close(&t);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TT_TEST(wire_matches_ayepi),
@@ -538,6 +662,8 @@ int main(void) {
       TT_TEST(sweeps_stay_in_their_prefix),
       TT_TEST(broker_wire_and_delivery),
   };
-  const struct CMUnitTest standalone_only[] = {TT_TEST(broker_survives_a_restart)};
-  return tt_run("ayepi", tests, sizeof tests / sizeof tests[0], standalone_only, 1);
+  const struct CMUnitTest standalone_only[] = {TT_TEST(broker_survives_a_restart), TT_TEST(retries_only_what_is_safe),
+                                               TT_TEST(increment_is_never_repeated), TT_TEST(lost_claim_is_read_back)};
+  return tt_run("ayepi", tests, sizeof tests / sizeof tests[0], standalone_only,
+                sizeof standalone_only / sizeof standalone_only[0]);
 }
