@@ -138,13 +138,8 @@ static const char *text_at(const xr_reply *r, size_t i) {
 
 /* Deletes every key under `prefix` (SCAN MATCH on every master, then DEL): how many. */
 static long long delete_prefix(xr_client *c, const char *prefix) {
-  char *escaped = NULL;
-  size_t elen = 0;
-  if (xr_key_escape_glob(&escaped, &elen, prefix, strlen(prefix)) != 0) return -1;
-  char *pattern = cli_xmalloc(elen + 2);
-  memcpy(pattern, escaped, elen);
-  memcpy(pattern + elen, "*", 2);
-  xr_free(escaped);
+  char *pattern = NULL;
+  if (xr_key_prefix_pattern(&pattern, NULL, prefix, strlen(prefix)) != 0) return -1;
   xr_scan_options so = XR_SCAN_OPTIONS_INIT;
   so.match = pattern;
   xr_scan *s = NULL;
@@ -178,7 +173,7 @@ static long long delete_prefix(xr_client *c, const char *prefix) {
   xr_batch_free(step);
   xr_batch_free(dels);
   xr_scan_free(s);
-  free(pattern);
+  xr_free(pattern);
   return deleted;
 }
 

@@ -292,6 +292,17 @@ static void test_escape_glob(void **state) {
   char *out = NULL;
   assert_int_equal(xr_key_escape_glob(&out, NULL, NULL, 2), XR_EINVAL);
   assert_int_equal(xr_key_escape_glob(NULL, NULL, "a", 1), XR_EINVAL);
+  /* the prefix's pattern: escaped, then "*" */
+  size_t n = 0;
+  assert_int_equal(xr_key_prefix_pattern(&out, &n, S("t[1]*?:")), XR_OK);
+  assert_int_equal(n, 12);
+  assert_memory_equal(out, "t\\[1\\]\\*\\?:*", 13);
+  xr_free(out);
+  assert_int_equal(xr_key_prefix_pattern(&out, NULL, NULL, 0), XR_OK);
+  assert_string_equal(out, "*");
+  xr_free(out);
+  assert_int_equal(xr_key_prefix_pattern(&out, NULL, NULL, 2), XR_EINVAL);
+  assert_null(out);
 }
 
 int main(void) {

@@ -48,6 +48,10 @@ XR_API bool xr_key_share_tag(const char *const *keys, const size_t *lens, size_t
  * "<escaped>*" matches exactly the keys that start with the prefix. *out is allocated (xr_free). */
 XR_API int xr_key_escape_glob(char **out, size_t *outlen, const char *prefix, size_t len);
 
+/* The SCAN MATCH pattern of the keys that start with a literal prefix: the prefix escaped
+ * (xr_key_escape_glob) and "*". *out is allocated (xr_free). */
+XR_API int xr_key_prefix_pattern(char **out, size_t *outlen, const char *prefix, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

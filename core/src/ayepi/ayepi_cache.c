@@ -162,18 +162,11 @@ static int cache_sweep(xr_ayepi_store *s, size_t *removed, xr_ayepi_cache_predic
   const char *prefix = xr_ayepi_store_prefix(s);
   char *pattern = NULL;
   size_t plen = 0;
-  int rc = xr_key_escape_glob(&pattern, &plen, prefix, strlen(prefix)); /* "a*" must not reach "ab..." */
+  int rc = xr_key_prefix_pattern(&pattern, &plen, prefix, strlen(prefix)); /* "a*" must not reach "ab..." */
   if (rc) return rc;
-  char *p = xr_realloc(pattern, plen + 2);
-  if (!p) {
-    xr_free(pattern);
-    return xr_fail_nomem();
-  }
-  pattern = p;
-  memcpy(pattern + plen, "*", 2);
   xr_scan_options so = XR_SCAN_OPTIONS_INIT;
   so.match = pattern;
-  so.match_len = plen + 1;
+  so.match_len = plen;
   so.count = SCAN_COUNT;
   xr_client *c = xr_ayepi_store_client(s);
   xr_scan *sc = NULL;

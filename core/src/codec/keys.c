@@ -251,3 +251,19 @@ int xr_key_escape_glob(char **out, size_t *outlen, const char *prefix, size_t le
   }
   return xr_buf_finish(&b, out, outlen);
 }
+
+int xr_key_prefix_pattern(char **out, size_t *outlen, const char *prefix, size_t len) {
+  size_t n = 0;
+  int rc = xr_key_escape_glob(out, &n, prefix, len);
+  if (rc) return rc;
+  char *p = xr_realloc(*out, n + 2);
+  if (!p) {
+    xr_free(*out);
+    *out = NULL;
+    return xr_fail_nomem();
+  }
+  memcpy(p + n, "*", 2);
+  *out = p;
+  if (outlen) *outlen = n + 1;
+  return XR_OK;
+}

@@ -53,17 +53,12 @@ static int read_page(const xr_value_scan *vs, xr_batch *b, const xr_reply *keys)
 
 int xr_value_scan_run(const xr_value_scan *vs, const char *prefix, size_t prefix_len, size_t *scanned) {
   xr_scan_options so = XR_SCAN_OPTIONS_INIT;
-  char *escaped = NULL, *pattern = NULL;
-  size_t elen = 0;
-  int rc = xr_key_escape_glob(&escaped, &elen, prefix, prefix_len); /* "a*" must not list "ab..." */
+  char *pattern = NULL;
+  size_t plen = 0;
+  int rc = xr_key_prefix_pattern(&pattern, &plen, prefix, prefix_len); /* "a*" must not list "ab..." */
   if (rc) return rc;
-  if (!(pattern = xr_realloc(escaped, elen + 2))) {
-    xr_free(escaped);
-    return xr_fail_nomem();
-  }
-  memcpy(pattern + elen, "*", 2);
   so.match = pattern;
-  so.match_len = elen + 1;
+  so.match_len = plen;
   so.count = vs->count;
   xr_scan *sc = NULL;
   xr_batch *b = NULL, *page_batch = NULL;
