@@ -13,38 +13,30 @@
 
 /* ---- strings ---------------------------------------------------------------------------------- */
 
-static int go_safe_ascii(unsigned char c, int escape_html) {
-  if (c < 0x20 || c == '"' || c == '\\') return 0;
-  return !(escape_html && (c == '<' || c == '>' || c == '&'));
-}
-
-/* The ASCII bytes written as they are: 2 always, 1 only without HTML escaping ('<', '>', '&');
- * 0 for controls, '"', '\\' and non-ASCII (which the loop below looks at one by one). */
-static const unsigned char go_plain[256] = {
+/* What each byte is to Go's JSON (json_internal.h, XR_GO_BYTE_*): plain inside a string read,
+ * written as it is without and with HTML escaping. */
+const unsigned char xr_json_go_bytes[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    2, 2, 0, 2, 2, 2, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 2, 1, 2,
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 2, 2, 2,
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    7, 7, 0, 7, 7, 7, 3, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 3, 7, 3, 7,
+    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 0, 7, 7, 7,
+    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
 
 void xr_json_go_string(xr_buf *b, const unsigned char *s, size_t len, int escape_html, int raw_fffd) {
   size_t start = 0, i = 0;
-  unsigned char plain = escape_html ? 2 : 1;
+  unsigned char plain = escape_html ? XR_GO_BYTE_WRITE_HTML : XR_GO_BYTE_WRITE;
   while (i < len) {
-    while (i < len && go_plain[s[i]] >= plain) i++; /* the run written as it is */
+    while (i < len && (xr_json_go_bytes[s[i]] & plain)) i++; /* the run written as it is */
     if (i >= len) break;
     unsigned char c = s[i];
-    if (c < 0x80) {
-      if (!go_safe_ascii(c, escape_html)) {
-        xr_json_flush_run(b, s, &start, i);
-        xr_json_put_escape(b, c);
-        start = i + 1;
-      }
-      i++;
+    if (c < 0x80) { /* ASCII the run stopped at: escaped */
+      xr_json_flush_run(b, s, &start, i);
+      xr_json_put_escape(b, c);
+      start = ++i;
       continue;
     }
     uint32_t cp;

@@ -36,6 +36,12 @@ int xr_json_check_output(char **out, size_t *outlen, xr_json_dialect dialect, un
  * accepted too: that is how WTF-8 carries a lone surrogate from a JS or Python string. */
 size_t xr_json_utf8_decode(const unsigned char *s, size_t avail, int allow_surrogate, uint32_t *cp);
 
+/* The bytes Go's JSON reader and writer pass over in one run (json_go.c): XR_GO_BYTE_READ inside a
+ * string read (all but controls, '"' and '\\'), XR_GO_BYTE_WRITE written as it is (ASCII but
+ * those), XR_GO_BYTE_WRITE_HTML the same with HTML escaping ('<' '>' '&' not). */
+enum { XR_GO_BYTE_READ = 1, XR_GO_BYTE_WRITE = 2, XR_GO_BYTE_WRITE_HTML = 4 };
+extern const unsigned char xr_json_go_bytes[256];
+
 /* UTF-8 texts compared by their UTF-16 code units, as JS compares strings: <0, 0, >0. */
 int xr_json_utf16_cmp(const char *a, size_t an, const char *b, size_t bn);
 
