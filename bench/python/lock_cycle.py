@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from importlib import metadata
 from typing import Any
@@ -192,7 +193,7 @@ class XrSeq:
             close()
 
 
-class AsyncMode:
+class AsyncMode(ABC):
     """64 concurrent cycles per round, asyncio.gather, all on one event loop kept for the suite."""
 
     name = ""
@@ -201,11 +202,13 @@ class AsyncMode:
         self.loop = loop
         loop.run_until_complete(self.open(url))
 
+    @abstractmethod
     async def open(self, url: str) -> None:
-        raise NotImplementedError
+        """Opens the clients the mode's cycles use."""
 
+    @abstractmethod
     async def cycle(self, tid: str, key: str) -> None:
-        raise NotImplementedError
+        """One acquire + release of thread `tid`'s lock (its key `key`), checked."""
 
     async def rounds(self, n: int) -> None:
         cycle, ids, keys = self.cycle, THREAD_IDS, KEYS

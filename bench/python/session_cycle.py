@@ -35,6 +35,7 @@ import json
 import platform
 import sys
 import time
+from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from importlib import metadata
 from typing import Any, Callable
@@ -130,18 +131,20 @@ class RedisPySeq:
         self.r.close()
 
 
-class AsyncMode:
+class AsyncMode(ABC):
     """Rounds of 64 concurrent cycles (asyncio.gather), on one event loop kept for the suite."""
 
     def __init__(self, url: str, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         loop.run_until_complete(self.open(url))
 
+    @abstractmethod
     async def open(self, url: str) -> None:
-        raise NotImplementedError
+        """Opens the store or client the mode's cycles use."""
 
+    @abstractmethod
     async def cycle(self, k: int) -> None:
-        raise NotImplementedError
+        """One Store + Load of session `k`, checked."""
 
     async def rounds(self, n: int) -> None:
         cycle = self.cycle

@@ -5,7 +5,7 @@
 // {"id", "error": "<class>: <message>"} when JS itself throws on the request. Each text comes from the
 // definitions the ts-ayepi interop driver writes with (interop/drivers/ayepi_upstream.mjs: @ayepi/redis
 // 0.4 and the ayepi packages around it, from SPEC.md 3), so numbers and strings are written as
-// JSON.stringify writes them (-0 as 0, 1e21 as 1e+21, U+2028 raw, a lone surrogate as \udXXX).
+// JSON.stringify writes them (-0 as 0, 1e21 as 1e+21, U+2028 raw, a lone surrogate as its \u escape, e.g. \ud800).
 //
 //   {"id", "kind": "cache_entry", body? | result?, status?, headers?, storedAt, expires, staleUntil,
 //    bytes?, method, path, key}

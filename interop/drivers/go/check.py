@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Callable
 
@@ -324,13 +325,14 @@ class Driver:
         return rc, self.proc.stderr.read().decode("utf-8", "replace")  # type: ignore[union-attr]
 
 
-class Calls:
+class Calls(ABC):
     """Requests to `self.drv` checked as they answer; a mismatch goes to `self.fail`."""
 
     drv: "Driver | None"
 
+    @abstractmethod
     def fail(self, what: str) -> None:
-        raise NotImplementedError
+        """Records a mismatch (the run goes on, the check fails at the end)."""
 
     def ok(self, op: str, want: Any = ..., **args: Any) -> Any:
         assert self.drv is not None
