@@ -154,6 +154,29 @@ static void assert_pttl_between(const char *key, long long lo, long long hi) {
   if (t < lo || t > hi) fail_msg("PTTL %s = %lld, expected %lld..%lld", key, t, lo, hi);
 }
 
+/* A request without arguments for every row of a table ("{'id':<row>,'op':'<sys>.<name>','args':{}}")
+ * into reqs, their lines into lines[0..]; how many. */
+static size_t row_requests(const char *sys, const xr_op_info *(*op_at)(int), char (*reqs)[128], const char **lines) {
+  size_t n = 0;
+  const xr_op_info *info;
+  for (int i = 0; (info = op_at(i)) != NULL; i++, n++) {
+    snprintf(reqs[n], sizeof reqs[n], "{'id':%d,'op':'%s.%s','args':{}}", i, sys, info->name);
+    lines[n] = reqs[n];
+  }
+  return n;
+}
+
+/* Responses 0.. to row_requests: each row is an op, refused for naming its first argument. */
+static void rows_refused(session *s, const xr_op_info *(*op_at)(int)) {
+  const xr_op_info *info;
+  for (int i = 0; (info = op_at(i)) != NULL; i++) {
+    char id[16], part[64];
+    snprintf(id, sizeof id, "%d", i);
+    snprintf(part, sizeof part, "args.%s ", info->arg_names[0]);
+    failed(s, (size_t)i, id, "BadRequest", part);
+  }
+}
+
 /* ---- tests ----------------------------------------------------------------------------------- */
 
 static void test_ready_line(void **state) {
@@ -428,25 +451,15 @@ static void test_errors_are_responses(void **state) {
  * UnknownOp; the contract's old names are gone. */
 static void test_every_row_is_an_op(void **state) {
   (void)state;
-  char reqs[XR_CHAT_OP_COUNT + 1][128];
+  char reqs[XR_CHAT_OP_COUNT][128];
   const char *lines[XR_CHAT_OP_COUNT + 2];
-  size_t n = 0;
-  const xr_op_info *info;
-  for (int i = 0; (info = xr_chat_op_at(i)) != NULL; i++, n++) {
-    snprintf(reqs[n], sizeof reqs[n], "{'id':%d,'op':'chat.%s','args':{}}", i, info->name);
-    lines[n] = reqs[n];
-  }
+  size_t n = row_requests("chat", xr_chat_op_at, reqs, lines);
   assert_int_equal(n, XR_CHAT_OP_COUNT);
   lines[n] = "{'id':'old','op':'lock.acquire','args':{'thread':'t','ttl_ms':5000}}";
   lines[n + 1] = NULL;
   session s;
   run_session(&s, "drv-rows", lines);
-  for (int i = 0; (info = xr_chat_op_at(i)) != NULL; i++) {
-    char id[16], part[64];
-    snprintf(id, sizeof id, "%d", i);
-    snprintf(part, sizeof part, "args.%s ", info->arg_names[0]);
-    failed(&s, (size_t)i, id, "BadRequest", part);
-  }
+  rows_refused(&s, xr_chat_op_at);
   failed(&s, n, "'old'", "UnknownOp", "unknown op \"lock.acquire\"");
   end_session(&s);
 }
@@ -603,14 +616,9 @@ static void test_sessions(void **state) {
 static void test_sessions_errors(void **state) {
   (void)state;
   XR_OK(itest_cmd(chk, NULL, "RPUSH", "drv-se:p:a-list", "x", NULL));
-  char reqs[XR_SESSION_OP_COUNT][96];
+  char reqs[XR_SESSION_OP_COUNT][128];
   const char *lines[XR_SESSION_OP_COUNT + 8];
-  size_t n = 0;
-  const xr_op_info *info;
-  for (int i = 0; (info = xr_session_op_at(i)) != NULL; i++, n++) {
-    snprintf(reqs[n], sizeof reqs[n], "{'id':%d,'op':'session.%s','args':{}}", i, info->name);
-    lines[n] = reqs[n];
-  }
+  size_t n = row_requests("session", xr_session_op_at, reqs, lines);
   const char *more[] = {
       "{'id':'a','op':'chat.get','args':{'key':'k'}}",
       "{'id':'b','op':'session.load','args':{'id':''}}",
@@ -622,12 +630,7 @@ static void test_sessions_errors(void **state) {
   memcpy(lines + n, more, sizeof more);
   session s;
   run_sessions(&s, "drv-se:p:", "drv-se:d:", lines);
-  for (int i = 0; (info = xr_session_op_at(i)) != NULL; i++) {
-    char id[16], part[64];
-    snprintf(id, sizeof id, "%d", i);
-    snprintf(part, sizeof part, "args.%s ", info->arg_names[0]);
-    failed(&s, (size_t)i, id, "BadRequest", part);
-  }
+  rows_refused(&s, xr_session_op_at);
   failed(&s, n, "'a'", "UnknownOp", "unknown op \"chat.get\"");
   failed(&s, n + 1, "'b'", "Error", "cannot load session with empty ID");
   failed(&s, n + 2, "'c'", "Error", "WRONGTYPE");
