@@ -149,15 +149,6 @@ class Driver:
             raise Failure(f"{self.impl.name} {op}: {res.get('kind')}: {res.get('message')}")
         return res
 
-    def release(self, thread_id: str, token: str, released: bool, scenario: str = "", role: str = "") -> None:
-        """chat.release_lock, whose result is whether it released (the C core says so) or null where
-        the library's method returns nothing (upstream's releaseLock / release_lock, and
-        crossredis's, which match them): either is accepted, a wrong answer is a Failure."""
-        res = self.ok("chat.release_lock", scenario=scenario, role=role, thread_id=thread_id, token=token)
-        if res is not None and res is not released:
-            raise Failure(f"{self.impl.name} chat.release_lock answered {json.dumps(res)}, not {json.dumps(released)} "
-                          f"(or null)")
-
     def close(self) -> None:
         try:
             if self.proc.stdin:

@@ -195,6 +195,16 @@ def wall_ms() -> tuple[int, int]:
     return ns // 1_000_000, -(-ns // 1_000_000)
 
 
+def release(d: Driver, thread_id: str, token: str, released: bool, scenario: str = "", role: str = "") -> None:
+    """chat.release_lock, whose result is whether it released (the C core says so) or null where
+    the library's method returns nothing (upstream's releaseLock / release_lock, and crossredis's,
+    which match them): either is accepted, a wrong answer is a Failure."""
+    res = d.ok("chat.release_lock", scenario=scenario, role=role, thread_id=thread_id, token=token)
+    if res is not None and res is not released:
+        raise Failure(f"{d.impl.name} chat.release_lock answered {json.dumps(res)}, not {json.dumps(released)} "
+                      f"(or null)")
+
+
 def sc_lock(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
     t, t2 = f"lock-{tag}", f"lock-{tag}-b"
     before, _ = wall_ms()
@@ -214,7 +224,7 @@ def sc_lock(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
           f"{b.impl.name} took a lock {a.impl.name} holds")
     lb = b.ok("chat.acquire_lock", scenario="lock", role="consumer", thread_id=t2, ttl_ms=30000)
     check(lb is not None, f"{b.impl.name} could not take a free lock")
-    b.release(t, lb["token"], False, scenario="lock", role="consumer")
+    release(b, t, lb["token"], False, scenario="lock", role="consumer")
     check(ctx.r.get(ctx.key("lock", t)) == tok.encode(), f"{b.impl.name} released {a.impl.name}'s lock")
     check(b.ok("chat.extend_lock", scenario="lock", role="consumer", thread_id=t, token=lb["token"],
                ttl_ms=60000) is False,
@@ -224,7 +234,7 @@ def sc_lock(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
     want = expected_origins(a.impl, tok)
     check(seen.get("origins") == want and seen.get("origin") == want[0] and seen.get("certain") is (len(want) == 1),
           f"origin of {a.impl.name}'s lock: {seen.get('origins')} (certain: {seen.get('certain')}), not {want}")
-    a.release(t, tok, True, scenario="lock", role="producer")
+    release(a, t, tok, True, scenario="lock", role="producer")
     check(ctx.r.exists(ctx.key("lock", t)) == 0, f"{a.impl.name} could not release its lock")
     # A released lock stays released: extending it with its old token fails in every runtime and
     # does not bring the key back (a script that re-creates it would).
@@ -234,8 +244,8 @@ def sc_lock(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
         check(ctx.r.exists(ctx.key("lock", t)) == 0, f"{d.impl.name}'s extend re-created the released lock")
     lb2 = b.ok("chat.acquire_lock", scenario="lock", role="consumer", thread_id=t, ttl_ms=30000)
     check(lb2 is not None, f"{b.impl.name} could not take the lock {a.impl.name} released")
-    b.release(t, lb2["token"], True)
-    b.release(t2, lb["token"], True)
+    release(b, t, lb2["token"], True)
+    release(b, t2, lb["token"], True)
     if a.impl.origin == "crossredis":
         return f"origin crossredis (in the shape of {a.impl.shape})"
     if len(want) > 1:
@@ -443,7 +453,7 @@ def migration(ctx: Ctx, ts: Driver, py: Driver) -> dict[str, Any]:
         wait_for("drain: 3 ts-ioredis locks left (of ")
         check(drain.poll() is None, "drain returned while ts locks were held")
         for i, t in enumerate(threads):  # the TS deployment finishes its work, thread by thread
-            ts.release(t, held[t], True, scenario="migration", role="ts")
+            release(ts, t, held[t], True, scenario="migration", role="ts")
             left = len(threads) - 1 - i
             if left:
                 wait_for(f"drain: {plural(left, 'ts-ioredis lock')} left (of ")
@@ -475,7 +485,7 @@ def migration(ctx: Ctx, ts: Driver, py: Driver) -> dict[str, Any]:
         check(res.get("expired", 0) == 0, f"{t}: {res.get('expired')} dropped as expired")
         check([m.get("id") for m in got] == [f"{t}-m0", f"{t}-m1"], f"{t}: delivered {[m.get('id') for m in got]}")
         delivered += len(got)
-        py.release(t, lock["token"], True, scenario="migration", role="python")
+        release(py, t, lock["token"], True, scenario="migration", role="python")
     check(all(tok.startswith("ioredis_") for tok in tokens), f"python tokens {tokens} are not ioredis-shaped")
     check(delivered == queued, f"{queued} queued, {delivered} delivered")
     return {"threads": len(threads), "queued": queued, "delivered": delivered, "drain_seconds": report.get("seconds"),
