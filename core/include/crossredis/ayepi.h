@@ -129,6 +129,43 @@ XR_API int xr_ayepi_cache_clear(xr_ayepi_store *s, size_t *removed);
  * a key that is not a string (WRONGTYPE) or vanished is left alone. *removed: how many. */
 XR_API int xr_ayepi_cache_invalidate(xr_ayepi_store *s, size_t *removed, xr_ayepi_cache_predicate pred, void *ctx);
 
+/* A sweep: clear's and invalidate's pass over the cache's keys, page by page, for callers whose
+ * predicate lives elsewhere (a binding's language) or who want to stop between pages. The same
+ * SCAN on every master (the prefix escaped), with each page's entries read when `entries` (a GET
+ * per key, one pipeline); the caller chooses keys and deletes them, one DEL per key. Each step is
+ * retried as the store's policy allows (the repeat of a SCAN page, a GET or a DEL does the same)
+ * and its final failure goes to on_error. Blocking; one thread at a time.
+ *
+ *   xr_ayepi_sweep_new(&w, store, true);
+ *   for (bool done = false; !done;) {
+ *     size_t n;
+ *     xr_ayepi_sweep_next(w, &n, &done);              // the next page (n may be 0)
+ *     for (size_t i = 0; i < n; i++) {                // key i, entry i: VALUE results
+ *       xr_ayepi_sweep_key(w, i, &key); xr_ayepi_sweep_entry(w, i, &entry);
+ *       if (entry.present && wanted(...)) xr_ayepi_sweep_choose(w, i);
+ *     }
+ *     xr_ayepi_sweep_delete(w, &removed);             // DEL of the chosen ones, counted
+ *   }
+ *   xr_ayepi_sweep_free(w);
+ *
+ * Without entries (a clear), every key of a page is chosen when it is read. */
+typedef struct xr_ayepi_sweep xr_ayepi_sweep;
+
+XR_API int xr_ayepi_sweep_new(xr_ayepi_sweep **out, xr_ayepi_store *s, bool entries);
+XR_API void xr_ayepi_sweep_free(xr_ayepi_sweep *w);
+/* Reads the next page: *count its keys (0 is possible), *done true once every master's scan ended
+ * (the page read with it is still to be handled). After done, 0 keys. */
+XR_API int xr_ayepi_sweep_next(xr_ayepi_sweep *w, size_t *count, bool *done);
+/* Key i of the page (the prefix included) as a VALUE result, borrowed until the next page. */
+XR_API int xr_ayepi_sweep_key(const xr_ayepi_sweep *w, size_t i, xr_result *out);
+/* Entry i of the page (a sweep with entries) as a VALUE result: absent when the key vanished or is
+ * not a string (not an entry: never to be chosen by a predicate). Borrowed until the next page. */
+XR_API int xr_ayepi_sweep_entry(const xr_ayepi_sweep *w, size_t i, xr_result *out);
+/* Chooses key i of the page for xr_ayepi_sweep_delete. */
+XR_API int xr_ayepi_sweep_choose(xr_ayepi_sweep *w, size_t i);
+/* DEL of the page's chosen keys, one per key; *removed (may be NULL) += how many were there. */
+XR_API int xr_ayepi_sweep_delete(xr_ayepi_sweep *w, size_t *removed);
+
 /* A cache entry (a JSON object) as ayepi stores it: JSON.stringify's bytes in SPEC 3's key order,
  * and its staleUntil. XR_EINVAL naming the field when it is not an entry. *out is the caller's. */
 XR_API int xr_ayepi_cache_entry_write(char **out, size_t *out_len, int64_t *stale_until_ms, const char *entry_json,
@@ -202,12 +239,26 @@ typedef enum xr_ayepi_op {
   XR_AYEPI_OP_COUNT
 } xr_ayepi_op;
 
+/* Runs row `op` with `args` (ayepi.def's order and kinds) under the store's retry policy, as the
+ * typed functions do (set_if_not_exists reads a lost claim back; on_error on the final failure),
+ * blocking through its waits, and decodes its result into *out (xr_result_clear). */
+XR_API int xr_ayepi_call(xr_ayepi_store *s, int op, const xr_arg *args, size_t nargs, xr_result *out);
+
+/* The retry policy for callers that run operations themselves, in batches on an event loop that
+ * cannot wait in the core (the Node and asyncio bindings): after row `op` failed with `rc` on
+ * attempt `attempt` (1: the first), what to do next:
+ *   XR_AYEPI_TRY_AGAIN  run it again after *delay_ms
+ *   XR_AYEPI_READ_BACK  (set_if_not_exists, reply lost) read the key with the get row: holding the
+ *                       caller's value, the claim is the caller's (true); another value, another's
+ *                       (false); absent, claim again after *delay_ms, or, when *delay_ms is -1
+ *                       (no attempt left), fail with rc
+ *   XR_AYEPI_GIVE_UP    the failure is final: report it (on_error) and return it
+ * A batch itself is never retried by the core. */
+typedef enum xr_ayepi_next { XR_AYEPI_GIVE_UP = 0, XR_AYEPI_TRY_AGAIN = 1, XR_AYEPI_READ_BACK = 2 } xr_ayepi_next;
+XR_API int xr_ayepi_retry_next(const xr_ayepi_store *s, int op, int rc, int attempt, int64_t *delay_ms);
+
 /* Row `op` of ayepi.def; NULL past the last. */
 XR_API const xr_op_info *xr_ayepi_op_at(int op);
-
-/* Runs row `op` with `args` (ayepi.def's order and kinds) and decodes its result into *out
- * (xr_result_clear). */
-XR_API int xr_ayepi_call(xr_ayepi_store *s, int op, const xr_arg *args, size_t nargs, xr_result *out);
 
 /* The Redis Cluster slot of the key row `op` would touch (as xr_chat_op_slot). */
 XR_API int xr_ayepi_op_slot(const xr_ayepi_store *s, int op, const xr_arg *args, size_t nargs);

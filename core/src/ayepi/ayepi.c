@@ -10,6 +10,7 @@
 #include "crossredis/token.h"
 #include "net/client_internal.h"
 #include "net/ops.h"
+#include "ayepi/ayepi_internal.h"
 
 /* increment with a TTL, one step: the counter never lives without its expiry, and a retry of the
  * whole cannot count twice a step that ran (upstream sends the two commands apart). */
@@ -205,19 +206,14 @@ int xr_ayepi_op_slot(const xr_ayepi_store *s, int op, const xr_arg *args, size_t
 
 /* ---- the calls ---------------------------------------------------------------------------------- */
 
-int xr_ayepi_call(xr_ayepi_store *s, int op, const xr_arg *args, size_t nargs, xr_result *out) {
-  if (!out) return xr_fail(XR_EINVAL, "xr_ayepi_call: out is required");
-  memset(out, 0, sizeof *out);
-  if (!s) return xr_fail(XR_EINVAL, "xr_ayepi_call: the store is NULL");
+/* Row op once, no policy: what a batch of one would do. */
+static int call_once(xr_ayepi_store *s, int op, const xr_arg *args, size_t nargs, xr_result *out) {
   return xr_ops_call(&ayepi_system, s, s->client, op, args, nargs, out);
 }
 
-/* Whether a failure can be tried again without changing the outcome (ayepi.h, xr_ayepi_retry). */
-static int retryable(int op, int rc) {
-  if (rc == XR_ECONNECT || rc == XR_ENOMASTER || rc == XR_ELOADING || rc == XR_ECLUSTERDOWN || rc == XR_EREADONLY)
-    return 1; /* nothing ran */
-  if (rc != XR_EIO && rc != XR_ETIMEOUT) return 0;
-  return op != XR_AYEPI_OP_SET_IF_NOT_EXISTS && op != XR_AYEPI_OP_INCREMENT; /* the same again */
+/* The failures that happened before anything was sent: the repeat is the first try. */
+static int nothing_ran(int rc) {
+  return rc == XR_ECONNECT || rc == XR_ENOMASTER || rc == XR_ELOADING || rc == XR_ECLUSTERDOWN || rc == XR_EREADONLY;
 }
 
 /* The wait before attempt n + 1 (n >= 1). */
@@ -230,8 +226,18 @@ static int64_t backoff_ms(const xr_ayepi_retry *r, int n) {
   return (int64_t)(d * (1 - r->jitter * ((double)random / 4294967296.0)) + 0.5);
 }
 
-/* A call's final failure, to on_error once; rc back. */
-static int reported(xr_ayepi_store *s, int rc) {
+int xr_ayepi_retry_next(const xr_ayepi_store *s, int op, int rc, int attempt, int64_t *delay_ms) {
+  if (delay_ms) *delay_ms = -1;
+  if (!s || rc >= 0 || op < 0 || op >= XR_AYEPI_OP_COUNT || attempt < 1) return XR_AYEPI_GIVE_UP;
+  int more = attempt < s->retry.attempts, lost = rc == XR_EIO || rc == XR_ETIMEOUT;
+  int next = lost && op == XR_AYEPI_OP_SET_IF_NOT_EXISTS ? XR_AYEPI_READ_BACK
+             : more && (nothing_ran(rc) || (lost && op != XR_AYEPI_OP_INCREMENT)) ? XR_AYEPI_TRY_AGAIN
+                                                                                  : XR_AYEPI_GIVE_UP;
+  if (delay_ms && next != XR_AYEPI_GIVE_UP && more) *delay_ms = backoff_ms(&s->retry, attempt);
+  return next;
+}
+
+int ayepi_reported(xr_ayepi_store *s, int rc) {
   if (rc && s->retry.on_error) {
     char message[512];
     snprintf(message, sizeof message, "%s", xr_error_last()->message);
@@ -241,28 +247,66 @@ static int reported(xr_ayepi_store *s, int rc) {
   return rc;
 }
 
-/* Row op on packed arguments, tried again as the policy allows; its result kept for the caller
- * (xr_result_clear). Not reported: the caller decides (run reports). */
-static int attempt(xr_ayepi_store *s, int op, const xr_arg *a, xr_result *res) {
-  int rc;
-  for (int attempt = 1;; attempt++) {
-    rc = xr_ayepi_call(s, op, a, ayepi_system.ops[op].nargs, res);
-    if (!rc || attempt >= s->retry.attempts || !retryable(op, rc)) break;
-    xr_result_clear(res);
-    int slept = xr_client_sleep(s->client, backoff_ms(&s->retry, attempt)); /* XR_ECLOSED: shut down */
-    if (slept) {
-      rc = slept;
-      break;
-    }
-  }
-  return rc;
+int ayepi_wait(xr_ayepi_store *s, int64_t delay_ms) {
+  return xr_client_sleep(s->client, delay_ms); /* XR_ECLOSED: shut down */
 }
 
-static int run(xr_ayepi_store *s, int op, const xr_arg *a, xr_result *res) { return reported(s, attempt(s, op, a, res)); }
+/* After a lost SET NX reply: the key read back (the GET row, its own policy). 0 with res the BOOL
+ * answer when the key is there (held by the caller's value: won); 1 when it is absent (the claim was
+ * not made, or is gone: claim again); the lost reply's code when the read failed too. */
+static int read_back(xr_ayepi_store *s, const xr_arg *a, int lost, xr_result *res);
+
+/* Row op under the policy, not reported (the caller reports once). */
+static int policy_call(xr_ayepi_store *s, int op, const xr_arg *a, size_t nargs, xr_result *res) {
+  for (int attempt = 1;; attempt++) {
+    int rc = call_once(s, op, a, nargs, res);
+    int64_t delay;
+    int next = rc ? xr_ayepi_retry_next(s, op, rc, attempt, &delay) : XR_AYEPI_GIVE_UP;
+    if (next == XR_AYEPI_READ_BACK) {
+      xr_result_clear(res);
+      int held = read_back(s, a, rc, res);
+      if (held != 1) return held;
+      if (delay < 0) return xr_fail(rc, "ayepi.set_if_not_exists: the reply was lost and the key is not set");
+    } else if (next == XR_AYEPI_GIVE_UP) {
+      return rc;
+    } else {
+      xr_result_clear(res);
+    }
+    int slept = ayepi_wait(s, delay);
+    if (slept) return slept;
+  }
+}
+
+static int read_back(xr_ayepi_store *s, const xr_arg *a, int lost, xr_result *res) {
+  char message[512];
+  snprintf(message, sizeof message, "%s", xr_error_last()->message);
+  xr_result held;
+  int got = policy_call(s, XR_AYEPI_OP_GET, a, 1, &held);
+  if (got) {
+    xr_result_clear(&held);
+    return xr_fail(lost, "%s (and reading the claim back failed: %s)", message, xr_error_last()->message);
+  }
+  if (!held.present) return 1;
+  const xr_arg *v = &a[1];
+  bool mine = held.fields[0].len == v->len && (!v->len || !memcmp(held.fields[0].data, v->data, v->len));
+  xr_result_clear(&held);
+  res->kind = XR_RESULT_BOOL;
+  res->present = mine;
+  return XR_OK;
+}
+
+int xr_ayepi_call(xr_ayepi_store *s, int op, const xr_arg *args, size_t nargs, xr_result *out) {
+  if (!out) return xr_fail(XR_EINVAL, "xr_ayepi_call: out is required");
+  memset(out, 0, sizeof *out);
+  if (!s) return xr_fail(XR_EINVAL, "xr_ayepi_call: the store is NULL");
+  if (op < 0 || op >= XR_AYEPI_OP_COUNT || nargs != ayepi_system.ops[op].nargs)
+    return call_once(s, op, args, nargs, out); /* its error names what is wrong */
+  return ayepi_reported(s, policy_call(s, op, args, nargs, out));
+}
 
 static int status(xr_ayepi_store *s, int op, const xr_arg *a, bool *present) {
   xr_result res;
-  int rc = run(s, op, a, &res);
+  int rc = xr_ayepi_call(s, op, a, ayepi_system.ops[op].nargs, &res);
   if (!rc && present) *present = res.present;
   xr_result_clear(&res);
   return rc;
@@ -275,7 +319,7 @@ static int value(xr_ayepi_store *s, int op, const xr_arg *a, bool *found, char *
   *out = NULL;
   if (out_len) *out_len = 0;
   xr_result res;
-  int rc = run(s, op, a, &res);
+  int rc = xr_ayepi_call(s, op, a, ayepi_system.ops[op].nargs, &res);
   if (!rc && res.present) {
     if (!(*out = xr_result_take_field(&res, 0))) rc = xr_fail_nomem();
     else {
@@ -307,31 +351,7 @@ int xr_ayepi_set_if_not_exists(xr_ayepi_store *s, bool *stored, const char *key,
   if (!stored) return xr_fail(XR_EINVAL, "ayepi.set_if_not_exists: stored is required");
   *stored = false;
   xr_arg a[] = {XR_ARG_OF_TEXT(key, key_len), XR_ARG_OF_TEXT(v, v_len), XR_ARG_OF_INT(ttl_ms)};
-  xr_arg k[] = {XR_ARG_OF_TEXT(key, key_len)};
-  int rc = XR_OK;
-  for (int tries = 0; tries < s->retry.attempts; tries++) {
-    xr_result res, held;
-    rc = attempt(s, XR_AYEPI_OP_SET_IF_NOT_EXISTS, a, &res);
-    *stored = !rc && res.present;
-    xr_result_clear(&res);
-    if (rc != XR_EIO && rc != XR_ETIMEOUT) break;
-    /* the reply was lost, the claim may have been made: what does the key hold? */
-    char message[512];
-    snprintf(message, sizeof message, "%s", xr_error_last()->message);
-    int got = attempt(s, XR_AYEPI_OP_GET, k, &held);
-    if (got) { /* still unknown: the first failure */
-      xr_result_clear(&held);
-      xr_fail(rc, "%s (and reading the claim back failed: %s)", message, xr_error_last()->message);
-      break;
-    }
-    if (held.present) {
-      *stored = held.fields[0].len == v_len && (!v_len || !memcmp(held.fields[0].data, v, v_len));
-      xr_result_clear(&held);
-      return XR_OK;
-    }
-    xr_result_clear(&held); /* absent: it was not made (or is gone already); claim again */
-  }
-  return reported(s, rc);
+  return status(s, XR_AYEPI_OP_SET_IF_NOT_EXISTS, a, stored);
 }
 
 int xr_ayepi_increment(xr_ayepi_store *s, int64_t *out, const char *key, size_t key_len, int64_t by, int64_t ttl_ms) {
@@ -339,7 +359,7 @@ int xr_ayepi_increment(xr_ayepi_store *s, int64_t *out, const char *key, size_t 
   *out = 0;
   xr_arg a[] = {XR_ARG_OF_TEXT(key, key_len), XR_ARG_OF_INT(by), XR_ARG_OF_INT(ttl_ms)};
   xr_result res;
-  int rc = run(s, XR_AYEPI_OP_INCREMENT, a, &res);
+  int rc = xr_ayepi_call(s, XR_AYEPI_OP_INCREMENT, a, 3, &res);
   if (!rc) *out = res.integer;
   xr_result_clear(&res);
   return rc;

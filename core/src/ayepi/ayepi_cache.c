@@ -11,6 +11,7 @@
 #include "crossredis/keys.h"
 #include "crossredis/scan.h"
 #include "codec/json_internal.h"
+#include "ayepi/ayepi_internal.h"
 
 /* The entry's fields in the order ayepi writes them, and what each must be. */
 enum kind { STRING, INTEGER, NUMBER, HEADERS };
@@ -93,106 +94,217 @@ int xr_ayepi_cache_entry_write(char **out, size_t *out_len, int64_t *stale_until
 
 enum { SCAN_COUNT = 256 }; /* ayepi's COUNT */
 
-/* `<cmd> <key>` for each of keys[0..n), one pipeline (split per node on a Cluster), run. */
-static int per_key(xr_client *c, xr_batch *b, const char *cmd, const xr_reply *const *keys, size_t n) {
+/* ---- clear and invalidate: the sweep ------------------------------------------------------------ */
+
+struct xr_ayepi_sweep {
+  xr_ayepi_store *s;
+  bool entries;         /* invalidate's: each page's entries read */
+  char *pattern;
+  size_t pattern_len;
+  xr_scan *scan;
+  xr_batch *page;       /* the SCAN step; keys borrowed from it */
+  xr_batch *gets;       /* the page's GETs (entries) */
+  xr_batch *dels;
+  const xr_reply *keys; /* this page's keys */
+  size_t n;
+  bool *chosen;         /* n of them */
+  bool done;
+};
+
+void xr_ayepi_sweep_free(xr_ayepi_sweep *w) {
+  if (!w) return;
+  xr_free(w->chosen);
+  xr_batch_free(w->dels);
+  xr_batch_free(w->gets);
+  xr_batch_free(w->page);
+  xr_scan_free(w->scan);
+  xr_free(w->pattern);
+  xr_free(w);
+}
+
+int xr_ayepi_sweep_new(xr_ayepi_sweep **out, xr_ayepi_store *s, bool entries) {
+  if (!out || !s) return xr_fail(XR_EINVAL, "xr_ayepi_sweep_new: out and the store are required");
+  *out = NULL;
+  xr_ayepi_sweep *w = xr_calloc(1, sizeof *w);
+  if (!w) return xr_fail_nomem();
+  w->s = s;
+  w->entries = entries;
+  const char *prefix = xr_ayepi_store_prefix(s);
+  int rc = xr_key_prefix_pattern(&w->pattern, &w->pattern_len, prefix, strlen(prefix)); /* "a*" never reaches "ab" */
+  xr_scan_options so = XR_SCAN_OPTIONS_INIT;
+  so.match = w->pattern;
+  so.match_len = w->pattern_len;
+  so.count = SCAN_COUNT;
+  if (!rc) rc = xr_scan_new(&w->scan, xr_ayepi_store_client(s), &so);
+  if (!rc) rc = xr_batch_new(&w->page);
+  if (!rc) rc = xr_batch_new(&w->gets);
+  if (!rc) rc = xr_batch_new(&w->dels);
+  if (rc) {
+    xr_ayepi_sweep_free(w);
+    return rc;
+  }
+  *out = w;
+  return XR_OK;
+}
+
+/* One step of a sweep, run again as the policy allows for row op (whose repeat does the same). */
+static int retried(xr_ayepi_sweep *w, int op, int (*step)(xr_ayepi_sweep *w)) {
+  for (int attempt = 1;; attempt++) {
+    int rc = step(w);
+    int64_t delay;
+    if (!rc || xr_ayepi_retry_next(w->s, op, rc, attempt, &delay) != XR_AYEPI_TRY_AGAIN) return rc;
+    if ((rc = ayepi_wait(w->s, delay)) != 0) return rc;
+  }
+}
+
+/* `<cmd> <key>` for each key of the page (chosen ones only when only_chosen), one pipeline (split
+ * per node on a Cluster: keys of one page may live in different slots), run. */
+static int per_key(xr_ayepi_sweep *w, xr_batch *b, const char *cmd, bool only_chosen) {
   xr_batch_clear(b);
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < w->n; i++) {
+    if (only_chosen && !w->chosen[i]) continue;
     size_t len;
-    const char *key = xr_reply_str(keys[i], &len);
+    const char *key = xr_reply_str(xr_reply_at(w->keys, i), &len);
     if (!key) return xr_fail(XR_EPROTOCOL, "SCAN answered a key that is not a string");
     const char *argv[] = {cmd, key};
     size_t lens[] = {strlen(cmd), len};
     int rc = xr_batch_add(b, 2, argv, lens);
     if (rc < 0) return rc;
   }
-  return xr_client_exec(c, b);
+  return xr_batch_count(b) ? xr_client_exec(xr_ayepi_store_client(w->s), b) : XR_OK;
 }
 
-/* DEL of each key of `del` (one command per key: keys of one page may live in different slots),
- * the removed ones counted into *removed. */
-static int delete_keys(xr_client *c, xr_batch *b, const xr_reply *const *keys, size_t n, size_t *removed) {
-  if (n == 0) return XR_OK;
-  int rc = per_key(c, b, "del", keys, n);
-  for (size_t i = 0; !rc && i < n; i++) {
-    const xr_reply *r;
-    const char *why = NULL;
-    if ((rc = xr_batch_result(b, i, &r, &why)) != 0) {
-      size_t len;
-      const char *key = xr_reply_str(keys[i], &len);
-      return xr_fail(rc, "del %.*s: %s", (int)(len > 200 ? 200 : len), key, why ? why : xr_strerror(rc));
-    }
-    *removed += xr_reply_integer(r) > 0;
+static int scan_step(xr_ayepi_sweep *w) {
+  xr_batch_clear(w->page);
+  int i = xr_scan_add(w->scan, w->page), done = 0, rc;
+  if (i < 0) return i;
+  if ((rc = xr_client_exec(xr_ayepi_store_client(w->s), w->page)) != 0) return rc;
+  if ((rc = xr_scan_take(w->scan, w->page, (size_t)i, &w->keys, &done)) != 0) return rc; /* the scan stays put */
+  w->done = done;
+  return XR_OK;
+}
+
+static int gets_step(xr_ayepi_sweep *w) { return per_key(w, w->gets, "get", false); }
+
+int xr_ayepi_sweep_next(xr_ayepi_sweep *w, size_t *count, bool *done) {
+  if (!w || !count || !done) return xr_fail(XR_EINVAL, "xr_ayepi_sweep_next: the sweep, count and done are required");
+  *count = 0;
+  *done = w->done;
+  w->keys = NULL;
+  w->n = 0;
+  xr_batch_clear(w->gets);
+  if (w->done) return XR_OK;
+  int rc = retried(w, XR_AYEPI_OP_CACHE_GET, scan_step);
+  size_t n = rc ? 0 : xr_reply_count(w->keys);
+  if (!rc && n) {
+    bool *chosen = xr_realloc(w->chosen, n * sizeof *chosen);
+    if (!chosen) rc = xr_fail_nomem();
+    else w->chosen = chosen;
+  }
+  if (!rc) {
+    w->n = n;
+    for (size_t i = 0; i < n; i++) w->chosen[i] = !w->entries; /* clear: every key; invalidate: those chosen */
+    if (w->entries && n) rc = retried(w, XR_AYEPI_OP_CACHE_GET, gets_step);
+  }
+  if (rc) {
+    w->keys = NULL;
+    w->n = 0;
+    return ayepi_reported(w->s, rc);
+  }
+  *count = n;
+  *done = w->done;
+  return XR_OK;
+}
+
+/* The page's i-th key as a string reply, or an error. */
+static int page_key(const xr_ayepi_sweep *w, const char *fn, size_t i, const char **key, size_t *len) {
+  if (!w) return xr_fail(XR_EINVAL, "%s: the sweep is required", fn);
+  if (i >= w->n) return xr_fail(XR_EINVAL, "%s: index %zu is past the page's %zu keys", fn, i, w->n);
+  if (!(*key = xr_reply_str(xr_reply_at(w->keys, i), len))) return xr_fail(XR_EPROTOCOL, "SCAN answered a key that is not a string");
+  return XR_OK;
+}
+
+int xr_ayepi_sweep_key(const xr_ayepi_sweep *w, size_t i, xr_result *out) {
+  if (!out) return xr_fail(XR_EINVAL, "xr_ayepi_sweep_key: out is required");
+  memset(out, 0, sizeof *out);
+  out->kind = XR_RESULT_VALUE;
+  int rc = page_key(w, "xr_ayepi_sweep_key", i, &out->fields[0].data, &out->fields[0].len);
+  if (!rc) {
+    out->present = true;
+    out->nfields = 1;
   }
   return rc;
 }
 
-/* The keys of a page whose entry pred accepts (all of them without pred): GET of each, in one
- * pipeline; a key that vanished or is not a string is left alone. */
-static int select_page(xr_client *c, xr_batch *b, const xr_reply *keys, xr_ayepi_cache_predicate pred, void *ctx,
-                       const xr_reply **chosen, size_t *nchosen) {
-  size_t n = xr_reply_count(keys);
-  for (size_t i = 0; i < n; i++) chosen[i] = xr_reply_at(keys, i);
-  *nchosen = pred ? 0 : n; /* without pred: every key; with it, the accepted ones are moved down */
-  if (!pred) return XR_OK;
-  int rc = per_key(c, b, "get", chosen, n);
-  for (size_t i = 0; !rc && i < n; i++) {
-    const xr_reply *r;
-    const char *why = NULL;
-    size_t key_len, entry_len;
-    const char *key = xr_reply_str(xr_reply_at(keys, i), &key_len);
-    rc = xr_batch_result(b, i, &r, &why);
-    if (rc == XR_EWRONGTYPE) { /* not an entry: not ours to judge or delete */
-      rc = XR_OK;
-      continue;
-    }
-    if (rc) return xr_fail(rc, "get %.200s: %s", key, why ? why : xr_strerror(rc));
-    if (xr_reply_kind(r) != XR_REPLY_STRING) continue; /* vanished */
-    const char *entry = xr_reply_str(r, &entry_len);
-    int verdict = pred(ctx, key, key_len, entry, entry_len);
-    if (verdict < 0) return verdict;
-    if (verdict > 0) chosen[(*nchosen)++] = xr_reply_at(keys, i);
-  }
+int xr_ayepi_sweep_entry(const xr_ayepi_sweep *w, size_t i, xr_result *out) {
+  if (!out) return xr_fail(XR_EINVAL, "xr_ayepi_sweep_entry: out is required");
+  memset(out, 0, sizeof *out);
+  out->kind = XR_RESULT_VALUE;
+  const char *key;
+  size_t key_len;
+  int rc = page_key(w, "xr_ayepi_sweep_entry", i, &key, &key_len);
+  if (rc) return rc;
+  if (!w->entries) return xr_fail(XR_EINVAL, "xr_ayepi_sweep_entry: the sweep reads no entries (made for clear)");
+  const xr_reply *r;
+  const char *why = NULL;
+  rc = xr_batch_result(w->gets, i, &r, &why);
+  if (rc == XR_EWRONGTYPE) return XR_OK; /* not an entry: absent, not ours to judge or delete */
+  if (rc) return xr_fail(rc, "get %.*s: %s", (int)(key_len > 200 ? 200 : key_len), key, why ? why : xr_strerror(rc));
+  if (xr_reply_kind(r) != XR_REPLY_STRING) return XR_OK; /* vanished */
+  out->fields[0].data = xr_reply_str(r, &out->fields[0].len);
+  out->present = true;
+  out->nfields = 1;
+  return XR_OK;
+}
+
+int xr_ayepi_sweep_choose(xr_ayepi_sweep *w, size_t i) {
+  const char *key;
+  size_t len;
+  int rc = page_key(w, "xr_ayepi_sweep_choose", i, &key, &len);
+  if (!rc) w->chosen[i] = true;
   return rc;
 }
 
+static int dels_step(xr_ayepi_sweep *w) { return per_key(w, w->dels, "del", true); }
+
+int xr_ayepi_sweep_delete(xr_ayepi_sweep *w, size_t *removed) {
+  if (!w) return xr_fail(XR_EINVAL, "xr_ayepi_sweep_delete: the sweep is required");
+  int rc = retried(w, XR_AYEPI_OP_CACHE_DELETE, dels_step);
+  size_t n = rc ? 0 : xr_batch_count(w->dels);
+  for (size_t i = 0; !rc && i < n; i++) {
+    const xr_reply *r;
+    const char *why = NULL;
+    if ((rc = xr_batch_result(w->dels, i, &r, &why)) != 0) {
+      rc = xr_fail(rc, "del: %s", why ? why : xr_strerror(rc));
+      break;
+    }
+    if (removed) *removed += xr_reply_integer(r) > 0;
+  }
+  for (size_t i = 0; i < w->n; i++) w->chosen[i] = false; /* deleted once */
+  xr_batch_clear(w->dels);
+  return ayepi_reported(w->s, rc);
+}
+
+/* clear (pred NULL) and invalidate over a sweep. */
 static int cache_sweep(xr_ayepi_store *s, size_t *removed, xr_ayepi_cache_predicate pred, void *ctx) {
   size_t n_removed = 0;
   if (removed) *removed = 0;
   if (!s) return xr_fail(XR_EINVAL, "ayepi cache: the store is NULL");
-  const char *prefix = xr_ayepi_store_prefix(s);
-  char *pattern = NULL;
-  size_t plen = 0;
-  int rc = xr_key_prefix_pattern(&pattern, &plen, prefix, strlen(prefix)); /* "a*" must not reach "ab..." */
-  if (rc) return rc;
-  xr_scan_options so = XR_SCAN_OPTIONS_INIT;
-  so.match = pattern;
-  so.match_len = plen;
-  so.count = SCAN_COUNT;
-  xr_client *c = xr_ayepi_store_client(s);
-  xr_scan *sc = NULL;
-  xr_batch *page = NULL, *b = NULL;
-  const xr_reply **chosen = NULL;
-  if (!(rc = xr_scan_new(&sc, c, &so)) && !(rc = xr_batch_new(&page))) rc = xr_batch_new(&b);
-  for (int done = 0; !rc && !done;) {
-    const xr_reply *keys = NULL;
-    xr_batch_clear(page);
-    int i = xr_scan_add(sc, page);
-    if ((rc = i) < 0 || (rc = xr_client_exec(c, page)) != 0 || (rc = xr_scan_take(sc, page, (size_t)i, &keys, &done)))
-      break;
-    size_t n = xr_reply_count(keys), nchosen = 0;
-    const xr_reply **more = n ? xr_realloc(chosen, n * sizeof *chosen) : chosen;
-    if (n && !more) {
-      rc = xr_fail_nomem();
-      break;
+  xr_ayepi_sweep *w = NULL;
+  int rc = xr_ayepi_sweep_new(&w, s, pred != NULL);
+  for (bool done = false; !rc && !done;) {
+    size_t n;
+    if ((rc = xr_ayepi_sweep_next(w, &n, &done)) != 0) break;
+    for (size_t i = 0; pred && !rc && i < n; i++) {
+      xr_result key, entry;
+      if (!(rc = xr_ayepi_sweep_key(w, i, &key)) && !(rc = xr_ayepi_sweep_entry(w, i, &entry)) && entry.present) {
+        int verdict = pred(ctx, key.fields[0].data, key.fields[0].len, entry.fields[0].data, entry.fields[0].len);
+        rc = verdict < 0 ? verdict : verdict ? xr_ayepi_sweep_choose(w, i) : XR_OK;
+      }
     }
-    chosen = more;
-    if (!(rc = select_page(c, b, keys, pred, ctx, chosen, &nchosen))) rc = delete_keys(c, b, chosen, nchosen, &n_removed);
+    if (!rc) rc = xr_ayepi_sweep_delete(w, &n_removed);
   }
-  xr_free(chosen);
-  xr_batch_free(b);
-  xr_batch_free(page);
-  xr_scan_free(sc);
-  xr_free(pattern);
+  xr_ayepi_sweep_free(w);
   if (removed) *removed = n_removed;
   return rc;
 }

@@ -7,7 +7,10 @@
  *   NUMKEYS    argv[2] keys from argv[3]         EVAL, EVALSHA, FCALL, ZUNION, LMPOP, ...
  *   STORE_NUM  argv[1], argv[3] keys from [4]    ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE
  *   AT2        argv[2]                           OBJECT ENCODING k, MEMORY USAGE k, XINFO STREAM k
- *   STREAMS    after STREAMS, the first half     XREAD, XREADGROUP */
+ *   STREAMS    after STREAMS, the first half     XREAD, XREADGROUP
+ * PUBLISH's channel is no key, and a Redis Cluster delivers a PUBLISH on any node everywhere; routed
+ * by the channel's slot, one client's messages on one channel take one node, so they arrive in the
+ * order they were sent (a random node each time would let two of them overtake each other). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +60,7 @@ static const spec specs[] = {
     {"PERSIST", ONE, W},       {"PEXPIRE", ONE, W},         {"PEXPIREAT", ONE, W},
     {"PEXPIRETIME", ONE, R},   {"PFADD", ONE, W},           {"PFCOUNT", ALL, R},
     {"PFMERGE", ALL, W},       {"PSETEX", ONE, W},          {"PTTL", ONE, R},
+    {"PUBLISH", ONE, W}, /* its channel: see the note above */
     {"RENAME", TWO, W},        {"RENAMENX", TWO, W},        {"RESTORE", ONE, W},
     {"RPOP", ONE, W},          {"RPOPLPUSH", TWO, W},       {"RPUSH", ONE, W},
     {"RPUSHX", ONE, W},        {"SADD", ONE, W},            {"SCARD", ONE, R},

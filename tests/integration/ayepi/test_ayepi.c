@@ -391,6 +391,76 @@ static void sweeps_stay_in_their_prefix(void **state) {
   xr_client_close(c);
 }
 
+/* The sweep as a binding drives it: page by page, its keys and entries read, the caller choosing;
+ * only the chosen keys go, what is not an entry is handed over absent, and the misuses are errors. */
+static void sweep_by_pages(void **state) {
+  (void)state;
+  fixture f;
+  fix_open(&f);
+  static const char entry[] =
+      "{\"body\":\"{}\",\"status\":200,\"headers\":[],\"storedAt\":0,\"expires\":1,"
+      "\"staleUntil\":4102444800000,\"bytes\":2,\"method\":\"GET\",\"path\":\"/x\",\"key\":\"K\"}";
+  for (int i = 0; i < 600; i++) { /* more than one page (COUNT 256), over every master */
+    char k[16];
+    snprintf(k, sizeof k, "k%d", i);
+    XR_OK(xr_ayepi_cache_set(f.cache, k, strlen(k), S(entry), 0));
+  }
+  char list[300];
+  snprintf(list, sizeof list, "%slist", f.cache_prefix);
+  XR_OK(itest_cmd(chk, NULL, "RPUSH", list, "x", NULL));
+  xr_ayepi_sweep *w;
+  XR_OK(xr_ayepi_sweep_new(&w, f.cache, true));
+  size_t seen = 0, absent = 0, removed = 0, pages = 0;
+  for (bool done = false; !done; pages++) {
+    size_t n;
+    XR_OK(xr_ayepi_sweep_next(w, &n, &done));
+    for (size_t i = 0; i < n; i++) {
+      xr_result key, e;
+      XR_OK(xr_ayepi_sweep_key(w, i, &key));
+      XR_OK(xr_ayepi_sweep_entry(w, i, &e));
+      assert_true(key.present && key.fields[0].len > strlen(f.cache_prefix));
+      assert_memory_equal(key.fields[0].data, f.cache_prefix, strlen(f.cache_prefix));
+      seen++;
+      if (!e.present) { /* the list */
+        absent++;
+        continue;
+      }
+      assert_int_equal(e.fields[0].len, sizeof entry - 1);
+      assert_memory_equal(e.fields[0].data, entry, sizeof entry - 1);
+      const char *k = key.fields[0].data + strlen(f.cache_prefix);
+      if ((k[1] - '0') % 2 == 0) XR_OK(xr_ayepi_sweep_choose(w, i)); /* k0.., k2.., k4..: the even first digits */
+    }
+    XR_FAILS(xr_ayepi_sweep_key(w, n, &(xr_result){0}), XR_EINVAL, "past the page");
+    XR_OK(xr_ayepi_sweep_delete(w, &removed));
+  }
+  xr_ayepi_sweep_free(w);
+  assert_true(pages >= 2);
+  assert_true(seen >= 601); /* SCAN may repeat a key; it never misses one present throughout */
+  assert_true(absent >= 1);
+  size_t even = 0;
+  for (int i = 0; i < 600; i++) {
+    char k[16];
+    snprintf(k, sizeof k, "%d", i);
+    even += (k[0] - '0') % 2 == 0;
+  }
+  assert_int_equal(removed, even);
+  assert_int_equal(itest_pttl(chk, list), -1); /* not an entry: never chosen, still there */
+  char kept[300];
+  snprintf(kept, sizeof kept, "%sk1", f.cache_prefix);
+  assert_true(itest_pttl(chk, kept) > 0);
+  /* a clear's sweep reads no entries: asking for one is a misuse; every key is chosen */
+  XR_OK(xr_ayepi_sweep_new(&w, f.cache, false));
+  size_t n;
+  bool done;
+  XR_OK(xr_ayepi_sweep_next(w, &n, &done));
+  if (n) XR_FAILS(xr_ayepi_sweep_entry(w, 0, &(xr_result){0}), XR_EINVAL, "reads no entries");
+  xr_ayepi_sweep_free(w);
+  XR_FAILS(xr_ayepi_sweep_new(&w, NULL, true), XR_EINVAL, "store");
+  XR_OK(xr_ayepi_cache_clear(f.cache, &removed));
+  assert_int_equal(removed, 600 - even + 1);
+  fix_close(&f);
+}
+
 /* ---- the broker ---------------------------------------------------------------------------------- */
 
 /* Drives the broker until `want` messages arrived (copied into got, NUL-terminated) or 10 s passed;
@@ -407,7 +477,11 @@ static long long receive(xr_ayepi_broker *b, int want, char got[][200]) {
       fail_msg("process: %s", xr_error_last()->message);
     const char *m;
     size_t len;
-    while (n < want && xr_ayepi_broker_next(b, &m, &len) == 1) snprintf(got[n++], 200, "%.*s", (int)len, m);
+    while (n < want && xr_ayepi_broker_next(b, &m, &len) == 1) { /* bytes as they are, NULs included */
+      if (len > 199) len = 199;
+      memcpy(got[n], m, len);
+      got[n++][len] = 0;
+    }
   }
   return itest_now_ms() - start;
 }
@@ -465,7 +539,7 @@ static void broker_wire_and_delivery(void **state) {
   itest_lines_free(&raw);
   tt_monitor_close(&tm);
   /* bytes as they are, another channel not handed over */
-  XR_OK(xr_ayepi_broker_publish(pub, "\x00bin\xff", 5, NULL));
+  XR_OK(xr_ayepi_broker_publish(pub, "\x00" "bin\xff", 5, NULL));
   const char *other[] = {"publish", "x", "not ours"};
   char other_ch[220];
   snprintf(other_ch, sizeof other_ch, "%sx", channel);
@@ -473,8 +547,20 @@ static void broker_wire_and_delivery(void **state) {
   XR_OK(xr_client_command(c, NULL, 3, other, NULL));
   XR_OK(xr_ayepi_broker_publish(pub, "last", 4, NULL));
   receive(sub, 2, got);
-  assert_memory_equal(got[0], "\x00bin\xff", 5);
+  assert_memory_equal(got[0], "\x00" "bin\xff", 5);
   assert_string_equal(got[1], "last");
+  /* in the order published, also on a Cluster (one channel's messages take one node) */
+  for (int i = 0; i < 4; i++) {
+    char m[8];
+    snprintf(m, sizeof m, "m%d", i);
+    XR_OK(xr_ayepi_broker_publish(pub, m, strlen(m), NULL));
+  }
+  receive(sub, 4, got);
+  for (int i = 0; i < 4; i++) {
+    char m[8];
+    snprintf(m, sizeof m, "m%d", i);
+    assert_string_equal(got[i], m);
+  }
   XR_FAILS(xr_ayepi_broker_publish(NULL, "x", 1, NULL), XR_EINVAL, "the broker and the message are required");
   xr_ayepi_broker_options empty = XR_AYEPI_BROKER_OPTIONS_INIT;
   empty.channel = "";
@@ -652,6 +738,68 @@ static void lost_claim_is_read_back(void **state) {
   }
 }
 
+/* The generic call (the bindings' sequential path) keeps the policy: a lost get reply is tried
+ * again, a lost claim is read back, a lost increment is not repeated; and the policy's answers for
+ * callers that wait themselves (xr_ayepi_retry_next). */
+static void generic_call_keeps_the_policy(void **state) {
+  (void)state;
+  faulty t;
+  faulty_open(&t);
+  rule(t.f, "GET", NULL, XRT_FAKE_CLOSE, 1);
+  rule(t.f, "GET", "$5\r\nmine1\r\n", XRT_FAKE_REPLY, 0);
+  rule(t.f, "SET", NULL, XRT_FAKE_CLOSE, 1);
+  xr_arg key[] = {XR_ARG_OF_TEXT("k", 1)};
+  xr_result r;
+  XR_OK(xr_ayepi_call(t.s, XR_AYEPI_OP_GET, key, 1, &r));
+  assert_true(r.present);
+  xr_result_clear(&r);
+  assert_int_equal(xrt_fake_count(t.f, "GET"), 2);
+  xr_arg claim[] = {XR_ARG_OF_TEXT("k", 1), XR_ARG_OF_TEXT("mine1", 5), XR_ARG_OF_INT(0)};
+  XR_OK(xr_ayepi_call(t.s, XR_AYEPI_OP_SET_IF_NOT_EXISTS, claim, 3, &r));
+  assert_true(r.kind == XR_RESULT_BOOL && r.present); /* read back: the caller's value */
+  xr_result_clear(&r);
+  assert_int_equal(xrt_fake_count(t.f, "SET"), 1);
+  assert_int_equal(xrt_fake_count(t.f, "GET"), 3);
+  assert_int_equal(t.errors, 0);
+  int64_t delay;
+  /* attempts 3: after 1 and 2 the next, after 3 none */
+  assert_int_equal(xr_ayepi_retry_next(t.s, XR_AYEPI_OP_GET, XR_EIO, 1, &delay), XR_AYEPI_TRY_AGAIN);
+  assert_true(delay >= 0 && delay <= 1);
+  assert_int_equal(xr_ayepi_retry_next(t.s, XR_AYEPI_OP_GET, XR_ECONNECT, 2, &delay), XR_AYEPI_TRY_AGAIN);
+  assert_int_equal(xr_ayepi_retry_next(t.s, XR_AYEPI_OP_GET, XR_EIO, 3, &delay), XR_AYEPI_GIVE_UP);
+  assert_int_equal(delay, -1);
+  assert_int_equal(xr_ayepi_retry_next(t.s, XR_AYEPI_OP_GET, XR_ESERVER, 1, &delay), XR_AYEPI_GIVE_UP);
+  assert_int_equal(xr_ayepi_retry_next(t.s, XR_AYEPI_OP_INCREMENT, XR_ETIMEOUT, 1, &delay), XR_AYEPI_GIVE_UP);
+  assert_int_equal(xr_ayepi_retry_next(t.s, XR_AYEPI_OP_INCREMENT, XR_ECONNECT, 1, &delay), XR_AYEPI_TRY_AGAIN);
+  assert_int_equal(xr_ayepi_retry_next(t.s, XR_AYEPI_OP_SET_IF_NOT_EXISTS, XR_EIO, 1, &delay), XR_AYEPI_READ_BACK);
+  assert_true(delay >= 0);
+  assert_int_equal(xr_ayepi_retry_next(t.s, XR_AYEPI_OP_SET_IF_NOT_EXISTS, XR_EIO, 3, &delay), XR_AYEPI_READ_BACK);
+  assert_int_equal(delay, -1); /* read back, but no claim again */
+  assert_int_equal(xr_ayepi_retry_next(t.s, 99, XR_EIO, 1, &delay), XR_AYEPI_GIVE_UP);
+  faulty_close(&t);
+}
+
+/* A sweep's page that failed on the way is read again: the SCAN step is retried, on_error silent. */
+static void sweep_retries_its_steps(void **state) {
+  (void)state;
+  faulty t;
+  faulty_open(&t);
+  rule(t.f, "SCAN", NULL, XRT_FAKE_CLOSE, 1);
+  rule(t.f, "SCAN", "*2\r\n$1\r\n0\r\n*1\r\n$1\r\nk\r\n", XRT_FAKE_REPLY, 0);
+  rule(t.f, "DEL", ":1\r\n", XRT_FAKE_REPLY, 0);
+  size_t removed = 0;
+  XR_OK(xr_ayepi_cache_clear(t.s, &removed));
+  assert_int_equal(removed, 1);
+  assert_int_equal(xrt_fake_count(t.f, "SCAN"), 2);
+  assert_int_equal(xrt_fake_count(t.f, "DEL"), 1);
+  assert_int_equal(t.errors, 0);
+  xrt_fake_clear_rules(t.f);
+  rule(t.f, "SCAN", NULL, XRT_FAKE_CLOSE, 0);
+  XR_FAILS(xr_ayepi_cache_clear(t.s, &removed), XR_EIO, "");
+  assert_int_equal(t.errors, 1);
+  faulty_close(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TT_TEST(wire_matches_ayepi),
@@ -660,10 +808,12 @@ int main(void) {
       TT_TEST(batch),
       TT_TEST(wire_sweeps),
       TT_TEST(sweeps_stay_in_their_prefix),
+      TT_TEST(sweep_by_pages),
       TT_TEST(broker_wire_and_delivery),
   };
   const struct CMUnitTest standalone_only[] = {TT_TEST(broker_survives_a_restart), TT_TEST(retries_only_what_is_safe),
-                                               TT_TEST(increment_is_never_repeated), TT_TEST(lost_claim_is_read_back)};
+                                               TT_TEST(increment_is_never_repeated), TT_TEST(lost_claim_is_read_back),
+                                               TT_TEST(generic_call_keeps_the_policy), TT_TEST(sweep_retries_its_steps)};
   return tt_run("ayepi", tests, sizeof tests / sizeof tests[0], standalone_only,
                 sizeof standalone_only / sizeof standalone_only[0]);
 }
