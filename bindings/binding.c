@@ -101,3 +101,24 @@ int xr_binding_session_check(const char *key_prefix, int64_t ttl_ms, int go) {
   int rc = session_options(&o, key_prefix, ttl_ms, go);
   return rc ? rc : xr_session_options_check(&o);
 }
+
+int xr_binding_ayepi_store_new(xr_ayepi_store **out, xr_client *client, const char *key_prefix, int cache, int attempts,
+                               int64_t base_ms, double factor, int64_t max_ms, double jitter) {
+  if (attempts < 1) return xr_error_set(XR_EINVAL, "retry.attempts must be at least 1 (the first try), got %d", attempts);
+  if (base_ms < 0 || max_ms < 0 || !(factor >= 0) || !(jitter >= 0 && jitter <= 1))
+    return xr_error_set(XR_EINVAL, "retry: base, max and factor must be >= 0 and jitter within [0, 1]");
+  xr_ayepi_options o = cache ? (xr_ayepi_options)XR_AYEPI_CACHE_OPTIONS_INIT : (xr_ayepi_options)XR_AYEPI_OPTIONS_INIT;
+  if (key_prefix) o.key_prefix = key_prefix;
+  o.retry.attempts = attempts;
+  o.retry.base_ms = base_ms ? base_ms : 1; /* the options' 0 is the default: 1 ms is the shortest wait */
+  o.retry.factor = factor ? factor : 1e-9; /* 0 is the default 2; this: no wait after the first, as 0^n */
+  o.retry.max_ms = max_ms ? max_ms : 1;
+  o.retry.jitter = jitter ? jitter : -1; /* the options' 0 is the default 0.5; negative: none */
+  return xr_ayepi_store_new(out, client, &o);
+}
+
+int xr_binding_ayepi_broker_new(xr_ayepi_broker **out, xr_client *client, const char *channel) {
+  xr_ayepi_broker_options o = XR_AYEPI_BROKER_OPTIONS_INIT;
+  o.channel = channel;
+  return xr_ayepi_broker_new(out, client, &o);
+}

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crossredis/ayepi.h"
 #include "crossredis/chat.h"
 #include "crossredis/client.h"
 #include "crossredis/session.h"
@@ -58,5 +59,14 @@ int xr_binding_session_check(const char *key_prefix, int64_t ttl_ms, int go);
 
 /* Argument i of an operation's row (op.h): its name ("ttl_ms"), NULL past the last. */
 const char *xr_binding_op_arg_name(const xr_op_info *info, size_t i);
+
+/* An ayepi store (ayepi.h) from plain arguments: key_prefix NULL for its kind's default (cache 1:
+ * "ayepi:cache:", else ""); the retry policy's numbers as the user gave them, each explicit (the
+ * languages' defaults are ayepi's: 3, 1000, 2, 30000, 0.5): attempts >= 1, base_ms 0 no wait,
+ * jitter 0 none. No on_error: each language calls its own, once, when a call finally fails. */
+int xr_binding_ayepi_store_new(xr_ayepi_store **out, xr_client *client, const char *key_prefix, int cache, int attempts,
+                               int64_t base_ms, double factor, int64_t max_ms, double jitter);
+/* An ayepi broker (ayepi.h) on `channel` (NULL: "ayepi"). */
+int xr_binding_ayepi_broker_new(xr_ayepi_broker **out, xr_client *client, const char *channel);
 
 #endif

@@ -3,6 +3,7 @@
  * includes this file. The idiomatic layer of each language is hand-written over the result. */
 
 %{
+#include "crossredis/ayepi.h"
 #include "crossredis/chat.h"
 #include "crossredis/client.h"
 #include "crossredis/config.h"
@@ -119,4 +120,5 @@
 /* The systems, one file each. */
 %include "chat.i"
 %include "session.i"
+%include "ayepi.i"
 %include "binding.h"

@@ -257,7 +257,7 @@ int xr_json_utf16_cmp(const char *a, size_t an, const char *b, size_t bn) {
   const unsigned char *s = (const unsigned char *)a, *t = (const unsigned char *)b;
   size_t i = 0, j = 0;
   while (i < an && j < bn) {
-    uint32_t x, y;
+    uint32_t x = 0, y = 0;
     size_t n = xr_json_utf8_decode(s + i, an - i, 1, &x), m = xr_json_utf8_decode(t + j, bn - j, 1, &y);
     if (!n) x = s[i], n = 1; /* not UTF-8 (the writers refuse it): by byte */
     if (!m) y = t[j], m = 1;
