@@ -8,6 +8,10 @@
  *   session.def as "session.<name>" through xr_session_call (data_* rows on the vMCP data store),
  *   plus the composite session.delete_expired. Errors: SessionNotFound, SessionExists or Error,
  *   with the core's text (Go's).
+ * - ayepi: @ayepi/redis 0.4's work Store, response cache and broker (ayepi.h): the rows of ayepi.def
+ *   as "ayepi.<name>" through xr_ayepi_call (cache_* rows on the cache, its own prefix), plus the
+ *   composites cache_clear, cache_invalidate {path}, publish, envelope, subscribe and received.
+ *   Errors: kind = the core's error class.
  * Arguments are read by kind and results written by result kind, so a new row needs no code here.
  * The driver decides nothing: it reports what the core did, its errors included. */
 #include <stdarg.h>
@@ -15,7 +19,10 @@
 #include <string.h>
 
 #include "cli.h"
+#include <poll.h>
+
 #include "crossredis/alloc.h"
+#include "crossredis/ayepi.h"
 #include "crossredis/chat.h"
 #include "crossredis/error.h"
 #include "crossredis/json.h"
@@ -33,6 +40,10 @@ typedef struct driver {
   xr_chat *chat;              /* chat */
   xr_session_storage *store;  /* sessions: RedisStorage (the proxy sessions) */
   xr_session_storage *data;   /* sessions: RedisSessionDataStorage (vMCP, the data_* rows) */
+  xr_ayepi_store *store_ayepi, *cache; /* ayepi: the work Store, the response cache (cache_* rows) */
+  xr_ayepi_broker *broker;    /* ayepi: made at the first broker request */
+  const char *channel;        /* ayepi: the broker's (NULL: "ayepi") */
+  json_t *received;           /* ayepi: every message since subscribe, in order */
 } driver;
 
 typedef struct request {
@@ -61,6 +72,13 @@ struct driver_system {
   const composite_op *composites;
   size_t ncomposites;
   const char *(*error_kind)(int code);
+  /* A VALUE row's stored text as JSON (NULL: parsed, or the text when it is not JSON). */
+  json_t *(*value)(const xr_op_info *info, const char *text, size_t len);
+  /* The INT arguments a request may leave out or null (0: none): NULL-terminated; NULL: those
+   * after a `json` argument (a stored value's options). */
+  const char *const *optional_ints;
+  /* A JSON argument the contract names without the table's "_json" ("entry" for entry_json). */
+  bool json_short_names;
 };
 
 static void driver_usage(FILE *f) {
@@ -68,6 +86,8 @@ static void driver_usage(FILE *f) {
           "usage: crossredis driver --impl c [--url URL] [--prefix PREFIX]\n"
           "       crossredis driver --system sessions --impl c [--url URL] [--prefix P] [--data-prefix P]\n"
           "                         [--ttl-ms N] [--data-ttl-ms N] [--go 1.26|1.27]\n"
+          "       crossredis driver --system ayepi --impl c [--url URL] [--prefix P] [--cache-prefix P]\n"
+          "                         [--channel C]\n"
           "\n"
           "The C driver of the interop suite (interop/CONTRACT.md), started by interop/run.py:\n"
           "connects, prints {\"ready\": true, ...}, then answers one JSON request per stdin line\n"
@@ -85,15 +105,22 @@ static void driver_usage(FILE *f) {
           "a session is {\"id\", \"type\", \"created_at\", \"updated_at\", \"data\"?, \"metadata\"},\n"
           "errors are SessionNotFound, SessionExists or Error with Go's text.\n"
           "\n"
+          "With --system ayepi the operations are @ayepi/redis 0.4's work Store, response cache and\n"
+          "broker (ayepi.def as ayepi.<name>: ayepi.get {key}, ayepi.cache_set {key, entry, now_ms?},\n"
+          "...; ayepi.cache_clear, ayepi.cache_invalidate {path}, ayepi.publish {message},\n"
+          "ayepi.envelope {ch, params?, data}, ayepi.subscribe, ayepi.received {count, timeout_ms?}).\n"
+          "\n"
           "  --impl c          the implementation (this program has only c)\n"
-          "  --system S        chat (default) or sessions\n"
+          "  --system S        chat (default), sessions or ayepi\n"
           "  --url URL         the server (default $REDIS_URL, else redis://127.0.0.1:6379)\n"
           "  --prefix P        the key prefix (chat: default chat-sdk; sessions: RedisStorage's,\n"
           "                    default " XR_SESSION_PROXY_PREFIX ")\n"
           "  --data-prefix P   sessions: RedisSessionDataStorage's (default " XR_SESSION_VMCP_PREFIX ")\n"
           "  --ttl-ms N        sessions: RedisStorage's TTL (default 2 h)\n"
           "  --data-ttl-ms N   sessions: RedisSessionDataStorage's TTL (default 30 min)\n"
-          "  --go V            sessions: whose encoding/json bytes are written (default 1.27)\n");
+          "  --go V            sessions: whose encoding/json bytes are written (default 1.27)\n"
+          "  --cache-prefix P  ayepi: the response cache's prefix (default " XR_AYEPI_CACHE_PREFIX ")\n"
+          "  --channel C       ayepi: the broker's channel (default " XR_AYEPI_CHANNEL ")\n");
 }
 
 static int bad(request *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -142,6 +169,12 @@ static int arg_int(request *r, const char *name, bool required, long long missin
  * allocator: xr_free). Where the system reads a string as the text itself (sessions), a copy of
  * the string. */
 static int arg_json(request *r, const char *name, char **text) {
+  char short_name[64];
+  size_t n = strlen(name);
+  if (r->d->sys->json_short_names && n > 5 && n < sizeof short_name && !strcmp(name + n - 5, "_json")) {
+    snprintf(short_name, sizeof short_name, "%.*s", (int)(n - 5), name);
+    name = short_name;
+  }
   json_t *v = json_object_get(r->args, name);
   if (!v) return bad(r, "args.%s is required (any JSON value)", name);
   if (r->d->sys->json_text_strings && json_is_string(v)) {
@@ -243,7 +276,7 @@ static int result_json(const driver_system *sys, const xr_op_info *info, const x
       *out = json_integer(res->integer);
       return 0;
     case XR_RESULT_VALUE:
-      *out = res->present ? value_or_text(f[0].data, f[0].len) : json_null();
+      *out = !res->present ? json_null() : sys->value ? sys->value(info, f[0].data, f[0].len) : value_or_text(f[0].data, f[0].len);
       return 0;
     case XR_RESULT_LIST:
       *out = json_array();
@@ -295,11 +328,20 @@ static int result_json(const driver_system *sys, const xr_op_info *info, const x
 
 /* ---- operations ----------------------------------------------------------------------------------- */
 
+/* Whether INT argument `name` may be absent (0: none). */
+static bool optional_int(const driver_system *sys, const char *name, bool after_json) {
+  if (!sys->optional_ints) return after_json;
+  for (const char *const *o = sys->optional_ints; *o; o++)
+    if (strcmp(*o, name) == 0) return true;
+  return false;
+}
+
 /* Any row of the system's table, as "<system>.<name>": the arguments by the row's names and kinds
  * (a JSON argument as any JSON value, or its text where the system says so; TEXT and BYTES as a
  * string, its UTF-8 bytes; INT as an integer), one call of the system's, the result by the row's
  * result kind. The INT arguments after a `json` argument (a stored value's ttl_ms and max_length)
- * may be absent or null: 0, none, as in upstream's signatures; every other argument is required.
+ * may be absent or null: 0, none, as in upstream's signatures (or those the system names: ayepi's
+ * ttl_ms and now_ms); every other argument is required.
  * A new row needs nothing here. */
 static int table_op(request *r, const xr_op_info *info, json_t **result) {
   xr_arg args[XR_OP_ARGS_MAX] = {{0}};
@@ -314,7 +356,7 @@ static int table_op(request *r, const xr_op_info *info, json_t **result) {
       value_options = strcmp(name, "json") == 0;
     } else if (info->arg_kinds[k] == XR_ARG_INT) {
       long long v = 0;
-      rc = arg_int(r, name, !value_options, 0, &v);
+      rc = arg_int(r, name, !optional_int(r->d->sys, name, value_options), 0, &v);
       args[k] = XR_ARG_OF_INT(v);
     } else {
       const char *s = NULL;
@@ -393,6 +435,135 @@ static int op_delete_expired(request *r, json_t **result) {
   return 0;
 }
 
+/* ---- ayepi's composites: the sweeps and the broker ----------------------------------------------- */
+
+/* ayepi.cache_clear {}: null. */
+static int op_cache_clear(request *r, json_t **result) {
+  TRY(xr_ayepi_cache_clear(r->d->cache, NULL));
+  *result = json_null();
+  return 0;
+}
+
+/* invalidate's predicate: entry.path === path (an entry that is not JSON, or has no path, is not
+ * chosen, as upstream's predicate sees undefined). */
+static int path_is(void *ctx, const char *key, size_t key_len, const char *entry, size_t entry_len) {
+  (void)key, (void)key_len;
+  const char *path = ctx;
+  json_t *e = NULL;
+  if (xr_json_parse(&e, entry, entry_len) != 0) {
+    xr_error_clear();
+    return 0;
+  }
+  json_t *p = json_object_get(e, "path");
+  int yes = json_is_string(p) && json_string_length(p) == strlen(path) && strcmp(json_string_value(p), path) == 0;
+  json_decref(e);
+  return yes;
+}
+
+/* ayepi.cache_invalidate {path}: how many entries went. */
+static int op_cache_invalidate(request *r, json_t **result) {
+  const char *path;
+  size_t len;
+  TRY(arg_string(r, "path", &path, &len));
+  size_t removed = 0;
+  TRY(xr_ayepi_cache_invalidate(r->d->cache, &removed, path_is, (void *)path));
+  *result = json_integer((json_int_t)removed);
+  return 0;
+}
+
+/* The broker, made at the first broker request (as upstream's redisBroker is). */
+static int broker_of(driver *d, xr_ayepi_broker **out) {
+  if (!d->broker) {
+    xr_ayepi_broker_options o = XR_AYEPI_BROKER_OPTIONS_INIT;
+    o.channel = d->channel;
+    TRY(xr_ayepi_broker_new(&d->broker, xr_ayepi_store_client(d->store_ayepi), &o));
+  }
+  *out = d->broker;
+  return 0;
+}
+
+/* ayepi.publish {message}: null; never an error (upstream's publish reports to its onError: here
+ * stderr). */
+static int op_publish(request *r, json_t **result) {
+  const char *m;
+  size_t len;
+  xr_ayepi_broker *b;
+  TRY(arg_string(r, "message", &m, &len));
+  TRY(broker_of(r->d, &b));
+  if (xr_ayepi_broker_publish(b, m, len, NULL) != 0) {
+    char *safe = cli_redact(xr_error_last()->message);
+    fprintf(stderr, "crossredis: driver: publish: %s\n", safe);
+    free(safe);
+  }
+  *result = json_null();
+  return 0;
+}
+
+/* ayepi.envelope {ch, params?, data}: the text (no command). */
+static int op_envelope(request *r, json_t **result) {
+  const char *ch;
+  size_t ch_len;
+  TRY(arg_string(r, "ch", &ch, &ch_len));
+  json_t *params = json_object_get(r->args, "params");
+  char *p = params && !json_is_null(params) ? json_dumps(params, JSON_COMPACT | JSON_ENCODE_ANY) : NULL, *data = NULL;
+  int rc = arg_json(r, "data", &data);
+  char *out = NULL;
+  size_t out_len = 0;
+  if (!rc) rc = xr_ayepi_envelope_write(&out, &out_len, ch, ch_len, p, p ? strlen(p) : 0, data, strlen(data));
+  if (!rc) *result = cli_json_string(out, out_len);
+  xr_free(out);
+  xr_free(data);
+  xr_free(p);
+  return rc;
+}
+
+/* Drives the broker's subscriber for up to wait_ms, keeping what arrives; stops early when
+ * done(d) holds. */
+static int pump(driver *d, long long wait_ms, bool (*done)(const driver *d, long long n), long long n) {
+  xr_pollable *p = xr_ayepi_broker_pollable(d->broker);
+  int64_t end = xr_monotonic_ms() + wait_ms;
+  for (;;) {
+    const char *m;
+    size_t len;
+    while (xr_ayepi_broker_next(d->broker, &m, &len) == 1) json_array_append_new(d->received, cli_json_string(m, len));
+    int64_t now = xr_monotonic_ms();
+    if (done(d, n) || now >= end) return 0;
+    struct pollfd pfd = {xr_pollable_fd(p), POLLIN, 0};
+    int64_t deadline = xr_pollable_deadline(p), wait = end - now;
+    if (deadline >= 0 && deadline - now < wait) wait = deadline > now ? deadline - now : 0;
+    int ready = pfd.fd >= 0 ? poll(&pfd, 1, (int)(wait > 50 ? 50 : wait)) : 0;
+    int rc = xr_pollable_process(p, ready > 0 ? XR_WAIT_READ : 0, xr_monotonic_ms());
+    if (rc < 0) return rc;
+  }
+}
+
+static bool confirmed(const driver *d, long long n) { return (long long)xr_ayepi_broker_listening(d->broker) >= n; }
+static bool have(const driver *d, long long n) { return (long long)json_array_size(d->received) >= n; }
+
+/* ayepi.subscribe {}: null once the SUBSCRIBE was answered; again: nothing more. */
+static int op_subscribe(request *r, json_t **result) {
+  xr_ayepi_broker *b;
+  TRY(broker_of(r->d, &b));
+  TRY(xr_ayepi_broker_listen(b));
+  if (!r->d->received) r->d->received = json_array();
+  TRY(pump(r->d, 10000, confirmed, 1));
+  if (!confirmed(r->d, 1)) return xr_error_set(XR_ETIMEOUT, "SUBSCRIBE was not answered within 10 s");
+  *result = json_null();
+  return 0;
+}
+
+/* ayepi.received {count, timeout_ms?}: every message since subscribe, after waiting up to
+ * timeout_ms for count of them. */
+static int op_received(request *r, json_t **result) {
+  long long count, timeout;
+  TRY(arg_int(r, "count", true, 0, &count));
+  TRY(arg_int(r, "timeout_ms", false, 0, &timeout));
+  if (!r->d->received) return bad(r, "ayepi.received before ayepi.subscribe");
+  TRY(pump(r->d, timeout, have, count));
+  *result = json_deep_copy(r->d->received);
+  return 0;
+}
+
 /* ---- the systems ------------------------------------------------------------------------------------- */
 
 /* The core's exception class for a code, from errors.def ("DataError"). */
@@ -408,6 +579,16 @@ static const char *session_error_kind(int code) {
   return code == XR_ENOTFOUND ? "SessionNotFound" : code == XR_EEXISTS ? "SessionExists" : "Error";
 }
 
+/* ayepi's get is the stored string as it is; cache_get the entry object. */
+static json_t *ayepi_value(const xr_op_info *info, const char *text, size_t len) {
+  return strncmp(info->name, "cache_", 6) == 0 ? value_or_text(text, len) : cli_json_string(text, len);
+}
+
+/* The cache_* rows are the response cache's (its own prefix). */
+static int ayepi_call(driver *d, const xr_op_info *info, const xr_arg *args, size_t nargs, xr_result *out) {
+  return xr_ayepi_call(strncmp(info->name, "cache_", 6) == 0 ? d->cache : d->store_ayepi, info->code, args, nargs, out);
+}
+
 static int chat_call(driver *d, const xr_op_info *info, const xr_arg *args, size_t nargs, xr_result *out) {
   return xr_chat_call(d->chat, info->code, args, nargs, out);
 }
@@ -420,10 +601,18 @@ static int session_call(driver *d, const xr_op_info *info, const xr_arg *args, s
 
 static const composite_op chat_composites[] = {{"chat.drain_queue", op_drain_queue}};
 static const composite_op session_composites[] = {{"session.delete_expired", op_delete_expired}};
+static const composite_op ayepi_composites[] = {
+    {"ayepi.cache_clear", op_cache_clear}, {"ayepi.cache_invalidate", op_cache_invalidate},
+    {"ayepi.publish", op_publish},         {"ayepi.envelope", op_envelope},
+    {"ayepi.subscribe", op_subscribe},     {"ayepi.received", op_received}};
+static const char *const ayepi_optional_ints[] = {"ttl_ms", "now_ms", NULL};
 
 static const driver_system systems[] = {
-    {"chat", "chat.", xr_chat_op_at, chat_call, false, chat_composites, 1, error_class},
-    {"sessions", "session.", xr_session_op_at, session_call, true, session_composites, 1, session_error_kind},
+    {"chat", "chat.", xr_chat_op_at, chat_call, false, chat_composites, 1, error_class, NULL, NULL, false},
+    {"sessions", "session.", xr_session_op_at, session_call, true, session_composites, 1, session_error_kind, NULL,
+     NULL, false},
+    {"ayepi", "ayepi.", xr_ayepi_op_at, ayepi_call, false, ayepi_composites,
+     sizeof ayepi_composites / sizeof ayepi_composites[0], error_class, ayepi_value, ayepi_optional_ints, true},
 };
 
 /* The row of the system's table named by op ("chat.<name>"); NULL when none is. */
@@ -522,6 +711,13 @@ static void send_ready(bool ready, const char *error) {
 /* The handles of d->sys over c, from the command line's options; 0 or the core's code. */
 static int driver_open(driver *d, xr_client *c, const char *prefix, const char *data_prefix, long ttl_ms,
                        long data_ttl_ms, xr_go_version go) {
+  if (strcmp(d->sys->name, "ayepi") == 0) { /* --data-prefix is the cache's prefix here */
+    xr_ayepi_options so = XR_AYEPI_OPTIONS_INIT, co = XR_AYEPI_CACHE_OPTIONS_INIT;
+    so.key_prefix = prefix;
+    if (data_prefix) co.key_prefix = data_prefix;
+    int rc = xr_ayepi_store_new(&d->store_ayepi, c, &so);
+    return rc ? rc : xr_ayepi_store_new(&d->cache, c, &co);
+  }
   if (strcmp(d->sys->name, "chat") == 0) {
     xr_chat_options o = XR_CHAT_OPTIONS_INIT;
     o.key_prefix = prefix;
@@ -542,11 +738,15 @@ static void driver_close(driver *d) {
   xr_chat_free(d->chat);
   xr_session_storage_free(d->store);
   xr_session_storage_free(d->data);
+  xr_ayepi_broker_free(d->broker);
+  xr_ayepi_store_free(d->store_ayepi);
+  xr_ayepi_store_free(d->cache);
+  json_decref(d->received);
 }
 
 int cli_driver(int argc, char **argv) {
   const char *url_flag = NULL, *url = NULL, *prefix = NULL, *impl = "c", *system = "chat", *data_prefix = NULL;
-  const char *ttl_text = NULL, *data_ttl_text = NULL, *go_text = NULL;
+  const char *ttl_text = NULL, *data_ttl_text = NULL, *go_text = NULL, *cache_prefix = NULL, *channel = NULL;
   for (int i = 1; i < argc; i++) {
     int m;
     if (cli_is_help(argv[i])) {
@@ -559,7 +759,9 @@ int cli_driver(int argc, char **argv) {
                (m = cli_flag_value(argc, argv, &i, "--data-prefix", &data_prefix, "driver")) ||
                (m = cli_flag_value(argc, argv, &i, "--ttl-ms", &ttl_text, "driver")) ||
                (m = cli_flag_value(argc, argv, &i, "--data-ttl-ms", &data_ttl_text, "driver")) ||
-               (m = cli_flag_value(argc, argv, &i, "--go", &go_text, "driver"))) {
+               (m = cli_flag_value(argc, argv, &i, "--go", &go_text, "driver")) ||
+               (m = cli_flag_value(argc, argv, &i, "--cache-prefix", &cache_prefix, "driver")) ||
+               (m = cli_flag_value(argc, argv, &i, "--channel", &channel, "driver"))) {
       if (m < 0) return CLI_USAGE;
     } else {
       return cli_usage_error("driver", driver_usage, "unexpected argument '%s'", argv[i]);
@@ -570,10 +772,14 @@ int cli_driver(int argc, char **argv) {
   driver d = {0};
   for (size_t k = 0; k < sizeof systems / sizeof systems[0]; k++)
     if (strcmp(systems[k].name, system) == 0) d.sys = &systems[k];
-  if (!d.sys) return cli_usage_error("driver", driver_usage, "--system %s: chat or sessions", system);
-  bool sessions = strcmp(d.sys->name, "sessions") == 0;
+  if (!d.sys) return cli_usage_error("driver", driver_usage, "--system %s: chat, sessions or ayepi", system);
+  bool sessions = strcmp(d.sys->name, "sessions") == 0, ayepi = strcmp(d.sys->name, "ayepi") == 0;
   if (!sessions && (data_prefix || ttl_text || data_ttl_text || go_text))
     return cli_usage_error("driver", driver_usage, "--data-prefix, --ttl-ms, --data-ttl-ms and --go are for --system sessions");
+  if (!ayepi && (cache_prefix || channel))
+    return cli_usage_error("driver", driver_usage, "--cache-prefix and --channel are for --system ayepi");
+  if (ayepi) data_prefix = cache_prefix;
+  d.channel = channel;
   long ttl_ms = 0, data_ttl_ms = 0;
   if (ttl_text && !cli_parse_long(ttl_text, 1, XR_TTL_MAX_MS, &ttl_ms))
     return cli_usage_error("driver", driver_usage, "--ttl-ms %s: a positive number of milliseconds", ttl_text);

@@ -14,6 +14,7 @@
 
 #include "itest.h"
 #include "clitest.h"
+#include "crossredis/ayepi.h"
 #include "crossredis/chat.h"
 #include "crossredis/session.h"
 #include "crossredis/token.h"
@@ -650,7 +651,7 @@ static void test_sessions_errors(void **state) {
       {"driver", "--system", "sessions", "--ttl-ms", "0", NULL},
       {"driver", "--system", "sessions", "--data-ttl-ms", "soon", NULL},
   };
-  const char *why[] = {"are for --system sessions", "--system locks: chat or sessions", "--go 1.25: 1.26 or 1.27",
+  const char *why[] = {"are for --system sessions", "--system locks: chat, sessions or ayepi", "--go 1.25: 1.26 or 1.27",
                        "--ttl-ms 0: a positive number", "--data-ttl-ms soon: a positive number"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     clitest_result r;
@@ -665,6 +666,126 @@ static void test_sessions_errors(void **state) {
   clitest_run(&r, NULL, "driver", "--system", "sessions", "--impl", "c", "--url", url, "--prefix", "no-colon", NULL);
   CLITEST_STATUS(&r, 1);
   CLITEST_HAS(&r, out, "{\"ready\":false,\"error\":\"invalid redis configuration: key prefix must end with ':'");
+  clitest_result_free(&r);
+}
+
+/* The ayepi driver: every row and composite of the contract, what it leaves in Redis (the work
+ * Store's strings and TTLs, the cache entry's JSON.stringify bytes and PX), the broker's round trip,
+ * errors as responses. */
+static void run_ayepi(session *s, const char *const *requests) {
+  run_driver(s,
+             (const char *const[]){"driver", "--system", "ayepi", "--impl", "c", "--url", url, "--prefix", "drv-a:p:",
+                                   "--cache-prefix", "drv-a:c:", "--channel", "drv-a:ch", NULL},
+             requests);
+}
+
+#define AYEPI_ENTRY                                                                                            \
+  "{'key':'K','path':'/x','method':'GET','bytes':2,'staleUntil':4102444800000,'expires':500,'storedAt':0,"   \
+  "'headers':[['content-type','application/json']],'status':200,'body':'{}'}"
+
+static void test_ayepi(void **state) {
+  (void)state;
+  XR_OK(itest_cmd(chk, NULL, "RPUSH", "drv-a:p:a-list", "x", NULL));
+  char reqs[XR_AYEPI_OP_COUNT][128];
+  const char *lines[XR_AYEPI_OP_COUNT + 32];
+  size_t n = row_requests("ayepi", xr_ayepi_op_at, reqs, lines);
+  const char *more[] = {
+      "{'id':1,'op':'ayepi.set','args':{'key':'a','value':'1'}}",
+      "{'id':2,'op':'ayepi.set','args':{'key':'t','value':'{\\'x\\':1}','ttl_ms':60000}}",
+      "{'id':3,'op':'ayepi.get','args':{'key':'a'}}",
+      "{'id':4,'op':'ayepi.get','args':{'key':'t'}}",
+      "{'id':5,'op':'ayepi.get','args':{'key':'none'}}",
+      "{'id':6,'op':'ayepi.set_if_not_exists','args':{'key':'claim','value':'1','ttl_ms':60000}}",
+      "{'id':7,'op':'ayepi.set_if_not_exists','args':{'key':'claim','value':'1'}}",
+      "{'id':8,'op':'ayepi.increment','args':{'key':'n','by':5,'ttl_ms':60000}}",
+      "{'id':9,'op':'ayepi.increment','args':{'key':'n','by':-2,'ttl_ms':null}}",
+      "{'id':10,'op':'ayepi.delete','args':{'key':'a'}}",
+      "{'id':11,'op':'ayepi.cache_set','args':{'key':'K','entry':" AYEPI_ENTRY ",'now_ms':4102444700000}}",
+      "{'id':12,'op':'ayepi.cache_get','args':{'key':'K'}}",
+      "{'id':13,'op':'ayepi.cache_invalidate','args':{'path':'/y'}}",
+      "{'id':14,'op':'ayepi.cache_invalidate','args':{'path':'/x'}}",
+      "{'id':15,'op':'ayepi.cache_delete','args':{'key':'K'}}",
+      "{'id':16,'op':'ayepi.cache_set','args':{'key':'K2','entry':" AYEPI_ENTRY "}}",
+      "{'id':17,'op':'ayepi.cache_clear'}",
+      "{'id':18,'op':'ayepi.cache_get','args':{'key':'K2'}}",
+      "{'id':19,'op':'ayepi.envelope','args':{'ch':'progress','data':{'pct':7}}}",
+      "{'id':20,'op':'ayepi.received','args':{'count':1}}",
+      "{'id':21,'op':'ayepi.subscribe'}",
+      "{'id':22,'op':'ayepi.subscribe'}",
+      "{'id':23,'op':'ayepi.publish','args':{'message':'one'}}",
+      "{'id':24,'op':'ayepi.publish','args':{'message':'two \\u00e4'}}",
+      "{'id':25,'op':'ayepi.received','args':{'count':2,'timeout_ms':5000}}",
+      "{'id':26,'op':'ayepi.get','args':{'key':'a-list'}}",
+      "{'id':27,'op':'ayepi.set','args':{'key':'','value':'x'}}",
+      "{'id':28,'op':'ayepi.cache_set','args':{'key':'K3','entry':{'body':'{}'}}}",
+      "{'id':29,'op':'ayepi.increment','args':{'key':'n','by':'one'}}",
+      "{'id':30,'op':'session.load','args':{'id':'x'}}",
+      "{'id':31,'op':'ayepi.cache_invalidate','args':{}}",
+      NULL};
+  memcpy(lines + n, more, sizeof more);
+  session s;
+  run_ayepi(&s, lines);
+  rows_refused(&s, xr_ayepi_op_at);
+  ok_equal(&s, n, "1", "null");
+  ok_equal(&s, n + 1, "2", "null");
+  ok_equal(&s, n + 2, "3", "'1'"); /* the string, never parsed: upstream's get returns it */
+  ok_equal(&s, n + 3, "4", "'{\\'x\\':1}'");
+  ok_equal(&s, n + 4, "5", "null");
+  ok_equal(&s, n + 5, "6", "true");
+  ok_equal(&s, n + 6, "7", "false");
+  ok_equal(&s, n + 7, "8", "5");
+  ok_equal(&s, n + 8, "9", "3");
+  ok_equal(&s, n + 9, "10", "null");
+  ok_equal(&s, n + 10, "11", "null");
+  ok_equal(&s, n + 11, "12", AYEPI_ENTRY);
+  ok_equal(&s, n + 12, "13", "0");
+  ok_equal(&s, n + 13, "14", "1");
+  ok_equal(&s, n + 14, "15", "false");
+  ok_equal(&s, n + 15, "16", "null");
+  ok_equal(&s, n + 16, "17", "null");
+  ok_equal(&s, n + 17, "18", "null");
+  ok_equal(&s, n + 18, "19", "'{\\'ch\\':\\'progress\\',\\'params\\':{},\\'data\\':{\\'pct\\':7}}'");
+  failed(&s, n + 19, "20", "BadRequest", "ayepi.received before ayepi.subscribe");
+  ok_equal(&s, n + 20, "21", "null");
+  ok_equal(&s, n + 21, "22", "null");
+  ok_equal(&s, n + 22, "23", "null");
+  ok_equal(&s, n + 23, "24", "null");
+  ok_equal(&s, n + 24, "25", "['one','two \xc3\xa4']");
+  failed(&s, n + 25, "26", "WrongTypeError", "WRONGTYPE");
+  failed(&s, n + 26, "27", "InvalidArgumentError", "ayepi.set: the key is empty");
+  failed(&s, n + 27, "28", "InvalidArgumentError", "status");
+  failed(&s, n + 28, "29", "BadRequest", "args.by must be an integer");
+  failed(&s, n + 29, "30", "UnknownOp", "unknown op \"session.load\"");
+  failed(&s, n + 30, "31", "BadRequest", "args.path must be a string");
+  end_session(&s);
+  itest_assert_get(chk, "drv-a:p:a", NULL);
+  itest_assert_get(chk, "drv-a:p:t", "{\"x\":1}");
+  assert_pttl_between("drv-a:p:t", 50000, 60000);
+  assert_pttl_between("drv-a:p:claim", 50000, 60000);
+  itest_assert_get(chk, "drv-a:p:n", "3");
+  assert_pttl_between("drv-a:p:n", 50000, 60000); /* the second increment kept the first's expiry */
+  itest_assert_get(chk, "drv-a:c:K", NULL);
+  itest_assert_get(chk, "drv-a:c:K2", NULL);
+  itest_assert_get(chk, "drv-a:c:K3", NULL);
+  XR_OK(itest_cmd(chk, NULL, "DEL", "drv-a:p:t", "drv-a:p:claim", "drv-a:p:n", "drv-a:p:a-list", NULL));
+
+  /* The cache entry's bytes and PX: staleUntil - now */
+  run_ayepi(&s, (const char *const[]){
+                    "{'id':1,'op':'ayepi.cache_set','args':{'key':'K','entry':" AYEPI_ENTRY ",'now_ms':4102444740000}}",
+                    NULL});
+  ok_equal(&s, 0, "1", "null");
+  end_session(&s);
+  itest_assert_get(chk, "drv-a:c:K",
+                   "{\"body\":\"{}\",\"status\":200,\"headers\":[[\"content-type\",\"application/json\"]],\"storedAt\":0,"
+                   "\"expires\":500,\"staleUntil\":4102444800000,\"bytes\":2,\"method\":\"GET\",\"path\":\"/x\",\"key\":\"K\"}");
+  assert_pttl_between("drv-a:c:K", 50000, 60000);
+  XR_OK(itest_cmd(chk, NULL, "DEL", "drv-a:c:K", NULL));
+
+  /* options of the other systems are refused */
+  clitest_result r;
+  clitest_run(&r, NULL, "driver", "--channel", "x", NULL);
+  CLITEST_STATUS(&r, 2);
+  CLITEST_HAS(&r, err, "--cache-prefix and --channel are for --system ayepi");
   clitest_result_free(&r);
 }
 
@@ -683,6 +804,7 @@ int main(void) {
       cmocka_unit_test(test_prefix),
       cmocka_unit_test(test_sessions),
       cmocka_unit_test(test_sessions_errors),
+      cmocka_unit_test(test_ayepi),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
