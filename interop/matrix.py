@@ -10,9 +10,9 @@ import select
 import subprocess
 import time
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from crossredis.client import redact_url as core_redact_url
 
@@ -170,6 +170,85 @@ def check(cond: bool, what: str) -> None:
     if not cond:
         raise Failure(what)
 
+
+
+class Written:
+    """What a matrix's writers wrote for the same thing (a record, an entry, an event): every writer
+    must write the same bytes each time, and all writers the reference writer's bytes."""
+
+    def __init__(self) -> None:
+        self.by: dict[str, dict[str, bytes]] = {}  # what -> writer -> bytes
+
+    def record(self, what: str, writer: str, raw: bytes) -> None:
+        first = self.by.setdefault(what, {}).setdefault(writer, raw)
+        check(raw == first, f"{writer} wrote {what} differently: {raw[:200]!r} vs {first[:200]!r}")
+
+    def compare(self, reference: Callable[[list[str]], str]) -> list[dict[str, Any]]:
+        """One group per thing written: its writers, whether all wrote reference(writers)'s bytes."""
+        out = []
+        for what, by in self.by.items():
+            writers = list(by)
+            ref = by[reference(writers)]
+            differing = [w for w in writers if by[w] != ref]
+            out.append({"what": what, "writers": writers, "identical": not differing, "bytes": len(ref),
+                        "differing": differing})
+        return out
+
+
+def pairs(table: list[tuple[str, Any]], chosen: list[str], names: list[str]) -> Iterator[tuple[str, str, Any, str, str]]:
+    """(tag, scenario, its function, producer, consumer) for every pair of `names` (each with
+    itself too) in each scenario of `table` that is `chosen`, in the table's order; the tag is
+    unique in the run, for the keys of the pair."""
+    n = 0
+    for scenario, fn in table:
+        if scenario not in chosen:
+            continue
+        for pa in names:
+            for pb in names:
+                n += 1
+                yield f"{n}-{pa}-{pb}", scenario, fn, pa, pb
+
+
+def attempt(fn: Callable[..., str], *args: Any) -> tuple[str, bool]:
+    """A scenario run: (what it says, True), or (the first line of its Failure, scrubbed, False)."""
+    try:
+        return fn(*args), True
+    except Failure as e:
+        return SECRETS.scrub(str(e).strip().splitlines()[0]), False
+
+
+@dataclass(kw_only=True)
+class RunCtx:
+    """What a system's matrix run keeps: the keys it made (the runner checks their spread and
+    deletes them) and what each writer wrote (Written)."""
+
+    written: Written = field(default_factory=Written)
+    keys: set[str] = field(default_factory=set)
+
+    def under(self, prefix: str, k: str) -> str:
+        """The key `k` under `prefix`, kept as one of the run's."""
+        self.keys.add(prefix + k)
+        return prefix + k
+
+    def record(self, what: str, writer: str, raw: bytes) -> None:
+        self.written.record(what, writer, raw)
+
+
+def print_impls(title: str, names: list[str], drivers: dict[str, Driver], out: Any) -> None:
+    """A matrix's heading: its implementations, their runtimes and libraries."""
+    print(f"\n{title}: {plural(len(names), 'implementation')}", file=out)
+    for n in names:
+        d = drivers[n]
+        print(f"  {d.impl.name:20} {d.impl.runtime:11} {d.library}", file=out)
+
+
+def print_groups(title: str, groups: list[dict[str, Any]], out: Any) -> None:
+    """Written.compare's groups under `title` (printed when there is any)."""
+    if groups:
+        print(f"\n{title}:", file=out)
+    for g in groups:
+        verdict = "identical" if g["identical"] else f"DIFFERENT ({', '.join(g['differing'])})"
+        print(f"  {g['what']}: {', '.join(g['writers'])}: {verdict}, {g['bytes']} bytes", file=out)
 
 
 @dataclass

@@ -56,8 +56,11 @@ from cluster_url import parse_cluster_url  # noqa: E402  (interop/drivers/cluste
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from matrix import (  # noqa: E402  (interop/matrix.py: what every system's matrix shares)
-    SECRETS, SYMBOL, Cell, Driver, DriverError, Failure, Secrets, check, password_span, plural, print_tables,
-    redact_url)
+    SECRETS, SYMBOL, Cell, Driver, DriverError, Failure, Secrets, check, password_span, plural, print_groups,
+    print_impls, print_tables, redact_url, attempt, pairs)
+from ayepi_matrix import (  # noqa: E402  (interop/ayepi_matrix.py: @ayepi/redis's Store, cache, broker)
+    AYEPI_BY_NAME, AYEPI_IMPLS, AYEPI_SCENARIOS, AyepiCtx, ayepi_driver_command, compare_ayepi_bytes,
+    run_ayepi_matrix)
 from session_matrix import (  # noqa: E402  (interop/session_matrix.py: toolhive's sessions)
     GO_DRIVERS, SESSION_BY_NAME, SESSION_IMPLS, SESSION_SCENARIOS, SessionCtx, compare_records,
     run_session_matrix, session_driver_command)
@@ -599,37 +602,26 @@ def run_matrix(ctx: Ctx, names: list[str], drivers: dict[str, Driver], limited: 
     in `limited` (it could not start, as its known limit says) is a known-limit cell; a pair with
     one that has a known limit here but started anyway is an UNEXPECTED-PASS when it passes."""
     cells = []
-    n = 0
-    for scenario, fn in SCENARIOS:
-        if scenario not in scenarios:
+    for tag, scenario, fn, pa, pb in pairs(SCENARIOS, scenarios, names):
+        lim = next((limited[x] for x in (pa, pb) if x in limited), None)
+        if lim is not None:
+            cells.append(Cell(scenario, pa, pb, "limit", "known-limit", lim[1], lim[0].why))
             continue
-        for pa in names:
-            for pb in names:
-                n += 1
-                lim = next((limited[x] for x in (pa, pb) if x in limited), None)
-                if lim is not None:
-                    cells.append(Cell(scenario, pa, pb, "limit", "known-limit", lim[1], lim[0].why))
-                    continue
-                a, b = drivers[pa], drivers[pb]
-                tag = f"{n}-{a.impl.name}-{b.impl.name}"
-                known = queue_expected_to_fail(a.impl, b.impl) if scenario == "queue" else None
-                limit = next((expected_limits[x] for x in (pa, pb) if x in expected_limits), None)
-                try:
-                    detail = fn(ctx, a, b, tag)
-                    passed = True
-                except Failure as e:
-                    detail, passed = SECRETS.scrub(str(e).strip().splitlines()[0]), False
-                if limit is not None:
-                    status = "UNEXPECTED-PASS" if passed else "FAIL"
-                    detail = f"{detail} (a known limit says this pair cannot run here: {limit.why})"
-                elif known is None:
-                    status = "ok" if passed else "FAIL"
-                elif passed:
-                    status = "UNEXPECTED-PASS"
-                else:  # failing is expected, but only the way upstream fails
-                    status = "known-incompatible" if known.signature in detail else "FAIL"
-                cells.append(Cell(scenario, a.impl.name, b.impl.name, "fail" if known else "pass", status, detail,
-                                  known.why if known else None))
+        a, b = drivers[pa], drivers[pb]
+        known = queue_expected_to_fail(a.impl, b.impl) if scenario == "queue" else None
+        limit = next((expected_limits[x] for x in (pa, pb) if x in expected_limits), None)
+        detail, passed = attempt(fn, ctx, a, b, tag)
+        if limit is not None:
+            status = "UNEXPECTED-PASS" if passed else "FAIL"
+            detail = f"{detail} (a known limit says this pair cannot run here: {limit.why})"
+        elif known is None:
+            status = "ok" if passed else "FAIL"
+        elif passed:
+            status = "UNEXPECTED-PASS"
+        else:  # failing is expected, but only the way upstream fails
+            status = "known-incompatible" if known.signature in detail else "FAIL"
+        cells.append(Cell(scenario, a.impl.name, b.impl.name, "fail" if known else "pass", status, detail,
+                          known.why if known else None))
     return cells
 
 
@@ -700,10 +692,11 @@ def main(argv: list[str] | None = None) -> int:
                                           "(default: tests/harness/xr-topology in the build tree of --crossredis, "
                                           "else build/ of this source tree)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
-    ap.add_argument("--only", help="a comma-separated subset of implementations (of either matrix: Chat SDK "
-                                   "state " + ", ".join(BY_NAME) + "; sessions " + ", ".join(SESSION_BY_NAME) + ")")
+    ap.add_argument("--only", help="a comma-separated subset of implementations (of any matrix: Chat SDK "
+                                   "state " + ", ".join(BY_NAME) + "; sessions " + ", ".join(SESSION_BY_NAME) +
+                                   "; ayepi " + ", ".join(AYEPI_BY_NAME) + ")")
     ap.add_argument("--scenarios", help="a comma-separated subset of scenarios (" +
-                    ", ".join(n for n, _ in SCENARIOS + SESSION_SCENARIOS) + ")")
+                    ", ".join(n for n, _ in SCENARIOS + SESSION_SCENARIOS + AYEPI_SCENARIOS) + ")")
     ap.add_argument("--crossredis", default=str(ROOT / "build" / "cli" / "crossredis"), help="the crossredis command")
     ap.add_argument("--go-drivers", default=str(GO_DRIVERS),
                     help="the folder of the Go session drivers (interop/drivers/go/build's output; default %(default)s)")
@@ -711,29 +704,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep-logs", action="store_true",
                     help="keep the temporary folder with the drivers' logs (passwords scrubbed) and say where")
     args = ap.parse_args(argv)
-    # Two matrices, the Chat SDK state's and the sessions'; --only and --scenarios pick from both,
-    # and a matrix left with no implementation or no scenario does not run.
+    # Three matrices, the Chat SDK state's, the sessions' and ayepi's; --only and --scenarios pick
+    # from all, and a matrix left with no implementation or no scenario does not run.
     names, session_names = [i.name for i in IMPLS], [i.name for i in SESSION_IMPLS]
+    ayepi_names = [i.name for i in AYEPI_IMPLS]
     if args.only:
         only = [n.strip() for n in args.only.split(",") if n.strip()]
-        unknown = [n for n in only if n not in BY_NAME and n not in SESSION_BY_NAME]
+        unknown = [n for n in only if n not in BY_NAME and n not in SESSION_BY_NAME and n not in AYEPI_BY_NAME]
         if unknown:
             ap.error(f"unknown implementation {', '.join(unknown)} (known: {', '.join(BY_NAME)}; sessions: "
-                     f"{', '.join(SESSION_BY_NAME)})")
+                     f"{', '.join(SESSION_BY_NAME)}; ayepi: {', '.join(AYEPI_BY_NAME)})")
         names, session_names = [n for n in only if n in BY_NAME], [n for n in only if n in SESSION_BY_NAME]
+        ayepi_names = [n for n in only if n in AYEPI_BY_NAME]
     scenarios, session_scenarios = [n for n, _ in SCENARIOS], [n for n, _ in SESSION_SCENARIOS]
+    ayepi_scenarios = [n for n, _ in AYEPI_SCENARIOS]
     if args.scenarios:
         chosen = [n.strip() for n in args.scenarios.split(",") if n.strip()]
-        unknown = [n for n in chosen if n not in dict(SCENARIOS) and n not in dict(SESSION_SCENARIOS)]
+        every = dict(SCENARIOS + SESSION_SCENARIOS + AYEPI_SCENARIOS)
+        unknown = [n for n in chosen if n not in every]
         if unknown:
-            ap.error(f"unknown scenario {', '.join(unknown)} (known: "
-                     f"{', '.join(n for n, _ in SCENARIOS + SESSION_SCENARIOS)})")
+            ap.error(f"unknown scenario {', '.join(unknown)} (known: {', '.join(every)})")
         scenarios = [n for n in chosen if n in dict(SCENARIOS)]
         session_scenarios = [n for n in chosen if n in dict(SESSION_SCENARIOS)]
+        ayepi_scenarios = [n for n in chosen if n in dict(AYEPI_SCENARIOS)]
     if not scenarios:
         names = []
     if not session_scenarios:
         session_names = []
+    if not ayepi_scenarios:
+        ayepi_names = []
     go_drivers = Path(args.go_drivers)
     crossredis = Path(args.crossredis)
     if not os.access(crossredis, os.X_OK):
@@ -773,6 +772,7 @@ def main(argv: list[str] | None = None) -> int:
     prefix = f"interop-{os.getpid()}-{int(time.time())}"
     drivers: dict[str, Driver] = {}
     session_drivers: dict[str, Driver] = {}
+    ayepi_drivers: dict[str, Driver] = {}
     limited: dict[str, tuple[KnownLimit, str]] = {}  # impl -> (its limit, what its driver said)
     server = None
     cluster_proc = None
@@ -811,6 +811,12 @@ def main(argv: list[str] | None = None) -> int:
             session_drivers[n] = Driver(impl, session_driver_command(impl, crossredis, python, go_drivers,
                                                                      sctx.data_prefix),
                                         env, sctx.prefix, logs / f"sessions-{n}.log")
+        # The ayepi drivers: the Store, the cache and the channel under the run's prefix too.
+        actx = AyepiCtx(r, f"{prefix}:ayepi:p:", f"{prefix}:ayepi:cache:", cluster)
+        for n in ayepi_names:
+            ayepi_drivers[n] = Driver(AYEPI_BY_NAME[n], ayepi_driver_command(AYEPI_BY_NAME[n], crossredis, python,
+                                                                             actx.cache_prefix, f"{prefix}:ayepi"),
+                                      env, actx.prefix, logs / f"ayepi-{n}.log")
         if cluster:
             assert isinstance(r, redis.cluster.RedisCluster)
             print(f"interop: a Redis Cluster of {plural(len(r.get_primaries()), 'master')}, {where}: "
@@ -851,22 +857,24 @@ def main(argv: list[str] | None = None) -> int:
         session_cells: list[Cell] = []
         records: list[dict[str, Any]] = []
         if session_names:
-            print(f"\ntoolhive sessions: {plural(len(session_names), 'implementation')}", file=out)
-            for n in session_names:
-                d = session_drivers[n]
-                print(f"  {d.impl.name:20} {d.impl.runtime:11} {d.library}", file=out)
+            print_impls("toolhive sessions", session_names, session_drivers, out)
             session_cells = run_session_matrix(sctx, session_names, session_drivers, session_scenarios)
             print_tables(session_cells, session_names, session_scenarios, out, "sessions: ")
             records = compare_records(sctx)
-            if records:
-                print("\nsession records written for the same session (its id aside), compared byte for byte:",
-                      file=out)
-            for g in records:
-                verdict = "identical" if g["identical"] else f"DIFFERENT ({', '.join(g['differing'])})"
-                print(f"  {g['what']}: {', '.join(g['writers'])}: {verdict}, {g['bytes']} bytes", file=out)
+            print_groups("session records written for the same session (its id aside), compared byte for byte",
+                         records, out)
+        ayepi_cells: list[Cell] = []
+        ayepi_bytes: list[dict[str, Any]] = []
+        if ayepi_names:
+            print_impls("ayepi", ayepi_names, ayepi_drivers, out)
+            ayepi_cells = run_ayepi_matrix(actx, ayepi_names, ayepi_drivers, ayepi_scenarios)
+            print_tables(ayepi_cells, ayepi_names, ayepi_scenarios, out, "ayepi: ")
+            ayepi_bytes = compare_ayepi_bytes(actx)
+            print_groups("ayepi texts written for the same event and entry (tags aside), compared byte for byte "
+                         "with ts-ayepi's (JSON.stringify)", ayepi_bytes, out)
         spread: dict[str, int] | None = None
         spread_ok = True
-        every_key = ctx.keys | sctx.keys
+        every_key = ctx.keys | sctx.keys | actx.keys
         if cluster and every_key:
             assert isinstance(r, redis.cluster.RedisCluster)
             reached, masters, slots = masters_reached(r, every_key)
@@ -874,11 +882,11 @@ def main(argv: list[str] | None = None) -> int:
             spread_ok = reached == masters
             print(f"\nthe run's keys: {len(every_key)} in {slots} slots on {reached} of {plural(masters, 'master')}"
                   + ("" if spread_ok else " (FAIL: every master must serve some of them)"), file=out)
-        every_cell = cells + session_cells
+        every_cell = cells + session_cells + ayepi_cells
         bad = [c for c in every_cell if not c.good]
         counts = {s: sum(1 for c in every_cell if c.status == s) for s in SYMBOL}
         ok = (not bad and mig_ok and spread_ok and all(g["identical"] for g in entry_groups)
-              and all(g["identical"] for g in records))
+              and all(g["identical"] for g in records) and all(g["identical"] for g in ayepi_bytes))
         print(f"\n{plural(len(every_cell), 'pair')}{' on the Cluster' if cluster else ''}: {counts['ok']} ok, "
               f"{plural(counts['known-incompatible'], 'known upstream incompatibility', 'known upstream incompatibilities')}, "
               + (f"{plural(counts['known-limit'], 'known limit')}, " if cluster or counts["known-limit"] else "")
@@ -895,6 +903,9 @@ def main(argv: list[str] | None = None) -> int:
                                                                       "library": d.library}
                                                         for d in session_drivers.values()},
                                     "results": [c.__dict__ for c in session_cells], "records": records},
+                       "ayepi": {"implementations": {d.impl.name: {"runtime": d.impl.runtime, "library": d.library}
+                                                     for d in ayepi_drivers.values()},
+                                 "results": [c.__dict__ for c in ayepi_cells], "texts": ayepi_bytes},
                        "counts": counts},
                       sys.stdout, indent=2)
             print()
@@ -910,7 +921,7 @@ def main(argv: list[str] | None = None) -> int:
         # A second Ctrl-C must not cut the clean-up short.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for d in [*drivers.values(), *session_drivers.values()]:
+        for d in [*drivers.values(), *session_drivers.values(), *ayepi_drivers.values()]:
             d.close()
         if r is not None:
             try:

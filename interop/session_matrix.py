@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import redis
 import redis.cluster
 
-from matrix import Cell, Driver, Failure, SECRETS, check
+from matrix import Cell, Driver, RunCtx, SECRETS, attempt, check, pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVERS = ROOT / "interop" / "drivers"
@@ -110,25 +110,16 @@ def without_id(raw: bytes, sid: str) -> bytes:
 
 
 @dataclass
-class SessionCtx:
+class SessionCtx(RunCtx):
     r: redis.Redis | redis.cluster.RedisCluster
     prefix: str       # RedisStorage's key prefix in this run
     data_prefix: str  # RedisSessionDataStorage's
-    written: dict[str, dict[str, bytes]] = field(default_factory=dict)  # what -> writer -> bytes
-    keys: set[str] = field(default_factory=set)
 
     def key(self, sid: str) -> str:
-        self.keys.add(self.prefix + sid)
-        return self.prefix + sid
+        return self.under(self.prefix, sid)
 
     def data_key(self, sid: str) -> str:
-        self.keys.add(self.data_prefix + sid)
-        return self.data_prefix + sid
-
-    def record(self, what: str, writer: str, raw: bytes) -> None:
-        """Keeps what `writer` wrote for `what`; a writer must write the same bytes every time."""
-        first = self.written.setdefault(what, {}).setdefault(writer, raw)
-        check(raw == first, f"{writer} wrote {what} differently: {raw[:200]!r} vs {first[:200]!r}")
+        return self.under(self.data_prefix, sid)
 
 
 def not_found(d: Driver, op: str, **args: Any) -> None:
@@ -273,36 +264,21 @@ def run_session_matrix(ctx: SessionCtx, names: list[str], drivers: dict[str, Dri
     not the scenario's operations is a known limit once its driver answered Unsupported for them
     (anything else is a FAIL: never skipped)."""
     cells = []
-    n = 0
-    for scenario, fn in SESSION_SCENARIOS:
-        if scenario not in scenarios:
+    for tag, scenario, fn, pa, pb in pairs(SESSION_SCENARIOS, scenarios, names):
+        a, b = drivers[pa], drivers[pb]
+        lacking = [d for d in (a, b) if scenario in NEEDS_OWNERSHIP and not d.impl.ownership]
+        if lacking:
+            said = unsupported(lacking[0])
+            cells.append(Cell(scenario, pa, pb, "limit", "known-limit" if said else "FAIL",
+                              said or f"{lacking[0].impl.name} did not answer Unsupported", NO_OWNERSHIP))
             continue
-        for pa in names:
-            for pb in names:
-                n += 1
-                a, b = drivers[pa], drivers[pb]
-                lacking = [d for d in (a, b) if scenario in NEEDS_OWNERSHIP and not d.impl.ownership]
-                if lacking:
-                    said = unsupported(lacking[0])
-                    cells.append(Cell(scenario, pa, pb, "limit", "known-limit" if said else "FAIL",
-                                      said or f"{lacking[0].impl.name} did not answer Unsupported", NO_OWNERSHIP))
-                    continue
-                try:
-                    detail, status = fn(ctx, a, b, f"{n}-{pa}-{pb}"), "ok"
-                except Failure as e:
-                    detail, status = SECRETS.scrub(str(e).strip().splitlines()[0]), "FAIL"
-                cells.append(Cell(scenario, pa, pb, "pass", status, detail))
+        detail, passed = attempt(fn, ctx, a, b, tag)
+        cells.append(Cell(scenario, pa, pb, "pass", "ok" if passed else "FAIL", detail))
     return cells
 
 
 def compare_records(ctx: SessionCtx) -> list[dict[str, Any]]:
     """Every writer of a record (the same session, or the same change of it) must have written
-    the same bytes: crossredis's are then the Go code's."""
-    out = []
-    for what, by in ctx.written.items():
-        writers = list(by)
-        ref = by[next((w for w in writers if SESSION_BY_NAME[w].runtime == "go"), writers[0])]
-        differing = [w for w in writers if by[w] != ref]
-        out.append({"what": what, "writers": writers, "identical": not differing, "bytes": len(ref),
-                    "differing": differing})
-    return out
+    the Go code's bytes (the first writer's when no Go driver ran)."""
+    return ctx.written.compare(lambda writers: next((w for w in writers if SESSION_BY_NAME[w].runtime == "go"),
+                                                    writers[0]))

@@ -447,3 +447,24 @@ def test_a_missing_go_driver_fails_the_run(tmp_path: Path, secured: RedisServer)
     assert res.returncode == 1, res.stdout + res.stderr
     assert f"{tmp_path / 'none' / 'toolhive-v0.66.0'} is missing: scripts/bootstrap builds it" in res.stderr
     assert_cleaned(env, secured)
+
+
+def test_ayepi_matrix(tmp_path: Path, secured: RedisServer) -> None:
+    """The ayepi matrix between the C driver and ts-ayepi (upstream's factories over ioredis), on a
+    server with a password: every scenario passes both ways, and the envelope and the cache entry the
+    C core wrote are the bytes JSON.stringify wrote for the same event and entry."""
+    env, _ = make_wrappers(tmp_path)
+    env["REDIS_URL"] = f"redis://:{PW}@127.0.0.1:{secured.port}"
+    res = run_runner(env, "--only", "c,ts-ayepi", "--scenarios", ",".join(n for n, _ in run.AYEPI_SCENARIOS), "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert PW not in res.stdout and PW not in res.stderr
+    doc = __import__("json").loads(res.stdout)
+    ayepi = doc["ayepi"]
+    assert ayepi["implementations"]["ts-ayepi"]["library"].startswith("@ayepi/redis@0.4.0")
+    cells = ayepi["results"]
+    assert len(cells) == len(run.AYEPI_SCENARIOS) * 4
+    assert all(c["status"] == "ok" for c in cells), cells
+    texts = {t["what"]: t for t in ayepi["texts"]}
+    assert set(texts) == {"an event envelope", "a cache entry"}
+    assert all(t["identical"] and t["writers"] == ["c", "ts-ayepi"] for t in texts.values()), texts
+    assert doc["results"] == [] and doc["sessions"]["results"] == []  # ayepi's scenarios only: the others not run
