@@ -21,6 +21,7 @@
 #include "crossredis/ayepi.h"
 #include "fake_server.h"
 #include "itest.h"
+#include "topology.h"
 #include "topotest.h"
 
 #define S(lit) lit, sizeof(lit) - 1
@@ -572,6 +573,26 @@ static void broker_wire_and_delivery(void **state) {
   xr_client_close(c);
 }
 
+/* Publishes until a message arrives again after `since` (what is published while the subscriber
+ * is away is lost: pub/sub keeps nothing), within 20 s; prints how long it took. */
+static void resumed(xr_ayepi_broker *b, long long since, const char *what) {
+  xr_pollable *p = xr_ayepi_broker_pollable(b);
+  long long end = since + 20000;
+  int arrived = 0;
+  while (!arrived) {
+    if (itest_now_ms() > end) fail_msg("nothing arrived within 20 s of %s", what);
+    (void)xr_ayepi_broker_publish(b, "after", 5, NULL); /* fails while there is no master */
+    struct pollfd pfd = {xr_pollable_fd(p), POLLIN, 0};
+    int ready = pfd.fd >= 0 ? poll(&pfd, 1, 20) : poll(NULL, 0, 20);
+    xr_pollable_process(p, ready > 0 ? XR_WAIT_READ : 0, xr_monotonic_ms());
+    const char *m;
+    size_t len;
+    while (xr_ayepi_broker_next(b, &m, &len) == 1) arrived |= len == 5 && !memcmp(m, "after", 5);
+  }
+  print_message("broker: delivery resumed %lld ms after %s began (%llu resubscriptions)\n", itest_now_ms() - since,
+                what, (unsigned long long)xr_ayepi_broker_reconnects(b));
+}
+
 /* A server restart: the broker subscribes again by itself and receives what is published after
  * it; how long until delivery resumes is printed (a server of its own: the restart would break
  * the suite's). */
@@ -593,26 +614,46 @@ static void broker_survives_a_restart(void **state) {
   char err[XRT_ERR_SIZE];
   long long down = itest_now_ms();
   assert_int_equal(xrt_server_restart(srv, err), 0);
-  /* publish until it arrives: what is published while the subscriber is away is lost (pub/sub) */
-  xr_pollable *p = xr_ayepi_broker_pollable(b);
-  long long end = down + 15000;
-  int arrived = 0;
-  while (!arrived) {
-    if (itest_now_ms() > end) fail_msg("nothing arrived within 15 s of the restart");
-    (void)xr_ayepi_broker_publish(b, "after", 5, NULL); /* fails while the server is down */
-    struct pollfd pfd = {xr_pollable_fd(p), POLLIN, 0};
-    int ready = poll(&pfd, 1, 20);
-    xr_pollable_process(p, ready > 0 ? XR_WAIT_READ : 0, xr_monotonic_ms());
-    const char *m;
-    size_t len;
-    while (xr_ayepi_broker_next(b, &m, &len) == 1) arrived |= len == 5 && !memcmp(m, "after", 5);
-  }
-  print_message("broker: delivery resumed %lld ms after the restart began (%llu resubscriptions)\n",
-                itest_now_ms() - down, (unsigned long long)xr_ayepi_broker_reconnects(b));
+  resumed(b, down, "the restart");
   assert_true(xr_ayepi_broker_reconnects(b) >= 1);
   xr_ayepi_broker_free(b);
   xr_client_close(c);
   xrt_server_free(srv);
+}
+
+/* A Sentinel failover (a private set: the old master is killed): the broker's subscriber follows
+ * the new master and receives what is published after it; how long until delivery resumes is
+ * printed. */
+static void broker_survives_a_failover(void **state) {
+  (void)state;
+  char err[XRT_ERR_SIZE];
+  xrt_sentinel *set;
+  if (xrt_sentinel_start(&set, NULL, err) != 0) fail_msg("sentinel: %s", err);
+  xr_client_options o = XR_CLIENT_OPTIONS_INIT;
+  o.topology = XR_TOPOLOGY_SENTINEL;
+  o.nodes = xrt_sentinel_seeds(set);
+  o.master_name = xrt_sentinel_master_name(set);
+  xr_client *c;
+  XR_OK(xr_client_open(&c, &o));
+  xr_ayepi_broker *b;
+  XR_OK(xr_ayepi_broker_new(&b, c, NULL));
+  XR_OK(xr_ayepi_broker_listen(b));
+  settle(b);
+  char got[2][200];
+  XR_OK(xr_ayepi_broker_publish(b, "before", 6, NULL));
+  receive(b, 1, got);
+  assert_string_equal(got[0], "before");
+  int old = xrt_sentinel_master_index(set, err);
+  assert_true(old >= 0);
+  long long start = itest_now_ms();
+  int now;
+  if (xrt_sentinel_failover(set, &now, err) != 0) fail_msg("failover: %s", err);
+  xrt_sentinel_kill_node(set, (size_t)old);
+  resumed(b, start, "the failover");
+  assert_true(xr_ayepi_broker_reconnects(b) >= 1);
+  xr_ayepi_broker_free(b);
+  xr_client_close(c);
+  xrt_sentinel_free(set);
 }
 
 /* ---- faults (a fake server: lost replies and refusals on demand) ---------------------------------- */
@@ -811,7 +852,7 @@ int main(void) {
       TT_TEST(sweep_by_pages),
       TT_TEST(broker_wire_and_delivery),
   };
-  const struct CMUnitTest standalone_only[] = {TT_TEST(broker_survives_a_restart), TT_TEST(retries_only_what_is_safe),
+  const struct CMUnitTest standalone_only[] = {TT_TEST(broker_survives_a_restart), TT_TEST(broker_survives_a_failover), TT_TEST(retries_only_what_is_safe),
                                                TT_TEST(increment_is_never_repeated), TT_TEST(lost_claim_is_read_back),
                                                TT_TEST(generic_call_keeps_the_policy), TT_TEST(sweep_retries_its_steps)};
   return tt_run("ayepi", tests, sizeof tests / sizeof tests[0], standalone_only,
