@@ -286,7 +286,10 @@ static int read_back(xr_ayepi_store *s, const xr_arg *a, int lost, xr_result *re
     xr_result_clear(&held);
     return xr_fail(lost, "%s (and reading the claim back failed: %s)", message, xr_error_last()->message);
   }
-  if (!held.present) return 1;
+  if (!held.present) {
+    xr_result_clear(&held);
+    return 1;
+  }
   const xr_arg *v = &a[1];
   bool mine = held.fields[0].len == v->len && (!v->len || !memcmp(held.fields[0].data, v->data, v->len));
   xr_result_clear(&held);
