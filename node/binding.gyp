@@ -18,6 +18,8 @@
         "../bindings/javascript/bridge.cc",
         "../bindings/javascript/chat_bridge.cc",
         "../bindings/javascript/session_bridge.cc",
+        "../bindings/javascript/ayepi_bridge.cc",
+        "../bindings/javascript/subscriber_bridge.cc",
         "../bindings/binding.c",
         # the core's one source list (CMake reads it too)
         "<!@(node -p \"require('fs').readFileSync('../core/sources.txt','utf8').split('\\n').filter(l=>/^[^#].*\\.c$/.test(l)).map(f=>'../core/src/'+f).join(' ')\")",

@@ -851,6 +851,8 @@ Napi::Value xr_js_stats(Napi::Value unused) {
   o.Set("clients", Napi::Number::New(env, (double)st->clients.size()));
   o.Set("chats", Napi::Number::New(env, st->chats));
   o.Set("sessions", Napi::Number::New(env, st->sessions));
+  o.Set("ayepi", Napi::Number::New(env, st->ayepi));
+  o.Set("subscribers", Napi::Number::New(env, st->subscribers));
   o.Set("loops", Napi::Number::New(env, st->loops));
   o.Set("waits", Napi::Number::New(env, st->waits));
   o.Set("jobs", Napi::Number::New(env, st->jobs));

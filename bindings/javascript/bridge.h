@@ -138,7 +138,50 @@ Napi::Value xr_js_session_run(Napi::Value storage, Napi::Value ops);
 /* Frees the store once the calls using it finished; later calls reject with ClientClosedError. */
 void xr_js_session_close(Napi::Value storage);
 
-/* What this environment holds, for tests: {clients, chats, sessions, loops, waits, jobs} (counts),
+/* ayepi's stores (ayepi.h; ayepi_bridge.cc). Makes one over a client: options {keyPrefix (absent:
+ * the kind's default), cache (the response cache's defaults), attempts, base, factor, max, jitter
+ * (the retry policy's numbers, each explicit: xr_binding_ayepi_store_new)}. Throws the core's error. */
+Napi::Value xr_js_ayepi_new(Napi::Value client, Napi::Value options);
+
+/* The rows of ayepi.def, as xr_js_chat_ops gives chat.def's. */
+Napi::Value xr_js_ayepi_ops(Napi::Value unused);
+
+/* Runs the operations as one batch, once (no retry), as xr_js_session_run does. */
+Napi::Value xr_js_ayepi_run(Napi::Value store, Napi::Value ops);
+
+/* xr_ayepi_retry_next: after row `op` failed with `rc` (an Error's .code) on attempt `attempt`
+ * (1: the first), [next (XR_AYEPI_GIVE_UP, _TRY_AGAIN, _READ_BACK), delay_ms]. */
+Napi::Value xr_js_ayepi_retry_next(Napi::Value store, Napi::Value op, Napi::Value rc, Napi::Value attempt);
+
+/* A sweep of the cache's keys (xr_ayepi_sweep_new; entries: a GET of each key per page). */
+Napi::Value xr_js_ayepi_sweep_new(Napi::Value store, Napi::Value entries);
+
+/* One step of the sweep on the thread pool: DEL of the last page's keys whose indexes are in
+ * `chosen` (every key of it when the sweep reads no entries), then the next page unless the scan
+ * ended. A Promise of {removed, keys: string[], entries: (string|null)[], done} (done: nothing is
+ * left to read or delete). One step at a time. */
+Napi::Value xr_js_ayepi_sweep_step(Napi::Value sweep, Napi::Value chosen);
+
+/* Frees the sweep (after its running step, if any). */
+void xr_js_ayepi_sweep_close(Napi::Value sweep);
+
+/* Frees the store once the calls using it finished; later calls reject with ClientClosedError. */
+void xr_js_ayepi_close(Napi::Value store);
+
+/* A client's pub/sub (subscriber.h; subscriber_bridge.cc): a subscriber over the client whose
+ * messages arrive from the event loop as on_message(channel, message) (Buffers); on_error(err)
+ * when it stopped for good. Kept alive by libuv while it has channels. */
+Napi::Value xr_js_subscriber_new(Napi::Value client, Napi::Value on_message, Napi::Value on_error);
+
+/* SUBSCRIBE / UNSUBSCRIBE of an Array of channels (strings or Buffers), on the thread pool (the
+ * first connects): a Promise of how many channels it has after. One call at a time. */
+Napi::Value xr_js_subscriber_subscribe(Napi::Value sub, Napi::Value channels);
+Napi::Value xr_js_subscriber_unsubscribe(Napi::Value sub, Napi::Value channels);
+
+/* Frees the subscriber (after a running call); its client closing does too. */
+void xr_js_subscriber_close(Napi::Value sub);
+
+/* What this environment holds, for tests: {clients, chats, sessions, ayepi, subscribers, loops, waits, jobs} (counts),
  * and the bytes of big batches built and of big results decoded on each side (bigBuiltOnJsThread,
  * bigBuiltOnPool, bigDecodedOnJsThread, bigDecodedOnPool). */
 Napi::Value xr_js_stats(Napi::Value unused);

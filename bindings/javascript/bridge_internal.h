@@ -1,7 +1,8 @@
 /* What the parts of the Node addon's bridge share (bridge.cc: environments, texts, work on the
  * pool, clients, the systems' handles, batches, a system's operations as one batch by kind, and
  * the libuv adapter of loop.h; chat_bridge.cc: the Chat SDK adapter's lanes, jobs and waits;
- * session_bridge.cc: toolhive's session stores). Private to the addon. */
+ * session_bridge.cc: toolhive's session stores; ayepi_bridge.cc: ayepi's stores and sweeps;
+ * subscriber_bridge.cc: a client's pub/sub). Private to the addon. */
 #ifndef CROSSREDIS_JS_BRIDGE_INTERNAL_H
 #define CROSSREDIS_JS_BRIDGE_INTERNAL_H
 
@@ -66,7 +67,7 @@ struct EnvState {
   bool stopping = false;      /* the environment is ending: no JS, no new work */
   int refs = 1;               /* the environment's own, and one per box, loop connection, job */
   std::unordered_set<ClientBox *> clients;
-  int chats = 0, sessions = 0, loops = 0, waits = 0, jobs = 0; /* for xr_js_stats */
+  int chats = 0, sessions = 0, ayepi = 0, subscribers = 0, loops = 0, waits = 0, jobs = 0; /* for xr_js_stats */
   /* bytes of big batches built, and of big results decoded, on each side (xr_js_stats: the tests
    * check that the JS thread does neither) */
   double built_js = 0, built_pool = 0, decoded_js = 0, decoded_pool = 0;
@@ -867,6 +868,13 @@ class UvWatch {
     uv_unref(reinterpret_cast<uv_handle_t *>(&timer_));
   }
 
+  /* Stops watching until the next Arm (the pollable is used on another thread meanwhile). */
+  void Pause() {
+    events_ = 0;
+    uv_poll_stop(&poll_);
+    uv_timer_stop(&timer_);
+  }
+
   /* Stops watching now; `closed` runs once per handle (two) when libuv let them go. */
   void Close(uv_close_cb closed, void *data) {
     poll_.data = timer_.data = data;
@@ -1265,6 +1273,14 @@ class HandleArgs {
     Napi::Value v = o_.Get(name);
     return v.IsUndefined() ? 0 : I64(env_, v, name);
   }
+  /* A number that need not be an integer (0 when absent). */
+  double Real(const char *name) const {
+    Napi::Value v = o_.Get(name);
+    if (v.IsUndefined()) return 0;
+    if (!v.IsNumber()) throw Napi::TypeError::New(env_, std::string(name) + " must be a number");
+    return v.As<Napi::Number>().DoubleValue();
+  }
+  bool Flag(const char *name) const { return o_.Get(name).ToBoolean().Value(); }
 
  private:
   Napi::Env env_;

@@ -388,6 +388,18 @@ Napi::Value xr_js_session_new(Napi::Value client, Napi::Value options);
 Napi::Value xr_js_session_ops(Napi::Value unused);
 Napi::Value xr_js_session_run(Napi::Value storage, Napi::Value ops);
 void xr_js_session_close(Napi::Value storage);
+Napi::Value xr_js_ayepi_new(Napi::Value client, Napi::Value options);
+Napi::Value xr_js_ayepi_ops(Napi::Value unused);
+Napi::Value xr_js_ayepi_run(Napi::Value store, Napi::Value ops);
+Napi::Value xr_js_ayepi_retry_next(Napi::Value store, Napi::Value op, Napi::Value rc, Napi::Value attempt);
+Napi::Value xr_js_ayepi_sweep_new(Napi::Value store, Napi::Value entries);
+Napi::Value xr_js_ayepi_sweep_step(Napi::Value sweep, Napi::Value chosen);
+void xr_js_ayepi_sweep_close(Napi::Value sweep);
+void xr_js_ayepi_close(Napi::Value store);
+Napi::Value xr_js_subscriber_new(Napi::Value client, Napi::Value on_message, Napi::Value on_error);
+Napi::Value xr_js_subscriber_subscribe(Napi::Value sub, Napi::Value channels);
+Napi::Value xr_js_subscriber_unsubscribe(Napi::Value sub, Napi::Value channels);
+void xr_js_subscriber_close(Napi::Value sub);
 Napi::Value xr_js_stats(Napi::Value unused);
 
 %include "../crossredis.i"

@@ -37,10 +37,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  requireFromNode, findPackageDir, parseClusterUrl, emit, errorKind, errorMessage, RequestError, urlSecrets,
+  requireFromNode, findPackageDir, parseClusterUrl, emit, errorKind, errorMessage, urlSecrets,
   scrub, withTimeout, eachLine, flushAndExit, handleLine,
 } from "./driver_common.mjs";
 import { redisStore, redisCache, redisBroker, subscribedPromise, envelope } from "./ayepi_upstream.mjs";
+import { makeAyepiHandlers } from "./ayepi_handlers.mjs";
 
 // Keep stdout for the protocol.
 console.log = console.error;
@@ -93,118 +94,6 @@ async function connect(url) {
   return { client, library: `${LIBRARY} over ioredis@${version}${c ? " Cluster" : ""}` };
 }
 
-const badRequest = (message) => new RequestError("BadRequest", message);
-
-function text(a, name) {
-  if (typeof a[name] !== "string") throw badRequest(`args.${name} must be a string`);
-  return a[name];
-}
-
-function number(a, name) {
-  if (typeof a[name] !== "number") throw badRequest(`args.${name} must be a number`);
-  return a[name];
-}
-
-/** An optional number: absent or null -> undefined. */
-function ttl(a, name) {
-  if (a[name] === undefined || a[name] === null) return undefined;
-  return number(a, name);
-}
-
-function object(a, name) {
-  const v = a[name];
-  if (v === null || typeof v !== "object" || Array.isArray(v)) throw badRequest(`args.${name} must be a JSON object`);
-  return v;
-}
-
-function makeHandlers(client, opts, log) {
-  const onError = (err) => log("onError", err);
-  const store = redisStore(client, { prefix: opts.prefix, onError });
-  let pinned; // the cache's clock while a cache_set with now_ms runs
-  const cache = redisCache(client, { prefix: opts.cachePrefix, onError, now: () => pinned ?? Date.now() });
-  let broker = null;
-  const brokerOf = () => (broker ??= redisBroker(client, { channel: opts.channel, onError }));
-  let subscribed = false;
-  const received = [];
-  let arrived = () => {};
-
-  return {
-    "ayepi.get": async (a) => (await store.get(text(a, "key"))) ?? null,
-    "ayepi.set": async (a) => {
-      await store.set(text(a, "key"), text(a, "value"), ttl(a, "ttl_ms"));
-      return null;
-    },
-    "ayepi.delete": async (a) => {
-      await store.delete(text(a, "key"));
-      return null;
-    },
-    "ayepi.set_if_not_exists": async (a) => await store.setIfNotExists(text(a, "key"), text(a, "value"), ttl(a, "ttl_ms")),
-    "ayepi.increment": async (a) => await store.increment(text(a, "key"), number(a, "by"), ttl(a, "ttl_ms")),
-
-    "ayepi.cache_get": async (a) => (await cache.get(text(a, "key"))) ?? null,
-    "ayepi.cache_set": async (a) => {
-      const key = text(a, "key");
-      const entry = object(a, "entry");
-      const now = ttl(a, "now_ms");
-      pinned = now;
-      try {
-        await cache.set(key, entry);
-      } finally {
-        pinned = undefined;
-      }
-      return null;
-    },
-    "ayepi.cache_delete": async (a) => await cache.delete(text(a, "key")),
-    "ayepi.cache_clear": async () => {
-      await cache.clear();
-      return null;
-    },
-    "ayepi.cache_invalidate": async (a) => {
-      const path = text(a, "path");
-      return await cache.invalidate((meta) => meta.path === path);
-    },
-
-    "ayepi.envelope": async (a) => {
-      const ch = text(a, "ch");
-      if (!("data" in a)) throw badRequest("args.data is required");
-      return envelope(ch, a.params, a.data);
-    },
-    "ayepi.publish": async (a) => {
-      await brokerOf().publish(text(a, "message"));
-      return null;
-    },
-    "ayepi.subscribe": async () => {
-      const b = brokerOf();
-      if (!subscribed) {
-        subscribed = true;
-        b.subscribe((message) => {
-          received.push(message);
-          arrived();
-        });
-      }
-      if (!(await subscribedPromise(b))) throw new Error(`SUBSCRIBE ${opts.channel} failed (see stderr)`);
-      return null;
-    },
-    "ayepi.received": async (a) => {
-      const count = number(a, "count");
-      const timeout = ttl(a, "timeout_ms") ?? 0;
-      if (received.length < count && timeout > 0) {
-        await new Promise((resolve) => {
-          const timer = setTimeout(resolve, timeout);
-          arrived = () => {
-            if (received.length >= count) {
-              clearTimeout(timer);
-              resolve();
-            }
-          };
-        });
-        arrived = () => {};
-      }
-      return [...received];
-    },
-  };
-}
-
 async function main() {
   process.on("unhandledRejection", (err) => console.error("unhandledRejection:", err));
   process.on("uncaughtException", (err) => console.error("uncaughtException:", err));
@@ -219,7 +108,7 @@ async function main() {
     const c = await connect(opts.url);
     client = c.client;
     client.on("error", (err) => log("client error", err)); // ioredis would print an unhandled one itself
-    handlers = makeHandlers(client, opts, log);
+    handlers = makeAyepiHandlers({ redisStore, redisCache, redisBroker, subscribed: subscribedPromise, envelope }, client, opts, log);
     emit({ ready: true, impl: IMPL, runtime: "typescript", library: c.library });
   } catch (err) {
     emit({ ready: false, impl: IMPL, error: scrub(`${errorKind(err)}: ${errorMessage(err)}`, secrets) });

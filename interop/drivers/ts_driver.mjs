@@ -44,6 +44,18 @@
 // stored null). Errors: SessionNotFound, SessionExists (crossredis's SessionNotFoundError,
 // SessionExistsError), Error (any other library error, its text), BadRequest, UnknownOp. See
 // mainSessions.
+//
+// --system ayepi drives ayepi's Store, CacheStore and Broker as interop/CONTRACT.md's "ayepi" table
+// says, the handlers ayepi_driver.mjs runs over upstream (ayepi_handlers.mjs) over crossredis's own
+// factories (redisStore, redisCache, redisBroker of the Node package, impl ts-crossredis):
+//
+//   REDIS_URL=URL node interop/drivers/ts_driver.mjs --system ayepi --impl ts-crossredis \
+//        [--prefix P] [--cache-prefix P] [--channel C]
+//
+// REDIS_URL goes to createClient as it is (redis://, redis+cluster://, redis+sentinel://). The
+// broker's subscriber is a duplicate of the client made by the driver, so that ayepi.subscribe can
+// answer once its SUBSCRIBE was; the envelope is the core's writer (xr_ayepi_envelope_write). See
+// mainAyepi.
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -52,6 +64,7 @@ import {
   NODE_PKG_JSON, NODE_PKG_DIR, requireFromNode, findPackageDir, parseClusterUrl, emit, errorKind, errorMessage,
   RequestError, urlSecrets, scrub, withTimeout, eachLine, flushAndExit, handleLine,
 } from "./driver_common.mjs";
+import { makeAyepiHandlers } from "./ayepi_handlers.mjs";
 
 // Keep stdout for the protocol: a library that logs through console.log/info/debug goes to stderr.
 console.log = console.error;
@@ -137,6 +150,7 @@ function makeLogger(onEvent) {
 // Arguments.
 
 const SESSION_FLAGS = { "--data-prefix": "dataPrefix", "--ttl-ms": "ttlMs", "--data-ttl-ms": "dataTtlMs", "--go": "go" };
+const AYEPI_FLAGS = { "--cache-prefix": "cachePrefix", "--channel": "channel" };
 
 function parseArgv(argv) {
   const out = { system: "chat", url: process.env.REDIS_URL || undefined };
@@ -155,10 +169,20 @@ function parseArgv(argv) {
     else if (a === "--prefix") out.prefix = take();
     else if (a === "--system") out.system = take();
     else if (Object.hasOwn(SESSION_FLAGS, a)) out[SESSION_FLAGS[a]] = take();
+    else if (Object.hasOwn(AYEPI_FLAGS, a)) out[AYEPI_FLAGS[a]] = take();
     else throw new Error(`unknown argument ${a}`);
   }
   if (!out.impl) throw new Error("--impl is required");
-  if (out.system === "sessions") {
+  const ayepiFlag = Object.keys(AYEPI_FLAGS).find((f) => out[AYEPI_FLAGS[f]] !== undefined);
+  if (ayepiFlag && out.system !== "ayepi") throw new Error(`${ayepiFlag} is for --system ayepi`);
+  if (out.system === "ayepi") {
+    if (out.impl !== "ts-crossredis") throw new Error(`unknown ayepi impl ${out.impl} (ts-crossredis)`);
+    const extra = Object.keys(SESSION_FLAGS).find((f) => out[SESSION_FLAGS[f]] !== undefined);
+    if (extra) throw new Error(`${extra} is for --system sessions`);
+    out.prefix ??= "";
+    out.cachePrefix ??= "ayepi:cache:";
+    out.channel ??= "ayepi";
+  } else if (out.system === "sessions") {
     if (!SESSION_IMPLS.has(out.impl)) throw new Error(`unknown sessions impl ${out.impl} (${[...SESSION_IMPLS].join(", ")})`);
     out.sessionPrefix = out.prefix; // undefined: the store's default, toolhive's
     for (const k of ["ttlMs", "dataTtlMs"]) {
@@ -173,7 +197,7 @@ function parseArgv(argv) {
     out.prefix ??= "chat-sdk";
     if (!IMPLS[out.impl]) throw new Error(`unknown impl ${out.impl} (${Object.keys(IMPLS).join(", ")})`);
   } else {
-    throw new Error(`unknown system ${out.system} (chat, sessions)`);
+    throw new Error(`unknown system ${out.system} (chat, sessions, ayepi)`);
   }
   if (!out.url) throw new Error("no server: set REDIS_URL (or pass --url)");
   return out;
@@ -731,6 +755,61 @@ async function mainSessions(opts) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// ayepi (--system ayepi): CONTRACT.md's "ayepi" operations over crossredis's factories.
+
+async function mainAyepi(opts) {
+  const secrets = urlSecrets(opts.url);
+  const log = (what, err) => { if (DEBUG) console.error(`${what}:`, scrub(errorMessage(err), secrets)); };
+  let client;
+  let subscriber;
+  let handlers;
+  try {
+    const { mod: crossredis } = await importPackage("crossredis");
+    const { native } = requireFromNode("./dist/cjs/native.js");
+    client = crossredis.createClient(opts.url);
+    await withTimeout(client.connect(), 10000, "connect");
+    // the broker's subscriber, watched for its SUBSCRIBE's answer
+    subscriber = client.duplicate();
+    const subscribing = new WeakMap();
+    const watched = { on: (...a) => subscriber.on(...a), subscribe: (...ch) => subscriber.subscribe(...ch),
+      unsubscribe: (...ch) => subscriber.unsubscribe(...ch), duplicate: () => subscriber.duplicate(), publish: (...a) => subscriber.publish(...a) };
+    const factories = {
+      redisStore: crossredis.redisStore,
+      redisCache: crossredis.redisCache,
+      redisBroker: (c, o) => {
+        let answered;
+        const b = crossredis.redisBroker(c, { ...o, subscriber: { ...watched, subscribe: (...ch) => (answered = watched.subscribe(...ch)) } });
+        subscribing.set(b, () => answered);
+        return b;
+      },
+      subscribed: async (b) => {
+        for (let i = 0; i < 100 && !subscribing.get(b)(); i++) await new Promise((r) => setTimeout(r, 5)); // subscribe() wires on a microtask
+        return subscribing.get(b)().then(() => true, () => false);
+      },
+      envelope: (ch, params, data) => {
+        const [, text] = native.xr_ayepi_envelope_write(ch, JSON.stringify(params ?? {}), JSON.stringify(data));
+        return text.toString("utf8");
+      },
+    };
+    handlers = makeAyepiHandlers(factories, client, opts, log);
+    const { version } = JSON.parse(readFileSync(NODE_PKG_JSON, "utf8"));
+    emit({ ready: true, impl: opts.impl, runtime: "typescript", library: `crossredis@${version} (node ${process.versions.node})` });
+  } catch (err) {
+    emit({ ready: false, impl: opts.impl, error: scrub(`${errorKind(err)}: ${errorMessage(err)}`, secrets) });
+    try { await withTimeout(Promise.resolve(client?.close()), 2000, "close"); } catch {}
+    flushAndExit(1);
+    return;
+  }
+  await eachLine((line) => handleLine(line, handlers, { secrets, debug: DEBUG }));
+  try {
+    await withTimeout(Promise.all([client.close(), subscriber.close()]), 5000, "close");
+  } catch (err) {
+    log("close failed", err);
+  }
+  flushAndExit(0);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Main.
 
 async function main() {
@@ -748,6 +827,7 @@ async function main() {
     opts = parseArgv(process.argv.slice(2));
     impl = opts.impl;
     if (opts.system === "sessions") return await mainSessions(opts);
+    if (opts.system === "ayepi") return await mainAyepi(opts);
     const spec = IMPLS[opts.impl];
     const { mod, library } = await importPackage(spec.pkg);
     const { mod: chatMod } = await importPackage("chat");

@@ -2,6 +2,7 @@
 // db, client name, TLS with a CA, client certificates and SNI). Commands return Promises; the
 // commands of one event-loop turn are sent as one pipeline from libuv's thread pool, so the
 // event loop never waits on the network.
+import { EventEmitter } from "node:events";
 import { inspect } from "node:util";
 import { native, type Handle } from "./native";
 import { ClientClosedError, InvalidArgumentError } from "./errors";
@@ -154,9 +155,21 @@ function checkArgs(args: Argument[]): void {
   }
 }
 
-export class Client {
+/** The flags of `set` as ioredis takes them (what @ayepi/redis sends: PX and NX). */
+export type SetExpiry = "PX" | "EX";
+export type SetCondition = "NX" | "XX";
+
+/**
+ * Events: "message" (channel, message) as strings and "messageBuffer" (channel, message) as
+ * Buffers for each message of a channel subscribed with subscribe(); "error" (err) when the
+ * subscriber stopped for good (it reconnects and subscribes again by itself otherwise).
+ */
+export class Client extends EventEmitter {
   /** The options given, with the URL's password, the password and a private key as ***. */
   readonly options: Readonly<ClientOptions>;
+  #given: ClientOptions; // as given, for duplicate()
+  #sub: Handle | null = null; // the native subscriber (subscribe), made on first use
+  #subChain: Promise<unknown> = Promise.resolve(); // subscribe / unsubscribe calls, one at a time
   #config: Handle; // the core's configuration, checked when made
   #url: string; // redacted
   #handle: Handle | null = null; // the native client (freed by the addon once closed and unused)
@@ -167,8 +180,10 @@ export class Client {
 
   /** `urlFrom` (internal): the environment variable the URL was read from, for its errors. */
   constructor(options: string | ClientOptions = {}, urlFrom: string | null = null) {
+    super();
     const o: ClientOptions = typeof options === "string" ? { url: options } : options;
     const { config, url } = configure(o, urlFrom);
+    this.#given = { ...o, url: url ?? o.url };
     this.#config = config;
     this.#url = redactUrl(url ?? "redis://127.0.0.1:6379");
     this.options = shown(o, o.url);
@@ -219,6 +234,108 @@ export class Client {
     return (await this.command("PING")) === "PONG";
   }
 
+  // ---- the commands of ioredis's shape that @ayepi/redis's RedisCommandClient and RedisLike use
+  // (node/src/ayepi.ts): upstream's own factories run on a crossredis client.
+
+  /** `GET key`: the value, or null. */
+  get(key: string | Buffer): Promise<string | null> {
+    return this.command("GET", key) as Promise<string | null>;
+  }
+
+  /** `SET key value [PX ms | EX s] [NX | XX]`, flags as ioredis takes them: "OK", or null when
+   * NX / XX kept it from being set. */
+  set(key: string | Buffer, value: Argument): Promise<"OK">;
+  set(key: string | Buffer, value: Argument, condition: SetCondition): Promise<"OK" | null>;
+  set(key: string | Buffer, value: Argument, expiry: SetExpiry, time: number | string): Promise<"OK">;
+  set(key: string | Buffer, value: Argument, expiry: SetExpiry, time: number | string, condition: SetCondition): Promise<"OK" | null>;
+  set(key: string | Buffer, value: Argument, ...flags: Argument[]): Promise<"OK" | null> {
+    return this.command("SET", key, value, ...flags) as Promise<"OK" | null>;
+  }
+
+  /** `DEL key...`: how many were removed. */
+  del(...keys: (string | Buffer)[]): Promise<number> {
+    return this.command("DEL", ...keys) as Promise<number>;
+  }
+
+  /** `INCRBY key by`: the new value. */
+  incrby(key: string | Buffer, by: number | string): Promise<number> {
+    return this.command("INCRBY", key, by) as Promise<number>;
+  }
+
+  /** `PEXPIRE key ms`: 1 when set, 0 when there is no key. */
+  pexpire(key: string | Buffer, ms: number | string): Promise<number> {
+    return this.command("PEXPIRE", key, ms) as Promise<number>;
+  }
+
+  /** `SCAN cursor [MATCH pattern] [COUNT n] ...` on the node the client talks to: [next cursor, keys]. */
+  scan(cursor: number | string, ...args: Argument[]): Promise<[string, string[]]> {
+    return this.command("SCAN", cursor, ...args) as Promise<[string, string[]]>;
+  }
+
+  /** `PUBLISH channel message`: how many subscribers received it. */
+  publish(channel: string | Buffer, message: string | Buffer): Promise<number> {
+    return this.command("PUBLISH", channel, message) as Promise<number>;
+  }
+
+  /** Subscribes to channels on a connection of their own (subscriber.h: re-subscribed after a
+   * reconnect or a failover; on a Cluster one master's, which hears every node's PUBLISH): their
+   * messages arrive as "message" and "messageBuffer" events, from the event loop. Resolves with
+   * how many channels are subscribed, once the servers were asked. The process stays alive while
+   * any is subscribed (unsubscribe, or close). */
+  subscribe(...channels: (string | Buffer)[]): Promise<number> {
+    return this.#subscribe(channels, true);
+  }
+
+  /** Unsubscribes from the channels named (unknown ones are ignored; unlike ioredis, none named
+   * is none). Resolves with how many remain. */
+  unsubscribe(...channels: (string | Buffer)[]): Promise<number> {
+    return this.#subscribe(channels, false);
+  }
+
+  /** A new client with the same options (not connected yet), as ioredis's duplicate(). */
+  duplicate(): Client {
+    return new Client(this.#given);
+  }
+
+  #subscribe(channels: (string | Buffer)[], on: boolean): Promise<number> {
+    for (let i = 0; i < channels.length; i++) {
+      const c = channels[i];
+      if (typeof c === "string") text(`channel ${i}`, c);
+      else if (!(c instanceof Uint8Array)) return Promise.reject(new TypeError(`channel ${i} must be a string or a Buffer`));
+    }
+    const run = async (): Promise<number> => {
+      const handle = await this.handle();
+      if (!this.#sub) {
+        if (!on) return 0;
+        this.#sub = native.xr_js_subscriber_new(handle, (ch, msg) => this.#message(ch, msg), (err) => this.#failed(err));
+      }
+      const sub = this.#sub;
+      return this.track(() => (on ? native.xr_js_subscriber_subscribe(sub, channels) : native.xr_js_subscriber_unsubscribe(sub, channels)));
+    };
+    const p = this.#subChain.then(run, run);
+    this.#subChain = p.catch(() => undefined);
+    return p;
+  }
+
+  #message(channel: Buffer, message: Buffer): void {
+    this.#deliver("messageBuffer", channel, message);
+    this.#deliver("message", channel.toString("utf8"), message.toString("utf8"));
+  }
+
+  #failed(err: Error): void {
+    if (this.listenerCount("error") > 0) this.#deliver("error", err);
+  }
+
+  /** A listener that throws does not stop the delivery: its error is thrown again on its own,
+   * as an uncaught exception, as an EventEmitter listener's would be. */
+  #deliver(event: string, ...args: unknown[]): void {
+    try {
+      this.emit(event, ...args);
+    } catch (e) {
+      queueMicrotask(() => { throw e; });
+    }
+  }
+
   /** Waits for the commands in flight (an acquireLockWait of an adapter over this client stops
    * waiting at once and rejects with ClientClosedError), then closes every connection. Later
    * calls reject with ClientClosedError. */
@@ -227,6 +344,9 @@ export class Client {
     this.#closed = true;
     if (this.#handle) native.xr_js_client_cancel(this.#handle);
     await this.#opening?.catch(() => undefined);
+    await this.#subChain;
+    if (this.#sub) native.xr_js_subscriber_close(this.#sub);
+    this.#sub = null;
     await this.#pipeline.idle();
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]); // adapters' calls too
     const h = this.#handle;
@@ -252,7 +372,7 @@ export class Client {
     return this.#handle;
   }
 
-  toString(): string {
+  override toString(): string {
     return `Client(${this.#url})`;
   }
 

@@ -1,4 +1,5 @@
-// crossredis for Node: the client, the Chat SDK state adapters, toolhive's session stores, the errors.
+// crossredis for Node: the client, the Chat SDK state adapters, toolhive's session stores, ayepi's
+// stores and broker, the errors.
 import { native } from "./native";
 
 export { createClient, Client } from "./client";
@@ -16,6 +17,12 @@ export {
   Session, RedisStorage, RedisSessionDataStorage, SessionNotFoundError, SessionExistsError, BINDING_KEY,
 } from "./sessions";
 export type { SessionInit, SessionStorageOptions } from "./sessions";
+export { redisStore, redisCache, redisBroker, redisPubSub } from "./ayepi";
+export type {
+  RedisCommandClient, RedisLike, RetryOptions, RedisStoreOptions, RedisCacheOptions, RedisBrokerOptions, Store, CacheStore,
+  CacheEntry, CacheEntryInfo, Broker,
+} from "./ayepi";
+export type { SetExpiry, SetCondition } from "./client";
 export * from "./errors";
 export { tokenOrigin, tokenOrigins } from "./token";
 export { ConsoleErrorLogger } from "./logger";

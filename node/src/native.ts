@@ -51,7 +51,22 @@ export interface Native {
   xr_js_session_run(storage: Handle, ops: unknown[][]): Promise<unknown[]>;
   xr_js_session_close(storage: Handle): void;
   xr_binding_session_check(keyPrefix: string, ttlMs: number, go: number): number;
-  xr_js_stats(unused?: unknown): { clients: number; chats: number; sessions: number; loops: number; waits: number; jobs: number };
+  xr_js_ayepi_new(client: Handle, options: { keyPrefix?: string; cache: boolean; attempts: number; base: number; factor: number;
+    max: number; jitter: number }): Handle;
+  xr_js_ayepi_ops(unused?: unknown): OpInfo[];
+  xr_js_ayepi_run(store: Handle, ops: unknown[][]): Promise<unknown[]>;
+  xr_js_ayepi_retry_next(store: Handle, op: number, rc: number, attempt: number): [number, number];
+  xr_js_ayepi_sweep_new(store: Handle, entries: boolean): Handle;
+  xr_js_ayepi_sweep_step(sweep: Handle, chosen: number[]): Promise<{ removed: number; keys: string[]; entries: (string | null)[];
+    done: boolean }>;
+  xr_js_ayepi_sweep_close(sweep: Handle): void;
+  xr_js_ayepi_close(store: Handle): void;
+  xr_js_subscriber_new(client: Handle, onMessage: (channel: Buffer, message: Buffer) => void, onError: (err: Error) => void): Handle;
+  xr_js_subscriber_subscribe(sub: Handle, channels: (string | Buffer)[]): Promise<number>;
+  xr_js_subscriber_unsubscribe(sub: Handle, channels: (string | Buffer)[]): Promise<number>;
+  xr_js_subscriber_close(sub: Handle): void;
+  xr_js_stats(unused?: unknown): { clients: number; chats: number; sessions: number; ayepi: number; subscribers: number; loops: number;
+    waits: number; jobs: number };
   xr_binding_token_origin(token: string): string;
   xr_binding_token_shape(token: string): string;
   xr_chat_origins(token: string): number;
@@ -80,6 +95,10 @@ export interface Native {
   readonly XR_GO_1_27: number;
   readonly XR_RESULT_SESSION: number;
   readonly XR_RESULT_MAP: number;
+  // ayepi.h
+  readonly XR_AYEPI_GIVE_UP: number;
+  readonly XR_AYEPI_TRY_AGAIN: number;
+  readonly XR_AYEPI_READ_BACK: number;
 }
 
 function load(): Native {
