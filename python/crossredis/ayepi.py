@@ -710,6 +710,7 @@ class RedisBroker(_BrokerBase, SyncOwner):
     def messages(self, timeout: float | None = None) -> Iterator[Any]:
         """The channel's messages as they come, from now on; the iteration ends after ``timeout``
         seconds without one (None: never) or when the broker closes."""
+        self._live()  # a closed broker: RuntimeError, not an iteration that never ends
         q: queue.Queue[Any] = queue.Queue()
         self._queues.append(q)
         unsubscribe = self.subscribe(q.put)
@@ -853,6 +854,8 @@ class AsyncRedisBroker(_BrokerBase, AsyncOwner):
     async def messages(self, timeout: float | None = None) -> AsyncIterator[Any]:
         """The channel's messages from now on; ends after ``timeout`` seconds without one (None:
         never) or when the broker closes."""
+        if self._closed:  # RuntimeError, not an iteration that never ends
+            raise RuntimeError(f"{type(self).__name__} is closed")
         q: asyncio.Queue[Any] = asyncio.Queue()
         self._queues.append(q)
         unsubscribe = await self.subscribe(q.put_nowait)

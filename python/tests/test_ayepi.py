@@ -322,6 +322,8 @@ def test_broker_publish_never_raises(server: RedisServer) -> None:
     b.close()
     b.publish("x")  # closed: reported, not raised
     assert len(errors) == 1
+    with pytest.raises(RuntimeError, match="RedisBroker is closed"):
+        next(b.messages())
     with RedisBroker(server.url) as b, pytest.raises(TypeError):
         b.publish(1)  # type: ignore[arg-type]
 
@@ -357,6 +359,8 @@ def test_broker_asyncio(topo) -> None:
             assert [m async for m in b.messages(timeout=0.1)] == []
         await b.publish("closed")  # reported, not raised
         assert len(errors) == 3
+        with pytest.raises(RuntimeError, match="AsyncRedisBroker is closed"):
+            await b.messages().__anext__()
 
     asyncio.run(main())
 
