@@ -40,11 +40,18 @@
 %apply (const char *BYTES, size_t LEN) {
   (const char *message, size_t len), (const char *entry_json, size_t entry_len),
   (const char *method, size_t method_len), (const char *path, size_t path_len),
+  (const char *ch, size_t ch_len), (const char *id, size_t id_len), (const char *group_id, size_t group_id_len)
+};
+/* The writers' optional spans (NULL: none). A language whose file defines XR_BINDING_OPT_BYTES
+ * takes its "none" (Python's None) for them; the others a span as any other. */
+#ifdef XR_BINDING_OPT_BYTES
+%apply (const char *OPT_BYTES, size_t LEN) {
+#else
+%apply (const char *BYTES, size_t LEN) {
+#endif
   (const char *query_json, size_t query_len), (const char *body_json, size_t body_len),
-  (const char *vary_json, size_t vary_len), (const char *ch, size_t ch_len),
-  (const char *params_json, size_t params_len), (const char *data_json, size_t data_len),
-  (const char *id, size_t id_len), (const char *group_id, size_t group_id_len),
-  (const char *error, size_t error_len)
+  (const char *vary_json, size_t vary_len), (const char *params_json, size_t params_len),
+  (const char *data_json, size_t data_len), (const char *error, size_t error_len)
 };
 %apply long long *OUTPUT { int64_t *delay_ms, int64_t *receivers, int64_t *stale_until_ms };
 

@@ -260,6 +260,27 @@ void xr_py_set_error_classes(PyObject *classes) {
   $1 = PyUnicode_Check($input) || PyBytes_Check($input);
 }
 
+/* An optional span: None is NULL ("none" to the function), else as BYTES. */
+#define XR_BINDING_OPT_BYTES
+%typemap(in) (const char *OPT_BYTES, size_t LEN) (Py_ssize_t n_ = 0, char *p_ = NULL) {
+  if ($input != Py_None) {
+    if (PyUnicode_Check($input)) {
+      p_ = (char *)xr_py_utf8($input, &n_, "$1_name");
+      if (!p_) SWIG_fail;
+    } else if (PyBytes_Check($input)) {
+      if (PyBytes_AsStringAndSize($input, &p_, &n_) < 0) SWIG_fail;
+    } else {
+      PyErr_Format(PyExc_TypeError, "%s must be a str, bytes or None, not %.100s", "$1_name", Py_TYPE($input)->tp_name);
+      SWIG_fail;
+    }
+  }
+  $1 = p_;
+  $2 = (size_t)n_;
+}
+%typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) (const char *OPT_BYTES, size_t LEN) {
+  $1 = $input == Py_None || PyUnicode_Check($input) || PyBytes_Check($input);
+}
+
 %typemap(in, numinputs=0) (char **OUT_BYTES, size_t *OUT_LEN) (char *v_ = NULL, size_t n_ = 0) {
   $1 = &v_;
   $2 = &n_;
@@ -296,6 +317,35 @@ XR_PY_OUT_HANDLE(xr_session_storage)
 XR_PY_OUT_HANDLE(xr_session_batch)
 XR_PY_OUT_HANDLE(xr_script)
 XR_PY_OUT_HANDLE(xr_loop_conn)
+XR_PY_OUT_HANDLE(xr_ayepi_store)
+XR_PY_OUT_HANDLE(xr_ayepi_batch)
+XR_PY_OUT_HANDLE(xr_ayepi_sweep)
+XR_PY_OUT_HANDLE(xr_ayepi_broker)
+
+/* Bytes borrowed from the handle (valid until its next call): copied into bytes, None when the
+ * function returned 0 (nothing there). */
+%typemap(in, numinputs=0) (const char **OUT_BORROWED, size_t *OUT_LEN) (const char *v_ = NULL, size_t n_ = 0) {
+  $1 = &v_;
+  $2 = &n_;
+}
+%typemap(argout) (const char **OUT_BORROWED, size_t *OUT_LEN) {
+  PyObject *o_ = *$1 ? PyBytes_FromStringAndSize(*$1, (Py_ssize_t)*$2) : (Py_INCREF(Py_None), Py_None);
+  if (!o_) SWIG_fail;
+  $result = SWIG_AppendOutput($result, o_);
+}
+%apply (const char **OUT_BORROWED, size_t *OUT_LEN) { (const char **message, size_t *len) };
+
+/* Flags and counts out (a sweep's page, what it removed); a count starts at 0, as functions that
+ * add to it (xr_ayepi_sweep_delete's `+=`) expect. */
+%include "typemaps.i"
+%apply bool *OUTPUT { bool *done };
+%typemap(in, numinputs=0) size_t *COUNT_OUT (size_t n_ = 0) {
+  $1 = &n_;
+}
+%typemap(argout) size_t *COUNT_OUT {
+  $result = SWIG_AppendOutput($result, PyLong_FromSize_t(*$1));
+}
+%apply size_t *COUNT_OUT { size_t *count, size_t *removed };
 
 /* A lock out: (token, expires_at_ms). */
 %typemap(in, numinputs=0) xr_chat_lock *lock (xr_chat_lock l_) {
@@ -518,6 +568,8 @@ XR_PY_RESULT_CALL(xr_chat_call, arg5)
 XR_PY_RESULT_CALL(xr_chat_batch_result, arg3)
 XR_PY_RESULT_CALL(xr_session_call, arg5)
 XR_PY_RESULT_CALL(xr_session_batch_result, arg3)
+XR_PY_RESULT_CALL(xr_ayepi_call, arg5)
+XR_PY_RESULT_CALL(xr_ayepi_batch_result, arg3)
 
 /* ---- event loops (loop.h, ../loop.i): what crossredis/_loop.py drives from asyncio ---------- */
 #define XR_BINDING_LOOP
@@ -538,5 +590,11 @@ XR_PY_RESULT_CALL(xr_session_batch_result, arg3)
 %nothreadallow xr_loop_conn_cancel;
 %nothreadallow xr_chat_batch_start;
 %nothreadallow xr_session_batch_start;
+%nothreadallow xr_ayepi_batch_start;
+/* the broker's loop steps (its pollable is driven as above) */
+%nothreadallow xr_ayepi_broker_pollable;
+%nothreadallow xr_ayepi_broker_next;
+%nothreadallow xr_ayepi_broker_listening;
+%nothreadallow xr_ayepi_broker_reconnects;
 
 %include "../crossredis.i"

@@ -4,6 +4,8 @@
     REDIS_URL=URL .venv/bin/python interop/drivers/py_driver.py --impl NAME [--prefix PREFIX]
     REDIS_URL=URL .venv/bin/python interop/drivers/py_driver.py --system sessions --impl py-crossredis
         [--prefix P] [--data-prefix P] [--ttl-ms N] [--data-ttl-ms N] [--go 1.26|1.27]
+    REDIS_URL=URL .venv/bin/python interop/drivers/py_driver.py --system ayepi --impl py-crossredis
+        [--prefix P] [--cache-prefix P] [--channel C]
 
 The server is $REDIS_URL (the runner passes it there: a command line is visible to ps); --url URL
 is taken too, for a run by hand.
@@ -48,6 +50,11 @@ strings. Results: STATUS null, BOOL, SESSION {"id", "type", "created_at", "updat
 "metadata"} with the texts the store read and the data's raw JSON, MAP the object (null for a
 stored null). Errors: SessionNotFound (crossredis's SessionNotFoundError), SessionExists
 (SessionExistsError), Error (any other library error, its text), BadRequest, UnknownOp.
+
+--system ayepi answers interop/CONTRACT.md's "ayepi" table (ayepi.get .. ayepi.received) as the
+ts-ayepi driver (interop/drivers/ayepi_driver.mjs) does, over crossredis.ayepi (impl py-crossredis):
+RedisStore (--prefix, default ''), RedisCache (--cache-prefix, default ayepi:cache:), RedisBroker
+(--channel, default ayepi). Error kinds: the crossredis exception's class, BadRequest, UnknownOp.
 """
 
 from __future__ import annotations
@@ -62,6 +69,7 @@ import platform
 import re
 import secrets
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -657,19 +665,204 @@ def serve_sessions(driver: SessionDriver, password: str | None) -> None:
             emit_raw({"id": rid, "ok": True, "result": result})
 
 
-def main_sessions(ns: argparse.Namespace) -> int:
+def main_sync(ns: argparse.Namespace, make: Callable[[argparse.Namespace], Any],
+              serve_lines: Callable[[Any, str | None], None]) -> int:
+    """A synchronous mode (sessions, ayepi): the driver made (its failure the ready line's error),
+    the ready line, the requests served until stdin closes, the driver closed."""
     password = urlsplit(ns.url).password
     try:
-        driver = SessionDriver(ns)
+        driver = make(ns)
     except Exception as e:
-        emit({"ready": False, "error": scrub_secret(f"{type(e).__name__}: {e}", password)})
+        emit({"ready": False, "impl": ns.impl, "error": scrub_secret(f"{type(e).__name__}: {e}", password)})
         return 1
     emit({"ready": True, "impl": ns.impl, "runtime": "python", "library": driver.library})
     try:
-        serve_sessions(driver, password)
+        serve_lines(driver, password)
     finally:
         driver.close()
     return 0
+
+
+# ---- ayepi (--system ayepi) ---------------------------------------------------------------------
+#
+# interop/CONTRACT.md "ayepi (work Store, cache, broker)", line for line as ayepi_driver.mjs (ts-ayepi)
+# answers it: crossredis.ayepi's sync RedisStore (--prefix, default ''), RedisCache (--cache-prefix,
+# default ayepi:cache:; its clock pinned to now_ms for a cache_set that gives one) and RedisBroker
+# (--channel, default ayepi; made at the first broker request, as upstream's redisBroker). Each with
+# the library's retry policy (3 attempts). Error kinds: the crossredis exception's class name
+# (ResponseError for an error reply), BadRequest, UnknownOp. Handled one request at a time.
+
+AYEPI_IMPLS = ("py-crossredis",)
+
+
+def _arg_text(a: dict[str, Any], name: str) -> str:
+    if not isinstance(a.get(name), str):
+        raise BadRequest(f"args.{name} must be a string")
+    return a[name]  # type: ignore[no-any-return]
+
+
+def _arg_number(a: dict[str, Any], name: str) -> Any:
+    v = a.get(name)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise BadRequest(f"args.{name} must be a number")
+    return int(v) if isinstance(v, float) and v.is_integer() else v  # 1000.0 is 1000; 1.5 the library's to refuse
+
+
+def _arg_optional(a: dict[str, Any], name: str) -> Any:
+    """An optional number: absent or null -> None."""
+    return None if a.get(name) is None else _arg_number(a, name)
+
+
+class AyepiDriver:
+    """crossredis.ayepi's Store, cache and broker driven by the contract's ops."""
+
+    def __init__(self, ns: argparse.Namespace) -> None:
+        from crossredis.ayepi import RedisCache, RedisStore
+
+        self.url = ns.url
+        self.channel = ns.channel
+        self.pinned: int | None = None  # the cache's clock while a cache_set with now_ms runs
+        self.store = RedisStore(ns.url, prefix=ns.prefix, on_error=self.on_error)
+        try:
+            self.cache = RedisCache(client=self.store.client, prefix=ns.cache_prefix, on_error=self.on_error,
+                                    now=lambda: self.pinned if self.pinned is not None else int(time.time() * 1000))
+        except BaseException:
+            self.store.close()
+            raise
+        self.broker: Any = None
+        self.subscribed = False
+        self.received: list[str] = []
+        self.arrived = threading.Condition()
+        self.library = f"crossredis@{importlib.metadata.version('crossredis')} (python {platform.python_version()})"
+        self.ops: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "ayepi.get": lambda a: self.store.get(_arg_text(a, "key")),
+            "ayepi.set": lambda a: self.store.set(_arg_text(a, "key"), _arg_text(a, "value"), _arg_optional(a, "ttl_ms")),
+            "ayepi.delete": lambda a: self.store.delete(_arg_text(a, "key")),
+            "ayepi.set_if_not_exists": lambda a: self.store.set_if_not_exists(
+                _arg_text(a, "key"), _arg_text(a, "value"), _arg_optional(a, "ttl_ms")),
+            "ayepi.increment": lambda a: self.store.increment(_arg_text(a, "key"), _arg_number(a, "by"),
+                                                              _arg_optional(a, "ttl_ms")),
+            "ayepi.cache_get": self.cache_get,
+            "ayepi.cache_set": self.cache_set,
+            "ayepi.cache_delete": lambda a: self.cache.delete(_arg_text(a, "key")),
+            "ayepi.cache_clear": self.cache_clear,
+            "ayepi.cache_invalidate": self.cache_invalidate,
+            "ayepi.publish": lambda a: self.broker_of().publish(_arg_text(a, "message")),
+            "ayepi.envelope": self.envelope,
+            "ayepi.subscribe": self.subscribe,
+            "ayepi.received": self.wait_received,
+        }
+
+    @staticmethod
+    def on_error(e: BaseException) -> None:
+        log(f"onError: {type(e).__name__}: {e}")
+
+    def cache_get(self, a: dict[str, Any]) -> Any:
+        entry = self.cache.get(_arg_text(a, "key"))
+        return None if entry is None else entry.to_dict()
+
+    def cache_set(self, a: dict[str, Any]) -> None:
+        key, entry, now = _arg_text(a, "key"), a.get("entry"), _arg_optional(a, "now_ms")
+        if not isinstance(entry, dict):
+            raise BadRequest("args.entry must be a JSON object")
+        self.pinned = now
+        try:
+            self.cache.set(key, entry)
+        finally:
+            self.pinned = None
+
+    def cache_clear(self, a: dict[str, Any]) -> None:
+        self.cache.clear()
+
+    def cache_invalidate(self, a: dict[str, Any]) -> int:
+        path = _arg_text(a, "path")
+        return self.cache.invalidate(lambda info: info.path == path)
+
+    def envelope(self, a: dict[str, Any]) -> str:
+        from crossredis.ayepi import envelope
+
+        ch = _arg_text(a, "ch")
+        if "data" not in a:
+            raise BadRequest("args.data is required")
+        return envelope(ch, a["data"], a.get("params"))
+
+    def broker_of(self) -> Any:
+        if self.broker is None:
+            from crossredis.ayepi import RedisBroker
+
+            self.broker = RedisBroker(client=self.store.client, channel=self.channel, on_error=self.on_error)
+        return self.broker
+
+    def subscribe(self, a: dict[str, Any]) -> None:
+        b = self.broker_of()
+        if not self.subscribed:
+            self.subscribed = True
+            b.subscribe(self.listener)
+        if not b.listening:
+            raise RuntimeError(f"SUBSCRIBE {self.channel} failed (see stderr)")
+
+    def listener(self, message: str) -> None:
+        with self.arrived:
+            self.received.append(message)
+            self.arrived.notify_all()
+
+    def wait_received(self, a: dict[str, Any]) -> list[str]:
+        count = _arg_number(a, "count")
+        timeout = _arg_optional(a, "timeout_ms") or 0
+        with self.arrived:
+            if timeout > 0:
+                self.arrived.wait_for(lambda: len(self.received) >= count, timeout / 1000)
+            return list(self.received)
+
+    def op(self, op: str, args: dict[str, Any]) -> Any:
+        fn = self.ops.get(op)
+        if fn is None:
+            raise UnknownOp(f"unknown op {json.dumps(op)}")
+        return fn(args)
+
+    def close(self) -> None:
+        if self.broker is not None:
+            self.broker.close()
+        self.cache.close()
+        self.store.close()
+
+
+def json_request(text: str | bytes, not_json: str, not_object: str) -> dict[str, Any]:
+    """A request line as its JSON object; BadRequest in the given words when it is not one."""
+    try:
+        req = json.loads(text)
+    except ValueError as e:
+        raise BadRequest(f"{not_json}: {e}") from None
+    if not isinstance(req, dict):
+        raise BadRequest(not_object)
+    return req
+
+
+def serve_ayepi(driver: AyepiDriver, password: str | None) -> None:
+    for line in sys.stdin.buffer:
+        text = line.decode("utf-8", "surrogateescape").strip()
+        if not text:
+            continue
+        rid: Any = None
+        try:
+            req = json_request(text, "not JSON", "a request must be a JSON object")  # ayepi_driver.mjs's words
+            rid = req.get("id")
+            op = req.get("op")
+            args = req.get("args")
+            if args is None:
+                args = {}
+            if not isinstance(op, str) or op not in driver.ops:
+                raise UnknownOp(f"unknown op {json.dumps(op)}")
+            if not isinstance(args, dict):
+                raise BadRequest("args must be a JSON object")
+            result = driver.op(op, args)
+        except (BadRequest, UnknownOp) as e:
+            emit({"id": rid, "ok": False, "error": {"kind": type(e).__name__, "message": scrub_secret(str(e), password)}})
+        except Exception as e:  # the library's error: reported, and the driver goes on
+            log(f"request {rid}: {type(e).__name__}: {scrub_secret(str(e), password)}")
+            emit({"id": rid, "ok": False, "error": {"kind": type(e).__name__, "message": scrub_secret(str(e), password)}})
+        else:
+            emit({"id": rid, "ok": True, "result": result})
 
 
 async def serve(driver: Driver) -> None:
@@ -684,12 +877,7 @@ async def serve(driver: Driver) -> None:
             continue
         rid: Any = None
         try:
-            try:
-                req = json.loads(text)
-            except ValueError as e:
-                raise BadRequest(f"request is not JSON: {e}") from None
-            if not isinstance(req, dict):
-                raise BadRequest("request must be a JSON object")
+            req = json_request(text, "request is not JSON", "request must be a JSON object")
             rid = req.get("id")
             op = req.get("op")
             if not isinstance(op, str):
@@ -734,10 +922,14 @@ def main() -> int:
     p.add_argument("--impl", required=True)
     p.add_argument("--url", default=os.environ.get("REDIS_URL") or None,
                    help="the server (default $REDIS_URL, which keeps a password off the command line)")
-    p.add_argument("--system", choices=("chat", "sessions"), default="chat",
-                   help="chat: the Chat SDK state adapters (default); sessions: toolhive's session stores")
+    p.add_argument("--system", choices=("chat", "sessions", "ayepi"), default="chat",
+                   help="chat: the Chat SDK state adapters (default); sessions: toolhive's session stores; "
+                        "ayepi: ayepi's work Store, cache and broker")
     p.add_argument("--prefix", default=None,
-                   help="the key prefix (chat: default chat-sdk; sessions: RedisStorage's, default thv:proxy:session:)")
+                   help="the key prefix (chat: default chat-sdk; sessions: RedisStorage's, default thv:proxy:session:; "
+                        "ayepi: the work Store's, default '')")
+    p.add_argument("--cache-prefix", default=None, help="ayepi: the cache's key prefix (default ayepi:cache:)")
+    p.add_argument("--channel", default=None, help="ayepi: the broker's channel (default ayepi)")
     p.add_argument("--data-prefix", default=None,
                    help="sessions: RedisSessionDataStorage's key prefix (default thv:vmcp:session:)")
     p.add_argument("--ttl-ms", type=int, default=None, help="sessions: RedisStorage's TTL (default toolhive's, 2 h)")
@@ -748,6 +940,24 @@ def main() -> int:
     if not ns.url:
         emit({"ready": False, "error": "no server: set REDIS_URL (or pass --url)"})
         return 1
+    ayepi_only = [f for f in ("cache_prefix", "channel") if getattr(ns, f) is not None]
+    if ns.system == "ayepi":
+        from crossredis.ayepi import CACHE_PREFIX, CHANNEL, STORE_PREFIX
+
+        extra = [f for f in ("data_prefix", "ttl_ms", "data_ttl_ms", "go") if getattr(ns, f) is not None]
+        if extra:
+            emit({"ready": False, "error": f"--{extra[0].replace('_', '-')} is for --system sessions"})
+            return 1
+        if ns.impl not in AYEPI_IMPLS:
+            emit({"ready": False, "error": f"unknown ayepi impl {ns.impl!r} (known: {', '.join(AYEPI_IMPLS)})"})
+            return 1
+        ns.prefix = STORE_PREFIX if ns.prefix is None else ns.prefix
+        ns.cache_prefix = CACHE_PREFIX if ns.cache_prefix is None else ns.cache_prefix
+        ns.channel = CHANNEL if ns.channel is None else ns.channel
+        return main_sync(ns, AyepiDriver, serve_ayepi)
+    if ayepi_only:
+        emit({"ready": False, "error": f"--{ayepi_only[0].replace('_', '-')} is for --system ayepi"})
+        return 1
     if ns.system == "sessions":
         from crossredis.sessions import PROXY_PREFIX, VMCP_PREFIX
 
@@ -757,7 +967,7 @@ def main() -> int:
         ns.prefix = PROXY_PREFIX if ns.prefix is None else ns.prefix
         ns.data_prefix = VMCP_PREFIX if ns.data_prefix is None else ns.data_prefix
         ns.go = ns.go or "1.27"
-        return main_sessions(ns)
+        return main_sync(ns, SessionDriver, serve_sessions)
     extra = [f for f in ("data_prefix", "ttl_ms", "data_ttl_ms", "go") if getattr(ns, f) is not None]
     if extra:
         emit({"ready": False, "error": f"--{extra[0].replace('_', '-')} is for --system sessions"})

@@ -14,17 +14,15 @@ raw JSON of ``data``.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from . import _native
-from ._chat_batch import Batcher
-from ._chatcore import Core, Op, System
-from .client import Client, ClientConfig
+from ._chatcore import Op, System
+from ._owner import AsyncOwner, Owner, SyncOwner
+from .client import Client
 from .errors import AlreadyExistsError, NotFoundError
 
 __all__ = ["Session", "RedisStorage", "RedisSessionDataStorage", "AsyncRedisStorage",
@@ -207,12 +205,15 @@ def _check_id(name: str, value: Any) -> str:
     return value
 
 
-class _Store:
+class _Store(Owner):
     """What the four stores share: options checked by the core when made, the client (given, or
-    opened from ``url`` / ``REDIS_URL`` with client options), the native store."""
+    opened from ``url`` / ``REDIS_URL`` with client options, _owner.Owner), the native store."""
 
     _default_prefix = PROXY_PREFIX
     _default_ttl = _PROXY_TTL
+    _what = "the session storage"
+    _system = OPS["load"].system
+    _ping_given = True  # toolhive's constructors connect (and ping)
 
     def __init__(self, url: str | None = None, client: Client | None = None, *, key_prefix: str | None = None,
                  ttl: float | timedelta | None = None, go: str = "1.27", **client_options: Any) -> None:
@@ -221,20 +222,13 @@ class _Store:
             raise TypeError(f"key_prefix must be a str, not {type(prefix).__name__}")
         self._args = (prefix, _ttl_ms(self._default_ttl if ttl is None else ttl), _go(go))
         _native.xr_binding_session_check(*self._args)  # toolhive's refusals, now
-        self._core: Core | None = None
-        if client is not None:
-            if not isinstance(client, Client):
-                raise TypeError(f"client must be a crossredis.Client, not {type(client).__name__}")
-            if client_options or url is not None:
-                raise TypeError("url and client options apply only without a client")
-            self._client: Client | None = client
-            self._config: ClientConfig | None = None
-        else:
-            resolved = url or os.environ.get("REDIS_URL")
-            if not resolved:
-                raise ValueError("Redis url is required. Set REDIS_URL or provide url in options.")
-            self._config = ClientConfig(resolved, client_options, url_source=None if url else "REDIS_URL")
-            self._client = None
+        super().__init__(url, client, client_options)
+
+    def _make(self, client_handle: Any) -> Any:
+        return _native.xr_binding_session_storage_new(client_handle, *self._args)[1]
+
+    def _free(self, handle: Any) -> None:
+        _native.xr_session_storage_free(handle)
 
     @property
     def key_prefix(self) -> str:
@@ -244,49 +238,14 @@ class _Store:
     def ttl(self) -> timedelta:
         return timedelta(milliseconds=self._args[1])
 
-    def _open(self) -> Core:
-        owns = self._config is not None
-        client = Client._from_config(self._config) if self._config is not None else self._client
-        assert client is not None
-        if not owns:
-            client.ping()
-        try:
-            core = Core(client, owns, make=lambda c: _native.xr_binding_session_storage_new(c, *self._args)[1],
-                        free=_native.xr_session_storage_free, what="the session storage", system=OPS["load"].system)
-        except BaseException:
-            if owns:
-                client.close()
-            raise
-        self._client = client
-        return core
-
     def __repr__(self) -> str:
         return f"<{type(self).__name__} prefix={self.key_prefix!r} ttl={self.ttl}>"
 
 
-class _Sync(_Store):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._core = self._open()  # toolhive's constructors connect (and ping)
-
+class _Sync(_Store, SyncOwner):
     def _call(self, name: str, *args: Any) -> Any:
-        core = self._core
-        if core is None:
-            raise RuntimeError(f"{type(self).__name__} is closed")
         op = OPS[name]
-        return op.decode(core.call(op.alone, *args), None)
-
-    def close(self) -> None:
-        """Closes the store (and its client when it opened it). Idempotent."""
-        core, self._core = self._core, None
-        if core is not None:
-            core.close()
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+        return op.decode(self._live().call(op.alone, *args), None)
 
 
 class RedisStorage(_Sync):
@@ -352,54 +311,9 @@ class RedisSessionDataStorage(_Sync):
         self._call("data_delete", _check_id("id", id))
 
 
-class _Async(_Store):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._connect_lock: asyncio.Lock | None = None
-        self._batchers: dict[asyncio.AbstractEventLoop, Batcher] = {}
-
-    async def connect(self) -> None:
-        """Opens the client (when the store owns it) in an executor thread. Idempotent; the
-        first call connects by itself."""
-        if self._core is not None:
-            return
-        if self._connect_lock is None:
-            self._connect_lock = asyncio.Lock()
-        async with self._connect_lock:
-            if self._core is None:
-                self._core = await asyncio.get_running_loop().run_in_executor(None, self._open)
-
-    async def close(self) -> None:
-        core, self._core = self._core, None
-        self._batchers.clear()
-        if core is not None:
-            await asyncio.get_running_loop().run_in_executor(None, core.close)
-
+class _Async(_Store, AsyncOwner):
     async def _call(self, name: str, *args: Any) -> Any:
-        if self._core is None:
-            await self.connect()
-        core = self._core
-        assert core is not None
-        loop = asyncio.get_running_loop()
-        b = self._batchers.get(loop)
-        if b is None or b.core is not core:
-            b = self._batchers[loop] = Batcher(core, loop)
-        return await b.submit(OPS[name], args)
-
-    @property
-    def batcher(self) -> Batcher | None:
-        """This loop's batcher (``exec_count``, ``op_count``: what it sent); None before a call."""
-        try:
-            return self._batchers.get(asyncio.get_running_loop())
-        except RuntimeError:
-            return None
-
-    async def __aenter__(self) -> Any:
-        await self.connect()
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.close()
+        return await self._submit(OPS[name], args)
 
 
 class AsyncRedisStorage(_Async):
