@@ -40,6 +40,8 @@ class AyepiImpl:
 
 AYEPI_IMPLS = [
     AyepiImpl("c", "c", False),
+    AyepiImpl("py-crossredis", "python", False),
+    AyepiImpl("ts-crossredis", "typescript", False),
     AyepiImpl("ts-ayepi", "typescript", True),
 ]
 AYEPI_BY_NAME = {i.name: i for i in AYEPI_IMPLS}
