@@ -843,6 +843,36 @@ static void sweep_retries_its_steps(void **state) {
   faulty_close(&t);
 }
 
+/* Upstream's defect, on a real server: its PEXPIRE fails after its INCRBY succeeded (here an ACL
+ * user that may not pexpire) and its retry runs both again, counting +2 (+3) for one increment. The
+ * core's increment is one script, never repeated after an error reply: the counter is +1 and the
+ * caller gets the error. */
+static void failed_expiry_counts_once(void **state) {
+  (void)state;
+  xrt_server *srv;
+  assert_int_equal(itest_start(&srv, NULL), 0);
+  xr_client_options o = itest_options(srv);
+  xr_client *admin, *c;
+  XR_OK(xr_client_open(&admin, &o));
+  XR_OK(itest_cmd(admin, NULL, "ACL", "SETUSER", "noexpire", "on", ">pw-noexpire", "~*", "+@all", "-pexpire", NULL));
+  o.username = "noexpire";
+  o.password = "pw-noexpire";
+  XR_OK(xr_client_open(&c, &o));
+  xr_ayepi_options so = XR_AYEPI_OPTIONS_INIT;
+  so.retry.base_ms = 1;
+  xr_ayepi_store *s;
+  XR_OK(xr_ayepi_store_new(&s, c, &so));
+  int64_t n = 0;
+  XR_FAILS(xr_ayepi_increment(s, &n, S("work:group:g1:open"), 1, 60000), XR_ESERVER, "can't run this command");
+  itest_assert_get(admin, "work:group:g1:open", "1"); /* upstream: 3 (three attempts, each INCRBY) */
+  XR_OK(xr_ayepi_increment(s, &n, S("work:group:g1:open"), 1, 0)); /* without a TTL: no pexpire */
+  assert_int_equal(n, 2);
+  xr_ayepi_store_free(s);
+  xr_client_close(c);
+  xr_client_close(admin);
+  xrt_server_free(srv);
+}
+
 /* ---- memory: every byte the library holds, counted through its allocator hooks ------------------- */
 
 static _Atomic long long live_bytes; /* what the library holds now */
@@ -941,7 +971,7 @@ int main(void) {
   const struct CMUnitTest standalone_only[] = {TT_TEST(broker_survives_a_restart), TT_TEST(broker_survives_a_failover), TT_TEST(retries_only_what_is_safe),
                                                TT_TEST(increment_is_never_repeated), TT_TEST(lost_claim_is_read_back),
                                                TT_TEST(generic_call_keeps_the_policy), TT_TEST(sweep_retries_its_steps),
-                                               TT_TEST(broker_flat_memory)};
+                                               TT_TEST(broker_flat_memory), TT_TEST(failed_expiry_counts_once)};
   return tt_run("ayepi", tests, sizeof tests / sizeof tests[0], standalone_only,
                 sizeof standalone_only / sizeof standalone_only[0]);
 }
