@@ -817,6 +817,18 @@ class RedisBroker(_BrokerBase, SyncOwner):
 _CLOSED = object()  # ends a messages() iteration
 
 
+def _publish_each(core: Core, messages: list[str | bytes]) -> list[BaseException | None]:
+    """Publishes `messages` in order (an executor job); what each failed with, or None."""
+    failures: list[BaseException | None] = []
+    for m in messages:
+        try:
+            core.call(_native.xr_ayepi_broker_publish, m)
+            failures.append(None)
+        except (Error, RuntimeError) as e:
+            failures.append(e)
+    return failures
+
+
 class AsyncRedisBroker(_BrokerBase, AsyncOwner):
     """:class:`RedisBroker` for asyncio, without a thread: the subscriber's descriptor is watched by
     the event loop (crossredis._loop.PollWatch) and the listeners run on it. Connects at the first
@@ -826,17 +838,47 @@ class AsyncRedisBroker(_BrokerBase, AsyncOwner):
         super().__init__(*args, **kwargs)
         self._watch: PollWatch | None = None
         self._queues: list[asyncio.Queue[Any]] = []
+        self._outbox: list[tuple[str | bytes, asyncio.Future[None]]] = []  # publishes not sent yet
+        self._sending = False
 
     async def publish(self, message: str | bytes) -> None:
-        """``publish <channel> <message>`` (in an executor thread). Never raises a failure: it goes
-        to on_error; a message that is not str or bytes is a TypeError."""
+        """``publish <channel> <message>``, in the order of the calls: the messages waiting are sent
+        by one task, in one executor job at a time (a thread hop per batch, not per message). Never
+        raises a failure: it goes to on_error; a message that is not str or bytes is a TypeError."""
         _message(message)
         try:
             await self.connect()
-            core = self._live()
-            await asyncio.get_running_loop().run_in_executor(None, core.call, _native.xr_ayepi_broker_publish, message)
         except (Error, RuntimeError) as e:
             _report(self._on_error, e)
+            return
+        sent = asyncio.get_running_loop().create_future()
+        self._outbox.append((message, sent))
+        if not self._sending:
+            self._sending = True
+            asyncio.get_running_loop().create_task(self._send())
+        await sent
+
+    async def _send(self) -> None:
+        """Sends the outbox, batch after batch, until it is empty; every publish's future ends."""
+        try:
+            while self._outbox:
+                batch, self._outbox = self._outbox, []
+                try:
+                    core = self._live()
+                    failures = await asyncio.get_running_loop().run_in_executor(
+                        None, _publish_each, core, [m for m, _ in batch])
+                except (Error, RuntimeError) as e:
+                    failures = [e] * len(batch)
+                for (_, sent), failure in zip(batch, failures):
+                    if failure is not None:
+                        _report(self._on_error, failure)
+                    if not sent.done():
+                        sent.set_result(None)
+        finally:
+            self._sending = False
+            for _, sent in self._outbox:  # cancelled on the way: no publish waits forever
+                if not sent.done():
+                    sent.set_result(None)
 
     async def subscribe(self, listener: Listener, *, timeout: float = 5.0) -> Callable[[], None]:
         """Adds a listener (called on the loop with each message; a coroutine it returns is not

@@ -365,6 +365,29 @@ def test_broker_asyncio(topo) -> None:
     asyncio.run(main())
 
 
+def test_broker_asyncio_publish_keeps_order(topo) -> None:
+    """Concurrent publishes reach the server in the order they were made (ayepi's progress events
+    over ioredis keep theirs): one task sends them, batch after batch."""
+    channel = f"{topo.prefix}:order"
+
+    async def main() -> None:
+        async with AsyncRedisBroker(topo.url, channel=channel) as b, AsyncRedisBroker(topo.url, channel=channel) as pub:
+            got: list[Any] = []
+            arrived = asyncio.Event()
+
+            def take(m: Any) -> None:
+                got.append(m)
+                if len(got) == 300:
+                    arrived.set()
+
+            await b.subscribe(take)
+            await asyncio.gather(*(pub.publish(f"m{i}") for i in range(300)))
+            await asyncio.wait_for(arrived.wait(), 10)
+            assert got == [f"m{i}" for i in range(300)]
+
+    asyncio.run(main())
+
+
 def test_writers_are_javascripts() -> None:
     assert [envelope("progress", {"pct": 77}, {"job": "j1"}), envelope("c", None), envelope("c", [1.5, "\u2028<"], {}),
             done_notification("i1", "g1"), done_notification("i1", "g1", "Error: boom"),
