@@ -88,6 +88,11 @@ class Worker:
 
     def run(self, mode: str, n: int) -> tuple[int, float, float]:
         """One run: cycles done, seconds, CPU seconds."""
+        f = self.fields(mode, n, 4)
+        return int(f[1]), float(f[2]), float(f[3])
+
+    def fields(self, mode: str, n: int, count: int) -> list[str]:
+        """One run: the answer's `count` fields, the mode first."""
         assert self.proc.stdin is not None
         try:
             self.proc.stdin.write(f"{mode} {n}\n")
@@ -95,9 +100,9 @@ class Worker:
         except BrokenPipeError:
             self._failed("has gone")
         f = self._line().split()
-        if len(f) != 4 or f[0] != mode:
+        if len(f) != count or f[0] != mode:
             self._failed(f"failed in {mode} (status {self.proc.poll()})")
-        return int(f[1]), float(f[2]), float(f[3])
+        return f
 
     def close(self) -> None:
         if self.proc.poll() is None:
