@@ -146,7 +146,10 @@ describe("ayepi on a standalone server", () => {
       await s.setIfNotExists("c2", "1", 500);
       await s.increment("n", 2);
       await s.increment("n", -1, 1000);
-      const base = redisCache(wire); // the clock: PX 1 as in the capture
+      // The capture's clock made PX 1 (staleUntil 700): an entry that lives 1 ms may be gone before
+      // invalidate and clear read it back. Set with the clock at 1 (PX 699), and compare that PX as
+      // the capture's "1" (the PX rule itself is checked with `c` below).
+      const base = redisCache(wire, { now: () => 1 });
       await base.set("K", ENTRY);
       await base.get("K");
       await base.invalidate(() => true);
@@ -154,7 +157,8 @@ describe("ayepi on a standalone server", () => {
       await c.set("K", { ...ENTRY, staleUntil: 5000 });
       await base.clear();
       const got = (await mon.collect((m) => wire.command("ECHO", m))).filter((l) => l !== 'client "PING"') // the connect
-        .map((l) => l.replace(/^client "EVAL(SHA)?" "(?:[^"\\]|\\.)*"/, 'client "EVAL" <script>')); // EVAL first, EVALSHA after
+        .map((l) => l.replace(/^client "EVAL(SHA)?" "(?:[^"\\]|\\.)*"/, 'client "EVAL" <script>')) // EVAL first, EVALSHA after
+        .map((l) => (l.includes('staleUntil\\":700,') ? l.replace(/"PX" "699"$/, '"PX" "1"') : l));
       const want = [
         ...capture(CAPTURE, 4, 10),
         // the fix (ayepi.h): incrby and pexpire of one increment are one script
