@@ -5,6 +5,7 @@ connecting in an executor thread, the calls through this loop's :class:`Batcher`
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import os
 from typing import Any
@@ -16,7 +17,7 @@ from .client import Client, ClientConfig
 __all__: list[str] = []
 
 
-class Owner:
+class Owner(abc.ABC):
     """A native handle over a client. Subclasses give ``_make(client handle) -> handle``,
     ``_free(handle)``, ``_what`` (for "... is closed") and ``_system`` (the generic functions its
     batches run); ``_ping_given``: whether a given client is pinged when the handle is made."""
@@ -41,11 +42,13 @@ class Owner:
             self._config = ClientConfig(resolved, client_options, url_source=None if url else "REDIS_URL")
             self._client = None
 
+    @abc.abstractmethod
     def _make(self, client_handle: Any) -> Any:
-        raise NotImplementedError
+        """The system's native handle over the client's (xr_binding_<system>_new)."""
 
+    @abc.abstractmethod
     def _free(self, handle: Any) -> None:
-        raise NotImplementedError
+        """Frees what _make made (xr_<system>_free)."""
 
     def _open(self) -> Core:
         """Opens the client when this object owns it (connecting: blocking), then the handle."""
