@@ -139,11 +139,16 @@ class AsyncOwner(Owner):
     async def _submit(self, op: Op, args: tuple[Any, ...]) -> Any:
         """Row ``op`` once, in this loop turn's batch."""
         core = await self._connected()
+        return await self._submit_now(core, op, args)
+
+    def _submit_now(self, core: Core, op: Op, args: tuple[Any, ...]) -> asyncio.Future[Any]:
+        """Row ``op`` joins this loop turn's batch now (on the loop's thread, connected): its
+        future, so several calls made one after the other keep their order in the batch."""
         loop = asyncio.get_running_loop()
         b = self._batchers.get(loop)
         if b is None or b.core is not core:
             b = self._batchers[loop] = Batcher(core, loop)
-        return await b.submit(op, args)
+        return b.submit(op, args)
 
     @property
     def batcher(self) -> Batcher | None:

@@ -119,6 +119,7 @@ def _ops() -> dict[str, Op]:
 
 OPS = _ops()
 _GET = OPS["get"]
+_PUBLISH_TO = OPS["publish_to"]
 _SET_IF_NOT_EXISTS = OPS["set_if_not_exists"]
 
 
@@ -817,18 +818,6 @@ class RedisBroker(_BrokerBase, SyncOwner):
 _CLOSED = object()  # ends a messages() iteration
 
 
-def _publish_each(core: Core, messages: list[str | bytes]) -> list[BaseException | None]:
-    """Publishes `messages` in order (an executor job); what each failed with, or None."""
-    failures: list[BaseException | None] = []
-    for m in messages:
-        try:
-            core.call(_native.xr_ayepi_broker_publish, m)
-            failures.append(None)
-        except (Error, RuntimeError) as e:
-            failures.append(e)
-    return failures
-
-
 class AsyncRedisBroker(_BrokerBase, AsyncOwner):
     """:class:`RedisBroker` for asyncio, without a thread: the subscriber's descriptor is watched by
     the event loop (crossredis._loop.PollWatch) and the listeners run on it. Connects at the first
@@ -838,13 +827,27 @@ class AsyncRedisBroker(_BrokerBase, AsyncOwner):
         super().__init__(*args, **kwargs)
         self._watch: PollWatch | None = None
         self._queues: list[asyncio.Queue[Any]] = []
-        self._outbox: list[tuple[str | bytes, asyncio.Future[None]]] = []  # publishes not sent yet
+        self._publisher: AsyncRedisStore | None = None  # its batches carry the publishes (publish_to)
+        self._outbox: list[tuple[bytes, asyncio.Future[None]]] = []  # publishes not sent yet
         self._sending = False
 
+    async def connect(self) -> None:
+        """Opens the client (when the broker owns it) in an executor thread. Idempotent; the first
+        call connects by itself."""
+        await super().connect()
+        if self._publisher is None:
+            publisher = AsyncRedisStore(client=self._client)
+            await publisher.connect()
+            if self._publisher is None and not self._closed:
+                self._publisher = publisher
+            else:  # another connect got there first, or close came meanwhile
+                await publisher.close()
+
     async def publish(self, message: str | bytes) -> None:
-        """``publish <channel> <message>``, in the order of the calls: the messages waiting are sent
-        by one task, in one executor job at a time (a thread hop per batch, not per message). Never
-        raises a failure: it goes to on_error; a message that is not str or bytes is a TypeError."""
+        """``publish <channel> <message>``, in the order of the calls, without a thread: the
+        messages waiting are sent by one task, one batch at a time, through the event loop's
+        connection (the Batcher: a batch per loop turn). Never raises a failure: it goes to
+        on_error; a message that is not str or bytes is a TypeError."""
         _message(message)
         try:
             await self.connect()
@@ -852,26 +855,32 @@ class AsyncRedisBroker(_BrokerBase, AsyncOwner):
             _report(self._on_error, e)
             return
         sent = asyncio.get_running_loop().create_future()
-        self._outbox.append((message, sent))
+        self._outbox.append((message.encode("utf-8") if isinstance(message, str) else bytes(message), sent))
         if not self._sending:
             self._sending = True
             asyncio.get_running_loop().create_task(self._send())
         await sent
 
     async def _send(self) -> None:
-        """Sends the outbox, batch after batch, until it is empty; every publish's future ends."""
+        """Sends the outbox, batch after batch (the next once the last was answered: one channel's
+        messages reach the server in the order of the calls), until it is empty; every publish's
+        future ends."""
         try:
             while self._outbox:
                 batch, self._outbox = self._outbox, []
+                outcomes: list[Any]
                 try:
-                    core = self._live()
-                    failures = await asyncio.get_running_loop().run_in_executor(
-                        None, _publish_each, core, [m for m, _ in batch])
+                    publisher = self._publisher
+                    if publisher is None or self._closed:
+                        raise RuntimeError(f"{type(self).__name__} is closed")
+                    core = publisher._live()
+                    rows = [publisher._submit_now(core, _PUBLISH_TO, (self._channel, m)) for m, _ in batch]
+                    outcomes = await asyncio.gather(*rows, return_exceptions=True)
                 except (Error, RuntimeError) as e:
-                    failures = [e] * len(batch)
-                for (_, sent), failure in zip(batch, failures):
-                    if failure is not None:
-                        _report(self._on_error, failure)
+                    outcomes = [e] * len(batch)
+                for (_, sent), outcome in zip(batch, outcomes):
+                    if isinstance(outcome, (Error, RuntimeError)):
+                        _report(self._on_error, outcome)
                     if not sent.done():
                         sent.set_result(None)
         finally:
@@ -984,6 +993,10 @@ class AsyncRedisBroker(_BrokerBase, AsyncOwner):
             self._watch = None
         for q in self._queues:
             q.put_nowait(_CLOSED)
+        self._closed = True
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            await publisher.close()
         await super().close()
 
 

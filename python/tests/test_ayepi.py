@@ -9,6 +9,7 @@ core's words with nothing stored."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import time
 from typing import Any
@@ -384,6 +385,40 @@ def test_broker_asyncio_publish_keeps_order(topo) -> None:
             await asyncio.gather(*(pub.publish(f"m{i}") for i in range(300)))
             await asyncio.wait_for(arrived.wait(), 10)
             assert got == [f"m{i}" for i in range(300)]
+
+    asyncio.run(main())
+
+
+def test_broker_asyncio_publish_without_a_thread(topo) -> None:
+    """Once the event loop's connection is open, asyncio publishes run on it (the publish_to row
+    in the Batcher's batches): no executor thread, in order, the bytes as given."""
+    channel = f"{topo.prefix}:nothread"
+
+    class Counting(concurrent.futures.ThreadPoolExecutor):
+        jobs = 0
+
+        def submit(self, *args: Any, **kwargs: Any) -> Any:
+            Counting.jobs += 1
+            return super().submit(*args, **kwargs)
+
+    async def main() -> None:
+        async with AsyncRedisBroker(topo.url, channel=channel, raw=True) as b, \
+                AsyncRedisBroker(topo.url, channel=channel) as pub:
+            got: list[Any] = []
+            await b.subscribe(got.append)
+            await pub.publish("warm")  # the first batch opens the loop's connection (a thread)
+            asyncio.get_running_loop().set_default_executor(Counting(max_workers=1))
+            await asyncio.gather(*(pub.publish(f"m{i}") for i in range(100)))
+            for i in range(100, 120):
+                await pub.publish(f"m{i}".encode())
+            await pub.publish(b"\x00\xff")
+            deadline = time.monotonic() + 10
+            while len(got) < 122 and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            assert got == [b"warm"] + [f"m{i}".encode() for i in range(120)] + [b"\x00\xff"]
+            assert Counting.jobs == 0
+            batcher = pub._publisher.batcher if pub._publisher is not None else None
+            assert batcher is not None and batcher.loop_count >= 2 and batcher.op_count == 122
 
     asyncio.run(main())
 

@@ -48,7 +48,8 @@ typedef struct xr_ayepi_store xr_ayepi_store;
  * server loading or a Cluster slot down, a replica) is retried for every operation; a lost reply
  * (XR_EIO, XR_ETIMEOUT: the command may have run) only for the operations whose repeat does the
  * same (get, set, delete, the cache's get, set and delete); set_if_not_exists reads the key back
- * instead (see there), increment is never repeated once sent; an error reply is never retried.
+ * instead (see there), increment and publish_to are never repeated once sent (a repeat could count
+ * or deliver twice); an error reply is never retried.
  * Delay before attempt n+1: round(min(base * factor^(n-1), max) * (1 - jitter * random)).
  * on_error is called once, when a call finally fails, with its code and message. */
 typedef struct xr_ayepi_retry {
@@ -102,6 +103,12 @@ XR_API int xr_ayepi_set_if_not_exists(xr_ayepi_store *s, bool *stored, const cha
  * Never repeated once sent: a lost reply is XR_EIO / XR_ETIMEOUT saying it may have counted. */
 XR_API int xr_ayepi_increment(xr_ayepi_store *s, int64_t *value, const char *key, size_t key_len, int64_t by,
                               int64_t ttl_ms);
+/* publish_to: `publish <channel> <message>` (the channel as given: the store's prefix is for keys);
+ * *receivers (may be NULL): the subscribers it reached. The broker's publish as a row of the table,
+ * for batches (an event loop's). Tried again only when nothing was sent: a repeat after a lost
+ * reply could deliver the message twice. */
+XR_API int xr_ayepi_publish_to(xr_ayepi_store *s, int64_t *receivers, const char *channel, size_t channel_len,
+                               const char *message, size_t message_len);
 
 /* ---- the response cache ------------------------------------------------------------------------ */
 

@@ -177,10 +177,25 @@ static int build_cache_delete(xr_cmd *c, const void *self, const xr_arg *a) {
   return build_key_only(c, self, XR_AYEPI_OP_CACHE_DELETE, "del", a);
 }
 
-/* The key of a row, for routing before building (the Node lanes). */
+/* publish <channel> <message>: the channel names the command in failures and routes it by its slot
+ * (command_keys.c), never prefixed. */
+static int build_publish_to(xr_cmd *c, const void *self, const xr_arg *a) {
+  (void)self;
+  if (a[0].len == 0) return xr_fail(XR_EINVAL, "ayepi.publish_to: the channel is empty");
+  int rc = xr_cmd_key_concat(&c->key, NULL, 0, a[0].data, a[0].len);
+  if (rc) return rc;
+  xr_cmd_arg_str(c, "publish");
+  xr_cmd_arg(c, c->key.data, c->key.len);
+  xr_cmd_arg(c, a[1].data, a[1].len);
+  return XR_OK;
+}
+
+/* The key of a row, for routing before building (the Node lanes); publish_to's is its channel. */
 static int row_key(xr_cmd_key *k, const void *self, int op, const xr_arg *a) {
   const xr_ayepi_store *s = self;
-  if (a[0].len == 0) return xr_fail(XR_EINVAL, "ayepi.%s: the key is empty", op_name(op));
+  if (a[0].len == 0)
+    return xr_fail(XR_EINVAL, "ayepi.%s: the %s is empty", op_name(op), op == XR_AYEPI_OP_PUBLISH_TO ? "channel" : "key");
+  if (op == XR_AYEPI_OP_PUBLISH_TO) return xr_cmd_key_concat(k, NULL, 0, a[0].data, a[0].len);
   return xr_cmd_key_concat(k, s->prefix, s->prefix_len, a[0].data, a[0].len);
 }
 
@@ -230,9 +245,11 @@ int xr_ayepi_retry_next(const xr_ayepi_store *s, int op, int rc, int attempt, in
   if (delay_ms) *delay_ms = -1;
   if (!s || rc >= 0 || op < 0 || op >= XR_AYEPI_OP_COUNT || attempt < 1) return XR_AYEPI_GIVE_UP;
   int more = attempt < s->retry.attempts, lost = rc == XR_EIO || rc == XR_ETIMEOUT;
+  /* a lost reply of these may have counted or delivered: their repeat is not the same call */
+  int counts = op == XR_AYEPI_OP_INCREMENT || op == XR_AYEPI_OP_PUBLISH_TO;
   int next = lost && op == XR_AYEPI_OP_SET_IF_NOT_EXISTS ? XR_AYEPI_READ_BACK
-             : more && (nothing_ran(rc) || (lost && op != XR_AYEPI_OP_INCREMENT)) ? XR_AYEPI_TRY_AGAIN
-                                                                                  : XR_AYEPI_GIVE_UP;
+             : more && (nothing_ran(rc) || (lost && !counts)) ? XR_AYEPI_TRY_AGAIN
+                                                              : XR_AYEPI_GIVE_UP;
   if (delay_ms && next != XR_AYEPI_GIVE_UP && more) *delay_ms = backoff_ms(&s->retry, attempt);
   return next;
 }
@@ -385,4 +402,15 @@ int xr_ayepi_cache_delete(xr_ayepi_store *s, bool *deleted, const char *key, siz
   *deleted = false;
   xr_arg a[] = {XR_ARG_OF_TEXT(key, key_len)};
   return status(s, XR_AYEPI_OP_CACHE_DELETE, a, deleted);
+}
+
+int xr_ayepi_publish_to(xr_ayepi_store *s, int64_t *receivers, const char *channel, size_t channel_len,
+                        const char *message, size_t message_len) {
+  if (receivers) *receivers = 0;
+  xr_arg a[] = {XR_ARG_OF_TEXT(channel, channel_len), XR_ARG_OF_TEXT(message, message_len)};
+  xr_result res;
+  int rc = xr_ayepi_call(s, XR_AYEPI_OP_PUBLISH_TO, a, 2, &res);
+  if (!rc && receivers) *receivers = res.integer;
+  xr_result_clear(&res);
+  return rc;
 }

@@ -575,6 +575,64 @@ static void broker_wire_and_delivery(void **state) {
   xr_client_close(c);
 }
 
+/* publish_to, the broker's publish as a row: sequential and in a batch, the channel as given (no
+ * store prefix), bytes as they are, the batch's messages in their order; an empty channel refused. */
+static void publish_to_as_a_row(void **state) {
+  (void)state;
+  fixture f;
+  fix_open(&f);
+  char channel[200];
+  snprintf(channel, sizeof channel, "%s:ayepi-row", tt.prefix);
+  xr_ayepi_broker_options bo = XR_AYEPI_BROKER_OPTIONS_INIT;
+  bo.channel = channel;
+  xr_ayepi_broker *sub;
+  XR_OK(xr_ayepi_broker_new(&sub, f.c, &bo));
+  XR_OK(xr_ayepi_broker_listen(sub));
+  settle(sub);
+  tt_monitor tm;
+  tt_monitor_open(&tm);
+  int64_t receivers = -1;
+  XR_OK(xr_ayepi_publish_to(f.store, &receivers, channel, strlen(channel), "\x00" "row\xff", 5));
+  if (tt.kind != TT_CLUSTER) assert_int_equal(receivers, 1); /* a Cluster counts the node's own subscribers */
+  itest_lines got = {0}, want = {0};
+  tt_monitor_collect(&tm, 0, &got);
+  itest_lines_add(&want, strdup("client \"PUBLISH\" \"chat-sdk:ayepi-row\" \"\\x00row\\xff\""));
+  itest_assert_lines(&got, &want, "publish_to: the channel as given, no store prefix");
+  itest_lines_free(&got);
+  itest_lines_free(&want);
+  tt_monitor_close(&tm);
+  char msgs[5][200];
+  receive(sub, 1, msgs);
+  assert_memory_equal(msgs[0], "\x00" "row\xff", 5);
+  xr_ayepi_batch *b;
+  XR_OK(xr_ayepi_batch_new(&b, f.store));
+  int idx[4];
+  for (int i = 0; i < 4; i++) {
+    char m[8];
+    snprintf(m, sizeof m, "b%d", i);
+    idx[i] = xr_ayepi_batch_publish_to(b, channel, strlen(channel), m, strlen(m));
+    assert_true(idx[i] >= 0);
+  }
+  assert_true(xr_ayepi_batch_publish_to(b, "", 0, "x", 1) < 0);
+  XR_FAILS(xr_ayepi_publish_to(f.store, NULL, "", 0, "x", 1), XR_EINVAL, "ayepi.publish_to: the channel is empty");
+  XR_OK(xr_ayepi_batch_exec(b));
+  for (int i = 0; i < 4; i++) {
+    xr_result r;
+    XR_OK(xr_ayepi_batch_result(b, (size_t)idx[i], &r));
+    assert_int_equal(r.kind, XR_RESULT_INTEGER);
+    if (tt.kind != TT_CLUSTER) assert_int_equal(r.integer, 1);
+  }
+  xr_ayepi_batch_free(b);
+  receive(sub, 4, msgs);
+  for (int i = 0; i < 4; i++) {
+    char m[8];
+    snprintf(m, sizeof m, "b%d", i);
+    assert_string_equal(msgs[i], m);
+  }
+  xr_ayepi_broker_free(sub);
+  fix_close(&f);
+}
+
 /* Publishes until a message arrives again after `since` (what is published while the subscriber
  * is away is lost: pub/sub keeps nothing), within 20 s; prints how long it took. */
 static void resumed(xr_ayepi_broker *b, long long since, const char *what) {
@@ -736,7 +794,7 @@ static void retries_only_what_is_safe(void **state) {
 }
 
 /* An increment whose reply is lost is never sent again (upstream's retry counts it twice): the
- * caller learns it may have counted. */
+ * caller learns it may have counted; a publish_to neither. */
 static void increment_is_never_repeated(void **state) {
   (void)state;
   faulty t;
@@ -749,6 +807,10 @@ static void increment_is_never_repeated(void **state) {
   assert_int_equal(xrt_fake_count(t.f, "INCRBY"), 1);
   assert_int_equal(xrt_fake_count(t.f, "EVAL*"), 1);
   assert_int_equal(t.errors, 2);
+  rule(t.f, "PUBLISH", NULL, XRT_FAKE_CLOSE, 1); /* nor a publish: a repeat could deliver twice */
+  XR_FAILS(xr_ayepi_publish_to(t.s, NULL, S("ch"), S("m")), XR_EIO, "");
+  assert_int_equal(xrt_fake_count(t.f, "PUBLISH"), 1);
+  assert_int_equal(t.errors, 3);
   faulty_close(&t);
 }
 
@@ -814,6 +876,8 @@ static void generic_call_keeps_the_policy(void **state) {
   assert_int_equal(xr_ayepi_retry_next(t.s, XR_AYEPI_OP_GET, XR_ESERVER, 1, &delay), XR_AYEPI_GIVE_UP);
   assert_int_equal(xr_ayepi_retry_next(t.s, XR_AYEPI_OP_INCREMENT, XR_ETIMEOUT, 1, &delay), XR_AYEPI_GIVE_UP);
   assert_int_equal(xr_ayepi_retry_next(t.s, XR_AYEPI_OP_INCREMENT, XR_ECONNECT, 1, &delay), XR_AYEPI_TRY_AGAIN);
+  assert_int_equal(xr_ayepi_retry_next(t.s, XR_AYEPI_OP_PUBLISH_TO, XR_EIO, 1, &delay), XR_AYEPI_GIVE_UP);
+  assert_int_equal(xr_ayepi_retry_next(t.s, XR_AYEPI_OP_PUBLISH_TO, XR_ECONNECT, 1, &delay), XR_AYEPI_TRY_AGAIN);
   assert_int_equal(xr_ayepi_retry_next(t.s, XR_AYEPI_OP_SET_IF_NOT_EXISTS, XR_EIO, 1, &delay), XR_AYEPI_READ_BACK);
   assert_true(delay >= 0);
   assert_int_equal(xr_ayepi_retry_next(t.s, XR_AYEPI_OP_SET_IF_NOT_EXISTS, XR_EIO, 3, &delay), XR_AYEPI_READ_BACK);
@@ -967,6 +1031,7 @@ int main(void) {
       TT_TEST(sweeps_stay_in_their_prefix),
       TT_TEST(sweep_by_pages),
       TT_TEST(broker_wire_and_delivery),
+      TT_TEST(publish_to_as_a_row),
   };
   const struct CMUnitTest standalone_only[] = {TT_TEST(broker_survives_a_restart), TT_TEST(broker_survives_a_failover), TT_TEST(retries_only_what_is_safe),
                                                TT_TEST(increment_is_never_repeated), TT_TEST(lost_claim_is_read_back),
