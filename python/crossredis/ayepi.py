@@ -828,7 +828,7 @@ class AsyncRedisBroker(_BrokerBase, AsyncOwner):
         self._watch: PollWatch | None = None
         self._queues: list[asyncio.Queue[Any]] = []
         self._publisher: AsyncRedisStore | None = None  # its batches carry the publishes (publish_to)
-        self._outbox: list[tuple[bytes, asyncio.Future[None]]] = []  # publishes not sent yet
+        self._outbox: list[tuple[bytes, asyncio.Future[None] | None]] = []  # publishes not sent yet
         self._sending = False
 
     async def connect(self) -> None:
@@ -844,49 +844,62 @@ class AsyncRedisBroker(_BrokerBase, AsyncOwner):
                 await publisher.close()
 
     async def publish(self, message: str | bytes) -> None:
-        """``publish <channel> <message>``, in the order of the calls, without a thread: the
-        messages waiting are sent by one task, one batch at a time, through the event loop's
-        connection (the Batcher: a batch per loop turn). Never raises a failure: it goes to
-        on_error; a message that is not str or bytes is a TypeError."""
+        """``publish <channel> <message>``, in the order of the calls, without a thread: sent
+        through the event loop's connection (the Batcher: a batch per loop turn), one batch at a
+        time; a publish made while one is on its way waits for the next batch. Never raises a
+        failure: it goes to on_error; a message that is not str or bytes is a TypeError."""
         _message(message)
-        try:
-            await self.connect()
-        except (Error, RuntimeError) as e:
-            _report(self._on_error, e)
+        if self._publisher is None:
+            try:
+                await self.connect()
+            except (Error, RuntimeError) as e:
+                _report(self._on_error, e)
+                return
+        data = message.encode("utf-8") if isinstance(message, str) else bytes(message)
+        if self._sending:  # a batch is on its way: this one goes in the next
+            sent = asyncio.get_running_loop().create_future()
+            self._outbox.append((data, sent))
+            await sent
             return
-        sent = asyncio.get_running_loop().create_future()
-        self._outbox.append((message.encode("utf-8") if isinstance(message, str) else bytes(message), sent))
-        if not self._sending:
-            self._sending = True
-            asyncio.get_running_loop().create_task(self._send())
-        await sent
+        self._sending = True  # nothing on its way: this caller sends its own message now
+        try:
+            await self._send_batch([(data, None)])
+        finally:
+            if self._outbox:
+                asyncio.get_running_loop().create_task(self._send())
+            else:
+                self._sending = False
+
+    async def _send_batch(self, batch: list[tuple[bytes, asyncio.Future[None] | None]]) -> None:
+        """``batch``'s messages as publish_to rows of one loop turn's batch, awaited; a failure to
+        on_error; each waiting publish's future ends."""
+        outcomes: list[Any]
+        try:
+            publisher = self._publisher
+            if publisher is None or self._closed:
+                raise RuntimeError(f"{type(self).__name__} is closed")
+            core = publisher._live()
+            rows = [publisher._submit_now(core, _PUBLISH_TO, (self._channel, m)) for m, _ in batch]
+            outcomes = [await rows[0]] if len(rows) == 1 else await asyncio.gather(*rows, return_exceptions=True)
+        except (Error, RuntimeError) as e:
+            outcomes = [e] * len(batch)
+        for (_, sent), outcome in zip(batch, outcomes):
+            if isinstance(outcome, (Error, RuntimeError)):
+                _report(self._on_error, outcome)
+            if sent is not None and not sent.done():
+                sent.set_result(None)
 
     async def _send(self) -> None:
         """Sends the outbox, batch after batch (the next once the last was answered: one channel's
-        messages reach the server in the order of the calls), until it is empty; every publish's
-        future ends."""
+        messages reach the server in the order of the calls), until it is empty."""
         try:
             while self._outbox:
                 batch, self._outbox = self._outbox, []
-                outcomes: list[Any]
-                try:
-                    publisher = self._publisher
-                    if publisher is None or self._closed:
-                        raise RuntimeError(f"{type(self).__name__} is closed")
-                    core = publisher._live()
-                    rows = [publisher._submit_now(core, _PUBLISH_TO, (self._channel, m)) for m, _ in batch]
-                    outcomes = await asyncio.gather(*rows, return_exceptions=True)
-                except (Error, RuntimeError) as e:
-                    outcomes = [e] * len(batch)
-                for (_, sent), outcome in zip(batch, outcomes):
-                    if isinstance(outcome, (Error, RuntimeError)):
-                        _report(self._on_error, outcome)
-                    if not sent.done():
-                        sent.set_result(None)
+                await self._send_batch(batch)
         finally:
             self._sending = False
             for _, sent in self._outbox:  # cancelled on the way: no publish waits forever
-                if not sent.done():
+                if sent is not None and not sent.done():
                     sent.set_result(None)
 
     async def subscribe(self, listener: Listener, *, timeout: float = 5.0) -> Callable[[], None]:
