@@ -8,9 +8,8 @@
 #include "crossredis/alloc.h"
 #include "crossredis/ayepi.h"
 #include "crossredis/json.h"
-#include "crossredis/keys.h"
-#include "crossredis/scan.h"
 #include "codec/json_internal.h"
+#include "net/prefix_scan.h"
 #include "ayepi/ayepi_internal.h"
 
 /* The entry's fields in the order ayepi writes them, and what each must be. */
@@ -99,10 +98,7 @@ enum { SCAN_COUNT = 256 }; /* ayepi's COUNT */
 struct xr_ayepi_sweep {
   xr_ayepi_store *s;
   bool entries;         /* invalidate's: each page's entries read */
-  char *pattern;
-  size_t pattern_len;
-  xr_scan *scan;
-  xr_batch *page;       /* the SCAN step; keys borrowed from it */
+  xr_prefix_scan *scan; /* the page's keys are borrowed from it */
   xr_batch *gets;       /* the page's GETs (entries) */
   xr_batch *dels;
   const xr_reply *keys; /* this page's keys */
@@ -116,9 +112,7 @@ void xr_ayepi_sweep_free(xr_ayepi_sweep *w) {
   xr_free(w->chosen);
   xr_batch_free(w->dels);
   xr_batch_free(w->gets);
-  xr_batch_free(w->page);
-  xr_scan_free(w->scan);
-  xr_free(w->pattern);
+  xr_prefix_scan_free(w->scan);
   xr_free(w);
 }
 
@@ -130,13 +124,7 @@ int xr_ayepi_sweep_new(xr_ayepi_sweep **out, xr_ayepi_store *s, bool entries) {
   w->s = s;
   w->entries = entries;
   const char *prefix = xr_ayepi_store_prefix(s);
-  int rc = xr_key_prefix_pattern(&w->pattern, &w->pattern_len, prefix, strlen(prefix)); /* "a*" never reaches "ab" */
-  xr_scan_options so = XR_SCAN_OPTIONS_INIT;
-  so.match = w->pattern;
-  so.match_len = w->pattern_len;
-  so.count = SCAN_COUNT;
-  if (!rc) rc = xr_scan_new(&w->scan, xr_ayepi_store_client(s), &so);
-  if (!rc) rc = xr_batch_new(&w->page);
+  int rc = xr_prefix_scan_new(&w->scan, xr_ayepi_store_client(s), prefix, strlen(prefix), SCAN_COUNT, NULL, NULL);
   if (!rc) rc = xr_batch_new(&w->gets);
   if (!rc) rc = xr_batch_new(&w->dels);
   if (rc) {
@@ -161,27 +149,16 @@ static int retried(xr_ayepi_sweep *w, int op, int (*step)(xr_ayepi_sweep *w)) {
  * per node on a Cluster: keys of one page may live in different slots), run. */
 static int per_key(xr_ayepi_sweep *w, xr_batch *b, const char *cmd, bool only_chosen) {
   xr_batch_clear(b);
-  for (size_t i = 0; i < w->n; i++) {
-    if (only_chosen && !w->chosen[i]) continue;
-    size_t len;
-    const char *key = xr_reply_str(xr_reply_at(w->keys, i), &len);
-    if (!key) return xr_fail(XR_EPROTOCOL, "SCAN answered a key that is not a string");
-    const char *argv[] = {cmd, key};
-    size_t lens[] = {strlen(cmd), len};
-    int rc = xr_batch_add(b, 2, argv, lens);
-    if (rc < 0) return rc;
-  }
+  int rc = w->n ? xr_batch_add_per_key(b, cmd, w->keys, only_chosen ? w->chosen : NULL) : XR_OK;
+  if (rc) return rc;
   return xr_batch_count(b) ? xr_client_exec(xr_ayepi_store_client(w->s), b) : XR_OK;
 }
 
 static int scan_step(xr_ayepi_sweep *w) {
-  xr_batch_clear(w->page);
-  int i = xr_scan_add(w->scan, w->page), done = 0, rc;
-  if (i < 0) return i;
-  if ((rc = xr_client_exec(xr_ayepi_store_client(w->s), w->page)) != 0) return rc;
-  if ((rc = xr_scan_take(w->scan, w->page, (size_t)i, &w->keys, &done)) != 0) return rc; /* the scan stays put */
-  w->done = done;
-  return XR_OK;
+  bool done = false;
+  int rc = xr_prefix_scan_next(w->scan, &w->keys, &done);
+  if (!rc) w->done = done;
+  return rc;
 }
 
 static int gets_step(xr_ayepi_sweep *w) { return per_key(w, w->gets, "get", false); }

@@ -1,22 +1,19 @@
 /* The read-only scan of the tools (tools/value_scan.h). */
 #include <string.h>
 
-#include "crossredis/keys.h"
-#include "crossredis/scan.h"
 #include "base/internal.h"
+#include "net/prefix_scan.h"
 #include "tools/value_scan.h"
 
 enum { PROGRESS_EVERY = 10000 };
 
-static int run(const xr_value_scan *vs, xr_batch *b) {
-  if (!vs->exec) return xr_client_exec(vs->client, b);
-  int rc = vs->exec(vs->exec_ctx, b);
-  if (rc > 0) rc = xr_fail(XR_EUSER, "%s: the exec callback returned %d", vs->who, rc);
-  return rc;
+/* The exec callback's failure, named as the tool calls it. */
+static int named(const xr_value_scan *vs, int rc) {
+  return rc == XR_EUSER ? xr_fail(rc, "%s: %s", vs->who, xr_error_last()->message) : rc;
 }
 
 /* GET and PTTL of one page's keys, handed over one by one. */
-static int read_page(const xr_value_scan *vs, xr_batch *b, const xr_reply *keys) {
+static int read_page(const xr_value_scan *vs, xr_prefix_scan *ps, xr_batch *b, const xr_reply *keys) {
   size_t n = xr_reply_count(keys);
   xr_batch_clear(b);
   for (size_t i = 0; i < n; i++) {
@@ -29,8 +26,8 @@ static int read_page(const xr_value_scan *vs, xr_batch *b, const xr_reply *keys)
     if (rc >= 0) rc = xr_batch_add(b, 2, pttl, plens);
     if (rc < 0) return rc;
   }
-  int rc = run(vs, b);
-  if (rc) return rc;
+  int rc = xr_prefix_scan_exec_batch(ps, b);
+  if (rc) return named(vs, rc);
   for (size_t i = 0; i < n; i++) {
     size_t key_len, value_len = 0;
     const char *key = xr_reply_str(xr_reply_at(keys, i), &key_len);
@@ -52,40 +49,29 @@ static int read_page(const xr_value_scan *vs, xr_batch *b, const xr_reply *keys)
 }
 
 int xr_value_scan_run(const xr_value_scan *vs, const char *prefix, size_t prefix_len, size_t *scanned) {
-  xr_scan_options so = XR_SCAN_OPTIONS_INIT;
-  char *pattern = NULL;
-  size_t plen = 0;
-  int rc = xr_key_prefix_pattern(&pattern, &plen, prefix, prefix_len); /* "a*" must not list "ab..." */
-  if (rc) return rc;
-  so.match = pattern;
-  so.match_len = plen;
-  so.count = vs->count;
-  xr_scan *sc = NULL;
-  xr_batch *b = NULL, *page_batch = NULL;
-  if ((rc = xr_scan_new(&sc, vs->client, &so)) != 0 || (rc = xr_batch_new(&b)) != 0 ||
-      (rc = xr_batch_new(&page_batch)) != 0) {
-    xr_batch_free(b);
-    xr_scan_free(sc);
-    xr_free(pattern);
+  xr_prefix_scan *ps = NULL;
+  xr_batch *b = NULL;
+  int rc = xr_prefix_scan_new(&ps, vs->client, prefix, prefix_len, vs->count, vs->exec, vs->exec_ctx);
+  if (!rc) rc = xr_batch_new(&b);
+  if (rc) {
+    xr_prefix_scan_free(ps);
     return rc;
   }
   size_t next_report = PROGRESS_EVERY;
-  for (int done = 0; !done;) {
+  for (bool done = false; !done;) {
     const xr_reply *keys = NULL;
-    xr_batch_clear(page_batch);
-    int i = xr_scan_add(sc, page_batch);
-    if ((rc = i) < 0 || (rc = run(vs, page_batch)) != 0 || (rc = xr_scan_take(sc, page_batch, (size_t)i, &keys, &done)) != 0)
+    if ((rc = xr_prefix_scan_next(ps, &keys, &done)) != 0) {
+      rc = named(vs, rc);
       break;
+    }
     *scanned += xr_reply_count(keys);
-    if ((rc = read_page(vs, b, keys))) break;
+    if ((rc = read_page(vs, ps, b, keys))) break;
     if (vs->progress && *scanned >= next_report) {
       vs->progress(vs->progress_ctx, *scanned, vs->found ? vs->found(vs->key_ctx) : 0);
       while (next_report <= *scanned) next_report += PROGRESS_EVERY;
     }
   }
   xr_batch_free(b);
-  xr_batch_free(page_batch);
-  xr_scan_free(sc);
-  xr_free(pattern);
+  xr_prefix_scan_free(ps);
   return rc;
 }
