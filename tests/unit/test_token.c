@@ -559,6 +559,28 @@ static void test_names(void **state) {
 
 /* ---- random bytes ---------------------------------------------------------------------------- */
 
+/* xr_uuid4: Python's str(uuid.uuid4()) shape (8-4-4-4-12 lower-case hex, version 4, variant 10),
+ * and different each time. */
+static void test_uuid4(void **state) {
+  (void)state;
+  char prev[XR_UUID4_LEN + 1] = "";
+  for (int n = 0; n < 1000; n++) {
+    char u[XR_UUID4_LEN + 1];
+    memset(u, 'x', sizeof u);
+    assert_int_equal(xr_uuid4(u), XR_OK);
+    assert_int_equal(strlen(u), XR_UUID4_LEN);
+    for (int i = 0; i < XR_UUID4_LEN; i++) {
+      if (i == 8 || i == 13 || i == 18 || i == 23) assert_int_equal(u[i], '-');
+      else assert_non_null(strchr("0123456789abcdef", u[i]));
+    }
+    assert_int_equal(u[14], '4');
+    assert_non_null(strchr("89ab", u[19]));
+    assert_string_not_equal(u, prev);
+    memcpy(prev, u, sizeof u);
+  }
+  assert_error(xr_uuid4(NULL), XR_EINVAL, "NULL");
+}
+
 static void test_random_bytes(void **state) {
   (void)state;
   assert_int_equal(xr_random_bytes(NULL, 0), XR_OK);
@@ -669,7 +691,7 @@ int main(void) {
       cmocka_unit_test(test_other_prefixes_and_times), cmocka_unit_test(test_flipped_check),
       cmocka_unit_test(test_upstream_tokens_passing_the_check), cmocka_unit_test(test_origins_text),
       cmocka_unit_test(test_uniform),         cmocka_unit_test(test_bad_inputs),
-      cmocka_unit_test(test_names),           cmocka_unit_test(test_random_bytes),
+      cmocka_unit_test(test_names),           cmocka_unit_test(test_random_bytes), cmocka_unit_test(test_uuid4),
       cmocka_unit_test(test_fork),            cmocka_unit_test(test_threads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -60,6 +60,13 @@ XR_API int xr_token_make(char *buf, size_t size, const char *prefix, size_t pref
  * succeeds. */
 XR_API int xr_random_bytes(void *buf, size_t n);
 
+/* A random (version 4) UUID as text, as Python's str(uuid.uuid4()) writes it: 36 characters,
+ * lower-case hex in 8-4-4-4-12 groups, the version nibble 4 and the variant bits 10, 122 bits
+ * from the system CSPRNG; NUL-terminated in out. Returns 0, XR_EINVAL when out is NULL, XR_EIO
+ * when the random source fails. */
+#define XR_UUID4_LEN 36
+XR_API int xr_uuid4(char out[XR_UUID4_LEN + 1]);
+
 #ifdef __cplusplus
 }
 #endif

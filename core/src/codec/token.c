@@ -96,6 +96,24 @@ int xr_random_bytes(void *buf, size_t n) {
   return rng_read(&tls_rng, buf, n);
 }
 
+int xr_uuid4(char out[XR_UUID4_LEN + 1]) {
+  static const char hex[] = "0123456789abcdef";
+  if (!out) return xr_fail(XR_EINVAL, "uuid4: out is NULL");
+  unsigned char b[16];
+  int rc = xr_random_bytes(b, sizeof b);
+  if (rc) return rc;
+  b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+  b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* variant 10 (RFC 4122) */
+  char *w = out;
+  for (size_t i = 0; i < sizeof b; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) *w++ = '-';
+    *w++ = hex[b[i] >> 4];
+    *w++ = hex[b[i] & 15];
+  }
+  *w = '\0';
+  return XR_OK;
+}
+
 /* ---- check characters ------------------------------------------------------------------------ */
 
 #define B36_ALPHABET "0123456789abcdefghijklmnopqrstuvwxyz"
