@@ -38,6 +38,7 @@
 #include "timestamp.h"
 #include "tls.h"
 #include "token.h"
+#include "xp.h"
 
 #ifdef __cplusplus
 extern "C" {
