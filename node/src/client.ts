@@ -317,9 +317,11 @@ export class Client extends EventEmitter {
     return p;
   }
 
-  #message(channel: Buffer, message: Buffer): void {
-    this.#deliver("messageBuffer", channel, message);
-    this.#deliver("message", channel.toString("utf8"), message.toString("utf8"));
+  /** The addon hands over strings; the bytes are asked for only when "messageBuffer" is heard. */
+  #message(channel: string, message: string): void {
+    const bytes = this.#sub && this.listenerCount("messageBuffer") > 0 ? native.xr_js_subscriber_message_bytes(this.#sub) : null;
+    if (bytes) this.#deliver("messageBuffer", bytes[0], bytes[1]);
+    this.#deliver("message", channel, message);
   }
 
   #failed(err: Error): void {
