@@ -89,13 +89,14 @@ void BatchRun::LoopFinished(int rc, napi_async_context context, napi_ref resourc
   }
   /* in the connection's async context, with its resource (Napi::CallbackScope would make a new
    * resource object per call) */
+  napi_env env = env_; /* Settle deletes this */
   napi_value res = nullptr;
   napi_callback_scope cb = nullptr;
-  if (context && resource && napi_get_reference_value(env_, resource, &res) == napi_ok && res &&
-      napi_open_callback_scope(env_, res, context, &cb) != napi_ok)
+  if (context && resource && napi_get_reference_value(env, resource, &res) == napi_ok && res &&
+      napi_open_callback_scope(env, res, context, &cb) != napi_ok)
     cb = nullptr;
   Settle(true);
-  if (cb) napi_close_callback_scope(env_, cb); /* runs the microtasks the settling queued */
+  if (cb) napi_close_callback_scope(env, cb); /* runs the microtasks the settling queued */
 }
 
 void BatchRun::Settle(bool js) {

@@ -169,9 +169,13 @@ void xr_js_ayepi_sweep_close(Napi::Value sweep);
 void xr_js_ayepi_close(Napi::Value store);
 
 /* A client's pub/sub (subscriber.h; subscriber_bridge.cc): a subscriber over the client whose
- * messages arrive from the event loop as on_message(channel, message) (Buffers); on_error(err)
- * when it stopped for good. Kept alive by libuv while it has channels. */
+ * messages arrive from the event loop as on_message(channel, message) (strings, UTF-8 decoded as
+ * Buffer's toString decodes); on_error(err) when it stopped for good. Kept alive by libuv while it
+ * has channels. */
 Napi::Value xr_js_subscriber_new(Napi::Value client, Napi::Value on_message, Napi::Value on_error);
+
+/* Inside on_message: the message's bytes as [channel, message] Buffers; null elsewhere. */
+Napi::Value xr_js_subscriber_message_bytes(Napi::Value sub);
 
 /* SUBSCRIBE / UNSUBSCRIBE of an Array of channels (strings or Buffers), on the thread pool (the
  * first connects): a Promise of how many channels it has after. One call at a time. */

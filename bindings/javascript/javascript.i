@@ -397,6 +397,7 @@ Napi::Value xr_js_ayepi_sweep_step(Napi::Value sweep, Napi::Value chosen);
 void xr_js_ayepi_sweep_close(Napi::Value sweep);
 void xr_js_ayepi_close(Napi::Value store);
 Napi::Value xr_js_subscriber_new(Napi::Value client, Napi::Value on_message, Napi::Value on_error);
+Napi::Value xr_js_subscriber_message_bytes(Napi::Value sub);
 Napi::Value xr_js_subscriber_subscribe(Napi::Value sub, Napi::Value channels);
 Napi::Value xr_js_subscriber_unsubscribe(Napi::Value sub, Napi::Value channels);
 void xr_js_subscriber_close(Napi::Value sub);

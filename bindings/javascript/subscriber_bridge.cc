@@ -1,6 +1,6 @@
 /* A client's pub/sub in the Node addon: a subscriber (subscriber.h) over the client, its pollable
  * watched by libuv on the JS thread (UvWatch, no thread of its own), each message handed to a JS
- * function as (channel, message) Buffers from the event loop. SUBSCRIBE and UNSUBSCRIBE may
+ * function as (channel, message) strings from the event loop, its bytes there on demand. SUBSCRIBE and UNSUBSCRIBE may
  * connect (blocking), so they run on the thread pool while the watch pauses (a subscriber belongs
  * to one thread at a time). The handle is a SystemBox: closed with its client, or by
  * xr_js_subscriber_close; the process is kept alive while it has channels. */
@@ -74,6 +74,16 @@ class SubscriberBox : public SystemBox {
   }
   std::set<std::string> &Channels() { return channels_; }
 
+  /* The message being handed to on_message as [channel, message] Buffers (copies), or null
+   * outside that call. */
+  Napi::Value Bytes(Napi::Env env) const {
+    if (!delivering_) return env.Null();
+    Napi::Array out = Napi::Array::New(env, 2);
+    out.Set((uint32_t)0, Napi::Buffer<char>::Copy(env, ch_, ch_len_));
+    out.Set((uint32_t)1, Napi::Buffer<char>::Copy(env, msg_, msg_len_));
+    return out;
+  }
+
  protected:
   void FreeHandle() override {
     if (w_) {
@@ -104,16 +114,21 @@ class SubscriberBox : public SystemBox {
     self->Drain();
   }
 
-  /* Hands every waiting message to JS, each in the subscriber's async context. */
+  /* Hands every waiting message to JS as strings, each in the subscriber's async context; its
+   * bytes stay readable (Bytes) while the callback runs. */
   void Drain() {
     if (!JsUsable(env_, St())) return;
-    Use(); /* a callback may close the subscriber */
-    const char *ch, *msg;
-    size_t ch_len, msg_len;
-    while (s_ && xr_subscriber_next(s_, &ch, &ch_len, &msg, &msg_len) == 1) {
+    Use(); /* a callback may close the subscriber: its handle, and the message, live until Unuse */
+    while (s_ && xr_subscriber_next(s_, &ch_, &ch_len_, &msg_, &msg_len_) == 1) {
       Napi::HandleScope scope(env_);
-      Napi::Value args[2] = {Napi::Buffer<char>::Copy(env_, ch, ch_len), Napi::Buffer<char>::Copy(env_, msg, msg_len)};
+      napi_value ch = nullptr, msg = nullptr;
+      if (napi_create_string_utf8(env_, ch_, ch_len_, &ch) != napi_ok ||
+          napi_create_string_utf8(env_, msg_, msg_len_, &msg) != napi_ok)
+        continue; /* longer than a JS string can be: Buffer.toString would throw as well */
+      Napi::Value args[2] = {Napi::Value(env_, ch), Napi::Value(env_, msg)};
+      delivering_ = true;
       Invoke(on_message_, args, 2);
+      delivering_ = false;
     }
     Unuse();
   }
@@ -149,6 +164,10 @@ class SubscriberBox : public SystemBox {
   napi_ref resource_ = nullptr;
   std::set<std::string> channels_;
   bool busy_ = false;
+  /* the message being delivered (borrowed from the subscriber until its next xr_subscriber_next) */
+  const char *ch_ = nullptr, *msg_ = nullptr;
+  size_t ch_len_ = 0, msg_len_ = 0;
+  bool delivering_ = false;
 };
 
 SubscriberBox *SubscriberArg(Napi::Env env, Napi::Value v) {
@@ -235,5 +254,10 @@ Napi::Value xr_js_subscriber_new(Napi::Value client, Napi::Value on_message, Nap
 Napi::Value xr_js_subscriber_subscribe(Napi::Value sub, Napi::Value channels) { return Change(sub, channels, true); }
 
 Napi::Value xr_js_subscriber_unsubscribe(Napi::Value sub, Napi::Value channels) { return Change(sub, channels, false); }
+
+Napi::Value xr_js_subscriber_message_bytes(Napi::Value sub) {
+  Napi::Env env = sub.Env();
+  return SubscriberArg(env, sub)->Bytes(env);
+}
 
 void xr_js_subscriber_close(Napi::Value sub) { SubscriberArg(sub.Env(), sub)->Close(); }

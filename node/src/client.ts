@@ -317,9 +317,11 @@ export class Client extends EventEmitter {
     return p;
   }
 
-  #message(channel: Buffer, message: Buffer): void {
-    this.#deliver("messageBuffer", channel, message);
-    this.#deliver("message", channel.toString("utf8"), message.toString("utf8"));
+  /** The addon hands over strings; the bytes are asked for only when "messageBuffer" is heard. */
+  #message(channel: string, message: string): void {
+    const bytes = this.#sub && this.listenerCount("messageBuffer") > 0 ? native.xr_js_subscriber_message_bytes(this.#sub) : null;
+    if (bytes) this.#deliver("messageBuffer", bytes[0], bytes[1]);
+    this.#deliver("message", channel, message);
   }
 
   #failed(err: Error): void {
@@ -394,10 +396,16 @@ export class Client extends EventEmitter {
     return this.#pipeline.push({ args, buffers }) as Promise<Reply>;
   }
 
-  async #run(cmds: Command[]): Promise<unknown[]> {
-    await this.connect();
+  #run(cmds: Command[]): Promise<unknown[]> {
     const client = this.#handle;
-    if (!client) throw new ClientClosedError("client is closed");
+    if (client) return this.#runOn(client, cmds); // connected: no Promise of connect() to wait for
+    return this.connect().then(() => {
+      if (!this.#handle) throw new ClientClosedError("client is closed");
+      return this.#runOn(this.#handle, cmds);
+    });
+  }
+
+  async #runOn(client: Handle, cmds: Command[]): Promise<unknown[]> {
     const mixed = cmds.some((c) => c.buffers !== cmds[0].buffers);
     if (!mixed) return this.track(() => native.xr_js_client_run(client, cmds.map((c) => c.args), cmds[0].buffers));
     // string and Buffer replies in one turn: one pipeline, replies as Buffers, decoded here

@@ -61,7 +61,8 @@ export interface Native {
     done: boolean }>;
   xr_js_ayepi_sweep_close(sweep: Handle): void;
   xr_js_ayepi_close(store: Handle): void;
-  xr_js_subscriber_new(client: Handle, onMessage: (channel: Buffer, message: Buffer) => void, onError: (err: Error) => void): Handle;
+  xr_js_subscriber_new(client: Handle, onMessage: (channel: string, message: string) => void, onError: (err: Error) => void): Handle;
+  xr_js_subscriber_message_bytes(sub: Handle): [Buffer, Buffer] | null;
   xr_js_subscriber_subscribe(sub: Handle, channels: (string | Buffer)[]): Promise<number>;
   xr_js_subscriber_unsubscribe(sub: Handle, channels: (string | Buffer)[]): Promise<number>;
   xr_js_subscriber_close(sub: Handle): void;

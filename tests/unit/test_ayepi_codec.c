@@ -184,6 +184,15 @@ static void texts_are_javascripts(void **state) {
       fail_msg("seed %llu, case %zu (%s):\n  js:         %.*s\n  crossredis: %s", (unsigned long long)first, n, req,
                (int)tlen, text, mine[n]);
     }
+    if (n % 5 == 4) { /* JSON.stringify's own entry comes back as it is */
+      char *out = NULL;
+      size_t len = 0;
+      int64_t stale;
+      if (xr_ayepi_cache_entry_write(&out, &len, &stale, text, tlen) != 0 || len != tlen || memcmp(out, text, tlen) != 0)
+        fail_msg("seed %llu, case %zu: JSON.stringify's entry %.*s came back as %s", (unsigned long long)first, n, (int)tlen,
+                 text, out ? out : xr_error_last()->message);
+      xr_free(out);
+    }
     json_decref(a);
     free(mine[n]);
     n++;
@@ -193,6 +202,85 @@ static void texts_are_javascripts(void **state) {
   unlink(in);
   if (status != 0 || n != CASES) fail_msg("the oracle answered %zu of %d (status %d): is node installed?", n, CASES, status);
   json_decref(reqs);
+}
+
+/* Entry texts near ayepi's own (the fields in its order, compact), with strings, numbers and
+ * headers in every spelling: an entry already written as ayepi writes it is kept as it is
+ * (xr_ayepi_cache_entry_write's one pass), anything else rewritten or refused. Whichever way the
+ * text goes, the outcome must be the rewrite's: the same text with a space in front (which only
+ * the rewrite takes) must give the same bytes and staleUntil, or fail the same way. */
+/* Each list: what JSON.stringify writes (the first KEPT_*), then valid JSON it does not write (to
+ * VALID_*), then what is no JSON. */
+static const char *const string_pieces[] = {
+    "a", "Z", " ", "<", "/", "\\\"", "\\\\", "\\b", "\\f", "\\n", "\\r", "\\t", "\\u0001", "\\u001f", "\\u0000",
+    "\xc3\xa4", "\xe2\x80\xa8", "\xef\xbd\xa1", "\xf0\x9f\x98\x80", "\x7f",
+    "\\/", "\\u0008", "\\u000a", "\\u001F", "\\u0041", "\\u000A", "\\u0020", "\\u00e9", "\\ud83d\\ude00", "\\ud800",
+    "\\udc00", "\\x", "\\", "\"", "\x01", "\x1f", "\xed\xa0\x80", "\xed\xb0\x80", "\xc0\xaf", "\xc3", "\xe2\x80",
+    "\xff", "\xf4\x90\x80\x80"};
+enum { KEPT_STRING = 20, VALID_STRING = 29 };
+static const char *const number_texts[] = {
+    "0", "7", "-17", "200", "2000000000035000", "9007199254740991", "-9007199254740991",
+    "-0", "9007199254740992", "12345678901234567", "99999999999999999999", "1.5", "2.0", "1e3", "1E2", "-0.0",
+    "01", "00", "-", "0x10", "\"5\"", "null", "true"};
+enum { KEPT_NUMBER = 7, VALID_NUMBER = 16 };
+static const char *const header_texts[] = {
+    "[]", "[[\"a\",\"b\"]]", "[[\"content-type\",\"application/json\"],[\"x\",\"\"]]",
+    "[ ]", "[[\"a\\u0001\",\"\\/\"]]",
+    "[[\"a\"]]", "[[\"a\",1]]", "[[\"a\",\"b\"],]", "[[\"a\",\"b\"]", "{}", "[[\"a\",\"b\",\"c\"]]"};
+enum { KEPT_HEADERS = 3, VALID_HEADERS = 5 };
+#define COUNT(a) (sizeof(a) / sizeof(a)[0])
+
+/* Mostly the first `kept`, now and then one of the first `valid`, now and then any. */
+static const char *pick(const char *const *list, size_t n, size_t kept, size_t valid) {
+  unsigned r = rnd(64);
+  return list[r < 60 ? rnd((unsigned)kept) : r < 62 ? rnd((unsigned)valid) : rnd((unsigned)n)];
+}
+
+static void put_rand_string(char *buf) {
+  strcat(buf, "\"");
+  for (unsigned n = rnd(6); n > 0; n--) strcat(buf, pick(string_pieces, COUNT(string_pieces), KEPT_STRING, VALID_STRING));
+  strcat(buf, "\"");
+}
+
+static void entries_kept_or_rewritten(void **state) {
+  (void)state;
+  static const char *const names[] = {"body", "status", "headers", "storedAt", "expires", "staleUntil", "bytes", "method", "path", "key"};
+  const char *seed = getenv("XR_TEST_SEED");
+  rng = seed ? strtoull(seed, NULL, 10) : 0x5eed5eedULL;
+  if (!rng) rng = 1;
+  uint64_t first = rng;
+  size_t kept = 0, rewritten = 0, refused = 0;
+  for (size_t c = 0; c < 20000; c++) {
+    char text[4096] = " {";
+    for (size_t f = 0; f < 10; f++) {
+      size_t name = rnd(200) ? f : rnd(10); /* now and then a field twice, or out of place */
+      if (f) strcat(text, rnd(300) ? "," : ", ");
+      strcat(text, "\"");
+      strcat(text, names[name]);
+      strcat(text, rnd(300) ? "\":" : "\" :");
+      if (name == 2) strcat(text, pick(header_texts, COUNT(header_texts), KEPT_HEADERS, VALID_HEADERS));
+      else if (name == 0 || name >= 7) put_rand_string(text);
+      else strcat(text, pick(number_texts, COUNT(number_texts), KEPT_NUMBER, VALID_NUMBER));
+    }
+    strcat(text, rnd(300) ? "}" : "} ");
+    const char *t = text + 1; /* the text itself; text: it after a space */
+    char *a = NULL, *b = NULL;
+    size_t alen = 0, blen = 0;
+    int64_t astale = -1, bstale = -1;
+    int arc = xr_ayepi_cache_entry_write(&a, &alen, &astale, t, strlen(t));
+    int brc = xr_ayepi_cache_entry_write(&b, &blen, &bstale, text, strlen(text));
+    if (arc != brc || (arc == 0 && (alen != blen || memcmp(a, b, alen) != 0 || astale != bstale || a[alen] != '\0')))
+      fail_msg("seed %llu, case %zu: %s\n  as it is:          %d %s (staleUntil %lld)\n  after a space: %d %s (staleUntil %lld)",
+               (unsigned long long)first, c, t, arc, a ? a : "", (long long)astale, brc, b ? b : "", (long long)bstale);
+    if (arc) refused++;
+    else if (alen == strlen(t) && !memcmp(a, t, alen)) kept++;
+    else rewritten++;
+    xr_free(a);
+    xr_free(b);
+  }
+  /* every way was taken often */
+  if (kept < 2000 || rewritten < 200 || refused < 2000)
+    fail_msg("seed %llu: %zu kept, %zu rewritten, %zu refused", (unsigned long long)first, kept, rewritten, refused);
 }
 
 /* What is refused, naming it. */
@@ -216,6 +304,7 @@ static void bad_input(void **state) {
 }
 
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(texts_are_javascripts), cmocka_unit_test(bad_input)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(texts_are_javascripts), cmocka_unit_test(entries_kept_or_rewritten),
+                                     cmocka_unit_test(bad_input)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

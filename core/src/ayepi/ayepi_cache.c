@@ -22,6 +22,7 @@ static const struct {
     {"staleUntil", NUMBER}, {"bytes", INTEGER}, {"method", STRING},   {"path", STRING},     {"key", STRING},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
+#define STALE_UNTIL 5 /* fields[STALE_UNTIL] */
 
 static const char *kind_text(enum kind k) {
   return k == STRING ? "a string" : k == INTEGER ? "an integer" : k == NUMBER ? "a number" : "an array of [name, value] strings";
@@ -47,11 +48,124 @@ static int check_field(const json_t *v, enum kind k) {
   return 0;
 }
 
+/* ---- an entry already written as ayepi writes it --------------------------------------------------
+ * JSON.stringify of an entry object in ayepi's key order is the text the rewrite below would make
+ * of it, so such a text is checked in one pass and kept as it is, without building a value (most
+ * of a set's cost otherwise). Only what the rewrite writes back byte for byte is taken: no
+ * whitespace, the fields in their order once each, strings with JSON.stringify's escapes alone
+ * (\" \\ \b \f \n \r \t, \u00xx for the other controls) and well-formed UTF-8 without
+ * surrogates, numbers as integers of at most 2^53 - 1 without "-0". Anything else, well formed or
+ * not, goes to the rewrite, which says what is wrong. */
+
+typedef struct span {
+  const unsigned char *s;
+  size_t i, n;
+} span;
+
+static int take(span *p, char c) {
+  if (p->i >= p->n || p->s[p->i] != (unsigned char)c) return 0;
+  p->i++;
+  return 1;
+}
+
+static int take_text(span *p, const char *t, size_t len) {
+  if (p->n - p->i < len || memcmp(p->s + p->i, t, len) != 0) return 0;
+  p->i += len;
+  return 1;
+}
+
+static int is_lower_hex(unsigned char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+
+static int kept_string(span *p) {
+  if (!take(p, '"')) return 0;
+  while (p->i < p->n) {
+    unsigned char c = p->s[p->i];
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+      p->i++;
+    } else if (c == '"') {
+      p->i++;
+      return 1;
+    } else if (c == '\\') {
+      if (p->n - p->i < 2) return 0;
+      unsigned char e = p->s[p->i + 1];
+      if (e == '"' || e == '\\' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
+        p->i += 2;
+        continue;
+      }
+      /* \u00xx: a control without a short escape, spelt as the writer spells it */
+      if (e != 'u' || p->n - p->i < 6 || p->s[p->i + 2] != '0' || p->s[p->i + 3] != '0' || !is_lower_hex(p->s[p->i + 4]) ||
+          !is_lower_hex(p->s[p->i + 5]))
+        return 0;
+      unsigned v = (unsigned)(p->s[p->i + 4] - '0') * 16 +
+                   (unsigned)(p->s[p->i + 5] <= '9' ? p->s[p->i + 5] - '0' : p->s[p->i + 5] - 'a' + 10);
+      if (v >= 0x20 || v == '\b' || v == '\f' || v == '\n' || v == '\r' || v == '\t') return 0;
+      p->i += 6;
+    } else if (c < 0x20) {
+      return 0;
+    } else {
+      uint32_t cp;
+      size_t len = xr_json_utf8_decode(p->s + p->i, p->n - p->i, 0, &cp);
+      if (len == 0) return 0;
+      p->i += len;
+    }
+  }
+  return 0;
+}
+
+/* An integer JSON.stringify writes as it is: 0, or up to 2^53 - 1 in magnitude without leading
+ * zeros; "-0" is not (the rewrite writes 0). */
+static int kept_integer(span *p, int64_t *v) {
+  int neg = take(p, '-');
+  size_t start = p->i;
+  uint64_t x = 0;
+  while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9' && p->i - start < 17) x = x * 10 + (uint64_t)(p->s[p->i++] - '0');
+  size_t digits = p->i - start;
+  if (digits == 0 || digits > 16 || (p->s[start] == '0' && (digits > 1 || neg)) || x > 9007199254740991ULL) return 0;
+  *v = neg ? -(int64_t)x : (int64_t)x;
+  return 1;
+}
+
+static int kept_headers(span *p) {
+  if (!take(p, '[')) return 0;
+  if (take(p, ']')) return 1;
+  do {
+    if (!take(p, '[') || !kept_string(p) || !take(p, ',') || !kept_string(p) || !take(p, ']')) return 0;
+  } while (take(p, ','));
+  return take(p, ']');
+}
+
+/* 1 when the text is an entry exactly as the rewrite would write it, with its staleUntil. */
+static int kept_as_written(const char *text, size_t len, int64_t *stale) {
+  span p = {(const unsigned char *)text, 0, len};
+  if (!take(&p, '{')) return 0;
+  for (size_t f = 0; f < NFIELDS; f++) {
+    size_t name_len = strlen(fields[f].name);
+    int64_t num = 0;
+    if ((f > 0 && !take(&p, ',')) || !take(&p, '"') || !take_text(&p, fields[f].name, name_len) || !take_text(&p, "\":", 2))
+      return 0;
+    int ok = fields[f].kind == STRING ? kept_string(&p) : fields[f].kind == HEADERS ? kept_headers(&p) : kept_integer(&p, &num);
+    if (!ok) return 0;
+    if (f == STALE_UNTIL) *stale = num;
+  }
+  return take(&p, '}') && p.i == p.n;
+}
+
 int xr_ayepi_cache_entry_write(char **out, size_t *out_len, int64_t *stale_until_ms, const char *entry_json,
                                size_t entry_len) {
   if (!out || !entry_json) return xr_fail(XR_EINVAL, "xr_ayepi_cache_entry_write: out and the entry are required");
   *out = NULL;
   if (out_len) *out_len = 0;
+  int64_t kept_stale = 0;
+  if (kept_as_written(entry_json, entry_len, &kept_stale)) {
+    char *copy = xr_malloc(entry_len + 1);
+    if (!copy) return xr_fail_nomem();
+    memcpy(copy, entry_json, entry_len);
+    copy[entry_len] = '\0';
+    *out = copy;
+    if (out_len) *out_len = entry_len;
+    if (stale_until_ms) *stale_until_ms = kept_stale;
+    return XR_OK;
+  }
   json_t *e = NULL;
   int rc = xr_json_parse(&e, entry_json, entry_len);
   if (rc) return xr_fail(XR_EINVAL, "cache entry: not JSON: %s", xr_error_last()->message);
