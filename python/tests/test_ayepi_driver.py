@@ -88,6 +88,10 @@ def test_store_cache_and_broker_across_runtimes(drivers) -> None:
     assert py.call("ayepi.subscribe") is None and ts.call("ayepi.subscribe") is None
     assert py.call("ayepi.subscribe") is None  # again: nothing more
     py.call("ayepi.publish", message=env)
+    # both heard it before the second publisher speaks: on a Cluster two publishers' messages reach
+    # a subscriber on another node through the cluster bus, in no promised order between them
+    assert ts.call("ayepi.received", count=1, timeout_ms=5000) == [env]
+    assert py.call("ayepi.received", count=1, timeout_ms=5000) == [env]
     ts.call("ayepi.publish", message="from ts \u2028")
     want = [env, "from ts \u2028"]
     assert ts.call("ayepi.received", count=2, timeout_ms=5000) == want
