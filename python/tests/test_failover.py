@@ -297,6 +297,25 @@ def under_load(url: str, rec: Record, drive: Callable[[], None], **adapter_optio
     return marks["fail"], time.monotonic()
 
 
+def acknowledged(port: int, replicas: int) -> bool:
+    """Whether ``replicas`` replicas acknowledge a write on the master ``port`` within WAIT_MS, as
+    each lock write of the workers must (min_replicas, min_replicas_timeout_ms=WAIT_MS). A restarted
+    replica is online once its full resync is sent but acknowledges only after loading it and
+    catching up with the writes since: a longer WAIT than the workers' (or one after no write,
+    which counts the online replicas) passes while their acquires still fail, and the load after
+    the failover then measures the resync, not the client resuming."""
+    r = redis.Redis(port=port)
+    for i in range(64):  # a key this node serves (a Cluster master sends the others' slots away)
+        try:
+            r.set(f"fo-probe-{i}", 1)
+            break
+        except redis.exceptions.MovedError:
+            continue
+    else:
+        raise AssertionError(f"node {port} serves none of the probe keys")
+    return int(r.execute_command("WAIT", replicas, WAIT_MS)) >= replicas
+
+
 def restart_as_replica(node: dict[str, Any], master_port: int, extra: list[str]) -> subprocess.Popen[bytes]:
     """The killed node again, on its port and in its directory, as a replica of ``master_port``."""
     args = ["redis-server"]
@@ -340,23 +359,17 @@ def sentinel_plan(topo: TopologyProcess, restarted: list[subprocess.Popen[bytes]
     def master_port() -> int:
         return int(sentinel.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)[1])
 
-    def replicas_of(port: int) -> int:
-        """How many replicas acknowledge a write on ``port`` (what min_replicas counts)."""
-        r = redis.Redis(port=port)
-        r.set("fo-probe", 1)
-        return int(r.execute_command("WAIT", 2, 500))
-
     def drive() -> None:
         first = master_port()
         wait_for("SENTINEL FAILOVER accepted",
                  lambda: sentinel.execute_command("SENTINEL", "FAILOVER", name) in (b"OK", "OK", True), 20)
         second = wait_for("the sentinels to name a new master", lambda: (p := master_port()) != first and p, 30)
-        wait_for("both replicas on the new master", lambda: replicas_of(second) == 2, 30)
+        wait_for("both replicas on the new master", lambda: acknowledged(second, 2), 30)
         time.sleep(1.0)  # load on the new master
         os.kill(by_port[second]["pid"], signal.SIGKILL)
         third = wait_for("the sentinels to replace the killed master", lambda: (p := master_port()) != second and p, 30)
         restarted.append(restart_as_replica(by_port[second], third, []))
-        wait_for("both replicas again", lambda: replicas_of(third) == 2, 30)
+        wait_for("both replicas acknowledging again", lambda: acknowledged(third, 2), 30)
 
     return f"redis+sentinel://{env['XR_TEST_SENTINELS']}/{name}", drive
 
@@ -400,8 +413,7 @@ def cluster_plan(topo: TopologyProcess, restarted: list[subprocess.Popen[bytes]]
             "--repl-diskless-sync-delay", "0"]))
         wait_for("the killed node back as a replica", lambda: any(
             s["master"] == old and s["replicas"] == [promoted] for s in shards()), 30)
-        # and acknowledging (what min_replicas counts; no write of this connection to wait for)
-        wait_for("the replica to acknowledge", lambda: redis.Redis(port=old).execute_command("WAIT", 1, 500) == 1, 30)
+        wait_for("the replica to acknowledge", lambda: acknowledged(old, 1), 30)
 
     return f"redis+cluster://{env['XR_TEST_CLUSTER_NODES']}", drive
 

@@ -912,6 +912,25 @@ static void test_key_prefixes(void **state) {
 
 /* ---- beyond upstream: release if the queue is empty, acquire with a wait ---------------------- */
 
+/* A thread id, THREAD or THREAD with zeros appended, whose lock and queue keys, and queue and
+ * processing-list keys, are in different slots under the test's prefix: with THREAD alone one of
+ * the pairs shares a slot for about one prefix in 8000 (the prefix changes each run), and the
+ * scripts run instead of failing XR_ECROSSSLOT. Only the id's length can help: two keys that
+ * differ before the id keep their slots' difference for every id of one length (a slot is a
+ * CRC16 of the key, and a CRC starting from 0 is linear); for THREAD, one zero more always does. */
+static void crossslot_thread(char *id, size_t size) {
+  for (int zeros = 0; zeros < 16; zeros++) {
+    snprintf(id, size, "%s%.*s", THREAD, zeros, "0000000000000000");
+    char lock[256], queue[256], processing[256];
+    snprintf(lock, sizeof lock, "%s:lock:%s", tt.prefix, id);
+    snprintf(queue, sizeof queue, "%s:queue:%s", tt.prefix, id);
+    snprintf(processing, sizeof processing, "%s:queue-processing:%s", tt.prefix, id);
+    unsigned q = xr_key_slot(Z(queue));
+    if (xr_key_slot(Z(lock)) != q && xr_key_slot(Z(processing)) != q) return;
+  }
+  fail_msg("no thread id with its lock, queue and processing list in different slots under %s", tt.prefix);
+}
+
 /* On a Cluster, the operations with two keys in one script (the lock and the queue, the queue and
  * its processing list) fail XR_ECROSSSLOT before anything is sent with upstream's layout, in a
  * batch too (alone: the operations beside them run); ack is one key (LREM on the processing list)
@@ -919,6 +938,8 @@ static void test_key_prefixes(void **state) {
  * everything works. Elsewhere nothing happens. */
 static void crossslot_on_cluster(void) {
   if (!tt_cluster()) return;
+  char id[64], line[256];
+  crossslot_thread(id, sizeof id);
   xr_chat_options o = ts_options();
   fixture f;
   fix_open(&f, &o);
@@ -928,31 +949,34 @@ static void crossslot_on_cluster(void) {
   long long n = 0;
   xr_chat_queue_entry e;
   memset(&e, 0, sizeof e);
-  XR_OK(xr_chat_enqueue(f.s, NULL, S(THREAD), S("{\"m\":1}"), 1, itest_wall_ms() + 90000, 10));
+  XR_OK(xr_chat_enqueue(f.s, NULL, Z(id), S("{\"m\":1}"), 1, itest_wall_ms() + 90000, 10));
   itest_lines got = {0};
   tt_monitor_collect(&m, 0, &got);
   assert_int_equal(got.n, 5); /* the enqueue script: EVAL, RPUSH, LTRIM, PEXPIRE, LLEN */
   itest_lines_free(&got);
-  XR_FAILS(xr_chat_release_lock_if_queue_empty(f.s, &b, &n, S(THREAD), S("tok")), XR_ECROSSSLOT,
+  XR_FAILS(xr_chat_release_lock_if_queue_empty(f.s, &b, &n, Z(id), S("tok")), XR_ECROSSSLOT,
            "keys in different Cluster slots");
-  XR_FAILS(xr_chat_dequeue_reliable(f.s, &b, &e, S(THREAD)), XR_ECROSSSLOT, tt_key(":queue:" THREAD));
-  XR_FAILS(xr_chat_requeue_processing(f.s, &n, S(THREAD)), XR_ECROSSSLOT, "keys in different Cluster slots");
+  snprintf(line, sizeof line, "%s:queue:%s", tt.prefix, id);
+  XR_FAILS(xr_chat_dequeue_reliable(f.s, &b, &e, Z(id)), XR_ECROSSSLOT, line);
+  XR_FAILS(xr_chat_requeue_processing(f.s, &n, Z(id)), XR_ECROSSSLOT, "keys in different Cluster slots");
   xr_chat_batch *bt = NULL;
   XR_OK(xr_chat_batch_new(&bt, f.s));
-  assert_int_equal(xr_chat_batch_dequeue_reliable(bt, S(THREAD)), 0);
-  assert_int_equal(xr_chat_batch_queue_depth(bt, S(THREAD)), 1);
+  assert_int_equal(xr_chat_batch_dequeue_reliable(bt, Z(id)), 0);
+  assert_int_equal(xr_chat_batch_queue_depth(bt, Z(id)), 1);
   XR_OK(xr_chat_batch_exec(bt));
   XR_FAILS(xr_chat_batch_entry(bt, 0, &b, &e), XR_ECROSSSLOT, "keys in different Cluster slots");
   XR_OK(xr_chat_batch_integer(bt, 1, &n));
   assert_int_equal(n, 1); /* the entry is still queued */
   xr_chat_batch_free(bt);
-  XR_OK(xr_chat_ack(f.s, &b, S(THREAD), S("{}")));
+  XR_OK(xr_chat_ack(f.s, &b, Z(id), S("{}")));
   assert_false(b);
   tt_monitor_collect(&m, 0, &got);
   /* the queue depth and the ack only: nothing of the refused scripts reached a node */
   assert_int_equal(got.n, 2);
-  assert_string_equal(got.v[0], "client \"LLEN\" \"chat-sdk:queue:" THREAD "\"");
-  assert_string_equal(got.v[1], "client \"LREM\" \"chat-sdk:queue-processing:" THREAD "\" \"1\" \"{}\"");
+  snprintf(line, sizeof line, "client \"LLEN\" \"chat-sdk:queue:%s\"", id);
+  assert_string_equal(got.v[0], line);
+  snprintf(line, sizeof line, "client \"LREM\" \"chat-sdk:queue-processing:%s\" \"1\" \"{}\"", id);
+  assert_string_equal(got.v[1], line);
   itest_lines_free(&got);
   tt_monitor_close(&m);
   fix_close(&f);

@@ -53,7 +53,21 @@ static int group_teardown(void **state) {
   return 0;
 }
 
-/* A standalone client of the master that serves `slot` (asked with CLUSTER SLOTS of node 0). */
+/* The port of the master that node `n` names for `slot` in its own view (CLUSTER SLOTS); 0: none. */
+static long long named_port(xr_client *n, int slot) {
+  xr_reply *slots;
+  XR_OK(itest_cmd(n, &slots, "CLUSTER", "SLOTS", NULL));
+  long long port = 0;
+  for (size_t k = 0; k < xr_reply_count(slots); k++) {
+    const xr_reply *range = xr_reply_at(slots, k);
+    if (slot >= xr_reply_integer(xr_reply_at(range, 0)) && slot <= xr_reply_integer(xr_reply_at(range, 1)))
+      port = xr_reply_integer(xr_reply_at(xr_reply_at(range, 2), 1));
+  }
+  xr_reply_free(slots);
+  return port;
+}
+
+/* A standalone client of the master that serves `slot` (the master that names itself for it). */
 static xr_client *master_of(fixture *f, int slot, char *id, size_t idlen) {
   for (size_t i = 0; i < xrt_cluster_size(f->cluster); i++) {
     xr_client_options o = itest_options(xrt_cluster_node(f->cluster, i));
@@ -63,17 +77,7 @@ static xr_client *master_of(fixture *f, int slot, char *id, size_t idlen) {
     XR_OK(itest_cmd(n, &role, "ROLE", NULL));
     int is_master = !strcmp(xr_reply_str(xr_reply_at(role, 0), NULL), "master");
     xr_reply_free(role);
-    xr_reply *slots;
-    XR_OK(itest_cmd(n, &slots, "CLUSTER", "SLOTS", NULL));
-    int serves = 0;
-    for (size_t k = 0; k < xr_reply_count(slots); k++) {
-      const xr_reply *range = xr_reply_at(slots, k);
-      long long lo = xr_reply_integer(xr_reply_at(range, 0)), hi = xr_reply_integer(xr_reply_at(range, 1));
-      const xr_reply *m = xr_reply_at(range, 2);
-      if (slot >= lo && slot <= hi && xr_reply_integer(xr_reply_at(m, 1)) == xrt_server_port(xrt_cluster_node(f->cluster, i)))
-        serves = 1;
-    }
-    xr_reply_free(slots);
+    int serves = named_port(n, slot) == xrt_server_port(xrt_cluster_node(f->cluster, i));
     if (is_master && serves) {
       if (id) {
         xr_reply *myid;
@@ -291,14 +295,95 @@ static void migrate_key(move *m, const char *key) {
   XR_OK(itest_cmd(m->src, NULL, "MIGRATE", "127.0.0.1", port, key, "0", "5000", NULL));
 }
 
+/* One node's CLUSTER NODES: each node's id, config epoch, and whether it is a master (or itself). */
+typedef struct nodes_view {
+  size_t n;
+  struct {
+    char id[48];
+    long long epoch;
+    int master, myself;
+  } at[16];
+} nodes_view;
+
+static void read_nodes_view(xr_client *n, nodes_view *v) {
+  xr_reply *r;
+  XR_OK(itest_cmd(n, &r, "CLUSTER", "NODES", NULL));
+  memset(v, 0, sizeof *v);
+  for (const char *line = xr_reply_str(r, NULL); line && *line && v->n < 16;
+       line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+    char flags[128];
+    if (sscanf(line, "%47s %*s %127s %*s %*s %*s %lld", v->at[v->n].id, flags, &v->at[v->n].epoch) != 3) continue;
+    v->at[v->n].master = strstr(flags, "master") != NULL;
+    v->at[v->n].myself = strstr(flags, "myself") != NULL;
+    v->n++;
+  }
+  xr_reply_free(r);
+}
+
+/* Whether the move to the master on `port` has reached every node: each names it for `slot`, each
+ * lists every master with the config epoch that master gives itself, and no two masters share
+ * one (else `why` says what is not there yet). */
+static int move_settled(fixture *f, int slot, int port, char *why, size_t size) {
+  size_t count = xrt_cluster_size(f->cluster);
+  nodes_view views[8];
+  assert_true(count <= 8);
+  for (size_t i = 0; i < count; i++) {
+    xr_client_options o = itest_options(xrt_cluster_node(f->cluster, i));
+    xr_client *n;
+    XR_OK(xr_client_open(&n, &o));
+    long long named = named_port(n, slot);
+    read_nodes_view(n, &views[i]);
+    xr_client_close(n);
+    if (named != port) {
+      snprintf(why, size, "node %d names %lld for slot %d, not %d", xrt_server_port(xrt_cluster_node(f->cluster, i)),
+               named, slot, port);
+      return 0;
+    }
+  }
+  for (size_t i = 0; i < count; i++)
+    for (size_t k = 0; k < views[i].n; k++) {
+      if (!views[i].at[k].myself || !views[i].at[k].master) continue;
+      const char *id = views[i].at[k].id;
+      long long epoch = views[i].at[k].epoch;
+      for (size_t j = 0; j < count; j++)
+        for (size_t l = 0; l < views[j].n; l++) {
+          int same = !strcmp(views[j].at[l].id, id);
+          if ((same && views[j].at[l].epoch != epoch) ||
+              (!same && views[j].at[l].myself && views[j].at[l].master && views[j].at[l].epoch == epoch)) {
+            snprintf(why, size, "master %.8s has config epoch %lld; node %d %s %lld", id, epoch,
+                     xrt_server_port(xrt_cluster_node(f->cluster, j)), same ? "knows it as" : "has it too:",
+                     views[j].at[l].epoch);
+            return 0;
+          }
+        }
+    }
+  return 1;
+}
+
+/* SETSLOT NODE on the target first (it takes the slot and a new config epoch before any node
+ * names it; test_reshard_load.c's order), then on every other node; then waits until the move has
+ * reached every node. SETSLOT NODE changes one node's view at a time, the rest comes by cluster-bus
+ * messages, and a node's view can still change after its SETSLOT: a claim of the slot with a higher
+ * config epoch (the source's, sent before its own SETSLOT, when the target's epoch is not above it,
+ * or once an epoch collision is resolved) hands the slot back. A client asking then can be sent
+ * between two masters that name each other, past max_redirects (an ASan run of
+ * test_loop_connection: EREDIRECTS for the slot just moved back). Waiting until every node names
+ * the target and all agree on distinct config epochs also starts the next move on a settled
+ * cluster, where the next target's new epoch is above every other. */
 static void finish_move(fixture *f, move *m) {
+  XR_OK(itest_cmd(m->dst, NULL, "CLUSTER", "SETSLOT", m->slot, "NODE", m->dst_id, NULL));
   for (size_t i = 0; i < xrt_cluster_size(f->cluster); i++) {
+    if (xrt_server_port(xrt_cluster_node(f->cluster, i)) == m->dst_port) continue;
     xr_client_options o = itest_options(xrt_cluster_node(f->cluster, i));
     xr_client *n;
     XR_OK(xr_client_open(&n, &o));
     itest_cmd(n, NULL, "CLUSTER", "SETSLOT", m->slot, "NODE", m->dst_id, NULL); /* replicas refuse: fine */
     xr_client_close(n);
   }
+  char why[200] = "";
+  for (long long end = itest_now_ms() + 15000; !move_settled(f, atoi(m->slot), m->dst_port, why, sizeof why);
+       xrt_sleep_ms(20))
+    if (itest_now_ms() > end) fail_msg("slot %s moved to %d, but after 15 s %s", m->slot, m->dst_port, why);
   xr_client_close(m->src);
   xr_client_close(m->dst);
   memset(m, 0, sizeof *m);
