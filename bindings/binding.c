@@ -122,3 +122,24 @@ int xr_binding_ayepi_broker_new(xr_ayepi_broker **out, xr_client *client, const 
   o.channel = channel;
   return xr_ayepi_broker_new(out, client, &o);
 }
+
+int xr_binding_xp_store_new(xr_xp_store **out, xr_client *client, const char *key_prefix, int64_t ttl_s) {
+  if (ttl_s < 0) return xr_error_set(XR_EINVAL, "xp: ttl must be >= 0 seconds (0: none), got %lld", (long long)ttl_s);
+  xr_xp_options o = XR_XP_OPTIONS_INIT;
+  o.key_prefix = key_prefix;
+  o.ttl_s = ttl_s ? ttl_s : XR_XP_TTL_NONE;
+  return xr_xp_store_new(out, client, &o);
+}
+
+int xr_binding_xp_slot_write(char **out, size_t *out_len, const char *thread_id, size_t thread_id_len,
+                             const char *from_id, size_t from_id_len, const char *to_id, size_t to_id_len,
+                             int64_t slot_index, const char *timestamp, size_t timestamp_len, const char *payload_type,
+                             size_t payload_type_len, const char *own_name, size_t own_name_len, int is_self_call,
+                             const char *usage_instructions, size_t usage_instructions_len, const char *payload_json,
+                             size_t payload_json_len) {
+  xr_xp_slot s = {thread_id,    thread_id_len,    from_id,  from_id_len,  to_id,        to_id_len,
+                  slot_index,   timestamp,        timestamp_len, payload_type, payload_type_len, own_name,
+                  own_name_len, is_self_call != 0, usage_instructions, usage_instructions_len, payload_json,
+                  payload_json_len, NULL};
+  return xr_xp_slot_write(out, out_len, &s);
+}

@@ -11,6 +11,7 @@
 #include "crossredis/chat.h"
 #include "crossredis/client.h"
 #include "crossredis/session.h"
+#include "crossredis/xp.h"
 
 /* Client options are not here: the bindings set them one by one on an xr_client_config (config.h),
  * which checks each, and open it with xr_tls_client_open_config. */
@@ -68,5 +69,18 @@ int xr_binding_ayepi_store_new(xr_ayepi_store **out, xr_client *client, const ch
                                int64_t base_ms, double factor, int64_t max_ms, double jitter);
 /* An ayepi broker (ayepi.h) on `channel` (NULL: "ayepi"). */
 int xr_binding_ayepi_broker_new(xr_ayepi_broker **out, xr_client *client, const char *channel);
+
+/* An xp store (xp.h) from upstream's arguments: key_prefix NULL for "xp:"; ttl_s as RedisBackend's
+ * ttl: seconds on every key written, 0 for none (the options' 0 is the default 86400: the
+ * languages pass theirs, 86400, themselves), negative refused. */
+int xr_binding_xp_store_new(xr_xp_store **out, xr_client *client, const char *key_prefix, int64_t ttl_s);
+
+/* xr_xp_slot_write from plain arguments (own_name NULL: none; is_self_call 0 or 1). */
+int xr_binding_xp_slot_write(char **out, size_t *out_len, const char *thread_id, size_t thread_id_len,
+                             const char *from_id, size_t from_id_len, const char *to_id, size_t to_id_len,
+                             int64_t slot_index, const char *timestamp, size_t timestamp_len, const char *payload_type,
+                             size_t payload_type_len, const char *own_name, size_t own_name_len, int is_self_call,
+                             const char *usage_instructions, size_t usage_instructions_len, const char *payload_json,
+                             size_t payload_json_len);
 
 #endif

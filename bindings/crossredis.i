@@ -121,4 +121,11 @@
 %include "chat.i"
 %include "session.i"
 %include "ayepi.i"
+/* xp: for the languages that give its typemaps (XR_BINDING_XP; Node's comes with its bridge) */
+#ifdef XR_BINDING_XP
+%include "xp.i"
+#else
+%ignore xr_binding_xp_store_new;
+%ignore xr_binding_xp_slot_write;
+#endif
 %include "binding.h"

@@ -321,6 +321,80 @@ XR_PY_OUT_HANDLE(xr_ayepi_store)
 XR_PY_OUT_HANDLE(xr_ayepi_batch)
 XR_PY_OUT_HANDLE(xr_ayepi_sweep)
 XR_PY_OUT_HANDLE(xr_ayepi_broker)
+XR_PY_OUT_HANDLE(xr_xp_store)
+XR_PY_OUT_HANDLE(xr_xp_batch)
+
+/* ---- xp (../xp.i): its listing, info and JSON slot as Python values ---------------------------- */
+#define XR_BINDING_XP
+%{
+#include "crossredis/xp.h"
+
+/* A listing: each item's id as bytes, or (id, value) when it has a value (the registry's). */
+static PyObject *xr_py_xp_list(const xr_xp_list *l) {
+  size_t n = xr_xp_list_count(l);
+  PyObject *out = PyList_New((Py_ssize_t)n);
+  for (size_t i = 0; out && i < n; i++) {
+    xr_result id, val;
+    xr_xp_list_id(l, i, &id);
+    xr_xp_list_value(l, i, &val);
+    PyObject *item = PyBytes_FromStringAndSize(id.fields[0].data, (Py_ssize_t)id.fields[0].len);
+    if (item && val.present) {
+      PyObject *v = PyBytes_FromStringAndSize(val.fields[0].data, (Py_ssize_t)val.fields[0].len);
+      PyObject *pair = v ? PyTuple_Pack(2, item, v) : NULL;
+      Py_XDECREF(v);
+      Py_SETREF(item, pair);
+    }
+    if (!item) Py_CLEAR(out);
+    else PyList_SET_ITEM(out, (Py_ssize_t)i, item);
+  }
+  return out;
+}
+
+static PyObject *xr_py_span(const char *p, size_t n) {
+  if (!p) Py_RETURN_NONE;
+  return PyBytes_FromStringAndSize(p, (Py_ssize_t)n);
+}
+%}
+%typemap(in, numinputs=0) xr_xp_list **out (xr_xp_list *l_ = NULL) {
+  $1 = &l_;
+}
+%typemap(argout) xr_xp_list **out {
+  PyObject *l_ = xr_py_xp_list(*$1);
+  if (!l_) SWIG_fail;
+  $result = SWIG_AppendOutput($result, l_);
+}
+%typemap(freearg) xr_xp_list **out {
+  xr_xp_list_free(*$1);
+}
+/* info: (buffer_threads, registry_entries, ttl_seconds) */
+%typemap(in, numinputs=0) xr_xp_info *out (xr_xp_info i_) {
+  memset(&i_, 0, sizeof i_);
+  $1 = &i_;
+}
+%typemap(argout) xr_xp_info *out {
+  $result = SWIG_AppendOutput($result, Py_BuildValue("(nnL)", (Py_ssize_t)$1->buffer_threads,
+                                                     (Py_ssize_t)$1->registry_entries, (long long)$1->ttl_seconds));
+}
+/* a JSON slot read: (thread_id, from_id, to_id, slot_index, timestamp, payload_type, own_name or
+ * None, is_self_call, usage_instructions, payload_json), texts as bytes */
+%typemap(in, numinputs=0) xr_xp_slot *out (xr_xp_slot s_) {
+  memset(&s_, 0, sizeof s_);
+  $1 = &s_;
+}
+%typemap(argout) xr_xp_slot *out {
+  PyObject *t_ = Py_BuildValue("(NNNLNNNNNN)", xr_py_span($1->thread_id, $1->thread_id_len),
+                               xr_py_span($1->from_id, $1->from_id_len), xr_py_span($1->to_id, $1->to_id_len),
+                               (long long)$1->slot_index, xr_py_span($1->timestamp, $1->timestamp_len),
+                               xr_py_span($1->payload_type, $1->payload_type_len),
+                               xr_py_span($1->own_name, $1->own_name_len), PyBool_FromLong($1->is_self_call),
+                               xr_py_span($1->usage_instructions, $1->usage_instructions_len),
+                               xr_py_span($1->payload_json, $1->payload_json_len));
+  if (!t_) SWIG_fail;
+  $result = SWIG_AppendOutput($result, t_);
+}
+%typemap(freearg) xr_xp_slot *out {
+  xr_xp_slot_clear($1);
+}
 
 /* Bytes borrowed from the handle (valid until its next call): copied into bytes, None when the
  * function returned 0 (nothing there). */
@@ -591,6 +665,7 @@ XR_PY_RESULT_CALL(xr_ayepi_batch_result, arg3)
 %nothreadallow xr_chat_batch_start;
 %nothreadallow xr_session_batch_start;
 %nothreadallow xr_ayepi_batch_start;
+%nothreadallow xr_xp_batch_start;
 /* the broker's loop steps (its pollable is driven as above) */
 %nothreadallow xr_ayepi_broker_pollable;
 %nothreadallow xr_ayepi_broker_next;

@@ -265,6 +265,15 @@ def lock_parts(lock: Any) -> tuple[str, str]:
     return check_str("lock.thread_id", thread_id), check_str("lock.token", token)
 
 
+def dumps_json(value: Any, name: str) -> str:
+    """Compact JSON text of a value the core re-writes (its dialect's bytes); a value JSON cannot
+    hold (an object, NaN) is a TypeError naming ``name``."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{name}: {e}") from None
+
+
 def dumps(value: Any) -> str:
     """JSON text for the core, which re-writes it in the adapter's dialect."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
@@ -406,6 +415,24 @@ GET, SET, SET_IF_NOT_EXISTS, DELETE = OPS["get"], OPS["set"], OPS["set_if_not_ex
 APPEND_TO_LIST, GET_LIST = OPS["append_to_list"], OPS["get_list"]
 ENQUEUE, DEQUEUE, QUEUE_DEPTH = OPS["enqueue"], OPS["dequeue"], OPS["queue_depth"]
 DEQUEUE_RELIABLE, ACK, REQUEUE_PROCESSING = OPS["dequeue_reliable"], OPS["ack"], OPS["requeue_processing"]
+
+
+def same(value: Any, ctx: Any = None) -> Any:
+    """A row's value as the binding converted it by kind (None / bool / int / bytes / list)."""
+    return value
+
+
+def system_ops(name: str, decoders: dict[int, Callable[[Any, Any], Any]] | None = None) -> dict[str, Op]:
+    """System ``name``'s table (``<name>.def``, read from the native module: xr_<name>_op_at): an
+    :class:`Op` per row, by its name, decoding by result kind (``decoders``; else :func:`same`)."""
+    system = System.of(name)
+    op_at = getattr(_native, f"xr_{name}_op_at")
+    ops: dict[str, Op] = {}
+    for code in range(getattr(_native, f"XR_{name.upper()}_OP_COUNT")):
+        row = op_at(code)
+        names = tuple(_native.xr_binding_op_arg_name(row, i) for i in range(row.nargs))
+        ops[row.name] = Op(row.name, code, names, (decoders or {}).get(row.result, same), system)
+    return ops
 
 
 class Blocking(NamedTuple):

@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Iterator, Mapping, NamedTuple, Sequence, Union
 
 from . import _native
-from ._chatcore import Core, Op, System, check_int, check_int32, check_str
+from ._chatcore import Core, Op, check_int, check_int32, check_str, system_ops
+from ._chatcore import dumps_json as _dumps
 from ._loop import PollWatch
 from ._owner import AsyncOwner, Owner, SyncOwner
 from .client import Client
@@ -103,21 +104,7 @@ def _report(on_error: OnError | None, e: BaseException) -> None:
 _GIVE_UP, _TRY_AGAIN, _READ_BACK = _native.XR_AYEPI_GIVE_UP, _native.XR_AYEPI_TRY_AGAIN, _native.XR_AYEPI_READ_BACK
 
 
-def _same(value: Any, ctx: Any = None) -> Any:
-    return value  # None / bool / int / bytes, as the binding converts the row's result kind
-
-
-def _ops() -> dict[str, Op]:
-    system = System.of("ayepi")
-    ops: dict[str, Op] = {}
-    for code in range(_native.XR_AYEPI_OP_COUNT):
-        row = _native.xr_ayepi_op_at(code)
-        names = tuple(_native.xr_binding_op_arg_name(row, i) for i in range(row.nargs))
-        ops[row.name] = Op(row.name, code, names, _same, system)
-    return ops
-
-
-OPS = _ops()
+OPS = system_ops("ayepi")
 _GET = OPS["get"]
 _PUBLISH_TO = OPS["publish_to"]
 _SET_IF_NOT_EXISTS = OPS["set_if_not_exists"]
@@ -417,13 +404,6 @@ def _entry(key: str, raw: bytes | None) -> CacheEntry | None:
         from .errors import DataError
 
         raise DataError(f"ayepi cache: the value of {key!r} is not an entry: {e}") from None
-
-
-def _dumps(value: Any, name: str) -> str:
-    try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{name}: {e}") from None
 
 
 Predicate = Callable[[CacheInfo], Any]

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from . import _native
-from ._chatcore import Op, System
+from ._chatcore import system_ops
 from ._owner import AsyncOwner, Owner, SyncOwner
 from .client import Client
 from .errors import AlreadyExistsError, NotFoundError
@@ -165,24 +165,7 @@ def _map(value: Any, ctx: Any = None) -> dict[str, str] | None:
     return json.loads(value[0])  # type: ignore[no-any-return]
 
 
-def _same(value: Any, ctx: Any = None) -> Any:
-    return value
-
-
-def _ops() -> dict[str, Op]:
-    system = System.of("session")
-    decoders = {_native.XR_RESULT_SESSION: _session, _native.XR_RESULT_MAP: _map}
-    ops: dict[str, Op] = {}
-    for code in range(_native.XR_SESSION_OP_COUNT):
-        row = _native.xr_session_op_at(code)
-        names = []
-        while (name := _native.xr_binding_op_arg_name(row, len(names))) is not None:
-            names.append(name)
-        ops[row.name] = Op(row.name, code, tuple(names), decoders.get(row.result, _same), system)
-    return ops
-
-
-OPS = _ops()
+OPS = system_ops("session", {_native.XR_RESULT_SESSION: _session, _native.XR_RESULT_MAP: _map})
 
 
 def _ttl_ms(ttl: float | timedelta) -> int:

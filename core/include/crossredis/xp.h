@@ -192,6 +192,72 @@ typedef struct xr_xp_info {
 
 XR_API int xr_xp_info_read(xr_xp_store *s, xr_xp_info *out);
 
+/* ---- the neutral JSON slot ---------------------------------------------------------------------
+ * Upstream's slots are Python pickles of BufferSlot(payload, SlotMetadata(...)): opaque to any other
+ * runtime, and unpickling them runs code. A JSON slot carries the same fields as one JSON object
+ * that C, Python and Node read and write alike (version 1), its members in this order:
+ *
+ *   "xp_slot"             1        the marker and version: a reader refuses any other version
+ *   "thread_id"           string   SlotMetadata.thread_id
+ *   "from_id"             string   SlotMetadata.from_id
+ *   "to_id"               string   SlotMetadata.to_id
+ *   "slot_index"          integer  SlotMetadata.slot_index, 0 .. 2^53-1
+ *   "timestamp"           string   SlotMetadata.timestamp (ISO 8601 as upstream writes it; not parsed)
+ *   "payload_type"        string   SlotMetadata.payload_type
+ *   "own_name"            string or null   SlotMetadata.own_name (None: null)
+ *   "is_self_call"        boolean  SlotMetadata.is_self_call
+ *   "usage_instructions"  string   SlotMetadata.usage_instructions
+ *   "payload"             any JSON value   BufferSlot.payload
+ *
+ * The bytes are canonical: JSON.stringify's (compact, raw UTF-8, only '"', '\\' and controls
+ * escaped, numbers as JavaScript writes them: 1.0 is 1) of the object in this order, the payload's
+ * object members in their given order (integer-like keys first, as JavaScript orders them). A JSON
+ * slot starts with `{"xp_slot":` (a pickle with b'\x80'). Integers anywhere in it stay within
+ * +-(2^53-1), so every runtime reads them exactly. A reader takes any spacing and member order,
+ * own_name, is_self_call and usage_instructions absent as null, false and "" (upstream's
+ * defaults), and refuses unknown members, a missing one, a wrong type or another version with
+ * XR_EINVAL naming it. Strings are UTF-8 (any character, NUL too). */
+
+#define XR_XP_SLOT_VERSION 1
+/* What every JSON slot starts with. */
+#define XR_XP_SLOT_MARK "{\"xp_slot\":"
+
+/* A slot's fields as spans: written from (xr_xp_slot_write: the caller's spans, borrowed for the
+ * call) or read into (xr_xp_slot_read: spans borrowed from the slot until xr_xp_slot_clear). */
+typedef struct xr_xp_slot {
+  const char *thread_id;
+  size_t thread_id_len;
+  const char *from_id;
+  size_t from_id_len;
+  const char *to_id;
+  size_t to_id_len;
+  int64_t slot_index;
+  const char *timestamp;
+  size_t timestamp_len;
+  const char *payload_type;
+  size_t payload_type_len;
+  const char *own_name; /* NULL: none (null) */
+  size_t own_name_len;
+  bool is_self_call;
+  const char *usage_instructions;
+  size_t usage_instructions_len;
+  const char *payload_json; /* the payload as JSON text (any spacing; read: canonical) */
+  size_t payload_json_len;
+  void *doc_; /* private: what xr_xp_slot_clear frees */
+} xr_xp_slot;
+
+/* The JSON slot of `slot`'s fields (the payload parsed and written again canonically). XR_EINVAL
+ * naming the field that is wrong (a NULL string span with a length, slot_index out of range, a
+ * payload that is not one JSON value or holds an integer past 2^53-1, invalid UTF-8). *out is the
+ * caller's (xr_free), NUL-terminated. */
+XR_API int xr_xp_slot_write(char **out, size_t *out_len, const xr_xp_slot *slot);
+
+/* Reads and checks a JSON slot (the rules above) into *out (zeroed first; xr_xp_slot_clear it,
+ * also after a failure). */
+XR_API int xr_xp_slot_read(xr_xp_slot *out, const char *data, size_t len);
+
+XR_API void xr_xp_slot_clear(xr_xp_slot *slot);
+
 /* ---- the table, the generic call and batches ---------------------------------------------------- */
 
 typedef enum xr_xp_op {
