@@ -30,7 +30,9 @@ const ENTRY = { body: "{}", status: 200, headers: [["content-type", "application
   bytes: 2, method: "GET", path: "/x", key: "K" };
 const entry = (path, key, staleUntil) => ({ ...ENTRY, path, key, storedAt: 1, expires: staleUntil - 1000, staleUntil });
 
-async function until(f, ms = 3000) {
+// A hang bound, not a timing: a loaded 2-core machine (node --test runs the files side by side) has
+// stalled an event loop for over 3 s, so a message is given 15 s.
+async function until(f, ms = 15000) {
   const end = Date.now() + ms;
   while (!f()) {
     if (Date.now() > end) throw new Error("timed out waiting");
