@@ -468,3 +468,63 @@ def test_ayepi_matrix(tmp_path: Path, secured: RedisServer) -> None:
     assert set(texts) == {"an event envelope", "a cache entry"}
     assert all(t["identical"] and t["writers"] == ["c", "ts-ayepi"] for t in texts.values()), texts
     assert doc["results"] == [] and doc["sessions"]["results"] == []  # ayepi's scenarios only: the others not run
+
+
+# ---- xp (xml-pipeline's context buffer and registry) -------------------------------------------------
+
+XP = "py-xmlpipeline"
+XP_KNOWN = {  # (scenario, producer, consumer) that fail as upstream's defects make them fail
+    "standalone": {("xp-remap", XP, XP)} | {("xp-listing", a, XP) for a in ("c", "py-crossredis", XP)}
+    | {("xp-listing", XP, b) for b in ("c", "py-crossredis")},
+    "cluster": {(s, XP, b) for s in ("xp-registry", "xp-remap", "xp-listing") for b in ("c", "py-crossredis", XP)}
+    | {("xp-listing", a, XP) for a in ("c", "py-crossredis")},
+}
+
+
+def xp_run(env: dict[str, str], *more: str) -> dict:
+    res = run_runner(env, *more, "--only", "c,py-crossredis,py-xmlpipeline",
+                     "--scenarios", ",".join(n for n, _ in run.XP_SCENARIOS), "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    doc = __import__("json").loads(res.stdout)
+    assert doc["results"] == [] and doc["ayepi"]["results"] == []  # xp's scenarios only: the others not run
+    return doc
+
+
+def assert_xp_cells(doc: dict, topology: str) -> None:
+    """Every pair passes but those upstream's defects fail on purpose, which fail that way."""
+    cells = doc["xp"]["results"]
+    assert len(cells) == len(run.XP_SCENARIOS) * 9
+    known = {(c["scenario"], c["producer"], c["consumer"]) for c in cells if c["status"] == "known-incompatible"}
+    assert known == XP_KNOWN[topology], cells
+    assert all(c["status"] == "ok" for c in cells if (c["scenario"], c["producer"], c["consumer"]) not in known), cells
+
+
+def test_xp_matrix(tmp_path: Path, secured: RedisServer) -> None:
+    """The xp matrix between the C driver, crossredis's Python backend and py-xmlpipeline (upstream's
+    commands over redis-py) on a server with a password: what one writes the others read, the
+    known upstream defects fail as upstream fails (keys, not ids, from its listing; its glob prefix
+    reaching another tenant; re-map then delete by the old uuid), and every writer's JSON slot,
+    pickled slot and registry values are the same bytes."""
+    env, _ = make_wrappers(tmp_path)
+    env["REDIS_URL"] = f"redis://:{PW}@127.0.0.1:{secured.port}"
+    doc = xp_run(env)
+    assert PW not in __import__("json").dumps(doc)
+    assert "redis-py@" in doc["xp"]["implementations"][XP]["library"]
+    assert_xp_cells(doc, "standalone")
+    written = {g["what"]: g for g in doc["xp"]["bytes"]}
+    assert set(written) == {"a json slot", "a pickle slot", "a registry forward value", "a registry reverse value"}
+    assert written["a json slot"]["writers"] == ["c", "py-crossredis"]
+    assert written["a pickle slot"]["writers"] == ["py-crossredis", XP]
+    assert all(g["identical"] for g in written.values()), written
+
+
+def test_xp_matrix_cluster(tmp_path: Path) -> None:
+    """The xp matrix on a Redis Cluster: crossredis's pairs all pass (no CROSSSLOT, every master
+    scanned); upstream's registry set is a CROSSSLOT MULTI there, a known incompatibility."""
+    env, _ = make_wrappers(tmp_path)
+    env.pop("REDIS_URL", None)
+    doc = xp_run(env, "--cluster")
+    assert doc["topology"] == "cluster" and doc["ok"] is True
+    assert "RedisCluster" in doc["xp"]["implementations"][XP]["library"]
+    assert_xp_cells(doc, "cluster")
+    assert doc["keys_spread"]["masters_reached"] == doc["keys_spread"]["masters"]
