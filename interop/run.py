@@ -2,7 +2,9 @@
 """The interop suite: every Chat SDK state implementation writes, every other one reads, through one
 shared Redis; then a migration from a TypeScript deployment to a Python one; then the same for
 toolhive's session stores (interop/session_matrix.py: crossredis's C, Python and Node drivers and
-the Go drivers over the real toolhive releases).
+the Go drivers over the real toolhive releases), @ayepi/redis's stores and broker
+(interop/ayepi_matrix.py) and xml-pipeline's context buffer and registry (interop/xp_matrix.py:
+crossredis's C and Python drivers and an upstream-shaped redis-py backend).
 
     .venv/bin/python interop/run.py [--url URL] [--cluster] [--json] [--only IMPL,...]
                                     [--scenarios S,...] [--no-migration] [--keep-logs]
