@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -528,3 +529,34 @@ def test_xp_matrix_cluster(tmp_path: Path) -> None:
     assert "RedisCluster" in doc["xp"]["implementations"][XP]["library"]
     assert_xp_cells(doc, "cluster")
     assert doc["keys_spread"]["masters_reached"] == doc["keys_spread"]["masters"]
+
+
+def test_xp_expected_failures_must_fail_the_expected_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pair upstream's defects fail on purpose is a known incompatibility only when it fails that
+    way: a pass is an UNEXPECTED-PASS, another failure a FAIL; every other pair must pass."""
+    xm = sys.modules["xp_matrix"]
+    names = ["c", XP]
+    drivers = {n: type("D", (), {"impl": xm.XP_BY_NAME[n]})() for n in names}
+
+    def statuses(fn: Any, cluster: bool = False) -> dict[tuple[str, str], str]:
+        monkeypatch.setattr(xm, "XP_SCENARIOS", [("xp-listing", fn)])
+        cells = xm.run_xp_matrix(type("Ctx", (), {"cluster": cluster})(), names, drivers, ["xp-listing"])
+        return {(c.producer, c.consumer): c.status for c in cells}
+
+    def listed_keys(ctx: Any, a: Any, b: Any, tag: str) -> str:
+        if b.impl.upstream:
+            raise run.Failure(f"{b.impl.name} listed threads ['x:buffer:t'], not the 1 ids")
+        if a.impl.upstream:
+            raise run.Failure(f"{a.impl.name} lists another tenant's t:buffer:x")
+        return "fine"
+
+    assert statuses(listed_keys) == {("c", "c"): "ok", ("c", XP): "known-incompatible",
+                                     (XP, "c"): "known-incompatible", (XP, XP): "known-incompatible"}
+    assert statuses(lambda *_: "fine") == {("c", "c"): "ok", ("c", XP): "UNEXPECTED-PASS",
+                                           (XP, "c"): "UNEXPECTED-PASS", (XP, XP): "UNEXPECTED-PASS"}
+
+    def other(ctx: Any, a: Any, b: Any, tag: str) -> str:
+        raise run.Failure("something else")
+
+    assert set(statuses(other).values()) == {"FAIL"}
+    assert statuses(other, cluster=True)[(XP, "c")] == "FAIL"  # the Cluster's reason wants CROSSSLOT
