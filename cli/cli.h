@@ -125,6 +125,9 @@ bool cli_utf8_valid(const char *s, size_t len);
 /* The bytes as a base64 JSON string (RFC 4648, with padding): what a key that is not valid UTF-8
  * is in JSON, exactly. A new reference; never NULL. */
 json_t *cli_json_base64(const char *s, size_t len);
+/* base64 text (RFC 4648, padded; no spaces) as bytes: *out (malloc'd, NUL after the bytes; free)
+ * and *out_len; false (and *out NULL) when it is not base64. */
+bool cli_base64_decode(const char *s, size_t len, char **out, size_t *out_len);
 
 /* Allocation that aborts with a message when memory runs out (the command has no way to go on). */
 void *cli_xmalloc(size_t size);

@@ -12,6 +12,11 @@
  *   as "ayepi.<name>" through xr_ayepi_call (cache_* rows on the cache, its own prefix), plus the
  *   composites cache_clear, cache_invalidate {path}, publish, envelope, subscribe and received.
  *   Errors: kind = the core's error class.
+ * - xp: xml-pipeline's context buffer and thread registry (xp.h): the rows of xp.def as "xp.<name>"
+ *   through xr_xp_call, a slot (BYTES) as base64 both ways, plus the composites buffer_list_threads,
+ *   buffer_clear, registry_list_all, registry_clear, info, slot_json {fields} and slot_read {slot}
+ *   (the JSON slot codec; slot_pickle is Unsupported: a pickle is Python's). Errors: kind = the
+ *   core's error class, Unsupported.
  * Arguments are read by kind and results written by result kind, so a new row needs no code here.
  * The driver decides nothing: it reports what the core did, its errors included. */
 #include <stdarg.h>
@@ -28,6 +33,7 @@
 #include "crossredis/json.h"
 #include "crossredis/session.h"
 #include "crossredis/timestamp.h"
+#include "crossredis/xp.h"
 
 /* An op's own failure that is the request's fault, not the library's: kind "BadRequest". */
 enum { BAD_REQUEST = 1 };
@@ -44,6 +50,7 @@ typedef struct driver {
   xr_ayepi_broker *broker;    /* ayepi: made at the first broker request */
   const char *channel;        /* ayepi: the broker's (NULL: "ayepi") */
   json_t *received;           /* ayepi: every message since subscribe, in order */
+  xr_xp_store *xp;            /* xp */
 } driver;
 
 typedef struct request {
@@ -79,6 +86,9 @@ struct driver_system {
   const char *const *optional_ints;
   /* A JSON argument the contract names without the table's "_json" ("entry" for entry_json). */
   bool json_short_names;
+  /* BYTES arguments and LIST elements are base64 (RFC 4648, padded) in the JSON lines (xp: slots
+   * are opaque bytes, a pickle is not text). */
+  bool bytes_base64;
 };
 
 static void driver_usage(FILE *f) {
@@ -88,6 +98,7 @@ static void driver_usage(FILE *f) {
           "                         [--ttl-ms N] [--data-ttl-ms N] [--go 1.26|1.27]\n"
           "       crossredis driver --system ayepi --impl c [--url URL] [--prefix P] [--cache-prefix P]\n"
           "                         [--channel C]\n"
+          "       crossredis driver --system xp --impl c [--url URL] [--prefix P] [--ttl SECONDS]\n"
           "\n"
           "The C driver of the interop suite (interop/CONTRACT.md), started by interop/run.py:\n"
           "connects, prints {\"ready\": true, ...}, then answers one JSON request per stdin line\n"
@@ -110,8 +121,13 @@ static void driver_usage(FILE *f) {
           "...; ayepi.cache_clear, ayepi.cache_invalidate {path}, ayepi.publish {message},\n"
           "ayepi.envelope {ch, params?, data}, ayepi.subscribe, ayepi.received {count, timeout_ms?}).\n"
           "\n"
+          "With --system xp the operations are xml-pipeline's RedisBackend (xp.def as xp.<name>:\n"
+          "xp.buffer_append {thread_id, slot}, xp.registry_set {chain, uuid}, ...; xp.buffer_list_threads,\n"
+          "xp.buffer_clear, xp.registry_list_all, xp.registry_clear, xp.info, xp.slot_json {fields},\n"
+          "xp.slot_read {slot}), a slot as base64 both ways.\n"
+          "\n"
           "  --impl c          the implementation (this program has only c)\n"
-          "  --system S        chat (default), sessions or ayepi\n"
+          "  --system S        chat (default), sessions, ayepi or xp\n"
           "  --url URL         the server (default $REDIS_URL, else redis://127.0.0.1:6379)\n"
           "  --prefix P        the key prefix (chat: default chat-sdk; sessions: RedisStorage's,\n"
           "                    default " XR_SESSION_PROXY_PREFIX ")\n"
@@ -120,7 +136,8 @@ static void driver_usage(FILE *f) {
           "  --data-ttl-ms N   sessions: RedisSessionDataStorage's TTL (default 30 min)\n"
           "  --go V            sessions: whose encoding/json bytes are written (default 1.27)\n"
           "  --cache-prefix P  ayepi: the response cache's prefix (default " XR_AYEPI_CACHE_PREFIX ")\n"
-          "  --channel C       ayepi: the broker's channel (default " XR_AYEPI_CHANNEL ")\n");
+          "  --channel C       ayepi: the broker's channel (default " XR_AYEPI_CHANNEL ")\n"
+          "  --ttl SECONDS     xp: on every key written (default 86400; 0: none)\n");
 }
 
 static int bad(request *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -283,6 +300,10 @@ static int result_json(const driver_system *sys, const xr_op_info *info, const x
       for (size_t i = 0; rc == 0 && i < xr_reply_count(res->list); i++) {
         size_t len = 0;
         const char *text = xr_reply_str(xr_reply_at(res->list, i), &len);
+        if (text && sys->bytes_base64) {
+          json_array_append_new(*out, cli_json_base64(text, len));
+          continue;
+        }
         if (text && (rc = xr_json_parse(&v, text, len)) == 0) {
           json_array_append_new(*out, v);
           continue;
@@ -345,7 +366,7 @@ static bool optional_int(const driver_system *sys, const char *name, bool after_
  * A new row needs nothing here. */
 static int table_op(request *r, const xr_op_info *info, json_t **result) {
   xr_arg args[XR_OP_ARGS_MAX] = {{0}};
-  char *texts[XR_OP_ARGS_MAX] = {0};
+  char *texts[XR_OP_ARGS_MAX] = {0}, *bytes[XR_OP_ARGS_MAX] = {0};
   bool value_options = false;
   int rc = 0;
   for (size_t k = 0; rc == 0 && k < info->nargs; k++) {
@@ -362,6 +383,10 @@ static int table_op(request *r, const xr_op_info *info, json_t **result) {
       const char *s = NULL;
       size_t len = 0;
       rc = arg_string(r, name, &s, &len);
+      if (rc == 0 && info->arg_kinds[k] == XR_ARG_BYTES && r->d->sys->bytes_base64) {
+        if (!cli_base64_decode(s, len, &bytes[k], &len)) rc = bad(r, "args.%s must be base64 (RFC 4648, padded)", name);
+        s = bytes[k];
+      }
       args[k] = XR_ARG_OF_TEXT(s, len);
     }
   }
@@ -370,7 +395,10 @@ static int table_op(request *r, const xr_op_info *info, json_t **result) {
   if (rc == 0) rc = r->d->sys->call(r->d, info, args, info->nargs, &res);
   if (rc == 0) rc = result_json(r->d->sys, info, args, &res, result);
   xr_result_clear(&res);
-  for (size_t k = 0; k < info->nargs; k++) xr_free(texts[k]);
+  for (size_t k = 0; k < info->nargs; k++) {
+    xr_free(texts[k]);
+    free(bytes[k]);
+  }
   return rc;
 }
 
@@ -564,6 +592,149 @@ static int op_received(request *r, json_t **result) {
   return 0;
 }
 
+/* ---- xp's composites: the listings, clears, info and the JSON slot codec ---------------------- */
+
+/* A listing's ids (and values) as JSON: an array of ids, or an object id -> value. */
+static int xp_listing(request *r, int (*list)(xr_xp_store *, xr_xp_list **), bool pairs, json_t **result) {
+  xr_xp_list *l = NULL;
+  TRY(list(r->d->xp, &l));
+  json_t *out = pairs ? json_object() : json_array();
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < xr_xp_list_count(l); i++) {
+    xr_result id, value;
+    if ((rc = xr_xp_list_id(l, i, &id)) == 0 && pairs) rc = xr_xp_list_value(l, i, &value);
+    if (rc) break;
+    json_t *idj = cli_json_string(id.fields[0].data, id.fields[0].len);
+    if (pairs) {
+      json_object_setn_new(out, json_string_value(idj), json_string_length(idj),
+                           cli_json_string(value.fields[0].data, value.fields[0].len));
+      json_decref(idj);
+    } else {
+      json_array_append_new(out, idj);
+    }
+  }
+  xr_xp_list_free(l);
+  if (rc) json_decref(out);
+  else *result = out;
+  return rc;
+}
+
+/* xp.buffer_list_threads {}: the thread ids, sorted (the core sorts by bytes). */
+static int op_xp_list_threads(request *r, json_t **result) {
+  return xp_listing(r, xr_xp_buffer_list_threads, false, result);
+}
+
+/* xp.registry_list_all {}: {uuid: chain} of the pairs that map both ways. */
+static int op_xp_list_all(request *r, json_t **result) { return xp_listing(r, xr_xp_registry_list_all, true, result); }
+
+static int op_xp_buffer_clear(request *r, json_t **result) {
+  TRY(xr_xp_buffer_clear(r->d->xp, NULL));
+  *result = json_null();
+  return 0;
+}
+
+static int op_xp_registry_clear(request *r, json_t **result) {
+  TRY(xr_xp_registry_clear(r->d->xp, NULL));
+  *result = json_null();
+  return 0;
+}
+
+/* xp.info {}: {"buffer_threads", "registry_entries", "ttl_seconds"} (ttl 0: none). */
+static int op_xp_info(request *r, json_t **result) {
+  xr_xp_info i;
+  TRY(xr_xp_info_read(r->d->xp, &i));
+  *result = json_pack("{s:I,s:I,s:I}", "buffer_threads", (json_int_t)i.buffer_threads, "registry_entries",
+                      (json_int_t)i.registry_entries, "ttl_seconds", (json_int_t)i.ttl_seconds);
+  return 0;
+}
+
+/* A string member of fields into a span; absent: `dflt` (NULL: required; "" allowed). */
+static int slot_text(request *r, json_t *f, const char *name, const char *dflt, const char **s, size_t *len) {
+  json_t *v = json_object_get(f, name);
+  if (!v && dflt) {
+    *s = dflt;
+    *len = strlen(dflt);
+    return 0;
+  }
+  if (!json_is_string(v)) return bad(r, "args.fields.%s must be a string", name);
+  *s = json_string_value(v);
+  *len = json_string_length(v);
+  return 0;
+}
+
+/* xp.slot_json {fields}: the JSON slot (xp.h) of the fields, base64. */
+static int op_xp_slot_json(request *r, json_t **result) {
+  static const char *const known[] = {"thread_id", "from_id",  "to_id",        "slot_index",         "timestamp",
+                                      "payload_type", "own_name", "is_self_call", "usage_instructions", "payload"};
+  json_t *f = json_object_get(r->args, "fields"), *v;
+  if (!json_is_object(f)) return bad(r, "args.fields must be an object with the slot's fields and payload");
+  const char *key;
+  json_object_foreach(f, key, v) {
+    size_t k = 0;
+    while (k < sizeof known / sizeof known[0] && strcmp(known[k], key) != 0) k++;
+    if (k == sizeof known / sizeof known[0]) return bad(r, "args.fields.%.100s is not a slot field", key);
+  }
+  xr_xp_slot slot;
+  memset(&slot, 0, sizeof slot);
+  TRY(slot_text(r, f, "thread_id", NULL, &slot.thread_id, &slot.thread_id_len));
+  TRY(slot_text(r, f, "from_id", NULL, &slot.from_id, &slot.from_id_len));
+  TRY(slot_text(r, f, "to_id", NULL, &slot.to_id, &slot.to_id_len));
+  TRY(slot_text(r, f, "timestamp", NULL, &slot.timestamp, &slot.timestamp_len));
+  TRY(slot_text(r, f, "payload_type", NULL, &slot.payload_type, &slot.payload_type_len));
+  TRY(slot_text(r, f, "usage_instructions", "", &slot.usage_instructions, &slot.usage_instructions_len));
+  if (json_is_null(v = json_object_get(f, "own_name")) || !v) slot.own_name = NULL;
+  else TRY(slot_text(r, f, "own_name", NULL, &slot.own_name, &slot.own_name_len));
+  v = json_object_get(f, "is_self_call");
+  if (v && !json_is_boolean(v)) return bad(r, "args.fields.is_self_call must be a boolean");
+  slot.is_self_call = v && json_is_true(v);
+  if (!json_is_integer(v = json_object_get(f, "slot_index"))) return bad(r, "args.fields.slot_index must be an integer");
+  slot.slot_index = json_integer_value(v);
+  if (!(v = json_object_get(f, "payload"))) return bad(r, "args.fields.payload is required (any JSON value)");
+  char *payload = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY), *out = NULL;
+  if (!payload) return bad(r, "args.fields.payload cannot be written as JSON text");
+  slot.payload_json = payload;
+  slot.payload_json_len = strlen(payload);
+  size_t out_len = 0;
+  int rc = xr_xp_slot_write(&out, &out_len, &slot);
+  if (rc == 0) *result = cli_json_base64(out, out_len);
+  xr_free(out);
+  xr_free(payload);
+  return rc;
+}
+
+/* xp.slot_read {slot}: a JSON slot's fields (a pickle is refused: XR_EINVAL, as the core refuses
+ * anything but a JSON slot). */
+static int op_xp_slot_read(request *r, json_t **result) {
+  const char *b64;
+  size_t len;
+  char *data = NULL;
+  TRY(arg_string(r, "slot", &b64, &len));
+  if (!cli_base64_decode(b64, len, &data, &len)) return bad(r, "args.slot must be base64 (RFC 4648, padded)");
+  xr_xp_slot s;
+  json_t *payload = NULL;
+  int rc = xr_xp_slot_read(&s, data, len);
+  if (rc == 0) rc = xr_json_parse(&payload, s.payload_json, s.payload_json_len);
+  if (rc == 0)
+    *result = json_pack("{s:o,s:o,s:o,s:I,s:o,s:o,s:o,s:b,s:o,s:o}", "thread_id",
+                        cli_json_string(s.thread_id, s.thread_id_len), "from_id",
+                        cli_json_string(s.from_id, s.from_id_len), "to_id", cli_json_string(s.to_id, s.to_id_len),
+                        "slot_index", (json_int_t)s.slot_index, "timestamp",
+                        cli_json_string(s.timestamp, s.timestamp_len), "payload_type",
+                        cli_json_string(s.payload_type, s.payload_type_len), "own_name",
+                        s.own_name ? cli_json_string(s.own_name, s.own_name_len) : json_null(), "is_self_call",
+                        (int)s.is_self_call, "usage_instructions",
+                        cli_json_string(s.usage_instructions, s.usage_instructions_len), "payload", payload);
+  xr_xp_slot_clear(&s);
+  free(data);
+  return rc;
+}
+
+/* xp.slot_pickle {fields}: a pickle is Python's (the contract's Python drivers only). */
+static int op_xp_slot_pickle(request *r, json_t **result) {
+  (void)r, (void)result;
+  return xr_error_set(XR_EUNSUPPORTED, "xp.slot_pickle: a pickled BufferSlot is Python's; C reads and writes JSON slots");
+}
+
 /* ---- the systems ------------------------------------------------------------------------------------- */
 
 /* The core's exception class for a code, from errors.def ("DataError"). */
@@ -582,6 +753,18 @@ static const char *session_error_kind(int code) {
 /* ayepi's get is the stored string as it is; cache_get the entry object. */
 static json_t *ayepi_value(const xr_op_info *info, const char *text, size_t len) {
   return strncmp(info->name, "cache_", 6) == 0 ? value_or_text(text, len) : cli_json_string(text, len);
+}
+
+/* xp: xr_xp_call; Unsupported is the contract's kind for what this runtime cannot do. */
+static int xp_call(driver *d, const xr_op_info *info, const xr_arg *args, size_t nargs, xr_result *out) {
+  return xr_xp_call(d->xp, info->code, args, nargs, out);
+}
+
+static const char *xp_error_kind(int code) { return code == XR_EUNSUPPORTED ? "Unsupported" : error_class(code); }
+
+/* A slot (buffer_get_slot) is bytes: base64; a registry value is the text. */
+static json_t *xp_value(const xr_op_info *info, const char *text, size_t len) {
+  return strcmp(info->name, "buffer_get_slot") == 0 ? cli_json_base64(text, len) : cli_json_string(text, len);
 }
 
 /* The cache_* rows are the response cache's (its own prefix). */
@@ -606,6 +789,12 @@ static const composite_op ayepi_composites[] = {
     {"ayepi.publish", op_publish},         {"ayepi.envelope", op_envelope},
     {"ayepi.subscribe", op_subscribe},     {"ayepi.received", op_received}};
 static const char *const ayepi_optional_ints[] = {"ttl_ms", "now_ms", NULL};
+static const composite_op xp_composites[] = {
+    {"xp.buffer_list_threads", op_xp_list_threads}, {"xp.buffer_clear", op_xp_buffer_clear},
+    {"xp.registry_list_all", op_xp_list_all},       {"xp.registry_clear", op_xp_registry_clear},
+    {"xp.info", op_xp_info},                         {"xp.slot_json", op_xp_slot_json},
+    {"xp.slot_read", op_xp_slot_read},               {"xp.slot_pickle", op_xp_slot_pickle}};
+static const char *const xp_optional_ints[] = {NULL};
 
 static const driver_system systems[] = {
     {"chat", "chat.", xr_chat_op_at, chat_call, false, chat_composites, 1, error_class, NULL, NULL, false},
@@ -613,6 +802,8 @@ static const driver_system systems[] = {
      NULL, false},
     {"ayepi", "ayepi.", xr_ayepi_op_at, ayepi_call, false, ayepi_composites,
      sizeof ayepi_composites / sizeof ayepi_composites[0], error_class, ayepi_value, ayepi_optional_ints, true},
+    {"xp", "xp.", xr_xp_op_at, xp_call, false, xp_composites, sizeof xp_composites / sizeof xp_composites[0],
+     xp_error_kind, xp_value, xp_optional_ints, false, true},
 };
 
 /* The row of the system's table named by op ("chat.<name>"); NULL when none is. */
@@ -711,6 +902,12 @@ static void send_ready(bool ready, const char *error) {
 /* The handles of d->sys over c, from the command line's options; 0 or the core's code. */
 static int driver_open(driver *d, xr_client *c, const char *prefix, const char *data_prefix, long ttl_ms,
                        long data_ttl_ms, xr_go_version go) {
+  if (strcmp(d->sys->name, "xp") == 0) { /* ttl_ms is --ttl's seconds here: -1 absent, 0 none */
+    xr_xp_options o = XR_XP_OPTIONS_INIT;
+    o.key_prefix = prefix;
+    o.ttl_s = ttl_ms < 0 ? 0 : ttl_ms == 0 ? XR_XP_TTL_NONE : ttl_ms;
+    return xr_xp_store_new(&d->xp, c, &o);
+  }
   if (strcmp(d->sys->name, "ayepi") == 0) { /* --data-prefix is the cache's prefix here */
     xr_ayepi_options so = XR_AYEPI_OPTIONS_INIT, co = XR_AYEPI_CACHE_OPTIONS_INIT;
     so.key_prefix = prefix;
@@ -741,12 +938,14 @@ static void driver_close(driver *d) {
   xr_ayepi_broker_free(d->broker);
   xr_ayepi_store_free(d->store_ayepi);
   xr_ayepi_store_free(d->cache);
+  xr_xp_store_free(d->xp);
   json_decref(d->received);
 }
 
 int cli_driver(int argc, char **argv) {
   const char *url_flag = NULL, *url = NULL, *prefix = NULL, *impl = "c", *system = "chat", *data_prefix = NULL;
   const char *ttl_text = NULL, *data_ttl_text = NULL, *go_text = NULL, *cache_prefix = NULL, *channel = NULL;
+  const char *ttl_s_text = NULL;
   for (int i = 1; i < argc; i++) {
     int m;
     if (cli_is_help(argv[i])) {
@@ -761,7 +960,8 @@ int cli_driver(int argc, char **argv) {
                (m = cli_flag_value(argc, argv, &i, "--data-ttl-ms", &data_ttl_text, "driver")) ||
                (m = cli_flag_value(argc, argv, &i, "--go", &go_text, "driver")) ||
                (m = cli_flag_value(argc, argv, &i, "--cache-prefix", &cache_prefix, "driver")) ||
-               (m = cli_flag_value(argc, argv, &i, "--channel", &channel, "driver"))) {
+               (m = cli_flag_value(argc, argv, &i, "--channel", &channel, "driver")) ||
+               (m = cli_flag_value(argc, argv, &i, "--ttl", &ttl_s_text, "driver"))) {
       if (m < 0) return CLI_USAGE;
     } else {
       return cli_usage_error("driver", driver_usage, "unexpected argument '%s'", argv[i]);
@@ -772,8 +972,10 @@ int cli_driver(int argc, char **argv) {
   driver d = {0};
   for (size_t k = 0; k < sizeof systems / sizeof systems[0]; k++)
     if (strcmp(systems[k].name, system) == 0) d.sys = &systems[k];
-  if (!d.sys) return cli_usage_error("driver", driver_usage, "--system %s: chat, sessions or ayepi", system);
+  if (!d.sys) return cli_usage_error("driver", driver_usage, "--system %s: chat, sessions, ayepi or xp", system);
   bool sessions = strcmp(d.sys->name, "sessions") == 0, ayepi = strcmp(d.sys->name, "ayepi") == 0;
+  bool xp = strcmp(d.sys->name, "xp") == 0;
+  if (!xp && ttl_s_text) return cli_usage_error("driver", driver_usage, "--ttl is for --system xp");
   if (!sessions && (data_prefix || ttl_text || data_ttl_text || go_text))
     return cli_usage_error("driver", driver_usage, "--data-prefix, --ttl-ms, --data-ttl-ms and --go are for --system sessions");
   if (!ayepi && (cache_prefix || channel))
@@ -785,6 +987,11 @@ int cli_driver(int argc, char **argv) {
     return cli_usage_error("driver", driver_usage, "--ttl-ms %s: a positive number of milliseconds", ttl_text);
   if (data_ttl_text && !cli_parse_long(data_ttl_text, 1, XR_TTL_MAX_MS, &data_ttl_ms))
     return cli_usage_error("driver", driver_usage, "--data-ttl-ms %s: a positive number of milliseconds", data_ttl_text);
+  if (xp) {
+    ttl_ms = -1; /* driver_open: --ttl's seconds, -1 when absent */
+    if (ttl_s_text && !cli_parse_long(ttl_s_text, 0, XR_TTL_MAX_MS / 1000, &ttl_ms))
+      return cli_usage_error("driver", driver_usage, "--ttl %s: seconds (0: none)", ttl_s_text);
+  }
   xr_go_version go = XR_GO_DEFAULT;
   if (go_text && strcmp(go_text, "1.26") == 0) go = XR_GO_1_26;
   else if (go_text && strcmp(go_text, "1.27") == 0) go = XR_GO_1_27;

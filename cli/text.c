@@ -117,3 +117,39 @@ json_t *cli_json_base64(const char *s, size_t len) {
   free(out);
   return made(j, o);
 }
+
+/* One base64 character's value; -1 for any other byte. */
+static int b64_value(unsigned char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+bool cli_base64_decode(const char *s, size_t len, char **out, size_t *out_len) {
+  *out = NULL;
+  *out_len = 0;
+  if (len % 4) return false;
+  size_t pad = len && s[len - 1] == '=' ? (len > 1 && s[len - 2] == '=' ? 2 : 1) : 0;
+  char *buf = cli_xmalloc(len / 4 * 3 + 1);
+  size_t o = 0;
+  for (size_t i = 0; i < len; i += 4) {
+    unsigned v = 0;
+    for (size_t k = 0; k < 4; k++) {
+      bool padded = i + 4 == len && k >= 4 - pad;
+      int d = padded ? 0 : b64_value((unsigned char)s[i + k]);
+      if (d < 0) {
+        free(buf);
+        return false;
+      }
+      v = v << 6 | (unsigned)d;
+    }
+    buf[o++] = (char)(v >> 16);
+    if (!(i + 4 == len && pad == 2)) buf[o++] = (char)(v >> 8 & 255);
+    if (!(i + 4 == len && pad >= 1)) buf[o++] = (char)(v & 255);
+  }
+  buf[o] = '\0';
+  *out = buf;
+  *out_len = o;
+  return true;
+}

@@ -2,7 +2,9 @@
 """The interop suite: every Chat SDK state implementation writes, every other one reads, through one
 shared Redis; then a migration from a TypeScript deployment to a Python one; then the same for
 toolhive's session stores (interop/session_matrix.py: crossredis's C, Python and Node drivers and
-the Go drivers over the real toolhive releases).
+the Go drivers over the real toolhive releases), @ayepi/redis's stores and broker
+(interop/ayepi_matrix.py) and xml-pipeline's context buffer and registry (interop/xp_matrix.py:
+crossredis's C and Python drivers and an upstream-shaped redis-py backend).
 
     .venv/bin/python interop/run.py [--url URL] [--cluster] [--json] [--only IMPL,...]
                                     [--scenarios S,...] [--no-migration] [--keep-logs]
@@ -61,6 +63,8 @@ from matrix import (  # noqa: E402  (interop/matrix.py: what every system's matr
 from ayepi_matrix import (  # noqa: E402  (interop/ayepi_matrix.py: @ayepi/redis's Store, cache, broker)
     AYEPI_BY_NAME, AYEPI_IMPLS, AYEPI_SCENARIOS, AyepiCtx, ayepi_driver_command, compare_ayepi_bytes,
     run_ayepi_matrix)
+from xp_matrix import (  # noqa: E402  (interop/xp_matrix.py: xml-pipeline's context buffer and registry)
+    XP_BY_NAME, XP_IMPLS, XP_SCENARIOS, XpCtx, compare_xp_bytes, run_xp_matrix, xp_driver_command)
 from session_matrix import (  # noqa: E402  (interop/session_matrix.py: toolhive's sessions)
     GO_DRIVERS, SESSION_BY_NAME, SESSION_IMPLS, SESSION_SCENARIOS, SessionCtx, compare_records,
     run_session_matrix, session_driver_command)
@@ -681,6 +685,21 @@ def show_logs(logs: Path) -> None:
                 print("  " + SECRETS.scrub(line), file=sys.stderr)
 
 
+def run_system(title: str, label: str, ctx: Any, names: list[str], drivers: dict[str, Driver], scenarios: list[str],
+               run_matrix_of: Callable[..., list[Cell]], compare: Callable[[Any], list[dict[str, Any]]],
+               compared: str, out: Any) -> tuple[list[Cell], list[dict[str, Any]]]:
+    """A system's matrix (sessions, ayepi, xp) when it has implementations: its drivers, its tables,
+    and what its writers wrote compared byte for byte, printed under `title`."""
+    if not names:
+        return [], []
+    print_impls(title, names, drivers, out)
+    cells = run_matrix_of(ctx, names, drivers, scenarios)
+    print_tables(cells, names, scenarios, out, label)
+    groups = compare(ctx)
+    print_groups(compared, groups, out)
+    return cells, groups
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="crossredis interop", description=__doc__.split("\n\n")[0])
     ap.add_argument("--url", help="the shared Redis (default: $REDIS_URL, else a throwaway local redis-server); "
@@ -694,9 +713,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
     ap.add_argument("--only", help="a comma-separated subset of implementations (of any matrix: Chat SDK "
                                    "state " + ", ".join(BY_NAME) + "; sessions " + ", ".join(SESSION_BY_NAME) +
-                                   "; ayepi " + ", ".join(AYEPI_BY_NAME) + ")")
+                                   "; ayepi " + ", ".join(AYEPI_BY_NAME) + "; xp " + ", ".join(XP_BY_NAME) + ")")
     ap.add_argument("--scenarios", help="a comma-separated subset of scenarios (" +
-                    ", ".join(n for n, _ in SCENARIOS + SESSION_SCENARIOS + AYEPI_SCENARIOS) + ")")
+                    ", ".join(n for n, _ in SCENARIOS + SESSION_SCENARIOS + AYEPI_SCENARIOS + XP_SCENARIOS) + ")")
     ap.add_argument("--crossredis", default=str(ROOT / "build" / "cli" / "crossredis"), help="the crossredis command")
     ap.add_argument("--go-drivers", default=str(GO_DRIVERS),
                     help="the folder of the Go session drivers (interop/drivers/go/build's output; default %(default)s)")
@@ -704,35 +723,42 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep-logs", action="store_true",
                     help="keep the temporary folder with the drivers' logs (passwords scrubbed) and say where")
     args = ap.parse_args(argv)
-    # Three matrices, the Chat SDK state's, the sessions' and ayepi's; --only and --scenarios pick
+    # Four matrices, the Chat SDK state's, the sessions', ayepi's and xp's; --only and --scenarios pick
     # from all, and a matrix left with no implementation or no scenario does not run.
     names, session_names = [i.name for i in IMPLS], [i.name for i in SESSION_IMPLS]
     ayepi_names = [i.name for i in AYEPI_IMPLS]
+    xp_names = [i.name for i in XP_IMPLS]
     if args.only:
         only = [n.strip() for n in args.only.split(",") if n.strip()]
-        unknown = [n for n in only if n not in BY_NAME and n not in SESSION_BY_NAME and n not in AYEPI_BY_NAME]
+        unknown = [n for n in only if n not in BY_NAME and n not in SESSION_BY_NAME and n not in AYEPI_BY_NAME
+                   and n not in XP_BY_NAME]
         if unknown:
             ap.error(f"unknown implementation {', '.join(unknown)} (known: {', '.join(BY_NAME)}; sessions: "
-                     f"{', '.join(SESSION_BY_NAME)}; ayepi: {', '.join(AYEPI_BY_NAME)})")
+                     f"{', '.join(SESSION_BY_NAME)}; ayepi: {', '.join(AYEPI_BY_NAME)}; xp: {', '.join(XP_BY_NAME)})")
         names, session_names = [n for n in only if n in BY_NAME], [n for n in only if n in SESSION_BY_NAME]
         ayepi_names = [n for n in only if n in AYEPI_BY_NAME]
+        xp_names = [n for n in only if n in XP_BY_NAME]
     scenarios, session_scenarios = [n for n, _ in SCENARIOS], [n for n, _ in SESSION_SCENARIOS]
     ayepi_scenarios = [n for n, _ in AYEPI_SCENARIOS]
+    xp_scenarios = [n for n, _ in XP_SCENARIOS]
     if args.scenarios:
         chosen = [n.strip() for n in args.scenarios.split(",") if n.strip()]
-        every = dict(SCENARIOS + SESSION_SCENARIOS + AYEPI_SCENARIOS)
+        every = dict(SCENARIOS + SESSION_SCENARIOS + AYEPI_SCENARIOS + XP_SCENARIOS)
         unknown = [n for n in chosen if n not in every]
         if unknown:
             ap.error(f"unknown scenario {', '.join(unknown)} (known: {', '.join(every)})")
         scenarios = [n for n in chosen if n in dict(SCENARIOS)]
         session_scenarios = [n for n in chosen if n in dict(SESSION_SCENARIOS)]
         ayepi_scenarios = [n for n in chosen if n in dict(AYEPI_SCENARIOS)]
+        xp_scenarios = [n for n in chosen if n in dict(XP_SCENARIOS)]
     if not scenarios:
         names = []
     if not session_scenarios:
         session_names = []
     if not ayepi_scenarios:
         ayepi_names = []
+    if not xp_scenarios:
+        xp_names = []
     go_drivers = Path(args.go_drivers)
     crossredis = Path(args.crossredis)
     if not os.access(crossredis, os.X_OK):
@@ -773,6 +799,7 @@ def main(argv: list[str] | None = None) -> int:
     drivers: dict[str, Driver] = {}
     session_drivers: dict[str, Driver] = {}
     ayepi_drivers: dict[str, Driver] = {}
+    xp_drivers: dict[str, Driver] = {}
     limited: dict[str, tuple[KnownLimit, str]] = {}  # impl -> (its limit, what its driver said)
     server = None
     cluster_proc = None
@@ -817,6 +844,11 @@ def main(argv: list[str] | None = None) -> int:
             ayepi_drivers[n] = Driver(AYEPI_BY_NAME[n], ayepi_driver_command(AYEPI_BY_NAME[n], crossredis, python,
                                                                              actx.cache_prefix, f"{prefix}:ayepi"),
                                       env, actx.prefix, logs / f"ayepi-{n}.log")
+        # The xp drivers: a prefix with a glob character, and another tenant's that it matches unescaped.
+        xctx = XpCtx(r, f"{prefix}:x*p:", f"{prefix}:x-other-p:", cluster)
+        for n in xp_names:
+            xp_drivers[n] = Driver(XP_BY_NAME[n], xp_driver_command(XP_BY_NAME[n], crossredis, python), env,
+                                   xctx.prefix, logs / f"xp-{n}.log")
         if cluster:
             assert isinstance(r, redis.cluster.RedisCluster)
             print(f"interop: a Redis Cluster of {plural(len(r.get_primaries()), 'master')}, {where}: "
@@ -854,27 +886,21 @@ def main(argv: list[str] | None = None) -> int:
                       f"{'ok' if mig_ok else 'FAIL'}: " +
                       (f"{mig['queued']} queued, {mig['delivered']} delivered, drained in {mig['drain_seconds']} s"
                        if mig_ok else mig["error"]), file=out)
-        session_cells: list[Cell] = []
-        records: list[dict[str, Any]] = []
-        if session_names:
-            print_impls("toolhive sessions", session_names, session_drivers, out)
-            session_cells = run_session_matrix(sctx, session_names, session_drivers, session_scenarios)
-            print_tables(session_cells, session_names, session_scenarios, out, "sessions: ")
-            records = compare_records(sctx)
-            print_groups("session records written for the same session (its id aside), compared byte for byte",
-                         records, out)
-        ayepi_cells: list[Cell] = []
-        ayepi_bytes: list[dict[str, Any]] = []
-        if ayepi_names:
-            print_impls("ayepi", ayepi_names, ayepi_drivers, out)
-            ayepi_cells = run_ayepi_matrix(actx, ayepi_names, ayepi_drivers, ayepi_scenarios)
-            print_tables(ayepi_cells, ayepi_names, ayepi_scenarios, out, "ayepi: ")
-            ayepi_bytes = compare_ayepi_bytes(actx)
-            print_groups("ayepi texts written for the same event and entry (tags aside), compared byte for byte "
-                         "with ts-ayepi's (JSON.stringify)", ayepi_bytes, out)
+        session_cells, records = run_system(
+            "toolhive sessions", "sessions: ", sctx, session_names, session_drivers, session_scenarios,
+            run_session_matrix, compare_records,
+            "session records written for the same session (its id aside), compared byte for byte", out)
+        ayepi_cells, ayepi_bytes = run_system(
+            "ayepi", "ayepi: ", actx, ayepi_names, ayepi_drivers, ayepi_scenarios, run_ayepi_matrix,
+            compare_ayepi_bytes, "ayepi texts written for the same event and entry (tags aside), compared byte for "
+            "byte with ts-ayepi's (JSON.stringify)", out)
+        xp_cells, xp_bytes = run_system(
+            "xp (xml-pipeline's context buffer and registry)", "xp: ", xctx, xp_names, xp_drivers, xp_scenarios,
+            run_xp_matrix, compare_xp_bytes, "xp slots and registry values written for the same input, compared "
+            "byte for byte", out)
         spread: dict[str, int] | None = None
         spread_ok = True
-        every_key = ctx.keys | sctx.keys | actx.keys
+        every_key = ctx.keys | sctx.keys | actx.keys | xctx.keys
         if cluster and every_key:
             assert isinstance(r, redis.cluster.RedisCluster)
             reached, masters, slots = masters_reached(r, every_key)
@@ -882,11 +908,12 @@ def main(argv: list[str] | None = None) -> int:
             spread_ok = reached == masters
             print(f"\nthe run's keys: {len(every_key)} in {slots} slots on {reached} of {plural(masters, 'master')}"
                   + ("" if spread_ok else " (FAIL: every master must serve some of them)"), file=out)
-        every_cell = cells + session_cells + ayepi_cells
+        every_cell = cells + session_cells + ayepi_cells + xp_cells
         bad = [c for c in every_cell if not c.good]
         counts = {s: sum(1 for c in every_cell if c.status == s) for s in SYMBOL}
         ok = (not bad and mig_ok and spread_ok and all(g["identical"] for g in entry_groups)
-              and all(g["identical"] for g in records) and all(g["identical"] for g in ayepi_bytes))
+              and all(g["identical"] for g in records) and all(g["identical"] for g in ayepi_bytes)
+              and all(g["identical"] for g in xp_bytes))
         print(f"\n{plural(len(every_cell), 'pair')}{' on the Cluster' if cluster else ''}: {counts['ok']} ok, "
               f"{plural(counts['known-incompatible'], 'known upstream incompatibility', 'known upstream incompatibilities')}, "
               + (f"{plural(counts['known-limit'], 'known limit')}, " if cluster or counts["known-limit"] else "")
@@ -906,6 +933,9 @@ def main(argv: list[str] | None = None) -> int:
                        "ayepi": {"implementations": {d.impl.name: {"runtime": d.impl.runtime, "library": d.library}
                                                      for d in ayepi_drivers.values()},
                                  "results": [c.__dict__ for c in ayepi_cells], "texts": ayepi_bytes},
+                       "xp": {"implementations": {d.impl.name: {"runtime": d.impl.runtime, "library": d.library}
+                                                  for d in xp_drivers.values()},
+                              "results": [c.__dict__ for c in xp_cells], "bytes": xp_bytes},
                        "counts": counts},
                       sys.stdout, indent=2)
             print()
@@ -921,7 +951,7 @@ def main(argv: list[str] | None = None) -> int:
         # A second Ctrl-C must not cut the clean-up short.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for d in [*drivers.values(), *session_drivers.values(), *ayepi_drivers.values()]:
+        for d in [*drivers.values(), *session_drivers.values(), *ayepi_drivers.values(), *xp_drivers.values()]:
             d.close()
         if r is not None:
             try:

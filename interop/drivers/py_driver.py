@@ -5,6 +5,7 @@
     REDIS_URL=URL .venv/bin/python interop/drivers/py_driver.py --system sessions --impl py-crossredis
         [--prefix P] [--data-prefix P] [--ttl-ms N] [--data-ttl-ms N] [--go 1.26|1.27]
     REDIS_URL=URL .venv/bin/python interop/drivers/py_driver.py --system ayepi --impl py-crossredis
+    REDIS_URL=URL .venv/bin/python interop/drivers/py_driver.py --system xp --impl py-xmlpipeline
         [--prefix P] [--cache-prefix P] [--channel C]
 
 The server is $REDIS_URL (the runner passes it there: a command line is visible to ps); --url URL
@@ -55,6 +56,11 @@ stored null). Errors: SessionNotFound (crossredis's SessionNotFoundError), Sessi
 ts-ayepi driver (interop/drivers/ayepi_driver.mjs) does, over crossredis.ayepi (impl py-crossredis):
 RedisStore (--prefix, default ''), RedisCache (--cache-prefix, default ayepi:cache:), RedisBroker
 (--channel, default ayepi). Error kinds: the crossredis exception's class, BadRequest, UnknownOp.
+
+--system xp answers interop/CONTRACT.md's "xp" table (xml-pipeline's RedisBackend: xp.buffer_append
+.. xp.info, xp.slot_json, xp.slot_pickle, xp.slot_read; slots as base64) with --prefix (default xp:)
+and --ttl (seconds, default 86400, 0: none): impl py-crossredis over crossredis.xp.RedisBackend,
+impl py-xmlpipeline over the upstream-shaped backend of xp_upstream.py (redis-py, SPEC 4's commands).
 """
 
 from __future__ import annotations
@@ -827,6 +833,154 @@ class AyepiDriver:
         self.store.close()
 
 
+# ---- xp (--system xp) ---------------------------------------------------------------------------
+#
+# interop/CONTRACT.md "xp (xml-pipeline's context buffer and thread registry)": the rows of xp.def
+# (crossredis.xp.OPS) as xp.<name> with the table's argument names, and the composites. Bytes (a
+# slot) travel as base64 (RFC 4648, padded) both ways. impl py-crossredis: crossredis.xp.RedisBackend;
+# impl py-xmlpipeline: xp_upstream.UpstreamRedisBackend over redis-py (SPEC 4's commands, defects
+# included). Error kinds: the exception's class name, BadRequest, UnknownOp, Unsupported.
+
+XP_IMPLS = ("py-crossredis", "py-xmlpipeline")
+XP_COMPOSITES = ("buffer_list_threads", "buffer_clear", "registry_list_all", "registry_clear", "info",
+                 "slot_json", "slot_pickle", "slot_read")
+XP_FIELDS = ("thread_id", "from_id", "to_id", "slot_index", "timestamp", "payload_type", "own_name", "is_self_call",
+             "usage_instructions")
+
+
+def _b64_arg(a: dict[str, Any], name: str) -> bytes:
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(_arg_text(a, name), validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest(f"args.{name} must be base64 (RFC 4648, padded)") from None
+
+
+def _b64(v: Any) -> Any:
+    import base64
+
+    if isinstance(v, (bytes, bytearray)):
+        return base64.b64encode(bytes(v)).decode()
+    if isinstance(v, list):
+        return [_b64(x) for x in v]
+    return v
+
+
+class XpDriver:
+    """xml-pipeline's RedisBackend (crossredis's, or the upstream-shaped one) driven by the contract."""
+
+    def __init__(self, ns: argparse.Namespace) -> None:
+        from crossredis.xp import OPS
+
+        self.impl = ns.impl
+        self.cluster_client: Any = None
+        if ns.impl == "py-crossredis":
+            from crossredis.xp import RedisBackend
+
+            self.backend: Any = RedisBackend(ns.url, prefix=ns.prefix, ttl=ns.ttl)
+            self.library = f"crossredis@{importlib.metadata.version('crossredis')} (python {platform.python_version()})"
+        else:
+            import redis
+            from xp_upstream import UpstreamRedisBackend  # beside this file
+
+            cluster = parse_cluster_url(ns.url)
+            if cluster is None:
+                client: Any = redis.Redis.from_url(ns.url)
+            else:
+                from redis.cluster import ClusterNode, RedisCluster
+
+                nodes, user, password = cluster
+                client = RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in nodes], username=user,
+                                      password=password)
+            client.ping()
+            self.backend = UpstreamRedisBackend(client, prefix=ns.prefix, ttl=ns.ttl)
+            self.library = ("xml-pipeline RedisBackend, upstream-shaped (interop/drivers/xp_upstream.py) over redis-py@"
+                            + importlib.metadata.version("redis") + (" RedisCluster" if cluster else ""))
+        self.rows = {f"xp.{name}": row for name, row in OPS.items()}
+        self.ops = {**self.rows, **{f"xp.{n}": None for n in XP_COMPOSITES}}
+        clash = [n for n in XP_COMPOSITES if n in OPS]
+        if clash:
+            raise RuntimeError(f"the composite xp.{clash[0]} names a row of xp.def")
+
+    def row(self, op: str, a: dict[str, Any]) -> Any:
+        row = self.rows[op]
+        method = getattr(self.backend, row.name, None)
+        if method is None:
+            raise Unsupported(f"{self.impl} has no {row.name} (upstream's RedisBackend has none)")
+        values = []
+        for name in row.arg_names:
+            if name == "slot":
+                values.append(_b64_arg(a, name))
+            elif name == "index":
+                if isinstance(a.get(name), bool) or not isinstance(a.get(name), int):
+                    raise BadRequest(f"args.{name} must be an integer")
+                values.append(a[name])
+            else:
+                values.append(_arg_text(a, name))
+        return _b64(method(*values))
+
+    def slot_of(self, a: dict[str, Any]) -> Any:
+        """The BufferSlot of args.fields (xml_pipeline.memory.context_buffer's classes, beside this file)."""
+        from xml_pipeline.memory.context_buffer import BufferSlot, SlotMetadata
+
+        f = a.get("fields")
+        if not isinstance(f, dict) or "payload" not in f:
+            raise BadRequest("args.fields must be an object with the slot's fields and payload")
+        unknown = [k for k in f if k not in XP_FIELDS and k != "payload"]
+        if unknown:
+            raise BadRequest(f"args.fields.{unknown[0]} is not a slot field")
+        md = SlotMetadata(**{k: f[k] for k in XP_FIELDS if k in f})
+        return BufferSlot(payload=f["payload"], metadata=md)
+
+    def slot_read(self, a: dict[str, Any]) -> dict[str, Any]:
+        data = _b64_arg(a, "slot")
+        if self.impl == "py-crossredis":
+            from crossredis.xp import read_slot
+
+            slot = read_slot(data)  # a JSON slot by the codec, a pickle by the restricted reader
+        else:
+            import pickle
+
+            slot = pickle.loads(data)  # upstream's caller: pickles only (the matrix reads its own slots)
+        md = slot.metadata
+        return {**{k: getattr(md, k) for k in XP_FIELDS}, "payload": slot.payload}
+
+    def composite(self, name: str, a: dict[str, Any]) -> Any:
+        b = self.backend
+        if name == "buffer_list_threads":
+            return sorted(b.buffer_list_threads())
+        if name == "registry_list_all":
+            return dict(sorted(b.registry_list_all().items()))
+        if name in ("buffer_clear", "registry_clear"):
+            getattr(b, name)()
+            return None
+        if name == "info":
+            return b.info()
+        if name == "slot_json":
+            if self.impl != "py-crossredis":
+                raise Unsupported("upstream has no JSON slot (its slots are pickles)")
+            from crossredis.xp import encode_json_slot
+
+            return _b64(encode_json_slot(self.slot_of(a)))
+        if name == "slot_pickle":
+            import pickle
+
+            return _b64(pickle.dumps(self.slot_of(a)))  # as upstream's caller pickles a slot
+        return self.slot_read(a)
+
+    def op(self, op: str, args: dict[str, Any]) -> Any:
+        if op in self.rows:
+            return self.row(op, args)
+        if op in self.ops:
+            return self.composite(op[3:], args)
+        raise UnknownOp(f"unknown op {json.dumps(op)}")
+
+    def close(self) -> None:
+        self.backend.close()
+
+
 def json_request(text: str | bytes, not_json: str, not_object: str) -> dict[str, Any]:
     """A request line as its JSON object; BadRequest in the given words when it is not one."""
     try:
@@ -838,7 +992,8 @@ def json_request(text: str | bytes, not_json: str, not_object: str) -> dict[str,
     return req
 
 
-def serve_ayepi(driver: AyepiDriver, password: str | None) -> None:
+def serve_ayepi(driver: AyepiDriver | XpDriver, password: str | None) -> None:
+    """The JSON lines of a synchronous mode with ayepi_driver.mjs's words (ayepi, xp)."""
     for line in sys.stdin.buffer:
         text = line.decode("utf-8", "surrogateescape").strip()
         if not text:
@@ -917,17 +1072,29 @@ async def main_async(ns: argparse.Namespace) -> int:
     return 0
 
 
+def refused(ns: argparse.Namespace, system: str, impls: tuple[str, ...], foreign: tuple[str, ...], whose: str) -> bool:
+    """Whether the mode cannot start (an option of another mode given, or an unknown impl): the
+    ready line said why."""
+    extra = [f for f in foreign if getattr(ns, f) is not None]
+    if extra:
+        emit({"ready": False, "error": f"--{extra[0].replace('_', '-')} is {whose}"})
+    elif ns.impl not in impls:
+        emit({"ready": False, "error": f"unknown {system} impl {ns.impl!r} (known: {', '.join(impls)})"})
+    return bool(extra) or ns.impl not in impls
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--impl", required=True)
     p.add_argument("--url", default=os.environ.get("REDIS_URL") or None,
                    help="the server (default $REDIS_URL, which keeps a password off the command line)")
-    p.add_argument("--system", choices=("chat", "sessions", "ayepi"), default="chat",
+    p.add_argument("--system", choices=("chat", "sessions", "ayepi", "xp"), default="chat",
                    help="chat: the Chat SDK state adapters (default); sessions: toolhive's session stores; "
-                        "ayepi: ayepi's work Store, cache and broker")
+                        "ayepi: ayepi's work Store, cache and broker; xp: xml-pipeline's RedisBackend")
     p.add_argument("--prefix", default=None,
                    help="the key prefix (chat: default chat-sdk; sessions: RedisStorage's, default thv:proxy:session:; "
-                        "ayepi: the work Store's, default '')")
+                        "ayepi: the work Store's, default ''; xp: default xp:)")
+    p.add_argument("--ttl", type=int, default=None, help="xp: seconds on every key written (default 86400; 0: none)")
     p.add_argument("--cache-prefix", default=None, help="ayepi: the cache's key prefix (default ayepi:cache:)")
     p.add_argument("--channel", default=None, help="ayepi: the broker's channel (default ayepi)")
     p.add_argument("--data-prefix", default=None,
@@ -941,15 +1108,22 @@ def main() -> int:
         emit({"ready": False, "error": "no server: set REDIS_URL (or pass --url)"})
         return 1
     ayepi_only = [f for f in ("cache_prefix", "channel") if getattr(ns, f) is not None]
+    if ns.system == "xp":
+        from crossredis.xp import PREFIX, TTL
+
+        if refused(ns, "xp", XP_IMPLS, ("data_prefix", "ttl_ms", "data_ttl_ms", "go", "cache_prefix", "channel"),
+                   "not an option of --system xp"):
+            return 1
+        ns.prefix = PREFIX if ns.prefix is None else ns.prefix
+        ns.ttl = TTL if ns.ttl is None else ns.ttl
+        return main_sync(ns, XpDriver, serve_ayepi)
+    if ns.ttl is not None:
+        emit({"ready": False, "error": "--ttl is for --system xp"})
+        return 1
     if ns.system == "ayepi":
         from crossredis.ayepi import CACHE_PREFIX, CHANNEL, STORE_PREFIX
 
-        extra = [f for f in ("data_prefix", "ttl_ms", "data_ttl_ms", "go") if getattr(ns, f) is not None]
-        if extra:
-            emit({"ready": False, "error": f"--{extra[0].replace('_', '-')} is for --system sessions"})
-            return 1
-        if ns.impl not in AYEPI_IMPLS:
-            emit({"ready": False, "error": f"unknown ayepi impl {ns.impl!r} (known: {', '.join(AYEPI_IMPLS)})"})
+        if refused(ns, "ayepi", AYEPI_IMPLS, ("data_prefix", "ttl_ms", "data_ttl_ms", "go"), "for --system sessions"):
             return 1
         ns.prefix = STORE_PREFIX if ns.prefix is None else ns.prefix
         ns.cache_prefix = CACHE_PREFIX if ns.cache_prefix is None else ns.cache_prefix

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -468,3 +469,94 @@ def test_ayepi_matrix(tmp_path: Path, secured: RedisServer) -> None:
     assert set(texts) == {"an event envelope", "a cache entry"}
     assert all(t["identical"] and t["writers"] == ["c", "ts-ayepi"] for t in texts.values()), texts
     assert doc["results"] == [] and doc["sessions"]["results"] == []  # ayepi's scenarios only: the others not run
+
+
+# ---- xp (xml-pipeline's context buffer and registry) -------------------------------------------------
+
+XP = "py-xmlpipeline"
+XP_KNOWN = {  # (scenario, producer, consumer) that fail as upstream's defects make them fail
+    "standalone": {("xp-remap", XP, XP)} | {("xp-listing", a, XP) for a in ("c", "py-crossredis", XP)}
+    | {("xp-listing", XP, b) for b in ("c", "py-crossredis")},
+    "cluster": {(s, XP, b) for s in ("xp-registry", "xp-remap", "xp-listing") for b in ("c", "py-crossredis", XP)}
+    | {("xp-listing", a, XP) for a in ("c", "py-crossredis")},
+}
+
+
+def xp_run(env: dict[str, str], *more: str) -> dict:
+    res = run_runner(env, *more, "--only", "c,py-crossredis,py-xmlpipeline",
+                     "--scenarios", ",".join(n for n, _ in run.XP_SCENARIOS), "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    doc = __import__("json").loads(res.stdout)
+    assert doc["results"] == [] and doc["ayepi"]["results"] == []  # xp's scenarios only: the others not run
+    return doc
+
+
+def assert_xp_cells(doc: dict, topology: str) -> None:
+    """Every pair passes but those upstream's defects fail on purpose, which fail that way."""
+    cells = doc["xp"]["results"]
+    assert len(cells) == len(run.XP_SCENARIOS) * 9
+    known = {(c["scenario"], c["producer"], c["consumer"]) for c in cells if c["status"] == "known-incompatible"}
+    assert known == XP_KNOWN[topology], cells
+    assert all(c["status"] == "ok" for c in cells if (c["scenario"], c["producer"], c["consumer"]) not in known), cells
+
+
+def test_xp_matrix(tmp_path: Path, secured: RedisServer) -> None:
+    """The xp matrix between the C driver, crossredis's Python backend and py-xmlpipeline (upstream's
+    commands over redis-py) on a server with a password: what one writes the others read, the
+    known upstream defects fail as upstream fails (keys, not ids, from its listing; its glob prefix
+    reaching another tenant; re-map then delete by the old uuid), and every writer's JSON slot,
+    pickled slot and registry values are the same bytes."""
+    env, _ = make_wrappers(tmp_path)
+    env["REDIS_URL"] = f"redis://:{PW}@127.0.0.1:{secured.port}"
+    doc = xp_run(env)
+    assert PW not in __import__("json").dumps(doc)
+    assert "redis-py@" in doc["xp"]["implementations"][XP]["library"]
+    assert_xp_cells(doc, "standalone")
+    written = {g["what"]: g for g in doc["xp"]["bytes"]}
+    assert set(written) == {"a json slot", "a pickle slot", "a registry forward value", "a registry reverse value"}
+    assert written["a json slot"]["writers"] == ["c", "py-crossredis"]
+    assert written["a pickle slot"]["writers"] == ["py-crossredis", XP]
+    assert all(g["identical"] for g in written.values()), written
+
+
+def test_xp_matrix_cluster(tmp_path: Path) -> None:
+    """The xp matrix on a Redis Cluster: crossredis's pairs all pass (no CROSSSLOT, every master
+    scanned); upstream's registry set is a CROSSSLOT MULTI there, a known incompatibility."""
+    env, _ = make_wrappers(tmp_path)
+    env.pop("REDIS_URL", None)
+    doc = xp_run(env, "--cluster")
+    assert doc["topology"] == "cluster" and doc["ok"] is True
+    assert "RedisCluster" in doc["xp"]["implementations"][XP]["library"]
+    assert_xp_cells(doc, "cluster")
+    assert doc["keys_spread"]["masters_reached"] == doc["keys_spread"]["masters"]
+
+
+def test_xp_expected_failures_must_fail_the_expected_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pair upstream's defects fail on purpose is a known incompatibility only when it fails that
+    way: a pass is an UNEXPECTED-PASS, another failure a FAIL; every other pair must pass."""
+    xm = sys.modules["xp_matrix"]
+    names = ["c", XP]
+    drivers = {n: type("D", (), {"impl": xm.XP_BY_NAME[n]})() for n in names}
+
+    def statuses(fn: Any, cluster: bool = False) -> dict[tuple[str, str], str]:
+        monkeypatch.setattr(xm, "XP_SCENARIOS", [("xp-listing", fn)])
+        cells = xm.run_xp_matrix(type("Ctx", (), {"cluster": cluster})(), names, drivers, ["xp-listing"])
+        return {(c.producer, c.consumer): c.status for c in cells}
+
+    def listed_keys(ctx: Any, a: Any, b: Any, tag: str) -> str:
+        if b.impl.upstream:
+            raise run.Failure(f"{b.impl.name} listed threads ['x:buffer:t'], not the 1 ids")
+        if a.impl.upstream:
+            raise run.Failure(f"{a.impl.name} lists another tenant's t:buffer:x")
+        return "fine"
+
+    assert statuses(listed_keys) == {("c", "c"): "ok", ("c", XP): "known-incompatible",
+                                     (XP, "c"): "known-incompatible", (XP, XP): "known-incompatible"}
+    assert statuses(lambda *_: "fine") == {("c", "c"): "ok", ("c", XP): "UNEXPECTED-PASS",
+                                           (XP, "c"): "UNEXPECTED-PASS", (XP, XP): "UNEXPECTED-PASS"}
+
+    def other(ctx: Any, a: Any, b: Any, tag: str) -> str:
+        raise run.Failure("something else")
+
+    assert set(statuses(other).values()) == {"FAIL"}
+    assert statuses(other, cluster=True)[(XP, "c")] == "FAIL"  # the Cluster's reason wants CROSSSLOT

@@ -15,6 +15,7 @@
 #include "itest.h"
 #include "clitest.h"
 #include "crossredis/ayepi.h"
+#include "crossredis/xp.h"
 #include "crossredis/chat.h"
 #include "crossredis/session.h"
 #include "crossredis/token.h"
@@ -651,7 +652,7 @@ static void test_sessions_errors(void **state) {
       {"driver", "--system", "sessions", "--ttl-ms", "0", NULL},
       {"driver", "--system", "sessions", "--data-ttl-ms", "soon", NULL},
   };
-  const char *why[] = {"are for --system sessions", "--system locks: chat, sessions or ayepi", "--go 1.25: 1.26 or 1.27",
+  const char *why[] = {"are for --system sessions", "--system locks: chat, sessions, ayepi or xp", "--go 1.25: 1.26 or 1.27",
                        "--ttl-ms 0: a positive number", "--data-ttl-ms soon: a positive number"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     clitest_result r;
@@ -789,6 +790,126 @@ static void test_ayepi(void **state) {
   clitest_result_free(&r);
 }
 
+/* The xp driver: every row and composite of the contract, slots as base64 both ways (bytes that
+ * are not UTF-8 too), the JSON slot codec's canonical bytes, what it leaves in Redis (keys, TTLs),
+ * errors as responses. */
+static void run_xp(session *s, const char *ttl, const char *const *requests) {
+  run_driver(s,
+             (const char *const[]){"driver", "--system", "xp", "--impl", "c", "--url", url, "--prefix", "drv-x*:",
+                                   "--ttl", ttl, NULL},
+             requests);
+}
+
+#define XP_FIELDS                                                                                             \
+  "{'thread_id':'t','from_id':'a','to_id':'b','slot_index':3,'timestamp':'2026-01-01T00:00:00',"             \
+  "'payload_type':'X','own_name':'me','is_self_call':true,'payload':{'b':1,'a':[0.5,null]}}"
+/* XP_FIELDS's JSON slot (xp.h's member order, usage_instructions "" as absent), base64 */
+#define XP_SLOT "eyJ4cF9zbG90IjoxLCJ0aHJlYWRfaWQiOiJ0IiwiZnJvbV9pZCI6ImEiLCJ0b19pZCI6ImIiLCJzbG90X2luZGV4IjozLCJ0aW1lc3RhbXAiOiIyMDI2LTAxLTAxVDAwOjAwOjAwIiwicGF5bG9hZF90eXBlIjoiWCIsIm93bl9uYW1lIjoibWUiLCJpc19zZWxmX2NhbGwiOnRydWUsInVzYWdlX2luc3RydWN0aW9ucyI6IiIsInBheWxvYWQiOnsiYiI6MSwiYSI6WzAuNSxudWxsXX19"
+
+static void test_xp(void **state) {
+  (void)state;
+  XR_OK(itest_cmd(chk, NULL, "SET", "drv-x*:buffer:str", "x", NULL));
+  XR_OK(itest_cmd(chk, NULL, "SET", "drv-xy:buffer:other", "x", NULL)); /* another tenant: the glob escaped */
+  char reqs[XR_XP_OP_COUNT][128];
+  const char *lines[XR_XP_OP_COUNT + 32];
+  size_t n = row_requests("xp", xr_xp_op_at, reqs, lines);
+  const char *more[] = {
+      "{'id':1,'op':'xp.buffer_append','args':{'thread_id':'t1','slot':'gAT/'}}",
+      "{'id':2,'op':'xp.buffer_append','args':{'thread_id':'t1','slot':'" XP_SLOT "'}}",
+      "{'id':3,'op':'xp.buffer_get_thread','args':{'thread_id':'t1'}}",
+      "{'id':4,'op':'xp.buffer_get_slot','args':{'thread_id':'t1','index':-2}}",
+      "{'id':5,'op':'xp.buffer_get_slot','args':{'thread_id':'t1','index':7}}",
+      "{'id':6,'op':'xp.buffer_thread_len','args':{'thread_id':'t1'}}",
+      "{'id':7,'op':'xp.buffer_thread_exists','args':{'thread_id':'t2'}}",
+      "{'id':8,'op':'xp.buffer_append','args':{'thread_id':'t2','slot':''}}",
+      "{'id':9,'op':'xp.buffer_list_threads'}",
+      "{'id':10,'op':'xp.buffer_delete_thread','args':{'thread_id':'t2'}}",
+      "{'id':11,'op':'xp.registry_set','args':{'chain':'system.o.console','uuid':'u-1'}}",
+      "{'id':12,'op':'xp.registry_get_uuid','args':{'chain':'system.o.console'}}",
+      "{'id':13,'op':'xp.registry_get_chain','args':{'uuid':'u-1'}}",
+      "{'id':14,'op':'xp.registry_get_or_create','args':{'chain':'system.o.console'}}",
+      "{'id':15,'op':'xp.registry_list_all'}",
+      "{'id':16,'op':'xp.info'}",
+      "{'id':17,'op':'xp.slot_json','args':{'fields':" XP_FIELDS "}}",
+      "{'id':18,'op':'xp.slot_read','args':{'slot':'" XP_SLOT "'}}",
+      "{'id':19,'op':'xp.slot_read','args':{'slot':'gAT/'}}",
+      "{'id':20,'op':'xp.slot_pickle','args':{'fields':" XP_FIELDS "}}",
+      "{'id':21,'op':'xp.buffer_append','args':{'thread_id':'t1','slot':'not base64'}}",
+      "{'id':22,'op':'xp.buffer_append','args':{'thread_id':'','slot':'AA=='}}",
+      "{'id':23,'op':'xp.buffer_append','args':{'thread_id':'str','slot':'AA=='}}",
+      "{'id':24,'op':'xp.slot_json','args':{'fields':{'thread_id':'t','nope':1}}}",
+      "{'id':25,'op':'xp.registry_delete','args':{'uuid':'u-1'}}",
+      "{'id':26,'op':'xp.registry_get_chain','args':{'uuid':'u-1'}}",
+      "{'id':27,'op':'xp.registry_clear'}",
+      "{'id':28,'op':'xp.buffer_clear'}",
+      "{'id':29,'op':'xp.info'}",
+      NULL};
+  memcpy(lines + n, more, sizeof more);
+  session s;
+  run_xp(&s, "60", lines);
+  rows_refused(&s, xr_xp_op_at);
+  ok_equal(&s, n, "1", "0");
+  ok_equal(&s, n + 1, "2", "1");
+  ok_equal(&s, n + 2, "3", "['gAT/','" XP_SLOT "']");
+  ok_equal(&s, n + 3, "4", "'gAT/'");
+  ok_equal(&s, n + 4, "5", "null");
+  ok_equal(&s, n + 5, "6", "2");
+  ok_equal(&s, n + 6, "7", "false");
+  ok_equal(&s, n + 7, "8", "0");
+  ok_equal(&s, n + 8, "9", "['str','t1','t2']"); /* ids, not keys, sorted; not drv-xy:'s (the glob escaped) */
+  ok_equal(&s, n + 9, "10", "true");
+  ok_equal(&s, n + 10, "11", "null");
+  ok_equal(&s, n + 11, "12", "'u-1'");
+  ok_equal(&s, n + 12, "13", "'system.o.console'");
+  ok_equal(&s, n + 13, "14", "'u-1'");
+  ok_equal(&s, n + 14, "15", "{'u-1':'system.o.console'}");
+  ok_equal(&s, n + 15, "16", "{'buffer_threads':2,'registry_entries':1,'ttl_seconds':60}"); /* t1 and str, by name */
+  ok_equal(&s, n + 16, "17", "'" XP_SLOT "'");
+  ok_equal(&s, n + 17, "18",
+           "{'thread_id':'t','from_id':'a','to_id':'b','slot_index':3,'timestamp':'2026-01-01T00:00:00',"
+           "'payload_type':'X','own_name':'me','is_self_call':true,'usage_instructions':'','payload':{'b':1,'a':[0.5,null]}}");
+  failed(&s, n + 18, "19", "InvalidArgumentError", "");
+  failed(&s, n + 19, "20", "Unsupported", "C reads and writes JSON slots");
+  failed(&s, n + 20, "21", "BadRequest", "args.slot must be base64");
+  failed(&s, n + 21, "22", "InvalidArgumentError", "thread_id");
+  failed(&s, n + 22, "23", "WrongTypeError", "drv-x*:buffer:str");
+  failed(&s, n + 23, "24", "BadRequest", "args.fields.nope is not a slot field");
+  ok_equal(&s, n + 24, "25", "true");
+  ok_equal(&s, n + 25, "26", "null");
+  ok_equal(&s, n + 26, "27", "null");
+  ok_equal(&s, n + 27, "28", "null");
+  ok_equal(&s, n + 28, "29", "{'buffer_threads':0,'registry_entries':0,'ttl_seconds':60}");
+  end_session(&s);
+  itest_assert_get(chk, "drv-xy:buffer:other", "x");
+  XR_OK(itest_cmd(chk, NULL, "DEL", "drv-xy:buffer:other", NULL));
+
+  /* the TTL on every key written, and --ttl 0: none */
+  run_xp(&s, "60", (const char *const[]){"{'id':1,'op':'xp.buffer_append','args':{'thread_id':'t','slot':'AA=='}}",
+                                         "{'id':2,'op':'xp.registry_set','args':{'chain':'c','uuid':'u'}}", NULL});
+  ok_equal(&s, 0, "1", "0");
+  ok_equal(&s, 1, "2", "null");
+  end_session(&s);
+  assert_pttl_between("drv-x*:buffer:t", 50000, 60000);
+  assert_pttl_between("drv-x*:chain:c", 50000, 60000);
+  assert_pttl_between("drv-x*:uuid:u", 50000, 60000);
+  itest_assert_get(chk, "drv-x*:chain:c", "u");
+  itest_assert_get(chk, "drv-x*:uuid:u", "c");
+  run_xp(&s, "0", (const char *const[]){"{'id':1,'op':'xp.buffer_append','args':{'thread_id':'n','slot':'AA=='}}",
+                                        "{'id':2,'op':'xp.info'}", NULL});
+  ok_equal(&s, 0, "1", "0");
+  ok_equal(&s, 1, "2", "{'buffer_threads':2,'registry_entries':1,'ttl_seconds':0}"); /* t, n */
+  end_session(&s);
+  assert_pttl_between("drv-x*:buffer:n", -1, -1);
+  XR_OK(itest_cmd(chk, NULL, "DEL", "drv-x*:buffer:t", "drv-x*:buffer:n", "drv-x*:buffer:str", "drv-x*:chain:c",
+                  "drv-x*:uuid:u", NULL));
+
+  clitest_result r;
+  clitest_run(&r, NULL, "driver", "--ttl", "5", NULL);
+  CLITEST_STATUS(&r, 2);
+  CLITEST_HAS(&r, err, "--ttl is for --system xp");
+  clitest_result_free(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ready_line),
@@ -805,6 +926,7 @@ int main(void) {
       cmocka_unit_test(test_sessions),
       cmocka_unit_test(test_sessions_errors),
       cmocka_unit_test(test_ayepi),
+      cmocka_unit_test(test_xp),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
