@@ -49,7 +49,7 @@ int xr_cmd_key_concat(xr_cmd_key *k, const char *prefix, size_t prefix_len, cons
     if (!(k->heap = xr_malloc(n + 1))) return xr_fail_nomem();
     p = k->heap;
   }
-  memcpy(p, prefix, prefix_len);
+  if (prefix_len) memcpy(p, prefix, prefix_len); /* prefix may be NULL when empty */
   if (id_len) memcpy(p + prefix_len, id, id_len);
   p[n] = '\0';
   k->data = p;
