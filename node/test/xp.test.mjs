@@ -1,10 +1,10 @@
 // xml-pipeline's buffer and registry (SPEC.md 4) from Node (node/src/xp.ts) against real servers,
 // one body on each topology (a standalone server of this file's own, the run's Sentinel set and
-// Cluster): every method's result and what Redis holds (keys, TTLs), the escaped prefix, concurrent
-// appends and get-or-create, the core's refusals (empty ids, a key of another type: nothing else
-// touched) and the data Python's crossredis.xp wrote read here and the other way round (slots as
-// bytes, JSON slots decoded equal, the registry both ways); and the neutral JSON slot codec, its
-// bytes equal to Python's.
+// Cluster): every method's result and what Redis holds (keys, TTLs), the escaped prefix, a 10 MiB
+// slot, concurrent appends and get-or-create, the core's refusals (empty ids, a key of another
+// type: nothing else touched) and the data Python's crossredis.xp wrote read here and the other way
+// round (slots as bytes, JSON slots decoded equal, the registry both ways); and the neutral JSON
+// slot codec, its bytes equal to Python's.
 //
 // Run: cd node && node --test test/xp.test.mjs
 import { describe, test } from "node:test";
@@ -90,6 +90,12 @@ for (const kind of TOPOLOGY_KINDS) {
         assert.deepEqual(await b.bufferGetSlot("t1", -1), slots[2]);
         assert.equal(await b.bufferGetSlot("t1", 3), null);
         assert.equal(await b.bufferThreadLen("t1"), 3);
+        const big = Buffer.alloc(10 * 1024 * 1024, 0xab); // 10 MiB: built and read on the pool, as bytes
+        big[0] = 0x80;
+        assert.equal(await b.bufferAppend("big", big), 0);
+        assert.ok(big.equals(await b.bufferGetSlot("big", 0)));
+        assert.ok(big.equals((await b.bufferGetThread("big"))[0]));
+        assert.equal(await b.bufferDeleteThread("big"), true);
         assert.equal(await b.bufferThreadExists("t1"), true);
         assert.equal(await t.admin.command("TYPE", `${p}buffer:t1`), "list");
         assert.deepEqual(await t.admin.commandBuffers("LRANGE", `${p}buffer:t1`, 0, -1), slots);
