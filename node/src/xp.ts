@@ -107,7 +107,7 @@ export class XpBackend {
   #cluster = false;
   #connecting: Promise<void> | null = null;
   #closed = false;
-  #alone = 0; // calls in flight outside the pipeline
+  #alone = new Set<Promise<unknown>>(); // calls in flight outside the pipeline (alone, scans)
   #pipeline = new Pipeline<unknown[]>((ops) => this.#run(ops));
 
   constructor(options: XpBackendOptions = {}) {
@@ -133,7 +133,7 @@ export class XpBackend {
    * when made. Calls connect by themselves. */
   async connect(): Promise<void> {
     await this.#handle();
-    await native.xr_js_xp_job(this.#store as Handle, JOB.ping);
+    await this.#job(JOB.ping);
   }
 
   // -- the buffer --
@@ -238,10 +238,10 @@ export class XpBackend {
     if (this.#closed) return;
     this.#closed = true;
     await this.#connecting?.catch(() => undefined);
-    await this.#pipeline.idle();
+    await Promise.all([this.#pipeline.idle(), ...[...this.#alone].map((p) => p.catch(() => undefined))]);
     const store = this.#store;
     this.#store = null;
-    if (store) native.xr_js_xp_close(store); // a call alone in flight keeps it until it is done
+    if (store) native.xr_js_xp_close(store);
     if (this.#ownsClient) await this.#client.close();
   }
 
@@ -281,14 +281,23 @@ export class XpBackend {
     if (!op) throw new Error(`crossredis: the native addon has no xp operation ${wire}`);
     if (this.#closed) throw new ClientClosedError("the xp backend is closed");
     const store = await this.#handle();
-    if (this.#cluster && SEVERAL_STEPS.has(wire)) return this.#client.track(() => native.xr_js_xp_call(store, [op.code, ...args]));
+    if (this.#cluster && SEVERAL_STEPS.has(wire)) return this.#held(() => native.xr_js_xp_call(store, [op.code, ...args]));
     return this.#pipeline.push([op.code, ...args]);
   }
 
   async #job(what: number): Promise<unknown> {
     if (this.#closed) throw new ClientClosedError("the xp backend is closed");
     const store = await this.#handle();
-    return this.#client.track(() => native.xr_js_xp_job(store, what));
+    return this.#held(() => native.xr_js_xp_job(store, what));
+  }
+
+  /** A call outside the pipeline, which close() waits for. */
+  #held(call: () => Promise<unknown>): Promise<unknown> {
+    const p = this.#client.track(call);
+    this.#alone.add(p);
+    const done = (): void => { this.#alone.delete(p); };
+    p.then(done, done);
+    return p;
   }
 
   #run(ops: unknown[][]): Promise<unknown[]> {

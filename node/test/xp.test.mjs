@@ -11,6 +11,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import { dirname, join } from "node:path";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { onTopology, TOPOLOGY_KINDS } from "./support/topology.mjs";
 import {
@@ -18,6 +19,8 @@ import {
 } from "../dist/index.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+const addon = require(join(here, "..", "build", "Release", "crossredis_native.node"));
 const PYTHON = join(here, "..", "..", ".venv", "bin", "python");
 const STEP = { timeout: 60000 };
 const UUID4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -196,8 +199,16 @@ for (const kind of TOPOLOGY_KINDS) {
         await assert.rejects(b.registrySet("wc", "wu"), (e) => e instanceof WrongTypeError && e.message.includes(`${p}uuid:wu`));
         assert.deepEqual(await t.keys(), [`${p}buffer:w`, `${p}uuid:wu`].sort());
         assert.deepEqual(await t.admin.command("LRANGE", `${p}uuid:wu`, 0, -1), ["x"]);
-        // a closed backend
+        // close waits for the calls in flight (batched, alone on a Cluster, scans), then frees the store
+        assert.equal(addon.xr_js_stats(null).xp, 1);
+        const pending = [b.bufferAppend("late", Buffer.from("x")), b.registryGetOrCreate("late.chain"), b.bufferListThreads(), b.info()];
         await b.close();
+        const [late, lateUuid, lateThreads] = await Promise.all(pending);
+        assert.equal(late, 0);
+        assert.match(lateUuid, UUID4);
+        assert.ok(Array.isArray(lateThreads));
+        assert.equal(addon.xr_js_stats(null).xp, 0);
+        // a closed backend
         await assert.rejects(b.bufferThreadLen("t"), ClientClosedError);
         assert.equal(await b.ping(), false);
       } finally {
