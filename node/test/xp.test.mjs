@@ -25,6 +25,20 @@ const PYTHON = join(here, "..", "..", ".venv", "bin", "python");
 const STEP = { timeout: 60000 };
 const UUID4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
+/** Counts the xp layer's native calls (it calls loader.native.* at call time): the batches (their
+ * sizes) and the rows run alone (their codes). */
+function countCalls() {
+  const loader = require("../dist/cjs/native.js");
+  const original = loader.native;
+  const runs = [];
+  const alone = [];
+  loader.native = Object.create(original, {
+    xr_js_xp_run: { value: (store, ops) => { runs.push(ops.length); return original.xr_js_xp_run(store, ops); } },
+    xr_js_xp_call: { value: (store, op) => { alone.push(op[0]); return original.xr_js_xp_call(store, op); } },
+  });
+  return { runs, alone, restore: () => { loader.native = original; } };
+}
+
 /** `script` run by the repository's Python with `arg` (JSON) as argv[1]; its stdout as JSON. */
 function python(script, arg) {
   return new Promise((resolve, reject) => {
@@ -162,15 +176,34 @@ for (const kind of TOPOLOGY_KINDS) {
 
     test("concurrency: 300 appends get distinct indexes, 20 get-or-create one uuid", STEP, () => onTopology(kind, "xp-conc", async (t) => {
       const b = createXpBackend(t.url, { prefix: `${t.prefix}:` });
+      await b.connect();
+      const calls = countCalls();
       try {
         const idx = await Promise.all(Array.from({ length: 300 }, (_, i) => b.bufferAppend("busy", Buffer.from(String(i)))));
         assert.deepEqual([...idx].sort((x, y) => x - y), Array.from({ length: 300 }, (_, i) => i));
+        assert.equal(calls.runs.reduce((a, n) => a + n, 0), 300);
+        assert.ok(calls.runs.length <= 4, `300 appends in ${calls.runs.length} batches`);
         const thread = await b.bufferGetThread("busy");
         idx.forEach((index, i) => assert.equal(thread[index].toString(), String(i))); // each index is its own slot's
         const uuids = await Promise.all(Array.from({ length: 20 }, () => b.registryGetOrCreate("one.chain")));
         assert.equal(new Set(uuids).size, 1);
         assert.deepEqual(await b.registryListAll(), { [uuids[0]]: "one.chain" });
+        // the registry's several-step rows run alone on a Cluster (a batch refuses them there), batched elsewhere
+        calls.runs.length = 0;
+        await Promise.all([b.registrySet("two.chain", "two"), b.registryGetChain("two"), b.registryGetUuid("two.chain"),
+          b.registryDelete("none")]);
+        const codes = new Map(addon.xr_js_xp_ops(null).map((r) => [r.wire, r.code]));
+        const several = ["registryGetOrCreate", "registrySet", "registryGetChain", "registryDelete"].map((w) => codes.get(w));
+        if (kind === "cluster") {
+          assert.equal(calls.alone.length, 23);
+          assert.ok(calls.alone.every((c) => several.includes(c)));
+          assert.deepEqual(calls.runs, [1]); // registryGetUuid: one key, batched
+        } else {
+          assert.deepEqual(calls.alone, []);
+          assert.ok(calls.runs.length <= 2, `${calls.runs}`);
+        }
       } finally {
+        calls.restore();
         await b.close();
       }
     }));
