@@ -30,7 +30,8 @@ XpBox *XpArg(Napi::Env env, Napi::Value v) {
 /* What an XpJob does on the pool (xr_js_xp_job's `what`; CALL is xr_js_xp_call). */
 enum XpWhat { kListThreads = 0, kBufferClear = 1, kListAll = 2, kRegistryClear = 3, kInfo = 4, kPing = 5, kCall = 6 };
 
-/* One blocking call of the store on the pool, holding a use of its box until it settled. */
+/* One blocking call of the store on the pool, holding a use of its box until it settled: a row
+ * alone (its result by kind, as OpsRun gives it with SetBytes) or a scan. */
 class XpJob : public Work {
  public:
   XpJob(Napi::Env env, XpBox *box, int what) : Work(env, box->St()), box_(box), what_(what) { box_->Use(); }
@@ -96,6 +97,15 @@ class XpJob : public Work {
         integer_ = (double)r.integer;
         if (r.kind == XR_RESULT_VALUE && r.present && r.nfields > 0 && r.fields[0].data)
           value_.assign(r.fields[0].data, r.fields[0].len);
+        if (r.list) {
+          size_t n = xr_reply_count(r.list);
+          ids_.resize(n);
+          for (size_t k = 0; k < n; k++) {
+            size_t len = 0;
+            const char *item = xr_reply_str(xr_reply_at(r.list, k), &len);
+            ids_[k].assign(item ? item : "", len);
+          }
+        }
         xr_result_clear(&r);
         return;
       }
@@ -141,6 +151,11 @@ class XpJob : public Work {
             return Napi::Number::New(env, integer_);
           case XR_RESULT_VALUE:
             return present_ ? Bytes(env, value_) : env.Null();
+          case XR_RESULT_LIST: {
+            Napi::Array a = Napi::Array::New(env, ids_.size());
+            for (size_t i = 0; i < ids_.size(); i++) a.Set((uint32_t)i, Bytes(env, ids_[i]));
+            return a;
+          }
           default:
             return env.Undefined();
         }

@@ -208,6 +208,35 @@ for (const kind of TOPOLOGY_KINDS) {
       }
     }));
 
+    test("every row alone through the addon's xr_js_xp_call: its result by kind", STEP, () => onTopology(kind, "xp-alone", async (t) => {
+      const client = createClient(t.url);
+      const store = addon.xr_js_xp_new(await client.handle(), { keyPrefix: `${t.prefix}:`, ttl: 600 });
+      try {
+        const codes = new Map(addon.xr_js_xp_ops(null).map((r) => [r.wire, r.code]));
+        const call = (wire, ...args) => addon.xr_js_xp_call(store, [codes.get(wire), ...args]);
+        const a = Buffer.from([0, 0xff]);
+        assert.equal(await call("bufferAppend", "t", a), 0);
+        assert.deepEqual(await call("bufferGetThread", "t"), [a]);
+        assert.deepEqual(await call("bufferGetSlot", "t", 0), a);
+        assert.equal(await call("bufferGetSlot", "t", 1), null);
+        assert.equal(await call("bufferThreadLen", "t"), 1);
+        assert.equal(await call("bufferThreadExists", "t"), true);
+        assert.equal(await call("registrySet", "c", "u"), undefined);
+        assert.deepEqual(await call("registryGetUuid", "c"), Buffer.from("u"));
+        assert.deepEqual(await call("registryGetChain", "u"), Buffer.from("c"));
+        assert.deepEqual(await call("registryGetOrCreate", "c"), Buffer.from("u"));
+        assert.equal(await call("registryDelete", "u"), true);
+        assert.equal(await call("bufferDeleteThread", "t"), true);
+        await assert.rejects(call("registrySet", "", "u"), InvalidArgumentError);
+        assert.throws(() => addon.xr_js_xp_call(store, [codes.get("registrySet"), "c"]), TypeError);
+        assert.throws(() => addon.xr_js_xp_call(store, [99]), RangeError);
+        assert.deepEqual(await t.keys(), []);
+      } finally {
+        addon.xr_js_xp_close(store);
+        await client.close();
+      }
+    }));
+
     test("bad input: the core's errors, nothing else touched", STEP, () => onTopology(kind, "xp-bad", async (t) => {
       const p = `${t.prefix}:`;
       const b = new XpBackend({ url: t.url, prefix: p });
