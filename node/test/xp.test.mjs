@@ -3,13 +3,13 @@
 // Cluster): every method's result and what Redis holds (keys, TTLs), the escaped prefix, a 10 MiB
 // slot, concurrent appends and get-or-create, the core's refusals (empty ids, a key of another
 // type: nothing else touched) and the data Python's crossredis.xp wrote read here and the other way
-// round (slots as bytes, JSON slots decoded equal, the registry both ways); and the neutral JSON
-// slot codec, its bytes equal to Python's.
+// round (slots as bytes, JSON slots decoded equal, the registry both ways), the interop driver's
+// --system xp mode; and the neutral JSON slot codec, its bytes equal to Python's.
 //
 // Run: cd node && node --test test/xp.test.mjs
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
@@ -234,6 +234,86 @@ for (const kind of TOPOLOGY_KINDS) {
       } finally {
         addon.xr_js_xp_close(store);
         await client.close();
+      }
+    }));
+
+    test("the interop driver's --system xp answers CONTRACT.md's xp table", STEP, () => onTopology(kind, "xp-driver", async (t) => {
+      const p = `${t.prefix}:`;
+      const driver = spawn(process.execPath, [join(here, "..", "..", "interop", "drivers", "ts_driver.mjs"), "--system", "xp",
+        "--impl", "ts-crossredis", "--prefix", p, "--ttl", "600"], { env: { ...process.env, REDIS_URL: t.url }, stdio: ["pipe", "pipe", "inherit"] });
+      const lines = [];
+      let buf = "";
+      driver.stdout.setEncoding("utf8").on("data", (d) => {
+        buf += d;
+        for (let i; (i = buf.indexOf("\n")) >= 0; buf = buf.slice(i + 1)) lines.push(JSON.parse(buf.slice(0, i)));
+      });
+      const until = async (f) => {
+        for (const end = Date.now() + 10000; !f();) {
+          if (Date.now() > end) throw new Error("the driver did not answer");
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      };
+      let id = 0;
+      const ask = async (op, args = {}) => {
+        const n = lines.length;
+        driver.stdin.write(JSON.stringify({ id: ++id, op, args }) + "\n");
+        await until(() => lines.length > n);
+        assert.equal(lines[n].id, id);
+        return lines[n];
+      };
+      const ok = async (op, args, result) => {
+        const r = await ask(op, args);
+        assert.equal(r.ok, true, JSON.stringify(r));
+        assert.deepEqual(r.result, result, op);
+      };
+      const fails = async (op, args, kind) => {
+        const r = await ask(op, args);
+        assert.equal(r.ok, false, JSON.stringify(r));
+        assert.equal(r.error.kind, kind, JSON.stringify(r));
+      };
+      try {
+        await until(() => lines.length > 0);
+        assert.equal(lines[0].ready, true, JSON.stringify(lines[0]));
+        const opaque = Buffer.from([0x80, 0x04, 0x00, 0xff]).toString("base64");
+        const fields = { thread_id: "t", from_id: "a", to_id: "b", slot_index: 1, timestamp: "2026-12-05T21:00:00Z", payload_type: "P",
+          own_name: null, is_self_call: true, usage_instructions: "u", payload: { k: [1, "ü"] } };
+        const json = encodeJsonSlot({ payload: fields.payload, metadata: { threadId: "t", fromId: "a", toId: "b", slotIndex: 1,
+          timestamp: fields.timestamp, payloadType: "P", ownName: null, isSelfCall: true, usageInstructions: "u" } }).toString("base64");
+        await ok("xp.slot_json", { fields }, json);
+        await ok("xp.slot_read", { slot: json }, fields);
+        await ok("xp.buffer_append", { thread_id: "t", slot: opaque }, 0);
+        await ok("xp.buffer_append", { thread_id: "t", slot: json }, 1);
+        await ok("xp.buffer_get_thread", { thread_id: "t" }, [opaque, json]);
+        await ok("xp.buffer_get_slot", { thread_id: "t", index: -1 }, json);
+        await ok("xp.buffer_get_slot", { thread_id: "t", index: 2 }, null);
+        await ok("xp.buffer_thread_len", { thread_id: "t" }, 2);
+        await ok("xp.buffer_thread_exists", { thread_id: "t" }, true);
+        assert.deepEqual(await t.admin.commandBuffers("LRANGE", `${p}buffer:t`, 0, -1), [opaque, json].map((x) => Buffer.from(x, "base64")));
+        assert.ok((await t.admin.command("TTL", `${p}buffer:t`)) > 590);
+        await ok("xp.registry_set", { chain: "c.d", uuid: "u1" }, null);
+        await ok("xp.registry_get_uuid", { chain: "c.d" }, "u1");
+        await ok("xp.registry_get_chain", { uuid: "u1" }, "c.d");
+        const made = await ask("xp.registry_get_or_create", { chain: "e.f" });
+        assert.match(made.result, UUID4);
+        await ok("xp.registry_list_all", {}, Object.fromEntries([["u1", "c.d"], [made.result, "e.f"]].sort(([x], [y]) => (x < y ? -1 : 1))));
+        await ok("xp.buffer_list_threads", {}, ["t"]);
+        await ok("xp.info", {}, { buffer_threads: 1, registry_entries: 2, ttl_seconds: 600 });
+        await ok("xp.registry_delete", { uuid: "u1" }, true);
+        await ok("xp.buffer_delete_thread", { thread_id: "t" }, true);
+        await ok("xp.buffer_clear", {}, null);
+        await ok("xp.registry_clear", {}, null);
+        assert.deepEqual(await t.keys(), []);
+        await fails("xp.buffer_append", { thread_id: "", slot: opaque }, "InvalidArgumentError");
+        await fails("xp.buffer_append", { thread_id: "t", slot: "not base64!" }, "BadRequest");
+        await fails("xp.buffer_get_slot", { thread_id: "t", index: "1" }, "BadRequest");
+        await fails("xp.registry_set", { chain: "c" }, "BadRequest");
+        await fails("xp.slot_json", { fields: { ...fields, extra: 1 } }, "BadRequest");
+        await fails("xp.slot_pickle", { fields }, "Unsupported");
+        await fails("xp.slot_read", { slot: opaque }, "InvalidArgumentError");
+        await fails("xp.nothing", {}, "UnknownOp");
+      } finally {
+        driver.stdin.end();
+        await new Promise((r) => (driver.exitCode !== null ? r() : driver.once("exit", r)));
       }
     }));
 
