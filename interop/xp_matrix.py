@@ -38,11 +38,11 @@ class XpImpl:
     reads: tuple[str, ...]     # those xp.slot_read decodes (any other it must refuse)
 
 
-# Adding an implementation (ts-crossredis, once ts_driver.mjs has an xp mode) is one line here and
-# one branch of xp_driver_command.
+# Adding an implementation is one line here and one branch of xp_driver_command.
 XP_IMPLS = [
     XpImpl("c", "c", False, ("json",), ("json",)),
     XpImpl("py-crossredis", "python", False, ("json", "pickle"), ("json", "pickle")),
+    XpImpl("ts-crossredis", "typescript", False, ("json",), ("json",)),
     XpImpl("py-xmlpipeline", "python", True, ("pickle",), ("pickle",)),
 ]
 XP_BY_NAME = {i.name: i for i in XP_IMPLS}

@@ -686,6 +686,7 @@ static bool IsText(const OpCall &op, size_t k) {
 }
 
 bool OpsRunBase::NeedsPrepare() const {
+  if (bytes_) return false; /* Buffers: nothing to decode */
   for (const OpCall &op : ops_) {
     for (size_t k = 0; k < XR_RESULT_FIELDS_MAX; k++)
       if (IsText(op, k) && op.fields[k].Big()) return true;
@@ -696,6 +697,7 @@ bool OpsRunBase::NeedsPrepare() const {
 }
 
 void OpsRunBase::Prepare() {
+  if (bytes_) return;
   for (OpCall &op : ops_) {
     for (size_t k = 0; k < XR_RESULT_FIELDS_MAX; k++) {
       if (!IsText(op, k)) continue;
@@ -743,7 +745,7 @@ static std::string CamelCase(const char *name) {
  * object of their fields named as the shape names them, in camelCase ({id, type, createdAt, ...,
  * raw}; a text field the result has none of: null). A failure is its Error (with `raw`, a Buffer,
  * when a popped entry did not decode). */
-static Napi::Value Value(Napi::Env env, OpCall &op) {
+static Napi::Value Value(Napi::Env env, OpCall &op, bool bytes) {
   xr_result_kind kind = op.info->result;
   const xr_result_shape *shape = xr_result_shape_of(kind);
   if (op.failure.failed()) {
@@ -761,13 +763,14 @@ static Napi::Value Value(Napi::Env env, OpCall &op) {
     case XR_RESULT_LIST: {
       Napi::Array a = Napi::Array::New(env, op.items.size());
       for (size_t k = 0; k < op.items.size(); k++) {
-        a.Set((uint32_t)k, op.items[k].String(env));
+        a.Set((uint32_t)k, bytes ? op.items[k].Buffer(env) : op.items[k].String(env));
         op.items[k].Clear();
       }
       return a;
     }
     case XR_RESULT_VALUE:
-      return op.present ? Field(env, op, shape, 0, false) : env.Null();
+      if (!op.present) return env.Null();
+      return bytes ? op.fields[0].Buffer(env) : Field(env, op, shape, 0, false);
     case XR_RESULT_SESSION:
     case XR_RESULT_MAP: {
       Napi::Object o = Napi::Object::New(env);
@@ -792,7 +795,7 @@ Napi::Value OpsRunBase::Result(Napi::Env env) {
       if (IsText(op, k) && op.fields[k].Big()) decoded_js_ += op.fields[k].size(); /* not prepared: decoded here */
     for (const OutText &t : op.items)
       if (t.Big()) decoded_js_ += t.size();
-    out.Set((uint32_t)i, Value(env, op));
+    out.Set((uint32_t)i, Value(env, op, bytes_));
     for (OutText &t : op.fields) t.Clear();
     op.items.clear();
   }
@@ -853,6 +856,7 @@ Napi::Value xr_js_stats(Napi::Value unused) {
   o.Set("chats", Napi::Number::New(env, st->chats));
   o.Set("sessions", Napi::Number::New(env, st->sessions));
   o.Set("ayepi", Napi::Number::New(env, st->ayepi));
+  o.Set("xp", Napi::Number::New(env, st->xp));
   o.Set("subscribers", Napi::Number::New(env, st->subscribers));
   o.Set("loops", Napi::Number::New(env, st->loops));
   o.Set("waits", Napi::Number::New(env, st->waits));

@@ -168,6 +168,43 @@ void xr_js_ayepi_sweep_close(Napi::Value sweep);
 /* Frees the store once the calls using it finished; later calls reject with ClientClosedError. */
 void xr_js_ayepi_close(Napi::Value store);
 
+/* xml-pipeline's buffer and registry (xp.h; xp_bridge.cc). Makes one over a client: options
+ * {keyPrefix (absent: "xp:"), ttl (seconds, 0: none; xr_binding_xp_store_new)}. Throws the core's
+ * error. */
+Napi::Value xr_js_xp_new(Napi::Value client, Napi::Value options);
+
+/* The rows of xp.def, as xr_js_chat_ops gives chat.def's. */
+Napi::Value xr_js_xp_ops(Napi::Value unused);
+
+/* Runs the operations as one batch, as xr_js_session_run does, but VALUE and LIST results are
+ * Buffers (slots are opaque bytes; the JS layer decodes the ids). On a Cluster the several-step
+ * registry rows fail in a batch (XR_EUNSUPPORTED): run them with xr_js_xp_call. */
+Napi::Value xr_js_xp_run(Napi::Value store, Napi::Value ops);
+
+/* One operation [code, ...arguments] through xr_xp_call on the thread pool (every topology, the
+ * Cluster's several-step rows included): a Promise of its result by kind (VALUE a Buffer or null). */
+Napi::Value xr_js_xp_call(Napi::Value store, Napi::Value op);
+
+/* A scan of the store on the thread pool, by `what`: 0 the thread ids (Buffers), 1 buffer_clear
+ * (how many removed), 2 registry_list_all ([uuid, chain] Buffers), 3 registry_clear (how many
+ * removed), 4 info ([threads, entries, ttl]), 5 ping (undefined). A Promise. */
+Napi::Value xr_js_xp_job(Napi::Value store, Napi::Value what);
+
+/* The JSON slot (xp.h) of [thread_id, from_id, to_id, slot_index, timestamp, payload_type,
+ * own_name (null: none), is_self_call, usage_instructions, payload JSON text]: a Buffer. Throws
+ * the core's error. */
+Napi::Value xr_js_xp_slot_write(Napi::Value fields);
+
+/* A JSON slot read and checked by the core: the same fields as xr_js_xp_slot_write takes (the
+ * payload as canonical JSON text). Throws the core's error. */
+Napi::Value xr_js_xp_slot_read(Napi::Value data);
+
+/* Frees the store once the calls using it finished; later calls reject with ClientClosedError. */
+/* True when the store's client is on a Cluster: its several-step registry rows then run alone
+ * (xr_js_xp_call), never in a batch. */
+Napi::Value xr_js_xp_cluster(Napi::Value store);
+void xr_js_xp_close(Napi::Value store);
+
 /* A client's pub/sub (subscriber.h; subscriber_bridge.cc): a subscriber over the client whose
  * messages arrive from the event loop as on_message(channel, message) (strings, UTF-8 decoded as
  * Buffer's toString decodes); on_error(err) when it stopped for good. Kept alive by libuv while it

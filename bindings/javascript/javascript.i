@@ -396,6 +396,18 @@ Napi::Value xr_js_ayepi_sweep_new(Napi::Value store, Napi::Value entries);
 Napi::Value xr_js_ayepi_sweep_step(Napi::Value sweep, Napi::Value chosen);
 void xr_js_ayepi_sweep_close(Napi::Value sweep);
 void xr_js_ayepi_close(Napi::Value store);
+Napi::Value xr_js_xp_new(Napi::Value client, Napi::Value options);
+Napi::Value xr_js_xp_ops(Napi::Value unused);
+Napi::Value xr_js_xp_run(Napi::Value store, Napi::Value ops);
+Napi::Value xr_js_xp_call(Napi::Value store, Napi::Value op);
+Napi::Value xr_js_xp_job(Napi::Value store, Napi::Value what);
+Napi::Value xr_js_xp_slot_write(Napi::Value fields);
+Napi::Value xr_js_xp_slot_read(Napi::Value data);
+Napi::Value xr_js_xp_cluster(Napi::Value store);
+void xr_js_xp_close(Napi::Value store);
+/* xp.h's defaults (INT64_C and string macros, which SWIG does not make constants of by itself) */
+%constant double XR_XP_TTL_S = (double)XR_XP_TTL_S;
+%constant const char *XR_XP_PREFIX = XR_XP_PREFIX;
 Napi::Value xr_js_subscriber_new(Napi::Value client, Napi::Value on_message, Napi::Value on_error);
 Napi::Value xr_js_subscriber_message_bytes(Napi::Value sub);
 Napi::Value xr_js_subscriber_subscribe(Napi::Value sub, Napi::Value channels);

@@ -56,6 +56,18 @@
 // broker's subscriber is a duplicate of the client made by the driver, so that ayepi.subscribe can
 // answer once its SUBSCRIBE was; the envelope is the core's writer (xr_ayepi_envelope_write). See
 // mainAyepi.
+//
+// --system xp answers interop/CONTRACT.md's "xp" table (xml-pipeline's RedisBackend) over
+// crossredis's XpBackend (impl ts-crossredis):
+//
+//   REDIS_URL=URL node interop/drivers/ts_driver.mjs --system xp --impl ts-crossredis \
+//        [--prefix P] [--ttl SECONDS]
+//
+// --prefix defaults to xp:, --ttl to 86400 (0: none). The rows of xp.def from the addon's table
+// (xr_js_xp_ops) as xp.<name>, each calling the XpBackend method `wire`; the composites
+// buffer_list_threads, buffer_clear, registry_list_all, registry_clear, info, slot_json, slot_read
+// (the core's JSON slot codec: a pickle is the core's InvalidArgumentError) and slot_pickle
+// (Unsupported: Node never pickles). Slots are base64 both ways. See mainXp.
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -151,6 +163,7 @@ function makeLogger(onEvent) {
 
 const SESSION_FLAGS = { "--data-prefix": "dataPrefix", "--ttl-ms": "ttlMs", "--data-ttl-ms": "dataTtlMs", "--go": "go" };
 const AYEPI_FLAGS = { "--cache-prefix": "cachePrefix", "--channel": "channel" };
+const XP_FLAGS = { "--ttl": "ttl" };
 
 function parseArgv(argv) {
   const out = { system: "chat", url: process.env.REDIS_URL || undefined };
@@ -170,12 +183,20 @@ function parseArgv(argv) {
     else if (a === "--system") out.system = take();
     else if (Object.hasOwn(SESSION_FLAGS, a)) out[SESSION_FLAGS[a]] = take();
     else if (Object.hasOwn(AYEPI_FLAGS, a)) out[AYEPI_FLAGS[a]] = take();
+    else if (Object.hasOwn(XP_FLAGS, a)) out[XP_FLAGS[a]] = take();
     else throw new Error(`unknown argument ${a}`);
   }
   if (!out.impl) throw new Error("--impl is required");
   const ayepiFlag = Object.keys(AYEPI_FLAGS).find((f) => out[AYEPI_FLAGS[f]] !== undefined);
   if (ayepiFlag && out.system !== "ayepi") throw new Error(`${ayepiFlag} is for --system ayepi`);
-  if (out.system === "ayepi") {
+  if (out.ttl !== undefined && out.system !== "xp") throw new Error("--ttl is for --system xp");
+  if (out.system === "xp") {
+    if (out.impl !== "ts-crossredis") throw new Error(`unknown xp impl ${out.impl} (ts-crossredis)`);
+    const extra = Object.keys(SESSION_FLAGS).find((f) => out[SESSION_FLAGS[f]] !== undefined);
+    if (extra) throw new Error(`${extra} is for --system sessions`);
+    if (out.ttl !== undefined && !/^\d+$/.test(out.ttl)) throw new Error("--ttl must be a number of seconds");
+    out.ttl = out.ttl === undefined ? undefined : Number(out.ttl);
+  } else if (out.system === "ayepi") {
     if (out.impl !== "ts-crossredis") throw new Error(`unknown ayepi impl ${out.impl} (ts-crossredis)`);
     const extra = Object.keys(SESSION_FLAGS).find((f) => out[SESSION_FLAGS[f]] !== undefined);
     if (extra) throw new Error(`${extra} is for --system sessions`);
@@ -197,7 +218,7 @@ function parseArgv(argv) {
     out.prefix ??= "chat-sdk";
     if (!IMPLS[out.impl]) throw new Error(`unknown impl ${out.impl} (${Object.keys(IMPLS).join(", ")})`);
   } else {
-    throw new Error(`unknown system ${out.system} (chat, sessions, ayepi)`);
+    throw new Error(`unknown system ${out.system} (chat, sessions, ayepi, xp)`);
   }
   if (!out.url) throw new Error("no server: set REDIS_URL (or pass --url)");
   return out;
@@ -810,6 +831,108 @@ async function mainAyepi(opts) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// xp (--system xp): CONTRACT.md's "xp" operations over crossredis's XpBackend.
+
+const XP_COMPOSITES = ["buffer_list_threads", "buffer_clear", "registry_list_all", "registry_clear", "info", "slot_json",
+  "slot_pickle", "slot_read"];
+// the fields of a slot, as the contract names them, and XpSlotMetadata's names
+const XP_FIELDS = { thread_id: "threadId", from_id: "fromId", to_id: "toId", slot_index: "slotIndex", timestamp: "timestamp",
+  payload_type: "payloadType", own_name: "ownName", is_self_call: "isSelfCall", usage_instructions: "usageInstructions" };
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function b64Arg(a, name) {
+  const v = a[name];
+  if (typeof v !== "string" || !BASE64.test(v)) throw badRequest(`args.${name} must be base64 (RFC 4648, padded)`);
+  return Buffer.from(v, "base64");
+}
+
+const b64 = (v) => (Buffer.isBuffer(v) ? v.toString("base64") : Array.isArray(v) ? v.map(b64) : v);
+
+/** The handlers of the xp table over `backend`, the rows from the addon's table of xp.def. */
+function xpHandlers(crossredis, native, backend) {
+  const handlers = {};
+  for (const row of native.xr_js_xp_ops(null)) {
+    if (typeof backend[row.wire] !== "function") throw new Error(`crossredis has no XpBackend.${row.wire} (xp.def row ${row.name})`);
+    handlers[`xp.${row.name}`] = async (a) => {
+      const values = row.args.map(({ name, kind }) => {
+        if (!(name in a)) throw badRequest(`args.${name} is required`);
+        if (kind === native.XR_ARG_BYTES) return b64Arg(a, name);
+        if (kind === native.XR_ARG_INT) {
+          if (!Number.isInteger(a[name])) throw badRequest(`args.${name} must be an integer`);
+          return a[name];
+        }
+        if (typeof a[name] !== "string") throw badRequest(`args.${name} must be a string`);
+        return a[name];
+      });
+      const v = await backend[row.wire](...values);
+      return v === undefined ? null : b64(v);
+    };
+  }
+  const slotOf = (a) => {
+    const f = a.fields;
+    if (typeof f !== "object" || f === null || Array.isArray(f) || !("payload" in f)) {
+      throw badRequest("args.fields must be an object with the slot's fields and payload");
+    }
+    const unknown = Object.keys(f).find((k) => k !== "payload" && !Object.hasOwn(XP_FIELDS, k));
+    if (unknown) throw badRequest(`args.fields.${unknown} is not a slot field`);
+    const metadata = {};
+    for (const [k, camel] of Object.entries(XP_FIELDS)) if (k in f) metadata[camel] = f[k];
+    return { payload: f.payload, metadata };
+  };
+  const composites = {
+    buffer_list_threads: () => backend.bufferListThreads(),
+    buffer_clear: () => backend.bufferClear().then(() => null),
+    registry_list_all: async () => Object.fromEntries(Object.entries(await backend.registryListAll())
+      .sort(([x], [y]) => Buffer.compare(Buffer.from(x), Buffer.from(y)))),
+    registry_clear: () => backend.registryClear().then(() => null),
+    info: async () => {
+      const i = await backend.info();
+      return { buffer_threads: i.bufferThreads, registry_entries: i.registryEntries, ttl_seconds: i.ttlSeconds };
+    },
+    slot_json: async (a) => crossredis.encodeJsonSlot(slotOf(a)).toString("base64"),
+    slot_pickle: async () => { throw new RequestError("Unsupported", "ts-crossredis writes no pickles (Node never pickles)"); },
+    slot_read: async (a) => {
+      const { payload, metadata } = crossredis.decodeJsonSlot(b64Arg(a, "slot"));
+      const out = {};
+      for (const [k, camel] of Object.entries(XP_FIELDS)) out[k] = metadata[camel];
+      return { ...out, payload };
+    },
+  };
+  for (const name of XP_COMPOSITES) {
+    if (Object.hasOwn(handlers, `xp.${name}`)) throw new Error(`the composite xp.${name} names a row of xp.def`);
+    handlers[`xp.${name}`] = composites[name];
+  }
+  return handlers;
+}
+
+async function mainXp(opts) {
+  const secrets = urlSecrets(opts.url);
+  let backend;
+  let handlers;
+  try {
+    const { mod: crossredis } = await importPackage("crossredis");
+    const { native } = requireFromNode("./dist/cjs/native.js");
+    backend = crossredis.createXpBackend(opts.url, { prefix: opts.prefix, ttl: opts.ttl });
+    handlers = xpHandlers(crossredis, native, backend);
+    await withTimeout(backend.connect(), 10000, "connect");
+    const { version } = JSON.parse(readFileSync(NODE_PKG_JSON, "utf8"));
+    emit({ ready: true, impl: opts.impl, runtime: "typescript", library: `crossredis@${version} (node ${process.versions.node})` });
+  } catch (err) {
+    emit({ ready: false, impl: opts.impl, error: scrub(`${errorKind(err)}: ${errorMessage(err)}`, secrets) });
+    try { await withTimeout(Promise.resolve(backend?.close()), 2000, "close"); } catch {}
+    flushAndExit(1);
+    return;
+  }
+  await eachLine((line) => handleLine(line, handlers, { secrets, debug: DEBUG }));
+  try {
+    await withTimeout(backend.close(), 5000, "close");
+  } catch (err) {
+    console.error("close failed:", scrub(errorMessage(err), secrets));
+  }
+  flushAndExit(0);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Main.
 
 async function main() {
@@ -828,6 +951,7 @@ async function main() {
     impl = opts.impl;
     if (opts.system === "sessions") return await mainSessions(opts);
     if (opts.system === "ayepi") return await mainAyepi(opts);
+    if (opts.system === "xp") return await mainXp(opts);
     const spec = IMPLS[opts.impl];
     const { mod, library } = await importPackage(spec.pkg);
     const { mod: chatMod } = await importPackage("chat");

@@ -1,5 +1,5 @@
 // crossredis for Node: the client, the Chat SDK state adapters, toolhive's session stores, ayepi's
-// stores and broker, the errors.
+// stores and broker, xml-pipeline's buffer and registry (xp), the errors.
 import { native } from "./native";
 
 export { createClient, Client } from "./client";
@@ -22,6 +22,8 @@ export type {
   RedisCommandClient, RedisLike, RetryOptions, RedisStoreOptions, RedisCacheOptions, RedisBrokerOptions, Store, CacheStore,
   CacheEntry, CacheEntryInfo, Broker,
 } from "./ayepi";
+export { XpBackend, createXpBackend, encodeJsonSlot, decodeJsonSlot } from "./xp";
+export type { XpBackendOptions, XpInfo, XpSlot, XpSlotMetadata, XpDecodedSlot } from "./xp";
 export type { SetExpiry, SetCondition } from "./client";
 export * from "./errors";
 export { tokenOrigin, tokenOrigins } from "./token";

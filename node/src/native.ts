@@ -61,12 +61,21 @@ export interface Native {
     done: boolean }>;
   xr_js_ayepi_sweep_close(sweep: Handle): void;
   xr_js_ayepi_close(store: Handle): void;
+  xr_js_xp_new(client: Handle, options: { keyPrefix: string; ttl: number }): Handle;
+  xr_js_xp_ops(unused?: unknown): OpInfo[];
+  xr_js_xp_run(store: Handle, ops: unknown[][]): Promise<unknown[]>;
+  xr_js_xp_call(store: Handle, op: unknown[]): Promise<unknown>;
+  xr_js_xp_job(store: Handle, what: number): Promise<unknown>;
+  xr_js_xp_slot_write(fields: unknown[]): Buffer;
+  xr_js_xp_slot_read(data: Buffer): [string, string, string, number, string, string, string | null, boolean, string, string];
+  xr_js_xp_cluster(store: Handle): boolean;
+  xr_js_xp_close(store: Handle): void;
   xr_js_subscriber_new(client: Handle, onMessage: (channel: string, message: string) => void, onError: (err: Error) => void): Handle;
   xr_js_subscriber_message_bytes(sub: Handle): [Buffer, Buffer] | null;
   xr_js_subscriber_subscribe(sub: Handle, channels: (string | Buffer)[]): Promise<number>;
   xr_js_subscriber_unsubscribe(sub: Handle, channels: (string | Buffer)[]): Promise<number>;
   xr_js_subscriber_close(sub: Handle): void;
-  xr_js_stats(unused?: unknown): { clients: number; chats: number; sessions: number; ayepi: number; subscribers: number; loops: number;
+  xr_js_stats(unused?: unknown): { clients: number; chats: number; sessions: number; ayepi: number; xp: number; subscribers: number; loops: number;
     waits: number; jobs: number };
   xr_binding_token_origin(token: string): string;
   xr_binding_token_shape(token: string): string;
@@ -100,6 +109,9 @@ export interface Native {
   readonly XR_AYEPI_GIVE_UP: number;
   readonly XR_AYEPI_TRY_AGAIN: number;
   readonly XR_AYEPI_READ_BACK: number;
+  // xp.h
+  readonly XR_XP_PREFIX: string;
+  readonly XR_XP_TTL_S: number;
 }
 
 function load(): Native {
