@@ -169,7 +169,8 @@ def pair_ids(tag: str, n: int = 1) -> tuple[str, str]:
 
 
 def record_registry(ctx: XpCtx, writer: str, tag: str, chain: str, uuid: str) -> None:
-    """What the writer left at the chain and uuid keys (the tag and uuid as placeholders), and TTLs."""
+    """Checks the writer's values at the chain and uuid keys and their TTLs, and records them for the
+    byte comparison across writers with the pair's own tag and uuid written as <tag> and <uuid>."""
     for what, key, want in (("forward", f"chain:{chain}", uuid), ("reverse", f"uuid:{uuid}", chain)):
         raw = ctx.r.get(ctx.key(key))
         check(raw == want.encode(), f"{writer} left {raw!r} at {ctx.key(key)}, not {want!r}")
