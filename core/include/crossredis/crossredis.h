@@ -26,6 +26,7 @@
 #include "client.h"
 #include "config.h"
 #include "error.h"
+#include "family.h"
 #include "json.h"
 #include "keys.h"
 #include "lock_scan.h"
@@ -37,6 +38,7 @@
 #include "loop.h"
 #include "timestamp.h"
 #include "tls.h"
+#include "window.h"
 #include "token.h"
 #include "xp.h"
 
