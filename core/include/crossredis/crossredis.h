@@ -28,6 +28,7 @@
 #include "error.h"
 #include "json.h"
 #include "keys.h"
+#include "key_pattern.h"
 #include "lock_scan.h"
 #include "scan.h"
 #include "session.h"
