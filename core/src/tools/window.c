@@ -520,9 +520,9 @@ int xr_window_close(xr_window *w, size_t *remaining) {
   int rc = xr_family_scan_old(w->c, w->f, 0, count_page, &count);
   if (!rc && count.n) {
     rc = xr_fail(XR_EEXISTS,
-                 "window %s: %zu old-shape key%s remain (e.g. '%.*s'): copy them with `crossredis migrate copy` or "
+                 "window %s: %zu old-shape key%s (e.g. '%.*s'): copy them with `crossredis migrate copy` or "
                  "wait for their TTL",
-                 xr_family_name(w->f), count.n, count.n == 1 ? "" : "s", (int)count.example_len,
+                 xr_family_name(w->f), count.n, count.n == 1 ? " remains" : "s remain", (int)count.example_len,
                  count.example ? count.example : "");
   }
   if (!rc) atomic_store(&w->closed, 1);
