@@ -9,10 +9,11 @@
  *           slot), on the old key too, so processes still reading the old shape keep seeing current
  *           values. The window never creates an old-shape key unless the options ask for it
  *           (old_writes = XR_WINDOW_OLD_WRITES_ALWAYS). The reply is the new key's.
- *   read    EXISTS new + the command on new in one pipeline (one slot); when new is missing, EXISTS
- *           old + the command on old (+ DUMP and PEXPIRETIME with copy_forward, then RESTORE of new
- *           with ABSTTL, never REPLACE). The reply is from whichever key holds the value (new's,
- *           the empty reply included, when neither does).
+ *   read    EXISTS new + the command on new in one pipeline (one slot); when new is missing, the
+ *           command on old + EXISTS old (+ DUMP and PEXPIRETIME with copy_forward, then RESTORE of
+ *           new with ABSTTL, never REPLACE); when old is gone too, the command on new once more (the
+ *           value may have moved meanwhile: a copy forward, `crossredis migrate copy`). The reply is
+ *           from whichever key holds the value (new's, the empty reply included, when neither does).
  *   delete  DEL old first, then new (with a guard, below): a reader cannot bring the value back
  *           from old afterwards.
  * Once closed (xr_window_close found no old-shape key left, or the clock passed close_after_ms),

@@ -343,30 +343,33 @@ int xr_window_write(xr_window *w, xr_reply **reply, const xr_key_span *values, s
 
 /* ---- read -------------------------------------------------------------------------------------- */
 
-/* EXISTS + the command on one key in one pipeline (one slot): *cmd_at the command's index (EXISTS
- * is the one before). */
-static int read_key(xr_batch *b, const char *key, size_t key_len, int argc, const char *const *argv,
-                    const size_t *lens, int *cmd_at) {
+/* The command on key added to b: its index. */
+static int add_keyed(xr_batch *b, const char *key, size_t key_len, int argc, const char *const *argv,
+                     const size_t *lens) {
   keyed k;
   int rc = keyed_make(&k, 0, key, key_len, argc, argv, lens);
   if (rc) return rc;
-  int ie = add_exists(b, key, key_len);
-  *cmd_at = ie < 0 ? ie : xr_batch_add(b, k.argc, k.argv, k.lens);
+  rc = xr_batch_add(b, k.argc, k.argv, k.lens);
   keyed_free(&k);
-  return *cmd_at < 0 ? *cmd_at : XR_OK;
+  return rc;
 }
 
-static int read_old(xr_window *w, xr_reply **reply, xr_batch *nb, int new_at, const member *m, int argc,
-                    const char *const *argv, const size_t *lens) {
+/* The old key's turn: the command, DUMP + PEXPIRETIME with copy_forward, then EXISTS (after the
+ * command: an old key is never created while the window is open, so when it still exists the
+ * command saw it). When it is gone, the value may have moved to the new key meanwhile (a copy
+ * forward, `migrate copy`): the command runs on the new key once more, so no read misses it. */
+static int read_old(xr_window *w, xr_reply **reply, const member *m, int argc, const char *const *argv,
+                    const size_t *lens) {
   xr_batch *b;
   int rc = xr_batch_new(&b);
   if (rc) return rc;
-  int old_exists = 0, cmd_at, first = -1;
-  rc = read_key(b, m->old_key, m->old_len, argc, argv, lens, &cmd_at);
-  if (!rc && w->opts.copy_forward) rc = add_dump(b, &first, m->old_key, m->old_len);
-  if (!rc) rc = xr_client_exec(w->c, b);
-  if (!rc) rc = exists_at(b, cmd_at - 1, &old_exists);
-  if (!rc && !old_exists) rc = xr_batch_take_reply(nb, (size_t)new_at, reply);
+  int old_exists = 0, first = -1, ie = -1;
+  int cmd_at = rc = add_keyed(b, m->old_key, m->old_len, argc, argv, lens);
+  if (rc >= 0 && w->opts.copy_forward) rc = add_dump(b, &first, m->old_key, m->old_len);
+  if (rc >= 0) rc = ie = add_exists(b, m->old_key, m->old_len);
+  if (rc >= 0) rc = xr_client_exec(w->c, b);
+  if (!rc) rc = exists_at(b, ie, &old_exists);
+  if (!rc && !old_exists) rc = run_on(w, reply, m->new_key, m->new_len, argc, argv, lens);
   else if (!rc) {
     rc = xr_batch_take_reply(b, (size_t)cmd_at, reply);
     if (!rc && first >= 0) rc = restore_from(w, b, first, m);
@@ -392,14 +395,18 @@ int xr_window_read(xr_window *w, xr_reply **reply, const xr_key_span *values, si
   xr_batch *b = NULL;
   int exists = 0, cmd_at = 0;
   rc = xr_batch_new(&b);
-  if (!rc) rc = read_key(b, m.new_key, m.new_len, argc, argv, lens, &cmd_at);
-  if (!rc) rc = xr_client_exec(w->c, b);
-  if (!rc) rc = exists_at(b, cmd_at - 1, &exists);
+  /* EXISTS before the command: when it says the key exists, the command ran on it (unless a
+   * delete or an expiry came in between: then the empty reply is right) */
+  int ie = rc ? rc : add_exists(b, m.new_key, m.new_len);
+  if (ie < 0) rc = ie;
+  else cmd_at = rc = add_keyed(b, m.new_key, m.new_len, argc, argv, lens);
+  if (rc >= 0) rc = xr_client_exec(w->c, b);
+  if (!rc) rc = exists_at(b, ie, &exists);
   if (!rc) {
     if (exists || xr_window_is_closed(w))
       rc = xr_batch_take_reply(b, (size_t)cmd_at, reply);
     else
-      rc = read_old(w, reply, b, cmd_at, &m, argc, argv, lens);
+      rc = read_old(w, reply, &m, argc, argv, lens);
   }
   xr_batch_free(b);
   member_free(&m);
@@ -520,9 +527,9 @@ int xr_window_close(xr_window *w, size_t *remaining) {
   int rc = xr_family_scan_old(w->c, w->f, 0, count_page, &count);
   if (!rc && count.n) {
     rc = xr_fail(XR_EEXISTS,
-                 "window %s: %zu old-shape key%s remain (e.g. '%.*s'): copy them with `crossredis migrate copy` or "
+                 "window %s: %zu old-shape key%s (e.g. '%.*s'): copy them with `crossredis migrate copy` or "
                  "wait for their TTL",
-                 xr_family_name(w->f), count.n, count.n == 1 ? "" : "s", (int)count.example_len,
+                 xr_family_name(w->f), count.n, count.n == 1 ? " remains" : "s remain", (int)count.example_len,
                  count.example ? count.example : "");
   }
   if (!rc) atomic_store(&w->closed, 1);
