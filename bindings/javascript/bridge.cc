@@ -857,6 +857,7 @@ Napi::Value xr_js_stats(Napi::Value unused) {
   o.Set("sessions", Napi::Number::New(env, st->sessions));
   o.Set("ayepi", Napi::Number::New(env, st->ayepi));
   o.Set("xp", Napi::Number::New(env, st->xp));
+  o.Set("windows", Napi::Number::New(env, st->windows));
   o.Set("subscribers", Napi::Number::New(env, st->subscribers));
   o.Set("loops", Napi::Number::New(env, st->loops));
   o.Set("waits", Napi::Number::New(env, st->waits));
