@@ -28,6 +28,7 @@ int cli_drain(int argc, char **argv);
 int cli_sessions(int argc, char **argv);
 int cli_driver(int argc, char **argv);
 int cli_interop(int argc, char **argv);
+int cli_migrate(int argc, char **argv);
 
 /* Prints "crossredis: <what>: <last error message>" on stderr and returns CLI_FAILED. */
 int cli_fail(const char *what);
