@@ -155,6 +155,11 @@ int cli_demo_sentinel(const char *url, const char *prefix, bool changes);
  * and, with `changes`, a slot moved to another master (moved back unless `local`). */
 int cli_demo_cluster(const char *url, const char *prefix, bool changes, bool local);
 
+/* The demo's migration (migrate.c): old-shape keys under `prefix` moved to a hash-tagged shape
+ * through a window and migrate copy, shown as rows, deleted after. CLI_OK, or CLI_FAILED after
+ * saying why. */
+int cli_demo_migrate(const char *url, const char *prefix);
+
 /* ---- throwaway local redis-servers for the demo (local_server.c) ------------------------------ */
 
 typedef struct cli_local_server cli_local_server;

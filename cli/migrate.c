@@ -6,10 +6,14 @@
 #include <time.h>
 
 #include "cli.h"
+#include "crossredis/alloc.h"
 #include "crossredis/error.h"
 #include "crossredis/family.h"
 #include "crossredis/migrate.h"
+#include "crossredis/keys.h"
 #include "crossredis/timestamp.h"
+#include "crossredis/tls.h"
+#include "crossredis/window.h"
 
 static void migrate_usage(FILE *f) {
   fprintf(f,
@@ -200,6 +204,7 @@ int cli_migrate(int argc, char **argv) {
     }
   }
   if (!cmd) return cli_usage_error("migrate", migrate_usage, "say plan, copy or verify");
+  if (cli_server_url("migrate", url_flag, migrate_usage, &url) != CLI_OK) return CLI_USAGE;
   if (!family_path) return cli_usage_error("migrate", migrate_usage, "--family FILE is required");
   if ((apply || all) && strcmp(cmd, "copy"))
     return cli_usage_error("migrate", migrate_usage, "--apply and --all are for copy, not %s", cmd);
@@ -219,10 +224,6 @@ int cli_migrate(int argc, char **argv) {
   free(text);
   if (rc) {
     fprintf(stderr, "crossredis migrate: %s: %s\n", family_path, xr_error_last()->message);
-    return CLI_USAGE;
-  }
-  if (cli_server_url("migrate", url_flag, migrate_usage, &url) != CLI_OK) {
-    xr_family_free(f);
     return CLI_USAGE;
   }
   xr_client *c = cli_connect("migrate", url);
@@ -251,4 +252,100 @@ int cli_migrate(int argc, char **argv) {
   xr_family_free(f);
   xr_client_close(c);
   return status;
+}
+
+/* ---- the demo's migration (demo.c) ------------------------------------------------------------- */
+
+static int demo_failed(xr_client *c, xr_window *w, xr_family *f, const char *what) {
+  int status = cli_fail(what);
+  xr_window_free(w);
+  xr_family_free(f);
+  xr_client_close(c);
+  return status;
+}
+
+int cli_demo_migrate(const char *url, const char *prefix) {
+  enum { MEMBERS = 20, WITH_TTL = 12 };
+  xr_client *c = NULL;
+  xr_family *f = NULL;
+  xr_window *w = NULL;
+  if (xr_tls_client_open_url(&c, url, NULL) != 0) return demo_failed(c, w, f, "demo: connect");
+  char old_p[160], new_p[160], ids[MEMBERS][40];
+  snprintf(old_p, sizeof old_p, "%ssession:<id:uuid>", prefix);
+  snprintf(new_p, sizeof new_p, "%ssession:{session:<id:uuid>}", prefix);
+  if (xr_family_new(&f, "demo-session", old_p, strlen(old_p), new_p, strlen(new_p)))
+    return demo_failed(c, w, f, "demo: family");
+  cli_demo_row("family: old shape", "%s", old_p);
+  cli_demo_row("        new shape", "%s", new_p);
+  for (int i = 0; i < MEMBERS; i++) {
+    snprintf(ids[i], sizeof ids[i], "0f8fad5b-d9cb-469f-a165-7086772895%02d", i);
+    char *k = NULL;
+    size_t kl;
+    xr_key_span v = {ids[i], strlen(ids[i])};
+    if (xr_family_keys(f, &k, &kl, NULL, NULL, &v, 1)) return demo_failed(c, w, f, "demo: keys");
+    const char *set[] = {"HSET", k, "user", ids[i], "EXPIRE", k, "600"};
+    int rc = xr_client_command(c, NULL, 4, set, NULL);
+    if (!rc && i < WITH_TTL) rc = xr_client_command(c, NULL, 3, set + 4, NULL);
+    xr_free(k);
+    if (rc) return demo_failed(c, w, f, "demo: old-shape keys");
+  }
+  xr_migrate_stats s;
+  xr_migrate_options o = XR_MIGRATE_OPTIONS_INIT;
+  if (xr_migrate_plan(c, f, &o, &s)) return demo_failed(c, w, f, "demo: migrate plan");
+  cli_demo_row("migrate plan", "%zu old-shape keys: %zu with a TTL, %zu without", s.scanned, s.with_ttl, s.without_ttl);
+  xr_migrate_stats_clear(&s);
+  char *ok = NULL, *nk = NULL;
+  size_t okl, nkl;
+  xr_key_span v = {ids[WITH_TTL], strlen(ids[WITH_TTL])}; /* a member without a TTL */
+  if (xr_family_keys(f, &ok, &okl, &nk, &nkl, &v, 1)) return demo_failed(c, w, f, "demo: keys");
+  cli_demo_row("a member's slots", "old %u, new %u (the tag's)", xr_key_slot(ok, okl), xr_key_slot(nk, nkl));
+  const char *hget_new[] = {"HGET", nk, "user"};
+  xr_reply *r = NULL;
+  int rc = xr_client_command(c, &r, 3, hget_new, NULL);
+  cli_demo_row("hard cut-over: HGET of the new key", "%s", !rc && xr_reply_kind(r) == XR_REPLY_NIL
+                                                              ? "(nil): the live value is missed"
+                                                              : "found");
+  xr_reply_free(r);
+  xr_window_options wo = XR_WINDOW_OPTIONS_INIT;
+  wo.copy_forward = 1;
+  if (xr_window_new(&w, c, f, &wo)) rc = -1;
+  const char *hget[] = {"HGET", "user"}, *hset[] = {"HSET", "seen", "1"};
+  if (!rc) rc = xr_window_read(w, &r, &v, 1, 2, hget, NULL);
+  if (!rc) {
+    size_t len = 0;
+    const char *text = xr_reply_str(r, &len);
+    cli_demo_row("window read (copy forward)", "%.*s, from the old key; the new key now exists", (int)len,
+                 text ? text : "?");
+    xr_reply_free(r);
+  }
+  if (!rc) rc = xr_window_write(w, NULL, &v, 1, 3, hset, NULL);
+  if (!rc) cli_demo_row("window write HSET seen 1", "on the new key and on the old one, which still exists");
+  xr_free(ok);
+  xr_free(nk);
+  if (rc) return demo_failed(c, w, f, "demo: window");
+  size_t remaining = 0;
+  rc = xr_window_close(w, &remaining);
+  cli_demo_row("window close", "refused: %zu old-shape keys remain", remaining);
+  o.apply = 1;
+  if (xr_migrate_copy(c, f, &o, &s)) return demo_failed(c, w, f, "demo: migrate copy");
+  cli_demo_row("migrate copy --apply", "%zu copied, %zu newer kept, %zu old deleted (no TTL)", s.copied, s.kept_newer,
+               s.deleted);
+  xr_migrate_stats_clear(&s);
+  o.all = 1;
+  if (xr_migrate_copy(c, f, &o, &s)) return demo_failed(c, w, f, "demo: migrate copy --all");
+  cli_demo_row("migrate copy --apply --all", "%zu copied with their expiry, %zu old deleted", s.copied, s.deleted);
+  xr_migrate_stats_clear(&s);
+  if (xr_migrate_verify(c, f, &o, &s)) return demo_failed(c, w, f, "demo: migrate verify");
+  cli_demo_row("migrate verify", "%zu old-shape keys left", s.scanned);
+  xr_migrate_stats_clear(&s);
+  if (xr_window_close(w, &remaining)) return demo_failed(c, w, f, "demo: window close");
+  cli_demo_row("window close", "closed: the old shape is never touched again");
+  for (int i = 0; i < MEMBERS; i++) {
+    xr_key_span m = {ids[i], strlen(ids[i])};
+    if (xr_window_delete(w, NULL, &m, 1)) return demo_failed(c, w, f, "demo: cleanup");
+  }
+  xr_window_free(w);
+  xr_family_free(f);
+  xr_client_close(c);
+  return CLI_OK;
 }
