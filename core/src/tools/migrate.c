@@ -17,7 +17,8 @@ typedef struct run {
   xr_migrate_options o;
   xr_migrate_stats *s;
   xr_window *w;     /* copy --apply: its guarded restore and compare-and-delete */
-  xr_batch *b;
+  xr_batch *b;      /* the look, and the DUMPs */
+  xr_batch *b2;     /* the scripts, built from b's replies */
   int64_t start_ms; /* the rate bound: ops so far against the time since start */
   uint64_t ops;
 } run;
@@ -67,61 +68,64 @@ static long long int_at(const xr_batch *b, size_t i, int *rc) {
   return xr_reply_integer(rep);
 }
 
-/* Moves one old key: DUMP + PEXPIRETIME at b[at], [at + 1]. */
-static int move_one(run *r, const char *old_key, size_t old_len, const char *new_key, size_t new_len, size_t at) {
-  const xr_reply *dump;
-  const char *why;
-  int rc = xr_batch_result(r->b, at, &dump, &why);
-  if (rc) return xr_fail(rc, "DUMP of an old key: %s", why ? why : xr_strerror(rc));
-  long long pexp = int_at(r->b, at + 1, &rc);
-  if (rc) return rc;
-  size_t dump_len;
-  const char *bytes = xr_reply_str(dump, &dump_len);
-  if (!bytes || pexp == -2) {
-    r->s->vanished++;
-    return XR_OK;
-  }
-  int restored = 0, deleted = 0;
-  if ((rc = throttle(r, 2))) return rc;
-  rc = xr_window_restore(r->w, &restored, new_key, new_len, bytes, dump_len, pexp);
-  if (!rc) rc = xr_window_delete_if_same(r->w, &deleted, old_key, old_len, bytes, dump_len);
-  if (rc) return rc;
-  if (restored) r->s->copied++;
-  else r->s->kept_newer++;
-  if (deleted) r->s->deleted++;
-  else {
-    r->s->changed++;
-    add_example(r->s, old_key, old_len);
-  }
+/* One page's keys and what the run learns of each. */
+typedef struct page {
+  const char *const *keys;
+  const size_t *lens;
+  size_t n;
+  char **new_keys;
+  size_t *new_lens;
+  bool *chosen;   /* to move */
+  int *at;        /* the key's operation in the batch at hand; -1: none */
+  const char **dump;
+  size_t *dump_lens;
+  long long *pexp;
+} page;
+
+static void page_free(page *p) {
+  for (size_t i = 0; p->new_keys && i < p->n; i++) xr_free(p->new_keys[i]);
+  xr_free(p->new_keys);
+  xr_free(p->new_lens);
+  xr_free(p->chosen);
+  xr_free(p->at);
+  xr_free(p->dump);
+  xr_free(p->dump_lens);
+  xr_free(p->pexp);
+}
+
+static int page_init(page *p, const char *const *keys, const size_t *lens, size_t n) {
+  memset(p, 0, sizeof *p);
+  p->keys = keys;
+  p->lens = lens;
+  p->n = n;
+  p->new_keys = xr_calloc(n, sizeof *p->new_keys);
+  p->new_lens = xr_calloc(n, sizeof *p->new_lens);
+  p->chosen = xr_calloc(n, sizeof *p->chosen);
+  p->at = xr_calloc(n, sizeof *p->at);
+  p->dump = xr_calloc(n, sizeof *p->dump);
+  p->dump_lens = xr_calloc(n, sizeof *p->dump_lens);
+  p->pexp = xr_calloc(n, sizeof *p->pexp);
+  if (!p->new_keys || !p->new_lens || !p->chosen || !p->at || !p->dump || !p->dump_lens || !p->pexp)
+    return xr_fail_nomem();
   return XR_OK;
 }
 
-static int on_page(void *ctx, const char *const *keys, const size_t *lens, size_t n) {
-  run *r = ctx;
+/* The look: PEXPIRETIME of each old key and EXISTS of its new key, in one pipeline. */
+static int look(run *r, page *p) {
   xr_migrate_stats *s = r->s;
   int rc = XR_OK;
-  s->scanned += n;
-  if (r->kind == RUN_VERIFY || n == 0) {
-    for (size_t i = 0; i < n; i++) add_example(s, keys[i], lens[i]);
-    goto done;
-  }
-  /* the look: PEXPIRETIME old, EXISTS new */
-  char **new_keys = xr_calloc(n, sizeof *new_keys);
-  size_t *new_lens = xr_calloc(n, sizeof *new_lens);
-  bool *chosen = xr_calloc(n, sizeof *chosen);
-  if (!new_keys || !new_lens || !chosen) rc = xr_fail_nomem();
   xr_batch_clear(r->b);
-  for (size_t i = 0; !rc && i < n; i++) {
-    rc = xr_family_new_key_of(r->f, &new_keys[i], &new_lens[i], keys[i], lens[i]);
+  for (size_t i = 0; !rc && i < p->n; i++) {
+    rc = xr_family_new_key_of(r->f, &p->new_keys[i], &p->new_lens[i], p->keys[i], p->lens[i]);
     if (rc) break;
-    const char *pexp[] = {"PEXPIRETIME", keys[i]}, *ex[] = {"EXISTS", new_keys[i]};
-    size_t pl[] = {11, lens[i]}, el[] = {6, new_lens[i]};
+    const char *pexp[] = {"PEXPIRETIME", p->keys[i]}, *ex[] = {"EXISTS", p->new_keys[i]};
+    size_t pl[] = {11, p->lens[i]}, el[] = {6, p->new_lens[i]};
     int at = xr_batch_add(r->b, 2, pexp, pl);
     if (at >= 0) at = xr_batch_add(r->b, 2, ex, el);
     if (at < 0) rc = at;
   }
   if (!rc) rc = exec_batch(r);
-  for (size_t i = 0; !rc && i < n; i++) {
+  for (size_t i = 0; !rc && i < p->n; i++) {
     long long pexp = int_at(r->b, 2 * i, &rc);
     long long present = rc ? 0 : int_at(r->b, 2 * i + 1, &rc);
     if (rc) break;
@@ -135,36 +139,110 @@ static int on_page(void *ctx, const char *const *keys, const size_t *lens, size_
       if (pexp > s->last_expiry_ms) s->last_expiry_ms = pexp;
     }
     if (present) s->new_present++;
-    chosen[i] = r->kind == RUN_COPY && (pexp == -1 || r->o.all);
-    if (chosen[i]) s->chosen++;
-    if (r->kind == RUN_PLAN ? pexp == -1 : !chosen[i]) add_example(s, keys[i], lens[i]);
+    p->chosen[i] = r->kind == RUN_COPY && (pexp == -1 || r->o.all);
+    if (p->chosen[i]) s->chosen++;
+    if (r->kind == RUN_PLAN ? pexp == -1 : !p->chosen[i]) add_example(s, p->keys[i], p->lens[i]);
   }
-  /* the move: DUMP + PEXPIRETIME of each chosen key in one pipeline, then one by one */
-  if (!rc && r->kind == RUN_COPY && r->o.apply) {
-    xr_batch_clear(r->b);
-    size_t *at = xr_calloc(n, sizeof *at);
-    if (!at) rc = xr_fail_nomem();
-    size_t any = 0;
-    for (size_t i = 0; !rc && i < n; i++) {
-      if (!chosen[i]) continue;
-      const char *dump[] = {"DUMP", keys[i]}, *pexp[] = {"PEXPIRETIME", keys[i]};
-      size_t dl[] = {4, lens[i]}, pl[] = {11, lens[i]};
-      int k = xr_batch_add(r->b, 2, dump, dl);
-      if (k >= 0 && xr_batch_add(r->b, 2, pexp, pl) < 0) k = -1;
-      if (k < 0) rc = k;
-      at[i] = (size_t)k;
-      any++;
+  return rc;
+}
+
+/* Runs r->b2 as built, each chosen key's result (0 or 1) into *flags (NULL: just checked). */
+static int run_scripts(run *r, page *p, bool *flags) {
+  int rc = XR_OK;
+  size_t any = 0;
+  for (size_t i = 0; i < p->n; i++) any += p->at[i] >= 0;
+  if (any) rc = throttle(r, any);
+  if (!rc && any) rc = xr_client_exec(r->c, r->b2);
+  for (size_t i = 0; !rc && i < p->n; i++)
+    if (p->at[i] >= 0) {
+      long long v = int_at(r->b2, (size_t)p->at[i], &rc);
+      if (flags) flags[i] = v == 1;
     }
-    if (!rc && any) rc = exec_batch(r);
-    for (size_t i = 0; !rc && any && i < n; i++)
-      if (chosen[i]) rc = move_one(r, keys[i], lens[i], new_keys[i], new_lens[i], at[i]);
-    xr_free(at);
+  return rc;
+}
+
+/* The move: DUMP + PEXPIRETIME of the chosen keys in one pipeline, the guarded RESTOREs in a
+ * second, the compare-and-deletes of the old keys in a third. */
+static int move(run *r, page *p) {
+  xr_migrate_stats *s = r->s;
+  int rc = XR_OK;
+  xr_batch_clear(r->b);
+  for (size_t i = 0; !rc && i < p->n; i++) {
+    p->at[i] = -1;
+    if (!p->chosen[i]) continue;
+    const char *dump[] = {"DUMP", p->keys[i]}, *pexp[] = {"PEXPIRETIME", p->keys[i]};
+    size_t dl[] = {4, p->lens[i]}, pl[] = {11, p->lens[i]};
+    int k = xr_batch_add(r->b, 2, dump, dl);
+    if (k >= 0 && (rc = xr_batch_add(r->b, 2, pexp, pl)) >= 0) rc = XR_OK;
+    if (k < 0) rc = k;
+    p->at[i] = k;
   }
-  for (size_t i = 0; new_keys && i < n; i++) xr_free(new_keys[i]);
-  xr_free(new_keys);
-  xr_free(new_lens);
-  xr_free(chosen);
-done:
+  if (!rc && xr_batch_count(r->b)) rc = exec_batch(r);
+  xr_batch_clear(r->b2);
+  for (size_t i = 0; !rc && i < p->n; i++) {
+    if (p->at[i] < 0) continue;
+    const xr_reply *d;
+    const char *why;
+    size_t at = (size_t)p->at[i];
+    p->at[i] = -1;
+    rc = xr_batch_result(r->b, at, &d, &why);
+    if (rc) {
+      rc = xr_fail(rc, "DUMP of an old key: %s", why ? why : xr_strerror(rc));
+      break;
+    }
+    p->pexp[i] = int_at(r->b, at + 1, &rc);
+    p->dump[i] = xr_reply_str(d, &p->dump_lens[i]);
+    if (rc) break;
+    if (!p->dump[i] || p->pexp[i] == -2) {
+      s->vanished++;
+      continue;
+    }
+    int k = xr_window_add_restore(r->w, r->b2, p->new_keys[i], p->new_lens[i], p->dump[i], p->dump_lens[i], p->pexp[i]);
+    if (k < 0) rc = k;
+    p->at[i] = k;
+  }
+  bool *done = rc ? NULL : xr_calloc(p->n ? p->n : 1, sizeof *done);
+  if (!rc && !done) rc = xr_fail_nomem();
+  if (!rc) rc = run_scripts(r, p, done);
+  for (size_t i = 0; !rc && i < p->n; i++)
+    if (p->at[i] >= 0) {
+      if (done[i]) s->copied++;
+      else s->kept_newer++;
+    }
+  if (!rc) xr_batch_clear(r->b2);
+  for (size_t i = 0; !rc && i < p->n; i++) {
+    if (p->at[i] < 0) continue;
+    int k = xr_window_add_delete_if_same(r->w, r->b2, p->keys[i], p->lens[i], p->dump[i], p->dump_lens[i]);
+    if (k < 0) rc = k;
+    p->at[i] = k;
+  }
+  if (!rc) rc = run_scripts(r, p, done);
+  for (size_t i = 0; !rc && i < p->n; i++) {
+    if (p->at[i] < 0) continue;
+    if (done[i]) s->deleted++;
+    else {
+      s->changed++;
+      add_example(s, p->keys[i], p->lens[i]);
+    }
+  }
+  xr_free(done);
+  return rc;
+}
+
+static int on_page(void *ctx, const char *const *keys, const size_t *lens, size_t n) {
+  run *r = ctx;
+  xr_migrate_stats *s = r->s;
+  int rc = XR_OK;
+  s->scanned += n;
+  if (r->kind == RUN_VERIFY || n == 0) {
+    for (size_t i = 0; i < n; i++) add_example(s, keys[i], lens[i]);
+  } else {
+    page p;
+    rc = page_init(&p, keys, lens, n);
+    if (!rc) rc = look(r, &p);
+    if (!rc && r->kind == RUN_COPY && r->o.apply) rc = move(r, &p);
+    page_free(&p);
+  }
   if (!rc && r->o.progress) r->o.progress(r->o.progress_ctx, s);
   return rc;
 }
@@ -173,7 +251,7 @@ static int migrate_run(run_kind kind, xr_client *c, const xr_family *f, const xr
                        xr_migrate_stats *stats) {
   if (stats) memset(stats, 0, sizeof *stats);
   if (!c || !f || !stats) return xr_fail(XR_EINVAL, "migrate: the client, the family and the stats are required");
-  run r = {kind, c, f, XR_MIGRATE_OPTIONS_INIT, stats, NULL, NULL, mono_ms(), 0};
+  run r = {kind, c, f, XR_MIGRATE_OPTIONS_INIT, stats, NULL, NULL, NULL, mono_ms(), 0};
   if (opts) {
     if (opts->version < 1 || opts->version > XR_MIGRATE_OPTIONS_VERSION)
       return xr_fail(XR_EINVAL, "migrate: options version %u is not 1..%d", opts->version, XR_MIGRATE_OPTIONS_VERSION);
@@ -182,10 +260,12 @@ static int migrate_run(run_kind kind, xr_client *c, const xr_family *f, const xr
   if (r.o.count < 0) return xr_fail(XR_EINVAL, "migrate: count must be >= 0 (0: 1000), got %d", r.o.count);
   if (r.o.rate < 0) return xr_fail(XR_EINVAL, "migrate: rate must be >= 0 (0: no bound), got %lld", (long long)r.o.rate);
   int rc = xr_batch_new(&r.b);
+  if (!rc) rc = xr_batch_new(&r.b2);
   if (!rc && kind == RUN_COPY && r.o.apply) rc = xr_window_new(&r.w, c, f, NULL);
   if (!rc) rc = xr_family_scan_old(c, f, r.o.count, on_page, &r);
   xr_window_free(r.w);
   xr_batch_free(r.b);
+  xr_batch_free(r.b2);
   if (rc && rc != XR_ENOMEM)
     return xr_fail(rc, "migrate %s: %s", xr_family_name(f), xr_error_last()->message);
   return rc;

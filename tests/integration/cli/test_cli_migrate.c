@@ -195,6 +195,36 @@ static void test_bad_input(void **state) {
   clitest_result_free(&r);
 }
 
+/* --rate bounds the Redis commands per second: a lower bound on the time, not a speed test. */
+static void test_rate(void **state) {
+  (void)state;
+  XR_OK(itest_cmd(chk, NULL, "FLUSHALL", NULL));
+  char fam[128];
+  write_family(fam, sizeof fam, "rate");
+  for (int i = 0; i < 100; i++) {
+    char k[64];
+    snprintf(k, sizeof k, "rate:sess:k%d", i);
+    XR_OK(itest_cmd(chk, NULL, "SET", k, "v", NULL));
+  }
+  clitest_result r;
+  long long t0 = itest_now_ms();
+  clitest_run(&r, NULL, "migrate", "plan", "--family", fam, "--url", standalone_url, "--rate", "400", NULL);
+  long long took = itest_now_ms() - t0;
+  CLITEST_STATUS(&r, 0);
+  CLITEST_HAS(&r, out, "without a TTL         100");
+  clitest_result_free(&r);
+  /* 100 keys: a SCAN, then PEXPIRETIME + EXISTS each: 201 commands at 400/s */
+  if (took < 450) fail_msg("plan of 100 keys at 400 commands/s took %lld ms, less than 500 ms", took);
+  /* copy: 6 commands per key (look, DUMP + PEXPIRETIME, RESTORE, compare-and-delete) */
+  t0 = itest_now_ms();
+  clitest_run(&r, NULL, "migrate", "copy", "--apply", "--family", fam, "--url", standalone_url, "--rate", "1000", NULL);
+  took = itest_now_ms() - t0;
+  CLITEST_STATUS(&r, 0);
+  CLITEST_HAS(&r, out, "copied                  100");
+  clitest_result_free(&r);
+  if (took < 550) fail_msg("copy of 100 keys at 1000 commands/s took %lld ms, less than 600 ms", took);
+}
+
 /* ---- the load test ------------------------------------------------------------------------------- */
 
 enum { MEMBERS = 240, WRITERS = 2, READERS = 3, TTL_MIN_MS = 1500 };
@@ -466,6 +496,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plan_copy_verify),
       cmocka_unit_test(test_bad_input),
+      cmocka_unit_test(test_rate),
       cmocka_unit_test(test_load_standalone),
       cmocka_unit_test(test_load_cluster),
   };
