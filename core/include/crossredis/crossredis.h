@@ -31,6 +31,7 @@
 #include "keys.h"
 #include "key_pattern.h"
 #include "lock_scan.h"
+#include "migrate.h"
 #include "scan.h"
 #include "session.h"
 #include "session_record.h"

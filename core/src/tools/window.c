@@ -205,10 +205,8 @@ static int marker_of(const xr_window *w, char **out, size_t *out_len, const char
   return xr_buf_finish(&b, out, out_len);
 }
 
-int xr_window_restore(xr_window *w, int *restored, const char *new_key, size_t new_len, const char *dump,
-                      size_t dump_len, long long pexpiretime) {
-  *restored = 0;
-  if (pexpiretime == -2) return XR_OK; /* gone meanwhile */
+int xr_window_add_restore(xr_window *w, xr_batch *b, const char *new_key, size_t new_len, const char *dump,
+                          size_t dump_len, long long pexpiretime) {
   char *marker;
   size_t marker_len;
   int rc = marker_of(w, &marker, &marker_len, new_key, new_len);
@@ -217,26 +215,35 @@ int xr_window_restore(xr_window *w, int *restored, const char *new_key, size_t n
   int ttl_len = snprintf(ttl, sizeof ttl, "%lld", pexpiretime > 0 ? pexpiretime : 0LL);
   const char *argv[] = {new_key, marker, ttl, dump};
   size_t lens[] = {new_len, marker_len, (size_t)ttl_len, dump_len};
-  xr_reply *r = NULL;
-  rc = xr_client_eval(w->c, &r, w->restore, 2, 4, argv, lens);
+  rc = xr_batch_add_eval(b, w->restore, 2, 4, argv, lens);
   xr_free(marker);
-  if (rc) return xr_fail(rc, "window %s: copying forward to the new shape: %s", xr_family_name(w->f),
-                         xr_error_last()->message);
-  *restored = xr_reply_integer(r) == 1;
-  xr_reply_free(r);
-  return XR_OK;
+  return rc;
 }
 
-int xr_window_delete_if_same(xr_window *w, int *deleted, const char *old_key, size_t old_len, const char *dump,
-                             size_t dump_len) {
+int xr_window_add_delete_if_same(xr_window *w, xr_batch *b, const char *old_key, size_t old_len, const char *dump,
+                                 size_t dump_len) {
   const char *argv[] = {old_key, dump};
   size_t lens[] = {old_len, dump_len};
-  xr_reply *r = NULL;
-  int rc = xr_client_eval(w->c, &r, w->del_if_same, 1, 2, argv, lens);
+  return xr_batch_add_eval(b, w->del_if_same, 1, 2, argv, lens);
+}
+
+int xr_window_restore(xr_window *w, int *restored, const char *new_key, size_t new_len, const char *dump,
+                      size_t dump_len, long long pexpiretime) {
+  *restored = 0;
+  if (pexpiretime == -2) return XR_OK; /* gone meanwhile */
+  xr_batch *b;
+  int rc = xr_batch_new(&b);
   if (rc) return rc;
-  *deleted = xr_reply_integer(r) == 1;
-  xr_reply_free(r);
-  return XR_OK;
+  int at = rc = xr_window_add_restore(w, b, new_key, new_len, dump, dump_len, pexpiretime);
+  if (rc >= 0) rc = xr_client_exec(w->c, b);
+  const xr_reply *r = NULL;
+  const char *why = NULL;
+  if (!rc) rc = xr_batch_result(b, (size_t)at, &r, &why);
+  if (rc) rc = xr_fail(rc, "window %s: copying forward to the new shape: %s", xr_family_name(w->f),
+                       why ? why : xr_error_last()->message);
+  else *restored = xr_reply_integer(r) == 1;
+  xr_batch_free(b);
+  return rc;
 }
 
 /* Adds DUMP and PEXPIRETIME of key to b (at index *first and *first + 1). */

@@ -18,13 +18,20 @@ typedef int (*xr_family_page_fn)(void *ctx, const char *const *keys, const size_
 int xr_family_scan_old(xr_client *c, const xr_family *f, int count, xr_family_page_fn fn, void *ctx);
 
 /* Restores dump (a DUMP reply's bytes) as new_key with the absolute expiry pexpiretime (a
- * PEXPIRETIME reply: -1 none), through the script that skips it while new_key exists or a delete
- * marker for it does (window.h). *restored: 1 when this call created new_key. */
+ * PEXPIRETIME reply: -1 none; -2, the key gone, restores nothing), through the script that skips it
+ * while new_key exists or a delete marker for it does (window.h). *restored: 1 when this call
+ * created new_key. */
 int xr_window_restore(xr_window *w, int *restored, const char *new_key, size_t new_len, const char *dump,
                       size_t dump_len, long long pexpiretime);
 
-/* Deletes old_key only when its DUMP is still `dump` (a script on its slot). *deleted 0 or 1. */
-int xr_window_delete_if_same(xr_window *w, int *deleted, const char *old_key, size_t old_len, const char *dump,
-                             size_t dump_len);
+/* The same restore added to a batch (its index, or a negative code): the script answers 1 when it
+ * created new_key, 0 when it did not. */
+int xr_window_add_restore(xr_window *w, xr_batch *b, const char *new_key, size_t new_len, const char *dump,
+                          size_t dump_len, long long pexpiretime);
+
+/* Adds the deletion of old_key only when its DUMP is still `dump` (a script on its slot, answering
+ * 1 when it deleted): its index, or a negative code. */
+int xr_window_add_delete_if_same(xr_window *w, xr_batch *b, const char *old_key, size_t old_len, const char *dump,
+                                 size_t dump_len);
 
 #endif

@@ -278,7 +278,7 @@ static void test_delete_both_and_the_marker(void **state) {
   xr_family *f = family_here();
   xr_window_options o = XR_WINDOW_OPTIONS_INIT;
   o.copy_forward = 1;
-  o.delete_guard_ms = 700;
+  o.delete_guard_ms = 1500;
   xr_window *w = NULL;
   XR_OK(xr_window_new(&w, c, f, &o));
   xr_family_free(f);
@@ -306,7 +306,7 @@ static void test_delete_both_and_the_marker(void **state) {
   assert_string_equal(got, "[f,stale]");
   assert_int_equal(exists(new_key("d1")), 0);
   /* after the guard the copy forward works again */
-  usleep(900 * 1000);
+  usleep(1700 * 1000);
   XR_OK(xr_window_read(w, &r, &v, 1, 1, hgetall, NULL));
   xr_reply_free(r);
   assert_int_equal(exists(new_key("d1")), 1);
