@@ -232,6 +232,20 @@ for (const kind of TOPOLOGY_KINDS) {
       w.release();
     }));
 
+    test("a call runs off the JS thread: timers tick while the server is paused", STEP, () => withClient(kind, "win-pool", async (t, c) => {
+      const w = await Window.open(c, familyOf(t));
+      await w.set("p", "v");
+      let ticks = 0;
+      const timer = setInterval(() => { ticks++; }, 10);
+      await t.pause(newKey(t, "p"), 300);
+      const start = Date.now();
+      assert.equal(await w.get("p"), "v");
+      clearInterval(timer);
+      assert.ok(Date.now() - start >= 200, `${Date.now() - start} ms`);
+      assert.ok(ticks >= 10, `${ticks} ticks`);
+      w.release();
+    }));
+
     test("a released window and a closed client reject with ClientClosedError", STEP, () => onTopology(kind, "win-life", async (t) => {
       const c = createClient(t.url);
       const w = await Window.open(c, familyOf(t));

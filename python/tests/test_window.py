@@ -266,6 +266,24 @@ def test_a_released_window_and_a_closed_client(topo) -> None:
         Window(c, family_of(topo))
 
 
+def test_a_call_releases_the_gil_while_it_waits(topo) -> None:
+    """A window call blocked by a paused server lets other Python threads run meanwhile."""
+    import threading
+
+    with Client(topo.url) as c, Window(c, family_of(topo)) as w:
+        w.set("g", "v")
+        got: list = []
+        topo.pause(new(topo, "g"), 300)
+        t = threading.Thread(target=lambda: got.append(w.get("g")))
+        start = time.monotonic()
+        t.start()
+        spins = 0
+        while t.is_alive():
+            spins += 1
+        assert got == [b"v"] and time.monotonic() - start >= 0.2
+        assert spins > 10_000
+
+
 def test_async_window(topo) -> None:
     r = topo.checker
     r.set(old(topo, "as"), b"old", ex=100)
