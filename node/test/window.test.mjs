@@ -19,6 +19,7 @@ import { inspect } from "node:util";
 import { fileURLToPath } from "node:url";
 import { onTopology, TOPOLOGY_KINDS } from "./support/topology.mjs";
 import { startRedis } from "./support/redis.mjs";
+import { describeEnd, runNode } from "./support/child.mjs";
 import {
   createClient, createWindow, Family, Window, AlreadyExistsError, ClientClosedError, DataError, InvalidArgumentError, NotFoundError,
   ResponseError, WrongTypeError,
@@ -318,6 +319,62 @@ describe("families, without a server", () => {
     writeFileSync(bad, '{"families": [{"name": "c", "old": "count:<n>", "new": "count:<n:number>"}]}');
     assert.throws(() => Family.loadAll(bad), (e) => e instanceof InvalidArgumentError &&
       e.message.startsWith(`${bad}: family file: families[0]: family c: the old and new shapes collide`));
+  });
+});
+
+describe("native lifetimes (each in a child process)", () => {
+  let server;
+  const ends = async (code) => {
+    const r = await runNode(code, { env: { REDIS_URL: server.url }, flags: ["--expose-gc"] });
+    assert.equal(r.signal, null, describeEnd(r));
+    assert.equal(r.status, 0, describeEnd(r));
+    assert.equal(r.stderr, "", describeEnd(r));
+    return r.stdout;
+  };
+
+  test("a process that ends with a window open and its calls in flight", STEP, async () => {
+    server = await startRedis();
+    try {
+      const out = await ends(`
+        const xr = await import(XR);
+        const c = xr.createClient();
+        const w = await xr.Window.open(c, new xr.Family("f", "lt:<id>", "lt:{<id>}"));
+        await c.command("CLIENT", "PAUSE", "200", "ALL");
+        for (let i = 0; i < 8; i++) w.set("k" + i, "v"); // in flight when the process ends
+        console.log("done");`);
+      assert.equal(out, "done\n");
+    } finally {
+      server.stop();
+    }
+  });
+
+  test("a window and its client dropped while calls run: the calls finish, then all is freed", STEP, async () => {
+    server = await startRedis();
+    try {
+      const out = await ends(`
+        import { createRequire } from "node:module";
+        const native = createRequire(import.meta.url)(NATIVE);
+        const xr = await import(XR);
+        const tick = () => new Promise((r) => setImmediate(r));
+        const other = xr.createClient();
+        let c = xr.createClient();
+        let w = await xr.Window.open(c, new xr.Family("f", "lt:<id>", "lt:{<id>}"));
+        await other.command("SET", "lt:a", "old");
+        await other.command("CLIENT", "PAUSE", "200", "ALL");
+        const calls = [w.get("a"), w.set("b", "v"), w.delete("none")];
+        const during = native.xr_js_stats(null).windows;
+        c = null;
+        w = null;
+        for (let i = 0; i < 10; i++) { gc(); await tick(); }
+        const results = await Promise.all(calls);
+        for (let i = 0; i < 10; i++) { gc(); await tick(); }
+        const left = native.xr_js_stats(null);
+        await other.close();
+        console.log(during, JSON.stringify(results), left.windows, left.clients, left.jobs);`);
+      assert.equal(out, '1 ["old",true,0] 0 1 0\n'); // the client left is \`other\`
+    } finally {
+      server.stop();
+    }
   });
 });
 
