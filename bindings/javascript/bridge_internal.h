@@ -1228,6 +1228,17 @@ class OpsRun : public OpsRunBase {
   typename Sys::Batch *batch_ = NULL;
 };
 
+/* The big bulk strings of a reply (kBig bytes and more), copied and, unless they are to become
+ * Buffers, decoded on the pool (Add: any thread; `decoded` counts their bytes); ReplyValue makes
+ * the reply's JS value with them (JS thread; prep may be null). bridge.cc. */
+struct Prepared {
+  std::unordered_map<const xr_reply *, OutText> texts;
+  size_t decoded = 0;
+  static bool HasBig(const xr_reply *r);
+  void Add(const xr_reply *r, bool buffers);
+};
+Napi::Value ReplyValue(Napi::Env env, const xr_reply *r, bool buffers, Prepared *prep);
+
 /* A command argument (client.command and the raw wrappers of javascript.i): a string (its UTF-8),
  * a Buffer or Uint8Array (its bytes), a number or bigint (its decimal text); a TypeError naming
  * argument i otherwise. The one conversion of command arguments in the addon. */

@@ -3,7 +3,7 @@
  * a window's handle over a client (a SystemBox: freed once released or its client closed and no
  * call uses it), each of its calls one job on the thread pool (a call is several round trips, on
  * whichever nodes hold the two keys), the reply made into JS values as the client's commands give
- * them. The functions SWIG wraps are declared in bridge.h. Every check is the core's; here only
+ * them (big bulk strings decoded on the pool, as theirs). The functions SWIG wraps are declared in bridge.h. Every check is the core's; here only
  * JS values become bytes (command arguments: ReadCommandArg). */
 #include "bridge_internal.h"
 
@@ -140,7 +140,8 @@ class WindowJob : public Work {
         rc = xr_window_close(w, &remaining_);
         break;
     }
-    if (rc < 0) failure_.take(rc);
+    if (rc < 0) return failure_.take(rc);
+    if (Prepared::HasBig(reply_)) prep_.Add(reply_, buffers_); /* big texts decoded here, not on the JS thread */
   }
 
   void Complete(bool js) override {
@@ -150,7 +151,8 @@ class WindowJob : public Work {
     if (failure_.failed()) return deferred_.Reject(env, xr_js_error_of(env, failure_.code, failure_.message.c_str()).Value());
     Napi::Value v = what_ == kDelete  ? Napi::Value(Napi::Number::New(env, deleted_))
                     : what_ == kClose ? Napi::Value(Napi::Number::New(env, (double)remaining_))
-                                      : xr_js_reply_value(env, reply_, buffers_);
+                                      : ReplyValue(env, reply_, buffers_, prep_.texts.empty() ? nullptr : &prep_);
+    st_->decoded_pool += (double)prep_.decoded;
     deferred_.Resolve(env, v);
   }
 
@@ -160,6 +162,7 @@ class WindowJob : public Work {
   Deferred deferred_;
   Failure failure_;
   xr_reply *reply_ = NULL;
+  Prepared prep_;
   int deleted_ = 0;
   size_t remaining_ = 0;
 };

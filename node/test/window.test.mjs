@@ -16,6 +16,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { inspect } from "node:util";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { onTopology, TOPOLOGY_KINDS } from "./support/topology.mjs";
 import { startRedis } from "./support/redis.mjs";
@@ -26,6 +27,7 @@ import {
 } from "../dist/index.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
+const addon = createRequire(import.meta.url)(join(here, "..", "build", "Release", "crossredis_native.node"));
 const STEP = { timeout: 60000 };
 const UUID = "0b7e3f0a-8d8c-4b1e-9c52-9a3f4ad3c001";
 
@@ -230,6 +232,21 @@ for (const kind of TOPOLOGY_KINDS) {
         message: "close_after_ms: 1180591620717411303424 is out of range for a 64-bit integer" });
       await assert.rejects(Window.open(c, familyOf(t), { copyForward: 1 }), TypeError);
       await assert.rejects(Window.open(c, "sessions"), TypeError);
+      w.release();
+    }));
+
+    test("a big value read through a window is decoded on the pool, not on the JS thread", STEP, () => withClient(kind, "win-big", async (t, c) => {
+      const big = "ü".repeat(400 * 1024); // 800 KiB of UTF-8
+      await t.admin.command("SET", oldKey(t, "big"), big);
+      const w = await Window.open(c, familyOf(t));
+      const before = addon.xr_js_stats(null);
+      assert.equal(await w.get("big"), big);
+      assert.deepEqual(await w.readBuffers("big", "GET"), Buffer.from(big));
+      const after = addon.xr_js_stats(null);
+      assert.equal(after.bigDecodedOnJsThread, before.bigDecodedOnJsThread);
+      assert.equal(after.bigDecodedOnPool - before.bigDecodedOnPool, 2 * Buffer.byteLength(big));
+      assert.equal(await w.set("big2", big), true); // a big argument, converted on the pool
+      assert.equal(await t.admin.command("STRLEN", newKey(t, "big2")), Buffer.byteLength(big));
       w.release();
     }));
 
