@@ -26,6 +26,7 @@ int cli_demo(int argc, char **argv);
 int cli_locks(int argc, char **argv);
 int cli_drain(int argc, char **argv);
 int cli_sessions(int argc, char **argv);
+int cli_inventory(int argc, char **argv);
 int cli_driver(int argc, char **argv);
 int cli_interop(int argc, char **argv);
 

@@ -26,6 +26,7 @@
 #include "client.h"
 #include "config.h"
 #include "error.h"
+#include "inventory.h"
 #include "json.h"
 #include "keys.h"
 #include "lock_scan.h"
