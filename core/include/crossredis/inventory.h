@@ -26,9 +26,11 @@
  * "ready", else "not ready" naming the patterns. Observed: keys of one unit instance (the same
  * shared field values) seen on different slots.
  *
- * Rate: `rate` bounds the commands sent per second (SCAN included): before a pipeline of k commands
- * the scan waits until k / rate seconds after the previous pipeline's start (idle time is not
- * saved up), so a run of N commands takes at least N / rate seconds.
+ * Rate: `rate` bounds the commands sent per second (SCAN included): a pipeline of k commands
+ * starts no sooner than the previous one's start plus its k / rate seconds, and the run ends no
+ * sooner than the last one's (idle time is not saved up), so a run of N commands takes at least
+ * N / rate seconds. A page's pipeline goes out at once (COUNT keys times 3 or 4 commands): lower
+ * --count for smaller bursts.
  *
  * MEMORY USAGE refused (an ACL without it: NOPERM; a server without the command) is not a failure:
  * memory is reported "unknown", one warning says why, and the command is not sent again.

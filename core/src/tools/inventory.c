@@ -29,8 +29,10 @@ static void sleep_until(double when) {
   }
 }
 
-/* The rate bound: a pipeline of k commands starts no sooner than k / rate seconds after the
- * previous one started (time spent idle is not saved up). */
+/* The rate bound: a pipeline of k commands starts no sooner than the previous one's start plus
+ * its k / rate seconds, and the run ends no sooner than the last one's; time spent idle is not
+ * saved up. So any stretch of the run sends at most rate commands per second on average, and N
+ * commands take at least N / rate seconds. */
 typedef struct pacer {
   long rate;   /* <= 0: none */
   double next; /* when the next pipeline may start */
@@ -40,8 +42,12 @@ static void pace(pacer *p, size_t k) {
   if (p->rate <= 0) return;
   double t = now_s();
   if (p->next < t) p->next = t;
-  p->next += (double)k / (double)p->rate;
   sleep_until(p->next);
+  p->next += (double)k / (double)p->rate;
+}
+
+static void pace_end(pacer *p) {
+  if (p->rate > 0) sleep_until(p->next);
 }
 
 void xr_inventory_report_free(xr_inventory_report *r) {
@@ -178,10 +184,11 @@ static int count_key(run *ru, const char *key, size_t len, long pi, size_t *at, 
     return xr_fail(rc, "PTTL %.200s: %s", key, why ? why : xr_strerror(rc));
   int64_t mem_bytes = -1;
   if (memory) {
-    rc = xr_batch_result(ru->b, (*at)++, &mem, &why);
-    if (rc && ru->send_memory && (rc = memory_refused(ru, why)) != 0) return rc;
-    if (!rc && xr_reply_kind(mem) == XR_REPLY_INTEGER) mem_bytes = xr_reply_integer(mem);
-    rc = XR_OK;
+    if (xr_batch_result(ru->b, (*at)++, &mem, &why) != XR_OK) {
+      if (ru->send_memory && (rc = memory_refused(ru, why)) != 0) return rc;
+    } else if (xr_reply_kind(mem) == XR_REPLY_INTEGER) {
+      mem_bytes = xr_reply_integer(mem);
+    }
   }
   inv_reader reader = pi >= 0 ? r->patterns[pi].reader : INV_READ_NONE;
   if (reader != INV_READ_NONE && xr_batch_result(ru->b, (*at)++, &value, NULL) != XR_OK) value = NULL;
@@ -281,6 +288,7 @@ static int scan_all(run *ru, const xr_inventory_options *o) {
       while (next_report <= r->scanned) next_report += PROGRESS_EVERY;
     }
   }
+  if (!rc) pace_end(&ru->pace);
   r->elapsed_ms = (now_s() - t0) * 1000.0;
   if (!rc) progress(ru, o, s, t0);
   xr_batch_free(page);

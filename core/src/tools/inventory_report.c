@@ -237,6 +237,18 @@ int inv_unit_observe(xr_inventory_report *r, size_t pi, const char *key, size_t 
   return rc;
 }
 
+/* The owners by count (most first), then name: the order both texts show. */
+static int by_owner(const void *a, const void *b) {
+  const inv_owner_count *x = a, *y = b;
+  if (x->n != y->n) return x->n > y->n ? -1 : 1;
+  return strcmp(x->name, y->name);
+}
+
+static void sort_owners(const inv_stats *s, inv_owner_count *out) {
+  memcpy(out, s->owners, s->nowners * sizeof *out);
+  qsort(out, s->nowners, sizeof *out, by_owner);
+}
+
 /* ---- JSON ---------------------------------------------------------------------------------------- */
 
 /* Text for JSON: valid UTF-8 as it is, each other byte U+FFFD. */
@@ -397,8 +409,9 @@ int xr_inventory_report_json(const xr_inventory_report *r, char **out, size_t *o
     json_object_set_new(o, "notes", jstr(p->notes));
     stats_json(o, &p->st, mem);
     json_t *owners = json_object();
-    for (size_t k = 0; k < p->st.nowners; k++)
-      json_object_set_new(owners, p->st.owners[k].name, json_integer((json_int_t)p->st.owners[k].n));
+    inv_owner_count sorted[INV_OWNERS_MAX];
+    sort_owners(&p->st, sorted);
+    for (size_t k = 0; k < p->st.nowners; k++) json_object_set_new(owners, sorted[k].name, json_integer((json_int_t)sorted[k].n));
     if (p->st.owners_other) json_object_set_new(owners, "(other)", json_integer((json_int_t)p->st.owners_other));
     json_object_set_new(o, "owners", owners);
     json_object_set_new(o, "warnings", pattern_warnings(p));
@@ -533,8 +546,10 @@ int xr_inventory_report_table(const xr_inventory_report *r, char **out, size_t *
                   p->unit ? p->unit : "");
     if (p->st.nowners) {
       xr_buf_puts(&b, "      owners:");
+      inv_owner_count sorted[INV_OWNERS_MAX];
+      sort_owners(&p->st, sorted);
       for (size_t k = 0; k < p->st.nowners; k++)
-        xr_buf_printf(&b, "%s %s %llu", k ? "," : "", p->st.owners[k].name, (unsigned long long)p->st.owners[k].n);
+        xr_buf_printf(&b, "%s %s %llu", k ? "," : "", sorted[k].name, (unsigned long long)sorted[k].n);
       if (p->st.owners_other) xr_buf_printf(&b, ", (other) %llu", (unsigned long long)p->st.owners_other);
       xr_buf_putc(&b, '\n');
     }
