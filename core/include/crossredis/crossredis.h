@@ -29,6 +29,7 @@
 #include "inventory.h"
 #include "json.h"
 #include "keys.h"
+#include "key_pattern.h"
 #include "lock_scan.h"
 #include "scan.h"
 #include "session.h"
