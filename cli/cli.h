@@ -155,6 +155,11 @@ int cli_demo_sentinel(const char *url, const char *prefix, bool changes);
  * and, with `changes`, a slot moved to another master (moved back unless `local`). */
 int cli_demo_cluster(const char *url, const char *prefix, bool changes, bool local);
 
+/* The demo's inventory step (demo_inventory.c): a Chat SDK thread in the upstream and in the tagged
+ * layout under `prefix`, inventoried: owners and each layout's Cluster readiness; keys deleted
+ * after. CLI_OK, or CLI_FAILED after saying why. */
+int cli_demo_inventory(xr_client *c, const char *prefix);
+
 /* ---- throwaway local redis-servers for the demo (local_server.c) ------------------------------ */
 
 typedef struct cli_local_server cli_local_server;
