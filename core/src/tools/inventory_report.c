@@ -8,6 +8,7 @@
 #include "crossredis/json.h"
 #include "crossredis/keys.h"
 #include "base/internal.h"
+#include "codec/json_internal.h"
 #include "tools/inventory_internal.h"
 
 const char *const inv_type_names[INV_TYPES] = {"string", "list", "set", "zset", "hash", "stream", "other"};
@@ -255,14 +256,10 @@ static void sort_owners(const inv_stats *s, inv_owner_count *out) {
 static json_t *jtext(const char *s, size_t len) {
   xr_buf b = {0};
   for (size_t i = 0; i < len;) {
-    const unsigned char *u = (const unsigned char *)s + i;
-    size_t n = u[0] < 0x80 ? 1 : (u[0] & 0xE0) == 0xC0 ? 2 : (u[0] & 0xF0) == 0xE0 ? 3 : (u[0] & 0xF8) == 0xF0 ? 4 : 0;
-    bool ok = n > 0 && i + n <= len && !(n == 2 && u[0] < 0xC2);
-    for (size_t k = 1; ok && k < n; k++) ok = (u[k] & 0xC0) == 0x80;
-    if (ok && n == 3) ok = !(u[0] == 0xE0 && u[1] < 0xA0) && !(u[0] == 0xED && u[1] >= 0xA0);
-    if (ok && n == 4) ok = !(u[0] == 0xF0 && u[1] < 0x90) && !(u[0] == 0xF4 && u[1] >= 0x90) && u[0] <= 0xF4;
-    if (ok) {
-      xr_buf_append(&b, u, n);
+    uint32_t cp;
+    size_t n = xr_json_utf8_decode((const unsigned char *)s + i, len - i, 0, &cp);
+    if (n) {
+      xr_buf_append(&b, s + i, n);
       i += n;
     } else {
       xr_buf_puts(&b, "\xEF\xBF\xBD");
@@ -465,13 +462,22 @@ int xr_inventory_report_json(const xr_inventory_report *r, char **out, size_t *o
 
 /* ---- the table ----------------------------------------------------------------------------------- */
 
-/* Bytes for a terminal: printable ASCII as it is, a backslash doubled, anything else \xNN. */
+/* Bytes for a terminal: printable ASCII and valid UTF-8 as they are, a backslash doubled, any
+ * other byte \xNN (as `crossredis locks` shows keys). */
 static void put_shown(xr_buf *b, const char *s, size_t len) {
-  for (size_t i = 0; i < len; i++) {
+  for (size_t i = 0; i < len;) {
     unsigned char c = (unsigned char)s[i];
+    uint32_t cp;
+    size_t n = c >= 0x80 ? xr_json_utf8_decode((const unsigned char *)s + i, len - i, 0, &cp) : 0;
+    if (n) {
+      xr_buf_append(b, s + i, n);
+      i += n;
+      continue;
+    }
     if (c == '\\') xr_buf_puts(b, "\\\\");
     else if (c >= 0x20 && c < 0x7f) xr_buf_putc(b, (char)c);
     else xr_buf_printf(b, "\\x%02x", c);
+    i++;
   }
 }
 

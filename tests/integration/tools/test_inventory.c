@@ -118,6 +118,29 @@ static void test_prefix_escaped(void **state) {
   json_decref(j);
 }
 
+/* Keys are bytes: JSON shows bytes that are not UTF-8 as U+FFFD, the table as \xNN. */
+static void test_binary_keys(void **state) {
+  (void)state;
+  XR_OK(itest_cmd(chk, NULL, "FLUSHALL", NULL));
+  static const char key[] = "bin:\xff\xc3\xa9\\:7";
+  const char *argv[] = {"SET", key, "v"};
+  XR_OK(xr_client_command(chk, NULL, 3, argv, NULL));
+  json_t *j = report_json(NULL);
+  json_t *shape = json_array_get(json_object_get(j, "unclassified"), 0);
+  assert_string_equal(json_string_value(json_object_get(shape, "shape")), "bin:\xef\xbf\xbd\xc3\xa9\\:{number}");
+  assert_string_equal(json_string_value(json_array_get(json_object_get(shape, "samples"), 0)),
+                      "bin:\xef\xbf\xbd\xc3\xa9\\:7");
+  json_decref(j);
+  xr_inventory_report *r = NULL;
+  XR_OK(xr_inventory_run(&r, chk, NULL));
+  char *table = NULL;
+  size_t len = 0;
+  XR_OK(xr_inventory_report_table(r, &table, &len));
+  if (!strstr(table, "\n  bin:\\xff\xc3\xa9\\\\:{number} ")) fail_msg("the table shows the key otherwise:\n%s", table);
+  xr_free(table);
+  xr_inventory_report_free(r);
+}
+
 typedef struct seen {
   int calls;
   uint64_t last;
@@ -181,7 +204,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_shapes_capped),      cmocka_unit_test(test_type_warnings),
       cmocka_unit_test(test_prefix_escaped),     cmocka_unit_test(test_progress_and_max_keys),
-      cmocka_unit_test(test_bad_options),
+      cmocka_unit_test(test_bad_options),        cmocka_unit_test(test_binary_keys),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
