@@ -4,7 +4,8 @@
  * the Chat SDK tagged layout and keys of no system; each classified with the right owner runtime,
  * the upstream Chat thread flagged not Cluster-ready (and seen split) and the tagged one ready;
  * MONITOR shows only reads; a user without MEMORY USAGE gets a degraded report; bad patterns files
- * are usage errors; the rate bound holds; 1,000,000 keys with the memory of 100,000. */
+ * are usage errors; the rate bound holds; 1,000,000 keys with the memory of 100,000. The run's
+ * Sentinel set too (its one master). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -372,15 +373,20 @@ static void delete_under(xr_client *c, const char *glob) {
   xr_scan_free(sc);
 }
 
-/* On the run's Cluster: every master scanned, the same classification and verdicts, with the
- * systems' prefixes and --match keeping the other tests' keys out. */
-static void test_cluster_every_system(void **state) {
-  (void)state;
-  char curl[512], base[64];
+/* On the run's Cluster and Sentinel set: every master scanned (the one the sentinels name), the
+ * same classification and verdicts, with the systems' prefixes and --match keeping the other
+ * tests' keys out. */
+static void run_on_shared(xrt_topology_kind kind, long long nodes) {
+  char turl[512], base[64], err[XRT_ERR_SIZE];
   xrt_topology *t;
-  xr_client *c;
-  CLITEST_CLUSTER(t, c, curl);
-  snprintf(base, sizeof base, "xinv-%d-", (int)getpid());
+  if (xrt_topology_get(&t, kind, err) != 0) fail_msg("topology: %s", err);
+  if (kind == XRT_TOPOLOGY_CLUSTER)
+    snprintf(turl, sizeof turl, "redis+cluster://%s", xrt_topology_seeds(t));
+  else
+    snprintf(turl, sizeof turl, "redis+sentinel://%s/%s", xrt_topology_seeds(t), xrt_topology_master_name(t));
+  xr_client *c = NULL;
+  XR_OK(xr_client_open_url(&c, turl, NULL));
+  snprintf(base, sizeof base, "xinv-%d-%lld-", (int)getpid(), nodes);
   prefixes p;
   own_prefixes(&p, base);
   populate(c, &p);
@@ -392,19 +398,29 @@ static void test_cluster_every_system(void **state) {
   snprintf(pac, sizeof pac, "ayepi-cache=%s", p.cache);
   snprintf(px, sizeof px, "xp=%s", p.xp);
   clitest_result r;
-  clitest_run(&r, NULL, "inventory", "--url", curl, "--match", p.match, "--prefix", pc, "--prefix", ps, "--prefix", pv,
+  clitest_run(&r, NULL, "inventory", "--url", turl, "--match", p.match, "--prefix", pc, "--prefix", ps, "--prefix", pv,
               "--prefix", pa, "--prefix", pac, "--prefix", px, "--count", "50", "--json", NULL);
   CLITEST_STATUS(&r, 0);
   json_t *j = parse(&r);
   check_report(j, &p);
-  assert_int_equal(num(j, "nodes"), 3);
-  /* keys on every master: the lock pattern's keys sit on three slots */
+  assert_int_equal(num(j, "nodes"), nodes);
+  /* the lock pattern's three keys sit on three slots (on a Cluster: spread over the masters) */
   assert_int_equal(num(pattern(j, p.chat, ":lock:<thread>"), "slots.distinct"), 3);
   json_decref(j);
   clitest_result_free(&r);
   delete_under(c, p.match);
   xr_client_close(c);
   xrt_topology_free(t);
+}
+
+static void test_cluster_every_system(void **state) {
+  (void)state;
+  run_on_shared(XRT_TOPOLOGY_CLUSTER, 3);
+}
+
+static void test_sentinel_every_system(void **state) {
+  (void)state;
+  run_on_shared(XRT_TOPOLOGY_SENTINEL, 1);
 }
 
 /* A user's patterns come first, carry their declared fields, and their units get a verdict. */
@@ -648,6 +664,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_standalone_every_system),
       cmocka_unit_test(test_cluster_every_system),
+      cmocka_unit_test(test_sentinel_every_system),
       cmocka_unit_test(test_user_patterns),
       cmocka_unit_test(test_bad_patterns_file),
       cmocka_unit_test(test_memory_usage_refused),
