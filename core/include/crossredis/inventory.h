@@ -29,8 +29,8 @@
  * Rate: `rate` bounds the commands sent per second (SCAN included): a pipeline of k commands
  * starts no sooner than the previous one's start plus its k / rate seconds, and the run ends no
  * sooner than the last one's (idle time is not saved up), so a run of N commands takes at least
- * N / rate seconds. A page's pipeline goes out at once (COUNT keys times 3 or 4 commands): lower
- * --count for smaller bursts.
+ * N / rate seconds. A page's keys go in pipelines of about a tenth of a second's commands at the
+ * rate (rate / 40 keys, 3 or 4 commands each), so no burst is bigger than that.
  *
  * MEMORY USAGE refused (an ACL without it: NOPERM; a server without the command) is not a failure:
  * memory is reported "unknown", one warning says why, and the command is not sent again.

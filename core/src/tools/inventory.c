@@ -210,16 +210,11 @@ static int count_key(run *ru, const char *key, size_t len, long pi, size_t *at, 
   return inv_unit_observe(r, (size_t)pi, key, len);
 }
 
-static int read_page(run *ru, const xr_reply *keys, size_t n) {
-  if (n > ru->pattern_cap) {
-    long *v = xr_realloc(ru->pattern_of, n * sizeof *v);
-    if (!v) return xr_fail_nomem();
-    ru->pattern_of = v;
-    ru->pattern_cap = n;
-  }
+/* Keys first..last of a page in one pipeline. */
+static int read_keys(run *ru, const xr_reply *keys, size_t first, size_t last) {
   xr_batch_clear(ru->b);
   bool memory = ru->send_memory;
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = first; i < last; i++) {
     size_t len;
     const char *key = xr_reply_str(xr_reply_at(keys, i), &len);
     if (!key) return xr_fail(XR_EPROTOCOL, "SCAN answered a key that is not a string");
@@ -234,11 +229,27 @@ static int read_page(run *ru, const xr_reply *keys, size_t n) {
   int rc = xr_client_exec(ru->c, ru->b);
   if (rc) return rc;
   size_t at = 0;
-  for (size_t i = 0; i < n && !rc; i++) {
+  for (size_t i = first; i < last && !rc; i++) {
     size_t len;
     const char *key = xr_reply_str(xr_reply_at(keys, i), &len);
     rc = count_key(ru, key, len, ru->pattern_of[i], &at, memory);
   }
+  return rc;
+}
+
+/* A page's keys in pipelines of at most a tenth of a second's commands at the rate (about 4 per
+ * key), so a bounded run sends no burst bigger than that; unbounded: the whole page at once. */
+static int read_page(run *ru, const xr_reply *keys, size_t n) {
+  if (n > ru->pattern_cap) {
+    long *v = xr_realloc(ru->pattern_of, n * sizeof *v);
+    if (!v) return xr_fail_nomem();
+    ru->pattern_of = v;
+    ru->pattern_cap = n;
+  }
+  size_t step = ru->pace.rate > 0 ? (size_t)(ru->pace.rate / 40) : n;
+  if (step == 0) step = 1;
+  int rc = XR_OK;
+  for (size_t first = 0; first < n && !rc; first += step) rc = read_keys(ru, keys, first, first + step < n ? first + step : n);
   return rc;
 }
 
