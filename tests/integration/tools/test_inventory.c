@@ -141,6 +141,25 @@ static void test_binary_keys(void **state) {
   xr_inventory_report_free(r);
 }
 
+/* A unit follows at most XR_INVENTORY_UNIT_INSTANCES_MAX instances; the keys are all counted. */
+static void test_unit_instances_capped(void **state) {
+  (void)state;
+  XR_OK(itest_cmd(chk, NULL, "FLUSHALL", NULL));
+  XR_OK(itest_cmd(chk, NULL, "DEBUG", "POPULATE", "60000", "chat-sdk:lock", NULL)); /* chat-sdk:lock:<n> */
+  XR_OK(itest_cmd(chk, NULL, "RPUSH", "chat-sdk:queue:7", "{\"message\":{},\"expiresAt\":1}", NULL));
+  xr_inventory_options o = XR_INVENTORY_OPTIONS_INIT;
+  o.rate = XR_INVENTORY_UNLIMITED;
+  json_t *j = report_json(&o);
+  json_t *lock = find(json_object_get(j, "patterns"), "pattern", "chat-sdk:lock:<thread>");
+  assert_int_equal(json_integer_value(json_object_get(lock, "count")), 60000);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(lock, "owners"), "unknown")), 60000);
+  json_t *unit = find(json_object_get(j, "units"), "unit", "chat-thread");
+  json_t *obs = json_object_get(unit, "observed");
+  assert_int_equal(json_integer_value(json_object_get(obs, "instances")), XR_INVENTORY_UNIT_INSTANCES_MAX);
+  assert_true(json_integer_value(json_object_get(obs, "split")) <= 1); /* thread 7, when it was followed */
+  json_decref(j);
+}
+
 typedef struct seen {
   int calls;
   uint64_t last;
@@ -205,6 +224,7 @@ int main(void) {
       cmocka_unit_test(test_shapes_capped),      cmocka_unit_test(test_type_warnings),
       cmocka_unit_test(test_prefix_escaped),     cmocka_unit_test(test_progress_and_max_keys),
       cmocka_unit_test(test_bad_options),        cmocka_unit_test(test_binary_keys),
+      cmocka_unit_test(test_unit_instances_capped),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
