@@ -133,7 +133,8 @@ XR_API void xr_inventory_report_free(xr_inventory_report *r);
  *       "owners": {runtime: count} (only where the value tells), "warnings": [text...]}],
  *    "unclassified": [ the same counters per generalised shape, most keys first:
  *      {"shape", "count", "types", "ttl", "memory", "samples", "slots"} ] ("(other)" last),
- *    "units": [ per unit with keys: {"unit", "patterns": [...], "ready": bool, "verdict": text,
+ *    "units": [ per unit with keys: {"unit", "patterns": [...], "ready": bool (null when its
+ *      patterns cannot be rendered with one value per shared field: no verdict), "verdict": text,
  *      "observed": {"instances", "split", "examples": [instance...]}} ],
  *    "warnings": [text...]}
  * Keys and samples are text: bytes that are not UTF-8 show as U+FFFD. */

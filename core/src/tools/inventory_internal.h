@@ -81,6 +81,7 @@ typedef struct inv_unit {
   char **shared;       /* field names every member has */
   size_t nshared;
   bool ready;
+  bool unknown;        /* the patterns could not be rendered: no verdict */
   char *verdict;
   bool seen;           /* a key of the unit was counted */
   inv_instance *table; /* open addressing, cap entries */

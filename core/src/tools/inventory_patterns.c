@@ -285,8 +285,11 @@ static int add_builtin(inv_pattern *p, const builtin *b, const xr_inventory_opti
 
 /* ---- units and their verdict --------------------------------------------------------------------- */
 
-/* A value of a field's class for trial t (shared fields) or for a member's own field. */
-static void sample_value(char *buf, size_t size, xr_key_class k, unsigned t, unsigned salt) {
+/* A value of class k for trial t: `salt` 0 for a unit's shared fields (the same value in every
+ * member), another number for a member's own field. `alpha` picks the alphabet of any and segment
+ * values (digits, lower-case, upper-case letters): a pattern whose literal after a field starts
+ * with one of them cannot take such a value, and the verdict tries the next. */
+static void sample_value(char *buf, size_t size, xr_key_class k, unsigned t, unsigned salt, unsigned alpha) {
   static const char hex[] = "0123456789abcdef";
   switch (k) {
     case XR_KEY_CLASS_UUID:
@@ -302,9 +305,18 @@ static void sample_value(char *buf, size_t size, xr_key_class k, unsigned t, uns
     case XR_KEY_CLASS_NUMBER:
       snprintf(buf, size, "%u%u", 9 + t, salt + 1);
       break;
-    default:
-      snprintf(buf, size, "%u%u", 41 + t, salt + 3); /* digits: never a pattern's following literal */
+    default: {
+      snprintf(buf, size, "%u%u", 41 + t, salt + 3);
+      for (char *c = buf; alpha && *c; c++) *c = (char)((alpha == 1 ? 'g' : 'G') + (*c - '0'));
+    }
   }
+}
+
+/* The class a unit's shared field has in its first member (the values all members get). */
+static xr_key_class shared_class(const xr_inventory_report *r, const inv_unit *u, const char *name) {
+  const xr_key_pattern *p0 = r->patterns[u->members[0]].p;
+  int i = xr_key_pattern_field_index(p0, name, strlen(name));
+  return i < 0 ? XR_KEY_CLASS_ANY : xr_key_pattern_field_class(p0, (size_t)i);
 }
 
 static bool unit_has_field(const inv_unit *u, const char *name) {
@@ -314,7 +326,8 @@ static bool unit_has_field(const inv_unit *u, const char *name) {
 }
 
 /* Renders member m of u for trial t; its hash span into span (NUL-terminated, truncated). */
-static int render_span(const xr_inventory_report *r, const inv_unit *u, size_t m, unsigned t, char *span, size_t size) {
+static int render_span(const xr_inventory_report *r, const inv_unit *u, size_t m, unsigned t, unsigned alpha,
+                       char *span, size_t size) {
   const xr_key_pattern *p = r->patterns[u->members[m]].p;
   size_t n = xr_key_pattern_field_count(p);
   char vals[16][80];
@@ -322,8 +335,10 @@ static int render_span(const xr_inventory_report *r, const inv_unit *u, size_t m
   if (n > 16) return xr_fail(XR_EINVAL, "inventory: pattern with more than 16 fields");
   for (size_t i = 0; i < n; i++) {
     const char *name = xr_key_pattern_field_name(p, i);
-    sample_value(vals[i], sizeof vals[i], xr_key_pattern_field_class(p, i), t,
-                 unit_has_field(u, name) ? 0 : (unsigned)(m * 16 + i + 1));
+    if (unit_has_field(u, name))
+      sample_value(vals[i], sizeof vals[i], shared_class(r, u, name), t, 0, alpha);
+    else
+      sample_value(vals[i], sizeof vals[i], xr_key_pattern_field_class(p, i), t, (unsigned)(m * 16 + i + 1), alpha);
     spans[i] = (xr_key_span){vals[i], strlen(vals[i])};
   }
   char *key = NULL;
@@ -338,21 +353,35 @@ static int render_span(const xr_inventory_report *r, const inv_unit *u, size_t m
   return XR_OK;
 }
 
-static int unit_verdict(xr_inventory_report *r, inv_unit *u) {
-  xr_buf v = {0};
-  size_t first_bad = 0;
-  for (unsigned t = 0; t < 3 && !first_bad; t++) {
+/* Whether the members' hash spans part for some trial: the first member that parts from the
+ * first one (0: none), or a render failure (the values did not fit). */
+static int first_parting(const xr_inventory_report *r, const inv_unit *u, unsigned alpha, size_t *bad) {
+  *bad = 0;
+  for (unsigned t = 0; t < 3 && !*bad; t++) {
     char a[512], b[512];
-    int rc = render_span(r, u, 0, t, a, sizeof a);
-    for (size_t m = 1; !rc && m < u->nmembers && !first_bad; m++) {
-      if ((rc = render_span(r, u, m, t, b, sizeof b))) break;
-      if (strcmp(a, b)) first_bad = m;
+    int rc = render_span(r, u, 0, t, alpha, a, sizeof a);
+    for (size_t m = 1; !rc && m < u->nmembers && !*bad; m++) {
+      if ((rc = render_span(r, u, m, t, alpha, b, sizeof b))) break;
+      if (strcmp(a, b)) *bad = m;
     }
     if (rc) return rc;
   }
-  u->ready = first_bad == 0;
+  return XR_OK;
+}
+
+static int unit_verdict(xr_inventory_report *r, inv_unit *u) {
+  xr_buf v = {0};
+  size_t first_bad = 0;
+  int rc = XR_EINVAL;
+  for (unsigned alpha = 0; alpha < 3 && rc; alpha++) rc = first_parting(r, u, alpha, &first_bad);
+  u->ready = !rc && first_bad == 0;
+  u->unknown = rc != XR_OK;
   const char *p0 = r->patterns[u->members[0]].text;
-  if (u->nmembers < 2) {
+  if (rc) {
+    xr_buf_printf(&v, "unknown: its patterns cannot be rendered with one value per shared field (%s)",
+                  xr_error_last()->message);
+    xr_error_clear();
+  } else if (u->nmembers < 2) {
     xr_buf_printf(&v, "ready: one pattern (%s)", p0);
   } else if (u->ready) {
     xr_buf_puts(&v, "ready: the keys of one ");

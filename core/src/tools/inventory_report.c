@@ -436,7 +436,7 @@ int xr_inventory_report_json(const xr_inventory_report *r, char **out, size_t *o
     json_object_set_new(o, "unit", jstr(u->name));
     for (size_t m = 0; m < u->nmembers; m++) json_array_append_new(ps, jstr(r->patterns[u->members[m]].text));
     json_object_set_new(o, "patterns", ps);
-    json_object_set_new(o, "ready", json_boolean(u->ready));
+    json_object_set_new(o, "ready", u->unknown ? json_null() : json_boolean(u->ready));
     json_object_set_new(o, "verdict", jstr(u->verdict));
     json_object_set_new(obs, "instances", json_integer((json_int_t)u->instances));
     json_object_set_new(obs, "split", json_integer((json_int_t)u->split));
@@ -590,7 +590,7 @@ int xr_inventory_report_table(const xr_inventory_report *r, char **out, size_t *
     if (!u->seen) continue;
     if (!any_unit) xr_buf_puts(&b, "\nCluster readiness\n");
     any_unit = true;
-    xr_buf_printf(&b, "  %-20s %s\n", u->name, u->ready ? "READY" : "NOT READY");
+    xr_buf_printf(&b, "  %-20s %s\n", u->name, u->unknown ? "UNKNOWN" : u->ready ? "READY" : "NOT READY");
     xr_buf_printf(&b, "      %s\n", u->verdict);
     if (u->nshared && u->nmembers > 1) {
       xr_buf_printf(&b, "      observed: %llu instances, %llu with keys on different slots",

@@ -160,6 +160,37 @@ static void test_unit_instances_capped(void **state) {
   json_decref(j);
 }
 
+/* The verdict renders a unit's patterns with sample values: where a literal after a field starts
+ * with a digit it takes letters; a shared field of two classes takes one value; patterns that none
+ * of the sample alphabets fits (their values start with '4', 'k', 'K') get no verdict. */
+static void test_unit_verdicts_of_odd_patterns(void **state) {
+  (void)state;
+  XR_OK(itest_cmd(chk, NULL, "FLUSHALL", NULL));
+  static const char *const keys[] = {"d:ab1x", "e:ab1x", "m:{0c9e8d7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f}",
+                                     "n:{0c9e8d7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f}", "x:z4-zk-zK", "y:z4-zk-zK"};
+  for (size_t i = 0; i < 6; i++) XR_OK(itest_cmd(chk, NULL, "SET", keys[i], "v", NULL));
+  static const char file[] =
+      "{\"patterns\":[{\"pattern\":\"d:<id>1x\",\"unit\":\"digits\"},{\"pattern\":\"e:<id>1x\",\"unit\":\"digits\"},"
+      "{\"pattern\":\"m:{<id:uuid>}\",\"unit\":\"classes\"},{\"pattern\":\"n:{<id>}\",\"unit\":\"classes\"},"
+      "{\"pattern\":\"x:<a>4-<b>k-<c>K\",\"unit\":\"odd\"},{\"pattern\":\"y:<a>4-<b>k-<c>K\",\"unit\":\"odd\"}]}";
+  xr_inventory_patterns *p = NULL;
+  XR_OK(xr_inventory_patterns_load(&p, file, strlen(file), "odd.json"));
+  xr_inventory_options o = XR_INVENTORY_OPTIONS_INIT;
+  o.patterns = p;
+  json_t *j = report_json(&o);
+  json_t *units = json_object_get(j, "units");
+  json_t *digits = find(units, "unit", "digits"), *classes = find(units, "unit", "classes"), *odd = find(units, "unit", "odd");
+  assert_true(json_is_false(json_object_get(digits, "ready")));
+  assert_string_equal(json_string_value(json_object_get(digits, "verdict")),
+                      "not Cluster-ready: d:<id>1x and e:<id>1x hash to different slots for the same <id> (no hash tag "
+                      "holding it)");
+  assert_true(json_is_true(json_object_get(classes, "ready")));
+  assert_true(json_is_null(json_object_get(odd, "ready")));
+  assert_true(strncmp(json_string_value(json_object_get(odd, "verdict")), "unknown: ", 9) == 0);
+  json_decref(j);
+  xr_inventory_patterns_free(p);
+}
+
 typedef struct seen {
   int calls;
   uint64_t last;
@@ -224,7 +255,7 @@ int main(void) {
       cmocka_unit_test(test_shapes_capped),      cmocka_unit_test(test_type_warnings),
       cmocka_unit_test(test_prefix_escaped),     cmocka_unit_test(test_progress_and_max_keys),
       cmocka_unit_test(test_bad_options),        cmocka_unit_test(test_binary_keys),
-      cmocka_unit_test(test_unit_instances_capped),
+      cmocka_unit_test(test_unit_instances_capped), cmocka_unit_test(test_unit_verdicts_of_odd_patterns),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
