@@ -29,6 +29,7 @@ int cli_sessions(int argc, char **argv);
 int cli_inventory(int argc, char **argv);
 int cli_driver(int argc, char **argv);
 int cli_interop(int argc, char **argv);
+int cli_migrate(int argc, char **argv);
 
 /* Prints "crossredis: <what>: <last error message>" on stderr and returns CLI_FAILED. */
 int cli_fail(const char *what);
@@ -159,6 +160,11 @@ int cli_demo_cluster(const char *url, const char *prefix, bool changes, bool loc
  * layout under `prefix`, inventoried: owners and each layout's Cluster readiness; keys deleted
  * after. CLI_OK, or CLI_FAILED after saying why. */
 int cli_demo_inventory(xr_client *c, const char *prefix);
+
+/* The demo's migration (migrate.c): old-shape keys under `prefix` moved to a hash-tagged shape
+ * through a window and migrate copy, shown as rows, deleted after. CLI_OK, or CLI_FAILED after
+ * saying why. */
+int cli_demo_migrate(const char *url, const char *prefix);
 
 /* ---- throwaway local redis-servers for the demo (local_server.c) ------------------------------ */
 
