@@ -168,10 +168,11 @@ int xr_inventory_patterns_load(xr_inventory_patterns **out, const char *text, si
 
 /* ---- the built-ins ------------------------------------------------------------------------------- */
 
-typedef enum prefix_kind { P_CHAT, P_SESSION, P_VMCP, P_AYEPI, P_AYEPI_CACHE, P_XP, P_KINDS } prefix_kind;
+/* P_FIXED: crossredis's own keys, whose prefix no option moves. */
+typedef enum prefix_kind { P_CHAT, P_SESSION, P_VMCP, P_AYEPI, P_AYEPI_CACHE, P_XP, P_FIXED, P_KINDS } prefix_kind;
 
 static const char *const default_prefix[P_KINDS] = {"chat-sdk", "thv:proxy:session:", "thv:vmcp:session:", "",
-                                                    "ayepi:cache:", "xp:"};
+                                                    "ayepi:cache:", "xp:", ""};
 
 typedef struct builtin {
   const char *system;
@@ -188,6 +189,7 @@ static const char *const CHAT_RUNTIMES[] = {"chat (TS, node-redis/ioredis)", "ch
 static const char *const SESSION_RUNTIMES[] = {"toolhive (Go)", "crossredis"};
 static const char *const AYEPI_RUNTIMES[] = {"ayepi (TS, ioredis)", "crossredis"};
 static const char *const XP_RUNTIMES[] = {"xml-pipeline (Python)", "crossredis"};
+static const char *const CROSSREDIS_RUNTIMES[] = {"crossredis"};
 
 /* Tagged before upstream: an upstream field at the end of a key would take the braces too. */
 static const builtin BUILTINS[] = {
@@ -237,6 +239,9 @@ static const builtin BUILTINS[] = {
      "the registry's forward key: chain -> uuid"},
     {"xp", P_XP, "uuid:<uuid>", INV_STRING, INV_TTL_ANY, "R1", "xp-registry", "xp", INV_READ_NONE,
      "the registry's reverse key: uuid -> chain"},
+    {"crossredis", P_FIXED, "xr:window:deleted:{<slot:number>}:<key:rest>", INV_STRING, INV_TTL_REQUIRED, "R0", NULL,
+     "crossredis", INV_READ_NONE,
+     "a migration window's delete marker (window.h): keeps copies forward of <key> away for a few seconds"},
 };
 
 /* The prefix as pattern text: '<' and '\' escaped. */
@@ -249,13 +254,13 @@ static void put_literal(xr_buf *b, const char *s) {
 
 static const char *prefix_of(const xr_inventory_options *o, prefix_kind k) {
   const char *given[P_KINDS] = {o->chat_prefix, o->session_prefix, o->vmcp_prefix, o->ayepi_prefix, o->ayepi_cache_prefix,
-                                o->xp_prefix};
+                                o->xp_prefix, NULL};
   return given[k] ? given[k] : default_prefix[k];
 }
 
 static int add_builtin(inv_pattern *p, const builtin *b, const xr_inventory_options *o) {
   static const char *const option_names[P_KINDS] = {"chat_prefix", "session_prefix", "vmcp_prefix", "ayepi_prefix",
-                                                    "ayepi_cache_prefix", "xp_prefix"};
+                                                    "ayepi_cache_prefix", "xp_prefix", "(none)"};
   memset(p, 0, sizeof *p);
   xr_buf t = {0};
   put_literal(&t, prefix_of(o, b->prefix));
@@ -274,8 +279,9 @@ static int add_builtin(inv_pattern *p, const builtin *b, const xr_inventory_opti
   const char *const *runtimes = !strcmp(b->system, "chat")      ? CHAT_RUNTIMES
                                 : !strcmp(b->system, "session") ? SESSION_RUNTIMES
                                 : !strcmp(b->system, "ayepi")   ? AYEPI_RUNTIMES
-                                                                : XP_RUNTIMES;
-  size_t nr = runtimes == CHAT_RUNTIMES ? 3 : 2;
+                                : !strcmp(b->system, "xp")      ? XP_RUNTIMES
+                                                                : CROSSREDIS_RUNTIMES;
+  size_t nr = runtimes == CHAT_RUNTIMES ? 3 : runtimes == CROSSREDIS_RUNTIMES ? 1 : 2;
   if (!(p->owner = dup_or_null(b->owner)) || !(p->notes = dup_or_null(b->notes)) || !(p->tier = dup_or_null(b->tier)) ||
       (b->unit && !(p->unit = dup_or_null(b->unit))))
     return xr_fail_nomem();

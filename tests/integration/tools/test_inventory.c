@@ -13,7 +13,9 @@
 
 #include "itest.h"
 #include "crossredis/alloc.h"
+#include "crossredis/family.h"
 #include "crossredis/inventory.h"
+#include "crossredis/window.h"
 
 static xrt_server *server;
 static xr_client *chk;
@@ -226,6 +228,40 @@ static void test_progress_and_max_keys(void **state) {
   json_decref(j);
 }
 
+/* A migration window's delete marker (a key that embeds a tagged key: braces after the tag) is
+ * crossredis's own, classified with its TTL; the family's two shapes are listed as what they are. */
+static void test_window_marker(void **state) {
+  (void)state;
+  XR_OK(itest_cmd(chk, NULL, "FLUSHALL", NULL));
+  const char *old = "mpp:browser:session:<id>", *new = "mpp:browser:session:{session:<id>}";
+  xr_family *f = NULL;
+  XR_OK(xr_family_new(&f, "browser-session", old, strlen(old), new, strlen(new)));
+  xr_window *w = NULL;
+  XR_OK(xr_window_new(&w, chk, f, NULL));
+  const char *set[] = {"SET", "v"};
+  xr_key_span a = {"a", 1}, b = {"b", 1};
+  XR_OK(xr_window_write(w, NULL, &a, 1, 2, set, NULL));
+  XR_OK(xr_window_write(w, NULL, &b, 1, 2, set, NULL));
+  int deleted = -1;
+  XR_OK(xr_window_delete(w, &deleted, &a, 1));
+  assert_int_equal(deleted, 1);
+  xr_inventory_options o = XR_INVENTORY_OPTIONS_INIT;
+  o.rate = XR_INVENTORY_UNLIMITED;
+  json_t *j = report_json(&o);
+  json_t *m = find(json_object_get(j, "patterns"), "pattern", "xr:window:deleted:{<slot:number>}:<key:rest>");
+  assert_int_equal(json_integer_value(json_object_get(m, "count")), 1);
+  assert_string_equal(json_string_value(json_object_get(m, "owner")), "crossredis");
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(m, "ttl"), "without_expiry")), 0);
+  const char *sample = json_string_value(json_array_get(json_object_get(m, "samples"), 0));
+  assert_non_null(strstr(sample, ":mpp:browser:session:{session:a}"));
+  json_t *unc = json_object_get(j, "unclassified");
+  assert_int_equal(json_array_size(unc), 1); /* b's new key; the marker is not among them */
+  assert_int_equal(json_integer_value(json_object_get(json_array_get(unc, 0), "count")), 1);
+  json_decref(j);
+  xr_window_free(w);
+  xr_family_free(f);
+}
+
 static void test_bad_options(void **state) {
   (void)state;
   xr_inventory_report *r = NULL;
@@ -255,6 +291,7 @@ int main(void) {
       cmocka_unit_test(test_shapes_capped),      cmocka_unit_test(test_type_warnings),
       cmocka_unit_test(test_prefix_escaped),     cmocka_unit_test(test_progress_and_max_keys),
       cmocka_unit_test(test_bad_options),        cmocka_unit_test(test_binary_keys),
+      cmocka_unit_test(test_window_marker),
       cmocka_unit_test(test_unit_instances_capped), cmocka_unit_test(test_unit_verdicts_of_odd_patterns),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
