@@ -122,6 +122,13 @@ static long long exists(const char *key) {
   return v;
 }
 
+/* The index of the first MONITOR line naming `quoted` (a key with its quotes), or -1. */
+static long line_naming(const itest_lines *l, const char *quoted) {
+  for (size_t i = 0; i < l->n; i++)
+    if (strstr(l->v[i], quoted)) return (long)i;
+  return -1;
+}
+
 /* One value type: how the old key is made, how it is read, one write and what both keys then hold. */
 typedef struct type_case {
   const char *name;
@@ -289,8 +296,19 @@ static void test_delete_both_and_the_marker(void **state) {
   assert_int_equal(exists(old_key("d1")), 1);
   assert_int_equal(exists(new_key("d1")), 1);
   int deleted = -1;
+  tt_monitor tm;
+  tt_monitor_open(&tm);
   XR_OK(xr_window_delete(w, &deleted, &v, 1));
+  itest_lines lines = {0};
+  tt_monitor_take(&tm, &lines);
+  tt_monitor_close(&tm);
   assert_int_equal(deleted, 2);
+  /* old first, then new (MONITOR shows the prefix as chat-sdk on every topology) */
+  long del_old = line_naming(&lines, "\"DEL\" \"chat-sdk:sess:d1\""),
+       del_new = line_naming(&lines, "\"chat-sdk:sess:{s:d1}\"");
+  if (del_old < 0 || del_new < 0 || del_old > del_new)
+    fail_msg("DEL of the old key at line %ld, the new key first named at line %ld", del_old, del_new);
+  itest_lines_free(&lines);
   assert_int_equal(exists(old_key("d1")), 0);
   assert_int_equal(exists(new_key("d1")), 0);
   XR_OK(xr_window_delete(w, &deleted, &v, 1));
@@ -335,8 +353,11 @@ static void test_close(void **state) {
   assert_int_equal(remaining, 0);
   assert_true(xr_window_is_closed(w));
   XR_OK(xr_window_close(w, &remaining)); /* again: at once */
-  /* closed: an old key that shows up is neither read nor written nor deleted */
+  /* closed: an old key that shows up is neither read nor written nor deleted (MONITOR: no command
+   * names it) */
   XR_OK(itest_cmd(tt.chk, NULL, "SET", old_key("c4"), "old", NULL));
+  tt_monitor tm;
+  tt_monitor_open(&tm);
   xr_key_span v = {"c4", 2};
   const char *get[] = {"GET"}, *append[] = {"APPEND", "!"};
   xr_reply *r = NULL;
@@ -345,9 +366,15 @@ static void test_close(void **state) {
   xr_reply_free(r);
   XR_OK(xr_window_write(w, NULL, &v, 1, 2, append, NULL));
   itest_assert_get(tt.chk, new_key("c4"), "!");
-  itest_assert_get(tt.chk, old_key("c4"), "old");
   int deleted = 0;
   XR_OK(xr_window_delete(w, &deleted, &v, 1));
+  itest_lines lines = {0};
+  tt_monitor_take(&tm, &lines);
+  tt_monitor_close(&tm);
+  assert_true(line_naming(&lines, "\"chat-sdk:sess:{s:c4}\"") >= 0);
+  if (line_naming(&lines, "\"chat-sdk:sess:c4\"") >= 0)
+    fail_msg("the closed window touched the old key: %s", lines.v[line_naming(&lines, "\"chat-sdk:sess:c4\"")]);
+  itest_lines_free(&lines);
   assert_int_equal(deleted, 1);
   itest_assert_get(tt.chk, old_key("c4"), "old");
   xr_window_free(w);
