@@ -143,3 +143,22 @@ int xr_binding_xp_slot_write(char **out, size_t *out_len, const char *thread_id,
                   payload_json_len, NULL};
   return xr_xp_slot_write(out, out_len, &s);
 }
+
+int xr_binding_window_new(xr_window **out, xr_client *client, const xr_family *family, int copy_forward,
+                          int64_t close_after_ms, int old_writes, int64_t delete_guard_ms) {
+  xr_window_options o = XR_WINDOW_OPTIONS_INIT;
+  o.copy_forward = copy_forward;
+  o.close_after_ms = close_after_ms;
+  o.old_writes = (xr_window_old_writes)old_writes;
+  o.delete_guard_ms = delete_guard_ms;
+  return xr_window_new(out, client, family, &o);
+}
+
+int xr_binding_family_shape(const xr_family *f, int which, const char **text, size_t *len) {
+  *text = NULL;
+  *len = 0;
+  if (!f) return xr_error_set(XR_EINVAL, "family: NULL");
+  if (which != 0 && which != 1) return xr_error_set(XR_EINVAL, "family: shape %d is not 0 (old) or 1 (new)", which);
+  *text = xr_key_pattern_text(which ? xr_family_new_pattern(f) : xr_family_old_pattern(f), len);
+  return XR_OK;
+}

@@ -11,6 +11,7 @@
 #include "crossredis/chat.h"
 #include "crossredis/client.h"
 #include "crossredis/session.h"
+#include "crossredis/window.h"
 #include "crossredis/xp.h"
 
 /* Client options are not here: the bindings set them one by one on an xr_client_config (config.h),
@@ -82,5 +83,14 @@ int xr_binding_xp_slot_write(char **out, size_t *out_len, const char *thread_id,
                              size_t payload_type_len, const char *own_name, size_t own_name_len, int is_self_call,
                              const char *usage_instructions, size_t usage_instructions_len, const char *payload_json,
                              size_t payload_json_len);
+
+/* A migration window (window.h) from plain arguments: copy_forward 0 or 1, old_writes the value of
+ * xr_window_old_writes, 0 for close_after_ms and delete_guard_ms the defaults (never, 10 s). The
+ * core checks them. The window keeps its own copy of the family and borrows the client. */
+int xr_binding_window_new(xr_window **out, xr_client *client, const xr_family *family, int copy_forward,
+                          int64_t close_after_ms, int old_writes, int64_t delete_guard_ms);
+
+/* The text of a family's old (which 0) or new (which 1) shape, borrowed from f (NUL-terminated). */
+int xr_binding_family_shape(const xr_family *f, int which, const char **text, size_t *len);
 
 #endif

@@ -128,4 +128,12 @@
 %ignore xr_binding_xp_store_new;
 %ignore xr_binding_xp_slot_write;
 #endif
+/* key families and migration windows: for the languages that give their typemaps
+ * (XR_BINDING_WINDOW; Node's come with its bridge) */
+#ifdef XR_BINDING_WINDOW
+%include "window.i"
+#else
+%ignore xr_binding_window_new;
+%ignore xr_binding_family_shape;
+#endif
 %include "binding.h"

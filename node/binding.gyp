@@ -20,6 +20,7 @@
         "../bindings/javascript/session_bridge.cc",
         "../bindings/javascript/ayepi_bridge.cc",
         "../bindings/javascript/xp_bridge.cc",
+        "../bindings/javascript/window_bridge.cc",
         "../bindings/javascript/subscriber_bridge.cc",
         "../bindings/binding.c",
         # the core's one source list (CMake reads it too)

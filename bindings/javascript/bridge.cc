@@ -373,10 +373,37 @@ class ClientOpen : public Work {
   xr_loop_conn *loop_ = NULL;
 };
 
-/* One bulk string of a reply as a JS value: prepared ones by their OutText. */
-struct Prepared {
-  std::unordered_map<const xr_reply *, OutText> texts;
-};
+bool Prepared::HasBig(const xr_reply *r) {
+  if (!r) return false;
+  int k = xr_reply_kind(r);
+  if (k == XR_REPLY_STRING) {
+    size_t n = 0;
+    xr_reply_str(r, &n);
+    return n >= kBig;
+  }
+  if (k == XR_REPLY_ARRAY || k == XR_REPLY_SET || k == XR_REPLY_MAP) {
+    for (size_t i = 0; i < xr_reply_count(r); i++)
+      if (HasBig(xr_reply_at(r, i))) return true;
+  }
+  return false;
+}
+
+void Prepared::Add(const xr_reply *r, bool buffers) {
+  if (!r) return;
+  int k = xr_reply_kind(r);
+  if (k == XR_REPLY_STRING) {
+    size_t n = 0;
+    const char *s = xr_reply_str(r, &n);
+    if (n < kBig) return;
+    OutText t;
+    if (!t.Copy(s, n)) return;
+    if (!buffers) t.Prepare();
+    decoded += n;
+    texts.emplace(r, std::move(t));
+  } else if (k == XR_REPLY_ARRAY || k == XR_REPLY_SET || k == XR_REPLY_MAP) {
+    for (size_t i = 0; i < xr_reply_count(r); i++) Add(xr_reply_at(r, i), buffers);
+  }
+}
 
 Napi::Value ReplyValue(Napi::Env env, const xr_reply *r, bool buffers, Prepared *prep) {
   if (prep && r && xr_reply_kind(r) == XR_REPLY_STRING) {
@@ -481,38 +508,6 @@ class ClientRun : public BatchRun {
     }
   }
 
-  static bool HasBig(const xr_reply *r) {
-    if (!r) return false;
-    int k = xr_reply_kind(r);
-    if (k == XR_REPLY_STRING) {
-      size_t n = 0;
-      xr_reply_str(r, &n);
-      return n >= kBig;
-    }
-    if (k == XR_REPLY_ARRAY || k == XR_REPLY_SET || k == XR_REPLY_MAP) {
-      for (size_t i = 0; i < xr_reply_count(r); i++)
-        if (HasBig(xr_reply_at(r, i))) return true;
-    }
-    return false;
-  }
-
-  void PrepareReply(const xr_reply *r) {
-    if (!r) return;
-    int k = xr_reply_kind(r);
-    if (k == XR_REPLY_STRING) {
-      size_t n = 0;
-      const char *s = xr_reply_str(r, &n);
-      if (n < kBig) return;
-      OutText t;
-      if (!t.Copy(s, n)) return;
-      if (!buffers_) t.Prepare();
-      decoded_pool_ += n;
-      prep_.texts.emplace(r, std::move(t));
-    } else if (k == XR_REPLY_ARRAY || k == XR_REPLY_SET || k == XR_REPLY_MAP) {
-      for (size_t i = 0; i < xr_reply_count(r); i++) PrepareReply(xr_reply_at(r, i));
-    }
-  }
-
   const xr_reply *ReplyOf(const Command &c) const {
     const xr_reply *reply = NULL;
     if (c.index >= 0 && !c.failure.failed()) xr_batch_result(batch_, (size_t)c.index, &reply, NULL);
@@ -522,7 +517,7 @@ class ClientRun : public BatchRun {
   bool NeedsPrepare() const override {
     if (!batch_) return false;
     for (const Command &c : cmds_)
-      if (HasBig(ReplyOf(c))) return true;
+      if (Prepared::HasBig(ReplyOf(c))) return true;
     return false;
   }
 
@@ -530,8 +525,9 @@ class ClientRun : public BatchRun {
     if (!batch_) return;
     for (const Command &c : cmds_) {
       const xr_reply *r = ReplyOf(c);
-      if (HasBig(r)) PrepareReply(r);
+      if (Prepared::HasBig(r)) prep_.Add(r, buffers_);
     }
+    decoded_pool_ += prep_.decoded;
   }
 
   Napi::Value Result(Napi::Env env) override {
@@ -857,6 +853,7 @@ Napi::Value xr_js_stats(Napi::Value unused) {
   o.Set("sessions", Napi::Number::New(env, st->sessions));
   o.Set("ayepi", Napi::Number::New(env, st->ayepi));
   o.Set("xp", Napi::Number::New(env, st->xp));
+  o.Set("windows", Napi::Number::New(env, st->windows));
   o.Set("subscribers", Napi::Number::New(env, st->subscribers));
   o.Set("loops", Napi::Number::New(env, st->loops));
   o.Set("waits", Napi::Number::New(env, st->waits));

@@ -205,6 +205,42 @@ Napi::Value xr_js_xp_slot_read(Napi::Value data);
 Napi::Value xr_js_xp_cluster(Napi::Value store);
 void xr_js_xp_close(Napi::Value store);
 
+/* Key families (family.h; window_bridge.cc): a family as an External (freed when collected), from
+ * its name and two shapes (strings or Buffers), or a family file's text (one family: by `name`, or
+ * the only one when name is null; every family: an Array). Throws the core's error. */
+Napi::Value xr_js_family_new(Napi::Value name, Napi::Value old_pattern, Napi::Value new_pattern);
+Napi::Value xr_js_family_load(Napi::Value text, Napi::Value name);
+Napi::Value xr_js_family_load_all(Napi::Value text);
+
+/* {name, notes, old, new, fields: string[]} of a family. */
+Napi::Value xr_js_family_info(Napi::Value family);
+
+/* [old key, new key] (strings, UTF-8 decoded) of the member with these field values (an Array of
+ * strings, Buffers, numbers or bigints, in field order). Throws the core's error. */
+Napi::Value xr_js_family_keys(Napi::Value family, Napi::Value values);
+
+/* The new key of an old-shape key (a string or Buffer), null when it does not have the old shape. */
+Napi::Value xr_js_family_new_key_of(Napi::Value family, Napi::Value old_key);
+
+/* Migration windows (window.h; window_bridge.cc). Opens one over a client for a family (the window
+ * keeps its own copy): options {copyForward (boolean), closeAfterMs, oldWrites (the values of
+ * xr_window_old_writes), deleteGuardMs} (absent: 0, the default). Throws the core's error. */
+Napi::Value xr_js_window_new(Napi::Value client, Napi::Value family, Napi::Value options);
+
+/* One call of the window on the thread pool, by `what`: 0 write and 1 read (`args` the command
+ * without its key: an Array as client commands take; a Promise of the reply, bulk strings as
+ * Buffers when `buffers`, else strings), 2 delete (how many of the two keys existed), 3 close
+ * (0; AlreadyExistsError with the core's message while old-shape keys remain). `values`: the
+ * field values (an Array, in field order). */
+Napi::Value xr_js_window_call(Napi::Value window, Napi::Value what, Napi::Value values, Napi::Value args,
+                              Napi::Value buffers);
+
+/* Whether the window acts closed (xr_window_is_closed). */
+Napi::Value xr_js_window_is_closed(Napi::Value window);
+
+/* Frees the window once the calls using it finished; later calls reject with ClientClosedError. */
+void xr_js_window_release(Napi::Value window);
+
 /* A client's pub/sub (subscriber.h; subscriber_bridge.cc): a subscriber over the client whose
  * messages arrive from the event loop as on_message(channel, message) (strings, UTF-8 decoded as
  * Buffer's toString decodes); on_error(err) when it stopped for good. Kept alive by libuv while it
@@ -222,7 +258,7 @@ Napi::Value xr_js_subscriber_unsubscribe(Napi::Value sub, Napi::Value channels);
 /* Frees the subscriber (after a running call); its client closing does too. */
 void xr_js_subscriber_close(Napi::Value sub);
 
-/* What this environment holds, for tests: {clients, chats, sessions, ayepi, subscribers, loops, waits, jobs} (counts),
+/* What this environment holds, for tests: {clients, chats, sessions, ayepi, xp, windows, subscribers, loops, waits, jobs} (counts),
  * and the bytes of big batches built and of big results decoded on each side (bigBuiltOnJsThread,
  * bigBuiltOnPool, bigDecodedOnJsThread, bigDecodedOnPool). */
 Napi::Value xr_js_stats(Napi::Value unused);

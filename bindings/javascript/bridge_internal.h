@@ -2,7 +2,7 @@
  * pool, clients, the systems' handles, batches, a system's operations as one batch by kind, and
  * the libuv adapter of loop.h; chat_bridge.cc: the Chat SDK adapter's lanes, jobs and waits;
  * session_bridge.cc: toolhive's session stores; ayepi_bridge.cc: ayepi's stores and sweeps;
- * xp_bridge.cc: xml-pipeline's buffer and registry;
+ * xp_bridge.cc: xml-pipeline's buffer and registry; window_bridge.cc: key families and migration windows;
  * subscriber_bridge.cc: a client's pub/sub). Private to the addon. */
 #ifndef CROSSREDIS_JS_BRIDGE_INTERNAL_H
 #define CROSSREDIS_JS_BRIDGE_INTERNAL_H
@@ -68,7 +68,7 @@ struct EnvState {
   bool stopping = false;      /* the environment is ending: no JS, no new work */
   int refs = 1;               /* the environment's own, and one per box, loop connection, job */
   std::unordered_set<ClientBox *> clients;
-  int chats = 0, sessions = 0, ayepi = 0, xp = 0, subscribers = 0, loops = 0, waits = 0, jobs = 0; /* for xr_js_stats */
+  int chats = 0, sessions = 0, ayepi = 0, xp = 0, windows = 0, subscribers = 0, loops = 0, waits = 0, jobs = 0; /* for xr_js_stats */
   /* bytes of big batches built, and of big results decoded, on each side (xr_js_stats: the tests
    * check that the JS thread does neither) */
   double built_js = 0, built_pool = 0, decoded_js = 0, decoded_pool = 0;
@@ -1227,6 +1227,17 @@ class OpsRun : public OpsRunBase {
   OpsBox<Sys> *box_;
   typename Sys::Batch *batch_ = NULL;
 };
+
+/* The big bulk strings of a reply (kBig bytes and more), copied and, unless they are to become
+ * Buffers, decoded on the pool (Add: any thread; `decoded` counts their bytes); ReplyValue makes
+ * the reply's JS value with them (JS thread; prep may be null). bridge.cc. */
+struct Prepared {
+  std::unordered_map<const xr_reply *, OutText> texts;
+  size_t decoded = 0;
+  static bool HasBig(const xr_reply *r);
+  void Add(const xr_reply *r, bool buffers);
+};
+Napi::Value ReplyValue(Napi::Env env, const xr_reply *r, bool buffers, Prepared *prep);
 
 /* A command argument (client.command and the raw wrappers of javascript.i): a string (its UTF-8),
  * a Buffer or Uint8Array (its bytes), a number or bigint (its decimal text); a TypeError naming

@@ -408,6 +408,20 @@ void xr_js_xp_close(Napi::Value store);
 /* xp.h's defaults (INT64_C and string macros, which SWIG does not make constants of by itself) */
 %constant double XR_XP_TTL_S = (double)XR_XP_TTL_S;
 %constant const char *XR_XP_PREFIX = XR_XP_PREFIX;
+Napi::Value xr_js_family_new(Napi::Value name, Napi::Value old_pattern, Napi::Value new_pattern);
+Napi::Value xr_js_family_load(Napi::Value text, Napi::Value name);
+Napi::Value xr_js_family_load_all(Napi::Value text);
+Napi::Value xr_js_family_info(Napi::Value family);
+Napi::Value xr_js_family_keys(Napi::Value family, Napi::Value values);
+Napi::Value xr_js_family_new_key_of(Napi::Value family, Napi::Value old_key);
+Napi::Value xr_js_window_new(Napi::Value client, Napi::Value family, Napi::Value options);
+Napi::Value xr_js_window_call(Napi::Value window, Napi::Value what, Napi::Value values, Napi::Value args,
+                              Napi::Value buffers);
+Napi::Value xr_js_window_is_closed(Napi::Value window);
+void xr_js_window_release(Napi::Value window);
+/* window.h's old_writes (its header is not wrapped for Node: the bridge is) */
+%constant int XR_WINDOW_OLD_WRITES_EXISTING = XR_WINDOW_OLD_WRITES_EXISTING;
+%constant int XR_WINDOW_OLD_WRITES_ALWAYS = XR_WINDOW_OLD_WRITES_ALWAYS;
 Napi::Value xr_js_subscriber_new(Napi::Value client, Napi::Value on_message, Napi::Value on_error);
 Napi::Value xr_js_subscriber_message_bytes(Napi::Value sub);
 Napi::Value xr_js_subscriber_subscribe(Napi::Value sub, Napi::Value channels);

@@ -117,18 +117,20 @@ typedef struct xr_py_argv {
   PyObject *keep;
 } xr_py_argv;
 
-static int xr_py_argv_fill(xr_py_argv *a, PyObject *seq) {
+/* `what` names the items in errors ("command argument", "field value"); `min` to 1000000 of them,
+ * else ValueError(`count_error`). */
+static int xr_py_texts_fill(xr_py_argv *a, PyObject *seq, Py_ssize_t min, const char *what, const char *count_error) {
   PyObject *fast = PySequence_Fast(seq, "command arguments must be a sequence");
   if (!fast) return -1;
   Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
-  if (n < 1 || n > 1000000) {
+  if (n < min || n > 1000000) {
     Py_DECREF(fast);
-    PyErr_SetString(PyExc_ValueError, "a command needs 1 to 1000000 arguments");
+    PyErr_SetString(PyExc_ValueError, count_error);
     return -1;
   }
   a->argc = (int)n;
-  a->argv = PyMem_Calloc((size_t)n, sizeof *a->argv);
-  a->lens = PyMem_Calloc((size_t)n, sizeof *a->lens);
+  a->argv = PyMem_Calloc((size_t)(n ? n : 1), sizeof *a->argv);
+  a->lens = PyMem_Calloc((size_t)(n ? n : 1), sizeof *a->lens);
   a->keep = PyList_New(0);
   if (!a->argv || !a->lens || !a->keep) {
     Py_DECREF(fast);
@@ -150,11 +152,13 @@ static int xr_py_argv_fill(xr_py_argv *a, PyObject *seq) {
       item = text;
     }
     if (PyUnicode_Check(item)) {
-      p = (char *)PyUnicode_AsUTF8AndSize(item, &len);
+      char name[80];
+      snprintf(name, sizeof name, "%s %zd", what, i);
+      p = (char *)xr_py_utf8(item, &len, name);
     } else if (PyBytes_Check(item)) {
       if (PyBytes_AsStringAndSize(item, &p, &len) < 0) p = NULL;
     } else {
-      PyErr_Format(PyExc_TypeError, "command argument %zd is %.100s: expected str, bytes, int or float", i,
+      PyErr_Format(PyExc_TypeError, "%s %zd is %.100s: expected str, bytes, int or float", what, i,
                    Py_TYPE(item)->tp_name);
     }
     if (!p) {
@@ -167,6 +171,10 @@ static int xr_py_argv_fill(xr_py_argv *a, PyObject *seq) {
   /* the items stay alive through `seq`, which the caller holds during the call */
   Py_DECREF(fast);
   return 0;
+}
+
+static int xr_py_argv_fill(xr_py_argv *a, PyObject *seq) {
+  return xr_py_texts_fill(a, seq, 1, "command argument", "a command needs 1 to 1000000 arguments");
 }
 
 static void xr_py_argv_free(xr_py_argv *a) {
@@ -519,6 +527,78 @@ static void xr_py_raise_entry(int code, const xr_chat_queue_entry *e) {
 %typemap(freearg) (int argc, const char *const *argv, const size_t *argvlen) {
   xr_py_argv_free(&a_$argnum);
 }
+
+/* ---- key families and migration windows (../window.i) ------------------------------------------ */
+#define XR_BINDING_WINDOW
+%{
+#include "crossredis/family.h"
+#include "crossredis/window.h"
+
+/* Field values: the texts of a xr_py_argv as the core's spans. */
+typedef struct xr_py_spans {
+  xr_py_argv texts;
+  xr_key_span *spans;
+} xr_py_spans;
+
+static int xr_py_spans_fill(xr_py_spans *s, PyObject *seq) {
+  if (xr_py_texts_fill(&s->texts, seq, 0, "field value", "a key has 0 to 1000000 field values") < 0) return -1;
+  s->spans = PyMem_Calloc((size_t)(s->texts.argc ? s->texts.argc : 1), sizeof *s->spans);
+  if (!s->spans) {
+    PyErr_NoMemory();
+    return -1;
+  }
+  for (int i = 0; i < s->texts.argc; i++) s->spans[i] = (xr_key_span){s->texts.argv[i], s->texts.lens[i]};
+  return 0;
+}
+
+static void xr_py_spans_free(xr_py_spans *s) {
+  xr_py_argv_free(&s->texts);
+  PyMem_Free(s->spans);
+}
+%}
+/* A sequence of str (UTF-8), bytes, int or float (their text); the items live through the
+ * sequence, which the caller holds during the call (the Python layer passes a tuple of its own). */
+%typemap(in) (const xr_key_span *SPANS, size_t N) (xr_py_spans s_ = {{0, NULL, NULL, NULL}, NULL}) {
+  if (xr_py_spans_fill(&s_, $input) < 0) SWIG_fail;
+  $1 = s_.spans;
+  $2 = (size_t)s_.texts.argc;
+}
+%typemap(freearg) (const xr_key_span *SPANS, size_t N) {
+  xr_py_spans_free(&s_$argnum);
+}
+/* A family file's families: a list of handles, each the caller's (xr_family_free); the core's
+ * list is freed here. */
+%typemap(in, numinputs=0) (xr_family ***FAMILIES, size_t *N) (xr_family **l_ = NULL, size_t n_ = 0) {
+  $1 = &l_;
+  $2 = &n_;
+}
+%typemap(argout) (xr_family ***FAMILIES, size_t *N) {
+  PyObject *list_ = PyList_New(0);
+  for (size_t i_ = 0; list_ && i_ < *$2; i_++) {
+    xr_family *f_ = NULL;
+    PyObject *o_ = NULL;
+    if (xr_family_copy(&f_, (*$1)[i_]) < 0) {
+      xr_py_raise(XR_ENOMEM);
+    } else if (!(o_ = SWIG_NewPointerObj(f_, $descriptor(xr_family *), 0)) || PyList_Append(list_, o_) < 0) {
+      xr_family_free(f_);
+    }
+    Py_XDECREF(o_);
+    if (PyErr_Occurred()) {
+      for (Py_ssize_t j_ = 0; j_ < PyList_GET_SIZE(list_); j_++) {
+        void *p_ = NULL;
+        if (SWIG_IsOK(SWIG_ConvertPtr(PyList_GET_ITEM(list_, j_), &p_, $descriptor(xr_family *), 0))) xr_family_free(p_);
+      }
+      Py_CLEAR(list_);
+    }
+  }
+  if (!list_) SWIG_fail;
+  $result = SWIG_AppendOutput($result, list_);
+}
+%typemap(freearg) (xr_family ***FAMILIES, size_t *N) {
+  xr_family_list_free(*$1, *$2);
+}
+XR_PY_OUT_HANDLE(xr_family)
+XR_PY_OUT_HANDLE(xr_window)
 
 /* ---- operations by code (op.h): arguments and results converted by kind, never per operation ---- */
 

@@ -142,16 +142,17 @@ function shown(o: ClientOptions, url: string | undefined): Readonly<ClientOption
   return Object.freeze(out);
 }
 
-function checkArgs(args: Argument[]): void {
-  if (args.length === 0) throw new TypeError("command: the command name is missing");
+/** @internal Each of `args` a string (valid Unicode), bytes, a finite number or a bigint; `what`
+ * names them in the errors ("command argument 2: ..."; a window's "field value 0: ..."). */
+export function checkArgs(args: readonly unknown[], what = "command argument"): void {
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const t = typeof a;
     if (t !== "string" && t !== "number" && t !== "bigint" && !(a instanceof Uint8Array)) {
-      throw new TypeError(`command argument ${i}: expected a string, Buffer, Uint8Array, number or bigint, got ${a === null ? "null" : t}`);
+      throw new TypeError(`${what} ${i}: expected a string, Buffer, Uint8Array, number or bigint, got ${a === null ? "null" : t}`);
     }
-    if (t === "number" && !Number.isFinite(a)) throw new RangeError(`command argument ${i}: ${String(a)} is not a finite number`);
-    if (t === "string") text(`command argument ${i}`, a);
+    if (t === "number" && !Number.isFinite(a)) throw new RangeError(`${what} ${i}: ${String(a)} is not a finite number`);
+    if (t === "string") text(`${what} ${i}`, a);
   }
 }
 
@@ -388,6 +389,7 @@ export class Client extends EventEmitter {
 
   #submit(args: Argument[], buffers: boolean): Promise<Reply> {
     try {
+      if (args.length === 0) throw new TypeError("command: the command name is missing");
       checkArgs(args);
     } catch (e) {
       return Promise.reject(e);

@@ -1,5 +1,6 @@
 // crossredis for Node: the client, the Chat SDK state adapters, toolhive's session stores, ayepi's
-// stores and broker, xml-pipeline's buffer and registry (xp), the errors.
+// stores and broker, xml-pipeline's buffer and registry (xp), key families and migration windows,
+// the errors.
 import { native } from "./native";
 
 export { createClient, Client } from "./client";
@@ -24,6 +25,8 @@ export type {
 } from "./ayepi";
 export { XpBackend, createXpBackend, encodeJsonSlot, decodeJsonSlot } from "./xp";
 export type { XpBackendOptions, XpInfo, XpSlot, XpSlotMetadata, XpDecodedSlot } from "./xp";
+export { Family, Window, createWindow } from "./window";
+export type { FieldValue, FieldValues, WindowOptions, WindowSetOptions } from "./window";
 export type { SetExpiry, SetCondition } from "./client";
 export * from "./errors";
 export { tokenOrigin, tokenOrigins } from "./token";

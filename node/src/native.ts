@@ -70,12 +70,23 @@ export interface Native {
   xr_js_xp_slot_read(data: Buffer): [string, string, string, number, string, string, string | null, boolean, string, string];
   xr_js_xp_cluster(store: Handle): boolean;
   xr_js_xp_close(store: Handle): void;
+  xr_js_family_new(name: string, oldShape: string | Buffer, newShape: string | Buffer): Handle;
+  xr_js_family_load(text: string | Buffer, name: string | null): Handle;
+  xr_js_family_load_all(text: string | Buffer): Handle[];
+  xr_js_family_info(family: Handle): { name: string; notes: string; old: string; new: string; fields: string[] };
+  xr_js_family_keys(family: Handle, values: unknown[]): [string, string];
+  xr_js_family_new_key_of(family: Handle, oldKey: string | Buffer): string | null;
+  xr_js_window_new(client: Handle, family: Handle, options: { copyForward: boolean; closeAfterMs: number; oldWrites: number;
+    deleteGuardMs: number }): Handle;
+  xr_js_window_call(window: Handle, what: number, values: unknown[], args: unknown[], buffers: boolean): Promise<unknown>;
+  xr_js_window_is_closed(window: Handle): boolean;
+  xr_js_window_release(window: Handle): void;
   xr_js_subscriber_new(client: Handle, onMessage: (channel: string, message: string) => void, onError: (err: Error) => void): Handle;
   xr_js_subscriber_message_bytes(sub: Handle): [Buffer, Buffer] | null;
   xr_js_subscriber_subscribe(sub: Handle, channels: (string | Buffer)[]): Promise<number>;
   xr_js_subscriber_unsubscribe(sub: Handle, channels: (string | Buffer)[]): Promise<number>;
   xr_js_subscriber_close(sub: Handle): void;
-  xr_js_stats(unused?: unknown): { clients: number; chats: number; sessions: number; ayepi: number; xp: number; subscribers: number; loops: number;
+  xr_js_stats(unused?: unknown): { clients: number; chats: number; sessions: number; ayepi: number; xp: number; windows: number; subscribers: number; loops: number;
     waits: number; jobs: number };
   xr_binding_token_origin(token: string): string;
   xr_binding_token_shape(token: string): string;
@@ -112,6 +123,9 @@ export interface Native {
   // xp.h
   readonly XR_XP_PREFIX: string;
   readonly XR_XP_TTL_S: number;
+  // window.h
+  readonly XR_WINDOW_OLD_WRITES_EXISTING: number;
+  readonly XR_WINDOW_OLD_WRITES_ALWAYS: number;
 }
 
 function load(): Native {

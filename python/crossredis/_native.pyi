@@ -91,3 +91,29 @@ def xr_binding_xp_slot_write(thread_id: str | bytes, from_id: str | bytes, to_id
 # [rc, (thread_id, from_id, to_id, slot_index, timestamp, payload_type, own_name | None, is_self_call,
 #       usage_instructions, payload_json)], texts as bytes
 def xr_xp_slot_read(data: bytes) -> list[Any]: ...
+
+# ---- key families and migration windows (bindings/window.i): what crossredis.window calls ----------
+
+XR_WINDOW_OLD_WRITES_EXISTING: int
+XR_WINDOW_OLD_WRITES_ALWAYS: int
+
+def xr_family_new(name: str, old_pattern: str | bytes, new_pattern: str | bytes) -> list[Any]: ...  # [rc, family]
+def xr_family_free(f: Any) -> None: ...
+def xr_family_load_json(text: str | bytes) -> list[Any]: ...  # [rc, [family, ...]]
+def xr_family_load_json_named(text: str | bytes, name: str | None) -> list[Any]: ...  # [rc, family]
+def xr_family_copy(f: Any) -> list[Any]: ...
+def xr_family_name(f: Any) -> str: ...
+def xr_family_notes(f: Any) -> str: ...
+def xr_family_field_count(f: Any) -> int: ...
+def xr_family_field_name(f: Any, i: int) -> str: ...
+def xr_family_keys(f: Any, values: Any) -> list[Any]: ...  # [rc, old key bytes, new key bytes]
+def xr_family_new_key_of(f: Any, old_key: str | bytes) -> list[Any]: ...  # [rc, bytes]; NotFoundError
+def xr_binding_family_shape(f: Any, which: int) -> list[Any]: ...  # [rc, pattern bytes]
+def xr_binding_window_new(client: Any, family: Any, copy_forward: int, close_after_ms: int, old_writes: int,
+                          delete_guard_ms: int) -> list[Any]: ...  # [rc, window]
+def xr_window_free(w: Any) -> None: ...
+def xr_window_write(w: Any, values: Any, command: Any) -> list[Any]: ...  # [rc, reply]
+def xr_window_read(w: Any, values: Any, command: Any) -> list[Any]: ...  # [rc, reply]
+def xr_window_delete(w: Any, values: Any) -> list[int]: ...  # [rc, deleted]
+def xr_window_close(w: Any) -> list[int]: ...  # [rc, remaining]
+def xr_window_is_closed(w: Any) -> bool: ...

@@ -12,10 +12,11 @@ import crossredis
 import crossredis.chat
 import crossredis.client
 import crossredis.errors
+import crossredis.window
 from crossredis import _native
 
 PACKAGE = Path(crossredis.__file__).parent
-MODULES = [crossredis, crossredis.chat, crossredis.client, crossredis.errors]
+MODULES = [crossredis, crossredis.chat, crossredis.client, crossredis.errors, crossredis.window]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
