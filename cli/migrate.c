@@ -121,7 +121,7 @@ static void print_table(const char *cmd, const xr_family *f, const xr_migrate_st
   printf("    without a TTL         %6zu%s\n", s->without_ttl,
          s->without_ttl ? "   never expire: `crossredis migrate copy` moves them" : "");
   printf("  new key already there   %6zu\n", s->new_present);
-  if (s->vanished) printf("  gone while looked at    %zu\n", s->vanished);
+  if (s->vanished) printf("  gone while looked at    %6zu\n", s->vanished);
   if (!strcmp(cmd, "plan")) {
     print_examples(s, "some of those without a TTL:");
     return;
@@ -131,11 +131,11 @@ static void print_table(const char *cmd, const xr_family *f, const xr_migrate_st
            all ? "every old-shape key" : "those without a TTL");
     return;
   }
-  printf("  copied                  %zu\n", s->copied);
-  printf("  new key was newer       %zu   (the old key only deleted)\n", s->kept_newer);
-  printf("  old keys deleted        %zu\n", s->deleted);
+  printf("  copied                  %6zu\n", s->copied);
+  printf("  new key was newer       %6zu   (the old key only deleted)\n", s->kept_newer);
+  printf("  old keys deleted        %6zu\n", s->deleted);
   if (s->changed)
-    printf("  changed meanwhile       %zu   left in place: run copy again\n", s->changed);
+    printf("  changed meanwhile       %6zu   left in place: run copy again\n", s->changed);
   size_t rest = left - s->deleted;
   if (rest) printf("%zu old-shape %s left%s\n", rest, cli_plural(rest, "key", "keys"), all ? "" : " (with a TTL: they expire)");
   else printf("every old-shape key seen was moved: `crossredis migrate verify` proves none is left\n");

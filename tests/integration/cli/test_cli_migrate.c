@@ -137,14 +137,14 @@ static void test_plan_copy_verify(void **state) {
   clitest_run(&r, NULL, "migrate", "copy", "--family", fam, "--url", standalone_url, "--apply", NULL);
   CLITEST_STATUS(&r, 0);
   CLITEST_HAS(&r, out, "without a TTL              0");
-  CLITEST_HAS(&r, out, "copied                  0");
+  CLITEST_HAS(&r, out, "copied                       0");
   CLITEST_HAS(&r, out, "5 old-shape keys left (with a TTL: they expire)");
   clitest_result_free(&r);
   /* --all moves the rest with their expiry */
   long long expiry = int_cmd(chk, "PEXPIRETIME", "pcv:sess:t3");
   clitest_run(&r, NULL, "migrate", "copy", "--family", fam, "--url", standalone_url, "--apply", "--all", NULL);
   CLITEST_STATUS(&r, 0);
-  CLITEST_HAS(&r, out, "copied                  5");
+  CLITEST_HAS(&r, out, "copied                       5");
   CLITEST_HAS(&r, out, "every old-shape key seen was moved");
   clitest_result_free(&r);
   assert_int_equal(int_cmd(chk, "PEXPIRETIME", "pcv:sess:{s:t3}"), expiry);
@@ -220,7 +220,7 @@ static void test_rate(void **state) {
   clitest_run(&r, NULL, "migrate", "copy", "--apply", "--family", fam, "--url", standalone_url, "--rate", "1000", NULL);
   took = itest_now_ms() - t0;
   CLITEST_STATUS(&r, 0);
-  CLITEST_HAS(&r, out, "copied                  100");
+  CLITEST_HAS(&r, out, "copied                     100");
   clitest_result_free(&r);
   if (took < 550) fail_msg("copy of 100 keys at 1000 commands/s took %lld ms, less than 600 ms", took);
 }
