@@ -85,13 +85,15 @@ typedef struct resolved {
   xr_json_dialect json;
   xr_chat_queue_dialect queue;
   int min_replicas, min_replicas_timeout_ms;
+  xr_chat_layout layout;
 } resolved;
 
 static int resolve(resolved *r, const xr_chat_options *in) {
   if (!in) return xr_fail(XR_EINVAL, "xr_chat_new: options are required");
-  /* a version 1 caller's struct ends before min_replicas: those keep their defaults */
+  /* an older caller's struct ends before the members its version lacks: those keep their defaults */
   xr_chat_options v = XR_CHAT_OPTIONS_INIT;
   if (in->version == 1) memcpy(&v, in, offsetof(xr_chat_options, min_replicas));
+  else if (in->version == 2) memcpy(&v, in, offsetof(xr_chat_options, layout));
   else if (in->version == XR_CHAT_OPTIONS_VERSION) v = *in;
   else
     return xr_fail(XR_EINVAL, "xr_chat_new: options version %u, expected 1..%u (use XR_CHAT_OPTIONS_INIT)", in->version,
@@ -121,7 +123,24 @@ static int resolve(resolved *r, const xr_chat_options *in) {
   r->queue = o->queue ? o->queue : XR_CHAT_QUEUE_TS;
   if (r->queue < XR_CHAT_QUEUE_TS || r->queue > XR_CHAT_QUEUE_BOTH)
     return xr_fail(XR_EINVAL, "xr_chat_new: queue dialect %d is not TS, PYTHON or BOTH", (int)r->queue);
+  r->layout = o->layout;
+  if (r->layout != XR_CHAT_LAYOUT_UPSTREAM && r->layout != XR_CHAT_LAYOUT_TAGGED)
+    return xr_fail(XR_EINVAL, "xr_chat_new: layout %d is not UPSTREAM (0) or TAGGED (1)", (int)r->layout);
+  /* The thread's tag must be the key's first: a brace in the prefix would make the hash tag start
+   * there, and one thread's keys could land on different slots. */
+  const char *brace = strpbrk(r->prefix, "{}");
+  if (r->layout == XR_CHAT_LAYOUT_TAGGED && brace)
+    return xr_fail(XR_EINVAL,
+                   "xr_chat_new: key_prefix '%s' holds '%c': the tagged layout puts the thread id in the key's "
+                   "hash tag, which must be its first braces",
+                   r->prefix, *brace);
   return XR_OK;
+}
+
+int xr_chat_layout_parse(const char *name) {
+  if (!name || strcmp(name, "upstream") == 0) return XR_CHAT_LAYOUT_UPSTREAM;
+  if (strcmp(name, "tagged") == 0) return XR_CHAT_LAYOUT_TAGGED;
+  return xr_fail(XR_EINVAL, "chat: layout must be \"upstream\" or \"tagged\", got \"%.64s\"", name);
 }
 
 int xr_chat_options_check(const xr_chat_options *o) {
@@ -157,6 +176,7 @@ int xr_chat_new(xr_chat **out, xr_client *client, const xr_chat_options *o) {
   s->queue = queue;
   s->min_replicas = r.min_replicas;
   s->min_replicas_timeout_ms = r.min_replicas_timeout_ms;
+  s->layout = r.layout;
   if (!(s->prefix = xr_strndup(prefix, s->prefix_len))) {
     xr_chat_free(s);
     return xr_fail_nomem();
@@ -244,28 +264,46 @@ static int need_id(const char *id, size_t len, const char *what) {
   return XR_OK;
 }
 
+/* A thread's key: <prefix>:<kind>:<thread id>, or in the tagged layout <prefix>:<kind>:{<thread
+ * id>} (the prefix has no braces, so the tag is the id up to its first '}': every kind of one
+ * thread shares it). */
+static int thread_key(xr_cmd_key *k, const xr_chat *s, const char *kind, const char *id, size_t id_len,
+                      const char *what) {
+  int rc = need_id(id, id_len, what);
+  if (rc || s->layout != XR_CHAT_LAYOUT_TAGGED) return rc ? rc : make_key(k, s, kind, id, id_len);
+  if (id[0] == '}')
+    return xr_fail(XR_EINVAL,
+                   "chat: in the tagged layout a thread id may not start with '}': the key's hash tag {%.*s} would "
+                   "be empty, and the thread's keys would not share a Cluster slot",
+                   (int)(id_len > 40 ? 40 : id_len), id);
+  return xr_cmd_key_make_tag(k, s->prefix, s->prefix_len, kind, id, id_len);
+}
+
 /* Each row's key: <prefix>:<kind>, then :<first argument> when by_id (the first of the two keys of
- * the reliable queue's rows). The builders make their key here, and xr_chat_op_slot routes by it. */
+ * the reliable queue's rows; THREAD_KEY: a thread's key, thread_key). The builders make their key
+ * here, and xr_chat_op_slot routes by it. */
+enum { THREAD_KEY = 2 };
 static const struct {
   const char *kind;
   int by_id;
 } row_keys[XR_CHAT_OP_COUNT] = {
-    [XR_CHAT_OP_SUBSCRIBE] = {"subscriptions", 0},  [XR_CHAT_OP_UNSUBSCRIBE] = {"subscriptions", 0},
-    [XR_CHAT_OP_IS_SUBSCRIBED] = {"subscriptions", 0}, [XR_CHAT_OP_ACQUIRE_LOCK] = {"lock", 1},
-    [XR_CHAT_OP_RELEASE_LOCK] = {"lock", 1},         [XR_CHAT_OP_EXTEND_LOCK] = {"lock", 1},
-    [XR_CHAT_OP_FORCE_RELEASE_LOCK] = {"lock", 1},   [XR_CHAT_OP_GET] = {"cache", 1},
-    [XR_CHAT_OP_SET] = {"cache", 1},                 [XR_CHAT_OP_SET_IF_NOT_EXISTS] = {"cache", 1},
-    [XR_CHAT_OP_DELETE] = {"cache", 1},              [XR_CHAT_OP_APPEND_TO_LIST] = {"list", 1},
-    [XR_CHAT_OP_GET_LIST] = {"list", 1},             [XR_CHAT_OP_ENQUEUE] = {"queue", 1},
-    [XR_CHAT_OP_DEQUEUE] = {"queue", 1},             [XR_CHAT_OP_QUEUE_DEPTH] = {"queue", 1},
-    [XR_CHAT_OP_DEQUEUE_RELIABLE] = {"queue", 1},    [XR_CHAT_OP_ACK] = {"queue-processing", 1},
-    [XR_CHAT_OP_REQUEUE_PROCESSING] = {"queue", 1},
+    [XR_CHAT_OP_SUBSCRIBE] = {"subscriptions", 0},       [XR_CHAT_OP_UNSUBSCRIBE] = {"subscriptions", 0},
+    [XR_CHAT_OP_IS_SUBSCRIBED] = {"subscriptions", 0},   [XR_CHAT_OP_ACQUIRE_LOCK] = {"lock", THREAD_KEY},
+    [XR_CHAT_OP_RELEASE_LOCK] = {"lock", THREAD_KEY},    [XR_CHAT_OP_EXTEND_LOCK] = {"lock", THREAD_KEY},
+    [XR_CHAT_OP_FORCE_RELEASE_LOCK] = {"lock", THREAD_KEY}, [XR_CHAT_OP_GET] = {"cache", 1},
+    [XR_CHAT_OP_SET] = {"cache", 1},                     [XR_CHAT_OP_SET_IF_NOT_EXISTS] = {"cache", 1},
+    [XR_CHAT_OP_DELETE] = {"cache", 1},                  [XR_CHAT_OP_APPEND_TO_LIST] = {"list", 1},
+    [XR_CHAT_OP_GET_LIST] = {"list", 1},                 [XR_CHAT_OP_ENQUEUE] = {"queue", THREAD_KEY},
+    [XR_CHAT_OP_DEQUEUE] = {"queue", THREAD_KEY},        [XR_CHAT_OP_QUEUE_DEPTH] = {"queue", THREAD_KEY},
+    [XR_CHAT_OP_DEQUEUE_RELIABLE] = {"queue", THREAD_KEY}, [XR_CHAT_OP_ACK] = {"queue-processing", THREAD_KEY},
+    [XR_CHAT_OP_REQUEUE_PROCESSING] = {"queue", THREAD_KEY},
 };
 
 /* Row op's key (its id argument checked first when it has one: `what` names it). */
 static int row_key(xr_cmd_key *k, const void *self, int op, const xr_arg *a, const char *what) {
   const xr_chat *s = self;
   if (!row_keys[op].by_id) return make_key(k, s, row_keys[op].kind, NULL, 0);
+  if (row_keys[op].by_id == THREAD_KEY) return thread_key(k, s, row_keys[op].kind, a[0].data, a[0].len, what);
   int rc = need_id(a[0].data, a[0].len, what);
   return rc ? rc : make_key(k, s, row_keys[op].kind, a[0].data, a[0].len);
 }
@@ -362,7 +400,7 @@ static int chat_build_release_if_empty(xr_cmd *c, const xr_chat *s, const char *
                                 size_t token_len) {
   int rc;
   if ((rc = need_id(tid, len, "thread id")) || (rc = need_token(token, token_len)) ||
-      (rc = make_key(&c->key, s, "lock", tid, len)) || (rc = make_key(&c->key2, s, "queue", tid, len)))
+      (rc = thread_key(&c->key, s, "lock", tid, len, "thread id")) || (rc = thread_key(&c->key2, s, "queue", tid, len, "thread id")))
     return rc;
   c->script = s->release_if_empty;
   c->numkeys = 2;
@@ -486,7 +524,7 @@ static int build_dequeue(xr_cmd *c, const void *self, const xr_arg *a) {
 static int build_queue_pair(xr_cmd *c, const xr_chat *s, const xr_script *script, const xr_arg *a) {
   int rc;
   if ((rc = row_key(&c->key, s, XR_CHAT_OP_DEQUEUE_RELIABLE, a, "thread id")) ||
-      (rc = make_key(&c->key2, s, "queue-processing", a[0].data, a[0].len)))
+      (rc = thread_key(&c->key2, s, "queue-processing", a[0].data, a[0].len, "thread id")))
     return rc;
   c->script = script;
   c->numkeys = 2;

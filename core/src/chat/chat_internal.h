@@ -19,6 +19,7 @@ struct xr_chat {
   xr_json_dialect json;
   xr_chat_queue_dialect queue;
   int min_replicas, min_replicas_timeout_ms; /* 0: no WAIT after a lock's write */
+  xr_chat_layout layout;                     /* where a thread's keys live (chat.h) */
   xr_script *release, *extend, *append, *enqueue, *release_if_empty, *dequeue_reliable, *requeue;
 };
 

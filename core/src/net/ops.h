@@ -54,6 +54,9 @@ void xr_cmd_arg_num(xr_cmd *c, int slot, long long v);
 /* <prefix>:<kind>:<id>, or <prefix>:<kind> when id is NULL. */
 int xr_cmd_key_make(xr_cmd_key *k, const char *prefix, size_t prefix_len, const char *kind, const char *id,
                     size_t id_len);
+/* <prefix>:<kind>:{<id>}: the id as the key's Redis Cluster hash tag (a prefix without braces). */
+int xr_cmd_key_make_tag(xr_cmd_key *k, const char *prefix, size_t prefix_len, const char *kind, const char *id,
+                        size_t id_len);
 
 /* <prefix><id>: plain concatenation (toolhive's keys). */
 int xr_cmd_key_concat(xr_cmd_key *k, const char *prefix, size_t prefix_len, const char *id, size_t id_len);
