@@ -392,6 +392,32 @@ def test_cluster_run(tmp_path: Path) -> None:
         assert list(r.scan_iter(match=doc["prefix"] + ":*")) == [], "the runner left keys"
 
 
+def test_tagged_layout_matrix_on_a_cluster(tmp_path: Path) -> None:
+    """The Chat SDK tagged layout on a Redis Cluster: crossredis's drivers with --layout tagged and
+    the real upstream packages given "{<thread>}" as the thread id meet on <prefix>:lock:{T} and
+    <prefix>:queue:{T} (one slot per thread): every lock pair excludes, every queue pair passes
+    but upstream's own queue-entry incompatibilities, and the entries are the bytes the upstream
+    layout writes."""
+    env, _ = make_wrappers(tmp_path)
+    env.pop("REDIS_URL", None)
+    res = run_runner(env, "--cluster", "--only", "c,py-crossredis,py-port,ts-ioredis,ts-crossredis",
+                     "--scenarios", "queue,tagged-lock,tagged-queue", "--no-migration", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    doc = __import__("json").loads(res.stdout)
+    cells = doc["tagged_layout"]["results"]
+    assert len(cells) == 2 * 5 * 5
+    assert all(c["status"] == "ok" for c in cells if c["scenario"] == "tagged-lock"), cells
+    broken = {(c["producer"], c["consumer"]) for c in cells if c["status"] == "known-incompatible"}
+    # the upstream queue incompatibilities (SPEC.md 1.5), exactly as in upstream's layout
+    assert broken == {("c", "py-port"), ("ts-ioredis", "py-port"), ("ts-crossredis", "py-port"),
+                      ("py-crossredis", "ts-ioredis"), ("py-port", "ts-ioredis")}
+    assert all(c["status"] in ("ok", "known-incompatible") for c in cells)
+    groups = doc["tagged_layout"]["entries"]
+    assert groups and all(g["identical"] for g in groups)
+    assert {g["producers"][0] for g in groups if g["entries"] == "tagged vs upstream layout"} == \
+        {"c", "py-crossredis", "py-port", "ts-ioredis", "ts-crossredis"}
+
+
 # ---- toolhive sessions -----------------------------------------------------------------------------
 
 GO_RELEASES = "go-toolhive-v0.48.0,go-toolhive-v0.66.0"
