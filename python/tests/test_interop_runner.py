@@ -357,17 +357,22 @@ def test_cluster_refuses_a_standalone_url(tmp_path: Path) -> None:
     assert "--cluster: the server redis://127.0.0.1:1 (from --url) is not a redis+cluster:// URL" in res.stderr
 
 
+def cluster_run_json(tmp_path: Path, only: str, scenarios: str) -> tuple[dict[str, str], Any]:
+    """The runner on a Cluster (the shared one, else its own) with --json, which must succeed:
+    its environment and its report."""
+    env, _ = make_wrappers(tmp_path)
+    env.pop("REDIS_URL", None)
+    res = run_runner(env, "--cluster", "--only", only, "--scenarios", scenarios, "--no-migration", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    return env, __import__("json").loads(res.stdout)
+
+
 def test_cluster_run(tmp_path: Path) -> None:
     """The matrix on a Redis Cluster: the suite run's shared one (XR_TEST_CLUSTER_NODES), else one
     the runner starts (xr-topology --cluster). The upstream ioredis adapter and the port run on their
     libraries' cluster clients; the node-redis adapter cannot (a known limit: every pair it is in
     says so, none is missing); the run's keys reach every master and are deleted at the end."""
-    env, log = make_wrappers(tmp_path)
-    env.pop("REDIS_URL", None)
-    res = run_runner(env, "--cluster", "--only", "c,py-port,ts-node-redis,ts-ioredis,ts-crossredis",
-                     "--scenarios", "lock,queue", "--no-migration", "--json")
-    assert res.returncode == 0, res.stdout + res.stderr
-    doc = __import__("json").loads(res.stdout)
+    env, doc = cluster_run_json(tmp_path, "c,py-port,ts-node-redis,ts-ioredis,ts-crossredis", "lock,queue")
     assert doc["topology"] == "cluster" and doc["ok"] is True
     assert doc["url"].startswith("redis+cluster://127.0.0.1:")
     libs = doc["implementations"]
@@ -398,12 +403,8 @@ def test_tagged_layout_matrix_on_a_cluster(tmp_path: Path) -> None:
     <prefix>:queue:{T} (one slot per thread): every lock pair excludes, every queue pair passes
     but upstream's own queue-entry incompatibilities, and the entries are the bytes the upstream
     layout writes."""
-    env, _ = make_wrappers(tmp_path)
-    env.pop("REDIS_URL", None)
-    res = run_runner(env, "--cluster", "--only", "c,py-crossredis,py-port,ts-ioredis,ts-crossredis",
-                     "--scenarios", "queue,tagged-lock,tagged-queue", "--no-migration", "--json")
-    assert res.returncode == 0, res.stdout + res.stderr
-    doc = __import__("json").loads(res.stdout)
+    _, doc = cluster_run_json(tmp_path, "c,py-crossredis,py-port,ts-ioredis,ts-crossredis",
+                              "queue,tagged-lock,tagged-queue")
     cells = doc["tagged_layout"]["results"]
     assert len(cells) == 2 * 5 * 5
     assert all(c["status"] == "ok" for c in cells if c["scenario"] == "tagged-lock"), cells
