@@ -62,7 +62,7 @@ for (const kind of TOPOLOGY_KINDS) {
 
 test("layout values are the core's to check", () => {
   assert.throws(() => xr.createRedisState({ url: "redis://127.0.0.1:1", layout: "sharded", logger: silent }),
-    (e) => e instanceof xr.InvalidArgumentError && e.message === 'chat: layout must be "upstream" or "tagged", got "sharded"');
+    (e) => e instanceof xr.InvalidArgumentError && e.message === 'chat: layout must be "upstream", "tagged" or "bridge", got "sharded"');
   assert.throws(() => xr.createRedisState({ url: "redis://127.0.0.1:1", layout: 1, logger: silent }), TypeError);
   assert.throws(() => xr.createRedisState({ url: "redis://127.0.0.1:1", keyPrefix: "{app}", layout: "tagged", logger: silent }),
     (e) => e instanceof xr.InvalidArgumentError && e.message.includes("key_prefix '{app}' holds '{'"));

@@ -68,7 +68,7 @@ def test_upstream_layout_still_refused_on_a_cluster(topo) -> None:
 
 def test_layout_values_are_the_cores() -> None:
     with pytest.raises(crossredis.InvalidArgumentError,
-                       match=r'^chat: layout must be "upstream" or "tagged", got "sharded"$'):
+                       match=r'^chat: layout must be "upstream", "tagged" or "bridge", got "sharded"$'):
         State("redis://127.0.0.1:1", layout="sharded")
     with pytest.raises(TypeError, match="layout must be a str, not int"):
         State("redis://127.0.0.1:1", layout=1)  # type: ignore[arg-type]

@@ -76,11 +76,21 @@ typedef enum xr_chat_empty_prefix {
 /* Where the per-thread keys (lock, queue, processing list) live. */
 typedef enum xr_chat_layout {
   XR_CHAT_LAYOUT_UPSTREAM = 0, /* <prefix>:lock:<thread id>, as every upstream runtime (SPEC.md 1.1) */
-  XR_CHAT_LAYOUT_TAGGED = 1    /* <prefix>:lock:{<thread id>}: one Cluster slot per thread. The key
+  XR_CHAT_LAYOUT_TAGGED = 1,   /* <prefix>:lock:{<thread id>}: one Cluster slot per thread. The key
                                   prefix may not hold '{' or '}', and a thread id may not start with
-                                  '}' (its tag would be empty): XR_EINVAL. Moving a deployment onto
-                                  it: README, "Chat SDK tagged layout" (locks of the two layouts
-                                  do not exclude each other) */
+                                  '}' (its tag would be empty): XR_EINVAL. The locks of the two
+                                  layouts are different keys and do not exclude each other */
+  /* Beyond upstream, for moving a running deployment from UPSTREAM to TAGGED without two holders
+   * of one thread (README, "Chat SDK tagged layout"): every per-thread operation is one script over
+   * the thread's keys in both layouts. A lock is taken only when neither layout's lock is held and
+   * then holds both (one token), so it excludes upstream-layout holders (upstream runtimes
+   * included) and tagged-layout holders alike. An entry is queued where the thread's holder reads:
+   * the upstream queue when an upstream-layout holder has the lock, else the tagged one; dequeue,
+   * queue_depth, dequeue_reliable (into the tagged processing list), ack and requeue take both,
+   * the upstream queue first; release_lock_if_queue_empty counts both. The keys of both layouts
+   * are in one script, so it needs one node (standalone, Sentinel): a Cluster refuses its
+   * per-thread operations (XR_ECROSSSLOT). The same prefix and id rules as TAGGED. */
+  XR_CHAT_LAYOUT_BRIDGE = 2
 } xr_chat_layout;
 
 #define XR_CHAT_OPTIONS_VERSION 3
@@ -119,7 +129,7 @@ XR_API void xr_chat_free(xr_chat *s);
 /* The checks xr_chat_new makes of the options, without a client: 0, or XR_EINVAL naming the bad
  * one (for bindings that take options before they connect). */
 XR_API int xr_chat_options_check(const xr_chat_options *o);
-/* The layout named "upstream" or "tagged" (what the bindings' option takes): its value (>= 0),
+/* The layout named "upstream", "tagged" or "bridge" (what the bindings' option takes): its value (>= 0),
  * or XR_EINVAL naming the choices and what was given. NULL: XR_CHAT_LAYOUT_UPSTREAM. */
 XR_API int xr_chat_layout_parse(const char *name);
 XR_API xr_client *xr_chat_client(const xr_chat *s);

@@ -15,6 +15,8 @@
 void xr_cmd_free(xr_cmd *c) {
   if (c->key.heap) xr_free(c->key.heap);
   if (c->key2.heap) xr_free(c->key2.heap);
+  if (c->key3.heap) xr_free(c->key3.heap);
+  if (c->key4.heap) xr_free(c->key4.heap);
   xr_free(c->owned);
   memset(c, 0, sizeof *c);
 }

@@ -30,6 +30,7 @@ typedef struct xr_cmd {
   const xr_script *script; /* a script run: argv holds the keys then the arguments */
   int numkeys;
   xr_cmd_key key, key2;    /* key names the command in failures */
+  xr_cmd_key key3, key4;   /* a script's further keys */
   char num[2][24];
   char *owned;             /* a value or entry text the command sends */
   /* what the command made that its result reports (XR_RESULT_LOCK: the token and its expiry) */

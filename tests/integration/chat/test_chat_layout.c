@@ -54,15 +54,6 @@ static void fix_close(fixture *f) {
   xr_client_close(f->c);
 }
 
-static long long key_int(const char *cmd, const char *key) {
-  xr_reply *r = NULL;
-  XR_OK(itest_cmd(tt.chk, &r, cmd, key, NULL));
-  assert_int_equal(xr_reply_kind(r), XR_REPLY_INTEGER);
-  long long v = xr_reply_integer(r);
-  xr_reply_free(r);
-  return v;
-}
-
 /* The capture's lines with `from` (a quoted key's tail: ":lock:<id>\"") written as `to`. */
 static void rewrite_lines(itest_lines *l, const char *from, const char *to) {
   for (size_t i = 0; i < l->n; i++) {
@@ -183,9 +174,9 @@ static void test_tagged_keys_on_the_wire(void **state) {
   XR_OK(xr_chat_subscribe(f.s, S(THREAD)));
   XR_OK(xr_chat_set(f.s, S("thread-state:" THREAD), S("{\"a\":1}"), 0));
   XR_OK(xr_chat_append_to_list(f.s, S("msg-history:" THREAD), S("1"), 100, 0));
-  assert_int_equal(key_int("SCARD", tt_key(":subscriptions")), 1);
-  assert_int_equal(key_int("EXISTS", tt_key(":cache:thread-state:" THREAD)), 1);
-  assert_int_equal(key_int("LLEN", tt_key(":list:msg-history:" THREAD)), 1);
+  assert_int_equal(itest_key_int(tt.chk, "SCARD", tt_key(":subscriptions")), 1);
+  assert_int_equal(itest_key_int(tt.chk, "EXISTS", tt_key(":cache:thread-state:" THREAD)), 1);
+  assert_int_equal(itest_key_int(tt.chk, "LLEN", tt_key(":list:msg-history:" THREAD)), 1);
   tt_monitor_close(&m);
   fix_close(&up);
   fix_close(&f);
@@ -248,12 +239,12 @@ static void test_two_key_scripts(void **state) {
   assert_false(b);
   assert_int_equal(n, 1);
   snprintf(key, sizeof key, ":lock:{%s}", id);
-  assert_int_equal(key_int("EXISTS", tt_key(key)), 1);
+  assert_int_equal(itest_key_int(tt.chk, "EXISTS", tt_key(key)), 1);
   /* the reliable dequeue: into the processing list, requeued, acknowledged */
   XR_OK(xr_chat_dequeue_reliable(f.s, &b, &e, Z(id)));
   assert_true(b);
   snprintf(key, sizeof key, ":queue-processing:{%s}", id);
-  assert_int_equal(key_int("LLEN", tt_key(key)), 1);
+  assert_int_equal(itest_key_int(tt.chk, "LLEN", tt_key(key)), 1);
   XR_OK(xr_chat_requeue_processing(f.s, &n, Z(id)));
   assert_int_equal(n, 1);
   xr_chat_queue_entry_clear(&e);
@@ -262,7 +253,7 @@ static void test_two_key_scripts(void **state) {
   XR_OK(xr_chat_ack(f.s, &b, Z(id), e.raw, e.raw_len));
   assert_true(b);
   xr_chat_queue_entry_clear(&e);
-  assert_int_equal(key_int("EXISTS", tt_key(key)), 0);
+  assert_int_equal(itest_key_int(tt.chk, "EXISTS", tt_key(key)), 0);
   XR_OK(xr_chat_release_lock_if_queue_empty(f.s, &b, &n, Z(id), lock.token, lock.token_len));
   assert_true(b);
 
@@ -356,8 +347,8 @@ static void test_layouts_do_not_exclude_each_other(void **state) {
   XR_OK(xr_chat_acquire_lock(tg.s, &ok2, &b, S(THREAD), 30000));
   assert_true(ok1);
   assert_true(ok2);
-  assert_int_equal(key_int("EXISTS", tt_key(":lock:" THREAD)), 1);
-  assert_int_equal(key_int("EXISTS", tt_key(":lock:{" THREAD "}")), 1);
+  assert_int_equal(itest_key_int(tt.chk, "EXISTS", tt_key(":lock:" THREAD)), 1);
+  assert_int_equal(itest_key_int(tt.chk, "EXISTS", tt_key(":lock:{" THREAD "}")), 1);
   fix_close(&tg);
   fix_close(&up);
 }
@@ -368,8 +359,8 @@ static void test_layout_options(void **state) {
   xr_chat_options o = XR_CHAT_OPTIONS_INIT;
   assert_int_equal(o.version, 3);
   assert_int_equal(o.layout, XR_CHAT_LAYOUT_UPSTREAM);
-  o.layout = (xr_chat_layout)2;
-  XR_FAILS(xr_chat_options_check(&o), XR_EINVAL, "xr_chat_new: layout 2 is not UPSTREAM (0) or TAGGED (1)");
+  o.layout = (xr_chat_layout)3;
+  XR_FAILS(xr_chat_options_check(&o), XR_EINVAL, "xr_chat_new: layout 3 is not UPSTREAM (0), TAGGED (1) or BRIDGE (2)");
   o.layout = XR_CHAT_LAYOUT_TAGGED;
   XR_OK(xr_chat_options_check(&o));
   o.key_prefix = "{app}";
@@ -398,7 +389,7 @@ static void test_layout_options(void **state) {
   xr_chat_lock lock;
   bool ok = false;
   XR_OK(xr_chat_acquire_lock(s, &ok, &lock, S(THREAD), 30000));
-  assert_int_equal(key_int("EXISTS", "chat-sdk:lock:" THREAD), 1);
+  assert_int_equal(itest_key_int(tt.chk, "EXISTS", "chat-sdk:lock:" THREAD), 1);
   xr_chat_free(s);
   xr_client_close(c);
   o.version = 4;
