@@ -402,29 +402,66 @@ def sc_queue(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
     check(55000 < pttl <= 60000, f"{a.impl.name}: the queue of an entry expiring in 5 s has a PTTL of {pttl} ms, "
                                  f"not the 60000 ms floor")
     try:
-        good, res = b.call("chat.drain_queue", scenario="queue", role="consumer", thread_id=ctx.thread(b.impl, t),
-                           now_ms=ENQUEUED_AT + 1000)
-        if not good:
-            raise Failure(f"{b.impl.name} reader: {res.get('kind')}: {res.get('message')}")
-        delivered = res.get("delivered") or []
-        check(res.get("expired", 0) == 0 and len(delivered) == 1,
-              f"{b.impl.name} delivered {len(delivered)}, dropped {res.get('expired')} as expired")
-        got = delivered[0]
-        check(isinstance(got, dict) and got.get("id") == msg["id"] and got.get("text") == MESSAGE_TEXT,
-              f"{b.impl.name} delivered {json.dumps(got)[:120]}")
+        drain_one(b, "queue", ctx.thread(b.impl, t), b.impl.name)
     finally:
         ctx.r.delete(ctx.key("queue", t))
     return f"{a.impl.entries} entry delivered"
+
+
+def drain_one(b: Driver, scenario: str, thread_id: str, who: str) -> None:
+    """b's reader (chat.drain_queue, the runtime's queue reader) must deliver QUEUE_MESSAGE alone."""
+    good, res = b.call("chat.drain_queue", scenario=scenario, role="consumer", thread_id=thread_id,
+                       now_ms=ENQUEUED_AT + 1000)
+    if not good:
+        raise Failure(f"{b.impl.name} reader: {res.get('kind')}: {res.get('message')}")
+    delivered = res.get("delivered") or []
+    check(res.get("expired", 0) == 0 and len(delivered) == 1,
+          f"{who} delivered {len(delivered)}, dropped {res.get('expired')} as expired")
+    got = delivered[0]
+    check(isinstance(got, dict) and got.get("id") == QUEUE_MESSAGE["id"] and got.get("text") == MESSAGE_TEXT,
+          f"{b.impl.name} delivered {json.dumps(got)[:120]}")
 
 
 SCENARIOS: list[tuple[str, Callable[[Ctx, Driver, Driver, str], str]]] = [
     ("lock", sc_lock), ("cache", sc_cache), ("dedupe", sc_dedupe), ("list", sc_list),
     ("subscriptions", sc_subscriptions), ("queue", sc_queue),
 ]
+
+
+def sc_held_queue(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
+    """The Chat SDK core's queue path: b holds the thread, a cannot take it and queues the message,
+    b (the holder) drains the queue and gets it."""
+    t = f"held-{tag}"
+    ta, tb = ctx.thread(a.impl, t), ctx.thread(b.impl, t)
+    lock = b.ok("chat.acquire_lock", scenario="held-queue", role="consumer", thread_id=tb, ttl_ms=30000)
+    check(lock is not None, f"{b.impl.name} could not take a free lock")
+    try:
+        check(a.ok("chat.acquire_lock", scenario="held-queue", role="producer", thread_id=ta, ttl_ms=30000) is None,
+              f"{a.impl.name} took the lock {b.impl.name} holds")
+        depth = a.ok("chat.enqueue", scenario="held-queue", role="producer", thread_id=ta, message_json=QUEUE_MESSAGE,
+                     enqueued_at_ms=ENQUEUED_AT, expires_at_ms=EXPIRES_AT, max_size=10)
+        check(depth == 1, f"depth {depth}")
+        drain_one(b, "held-queue", tb, f"{b.impl.name} (the holder)")
+    finally:
+        release(b, tb, lock["token"], True, scenario="held-queue", role="consumer")
+        ctx.r.delete(f"{ctx.prefix}:queue:{t}")
+        ctx.r.delete(f"{ctx.prefix}:queue:{{{t}}}")
+    return "queued for the holder, delivered"
+
+
 # The tagged layout's matrix (Ctx.tagged): the same lock and queue scenarios with crossredis's
 # drivers in layout "tagged" and the upstream ones given "{<thread>}" ids.
 LAYOUT_SCENARIOS: list[tuple[str, Callable[[Ctx, Driver, Driver, str], str]]] = [
     ("tagged-lock", sc_lock), ("tagged-queue", sc_queue),
+]
+# The bridge layout's matrices (one node only: the bridge refuses on a Cluster): crossredis's
+# drivers in layout "bridge" beside the upstream runtimes in upstream's layout (the move's first
+# step), then beside them given "{<thread>}" ids, i.e. in the tagged layout (its second step).
+BRIDGE_SCENARIOS: list[tuple[str, Callable[[Ctx, Driver, Driver, str], str]]] = [
+    ("bridge-lock", sc_lock), ("bridge-queue", sc_held_queue),
+]
+BRIDGE_TAGGED_SCENARIOS: list[tuple[str, Callable[[Ctx, Driver, Driver, str], str]]] = [
+    ("bridge-tagged-lock", sc_lock), ("bridge-tagged-queue", sc_held_queue),
 ]
 
 
@@ -744,8 +781,8 @@ def main(argv: list[str] | None = None) -> int:
                                    "state " + ", ".join(BY_NAME) + "; sessions " + ", ".join(SESSION_BY_NAME) +
                                    "; ayepi " + ", ".join(AYEPI_BY_NAME) + "; xp " + ", ".join(XP_BY_NAME) + ")")
     ap.add_argument("--scenarios", help="a comma-separated subset of scenarios (" +
-                    ", ".join(n for n, _ in SCENARIOS + LAYOUT_SCENARIOS + SESSION_SCENARIOS + AYEPI_SCENARIOS +
-                              XP_SCENARIOS) + ")")
+                    ", ".join(n for n, _ in SCENARIOS + LAYOUT_SCENARIOS + BRIDGE_SCENARIOS + BRIDGE_TAGGED_SCENARIOS +
+                              SESSION_SCENARIOS + AYEPI_SCENARIOS + XP_SCENARIOS) + ")")
     ap.add_argument("--crossredis", default=str(ROOT / "build" / "cli" / "crossredis"), help="the crossredis command")
     ap.add_argument("--go-drivers", default=str(GO_DRIVERS),
                     help="the folder of the Go session drivers (interop/drivers/go/build's output; default %(default)s)")
@@ -770,20 +807,24 @@ def main(argv: list[str] | None = None) -> int:
         xp_names = [n for n in only if n in XP_BY_NAME]
     scenarios, session_scenarios = [n for n, _ in SCENARIOS], [n for n, _ in SESSION_SCENARIOS]
     layout_scenarios = [n for n, _ in LAYOUT_SCENARIOS]
+    bridge_scenarios = [n for n, _ in BRIDGE_SCENARIOS + BRIDGE_TAGGED_SCENARIOS]
     ayepi_scenarios = [n for n, _ in AYEPI_SCENARIOS]
     xp_scenarios = [n for n, _ in XP_SCENARIOS]
     if args.scenarios:
         chosen = [n.strip() for n in args.scenarios.split(",") if n.strip()]
-        every = dict(SCENARIOS + LAYOUT_SCENARIOS + SESSION_SCENARIOS + AYEPI_SCENARIOS + XP_SCENARIOS)
+        every = dict(SCENARIOS + LAYOUT_SCENARIOS + BRIDGE_SCENARIOS + BRIDGE_TAGGED_SCENARIOS + SESSION_SCENARIOS +
+                     AYEPI_SCENARIOS + XP_SCENARIOS)
         unknown = [n for n in chosen if n not in every]
         if unknown:
             ap.error(f"unknown scenario {', '.join(unknown)} (known: {', '.join(every)})")
         scenarios = [n for n in chosen if n in dict(SCENARIOS)]
         layout_scenarios = [n for n in chosen if n in dict(LAYOUT_SCENARIOS)]
+        bridge_scenarios = [n for n in chosen if n in dict(BRIDGE_SCENARIOS + BRIDGE_TAGGED_SCENARIOS)]
         session_scenarios = [n for n in chosen if n in dict(SESSION_SCENARIOS)]
         ayepi_scenarios = [n for n in chosen if n in dict(AYEPI_SCENARIOS)]
         xp_scenarios = [n for n in chosen if n in dict(XP_SCENARIOS)]
     layout_names = names if layout_scenarios else []  # the Chat implementations, crossredis's in layout tagged
+    bridge_names = names if bridge_scenarios else []  # the same, crossredis's in layout bridge
     if not scenarios:
         names = []
     if not session_scenarios:
@@ -817,8 +858,12 @@ def main(argv: list[str] | None = None) -> int:
                 ROOT / "build" / "tests" / "harness" / "xr-topology"]
         tool = next((t for t in near if os.access(t, os.X_OK)), near[0])
     topology = "cluster" if cluster else "standalone"
+    if cluster and bridge_names:
+        if args.scenarios:
+            ap.error("the bridge scenarios need one node (the bridge layout refuses a Cluster's cross-slot scripts)")
+        bridge_names = []  # a default run on a Cluster: one node only (said in the output)
     expected_limits = {n: lim for n, lim in KNOWN_LIMITS.get(topology, {}).items()
-                       if n in names or n in layout_names}
+                       if n in names or n in layout_names or n in bridge_names}
 
     # Everything made from here on is undone in the finally block, whatever happens: the drivers
     # stopped, the run's keys deleted, the temporary folder removed, the throwaway server stopped.
@@ -832,6 +877,7 @@ def main(argv: list[str] | None = None) -> int:
     prefix = f"interop-{os.getpid()}-{int(time.time())}"
     drivers: dict[str, Driver] = {}
     tagged_drivers: dict[str, Driver] = {}  # crossredis's Chat drivers with --layout tagged
+    bridge_drivers: dict[str, Driver] = {}  # with --layout bridge
     session_drivers: dict[str, Driver] = {}
     ayepi_drivers: dict[str, Driver] = {}
     xp_drivers: dict[str, Driver] = {}
@@ -853,7 +899,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {**os.environ, "REDIS_URL": url}
         r = open_checker(url)
         r.ping()
-        for n in dict.fromkeys(names + layout_names):
+        for n in dict.fromkeys(names + layout_names + bridge_names):
             impl = BY_NAME[n]
             try:
                 drivers[n] = Driver(impl, driver_command(impl, crossredis, python), env, prefix, logs / f"{n}.log")
@@ -862,16 +908,19 @@ def main(argv: list[str] | None = None) -> int:
                 if lim is None or lim.signature not in str(e):
                     raise
                 limited[n] = (lim, SECRETS.scrub(str(e).split(": ", 1)[-1]))
-        # the tagged layout's matrix: crossredis's drivers again with --layout tagged, the upstream ones shared
-        for n in layout_names:
-            impl = BY_NAME[n]
-            if impl.origin == "crossredis":
-                tagged_drivers[n] = Driver(impl, driver_command(impl, crossredis, python) + ["--layout", "tagged"],
-                                           env, prefix, logs / f"{n}-tagged.log")
-            elif n in drivers:
-                tagged_drivers[n] = drivers[n]
+        # the layout matrices: crossredis's drivers again with --layout, the upstream ones shared
+        for layout, lnames, ldrivers in (("tagged", layout_names, tagged_drivers), ("bridge", bridge_names,
+                                                                                      bridge_drivers)):
+            for n in lnames:
+                impl = BY_NAME[n]
+                if impl.origin == "crossredis":
+                    ldrivers[n] = Driver(impl, driver_command(impl, crossredis, python) + ["--layout", layout],
+                                         env, prefix, logs / f"{n}-{layout}.log")
+                elif n in drivers:
+                    ldrivers[n] = drivers[n]
         ctx = Ctx(prefix, r, crossredis, env)
         tctx = Ctx(prefix, r, crossredis, env, tagged=True)
+        bctx, btctx = Ctx(prefix, r, crossredis, env), Ctx(prefix, r, crossredis, env, tagged=True)
         # The session drivers: each store's keys under the run's prefix too.
         sctx = SessionCtx(r, f"{prefix}:thv:proxy:session:", f"{prefix}:thv:vmcp:session:")
         for n in session_names:
@@ -953,6 +1002,25 @@ def main(argv: list[str] | None = None) -> int:
                 verdict = "identical" if g["identical"] else f"DIFFERENT ({', '.join(g['differing'])})"
                 print(f"  {g['json']} JSON, {g['entries']}: {', '.join(g['producers'])}: {verdict}, {g['bytes']} bytes",
                       file=out)
+        bridge_cells: list[Cell] = []
+        for title, label, bc, table in (
+                ("Chat SDK bridge layout, step 1: crossredis's implementations with layout \"bridge\" beside the "
+                 "upstream ones in upstream's layout (thread id T)", "bridge + upstream layout: ", bctx,
+                 BRIDGE_SCENARIOS),
+                ("Chat SDK bridge layout, step 2: crossredis's implementations with layout \"bridge\" beside the "
+                 "upstream ones in the tagged layout (given \"{T}\")", "bridge + tagged layout: ", btctx,
+                 BRIDGE_TAGGED_SCENARIOS)):
+            chosen = [n for n, _ in table if n in bridge_scenarios]
+            if not bridge_names or not chosen:
+                continue
+            print(f"\n{title}", file=out)
+            started_limits = {n: lim for n, lim in expected_limits.items() if n in bridge_drivers}
+            mine = run_matrix(bc, bridge_names, bridge_drivers, limited, started_limits, chosen, table)
+            print_tables(mine, bridge_names, chosen, out, label)
+            bridge_cells += mine
+        if cluster and names and not bridge_names:
+            print("\nChat SDK bridge layout: not run on a Cluster (it needs one node: its scripts take both "
+                  "layouts' keys)", file=out)
         session_cells, records = run_system(
             "toolhive sessions", "sessions: ", sctx, session_names, session_drivers, session_scenarios,
             run_session_matrix, compare_records,
@@ -967,7 +1035,7 @@ def main(argv: list[str] | None = None) -> int:
             "byte for byte", out)
         spread: dict[str, int] | None = None
         spread_ok = True
-        every_key = ctx.keys | tctx.keys | sctx.keys | actx.keys | xctx.keys
+        every_key = ctx.keys | tctx.keys | bctx.keys | btctx.keys | sctx.keys | actx.keys | xctx.keys
         if cluster and every_key:
             assert isinstance(r, redis.cluster.RedisCluster)
             reached, masters, slots = masters_reached(r, every_key)
@@ -975,7 +1043,7 @@ def main(argv: list[str] | None = None) -> int:
             spread_ok = reached == masters
             print(f"\nthe run's keys: {len(every_key)} in {slots} slots on {reached} of {plural(masters, 'master')}"
                   + ("" if spread_ok else " (FAIL: every master must serve some of them)"), file=out)
-        every_cell = cells + layout_cells + session_cells + ayepi_cells + xp_cells
+        every_cell = cells + layout_cells + bridge_cells + session_cells + ayepi_cells + xp_cells
         bad = [c for c in every_cell if not c.good]
         counts = {s: sum(1 for c in every_cell if c.status == s) for s in SYMBOL}
         ok = (not bad and mig_ok and spread_ok and all(g["identical"] for g in entry_groups + layout_groups)
@@ -994,6 +1062,7 @@ def main(argv: list[str] | None = None) -> int:
                                            for d in drivers.values()},
                        "results": [c.__dict__ for c in cells], "entries": entry_groups, "migration": mig,
                        "tagged_layout": {"results": [c.__dict__ for c in layout_cells], "entries": layout_groups},
+                       "bridge_layout": {"results": [c.__dict__ for c in bridge_cells]},
                        "sessions": {"implementations": {d.impl.name: {"runtime": d.impl.runtime,
                                                                       "library": d.library}
                                                         for d in session_drivers.values()},
@@ -1020,7 +1089,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         shared = set(map(id, drivers.values()))
-        tagged_own = [d for d in tagged_drivers.values() if id(d) not in shared]
+        tagged_own = [d for d in [*tagged_drivers.values(), *bridge_drivers.values()] if id(d) not in shared]
         for d in [*drivers.values(), *tagged_own, *session_drivers.values(), *ayepi_drivers.values(),
                   *xp_drivers.values()]:
             d.close()

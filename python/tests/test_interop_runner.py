@@ -419,6 +419,30 @@ def test_tagged_layout_matrix_on_a_cluster(tmp_path: Path) -> None:
         {"c", "py-crossredis", "py-port", "ts-ioredis", "ts-crossredis"}
 
 
+def test_bridge_layout_matrix(tmp_path: Path, secured: RedisServer) -> None:
+    """The bridge layout beside the real upstream packages, in upstream's layout (the move's first
+    step) and given "{<thread>}" ids (the tagged layout, its second step): a lock of either
+    excludes the other both ways, and a message queued while the other holds the thread reaches
+    the holder (upstream's own entry incompatibilities aside). On a Cluster the bridge is refused
+    (one node only)."""
+    env, _ = make_wrappers(tmp_path)
+    env["REDIS_URL"] = f"redis://:{PW}@127.0.0.1:{secured.port}"
+    res = run_runner(env, "--only", "c,py-port,ts-ioredis,ts-crossredis", "--scenarios",
+                     "bridge-lock,bridge-queue,bridge-tagged-lock,bridge-tagged-queue", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    cells = __import__("json").loads(res.stdout)["bridge_layout"]["results"]
+    assert len(cells) == 4 * 4 * 4
+    assert all(c["status"] == "ok" for c in cells if c["scenario"].endswith("lock")), cells
+    broken = {(c["scenario"], c["producer"], c["consumer"]) for c in cells if c["status"] == "known-incompatible"}
+    assert broken == {(s, p, "py-port") for s in ("bridge-queue", "bridge-tagged-queue")
+                      for p in ("c", "ts-ioredis", "ts-crossredis")} | \
+        {(s, "py-port", "ts-ioredis") for s in ("bridge-queue", "bridge-tagged-queue")}
+    assert all(c["status"] in ("ok", "known-incompatible") for c in cells)
+    assert_cleaned(env, secured)
+    res = run_runner(env, "--cluster", "--url", "redis+cluster://127.0.0.1:1", "--scenarios", "bridge-lock")
+    assert res.returncode == 2 and "the bridge scenarios need one node" in res.stderr, res.stderr
+
+
 # ---- toolhive sessions -----------------------------------------------------------------------------
 
 GO_RELEASES = "go-toolhive-v0.48.0,go-toolhive-v0.66.0"
