@@ -67,8 +67,10 @@ export interface WireOptions {
    * (default): `<prefix>:lock:<threadId>`, as every upstream runtime; "tagged":
    * `<prefix>:lock:{<threadId>}`, `:queue:{<threadId>}`, `:queue-processing:{<threadId>}`, one
    * Redis Cluster slot per thread, so releaseLockIfQueueEmpty and dequeueReliable run on a
-   * Cluster. Moving a deployment between them: README, "Chat SDK tagged layout". */
-  layout?: "upstream" | "tagged";
+   * Cluster; "bridge": both at once, one script per operation (what a deployment runs while it
+   * moves from one to the other without two holders of a thread; one node only): README, "Chat SDK
+   * tagged layout". */
+  layout?: "upstream" | "tagged" | "bridge";
   /** Options of the client made from `url` (timeouts, pool, ACL, TLS). */
   clientOptions?: Omit<ClientOptions, "url">;
 }
@@ -199,7 +201,7 @@ export class RedisStateAdapter {
     const layoutName = cText("layout", options.layout ?? "upstream", "layout");
     const layout = native.xr_chat_layout_parse(layoutName);
     this.#wire = { tokenPrefix, tokenSuffix: suffix, json: dialect, queueEntries: queue, keepEmptyPrefix: keep, minReplicas,
-      minReplicasTimeoutMs, layout: layoutName as "upstream" | "tagged" };
+      minReplicasTimeoutMs, layout: layoutName as "upstream" | "tagged" | "bridge" };
     this.#layout = layout;
     // the core's checks of the options (glob characters in the key prefix, the token prefix's
     // length and characters, min_replicas' range), now rather than at connect()
@@ -209,8 +211,8 @@ export class RedisStateAdapter {
       (r) => r instanceof ConnectionError && this.#failed(r), (ops) => this.#lanesOf(ops));
   }
 
-  /** Where a thread's keys live: "upstream" (`<prefix>:lock:<id>`) or "tagged" (`<prefix>:lock:{<id>}`). */
-  get layout(): "upstream" | "tagged" {
+  /** Where a thread's keys live: "upstream" (`<prefix>:lock:<id>`), "tagged" (`<prefix>:lock:{<id>}`) or "bridge". */
+  get layout(): "upstream" | "tagged" | "bridge" {
     return this.#wire.layout;
   }
 

@@ -2,7 +2,8 @@
 // thread's lock, queue and processing list under <prefix>:lock:{<id>}, :queue:{<id>} and
 // :queue-processing:{<id>}, so releaseLockIfQueueEmpty and dequeueReliable run on a Cluster
 // (CrossSlotError there in upstream's layout), on each topology; the option's values are the
-// core's to check; the default stays upstream's.
+// core's to check; the default stays upstream's; the bridge layout ("bridge": both layouts' keys
+// in one script, one node only) excludes holders of either layout.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { TOPOLOGY_KINDS, onTopology as on } from "./support/topology.mjs";
@@ -55,6 +56,31 @@ for (const kind of TOPOLOGY_KINDS) {
         }
       } finally {
         await s.disconnect();
+      }
+    }));
+
+    test("bridge: both layouts' locks; refused on a Cluster", () => on(kind, "bridge", async (t) => {
+      const mk = (layout) => xr.createRedisState({ url: t.url, keyPrefix: t.prefix, layout, logger: silent });
+      const [br, up, tg] = [mk("bridge"), mk("upstream"), mk("tagged")];
+      assert.equal(br.layout, "bridge");
+      await Promise.all([br.connect(), up.connect(), tg.connect()]);
+      try {
+        if (kind === "cluster") {
+          await assert.rejects(br.acquireLock(THREAD, 30000), (e) => e instanceof xr.CrossSlotError);
+          return;
+        }
+        const lock = await br.acquireLock(THREAD, 30000);
+        assert.equal(await t.admin.command("GET", t.key(`lock:${THREAD}`)), lock.token);
+        assert.equal(await t.admin.command("GET", t.key(`lock:{${THREAD}}`)), lock.token);
+        assert.deepEqual([await up.acquireLock(THREAD, 30000), await tg.acquireLock(THREAD, 30000)], [null, null]);
+        await br.releaseLock(lock);
+        const held = await tg.acquireLock(THREAD, 30000);
+        assert.equal(await br.acquireLock(THREAD, 30000), null);
+        await br.enqueue(THREAD, { message: { m: 1 }, enqueuedAt: 1, expiresAt: 1e13 }, 10);
+        assert.deepEqual((await tg.dequeue(THREAD)).message, { m: 1 }, "queued where the tagged holder reads");
+        await tg.releaseLock(held);
+      } finally {
+        await Promise.all([br.disconnect(), up.disconnect(), tg.disconnect()]);
       }
     }));
   });

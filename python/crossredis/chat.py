@@ -225,9 +225,10 @@ class _Base:
 
     @property
     def layout(self) -> str:
-        """Where a thread's keys live: "upstream" (``<prefix>:lock:<id>``) or "tagged"
-        (``<prefix>:lock:{<id>}``)."""
-        return "tagged" if self._options.layout == _native.XR_CHAT_LAYOUT_TAGGED else "upstream"
+        """Where a thread's keys live: "upstream" (``<prefix>:lock:<id>``), "tagged"
+        (``<prefix>:lock:{<id>}``) or "bridge" (both, one script each: the move between them)."""
+        names = {_native.XR_CHAT_LAYOUT_TAGGED: "tagged", _native.XR_CHAT_LAYOUT_BRIDGE: "bridge"}
+        return names.get(self._options.layout, "upstream")
 
     @property
     def min_replicas(self) -> int:
@@ -516,9 +517,9 @@ class RedisStateAdapter(_Base):
     acquired or extended only once that many replicas acknowledged the write (``WAIT`` on the
     same connection), else :class:`crossredis.NoReplicasError` and an acquired lock is given
     back (README, "Locks across a failover", says what this does and does not guarantee);
-    ``layout`` ("upstream", the port's keys, or "tagged": a thread's lock, queue and processing
-    list under ``<prefix>:lock:{<id>}``... so they share a Cluster slot, README "Chat SDK tagged
-    layout"); and
+    ``layout`` ("upstream", the port's keys; "tagged": a thread's lock, queue and processing
+    list under ``<prefix>:lock:{<id>}``... so they share a Cluster slot; "bridge": both at once,
+    what a deployment runs while it moves, one node only: README "Chat SDK tagged layout"); and
     :class:`crossredis.Client` options (with ``url``: ``sentinels``/``master_name``,
     ``cluster_nodes``, ...).
 

@@ -2,7 +2,9 @@
 a thread's lock, queue and processing list under ``<prefix>:lock:{<id>}``, ``:queue:{<id>}`` and
 ``:queue-processing:{<id>}``, so the two-key operations run on a Cluster (where upstream's layout
 refuses them with CrossSlotError), on each topology, sync and async; the option's values are the
-core's to check (its message, both layouts' names); the default stays upstream's."""
+core's to check (its message, the layouts' names); the default stays upstream's; the bridge layout
+(``layout="bridge"``: both layouts' keys in one script, one node only) excludes holders of either
+layout."""
 
 from __future__ import annotations
 
@@ -83,3 +85,27 @@ def test_ids_the_tagged_layout_refuses(topo) -> None:
             st.acquire_lock("}x", 30000)
         lock = st.acquire_lock("a}b", 30000)  # the tag is "a": still one slot for the thread
         assert st.release_lock_if_queue_empty(lock) == (True, 0)
+
+
+def test_bridge_layout(topo) -> None:
+    """The bridge holds both layouts' locks, so neither layout's holder gets the thread; an entry
+    queued while an upstream-layout holder has it goes to that holder's queue. CrossSlotError on a
+    Cluster."""
+    with State(topo.url, key_prefix=topo.prefix, layout="bridge") as br, \
+            State(topo.url, key_prefix=topo.prefix) as up, \
+            State(topo.url, key_prefix=topo.prefix, layout="tagged") as tg:
+        assert br.layout == "bridge"
+        if topo.kind == "cluster":
+            with pytest.raises(crossredis.CrossSlotError):
+                br.acquire_lock(THREAD, 30000)
+            return
+        lock = br.acquire_lock(THREAD, 30000)
+        assert topo.checker.get(topo.key("lock:" + THREAD)) == lock.token.encode()
+        assert topo.checker.get(topo.key("lock:{" + THREAD + "}")) == lock.token.encode()
+        assert up.acquire_lock(THREAD, 30000) is None and tg.acquire_lock(THREAD, 30000) is None
+        assert br.release_lock_if_queue_empty(lock) == (True, 0)
+        held = up.acquire_lock(THREAD, 30000)
+        assert br.acquire_lock(THREAD, 30000) is None
+        assert br.enqueue(THREAD, QueueEntry(1, 10**13, {"m": 1}), 10) == 1
+        assert up.dequeue(THREAD).message == {"m": 1}
+        up.release_lock(held)
