@@ -28,6 +28,7 @@ int cli_drain(int argc, char **argv);
 int cli_sessions(int argc, char **argv);
 int cli_driver(int argc, char **argv);
 int cli_interop(int argc, char **argv);
+int cli_migrate(int argc, char **argv);
 
 /* Prints "crossredis: <what>: <last error message>" on stderr and returns CLI_FAILED. */
 int cli_fail(const char *what);
@@ -153,6 +154,11 @@ int cli_demo_sentinel(const char *url, const char *prefix, bool changes);
 /* The same through a redis+cluster:// URL: keys over the masters, CROSSSLOT, a hash-tagged prefix
  * and, with `changes`, a slot moved to another master (moved back unless `local`). */
 int cli_demo_cluster(const char *url, const char *prefix, bool changes, bool local);
+
+/* The demo's migration (migrate.c): old-shape keys under `prefix` moved to a hash-tagged shape
+ * through a window and migrate copy, shown as rows, deleted after. CLI_OK, or CLI_FAILED after
+ * saying why. */
+int cli_demo_migrate(const char *url, const char *prefix);
 
 /* ---- throwaway local redis-servers for the demo (local_server.c) ------------------------------ */
 

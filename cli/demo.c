@@ -395,6 +395,12 @@ int cli_demo(int argc, char **argv) {
   if (status == CLI_OK && !standalone_only)
     status = show_topology("Cluster", cluster_url, cluster,
                            "three masters with a replica each, joined by redis-cli --cluster create", prefix, changes);
+  if (status == CLI_OK) {
+    const char *where = standalone_only ? url : cluster_url ? cluster_url : cli_local_topology_url(cluster);
+    printf("\nMigration window: keys moved to a hash-tagged shape on %s (crossredis migrate)\n",
+           standalone_only ? "the server" : "the Cluster");
+    status = cli_demo_migrate(where, prefix);
+  }
   cli_local_topology_stop(sentinel);
   cli_local_topology_stop(cluster);
   cli_local_server_stop(plain);

@@ -84,7 +84,10 @@ XR_API int xr_key_pattern_render(const xr_key_pattern *p, char **out, size_t *ou
 XR_API int xr_key_pattern_glob(const xr_key_pattern *p, char **out, size_t *out_len);
 
 /* Whether some key has both shapes. When it does and witness is not NULL, *witness is one such
- * key (allocated, xr_free): what an error message shows. */
+ * key (allocated, xr_free): what an error message shows. A field whose name repeats inside one
+ * pattern is searched as if each use could hold its own value: for such a pattern the answer may
+ * be true (and the witness not have the shape) where only keys with differing values would
+ * collide; without repeated names the answer is exact. */
 XR_API bool xr_key_pattern_overlap(const xr_key_pattern *a, const xr_key_pattern *b, char **witness,
                                    size_t *witness_len);
 

@@ -289,6 +289,16 @@ void xr_batch_clear_op(xr_batch *b, size_t i) {
   o->message = NULL;
 }
 
+int xr_batch_take_reply(xr_batch *b, size_t i, xr_reply **out) {
+  if (i >= b->n || !b->ran) return xr_fail(XR_EINVAL, "xr_batch_take_reply: no result %zu", i);
+  op *o = &b->ops[i];
+  if (o->status) return xr_fail(o->status, "%s", o->message ? o->message : xr_strerror(o->status));
+  if (!o->reply) return xr_fail(XR_EPROTOCOL, "xr_batch_take_reply: no reply %zu", i);
+  redisReply *r = o->reply;
+  o->reply = NULL;
+  return xr_reply_deliver(r, out);
+}
+
 int xr_client_exec(xr_client *c, xr_batch *b) {
   if (!c || !b) return xr_fail(XR_EINVAL, "xr_client_exec: client and batch are required");
   int code = xr_batch_check_closed(b, "xr_client_exec");

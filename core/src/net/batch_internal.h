@@ -30,6 +30,10 @@ const redisReply *xr_batch_op_reply(const xr_batch *b, size_t i);
 void xr_batch_fail_op(xr_batch *b, size_t i, int code);
 /* Forgets operation i's reply (before it is sent again). */
 void xr_batch_clear_op(xr_batch *b, size_t i);
+/* Hands operation i's reply to the caller (*out, owned: xr_reply_free) as xr_client_command would:
+ * its code when it failed (an error reply's code, recorded), 0 with *out set otherwise. The batch
+ * forgets the reply. */
+int xr_batch_take_reply(xr_batch *b, size_t i, xr_reply **out);
 
 /* Appends a command that must run on `node` (a SCAN of one master), not by its slot: the batch
  * keeps a reference until cleared. Standalone clients have one node and ignore it. */

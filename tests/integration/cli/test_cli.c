@@ -68,7 +68,7 @@ static void run_with_url(clitest_result *r, const char *const *cmd, const char *
   clitest_finish(&p, r, 120);
 }
 
-static const char *const subcommands[] = {"locks", "drain", "driver", "interop", "demo"};
+static const char *const subcommands[] = {"locks", "drain", "driver", "interop", "demo", "migrate"};
 #define NSUB (sizeof subcommands / sizeof subcommands[0])
 
 static void test_usage_lists_the_public_commands(void **state) {
@@ -76,7 +76,7 @@ static void test_usage_lists_the_public_commands(void **state) {
   clitest_result r;
   clitest_run(&r, NULL, "--help", NULL);
   CLITEST_STATUS(&r, 0);
-  for (const char *const *c = (const char *const[]){"locks", "drain", "interop", "demo", NULL}; *c; c++)
+  for (const char *const *c = (const char *const[]){"locks", "drain", "interop", "demo", "migrate", NULL}; *c; c++)
     CLITEST_HAS(&r, out, *c);
   assert_null(strstr(r.out, "driver")); /* internal: started by the interop runner */
   clitest_result_free(&r);
@@ -212,7 +212,7 @@ static void test_wrong_password(void **state) {
 static void test_bad_url(void **state) {
   (void)state;
   const char *const cmds[][4] = {{"locks", NULL}, {"drain", "--origin", "ts-pg", NULL}, {"driver", NULL},
-                                 {"interop", NULL}, {"demo", NULL}};
+                                 {"interop", NULL}, {"demo", NULL}, {"migrate", "plan", NULL}};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
     clitest_result r;
     run_with_url(&r, cmds[i], "http://127.0.0.1:1");

@@ -242,6 +242,13 @@ static void test_local_topologies(void **state) {
   CLITEST_HAS(&r, out, "  URL                                          redis+cluster://127.0.0.1:");
   CLITEST_HAS(&r, out, " (replica 127.0.0.1:");
   assert_cluster(r.out, true);
+  /* the migration window, on the Cluster: old and new keys on different slots */
+  CLITEST_HAS(&r, out, "\nMigration window: keys moved to a hash-tagged shape on the Cluster (crossredis migrate)\n");
+  CLITEST_HAS(&r, out, "  hard cut-over: HGET of the new key           (nil): the live value is missed\n");
+  CLITEST_HAS(&r, out, "  window close                                 refused: 20 old-shape keys remain\n");
+  CLITEST_HAS(&r, out, "  migrate copy --apply --all                   12 copied with their expiry, 12 old deleted\n");
+  CLITEST_HAS(&r, out, "  migrate verify                               0 old-shape keys left\n");
+  CLITEST_HAS(&r, out, "  window close                                 closed: the old shape is never touched again\n");
   CLITEST_HAS(&r, out, "demo finished: every step worked\n");
   /* the parts come in this order, after the runner */
   assert_true(strstr(r.out, "fake runner ran") < strstr(r.out, "\nSentinel: "));
@@ -285,6 +292,8 @@ static void test_standalone_only_and_usage(void **state) {
   clitest_result r;
   clitest_run(&r, NULL, "demo", "--standalone-only", NULL);
   CLITEST_STATUS(&r, 0);
+  CLITEST_HAS(&r, out, "\nMigration window: keys moved to a hash-tagged shape on the server (crossredis migrate)\n");
+  CLITEST_HAS(&r, out, "  migrate verify                               0 old-shape keys left\n");
   CLITEST_HAS(&r, out, "demo finished: every step worked\n");
   assert_null(strstr(r.out, "Sentinel:"));
   assert_null(strstr(r.out, "Cluster:"));
