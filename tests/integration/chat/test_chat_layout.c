@@ -6,7 +6,8 @@
  * dequeue_reliable, requeue_processing) run on a Cluster where upstream's layout still answers
  * CROSSSLOT; ids with braces keep one slot per thread; the options and ids the layout refuses; and
  * that the locks of the two layouts do not exclude each other (why a deployment moves as README's
- * "Chat SDK tagged layout" says). */
+ * "Chat SDK tagged layout" says); and that families/chat-tagged.json, the migration's family file,
+ * describes exactly the keys each layout writes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -20,6 +21,8 @@
 
 #include "crossredis/alloc.h"
 #include "crossredis/chat.h"
+#include "crossredis/family.h"
+#include "crossredis/key_pattern.h"
 #include "crossredis/keys.h"
 #include "itest.h"
 #include "topotest.h"
@@ -396,6 +399,83 @@ static void test_layout_options(void **state) {
   XR_FAILS(xr_chat_options_check(&o), XR_EINVAL, "options version 4, expected 1..3");
 }
 
+/* families/chat-tagged.json, the migration's family file, as `crossredis migrate` loads it
+ * (family.h: the shapes parse, have the same fields, never collide): each family's keys for a
+ * thread id are the keys the two layouts write; every per-thread key either layout wrote is of
+ * exactly one family, in the old shape for upstream's layout and the new one for the tagged
+ * layout, with the thread id as its value. */
+static void test_family_file(void **state) {
+  (void)state;
+  FILE *fp = fopen(XR_TEST_VECTORS "/../../families/chat-tagged.json", "rb");
+  assert_non_null(fp);
+  char text[8192];
+  size_t n = fread(text, 1, sizeof text, fp);
+  fclose(fp);
+  xr_family **fam = NULL;
+  size_t nf = 0;
+  XR_OK(xr_family_load_json(&fam, &nf, text, n));
+  assert_int_equal(nf, 3);
+  for (size_t k = 0; k < nf; k++) {
+    assert_int_equal(xr_family_field_count(fam[k]), 1);
+    assert_string_equal(xr_family_field_name(fam[k], 0), "thread");
+  }
+
+  /* the keys of both layouts for a few ids (one node: upstream's two-key scripts run here) */
+  static const char *const ids[] = {THREAD, "teams:19:abc@thread.tacv2", "x"};
+  for (int layout = 0; layout < 2; layout++) {
+    fixture f;
+    fix_open(&f, layout ? XR_CHAT_LAYOUT_TAGGED : XR_CHAT_LAYOUT_UPSTREAM);
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+      xr_chat_lock lock;
+      bool b = false;
+      xr_chat_queue_entry e;
+      XR_OK(xr_chat_acquire_lock(f.s, &b, &lock, Z(ids[i]), 30000));
+      XR_OK(xr_chat_enqueue(f.s, NULL, Z(ids[i]), S("1"), 1, 10000000000000, 0));
+      XR_OK(xr_chat_enqueue(f.s, NULL, Z(ids[i]), S("2"), 1, 10000000000000, 0));
+      XR_OK(xr_chat_dequeue_reliable(f.s, &b, &e, Z(ids[i])));
+      xr_chat_queue_entry_clear(&e);
+      XR_OK(xr_chat_subscribe(f.s, Z(ids[i])));
+      for (size_t k = 0; k < nf; k++) { /* the family's key of this layout exists */
+        xr_key_span v = {ids[i], strlen(ids[i])};
+        char *keys[2] = {NULL, NULL};
+        size_t lens[2];
+        XR_OK(xr_family_keys(fam[k], &keys[0], &lens[0], &keys[1], &lens[1], &v, 1));
+        assert_int_equal(itest_key_int(tt.chk, "EXISTS", keys[layout]), 1);
+        xr_free(keys[0]);
+        xr_free(keys[1]);
+      }
+    }
+    fix_close(&f);
+  }
+  itest_lines keys = {0};
+  tt_keys_under("chat-sdk", &keys);
+  size_t per_thread = 0;
+  for (size_t i = 0; i < keys.n; i++) {
+    int seen = 0;
+    for (size_t k = 0; k < nf; k++)
+      for (int side = 0; side < 2; side++) {
+        xr_key_span v;
+        const xr_key_pattern *p = side ? xr_family_new_pattern(fam[k]) : xr_family_old_pattern(fam[k]);
+        if (!xr_key_pattern_match(p, Z(keys.v[i]), &v)) continue;
+        seen++;
+        /* the value is one of the ids (a tagged key taken as old-shape would hold "{id}") */
+        int known = 0;
+        for (size_t j = 0; j < sizeof ids / sizeof ids[0]; j++)
+          known |= v.len == strlen(ids[j]) && memcmp(v.ptr, ids[j], v.len) == 0;
+        if (!known) fail_msg("%s matches %s as thread '%.*s'", keys.v[i], side ? "new" : "old", (int)v.len, v.ptr);
+      }
+    if (strcmp(keys.v[i], "chat-sdk:subscriptions") == 0) {
+      assert_int_equal(seen, 0);
+      continue;
+    }
+    if (seen != 1) fail_msg("%s is of %d family shapes, not one", keys.v[i], seen);
+    per_thread++;
+  }
+  assert_int_equal(per_thread, 2 * 3 * nf);
+  itest_lines_free(&keys);
+  xr_family_list_free(fam, nf);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TT_TEST(test_tagged_keys_on_the_wire),
@@ -403,6 +483,6 @@ int main(void) {
       TT_TEST(test_ids_with_braces),
       TT_TEST(test_layouts_do_not_exclude_each_other),
   };
-  const struct CMUnitTest standalone[] = {TT_TEST(test_layout_options)};
-  return tt_run("chat layout", tests, sizeof tests / sizeof tests[0], standalone, 1);
+  const struct CMUnitTest standalone[] = {TT_TEST(test_layout_options), TT_TEST(test_family_file)};
+  return tt_run("chat layout", tests, sizeof tests / sizeof tests[0], standalone, 2);
 }
