@@ -9,6 +9,11 @@ layout."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +21,8 @@ import crossredis
 from crossredis.chat import QueueEntry, RedisStateAdapter, State
 
 THREAD = "slack:C123:1700000000.000100"
+ROOT = Path(__file__).resolve().parents[2]
+CROSSREDIS = ROOT / "build" / "cli" / "crossredis"
 
 
 def test_tagged_keys_and_two_key_operations(topo) -> None:
@@ -109,3 +116,39 @@ def test_bridge_layout(topo) -> None:
         assert br.enqueue(THREAD, QueueEntry(1, 10**13, {"m": 1}), 10) == 1
         assert up.dequeue(THREAD).message == {"m": 1}
         up.release_lock(held)
+
+
+def test_drain_based_cut_over(topo, tmp_path: Path) -> None:
+    """README's move for a Cluster (here on each topology): the upstream-layout workers stop, their
+    locks go (crossredis drain), `crossredis migrate copy` moves the queued entries to the tagged
+    shape with families/chat-tagged.json (its prefix changed to the test's), verify finds no old
+    queue, and tagged-layout workers deliver every entry, with the two-key operations."""
+    now = int(time.time() * 1000)
+    with State(topo.url, key_prefix=topo.prefix) as up:
+        for i in range(4):
+            held = up.acquire_lock(f"t{i}", 30000)
+            for j in range(3):
+                up.enqueue(f"t{i}", QueueEntry(now, now + 90000, {"i": i, "j": j}), 10)
+            up.release_lock(held)  # the worker stops
+    fam = tmp_path / "families.json"
+    fam.write_text((ROOT / "families" / "chat-tagged.json").read_text().replace("chat-sdk:", topo.prefix + ":"))
+    env = {**os.environ, "REDIS_URL": topo.url}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(CROSSREDIS), *args], env=env, capture_output=True, text=True, timeout=60)
+
+    assert cli("drain", "--origin", "python-redis", "--prefix", topo.prefix, "--timeout", "5").returncode == 0
+    assert cli("migrate", "verify", "--family", str(fam), "--name", "chat-queue").returncode == 1
+    copy = cli("migrate", "copy", "--family", str(fam), "--name", "chat-queue", "--all", "--apply", "--json")
+    assert copy.returncode == 0, copy.stderr
+    assert json.loads(copy.stdout)["copied"] == 4
+    assert cli("migrate", "verify", "--family", str(fam), "--name", "chat-queue").returncode == 0
+    with State(topo.url, key_prefix=topo.prefix, layout="tagged") as tg:
+        got = []
+        for i in range(4):
+            lock = tg.acquire_lock(f"t{i}", 30000)
+            while (e := tg.dequeue_reliable(f"t{i}")) is not None:
+                got.append(e.message)
+                assert tg.ack(f"t{i}", e)
+            assert tg.release_lock_if_queue_empty(lock) == (True, 0)
+    assert got == [{"i": i, "j": j} for i in range(4) for j in range(3)]
