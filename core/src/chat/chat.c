@@ -345,18 +345,18 @@ static int need_id(const char *id, size_t len, const char *what) {
   return XR_OK;
 }
 
-/* A thread's key: <prefix>:<kind>:<thread id>, or in the tagged layout <prefix>:<kind>:{<thread
- * id>} (the prefix has no braces, so the tag is the id up to its first '}': every kind of one
- * thread shares it). */
+/* A thread's key: <prefix>:<kind>:<thread id>, or in the tagged layout (and the bridge layout's
+ * tagged keys) <prefix>:<kind>:{<thread id>} (the prefix has no braces, so the tag is the id up to
+ * its first '}': every kind of one thread shares it). */
 static int thread_key(xr_cmd_key *k, const xr_chat *s, const char *kind, const char *id, size_t id_len,
                       const char *what) {
   int rc = need_id(id, id_len, what);
   if (rc || s->layout == XR_CHAT_LAYOUT_UPSTREAM) return rc ? rc : make_key(k, s, kind, id, id_len);
   if (id[0] == '}')
     return xr_fail(XR_EINVAL,
-                   "chat: in the tagged layout a thread id may not start with '}': the key's hash tag {%.*s} would "
+                   "chat: in the %s layout a thread id may not start with '}': the key's hash tag {%.*s} would "
                    "be empty, and the thread's keys would not share a Cluster slot",
-                   (int)(id_len > 40 ? 40 : id_len), id);
+                   s->layout == XR_CHAT_LAYOUT_TAGGED ? "tagged" : "bridge", (int)(id_len > 40 ? 40 : id_len), id);
   return xr_cmd_key_make_tag(k, s->prefix, s->prefix_len, kind, id, id_len);
 }
 
