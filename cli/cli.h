@@ -26,6 +26,7 @@ int cli_demo(int argc, char **argv);
 int cli_locks(int argc, char **argv);
 int cli_drain(int argc, char **argv);
 int cli_sessions(int argc, char **argv);
+int cli_inventory(int argc, char **argv);
 int cli_driver(int argc, char **argv);
 int cli_interop(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
@@ -154,6 +155,11 @@ int cli_demo_sentinel(const char *url, const char *prefix, bool changes);
 /* The same through a redis+cluster:// URL: keys over the masters, CROSSSLOT, a hash-tagged prefix
  * and, with `changes`, a slot moved to another master (moved back unless `local`). */
 int cli_demo_cluster(const char *url, const char *prefix, bool changes, bool local);
+
+/* The demo's inventory step (demo_inventory.c): a Chat SDK thread in the upstream and in the tagged
+ * layout under `prefix`, inventoried: owners and each layout's Cluster readiness; keys deleted
+ * after. CLI_OK, or CLI_FAILED after saying why. */
+int cli_demo_inventory(xr_client *c, const char *prefix);
 
 /* The demo's migration (migrate.c): old-shape keys under `prefix` moved to a hash-tagged shape
  * through a window and migrate copy, shown as rows, deleted after. CLI_OK, or CLI_FAILED after

@@ -375,6 +375,10 @@ int cli_demo(int argc, char **argv) {
       printf("\nChat SDK state: a TS-shaped and a Python-shaped adapter on one Redis\n");
       status = show_chat(c, prefix);
     }
+    if (status == CLI_OK) {
+      printf("\nKeyspace inventory: who owns which keys, and whether a layout is ready for Redis Cluster\n");
+      status = cli_demo_inventory(c, prefix);
+    }
     xr_client_close(c);
   }
   if (status == CLI_OK) {

@@ -13,6 +13,7 @@ static const struct {
 } commands[] = {
     {"locks", cli_locks, "list the Chat SDK locks with their TTL and the runtime that took each"},
     {"drain", cli_drain, "wait until no lock taken by a given runtime remains"},
+    {"inventory", cli_inventory, "list the keys by declared pattern: owners, TTLs, memory, Cluster readiness"},
     {"sessions", cli_sessions, "list toolhive's transport sessions by type, with TTL, age and owner"},
     {"migrate", cli_migrate, "move a key family to its new shape: plan, copy (resumable), verify"},
     {"interop", cli_interop, "run the cross-runtime interop matrix (interop/run.py) on a server"},

@@ -116,11 +116,11 @@ static void print_table(const char *cmd, const xr_family *f, const xr_migrate_st
   char exp[64] = "";
   if (s->last_expiry_ms) expiry_text(exp, sizeof exp, s->last_expiry_ms);
   size_t left = s->with_ttl + s->without_ttl;
-  printf("  old-shape keys          %zu\n", left);
-  printf("    with a TTL            %zu%s%s\n", s->with_ttl, s->with_ttl ? "   the last expires " : "", exp);
-  printf("    without a TTL         %zu%s\n", s->without_ttl,
+  printf("  old-shape keys          %6zu\n", left);
+  printf("    with a TTL            %6zu%s%s\n", s->with_ttl, s->with_ttl ? "   the last expires " : "", exp);
+  printf("    without a TTL         %6zu%s\n", s->without_ttl,
          s->without_ttl ? "   never expire: `crossredis migrate copy` moves them" : "");
-  printf("  new key already there   %zu\n", s->new_present);
+  printf("  new key already there   %6zu\n", s->new_present);
   if (s->vanished) printf("  gone while looked at    %zu\n", s->vanished);
   if (!strcmp(cmd, "plan")) {
     print_examples(s, "some of those without a TTL:");

@@ -71,6 +71,7 @@ static void test_parse_refusals(void **state) {
   assert_refused("a:<n:number>7", "literal digit");
   assert_refused("a:<id>:<id:number>", "another class");
   assert_refused("a\\b", "'\\' must be followed");
+  assert_refused("a:<k:rest>:b", "must end the pattern");
   /* Fixed-length fields may stand side by side; escapes write literal bytes. */
   p = parse("<uuid><h:hex32>");
   xr_key_pattern_free(p);
@@ -102,6 +103,9 @@ static void test_match_classes(void **state) {
   /* segment: no ':' */
   assert_true(matches("a:<s:segment>", "a:bc"));
   assert_false(matches("a:<s:segment>", "a:b:c"));
+  /* rest: anything to the end, braces included */
+  assert_true(matches("xr:window:deleted:{<slot:number>}:<key:rest>", "xr:window:deleted:{12}:a:{b:c}"));
+  assert_false(matches("xr:window:deleted:{<slot:number>}:<key:rest>", "xr:window:deleted:{12}:"));
   /* a repeated field holds one value */
   assert_true(matches("a:<id>:{x:<id>}", "a:7:{x:7}"));
   assert_false(matches("a:<id>:{x:<id>}", "a:7:{x:8}"));
@@ -222,6 +226,8 @@ static void test_overlap(void **state) {
   assert_true(overlap("a:<s:segment>", "a:bc", w, sizeof w));
   assert_string_equal(w, "a:bc");
   assert_false(overlap("x:<h:sha256>", "x:<h:hex32>", w, sizeof w));
+  assert_true(overlap("chat-sdk:lock:<k:rest>", "chat-sdk:lock:{<thread>}", w, sizeof w));
+  assert_string_equal(w, "chat-sdk:lock:{a}");
 }
 
 int main(void) {

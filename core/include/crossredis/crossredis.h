@@ -27,6 +27,7 @@
 #include "config.h"
 #include "error.h"
 #include "family.h"
+#include "inventory.h"
 #include "json.h"
 #include "keys.h"
 #include "key_pattern.h"

@@ -19,6 +19,8 @@
  *   uuid     8-4-4-4-12 hexadecimal digits (either case) with '-'
  *   sha256   64 hexadecimal digits; hex32: 32 hexadecimal digits
  *   number   decimal digits
+ *   rest     any bytes, '{' and '}' included; only as the last thing in a pattern (a key that
+ *            embeds another key: `xr:window:deleted:{<slot:number>}:<key:rest>`)
  *
  * Matching is anchored (the whole key) and linear: each field stops where its class or the next
  * literal says, no backtracking. Two fields side by side must be told apart by their classes: a
@@ -44,7 +46,8 @@ typedef enum xr_key_class {
   XR_KEY_CLASS_UUID = 2,
   XR_KEY_CLASS_SHA256 = 3,
   XR_KEY_CLASS_HEX32 = 4,
-  XR_KEY_CLASS_NUMBER = 5
+  XR_KEY_CLASS_NUMBER = 5,
+  XR_KEY_CLASS_REST = 6
 } xr_key_class;
 
 /* A byte span inside a key (a field's value as matched). */
@@ -54,7 +57,8 @@ typedef struct xr_key_span {
 } xr_key_span;
 
 /* Parses text[0..len). XR_EINVAL naming the pattern and what is wrong at which byte (an unclosed
- * '<', an unknown class, two fields that cannot be told apart, an empty pattern). */
+ * '<', an unknown class, two fields that cannot be told apart, a rest field before the end, an
+ * empty pattern). */
 XR_API int xr_key_pattern_parse(xr_key_pattern **out, const char *text, size_t len);
 XR_API void xr_key_pattern_free(xr_key_pattern *p);
 

@@ -29,7 +29,7 @@ struct xr_key_pattern {
   size_t n_fields;
 };
 
-static const char *const class_names[] = {"any", "segment", "uuid", "sha256", "hex32", "number"};
+static const char *const class_names[] = {"any", "segment", "uuid", "sha256", "hex32", "number", "rest"};
 #define N_CLASSES (sizeof class_names / sizeof class_names[0])
 
 static bool is_hex(unsigned char c) { return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
@@ -52,6 +52,8 @@ static bool class_allows(xr_key_class k, int stop, size_t pos, unsigned char c) 
     return c != ':' && c != '{' && c != '}' && (int)c != stop;
   case XR_KEY_CLASS_NUMBER:
     return is_digit(c);
+  case XR_KEY_CLASS_REST:
+    return true;
   case XR_KEY_CLASS_UUID:
     return (pos == 8 || pos == 13 || pos == 18 || pos == 23) ? c == '-' : is_hex(c);
   default:
@@ -124,7 +126,8 @@ int xr_key_pattern_parse(xr_key_pattern **out, const char *text, size_t len) {
       int k = cls == text + start ? XR_KEY_CLASS_ANY : -1;
       for (size_t j = 0; j < N_CLASSES; j++)
         if (strlen(class_names[j]) == cls_len && !memcmp(class_names[j], cls, cls_len)) k = (int)j;
-      if (k < 0) return parse_fail(p, (size_t)(cls - text), "unknown field class (any, segment, uuid, sha256, hex32, number)");
+      if (k < 0) return parse_fail(p, (size_t)(cls - text), "unknown field class (any, segment, uuid, sha256, hex32, number, rest)");
+      if (k == XR_KEY_CLASS_REST && i < len) return parse_fail(p, start - 1, "a field of class rest must end the pattern");
       long idx = add_field(p, text + start, name_len, (xr_key_class)k);
       if (idx == -2) {
         xr_key_pattern_free(p);

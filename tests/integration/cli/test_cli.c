@@ -68,7 +68,7 @@ static void run_with_url(clitest_result *r, const char *const *cmd, const char *
   clitest_finish(&p, r, 120);
 }
 
-static const char *const subcommands[] = {"locks", "drain", "driver", "interop", "demo", "migrate"};
+static const char *const subcommands[] = {"locks", "drain", "driver", "interop", "demo", "migrate", "inventory"};
 #define NSUB (sizeof subcommands / sizeof subcommands[0])
 
 static void test_usage_lists_the_public_commands(void **state) {
@@ -76,7 +76,8 @@ static void test_usage_lists_the_public_commands(void **state) {
   clitest_result r;
   clitest_run(&r, NULL, "--help", NULL);
   CLITEST_STATUS(&r, 0);
-  for (const char *const *c = (const char *const[]){"locks", "drain", "interop", "demo", "migrate", NULL}; *c; c++)
+  for (const char *const *c = (const char *const[]){"locks", "drain", "interop", "demo", "migrate", "inventory", NULL}; *c;
+       c++)
     CLITEST_HAS(&r, out, *c);
   assert_null(strstr(r.out, "driver")); /* internal: started by the interop runner */
   clitest_result_free(&r);
@@ -145,6 +146,11 @@ static void test_bad_values_are_usage_errors(void **state) {
   CLITEST_HAS(&r, err, "not '12x'");
   clitest_result_free(&r);
 
+  clitest_run(&r, NULL, "inventory", "--rate", "-1", NULL);
+  CLITEST_STATUS(&r, 2);
+  CLITEST_HAS(&r, err, "--rate wants a whole number from 0 up, not '-1'");
+  clitest_result_free(&r);
+
   clitest_run(&r, NULL, "driver", "--impl", "py-port", NULL);
   CLITEST_STATUS(&r, 2);
   CLITEST_HAS(&r, err, "--impl py-port: this program is the driver of impl c only");
@@ -157,8 +163,9 @@ static void test_unreachable_server(void **state) {
   const char *const cmds[][4] = {{"locks", NULL},
                                  {"drain", "--origin", "ts-ioredis", NULL},
                                  {"interop", NULL},
-                                 {"demo", NULL}};
-  for (size_t i = 0; i < 4; i++) {
+                                 {"demo", NULL},
+                                 {"inventory", NULL}};
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
     clitest_result r;
     run_with_url(&r, cmds[i], closed_url);
     CLITEST_STATUS(&r, 1);
@@ -177,8 +184,9 @@ static void test_unreachable_server(void **state) {
 
 static void test_wrong_password(void **state) {
   (void)state;
-  const char *const cmds[][4] = {{"locks", NULL}, {"drain", "--origin", "crossredis", NULL}, {"interop", NULL}};
-  for (size_t i = 0; i < 3; i++) {
+  const char *const cmds[][4] = {{"locks", NULL}, {"drain", "--origin", "crossredis", NULL}, {"interop", NULL},
+                                 {"inventory", NULL}};
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
     clitest_result r;
     run_with_url(&r, cmds[i], wrong_pass_url);
     CLITEST_STATUS(&r, 1);
@@ -212,7 +220,7 @@ static void test_wrong_password(void **state) {
 static void test_bad_url(void **state) {
   (void)state;
   const char *const cmds[][4] = {{"locks", NULL}, {"drain", "--origin", "ts-pg", NULL}, {"driver", NULL},
-                                 {"interop", NULL}, {"demo", NULL}, {"migrate", "plan", NULL}};
+                                 {"interop", NULL}, {"demo", NULL}, {"migrate", "plan", NULL}, {"inventory", NULL}};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
     clitest_result r;
     run_with_url(&r, cmds[i], "http://127.0.0.1:1");
@@ -228,7 +236,7 @@ static void test_bad_url(void **state) {
   /* From the environment: the variable is named, the password is not shown. */
   setenv("REDIS_URL", "redis://alice:" ALICE_PW "@127.0.0.1:notaport", 1);
   const char *const env_cmds[][4] = {{"locks", NULL}, {"drain", "--origin", "ts-pg", NULL}, {"driver", NULL},
-                                     {"interop", NULL}};
+                                     {"interop", NULL}, {"inventory", NULL}};
   for (size_t i = 0; i < sizeof env_cmds / sizeof env_cmds[0]; i++) {
     clitest_proc p;
     clitest_result r;
@@ -265,6 +273,9 @@ static void test_password_never_printed(void **state) {
   (void)state;
   clitest_result r;
   run_without_secret(&r, ALICE_PW, (const char *const[]){"locks", "--url", alice_url, "--json", NULL});
+  CLITEST_STATUS(&r, 0);
+  clitest_result_free(&r);
+  run_without_secret(&r, ALICE_PW, (const char *const[]){"inventory", "--url", alice_url, "--json", NULL});
   CLITEST_STATUS(&r, 0);
   clitest_result_free(&r);
   run_without_secret(&r, ALICE_PW, (const char *const[]){"drain", "--origin", "ts-pg", "--url", alice_url, "--json", NULL});

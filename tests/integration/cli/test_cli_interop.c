@@ -302,8 +302,21 @@ static void test_demo_with_url(void **state) {
   clitest_run(&r, NULL, "demo", "--standalone-only", "--url", url, NULL);
   CLITEST_STATUS(&r, 0);
   CLITEST_HAS(&r, out, "Using ");
+  /* the inventory step: owners from the values, each Chat layout's verdict, its keys gone after */
+  CLITEST_HAS(&r, out, "\nKeyspace inventory: ");
+  CLITEST_HAS(&r, out, "  chat-sdk:lock:<thread>                       1 key, owner crossredis or ts-node-redis 1\n");
+  CLITEST_HAS(&r, out, "  chat-sdk:queue:{<thread>}                    1 key, owner python 1\n");
+  CLITEST_HAS(&r, out, "  Cluster readiness: chat-thread               NOT READY (1 of 1 threads split across slots)\n");
+  CLITEST_HAS(&r, out, "  Cluster readiness: chat-thread-tagged        READY (0 of 1 threads split across slots)\n");
   CLITEST_HAS(&r, out, "demo finished: every step worked\n");
   clitest_result_free(&r);
+  xr_client *c = NULL;
+  xr_reply *left = NULL;
+  XR_OK(xr_client_open_url(&c, url, NULL));
+  XR_OK(itest_cmd(c, &left, "KEYS", "crossredis:demo:*", NULL)); /* a server of this test's own */
+  assert_int_equal(xr_reply_count(left), 0);
+  xr_reply_free(left);
+  xr_client_close(c);
   assert_runner(url, "");
 
   setenv("XR_INTEROP_DIR", "/nonexistent/interop", 1);

@@ -102,10 +102,10 @@ static void test_plan_copy_verify(void **state) {
   clitest_run(&r, NULL, "migrate", "plan", "--family", fam, "--url", standalone_url, NULL);
   CLITEST_STATUS(&r, 0);
   CLITEST_HAS(&r, out, "family sessions: pcv:sess:<id:segment> -> pcv:sess:{s:<id:segment>}");
-  CLITEST_HAS(&r, out, "old-shape keys          10");
-  CLITEST_HAS(&r, out, "with a TTL            5   the last expires 20");
-  CLITEST_HAS(&r, out, "without a TTL         5   never expire");
-  CLITEST_HAS(&r, out, "new key already there   1");
+  CLITEST_HAS(&r, out, "old-shape keys              10");
+  CLITEST_HAS(&r, out, "with a TTL                 5   the last expires 20");
+  CLITEST_HAS(&r, out, "without a TTL              5   never expire");
+  CLITEST_HAS(&r, out, "new key already there        1");
   CLITEST_HAS(&r, out, "  pcv:sess:n");
   clitest_result_free(&r);
   /* the dry run writes nothing */
@@ -136,7 +136,7 @@ static void test_plan_copy_verify(void **state) {
   /* a rerun resumes: nothing without a TTL is left */
   clitest_run(&r, NULL, "migrate", "copy", "--family", fam, "--url", standalone_url, "--apply", NULL);
   CLITEST_STATUS(&r, 0);
-  CLITEST_HAS(&r, out, "without a TTL         0");
+  CLITEST_HAS(&r, out, "without a TTL              0");
   CLITEST_HAS(&r, out, "copied                  0");
   CLITEST_HAS(&r, out, "5 old-shape keys left (with a TTL: they expire)");
   clitest_result_free(&r);
@@ -211,7 +211,7 @@ static void test_rate(void **state) {
   clitest_run(&r, NULL, "migrate", "plan", "--family", fam, "--url", standalone_url, "--rate", "400", NULL);
   long long took = itest_now_ms() - t0;
   CLITEST_STATUS(&r, 0);
-  CLITEST_HAS(&r, out, "without a TTL         100");
+  CLITEST_HAS(&r, out, "without a TTL            100");
   clitest_result_free(&r);
   /* 100 keys: a SCAN, then PEXPIRETIME + EXISTS each: 201 commands at 400/s */
   if (took < 450) fail_msg("plan of 100 keys at 400 commands/s took %lld ms, less than 500 ms", took);
