@@ -6,7 +6,7 @@
 
 xr_chat_options xr_binding_chat_options(const char *key_prefix, int empty_prefix, const char *token_prefix,
                                         int token_suffix, int json, int queue, int min_replicas,
-                                        int min_replicas_timeout_ms) {
+                                        int min_replicas_timeout_ms, int layout) {
   xr_chat_options o = XR_CHAT_OPTIONS_INIT;
   o.key_prefix = key_prefix;
   o.empty_prefix = (xr_chat_empty_prefix)empty_prefix;
@@ -16,21 +16,22 @@ xr_chat_options xr_binding_chat_options(const char *key_prefix, int empty_prefix
   o.queue = (xr_chat_queue_dialect)queue;
   o.min_replicas = min_replicas;
   o.min_replicas_timeout_ms = min_replicas_timeout_ms;
+  o.layout = (xr_chat_layout)layout;
   return o;
 }
 
 int xr_binding_chat_new(xr_chat **out, xr_client *client, const char *key_prefix, int empty_prefix,
                         const char *token_prefix, int token_suffix, int json, int queue, int min_replicas,
-                        int min_replicas_timeout_ms) {
+                        int min_replicas_timeout_ms, int layout) {
   xr_chat_options o = xr_binding_chat_options(key_prefix, empty_prefix, token_prefix, token_suffix, json, queue,
-                                              min_replicas, min_replicas_timeout_ms);
+                                              min_replicas, min_replicas_timeout_ms, layout);
   return xr_chat_new(out, client, &o);
 }
 
 int xr_binding_chat_check(const char *key_prefix, int empty_prefix, const char *token_prefix, int token_suffix,
-                          int json, int queue, int min_replicas, int min_replicas_timeout_ms) {
+                          int json, int queue, int min_replicas, int min_replicas_timeout_ms, int layout) {
   xr_chat_options o = xr_binding_chat_options(key_prefix, empty_prefix, token_prefix, token_suffix, json, queue,
-                                              min_replicas, min_replicas_timeout_ms);
+                                              min_replicas, min_replicas_timeout_ms, layout);
   return xr_chat_options_check(&o);
 }
 

@@ -20,20 +20,21 @@
 /* The Chat SDK adapter's options from plain arguments (the values of xr_chat_empty_prefix,
  * xr_token_suffix, xr_json_dialect and xr_chat_queue_dialect, 0 for each one's default; the
  * strings are borrowed; min_replicas and min_replicas_timeout_ms as in xr_chat_options, 0: off
- * and the default). The core checks them (xr_chat_options_check), here as when made. */
+ * and the default; layout an xr_chat_layout, xr_chat_layout_parse of the option's name). The
+ * core checks them (xr_chat_options_check), here as when made. */
 xr_chat_options xr_binding_chat_options(const char *key_prefix, int empty_prefix, const char *token_prefix,
                                         int token_suffix, int json, int queue, int min_replicas,
-                                        int min_replicas_timeout_ms);
+                                        int min_replicas_timeout_ms, int layout);
 
 /* Makes a Chat SDK adapter from those arguments. */
 int xr_binding_chat_new(xr_chat **out, xr_client *client, const char *key_prefix, int empty_prefix,
                         const char *token_prefix, int token_suffix, int json, int queue, int min_replicas,
-                        int min_replicas_timeout_ms);
+                        int min_replicas_timeout_ms, int layout);
 
 /* xr_chat_options_check of the same arguments: the option errors when an adapter is made, before
  * it connects. */
 int xr_binding_chat_check(const char *key_prefix, int empty_prefix, const char *token_prefix, int token_suffix,
-                          int json, int queue, int min_replicas, int min_replicas_timeout_ms);
+                          int json, int queue, int min_replicas, int min_replicas_timeout_ms, int layout);
 
 /* A watchdog for the lock (token, expires_at_ms) on thread_id. */
 int xr_binding_watchdog_new(xr_chat_watchdog **out, xr_chat *s, const char *thread_id, size_t len,

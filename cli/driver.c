@@ -44,6 +44,7 @@ typedef struct driver_system driver_system;
 typedef struct driver {
   const driver_system *sys;
   xr_chat *chat;              /* chat */
+  int layout;                 /* chat: --layout's xr_chat_layout */
   xr_session_storage *store;  /* sessions: RedisStorage (the proxy sessions) */
   xr_session_storage *data;   /* sessions: RedisSessionDataStorage (vMCP, the data_* rows) */
   xr_ayepi_store *store_ayepi, *cache; /* ayepi: the work Store, the response cache (cache_* rows) */
@@ -93,7 +94,7 @@ struct driver_system {
 
 static void driver_usage(FILE *f) {
   fprintf(f,
-          "usage: crossredis driver --impl c [--url URL] [--prefix PREFIX]\n"
+          "usage: crossredis driver --impl c [--url URL] [--prefix PREFIX] [--layout upstream|tagged]\n"
           "       crossredis driver --system sessions --impl c [--url URL] [--prefix P] [--data-prefix P]\n"
           "                         [--ttl-ms N] [--data-ttl-ms N] [--go 1.26|1.27]\n"
           "       crossredis driver --system ayepi --impl c [--url URL] [--prefix P] [--cache-prefix P]\n"
@@ -131,6 +132,8 @@ static void driver_usage(FILE *f) {
           "  --url URL         the server (default $REDIS_URL, else redis://127.0.0.1:6379)\n"
           "  --prefix P        the key prefix (chat: default chat-sdk; sessions: RedisStorage's,\n"
           "                    default " XR_SESSION_PROXY_PREFIX ")\n"
+          "  --layout L        chat: where a thread's keys live, upstream (default: <prefix>:lock:<id>)\n"
+          "                    or tagged (<prefix>:lock:{<id>}, one Cluster slot per thread)\n"
           "  --data-prefix P   sessions: RedisSessionDataStorage's (default " XR_SESSION_VMCP_PREFIX ")\n"
           "  --ttl-ms N        sessions: RedisStorage's TTL (default 2 h)\n"
           "  --data-ttl-ms N   sessions: RedisSessionDataStorage's TTL (default 30 min)\n"
@@ -918,6 +921,7 @@ static int driver_open(driver *d, xr_client *c, const char *prefix, const char *
   if (strcmp(d->sys->name, "chat") == 0) {
     xr_chat_options o = XR_CHAT_OPTIONS_INIT;
     o.key_prefix = prefix;
+    o.layout = (xr_chat_layout)d->layout;
     return xr_chat_new(&d->chat, c, &o);
   }
   xr_session_options so = XR_SESSION_OPTIONS_INIT, dso = XR_SESSION_DATA_OPTIONS_INIT;
@@ -945,7 +949,7 @@ static void driver_close(driver *d) {
 int cli_driver(int argc, char **argv) {
   const char *url_flag = NULL, *url = NULL, *prefix = NULL, *impl = "c", *system = "chat", *data_prefix = NULL;
   const char *ttl_text = NULL, *data_ttl_text = NULL, *go_text = NULL, *cache_prefix = NULL, *channel = NULL;
-  const char *ttl_s_text = NULL;
+  const char *ttl_s_text = NULL, *layout = NULL;
   for (int i = 1; i < argc; i++) {
     int m;
     if (cli_is_help(argv[i])) {
@@ -961,7 +965,8 @@ int cli_driver(int argc, char **argv) {
                (m = cli_flag_value(argc, argv, &i, "--go", &go_text, "driver")) ||
                (m = cli_flag_value(argc, argv, &i, "--cache-prefix", &cache_prefix, "driver")) ||
                (m = cli_flag_value(argc, argv, &i, "--channel", &channel, "driver")) ||
-               (m = cli_flag_value(argc, argv, &i, "--ttl", &ttl_s_text, "driver"))) {
+               (m = cli_flag_value(argc, argv, &i, "--ttl", &ttl_s_text, "driver")) ||
+               (m = cli_flag_value(argc, argv, &i, "--layout", &layout, "driver"))) {
       if (m < 0) return CLI_USAGE;
     } else {
       return cli_usage_error("driver", driver_usage, "unexpected argument '%s'", argv[i]);
@@ -976,6 +981,10 @@ int cli_driver(int argc, char **argv) {
   bool sessions = strcmp(d.sys->name, "sessions") == 0, ayepi = strcmp(d.sys->name, "ayepi") == 0;
   bool xp = strcmp(d.sys->name, "xp") == 0;
   if (!xp && ttl_s_text) return cli_usage_error("driver", driver_usage, "--ttl is for --system xp");
+  if (layout && strcmp(d.sys->name, "chat") != 0)
+    return cli_usage_error("driver", driver_usage, "--layout is for --system chat");
+  if (layout && (d.layout = xr_chat_layout_parse(layout)) < 0)
+    return cli_usage_error("driver", driver_usage, "--layout: %s", xr_error_last()->message);
   if (!sessions && (data_prefix || ttl_text || data_ttl_text || go_text))
     return cli_usage_error("driver", driver_usage, "--data-prefix, --ttl-ms, --data-ttl-ms and --go are for --system sessions");
   if (!ayepi && (cache_prefix || channel))

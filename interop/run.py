@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """The interop suite: every Chat SDK state implementation writes, every other one reads, through one
-shared Redis; then a migration from a TypeScript deployment to a Python one; then the same for
+shared Redis; then a migration from a TypeScript deployment to a Python one; then the lock and
+queue scenarios again in the Chat SDK tagged layout (crossredis's drivers with --layout tagged,
+the upstream ones given "{<thread>}" as the thread id: scenarios tagged-lock, tagged-queue); then
+the same for
 toolhive's session stores (interop/session_matrix.py: crossredis's C, Python and Node drivers and
 the Go drivers over the real toolhive releases), @ayepi/redis's stores and broker
 (interop/ayepi_matrix.py) and xml-pipeline's context buffer and registry (interop/xp_matrix.py:
@@ -140,8 +143,22 @@ class Ctx:
     env: dict[str, str]  # the children's environment: REDIS_URL is the server
     entries: dict[str, bytes] = field(default_factory=dict)  # producer -> the queue entry it wrote
     keys: set[str] = field(default_factory=set)  # every key the runner looked at (where they lived, on a Cluster)
+    # The tagged-layout matrix: crossredis's drivers run with --layout tagged and are given a thread
+    # id T, the upstream ones are given "{T}" (what an upstream app does to write the tagged keys);
+    # both must then meet at <prefix>:lock:{T} and <prefix>:queue:{T}.
+    tagged: bool = False
+
+    def thread(self, impl: Impl, t: str) -> str:
+        """The thread id `impl` is given for the scenario's thread t."""
+        return "{" + t + "}" if self.tagged and impl.origin != "crossredis" else t
+
+    def shown(self, t: str) -> str:
+        """Thread t as the key holds it (past "<prefix>:lock:"): what `crossredis locks` shows."""
+        return "{" + t + "}" if self.tagged else t
 
     def key(self, kind: str, name: str) -> str:
+        if kind in ("lock", "queue"):
+            name = self.shown(name)
         k = f"{self.prefix}:{kind}:{name}"
         self.keys.add(k)
         return k
@@ -215,7 +232,8 @@ def release(d: Driver, thread_id: str, token: str, released: bool, scenario: str
 def sc_lock(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
     t, t2 = f"lock-{tag}", f"lock-{tag}-b"
     before, _ = wall_ms()
-    la = a.ok("chat.acquire_lock", scenario="lock", role="producer", thread_id=t, ttl_ms=30000)
+    ta, tb, tb2 = ctx.thread(a.impl, t), ctx.thread(b.impl, t), ctx.thread(b.impl, t2)
+    la = a.ok("chat.acquire_lock", scenario="lock", role="producer", thread_id=ta, ttl_ms=30000)
     _, after = wall_ms()
     check(la is not None and la.get("token"), f"{a.impl.name} could not take a free lock")
     tok = la["token"]
@@ -227,32 +245,33 @@ def sc_lock(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
           f"{a.impl.name}'s lock expires_at {expires} is not within [{before + 30000}, {after + 30000}] "
           f"(the acquire's wall-clock window + ttl_ms 30000)")
     check(ctx.r.get(ctx.key("lock", t)) == tok.encode(), "the lock key does not hold the bare token")
-    check(b.ok("chat.acquire_lock", scenario="lock", role="consumer", thread_id=t, ttl_ms=30000) is None,
+    check(b.ok("chat.acquire_lock", scenario="lock", role="consumer", thread_id=tb, ttl_ms=30000) is None,
           f"{b.impl.name} took a lock {a.impl.name} holds")
-    lb = b.ok("chat.acquire_lock", scenario="lock", role="consumer", thread_id=t2, ttl_ms=30000)
+    lb = b.ok("chat.acquire_lock", scenario="lock", role="consumer", thread_id=tb2, ttl_ms=30000)
     check(lb is not None, f"{b.impl.name} could not take a free lock")
-    release(b, t, lb["token"], False, scenario="lock", role="consumer")
+    release(b, tb, lb["token"], False, scenario="lock", role="consumer")
     check(ctx.r.get(ctx.key("lock", t)) == tok.encode(), f"{b.impl.name} released {a.impl.name}'s lock")
-    check(b.ok("chat.extend_lock", scenario="lock", role="consumer", thread_id=t, token=lb["token"],
+    check(b.ok("chat.extend_lock", scenario="lock", role="consumer", thread_id=tb, token=lb["token"],
                ttl_ms=60000) is False,
           f"{b.impl.name} extended {a.impl.name}'s lock")
     check(ctx.r.pttl(ctx.key("lock", t)) <= 30000, "the lock's TTL changed")
-    seen = {l["thread"]: l for l in ctx.locks_json()["locks"]}.get(t) or {}
+    seen = {l["thread"]: l for l in ctx.locks_json()["locks"]}.get(ctx.shown(t)) or {}
     want = expected_origins(a.impl, tok)
     check(seen.get("origins") == want and seen.get("origin") == want[0] and seen.get("certain") is (len(want) == 1),
           f"origin of {a.impl.name}'s lock: {seen.get('origins')} (certain: {seen.get('certain')}), not {want}")
-    release(a, t, tok, True, scenario="lock", role="producer")
+    release(a, ta, tok, True, scenario="lock", role="producer")
     check(ctx.r.exists(ctx.key("lock", t)) == 0, f"{a.impl.name} could not release its lock")
     # A released lock stays released: extending it with its old token fails in every runtime and
     # does not bring the key back (a script that re-creates it would).
     for d in (a, b):
-        check(d.ok("chat.extend_lock", scenario="lock", role="producer" if d is a else "consumer", thread_id=t,
+        check(d.ok("chat.extend_lock", scenario="lock", role="producer" if d is a else "consumer",
+                   thread_id=ctx.thread(d.impl, t),
                    token=tok, ttl_ms=60000) is False, f"{d.impl.name} extended {a.impl.name}'s released lock")
         check(ctx.r.exists(ctx.key("lock", t)) == 0, f"{d.impl.name}'s extend re-created the released lock")
-    lb2 = b.ok("chat.acquire_lock", scenario="lock", role="consumer", thread_id=t, ttl_ms=30000)
+    lb2 = b.ok("chat.acquire_lock", scenario="lock", role="consumer", thread_id=tb, ttl_ms=30000)
     check(lb2 is not None, f"{b.impl.name} could not take the lock {a.impl.name} released")
-    release(b, t, lb2["token"], True)
-    release(b, t2, lb["token"], True)
+    release(b, tb, lb2["token"], True)
+    release(b, tb2, lb["token"], True)
     if a.impl.origin == "crossredis":
         return f"origin crossredis (in the shape of {a.impl.shape})"
     if len(want) > 1:
@@ -358,11 +377,14 @@ QUEUE_MESSAGE = chat_message("m1", "slack:C123:1700000000.000100")
 def sc_queue(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
     t = f"queue-{tag}"
     msg = QUEUE_MESSAGE
-    depth = a.ok("chat.enqueue", scenario="queue", role="producer", thread_id=t, message_json=msg,
+    depth = a.ok("chat.enqueue", scenario="queue", role="producer", thread_id=ctx.thread(a.impl, t), message_json=msg,
                  enqueued_at_ms=ENQUEUED_AT, expires_at_ms=EXPIRES_AT, max_size=10)
     check(depth == 1, f"depth {depth}")
     stored = ctx.r.lindex(ctx.key("queue", t), 0)
     first = ctx.entries.setdefault(a.impl.name, stored)
+    if ctx.tagged and isinstance(ctx.r, redis.cluster.RedisCluster):  # a thread's lock and queue: one slot
+        check(ctx.r.keyslot(ctx.key("lock", t)) == ctx.r.keyslot(ctx.key("queue", t)),
+              f"{t}'s tagged lock and queue keys are in different slots")
     check(stored == first, f"{a.impl.name} wrote the same entry differently: {stored!r} vs {first!r}")
     raw = json.loads(stored)
     spelled = {"ts": ["message", "enqueuedAt", "expiresAt"],
@@ -373,31 +395,73 @@ def sc_queue(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
     # not only an expired one.
     t_ttl = f"queue-ttl-{tag}"
     now, _ = wall_ms()
-    a.ok("chat.enqueue", scenario="queue", role="producer", thread_id=t_ttl, message_json=msg, enqueued_at_ms=now,
-         expires_at_ms=now + 5000, max_size=10)
+    a.ok("chat.enqueue", scenario="queue", role="producer", thread_id=ctx.thread(a.impl, t_ttl), message_json=msg,
+         enqueued_at_ms=now, expires_at_ms=now + 5000, max_size=10)
     pttl = ctx.r.pttl(ctx.key("queue", t_ttl))
     ctx.r.delete(ctx.key("queue", t_ttl))
     check(55000 < pttl <= 60000, f"{a.impl.name}: the queue of an entry expiring in 5 s has a PTTL of {pttl} ms, "
                                  f"not the 60000 ms floor")
     try:
-        good, res = b.call("chat.drain_queue", scenario="queue", role="consumer", thread_id=t,
-                           now_ms=ENQUEUED_AT + 1000)
-        if not good:
-            raise Failure(f"{b.impl.name} reader: {res.get('kind')}: {res.get('message')}")
-        delivered = res.get("delivered") or []
-        check(res.get("expired", 0) == 0 and len(delivered) == 1,
-              f"{b.impl.name} delivered {len(delivered)}, dropped {res.get('expired')} as expired")
-        got = delivered[0]
-        check(isinstance(got, dict) and got.get("id") == msg["id"] and got.get("text") == MESSAGE_TEXT,
-              f"{b.impl.name} delivered {json.dumps(got)[:120]}")
+        drain_one(b, "queue", ctx.thread(b.impl, t), b.impl.name)
     finally:
         ctx.r.delete(ctx.key("queue", t))
     return f"{a.impl.entries} entry delivered"
 
 
+def drain_one(b: Driver, scenario: str, thread_id: str, who: str) -> None:
+    """b's reader (chat.drain_queue, the runtime's queue reader) must deliver QUEUE_MESSAGE alone."""
+    good, res = b.call("chat.drain_queue", scenario=scenario, role="consumer", thread_id=thread_id,
+                       now_ms=ENQUEUED_AT + 1000)
+    if not good:
+        raise Failure(f"{b.impl.name} reader: {res.get('kind')}: {res.get('message')}")
+    delivered = res.get("delivered") or []
+    check(res.get("expired", 0) == 0 and len(delivered) == 1,
+          f"{who} delivered {len(delivered)}, dropped {res.get('expired')} as expired")
+    got = delivered[0]
+    check(isinstance(got, dict) and got.get("id") == QUEUE_MESSAGE["id"] and got.get("text") == MESSAGE_TEXT,
+          f"{b.impl.name} delivered {json.dumps(got)[:120]}")
+
+
 SCENARIOS: list[tuple[str, Callable[[Ctx, Driver, Driver, str], str]]] = [
     ("lock", sc_lock), ("cache", sc_cache), ("dedupe", sc_dedupe), ("list", sc_list),
     ("subscriptions", sc_subscriptions), ("queue", sc_queue),
+]
+
+
+def sc_held_queue(ctx: Ctx, a: Driver, b: Driver, tag: str) -> str:
+    """The Chat SDK core's queue path: b holds the thread, a cannot take it and queues the message,
+    b (the holder) drains the queue and gets it."""
+    t = f"held-{tag}"
+    ta, tb = ctx.thread(a.impl, t), ctx.thread(b.impl, t)
+    lock = b.ok("chat.acquire_lock", scenario="held-queue", role="consumer", thread_id=tb, ttl_ms=30000)
+    check(lock is not None, f"{b.impl.name} could not take a free lock")
+    try:
+        check(a.ok("chat.acquire_lock", scenario="held-queue", role="producer", thread_id=ta, ttl_ms=30000) is None,
+              f"{a.impl.name} took the lock {b.impl.name} holds")
+        depth = a.ok("chat.enqueue", scenario="held-queue", role="producer", thread_id=ta, message_json=QUEUE_MESSAGE,
+                     enqueued_at_ms=ENQUEUED_AT, expires_at_ms=EXPIRES_AT, max_size=10)
+        check(depth == 1, f"depth {depth}")
+        drain_one(b, "held-queue", tb, f"{b.impl.name} (the holder)")
+    finally:
+        release(b, tb, lock["token"], True, scenario="held-queue", role="consumer")
+        ctx.r.delete(f"{ctx.prefix}:queue:{t}")
+        ctx.r.delete(f"{ctx.prefix}:queue:{{{t}}}")
+    return "queued for the holder, delivered"
+
+
+# The tagged layout's matrix (Ctx.tagged): the same lock and queue scenarios with crossredis's
+# drivers in layout "tagged" and the upstream ones given "{<thread>}" ids.
+LAYOUT_SCENARIOS: list[tuple[str, Callable[[Ctx, Driver, Driver, str], str]]] = [
+    ("tagged-lock", sc_lock), ("tagged-queue", sc_queue),
+]
+# The bridge layout's matrices (one node only: the bridge refuses on a Cluster): crossredis's
+# drivers in layout "bridge" beside the upstream runtimes in upstream's layout (the move's first
+# step), then beside them given "{<thread>}" ids, i.e. in the tagged layout (its second step).
+BRIDGE_SCENARIOS: list[tuple[str, Callable[[Ctx, Driver, Driver, str], str]]] = [
+    ("bridge-lock", sc_lock), ("bridge-queue", sc_held_queue),
+]
+BRIDGE_TAGGED_SCENARIOS: list[tuple[str, Callable[[Ctx, Driver, Driver, str], str]]] = [
+    ("bridge-tagged-lock", sc_lock), ("bridge-tagged-queue", sc_held_queue),
 ]
 
 
@@ -601,18 +665,20 @@ def masters_reached(r: redis.cluster.RedisCluster, keys: set[str]) -> tuple[int,
 
 
 def run_matrix(ctx: Ctx, names: list[str], drivers: dict[str, Driver], limited: dict[str, tuple[KnownLimit, str]],
-               expected_limits: dict[str, KnownLimit], scenarios: list[str]) -> list[Cell]:
-    """Every producer x consumer pair of `names` in each scenario. A pair with an implementation
-    in `limited` (it could not start, as its known limit says) is a known-limit cell; a pair with
-    one that has a known limit here but started anyway is an UNEXPECTED-PASS when it passes."""
+               expected_limits: dict[str, KnownLimit], scenarios: list[str],
+               table: list[tuple[str, Callable[[Ctx, Driver, Driver, str], str]]] | None = None) -> list[Cell]:
+    """Every producer x consumer pair of `names` in each scenario of `table` (None: SCENARIOS). A pair
+    with an implementation in `limited` (it could not start, as its known limit says) is a
+    known-limit cell; a pair with one that has a known limit here but started anyway is an
+    UNEXPECTED-PASS when it passes."""
     cells = []
-    for tag, scenario, fn, pa, pb in pairs(SCENARIOS, scenarios, names):
+    for tag, scenario, fn, pa, pb in pairs(SCENARIOS if table is None else table, scenarios, names):
         lim = next((limited[x] for x in (pa, pb) if x in limited), None)
         if lim is not None:
             cells.append(Cell(scenario, pa, pb, "limit", "known-limit", lim[1], lim[0].why))
             continue
         a, b = drivers[pa], drivers[pb]
-        known = queue_expected_to_fail(a.impl, b.impl) if scenario == "queue" else None
+        known = queue_expected_to_fail(a.impl, b.impl) if scenario.endswith("queue") else None
         limit = next((expected_limits[x] for x in (pa, pb) if x in expected_limits), None)
         detail, passed = attempt(fn, ctx, a, b, tag)
         if limit is not None:
@@ -715,7 +781,8 @@ def main(argv: list[str] | None = None) -> int:
                                    "state " + ", ".join(BY_NAME) + "; sessions " + ", ".join(SESSION_BY_NAME) +
                                    "; ayepi " + ", ".join(AYEPI_BY_NAME) + "; xp " + ", ".join(XP_BY_NAME) + ")")
     ap.add_argument("--scenarios", help="a comma-separated subset of scenarios (" +
-                    ", ".join(n for n, _ in SCENARIOS + SESSION_SCENARIOS + AYEPI_SCENARIOS + XP_SCENARIOS) + ")")
+                    ", ".join(n for n, _ in SCENARIOS + LAYOUT_SCENARIOS + BRIDGE_SCENARIOS + BRIDGE_TAGGED_SCENARIOS +
+                              SESSION_SCENARIOS + AYEPI_SCENARIOS + XP_SCENARIOS) + ")")
     ap.add_argument("--crossredis", default=str(ROOT / "build" / "cli" / "crossredis"), help="the crossredis command")
     ap.add_argument("--go-drivers", default=str(GO_DRIVERS),
                     help="the folder of the Go session drivers (interop/drivers/go/build's output; default %(default)s)")
@@ -739,18 +806,25 @@ def main(argv: list[str] | None = None) -> int:
         ayepi_names = [n for n in only if n in AYEPI_BY_NAME]
         xp_names = [n for n in only if n in XP_BY_NAME]
     scenarios, session_scenarios = [n for n, _ in SCENARIOS], [n for n, _ in SESSION_SCENARIOS]
+    layout_scenarios = [n for n, _ in LAYOUT_SCENARIOS]
+    bridge_scenarios = [n for n, _ in BRIDGE_SCENARIOS + BRIDGE_TAGGED_SCENARIOS]
     ayepi_scenarios = [n for n, _ in AYEPI_SCENARIOS]
     xp_scenarios = [n for n, _ in XP_SCENARIOS]
     if args.scenarios:
         chosen = [n.strip() for n in args.scenarios.split(",") if n.strip()]
-        every = dict(SCENARIOS + SESSION_SCENARIOS + AYEPI_SCENARIOS + XP_SCENARIOS)
+        every = dict(SCENARIOS + LAYOUT_SCENARIOS + BRIDGE_SCENARIOS + BRIDGE_TAGGED_SCENARIOS + SESSION_SCENARIOS +
+                     AYEPI_SCENARIOS + XP_SCENARIOS)
         unknown = [n for n in chosen if n not in every]
         if unknown:
             ap.error(f"unknown scenario {', '.join(unknown)} (known: {', '.join(every)})")
         scenarios = [n for n in chosen if n in dict(SCENARIOS)]
+        layout_scenarios = [n for n in chosen if n in dict(LAYOUT_SCENARIOS)]
+        bridge_scenarios = [n for n in chosen if n in dict(BRIDGE_SCENARIOS + BRIDGE_TAGGED_SCENARIOS)]
         session_scenarios = [n for n in chosen if n in dict(SESSION_SCENARIOS)]
         ayepi_scenarios = [n for n in chosen if n in dict(AYEPI_SCENARIOS)]
         xp_scenarios = [n for n in chosen if n in dict(XP_SCENARIOS)]
+    layout_names = names if layout_scenarios else []  # the Chat implementations, crossredis's in layout tagged
+    bridge_names = names if bridge_scenarios else []  # the same, crossredis's in layout bridge
     if not scenarios:
         names = []
     if not session_scenarios:
@@ -784,7 +858,12 @@ def main(argv: list[str] | None = None) -> int:
                 ROOT / "build" / "tests" / "harness" / "xr-topology"]
         tool = next((t for t in near if os.access(t, os.X_OK)), near[0])
     topology = "cluster" if cluster else "standalone"
-    expected_limits = {n: lim for n, lim in KNOWN_LIMITS.get(topology, {}).items() if n in names}
+    if cluster and bridge_names:
+        if args.scenarios:
+            ap.error("the bridge scenarios need one node (the bridge layout refuses a Cluster's cross-slot scripts)")
+        bridge_names = []  # a default run on a Cluster: one node only (said in the output)
+    expected_limits = {n: lim for n, lim in KNOWN_LIMITS.get(topology, {}).items()
+                       if n in names or n in layout_names or n in bridge_names}
 
     # Everything made from here on is undone in the finally block, whatever happens: the drivers
     # stopped, the run's keys deleted, the temporary folder removed, the throwaway server stopped.
@@ -797,6 +876,8 @@ def main(argv: list[str] | None = None) -> int:
     logs.mkdir()
     prefix = f"interop-{os.getpid()}-{int(time.time())}"
     drivers: dict[str, Driver] = {}
+    tagged_drivers: dict[str, Driver] = {}  # crossredis's Chat drivers with --layout tagged
+    bridge_drivers: dict[str, Driver] = {}  # with --layout bridge
     session_drivers: dict[str, Driver] = {}
     ayepi_drivers: dict[str, Driver] = {}
     xp_drivers: dict[str, Driver] = {}
@@ -818,7 +899,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {**os.environ, "REDIS_URL": url}
         r = open_checker(url)
         r.ping()
-        for n in names:
+        for n in dict.fromkeys(names + layout_names + bridge_names):
             impl = BY_NAME[n]
             try:
                 drivers[n] = Driver(impl, driver_command(impl, crossredis, python), env, prefix, logs / f"{n}.log")
@@ -827,7 +908,19 @@ def main(argv: list[str] | None = None) -> int:
                 if lim is None or lim.signature not in str(e):
                     raise
                 limited[n] = (lim, SECRETS.scrub(str(e).split(": ", 1)[-1]))
+        # the layout matrices: crossredis's drivers again with --layout, the upstream ones shared
+        for layout, lnames, ldrivers in (("tagged", layout_names, tagged_drivers), ("bridge", bridge_names,
+                                                                                      bridge_drivers)):
+            for n in lnames:
+                impl = BY_NAME[n]
+                if impl.origin == "crossredis":
+                    ldrivers[n] = Driver(impl, driver_command(impl, crossredis, python) + ["--layout", layout],
+                                         env, prefix, logs / f"{n}-{layout}.log")
+                elif n in drivers:
+                    ldrivers[n] = drivers[n]
         ctx = Ctx(prefix, r, crossredis, env)
+        tctx = Ctx(prefix, r, crossredis, env, tagged=True)
+        bctx, btctx = Ctx(prefix, r, crossredis, env), Ctx(prefix, r, crossredis, env, tagged=True)
         # The session drivers: each store's keys under the run's prefix too.
         sctx = SessionCtx(r, f"{prefix}:thv:proxy:session:", f"{prefix}:thv:vmcp:session:")
         for n in session_names:
@@ -886,6 +979,48 @@ def main(argv: list[str] | None = None) -> int:
                       f"{'ok' if mig_ok else 'FAIL'}: " +
                       (f"{mig['queued']} queued, {mig['delivered']} delivered, drained in {mig['drain_seconds']} s"
                        if mig_ok else mig["error"]), file=out)
+        layout_cells: list[Cell] = []
+        layout_groups: list[dict[str, Any]] = []
+        if layout_names:
+            print("\nChat SDK tagged layout: crossredis's implementations with layout \"tagged\" (thread T: "
+                  "<prefix>:lock:{T}, <prefix>:queue:{T}), the upstream ones given \"{T}\" as the thread id",
+                  file=out)
+            started_limits = {n: lim for n, lim in expected_limits.items() if n in tagged_drivers}
+            layout_cells = run_matrix(tctx, layout_names, tagged_drivers, limited, started_limits, layout_scenarios,
+                                      LAYOUT_SCENARIOS)
+            print_tables(layout_cells, layout_names, layout_scenarios, out, "tagged layout: ")
+            # the layout changes keys only: each producer's entry is the bytes of its upstream-layout run
+            layout_groups = compare_entries(tctx, layout_names) + [
+                {"runtime": BY_NAME[n].runtime, "json": BY_NAME[n].json, "entries": "tagged vs upstream layout",
+                 "producers": [n], "identical": tctx.entries[n] == ctx.entries[n], "bytes": len(tctx.entries[n]),
+                 "differing": [] if tctx.entries[n] == ctx.entries[n] else [n]}
+                for n in layout_names if n in tctx.entries and n in ctx.entries]
+            if layout_groups:
+                print("\nqueue entries in the tagged layout for one message with pinned times, compared byte for "
+                      "byte:", file=out)
+            for g in layout_groups:
+                verdict = "identical" if g["identical"] else f"DIFFERENT ({', '.join(g['differing'])})"
+                print(f"  {g['json']} JSON, {g['entries']}: {', '.join(g['producers'])}: {verdict}, {g['bytes']} bytes",
+                      file=out)
+        bridge_cells: list[Cell] = []
+        for title, label, bc, table in (
+                ("Chat SDK bridge layout, step 1: crossredis's implementations with layout \"bridge\" beside the "
+                 "upstream ones in upstream's layout (thread id T)", "bridge + upstream layout: ", bctx,
+                 BRIDGE_SCENARIOS),
+                ("Chat SDK bridge layout, step 2: crossredis's implementations with layout \"bridge\" beside the "
+                 "upstream ones in the tagged layout (given \"{T}\")", "bridge + tagged layout: ", btctx,
+                 BRIDGE_TAGGED_SCENARIOS)):
+            chosen = [n for n, _ in table if n in bridge_scenarios]
+            if not bridge_names or not chosen:
+                continue
+            print(f"\n{title}", file=out)
+            started_limits = {n: lim for n, lim in expected_limits.items() if n in bridge_drivers}
+            mine = run_matrix(bc, bridge_names, bridge_drivers, limited, started_limits, chosen, table)
+            print_tables(mine, bridge_names, chosen, out, label)
+            bridge_cells += mine
+        if cluster and names and not bridge_names:
+            print("\nChat SDK bridge layout: not run on a Cluster (it needs one node: its scripts take both "
+                  "layouts' keys)", file=out)
         session_cells, records = run_system(
             "toolhive sessions", "sessions: ", sctx, session_names, session_drivers, session_scenarios,
             run_session_matrix, compare_records,
@@ -900,7 +1035,7 @@ def main(argv: list[str] | None = None) -> int:
             "byte for byte", out)
         spread: dict[str, int] | None = None
         spread_ok = True
-        every_key = ctx.keys | sctx.keys | actx.keys | xctx.keys
+        every_key = ctx.keys | tctx.keys | bctx.keys | btctx.keys | sctx.keys | actx.keys | xctx.keys
         if cluster and every_key:
             assert isinstance(r, redis.cluster.RedisCluster)
             reached, masters, slots = masters_reached(r, every_key)
@@ -908,10 +1043,10 @@ def main(argv: list[str] | None = None) -> int:
             spread_ok = reached == masters
             print(f"\nthe run's keys: {len(every_key)} in {slots} slots on {reached} of {plural(masters, 'master')}"
                   + ("" if spread_ok else " (FAIL: every master must serve some of them)"), file=out)
-        every_cell = cells + session_cells + ayepi_cells + xp_cells
+        every_cell = cells + layout_cells + bridge_cells + session_cells + ayepi_cells + xp_cells
         bad = [c for c in every_cell if not c.good]
         counts = {s: sum(1 for c in every_cell if c.status == s) for s in SYMBOL}
-        ok = (not bad and mig_ok and spread_ok and all(g["identical"] for g in entry_groups)
+        ok = (not bad and mig_ok and spread_ok and all(g["identical"] for g in entry_groups + layout_groups)
               and all(g["identical"] for g in records) and all(g["identical"] for g in ayepi_bytes)
               and all(g["identical"] for g in xp_bytes))
         print(f"\n{plural(len(every_cell), 'pair')}{' on the Cluster' if cluster else ''}: {counts['ok']} ok, "
@@ -926,6 +1061,8 @@ def main(argv: list[str] | None = None) -> int:
                        "implementations": {d.impl.name: {"runtime": d.impl.runtime, "library": d.library}
                                            for d in drivers.values()},
                        "results": [c.__dict__ for c in cells], "entries": entry_groups, "migration": mig,
+                       "tagged_layout": {"results": [c.__dict__ for c in layout_cells], "entries": layout_groups},
+                       "bridge_layout": {"results": [c.__dict__ for c in bridge_cells]},
                        "sessions": {"implementations": {d.impl.name: {"runtime": d.impl.runtime,
                                                                       "library": d.library}
                                                         for d in session_drivers.values()},
@@ -951,7 +1088,10 @@ def main(argv: list[str] | None = None) -> int:
         # A second Ctrl-C must not cut the clean-up short.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for d in [*drivers.values(), *session_drivers.values(), *ayepi_drivers.values(), *xp_drivers.values()]:
+        shared = set(map(id, drivers.values()))
+        tagged_own = [d for d in [*tagged_drivers.values(), *bridge_drivers.values()] if id(d) not in shared]
+        for d in [*drivers.values(), *tagged_own, *session_drivers.values(), *ayepi_drivers.values(),
+                  *xp_drivers.values()]:
             d.close()
         if r is not None:
             try:

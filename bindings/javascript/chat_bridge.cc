@@ -338,7 +338,7 @@ Napi::Value xr_js_chat_new(Napi::Value client, Napi::Value options) {
   auto value = [&](const char *name) -> int { return (int)o.Number(name); };
   xr_chat_options co = xr_binding_chat_options(prefix.get(), value("emptyPrefix"), token_prefix.get(),
                                                value("tokenSuffix"), value("json"), value("queue"),
-                                               value("minReplicas"), value("minReplicasTimeoutMs"));
+                                               value("minReplicas"), value("minReplicasTimeoutMs"), value("layout"));
   xr_chat *chat = NULL;
   int rc = xr_chat_new(&chat, o.Client()->Client(), &co);
   if (rc < 0) throw xr_js_error_of(env, rc, xr_error_last()->message);

@@ -2,6 +2,7 @@
 """The Python-runtime driver of the interop contract (interop/CONTRACT.md).
 
     REDIS_URL=URL .venv/bin/python interop/drivers/py_driver.py --impl NAME [--prefix PREFIX]
+        [--layout upstream|tagged]
     REDIS_URL=URL .venv/bin/python interop/drivers/py_driver.py --system sessions --impl py-crossredis
         [--prefix P] [--data-prefix P] [--ttl-ms N] [--data-ttl-ms N] [--go 1.26|1.27]
     REDIS_URL=URL .venv/bin/python interop/drivers/py_driver.py --system ayepi --impl py-crossredis
@@ -17,6 +18,7 @@ impls:
                       redis.asyncio.cluster.RedisCluster on those seeds as its `client`)
   py-crossredis       crossredis.chat.RedisStateAdapter with the port's defaults
   py-crossredis-both  the same with token_prefix="ioredis", queue_dialect="both"
+  --layout tagged     (py-crossredis*) the adapter's layout="tagged": <prefix>:lock:{<id>}, ...
 
 One asyncio loop for the whole process; requests are handled strictly one at a time, in order.
 stdout carries only protocol lines (anything else printed goes to stderr). A library error is
@@ -184,7 +186,7 @@ def result_json(kind: str, v: Any) -> Any:
 
 
 class Driver:
-    def __init__(self, impl: str, url: str, prefix: str) -> None:
+    def __init__(self, impl: str, url: str, prefix: str, layout: str = "upstream") -> None:
         from chat_sdk import types as ct
 
         self.impl = impl
@@ -217,9 +219,10 @@ class Driver:
             from crossredis.chat import RedisStateAdapter as CrAdapter
 
             if impl == "py-crossredis":
-                self.adapter = CrAdapter(url=url, key_prefix=prefix)
+                self.adapter = CrAdapter(url=url, key_prefix=prefix, layout=layout)
             else:
-                self.adapter = CrAdapter(url=url, key_prefix=prefix, token_prefix="ioredis", queue_dialect="both")
+                self.adapter = CrAdapter(url=url, key_prefix=prefix, token_prefix="ioredis", queue_dialect="both",
+                                         layout=layout)
             self.library = "crossredis@" + importlib.metadata.version("crossredis")
 
         # The port's Chat core turns a queued entry's message back into a Message with
@@ -1055,7 +1058,7 @@ async def serve(driver: Driver) -> None:
 
 async def main_async(ns: argparse.Namespace) -> int:
     try:
-        driver = Driver(ns.impl, ns.url, ns.prefix)
+        driver = Driver(ns.impl, ns.url, ns.prefix, ns.layout or "upstream")
         await driver.connect()
     except Exception as e:
         traceback.print_exc(file=sys.stderr)
@@ -1103,6 +1106,8 @@ def main() -> int:
     p.add_argument("--data-ttl-ms", type=int, default=None,
                    help="sessions: RedisSessionDataStorage's TTL (default toolhive's, 30 min)")
     p.add_argument("--go", default=None, help="sessions: whose encoding/json bytes are written, 1.27 (default) or 1.26")
+    p.add_argument("--layout", default=None,
+                   help="chat, py-crossredis*: the adapter's layout, upstream (default) or tagged")
     ns = p.parse_args()
     if not ns.url:
         emit({"ready": False, "error": "no server: set REDIS_URL (or pass --url)"})
@@ -1147,6 +1152,9 @@ def main() -> int:
         emit({"ready": False, "error": f"--{extra[0].replace('_', '-')} is for --system sessions"})
         return 1
     ns.prefix = "chat-sdk" if ns.prefix is None else ns.prefix
+    if ns.layout is not None and ns.impl == "py-port":
+        emit({"ready": False, "error": "--layout is crossredis's option: the port has one layout (give it {<id>})"})
+        return 1
     if ns.impl not in IMPLS:
         emit({"ready": False, "error": f"unknown impl {ns.impl!r} (known: {', '.join(IMPLS)})"})
         return 1

@@ -2,7 +2,10 @@
 // TypeScript-runtime driver of the interop contract (interop/CONTRACT.md).
 //
 //   REDIS_URL=redis://127.0.0.1:PORT node interop/drivers/ts_driver.mjs \
-//        --impl ts-node-redis|ts-ioredis|ts-crossredis [--prefix PREFIX]
+//        --impl ts-node-redis|ts-ioredis|ts-crossredis [--prefix PREFIX] [--layout upstream|tagged]
+//
+// --layout (ts-crossredis only): the adapter's `layout` option; "tagged" keeps a thread's lock and
+// queue under <prefix>:lock:{<id>} and <prefix>:queue:{<id>} (an upstream adapter gets "{<id>}").
 //
 // The server is $REDIS_URL (the runner passes it there: a command line is visible to ps);
 // --url URL is taken too, for a run by hand.
@@ -181,6 +184,7 @@ function parseArgv(argv) {
     else if (a === "--url") out.url = take();
     else if (a === "--prefix") out.prefix = take();
     else if (a === "--system") out.system = take();
+    else if (a === "--layout") out.layout = take();
     else if (Object.hasOwn(SESSION_FLAGS, a)) out[SESSION_FLAGS[a]] = take();
     else if (Object.hasOwn(AYEPI_FLAGS, a)) out[AYEPI_FLAGS[a]] = take();
     else if (Object.hasOwn(XP_FLAGS, a)) out[XP_FLAGS[a]] = take();
@@ -190,6 +194,9 @@ function parseArgv(argv) {
   const ayepiFlag = Object.keys(AYEPI_FLAGS).find((f) => out[AYEPI_FLAGS[f]] !== undefined);
   if (ayepiFlag && out.system !== "ayepi") throw new Error(`${ayepiFlag} is for --system ayepi`);
   if (out.ttl !== undefined && out.system !== "xp") throw new Error("--ttl is for --system xp");
+  if (out.layout !== undefined && (out.system !== "chat" || out.impl !== "ts-crossredis")) {
+    throw new Error("--layout is for --system chat --impl ts-crossredis (an upstream adapter has one layout: give it {<id>})");
+  }
   if (out.system === "xp") {
     if (out.impl !== "ts-crossredis") throw new Error(`unknown xp impl ${out.impl} (ts-crossredis)`);
     const extra = Object.keys(SESSION_FLAGS).find((f) => out[SESSION_FLAGS[f]] !== undefined);
@@ -965,7 +972,8 @@ async function main() {
       shown = `${library} over ${cluster.library}`;
       state = factory({ client: cluster.client, keyPrefix: opts.prefix, logger: makeLogger() });
     } else {
-      state = factory({ url: opts.url, keyPrefix: opts.prefix, logger: makeLogger() });
+      const layout = opts.layout === undefined ? {} : { layout: opts.layout };
+      state = factory({ url: opts.url, keyPrefix: opts.prefix, logger: makeLogger(), ...layout });
     }
     await withTimeout(state.connect(), clusterUrl ? 5000 : 10000, "connect");
     const reader = new CoreQueueReader(chatMod, state);

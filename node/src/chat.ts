@@ -63,6 +63,14 @@ export interface WireOptions {
   /** How long WAIT waits for those replicas, in ms (0, default: 1000); must stay below the
    * client's commandTimeoutMs. */
   minReplicasTimeoutMs?: number;
+  /** Beyond upstream: where a thread's lock, queue and processing list live. "upstream"
+   * (default): `<prefix>:lock:<threadId>`, as every upstream runtime; "tagged":
+   * `<prefix>:lock:{<threadId>}`, `:queue:{<threadId>}`, `:queue-processing:{<threadId>}`, one
+   * Redis Cluster slot per thread, so releaseLockIfQueueEmpty and dequeueReliable run on a
+   * Cluster; "bridge": both at once, one script per operation (what a deployment runs while it
+   * moves from one to the other without two holders of a thread; one node only): README, "Chat SDK
+   * tagged layout". */
+  layout?: "upstream" | "tagged" | "bridge";
   /** Options of the client made from `url` (timeouts, pool, ACL, TLS). */
   clientOptions?: Omit<ClientOptions, "url">;
 }
@@ -153,6 +161,7 @@ export class RedisStateAdapter {
   protected readonly logger: Logger;
   protected readonly ownsClient: boolean;
   #wire: Required<Omit<WireOptions, "clientOptions">>;
+  #layout: number; // #wire.layout's value (xr_chat_layout)
   #chat: Handle | null = null; // the native adapter (freed by the addon once closed and unused)
   #connecting: Promise<void> | null = null;
   #disconnecting = false;
@@ -188,14 +197,23 @@ export class RedisStateAdapter {
     const tokenPrefix = cText("token_prefix", options.tokenPrefix ?? flavour.token, "tokenPrefix");
     const minReplicas = optInt32("min_replicas", options.minReplicas, "minReplicas", 0);
     const minReplicasTimeoutMs = optInt32("min_replicas_timeout_ms", options.minReplicasTimeoutMs, "minReplicasTimeoutMs", 0);
+    // the layout's names are the core's (xr_chat_layout_parse)
+    const layoutName = cText("layout", options.layout ?? "upstream", "layout");
+    const layout = native.xr_chat_layout_parse(layoutName);
     this.#wire = { tokenPrefix, tokenSuffix: suffix, json: dialect, queueEntries: queue, keepEmptyPrefix: keep, minReplicas,
-      minReplicasTimeoutMs };
+      minReplicasTimeoutMs, layout: layoutName as "upstream" | "tagged" | "bridge" };
+    this.#layout = layout;
     // the core's checks of the options (glob characters in the key prefix, the token prefix's
     // length and characters, min_replicas' range), now rather than at connect()
     native.xr_binding_chat_check(this.keyPrefix, this.#emptyPrefix(), tokenPrefix, SUFFIX[suffix], JSON_DIALECT[dialect], QUEUE[queue],
-      minReplicas, minReplicasTimeoutMs);
+      minReplicas, minReplicasTimeoutMs, layout);
     this.#pipeline = new Pipeline<unknown[]>((ops, lane) => this.#run(ops, lane), (e) => this.#failed(e),
       (r) => r instanceof ConnectionError && this.#failed(r), (ops) => this.#lanesOf(ops));
+  }
+
+  /** Where a thread's keys live: "upstream" (`<prefix>:lock:<id>`), "tagged" (`<prefix>:lock:{<id>}`) or "bridge". */
+  get layout(): "upstream" | "tagged" | "bridge" {
+    return this.#wire.layout;
   }
 
   /** Connects the client (unless given one already connected) and makes the core's adapter. */
@@ -208,6 +226,7 @@ export class RedisStateAdapter {
           keyPrefix: this.keyPrefix, emptyPrefix: this.#emptyPrefix(), tokenPrefix: this.#wire.tokenPrefix,
           tokenSuffix: SUFFIX[this.#wire.tokenSuffix], json: JSON_DIALECT[this.#wire.json], queue: QUEUE[this.#wire.queueEntries],
           minReplicas: this.#wire.minReplicas, minReplicasTimeoutMs: this.#wire.minReplicasTimeoutMs,
+          layout: this.#layout,
         });
         this.#disconnecting = false;
       })();

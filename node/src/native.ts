@@ -25,7 +25,9 @@ export interface Native {
   xr_error_info_at(i: number): { code: number; name: string; class_name: string; parent_class: string; description: string } | null;
   xr_binding_url_redact(url: string): string;
   xr_binding_chat_check(keyPrefix: string, emptyPrefix: number, tokenPrefix: string, tokenSuffix: number, json: number,
-    queue: number, minReplicas: number, minReplicasTimeoutMs: number): number;
+    queue: number, minReplicas: number, minReplicasTimeoutMs: number, layout: number): number;
+  /** xr_chat_layout_parse: "upstream" or "tagged" to its value; throws InvalidArgumentError. */
+  xr_chat_layout_parse(name: string): number;
   /** Row i of core/include/crossredis/client_options.def; null past the last. */
   xr_client_option_info_at(i: number): { name: string; node_name: string; kind: number } | null;
   xr_js_client_config_new(unused: null): Handle;
@@ -36,7 +38,8 @@ export interface Native {
   xr_js_client_cancel(client: Handle): void;
   xr_js_client_close(client: Handle): void;
   xr_js_chat_new(client: Handle, options: { keyPrefix: string; emptyPrefix: number; tokenPrefix: string;
-    tokenSuffix: number; json: number; queue: number; minReplicas: number; minReplicasTimeoutMs: number }): Handle;
+    tokenSuffix: number; json: number; queue: number; minReplicas: number; minReplicasTimeoutMs: number;
+    layout: number }): Handle;
   xr_js_chat_key_prefix(chat: Handle): string | null;
   xr_js_chat_ops(unused?: unknown): OpInfo[];
   xr_js_chat_run(chat: Handle, ops: unknown[][], lane?: number): Promise<unknown[]>;
@@ -102,6 +105,8 @@ export interface Native {
   readonly XR_CHAT_QUEUE_BOTH: number;
   readonly XR_CHAT_EMPTY_PREFIX_DEFAULT: number;
   readonly XR_CHAT_EMPTY_PREFIX_KEEP: number;
+  readonly XR_CHAT_LAYOUT_UPSTREAM: number;
+  readonly XR_CHAT_LAYOUT_TAGGED: number;
   readonly XR_OPTION_TEXT: number;
   readonly XR_OPTION_SECRET: number;
   readonly XR_OPTION_INTEGER: number;

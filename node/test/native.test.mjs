@@ -79,7 +79,7 @@ describe("crossredis_native over a plain redis-server", () => {
   });
 
   test("chat lock: acquire, contend, release", () => {
-    const [rc, chat] = native.xr_binding_chat_new(client, "chat-sdk", 0, null, 0, 0, 0, 0, 0);
+    const [rc, chat] = native.xr_binding_chat_new(client, "chat-sdk", 0, null, 0, 0, 0, 0, 0, 0);
     assert.equal(rc, 0);
     try {
       const [rc1, acquired, [token, expiresAt]] = native.xr_chat_acquire_lock(chat, "thread-1", 30000);
@@ -101,7 +101,7 @@ describe("crossredis_native over a plain redis-server", () => {
   });
 
   test("chat key/value, list and queue; a bad queue entry throws with .raw", () => {
-    const [, chat] = native.xr_binding_chat_new(client, "chat-sdk", 0, undefined, 0, 0, 0, 0, 0);
+    const [, chat] = native.xr_binding_chat_new(client, "chat-sdk", 0, undefined, 0, 0, 0, 0, 0, 0);
     try {
       assert.equal(native.xr_chat_set(chat, "kv", JSON.stringify({ a: 1 }), 60000), 0); // no outputs: the plain rc
       assert.equal(native.xr_chat_get(chat, "kv")[1].toString(), '{"a":1}');

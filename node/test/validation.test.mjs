@@ -77,7 +77,7 @@ describe("bad arguments: the same words as Python (tests/cases/bad-arguments.jso
         assert.throws(() => xr.createRedisState({ url, clientOptions: rest, logger: silent }), matches(c), "an adapter's client");
       } else if (c.op === "new") {
         const opts = { keyPrefix: c.args.key_prefix, tokenPrefix: c.args.token_prefix, minReplicas: c.args.min_replicas,
-          minReplicasTimeoutMs: c.args.min_replicas_timeout_ms, logger: silent };
+          minReplicasTimeoutMs: c.args.min_replicas_timeout_ms, layout: c.args.layout, logger: silent };
         assert.throws(() => xr.createRedisState({ url: server.url, ...opts }), matches(c), "refused when made");
         assert.throws(() => new xr.IoRedisStateAdapter({ client: check, ...opts }), matches(c));
       } else {

@@ -105,10 +105,12 @@ class Options:
     queue: int
     min_replicas: int = 0
     min_replicas_timeout_ms: int = 0
+    layout: int = 0
 
     @classmethod
     def make(cls, key_prefix: str, token_prefix: str, token_suffix: str, json_dialect: str,
-             queue_dialect: str, min_replicas: int | None = 0, min_replicas_timeout_ms: int | None = 0) -> Options:
+             queue_dialect: str, min_replicas: int | None = 0, min_replicas_timeout_ms: int | None = 0,
+             layout: str = "upstream") -> Options:
         # types and names here; what the values may be is the core's to say (xr_chat_options_check:
         # the token prefix's length and characters, glob characters in the key prefix, the range of
         # min_replicas)
@@ -116,18 +118,21 @@ class Options:
             raise TypeError(f"key_prefix must be a str, not {type(key_prefix).__name__}")
         if not isinstance(token_prefix, str):
             raise TypeError(f"token_prefix must be a str, not {type(token_prefix).__name__}")
+        if not isinstance(layout, str):  # its names are the core's (xr_chat_layout_parse)
+            raise TypeError(f"layout must be a str, not {type(layout).__name__}")
         o = cls(key_prefix, token_prefix, _choice("token_suffix", token_suffix, _TOKEN_SUFFIXES),
                 _choice("json_dialect", json_dialect, _JSON_DIALECTS),
                 _choice("queue_dialect", queue_dialect, _QUEUE_DIALECTS),
                 check_int32("min_replicas", min_replicas, allow_none=True),
-                check_int32("min_replicas_timeout_ms", min_replicas_timeout_ms, allow_none=True))
+                check_int32("min_replicas_timeout_ms", min_replicas_timeout_ms, allow_none=True),
+                _native.xr_chat_layout_parse(layout))
         _native.xr_binding_chat_check(*o.native_args())
         return o
 
     def native_args(self) -> tuple[Any, ...]:
         """The arguments of xr_binding_chat_check / _new (after the client)."""
         return (self.key_prefix, _EMPTY_PREFIX_KEPT, self.token_prefix, self.token_suffix, self.json, self.queue,
-                self.min_replicas, self.min_replicas_timeout_ms)
+                self.min_replicas, self.min_replicas_timeout_ms, self.layout)
 
 
 # ---- the native adapter -------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, Generic, TypeVar, overload
 
+from . import _native
 from ._chat_batch import Batcher
 from ._chatcore import (
     ACK,
@@ -189,9 +190,9 @@ class _Base:
 
     def __init__(self, url: str | None, client: Client | None, key_prefix: str, token_prefix: str,
                  token_suffix: str, json_dialect: str, queue_dialect: str, min_replicas: int | None,
-                 min_replicas_timeout_ms: int | None, client_options: dict[str, Any]) -> None:
+                 min_replicas_timeout_ms: int | None, layout: str, client_options: dict[str, Any]) -> None:
         self._options = Options.make(key_prefix, token_prefix, token_suffix, json_dialect, queue_dialect,
-                                     min_replicas, min_replicas_timeout_ms)
+                                     min_replicas, min_replicas_timeout_ms, layout)
         self._core: Core | None = None
         self._url: str | None = None
         self._config: ClientConfig | None = None
@@ -221,6 +222,13 @@ class _Base:
     def token_prefix(self) -> str:
         """What lock tokens start with ("redis", "ioredis", ...)."""
         return self._options.token_prefix
+
+    @property
+    def layout(self) -> str:
+        """Where a thread's keys live: "upstream" (``<prefix>:lock:<id>``), "tagged"
+        (``<prefix>:lock:{<id>}``) or "bridge" (both, one script each: the move between them)."""
+        names = {_native.XR_CHAT_LAYOUT_TAGGED: "tagged", _native.XR_CHAT_LAYOUT_BRIDGE: "bridge"}
+        return names.get(self._options.layout, "upstream")
 
     @property
     def min_replicas(self) -> int:
@@ -311,7 +319,8 @@ class _Base:
     def release_lock_if_queue_empty(self, lock: Any) -> _Call[tuple[bool, int]]:
         """Beyond upstream (vercel/chat #928): in one script, releases the lock when it holds
         ``lock.token`` and the thread's queue is empty. Returns (released, queue depth); the
-        depth is -1 when the lock was not held by that token."""
+        depth is -1 when the lock was not held by that token. Two keys: on a Cluster only with
+        ``layout="tagged"`` (CrossSlotError otherwise)."""
         return _Call(RELEASE_LOCK_IF_QUEUE_EMPTY, *lock_parts(lock))
 
     # -- key/value ----------------------------------------------------------------------------
@@ -382,7 +391,7 @@ class _Base:
         """Beyond upstream: :meth:`dequeue` that keeps the entry in
         ``<prefix>:queue-processing:<id>`` until :meth:`ack`; after a lost reply or a consumer
         that died, :meth:`requeue_processing` puts unacknowledged entries back (see the C API's
-        xr_chat_dequeue_reliable; two keys, so not on a Cluster)."""
+        xr_chat_dequeue_reliable; two keys: on a Cluster only with ``layout="tagged"``)."""
         return _Call(DEQUEUE_RELIABLE, check_str("thread_id", thread_id))
 
     @_operation
@@ -435,7 +444,7 @@ class State(_Base):
 
     Keywords: ``key_prefix`` ("chat-sdk"), ``token_prefix`` ("redis"), ``token_suffix``
     ("hex32" or "base36"), ``json_dialect`` ("python" or "js"), ``queue_dialect`` ("python",
-    "ts" or "both"), ``min_replicas`` and ``min_replicas_timeout_ms`` (as
+    "ts" or "both"), ``min_replicas``, ``min_replicas_timeout_ms`` and ``layout`` (as
     :class:`RedisStateAdapter`); any other keyword is a :class:`crossredis.Client` option (with
     ``url``).
     """
@@ -443,9 +452,9 @@ class State(_Base):
     def __init__(self, url: str | None = None, client: Client | None = None, *, key_prefix: str = "chat-sdk",
                  token_prefix: str = "redis", token_suffix: str = "hex32", json_dialect: str = "python",
                  queue_dialect: str = "python", min_replicas: int = 0, min_replicas_timeout_ms: int = 0,
-                 **client_options: Any) -> None:
+                 layout: str = "upstream", **client_options: Any) -> None:
         super().__init__(url, client, key_prefix, token_prefix, token_suffix, json_dialect, queue_dialect,
-                         min_replicas, min_replicas_timeout_ms, client_options)
+                         min_replicas, min_replicas_timeout_ms, layout, client_options)
         self._lock = threading.Lock()
         self.connect()
 
@@ -507,7 +516,10 @@ class RedisStateAdapter(_Base):
     ``min_replicas_timeout_ms`` (0: 1000; below the client's command timeout): a lock counts as
     acquired or extended only once that many replicas acknowledged the write (``WAIT`` on the
     same connection), else :class:`crossredis.NoReplicasError` and an acquired lock is given
-    back (README, "Locks across a failover", says what this does and does not guarantee); and
+    back (README, "Locks across a failover", says what this does and does not guarantee);
+    ``layout`` ("upstream", the port's keys; "tagged": a thread's lock, queue and processing
+    list under ``<prefix>:lock:{<id>}``... so they share a Cluster slot; "bridge": both at once,
+    what a deployment runs while it moves, one node only: README "Chat SDK tagged layout"); and
     :class:`crossredis.Client` options (with ``url``: ``sentinels``/``master_name``,
     ``cluster_nodes``, ...).
 
@@ -524,9 +536,9 @@ class RedisStateAdapter(_Base):
     def __init__(self, url: str | None = None, client: Client | None = None, *, key_prefix: str = "chat-sdk",
                  token_prefix: str = "redis", token_suffix: str = "hex32", json_dialect: str = "python",
                  queue_dialect: str = "python", min_replicas: int = 0, min_replicas_timeout_ms: int = 0,
-                 **client_options: Any) -> None:
+                 layout: str = "upstream", **client_options: Any) -> None:
         super().__init__(url, client, key_prefix, token_prefix, token_suffix, json_dialect, queue_dialect,
-                         min_replicas, min_replicas_timeout_ms, client_options)
+                         min_replicas, min_replicas_timeout_ms, layout, client_options)
         self._connect_lock: asyncio.Lock | None = None
         # one batcher per event loop (an adapter may serve loops in several threads); those of
         # closed loops go when the next one is made

@@ -357,17 +357,22 @@ def test_cluster_refuses_a_standalone_url(tmp_path: Path) -> None:
     assert "--cluster: the server redis://127.0.0.1:1 (from --url) is not a redis+cluster:// URL" in res.stderr
 
 
+def cluster_run_json(tmp_path: Path, only: str, scenarios: str) -> tuple[dict[str, str], Any]:
+    """The runner on a Cluster (the shared one, else its own) with --json, which must succeed:
+    its environment and its report."""
+    env, _ = make_wrappers(tmp_path)
+    env.pop("REDIS_URL", None)
+    res = run_runner(env, "--cluster", "--only", only, "--scenarios", scenarios, "--no-migration", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    return env, __import__("json").loads(res.stdout)
+
+
 def test_cluster_run(tmp_path: Path) -> None:
     """The matrix on a Redis Cluster: the suite run's shared one (XR_TEST_CLUSTER_NODES), else one
     the runner starts (xr-topology --cluster). The upstream ioredis adapter and the port run on their
     libraries' cluster clients; the node-redis adapter cannot (a known limit: every pair it is in
     says so, none is missing); the run's keys reach every master and are deleted at the end."""
-    env, log = make_wrappers(tmp_path)
-    env.pop("REDIS_URL", None)
-    res = run_runner(env, "--cluster", "--only", "c,py-port,ts-node-redis,ts-ioredis,ts-crossredis",
-                     "--scenarios", "lock,queue", "--no-migration", "--json")
-    assert res.returncode == 0, res.stdout + res.stderr
-    doc = __import__("json").loads(res.stdout)
+    env, doc = cluster_run_json(tmp_path, "c,py-port,ts-node-redis,ts-ioredis,ts-crossredis", "lock,queue")
     assert doc["topology"] == "cluster" and doc["ok"] is True
     assert doc["url"].startswith("redis+cluster://127.0.0.1:")
     libs = doc["implementations"]
@@ -390,6 +395,52 @@ def test_cluster_run(tmp_path: Path) -> None:
     nodes = run.parse_cluster_url(doc["url"])[0]
     with redis.cluster.RedisCluster(startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in nodes]) as r:
         assert list(r.scan_iter(match=doc["prefix"] + ":*")) == [], "the runner left keys"
+
+
+def test_tagged_layout_matrix_on_a_cluster(tmp_path: Path) -> None:
+    """The Chat SDK tagged layout on a Redis Cluster: crossredis's drivers with --layout tagged and
+    the real upstream packages given "{<thread>}" as the thread id meet on <prefix>:lock:{T} and
+    <prefix>:queue:{T} (one slot per thread): every lock pair excludes, every queue pair passes
+    but upstream's own queue-entry incompatibilities, and the entries are the bytes the upstream
+    layout writes."""
+    _, doc = cluster_run_json(tmp_path, "c,py-crossredis,py-port,ts-ioredis,ts-crossredis",
+                              "queue,tagged-lock,tagged-queue")
+    cells = doc["tagged_layout"]["results"]
+    assert len(cells) == 2 * 5 * 5
+    assert all(c["status"] == "ok" for c in cells if c["scenario"] == "tagged-lock"), cells
+    broken = {(c["producer"], c["consumer"]) for c in cells if c["status"] == "known-incompatible"}
+    # the upstream queue incompatibilities (SPEC.md 1.5), exactly as in upstream's layout
+    assert broken == {("c", "py-port"), ("ts-ioredis", "py-port"), ("ts-crossredis", "py-port"),
+                      ("py-crossredis", "ts-ioredis"), ("py-port", "ts-ioredis")}
+    assert all(c["status"] in ("ok", "known-incompatible") for c in cells)
+    groups = doc["tagged_layout"]["entries"]
+    assert groups and all(g["identical"] for g in groups)
+    assert {g["producers"][0] for g in groups if g["entries"] == "tagged vs upstream layout"} == \
+        {"c", "py-crossredis", "py-port", "ts-ioredis", "ts-crossredis"}
+
+
+def test_bridge_layout_matrix(tmp_path: Path, secured: RedisServer) -> None:
+    """The bridge layout beside the real upstream packages, in upstream's layout (the move's first
+    step) and given "{<thread>}" ids (the tagged layout, its second step): a lock of either
+    excludes the other both ways, and a message queued while the other holds the thread reaches
+    the holder (upstream's own entry incompatibilities aside). On a Cluster the bridge is refused
+    (one node only)."""
+    env, _ = make_wrappers(tmp_path)
+    env["REDIS_URL"] = f"redis://:{PW}@127.0.0.1:{secured.port}"
+    res = run_runner(env, "--only", "c,py-port,ts-ioredis,ts-crossredis", "--scenarios",
+                     "bridge-lock,bridge-queue,bridge-tagged-lock,bridge-tagged-queue", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    cells = __import__("json").loads(res.stdout)["bridge_layout"]["results"]
+    assert len(cells) == 4 * 4 * 4
+    assert all(c["status"] == "ok" for c in cells if c["scenario"].endswith("lock")), cells
+    broken = {(c["scenario"], c["producer"], c["consumer"]) for c in cells if c["status"] == "known-incompatible"}
+    assert broken == {(s, p, "py-port") for s in ("bridge-queue", "bridge-tagged-queue")
+                      for p in ("c", "ts-ioredis", "ts-crossredis")} | \
+        {(s, "py-port", "ts-ioredis") for s in ("bridge-queue", "bridge-tagged-queue")}
+    assert all(c["status"] in ("ok", "known-incompatible") for c in cells)
+    assert_cleaned(env, secured)
+    res = run_runner(env, "--cluster", "--url", "redis+cluster://127.0.0.1:1", "--scenarios", "bridge-lock")
+    assert res.returncode == 2 and "the bridge scenarios need one node" in res.stderr, res.stderr
 
 
 # ---- toolhive sessions -----------------------------------------------------------------------------

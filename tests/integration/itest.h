@@ -128,14 +128,18 @@ static inline long long itest_wall_ms(void) {
   return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* PTTL key: -2 missing, -1 no TTL, else milliseconds left. */
-static inline long long itest_pttl(xr_client *c, const char *key) {
+/* `cmd key` (EXISTS, LLEN, SCARD, PTTL...), whose reply must be an integer. */
+static inline long long itest_key_int(xr_client *c, const char *cmd, const char *key) {
   xr_reply *r = NULL;
-  XR_OK(itest_cmd(c, &r, "PTTL", key, NULL));
+  XR_OK(itest_cmd(c, &r, cmd, key, NULL));
+  assert_int_equal(xr_reply_kind(r), XR_REPLY_INTEGER);
   long long v = xr_reply_integer(r);
   xr_reply_free(r);
   return v;
 }
+
+/* PTTL key: -2 missing, -1 no TTL, else milliseconds left. */
+static inline long long itest_pttl(xr_client *c, const char *key) { return itest_key_int(c, "PTTL", key); }
 
 /* ---- MONITOR ---------------------------------------------------------------------------------
  * A raw socket in MONITOR mode collects the lines the server writes for every command it runs,

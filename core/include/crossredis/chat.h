@@ -7,6 +7,18 @@
  *   lists          <prefix>:list:<key>             LIST of JSON texts
  *   queues         <prefix>:queue:<thread id>      LIST of JSON entries
  *
+ * That is upstream's layout (XR_CHAT_LAYOUT_UPSTREAM, the default). Opt-in, beyond upstream:
+ * XR_CHAT_LAYOUT_TAGGED puts the thread id of the per-thread keys in a Redis Cluster hash tag,
+ *
+ *   locks          <prefix>:lock:{<thread id>}
+ *   queues         <prefix>:queue:{<thread id>}
+ *   processing     <prefix>:queue-processing:{<thread id>}
+ *
+ * so that the lock, the queue and the processing list of one thread share a Cluster slot (the
+ * two-key scripts, xr_chat_release_lock_if_queue_empty and xr_chat_dequeue_reliable, then run on
+ * a Cluster); subscriptions, cache and list keys stay as upstream writes them. An upstream
+ * runtime passing "{<thread id>}" as its thread id reads and writes the same keys.
+ *
  * What it writes follows the options (token prefix and suffix shape, JSON dialect, queue-entry
  * spelling); what it reads may come from any of the runtimes.
  *
@@ -61,7 +73,27 @@ typedef enum xr_chat_empty_prefix {
   XR_CHAT_EMPTY_PREFIX_KEEP = 1     /* the Python port: "" stays, keys are ":lock:<id>" */
 } xr_chat_empty_prefix;
 
-#define XR_CHAT_OPTIONS_VERSION 2
+/* Where the per-thread keys (lock, queue, processing list) live. */
+typedef enum xr_chat_layout {
+  XR_CHAT_LAYOUT_UPSTREAM = 0, /* <prefix>:lock:<thread id>, as every upstream runtime (SPEC.md 1.1) */
+  XR_CHAT_LAYOUT_TAGGED = 1,   /* <prefix>:lock:{<thread id>}: one Cluster slot per thread. The key
+                                  prefix may not hold '{' or '}', and a thread id may not start with
+                                  '}' (its tag would be empty): XR_EINVAL. The locks of the two
+                                  layouts are different keys and do not exclude each other */
+  /* Beyond upstream, for moving a running deployment from UPSTREAM to TAGGED without two holders
+   * of one thread (README, "Chat SDK tagged layout"): every per-thread operation is one script over
+   * the thread's keys in both layouts. A lock is taken only when neither layout's lock is held and
+   * then holds both (one token), so it excludes upstream-layout holders (upstream runtimes
+   * included) and tagged-layout holders alike. An entry is queued where the thread's holder reads:
+   * the upstream queue when an upstream-layout holder has the lock, else the tagged one; dequeue,
+   * queue_depth, dequeue_reliable (into the tagged processing list), ack and requeue take both,
+   * the upstream queue first; release_lock_if_queue_empty counts both. The keys of both layouts
+   * are in one script, so it needs one node (standalone, Sentinel): a Cluster refuses its
+   * per-thread operations (XR_ECROSSSLOT). The same prefix and id rules as TAGGED. */
+  XR_CHAT_LAYOUT_BRIDGE = 2
+} xr_chat_layout;
+
+#define XR_CHAT_OPTIONS_VERSION 3
 
 /* A zero member (NULL, 0) means its default: "chat-sdk", "redis", XR_TOKEN_BASE36, XR_JSON_JS,
  * XR_CHAT_QUEUE_TS. */
@@ -80,13 +112,15 @@ typedef struct xr_chat_options {
    * does and does not guarantee across a failover: README, "Locks across a failover". 0: off. */
   int min_replicas;
   int min_replicas_timeout_ms;       /* 0: 1000; must stay below the client's command timeout */
+  /* version 3 */
+  xr_chat_layout layout;             /* 0: XR_CHAT_LAYOUT_UPSTREAM */
 } xr_chat_options;
 
 /* The TS node-redis adapter's wire: chat-sdk prefix, redis_<ms>_<base36> tokens, JS JSON text,
  * TS queue entries. */
 #define XR_CHAT_OPTIONS_INIT                                                                      \
   {XR_CHAT_OPTIONS_VERSION, NULL, XR_CHAT_EMPTY_PREFIX_DEFAULT, "redis", XR_TOKEN_BASE36, XR_JSON_JS, \
-   XR_CHAT_QUEUE_TS, 0, 0}
+   XR_CHAT_QUEUE_TS, 0, 0, XR_CHAT_LAYOUT_UPSTREAM}
 
 /* Makes a state adapter over `client`, which it borrows: the client must outlive it. Checks the
  * options (XR_EINVAL naming the bad one). */
@@ -95,6 +129,9 @@ XR_API void xr_chat_free(xr_chat *s);
 /* The checks xr_chat_new makes of the options, without a client: 0, or XR_EINVAL naming the bad
  * one (for bindings that take options before they connect). */
 XR_API int xr_chat_options_check(const xr_chat_options *o);
+/* The layout named "upstream", "tagged" or "bridge" (what the bindings' option takes): its value (>= 0),
+ * or XR_EINVAL naming the choices and what was given. NULL: XR_CHAT_LAYOUT_UPSTREAM. */
+XR_API int xr_chat_layout_parse(const char *name);
 XR_API xr_client *xr_chat_client(const xr_chat *s);
 /* The key prefix in use (after the empty-prefix rule). */
 XR_API const char *xr_chat_key_prefix(const xr_chat *s);
@@ -142,8 +179,9 @@ XR_API int xr_chat_acquire_lock_wait(xr_chat *s, bool *acquired, xr_chat_lock *l
 /* Beyond upstream (closes vercel/chat #928): in one script, deletes the lock if it holds `token`
  * and the thread's queue is empty; otherwise leaves it. *released says whether it was deleted;
  * *depth (may be NULL) is the queue's length (-1 when the lock was not held by `token`).
- * Atomic on a standalone server and under Sentinel; the lock and queue keys are in different
- * Cluster slots, so a Cluster answers CROSSSLOT (XR_ESERVER). */
+ * Atomic on a standalone server and under Sentinel; in upstream's layout the lock and queue keys
+ * are in different Cluster slots, so a Cluster refuses it (XR_ECROSSSLOT); in the tagged layout
+ * they share one and it runs there too. */
 XR_API int xr_chat_release_lock_if_queue_empty(xr_chat *s, bool *released, long long *depth,
                                                const char *thread_id, size_t len, const char *token,
                                                size_t token_len);
@@ -256,7 +294,8 @@ XR_API int xr_chat_dequeue(xr_chat *s, bool *found, xr_chat_queue_entry *e, cons
  * xr_chat_requeue_processing puts every unacknowledged entry back at the queue's head, in order
  * (after a consumer died, or to retry a dequeue whose reply was lost). Upstream readers see only
  * the queue. A bad entry stays in the processing list (its bytes in e->raw, XR_EPARSE).
- * Two keys: atomic on a standalone server and under Sentinel; a Cluster answers CROSSSLOT. */
+ * Two keys: atomic on a standalone server and under Sentinel; on a Cluster XR_ECROSSSLOT in
+ * upstream's layout, atomic in the tagged layout (XR_CHAT_LAYOUT_TAGGED). */
 XR_API int xr_chat_dequeue_reliable(xr_chat *s, bool *found, xr_chat_queue_entry *e, const char *thread_id,
                                     size_t len);
 /* LREM <processing key> 1 <raw>: *acked (may be NULL) says whether the entry was there. */

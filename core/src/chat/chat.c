@@ -54,6 +54,79 @@ static const char requeue_lua[] =
     "if n > 0 and redis.call(\"pttl\", KEYS[1]) < 60000 then redis.call(\"pexpire\", KEYS[1], 60000) end\n"
     "return n";
 
+/* Beyond upstream, the bridge layout (XR_CHAT_LAYOUT_BRIDGE, chat.h): each per-thread operation is
+ * one script over the thread's keys in both layouts (KEYS named in bridge_rows below). A lock is
+ * both keys with one token, taken only when neither is held: upstream-layout and tagged-layout
+ * holders both see it. An entry goes to the queue its thread's holder reads: the upstream one
+ * when an upstream-layout holder has the lock alone, else the tagged one. Reads take both
+ * queues, the upstream one first. */
+static const struct {
+  const char *text;
+  const char *keys[4]; /* "<kind>" upstream's key, "{<kind>" the tagged one */
+} bridge_rows[CHAT_BRIDGE_SCRIPTS] = {
+    [CHAT_BRIDGE_ACQUIRE] = {"if redis.call(\"exists\", KEYS[1]) == 1 or redis.call(\"exists\", KEYS[2]) == 1 then "
+                             "return false end\n"
+                             "redis.call(\"set\", KEYS[1], ARGV[1], \"PX\", ARGV[2])\n"
+                             "return redis.call(\"set\", KEYS[2], ARGV[1], \"PX\", ARGV[2])",
+                             {"lock", "{lock"}},
+    [CHAT_BRIDGE_RELEASE] = {"local n = 0\n"
+                             "for i = 1, 2 do\n"
+                             "  if redis.call(\"get\", KEYS[i]) == ARGV[1] then n = n + redis.call(\"del\", KEYS[i]) end\n"
+                             "end\n"
+                             "if n > 0 then return 1 end\n"
+                             "return 0",
+                             {"lock", "{lock"}},
+    [CHAT_BRIDGE_EXTEND] = {"if redis.call(\"get\", KEYS[1]) ~= ARGV[1] or redis.call(\"get\", KEYS[2]) ~= ARGV[1] then "
+                            "return 0 end\n"
+                            "redis.call(\"pexpire\", KEYS[1], ARGV[2])\n"
+                            "return redis.call(\"pexpire\", KEYS[2], ARGV[2])",
+                            {"lock", "{lock"}},
+    [CHAT_BRIDGE_FORCE_RELEASE] = {"return redis.call(\"del\", KEYS[1], KEYS[2])", {"lock", "{lock"}},
+    [CHAT_BRIDGE_ENQUEUE] = {"local q = KEYS[4]\n"
+                             "if redis.call(\"exists\", KEYS[2]) == 0 and redis.call(\"exists\", KEYS[1]) == 1 then q = KEYS[3] "
+                             "end\n"
+                             "redis.call(\"rpush\", q, ARGV[1])\n"
+                             "if tonumber(ARGV[2]) > 0 then redis.call(\"ltrim\", q, -tonumber(ARGV[2]), -1) end\n"
+                             "redis.call(\"pexpire\", q, ARGV[3])\n"
+                             "return redis.call(\"llen\", q)",
+                             {"lock", "{lock", "queue", "{queue"}},
+    [CHAT_BRIDGE_DEQUEUE] = {"local v = redis.call(\"lpop\", KEYS[1])\n"
+                             "if v then return v end\n"
+                             "return redis.call(\"lpop\", KEYS[2])",
+                             {"queue", "{queue"}},
+    [CHAT_BRIDGE_DEPTH] = {"return redis.call(\"llen\", KEYS[1]) + redis.call(\"llen\", KEYS[2])", {"queue", "{queue"}},
+    [CHAT_BRIDGE_DEQUEUE_RELIABLE] = {"local q = KEYS[1]\n"
+                                      "if redis.call(\"llen\", q) == 0 then q = KEYS[2] end\n"
+                                      "local t = redis.call(\"pttl\", q)\n"
+                                      "local v = redis.call(\"lpop\", q)\n"
+                                      "if v then\n"
+                                      "  redis.call(\"rpush\", KEYS[3], v)\n"
+                                      "  if t < 60000 then t = 60000 end\n"
+                                      "  if redis.call(\"pttl\", KEYS[3]) < t then redis.call(\"pexpire\", KEYS[3], t) end\n"
+                                      "end\n"
+                                      "return v",
+                                      {"queue", "{queue", "{queue-processing"}},
+    [CHAT_BRIDGE_ACK] = {"local n = redis.call(\"lrem\", KEYS[1], 1, ARGV[1])\n"
+                         "if n == 0 then n = redis.call(\"lrem\", KEYS[2], 1, ARGV[1]) end\n"
+                         "return n",
+                         {"{queue-processing", "queue-processing"}},
+    [CHAT_BRIDGE_REQUEUE] = {"local n = 0\n"
+                             "for i = 1, 2 do\n"
+                             "  local q, p, m = KEYS[i], KEYS[5 - i], 0\n"
+                             "  while redis.call(\"rpoplpush\", p, q) do m = m + 1 end\n"
+                             "  if m > 0 and redis.call(\"pttl\", q) < 60000 then redis.call(\"pexpire\", q, 60000) end\n"
+                             "  n = n + m\n"
+                             "end\n"
+                             "return n",
+                             {"queue", "{queue", "{queue-processing", "queue-processing"}},
+    [CHAT_BRIDGE_RELEASE_IF_EMPTY] = {"if redis.call(\"get\", KEYS[1]) ~= ARGV[1] or redis.call(\"get\", KEYS[2]) ~= ARGV[1] "
+                                      "then return -1 end\n"
+                                      "local n = redis.call(\"llen\", KEYS[3]) + redis.call(\"llen\", KEYS[4])\n"
+                                      "if n == 0 then redis.call(\"del\", KEYS[1], KEYS[2]) end\n"
+                                      "return n",
+                                      {"lock", "{lock", "queue", "{queue"}},
+};
+
 /* ---- the adapter ------------------------------------------------------------------------------ */
 
 static int check_token_prefix(const char *p) {
@@ -85,13 +158,15 @@ typedef struct resolved {
   xr_json_dialect json;
   xr_chat_queue_dialect queue;
   int min_replicas, min_replicas_timeout_ms;
+  xr_chat_layout layout;
 } resolved;
 
 static int resolve(resolved *r, const xr_chat_options *in) {
   if (!in) return xr_fail(XR_EINVAL, "xr_chat_new: options are required");
-  /* a version 1 caller's struct ends before min_replicas: those keep their defaults */
+  /* an older caller's struct ends before the members its version lacks: those keep their defaults */
   xr_chat_options v = XR_CHAT_OPTIONS_INIT;
   if (in->version == 1) memcpy(&v, in, offsetof(xr_chat_options, min_replicas));
+  else if (in->version == 2) memcpy(&v, in, offsetof(xr_chat_options, layout));
   else if (in->version == XR_CHAT_OPTIONS_VERSION) v = *in;
   else
     return xr_fail(XR_EINVAL, "xr_chat_new: options version %u, expected 1..%u (use XR_CHAT_OPTIONS_INIT)", in->version,
@@ -121,7 +196,25 @@ static int resolve(resolved *r, const xr_chat_options *in) {
   r->queue = o->queue ? o->queue : XR_CHAT_QUEUE_TS;
   if (r->queue < XR_CHAT_QUEUE_TS || r->queue > XR_CHAT_QUEUE_BOTH)
     return xr_fail(XR_EINVAL, "xr_chat_new: queue dialect %d is not TS, PYTHON or BOTH", (int)r->queue);
+  r->layout = o->layout;
+  if (r->layout != XR_CHAT_LAYOUT_UPSTREAM && r->layout != XR_CHAT_LAYOUT_TAGGED && r->layout != XR_CHAT_LAYOUT_BRIDGE)
+    return xr_fail(XR_EINVAL, "xr_chat_new: layout %d is not UPSTREAM (0), TAGGED (1) or BRIDGE (2)", (int)r->layout);
+  /* The thread's tag must be the key's first: a brace in the prefix would make the hash tag start
+   * there, and one thread's keys could land on different slots. */
+  const char *brace = strpbrk(r->prefix, "{}");
+  if (r->layout != XR_CHAT_LAYOUT_UPSTREAM && brace)
+    return xr_fail(XR_EINVAL,
+                   "xr_chat_new: key_prefix '%s' holds '%c': the %s layout puts the thread id in the key's "
+                   "hash tag, which must be its first braces",
+                   r->prefix, *brace, r->layout == XR_CHAT_LAYOUT_TAGGED ? "tagged" : "bridge");
   return XR_OK;
+}
+
+int xr_chat_layout_parse(const char *name) {
+  if (!name || strcmp(name, "upstream") == 0) return XR_CHAT_LAYOUT_UPSTREAM;
+  if (strcmp(name, "tagged") == 0) return XR_CHAT_LAYOUT_TAGGED;
+  if (strcmp(name, "bridge") == 0) return XR_CHAT_LAYOUT_BRIDGE;
+  return xr_fail(XR_EINVAL, "chat: layout must be \"upstream\", \"tagged\" or \"bridge\", got \"%.64s\"", name);
 }
 
 int xr_chat_options_check(const xr_chat_options *o) {
@@ -157,6 +250,7 @@ int xr_chat_new(xr_chat **out, xr_client *client, const xr_chat_options *o) {
   s->queue = queue;
   s->min_replicas = r.min_replicas;
   s->min_replicas_timeout_ms = r.min_replicas_timeout_ms;
+  s->layout = r.layout;
   if (!(s->prefix = xr_strndup(prefix, s->prefix_len))) {
     xr_chat_free(s);
     return xr_fail_nomem();
@@ -178,6 +272,12 @@ int xr_chat_new(xr_chat **out, xr_client *client, const xr_chat_options *o) {
       return rc;
     }
   }
+  for (size_t i = 0; s->layout == XR_CHAT_LAYOUT_BRIDGE && i < CHAT_BRIDGE_SCRIPTS; i++) {
+    if ((rc = xr_script_new(&s->bridge[i], bridge_rows[i].text, strlen(bridge_rows[i].text))) != XR_OK) {
+      xr_chat_free(s);
+      return rc;
+    }
+  }
   *out = s;
   return XR_OK;
 }
@@ -191,6 +291,7 @@ void xr_chat_free(xr_chat *s) {
   xr_script_free(s->release_if_empty);
   xr_script_free(s->dequeue_reliable);
   xr_script_free(s->requeue);
+  for (size_t i = 0; i < CHAT_BRIDGE_SCRIPTS; i++) xr_script_free(s->bridge[i]);
   xr_free(s->prefix);
   xr_free(s);
 }
@@ -244,28 +345,65 @@ static int need_id(const char *id, size_t len, const char *what) {
   return XR_OK;
 }
 
+/* A thread's key: <prefix>:<kind>:<thread id>, or in the tagged layout (and the bridge layout's
+ * tagged keys) <prefix>:<kind>:{<thread id>} (the prefix has no braces, so the tag is the id up to
+ * its first '}': every kind of one thread shares it). */
+static int thread_key(xr_cmd_key *k, const xr_chat *s, const char *kind, const char *id, size_t id_len,
+                      const char *what) {
+  int rc = need_id(id, id_len, what);
+  if (rc || s->layout == XR_CHAT_LAYOUT_UPSTREAM) return rc ? rc : make_key(k, s, kind, id, id_len);
+  if (id[0] == '}')
+    return xr_fail(XR_EINVAL,
+                   "chat: in the %s layout a thread id may not start with '}': the key's hash tag {%.*s} would "
+                   "be empty, and the thread's keys would not share a Cluster slot",
+                   s->layout == XR_CHAT_LAYOUT_TAGGED ? "tagged" : "bridge", (int)(id_len > 40 ? 40 : id_len), id);
+  return xr_cmd_key_make_tag(k, s->prefix, s->prefix_len, kind, id, id_len);
+}
+
+/* In the bridge layout: the script of `op` with its keys (KEYS, in argv) for thread id; the
+ * caller appends ARGV. c->key is the first key (upstream's shape), which names the command. */
+static int bridge_cmd(xr_cmd *c, const xr_chat *s, chat_bridge_op op, const char *id, size_t id_len) {
+  xr_cmd_key *slots[4] = {&c->key, &c->key2, &c->key3, &c->key4};
+  int rc0 = need_id(id, id_len, "thread id");
+  if (rc0) return rc0;
+  c->script = s->bridge[op];
+  c->numkeys = 0;
+  for (size_t i = 0; i < 4 && bridge_rows[op].keys[i]; i++) {
+    const char *kind = bridge_rows[op].keys[i];
+    int rc = kind[0] == '{' ? thread_key(slots[i], s, kind + 1, id, id_len, "thread id")
+                            : make_key(slots[i], s, kind, id, id_len);
+    if (rc) return rc;
+    arg(c, slots[i]->data, slots[i]->len);
+    c->numkeys++;
+  }
+  return XR_OK;
+}
+
 /* Each row's key: <prefix>:<kind>, then :<first argument> when by_id (the first of the two keys of
- * the reliable queue's rows). The builders make their key here, and xr_chat_op_slot routes by it. */
+ * the reliable queue's rows; THREAD_KEY: a thread's key, thread_key). The builders make their key
+ * here, and xr_chat_op_slot routes by it. */
+enum { THREAD_KEY = 2 };
 static const struct {
   const char *kind;
   int by_id;
 } row_keys[XR_CHAT_OP_COUNT] = {
-    [XR_CHAT_OP_SUBSCRIBE] = {"subscriptions", 0},  [XR_CHAT_OP_UNSUBSCRIBE] = {"subscriptions", 0},
-    [XR_CHAT_OP_IS_SUBSCRIBED] = {"subscriptions", 0}, [XR_CHAT_OP_ACQUIRE_LOCK] = {"lock", 1},
-    [XR_CHAT_OP_RELEASE_LOCK] = {"lock", 1},         [XR_CHAT_OP_EXTEND_LOCK] = {"lock", 1},
-    [XR_CHAT_OP_FORCE_RELEASE_LOCK] = {"lock", 1},   [XR_CHAT_OP_GET] = {"cache", 1},
-    [XR_CHAT_OP_SET] = {"cache", 1},                 [XR_CHAT_OP_SET_IF_NOT_EXISTS] = {"cache", 1},
-    [XR_CHAT_OP_DELETE] = {"cache", 1},              [XR_CHAT_OP_APPEND_TO_LIST] = {"list", 1},
-    [XR_CHAT_OP_GET_LIST] = {"list", 1},             [XR_CHAT_OP_ENQUEUE] = {"queue", 1},
-    [XR_CHAT_OP_DEQUEUE] = {"queue", 1},             [XR_CHAT_OP_QUEUE_DEPTH] = {"queue", 1},
-    [XR_CHAT_OP_DEQUEUE_RELIABLE] = {"queue", 1},    [XR_CHAT_OP_ACK] = {"queue-processing", 1},
-    [XR_CHAT_OP_REQUEUE_PROCESSING] = {"queue", 1},
+    [XR_CHAT_OP_SUBSCRIBE] = {"subscriptions", 0},       [XR_CHAT_OP_UNSUBSCRIBE] = {"subscriptions", 0},
+    [XR_CHAT_OP_IS_SUBSCRIBED] = {"subscriptions", 0},   [XR_CHAT_OP_ACQUIRE_LOCK] = {"lock", THREAD_KEY},
+    [XR_CHAT_OP_RELEASE_LOCK] = {"lock", THREAD_KEY},    [XR_CHAT_OP_EXTEND_LOCK] = {"lock", THREAD_KEY},
+    [XR_CHAT_OP_FORCE_RELEASE_LOCK] = {"lock", THREAD_KEY}, [XR_CHAT_OP_GET] = {"cache", 1},
+    [XR_CHAT_OP_SET] = {"cache", 1},                     [XR_CHAT_OP_SET_IF_NOT_EXISTS] = {"cache", 1},
+    [XR_CHAT_OP_DELETE] = {"cache", 1},                  [XR_CHAT_OP_APPEND_TO_LIST] = {"list", 1},
+    [XR_CHAT_OP_GET_LIST] = {"list", 1},                 [XR_CHAT_OP_ENQUEUE] = {"queue", THREAD_KEY},
+    [XR_CHAT_OP_DEQUEUE] = {"queue", THREAD_KEY},        [XR_CHAT_OP_QUEUE_DEPTH] = {"queue", THREAD_KEY},
+    [XR_CHAT_OP_DEQUEUE_RELIABLE] = {"queue", THREAD_KEY}, [XR_CHAT_OP_ACK] = {"queue-processing", THREAD_KEY},
+    [XR_CHAT_OP_REQUEUE_PROCESSING] = {"queue", THREAD_KEY},
 };
 
 /* Row op's key (its id argument checked first when it has one: `what` names it). */
 static int row_key(xr_cmd_key *k, const void *self, int op, const xr_arg *a, const char *what) {
   const xr_chat *s = self;
   if (!row_keys[op].by_id) return make_key(k, s, row_keys[op].kind, NULL, 0);
+  if (row_keys[op].by_id == THREAD_KEY) return thread_key(k, s, row_keys[op].kind, a[0].data, a[0].len, what);
   int rc = need_id(a[0].data, a[0].len, what);
   return rc ? rc : make_key(k, s, row_keys[op].kind, a[0].data, a[0].len);
 }
@@ -313,8 +451,10 @@ static int build_acquire_lock(xr_cmd *c, const void *self, const xr_arg *a) {
   const xr_chat *s = self;
   int64_t ttl_ms = a[1].num;
   int rc;
+  int bridged = s->layout == XR_CHAT_LAYOUT_BRIDGE;
   if ((rc = check_ttl("chat.acquire_lock", ttl_ms, 0)) ||
-      (rc = build_keyed(c, s, XR_CHAT_OP_ACQUIRE_LOCK, "SET", a, "thread id")))
+      (rc = bridged ? bridge_cmd(c, s, CHAT_BRIDGE_ACQUIRE, a[0].data, a[0].len)
+                    : build_keyed(c, s, XR_CHAT_OP_ACQUIRE_LOCK, "SET", a, "thread id")))
     return rc;
   int64_t now = xr_time_now_ms();
   int n = xr_token_make(c->made, sizeof c->made, s->token_prefix, s->token_prefix_len, now, s->suffix);
@@ -322,9 +462,9 @@ static int build_acquire_lock(xr_cmd *c, const void *self, const xr_arg *a) {
   c->made_len = (size_t)n;
   c->made_num = now + ttl_ms; /* the lock's expiry, computed on the client (SPEC.md 1.2) */
   arg(c, c->made, c->made_len);
-  arg_str(c, "PX");
+  if (!bridged) arg_str(c, "PX");
   arg_num(c, 0, ttl_ms);
-  arg_str(c, "NX");
+  if (!bridged) arg_str(c, "NX");
   c->wait_replicas = s->min_replicas;
   c->wait_ms = s->min_replicas_timeout_ms;
   return XR_OK;
@@ -338,11 +478,16 @@ static int need_token(const char *token, size_t len) {
 static int build_release_lock(xr_cmd *c, const void *self, const xr_arg *a) {
   const xr_chat *s = self;
   int rc;
-  if ((rc = row_key(&c->key, s, XR_CHAT_OP_RELEASE_LOCK, a, "thread id")) || (rc = need_token(a[1].data, a[1].len)))
-    return rc;
-  c->script = s->release;
-  c->numkeys = 1;
-  arg(c, c->key.data, c->key.len);
+  if (s->layout == XR_CHAT_LAYOUT_BRIDGE) {
+    if ((rc = bridge_cmd(c, s, CHAT_BRIDGE_RELEASE, a[0].data, a[0].len)) || (rc = need_token(a[1].data, a[1].len)))
+      return rc;
+  } else {
+    if ((rc = row_key(&c->key, s, XR_CHAT_OP_RELEASE_LOCK, a, "thread id")) || (rc = need_token(a[1].data, a[1].len)))
+      return rc;
+    c->script = s->release;
+    c->numkeys = 1;
+    arg(c, c->key.data, c->key.len);
+  }
   arg(c, a[1].data, a[1].len);
   return XR_OK;
 }
@@ -351,7 +496,7 @@ static int build_extend_lock(xr_cmd *c, const void *self, const xr_arg *a) {
   const xr_chat *s = self;
   int rc;
   if ((rc = check_ttl("chat.extend_lock", a[2].num, 0)) || (rc = build_release_lock(c, s, a))) return rc;
-  c->script = s->extend;
+  c->script = s->layout == XR_CHAT_LAYOUT_BRIDGE ? s->bridge[CHAT_BRIDGE_EXTEND] : s->extend;
   arg_num(c, 0, a[2].num);
   c->wait_replicas = s->min_replicas;
   c->wait_ms = s->min_replicas_timeout_ms;
@@ -361,19 +506,25 @@ static int build_extend_lock(xr_cmd *c, const void *self, const xr_arg *a) {
 static int chat_build_release_if_empty(xr_cmd *c, const xr_chat *s, const char *tid, size_t len, const char *token,
                                 size_t token_len) {
   int rc;
-  if ((rc = need_id(tid, len, "thread id")) || (rc = need_token(token, token_len)) ||
-      (rc = make_key(&c->key, s, "lock", tid, len)) || (rc = make_key(&c->key2, s, "queue", tid, len)))
-    return rc;
-  c->script = s->release_if_empty;
-  c->numkeys = 2;
-  arg(c, c->key.data, c->key.len);
-  arg(c, c->key2.data, c->key2.len);
+  if ((rc = need_id(tid, len, "thread id")) || (rc = need_token(token, token_len))) return rc;
+  if (s->layout == XR_CHAT_LAYOUT_BRIDGE) {
+    if ((rc = bridge_cmd(c, s, CHAT_BRIDGE_RELEASE_IF_EMPTY, tid, len))) return rc;
+  } else {
+    if ((rc = thread_key(&c->key, s, "lock", tid, len, "thread id")) ||
+        (rc = thread_key(&c->key2, s, "queue", tid, len, "thread id")))
+      return rc;
+    c->script = s->release_if_empty;
+    c->numkeys = 2;
+    arg(c, c->key.data, c->key.len);
+    arg(c, c->key2.data, c->key2.len);
+  }
   arg(c, token, token_len);
   return XR_OK;
 }
 
 static int build_force_release_lock(xr_cmd *c, const void *self, const xr_arg *a) {
   const xr_chat *s = self;
+  if (s->layout == XR_CHAT_LAYOUT_BRIDGE) return bridge_cmd(c, s, CHAT_BRIDGE_FORCE_RELEASE, a[0].data, a[0].len);
   return build_keyed(c, s, XR_CHAT_OP_FORCE_RELEASE_LOCK, "DEL", a, "thread id");
 }
 
@@ -458,8 +609,10 @@ static int build_enqueue(xr_cmd *c, const void *self, const xr_arg *a) {
   const xr_chat *s = self;
   int64_t expires_at_ms = a[3].num, max_size = a[4].num;
   int rc;
+  int bridged = s->layout == XR_CHAT_LAYOUT_BRIDGE;
   if ((rc = check_count("chat.enqueue", "max_size", max_size)) ||
-      (rc = row_key(&c->key, s, XR_CHAT_OP_ENQUEUE, a, "thread id")))
+      (rc = bridged ? bridge_cmd(c, s, CHAT_BRIDGE_ENQUEUE, a[0].data, a[0].len)
+                    : row_key(&c->key, s, XR_CHAT_OP_ENQUEUE, a, "thread id")))
     return rc;
   size_t elen;
   if ((rc = xr_chat_encode_queue_entry(&c->owned, &elen, a[1].data, a[1].len, a[2].num, expires_at_ms, s->queue,
@@ -468,9 +621,11 @@ static int build_enqueue(xr_cmd *c, const void *self, const xr_arg *a) {
   /* The queue key lives at least a minute past the newest entry's expiry (SPEC.md 1.2). */
   int64_t ttl = expires_at_ms - xr_time_now_ms();
   if (ttl < 60000) ttl = 60000;
-  c->script = s->enqueue;
-  c->numkeys = 1;
-  arg(c, c->key.data, c->key.len);
+  if (!bridged) {
+    c->script = s->enqueue;
+    c->numkeys = 1;
+    arg(c, c->key.data, c->key.len);
+  }
   arg(c, c->owned, elen);
   arg_num(c, 0, max_size);
   arg_num(c, 1, ttl);
@@ -479,6 +634,7 @@ static int build_enqueue(xr_cmd *c, const void *self, const xr_arg *a) {
 
 static int build_dequeue(xr_cmd *c, const void *self, const xr_arg *a) {
   const xr_chat *s = self;
+  if (s->layout == XR_CHAT_LAYOUT_BRIDGE) return bridge_cmd(c, s, CHAT_BRIDGE_DEQUEUE, a[0].data, a[0].len);
   return build_keyed(c, s, XR_CHAT_OP_DEQUEUE, "LPOP", a, "thread id");
 }
 
@@ -486,7 +642,7 @@ static int build_dequeue(xr_cmd *c, const void *self, const xr_arg *a) {
 static int build_queue_pair(xr_cmd *c, const xr_chat *s, const xr_script *script, const xr_arg *a) {
   int rc;
   if ((rc = row_key(&c->key, s, XR_CHAT_OP_DEQUEUE_RELIABLE, a, "thread id")) ||
-      (rc = make_key(&c->key2, s, "queue-processing", a[0].data, a[0].len)))
+      (rc = thread_key(&c->key2, s, "queue-processing", a[0].data, a[0].len, "thread id")))
     return rc;
   c->script = script;
   c->numkeys = 2;
@@ -497,11 +653,13 @@ static int build_queue_pair(xr_cmd *c, const xr_chat *s, const xr_script *script
 
 static int build_dequeue_reliable(xr_cmd *c, const void *self, const xr_arg *a) {
   const xr_chat *s = self;
+  if (s->layout == XR_CHAT_LAYOUT_BRIDGE) return bridge_cmd(c, s, CHAT_BRIDGE_DEQUEUE_RELIABLE, a[0].data, a[0].len);
   return build_queue_pair(c, s, s->dequeue_reliable, a);
 }
 
 static int build_requeue_processing(xr_cmd *c, const void *self, const xr_arg *a) {
   const xr_chat *s = self;
+  if (s->layout == XR_CHAT_LAYOUT_BRIDGE) return bridge_cmd(c, s, CHAT_BRIDGE_REQUEUE, a[0].data, a[0].len);
   return build_queue_pair(c, s, s->requeue, a);
 }
 
@@ -509,14 +667,19 @@ static int build_ack(xr_cmd *c, const void *self, const xr_arg *a) {
   const xr_chat *s = self;
   int rc;
   if (!a[1].data || a[1].len == 0) return xr_fail(XR_EINVAL, "chat.ack: the entry's raw bytes are empty");
-  if ((rc = build_keyed(c, s, XR_CHAT_OP_ACK, "LREM", a, "thread id"))) return rc;
-  arg_str(c, "1");
+  if (s->layout == XR_CHAT_LAYOUT_BRIDGE) {
+    if ((rc = bridge_cmd(c, s, CHAT_BRIDGE_ACK, a[0].data, a[0].len))) return rc;
+  } else {
+    if ((rc = build_keyed(c, s, XR_CHAT_OP_ACK, "LREM", a, "thread id"))) return rc;
+    arg_str(c, "1");
+  }
   arg(c, a[1].data, a[1].len);
   return XR_OK;
 }
 
 static int build_queue_depth(xr_cmd *c, const void *self, const xr_arg *a) {
   const xr_chat *s = self;
+  if (s->layout == XR_CHAT_LAYOUT_BRIDGE) return bridge_cmd(c, s, CHAT_BRIDGE_DEPTH, a[0].data, a[0].len);
   return build_keyed(c, s, XR_CHAT_OP_QUEUE_DEPTH, "LLEN", a, "thread id");
 }
 
@@ -588,9 +751,12 @@ static int unacked(const xr_cmd *c, const void *self, xr_client *client, int op,
                    "chat.acquire_lock: granted by the master, but %s: not held; release it (token %.*s) or let it "
                    "expire",
                    why, (int)c->made_len, c->made);
-  const char *argv[2] = {c->key.data, c->made};
-  size_t lens[2] = {c->key.len, c->made_len};
-  int rc = xr_client_eval(client, NULL, s->release, 1, 2, argv, lens);
+  /* its keys (one, or the bridge layout's two) then the token */
+  int bridged = s->layout == XR_CHAT_LAYOUT_BRIDGE;
+  const char *argv[3] = {c->key.data, bridged ? c->key2.data : c->made, c->made};
+  size_t lens[3] = {c->key.len, bridged ? c->key2.len : c->made_len, c->made_len};
+  int rc = xr_client_eval(client, NULL, bridged ? s->bridge[CHAT_BRIDGE_RELEASE] : s->release, bridged ? 2 : 1,
+                          bridged ? 3 : 2, argv, lens);
   return xr_fail(XR_ENOREPLICAS, "chat.acquire_lock: granted by the master, but %s: %s", why,
                  rc ? "not held, and releasing it failed (it expires with its TTL)" : "released, not held");
 }

@@ -9,6 +9,23 @@
 #include "crossredis/chat.h"
 #include "net/ops.h"
 
+/* The bridge layout's operations (XR_CHAT_LAYOUT_BRIDGE): one script each over a thread's keys in
+ * both layouts (chat.c). */
+typedef enum chat_bridge_op {
+  CHAT_BRIDGE_ACQUIRE,
+  CHAT_BRIDGE_RELEASE,
+  CHAT_BRIDGE_EXTEND,
+  CHAT_BRIDGE_FORCE_RELEASE,
+  CHAT_BRIDGE_ENQUEUE,
+  CHAT_BRIDGE_DEQUEUE,
+  CHAT_BRIDGE_DEPTH,
+  CHAT_BRIDGE_DEQUEUE_RELIABLE,
+  CHAT_BRIDGE_ACK,
+  CHAT_BRIDGE_REQUEUE,
+  CHAT_BRIDGE_RELEASE_IF_EMPTY,
+  CHAT_BRIDGE_SCRIPTS
+} chat_bridge_op;
+
 struct xr_chat {
   xr_client *client;
   char *prefix;
@@ -19,7 +36,9 @@ struct xr_chat {
   xr_json_dialect json;
   xr_chat_queue_dialect queue;
   int min_replicas, min_replicas_timeout_ms; /* 0: no WAIT after a lock's write */
+  xr_chat_layout layout;                     /* where a thread's keys live (chat.h) */
   xr_script *release, *extend, *append, *enqueue, *release_if_empty, *dequeue_reliable, *requeue;
+  xr_script *bridge[CHAT_BRIDGE_SCRIPTS];      /* XR_CHAT_LAYOUT_BRIDGE's, by chat_bridge_op */
 };
 
 /* The Chat SDK state as a system: chat.def's rows, their builders, the entry decoder. */

@@ -15,14 +15,17 @@
 void xr_cmd_free(xr_cmd *c) {
   if (c->key.heap) xr_free(c->key.heap);
   if (c->key2.heap) xr_free(c->key2.heap);
+  if (c->key3.heap) xr_free(c->key3.heap);
+  if (c->key4.heap) xr_free(c->key4.heap);
   xr_free(c->owned);
   memset(c, 0, sizeof *c);
 }
 
-int xr_cmd_key_make(xr_cmd_key *k, const char *prefix, size_t prefix_len, const char *kind, const char *id,
-                    size_t id_len) {
+/* <prefix>:<kind>[:<id>], the id between braces when tag. */
+static int key_make(xr_cmd_key *k, const char *prefix, size_t prefix_len, const char *kind, const char *id,
+                    size_t id_len, int tag) {
   size_t kind_len = strlen(kind);
-  size_t n = prefix_len + 1 + kind_len + (id ? 1 + id_len : 0);
+  size_t n = prefix_len + 1 + kind_len + (id ? 1 + id_len : 0) + (tag ? 2 : 0);
   char *p = k->small;
   if (n >= sizeof k->small) {
     if (!(k->heap = xr_malloc(n + 1))) return xr_fail_nomem();
@@ -34,12 +37,24 @@ int xr_cmd_key_make(xr_cmd_key *k, const char *prefix, size_t prefix_len, const 
   memcpy(w, kind, kind_len), w += kind_len;
   if (id) {
     *w++ = ':';
+    if (tag) *w++ = '{';
     memcpy(w, id, id_len), w += id_len;
+    if (tag) *w++ = '}';
   }
   *w = '\0';
   k->data = p;
   k->len = n;
   return XR_OK;
+}
+
+int xr_cmd_key_make(xr_cmd_key *k, const char *prefix, size_t prefix_len, const char *kind, const char *id,
+                    size_t id_len) {
+  return key_make(k, prefix, prefix_len, kind, id, id_len, 0);
+}
+
+int xr_cmd_key_make_tag(xr_cmd_key *k, const char *prefix, size_t prefix_len, const char *kind, const char *id,
+                        size_t id_len) {
+  return key_make(k, prefix, prefix_len, kind, id, id_len, 1);
 }
 
 int xr_cmd_key_concat(xr_cmd_key *k, const char *prefix, size_t prefix_len, const char *id, size_t id_len) {

@@ -30,6 +30,7 @@ typedef struct xr_cmd {
   const xr_script *script; /* a script run: argv holds the keys then the arguments */
   int numkeys;
   xr_cmd_key key, key2;    /* key names the command in failures */
+  xr_cmd_key key3, key4;   /* a script's further keys */
   char num[2][24];
   char *owned;             /* a value or entry text the command sends */
   /* what the command made that its result reports (XR_RESULT_LOCK: the token and its expiry) */
@@ -54,6 +55,9 @@ void xr_cmd_arg_num(xr_cmd *c, int slot, long long v);
 /* <prefix>:<kind>:<id>, or <prefix>:<kind> when id is NULL. */
 int xr_cmd_key_make(xr_cmd_key *k, const char *prefix, size_t prefix_len, const char *kind, const char *id,
                     size_t id_len);
+/* <prefix>:<kind>:{<id>}: the id as the key's Redis Cluster hash tag (a prefix without braces). */
+int xr_cmd_key_make_tag(xr_cmd_key *k, const char *prefix, size_t prefix_len, const char *kind, const char *id,
+                        size_t id_len);
 
 /* <prefix><id>: plain concatenation (toolhive's keys). */
 int xr_cmd_key_concat(xr_cmd_key *k, const char *prefix, size_t prefix_len, const char *id, size_t id_len);

@@ -19,7 +19,13 @@ export const states: StateAdapter[] = [
   createRedisState({ url: "redis+sentinel://s1:26379/m", minReplicas: 1, minReplicasTimeoutMs: 500 }),
   createIoRedisState({ url: "redis://x", clientOptions: { clusterNodes: "n1:7000,n2:7001", maxRedirects: 8, replicaReads: true } }),
   createRedisState({ client: createClient({ sentinels: "s1:26379", masterName: "m", sentinelTls: false }), minReplicas: 2 }),
+  // the Chat SDK layouts: upstream's (default), tagged, and the bridge that moves between them
+  createRedisState({ url: "redis://x", layout: "tagged" }),
+  createIoRedisState({ url: "redis://x", layout: "bridge" }),
+  // @ts-expect-error: not a layout
+  createRedisState({ url: "redis://x", layout: "sharded" }),
 ];
+export const layouts: Array<"upstream" | "tagged" | "bridge"> = [new RedisStateAdapter({ url: "redis://x" }).layout];
 export async function roundTrip(s: RedisStateAdapter): Promise<number> {
   const lock: Lock | null = await s.acquireLock("t", 1000);
   const chatLock: ChatLock | null = lock;

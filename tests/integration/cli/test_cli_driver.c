@@ -651,9 +651,13 @@ static void test_sessions_errors(void **state) {
       {"driver", "--system", "sessions", "--go", "1.25", NULL},
       {"driver", "--system", "sessions", "--ttl-ms", "0", NULL},
       {"driver", "--system", "sessions", "--data-ttl-ms", "soon", NULL},
+      {"driver", "--layout", "sharded", NULL},
+      {"driver", "--system", "xp", "--layout", "tagged", NULL},
   };
   const char *why[] = {"are for --system sessions", "--system locks: chat, sessions, ayepi or xp", "--go 1.25: 1.26 or 1.27",
-                       "--ttl-ms 0: a positive number", "--data-ttl-ms soon: a positive number"};
+                       "--ttl-ms 0: a positive number", "--data-ttl-ms soon: a positive number",
+                       "--layout: chat: layout must be \"upstream\", \"tagged\" or \"bridge\", got \"sharded\"",
+                       "--layout is for --system chat"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     clitest_result r;
     clitest_proc p;
