@@ -163,18 +163,30 @@ async function on(port, ...args) {
  * the writes since: a longer WAIT than the chains' (or one after no write, which counts the online
  * replicas) passes while their acquires still fail, and the load after the failover then measures
  * the resync, not the client resuming. */
+const STEADY_MS = 1000; // how long the replicas must keep acknowledging before the load after is measured
+
 async function acknowledged(port, replicas) {
   const c = xr.createClient({ url: `redis://127.0.0.1:${port}`, poolSize: 1, commandTimeoutMs: 2000 });
   try {
+    let probe = "";
     for (let i = 0; ; i++) { // a key this node serves (a Cluster master sends the others' slots away)
       try {
-        await c.command("SET", `fo-probe-${i}`, "1");
+        probe = `fo-probe-${i}`;
+        await c.command("SET", probe, "1");
         break;
       } catch (e) {
         if (i >= 63 || !/^MOVED /.test(e.message)) throw e;
       }
     }
-    return (await c.command("WAIT", replicas, WAIT_MS)) >= replicas;
+    // One acknowledged write is not enough: under load the sentinels may still be moving a replica
+    // (another resync), so the writes must be acknowledged for STEADY_MS in a row.
+    const until = Date.now() + STEADY_MS;
+    for (;;) {
+      if ((await c.command("WAIT", replicas, WAIT_MS)) < replicas) return false;
+      if (Date.now() >= until) return true;
+      await c.command("SET", probe, "1");
+      await new Promise((r) => setTimeout(r, 50));
+    }
   } finally {
     await c.close();
   }

@@ -297,13 +297,18 @@ def under_load(url: str, rec: Record, drive: Callable[[], None], **adapter_optio
     return marks["fail"], time.monotonic()
 
 
+STEADY_S = 1.0  # how long the replicas must keep acknowledging before the load after is measured
+
+
 def acknowledged(port: int, replicas: int) -> bool:
     """Whether ``replicas`` replicas acknowledge a write on the master ``port`` within WAIT_MS, as
     each lock write of the workers must (min_replicas, min_replicas_timeout_ms=WAIT_MS). A restarted
     replica is online once its full resync is sent but acknowledges only after loading it and
     catching up with the writes since: a longer WAIT than the workers' (or one after no write,
     which counts the online replicas) passes while their acquires still fail, and the load after
-    the failover then measures the resync, not the client resuming."""
+    the failover then measures the resync, not the client resuming. One acknowledged write is not
+    enough either: under load the sentinels may still be moving a replica (another resync), so the
+    writes must be acknowledged for STEADY_S in a row."""
     r = redis.Redis(port=port)
     for i in range(64):  # a key this node serves (a Cluster master sends the others' slots away)
         try:
@@ -313,7 +318,14 @@ def acknowledged(port: int, replicas: int) -> bool:
             continue
     else:
         raise AssertionError(f"node {port} serves none of the probe keys")
-    return int(r.execute_command("WAIT", replicas, WAIT_MS)) >= replicas
+    until = time.monotonic() + STEADY_S
+    while True:
+        if int(r.execute_command("WAIT", replicas, WAIT_MS)) < replicas:
+            return False
+        if time.monotonic() >= until:
+            return True
+        r.set(f"fo-probe-{i}", 1)
+        time.sleep(0.05)
 
 
 def restart_as_replica(node: dict[str, Any], master_port: int, extra: list[str]) -> subprocess.Popen[bytes]:
