@@ -431,7 +431,14 @@ bool xr_key_pattern_overlap(const xr_key_pattern *a, const xr_key_pattern *b, ch
     size_t ka = nfa_skip(&ma, sa), kb = nfa_skip(&mb, sb);
     if (ka != SIZE_MAX) next[nn] = ka * mb.states + sb, by[nn++] = -1;
     if (kb != SIZE_MAX) next[nn] = sa * mb.states + kb, by[nn++] = -1;
-    for (size_t o = 0; o < n_order; o++) {
+    /* Only the bytes both atoms take can move both automata. */
+    size_t ia = ma.atom_of[sa], ib = mb.atom_of[sb];
+    uint8_t both[32] = {0};
+    bool any = false;
+    if (ia < ma.n && ib < mb.n)
+      for (size_t k = 0; k < 32; k++) any |= (both[k] = ma.atoms[ia].set[k] & mb.atoms[ib].set[k]) != 0;
+    for (size_t o = 0; any && o < n_order; o++) {
+      if (!(both[order[o] >> 3] & (1u << (order[o] & 7)))) continue;
       size_t ta = nfa_step(&ma, sa, order[o]);
       if (ta == SIZE_MAX) continue;
       size_t tb = nfa_step(&mb, sb, order[o]);

@@ -19,6 +19,8 @@ static char plain_url[128], wrong_pass_url[128], right_pass_url[128], closed_url
 static char alice_url[160], alice_closed_url[160];
 #define ALICE_PW "S3cret-Alice-pw"
 static int closed_holder = -1; /* keeps the closed port bound (see clitest_closed_port) */
+/* A family file for `crossredis migrate`, which needs one before it connects. */
+static char family_path[64] = "/tmp/xr-test-cli-family-XXXXXX";
 
 static int group_setup(void **state) {
   (void)state;
@@ -42,7 +44,12 @@ static int group_setup(void **state) {
   snprintf(closed_url, sizeof closed_url, "redis://127.0.0.1:%d", port);
   snprintf(closed_addr, sizeof closed_addr, "cannot connect to 127.0.0.1:%d", port);
   snprintf(alice_closed_url, sizeof alice_closed_url, "redis://alice:" ALICE_PW "@127.0.0.1:%d", port);
-  return 0;
+  int fd = mkstemp(family_path);
+  if (fd < 0) return -1;
+  static const char family[] = "{\"families\":[{\"name\":\"s\",\"old\":\"s:<id>\",\"new\":\"s:{<id>}\"}]}";
+  ssize_t w = write(fd, family, sizeof family - 1);
+  close(fd);
+  return w == (ssize_t)(sizeof family - 1) ? 0 : -1;
 }
 
 static int group_teardown(void **state) {
@@ -52,6 +59,7 @@ static int group_teardown(void **state) {
   xrt_server_free(tls);
   xrt_server_free(acl);
   if (closed_holder >= 0) close(closed_holder);
+  unlink(family_path);
   return 0;
 }
 
@@ -160,11 +168,12 @@ static void test_bad_values_are_usage_errors(void **state) {
 /* Every subcommand that needs the server says which address it could not reach. */
 static void test_unreachable_server(void **state) {
   (void)state;
-  const char *const cmds[][4] = {{"locks", NULL},
+  const char *const cmds[][5] = {{"locks", NULL},
                                  {"drain", "--origin", "ts-ioredis", NULL},
                                  {"interop", NULL},
                                  {"demo", NULL},
-                                 {"inventory", NULL}};
+                                 {"inventory", NULL},
+                                 {"migrate", "plan", "--family", family_path, NULL}};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
     clitest_result r;
     run_with_url(&r, cmds[i], closed_url);
@@ -184,8 +193,8 @@ static void test_unreachable_server(void **state) {
 
 static void test_wrong_password(void **state) {
   (void)state;
-  const char *const cmds[][4] = {{"locks", NULL}, {"drain", "--origin", "crossredis", NULL}, {"interop", NULL},
-                                 {"inventory", NULL}};
+  const char *const cmds[][5] = {{"locks", NULL}, {"drain", "--origin", "crossredis", NULL}, {"interop", NULL},
+                                 {"inventory", NULL}, {"migrate", "plan", "--family", family_path, NULL}};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
     clitest_result r;
     run_with_url(&r, cmds[i], wrong_pass_url);
@@ -235,8 +244,9 @@ static void test_bad_url(void **state) {
 
   /* From the environment: the variable is named, the password is not shown. */
   setenv("REDIS_URL", "redis://alice:" ALICE_PW "@127.0.0.1:notaport", 1);
-  const char *const env_cmds[][4] = {{"locks", NULL}, {"drain", "--origin", "ts-pg", NULL}, {"driver", NULL},
-                                     {"interop", NULL}, {"inventory", NULL}};
+  const char *const env_cmds[][5] = {{"locks", NULL}, {"drain", "--origin", "ts-pg", NULL}, {"driver", NULL},
+                                     {"interop", NULL}, {"inventory", NULL},
+                                     {"migrate", "verify", "--family", family_path, NULL}};
   for (size_t i = 0; i < sizeof env_cmds / sizeof env_cmds[0]; i++) {
     clitest_proc p;
     clitest_result r;
@@ -277,6 +287,15 @@ static void test_password_never_printed(void **state) {
   clitest_result_free(&r);
   run_without_secret(&r, ALICE_PW, (const char *const[]){"inventory", "--url", alice_url, "--json", NULL});
   CLITEST_STATUS(&r, 0);
+  clitest_result_free(&r);
+  run_without_secret(&r, ALICE_PW,
+                     (const char *const[]){"migrate", "plan", "--family", family_path, "--url", alice_url, "--json", NULL});
+  CLITEST_STATUS(&r, 0);
+  clitest_result_free(&r);
+  run_without_secret(&r, ALICE_PW,
+                     (const char *const[]){"migrate", "copy", "--family", family_path, "--url", alice_closed_url, NULL});
+  CLITEST_STATUS(&r, 1);
+  CLITEST_HAS(&r, err, closed_addr);
   clitest_result_free(&r);
   run_without_secret(&r, ALICE_PW, (const char *const[]){"drain", "--origin", "ts-pg", "--url", alice_url, "--json", NULL});
   CLITEST_STATUS(&r, 0);
