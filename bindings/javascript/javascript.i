@@ -419,9 +419,8 @@ Napi::Value xr_js_window_call(Napi::Value window, Napi::Value what, Napi::Value 
                               Napi::Value buffers);
 Napi::Value xr_js_window_is_closed(Napi::Value window);
 void xr_js_window_release(Napi::Value window);
-/* window.h's old_writes (its header is not wrapped for Node: the bridge is) */
-%constant int XR_WINDOW_OLD_WRITES_EXISTING = XR_WINDOW_OLD_WRITES_EXISTING;
-%constant int XR_WINDOW_OLD_WRITES_ALWAYS = XR_WINDOW_OLD_WRITES_ALWAYS;
+/* window.h's old_writes names (its header is not wrapped for Node: the bridge is) */
+int xr_window_old_writes_parse(const char *name);
 Napi::Value xr_js_subscriber_new(Napi::Value client, Napi::Value on_message, Napi::Value on_error);
 Napi::Value xr_js_subscriber_message_bytes(Napi::Value sub);
 Napi::Value xr_js_subscriber_subscribe(Napi::Value sub, Napi::Value channels);

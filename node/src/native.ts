@@ -129,8 +129,8 @@ export interface Native {
   readonly XR_XP_PREFIX: string;
   readonly XR_XP_TTL_S: number;
   // window.h
-  readonly XR_WINDOW_OLD_WRITES_EXISTING: number;
-  readonly XR_WINDOW_OLD_WRITES_ALWAYS: number;
+  /** xr_window_old_writes_parse: "existing" or "always" to its value; throws InvalidArgumentError. */
+  xr_window_old_writes_parse(name: string): number;
 }
 
 function load(): Native {

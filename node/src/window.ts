@@ -55,11 +55,6 @@ export interface WindowSetOptions {
   keepTtl?: boolean;
 }
 
-const OLD_WRITES: Readonly<Record<string, number>> = {
-  existing: native.XR_WINDOW_OLD_WRITES_EXISTING,
-  always: native.XR_WINDOW_OLD_WRITES_ALWAYS,
-};
-
 // xr_js_window_call's calls (bridge.h)
 const CALL = { write: 0, read: 1, delete: 2, close: 3 } as const;
 
@@ -212,13 +207,11 @@ export class Window {
     if (typeof options !== "object" || options === null) throw new TypeError("options must be an object");
     const { copyForward = false, closeAfterMs = 0, oldWrites = "existing", deleteGuardMs = 0 } = options;
     if (typeof copyForward !== "boolean") throw new TypeError(`copyForward must be a boolean, got ${typeof copyForward}`);
-    if (!Object.prototype.hasOwnProperty.call(OLD_WRITES, oldWrites)) {
-      throw new InvalidArgumentError(`old_writes must be 'existing' or 'always', got '${String(oldWrites)}'`);
-    }
+    if (typeof oldWrites !== "string") throw new TypeError(`oldWrites must be a string, got ${typeof oldWrites}`);
     const native_options = {
       copyForward,
       closeAfterMs: int64("close_after_ms", closeAfterMs, "closeAfterMs"),
-      oldWrites: OLD_WRITES[oldWrites],
+      oldWrites: native.xr_window_old_writes_parse(oldWrites), // its names are the core's
       deleteGuardMs: int64("delete_guard_ms", deleteGuardMs, "deleteGuardMs"),
     };
     const handle = native.xr_js_window_new(await client.handle(), family.handle, native_options);

@@ -96,6 +96,7 @@ def xr_xp_slot_read(data: bytes) -> list[Any]: ...
 
 XR_WINDOW_OLD_WRITES_EXISTING: int
 XR_WINDOW_OLD_WRITES_ALWAYS: int
+def xr_window_old_writes_parse(name: str) -> int: ...  # raises InvalidArgumentError
 
 def xr_family_new(name: str, old_pattern: str | bytes, new_pattern: str | bytes) -> list[Any]: ...  # [rc, family]
 def xr_family_free(f: Any) -> None: ...

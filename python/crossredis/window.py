@@ -40,7 +40,6 @@ __all__ = ["Family", "Window", "AsyncWindow", "Values"]
 #: mapping by field name.
 Values = Union[str, bytes, int, Sequence[Union[str, bytes, int]], Mapping[str, Union[str, bytes, int]]]
 
-_OLD_WRITES = {"existing": _native.XR_WINDOW_OLD_WRITES_EXISTING, "always": _native.XR_WINDOW_OLD_WRITES_ALWAYS}
 
 
 def _text(b: bytes) -> str:
@@ -231,8 +230,9 @@ class _WindowBase:
             raise TypeError(f"family must be a crossredis.window.Family, not {type(family).__name__}")
         if not isinstance(copy_forward, bool):
             raise TypeError(f"copy_forward must be a bool, not {type(copy_forward).__name__}")
-        if old_writes not in _OLD_WRITES:
-            raise InvalidArgumentError(f"old_writes must be 'existing' or 'always', got {old_writes!r}")
+        if not isinstance(old_writes, str):  # its names are the core's (xr_window_old_writes_parse)
+            raise TypeError(f"old_writes must be a str, not {type(old_writes).__name__}")
+        old_writes_value = _native.xr_window_old_writes_parse(old_writes)
         self._client = client
         self._family = family
         self._copy_forward = copy_forward
@@ -241,7 +241,7 @@ class _WindowBase:
         handle = client._enter()
         try:
             window = _native.xr_binding_window_new(handle, family._handle, int(copy_forward), close_after_ms,
-                                                   _OLD_WRITES[old_writes], delete_guard_ms)[1]
+                                                   old_writes_value, delete_guard_ms)[1]
         finally:
             client._leave()
         self._guard = Guard(window, _native.xr_window_free, f"the window of family {family.name}")

@@ -81,6 +81,10 @@ typedef enum xr_window_old_writes {
   XR_WINDOW_OLD_WRITES_ALWAYS = 1
 } xr_window_old_writes;
 
+/* The old_writes named "existing" or "always" (what the bindings' option takes): its value (>= 0),
+ * or XR_EINVAL naming the choices and what was given. NULL: XR_WINDOW_OLD_WRITES_EXISTING. */
+XR_API int xr_window_old_writes_parse(const char *name);
+
 #define XR_WINDOW_OPTIONS_VERSION 1
 
 typedef struct xr_window_options {

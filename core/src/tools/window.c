@@ -54,6 +54,12 @@ void xr_window_free(xr_window *w) {
   xr_free(w);
 }
 
+int xr_window_old_writes_parse(const char *name) {
+  if (!name || strcmp(name, "existing") == 0) return XR_WINDOW_OLD_WRITES_EXISTING;
+  if (strcmp(name, "always") == 0) return XR_WINDOW_OLD_WRITES_ALWAYS;
+  return xr_fail(XR_EINVAL, "old_writes must be 'existing' or 'always', got '%.64s'", name);
+}
+
 static void fill_slot_tags(xr_window *w) {
   size_t filled = 0;
   for (uint32_t i = 0; filled < SLOTS; i++) {

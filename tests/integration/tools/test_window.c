@@ -425,6 +425,11 @@ static void test_bad_input(void **state) {
   o = (xr_window_options)XR_WINDOW_OPTIONS_INIT;
   o.old_writes = (xr_window_old_writes)7;
   XR_FAILS(xr_window_new(&w, c, f, &o), XR_EINVAL, "old_writes");
+  /* the names the bindings' option takes */
+  assert_int_equal(xr_window_old_writes_parse("existing"), XR_WINDOW_OLD_WRITES_EXISTING);
+  assert_int_equal(xr_window_old_writes_parse("always"), XR_WINDOW_OLD_WRITES_ALWAYS);
+  assert_int_equal(xr_window_old_writes_parse(NULL), XR_WINDOW_OLD_WRITES_EXISTING);
+  XR_FAILS(xr_window_old_writes_parse("sometimes"), XR_EINVAL, "old_writes must be 'existing' or 'always', got 'sometimes'");
   XR_FAILS(xr_window_new(&w, NULL, f, NULL), XR_EINVAL, "required");
   xr_family_free(f);
   xr_client_close(c);
